@@ -1,0 +1,25 @@
+//! Model lists.
+
+/// One model as the list endpoints describe it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelInfo {
+    /// The id callers use (`gpt-4.1-mini`, `claude-sonnet-4-6`, `gemini-2.5-flash`).
+    pub id: String,
+    /// A human name.
+    pub display_name: Option<String>,
+    /// Unix seconds of creation.
+    pub created: Option<u64>,
+    /// The owning organisation.
+    pub owned_by: Option<String>,
+    /// Context window in tokens.
+    pub context_window: Option<u64>,
+    /// Maximum output tokens.
+    pub max_output_tokens: Option<u64>,
+}
+
+/// A list of models.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelList {
+    /// The models, in display order.
+    pub models: Vec<ModelInfo>,
+}

@@ -1,0 +1,91 @@
+//! Names for the API shapes and the provider families that own them.
+
+use std::fmt;
+
+/// An API shape: the wire format of one family of endpoints.
+///
+/// A request arrives in one shape (the caller's) and may be served by an upstream
+/// speaking another; the pair decides whether the same-shape fast path applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ApiShape {
+    /// OpenAI Chat Completions (`/v1/chat/completions`), also every OpenAI-compatible server.
+    OpenAiChat,
+    /// OpenAI Responses (`/v1/responses`).
+    OpenAiResponses,
+    /// Anthropic Messages (`/v1/messages`).
+    Anthropic,
+    /// Google Gemini Developer API (`generateContent` and friends).
+    Gemini,
+    /// Ollama native (`/api/chat`); an upstream shape.
+    Ollama,
+}
+
+impl ApiShape {
+    /// Every shape, in a stable order (useful for test matrices).
+    pub const ALL: [ApiShape; 5] = [
+        ApiShape::OpenAiChat,
+        ApiShape::OpenAiResponses,
+        ApiShape::Anthropic,
+        ApiShape::Gemini,
+        ApiShape::Ollama,
+    ];
+
+    /// The provider family whose extension parameters apply to this shape.
+    pub fn family(self) -> Family {
+        match self {
+            ApiShape::OpenAiChat | ApiShape::OpenAiResponses => Family::OpenAi,
+            ApiShape::Anthropic => Family::Anthropic,
+            ApiShape::Gemini => Family::Gemini,
+            ApiShape::Ollama => Family::Ollama,
+        }
+    }
+
+    /// A short stable name, used in logs, metrics and error messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiShape::OpenAiChat => "openai-chat",
+            ApiShape::OpenAiResponses => "openai-responses",
+            ApiShape::Anthropic => "anthropic",
+            ApiShape::Gemini => "gemini",
+            ApiShape::Ollama => "ollama",
+        }
+    }
+}
+
+impl fmt::Display for ApiShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A provider family: the owner of provider-specific parameters and opaque tokens
+/// (thinking signatures) that only its own endpoints accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    /// OpenAI and OpenAI-compatible servers.
+    OpenAi,
+    /// Anthropic.
+    Anthropic,
+    /// Google Gemini.
+    Gemini,
+    /// Ollama.
+    Ollama,
+}
+
+impl Family {
+    /// The key used for this family under `extensions` (`"openai"`, `"anthropic"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::OpenAi => "openai",
+            Family::Anthropic => "anthropic",
+            Family::Gemini => "gemini",
+            Family::Ollama => "ollama",
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,111 @@
+//! JSON decoding that names the failing field's path.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::TranslateError;
+
+/// Nesting deeper than this is refused before serde sees it (serde_json's own limit
+/// is 128; a clear message beats a recursion error).
+pub const MAX_DEPTH: usize = 64;
+
+/// Decodes a caller's body, mapping any failure to an invalid-request error that
+/// names the field path.
+pub fn decode_request<T: DeserializeOwned>(body: &[u8]) -> Result<T, TranslateError> {
+    check_depth(body).map_err(|depth| {
+        TranslateError::invalid(
+            ".",
+            format!("JSON nests deeper than {depth} levels; flatten the value"),
+        )
+    })?;
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = if inner.is_eof() || inner.is_syntax() {
+            format!("malformed JSON: {inner}")
+        } else {
+            inner.to_string()
+        };
+        TranslateError::invalid(path, message)
+    })
+}
+
+/// Decodes an upstream payload; failures blame the upstream.
+pub fn decode_upstream<T: DeserializeOwned>(
+    what: &'static str,
+    body: &[u8],
+) -> Result<T, TranslateError> {
+    serde_json::from_slice(body).map_err(|e| TranslateError::upstream(what, e.to_string()))
+}
+
+/// Serialises a wire value. Wire structs hold only JSON-representable data, so this
+/// cannot fail; a failure would be a bug in a wire type, reported as `null`.
+pub fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec())
+}
+
+/// Returns `Err(limit)` when `body` nests objects/arrays deeper than [`MAX_DEPTH`].
+fn check_depth(body: &[u8]) -> Result<(), usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(MAX_DEPTH);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Outer {
+        messages: Vec<Inner>,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Inner {
+        role: String,
+    }
+
+    #[test]
+    fn wrong_type_names_the_path() {
+        let err =
+            decode_request::<Outer>(br#"{"messages":[{"role":"user"},{"role":7}]}"#).unwrap_err();
+        match err {
+            TranslateError::InvalidRequest { path, .. } => assert_eq!(path, "messages[1].role"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_recursion() {
+        let body = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(matches!(
+            decode_request::<serde_json::Value>(body.as_bytes()),
+            Err(TranslateError::InvalidRequest { .. })
+        ));
+    }
+}

@@ -1,0 +1,22 @@
+//! Pure codecs between LLM API shapes and the canonical model of `gateway-protocol`.
+//!
+//! Every shape is a module with the same layout — `wire` (typed wire structs),
+//! `request`, `response`, `stream` (a stateful decoder and encoder) and `error` — and
+//! all translation goes through the canonical model (hub and spoke), never pairwise.
+//! Framing (SSE, JSON array, NDJSON) is separate, in [`framing`]; the same-shape fast
+//! path that edits bytes without decoding is in [`fastpath`].
+//!
+//! No I/O, no async runtime: the crate can be embedded anywhere.
+
+pub mod context;
+pub mod error;
+pub mod framing;
+pub mod ids;
+pub mod json;
+pub mod media;
+pub mod names;
+pub mod turns;
+
+pub use context::{EncodeOptions, ResponseContext};
+pub use error::TranslateError;
+pub use framing::{Frame, Framer, Framing};
