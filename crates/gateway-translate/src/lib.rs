@@ -17,6 +17,13 @@ pub mod media;
 pub mod names;
 pub mod turns;
 
+pub mod anthropic;
+pub mod gemini;
+pub mod ollama;
+pub mod openai_chat;
+pub mod openai_embeddings;
+pub mod openai_responses;
+
 pub use context::{EncodeOptions, ResponseContext};
 pub use error::TranslateError;
 pub use framing::{Frame, Framer, Framing};

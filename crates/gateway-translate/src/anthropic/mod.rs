@@ -1,0 +1,1 @@
+//! anthropic codec (in progress).

@@ -1,0 +1,1 @@
+//! gemini codec (in progress).

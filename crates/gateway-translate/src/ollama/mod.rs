@@ -1,0 +1,1 @@
+//! ollama codec (in progress).

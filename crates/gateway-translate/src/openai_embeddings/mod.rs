@@ -1,0 +1,1 @@
+//! openai_embeddings codec (in progress).
