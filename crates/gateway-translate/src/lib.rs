@@ -8,8 +8,10 @@
 //!
 //! No I/O, no async runtime: the crate can be embedded anywhere.
 
+pub mod assemble;
 pub mod context;
 pub mod error;
+pub mod fastpath;
 pub mod framing;
 pub mod ids;
 pub mod json;

@@ -1,0 +1,358 @@
+//! The same-shape fast path: edit a body's top-level members without decoding the rest.
+//!
+//! When the caller's shape equals the upstream's, the body goes through as bytes: only
+//! `model` is replaced (routing) and, for OpenAI Chat streams, usage reporting is
+//! forced on. Everything else — unknown fields, key order, number formatting —
+//! survives untouched. The scanner walks only the top level and jumps over nested
+//! values and strings with `memchr`, so a 2 KB body costs well under a microsecond.
+
+use std::ops::Range;
+
+use crate::error::TranslateError;
+
+/// One top-level member of a JSON object: its decoded key and the byte range of its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The key, unescaped.
+    pub key: String,
+    /// Where the key's string literal starts (the opening quote).
+    pub start: usize,
+    /// The value's bytes in the body.
+    pub value: Range<usize>,
+}
+
+/// Lists the top-level members of a JSON object body.
+pub fn top_level_members(body: &[u8]) -> Result<Vec<Member>, TranslateError> {
+    let mut members = Vec::with_capacity(16);
+    scan_members(body, |m| {
+        members.push(m);
+        true
+    })?;
+    Ok(members)
+}
+
+/// Returns `body` with the top-level `model` replaced by `model` (inserted first when
+/// absent). Every occurrence of a duplicated key is replaced.
+pub fn set_model(body: &[u8], model: &str) -> Result<Vec<u8>, TranslateError> {
+    let value = serde_json::to_string(model).unwrap_or_else(|_| "\"\"".to_owned());
+    set_member(body, "model", value.as_bytes())
+}
+
+/// Returns `body` with the top-level `key` set to the raw JSON `value` (inserted first
+/// when absent).
+pub fn set_member(body: &[u8], key: &str, value: &[u8]) -> Result<Vec<u8>, TranslateError> {
+    let mut spans: Vec<Range<usize>> = Vec::new();
+    let open = scan_members(body, |m| {
+        if m.key == key {
+            spans.push(m.value);
+        }
+        true
+    })?;
+    let mut out = Vec::with_capacity(body.len() + value.len() + key.len() + 4);
+    if spans.is_empty() {
+        let (head, tail) = body.split_at(open + 1);
+        out.extend_from_slice(head);
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(value);
+        if has_members_after(tail) {
+            out.push(b',');
+        }
+        out.extend_from_slice(tail);
+        return Ok(out);
+    }
+    let mut last = 0;
+    for span in spans {
+        out.extend_from_slice(&body[last..span.start]);
+        out.extend_from_slice(value);
+        last = span.end;
+    }
+    out.extend_from_slice(&body[last..]);
+    Ok(out)
+}
+
+/// The raw bytes of the top-level `key`, if present.
+pub fn get_member<'a>(body: &'a [u8], key: &str) -> Result<Option<&'a [u8]>, TranslateError> {
+    let mut found = None;
+    scan_members(body, |m| {
+        if m.key == key {
+            found = Some(m.value);
+            false
+        } else {
+            true
+        }
+    })?;
+    Ok(found.map(|r| &body[r]))
+}
+
+/// An OpenAI Chat body prepared for a same-shape streaming upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForcedUsage {
+    /// The body to send, with `stream_options.include_usage: true`.
+    pub body: Vec<u8>,
+    /// Whether the caller itself asked for the usage chunk; when not, the gateway
+    /// drops it from the stream it relays (see [`is_usage_only_chunk`]).
+    pub caller_asked: bool,
+}
+
+/// Forces `stream_options.include_usage: true` on an OpenAI Chat body, keeping any
+/// other `stream_options` members. Non-streaming bodies are returned unchanged
+/// (OpenAI rejects `stream_options` without `stream: true`).
+pub fn force_include_usage(body: &[u8]) -> Result<ForcedUsage, TranslateError> {
+    let streaming = get_member(body, "stream")?.is_some_and(|v| v == b"true");
+    let existing = get_member(body, "stream_options")?;
+    if !streaming {
+        return Ok(ForcedUsage {
+            body: body.to_vec(),
+            caller_asked: false,
+        });
+    }
+    let mut options = match existing {
+        Some(raw) if raw != b"null" => {
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(raw)
+                .map_err(|e| TranslateError::invalid("stream_options", e.to_string()))?
+        }
+        _ => serde_json::Map::new(),
+    };
+    let caller_asked = options
+        .get("include_usage")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    if caller_asked {
+        return Ok(ForcedUsage {
+            body: body.to_vec(),
+            caller_asked,
+        });
+    }
+    options.insert("include_usage".into(), serde_json::Value::Bool(true));
+    let raw = serde_json::to_vec(&options).unwrap_or_else(|_| b"{}".to_vec());
+    Ok(ForcedUsage {
+        body: set_member(body, "stream_options", &raw)?,
+        caller_asked,
+    })
+}
+
+/// True for the OpenAI Chat chunk that only carries usage (`"choices": []`), which a
+/// caller that did not ask for usage must not see.
+pub fn is_usage_only_chunk(data: &[u8]) -> bool {
+    matches!(get_member(data, "choices"), Ok(Some(v)) if is_empty_array(v))
+}
+
+fn is_empty_array(v: &[u8]) -> bool {
+    v.first() == Some(&b'[')
+        && v[1..]
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|&b| b == b']')
+}
+
+fn has_members_after(tail: &[u8]) -> bool {
+    tail.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b != b'}')
+}
+
+fn malformed(at: usize, what: &str) -> TranslateError {
+    TranslateError::invalid(".", format!("malformed JSON at byte {at}: {what}"))
+}
+
+/// Walks the top-level object, calling `visit` per member until it returns false.
+/// Returns the offset of the opening brace.
+fn scan_members(
+    body: &[u8],
+    mut visit: impl FnMut(Member) -> bool,
+) -> Result<usize, TranslateError> {
+    let mut i = skip_ws(body, 0);
+    if body.get(i) != Some(&b'{') {
+        return Err(malformed(i, "the body must be a JSON object"));
+    }
+    let open = i;
+    i = skip_ws(body, i + 1);
+    if body.get(i) == Some(&b'}') {
+        return Ok(open);
+    }
+    loop {
+        if body.get(i) != Some(&b'"') {
+            return Err(malformed(i, "expected a member name"));
+        }
+        let key_start = i;
+        let key_end = skip_string(body, i)?;
+        let raw_key = &body[key_start + 1..key_end - 1];
+        let key = if memchr::memchr(b'\\', raw_key).is_some() {
+            serde_json::from_slice::<String>(&body[key_start..key_end])
+                .map_err(|_| malformed(key_start, "bad escape in a member name"))?
+        } else {
+            String::from_utf8_lossy(raw_key).into_owned()
+        };
+        i = skip_ws(body, key_end);
+        if body.get(i) != Some(&b':') {
+            return Err(malformed(i, "expected `:`"));
+        }
+        let value_start = skip_ws(body, i + 1);
+        let value_end = skip_value(body, value_start)?;
+        let keep_going = visit(Member {
+            key,
+            start: key_start,
+            value: value_start..value_end,
+        });
+        if !keep_going {
+            return Ok(open);
+        }
+        i = skip_ws(body, value_end);
+        match body.get(i) {
+            Some(b',') => i = skip_ws(body, i + 1),
+            Some(b'}') => return Ok(open),
+            _ => return Err(malformed(i, "expected `,` or `}`")),
+        }
+    }
+}
+
+fn skip_ws(body: &[u8], mut i: usize) -> usize {
+    while body.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    i
+}
+
+/// `i` points at an opening quote; returns the offset after the closing quote.
+fn skip_string(body: &[u8], i: usize) -> Result<usize, TranslateError> {
+    let mut j = i + 1;
+    loop {
+        let rest = body.get(j..).unwrap_or_default();
+        match memchr::memchr2(b'"', b'\\', rest) {
+            Some(k) if rest[k] == b'"' => return Ok(j + k + 1),
+            Some(k) => j += k + 2,
+            None => return Err(malformed(i, "unterminated string")),
+        }
+    }
+}
+
+/// `i` points at a value; returns the offset after it.
+fn skip_value(body: &[u8], i: usize) -> Result<usize, TranslateError> {
+    match body.get(i) {
+        Some(b'"') => skip_string(body, i),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while let Some(&b) = body.get(j) {
+                match b {
+                    b'"' => {
+                        j = skip_string(body, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            Err(malformed(i, "unterminated object or array"))
+        }
+        Some(_) => {
+            let mut j = i;
+            while body
+                .get(j)
+                .is_some_and(|b| !matches!(b, b',' | b'}' | b']') && !b.is_ascii_whitespace())
+            {
+                j += 1;
+            }
+            if j == i {
+                Err(malformed(i, "expected a value"))
+            } else {
+                Ok(j)
+            }
+        }
+        None => Err(malformed(i, "expected a value")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_model_and_keeps_everything_else_byte_for_byte() {
+        let body = br#"{ "messages": [{"role":"user","content":"model \"x\" {"}], "model" : "gpt-4o", "x_unknown": {"a": [1, 2e3]} }"#;
+        let out = set_model(body, "claude-sonnet-4-6").unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{ "messages": [{"role":"user","content":"model \"x\" {"}], "model" : "claude-sonnet-4-6", "x_unknown": {"a": [1, 2e3]} }"#
+        );
+    }
+
+    #[test]
+    fn inserts_model_when_absent() {
+        assert_eq!(set_model(b"{}", "m").unwrap(), br#"{"model":"m"}"#);
+        assert_eq!(
+            set_model(br#"{"a":1}"#, "m").unwrap(),
+            br#"{"model":"m","a":1}"#
+        );
+    }
+
+    #[test]
+    fn escaped_key_is_recognised() {
+        let out = set_model(br#"{"mod\u0065l":"a"}"#, "b").unwrap();
+        assert_eq!(out, br#"{"mod\u0065l":"b"}"#);
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors_not_panics() {
+        for bad in [
+            &b""[..],
+            b"[]",
+            b"{",
+            b"{\"a\"",
+            b"{\"a\":",
+            b"{\"a\":\"x",
+            b"{\"a\":[1,2}",
+            b"{\"a\":1 \"b\":2}",
+        ] {
+            assert!(
+                set_model(bad, "m").is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn forces_usage_and_remembers_whether_caller_asked() {
+        let f = force_include_usage(br#"{"model":"m","stream":true}"#).unwrap();
+        assert!(!f.caller_asked);
+        assert_eq!(
+            f.body,
+            br#"{"stream_options":{"include_usage":true},"model":"m","stream":true}"#
+        );
+        let f = force_include_usage(
+            br#"{"stream":true,"stream_options":{"include_obfuscation":false}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            f.body,
+            br#"{"stream":true,"stream_options":{"include_obfuscation":false,"include_usage":true}}"#
+        );
+        let asked = br#"{"stream":true,"stream_options":{"include_usage":true}}"#;
+        let f = force_include_usage(asked).unwrap();
+        assert!(f.caller_asked);
+        assert_eq!(f.body, asked);
+        let plain = br#"{"stream":false}"#;
+        assert_eq!(force_include_usage(plain).unwrap().body, plain);
+    }
+
+    #[test]
+    fn recognises_the_usage_only_chunk() {
+        assert!(is_usage_only_chunk(
+            br#"{"id":"c","choices":[ ],"usage":{"prompt_tokens":1}}"#
+        ));
+        assert!(!is_usage_only_chunk(
+            br#"{"id":"c","choices":[{"index":0}],"usage":null}"#
+        ));
+        assert!(!is_usage_only_chunk(b"[DONE]"));
+    }
+}
