@@ -1,0 +1,6 @@
+//! Fuzzes every stream decoder: the first byte picks the shape.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    gateway_translate::fuzzing::stream(data);
+});
