@@ -11,6 +11,7 @@
 pub mod assemble;
 pub mod context;
 pub mod error;
+pub mod estimate;
 pub mod fastpath;
 pub mod framing;
 pub mod ids;
