@@ -3,6 +3,8 @@
 
 use gateway_protocol::{Message, Part, Role};
 
+use crate::ids::split_signature;
+
 /// Merges consecutive messages of the same role, drops empty text parts and empty
 /// messages, and moves tool results to the front of each user turn (text after them
 /// is allowed by every target, text before them is not).
@@ -45,14 +47,16 @@ pub fn alternate(messages: &[Message]) -> Vec<Message> {
 }
 
 /// The tool name of the call `call_id`, looked up in the assistant turns of `messages`
-/// (needed by shapes that pair results by name: Gemini, Ollama).
+/// (needed by shapes that pair results by name: Gemini, Ollama). Ids are compared
+/// without any carried thought signature.
 pub fn find_call_name<'a>(messages: &'a [Message], call_id: &str) -> Option<&'a str> {
+    let wanted = split_signature(call_id).0;
     messages
         .iter()
         .filter(|m| m.role == Role::Assistant)
         .flat_map(|m| &m.parts)
         .find_map(|p| match p {
-            Part::ToolCall(c) if c.id == call_id => Some(c.name.as_str()),
+            Part::ToolCall(c) if split_signature(&c.id).0 == wanted => Some(c.name.as_str()),
             _ => None,
         })
 }
