@@ -273,3 +273,146 @@ fn bad_requests_name_the_field() {
     }
     assert_eq!(seen, expected.len());
 }
+
+// ---------------------------------------------------------------------------------
+// Errors
+
+#[test]
+fn every_error_kind_encodes_as_ollama_envelope_with_its_status() {
+    use gateway_translate::ollama::error;
+    let kinds = [
+        ErrorKind::InvalidRequest,
+        ErrorKind::Authentication,
+        ErrorKind::PermissionDenied,
+        ErrorKind::NotFound,
+        ErrorKind::PayloadTooLarge,
+        ErrorKind::RateLimited,
+        ErrorKind::QuotaExceeded,
+        ErrorKind::ContextLengthExceeded,
+        ErrorKind::Upstream,
+        ErrorKind::UpstreamTimeout,
+        ErrorKind::Overloaded,
+        ErrorKind::Internal,
+    ];
+    for kind in kinds {
+        let err = GatewayError::new(kind, format!("{kind:?} happened")).with_param("messages[0]");
+        let (status, body) = error::encode(&err);
+        assert_eq!(status, kind.status(), "{kind:?}");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({ "error": format!("{kind:?} happened") })
+        );
+        // Decoding our own envelope keeps the message and the status's kind.
+        let back = error::decode(status, &body);
+        assert_eq!(back.message, err.message);
+    }
+    // An upstream-specific status survives encoding.
+    let err = GatewayError::from_upstream(529, "busy");
+    assert_eq!(error::encode(&err).0, 503);
+}
+
+#[test]
+fn upstream_error_bodies_decode_to_kinds() {
+    use gateway_translate::ollama::error;
+    let expected = [
+        (
+            "404_model_not_found.json",
+            ErrorKind::NotFound,
+            404,
+            false,
+            Some("model_not_found"),
+        ),
+        (
+            "400_context.json",
+            ErrorKind::ContextLengthExceeded,
+            400,
+            false,
+            Some("context_length_exceeded"),
+        ),
+        ("500_runner.json", ErrorKind::Upstream, 500, true, None),
+        ("503_busy.json", ErrorKind::Overloaded, 503, true, None),
+        ("502_html.txt", ErrorKind::Upstream, 502, true, None),
+    ];
+    for (name, kind, status, retryable, code) in expected {
+        let body = std::fs::read(support::fixture(format!("ollama/errors/{name}"))).expect("read");
+        let http: u16 = name[..3].parse().expect("status prefix");
+        let err = error::decode(http, &body);
+        assert_eq!(err.kind, kind, "{name}");
+        assert_eq!(err.status, status, "{name}");
+        assert_eq!(err.retryable, retryable, "{name}");
+        assert_eq!(err.code.as_deref(), code, "{name}");
+        assert!(!err.message.is_empty(), "{name}");
+    }
+    let err = error::decode(
+        404,
+        br#"{"error":"model 'llama9' not found, try pulling it first"}"#,
+    );
+    assert_eq!(
+        err.message,
+        "model 'llama9' not found, try pulling it first"
+    );
+    // Unreadable body: the message comes from the status, nothing panics.
+    let err = error::decode(500, b"\xff\xfe not json");
+    assert!(err.message.contains("500"));
+    // OpenAI-compatible `{"error":{"message":…}}` bodies are read too.
+    let err = error::decode(429, br#"{"error":{"message":"slow down"}}"#);
+    assert_eq!(
+        (err.kind, err.message.as_str()),
+        (ErrorKind::RateLimited, "slow down")
+    );
+}
+
+#[test]
+fn mid_stream_error_line_decodes_and_encodes() {
+    let ctx = ctx_for(&ChatRequest::default());
+    let mut dec = stream::Decoder::new(&ctx);
+    let mut events = Vec::new();
+    let frame = gateway_translate::Frame::data(r#"{"error":"model 'x' not found"}"#);
+    dec.decode(&frame, &mut events).expect("decodes");
+    // Nothing after the error counts, and finish adds nothing.
+    let late = gateway_translate::Frame::data(
+        r#"{"model":"m","message":{"role":"assistant","content":"late"},"done":false}"#,
+    );
+    dec.decode(&late, &mut events).expect("ignored");
+    dec.finish(&mut events);
+    assert_eq!(events.len(), 1);
+    let StreamEvent::Error(err) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(err.kind, ErrorKind::NotFound);
+
+    let mut enc = stream::Encoder::new(&ctx);
+    let mut out = Vec::new();
+    enc.encode(
+        &StreamEvent::Error(GatewayError::new(ErrorKind::Overloaded, "busy")),
+        &mut out,
+    );
+    enc.encode(
+        &StreamEvent::MessageStop {
+            stop_reason: StopReason::EndTurn,
+            stop_sequence: None,
+        },
+        &mut out,
+    );
+    assert_eq!(out, b"{\"error\":\"busy\"}\n");
+}
+
+#[test]
+fn malformed_stream_line_is_an_upstream_protocol_error() {
+    let ctx = ctx_for(&ChatRequest::default());
+    let mut dec = stream::Decoder::new(&ctx);
+    let mut events = Vec::new();
+    let err = dec
+        .decode(&gateway_translate::Frame::data("{not json"), &mut events)
+        .expect_err("malformed");
+    assert!(matches!(err, TranslateError::UpstreamProtocol { .. }));
+    assert!(matches!(
+        response::decode(b"[]", &ctx),
+        Err(TranslateError::UpstreamProtocol { .. })
+    ));
+    assert!(matches!(
+        response::decode(br#"{"error":"boom"}"#, &ctx),
+        Err(TranslateError::UpstreamProtocol { .. })
+    ));
+}

@@ -53,6 +53,12 @@ pub fn decode(body: &[u8], ctx: &ResponseContext) -> Result<ChatResponse, Transl
             format!("error body instead of an answer: {err}"),
         ));
     }
+    if wire.message.is_none() && !wire.done {
+        return Err(TranslateError::upstream(
+            "response",
+            "neither a `message` nor `done` in the answer",
+        ));
+    }
     let mut parts = Vec::new();
     let mut has_calls = false;
     if let Some(m) = &wire.message {
