@@ -17,5 +17,6 @@ pub mod response;
 pub mod stream;
 pub mod wire;
 
+mod messages;
 mod time;
 mod util;
