@@ -1099,3 +1099,48 @@ fn tags_round_trip() {
     assert_eq!(v["models"][0]["modified_at"], json!("2025-10-09T08:53:20Z"));
     assert_eq!(v["models"][0]["digest"].as_str().map(str::len), Some(64));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// No input makes any decoder panic (errors are fine).
+    #[test]
+    fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200), text in "\\PC{0,120}") {
+        let ctx = ctx_for(&ChatRequest::default());
+        for body in [bytes.as_slice(), text.as_bytes()] {
+            let _ = request::decode(body);
+            let _ = response::decode(body, &ctx);
+            let _ = gateway_translate::ollama::error::decode(500, body);
+            let _ = gateway_translate::ollama::embeddings::decode_request(body);
+            let _ = gateway_translate::ollama::models::decode(body);
+            let mut dec = stream::Decoder::new(&ctx);
+            let mut events = Vec::new();
+            for frame in support::frames(Framing::Ndjson, body) {
+                let _ = dec.decode(&frame, &mut events);
+            }
+            dec.finish(&mut events);
+        }
+    }
+
+    /// Ollama-shaped JSON with arbitrary values decodes or fails cleanly, and whatever
+    /// decodes also encodes.
+    #[test]
+    fn json_shaped_requests_never_panic(
+        role in "(user|assistant|tool|system|robot)",
+        content in "\\PC{0,20}",
+        think in prop_oneof![Just(json!(true)), Just(json!("low")), Just(json!("weird")), Just(json!(3))],
+        args in prop_oneof![Just(json!({"a": 1})), Just(json!("{\"a\":1}")), Just(json!([1])), Just(json!(null))],
+    ) {
+        let body = json!({
+            "model": "m",
+            "think": think,
+            "messages": [
+                {"role": role, "content": content, "tool_name": "f"},
+                {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f", "arguments": args}}]},
+                {"role": "tool", "content": content}
+            ]
+        });
+        if let Ok(req) = request::decode(body.to_string().as_bytes()) {
+            let _ = request::encode(&req, &EncodeOptions::default());
+        }
+    }
+}
