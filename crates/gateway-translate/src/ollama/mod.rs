@@ -1,1 +1,22 @@
-//! ollama codec (in progress).
+//! Ollama native API (`/api/chat`, `/api/embed`, `/api/tags`), PROTOCOLS §7.
+//!
+//! Ollama is an upstream shape: the gateway encodes requests for it and decodes its
+//! answers. The reverse directions (request decode, response/stream encode) exist for
+//! the gateway's mock provider and for round-trip tests.
+//!
+//! Ollama has no response ids and no tool-call ids in older servers: decoders
+//! synthesise call ids with [`crate::ids::synthesize_call_id`] seeded by
+//! `ResponseContext::id_seed`, and leave the response id empty so that each caller
+//! shape's encoder derives its own (`chatcmpl-…`, `msg_…`).
+
+pub mod embeddings;
+pub mod error;
+pub mod models;
+pub mod request;
+pub mod response;
+pub mod stream;
+pub mod wire;
+
+mod messages;
+mod time;
+mod util;
