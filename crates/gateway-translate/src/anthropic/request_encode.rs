@@ -58,7 +58,10 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
     let mut sanitizer = IdSanitizer::default();
     body.messages = encode_messages(&req.messages, &mut sanitizer)?;
 
-    // Tools: custom tools, then server tools carried from an Anthropic caller.
+    // Tools: server tools carried from an Anthropic caller, then custom tools.
+    if let Some(Value::Array(server)) = params.get("tools") {
+        body.tools.extend(server.iter().cloned());
+    }
     let mut allowed: Option<&Vec<String>> = None;
     if let Some(ToolChoice::Allowed { names, .. }) = &req.tool_choice {
         allowed = Some(names);
@@ -76,9 +79,6 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
             kind: None,
         };
         body.tools.push(serde_json::to_value(t).unwrap_or(Value::Null));
-    }
-    if let Some(Value::Array(server)) = params.get("tools") {
-        body.tools.extend(server.iter().cloned());
     }
     if body.tools.is_empty() {
         body.tools = stub_tools(&req.messages);
