@@ -48,11 +48,15 @@ pub fn encode_request(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>
 
 /// Encodes the answer for an Anthropic caller.
 pub fn encode_response(resp: &CountTokensResponse) -> Vec<u8> {
-    json::encode(&Response { input_tokens: resp.input_tokens })
+    json::encode(&Response {
+        input_tokens: resp.input_tokens,
+    })
 }
 
 /// Decodes an upstream answer.
 pub fn decode_response(body: &[u8]) -> Result<CountTokensResponse, TranslateError> {
     let r: Response = json::decode_upstream("count_tokens response", body)?;
-    Ok(CountTokensResponse { input_tokens: r.input_tokens })
+    Ok(CountTokensResponse {
+        input_tokens: r.input_tokens,
+    })
 }

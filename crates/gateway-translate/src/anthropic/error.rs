@@ -26,14 +26,21 @@ pub fn error_type(err: &GatewayError) -> &'static str {
 /// The status an Anthropic caller sees (529 for overloaded, so the SDK raises
 /// `OverloadedError`).
 pub fn status(err: &GatewayError) -> u16 {
-    if err.kind == ErrorKind::Overloaded { 529 } else { err.status }
+    if err.kind == ErrorKind::Overloaded {
+        529
+    } else {
+        err.status
+    }
 }
 
 /// The envelope body (also the payload of a mid-stream `event: error`).
 pub fn body(err: &GatewayError) -> Vec<u8> {
     json::encode(&wire::ErrorEnvelope {
         kind: "error".into(),
-        error: wire::ErrorBody { kind: error_type(err).into(), message: err.message.clone() },
+        error: wire::ErrorBody {
+            kind: error_type(err).into(),
+            message: err.message.clone(),
+        },
     })
 }
 
@@ -96,7 +103,11 @@ pub fn decode(status: u16, body: &[u8]) -> GatewayError {
 
 /// A [`GatewayError`] from an Anthropic error type and message.
 pub(crate) fn from_parts(status: u16, kind: &str, message: &str) -> GatewayError {
-    let message = if message.is_empty() { format!("upstream {kind} (HTTP {status})") } else { message.to_owned() };
+    let message = if message.is_empty() {
+        format!("upstream {kind} (HTTP {status})")
+    } else {
+        message.to_owned()
+    };
     let mut err = GatewayError::from_upstream(status, message);
     let refined = match kind_from_type(kind) {
         Some(ErrorKind::InvalidRequest)
@@ -114,6 +125,10 @@ pub(crate) fn from_parts(status: u16, kind: &str, message: &str) -> GatewayError
             if k == ErrorKind::Overloaded {
                 err.status = 503;
             }
+        }
+        if k == ErrorKind::QuotaExceeded && status == 402 {
+            // Anthropic's billing_error: keep 402 so the caller sees a billing failure.
+            err.status = 402;
         }
         if k == ErrorKind::ContextLengthExceeded {
             err.code = Some("context_length_exceeded".into());

@@ -134,7 +134,11 @@ pub fn rfc3339(unix: u64) -> String {
 /// before 1970.
 pub fn parse_rfc3339(s: &str) -> Option<u64> {
     let b = s.as_bytes();
-    if b.len() < 20 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || b.get(13) != Some(&b':') {
+    if b.len() < 20
+        || b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || b.get(13) != Some(&b':')
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
@@ -182,7 +186,10 @@ mod tests {
         for t in [0, 59, 86_399, 951_782_400, 1_760_000_000, 4_102_444_800] {
             assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
         }
-        assert_eq!(parse_rfc3339("2025-10-09T10:53:20.5+02:00"), Some(1_760_000_000));
+        assert_eq!(
+            parse_rfc3339("2025-10-09T10:53:20.5+02:00"),
+            Some(1_760_000_000)
+        );
         assert_eq!(parse_rfc3339("garbage"), None);
     }
 }

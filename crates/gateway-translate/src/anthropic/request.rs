@@ -106,7 +106,10 @@ pub(crate) fn decode_with(
 }
 
 /// Reads `map[key]` into `T`; the error path is `key.<inner path>`.
-fn optional<T: DeserializeOwned>(map: &Map<String, Value>, key: &str) -> Result<Option<T>, TranslateError> {
+fn optional<T: DeserializeOwned>(
+    map: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<T>, TranslateError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => at(v.clone(), key).map(Some),
@@ -139,16 +142,27 @@ fn decode_message(req: &mut ChatRequest, msg: Value, path: &str) -> Result<(), T
     };
     let role: String = match obj.remove("role") {
         Some(v) => at(v, &format!("{path}.role"))?,
-        None => return Err(TranslateError::invalid(format!("{path}.role"), "missing required field `role`")),
+        None => {
+            return Err(TranslateError::invalid(
+                format!("{path}.role"),
+                "missing required field `role`",
+            ));
+        }
     };
     let content_path = format!("{path}.content");
-    let content = obj
-        .remove("content")
-        .ok_or_else(|| TranslateError::invalid(&content_path, "missing required field `content`"))?;
+    let content = obj.remove("content").ok_or_else(|| {
+        TranslateError::invalid(&content_path, "missing required field `content`")
+    })?;
     let parts = decode_content(req, content, &content_path, false)?;
     match role.as_str() {
-        "user" => req.messages.push(Message { role: Role::User, parts }),
-        "assistant" => req.messages.push(Message { role: Role::Assistant, parts }),
+        "user" => req.messages.push(Message {
+            role: Role::User,
+            parts,
+        }),
+        "assistant" => req.messages.push(Message {
+            role: Role::Assistant,
+            parts,
+        }),
         // Newer SDKs allow mid-conversation system turns; hoisted like every shape's.
         "system" => req.system.extend(parts),
         other => {
@@ -180,15 +194,20 @@ fn decode_content(
             }
             Ok(parts)
         }
-        _ => Err(TranslateError::invalid(path, "expected a string or an array of content blocks")),
+        _ => Err(TranslateError::invalid(
+            path,
+            "expected a string or an array of content blocks",
+        )),
     }
 }
 
 /// Server-tool blocks: replayable only to Anthropic, and not carried by the canonical
 /// model, so they bind the request and are dropped.
 fn is_server_block(kind: &str) -> bool {
-    matches!(kind, "server_tool_use" | "mcp_tool_use" | "container_upload")
-        || (kind.ends_with("_tool_result") && kind != "tool_result")
+    matches!(
+        kind,
+        "server_tool_use" | "mcp_tool_use" | "container_upload"
+    ) || (kind.ends_with("_tool_result") && kind != "tool_result")
 }
 
 fn decode_block(
@@ -199,20 +218,35 @@ fn decode_block(
 ) -> Result<Option<Part>, TranslateError> {
     let kind = match block.get("type") {
         Some(Value::String(s)) => s.clone(),
-        Some(_) => return Err(TranslateError::invalid(format!("{path}.type"), "`type` must be a string")),
-        None => return Err(TranslateError::invalid(format!("{path}.type"), "missing required field `type`")),
+        Some(_) => {
+            return Err(TranslateError::invalid(
+                format!("{path}.type"),
+                "`type` must be a string",
+            ));
+        }
+        None => {
+            return Err(TranslateError::invalid(
+                format!("{path}.type"),
+                "missing required field `type`",
+            ));
+        }
     };
     let allowed_nested = matches!(kind.as_str(), "text" | "image" | "document");
     if nested && !allowed_nested && kind != "search_result" {
         return Err(TranslateError::invalid(
             format!("{path}.type"),
-            format!("`{kind}` is not allowed inside tool_result content; use text, image or document"),
+            format!(
+                "`{kind}` is not allowed inside tool_result content; use text, image or document"
+            ),
         ));
     }
     let part = match kind.as_str() {
         "text" => {
             let b: wire::TextBlock = at(block, path)?;
-            Part::Text { text: b.text, cache_control: b.cache_control }
+            Part::Text {
+                text: b.text,
+                cache_control: b.cache_control,
+            }
         }
         "image" => {
             let b: wire::MediaBlock = at(block, path)?;
@@ -234,8 +268,17 @@ fn decode_block(
         "tool_use" => {
             let b: wire::ToolUseBlock = at(block, path)?;
             let (id, signature) = ids::split_signature(&b.id);
-            let arguments = if b.input.is_null() { "{}".to_owned() } else { b.input.to_string() };
-            Part::ToolCall(ToolCall { id: id.to_owned(), name: b.name, arguments, signature })
+            let arguments = if b.input.is_null() {
+                "{}".to_owned()
+            } else {
+                b.input.to_string()
+            };
+            Part::ToolCall(ToolCall {
+                id: id.to_owned(),
+                name: b.name,
+                arguments,
+                signature,
+            })
         }
         "tool_result" => {
             let Value::Object(mut obj) = block else {
@@ -274,11 +317,19 @@ fn decode_block(
         "search_result" => {
             // Search results inside tool results have no canonical form: only an
             // Anthropic upstream understands them.
-            bind(req, path, "search_result blocks are only understood by Anthropic");
+            bind(
+                req,
+                path,
+                "search_result blocks are only understood by Anthropic",
+            );
             return Ok(None);
         }
         k if is_server_block(k) => {
-            bind(req, path, &format!("`{k}` blocks belong to Anthropic server tools"));
+            bind(
+                req,
+                path,
+                &format!("`{k}` blocks belong to Anthropic server tools"),
+            );
             return Ok(None);
         }
         other => {
@@ -345,15 +396,21 @@ fn decode_tools(req: &mut ChatRequest, map: &Map<String, Value>) -> Result<(), T
     }
     if !server_tools.is_empty() {
         // Re-applied by the encoder when an Anthropic upstream serves the request.
-        req.extensions.insert(FAMILY, "tools", Value::Array(server_tools));
+        req.extensions
+            .insert(FAMILY, "tools", Value::Array(server_tools));
     }
     if let Some(choice) = optional::<wire::ToolChoice>(map, "tool_choice")? {
         let (choice, disable) = match choice {
-            wire::ToolChoice::Auto { disable_parallel_tool_use } => (ToolChoice::Auto, disable_parallel_tool_use),
-            wire::ToolChoice::Any { disable_parallel_tool_use } => (ToolChoice::Required, disable_parallel_tool_use),
-            wire::ToolChoice::Tool { name, disable_parallel_tool_use } => {
-                (ToolChoice::Tool(name), disable_parallel_tool_use)
-            }
+            wire::ToolChoice::Auto {
+                disable_parallel_tool_use,
+            } => (ToolChoice::Auto, disable_parallel_tool_use),
+            wire::ToolChoice::Any {
+                disable_parallel_tool_use,
+            } => (ToolChoice::Required, disable_parallel_tool_use),
+            wire::ToolChoice::Tool {
+                name,
+                disable_parallel_tool_use,
+            } => (ToolChoice::Tool(name), disable_parallel_tool_use),
             wire::ToolChoice::None => (ToolChoice::None, None),
         };
         req.tool_choice = Some(choice);
@@ -377,7 +434,8 @@ fn decode_reasoning(req: &mut ChatRequest, map: &Map<String, Value>) -> Result<(
         if let Some(e) = raw.get("effort") {
             let mut kept = Map::new();
             kept.insert("effort".to_owned(), e.clone());
-            req.extensions.insert(FAMILY, "output_config", Value::Object(kept));
+            req.extensions
+                .insert(FAMILY, "output_config", Value::Object(kept));
         }
     }
     if let Some(format) = output.and_then(|o| o.format) {
@@ -401,9 +459,16 @@ fn decode_reasoning(req: &mut ChatRequest, map: &Map<String, Value>) -> Result<(
     req.reasoning = Some(match thinking.kind.as_str() {
         "enabled" => {
             let budget = thinking.budget_tokens.ok_or_else(|| {
-                TranslateError::invalid("thinking.budget_tokens", "missing required field `budget_tokens`")
+                TranslateError::invalid(
+                    "thinking.budget_tokens",
+                    "missing required field `budget_tokens`",
+                )
             })?;
-            ReasoningConfig { effort, budget_tokens: Some(budget), include_thoughts }
+            ReasoningConfig {
+                effort,
+                budget_tokens: Some(budget),
+                include_thoughts,
+            }
         }
         "adaptive" => ReasoningConfig {
             // LiteLLM's reverse mapping: adaptive without an effort is `medium`.
@@ -411,7 +476,11 @@ fn decode_reasoning(req: &mut ChatRequest, map: &Map<String, Value>) -> Result<(
             budget_tokens: None,
             include_thoughts,
         },
-        "disabled" => ReasoningConfig { effort: Some(Effort::None), budget_tokens: None, include_thoughts: false },
+        "disabled" => ReasoningConfig {
+            effort: Some(Effort::None),
+            budget_tokens: None,
+            include_thoughts: false,
+        },
         other => {
             return Err(TranslateError::invalid(
                 "thinking.type",
@@ -419,7 +488,7 @@ fn decode_reasoning(req: &mut ChatRequest, map: &Map<String, Value>) -> Result<(
             ));
         }
     });
-    if thinking.kind != "disabled" {
+    if thinking.kind == "adaptive" || thinking.display.is_some() {
         // Kept so an Anthropic upstream gets `adaptive` / `display` back as sent.
         if let Some(raw) = map.get("thinking") {
             req.extensions.insert(FAMILY, "thinking", raw.clone());
@@ -429,13 +498,21 @@ fn decode_reasoning(req: &mut ChatRequest, map: &Map<String, Value>) -> Result<(
 }
 
 fn merge_patchbay(req: &mut ChatRequest, ext: &Value) -> Result<(), TranslateError> {
-    let Some(providers) = ext.get("ext") else { return Ok(()) };
+    let Some(providers) = ext.get("ext") else {
+        return Ok(());
+    };
     let Value::Object(providers) = providers else {
-        return Err(TranslateError::invalid("patchbay.ext", "expected an object of provider names"));
+        return Err(TranslateError::invalid(
+            "patchbay.ext",
+            "expected an object of provider names",
+        ));
     };
     for (provider, params) in providers {
         let Value::Object(params) = params else {
-            return Err(TranslateError::invalid(format!("patchbay.ext.{provider}"), "expected an object"));
+            return Err(TranslateError::invalid(
+                format!("patchbay.ext.{provider}"),
+                "expected an object",
+            ));
         };
         for (k, v) in params {
             req.extensions.insert(provider, k.clone(), v.clone());

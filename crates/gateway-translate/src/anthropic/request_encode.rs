@@ -47,7 +47,11 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
     if let Some(b) = req.extensions.first_binding_against(Family::Anthropic) {
         return Err(TranslateError::untranslatable(&b.path, TARGET, &b.reason));
     }
-    let params = req.extensions.for_key(Family::Anthropic.as_str()).cloned().unwrap_or_default();
+    let params = req
+        .extensions
+        .for_key(Family::Anthropic.as_str())
+        .cloned()
+        .unwrap_or_default();
     let mut body = wire::Request {
         model: req.model.clone(),
         stream: req.stream,
@@ -78,14 +82,18 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
             cache_control: tool.cache_control.clone(),
             kind: None,
         };
-        body.tools.push(serde_json::to_value(t).unwrap_or(Value::Null));
+        body.tools
+            .push(serde_json::to_value(t).unwrap_or(Value::Null));
     }
     if body.tools.is_empty() {
         body.tools = stub_tools(&req.messages);
     }
 
     // Sampling.
-    let mut max_tokens = req.sampling.max_output_tokens.unwrap_or(opts.default_max_tokens);
+    let mut max_tokens = req
+        .sampling
+        .max_output_tokens
+        .unwrap_or(opts.default_max_tokens);
     body.temperature = req.sampling.temperature.map(|t| t.clamp(0.0, 1.0));
     body.top_p = req.sampling.top_p;
     body.top_k = req.sampling.top_k;
@@ -140,11 +148,16 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
         }),
         None => None,
         Some(ToolChoice::None) => Some(wire::ToolChoice::None),
-        Some(ToolChoice::Auto) | Some(ToolChoice::Allowed { required: false, .. }) => {
-            Some(wire::ToolChoice::Auto { disable_parallel_tool_use: disable })
-        }
+        Some(ToolChoice::Auto)
+        | Some(ToolChoice::Allowed {
+            required: false, ..
+        }) => Some(wire::ToolChoice::Auto {
+            disable_parallel_tool_use: disable,
+        }),
         Some(ToolChoice::Required) | Some(ToolChoice::Allowed { required: true, .. }) => {
-            Some(wire::ToolChoice::Any { disable_parallel_tool_use: disable })
+            Some(wire::ToolChoice::Any {
+                disable_parallel_tool_use: disable,
+            })
         }
         Some(ToolChoice::Tool(name)) => Some(wire::ToolChoice::Tool {
             name: upstream_name(ApiShape::Anthropic, name),
@@ -157,23 +170,34 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
             Some(wire::ToolChoice::Any { .. } | wire::ToolChoice::Tool { .. })
         )
     {
-        body.tool_choice = Some(wire::ToolChoice::Auto { disable_parallel_tool_use: disable });
+        body.tool_choice = Some(wire::ToolChoice::Auto {
+            disable_parallel_tool_use: disable,
+        });
     }
 
     // Structured output.
     match &req.response_format {
         Some(ResponseFormat::JsonSchema { schema, .. }) => {
             let mut oc = Map::new();
-            oc.insert("format".into(), json!({"type": "json_schema", "schema": schema}));
+            oc.insert(
+                "format".into(),
+                json!({"type": "json_schema", "schema": schema}),
+            );
             body.output_config = Some(oc);
         }
         Some(ResponseFormat::JsonObject) => {
             let mut blocks = match body.system.take() {
                 Some(wire::System::Blocks(b)) => b,
-                Some(wire::System::Text(t)) => vec![wire::TextBlock { text: t, cache_control: None }],
+                Some(wire::System::Text(t)) => vec![wire::TextBlock {
+                    text: t,
+                    cache_control: None,
+                }],
                 None => Vec::new(),
             };
-            blocks.push(wire::TextBlock { text: JSON_OBJECT_INSTRUCTION.into(), cache_control: None });
+            blocks.push(wire::TextBlock {
+                text: JSON_OBJECT_INSTRUCTION.into(),
+                cache_control: None,
+            });
             body.system = Some(system_from_blocks(blocks));
         }
         Some(ResponseFormat::Text) | None => {}
@@ -181,7 +205,9 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
 
     if let Some(user) = &req.user {
         if !looks_like_contact(user) {
-            body.metadata = Some(wire::Metadata { user_id: Some(user.clone()) });
+            body.metadata = Some(wire::Metadata {
+                user_id: Some(user.clone()),
+            });
         }
     }
 
@@ -223,7 +249,10 @@ fn encode_system(req: &ChatRequest) -> Option<wire::System> {
         .system
         .iter()
         .filter_map(|p| match p {
-            Part::Text { text, cache_control } if !text.is_empty() => Some(wire::TextBlock {
+            Part::Text {
+                text,
+                cache_control,
+            } if !text.is_empty() => Some(wire::TextBlock {
                 text: text.clone(),
                 cache_control: cache_control.clone(),
             }),
@@ -309,7 +338,8 @@ fn encode_messages(
             let trimmed = text.trim_end().len();
             text.truncate(trimmed);
         }
-        last.parts.retain(|p| !matches!(p, Part::Text { text, .. } if text.is_empty()));
+        last.parts
+            .retain(|p| !matches!(p, Part::Text { text, .. } if text.is_empty()));
         if last.parts.is_empty() {
             turns.pop();
         }
@@ -351,11 +381,17 @@ fn encode_part(
     sanitizer: &mut IdSanitizer,
 ) -> Result<Option<wire::Block>, TranslateError> {
     Ok(Some(match part {
-        Part::Text { text, cache_control } => {
+        Part::Text {
+            text,
+            cache_control,
+        } => {
             if text.is_empty() {
                 return Ok(None);
             }
-            wire::Block::Text(wire::TextBlock { text: text.clone(), cache_control: cache_control.clone() })
+            wire::Block::Text(wire::TextBlock {
+                text: text.clone(),
+                cache_control: cache_control.clone(),
+            })
         }
         Part::Image(img) => wire::Block::Image(wire::MediaBlock {
             source: image_source(&img.source, path)?,
@@ -432,7 +468,9 @@ fn encode_part(
                 return Ok(None);
             }
             match (&r.redacted, &r.signature) {
-                (Some(data), _) => wire::Block::RedactedThinking(wire::RedactedThinkingBlock { data: data.clone() }),
+                (Some(data), _) => wire::Block::RedactedThinking(wire::RedactedThinkingBlock {
+                    data: data.clone(),
+                }),
                 (None, Some(sig)) => wire::Block::Thinking(wire::ThinkingBlock {
                     thinking: r.text.clone(),
                     signature: sig.clone(),
@@ -450,13 +488,20 @@ fn image_source(source: &MediaSource, path: &str) -> Result<wire::Source, Transl
                 return Err(TranslateError::untranslatable(
                     path,
                     TARGET,
-                    format!("image type `{media_type}` is not accepted; use JPEG, PNG, GIF or WebP"),
+                    format!(
+                        "image type `{media_type}` is not accepted; use JPEG, PNG, GIF or WebP"
+                    ),
                 ));
             }
-            wire::Source::Base64 { media_type: media_type.clone(), data: data.clone() }
+            wire::Source::Base64 {
+                media_type: media_type.clone(),
+                data: data.clone(),
+            }
         }
         MediaSource::Url(url) => wire::Source::Url { url: url.clone() },
-        MediaSource::FileId(id) => wire::Source::File { file_id: id.clone() },
+        MediaSource::FileId(id) => wire::Source::File {
+            file_id: id.clone(),
+        },
     })
 }
 
@@ -468,12 +513,22 @@ fn document_source(source: &MediaSource, path: &str) -> Result<wire::Source, Tra
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or_else(|| {
-                    TranslateError::untranslatable(path, TARGET, "text document is not base64 UTF-8")
+                    TranslateError::untranslatable(
+                        path,
+                        TARGET,
+                        "text document is not base64 UTF-8",
+                    )
                 })?;
-            wire::Source::Text { media_type: "text/plain".into(), data: text }
+            wire::Source::Text {
+                media_type: "text/plain".into(),
+                data: text,
+            }
         }
         MediaSource::Base64 { media_type, data } if media_type == "application/pdf" => {
-            wire::Source::Base64 { media_type: media_type.clone(), data: data.clone() }
+            wire::Source::Base64 {
+                media_type: media_type.clone(),
+                data: data.clone(),
+            }
         }
         MediaSource::Base64 { media_type, .. } => {
             return Err(TranslateError::untranslatable(
@@ -483,6 +538,8 @@ fn document_source(source: &MediaSource, path: &str) -> Result<wire::Source, Tra
             ));
         }
         MediaSource::Url(url) => wire::Source::Url { url: url.clone() },
-        MediaSource::FileId(id) => wire::Source::File { file_id: id.clone() },
+        MediaSource::FileId(id) => wire::Source::File {
+            file_id: id.clone(),
+        },
     })
 }

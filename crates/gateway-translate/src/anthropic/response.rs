@@ -6,9 +6,7 @@
 //! Anthropic's own (signed or redacted): a foreign thinking block would be rejected
 //! when the caller replays it.
 
-use gateway_protocol::{
-    ChatResponse, Family, Part, Reasoning, StopReason, ToolCall, Usage,
-};
+use gateway_protocol::{ChatResponse, Family, Part, Reasoning, StopReason, ToolCall, Usage};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -22,9 +20,16 @@ use crate::json;
 pub fn decode(body: &[u8], ctx: &ResponseContext) -> Result<ChatResponse, TranslateError> {
     let msg: wire::Message = json::decode_upstream("response", body)?;
     if msg.kind == "error" {
-        return Err(TranslateError::upstream("response", "the body is an error envelope"));
+        return Err(TranslateError::upstream(
+            "response",
+            "the body is an error envelope",
+        ));
     }
-    let seed = if msg.id.is_empty() { ctx.id_seed.as_str() } else { msg.id.as_str() };
+    let seed = if msg.id.is_empty() {
+        ctx.id_seed.as_str()
+    } else {
+        msg.id.as_str()
+    };
     let mut parts = Vec::with_capacity(msg.content.len());
     for (i, block) in msg.content.into_iter().enumerate() {
         if let Some(part) = decode_block(block, ctx, seed, i)? {
@@ -53,8 +58,14 @@ fn decode_block(
     seed: &str,
     index: usize,
 ) -> Result<Option<Part>, TranslateError> {
-    let kind = block.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
-    let bad = |e: serde_json::Error| TranslateError::upstream("response", format!("content[{index}]: {e}"));
+    let kind = block
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let bad = |e: serde_json::Error| {
+        TranslateError::upstream("response", format!("content[{index}]: {e}"))
+    };
     Ok(Some(match kind.as_str() {
         "text" => {
             let b: wire::TextBlock = serde_json::from_value(block).map_err(bad)?;
@@ -80,8 +91,16 @@ fn decode_block(
         "tool_use" => {
             let b: wire::ToolUseBlock = serde_json::from_value(block).map_err(bad)?;
             let (id, signature) = ids::split_signature(&b.id);
-            let id = if id.is_empty() { ids::synthesize_call_id(seed, index) } else { id.to_owned() };
-            let arguments = if b.input.is_null() { "{}".to_owned() } else { b.input.to_string() };
+            let id = if id.is_empty() {
+                ids::synthesize_call_id(seed, index)
+            } else {
+                id.to_owned()
+            };
+            let arguments = if b.input.is_null() {
+                "{}".to_owned()
+            } else {
+                b.input.to_string()
+            };
             Part::ToolCall(ToolCall {
                 id,
                 name: ctx.tool_names.caller_name(&b.name).to_owned(),
@@ -109,7 +128,10 @@ pub(crate) fn stop_from_wire(reason: Option<&str>) -> StopReason {
 
 /// Canonical → Anthropic `stop_reason` and `stop_sequence` (§8.1: an unknown matched
 /// sequence becomes `end_turn`).
-pub(crate) fn stop_to_wire(reason: StopReason, sequence: Option<&str>) -> (&'static str, Option<String>) {
+pub(crate) fn stop_to_wire(
+    reason: StopReason,
+    sequence: Option<&str>,
+) -> (&'static str, Option<String>) {
     match reason {
         StopReason::EndTurn | StopReason::Other => ("end_turn", None),
         StopReason::StopSequence => match sequence {
@@ -137,7 +159,10 @@ pub(crate) fn usage_from_wire(u: &wire::Usage) -> Usage {
         cache_read_tokens: cache_read,
         cache_write_tokens: cache_write,
         output_tokens: u.output_tokens.unwrap_or(0),
-        reasoning_tokens: u.output_tokens_details.as_ref().map_or(0, |d| d.thinking_tokens),
+        reasoning_tokens: u
+            .output_tokens_details
+            .as_ref()
+            .map_or(0, |d| d.thinking_tokens),
     }
 }
 
@@ -187,13 +212,14 @@ pub fn encode(resp: &ChatResponse, ctx: &ResponseContext) -> Vec<u8> {
     let mut content = Vec::with_capacity(resp.parts.len());
     for part in &resp.parts {
         let block = match part {
-            Part::Text { text, .. } if !text.is_empty() => {
-                wire::Block::Text(wire::TextBlock { text: text.clone(), cache_control: None })
-            }
+            Part::Text { text, .. } if !text.is_empty() => wire::Block::Text(wire::TextBlock {
+                text: text.clone(),
+                cache_control: None,
+            }),
             Part::Reasoning(r) if showable(r) => match (&r.redacted, &r.signature) {
-                (Some(data), _) => {
-                    wire::Block::RedactedThinking(wire::RedactedThinkingBlock { data: data.clone() })
-                }
+                (Some(data), _) => wire::Block::RedactedThinking(wire::RedactedThinkingBlock {
+                    data: data.clone(),
+                }),
                 (None, sig) => wire::Block::Thinking(wire::ThinkingBlock {
                     thinking: r.text.clone(),
                     signature: sig.clone().unwrap_or_default(),
@@ -212,7 +238,8 @@ pub fn encode(resp: &ChatResponse, ctx: &ResponseContext) -> Vec<u8> {
         };
         content.push(serde_json::to_value(block).unwrap_or(Value::Null));
     }
-    let (stop_reason, stop_sequence) = stop_to_wire(resp.stop_reason, resp.stop_sequence.as_deref());
+    let (stop_reason, stop_sequence) =
+        stop_to_wire(resp.stop_reason, resp.stop_sequence.as_deref());
     let msg = wire::Message {
         id: message_id(&resp.id, ctx),
         kind: "message".into(),

@@ -61,13 +61,21 @@ impl Decoder {
     }
 
     /// Decodes one frame. Pings and unknown event types are ignored.
-    pub fn decode(&mut self, frame: &Frame, out: &mut Vec<StreamEvent>) -> Result<(), TranslateError> {
+    pub fn decode(
+        &mut self,
+        frame: &Frame,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), TranslateError> {
         if self.done {
             return Ok(());
         }
         let v: Value = serde_json::from_str(&frame.data)
             .map_err(|e| TranslateError::upstream("stream event", e.to_string()))?;
-        let kind = v.get("type").and_then(Value::as_str).or(frame.event.as_deref()).unwrap_or("");
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .or(frame.event.as_deref())
+            .unwrap_or("");
         match kind {
             "message_start" => {
                 let msg = v.get("message").cloned().unwrap_or(Value::Null);
@@ -76,7 +84,11 @@ impl Decoder {
                 self.merge_usage(&msg.usage);
                 if !self.started {
                     self.started = true;
-                    let model = if msg.model.is_empty() { self.model.clone() } else { msg.model };
+                    let model = if msg.model.is_empty() {
+                        self.model.clone()
+                    } else {
+                        msg.model
+                    };
                     out.push(StreamEvent::MessageStart { id: msg.id, model });
                 }
             }
@@ -90,12 +102,20 @@ impl Decoder {
             }
             "content_block_delta" => {
                 let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
-                let Some((open, Some(canonical))) = self.current else { return Ok(()) };
+                let Some((open, Some(canonical))) = self.current else {
+                    return Ok(());
+                };
                 if open != index {
                     return Ok(());
                 }
                 let delta = v.get("delta").cloned().unwrap_or(Value::Null);
-                let text = |key: &str| delta.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+                let text = |key: &str| {
+                    delta
+                        .get(key)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned()
+                };
                 let d = match delta.get("type").and_then(Value::as_str) {
                     Some("text_delta") => Delta::Text(text("text")),
                     Some("input_json_delta") => Delta::ToolArguments(text("partial_json")),
@@ -103,8 +123,12 @@ impl Decoder {
                     Some("signature_delta") => Delta::Signature(text("signature")),
                     _ => return Ok(()),
                 };
-                if !matches!(&d, Delta::Text(s) | Delta::ToolArguments(s) | Delta::Reasoning(s) if s.is_empty()) {
-                    out.push(StreamEvent::Delta { index: canonical, delta: d });
+                if !matches!(&d, Delta::Text(s) | Delta::ToolArguments(s) | Delta::Reasoning(s) if s.is_empty())
+                {
+                    out.push(StreamEvent::Delta {
+                        index: canonical,
+                        delta: d,
+                    });
                 }
             }
             "content_block_stop" => {
@@ -143,9 +167,19 @@ impl Decoder {
                 self.done = true;
             }
             "error" => {
-                let kind = v.pointer("/error/type").and_then(Value::as_str).unwrap_or("api_error");
-                let message = v.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
-                let err = anthropic_error::from_parts(anthropic_error::status_for_type(kind), kind, message);
+                let kind = v
+                    .pointer("/error/type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("api_error");
+                let message = v
+                    .pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let err = anthropic_error::from_parts(
+                    anthropic_error::status_for_type(kind),
+                    kind,
+                    message,
+                );
                 out.push(StreamEvent::Error(err));
                 self.done = true;
             }
@@ -168,7 +202,10 @@ impl Decoder {
     fn ensure_started(&mut self, out: &mut Vec<StreamEvent>) {
         if !self.started {
             self.started = true;
-            out.push(StreamEvent::MessageStart { id: String::new(), model: self.model.clone() });
+            out.push(StreamEvent::MessageStart {
+                id: String::new(),
+                model: self.model.clone(),
+            });
         }
     }
 
@@ -181,37 +218,67 @@ impl Decoder {
     fn merge_usage(&mut self, u: &wire::Usage) {
         let m = &mut self.usage;
         m.input_tokens = u.input_tokens.or(m.input_tokens);
-        m.cache_creation_input_tokens = u.cache_creation_input_tokens.or(m.cache_creation_input_tokens);
+        m.cache_creation_input_tokens = u
+            .cache_creation_input_tokens
+            .or(m.cache_creation_input_tokens);
         m.cache_read_input_tokens = u.cache_read_input_tokens.or(m.cache_read_input_tokens);
         m.output_tokens = u.output_tokens.or(m.output_tokens);
-        m.output_tokens_details = u.output_tokens_details.clone().or(m.output_tokens_details.take());
+        m.output_tokens_details = u
+            .output_tokens_details
+            .clone()
+            .or(m.output_tokens_details.take());
     }
 
     /// Emits the start of a block; `None` for kinds with no canonical form.
     fn start_block(&mut self, block: &Value, out: &mut Vec<StreamEvent>) -> Option<usize> {
         let index = self.next_index;
-        let str_of = |key: &str| block.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+        let str_of = |key: &str| {
+            block
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         let (part, first) = match block.get("type").and_then(Value::as_str) {
             Some("text") => (PartStart::Text, Some(Delta::Text(str_of("text")))),
             Some("thinking") => (
-                PartStart::Reasoning { id: None, source: Some(Family::Anthropic) },
+                PartStart::Reasoning {
+                    id: None,
+                    source: Some(Family::Anthropic),
+                },
                 Some(Delta::Reasoning(str_of("thinking"))),
             ),
             Some("redacted_thinking") => (
-                PartStart::RedactedReasoning { data: str_of("data"), source: Some(Family::Anthropic) },
+                PartStart::RedactedReasoning {
+                    data: str_of("data"),
+                    source: Some(Family::Anthropic),
+                },
                 None,
             ),
             Some("tool_use") => {
                 self.saw_tool = true;
                 let raw = str_of("id");
                 let (plain, signature) = ids::split_signature(&raw);
-                let id = if plain.is_empty() { ids::synthesize_call_id(&self.seed, index) } else { plain.to_owned() };
+                let id = if plain.is_empty() {
+                    ids::synthesize_call_id(&self.seed, index)
+                } else {
+                    plain.to_owned()
+                };
                 let name = self.tool_names.caller_name(&str_of("name")).to_owned();
                 let input = match block.get("input") {
-                    Some(Value::Object(m)) if !m.is_empty() => Some(Delta::ToolArguments(Value::Object(m.clone()).to_string())),
+                    Some(Value::Object(m)) if !m.is_empty() => {
+                        Some(Delta::ToolArguments(Value::Object(m.clone()).to_string()))
+                    }
                     _ => None,
                 };
-                (PartStart::ToolCall { id, name, signature }, input)
+                (
+                    PartStart::ToolCall {
+                        id,
+                        name,
+                        signature,
+                    },
+                    input,
+                )
             }
             _ => return None,
         };
@@ -231,13 +298,25 @@ impl Decoder {
 enum Open {
     None,
     /// A text part with no content yet: opened on its first non-empty delta.
-    PendingText { canonical: usize },
+    PendingText {
+        canonical: usize,
+    },
     /// A block written with `content_block_start`.
-    Written { canonical: usize, block: usize, kind: BlockKind },
+    Written {
+        canonical: usize,
+        block: usize,
+        kind: BlockKind,
+    },
     /// Anthropic reasoning, buffered until its signature is known.
-    Thinking { canonical: usize, fragments: Vec<String>, signature: String },
+    Thinking {
+        canonical: usize,
+        fragments: Vec<String>,
+        signature: String,
+    },
     /// A part the caller cannot see (foreign reasoning).
-    Dropped { canonical: usize },
+    Dropped {
+        canonical: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,7 +374,11 @@ impl Encoder {
         match event {
             StreamEvent::MessageStart { id, .. } => {
                 if !self.started {
-                    let id = if id.is_empty() { self.fallback_id.clone() } else { message_id(id, &ResponseContext::default()) };
+                    let id = if id.is_empty() {
+                        self.fallback_id.clone()
+                    } else {
+                        message_id(id, &ResponseContext::default())
+                    };
                     self.start(&id, out);
                 }
             }
@@ -304,7 +387,11 @@ impl Encoder {
                 self.close(out);
                 self.open = match part {
                     PartStart::Text => Open::PendingText { canonical: *index },
-                    PartStart::ToolCall { id, name, signature } => {
+                    PartStart::ToolCall {
+                        id,
+                        name,
+                        signature,
+                    } => {
                         let id = match signature {
                             Some(s) => ids::attach_signature(id, s),
                             None => id.clone(),
@@ -313,17 +400,31 @@ impl Encoder {
                             json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
                             out,
                         );
-                        Open::Written { canonical: *index, block, kind: BlockKind::Tool }
+                        Open::Written {
+                            canonical: *index,
+                            block,
+                            kind: BlockKind::Tool,
+                        }
                     }
-                    PartStart::Reasoning { source: Some(Family::Anthropic), .. } => Open::Thinking {
+                    PartStart::Reasoning {
+                        source: Some(Family::Anthropic),
+                        ..
+                    } => Open::Thinking {
                         canonical: *index,
                         fragments: Vec::new(),
                         signature: String::new(),
                     },
-                    PartStart::RedactedReasoning { data, source: Some(Family::Anthropic) } => {
-                        let block =
-                            self.start_block(json!({"type": "redacted_thinking", "data": data}), out);
-                        Open::Written { canonical: *index, block, kind: BlockKind::Redacted }
+                    PartStart::RedactedReasoning {
+                        data,
+                        source: Some(Family::Anthropic),
+                    } => {
+                        let block = self
+                            .start_block(json!({"type": "redacted_thinking", "data": data}), out);
+                        Open::Written {
+                            canonical: *index,
+                            block,
+                            kind: BlockKind::Redacted,
+                        }
                     }
                     _ => Open::Dropped { canonical: *index },
                 };
@@ -335,7 +436,10 @@ impl Encoder {
                 }
             }
             StreamEvent::Usage(u) => self.usage = *u,
-            StreamEvent::MessageStop { stop_reason, stop_sequence } => {
+            StreamEvent::MessageStop {
+                stop_reason,
+                stop_sequence,
+            } => {
                 self.ensure_started(out);
                 self.close(out);
                 let (reason, sequence) = stop_to_wire(*stop_reason, stop_sequence.as_deref());
@@ -418,13 +522,35 @@ impl Encoder {
                 let canonical = *canonical;
                 let block = self.start_block(json!({"type": "text", "text": ""}), out);
                 Self::write_delta(out, block, json!({"type": "text_delta", "text": t}));
-                self.open = Open::Written { canonical, block, kind: BlockKind::Text };
+                self.open = Open::Written {
+                    canonical,
+                    block,
+                    kind: BlockKind::Text,
+                };
             }
-            (Open::Written { block, kind: BlockKind::Text, .. }, Delta::Text(t)) if !t.is_empty() => {
+            (
+                Open::Written {
+                    block,
+                    kind: BlockKind::Text,
+                    ..
+                },
+                Delta::Text(t),
+            ) if !t.is_empty() => {
                 Self::write_delta(out, *block, json!({"type": "text_delta", "text": t}));
             }
-            (Open::Written { block, kind: BlockKind::Tool, .. }, Delta::ToolArguments(a)) if !a.is_empty() => {
-                Self::write_delta(out, *block, json!({"type": "input_json_delta", "partial_json": a}));
+            (
+                Open::Written {
+                    block,
+                    kind: BlockKind::Tool,
+                    ..
+                },
+                Delta::ToolArguments(a),
+            ) if !a.is_empty() => {
+                Self::write_delta(
+                    out,
+                    *block,
+                    json!({"type": "input_json_delta", "partial_json": a}),
+                );
             }
             (Open::Thinking { fragments, .. }, Delta::Reasoning(t)) if !t.is_empty() => {
                 fragments.push(t.clone());
@@ -437,15 +563,34 @@ impl Encoder {
     fn close(&mut self, out: &mut Vec<u8>) {
         match std::mem::replace(&mut self.open, Open::None) {
             Open::Written { block, .. } => {
-                write_event(out, "content_block_stop", &json!({"type": "content_block_stop", "index": block}));
+                write_event(
+                    out,
+                    "content_block_stop",
+                    &json!({"type": "content_block_stop", "index": block}),
+                );
             }
-            Open::Thinking { fragments, signature, .. } if !signature.is_empty() => {
-                let block = self.start_block(json!({"type": "thinking", "thinking": "", "signature": ""}), out);
+            Open::Thinking {
+                fragments,
+                signature,
+                ..
+            } if !signature.is_empty() => {
+                let block = self.start_block(
+                    json!({"type": "thinking", "thinking": "", "signature": ""}),
+                    out,
+                );
                 for f in fragments {
                     Self::write_delta(out, block, json!({"type": "thinking_delta", "thinking": f}));
                 }
-                Self::write_delta(out, block, json!({"type": "signature_delta", "signature": signature}));
-                write_event(out, "content_block_stop", &json!({"type": "content_block_stop", "index": block}));
+                Self::write_delta(
+                    out,
+                    block,
+                    json!({"type": "signature_delta", "signature": signature}),
+                );
+                write_event(
+                    out,
+                    "content_block_stop",
+                    &json!({"type": "content_block_stop", "index": block}),
+                );
             }
             _ => {}
         }
