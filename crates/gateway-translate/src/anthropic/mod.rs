@@ -1,1 +1,15 @@
-//! anthropic codec (in progress).
+//! Anthropic Messages (`/v1/messages`, `count_tokens`, `/v1/models`): PROTOCOLS §5.
+//!
+//! Same layout as every shape: [`wire`] types, [`request`], [`response`], [`stream`]
+//! and [`error`] codecs, plus [`count_tokens`] and [`models`].
+
+pub mod count_tokens;
+pub mod error;
+pub mod models;
+pub mod request;
+mod request_encode;
+pub mod response;
+pub mod stream;
+pub mod wire;
+
+pub use request_encode::{CONTINUED, JSON_OBJECT_INSTRUCTION};
