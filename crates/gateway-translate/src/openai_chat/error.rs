@@ -42,7 +42,7 @@ pub fn encode(err: &GatewayError) -> (u16, Vec<u8>) {
         s if (400..600).contains(&s) => s,
         _ => err.kind.status(),
     };
-    let body = serde_json::json!({ "error": object(err) });
+    let body = wire::ErrorEnvelope { error: object(err) };
     (status, crate::json::encode(&body))
 }
 

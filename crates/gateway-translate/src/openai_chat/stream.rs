@@ -45,10 +45,11 @@ struct CallState {
 
 /// Upstream Chat frames → canonical events.
 ///
-/// Tool-call fragments are keyed by `index`. The first call of a run streams live;
-/// calls that start while it is open are held (OpenAI-compatible servers may
-/// interleave fragments of parallel calls) and emitted whole, in `index` order, when
-/// the live call closes. The stop reason is held until `[DONE]` because the usage
+/// Tool-call fragments are keyed by `index`. A call streams live; when the next call
+/// starts, the live one is closed if its arguments are already complete JSON (OpenAI
+/// sends calls one after the other). Otherwise the new call is held (OpenAI-compatible
+/// servers may interleave fragments of parallel calls) and emitted whole, in `index`
+/// order, when the live call closes. The stop reason is held until `[DONE]` because the usage
 /// chunk comes after the finish chunk.
 #[derive(Debug)]
 pub struct Decoder {
@@ -59,6 +60,8 @@ pub struct Decoder {
     next_index: usize,
     open: Option<(usize, Open)>,
     calls: BTreeMap<usize, CallState>,
+    /// Arguments of the live call so far.
+    live_args: String,
     finish: Option<String>,
 }
 
@@ -73,6 +76,7 @@ impl Decoder {
             next_index: 0,
             open: None,
             calls: BTreeMap::new(),
+            live_args: String::new(),
             finish: None,
         }
     }
@@ -264,6 +268,7 @@ impl Decoder {
         if let Some(c) = self.calls.get_mut(&key) {
             match c.phase {
                 Phase::Live => {
+                    self.live_args.push_str(args);
                     if let (false, Some((index, _))) = (args.is_empty(), self.open) {
                         out.push(StreamEvent::Delta {
                             index,
@@ -297,7 +302,8 @@ impl Decoder {
             key,
             &self.ctx,
         );
-        let live_tool = matches!(self.open, Some((_, Open::Tool(_))));
+        let live_tool = matches!(self.open, Some((_, Open::Tool(_))))
+            && serde_json::from_str::<serde::de::IgnoredAny>(&self.live_args).is_err();
         let mut state = CallState {
             id: call.id,
             name: call.name,
@@ -312,6 +318,7 @@ impl Decoder {
         }
         self.close(out);
         state.phase = Phase::Live;
+        self.live_args = args.to_owned();
         let part = PartStart::ToolCall {
             id: state.id.clone(),
             name: state.name.clone(),
@@ -446,7 +453,9 @@ impl Encoder {
             StreamEvent::Usage(u) => self.usage = *u,
             StreamEvent::MessageStop { stop_reason, .. } => self.stop(*stop_reason, out),
             StreamEvent::Error(e) => {
-                let frame = serde_json::json!({ "error": error::object(e) });
+                let frame = wire::ErrorEnvelope {
+                    error: error::object(e),
+                };
                 write_sse(out, None, &json::encode(&frame));
                 self.done = true;
             }
