@@ -1171,3 +1171,73 @@ fn models_list_and_single_model() {
     assert_eq!(one, list.models[0]);
     assert!(models::decode_list(b"{").is_err());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn arbitrary_payloads_never_panic(data in ".{0,200}", n in 0usize..4) {
+        let ctx = ResponseContext::default();
+        let mut dec = stream::Decoder::new(&ctx);
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let _ = dec.decode(&gateway_translate::Frame::data(data.clone()), &mut out);
+        }
+        dec.finish(&mut out);
+        let _ = response::decode(data.as_bytes(), &ctx);
+        let _ = request::decode(data.as_bytes());
+        let _ = error::decode(500, data.as_bytes());
+    }
+
+    #[test]
+    fn tool_chunks_in_any_interleaving_accumulate_whole_arguments(
+        order in proptest::collection::vec(0usize..3, 0..24)
+    ) {
+        // Three calls whose argument fragments arrive in an arbitrary interleaving.
+        let frags = [["{\"a\":", "1}"], ["{\"b\":", "2}"], ["{\"c\":", "3}"]];
+        let mut next = [0usize; 3];
+        let mut sse = String::new();
+        let chunk = |delta: Value| format!("data: {}\n\n", json!({"id": "x", "choices": [{"index": 0, "delta": delta, "finish_reason": null}]}));
+        for k in 0..3 {
+            sse.push_str(&chunk(json!({"tool_calls": [{"index": k, "id": format!("c{k}"), "type": "function", "function": {"name": format!("f{k}"), "arguments": ""}}]})));
+        }
+        for k in order.into_iter().chain([0, 0, 1, 1, 2, 2]) {
+            if let Some(f) = frags[k].get(next[k]) {
+                next[k] += 1;
+                sse.push_str(&chunk(json!({"tool_calls": [{"index": k, "function": {"arguments": f}}]})));
+            }
+        }
+        sse.push_str(&chunk(json!({})).replace("\"finish_reason\":null", "\"finish_reason\":\"tool_calls\""));
+        sse.push_str("data: [DONE]\n\n");
+        let events = decode_stream(sse.as_bytes(), &ResponseContext::default());
+        let (_, calls) = accumulate(&events);
+        prop_assert_eq!(calls, vec![
+            ("c0".to_owned(), "f0".to_owned(), "{\"a\":1}".to_owned()),
+            ("c1".to_owned(), "f1".to_owned(), "{\"b\":2}".to_owned()),
+            ("c2".to_owned(), "f2".to_owned(), "{\"c\":3}".to_owned()),
+        ]);
+        // Grammar: part indexes 0,1,2 in order, each stopped before the next starts.
+        let mut open: Option<usize> = None;
+        let mut next_index = 0;
+        for e in &events {
+            match e {
+                StreamEvent::PartStart { index, .. } => {
+                    prop_assert!(open.is_none());
+                    prop_assert_eq!(*index, next_index);
+                    next_index += 1;
+                    open = Some(*index);
+                }
+                StreamEvent::Delta { index, .. } => prop_assert_eq!(Some(*index), open),
+                StreamEvent::PartStop { index } => {
+                    prop_assert_eq!(Some(*index), open);
+                    open = None;
+                }
+                _ => {}
+            }
+        }
+        let ends_with_tool_use = matches!(
+            events.last(),
+            Some(StreamEvent::MessageStop { stop_reason: StopReason::ToolUse, .. })
+        );
+        prop_assert!(ends_with_tool_use);
+    }
+}

@@ -108,7 +108,12 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
         } => wire::ResponseFormat {
             kind: "json_schema".to_owned(),
             json_schema: Some(wire::JsonSchema {
-                name: name.clone(),
+                // OpenAI requires a name; other shapes have none.
+                name: if name.is_empty() {
+                    "response".to_owned()
+                } else {
+                    name.clone()
+                },
                 description: description.clone(),
                 schema: Some(schema.clone()),
                 strict: *strict,
@@ -307,7 +312,12 @@ fn encode_assistant(m: &Message, name: &dyn Fn(&str) -> String, out: &mut Vec<wi
                 kind: "function".to_owned(),
                 function: wire::FunctionCall {
                     name: name(&c.name),
-                    arguments: c.arguments.clone(),
+                    // OpenAI wants a JSON string; other shapes may leave it empty.
+                    arguments: if c.arguments.trim().is_empty() {
+                        "{}".to_owned()
+                    } else {
+                        c.arguments.clone()
+                    },
                 },
             }),
             _ => None,
