@@ -37,7 +37,11 @@ pub fn encode(err: &GatewayError) -> (u16, Vec<u8>) {
 /// The `error` object for `err` with HTTP `status` (also used for in-stream errors).
 pub fn body(err: &GatewayError, status: u16) -> ErrorBody {
     let mut details = Vec::new();
-    if let Some(code) = &err.code {
+    if let Some(code) = err
+        .code
+        .as_ref()
+        .filter(|c| c.as_str() != status_name(status))
+    {
         details.push(json!({
             "@type": "type.googleapis.com/google.rpc.ErrorInfo",
             "reason": code,
@@ -69,10 +73,10 @@ pub fn body(err: &GatewayError, status: u16) -> ErrorBody {
 pub fn decode(status: u16, body: &[u8]) -> GatewayError {
     let parsed: Option<ErrorBody> = serde_json::from_slice::<Value>(body)
         .ok()
-        .and_then(|v| match v {
+        .map(|v| match v {
             // Non-SSE streams wrap the error in the array: `[{"error": {...}}]`.
-            Value::Array(mut items) if !items.is_empty() => Some(items.swap_remove(0)),
-            other => Some(other),
+            Value::Array(mut items) if !items.is_empty() => items.swap_remove(0),
+            other => other,
         })
         .and_then(|v| v.get("error").cloned())
         .and_then(|e| serde_json::from_value(e).ok());

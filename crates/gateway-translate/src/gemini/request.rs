@@ -91,7 +91,7 @@ pub fn from_wire(wire: wire::Request) -> Result<ChatRequest, TranslateError> {
         if key == "patchbay" {
             merge_patchbay(&value, &mut req)?;
         } else if key != "model" {
-            req.extensions.insert(FAMILY, key, value);
+            req.extensions.insert(FAMILY, camel_case(&key), value);
         }
     }
     Ok(req)
@@ -357,6 +357,7 @@ fn decode_generation_config(
         "imageConfig",
     ];
     for (key, value) in &gc.extra {
+        let key = &camel_case(key);
         let text_only = key == "responseModalities"
             && value
                 .as_array()
@@ -368,9 +369,27 @@ fn decode_generation_config(
                 reason: format!("`{key}` changes the answer and only Gemini understands it"),
             });
         }
-        keep_generation_field(req, key, value.clone());
+        keep_generation_field(req, &camel_case(key), value.clone());
     }
     Ok(())
+}
+
+/// proto3 JSON accepts `safety_settings` for `safetySettings`; extension parameters are
+/// kept under the camelCase name so the Gemini encoder never sends both spellings.
+fn camel_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for (i, c) in key.chars().enumerate() {
+        if c == '_' && i > 0 {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn binding(path: &str, mime: &str) -> BindingField {

@@ -97,7 +97,7 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
     let body = wire::Request {
         model: None,
         contents,
-        system_instruction: (!system_parts.is_empty()).then(|| wire::Content {
+        system_instruction: (!system_parts.is_empty()).then_some(wire::Content {
             role: None,
             parts: system_parts,
         }),

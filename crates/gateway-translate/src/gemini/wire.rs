@@ -56,6 +56,15 @@ impl<'de> Deserialize<'de> for EnumValue {
     }
 }
 
+/// Writes a float that holds a whole number as an integer (`40`, not `40.0`).
+fn whole_number<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(f) if f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15 => s.serialize_u64(*f as u64),
+        Some(f) => s.serialize_f64(*f),
+        None => s.serialize_none(),
+    }
+}
+
 /// `FunctionCallingConfig.mode` names by proto number.
 pub const MODE_NAMES: &[&str] = &["MODE_UNSPECIFIED", "AUTO", "ANY", "NONE", "VALIDATED"];
 
@@ -377,7 +386,12 @@ pub struct GenerationConfig {
     #[serde(default, alias = "top_p", skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Top-k (a float in the proto).
-    #[serde(default, alias = "top_k", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "top_k",
+        serialize_with = "whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub top_k: Option<f64>,
     /// Seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
