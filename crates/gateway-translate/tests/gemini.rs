@@ -287,8 +287,543 @@ fn bad_requests_name_the_field() {
         "[".repeat(500),
         "]".repeat(500)
     );
+    let err = request::decode(deep.as_bytes()).expect_err("deep nesting");
+    assert_eq!(invalid_path(err), ".");
+}
+
+// ---------------------------------------------------------------------------------
+// Errors (§6.5, §8.14, §9.13–9.15)
+
+#[test]
+fn upstream_error_bodies_map_to_kinds() {
+    use gateway_translate::gemini::error;
+    // (file, HTTP status, kind, status, retryable, retry_after, code, param)
+    type Row = (
+        &'static str,
+        u16,
+        ErrorKind,
+        u16,
+        bool,
+        Option<u64>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    let rows: &[Row] = &[
+        (
+            "rate_limited.json",
+            429,
+            ErrorKind::RateLimited,
+            429,
+            true,
+            Some(12),
+            Some("RESOURCE_EXHAUSTED"),
+            None,
+        ),
+        (
+            "api_key_invalid.json",
+            400,
+            ErrorKind::Authentication,
+            401,
+            false,
+            None,
+            Some("API_KEY_INVALID"),
+            None,
+        ),
+        (
+            "unavailable.json",
+            503,
+            ErrorKind::Overloaded,
+            503,
+            true,
+            None,
+            Some("UNAVAILABLE"),
+            None,
+        ),
+        (
+            "not_found.json",
+            404,
+            ErrorKind::NotFound,
+            404,
+            false,
+            None,
+            Some("NOT_FOUND"),
+            None,
+        ),
+        (
+            "context_too_long.json",
+            400,
+            ErrorKind::ContextLengthExceeded,
+            400,
+            false,
+            None,
+            Some("INVALID_ARGUMENT"),
+            None,
+        ),
+        (
+            "array_wrapped.json",
+            500,
+            ErrorKind::Upstream,
+            500,
+            true,
+            None,
+            Some("INTERNAL"),
+            None,
+        ),
+        (
+            "bad_field.json",
+            400,
+            ErrorKind::InvalidRequest,
+            400,
+            false,
+            None,
+            Some("INVALID_ARGUMENT"),
+            Some("generation_config"),
+        ),
+        (
+            "not_json.html",
+            502,
+            ErrorKind::Upstream,
+            502,
+            true,
+            None,
+            None,
+            None,
+        ),
+    ];
+    for (file, http, kind, status, retryable, retry_after, code, param) in rows {
+        let body = std::fs::read(support::fixture("gemini/errors").join(file)).expect(file);
+        let e = error::decode(*http, &body);
+        assert_eq!(e.kind, *kind, "{file}");
+        assert_eq!(e.status, *status, "{file}");
+        assert_eq!(e.retryable, *retryable, "{file}");
+        assert_eq!(e.retry_after, *retry_after, "{file}");
+        assert_eq!(e.code.as_deref(), *code, "{file}");
+        assert_eq!(e.param.as_deref(), *param, "{file}");
+        assert!(!e.message.is_empty(), "{file}");
+    }
+}
+
+#[test]
+fn every_error_kind_encodes_in_the_gemini_envelope() {
+    use gateway_translate::gemini::error;
+    let kinds = [
+        (ErrorKind::InvalidRequest, 400, "INVALID_ARGUMENT"),
+        (ErrorKind::Authentication, 401, "UNAUTHENTICATED"),
+        (ErrorKind::PermissionDenied, 403, "PERMISSION_DENIED"),
+        (ErrorKind::NotFound, 404, "NOT_FOUND"),
+        (ErrorKind::PayloadTooLarge, 413, "INVALID_ARGUMENT"),
+        (ErrorKind::RateLimited, 429, "RESOURCE_EXHAUSTED"),
+        (ErrorKind::QuotaExceeded, 429, "RESOURCE_EXHAUSTED"),
+        (ErrorKind::ContextLengthExceeded, 400, "INVALID_ARGUMENT"),
+        (ErrorKind::Upstream, 502, "INTERNAL"),
+        (ErrorKind::UpstreamTimeout, 504, "DEADLINE_EXCEEDED"),
+        (ErrorKind::Overloaded, 503, "UNAVAILABLE"),
+        (ErrorKind::Internal, 500, "INTERNAL"),
+    ];
+    for (kind, status, name) in kinds {
+        let (got, body) = error::encode(&GatewayError::new(kind, "it broke"));
+        assert_eq!(got, status, "{kind:?}");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(v["error"]["code"], status, "{kind:?}");
+        assert_eq!(v["error"]["status"], name, "{kind:?}");
+        assert_eq!(v["error"]["message"], "it broke");
+    }
+    // §9.13: an Anthropic 529 reaches a Gemini caller as 503 UNAVAILABLE.
+    let (status, body) = error::encode(&GatewayError::from_upstream(529, "busy").with_status(529));
+    assert_eq!(status, 503);
+    assert!(String::from_utf8_lossy(&body).contains("\"UNAVAILABLE\""));
+    // retry delay, code and param survive a round trip through the envelope.
+    let e = GatewayError::new(ErrorKind::RateLimited, "slow down")
+        .with_retry_after(7)
+        .with_code("rate_limit_exceeded")
+        .with_param("contents");
+    let (status, body) = error::encode(&e);
+    let back = error::decode(status, &body);
+    assert_eq!(back.kind, ErrorKind::RateLimited);
+    assert_eq!(back.retry_after, Some(7));
+    assert_eq!(back.code.as_deref(), Some("rate_limit_exceeded"));
+    assert_eq!(back.param.as_deref(), Some("contents"));
+}
+
+// ---------------------------------------------------------------------------------
+// Request encoding for a Gemini upstream (§9.2, 9.5, 9.19, §8.4–8.11)
+
+use gateway_protocol::{
+    Family, Image, MediaSource, Message, Reasoning, Role, Tool, ToolCall, ToolChoice, ToolResult,
+};
+use gateway_translate::ids;
+
+fn call(id: &str, name: &str, args: &str) -> Part {
+    Part::ToolCall(ToolCall {
+        id: id.into(),
+        name: name.into(),
+        arguments: args.into(),
+        signature: None,
+    })
+}
+
+fn result(id: &str, text: &str) -> Part {
+    Part::ToolResult(ToolResult {
+        call_id: id.into(),
+        name: None,
+        content: vec![Part::text(text)],
+        is_error: false,
+    })
+}
+
+fn tool(name: &str) -> Tool {
+    Tool {
+        name: name.into(),
+        description: None,
+        parameters: Some(serde_json::json!({"type": "object"})),
+        strict: None,
+        cache_control: None,
+    }
+}
+
+fn encode_json(req: &ChatRequest) -> Result<serde_json::Value, TranslateError> {
+    let bytes = request::encode(req, &EncodeOptions::default())?;
+    Ok(serde_json::from_slice(&bytes).expect("encoder writes JSON"))
+}
+
+fn untranslatable_path(err: TranslateError) -> String {
+    match err {
+        TranslateError::Untranslatable { path, .. } => path,
+        other => panic!("expected Untranslatable, got {other:?}"),
+    }
+}
+
+fn chat_history() -> ChatRequest {
+    ChatRequest {
+        model: "gemini-2.5-flash".into(),
+        system: vec![Part::text("Be brief."), Part::text("Use metric units.")],
+        messages: vec![
+            Message::text(Role::User, "Weather"),
+            Message::text(Role::User, "and time in Oslo?"),
+            Message {
+                role: Role::Assistant,
+                parts: vec![
+                    Part::text(""),
+                    call(
+                        "functions.get_weather:0",
+                        "get_weather",
+                        r#"{"city":"Oslo"}"#,
+                    ),
+                    call(
+                        &ids::synthesize_call_id("x", 1),
+                        "get_time",
+                        r#"{"tz":"Europe/Oslo"}"#,
+                    ),
+                ],
+            },
+            Message {
+                role: Role::User,
+                parts: vec![result("functions.get_weather:0", r#"{"temp_c":4}"#)],
+            },
+            Message {
+                role: Role::User,
+                parts: vec![result(&ids::synthesize_call_id("x", 1), "10:00")],
+            },
+            Message::text(Role::User, "Thanks, and tomorrow?"),
+        ],
+        tools: vec![tool("get_weather"), tool("get_time")],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn role_merging_and_tool_results_follow_gemini_turn_rules() {
+    let v = encode_json(&chat_history()).expect("encodes");
+    assert!(v.get("model").is_none(), "the model goes in the URL");
     assert_eq!(
-        invalid_path(request::decode(deep.as_bytes()).unwrap_err()),
-        "."
+        v["systemInstruction"]["parts"],
+        serde_json::json!([{"text": "Be brief."}, {"text": "Use metric units."}])
+    );
+    let contents = v["contents"].as_array().expect("contents");
+    let roles: Vec<_> = contents.iter().map(|c| c["role"].as_str()).collect();
+    assert_eq!(roles, [Some("user"), Some("model"), Some("user")]);
+    assert_eq!(contents[0]["parts"].as_array().map(Vec::len), Some(2));
+    let model = &contents[1]["parts"];
+    assert_eq!(
+        model.as_array().map(Vec::len),
+        Some(2),
+        "empty text dropped"
+    );
+    // A foreign id is echoed; an id a gateway decoder synthesised is not.
+    assert_eq!(model[0]["functionCall"]["id"], "functions.get_weather:0");
+    assert!(model[1]["functionCall"].get("id").is_none());
+    assert_eq!(
+        model[0]["functionCall"]["args"],
+        serde_json::json!({"city": "Oslo"})
+    );
+    // §9.19: history without signatures gets the documented bypass on the first call.
+    assert_eq!(
+        model[0]["thoughtSignature"],
+        "skip_thought_signature_validator"
+    );
+    assert!(model[1].get("thoughtSignature").is_none());
+    let user = &contents[2]["parts"];
+    assert_eq!(user[0]["functionResponse"]["name"], "get_weather");
+    assert_eq!(
+        user[0]["functionResponse"]["response"],
+        serde_json::json!({"temp_c": 4})
+    );
+    assert_eq!(user[1]["functionResponse"]["name"], "get_time");
+    assert_eq!(
+        user[1]["functionResponse"]["response"],
+        serde_json::json!({"content": "10:00"})
+    );
+    assert!(user[1]["functionResponse"].get("id").is_none());
+    assert_eq!(user[2]["text"], "Thanks, and tomorrow?");
+}
+
+#[test]
+fn a_missing_tool_result_is_refused() {
+    let mut req = chat_history();
+    req.messages.remove(4);
+    let err = encode_json(&req).expect_err("one result for two calls");
+    assert_eq!(untranslatable_path(err), "messages");
+}
+
+#[test]
+fn result_names_fall_back_to_the_result_then_fail() {
+    let mut req = ChatRequest {
+        messages: vec![Message {
+            role: Role::User,
+            parts: vec![result("toolu_1", "ok")],
+        }],
+        ..Default::default()
+    };
+    let err = encode_json(&req).expect_err("no name known");
+    assert_eq!(untranslatable_path(err), "messages[0].parts[0]");
+    if let Part::ToolResult(r) = &mut req.messages[0].parts[0] {
+        r.name = Some("lookup".into());
+        r.is_error = true;
+    }
+    let v = encode_json(&req).expect("name from the result");
+    let fr = &v["contents"][0]["parts"][0]["functionResponse"];
+    assert_eq!(fr["name"], "lookup");
+    assert_eq!(fr["id"], "toolu_1");
+    assert_eq!(fr["response"], serde_json::json!({"error": "ok"}));
+}
+
+#[test]
+fn thought_signatures_are_reattached_and_foreign_reasoning_dropped() {
+    let carried = ids::attach_signature("call_abc", "CiIBsig==");
+    let req = ChatRequest {
+        messages: vec![
+            Message::text(Role::User, "go"),
+            Message {
+                role: Role::Assistant,
+                parts: vec![
+                    Part::Reasoning(Reasoning {
+                        text: "anthropic thinking".into(),
+                        signature: Some("sig-abc".into()),
+                        source: Some(Family::Anthropic),
+                        ..Default::default()
+                    }),
+                    Part::Reasoning(Reasoning {
+                        text: "gemini thought".into(),
+                        signature: None,
+                        source: Some(Family::Gemini),
+                        ..Default::default()
+                    }),
+                    call(&carried, "get_weather", "{}"),
+                ],
+            },
+            Message {
+                role: Role::User,
+                parts: vec![result(&carried, "4C")],
+            },
+        ],
+        ..Default::default()
+    };
+    let v = encode_json(&req).expect("encodes");
+    let parts = &v["contents"][1]["parts"];
+    assert_eq!(parts.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        parts[0],
+        serde_json::json!({"text": "gemini thought", "thought": true})
+    );
+    assert_eq!(parts[1]["thoughtSignature"], "CiIBsig==");
+    assert_eq!(parts[1]["functionCall"]["id"], "call_abc");
+    let fr = &v["contents"][2]["parts"][0]["functionResponse"];
+    assert_eq!(fr["name"], "get_weather");
+    assert_eq!(fr["id"], "call_abc");
+}
+
+#[test]
+fn media_by_url_only_for_files_api_and_youtube() {
+    let image = |url: &str| ChatRequest {
+        messages: vec![Message {
+            role: Role::User,
+            parts: vec![Part::Image(Image {
+                source: MediaSource::Url(url.into()),
+                detail: None,
+                cache_control: None,
+            })],
+        }],
+        ..Default::default()
+    };
+    let err = encode_json(&image("https://example.com/cat.png")).expect_err("web URL");
+    assert!(err.to_string().contains("downloaded"), "{err}");
+    assert_eq!(untranslatable_path(err), "messages[0].parts[0]");
+    for url in [
+        "https://generativelanguage.googleapis.com/v1beta/files/abc123",
+        "https://www.youtube.com/watch?v=9hE5-98ZeCg",
+    ] {
+        let v = encode_json(&image(url)).expect(url);
+        assert_eq!(v["contents"][0]["parts"][0]["fileData"]["fileUri"], url);
+    }
+}
+
+#[test]
+fn limits_choices_and_formats_map_to_generation_config() {
+    let mut req = ChatRequest {
+        messages: vec![Message::text(Role::User, "hi")],
+        tools: vec![tool("get_weather"), tool("3d-render")],
+        tool_choice: Some(ToolChoice::Tool("3d-render".into())),
+        reasoning: Some(gateway_protocol::ReasoningConfig {
+            effort: Some(gateway_protocol::Effort::High),
+            budget_tokens: None,
+            include_thoughts: true,
+        }),
+        parallel_tool_calls: Some(false),
+        ..Default::default()
+    };
+    req.sampling.stop = vec!["a".into(); 5];
+    let v = encode_json(&req).expect("encodes");
+    let sent = v["tools"][0]["functionDeclarations"][1]["name"]
+        .as_str()
+        .expect("name");
+    assert!(
+        sent.starts_with('_'),
+        "Gemini names start with a letter or _: {sent}"
+    );
+    assert_eq!(v["toolConfig"]["functionCallingConfig"]["mode"], "ANY");
+    assert_eq!(
+        v["toolConfig"]["functionCallingConfig"]["allowedFunctionNames"][0],
+        sent
+    );
+    assert_eq!(
+        v["generationConfig"]["thinkingConfig"],
+        serde_json::json!({"includeThoughts": true, "thinkingBudget": 4096})
+    );
+    req.sampling.stop.push("f".into());
+    assert_eq!(
+        untranslatable_path(encode_json(&req).expect_err("6 stops")),
+        "stop"
+    );
+}
+
+#[test]
+fn hosted_tools_and_candidate_count_bind_the_request_to_gemini() {
+    let body = br#"{"contents":[{"parts":[{"text":"news?"}]}],
+        "tools":[{"google_search":{}},{"functionDeclarations":[{"name":"f"}]}],
+        "generationConfig":{"candidateCount":2,"responseLogprobs":true},
+        "patchbay":{"ext":{"gemini":{"labels":{"team":"a"}},"anthropic":{"service_tier":"auto"}}}}"#;
+    let req = request::decode(body).expect("decodes");
+    let paths: Vec<_> = req
+        .extensions
+        .binding
+        .iter()
+        .map(|b| b.path.as_str())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "tools[0].google_search",
+            "generationConfig.candidateCount",
+            "generationConfig.responseLogprobs"
+        ]
+    );
+    assert!(
+        req.extensions
+            .binding
+            .iter()
+            .all(|b| b.family == Family::Gemini)
+    );
+    assert_eq!(req.extensions.params["anthropic"]["service_tier"], "auto");
+    let v = encode_json(&req).expect("a Gemini upstream honours them");
+    assert_eq!(v["tools"][1], serde_json::json!({"googleSearch": {}}));
+    assert_eq!(v["generationConfig"]["candidateCount"], 2);
+    assert_eq!(v["generationConfig"]["responseLogprobs"], true);
+    assert_eq!(v["labels"], serde_json::json!({"team": "a"}));
+    assert!(v.get("patchbay").is_none());
+}
+
+// ---------------------------------------------------------------------------------
+// Request decoding details (§9.17, pairing, unwrapping)
+
+#[test]
+fn decode_leaves_model_and_stream_for_the_url() {
+    let req = request::decode(br#"{"contents":[{"parts":[{"text":"hi"}]}]}"#).expect("decodes");
+    assert_eq!(req.model, "");
+    assert!(!req.stream);
+    assert_eq!(req.messages[0].role, Role::User);
+}
+
+#[test]
+fn tool_config_modes_by_name_or_number() {
+    let choice = |cfg: &str| {
+        let body = format!(
+            r#"{{"contents":[{{"parts":[{{"text":"x"}}]}}],"toolConfig":{{"functionCallingConfig":{cfg}}}}}"#
+        );
+        request::decode(body.as_bytes()).expect(cfg).tool_choice
+    };
+    assert_eq!(choice(r#"{"mode":3}"#), Some(ToolChoice::None));
+    assert_eq!(choice(r#"{"mode":"ANY"}"#), Some(ToolChoice::Required));
+    assert_eq!(
+        choice(r#"{"mode":2,"allowed_function_names":["a","b"]}"#),
+        Some(ToolChoice::Allowed {
+            names: vec!["a".into(), "b".into()],
+            required: true
+        })
+    );
+    assert_eq!(choice(r#"{"mode":"AUTO"}"#), Some(ToolChoice::Auto));
+}
+
+#[test]
+fn function_responses_unwrap_content_and_output() {
+    let body = br#"{"contents":[
+        {"role":"model","parts":[{"functionCall":{"name":"a","args":{}}},{"functionCall":{"name":"b","args":{}}}]},
+        {"role":"user","parts":[{"functionResponse":{"name":"b","response":{"output":"B"}}},
+                                {"functionResponse":{"name":"a","response":{"content":"A"}}}]}]}"#;
+    let req = request::decode(body).expect("decodes");
+    let ids: Vec<String> = req.messages[0]
+        .parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::ToolCall(c) => Some(c.id.clone()),
+            _ => None,
+        })
+        .collect();
+    let results: Vec<(String, String)> = req.messages[1]
+        .parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::ToolResult(r) => Some((r.call_id.clone(), r.content[0].as_text()?.to_owned())),
+            _ => None,
+        })
+        .collect();
+    // Paired by name, not position.
+    assert_eq!(
+        results,
+        [(ids[1].clone(), "B".into()), (ids[0].clone(), "A".into())]
+    );
+}
+
+#[test]
+fn thinking_level_maps_to_effort() {
+    let body = br#"{"contents":[{"parts":[{"text":"x"}]}],
+        "generationConfig":{"thinkingConfig":{"thinkingLevel":"HIGH"}}}"#;
+    let req = request::decode(body).expect("decodes");
+    let r = req.reasoning.clone().expect("reasoning");
+    assert_eq!(r.effort, Some(gateway_protocol::Effort::High));
+    // Encoded as a budget (every thinking model accepts thinkingBudget).
+    let v = encode_json(&req).expect("encodes");
+    assert_eq!(
+        v["generationConfig"]["thinkingConfig"]["thinkingBudget"],
+        4096
     );
 }

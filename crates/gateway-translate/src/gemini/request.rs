@@ -233,7 +233,17 @@ fn decode_tools(tools: &[wire::Tool], req: &mut ChatRequest) -> Result<(), Trans
                 cache_control: None,
             });
         }
-        for key in tool.extra.keys() {
+        for (key, value) in &tool.extra {
+            // Kept for a Gemini upstream (appended to its `tools`), refused elsewhere.
+            let params = req.extensions.params.entry(FAMILY.to_owned()).or_default();
+            let hosted = params
+                .entry("tools")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(list) = hosted {
+                let mut entry = Map::new();
+                entry.insert(camel_case(key), value.clone());
+                list.push(Value::Object(entry));
+            }
             req.extensions.binding.push(BindingField {
                 family: Family::Gemini,
                 path: format!("tools[{i}].{key}"),

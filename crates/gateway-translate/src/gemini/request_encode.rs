@@ -114,12 +114,16 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
 }
 
 /// Adds caller parameters the body does not already set; objects present on both
-/// sides (e.g. `generationConfig`) get the missing inner keys.
+/// sides (e.g. `generationConfig`) get the missing inner keys, and hosted tools kept
+/// under `tools` are appended to the function declarations.
 fn apply_params(body: &mut Map<String, Value>, params: &Map<String, Value>) {
     for (k, v) in params {
         match (body.get_mut(k), v) {
             (None, _) => {
                 body.insert(k.clone(), v.clone());
+            }
+            (Some(Value::Array(have)), Value::Array(add)) if k == "tools" => {
+                have.extend(add.iter().cloned());
             }
             (Some(Value::Object(have)), Value::Object(add)) => {
                 for (ik, iv) in add {
