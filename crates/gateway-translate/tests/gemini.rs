@@ -827,3 +827,368 @@ fn thinking_level_maps_to_effort() {
         4096
     );
 }
+
+// ---------------------------------------------------------------------------------
+// Responses and streams (§9.5, 9.6, 9.12, 9.14, 9.18, 9.25)
+
+fn ctx_plain() -> ResponseContext {
+    ResponseContext {
+        model: "m".into(),
+        id_seed: "seed".into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn usage_arithmetic_with_cache_and_thoughts() {
+    let body = br#"{"candidates":[{"content":{"role":"model","parts":[{"text":"ok"}]},"finishReason":"STOP"}],
+        "usageMetadata":{"promptTokenCount":1000,"cachedContentTokenCount":900,"candidatesTokenCount":20,
+        "thoughtsTokenCount":30,"totalTokenCount":1050,"toolUsePromptTokenCount":0}}"#;
+    let resp = response::decode(body, &ctx_plain()).expect("decodes");
+    assert_eq!(
+        resp.usage,
+        gateway_protocol::Usage {
+            input_tokens: 1000,
+            cache_read_tokens: 900,
+            cache_write_tokens: 0,
+            output_tokens: 50,
+            reasoning_tokens: 30,
+        }
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&response::encode(&resp, &ctx_plain())).expect("json");
+    assert_eq!(
+        v["usageMetadata"],
+        serde_json::json!({"promptTokenCount":1000,"cachedContentTokenCount":900,
+            "candidatesTokenCount":20,"thoughtsTokenCount":30,"totalTokenCount":1050})
+    );
+}
+
+#[test]
+fn parallel_calls_get_distinct_ids_and_tool_use() {
+    let body = std::fs::read(support::fixture("gemini/tools/response.json")).expect("fixture");
+    let resp = response::decode(&body, &ctx_plain()).expect("decodes");
+    assert_eq!(resp.stop_reason, gateway_protocol::StopReason::ToolUse);
+    let ids: Vec<_> = resp
+        .parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::ToolCall(c) => Some(c.id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1]);
+    assert!(ids.iter().all(|i| !i.is_empty()));
+}
+
+#[test]
+fn blocked_prompt_is_a_content_filter_not_an_error() {
+    let body =
+        std::fs::read(support::fixture("gemini/content_filter/response.json")).expect("fixture");
+    let resp = response::decode(&body, &ctx_plain()).expect("decodes");
+    assert_eq!(
+        resp.stop_reason,
+        gateway_protocol::StopReason::ContentFilter
+    );
+    assert!(resp.parts.is_empty());
+    assert_eq!(resp.usage.input_tokens, 8);
+    // The streamed form of a blocked prompt: promptFeedback only.
+    let frame = gateway_translate::Frame::data(
+        r#"{"promptFeedback":{"blockReason":"PROHIBITED_CONTENT"},"usageMetadata":{"promptTokenCount":8,"totalTokenCount":8}}"#,
+    );
+    let events = decode_frames(&ctx_plain(), &[frame]);
+    assert!(matches!(
+        events.last(),
+        Some(StreamEvent::MessageStop {
+            stop_reason: gateway_protocol::StopReason::ContentFilter,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn unreadable_upstream_bodies_are_protocol_errors() {
+    for body in [
+        &b"{not json"[..],
+        br#"{"error":{"code":500,"message":"x"}}"#,
+        br#"{"candidates":7}"#,
+    ] {
+        assert!(matches!(
+            response::decode(body, &ctx_plain()),
+            Err(TranslateError::UpstreamProtocol { .. })
+        ));
+    }
+    let mut dec = stream::Decoder::new(&ctx_plain());
+    let mut out = Vec::new();
+    assert!(matches!(
+        dec.decode(&gateway_translate::Frame::data("{oops"), &mut out),
+        Err(TranslateError::UpstreamProtocol { .. })
+    ));
+}
+
+#[test]
+fn decoder_ignores_everything_after_the_finish_reason() {
+    let sse = std::fs::read(support::fixture("gemini/text/stream.sse")).expect("fixture");
+    let mut f = frames(Framing::Sse, &sse);
+    let extra = f[0].clone();
+    f.push(extra);
+    let events = decode_frames(&ctx_plain(), &f);
+    assert!(matches!(
+        events.last(),
+        Some(StreamEvent::MessageStop { .. })
+    ));
+    assert_eq!(stream_content(&events).0, "Hello there!");
+}
+
+fn tool_call_events(fragments: &[&str]) -> Vec<StreamEvent> {
+    let mut events = vec![
+        StreamEvent::MessageStart {
+            id: "chatcmpl-1".into(),
+            model: "gpt".into(),
+        },
+        StreamEvent::PartStart {
+            index: 0,
+            part: gateway_protocol::PartStart::Text,
+        },
+        StreamEvent::Delta {
+            index: 0,
+            delta: Delta::Text("Checking.".into()),
+        },
+        StreamEvent::PartStop { index: 0 },
+        StreamEvent::PartStart {
+            index: 1,
+            part: gateway_protocol::PartStart::ToolCall {
+                id: "call_abc".into(),
+                name: "get_weather".into(),
+                signature: None,
+            },
+        },
+    ];
+    for f in fragments {
+        events.push(StreamEvent::Delta {
+            index: 1,
+            delta: Delta::ToolArguments((*f).into()),
+        });
+    }
+    events.push(StreamEvent::PartStop { index: 1 });
+    events.push(StreamEvent::Usage(gateway_protocol::Usage {
+        input_tokens: 10,
+        output_tokens: 5,
+        ..Default::default()
+    }));
+    events.push(StreamEvent::MessageStop {
+        stop_reason: gateway_protocol::StopReason::ToolUse,
+        stop_sequence: None,
+    });
+    events
+}
+
+#[test]
+fn gemini_client_over_a_streamed_tool_call() {
+    let ctx = ctx_plain();
+    let bytes = encode_events(
+        &ctx,
+        &tool_call_events(&[r#"{"ci"#, r#"ty":"Os"#, r#"lo"}"#]),
+    );
+    let text = String::from_utf8(bytes.clone()).expect("utf-8");
+    let chunks: Vec<serde_json::Value> = text
+        .split("\r\n\r\n")
+        .filter(|c| !c.is_empty())
+        .map(|c| serde_json::from_str(c.strip_prefix("data: ").expect("data line")).expect("json"))
+        .collect();
+    assert_eq!(chunks.len(), 3, "{text}");
+    let part = &chunks[1]["candidates"][0]["content"]["parts"][0];
+    assert_eq!(
+        part["functionCall"],
+        serde_json::json!({"id": "call_abc", "name": "get_weather", "args": {"city": "Oslo"}})
+    );
+    let last = &chunks[2];
+    assert_eq!(last["candidates"][0]["finishReason"], "STOP");
+    assert_eq!(last["usageMetadata"]["totalTokenCount"], 15);
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["responseId"] == "chatcmpl-1" && c["modelVersion"] == "m")
+    );
+    // CRLF and LF framings decode alike.
+    let lf = text.replace("\r\n", "\n");
+    assert_eq!(
+        decode_frames(&ctx, &frames(Framing::Sse, lf.as_bytes())),
+        decode_frames(&ctx, &frames(Framing::Sse, &bytes))
+    );
+}
+
+#[test]
+fn invalid_streamed_arguments_end_in_an_error_chunk() {
+    let ctx = ResponseContext {
+        json_array: true,
+        ..ctx_plain()
+    };
+    let bytes = encode_events(&ctx, &tool_call_events(&[r#"{"city":"#]));
+    let v: serde_json::Value = serde_json::from_slice(&bytes).expect("a closed JSON array");
+    let items = v.as_array().expect("array");
+    assert_eq!(items.len(), 2, "text chunk, then the error, then nothing");
+    assert_eq!(items[1]["error"]["code"], 502);
+}
+
+#[test]
+fn encoder_is_robust_to_odd_event_orders() {
+    let ctx = ctx_plain();
+    let events = vec![
+        StreamEvent::Delta {
+            index: 3,
+            delta: Delta::Text("orphan".into()),
+        },
+        StreamEvent::Delta {
+            index: 9,
+            delta: Delta::ToolArguments("{".into()),
+        },
+        StreamEvent::PartStop { index: 7 },
+        StreamEvent::Error(GatewayError::new(ErrorKind::Overloaded, "busy")),
+        StreamEvent::MessageStop {
+            stop_reason: gateway_protocol::StopReason::EndTurn,
+            stop_sequence: None,
+        },
+    ];
+    let out = String::from_utf8(encode_events(&ctx, &events)).expect("utf-8");
+    assert!(out.contains("orphan"));
+    assert!(
+        out.ends_with("\"status\":\"UNAVAILABLE\"}}\r\n\r\n"),
+        "{out}"
+    );
+    assert!(!out.contains("finishReason"), "nothing after the error");
+    let array = encode_events(
+        &ResponseContext {
+            json_array: true,
+            ..ctx.clone()
+        },
+        &events[3..],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&array).expect("closed array");
+    assert_eq!(v[0]["error"]["status"], "UNAVAILABLE");
+}
+
+#[test]
+fn thoughts_are_streamed_only_when_asked_for() {
+    let sse = std::fs::read(support::fixture("gemini/reasoning/stream.sse")).expect("fixture");
+    let events = decode_frames(&ctx_plain(), &frames(Framing::Sse, &sse));
+    let hidden = String::from_utf8(encode_events(&ctx_plain(), &events)).expect("utf-8");
+    assert!(!hidden.contains("\"thought\":true") && !hidden.contains("17*23"));
+    assert!(
+        hidden.contains("c2lnLWdlbQ=="),
+        "signatures are not thoughts: kept"
+    );
+    let shown = ResponseContext {
+        include_thoughts: true,
+        ..ctx_plain()
+    };
+    let visible = String::from_utf8(encode_events(&shown, &events)).expect("utf-8");
+    assert!(visible.contains(r#"{"text":"17*23 = 391.","thought":true}"#));
+}
+
+// ---------------------------------------------------------------------------------
+// countTokens, embeddings, models (§6.6, §9.23, §9.24)
+
+use gateway_translate::gemini::{count_tokens, embeddings, models};
+
+#[test]
+fn count_tokens_both_request_forms() {
+    let bare = count_tokens::decode_request(br#"{"contents":[{"parts":[{"text":"hi"}]}]}"#)
+        .expect("contents form");
+    assert_eq!(bare.messages, vec![Message::text(Role::User, "hi")]);
+    let full = count_tokens::decode_request(
+        br#"{"generateContentRequest":{"model":"models/x","contents":[{"parts":[{"text":"hi"}]}],
+            "systemInstruction":{"parts":[{"text":"sys"}]}}}"#,
+    )
+    .expect("generateContentRequest form");
+    assert_eq!(full.system, vec![Part::text("sys")]);
+    let err = count_tokens::decode_request(b"{}").expect_err("empty");
+    assert_eq!(invalid_path(err), "contents");
+    let body = count_tokens::encode_request(&full, "gemini-2.5-flash", &EncodeOptions::default())
+        .expect("encodes");
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(
+        v["generateContentRequest"]["model"],
+        "models/gemini-2.5-flash"
+    );
+    assert_eq!(
+        v["generateContentRequest"]["systemInstruction"]["parts"][0]["text"],
+        "sys"
+    );
+    let resp = count_tokens::decode_response(br#"{"totalTokens":31,"cachedContentTokenCount":4}"#)
+        .expect("decodes");
+    assert_eq!(resp.input_tokens, 31);
+    assert_eq!(
+        count_tokens::encode_response(&resp),
+        br#"{"totalTokens":31}"#
+    );
+}
+
+#[test]
+fn embed_content_and_batch_embed_contents() {
+    use gateway_protocol::EmbeddingInput;
+    let one = embeddings::decode_request(
+        br#"{"content":{"parts":[{"text":"hello"}]},"task_type":1,"output_dimensionality":256}"#,
+    )
+    .expect("single");
+    assert_eq!(one.inputs, vec![EmbeddingInput::Text("hello".into())]);
+    assert_eq!(one.task_type.as_deref(), Some("RETRIEVAL_QUERY"));
+    assert_eq!(one.dimensions, Some(256));
+    let batch = embeddings::decode_batch_request(
+        br#"{"requests":[{"model":"models/e","content":{"parts":[{"text":"a"}]}},
+                         {"model":"models/e","content":{"parts":[{"text":"b"}]}}]}"#,
+    )
+    .expect("batch");
+    assert_eq!(batch.inputs.len(), 2);
+    let err = embeddings::decode_batch_request(
+        br#"{"requests":[{"content":{"parts":[{"text":"a"}]},"taskType":"CLUSTERING"},
+                         {"content":{"parts":[{"text":"b"}]}}]}"#,
+    )
+    .expect_err("mixed task types");
+    assert_eq!(invalid_path(err), "requests[1]");
+    let mut req = one.clone();
+    req.model = "text-embedding-004".into();
+    req.inputs.push(EmbeddingInput::Text("world".into()));
+    let v: serde_json::Value =
+        serde_json::from_slice(&embeddings::encode_batch_request(&req).expect("encodes"))
+            .expect("json");
+    assert_eq!(v["requests"][1]["model"], "models/text-embedding-004");
+    assert_eq!(v["requests"][1]["outputDimensionality"], 256);
+    assert_eq!(v["requests"][1]["taskType"], "RETRIEVAL_QUERY");
+    req.inputs.push(EmbeddingInput::Tokens(vec![1, 2]));
+    let err = embeddings::encode_batch_request(&req).expect_err("tokens");
+    assert_eq!(untranslatable_path(err), "input[2]");
+
+    let resp = embeddings::decode_response(
+        br#"{"embeddings":[{"values":[0.5,1]},{"values":[2]}]}"#,
+        "e",
+    )
+    .expect("batch response");
+    assert_eq!(resp.vectors, vec![vec![0.5, 1.0], vec![2.0]]);
+    assert_eq!(resp.input_tokens, None);
+    assert_eq!(
+        embeddings::encode_batch_response(&resp),
+        br#"{"embeddings":[{"values":[0.5,1.0]},{"values":[2.0]}]}"#
+    );
+    let single =
+        embeddings::decode_response(&embeddings::encode_response(&resp), "e").expect("single");
+    assert_eq!(single.vectors, vec![vec![0.5, 1.0]]);
+}
+
+#[test]
+fn models_list_keeps_the_models_prefix_on_the_wire() {
+    let body = br#"{"models":[{"name":"models/gemini-2.5-flash","version":"001","displayName":"Gemini 2.5 Flash",
+        "inputTokenLimit":1048576,"outputTokenLimit":65536,"supportedGenerationMethods":["generateContent"],
+        "thinking":true}],"nextPageToken":"abc"}"#;
+    let list = models::decode(body).expect("decodes");
+    assert_eq!(list.models[0].id, "gemini-2.5-flash");
+    assert_eq!(list.models[0].context_window, Some(1_048_576));
+    let v: serde_json::Value = serde_json::from_slice(&models::encode(&list)).expect("json");
+    assert_eq!(v["models"][0]["name"], "models/gemini-2.5-flash");
+    assert_eq!(v["models"][0]["outputTokenLimit"], 65536);
+    assert_eq!(
+        models::decode(&models::encode(&list)).expect("round trip"),
+        list
+    );
+}
