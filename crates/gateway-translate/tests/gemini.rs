@@ -1192,3 +1192,26 @@ fn models_list_keeps_the_models_prefix_on_the_wire() {
         list
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// No decoder panics on arbitrary input (mutated fixture bytes included).
+    #[test]
+    fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300), cut in 0usize..2000) {
+        let _ = request::decode(&bytes);
+        let _ = response::decode(&bytes, &ctx_plain());
+        let _ = gateway_translate::gemini::error::decode(500, &bytes);
+        let _ = gateway_translate::gemini::embeddings::decode_batch_request(&bytes);
+        let fixture = std::fs::read(support::fixture("gemini/parallel_same_name/request.json")).expect("fixture");
+        let truncated = &fixture[..cut.min(fixture.len())];
+        let _ = request::decode(truncated);
+        let mut dec = stream::Decoder::new(&ctx_plain());
+        let mut out = Vec::new();
+        for f in frames(Framing::Sse, &bytes) {
+            let _ = dec.decode(&f, &mut out);
+        }
+        dec.finish(&mut out);
+        let ended = matches!(out.last(), Some(StreamEvent::Error(_) | StreamEvent::MessageStop { .. }));
+        prop_assert!(ended, "the stream must end in MessageStop or Error");
+    }
+}
