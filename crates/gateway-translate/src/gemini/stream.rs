@@ -1,0 +1,469 @@
+//! Gemini streaming (`streamGenerateContent`, §6.4, §8.13 "→ Gemini client").
+//!
+//! Every frame is a full response chunk carrying only new parts. The decoder appends
+//! text to the open text part and thought text to the open reasoning part (a change of
+//! kind closes the open part), turns each `functionCall` into a complete part, and ends
+//! on the first `finishReason` (later frames are ignored). Because a Gemini part can
+//! stay open across chunks and the canonical grammar allows `Usage` only between
+//! parts, the running usage is reported once, just before `MessageStop`.
+//!
+//! The encoder writes one chunk per text delta, one `functionCall` part per tool call
+//! (argument fragments are buffered and parsed), thoughts only when the caller asked
+//! for them, and a last chunk with `finishReason` and `usageMetadata`. Output is SSE
+//! with CRLF line ends, or one JSON array (`[…,\r\n…]`) when `ctx.json_array`.
+
+use std::collections::BTreeMap;
+
+use gateway_protocol::{
+    Delta, ErrorKind, Family, GatewayError, PartStart, StopReason, StreamEvent, Usage,
+};
+use serde_json::Value;
+
+use super::convert::{finish_reason, read_signature, stop_reason, usage_from_wire, usage_to_wire};
+use super::wire::{self, EnumValue};
+use super::wire_response::{Candidate, ErrorBody, Response};
+use crate::context::ResponseContext;
+use crate::error::TranslateError;
+use crate::framing::Frame;
+use crate::ids::{split_signature, synthesize_call_id};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpenKind {
+    Text,
+    Reasoning { signed: bool },
+}
+
+/// Upstream Gemini chunks → canonical events.
+#[derive(Debug)]
+pub struct Decoder {
+    ctx: ResponseContext,
+    started: bool,
+    done: bool,
+    open: Option<(usize, OpenKind)>,
+    next_index: usize,
+    seed: String,
+    calls: usize,
+    usage: Option<Usage>,
+}
+
+impl Decoder {
+    /// A decoder for one answer.
+    pub fn new(ctx: &ResponseContext) -> Self {
+        Decoder {
+            ctx: ctx.clone(),
+            started: false,
+            done: false,
+            open: None,
+            next_index: 0,
+            seed: String::new(),
+            calls: 0,
+            usage: None,
+        }
+    }
+
+    /// Decodes one frame (an SSE `data:` payload or a JSON-array element).
+    pub fn decode(
+        &mut self,
+        frame: &Frame,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), TranslateError> {
+        let data = frame.data.trim();
+        if self.done || data.is_empty() {
+            return Ok(());
+        }
+        let value: Value = crate::json::decode_upstream("stream event", data.as_bytes())?;
+        if let Some(err) = value.get("error") {
+            let body: ErrorBody = serde_json::from_value(err.clone()).unwrap_or_default();
+            out.push(StreamEvent::Error(super::error::from_body(0, &body)));
+            self.done = true;
+            return Ok(());
+        }
+        let chunk: Response = serde_json::from_value(value)
+            .map_err(|e| TranslateError::upstream("stream event", e.to_string()))?;
+        if !self.started {
+            self.started = true;
+            self.seed = chunk
+                .response_id
+                .clone()
+                .unwrap_or_else(|| self.ctx.id_seed.clone());
+            out.push(StreamEvent::MessageStart {
+                id: self.seed.clone(),
+                model: chunk
+                    .model_version
+                    .clone()
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or_else(|| self.ctx.model.clone()),
+            });
+        }
+        if let Some(u) = &chunk.usage_metadata {
+            self.usage = Some(usage_from_wire(u));
+        }
+        let Some(candidate) = chunk.candidates.first() else {
+            if chunk
+                .prompt_feedback
+                .as_ref()
+                .is_some_and(|f| f.block_reason.is_some())
+            {
+                self.stop(StopReason::ContentFilter, out);
+            }
+            return Ok(());
+        };
+        for p in candidate.content.iter().flat_map(|c| &c.parts) {
+            self.part(p, out);
+        }
+        if let Some(reason) = &candidate.finish_reason {
+            let mut reason = stop_reason(reason);
+            if reason == StopReason::EndTurn && self.calls > 0 {
+                reason = StopReason::ToolUse;
+            }
+            self.stop(reason, out);
+        }
+        Ok(())
+    }
+
+    /// Ends the input: a stream without `finishReason` was cut off.
+    pub fn finish(&mut self, out: &mut Vec<StreamEvent>) {
+        if !self.done {
+            self.done = true;
+            out.push(StreamEvent::Error(GatewayError::new(
+                ErrorKind::Upstream,
+                "upstream stream ended before it finished",
+            )));
+        }
+    }
+
+    fn part(&mut self, p: &wire::WirePart, out: &mut Vec<StreamEvent>) {
+        let sig = read_signature(p.thought_signature.as_ref());
+        if let Some(text) = &p.text {
+            if p.thought == Some(true) {
+                let index = match self.open {
+                    Some((i, OpenKind::Reasoning { signed: false })) => i,
+                    _ => self.open_part(OpenKind::Reasoning { signed: false }, out),
+                };
+                if !text.is_empty() {
+                    out.push(delta(index, Delta::Reasoning(text.clone())));
+                }
+                if let Some(s) = sig {
+                    self.sign(index, s, out);
+                }
+                return;
+            }
+            let mut pending = sig;
+            if let (Some((i, OpenKind::Reasoning { signed: false })), Some(s)) =
+                (self.open, pending.as_ref())
+            {
+                self.sign(i, s.clone(), out);
+                pending = None;
+            }
+            if !text.is_empty() {
+                let index = match self.open {
+                    Some((i, OpenKind::Text)) => i,
+                    _ => self.open_part(OpenKind::Text, out),
+                };
+                out.push(delta(index, Delta::Text(text.clone())));
+            }
+            if let Some(s) = pending {
+                let index = self.open_part(OpenKind::Reasoning { signed: false }, out);
+                self.sign(index, s, out);
+            }
+            return;
+        }
+        if let Some(call) = &p.function_call {
+            self.close(out);
+            let index = self.next_index;
+            self.next_index += 1;
+            let id = call
+                .id
+                .clone()
+                .filter(|i| !i.is_empty())
+                .unwrap_or_else(|| synthesize_call_id(&self.seed, self.calls));
+            self.calls += 1;
+            let args = call
+                .args
+                .as_ref()
+                .map_or_else(|| "{}".to_owned(), Value::to_string);
+            out.push(StreamEvent::PartStart {
+                index,
+                part: PartStart::ToolCall {
+                    id,
+                    name: self.ctx.tool_names.caller_name(&call.name).to_owned(),
+                    signature: sig,
+                },
+            });
+            out.push(delta(index, Delta::ToolArguments(args)));
+            out.push(StreamEvent::PartStop { index });
+        }
+        // Media and code-execution parts have no canonical stream form: skipped.
+    }
+
+    fn sign(&mut self, index: usize, sig: String, out: &mut Vec<StreamEvent>) {
+        out.push(delta(index, Delta::Signature(sig)));
+        self.open = Some((index, OpenKind::Reasoning { signed: true }));
+    }
+
+    fn open_part(&mut self, kind: OpenKind, out: &mut Vec<StreamEvent>) -> usize {
+        self.close(out);
+        let index = self.next_index;
+        self.next_index += 1;
+        let part = match kind {
+            OpenKind::Text => PartStart::Text,
+            OpenKind::Reasoning { .. } => PartStart::Reasoning {
+                id: None,
+                source: Some(Family::Gemini),
+            },
+        };
+        out.push(StreamEvent::PartStart { index, part });
+        self.open = Some((index, kind));
+        index
+    }
+
+    fn close(&mut self, out: &mut Vec<StreamEvent>) {
+        if let Some((index, _)) = self.open.take() {
+            out.push(StreamEvent::PartStop { index });
+        }
+    }
+
+    fn stop(&mut self, reason: StopReason, out: &mut Vec<StreamEvent>) {
+        self.close(out);
+        if let Some(u) = self.usage {
+            out.push(StreamEvent::Usage(u));
+        }
+        out.push(StreamEvent::MessageStop {
+            stop_reason: reason,
+            stop_sequence: None,
+        });
+        self.done = true;
+    }
+}
+
+fn delta(index: usize, delta: Delta) -> StreamEvent {
+    StreamEvent::Delta { index, delta }
+}
+
+#[derive(Debug)]
+enum EncPart {
+    Text,
+    Tool {
+        id: String,
+        name: String,
+        signature: Option<String>,
+        args: String,
+    },
+    Reasoning {
+        source: Option<Family>,
+        signature: Option<String>,
+    },
+    Other,
+}
+
+/// Canonical events → the bytes a Gemini caller reads.
+#[derive(Debug)]
+pub struct Encoder {
+    ctx: ResponseContext,
+    id: String,
+    parts: BTreeMap<usize, EncPart>,
+    usage: Option<Usage>,
+    wrote: bool,
+    done: bool,
+}
+
+impl Encoder {
+    /// An encoder for one answer.
+    pub fn new(ctx: &ResponseContext) -> Self {
+        Encoder {
+            ctx: ctx.clone(),
+            id: ctx.id_seed.clone(),
+            parts: BTreeMap::new(),
+            usage: None,
+            wrote: false,
+            done: false,
+        }
+    }
+
+    /// Encodes one event, appending any bytes to `out`.
+    pub fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        if self.done {
+            return;
+        }
+        match event {
+            StreamEvent::MessageStart { id, .. } => {
+                if !id.is_empty() {
+                    self.id = id.clone();
+                }
+            }
+            StreamEvent::PartStart { index, part } => {
+                let p = match part {
+                    PartStart::Text => EncPart::Text,
+                    PartStart::ToolCall {
+                        id,
+                        name,
+                        signature,
+                    } => EncPart::Tool {
+                        id: id.clone(),
+                        name: name.clone(),
+                        signature: signature.clone(),
+                        args: String::new(),
+                    },
+                    PartStart::Reasoning { source, .. } => EncPart::Reasoning {
+                        source: *source,
+                        signature: None,
+                    },
+                    PartStart::RedactedReasoning { .. } => EncPart::Other,
+                };
+                self.parts.insert(*index, p);
+            }
+            StreamEvent::Delta { index, delta } => self.delta(*index, delta, out),
+            StreamEvent::PartStop { index } => {
+                if let Some(p) = self.parts.remove(index) {
+                    self.stop_part(p, out);
+                }
+            }
+            StreamEvent::Usage(u) => self.usage = Some(*u),
+            StreamEvent::MessageStop { stop_reason, .. } => {
+                let parts = vec![wire::WirePart {
+                    text: Some(String::new()),
+                    ..Default::default()
+                }];
+                let usage = self.usage.unwrap_or_default();
+                let chunk = self.chunk(parts, Some(finish_reason(*stop_reason)), Some(&usage));
+                self.write(&crate::json::encode(&chunk), out);
+                self.close_array(out);
+            }
+            StreamEvent::Error(err) => self.error(err, out),
+        }
+    }
+
+    fn delta(&mut self, index: usize, delta: &Delta, out: &mut Vec<u8>) {
+        match (delta, self.parts.get_mut(&index)) {
+            (Delta::Text(t), _) => self.parts_chunk(
+                vec![wire::WirePart {
+                    text: Some(t.clone()),
+                    ..Default::default()
+                }],
+                out,
+            ),
+            (Delta::ToolArguments(a), Some(EncPart::Tool { args, .. })) => args.push_str(a),
+            (Delta::Reasoning(t), _) if self.ctx.include_thoughts && !t.is_empty() => self
+                .parts_chunk(
+                    vec![wire::WirePart {
+                        text: Some(t.clone()),
+                        thought: Some(true),
+                        ..Default::default()
+                    }],
+                    out,
+                ),
+            (Delta::Signature(s), Some(EncPart::Reasoning { source, signature }))
+                if *source == Some(Family::Gemini) =>
+            {
+                *signature = Some(s.clone());
+            }
+            _ => {}
+        }
+    }
+
+    fn stop_part(&mut self, part: EncPart, out: &mut Vec<u8>) {
+        match part {
+            EncPart::Tool {
+                id,
+                name,
+                signature,
+                args,
+            } => {
+                let parsed: Result<Value, _> = if args.trim().is_empty() {
+                    Ok(Value::Object(serde_json::Map::new()))
+                } else {
+                    serde_json::from_str(&args)
+                };
+                let Some(args) = parsed.ok().filter(Value::is_object) else {
+                    let err = GatewayError::new(
+                        ErrorKind::Upstream,
+                        format!(
+                            "the upstream sent arguments for tool `{name}` that are not a JSON object"
+                        ),
+                    );
+                    self.error(&err, out);
+                    return;
+                };
+                let (plain, carried) = split_signature(&id);
+                let part = wire::WirePart {
+                    function_call: Some(wire::FunctionCall {
+                        id: Some(plain.to_owned()),
+                        name,
+                        args: Some(args),
+                    }),
+                    thought_signature: signature.or(carried),
+                    ..Default::default()
+                };
+                self.parts_chunk(vec![part], out);
+            }
+            EncPart::Reasoning {
+                signature: Some(sig),
+                ..
+            } => self.parts_chunk(
+                vec![wire::WirePart {
+                    text: Some(String::new()),
+                    thought_signature: Some(sig),
+                    ..Default::default()
+                }],
+                out,
+            ),
+            _ => {}
+        }
+    }
+
+    fn error(&mut self, err: &GatewayError, out: &mut Vec<u8>) {
+        let status = if err.status == 529 { 503 } else { err.status };
+        let body = serde_json::json!({ "error": super::error::body(err, status) });
+        self.write(&crate::json::encode(&body), out);
+        self.close_array(out);
+    }
+
+    fn parts_chunk(&mut self, parts: Vec<wire::WirePart>, out: &mut Vec<u8>) {
+        let chunk = self.chunk(parts, None, None);
+        self.write(&crate::json::encode(&chunk), out);
+    }
+
+    fn chunk(
+        &self,
+        parts: Vec<wire::WirePart>,
+        finish: Option<&str>,
+        usage: Option<&Usage>,
+    ) -> Response {
+        Response {
+            candidates: vec![Candidate {
+                content: Some(wire::Content {
+                    role: Some("model".into()),
+                    parts,
+                }),
+                finish_reason: finish.map(EnumValue::name),
+                index: Some(0),
+            }],
+            prompt_feedback: None,
+            usage_metadata: usage.map(usage_to_wire),
+            model_version: Some(self.ctx.model.clone()),
+            response_id: Some(self.id.clone()),
+        }
+    }
+
+    fn write(&mut self, json: &[u8], out: &mut Vec<u8>) {
+        if self.ctx.json_array {
+            out.extend_from_slice(if self.wrote { b",\r\n" } else { b"[" });
+            out.extend_from_slice(json);
+        } else {
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(json);
+            out.extend_from_slice(b"\r\n\r\n");
+        }
+        self.wrote = true;
+    }
+
+    fn close_array(&mut self, out: &mut Vec<u8>) {
+        if self.ctx.json_array {
+            if !self.wrote {
+                out.push(b'[');
+            }
+            out.push(b']');
+        }
+        self.done = true;
+    }
+}
