@@ -29,7 +29,7 @@ mod tests {
     #[test]
     fn round_trips() {
         let body = br#"{"object":"response.input_tokens","input_tokens":42}"#;
-        let resp = decode(body).unwrap();
+        let resp = decode(body).expect("decodes");
         assert_eq!(resp.input_tokens, 42);
         assert_eq!(encode(&resp), body.to_vec());
         assert!(decode(b"{}").is_err());
