@@ -249,6 +249,12 @@ pub fn encode(resp: &ChatResponse, ctx: &ResponseContext) -> Vec<u8> {
     let (status, incomplete) = status_for(resp.stop_reason);
     let mut body = snapshot(&id, ctx, status);
     body.incomplete_details = incomplete;
+    // A message cut short is itself `incomplete`, as OpenAI reports it.
+    let message_status = if status == "incomplete" {
+        "incomplete"
+    } else {
+        "completed"
+    };
     let mut texts: Vec<String> = Vec::new();
     for part in &resp.parts {
         if !matches!(part, Part::Text { .. }) && !texts.is_empty() {
@@ -256,7 +262,7 @@ pub fn encode(resp: &ChatResponse, ctx: &ResponseContext) -> Vec<u8> {
             body.output.push(message_item(
                 item_id("msg", &id, idx),
                 std::mem::take(&mut texts),
-                "completed",
+                message_status,
             ));
         }
         let idx = body.output.len();
@@ -280,8 +286,11 @@ pub fn encode(resp: &ChatResponse, ctx: &ResponseContext) -> Vec<u8> {
     }
     if !texts.is_empty() {
         let idx = body.output.len();
-        body.output
-            .push(message_item(item_id("msg", &id, idx), texts, "completed"));
+        body.output.push(message_item(
+            item_id("msg", &id, idx),
+            texts,
+            message_status,
+        ));
     }
     body.usage = Some(usage_to_wire(&resp.usage));
     json::encode(&body)
