@@ -1,0 +1,394 @@
+//! Responses request bodies ↔ canonical [`ChatRequest`].
+
+use gateway_protocol::{
+    ApiShape, BindingField, ChatRequest, Effort, Family, Message, Part, ReasoningConfig,
+    ResponseFormat, Role, Tool, ToolChoice,
+};
+use serde_json::{Map, Value, json};
+
+use super::items;
+use super::paths::{decode_body, invalid, parse_at};
+use super::wire;
+use crate::context::EncodeOptions;
+use crate::error::TranslateError;
+use crate::json;
+use crate::names::upstream_name;
+
+/// The shape's name in error messages.
+const SHAPE: &str = "OpenAI Responses";
+
+/// Top-level fields that only OpenAI can honour: server-side state and templates.
+const BINDING_FIELDS: [(&str, &str); 5] = [
+    (
+        "previous_response_id",
+        "it continues a response stored by OpenAI; other upstreams keep no server-side \
+         state — send the full history in `input` instead",
+    ),
+    (
+        "conversation",
+        "it refers to a conversation stored by OpenAI; send the full history in `input` instead",
+    ),
+    (
+        "background",
+        "background responses run and are polled on OpenAI's servers",
+    ),
+    ("prompt", "prompt templates are stored on OpenAI's servers"),
+    (
+        "top_logprobs",
+        "log-probabilities are only reported by OpenAI",
+    ),
+];
+
+/// Extension parameters (`params["openai"]`) that a Responses body accepts at the top
+/// level. Others (Chat's `n`, `logprobs`, `stop`, ...) are not Responses fields and
+/// would make OpenAI reject the body, so they are left out.
+const RESPONSES_PARAMS: [&str; 14] = [
+    "store",
+    "metadata",
+    "service_tier",
+    "include",
+    "truncation",
+    "safety_identifier",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "max_tool_calls",
+    "top_logprobs",
+    "previous_response_id",
+    "conversation",
+    "background",
+    "prompt",
+];
+
+/// Decodes a caller's Responses body.
+pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
+    let wire: wire::Request = decode_body(body)?;
+    let mut req = ChatRequest {
+        model: wire.model,
+        ..ChatRequest::default()
+    };
+    if let Some(text) = wire.instructions.filter(|t| !t.is_empty()) {
+        req.system.push(Part::text(text));
+    }
+    match &wire.input {
+        None => {}
+        Some(wire::Input::Text(s)) if s.is_empty() => {
+            return Err(invalid("input", "`input` must not be empty"));
+        }
+        Some(wire::Input::Text(s)) => req.messages.push(Message::text(Role::User, s.clone())),
+        Some(wire::Input::Items(list)) => {
+            for (i, item) in list.iter().enumerate() {
+                items::decode_item(item, &format!("input[{i}]"), &mut req)?;
+            }
+        }
+    }
+    for (i, tool) in wire.tools.iter().flatten().enumerate() {
+        decode_tool(tool, i, &mut req)?;
+    }
+    if let Some(choice) = &wire.tool_choice {
+        req.tool_choice = decode_tool_choice(choice, &mut req)?;
+    }
+    req.parallel_tool_calls = wire.parallel_tool_calls;
+    if let Some(text) = &wire.text {
+        if let Some(format) = &text.format {
+            req.response_format = Some(decode_format(format)?);
+        }
+        if let Some(v) = text.verbosity.as_ref().filter(|v| !v.is_null()) {
+            req.extensions
+                .insert(Family::OpenAi.as_str(), "verbosity", v.clone());
+        }
+    }
+    if let Some(r) = &wire.reasoning {
+        let effort = match &r.effort {
+            None => None,
+            Some(e) => Some(Effort::parse(e).ok_or_else(|| {
+                invalid(
+                    "reasoning.effort",
+                    format!(
+                        "unknown effort `{e}`; expected none, minimal, low, medium, high or xhigh"
+                    ),
+                )
+            })?),
+        };
+        if effort.is_some() || r.summary.is_some() {
+            req.reasoning = Some(ReasoningConfig {
+                effort,
+                budget_tokens: None,
+                include_thoughts: r.summary.is_some(),
+            });
+        }
+    }
+    req.sampling.max_output_tokens = wire.max_output_tokens;
+    req.sampling.temperature = wire.temperature;
+    req.sampling.top_p = wire.top_p;
+    req.stream = wire.stream.unwrap_or(false);
+    req.user = wire.user;
+    decode_extra(wire.extra, &mut req)?;
+    Ok(req)
+}
+
+fn decode_tool(value: &Value, i: usize, req: &mut ChatRequest) -> Result<(), TranslateError> {
+    let path = format!("tools[{i}]");
+    let kind = value
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(format!("{path}.type"), "a tool needs a string `type`"))?;
+    if kind == "function" {
+        let f: wire::FunctionTool = parse_at(value, &path)?;
+        req.tools.push(Tool {
+            name: f.name,
+            description: f.description,
+            parameters: f.parameters,
+            strict: f.strict,
+            cache_control: None,
+        });
+    } else {
+        req.extensions.binding.push(BindingField {
+            family: Family::OpenAi,
+            path,
+            reason: format!("the hosted tool `{kind}` runs only on OpenAI"),
+        });
+    }
+    Ok(())
+}
+
+fn decode_tool_choice(
+    value: &Value,
+    req: &mut ChatRequest,
+) -> Result<Option<ToolChoice>, TranslateError> {
+    let kind = match value {
+        Value::Null => return Ok(None),
+        Value::String(s) => {
+            return match s.as_str() {
+                "auto" => Ok(Some(ToolChoice::Auto)),
+                "none" => Ok(Some(ToolChoice::None)),
+                "required" => Ok(Some(ToolChoice::Required)),
+                other => Err(invalid(
+                    "tool_choice",
+                    format!("unknown tool_choice `{other}`; expected auto, none or required"),
+                )),
+            };
+        }
+        Value::Object(o) => o.get("type").and_then(Value::as_str).ok_or_else(|| {
+            invalid(
+                "tool_choice.type",
+                "a tool_choice object needs a string `type`",
+            )
+        })?,
+        _ => {
+            return Err(invalid(
+                "tool_choice",
+                "`tool_choice` must be a string or an object",
+            ));
+        }
+    };
+    match kind {
+        "function" => {
+            let named: wire::NamedChoice = parse_at(value, "tool_choice")?;
+            Ok(Some(ToolChoice::Tool(named.name)))
+        }
+        "allowed_tools" => {
+            let allowed: wire::AllowedTools = parse_at(value, "tool_choice")?;
+            let required = match allowed.mode.as_str() {
+                "auto" => false,
+                "required" => true,
+                other => {
+                    return Err(invalid(
+                        "tool_choice.mode",
+                        format!("unknown mode `{other}`; expected auto or required"),
+                    ));
+                }
+            };
+            let mut names = Vec::with_capacity(allowed.tools.len());
+            for (i, t) in allowed.tools.iter().enumerate() {
+                let path = format!("tool_choice.tools[{i}]");
+                if t.get("type").and_then(Value::as_str) == Some("function") {
+                    let named: wire::NamedChoice = parse_at(t, &path)?;
+                    names.push(named.name);
+                } else {
+                    req.extensions.binding.push(BindingField {
+                        family: Family::OpenAi,
+                        path,
+                        reason: "hosted tools run only on OpenAI".to_owned(),
+                    });
+                }
+            }
+            Ok(Some(ToolChoice::Allowed { names, required }))
+        }
+        hosted => {
+            req.extensions.binding.push(BindingField {
+                family: Family::OpenAi,
+                path: "tool_choice".to_owned(),
+                reason: format!("tool_choice `{hosted}` selects a tool that runs only on OpenAI"),
+            });
+            Ok(None)
+        }
+    }
+}
+
+fn decode_format(value: &Value) -> Result<ResponseFormat, TranslateError> {
+    let kind = value
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("text.format.type", "a format needs a string `type`"))?;
+    match kind {
+        "text" => Ok(ResponseFormat::Text),
+        "json_object" => Ok(ResponseFormat::JsonObject),
+        "json_schema" => {
+            let f: wire::JsonSchemaFormat = parse_at(value, "text.format")?;
+            Ok(ResponseFormat::JsonSchema {
+                name: f.name,
+                description: f.description,
+                schema: f.schema,
+                strict: f.strict,
+            })
+        }
+        other => Err(invalid(
+            "text.format.type",
+            format!("unknown format type `{other}`; expected text, json_object or json_schema"),
+        )),
+    }
+}
+
+/// Fields without a canonical slot: `patchbay.ext` entries, binding fields, and the
+/// rest as `params["openai"]`.
+fn decode_extra(extra: Map<String, Value>, req: &mut ChatRequest) -> Result<(), TranslateError> {
+    let mut patchbay = None;
+    for (key, value) in extra {
+        if key == "patchbay" {
+            patchbay = Some(value);
+            continue;
+        }
+        if value.is_null() || (key == "background" && value == Value::Bool(false)) {
+            continue;
+        }
+        if let Some((_, reason)) = BINDING_FIELDS.iter().find(|(k, _)| *k == key) {
+            req.extensions.binding.push(BindingField {
+                family: Family::OpenAi,
+                path: key.clone(),
+                reason: (*reason).to_owned(),
+            });
+        }
+        req.extensions.insert(Family::OpenAi.as_str(), key, value);
+    }
+    if let Some(p) = patchbay {
+        let ext = match p.get("ext") {
+            None => return Ok(()),
+            Some(Value::Object(ext)) => ext.clone(),
+            Some(_) => return Err(invalid("patchbay.ext", "`patchbay.ext` must be an object")),
+        };
+        for (provider, fields) in ext {
+            let Value::Object(fields) = fields else {
+                return Err(invalid(
+                    format!("patchbay.ext.{provider}"),
+                    "provider parameters must be an object",
+                ));
+            };
+            for (k, v) in fields {
+                req.extensions.insert(&provider, k, v);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Encodes a canonical request for a Responses upstream.
+pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
+    if let Some(b) = req.extensions.first_binding_against(Family::OpenAi) {
+        return Err(TranslateError::untranslatable(&b.path, SHAPE, &b.reason));
+    }
+    let mut body = wire::Request {
+        model: req.model.clone(),
+        ..wire::Request::default()
+    };
+    let mut input = Vec::new();
+    let mut system = req.system.as_slice();
+    if let Some((Part::Text { text, .. }, rest)) = system.split_first() {
+        body.instructions = Some(text.clone());
+        system = rest;
+    }
+    input.extend(items::encode_developer(system));
+    items::encode_messages(&req.messages, &mut input);
+    body.input = Some(wire::Input::Items(input));
+    if !req.tools.is_empty() {
+        body.tools = Some(req.tools.iter().map(encode_tool).collect());
+    }
+    body.tool_choice = req.tool_choice.as_ref().map(encode_tool_choice);
+    body.parallel_tool_calls = req.parallel_tool_calls;
+    let params = req.extensions.for_key(Family::OpenAi.as_str());
+    let verbosity = params.and_then(|p| p.get("verbosity")).cloned();
+    if req.response_format.is_some() || verbosity.is_some() {
+        body.text = Some(wire::TextConfig {
+            format: req.response_format.as_ref().map(encode_format),
+            verbosity,
+        });
+    }
+    if let Some(r) = &req.reasoning {
+        let effort = r.effective_effort().map(|e| match e {
+            Effort::Max => Effort::XHigh.as_str().to_owned(),
+            e => e.as_str().to_owned(),
+        });
+        let summary = r.include_thoughts.then(|| "auto".to_owned());
+        if effort.is_some() || summary.is_some() {
+            body.reasoning = Some(wire::ReasoningParam { effort, summary });
+        }
+    }
+    body.max_output_tokens = req.sampling.max_output_tokens;
+    body.temperature = req.sampling.temperature;
+    body.top_p = req.sampling.top_p;
+    // No stop sequences, top_k, seed or penalties in Responses: dropped.
+    body.stream = req.stream.then_some(true);
+    body.user = req.user.clone();
+    for (key, value) in params.into_iter().flatten() {
+        if RESPONSES_PARAMS.contains(&key.as_str()) && !body.extra.contains_key(key) {
+            body.extra.insert(key.clone(), value.clone());
+        }
+    }
+    Ok(json::encode(&body))
+}
+
+fn encode_tool(tool: &Tool) -> Value {
+    let f = wire::FunctionTool {
+        kind: "function".to_owned(),
+        name: upstream_name(ApiShape::OpenAiResponses, &tool.name),
+        description: tool.description.clone(),
+        parameters: tool.parameters.clone(),
+        // Responses treats a missing `strict` as true; other shapes mean "not strict".
+        strict: Some(tool.strict.unwrap_or(false)),
+    };
+    serde_json::to_value(f).unwrap_or(Value::Null)
+}
+
+fn encode_tool_choice(choice: &ToolChoice) -> Value {
+    let function = |name: &str| json!({"type": "function", "name": upstream_name(ApiShape::OpenAiResponses, name)});
+    match choice {
+        ToolChoice::Auto => json!("auto"),
+        ToolChoice::None => json!("none"),
+        ToolChoice::Required => json!("required"),
+        ToolChoice::Tool(name) => function(name),
+        ToolChoice::Allowed { names, required } => json!({
+            "type": "allowed_tools",
+            "mode": if *required { "required" } else { "auto" },
+            "tools": names.iter().map(|n| function(n)).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+fn encode_format(format: &ResponseFormat) -> Value {
+    match format {
+        ResponseFormat::Text => json!({"type": "text"}),
+        ResponseFormat::JsonObject => json!({"type": "json_object"}),
+        ResponseFormat::JsonSchema {
+            name,
+            description,
+            schema,
+            strict,
+        } => serde_json::to_value(wire::JsonSchemaFormat {
+            kind: "json_schema".to_owned(),
+            name: name.clone(),
+            description: description.clone(),
+            schema: schema.clone(),
+            strict: *strict,
+        })
+        .unwrap_or(Value::Null),
+    }
+}
