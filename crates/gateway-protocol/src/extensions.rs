@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-use crate::shape::Family;
+use crate::shape::{ApiShape, Family};
 
 /// Parameters carried beside the canonical request for one provider (family) only.
 ///
@@ -28,6 +28,9 @@ pub struct Extensions {
 pub struct BindingField {
     /// The family that understands the field.
     pub family: Family,
+    /// The one shape of that family that understands it, when its siblings do not
+    /// (`previous_response_id` means nothing to OpenAI Chat Completions).
+    pub only_shape: Option<ApiShape>,
     /// The field's path in the caller's body, e.g. `tools[2]` or `n`.
     pub path: String,
     /// Why it cannot be dropped, in words for the caller.
@@ -53,8 +56,11 @@ impl Extensions {
             .insert(field.into(), value);
     }
 
-    /// The first binding field that a `target` family cannot honour.
-    pub fn first_binding_against(&self, target: Family) -> Option<&BindingField> {
-        self.binding.iter().find(|b| b.family != target)
+    /// The first binding field that an upstream of shape `target` cannot honour.
+    pub fn first_binding_against(&self, target: ApiShape) -> Option<&BindingField> {
+        self.binding.iter().find(|b| match b.only_shape {
+            Some(shape) => shape != target,
+            None => b.family != target.family(),
+        })
     }
 }

@@ -9,16 +9,19 @@
 //! No I/O, no async runtime: the crate can be embedded anywhere.
 
 pub mod assemble;
+pub mod codec;
 pub mod context;
 pub mod error;
 pub mod estimate;
 pub mod fastpath;
 pub mod framing;
+pub mod fuzzing;
 pub mod ids;
 pub mod json;
 pub mod media;
 pub mod names;
 pub mod turns;
+pub mod usage_tap;
 
 pub mod anthropic;
 pub mod gemini;

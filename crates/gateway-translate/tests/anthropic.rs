@@ -758,6 +758,7 @@ mod edges {
         let mut r = req(vec![user("q")]);
         r.extensions = Extensions::default();
         r.extensions.binding.push(gateway_protocol::BindingField {
+            only_shape: None,
             family: Family::OpenAi,
             path: "n".into(),
             reason: "n>1".into(),
@@ -780,13 +781,15 @@ mod edges {
         let decoded = request::decode(&body).expect("decode");
         assert_eq!(decoded.extensions.binding[0].path, "tools[0]");
         assert_eq!(
-            decoded.extensions.first_binding_against(Family::Anthropic),
+            decoded
+                .extensions
+                .first_binding_against(ApiShape::Anthropic),
             None
         );
         assert!(
             decoded
                 .extensions
-                .first_binding_against(Family::OpenAi)
+                .first_binding_against(ApiShape::OpenAiChat)
                 .is_some()
         );
         assert_eq!(decoded.extensions.params["openai"]["service_tier"], "flex");

@@ -28,17 +28,34 @@ const ALLOWED: [(&str, &[&str]); 5] = [
 ];
 
 /// Crates the pure codec crates must not depend on (directly).
-const IMPURE: [&str; 6] = ["tokio", "hyper", "reqwest", "rusqlite", "tower", "async-trait"];
+const IMPURE: [&str; 6] = [
+    "tokio",
+    "hyper",
+    "reqwest",
+    "rusqlite",
+    "tower",
+    "async-trait",
+];
 
 #[test]
 fn workspace_edges_follow_the_design() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let meta: Value = serde_json::from_slice(&output.stdout).expect("metadata is JSON");
     let allowed: BTreeMap<&str, &[&str]> = ALLOWED.into_iter().collect();
     let packages = meta["packages"].as_array().expect("packages");

@@ -887,6 +887,7 @@ fn extensions_apply_and_foreign_bindings_refuse() {
     assert!(v.get("service_tier").is_none());
 
     req.extensions.binding.push(BindingField {
+        only_shape: None,
         family: Family::OpenAi,
         path: "n".into(),
         reason: "several choices".into(),

@@ -891,6 +891,7 @@ fn binding_field_of_another_family_is_untranslatable() {
         ..ChatRequest::default()
     };
     req.extensions.binding.push(gateway_protocol::BindingField {
+        only_shape: None,
         family: Family::Anthropic,
         path: "tools[0]".into(),
         reason: "server tool".into(),

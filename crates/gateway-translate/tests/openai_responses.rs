@@ -527,20 +527,26 @@ fn decode_json(v: Value) -> ChatRequest {
     request::decode(&serde_json::to_vec(&v).unwrap()).unwrap()
 }
 
-/// §9.22: server-side state binds the request to OpenAI; other families refuse it.
+/// §9.22: server-side state binds the request to OpenAI Responses; every other shape,
+/// OpenAI Chat included, refuses it.
 #[test]
-fn previous_response_id_binds_to_openai() {
+fn previous_response_id_binds_to_openai_responses() {
     let req = decode_json(serde_json::json!({
         "model": "m", "input": "hi", "previous_response_id": "resp_1"
     }));
     let b = req
         .extensions
-        .first_binding_against(Family::Anthropic)
+        .first_binding_against(ApiShape::Anthropic)
         .unwrap();
     assert_eq!(b.path, "previous_response_id");
     assert!(
         req.extensions
-            .first_binding_against(Family::OpenAi)
+            .first_binding_against(ApiShape::OpenAiChat)
+            .is_some()
+    );
+    assert!(
+        req.extensions
+            .first_binding_against(ApiShape::OpenAiResponses)
             .is_none()
     );
     // An OpenAI Responses upstream gets it back.
@@ -574,6 +580,7 @@ fn hosted_tools_and_item_references_bind_and_foreign_bindings_refuse() {
     );
     let mut foreign = req.clone();
     foreign.extensions.binding[0].family = Family::Gemini;
+    foreign.extensions.binding[0].only_shape = None;
     match request::encode(&foreign, &EncodeOptions::default()) {
         Err(TranslateError::Untranslatable { path, target, .. }) => {
             assert_eq!(path, "input[0]");

@@ -344,6 +344,7 @@ fn decode_block(
 
 fn bind(req: &mut ChatRequest, path: &str, reason: &str) {
     req.extensions.binding.push(BindingField {
+        only_shape: None,
         family: Family::Anthropic,
         path: path.to_owned(),
         reason: reason.to_owned(),

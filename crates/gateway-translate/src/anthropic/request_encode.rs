@@ -44,7 +44,7 @@ pub const CONTINUED: &str = "(continued)";
 
 /// See the module docs.
 pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
-    if let Some(b) = req.extensions.first_binding_against(Family::Anthropic) {
+    if let Some(b) = req.extensions.first_binding_against(ApiShape::Anthropic) {
         return Err(TranslateError::untranslatable(&b.path, TARGET, &b.reason));
     }
     let params = req

@@ -7,7 +7,7 @@
 //! parsed leniently (camelCase or snake_case fields, enum names or integers), as
 //! Google's own proto3 JSON parser does.
 
-mod convert;
+pub(crate) mod convert;
 mod request_encode;
 
 pub mod count_tokens;

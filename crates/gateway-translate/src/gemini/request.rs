@@ -180,6 +180,7 @@ fn decode_part(
     if p.executable_code.is_some() || p.code_execution_result.is_some() {
         // Output of Gemini's hosted code execution: only Gemini can take it back.
         req.extensions.binding.push(BindingField {
+            only_shape: None,
             family: Family::Gemini,
             path: path.to_owned(),
             reason: "code-execution parts are produced and understood only by Gemini".into(),
@@ -245,6 +246,7 @@ fn decode_tools(tools: &[wire::Tool], req: &mut ChatRequest) -> Result<(), Trans
                 list.push(Value::Object(entry));
             }
             req.extensions.binding.push(BindingField {
+                only_shape: None,
                 family: Family::Gemini,
                 path: format!("tools[{i}].{key}"),
                 reason: format!(
@@ -353,6 +355,7 @@ fn decode_generation_config(
     }
     if let Some(n) = gc.candidate_count.filter(|n| *n > 1) {
         req.extensions.binding.push(BindingField {
+            only_shape: None,
             family: Family::Gemini,
             path: "generationConfig.candidateCount".into(),
             reason: format!("{n} candidates were asked for; the answer would have only one"),
@@ -374,6 +377,7 @@ fn decode_generation_config(
                 .is_some_and(|m| m.iter().all(|v| v.as_str() == Some("TEXT")));
         if ANSWER_CHANGING.contains(&key.as_str()) && !text_only && !value.is_null() {
             req.extensions.binding.push(BindingField {
+                only_shape: None,
                 family: Family::Gemini,
                 path: format!("generationConfig.{key}"),
                 reason: format!("`{key}` changes the answer and only Gemini understands it"),
@@ -404,6 +408,7 @@ fn camel_case(key: &str) -> String {
 
 fn binding(path: &str, mime: &str) -> BindingField {
     BindingField {
+        only_shape: None,
         family: Family::Gemini,
         path: path.to_owned(),
         reason: format!("response MIME type `{mime}` has no equivalent elsewhere"),

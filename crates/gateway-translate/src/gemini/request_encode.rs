@@ -33,7 +33,7 @@ pub const MAX_STOP_SEQUENCES: usize = 5;
 
 /// Encodes `req` for a Gemini upstream. The model goes in the URL, not the body.
 pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
-    if let Some(b) = req.extensions.first_binding_against(Family::Gemini) {
+    if let Some(b) = req.extensions.first_binding_against(ApiShape::Gemini) {
         return Err(TranslateError::untranslatable(&b.path, TARGET, &b.reason));
     }
     let messages = turns::alternate(&req.messages);

@@ -173,6 +173,7 @@ fn decode_extras(raw: Map<String, Value>, req: &mut ChatRequest) -> Result<(), T
                     && !matches!(value, Value::Null | Value::Bool(false));
                 if changes_answer {
                     req.extensions.binding.push(BindingField {
+                        only_shape: None,
                         family: Family::Ollama,
                         path: key.clone(),
                         reason: "log probabilities are returned in Ollama's own format only"
@@ -222,7 +223,7 @@ fn merge_patchbay(value: &Value, req: &mut ChatRequest) -> Result<(), TranslateE
 /// results. `is_error` results are prefixed with `Error: `. A result whose call is not
 /// in the history and that carries no name is sent without `tool_name`.
 pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
-    if let Some(b) = req.extensions.first_binding_against(Family::Ollama) {
+    if let Some(b) = req.extensions.first_binding_against(ApiShape::Ollama) {
         return Err(TranslateError::untranslatable(&b.path, TARGET, &b.reason));
     }
     let mut messages = Vec::new();

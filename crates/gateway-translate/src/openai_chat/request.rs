@@ -109,6 +109,7 @@ fn decode_extra(extra: Map<String, Value>, req: &mut ChatRequest) -> Result<(), 
         if let Some((_, reason)) = BINDING.iter().find(|(k, _)| *k == key) {
             if binds(&key, &value) {
                 req.extensions.binding.push(BindingField {
+                    only_shape: None,
                     family: Family::OpenAi,
                     path: key.clone(),
                     reason: (*reason).to_owned(),
@@ -200,6 +201,7 @@ fn decode_tools(
     for (i, t) in tools.into_iter().flatten().enumerate() {
         if t.kind != "function" {
             req.extensions.binding.push(BindingField {
+                only_shape: None,
                 family: Family::OpenAi,
                 path: format!("tools[{i}]"),
                 reason: format!("`{}` tools are an OpenAI-only feature", t.kind),

@@ -22,7 +22,7 @@ const TARGET: &str = "openai-chat";
 /// of their user turn (§8.2), system parts become one leading `system` message, and a
 /// streaming request always asks for the usage chunk (§8.13).
 pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
-    if let Some(b) = req.extensions.first_binding_against(Family::OpenAi) {
+    if let Some(b) = req.extensions.first_binding_against(ApiShape::OpenAiChat) {
         return Err(TranslateError::untranslatable(&b.path, TARGET, &b.reason));
     }
     let name = |n: &str| upstream_name(ApiShape::OpenAiChat, n);

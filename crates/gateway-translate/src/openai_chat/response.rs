@@ -177,12 +177,15 @@ pub(crate) fn usage_to(u: &Usage) -> wire::Usage {
     }
 }
 
-/// The response id a Chat caller sees.
+/// The response id a Chat caller sees: always `chatcmpl-` prefixed, whatever the
+/// upstream's own id looked like (`msg_…`, a Gemini `responseId`).
 pub(crate) fn response_id(id: &str, ctx: &ResponseContext) -> String {
-    if id.is_empty() {
+    if id.starts_with("chatcmpl-") {
+        id.to_owned()
+    } else if id.is_empty() {
         format!("chatcmpl-{}", ctx.id_seed)
     } else {
-        id.to_owned()
+        format!("chatcmpl-{id}")
     }
 }
 

@@ -1,6 +1,6 @@
 //! Embeddings requests: a caller's body → canonical, and canonical → an upstream body.
 
-use gateway_protocol::{EmbeddingInput, EmbeddingsRequest, EncodingFormat, Family};
+use gateway_protocol::{ApiShape, EmbeddingInput, EmbeddingsRequest, EncodingFormat, Family};
 use serde_json::{Value, json};
 
 use super::wire;
@@ -89,7 +89,7 @@ fn decode_input(input: &Value) -> Result<Vec<EmbeddingInput>, TranslateError> {
 
 /// Writes the body for an OpenAI(-compatible) embeddings upstream.
 pub fn encode(req: &EmbeddingsRequest) -> Result<Vec<u8>, TranslateError> {
-    if let Some(b) = req.extensions.first_binding_against(Family::OpenAi) {
+    if let Some(b) = req.extensions.first_binding_against(ApiShape::OpenAiChat) {
         return Err(TranslateError::untranslatable(
             &b.path,
             "openai-embeddings",

@@ -2,8 +2,8 @@
 //! `function_call`, `function_call_output` and `reasoning` items, in order.
 
 use gateway_protocol::{
-    BindingField, ChatRequest, Document, Family, Image, MediaSource, Message, Part, Reasoning,
-    Role, ToolCall, ToolResult,
+    ApiShape, BindingField, ChatRequest, Document, Family, Image, MediaSource, Message, Part,
+    Reasoning, Role, ToolCall, ToolResult,
 };
 use serde_json::Value;
 
@@ -102,6 +102,7 @@ pub(crate) fn decode_item(
         }
         t if BINDING_ITEMS.contains(&t) || t.ends_with("_call") || t.ends_with("_call_output") => {
             req.extensions.binding.push(BindingField {
+                only_shape: Some(ApiShape::OpenAiResponses),
                 family: Family::OpenAi,
                 path: path.to_owned(),
                 reason: format!(

@@ -143,6 +143,7 @@ fn decode_tool(value: &Value, i: usize, req: &mut ChatRequest) -> Result<(), Tra
         });
     } else {
         req.extensions.binding.push(BindingField {
+            only_shape: Some(ApiShape::OpenAiResponses),
             family: Family::OpenAi,
             path,
             reason: format!("the hosted tool `{kind}` runs only on OpenAI"),
@@ -206,6 +207,7 @@ fn decode_tool_choice(
                     names.push(named.name);
                 } else {
                     req.extensions.binding.push(BindingField {
+                        only_shape: Some(ApiShape::OpenAiResponses),
                         family: Family::OpenAi,
                         path,
                         reason: "hosted tools run only on OpenAI".to_owned(),
@@ -216,6 +218,7 @@ fn decode_tool_choice(
         }
         hosted => {
             req.extensions.binding.push(BindingField {
+                only_shape: Some(ApiShape::OpenAiResponses),
                 family: Family::OpenAi,
                 path: "tool_choice".to_owned(),
                 reason: format!("tool_choice `{hosted}` selects a tool that runs only on OpenAI"),
@@ -263,6 +266,7 @@ fn decode_extra(extra: Map<String, Value>, req: &mut ChatRequest) -> Result<(), 
         }
         if let Some((_, reason)) = BINDING_FIELDS.iter().find(|(k, _)| *k == key) {
             req.extensions.binding.push(BindingField {
+                only_shape: Some(ApiShape::OpenAiResponses),
                 family: Family::OpenAi,
                 path: key.clone(),
                 reason: (*reason).to_owned(),
@@ -293,7 +297,10 @@ fn decode_extra(extra: Map<String, Value>, req: &mut ChatRequest) -> Result<(), 
 
 /// Encodes a canonical request for a Responses upstream.
 pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
-    if let Some(b) = req.extensions.first_binding_against(Family::OpenAi) {
+    if let Some(b) = req
+        .extensions
+        .first_binding_against(ApiShape::OpenAiResponses)
+    {
         return Err(TranslateError::untranslatable(&b.path, SHAPE, &b.reason));
     }
     let mut body = wire::Request {

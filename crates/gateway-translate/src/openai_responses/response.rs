@@ -143,12 +143,15 @@ pub(crate) fn status_for(stop: StopReason) -> (&'static str, Option<wire::Incomp
     }
 }
 
-/// The response id to show: the upstream's, else one derived from the seed.
+/// The response id to show, always `resp_` prefixed: the upstream's, else one derived
+/// from the seed.
 pub(crate) fn response_id(id: &str, ctx: &ResponseContext) -> String {
-    if id.is_empty() {
+    if id.starts_with("resp_") {
+        id.to_owned()
+    } else if id.is_empty() {
         format!("resp_{}", ctx.id_seed)
     } else {
-        id.to_owned()
+        format!("resp_{id}")
     }
 }
 

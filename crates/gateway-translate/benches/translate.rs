@@ -1,0 +1,176 @@
+//! Criterion benches for the codecs: cross-shape request translation, the same-shape
+//! model edit, and stream transcoding in events per second.
+//!
+//! Inputs are the reference bodies in `benches/data/` and streams produced by the
+//! shape encoders themselves (1,000 text deltas plus a tool call), so every shape is
+//! measured on the same content.
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use gateway_protocol::{ApiShape, Delta, PartStart, StopReason, StreamEvent, Usage};
+use gateway_translate::codec::{self, StreamEncoder, Transcoder};
+use gateway_translate::{EncodeOptions, ResponseContext, fastpath};
+
+const CHAT: &[u8] = include_bytes!("data/chat_request.json");
+const ANTHROPIC: &[u8] = include_bytes!("data/anthropic_request.json");
+const RESPONSES: &[u8] = include_bytes!("data/responses_request.json");
+
+fn translate(from: ApiShape, to: ApiShape, body: &[u8]) -> Vec<u8> {
+    let req = codec::decode_request(from, body).expect("reference body decodes");
+    codec::encode_request(to, &req, &EncodeOptions::default()).expect("reference body encodes")
+}
+
+fn requests(c: &mut Criterion) {
+    let mut g = c.benchmark_group("request");
+    let pairs = [
+        (
+            "chat_to_anthropic",
+            ApiShape::OpenAiChat,
+            ApiShape::Anthropic,
+            CHAT,
+        ),
+        (
+            "chat_to_gemini",
+            ApiShape::OpenAiChat,
+            ApiShape::Gemini,
+            CHAT,
+        ),
+        (
+            "anthropic_to_chat",
+            ApiShape::Anthropic,
+            ApiShape::OpenAiChat,
+            ANTHROPIC,
+        ),
+        (
+            "responses_to_chat",
+            ApiShape::OpenAiResponses,
+            ApiShape::OpenAiChat,
+            RESPONSES,
+        ),
+    ];
+    for (name, from, to, body) in pairs {
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function(name, |b| b.iter(|| translate(from, to, black_box(body))));
+    }
+    g.throughput(Throughput::Bytes(CHAT.len() as u64));
+    g.bench_function("same_shape_set_model", |b| {
+        b.iter(|| fastpath::set_model(black_box(CHAT), black_box("gpt-4.1")).expect("edits"))
+    });
+    g.bench_function("same_shape_force_usage", |b| {
+        b.iter(|| fastpath::force_include_usage(black_box(CHAT)).expect("edits"))
+    });
+    g.finish();
+}
+
+/// A canonical answer of `deltas` text deltas and one tool call.
+fn reference_events(deltas: usize) -> Vec<StreamEvent> {
+    let mut ev = vec![
+        StreamEvent::MessageStart {
+            id: "msg_bench".into(),
+            model: "bench-model".into(),
+        },
+        StreamEvent::PartStart {
+            index: 0,
+            part: PartStart::Text,
+        },
+    ];
+    for i in 0..deltas {
+        ev.push(StreamEvent::Delta {
+            index: 0,
+            delta: Delta::Text(format!("token{i} ")),
+        });
+    }
+    ev.push(StreamEvent::PartStop { index: 0 });
+    ev.push(StreamEvent::PartStart {
+        index: 1,
+        part: PartStart::ToolCall {
+            id: "call_1".into(),
+            name: "get_weather".into(),
+            signature: None,
+        },
+    });
+    for frag in ["{\"city\":", "\"Oslo\"}"] {
+        ev.push(StreamEvent::Delta {
+            index: 1,
+            delta: Delta::ToolArguments(frag.into()),
+        });
+    }
+    ev.push(StreamEvent::PartStop { index: 1 });
+    ev.push(StreamEvent::Usage(Usage {
+        input_tokens: 100,
+        output_tokens: deltas as u64,
+        ..Usage::default()
+    }));
+    ev.push(StreamEvent::MessageStop {
+        stop_reason: StopReason::ToolUse,
+        stop_sequence: None,
+    });
+    ev
+}
+
+fn context() -> ResponseContext {
+    ResponseContext {
+        model: "bench-model".into(),
+        include_usage: true,
+        created: 1_760_000_000,
+        id_seed: "bench".into(),
+        ..ResponseContext::default()
+    }
+}
+
+/// The stream an upstream of `shape` would send for the reference answer.
+fn upstream_stream(shape: ApiShape, events: &[StreamEvent]) -> Vec<u8> {
+    let mut enc = StreamEncoder::new(shape, &context());
+    let mut out = Vec::new();
+    for e in events {
+        enc.encode(e, &mut out);
+    }
+    out
+}
+
+fn streams(c: &mut Criterion) {
+    const DELTAS: usize = 1000;
+    let events = reference_events(DELTAS);
+    let mut g = c.benchmark_group("stream");
+    g.throughput(Throughput::Elements(events.len() as u64));
+    let pairs = [
+        (
+            "chat_to_anthropic",
+            ApiShape::OpenAiChat,
+            ApiShape::Anthropic,
+        ),
+        (
+            "anthropic_to_chat",
+            ApiShape::Anthropic,
+            ApiShape::OpenAiChat,
+        ),
+        ("gemini_to_chat", ApiShape::Gemini, ApiShape::OpenAiChat),
+        (
+            "chat_to_responses",
+            ApiShape::OpenAiChat,
+            ApiShape::OpenAiResponses,
+        ),
+    ];
+    let ctx = context();
+    for (name, from, to) in pairs {
+        let bytes = upstream_stream(from, &events);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut t = Transcoder::new(from, to, &ctx);
+                let mut out = Vec::with_capacity(bytes.len() * 2);
+                for chunk in bytes.chunks(4096) {
+                    t.push(chunk, &mut out);
+                }
+                t.finish(&mut out);
+                out
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, requests, streams);
+criterion_main!(benches);

@@ -1,0 +1,293 @@
+//! One entry point per operation, dispatching on the [`ApiShape`]; and the
+//! [`Transcoder`] that turns an upstream byte stream into a caller byte stream.
+//!
+//! The server holds an `ApiShape` for the caller and one for the upstream and calls
+//! these; the shape modules stay independent of each other.
+
+use gateway_protocol::{ApiShape, ChatRequest, ChatResponse, GatewayError, StreamEvent, Usage};
+
+use crate::context::{EncodeOptions, ResponseContext};
+use crate::error::TranslateError;
+use crate::framing::{Frame, Framer, Framing};
+use crate::{anthropic, gemini, ollama, openai_chat, openai_responses};
+
+/// Decodes a caller's chat request. Gemini bodies carry no model or stream flag (they
+/// are in the URL): the caller of this function sets `model` and `stream` afterwards.
+pub fn decode_request(shape: ApiShape, body: &[u8]) -> Result<ChatRequest, TranslateError> {
+    match shape {
+        ApiShape::OpenAiChat => openai_chat::request::decode(body),
+        ApiShape::OpenAiResponses => openai_responses::request::decode(body),
+        ApiShape::Anthropic => anthropic::request::decode(body),
+        ApiShape::Gemini => gemini::request::decode(body),
+        ApiShape::Ollama => ollama::request::decode(body),
+    }
+}
+
+/// Encodes a canonical request for an upstream of `shape`.
+pub fn encode_request(
+    shape: ApiShape,
+    req: &ChatRequest,
+    opts: &EncodeOptions,
+) -> Result<Vec<u8>, TranslateError> {
+    match shape {
+        ApiShape::OpenAiChat => openai_chat::request::encode(req, opts),
+        ApiShape::OpenAiResponses => openai_responses::request::encode(req, opts),
+        ApiShape::Anthropic => anthropic::request::encode(req, opts),
+        ApiShape::Gemini => gemini::request::encode(req, opts),
+        ApiShape::Ollama => ollama::request::encode(req, opts),
+    }
+}
+
+/// Decodes an upstream's successful chat response.
+pub fn decode_response(
+    shape: ApiShape,
+    body: &[u8],
+    ctx: &ResponseContext,
+) -> Result<ChatResponse, TranslateError> {
+    match shape {
+        ApiShape::OpenAiChat => openai_chat::response::decode(body, ctx),
+        ApiShape::OpenAiResponses => openai_responses::response::decode(body, ctx),
+        ApiShape::Anthropic => anthropic::response::decode(body, ctx),
+        ApiShape::Gemini => gemini::response::decode(body, ctx),
+        ApiShape::Ollama => ollama::response::decode(body, ctx),
+    }
+}
+
+/// Encodes a canonical response for a caller of `shape`.
+pub fn encode_response(shape: ApiShape, resp: &ChatResponse, ctx: &ResponseContext) -> Vec<u8> {
+    match shape {
+        ApiShape::OpenAiChat => openai_chat::response::encode(resp, ctx),
+        ApiShape::OpenAiResponses => openai_responses::response::encode(resp, ctx),
+        ApiShape::Anthropic => anthropic::response::encode(resp, ctx),
+        ApiShape::Gemini => gemini::response::encode(resp, ctx),
+        ApiShape::Ollama => ollama::response::encode(resp, ctx),
+    }
+}
+
+/// Renders an error in the envelope of `shape`: the HTTP status and the body.
+pub fn encode_error(shape: ApiShape, err: &GatewayError) -> (u16, Vec<u8>) {
+    match shape {
+        ApiShape::OpenAiChat => openai_chat::error::encode(err),
+        ApiShape::OpenAiResponses => openai_responses::error::encode(err),
+        ApiShape::Anthropic => anthropic::error::encode(err),
+        ApiShape::Gemini => gemini::error::encode(err),
+        ApiShape::Ollama => ollama::error::encode(err),
+    }
+}
+
+/// Reads an upstream's error answer (non-2xx status and body).
+pub fn decode_error(shape: ApiShape, status: u16, body: &[u8]) -> GatewayError {
+    match shape {
+        ApiShape::OpenAiChat => openai_chat::error::decode(status, body),
+        ApiShape::OpenAiResponses => openai_responses::error::decode(status, body),
+        ApiShape::Anthropic => anthropic::error::decode(status, body),
+        ApiShape::Gemini => gemini::error::decode(status, body),
+        ApiShape::Ollama => ollama::error::decode(status, body),
+    }
+}
+
+/// How an upstream of `shape` frames its stream (Gemini upstreams are always asked
+/// for `alt=sse`).
+pub fn upstream_framing(shape: ApiShape) -> Framing {
+    match shape {
+        ApiShape::Ollama => Framing::Ndjson,
+        _ => Framing::Sse,
+    }
+}
+
+/// A stream decoder for any shape.
+#[derive(Debug)]
+pub enum StreamDecoder {
+    /// OpenAI Chat.
+    OpenAiChat(openai_chat::stream::Decoder),
+    /// OpenAI Responses.
+    OpenAiResponses(openai_responses::stream::Decoder),
+    /// Anthropic.
+    Anthropic(anthropic::stream::Decoder),
+    /// Gemini.
+    Gemini(gemini::stream::Decoder),
+    /// Ollama.
+    Ollama(ollama::stream::Decoder),
+}
+
+impl StreamDecoder {
+    /// A decoder for frames of `shape`.
+    pub fn new(shape: ApiShape, ctx: &ResponseContext) -> Self {
+        match shape {
+            ApiShape::OpenAiChat => Self::OpenAiChat(openai_chat::stream::Decoder::new(ctx)),
+            ApiShape::OpenAiResponses => {
+                Self::OpenAiResponses(openai_responses::stream::Decoder::new(ctx))
+            }
+            ApiShape::Anthropic => Self::Anthropic(anthropic::stream::Decoder::new(ctx)),
+            ApiShape::Gemini => Self::Gemini(gemini::stream::Decoder::new(ctx)),
+            ApiShape::Ollama => Self::Ollama(ollama::stream::Decoder::new(ctx)),
+        }
+    }
+
+    /// Decodes one frame, appending canonical events.
+    pub fn decode(
+        &mut self,
+        frame: &Frame,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), TranslateError> {
+        match self {
+            Self::OpenAiChat(d) => d.decode(frame, out),
+            Self::OpenAiResponses(d) => d.decode(frame, out),
+            Self::Anthropic(d) => d.decode(frame, out),
+            Self::Gemini(d) => d.decode(frame, out),
+            Self::Ollama(d) => d.decode(frame, out),
+        }
+    }
+
+    /// Ends the stream (EOF), appending whatever closes it.
+    pub fn finish(&mut self, out: &mut Vec<StreamEvent>) {
+        match self {
+            Self::OpenAiChat(d) => d.finish(out),
+            Self::OpenAiResponses(d) => d.finish(out),
+            Self::Anthropic(d) => d.finish(out),
+            Self::Gemini(d) => d.finish(out),
+            Self::Ollama(d) => d.finish(out),
+        }
+    }
+}
+
+/// A stream encoder for any shape.
+#[derive(Debug)]
+pub enum StreamEncoder {
+    /// OpenAI Chat.
+    OpenAiChat(openai_chat::stream::Encoder),
+    /// OpenAI Responses.
+    OpenAiResponses(openai_responses::stream::Encoder),
+    /// Anthropic.
+    Anthropic(anthropic::stream::Encoder),
+    /// Gemini.
+    Gemini(gemini::stream::Encoder),
+    /// Ollama.
+    Ollama(ollama::stream::Encoder),
+}
+
+impl StreamEncoder {
+    /// An encoder writing the stream grammar of `shape`.
+    pub fn new(shape: ApiShape, ctx: &ResponseContext) -> Self {
+        match shape {
+            ApiShape::OpenAiChat => Self::OpenAiChat(openai_chat::stream::Encoder::new(ctx)),
+            ApiShape::OpenAiResponses => {
+                Self::OpenAiResponses(openai_responses::stream::Encoder::new(ctx))
+            }
+            ApiShape::Anthropic => Self::Anthropic(anthropic::stream::Encoder::new(ctx)),
+            ApiShape::Gemini => Self::Gemini(gemini::stream::Encoder::new(ctx)),
+            ApiShape::Ollama => Self::Ollama(ollama::stream::Encoder::new(ctx)),
+        }
+    }
+
+    /// Encodes one event, appending bytes.
+    pub fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        match self {
+            Self::OpenAiChat(e) => e.encode(event, out),
+            Self::OpenAiResponses(e) => e.encode(event, out),
+            Self::Anthropic(e) => e.encode(event, out),
+            Self::Gemini(e) => e.encode(event, out),
+            Self::Ollama(e) => e.encode(event, out),
+        }
+    }
+}
+
+/// Upstream stream bytes in, caller stream bytes out, as they arrive.
+///
+/// Malformed upstream data ends the caller's stream with an error in the caller's
+/// grammar; nothing is buffered beyond one incomplete frame.
+#[derive(Debug)]
+pub struct Transcoder {
+    framer: Framer,
+    decoder: StreamDecoder,
+    encoder: StreamEncoder,
+    frames: Vec<Frame>,
+    events: Vec<StreamEvent>,
+    usage: Option<Usage>,
+    ended: bool,
+}
+
+impl Transcoder {
+    /// Transcodes from an `upstream`-shaped stream to a `caller`-shaped one.
+    pub fn new(upstream: ApiShape, caller: ApiShape, ctx: &ResponseContext) -> Self {
+        Transcoder {
+            framer: Framer::new(upstream_framing(upstream)),
+            decoder: StreamDecoder::new(upstream, ctx),
+            encoder: StreamEncoder::new(caller, ctx),
+            frames: Vec::new(),
+            events: Vec::new(),
+            usage: None,
+            ended: false,
+        }
+    }
+
+    /// Feeds upstream bytes; appends the caller bytes they produce to `out`.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        if self.ended {
+            return;
+        }
+        self.framer.push(chunk, &mut self.frames);
+        self.drain(out);
+    }
+
+    /// Ends the upstream stream; appends the closing caller bytes to `out`.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.ended {
+            return;
+        }
+        self.framer.finish(&mut self.frames);
+        self.drain(out);
+        if !self.ended {
+            self.decoder.finish(&mut self.events);
+            self.emit(out);
+        }
+    }
+
+    /// Ends the caller's stream with `err` (e.g. an upstream timeout).
+    pub fn fail(&mut self, err: GatewayError, out: &mut Vec<u8>) {
+        if !self.ended {
+            self.events.push(StreamEvent::Error(err));
+            self.emit(out);
+        }
+    }
+
+    /// The last usage the upstream reported, for accounting.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    /// True once a stop or an error was sent to the caller.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    fn drain(&mut self, out: &mut Vec<u8>) {
+        let mut frames = std::mem::take(&mut self.frames);
+        for frame in frames.drain(..) {
+            if let Err(err) = self.decoder.decode(&frame, &mut self.events) {
+                self.events.push(StreamEvent::Error(err.into()));
+            }
+            self.emit(out);
+            if self.ended {
+                break;
+            }
+        }
+        frames.clear();
+        self.frames = frames;
+    }
+
+    fn emit(&mut self, out: &mut Vec<u8>) {
+        for event in self.events.drain(..) {
+            if self.ended {
+                break;
+            }
+            match &event {
+                StreamEvent::Usage(u) => self.usage = Some(*u),
+                StreamEvent::MessageStop { .. } | StreamEvent::Error(_) => self.ended = true,
+                _ => {}
+            }
+            self.encoder.encode(&event, out);
+        }
+        self.events.clear();
+    }
+}

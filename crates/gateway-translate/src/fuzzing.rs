@@ -1,0 +1,94 @@
+//! Entry points for the fuzz targets in `fuzz/` and for the corpus replay in
+//! `cargo test`: arbitrary bytes in, any result out, never a panic.
+//!
+//! The first input byte picks the shape, so one target covers every decoder.
+
+use gateway_protocol::{ApiShape, StreamEvent};
+
+use crate::codec::{self, StreamDecoder};
+use crate::context::{EncodeOptions, ResponseContext};
+use crate::framing::{Framer, Framing};
+
+fn pick_shape(selector: u8) -> ApiShape {
+    ApiShape::ALL[usize::from(selector) % ApiShape::ALL.len()]
+}
+
+fn split(data: &[u8]) -> (u8, &[u8]) {
+    match data.split_first() {
+        Some((&first, rest)) => (first, rest),
+        None => (0, data),
+    }
+}
+
+/// Decodes a caller request of the selected shape and, when it decodes, re-encodes it
+/// for every upstream shape.
+pub fn request(data: &[u8]) {
+    let (selector, body) = split(data);
+    request_as(pick_shape(selector), body);
+}
+
+/// [`request`] for a known shape.
+pub fn request_as(shape: ApiShape, body: &[u8]) {
+    if let Ok(req) = codec::decode_request(shape, body) {
+        for target in ApiShape::ALL {
+            let _ = codec::encode_request(target, &req, &EncodeOptions::default());
+        }
+    }
+}
+
+/// Decodes an upstream response of the selected shape and re-encodes it for every
+/// caller shape; also reads the bytes as an error body.
+pub fn response(data: &[u8]) {
+    let (selector, body) = split(data);
+    response_as(pick_shape(selector), body);
+}
+
+/// [`response`] for a known shape.
+pub fn response_as(shape: ApiShape, body: &[u8]) {
+    let ctx = ResponseContext::default();
+    if let Ok(resp) = codec::decode_response(shape, body, &ctx) {
+        for caller in ApiShape::ALL {
+            let _ = codec::encode_response(caller, &resp, &ctx);
+        }
+    }
+    let _ = codec::decode_error(shape, 500, body);
+}
+
+/// Frames and decodes a stream of the selected shape in chunks whose sizes come from
+/// the second byte, then encodes the events in every caller shape.
+pub fn stream(data: &[u8]) {
+    let (selector, rest) = split(data);
+    let (chunk, bytes) = split(rest);
+    stream_as(pick_shape(selector), bytes, usize::from(chunk).max(1));
+}
+
+/// [`stream`] for a known shape and chunk size; returns the decoded events.
+pub fn stream_as(shape: ApiShape, bytes: &[u8], chunk: usize) -> Vec<StreamEvent> {
+    let ctx = ResponseContext::default();
+    let framing = match shape {
+        ApiShape::Ollama => Framing::Ndjson,
+        _ => Framing::Sse,
+    };
+    let mut framer = Framer::new(framing);
+    let mut decoder = StreamDecoder::new(shape, &ctx);
+    let mut frames = Vec::new();
+    let mut events = Vec::new();
+    for piece in bytes.chunks(chunk.max(1)) {
+        framer.push(piece, &mut frames);
+    }
+    framer.finish(&mut frames);
+    for frame in &frames {
+        if decoder.decode(frame, &mut events).is_err() {
+            break;
+        }
+    }
+    decoder.finish(&mut events);
+    for caller in ApiShape::ALL {
+        let mut encoder = codec::StreamEncoder::new(caller, &ctx);
+        let mut out = Vec::new();
+        for event in &events {
+            encoder.encode(event, &mut out);
+        }
+    }
+    events
+}

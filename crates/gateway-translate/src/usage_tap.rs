@@ -1,0 +1,175 @@
+//! Reading usage on the side of the same-shape fast path, where bodies and streams
+//! pass through as bytes: only the usage members are parsed, and stream frames are
+//! skipped unless they can carry usage.
+
+use gateway_protocol::{ApiShape, Usage};
+use memchr::memmem;
+use serde::Deserialize;
+
+use crate::framing::Frame;
+use crate::{anthropic, gemini, ollama, openai_chat, openai_responses};
+
+#[derive(Deserialize)]
+struct WithUsage<U> {
+    #[serde(default = "Option::default")]
+    usage: Option<U>,
+}
+
+#[derive(Deserialize)]
+struct WithResponse<U> {
+    response: WithUsage<U>,
+}
+
+#[derive(Deserialize)]
+struct WithMessage<U> {
+    message: WithUsage<U>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WithUsageMetadata {
+    #[serde(default)]
+    usage_metadata: Option<gemini::wire_response::UsageMetadata>,
+}
+
+#[derive(Deserialize)]
+struct OllamaCounts {
+    #[serde(default)]
+    prompt_eval_count: Option<u64>,
+    #[serde(default)]
+    eval_count: Option<u64>,
+    #[serde(default)]
+    done: bool,
+}
+
+/// The usage of a whole (non-streamed) response of `shape`, if it reports one.
+pub fn response_usage(shape: ApiShape, body: &[u8]) -> Option<Usage> {
+    match shape {
+        ApiShape::OpenAiChat => serde_json::from_slice::<WithUsage<openai_chat::wire::Usage>>(body)
+            .ok()?
+            .usage
+            .map(|u| openai_chat::response::usage_from(&u)),
+        ApiShape::OpenAiResponses => {
+            serde_json::from_slice::<WithUsage<openai_responses::wire::Usage>>(body)
+                .ok()?
+                .usage
+                .map(openai_responses::response::usage_from_wire)
+        }
+        ApiShape::Anthropic => serde_json::from_slice::<WithUsage<anthropic::wire::Usage>>(body)
+            .ok()?
+            .usage
+            .map(|u| anthropic::response::usage_from_wire(&u)),
+        ApiShape::Gemini => serde_json::from_slice::<WithUsageMetadata>(body)
+            .ok()?
+            .usage_metadata
+            .map(|u| gemini::convert::usage_from_wire(&u)),
+        ApiShape::Ollama => {
+            let c = serde_json::from_slice::<OllamaCounts>(body).ok()?;
+            Some(ollama::response::usage(c.prompt_eval_count, c.eval_count))
+        }
+    }
+}
+
+/// Watches the frames of a `shape` stream and keeps the latest usage totals.
+#[derive(Debug)]
+pub struct UsageTap {
+    shape: ApiShape,
+    /// Anthropic spreads usage over `message_start` and `message_delta`.
+    anthropic: anthropic::wire::Usage,
+    usage: Option<Usage>,
+}
+
+impl UsageTap {
+    /// A tap for a stream of `shape`.
+    pub fn new(shape: ApiShape) -> Self {
+        UsageTap {
+            shape,
+            anthropic: anthropic::wire::Usage::default(),
+            usage: None,
+        }
+    }
+
+    /// Looks at one frame.
+    pub fn observe(&mut self, frame: &Frame) {
+        let data = frame.data.as_bytes();
+        match self.shape {
+            ApiShape::OpenAiChat => {
+                if memmem::find(data, b"\"usage\"").is_some() {
+                    if let Ok(WithUsage { usage: Some(u) }) =
+                        serde_json::from_slice::<WithUsage<openai_chat::wire::Usage>>(data)
+                    {
+                        self.usage = Some(openai_chat::response::usage_from(&u));
+                    }
+                }
+            }
+            ApiShape::OpenAiResponses => {
+                let terminal = matches!(
+                    frame.event.as_deref(),
+                    Some("response.completed" | "response.incomplete" | "response.failed")
+                );
+                if terminal {
+                    if let Ok(WithResponse {
+                        response: WithUsage { usage: Some(u) },
+                    }) =
+                        serde_json::from_slice::<WithResponse<openai_responses::wire::Usage>>(data)
+                    {
+                        self.usage = Some(openai_responses::response::usage_from_wire(u));
+                    }
+                }
+            }
+            ApiShape::Anthropic => {
+                let part = match frame.event.as_deref() {
+                    Some("message_start") => {
+                        serde_json::from_slice::<WithMessage<anthropic::wire::Usage>>(data)
+                            .ok()
+                            .and_then(|m| m.message.usage)
+                    }
+                    Some("message_delta") => {
+                        serde_json::from_slice::<WithUsage<anthropic::wire::Usage>>(data)
+                            .ok()
+                            .and_then(|m| m.usage)
+                    }
+                    _ => None,
+                };
+                if let Some(u) = part {
+                    let m = &mut self.anthropic;
+                    m.input_tokens = u.input_tokens.or(m.input_tokens);
+                    m.cache_creation_input_tokens = u
+                        .cache_creation_input_tokens
+                        .or(m.cache_creation_input_tokens);
+                    m.cache_read_input_tokens =
+                        u.cache_read_input_tokens.or(m.cache_read_input_tokens);
+                    m.output_tokens = u.output_tokens.or(m.output_tokens);
+                    m.output_tokens_details =
+                        u.output_tokens_details.or(m.output_tokens_details.take());
+                    self.usage = Some(anthropic::response::usage_from_wire(m));
+                }
+            }
+            ApiShape::Gemini => {
+                if memmem::find(data, b"usageMetadata").is_some() {
+                    if let Ok(WithUsageMetadata {
+                        usage_metadata: Some(u),
+                    }) = serde_json::from_slice(data)
+                    {
+                        self.usage = Some(gemini::convert::usage_from_wire(&u));
+                    }
+                }
+            }
+            ApiShape::Ollama => {
+                if memmem::find(data, b"eval_count").is_some() {
+                    if let Ok(c) = serde_json::from_slice::<OllamaCounts>(data) {
+                        if c.done {
+                            self.usage =
+                                Some(ollama::response::usage(c.prompt_eval_count, c.eval_count));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The latest totals seen, if any.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+}
