@@ -4,30 +4,44 @@ use serde::de::DeserializeOwned;
 
 use crate::error::TranslateError;
 
-/// Nesting deeper than this is refused before serde sees it (serde_json's own limit
-/// is 128; a clear message beats a recursion error).
+/// Nesting deeper than this is refused with a clear message (serde_json stops at 128
+/// with a recursion error; either way nothing overflows the stack).
 pub const MAX_DEPTH: usize = 64;
 
 /// Decodes a caller's body, mapping any failure to an invalid-request error that
 /// names the field path.
+///
+/// The happy path is a plain `serde_json` decode; only a body that fails is decoded
+/// again with path tracking, so correct requests do not pay for error reporting.
 pub fn decode_request<T: DeserializeOwned>(body: &[u8]) -> Result<T, TranslateError> {
-    check_depth(body).map_err(|depth| {
-        TranslateError::invalid(
+    match serde_json::from_slice(body) {
+        Ok(value) => Ok(value),
+        Err(_) => Err(explain_failure::<T>(body)),
+    }
+}
+
+#[cold]
+fn explain_failure<T: DeserializeOwned>(body: &[u8]) -> TranslateError {
+    if let Err(depth) = check_depth(body) {
+        return TranslateError::invalid(
             ".",
             format!("JSON nests deeper than {depth} levels; flatten the value"),
-        )
-    })?;
+        );
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let message = if inner.is_eof() || inner.is_syntax() {
-            format!("malformed JSON: {inner}")
-        } else {
-            inner.to_string()
-        };
-        TranslateError::invalid(path, message)
-    })
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(_) => TranslateError::invalid(".", "the body could not be decoded"),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = if inner.is_eof() || inner.is_syntax() {
+                format!("malformed JSON: {inner}")
+            } else {
+                inner.to_string()
+            };
+            TranslateError::invalid(path, message)
+        }
+    }
 }
 
 /// Decodes an upstream payload; failures blame the upstream.

@@ -265,7 +265,7 @@ fn bad_requests_name_the_field() {
         ("unknown_role.json", "messages[1].role"),
         ("unknown_part.json", "messages[0].content[1].type"),
         ("huge_int.json", "max_tokens"),
-        ("deep.json", "."),
+        ("deep.json", "metadata[0]"),
         ("bad_image.json", "messages[0].content[0].source"),
         (
             "nested_tool_use.json",

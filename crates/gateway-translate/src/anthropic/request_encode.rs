@@ -211,6 +211,9 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
         }
     }
 
+    if params.is_empty() {
+        return Ok(json::encode(&body));
+    }
     let mut value = serde_json::to_value(&body).unwrap_or(Value::Null);
     if let Value::Object(obj) = &mut value {
         for (key, v) in &params {

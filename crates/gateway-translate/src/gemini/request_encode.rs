@@ -106,11 +106,14 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
         generation_config: generation_config(req)?,
         extra: Map::new(),
     };
+    let Some(params) = req.extensions.for_key(TARGET).filter(|p| !p.is_empty()) else {
+        return Ok(crate::json::encode(&body));
+    };
     let mut value = serde_json::to_value(&body).unwrap_or(Value::Null);
-    if let (Value::Object(obj), Some(params)) = (&mut value, req.extensions.for_key(TARGET)) {
+    if let Value::Object(obj) = &mut value {
         apply_params(obj, params);
     }
-    Ok(serde_json::to_vec(&value).unwrap_or_default())
+    Ok(crate::json::encode(&value))
 }
 
 /// Adds caller parameters the body does not already set; objects present on both

@@ -134,10 +134,15 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
     }
     w.user = req.user.clone();
 
+    let Some(params) = req
+        .extensions
+        .for_key(Family::OpenAi.as_str())
+        .filter(|p| !p.is_empty())
+    else {
+        return Ok(crate::json::encode(&w));
+    };
     let mut body = serde_json::to_value(&w).unwrap_or(Value::Null);
-    if let (Value::Object(obj), Some(params)) =
-        (&mut body, req.extensions.for_key(Family::OpenAi.as_str()))
-    {
+    if let Value::Object(obj) = &mut body {
         for (k, v) in params {
             if !obj.contains_key(k) {
                 obj.insert(k.clone(), v.clone());
