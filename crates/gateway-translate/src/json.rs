@@ -4,12 +4,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::TranslateError;
 
-/// Nesting deeper than this is refused with a clear message (serde_json stops at 128
-/// with a recursion error; either way nothing overflows the stack).
-pub const MAX_DEPTH: usize = 64;
-
 /// Decodes a caller's body, mapping any failure to an invalid-request error that
-/// names the field path.
+/// names the field path. Nesting deeper than serde_json's limit (128) is such a
+/// failure, at the path where the limit was hit; nothing recurses unbounded.
 ///
 /// The happy path is a plain `serde_json` decode; only a body that fails is decoded
 /// again with path tracking, so correct requests do not pay for error reporting.
@@ -22,12 +19,6 @@ pub fn decode_request<T: DeserializeOwned>(body: &[u8]) -> Result<T, TranslateEr
 
 #[cold]
 fn explain_failure<T: DeserializeOwned>(body: &[u8]) -> TranslateError {
-    if let Err(depth) = check_depth(body) {
-        return TranslateError::invalid(
-            ".",
-            format!("JSON nests deeper than {depth} levels; flatten the value"),
-        );
-    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(_) => TranslateError::invalid(".", "the body could not be decoded"),
@@ -58,37 +49,6 @@ pub fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec())
 }
 
-/// Returns `Err(limit)` when `body` nests objects/arrays deeper than [`MAX_DEPTH`].
-fn check_depth(body: &[u8]) -> Result<(), usize> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in body {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(MAX_DEPTH);
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,11 +75,18 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_is_refused_without_recursion() {
-        let body = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        assert!(matches!(
-            decode_request::<serde_json::Value>(body.as_bytes()),
-            Err(TranslateError::InvalidRequest { .. })
-        ));
+    fn deep_nesting_is_refused_at_its_path() {
+        let body = format!(
+            r#"{{"messages":[{{"role":{}{}}}]}}"#,
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        match decode_request::<serde_json::Value>(body.as_bytes()) {
+            Err(TranslateError::InvalidRequest { path, message }) => {
+                assert!(path.starts_with("messages[0].role[0]"), "{path}");
+                assert!(message.contains("recursion"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 }

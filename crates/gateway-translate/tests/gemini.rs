@@ -288,7 +288,8 @@ fn bad_requests_name_the_field() {
         "]".repeat(500)
     );
     let err = request::decode(deep.as_bytes()).expect_err("deep nesting");
-    assert_eq!(invalid_path(err), ".");
+    // Too deep for serde_json (128 levels): the path is where the limit was hit.
+    assert!(invalid_path(err).starts_with("x[0][0][0]"));
 }
 
 // ---------------------------------------------------------------------------------

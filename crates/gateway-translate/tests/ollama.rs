@@ -238,7 +238,7 @@ fn bad_requests_name_the_field() {
         ("unknown_role.json", "messages[1].role"),
         ("unknown_tool_type.json", "tools[1].type"),
         ("huge_integer.json", "options.num_predict"),
-        ("deep_nesting.json", "."),
+        ("deep_nesting.json", "format"),
         ("bad_think.json", "think"),
         ("bad_format.json", "format"),
         ("bad_images.json", "messages[0].images"),

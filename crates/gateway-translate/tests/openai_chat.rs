@@ -318,7 +318,7 @@ fn bad_requests_name_the_field() {
         ("unknown_role.json", "messages[0].role"),
         ("unknown_part.json", "messages[0].content[1].type"),
         ("huge_integer.json", "max_completion_tokens"),
-        ("deep_nesting.json", "."),
+        ("deep_nesting.json", "metadata[0][0][0]"),
         ("part_wrong_type.json", "messages[0].content[0].text"),
         ("bad_effort.json", "reasoning_effort"),
         ("bad_data_url.json", "messages[0].content[0].image_url.url"),
@@ -327,7 +327,13 @@ fn bad_requests_name_the_field() {
     ];
     for (file, path) in cases {
         let body = std::fs::read(support::fixture(format!("{SHAPE}/bad/{file}"))).expect(file);
-        assert_eq!(invalid_path(&body), path, "{file}");
+        let got = invalid_path(&body);
+        if file.starts_with("deep") {
+            // Too deep for serde_json (128 levels): the path is where the limit was hit.
+            assert!(got.starts_with(path), "{file}: {got}");
+        } else {
+            assert_eq!(got, path, "{file}");
+        }
     }
 }
 
