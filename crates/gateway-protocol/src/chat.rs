@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::extensions::Extensions;
+use crate::raw::RawJson;
 use crate::shape::Family;
 use crate::usage::Usage;
 
@@ -221,8 +222,8 @@ pub struct Tool {
     pub name: String,
     /// What the tool does.
     pub description: Option<String>,
-    /// JSON Schema of the arguments (`None`: no parameters).
-    pub parameters: Option<Value>,
+    /// JSON Schema of the arguments (`None`: no parameters), kept as text.
+    pub parameters: Option<RawJson>,
     /// Strict schema adherence (OpenAI, Anthropic).
     pub strict: Option<bool>,
     /// Anthropic prompt-cache breakpoint.

@@ -10,6 +10,7 @@ pub mod embeddings;
 pub mod error;
 pub mod extensions;
 pub mod models;
+pub mod raw;
 pub mod shape;
 pub mod stream;
 pub mod usage;
@@ -23,6 +24,7 @@ pub use embeddings::{EmbeddingInput, EmbeddingsRequest, EmbeddingsResponse, Enco
 pub use error::{Blame, ErrorKind, GatewayError};
 pub use extensions::{BindingField, Extensions};
 pub use models::{ModelInfo, ModelList};
+pub use raw::RawJson;
 pub use shape::{ApiShape, Family};
 pub use stream::{Delta, PartStart, StreamEvent};
 pub use usage::Usage;

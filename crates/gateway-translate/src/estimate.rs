@@ -31,10 +31,7 @@ pub fn input_tokens(req: &ChatRequest) -> u64 {
         fixed += 8;
         bytes += tool.name.len() as u64;
         bytes += tool.description.as_ref().map_or(0, |d| d.len() as u64);
-        bytes += tool
-            .parameters
-            .as_ref()
-            .map_or(0, |p| p.to_string().len() as u64);
+        bytes += tool.parameters.as_ref().map_or(0, |p| p.get().len() as u64);
     }
     fixed + bytes.div_ceil(4)
 }

@@ -17,8 +17,8 @@
 mod support;
 
 use gateway_protocol::{
-    ApiShape, ChatRequest, ChatResponse, MediaSource, Part, ResponseFormat, Role, StopReason,
-    StreamEvent,
+    ApiShape, ChatRequest, ChatResponse, MediaSource, Part, RawJson, ResponseFormat, Role,
+    StopReason, StreamEvent,
 };
 use gateway_translate::assemble::Aggregator;
 use gateway_translate::codec::{self, StreamDecoder, Transcoder};
@@ -150,7 +150,7 @@ fn request_essence(req: &ChatRequest) -> RequestEssence {
         tools: req
             .tools
             .iter()
-            .map(|t| (t.name.clone(), t.parameters.clone()))
+            .map(|t| (t.name.clone(), t.parameters.as_ref().map(RawJson::to_value)))
             .collect(),
         stop: req.sampling.stop.clone(),
         schema: match &req.response_format {

@@ -476,7 +476,9 @@ fn tool(name: &str) -> Tool {
     Tool {
         name: name.into(),
         description: None,
-        parameters: Some(serde_json::json!({"type": "object"})),
+        parameters: Some(gateway_protocol::RawJson::from_value(
+            &serde_json::json!({"type": "object"}),
+        )),
         strict: None,
         cache_control: None,
     }

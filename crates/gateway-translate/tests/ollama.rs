@@ -435,7 +435,9 @@ fn tool(name: &str) -> Tool {
     Tool {
         name: name.to_owned(),
         description: None,
-        parameters: Some(json!({"type": "object", "properties": {}})),
+        parameters: Some(gateway_protocol::RawJson::from_value(
+            &json!({"type": "object", "properties": {}}),
+        )),
         strict: Some(true),
         cache_control: None,
     }

@@ -8,6 +8,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use gateway_protocol::RawJson;
 use gateway_protocol::{
     BindingField, ChatRequest, Document, Effort, Family, Image, MediaSource, Message, Part,
     Reasoning, ReasoningConfig, ResponseFormat, Role, Tool, ToolCall, ToolChoice, ToolResult,
@@ -385,7 +386,7 @@ fn decode_tools(req: &mut ChatRequest, map: &Map<String, Value>) -> Result<(), T
             None | Some("custom") => req.tools.push(Tool {
                 name: tool.name,
                 description: tool.description,
-                parameters: tool.input_schema,
+                parameters: tool.input_schema.as_ref().map(RawJson::from_value),
                 strict: tool.strict,
                 cache_control: tool.cache_control,
             }),

@@ -19,7 +19,8 @@ use std::collections::BTreeSet;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use gateway_protocol::{
-    ApiShape, ChatRequest, Family, MediaSource, Message, Part, ResponseFormat, Role, ToolChoice,
+    ApiShape, ChatRequest, Family, MediaSource, Message, Part, RawJson, ResponseFormat, Role,
+    ToolChoice,
 };
 use serde_json::{Map, Value, json};
 
@@ -77,7 +78,11 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
         let t = wire::Tool {
             name: upstream_name(ApiShape::Anthropic, &tool.name),
             description: tool.description.clone(),
-            input_schema: Some(tool.parameters.clone().unwrap_or_else(empty_schema)),
+            input_schema: Some(
+                tool.parameters
+                    .as_ref()
+                    .map_or_else(empty_schema, RawJson::to_value),
+            ),
             strict: tool.strict,
             cache_control: tool.cache_control.clone(),
             kind: None,

@@ -6,8 +6,8 @@
 //! model.
 
 use gateway_protocol::{
-    BindingField, ChatRequest, Effort, Family, Message, Part, ReasoningConfig, ResponseFormat,
-    Role, Tool, ToolChoice, ToolResult,
+    BindingField, ChatRequest, Effort, Family, Message, Part, RawJson, ReasoningConfig,
+    ResponseFormat, Role, Tool, ToolChoice, ToolResult,
 };
 use serde_json::{Map, Value};
 
@@ -222,10 +222,11 @@ fn decode_tools(tools: &[wire::Tool], req: &mut ChatRequest) -> Result<(), Trans
                     "function name must not be empty",
                 ));
             }
-            let parameters = decl
-                .parameters_json_schema
-                .clone()
-                .or_else(|| decl.parameters.clone().map(schema_to_json));
+            let parameters = decl.parameters_json_schema.clone().or_else(|| {
+                decl.parameters
+                    .clone()
+                    .map(|p| RawJson::from_value(&schema_to_json(p)))
+            });
             req.tools.push(Tool {
                 name: decl.name.clone(),
                 description: decl.description.clone(),

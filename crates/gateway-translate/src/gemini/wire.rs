@@ -5,6 +5,7 @@
 //! names or integers ([`EnumValue`]). Unknown fields are ignored, except top-level
 //! and `generationConfig` extras, which are kept in `extra`.
 
+use gateway_protocol::RawJson;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -300,7 +301,7 @@ pub struct FunctionDeclaration {
         alias = "parameters_json_schema",
         skip_serializing_if = "Option::is_none"
     )]
-    pub parameters_json_schema: Option<Value>,
+    pub parameters_json_schema: Option<RawJson>,
 }
 
 /// `toolConfig`.

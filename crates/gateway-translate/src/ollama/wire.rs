@@ -1,5 +1,6 @@
 //! Typed serde structs of Ollama's `/api/chat` wire format, with Ollama's field names.
 
+use gateway_protocol::RawJson;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -143,7 +144,7 @@ pub struct FunctionDef {
     pub description: Option<String>,
     /// JSON Schema of the arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<Value>,
+    pub parameters: Option<RawJson>,
 }
 
 /// A non-streamed answer, and also every line of a streamed one (`done:false` lines

@@ -4,6 +4,7 @@
 //! gateway does not interpret are kept in `extra` (requests, messages, parts) so the
 //! codec can carry them as extension parameters.
 
+use gateway_protocol::RawJson;
 use std::fmt;
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -148,7 +149,7 @@ pub struct FunctionDef {
     pub description: Option<String>,
     /// JSON Schema of the arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<Value>,
+    pub parameters: Option<RawJson>,
     /// Strict schema adherence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,

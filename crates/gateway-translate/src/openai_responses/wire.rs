@@ -3,6 +3,7 @@
 //! `text.format`) are kept as raw JSON here and dispatched on their `type` by
 //! `request::decode`, so every error can name its exact path.
 
+use gateway_protocol::RawJson;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -119,7 +120,7 @@ pub struct FunctionTool {
     pub description: Option<String>,
     /// JSON Schema of the arguments (a required key that may be null).
     #[serde(default)]
-    pub parameters: Option<Value>,
+    pub parameters: Option<RawJson>,
     /// Strict schema adherence (Responses defaults to true when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
