@@ -6,15 +6,16 @@
 //! survives untouched. The scanner walks only the top level and jumps over nested
 //! values and strings with `memchr`, so a 2 KB body costs well under a microsecond.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::error::TranslateError;
 
 /// One top-level member of a JSON object: its decoded key and the byte range of its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    /// The key, unescaped.
-    pub key: String,
+pub struct Member<'a> {
+    /// The key, unescaped (borrowed from the body unless it held escapes).
+    pub key: Cow<'a, str>,
     /// Where the key's string literal starts (the opening quote).
     pub start: usize,
     /// The value's bytes in the body.
@@ -22,7 +23,7 @@ pub struct Member {
 }
 
 /// Lists the top-level members of a JSON object body.
-pub fn top_level_members(body: &[u8]) -> Result<Vec<Member>, TranslateError> {
+pub fn top_level_members(body: &[u8]) -> Result<Vec<Member<'_>>, TranslateError> {
     let mut members = Vec::with_capacity(16);
     scan_members(body, |m| {
         members.push(m);
@@ -41,15 +42,13 @@ pub fn set_model(body: &[u8], model: &str) -> Result<Vec<u8>, TranslateError> {
 /// Returns `body` with the top-level `key` set to the raw JSON `value` (inserted first
 /// when absent).
 pub fn set_member(body: &[u8], key: &str, value: &[u8]) -> Result<Vec<u8>, TranslateError> {
-    let mut spans: Vec<Range<usize>> = Vec::new();
-    let open = scan_members(body, |m| {
-        if m.key == key {
-            spans.push(m.value);
-        }
-        true
-    })?;
+    let spans = top_level_values(body, key)?;
     let mut out = Vec::with_capacity(body.len() + value.len() + key.len() + 4);
     if spans.is_empty() {
+        let open = skip_ws(body, 0);
+        if body.get(open) != Some(&b'{') {
+            return Err(malformed(open, "the body must be a JSON object"));
+        }
         let (head, tail) = body.split_at(open + 1);
         out.extend_from_slice(head);
         out.push(b'"');
@@ -74,16 +73,130 @@ pub fn set_member(body: &[u8], key: &str, value: &[u8]) -> Result<Vec<u8>, Trans
 
 /// The raw bytes of the top-level `key`, if present.
 pub fn get_member<'a>(body: &'a [u8], key: &str) -> Result<Option<&'a [u8]>, TranslateError> {
-    let mut found = None;
-    scan_members(body, |m| {
-        if m.key == key {
-            found = Some(m.value);
-            false
-        } else {
+    Ok(top_level_values(body, key)?
+        .into_iter()
+        .next()
+        .map(|r| &body[r]))
+}
+
+/// The value spans of every top-level member named `key`.
+///
+/// Instead of walking the whole body, each literal occurrence of `"key":` is checked
+/// for being a top-level member from whichever side is shorter: from the start, by
+/// walking top-level members up to it; from the end, by checking that only top-level
+/// members and the closing brace follow its value. A request's `model` sits near one
+/// end (the Python SDK writes it last, most others first), so the work is a `memmem`
+/// plus a few members. A literal search would miss a key spelled with escapes
+/// (`"mod\u0065l"`), which a JSON parser upstream would still read as `model`; so when
+/// any member name in the body contains a backslash, the full walk decides instead.
+fn top_level_values(body: &[u8], key: &str) -> Result<Vec<Range<usize>>, TranslateError> {
+    if key.bytes().any(|b| b == b'\\' || b == b'"') || has_escaped_member_name(body) {
+        let mut spans = Vec::new();
+        scan_members(body, |m| {
+            if m.key == key {
+                spans.push(m.value);
+            }
             true
+        })?;
+        return Ok(spans);
+    }
+    let mut needle = Vec::with_capacity(key.len() + 2);
+    needle.push(b'"');
+    needle.extend_from_slice(key.as_bytes());
+    needle.push(b'"');
+    let mut spans = Vec::new();
+    for p in memchr::memmem::find_iter(body, &needle) {
+        let after = skip_ws(body, p + needle.len());
+        if body.get(after) != Some(&b':') || preceded_by_escape(body, p) {
+            continue;
         }
+        let value_start = skip_ws(body, after + 1);
+        let Ok(value_end) = skip_value(body, value_start) else {
+            continue;
+        };
+        let top = if p < body.len() / 2 {
+            member_starts_at(body, p)?
+        } else {
+            only_members_follow(body, value_end)
+        };
+        if top {
+            spans.push(value_start..value_end);
+        }
+    }
+    Ok(spans)
+}
+
+/// Whether some string followed by `:` (a member name, at any depth) contains a
+/// backslash. Backslashes only occur inside strings, so each one found leads to the
+/// end of its string, which is checked for a following `:`.
+fn has_escaped_member_name(body: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(k) = memchr::memchr(b'\\', &body[from..]) {
+        let mut j = from + k;
+        // Find the closing quote of the string this backslash is in.
+        let end = loop {
+            j += 2;
+            let rest = body.get(j..).unwrap_or_default();
+            match memchr::memchr2(b'"', b'\\', rest) {
+                Some(n) if rest[n] == b'"' => break Some(j + n + 1),
+                Some(n) => j += n,
+                None => break None,
+            }
+        };
+        let Some(end) = end else {
+            return false;
+        };
+        if body.get(skip_ws(body, end)) == Some(&b':') {
+            return true;
+        }
+        from = end;
+    }
+    false
+}
+
+/// Whether the quote at `p` is escaped (an odd run of backslashes precedes it).
+fn preceded_by_escape(body: &[u8], p: usize) -> bool {
+    body[..p].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1
+}
+
+/// Whether a top-level member's key starts at `p`, walking members from the start.
+fn member_starts_at(body: &[u8], p: usize) -> Result<bool, TranslateError> {
+    let mut found = false;
+    scan_members(body, |m| {
+        if m.start == p {
+            found = true;
+        }
+        m.start < p
     })?;
-    Ok(found.map(|r| &body[r]))
+    Ok(found)
+}
+
+/// Whether the bytes after a value at `i` are `(, member)* }` and then only
+/// whitespace: true exactly when the value belongs to a top-level member.
+fn only_members_follow(body: &[u8], mut i: usize) -> bool {
+    loop {
+        i = skip_ws(body, i);
+        match body.get(i) {
+            Some(b'}') => return skip_ws(body, i + 1) == body.len(),
+            Some(b',') => {}
+            _ => return false,
+        }
+        i = skip_ws(body, i + 1);
+        if body.get(i) != Some(&b'"') {
+            return false;
+        }
+        let Ok(key_end) = skip_string(body, i) else {
+            return false;
+        };
+        i = skip_ws(body, key_end);
+        if body.get(i) != Some(&b':') {
+            return false;
+        }
+        match skip_value(body, skip_ws(body, i + 1)) {
+            Ok(end) => i = end,
+            Err(_) => return false,
+        }
+    }
 }
 
 /// An OpenAI Chat body prepared for a same-shape streaming upstream.
@@ -159,9 +272,9 @@ fn malformed(at: usize, what: &str) -> TranslateError {
 
 /// Walks the top-level object, calling `visit` per member until it returns false.
 /// Returns the offset of the opening brace.
-fn scan_members(
-    body: &[u8],
-    mut visit: impl FnMut(Member) -> bool,
+fn scan_members<'a>(
+    body: &'a [u8],
+    mut visit: impl FnMut(Member<'a>) -> bool,
 ) -> Result<usize, TranslateError> {
     let mut i = skip_ws(body, 0);
     if body.get(i) != Some(&b'{') {
@@ -180,10 +293,12 @@ fn scan_members(
         let key_end = skip_string(body, i)?;
         let raw_key = &body[key_start + 1..key_end - 1];
         let key = if memchr::memchr(b'\\', raw_key).is_some() {
-            serde_json::from_slice::<String>(&body[key_start..key_end])
-                .map_err(|_| malformed(key_start, "bad escape in a member name"))?
+            Cow::Owned(
+                serde_json::from_slice::<String>(&body[key_start..key_end])
+                    .map_err(|_| malformed(key_start, "bad escape in a member name"))?,
+            )
         } else {
-            String::from_utf8_lossy(raw_key).into_owned()
+            String::from_utf8_lossy(raw_key)
         };
         i = skip_ws(body, key_end);
         if body.get(i) != Some(&b':') {
@@ -206,6 +321,42 @@ fn scan_members(
             _ => return Err(malformed(i, "expected `,` or `}`")),
         }
     }
+}
+
+/// Byte classes for [`skip_container`]: 0 for bytes that never matter there.
+const STRUCTURAL: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'"' as usize] = 1;
+    t[b'{' as usize] = 2;
+    t[b'[' as usize] = 2;
+    t[b'}' as usize] = 3;
+    t[b']' as usize] = 3;
+    t
+};
+
+/// `i` points at `{` or `[`; returns the offset after the matching close. One table
+/// lookup per byte outside strings; strings are jumped over with `memchr`.
+fn skip_container(body: &[u8], i: usize) -> Result<usize, TranslateError> {
+    let mut depth = 0usize;
+    let mut j = i;
+    while j < body.len() {
+        match STRUCTURAL[usize::from(body[j])] {
+            0 => j += 1,
+            1 => j = skip_string(body, j)?,
+            2 => {
+                depth += 1;
+                j += 1;
+            }
+            _ => {
+                depth -= 1;
+                j += 1;
+                if depth == 0 {
+                    return Ok(j);
+                }
+            }
+        }
+    }
+    Err(malformed(i, "unterminated object or array"))
 }
 
 fn skip_ws(body: &[u8], mut i: usize) -> usize {
@@ -232,28 +383,7 @@ fn skip_string(body: &[u8], i: usize) -> Result<usize, TranslateError> {
 fn skip_value(body: &[u8], i: usize) -> Result<usize, TranslateError> {
     match body.get(i) {
         Some(b'"') => skip_string(body, i),
-        Some(b'{' | b'[') => {
-            let mut depth = 0usize;
-            let mut j = i;
-            while let Some(&b) = body.get(j) {
-                match b {
-                    b'"' => {
-                        j = skip_string(body, j)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Ok(j + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            Err(malformed(i, "unterminated object or array"))
-        }
+        Some(b'{' | b'[') => skip_container(body, i),
         Some(_) => {
             let mut j = i;
             while body
@@ -302,23 +432,59 @@ mod tests {
     }
 
     #[test]
-    fn malformed_bodies_are_errors_not_panics() {
-        for bad in [
-            &b""[..],
-            b"[]",
-            b"{",
-            b"{\"a\"",
-            b"{\"a\":",
-            b"{\"a\":\"x",
-            b"{\"a\":[1,2}",
-            b"{\"a\":1 \"b\":2}",
-        ] {
+    fn non_objects_are_errors() {
+        for bad in [&b""[..], b"[]", b"\"model\"", b"  7"] {
             assert!(
                 set_model(bad, "m").is_err(),
                 "{:?}",
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    /// The fast path does not validate what it does not edit (the upstream does), but
+    /// no input makes it panic, and a malformed member walk is an error.
+    #[test]
+    fn malformed_bodies_never_panic() {
+        for bad in [
+            &b"{"[..],
+            b"{\"a\"",
+            b"{\"a\":",
+            b"{\"a\":\"x",
+            b"{\"a\":[1,2}",
+            b"{\"a\":1 \"b\":2}",
+            b"{\"model\":",
+            b"{\"model\":\"x",
+            br#"{"k\","model":1"#,
+            br#"\"model":1}"#,
+        ] {
+            let _ = set_model(bad, "m");
+            let _ = force_include_usage(bad);
+        }
+        assert!(top_level_members(b"{\"a\":1 \"b\":2}").is_err());
+    }
+
+    #[test]
+    fn nested_and_quoted_models_are_not_top_level() {
+        let body = br#"{"messages":[{"content":"say \"model\": 1"}],"meta":{"model":"inner"},"x":{"model":"deep"}}"#;
+        let out = set_model(body, "m").unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"model":"m","messages":[{"content":"say \"model\": 1"}],"meta":{"model":"inner"},"x":{"model":"deep"}}"#
+        );
+        let late = br#"{"messages":[{"role":"user","content":"hello there, a long message"}],"tools":[],"model":"a"}"#;
+        assert_eq!(get_member(late, "model").unwrap(), Some(&br#""a""#[..]));
+    }
+
+    #[test]
+    fn an_escaped_duplicate_key_is_replaced_too() {
+        // A JSON parser upstream reads both as `model`; both must carry the routed name.
+        let body = br#"{"messages":[],"model":"allowed","mod\u0065l":"forbidden"}"#;
+        let out = set_model(body, "m").unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"messages":[],"model":"m","mod\u0065l":"m"}"#
+        );
     }
 
     #[test]
