@@ -1,0 +1,1 @@
+//! Upstream adapters (in progress).

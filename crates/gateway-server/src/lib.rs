@@ -1,0 +1,1 @@
+//! The patchbay binary (in progress).

@@ -1,0 +1,3 @@
+//! `patchbay`: the gateway binary (in progress).
+
+fn main() {}
