@@ -57,7 +57,7 @@ impl JsonArrayParser {
                     self.depth -= 1;
                     if self.depth == 0 {
                         let bytes = std::mem::take(&mut self.element);
-                        out.push(Frame::data(String::from_utf8_lossy(&bytes)));
+                        out.push(Frame::data(super::to_utf8(&bytes)));
                     }
                 }
                 _ => {}
@@ -70,7 +70,7 @@ impl JsonArrayParser {
     pub fn finish(&mut self, out: &mut Vec<Frame>) {
         if !self.element.is_empty() {
             let bytes = std::mem::take(&mut self.element);
-            out.push(Frame::data(String::from_utf8_lossy(&bytes)));
+            out.push(Frame::data(super::to_utf8(&bytes)));
         }
     }
 }

@@ -31,6 +31,23 @@ impl Frame {
     }
 }
 
+/// Appends `bytes` to `out` as text. Valid UTF-8 (the normal case) is checked with
+/// the fast validator and copied once; invalid sequences become U+FFFD rather than
+/// failing the stream.
+pub(crate) fn push_utf8(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => out.push_str(text),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
+    }
+}
+
+/// `bytes` as an owned string (see [`push_utf8`]).
+pub(crate) fn to_utf8(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    push_utf8(&mut s, bytes);
+    s
+}
+
 /// How a stream is framed on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {

@@ -26,7 +26,7 @@ impl NdjsonParser {
     }
 
     fn emit(&mut self, out: &mut Vec<Frame>) {
-        let text = String::from_utf8_lossy(&self.line);
+        let text = super::to_utf8(&self.line);
         let trimmed = text.trim();
         if !trimmed.is_empty() {
             out.push(Frame::data(trimmed));
