@@ -15,6 +15,7 @@
 //!   in extensions): older models reject it.
 
 use std::collections::BTreeSet;
+use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -22,6 +23,8 @@ use gateway_protocol::{
     ApiShape, ChatRequest, Family, MediaSource, Message, Part, RawJson, ResponseFormat, Role,
     ToolChoice,
 };
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::wire;
@@ -31,7 +34,6 @@ use crate::ids::{self, IdSanitizer};
 use crate::json;
 use crate::media::ANTHROPIC_IMAGE_TYPES;
 use crate::names::upstream_name;
-use crate::turns;
 
 const TARGET: &str = "Anthropic Messages";
 const MIN_BUDGET: u64 = 1024;
@@ -42,30 +44,259 @@ pub const JSON_OBJECT_INSTRUCTION: &str =
     "Respond with a single valid JSON object and nothing else.";
 /// The text of the user turn prepended when a history starts with the assistant.
 pub const CONTINUED: &str = "(continued)";
+const STUB_DESCRIPTION: &str = "Used earlier in this conversation.";
+
+// ---------------------------------------------------------------------------------
+// The body as written: borrowed from the canonical request, serialised straight to
+// bytes (no `Value` tree, no string copies beyond sanitised ids and names).
+
+#[derive(Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    messages: Vec<OutMessage<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system: Option<OutSystem<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    stop_sequences: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<u64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<OutMetadata<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<OutTool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<wire::ToolChoice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_config: Option<Map<String, Value>>,
+}
+
+#[derive(Serialize)]
+struct OutMetadata<'a> {
+    user_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum OutSystem<'a> {
+    Text(&'a str),
+    Blocks(Vec<OutText<'a>>),
+}
+
+#[derive(Serialize)]
+struct OutMessage<'a> {
+    role: &'static str,
+    content: Vec<OutBlock<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum OutBlock<'a> {
+    Text(OutText<'a>),
+    Image(OutMedia<'a>),
+    Document(OutDocument<'a>),
+    ToolUse(OutToolUse<'a>),
+    ToolResult(OutToolResult<'a>),
+    Thinking(OutThinking<'a>),
+    RedactedThinking(OutRedacted<'a>),
+}
+
+#[derive(Serialize)]
+struct OutText<'a> {
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_control: Option<&'a Value>,
+}
+
+#[derive(Serialize)]
+struct OutMedia<'a> {
+    source: OutSource<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_control: Option<&'a Value>,
+}
+
+#[derive(Serialize)]
+struct OutDocument<'a> {
+    source: OutSource<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_control: Option<&'a Value>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum OutSource<'a> {
+    Base64 {
+        media_type: &'a str,
+        data: &'a str,
+    },
+    Url {
+        url: &'a str,
+    },
+    File {
+        file_id: &'a str,
+    },
+    Text {
+        media_type: &'static str,
+        data: String,
+    },
+}
+
+#[derive(Serialize)]
+struct OutToolUse<'a> {
+    id: String,
+    name: String,
+    input: Input<'a>,
+}
+
+/// A tool call's `input`: the canonical arguments text as is, or `{}`.
+enum Input<'a> {
+    Raw(&'a RawValue),
+    Empty,
+}
+
+impl Serialize for Input<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Input::Raw(raw) => raw.serialize(serializer),
+            Input::Empty => serializer.collect_map(std::iter::empty::<((), ())>()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct OutToolResult<'a> {
+    tool_use_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<OutToolResultContent<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_error: Option<bool>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum OutToolResultContent<'a> {
+    Text(&'a str),
+    Blocks(Vec<OutBlock<'a>>),
+}
+
+#[derive(Serialize)]
+struct OutThinking<'a> {
+    thinking: &'a str,
+    signature: &'a str,
+}
+
+#[derive(Serialize)]
+struct OutRedacted<'a> {
+    data: &'a str,
+}
+
+/// A `tools` entry: a server tool replayed as the caller sent it, or a custom tool.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum OutTool<'a> {
+    Server(&'a Value),
+    Function(FunctionTool<'a>),
+}
+
+#[derive(Serialize)]
+struct FunctionTool<'a> {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    input_schema: Schema<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    strict: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_control: Option<&'a Value>,
+}
+
+/// `input_schema`: the canonical schema text, or the empty object schema.
+enum Schema<'a> {
+    Raw(&'a RawJson),
+    Empty,
+}
+
+impl Serialize for Schema<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Schema::Raw(raw) => raw.serialize(serializer),
+            Schema::Empty => EmptySchema {
+                kind: "object",
+                properties: Map::new(),
+            }
+            .serialize(serializer),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct EmptySchema {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    properties: Map<String, Value>,
+}
+
+/// A block's path (`messages[i].content[j]`, nested `.content[k]`), formatted only
+/// when an error needs it.
+#[derive(Clone, Copy)]
+enum At<'p> {
+    Block(usize, usize),
+    Nested(&'p At<'p>, usize),
+}
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            At::Block(i, j) => write!(f, "messages[{i}].content[{j}]"),
+            At::Nested(outer, k) => write!(f, "{outer}.content[{k}]"),
+        }
+    }
+}
 
 /// See the module docs.
 pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
     if let Some(b) = req.extensions.first_binding_against(ApiShape::Anthropic) {
         return Err(TranslateError::untranslatable(&b.path, TARGET, &b.reason));
     }
+    let no_params = Map::new();
     let params = req
         .extensions
         .for_key(Family::Anthropic.as_str())
-        .cloned()
-        .unwrap_or_default();
-    let mut body = wire::Request {
-        model: req.model.clone(),
+        .unwrap_or(&no_params);
+    let mut body = Body {
+        model: &req.model,
+        messages: Vec::new(),
+        max_tokens: None,
+        system: encode_system(req),
+        stop_sequences: Vec::new(),
+        temperature: None,
+        top_p: None,
+        top_k: None,
         stream: req.stream,
-        ..wire::Request::default()
+        metadata: None,
+        tools: Vec::new(),
+        tool_choice: None,
+        thinking: None,
+        output_config: None,
     };
-
-    body.system = encode_system(req);
     let mut sanitizer = IdSanitizer::default();
-    body.messages = encode_messages(&req.messages, &mut sanitizer)?;
+    let continued = Part::text(CONTINUED);
+    body.messages = encode_messages(&req.messages, &continued, &mut sanitizer)?;
 
     // Tools: server tools carried from an Anthropic caller, then custom tools.
     if let Some(Value::Array(server)) = params.get("tools") {
-        body.tools.extend(server.iter().cloned());
+        body.tools.extend(server.iter().map(OutTool::Server));
     }
     let mut allowed: Option<&Vec<String>> = None;
     if let Some(ToolChoice::Allowed { names, .. }) = &req.tool_choice {
@@ -75,20 +306,13 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
         if allowed.is_some_and(|names| !names.contains(&tool.name)) {
             continue;
         }
-        let t = wire::Tool {
+        body.tools.push(OutTool::Function(FunctionTool {
             name: upstream_name(ApiShape::Anthropic, &tool.name),
-            description: tool.description.clone(),
-            input_schema: Some(
-                tool.parameters
-                    .as_ref()
-                    .map_or_else(empty_schema, RawJson::to_value),
-            ),
+            description: tool.description.as_deref(),
+            input_schema: tool.parameters.as_ref().map_or(Schema::Empty, Schema::Raw),
             strict: tool.strict,
-            cache_control: tool.cache_control.clone(),
-            kind: None,
-        };
-        body.tools
-            .push(serde_json::to_value(t).unwrap_or(Value::Null));
+            cache_control: tool.cache_control.as_ref(),
+        }));
     }
     if body.tools.is_empty() {
         body.tools = stub_tools(&req.messages);
@@ -107,7 +331,7 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
         .stop
         .iter()
         .filter(|s| !s.trim().is_empty())
-        .cloned()
+        .map(String::as_str)
         .collect();
 
     // Reasoning.
@@ -192,15 +416,15 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
         }
         Some(ResponseFormat::JsonObject) => {
             let mut blocks = match body.system.take() {
-                Some(wire::System::Blocks(b)) => b,
-                Some(wire::System::Text(t)) => vec![wire::TextBlock {
+                Some(OutSystem::Blocks(b)) => b,
+                Some(OutSystem::Text(t)) => vec![OutText {
                     text: t,
                     cache_control: None,
                 }],
                 None => Vec::new(),
             };
-            blocks.push(wire::TextBlock {
-                text: JSON_OBJECT_INSTRUCTION.into(),
+            blocks.push(OutText {
+                text: JSON_OBJECT_INSTRUCTION,
                 cache_control: None,
             });
             body.system = Some(system_from_blocks(blocks));
@@ -210,9 +434,7 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
 
     if let Some(user) = &req.user {
         if !looks_like_contact(user) {
-            body.metadata = Some(wire::Metadata {
-                user_id: Some(user.clone()),
-            });
+            body.metadata = Some(OutMetadata { user_id: user });
         }
     }
 
@@ -221,7 +443,7 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
     }
     let mut value = serde_json::to_value(&body).unwrap_or(Value::Null);
     if let Value::Object(obj) = &mut value {
-        for (key, v) in &params {
+        for (key, v) in params {
             if matches!(key.as_str(), "tools" | "thinking") {
                 continue;
             }
@@ -241,28 +463,24 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
     Ok(json::encode(&value))
 }
 
-fn empty_schema() -> Value {
-    json!({"type": "object", "properties": {}})
-}
-
-fn system_from_blocks(blocks: Vec<wire::TextBlock>) -> wire::System {
+fn system_from_blocks(blocks: Vec<OutText<'_>>) -> OutSystem<'_> {
     match blocks.as_slice() {
-        [one] if one.cache_control.is_none() => wire::System::Text(one.text.clone()),
-        _ => wire::System::Blocks(blocks),
+        [one] if one.cache_control.is_none() => OutSystem::Text(one.text),
+        _ => OutSystem::Blocks(blocks),
     }
 }
 
-fn encode_system(req: &ChatRequest) -> Option<wire::System> {
-    let blocks: Vec<wire::TextBlock> = req
+fn encode_system(req: &ChatRequest) -> Option<OutSystem<'_>> {
+    let blocks: Vec<OutText<'_>> = req
         .system
         .iter()
         .filter_map(|p| match p {
             Part::Text {
                 text,
                 cache_control,
-            } if !text.is_empty() => Some(wire::TextBlock {
-                text: text.clone(),
-                cache_control: cache_control.clone(),
+            } if !text.is_empty() => Some(OutText {
+                text,
+                cache_control: cache_control.as_ref(),
             }),
             _ => None,
         })
@@ -271,7 +489,7 @@ fn encode_system(req: &ChatRequest) -> Option<wire::System> {
 }
 
 /// Stub definitions for tools used in the history when the request defines none.
-fn stub_tools(messages: &[Message]) -> Vec<Value> {
+fn stub_tools(messages: &[Message]) -> Vec<OutTool<'static>> {
     let mut names = BTreeSet::new();
     let mut results = false;
     for part in messages.iter().flat_map(|m| &m.parts) {
@@ -294,10 +512,12 @@ fn stub_tools(messages: &[Message]) -> Vec<Value> {
     names
         .into_iter()
         .map(|name| {
-            json!({
-                "name": name,
-                "description": "Used earlier in this conversation.",
-                "input_schema": empty_schema(),
+            OutTool::Function(FunctionTool {
+                name,
+                description: Some(STUB_DESCRIPTION),
+                input_schema: Schema::Empty,
+                strict: None,
+                cache_control: None,
             })
         })
         .collect()
@@ -317,21 +537,48 @@ fn looks_like_contact(user: &str) -> bool {
             .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.'))
 }
 
-fn encode_messages(
-    messages: &[Message],
+/// `turns::alternate` over borrowed parts, after dropping what Anthropic cannot
+/// replay: consecutive same-role turns merged, empty turns dropped, tool results
+/// first in user turns.
+fn alternate<'a>(messages: &'a [Message]) -> Vec<(Role, Vec<&'a Part>)> {
+    let mut out: Vec<(Role, Vec<&'a Part>)> = Vec::with_capacity(messages.len());
+    for msg in messages {
+        let parts = msg.parts.iter().filter(|p| replayable(p));
+        match out.last_mut() {
+            Some(last) if last.0 == msg.role => last.1.extend(parts),
+            _ => out.push((msg.role, parts.collect())),
+        }
+    }
+    out.retain(|m| !m.1.is_empty());
+    for msg in out.iter_mut().filter(|m| m.0 == Role::User) {
+        if msg.1.iter().any(|p| matches!(p, Part::ToolResult(_))) {
+            let (mut results, others): (Vec<&Part>, Vec<&Part>) = msg
+                .1
+                .drain(..)
+                .partition(|p| matches!(p, Part::ToolResult(_)));
+            results.extend(others);
+            msg.1 = results;
+        }
+    }
+    let mut merged: Vec<(Role, Vec<&'a Part>)> = Vec::with_capacity(out.len());
+    for msg in out {
+        match merged.last_mut() {
+            Some(last) if last.0 == msg.0 => last.1.extend(msg.1),
+            _ => merged.push(msg),
+        }
+    }
+    merged
+}
+
+fn encode_messages<'a>(
+    messages: &'a [Message],
+    continued: &'a Part,
     sanitizer: &mut IdSanitizer,
-) -> Result<Vec<wire::MessageParam>, TranslateError> {
+) -> Result<Vec<OutMessage<'a>>, TranslateError> {
     // Drop what Anthropic cannot replay before merging turns, so emptied turns vanish.
-    let cleaned: Vec<Message> = messages
-        .iter()
-        .map(|m| Message {
-            role: m.role,
-            parts: m.parts.iter().filter(|p| replayable(p)).cloned().collect(),
-        })
-        .collect();
-    let mut turns = turns::alternate(&cleaned);
-    if turns.first().is_some_and(|m| m.role == Role::Assistant) {
-        turns.insert(0, Message::text(Role::User, CONTINUED));
+    let mut turns = alternate(messages);
+    if turns.first().is_some_and(|m| m.0 == Role::Assistant) {
+        turns.insert(0, (Role::User, vec![continued]));
     }
     if turns.is_empty() {
         return Err(TranslateError::untranslatable(
@@ -340,31 +587,40 @@ fn encode_messages(
             "at least one non-empty user message is required",
         ));
     }
-    // A trailing assistant turn is a prefill: it must not end with whitespace.
-    if let Some(last) = turns.last_mut().filter(|m| m.role == Role::Assistant) {
-        if let Some(Part::Text { text, .. }) = last.parts.last_mut() {
-            let trimmed = text.trim_end().len();
-            text.truncate(trimmed);
-        }
-        last.parts
-            .retain(|p| !matches!(p, Part::Text { text, .. } if text.is_empty()));
-        if last.parts.is_empty() {
-            turns.pop();
+    // A trailing assistant turn is a prefill: it must not end with whitespace. Its
+    // last text is trimmed (a text emptied so is dropped, and the turn if it empties).
+    let mut prefill: Option<&'a str> = None;
+    if let Some(last) = turns.last_mut().filter(|m| m.0 == Role::Assistant) {
+        if let Some(Part::Text { text, .. }) = last.1.last().copied() {
+            let trimmed = text.trim_end();
+            if trimmed.is_empty() {
+                last.1.pop();
+                if last.1.is_empty() {
+                    turns.pop();
+                }
+            } else {
+                prefill = Some(trimmed);
+            }
         }
     }
-    let mut out = Vec::with_capacity(turns.len());
-    for (i, msg) in turns.iter().enumerate() {
-        let mut content = Vec::with_capacity(msg.parts.len());
-        for (j, part) in msg.parts.iter().enumerate() {
-            let path = format!("messages[{i}].content[{j}]");
-            if let Some(block) = encode_part(part, &path, sanitizer)? {
+    let count = turns.len();
+    let mut out = Vec::with_capacity(count);
+    for (i, (role, parts)) in turns.iter().enumerate() {
+        let mut content = Vec::with_capacity(parts.len());
+        for (j, part) in parts.iter().enumerate() {
+            if let Some(block) = encode_part(part, &At::Block(i, j), sanitizer)? {
                 content.push(block);
             }
         }
-        out.push(wire::MessageParam {
-            role: match msg.role {
-                Role::User => "user".into(),
-                Role::Assistant => "assistant".into(),
+        if i + 1 == count {
+            if let (Some(trimmed), Some(OutBlock::Text(t))) = (prefill, content.last_mut()) {
+                t.text = trimmed;
+            }
+        }
+        out.push(OutMessage {
+            role: match role {
+                Role::User => "user",
+                Role::Assistant => "assistant",
             },
             content,
         });
@@ -383,11 +639,11 @@ fn replayable(part: &Part) -> bool {
     }
 }
 
-fn encode_part(
-    part: &Part,
-    path: &str,
+fn encode_part<'a>(
+    part: &'a Part,
+    path: &At<'_>,
     sanitizer: &mut IdSanitizer,
-) -> Result<Option<wire::Block>, TranslateError> {
+) -> Result<Option<OutBlock<'a>>, TranslateError> {
     Ok(Some(match part {
         Part::Text {
             text,
@@ -396,52 +652,50 @@ fn encode_part(
             if text.is_empty() {
                 return Ok(None);
             }
-            wire::Block::Text(wire::TextBlock {
-                text: text.clone(),
-                cache_control: cache_control.clone(),
+            OutBlock::Text(OutText {
+                text,
+                cache_control: cache_control.as_ref(),
             })
         }
-        Part::Image(img) => wire::Block::Image(wire::MediaBlock {
+        Part::Image(img) => OutBlock::Image(OutMedia {
             source: image_source(&img.source, path)?,
-            cache_control: img.cache_control.clone(),
+            cache_control: img.cache_control.as_ref(),
         }),
-        Part::Document(doc) => wire::Block::Document(wire::DocumentBlock {
+        Part::Document(doc) => OutBlock::Document(OutDocument {
             source: document_source(&doc.source, path)?,
-            title: doc.title.clone().or_else(|| doc.filename.clone()),
-            cache_control: doc.cache_control.clone(),
+            title: doc.title.as_deref().or(doc.filename.as_deref()),
+            cache_control: doc.cache_control.as_ref(),
         }),
         Part::ToolCall(call) => {
             let (plain, _) = ids::split_signature(&call.id);
             let input = if call.arguments.trim().is_empty() {
-                Value::Object(Map::new())
+                Input::Empty
             } else {
-                serde_json::from_str::<Value>(&call.arguments).map_err(|e| {
-                    TranslateError::untranslatable(
-                        path,
-                        TARGET,
-                        format!("tool call arguments are not valid JSON ({e})"),
-                    )
-                })?
+                match serde_json::from_str::<&RawValue>(&call.arguments) {
+                    Ok(raw) => Input::Raw(raw),
+                    Err(_) => return Err(bad_arguments(&call.arguments, path)),
+                }
             };
-            if !input.is_object() {
-                return Err(TranslateError::untranslatable(
-                    path,
-                    TARGET,
-                    "tool call arguments must be a JSON object",
-                ));
+            if let Input::Raw(raw) = input {
+                if !raw.get().starts_with('{') {
+                    return Err(TranslateError::untranslatable(
+                        path.to_string(),
+                        TARGET,
+                        "tool call arguments must be a JSON object",
+                    ));
+                }
             }
-            wire::Block::ToolUse(wire::ToolUseBlock {
+            OutBlock::ToolUse(OutToolUse {
                 id: sanitizer.sanitize(plain),
                 name: upstream_name(ApiShape::Anthropic, &call.name),
                 input,
-                cache_control: None,
             })
         }
         Part::ToolResult(res) => {
             let (plain, _) = ids::split_signature(&res.call_id);
             let mut blocks = Vec::with_capacity(res.content.len());
             for (k, p) in res.content.iter().enumerate() {
-                let inner = format!("{path}.content[{k}]");
+                let inner = At::Nested(path, k);
                 match p {
                     Part::Text { .. } | Part::Image(_) | Part::Document(_) => {
                         if let Some(b) = encode_part(p, &inner, sanitizer)? {
@@ -450,7 +704,7 @@ fn encode_part(
                     }
                     _ => {
                         return Err(TranslateError::untranslatable(
-                            inner,
+                            inner.to_string(),
                             TARGET,
                             "tool results may only hold text, images and documents",
                         ));
@@ -459,16 +713,15 @@ fn encode_part(
             }
             let content = match blocks.as_slice() {
                 [] => None,
-                [wire::Block::Text(t)] if t.cache_control.is_none() => {
-                    Some(wire::ToolResultContent::Text(t.text.clone()))
+                [OutBlock::Text(t)] if t.cache_control.is_none() => {
+                    Some(OutToolResultContent::Text(t.text))
                 }
-                _ => Some(wire::ToolResultContent::Blocks(blocks)),
+                _ => Some(OutToolResultContent::Blocks(blocks)),
             };
-            wire::Block::ToolResult(wire::ToolResultBlock {
+            OutBlock::ToolResult(OutToolResult {
                 tool_use_id: sanitizer.sanitize(plain),
                 content,
                 is_error: res.is_error.then_some(true),
-                cache_control: None,
             })
         }
         Part::Reasoning(r) => {
@@ -476,12 +729,10 @@ fn encode_part(
                 return Ok(None);
             }
             match (&r.redacted, &r.signature) {
-                (Some(data), _) => wire::Block::RedactedThinking(wire::RedactedThinkingBlock {
-                    data: data.clone(),
-                }),
-                (None, Some(sig)) => wire::Block::Thinking(wire::ThinkingBlock {
-                    thinking: r.text.clone(),
-                    signature: sig.clone(),
+                (Some(data), _) => OutBlock::RedactedThinking(OutRedacted { data }),
+                (None, Some(sig)) => OutBlock::Thinking(OutThinking {
+                    thinking: &r.text,
+                    signature: sig,
                 }),
                 (None, None) => return Ok(None),
             }
@@ -489,31 +740,42 @@ fn encode_part(
     }))
 }
 
-fn image_source(source: &MediaSource, path: &str) -> Result<wire::Source, TranslateError> {
+/// The error for arguments that are not JSON, worded by the `Value` parser as before.
+#[cold]
+fn bad_arguments(arguments: &str, path: &At<'_>) -> TranslateError {
+    let reason = match serde_json::from_str::<Value>(arguments) {
+        Err(e) => format!("tool call arguments are not valid JSON ({e})"),
+        Ok(_) => "tool call arguments are not valid JSON".to_owned(),
+    };
+    TranslateError::untranslatable(path.to_string(), TARGET, reason)
+}
+
+fn image_source<'a>(
+    source: &'a MediaSource,
+    path: &At<'_>,
+) -> Result<OutSource<'a>, TranslateError> {
     Ok(match source {
         MediaSource::Base64 { media_type, data } => {
             if !ANTHROPIC_IMAGE_TYPES.contains(&media_type.as_str()) {
                 return Err(TranslateError::untranslatable(
-                    path,
+                    path.to_string(),
                     TARGET,
                     format!(
                         "image type `{media_type}` is not accepted; use JPEG, PNG, GIF or WebP"
                     ),
                 ));
             }
-            wire::Source::Base64 {
-                media_type: media_type.clone(),
-                data: data.clone(),
-            }
+            OutSource::Base64 { media_type, data }
         }
-        MediaSource::Url(url) => wire::Source::Url { url: url.clone() },
-        MediaSource::FileId(id) => wire::Source::File {
-            file_id: id.clone(),
-        },
+        MediaSource::Url(url) => OutSource::Url { url },
+        MediaSource::FileId(id) => OutSource::File { file_id: id },
     })
 }
 
-fn document_source(source: &MediaSource, path: &str) -> Result<wire::Source, TranslateError> {
+fn document_source<'a>(
+    source: &'a MediaSource,
+    path: &At<'_>,
+) -> Result<OutSource<'a>, TranslateError> {
     Ok(match source {
         MediaSource::Base64 { media_type, data } if media_type.starts_with("text/") => {
             let text = STANDARD
@@ -522,32 +784,27 @@ fn document_source(source: &MediaSource, path: &str) -> Result<wire::Source, Tra
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or_else(|| {
                     TranslateError::untranslatable(
-                        path,
+                        path.to_string(),
                         TARGET,
                         "text document is not base64 UTF-8",
                     )
                 })?;
-            wire::Source::Text {
-                media_type: "text/plain".into(),
+            OutSource::Text {
+                media_type: "text/plain",
                 data: text,
             }
         }
         MediaSource::Base64 { media_type, data } if media_type == "application/pdf" => {
-            wire::Source::Base64 {
-                media_type: media_type.clone(),
-                data: data.clone(),
-            }
+            OutSource::Base64 { media_type, data }
         }
         MediaSource::Base64 { media_type, .. } => {
             return Err(TranslateError::untranslatable(
-                path,
+                path.to_string(),
                 TARGET,
                 format!("documents of type `{media_type}` are not accepted; use PDF or plain text"),
             ));
         }
-        MediaSource::Url(url) => wire::Source::Url { url: url.clone() },
-        MediaSource::FileId(id) => wire::Source::File {
-            file_id: id.clone(),
-        },
+        MediaSource::Url(url) => OutSource::Url { url },
+        MediaSource::FileId(id) => OutSource::File { file_id: id },
     })
 }

@@ -14,7 +14,11 @@
 use gateway_protocol::{
     Delta, ErrorKind, Family, GatewayError, PartStart, StopReason, StreamEvent, Usage,
 };
-use serde_json::{Value, json};
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::error as anthropic_error;
 use super::response::{message_id, stop_from_wire, stop_to_wire, usage_from_wire, usage_to_wire};
@@ -69,6 +73,161 @@ impl Decoder {
         if self.done {
             return Ok(());
         }
+        // Typed, borrowed decoding for well-formed frames; anything unusual (odd types,
+        // duplicate keys, errors) takes the lenient `Value` walk below, unchanged.
+        if frame.data.trim_start().starts_with('{') {
+            if let Ok(ev) = serde_json::from_str::<FastEvent<'_>>(&frame.data) {
+                if self.decode_fast(ev, frame, out) {
+                    return Ok(());
+                }
+            }
+        }
+        self.decode_slow(frame, out)
+    }
+
+    /// The typed path; returns false (having done nothing) when the frame needs the
+    /// lenient path.
+    fn decode_fast(
+        &mut self,
+        ev: FastEvent<'_>,
+        frame: &Frame,
+        out: &mut Vec<StreamEvent>,
+    ) -> bool {
+        let kind = ev.kind.or(frame.event.as_deref()).unwrap_or("");
+        match kind {
+            "content_block_delta" => {
+                let Some(delta) = ev.delta else {
+                    return false;
+                };
+                let index = ev.index.unwrap_or(0);
+                let Some((open, Some(canonical))) = self.current else {
+                    return true;
+                };
+                if open != index {
+                    return true;
+                }
+                let text = |t: Option<Cow<'_, str>>| t.map(Cow::into_owned).unwrap_or_default();
+                let d = match delta.kind {
+                    Some("text_delta") => Delta::Text(text(delta.text)),
+                    Some("input_json_delta") => Delta::ToolArguments(text(delta.partial_json)),
+                    Some("thinking_delta") => Delta::Reasoning(text(delta.thinking)),
+                    Some("signature_delta") => Delta::Signature(text(delta.signature)),
+                    _ => return true,
+                };
+                if !matches!(&d, Delta::Text(s) | Delta::ToolArguments(s) | Delta::Reasoning(s) if s.is_empty())
+                {
+                    out.push(StreamEvent::Delta {
+                        index: canonical,
+                        delta: d,
+                    });
+                }
+            }
+            "content_block_start" => {
+                let Some(Ok(block)) = ev
+                    .content_block
+                    .map(|raw| serde_json::from_str::<FastBlock<'_>>(raw.get()))
+                else {
+                    return false;
+                };
+                let input = match (block.kind, block.input) {
+                    (Some("tool_use"), Some(raw)) => match serde_json::from_str::<Value>(raw.get())
+                    {
+                        Ok(v) => Some(v),
+                        Err(_) => return false,
+                    },
+                    _ => None,
+                };
+                self.ensure_started(out);
+                self.close(out);
+                let index = ev.index.unwrap_or(0);
+                let view = BlockIn {
+                    kind: block.kind,
+                    text: block.text.as_deref().unwrap_or(""),
+                    thinking: block.thinking.as_deref().unwrap_or(""),
+                    data: block.data.as_deref().unwrap_or(""),
+                    id: block.id.as_deref().unwrap_or(""),
+                    name: block.name.as_deref().unwrap_or(""),
+                    input: input.as_ref(),
+                };
+                let canonical = self.start_block(&view, out);
+                self.current = Some((index, canonical));
+            }
+            "content_block_stop" => {
+                let index = ev.index.unwrap_or(0);
+                if self.current.is_some_and(|(open, _)| open == index) {
+                    self.close(out);
+                }
+            }
+            "message_start" => {
+                let Some(raw) = ev.message else {
+                    return false;
+                };
+                let Ok(msg) = serde_json::from_str::<wire::Message>(raw.get()) else {
+                    return false;
+                };
+                self.on_message_start(msg, out);
+            }
+            "message_delta" => {
+                let usage = match ev.usage {
+                    None => None,
+                    Some(raw) => match serde_json::from_str::<wire::Usage>(raw.get()) {
+                        Ok(u) if raw.get() != "null" => Some(u),
+                        _ => return false,
+                    },
+                };
+                if let Some(d) = ev.delta {
+                    if let Some(r) = d.stop_reason {
+                        self.stop_reason = Some(r.into_owned());
+                    }
+                    if let Some(s) = d.stop_sequence {
+                        self.stop_sequence = Some(s.into_owned());
+                    }
+                }
+                if let Some(u) = usage {
+                    self.merge_usage(&u);
+                }
+            }
+            "message_stop" => self.on_message_stop(out),
+            "error" => return false,
+            _ => {}
+        }
+        true
+    }
+
+    fn on_message_start(&mut self, msg: wire::Message, out: &mut Vec<StreamEvent>) {
+        self.merge_usage(&msg.usage);
+        if !self.started {
+            self.started = true;
+            let model = if msg.model.is_empty() {
+                self.model.clone()
+            } else {
+                msg.model
+            };
+            out.push(StreamEvent::MessageStart { id: msg.id, model });
+        }
+    }
+
+    fn on_message_stop(&mut self, out: &mut Vec<StreamEvent>) {
+        self.ensure_started(out);
+        self.close(out);
+        let mut stop_reason = stop_from_wire(self.stop_reason.as_deref());
+        if stop_reason == StopReason::EndTurn && self.saw_tool {
+            stop_reason = StopReason::ToolUse;
+        }
+        out.push(StreamEvent::Usage(usage_from_wire(&self.usage)));
+        out.push(StreamEvent::MessageStop {
+            stop_reason,
+            stop_sequence: self.stop_sequence.take(),
+        });
+        self.done = true;
+    }
+
+    /// The lenient path: every field read from a `Value`, wrong types read as absent.
+    fn decode_slow(
+        &mut self,
+        frame: &Frame,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), TranslateError> {
         let v: Value = serde_json::from_str(&frame.data)
             .map_err(|e| TranslateError::upstream("stream event", e.to_string()))?;
         let kind = v
@@ -81,23 +240,24 @@ impl Decoder {
                 let msg = v.get("message").cloned().unwrap_or(Value::Null);
                 let msg: wire::Message = serde_json::from_value(msg)
                     .map_err(|e| TranslateError::upstream("stream event", e.to_string()))?;
-                self.merge_usage(&msg.usage);
-                if !self.started {
-                    self.started = true;
-                    let model = if msg.model.is_empty() {
-                        self.model.clone()
-                    } else {
-                        msg.model
-                    };
-                    out.push(StreamEvent::MessageStart { id: msg.id, model });
-                }
+                self.on_message_start(msg, out);
             }
             "content_block_start" => {
                 self.ensure_started(out);
                 self.close(out);
                 let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
                 let block = v.get("content_block").cloned().unwrap_or(Value::Null);
-                let canonical = self.start_block(&block, out);
+                let str_of = |key: &str| block.get(key).and_then(Value::as_str).unwrap_or("");
+                let view = BlockIn {
+                    kind: block.get("type").and_then(Value::as_str),
+                    text: str_of("text"),
+                    thinking: str_of("thinking"),
+                    data: str_of("data"),
+                    id: str_of("id"),
+                    name: str_of("name"),
+                    input: block.get("input"),
+                };
+                let canonical = self.start_block(&view, out);
                 self.current = Some((index, canonical));
             }
             "content_block_delta" => {
@@ -152,20 +312,7 @@ impl Decoder {
                     self.merge_usage(&u);
                 }
             }
-            "message_stop" => {
-                self.ensure_started(out);
-                self.close(out);
-                let mut stop_reason = stop_from_wire(self.stop_reason.as_deref());
-                if stop_reason == StopReason::EndTurn && self.saw_tool {
-                    stop_reason = StopReason::ToolUse;
-                }
-                out.push(StreamEvent::Usage(usage_from_wire(&self.usage)));
-                out.push(StreamEvent::MessageStop {
-                    stop_reason,
-                    stop_sequence: self.stop_sequence.take(),
-                });
-                self.done = true;
-            }
+            "message_stop" => self.on_message_stop(out),
             "error" => {
                 let kind = v
                     .pointer("/error/type")
@@ -230,42 +377,34 @@ impl Decoder {
     }
 
     /// Emits the start of a block; `None` for kinds with no canonical form.
-    fn start_block(&mut self, block: &Value, out: &mut Vec<StreamEvent>) -> Option<usize> {
+    fn start_block(&mut self, block: &BlockIn<'_>, out: &mut Vec<StreamEvent>) -> Option<usize> {
         let index = self.next_index;
-        let str_of = |key: &str| {
-            block
-                .get(key)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
-        let (part, first) = match block.get("type").and_then(Value::as_str) {
-            Some("text") => (PartStart::Text, Some(Delta::Text(str_of("text")))),
+        let (part, first) = match block.kind {
+            Some("text") => (PartStart::Text, Some(Delta::Text(block.text.to_owned()))),
             Some("thinking") => (
                 PartStart::Reasoning {
                     id: None,
                     source: Some(Family::Anthropic),
                 },
-                Some(Delta::Reasoning(str_of("thinking"))),
+                Some(Delta::Reasoning(block.thinking.to_owned())),
             ),
             Some("redacted_thinking") => (
                 PartStart::RedactedReasoning {
-                    data: str_of("data"),
+                    data: block.data.to_owned(),
                     source: Some(Family::Anthropic),
                 },
                 None,
             ),
             Some("tool_use") => {
                 self.saw_tool = true;
-                let raw = str_of("id");
-                let (plain, signature) = ids::split_signature(&raw);
+                let (plain, signature) = ids::split_signature(block.id);
                 let id = if plain.is_empty() {
                     ids::synthesize_call_id(&self.seed, index)
                 } else {
                     plain.to_owned()
                 };
-                let name = self.tool_names.caller_name(&str_of("name")).to_owned();
-                let input = match block.get("input") {
+                let name = self.tool_names.caller_name(block.name).to_owned();
+                let input = match block.input {
                     Some(Value::Object(m)) if !m.is_empty() => {
                         Some(Delta::ToolArguments(Value::Object(m.clone()).to_string()))
                     }
@@ -291,6 +430,74 @@ impl Decoder {
         }
         Some(index)
     }
+}
+
+/// A `content_block_start` block, however it was read.
+struct BlockIn<'a> {
+    kind: Option<&'a str>,
+    text: &'a str,
+    thinking: &'a str,
+    data: &'a str,
+    id: &'a str,
+    name: &'a str,
+    /// Only read for `tool_use`.
+    input: Option<&'a Value>,
+}
+
+/// A stream event as the typed path reads it (unknown keys skipped).
+#[derive(Deserialize)]
+struct FastEvent<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(default)]
+    index: Option<u64>,
+    #[serde(borrow, default)]
+    delta: Option<FastDelta<'a>>,
+    /// Read only for `content_block_start` (keeps this struct small).
+    #[serde(borrow, default)]
+    content_block: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    usage: Option<&'a RawValue>,
+}
+
+/// `delta` of `content_block_delta` and `message_delta`.
+#[derive(Deserialize)]
+struct FastDelta<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    partial_json: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    thinking: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    signature: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    stop_reason: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    stop_sequence: Option<Cow<'a, str>>,
+}
+
+/// `content_block` of `content_block_start`.
+#[derive(Deserialize)]
+struct FastBlock<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    thinking: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    data: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    input: Option<&'a RawValue>,
 }
 
 /// The block being written to the caller.
@@ -396,10 +603,7 @@ impl Encoder {
                             Some(s) => ids::attach_signature(id, s),
                             None => id.clone(),
                         };
-                        let block = self.start_block(
-                            json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
-                            out,
-                        );
+                        let block = self.start_block(BlockHead::ToolUse { id: &id, name }, out);
                         Open::Written {
                             canonical: *index,
                             block,
@@ -418,8 +622,7 @@ impl Encoder {
                         data,
                         source: Some(Family::Anthropic),
                     } => {
-                        let block = self
-                            .start_block(json!({"type": "redacted_thinking", "data": data}), out);
+                        let block = self.start_block(BlockHead::Redacted { data }, out);
                         Open::Written {
                             canonical: *index,
                             block,
@@ -443,13 +646,10 @@ impl Encoder {
                 self.ensure_started(out);
                 self.close(out);
                 let (reason, sequence) = stop_to_wire(*stop_reason, stop_sequence.as_deref());
-                let data = json!({
-                    "type": "message_delta",
-                    "delta": {"stop_reason": reason, "stop_sequence": sequence},
-                    "usage": usage_to_wire(&self.usage),
-                });
-                write_event(out, "message_delta", &data);
-                write_event(out, "message_stop", &json!({"type": "message_stop"}));
+                write_message_delta(out, reason, sequence.as_deref(), &self.usage);
+                out.extend_from_slice(
+                    b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+                );
                 self.done = true;
             }
             StreamEvent::Error(err) => {
@@ -461,25 +661,16 @@ impl Encoder {
 
     fn start(&mut self, id: &str, out: &mut Vec<u8>) {
         self.started = true;
-        let data = json!({
-            "type": "message_start",
-            "message": {
-                "id": id,
-                "type": "message",
-                "role": "assistant",
-                "model": self.model,
-                "content": [],
-                "stop_reason": null,
-                "stop_sequence": null,
-                "usage": {
-                    "input_tokens": 0,
-                    "cache_creation_input_tokens": 0,
-                    "cache_read_input_tokens": 0,
-                    "output_tokens": 0,
-                },
-            },
-        });
-        write_event(out, "message_start", &data);
+        out.extend_from_slice(b"event: message_start\ndata: {\"message\":{\"content\":[],\"id\":");
+        push_str(out, id);
+        out.extend_from_slice(b",\"model\":");
+        push_str(out, &self.model);
+        out.extend_from_slice(
+            b",\"role\":\"assistant\",\"stop_reason\":null,\"stop_sequence\":null,\
+\"type\":\"message\",\"usage\":{\"cache_creation_input_tokens\":0,\
+\"cache_read_input_tokens\":0,\"input_tokens\":0,\"output_tokens\":0}},\
+\"type\":\"message_start\"}\n\n",
+        );
     }
 
     fn ensure_started(&mut self, out: &mut Vec<u8>) {
@@ -489,21 +680,49 @@ impl Encoder {
         }
     }
 
-    fn start_block(&mut self, block: Value, out: &mut Vec<u8>) -> usize {
+    fn start_block(&mut self, block: BlockHead<'_>, out: &mut Vec<u8>) -> usize {
         let index = self.next_block;
         self.next_block += 1;
-        let data = json!({"type": "content_block_start", "index": index, "content_block": block});
-        write_event(out, "content_block_start", &data);
+        // Keys in sorted order, as the snapshots (and the earlier `Value` encoding) have them.
+        out.extend_from_slice(b"event: content_block_start\ndata: {\"content_block\":");
+        match block {
+            BlockHead::ToolUse { id, name } => {
+                out.extend_from_slice(b"{\"id\":");
+                push_str(out, id);
+                out.extend_from_slice(b",\"input\":{},\"name\":");
+                push_str(out, name);
+                out.extend_from_slice(b",\"type\":\"tool_use\"}");
+            }
+            BlockHead::Redacted { data } => {
+                out.extend_from_slice(b"{\"data\":");
+                push_str(out, data);
+                out.extend_from_slice(b",\"type\":\"redacted_thinking\"}");
+            }
+            BlockHead::Text => out.extend_from_slice(b"{\"text\":\"\",\"type\":\"text\"}"),
+            BlockHead::Thinking => out
+                .extend_from_slice(b"{\"signature\":\"\",\"thinking\":\"\",\"type\":\"thinking\"}"),
+        }
+        out.extend_from_slice(b",\"index\":");
+        push_usize(out, index);
+        out.extend_from_slice(b",\"type\":\"content_block_start\"}\n\n");
         if !self.pinged {
             self.pinged = true;
-            write_event(out, "ping", &json!({"type": "ping"}));
+            out.extend_from_slice(b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
         }
         index
     }
 
-    fn write_delta(out: &mut Vec<u8>, block: usize, delta: Value) {
-        let data = json!({"type": "content_block_delta", "index": block, "delta": delta});
-        write_event(out, "content_block_delta", &data);
+    /// `content_block_delta` with `{<field>: text, type: <kind>}` (field sorts before `type`).
+    fn write_delta(out: &mut Vec<u8>, block: usize, field: &str, kind: &str, text: &str) {
+        out.extend_from_slice(b"event: content_block_delta\ndata: {\"delta\":{\"");
+        out.extend_from_slice(field.as_bytes());
+        out.extend_from_slice(b"\":");
+        push_str(out, text);
+        out.extend_from_slice(b",\"type\":\"");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\"},\"index\":");
+        push_usize(out, block);
+        out.extend_from_slice(b",\"type\":\"content_block_delta\"}\n\n");
     }
 
     fn delta(&mut self, index: usize, delta: &Delta, out: &mut Vec<u8>) {
@@ -520,8 +739,8 @@ impl Encoder {
         match (&mut self.open, delta) {
             (Open::PendingText { canonical }, Delta::Text(t)) if !t.is_empty() => {
                 let canonical = *canonical;
-                let block = self.start_block(json!({"type": "text", "text": ""}), out);
-                Self::write_delta(out, block, json!({"type": "text_delta", "text": t}));
+                let block = self.start_block(BlockHead::Text, out);
+                Self::write_delta(out, block, "text", "text_delta", t);
                 self.open = Open::Written {
                     canonical,
                     block,
@@ -536,7 +755,7 @@ impl Encoder {
                 },
                 Delta::Text(t),
             ) if !t.is_empty() => {
-                Self::write_delta(out, *block, json!({"type": "text_delta", "text": t}));
+                Self::write_delta(out, *block, "text", "text_delta", t);
             }
             (
                 Open::Written {
@@ -546,11 +765,7 @@ impl Encoder {
                 },
                 Delta::ToolArguments(a),
             ) if !a.is_empty() => {
-                Self::write_delta(
-                    out,
-                    *block,
-                    json!({"type": "input_json_delta", "partial_json": a}),
-                );
+                Self::write_delta(out, *block, "partial_json", "input_json_delta", a);
             }
             (Open::Thinking { fragments, .. }, Delta::Reasoning(t)) if !t.is_empty() => {
                 fragments.push(t.clone());
@@ -563,40 +778,102 @@ impl Encoder {
     fn close(&mut self, out: &mut Vec<u8>) {
         match std::mem::replace(&mut self.open, Open::None) {
             Open::Written { block, .. } => {
-                write_event(
-                    out,
-                    "content_block_stop",
-                    &json!({"type": "content_block_stop", "index": block}),
-                );
+                write_block_stop(out, block);
             }
             Open::Thinking {
                 fragments,
                 signature,
                 ..
             } if !signature.is_empty() => {
-                let block = self.start_block(
-                    json!({"type": "thinking", "thinking": "", "signature": ""}),
-                    out,
-                );
-                for f in fragments {
-                    Self::write_delta(out, block, json!({"type": "thinking_delta", "thinking": f}));
+                let block = self.start_block(BlockHead::Thinking, out);
+                for f in &fragments {
+                    Self::write_delta(out, block, "thinking", "thinking_delta", f);
                 }
-                Self::write_delta(
-                    out,
-                    block,
-                    json!({"type": "signature_delta", "signature": signature}),
-                );
-                write_event(
-                    out,
-                    "content_block_stop",
-                    &json!({"type": "content_block_stop", "index": block}),
-                );
+                Self::write_delta(out, block, "signature", "signature_delta", &signature);
+                write_block_stop(out, block);
             }
             _ => {}
         }
     }
 }
 
-fn write_event(out: &mut Vec<u8>, name: &str, data: &Value) {
-    write_sse(out, Some(name), data.to_string().as_bytes());
+/// The head of a `content_block_start`.
+enum BlockHead<'a> {
+    ToolUse { id: &'a str, name: &'a str },
+    Redacted { data: &'a str },
+    Text,
+    Thinking,
+}
+
+fn write_block_stop(out: &mut Vec<u8>, block: usize) {
+    out.extend_from_slice(b"event: content_block_stop\ndata: {\"index\":");
+    push_usize(out, block);
+    out.extend_from_slice(b",\"type\":\"content_block_stop\"}\n\n");
+}
+
+fn write_message_delta(out: &mut Vec<u8>, reason: &str, sequence: Option<&str>, usage: &Usage) {
+    let u = usage_to_wire(usage);
+    out.extend_from_slice(b"event: message_delta\ndata: {\"delta\":{\"stop_reason\":");
+    push_str(out, reason);
+    out.extend_from_slice(b",\"stop_sequence\":");
+    match sequence {
+        Some(s) => push_str(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b"},\"type\":\"message_delta\",\"usage\":{");
+    // Sorted keys; absent counts are omitted as `usage_to_wire` leaves them out.
+    let mut first = true;
+    let mut field = |out: &mut Vec<u8>, key: &str, n: Option<u64>| {
+        if let Some(n) = n {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.push(b'"');
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(b"\":");
+            push_u64(out, n);
+        }
+    };
+    field(
+        out,
+        "cache_creation_input_tokens",
+        u.cache_creation_input_tokens,
+    );
+    field(out, "cache_read_input_tokens", u.cache_read_input_tokens);
+    field(out, "input_tokens", u.input_tokens);
+    field(out, "output_tokens", u.output_tokens);
+    if let Some(d) = u.output_tokens_details {
+        if !first {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"output_tokens_details\":{\"thinking_tokens\":");
+        push_u64(out, d.thinking_tokens);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"}}\n\n");
+}
+
+/// A JSON string literal (serde_json's escaping, as `Value` used).
+fn push_str(out: &mut Vec<u8>, s: &str) {
+    // Writing into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn push_usize(out: &mut Vec<u8>, n: usize) {
+    push_u64(out, n as u64);
+}
+
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
