@@ -7,7 +7,11 @@
 //! terminal `response.completed` / `response.incomplete`; `response.failed` and
 //! `error` become [`StreamEvent::Error`].
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 
 use gateway_protocol::{Delta, ErrorKind, Family, GatewayError, PartStart, StreamEvent};
 
@@ -74,6 +78,23 @@ impl Decoder {
         let data = frame.data.trim();
         if self.finished || data.is_empty() || data == "[DONE]" {
             return Ok(());
+        }
+        // Delta events (nearly all of a stream) are read borrowed, without building the
+        // full event; anything else, or anything the light read does not accept, takes
+        // the full decode (which gives the same errors as before).
+        if may_be_delta(data) {
+            if let Ok(light) = serde_json::from_str::<LightEvent<'_>>(data) {
+                if !light.heavy() {
+                    let kind = if light.kind.0.is_empty() {
+                        frame.event.as_deref().unwrap_or_default()
+                    } else {
+                        &light.kind.0
+                    };
+                    if self.light_delta(kind, &light, out) {
+                        return Ok(());
+                    }
+                }
+            }
         }
         let mut ev: wire::Event = json::decode_upstream("stream event", data.as_bytes())?;
         if ev.kind.is_empty() {
@@ -234,6 +255,47 @@ impl Decoder {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Handles a delta event read by the light path; `false` when `kind` is not one.
+    fn light_delta(&mut self, kind: &str, ev: &LightEvent<'_>, out: &mut Vec<StreamEvent>) -> bool {
+        let delta = ev.delta.as_ref().map(|d| &*d.0).filter(|d| !d.is_empty());
+        match kind {
+            "response.output_text.delta" | "response.refusal.delta" => {
+                self.start(None, out);
+                self.open_text(
+                    ev.output_index.unwrap_or(0),
+                    ev.content_index.unwrap_or(0),
+                    out,
+                );
+                if let Some(d) = delta {
+                    self.delta(Delta::Text(d.to_owned()), out);
+                }
+            }
+            "response.function_call_arguments.delta" => {
+                if let Some(d) = delta {
+                    if self.open_is(|k| *k == OpenKind::Tool) {
+                        self.delta(Delta::ToolArguments(d.to_owned()), out);
+                    }
+                }
+            }
+            "response.reasoning_summary_text.delta" => {
+                if let Some(d) = delta {
+                    if self.open_is(|k| matches!(k, OpenKind::Reasoning { .. })) {
+                        self.delta(Delta::Reasoning(d.to_owned()), out);
+                    }
+                }
+            }
+            "response.reasoning_text.delta" => {
+                if let Some(d) = delta {
+                    if self.open_is(|k| *k == OpenKind::Reasoning { summaries: 0 }) {
+                        self.delta(Delta::Reasoning(d.to_owned()), out);
+                    }
+                }
+            }
+            _ => return false,
+        }
+        true
     }
 
     /// Called at end of input: a stream without a terminal event was cut off.
@@ -471,4 +533,154 @@ fn part_text(part: Option<&serde_json::Value>) -> Option<String> {
         .or_else(|| part.get("refusal"))
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned)
+}
+
+/// A stream event read without building its nested objects: the same fields, with the
+/// same types accepted, as [`wire::Event`]; nested objects are only noted as present
+/// (such events take the full decode).
+#[derive(Deserialize)]
+struct LightEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: LightStr<'a>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    sequence_number: u64,
+    #[serde(default)]
+    response: Option<Present>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    item_id: Option<AnyStr>,
+    #[serde(default)]
+    output_index: Option<usize>,
+    #[serde(default)]
+    content_index: Option<usize>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    summary_index: Option<usize>,
+    #[serde(default)]
+    item: Option<Present>,
+    #[serde(default)]
+    part: Option<Present>,
+    #[serde(default, borrow)]
+    delta: Option<LightStr<'a>>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    text: Option<AnyStr>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    refusal: Option<AnyStr>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    name: Option<AnyStr>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    arguments: Option<AnyStr>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    logprobs: Option<AnySeq>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    code: Option<AnyStr>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    message: Option<AnyStr>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    param: Option<AnyStr>,
+    #[serde(default)]
+    error: Option<Present>,
+}
+
+impl LightEvent<'_> {
+    /// Whether a nested object is present (the full decode must check and read it).
+    fn heavy(&self) -> bool {
+        self.response.is_some()
+            || self.item.is_some()
+            || self.part.is_some()
+            || self.error.is_some()
+    }
+}
+
+/// Any JSON value, skipped; its presence is what counts.
+struct Present;
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        IgnoredAny::deserialize(d).map(|_| Present)
+    }
+}
+
+/// A JSON array of anything, skipped (what `Vec<Value>` accepts).
+struct AnySeq;
+
+impl<'de> Deserialize<'de> for AnySeq {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AnySeq;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AnySeq, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(AnySeq)
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// False when `data` visibly starts with a `type` that is not a delta event (such
+/// events skip the light read and go straight to the full decode).
+fn may_be_delta(data: &str) -> bool {
+    match data.strip_prefix("{\"type\":\"") {
+        Some(rest) => rest
+            .split_once('"')
+            .is_none_or(|(kind, _)| kind.contains('\\') || kind.ends_with(".delta")),
+        None => true,
+    }
+}
+
+/// A string, borrowed from the frame when it has no escapes.
+struct LightStr<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LightStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = LightStr<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<LightStr<'a>, E> {
+                Ok(LightStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<LightStr<'a>, E> {
+                Ok(LightStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<LightStr<'a>, E> {
+                Ok(LightStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
+/// A string, checked and skipped (what `String` accepts).
+struct AnyStr;
+
+impl<'de> Deserialize<'de> for AnyStr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = AnyStr;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E>(self, _: &str) -> Result<AnyStr, E> {
+                Ok(AnyStr)
+            }
+        }
+        d.deserialize_str(V)
+    }
 }

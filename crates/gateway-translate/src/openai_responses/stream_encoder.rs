@@ -8,6 +8,7 @@
 //! full output and usage. `sequence_number` starts at 0 and grows by one per event.
 
 use gateway_protocol::{Delta, Family, PartStart, StreamEvent, Usage};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::response::{
@@ -16,8 +17,6 @@ use super::response::{
 };
 use super::{error, wire};
 use crate::context::ResponseContext;
-use crate::framing::write_sse;
-use crate::json;
 
 /// Writes canonical events as a Responses SSE stream.
 #[derive(Debug)]
@@ -119,7 +118,7 @@ impl Encoder {
                     message: err.message.clone(),
                     param: err.param.clone(),
                 };
-                write_sse(out, Some("error"), &json::encode(&ev));
+                write_event(out, "error", &ev);
                 self.done = true;
             }
         }
@@ -221,30 +220,43 @@ impl Encoder {
                     if let Some(last) = texts.last_mut() {
                         last.push_str(t);
                     }
-                    let ev = wire::Event {
-                        kind: "response.output_text.delta".to_owned(),
-                        item_id: Some(id.clone()),
-                        output_index: Some(output_index),
-                        content_index: Some(texts.len().saturating_sub(1)),
-                        delta: Some(t.clone()),
-                        logprobs: Some(Vec::new()),
-                        ..wire::Event::default()
-                    };
-                    self.emit(out, ev);
+                    let sequence_number = self.seq;
+                    self.seq = self.seq.saturating_add(1);
+                    const KIND: &str = "response.output_text.delta";
+                    write_event(
+                        out,
+                        KIND,
+                        &TextDelta {
+                            kind: KIND,
+                            sequence_number,
+                            item_id: id,
+                            output_index,
+                            content_index: texts.len().saturating_sub(1),
+                            delta: t,
+                            logprobs: [],
+                        },
+                    );
                 }
             }
             Delta::ToolArguments(a) => {
                 let output_index = self.output.len();
                 if let Some(OpenItem::Call { id, arguments, .. }) = &mut self.open {
                     arguments.push_str(a);
-                    let ev = wire::Event {
-                        kind: "response.function_call_arguments.delta".to_owned(),
-                        item_id: Some(id.clone()),
-                        output_index: Some(output_index),
-                        delta: Some(a.clone()),
-                        ..wire::Event::default()
-                    };
-                    self.emit(out, ev);
+                    let sequence_number = self.seq;
+                    self.seq = self.seq.saturating_add(1);
+                    const KIND: &str = "response.function_call_arguments.delta";
+                    write_event(
+                        out,
+                        KIND,
+                        &IndexedDelta {
+                            kind: KIND,
+                            sequence_number,
+                            item_id: id,
+                            output_index,
+                            summary_index: None,
+                            delta: a,
+                        },
+                    );
                 }
             }
             Delta::Reasoning(t) => {
@@ -272,15 +284,20 @@ impl Encoder {
                         e.part = Some(json!({"type": "summary_text", "text": ""}));
                     });
                 }
-                let ev = wire::Event {
-                    kind: "response.reasoning_summary_text.delta".to_owned(),
-                    item_id: Some(id),
-                    output_index: Some(output_index),
-                    summary_index: Some(0),
-                    delta: Some(t.clone()),
-                    ..wire::Event::default()
-                };
-                self.emit(out, ev);
+                let sequence_number = self.next_seq();
+                const KIND: &str = "response.reasoning_summary_text.delta";
+                write_event(
+                    out,
+                    KIND,
+                    &IndexedDelta {
+                        kind: KIND,
+                        sequence_number,
+                        item_id: &id,
+                        output_index,
+                        summary_index: Some(0),
+                        delta: t,
+                    },
+                );
             }
             Delta::Signature(s) => {
                 if let Some(OpenItem::Reasoning { signature, .. }) = &mut self.open {
@@ -461,18 +478,26 @@ impl Encoder {
     }
 
     fn finish_item(&mut self, out: &mut Vec<u8>, item: wire::Item) {
-        self.item_event(out, "response.output_item.done", item.clone());
+        self.item_event_ref(out, "response.output_item.done", &item);
         self.output.push(item);
     }
 
     fn item_event(&mut self, out: &mut Vec<u8>, kind: &str, item: wire::Item) {
-        let ev = wire::Event {
-            kind: kind.to_owned(),
-            output_index: Some(self.output.len()),
-            item: Some(item),
-            ..wire::Event::default()
-        };
-        self.emit(out, ev);
+        self.item_event_ref(out, kind, &item);
+    }
+
+    fn item_event_ref(&mut self, out: &mut Vec<u8>, kind: &str, item: &wire::Item) {
+        let sequence_number = self.next_seq();
+        write_event(
+            out,
+            kind,
+            &ItemEvent {
+                kind,
+                sequence_number,
+                output_index: self.output.len(),
+                item,
+            },
+        );
     }
 
     fn summary_event(
@@ -501,9 +526,61 @@ impl Encoder {
 
     fn emit(&mut self, out: &mut Vec<u8>, mut ev: wire::Event) {
         ev.sequence_number = self.next_seq();
-        let kind = ev.kind.clone();
-        write_sse(out, Some(&kind), &json::encode(&ev));
+        write_event(out, &ev.kind, &ev);
     }
+}
+
+/// Writes one SSE frame (`event: <kind>`, one `data:` line, blank line) with the JSON of
+/// `ev` serialised straight into `out`. Compact JSON has no raw newline, so this is the
+/// same bytes as `write_sse(out, Some(kind), &json::encode(ev))`.
+fn write_event<T: Serialize>(out: &mut Vec<u8>, kind: &str, ev: &T) {
+    out.reserve(kind.len() + 64);
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    let mark = out.len();
+    if serde_json::to_writer(&mut *out, ev).is_err() {
+        out.truncate(mark);
+        out.extend_from_slice(b"null");
+    }
+    out.extend_from_slice(b"\n\n");
+}
+
+/// `response.output_text.delta`, in the key order of [`wire::Event`].
+#[derive(Serialize)]
+struct TextDelta<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    content_index: usize,
+    delta: &'a str,
+    logprobs: [u8; 0],
+}
+
+/// `response.function_call_arguments.delta` and `response.reasoning_summary_text.delta`,
+/// in the key order of [`wire::Event`].
+#[derive(Serialize)]
+struct IndexedDelta<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary_index: Option<usize>,
+    delta: &'a str,
+}
+
+/// `response.output_item.added` / `.done`, in the key order of [`wire::Event`].
+#[derive(Serialize)]
+struct ItemEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    sequence_number: u64,
+    output_index: usize,
+    item: &'a wire::Item,
 }
 
 fn output_text_part(text: &str) -> Value {
