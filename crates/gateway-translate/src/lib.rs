@@ -20,6 +20,7 @@ pub mod ids;
 pub mod json;
 pub mod media;
 pub mod names;
+pub mod time;
 pub mod turns;
 pub mod usage_tap;
 

@@ -18,5 +18,4 @@ pub mod stream;
 pub mod wire;
 
 mod messages;
-mod time;
 mod util;

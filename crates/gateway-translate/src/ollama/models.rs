@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::time::{format_rfc3339, parse_rfc3339};
 use crate::error::TranslateError;
 use crate::json;
+use crate::time::{format_rfc3339, parse_rfc3339};
 
 /// The `/api/tags` body.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

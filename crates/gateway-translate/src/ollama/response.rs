@@ -2,11 +2,11 @@
 
 use gateway_protocol::{ChatResponse, Family, Part, Reasoning, StopReason, ToolCall, Usage};
 
-use super::time::{format_rfc3339, parse_rfc3339};
 use super::util::{arguments_object, arguments_text};
 use super::wire;
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
+use crate::time::{format_rfc3339, parse_rfc3339};
 use crate::{ids, json};
 
 /// The canonical stop reason of Ollama's `done_reason` (PROTOCOLS §8.1): `stop` with

@@ -9,13 +9,13 @@ use gateway_protocol::{
 };
 
 use super::response::{call_id, done_reason, stop_reason, tool_call, usage};
-use super::time::format_rfc3339;
 use super::util::{arguments_object, arguments_text};
 use super::{error, wire};
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
 use crate::framing::Frame;
 use crate::json;
+use crate::time::format_rfc3339;
 
 /// The kind of the part a decoder has open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,8 @@
-//! RFC 3339 timestamps ↔ Unix seconds (Ollama's `created_at`, `modified_at`), with the
-//! civil-date arithmetic of Howard Hinnant's `days_from_civil` / `civil_from_days`.
+//! RFC 3339 timestamps ↔ Unix seconds (Ollama's `created_at`, Anthropic's model list),
+//! with the civil-date arithmetic of Howard Hinnant's `days_from_civil` / `civil_from_days`.
 
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
-pub(crate) fn format_rfc3339(secs: u64) -> String {
+pub fn format_rfc3339(secs: u64) -> String {
     let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
@@ -16,7 +16,7 @@ pub(crate) fn format_rfc3339(secs: u64) -> String {
 
 /// Parses an RFC 3339 timestamp (fraction and offset allowed) into Unix seconds.
 /// Times before 1970 or unreadable text give `None`.
-pub(crate) fn parse_rfc3339(s: &str) -> Option<u64> {
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
     let b = s.as_bytes();
     if b.len() < 20 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
         return None;
