@@ -7,6 +7,8 @@ use gateway_protocol::{
 };
 use serde_json::{Map, Value};
 
+use super::borrow::Str;
+use super::request_in::{ContentIn, FunctionDefIn, MessageIn, RequestIn, StopIn, ToolDefIn};
 use super::wire;
 use crate::error::TranslateError;
 use crate::{ids, json, media};
@@ -37,13 +39,33 @@ const BINDING: [(&str, &str); 6] = [
 ];
 
 /// Reads a caller's Chat Completions body into the canonical request.
+///
+/// The body is read into borrowed twins of the wire types ([`RequestIn`]); a body they
+/// refuse is read again with the owned wire types, which name the failing field (and,
+/// should they accept it after all, give the request).
 pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
+    let parsed = match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str::<RequestIn<'_>>(text),
+        Err(_) => serde_json::from_slice::<RequestIn<'_>>(body),
+    };
+    match parsed {
+        Ok(w) => decode_in(w),
+        Err(_) => decode_wire(body),
+    }
+}
+
+#[cold]
+fn decode_wire(body: &[u8]) -> Result<ChatRequest, TranslateError> {
     let w: wire::Request = json::decode_request(body)?;
+    decode_in(RequestIn::from_wire(&w))
+}
+
+fn decode_in(w: RequestIn<'_>) -> Result<ChatRequest, TranslateError> {
     let mut req = ChatRequest {
-        model: w.model,
+        model: w.model.into_owned(),
         stream: w.stream.unwrap_or(false),
         parallel_tool_calls: w.parallel_tool_calls,
-        user: w.user,
+        user: w.user.map(Str::into_owned),
         ..ChatRequest::default()
     };
     req.include_usage = req.stream
@@ -52,7 +74,7 @@ pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
             .and_then(|o| o.include_usage)
             .unwrap_or(false);
 
-    decode_messages(&w.messages, &mut req)?;
+    decode_messages(w.messages, &mut req)?;
 
     let s = &mut req.sampling;
     s.max_output_tokens = w.max_completion_tokens.or(w.max_tokens);
@@ -62,8 +84,8 @@ pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
     s.presence_penalty = w.presence_penalty;
     s.frequency_penalty = w.frequency_penalty;
     s.stop = match w.stop {
-        Some(wire::Stop::One(one)) => vec![one],
-        Some(wire::Stop::Many(many)) => many,
+        Some(StopIn::One(one)) => vec![one.into_owned()],
+        Some(StopIn::Many(many)) => many.into_iter().map(Str::into_owned).collect(),
         None => Vec::new(),
     };
 
@@ -75,7 +97,8 @@ pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
             TranslateError::invalid(
                 "reasoning_effort",
                 format!(
-                    "unknown reasoning effort `{effort}`; use none, minimal, low, medium, high, xhigh or max"
+                    "unknown reasoning effort `{}`; use none, minimal, low, medium, high, xhigh or max",
+                    &*effort
                 ),
             )
         })?;
@@ -93,7 +116,9 @@ pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
         req.tool_choice = Some(decode_tool_choice(choice, "function_call")?);
     }
 
-    decode_extra(w.extra, &mut req)?;
+    if !w.extra.is_empty() {
+        decode_extra(w.extra, &mut req)?;
+    }
     Ok(req)
 }
 
@@ -194,17 +219,17 @@ fn decode_response_format(rf: wire::ResponseFormat) -> Result<ResponseFormat, Tr
 }
 
 fn decode_tools(
-    tools: Option<Vec<wire::ToolDef>>,
-    functions: Option<Vec<wire::FunctionDef>>,
+    tools: Option<Vec<ToolDefIn<'_>>>,
+    functions: Option<Vec<FunctionDefIn<'_>>>,
     req: &mut ChatRequest,
 ) -> Result<(), TranslateError> {
     for (i, t) in tools.into_iter().flatten().enumerate() {
-        if t.kind != "function" {
+        if &*t.kind != "function" {
             req.extensions.binding.push(BindingField {
                 only_shape: None,
                 family: Family::OpenAi,
                 path: format!("tools[{i}]"),
-                reason: format!("`{}` tools are an OpenAI-only feature", t.kind),
+                reason: format!("`{}` tools are an OpenAI-only feature", &*t.kind),
             });
             continue;
         }
@@ -219,10 +244,10 @@ fn decode_tools(
     Ok(())
 }
 
-fn tool_from(f: wire::FunctionDef) -> Tool {
+fn tool_from(f: FunctionDefIn<'_>) -> Tool {
     Tool {
-        name: f.name,
-        description: f.description,
+        name: f.name.into_owned(),
+        description: f.description.map(Str::into_owned),
         parameters: f.parameters,
         strict: f.strict,
         cache_control: None,
@@ -288,19 +313,22 @@ fn decode_tool_choice(v: &Value, path: &str) -> Result<ToolChoice, TranslateErro
     }
 }
 
-fn decode_messages(msgs: &[wire::Message], req: &mut ChatRequest) -> Result<(), TranslateError> {
+fn msg_path(i: usize) -> String {
+    format!("messages[{i}]")
+}
+
+fn decode_messages(msgs: Vec<MessageIn<'_>>, req: &mut ChatRequest) -> Result<(), TranslateError> {
     // The id of the latest legacy `function_call`, answered by the next `function` message.
     let mut legacy_call: Option<String> = None;
-    for (i, m) in msgs.iter().enumerate() {
-        let path = format!("messages[{i}]");
-        match m.role.as_str() {
+    req.messages.reserve(msgs.len());
+    for (i, m) in msgs.into_iter().enumerate() {
+        match &*m.role {
             "system" | "developer" => {
-                for p in text_parts(m.content.as_ref(), &path)? {
-                    req.system.push(p);
-                }
+                let parts = text_parts(m.content, i)?;
+                req.system.extend(parts);
             }
             "user" => {
-                let parts = user_parts(m.content.as_ref(), &path)?;
+                let parts = user_parts(m.content, i)?;
                 req.messages.push(Message {
                     role: Role::User,
                     parts,
@@ -308,39 +336,39 @@ fn decode_messages(msgs: &[wire::Message], req: &mut ChatRequest) -> Result<(), 
             }
             "assistant" => {
                 let mut parts = Vec::new();
-                if let Some(r) = m.reasoning_content.as_ref().filter(|r| !r.is_empty()) {
+                if let Some(r) = m.reasoning_content.filter(|r| !r.is_empty()) {
                     parts.push(Part::Reasoning(gateway_protocol::Reasoning {
-                        text: r.clone(),
+                        text: r.into_owned(),
                         source: Some(Family::OpenAi),
                         ..Default::default()
                     }));
                 }
-                parts.extend(assistant_text(m.content.as_ref(), &path)?);
-                if let Some(r) = m.refusal.as_ref().filter(|r| !r.is_empty()) {
-                    parts.push(Part::text(r.clone()));
+                parts.extend(assistant_text(m.content, i)?);
+                if let Some(r) = m.refusal.filter(|r| !r.is_empty()) {
+                    parts.push(Part::text(r.into_owned()));
                 }
-                for (j, c) in m.tool_calls.iter().flatten().enumerate() {
+                for (j, c) in m.tool_calls.into_iter().flatten().enumerate() {
                     if c.id.is_empty() {
                         return Err(TranslateError::invalid(
-                            format!("{path}.tool_calls[{j}].id"),
+                            format!("{}.tool_calls[{j}].id", msg_path(i)),
                             "tool call id must not be empty",
                         ));
                     }
                     let (id, signature) = ids::split_signature(&c.id);
                     parts.push(Part::ToolCall(ToolCall {
                         id: id.to_owned(),
-                        name: c.function.name.clone(),
-                        arguments: c.function.arguments.clone(),
+                        name: c.function.name.into_owned(),
+                        arguments: c.function.arguments.into_owned(),
                         signature,
                     }));
                 }
-                if let Some(fc) = &m.function_call {
+                if let Some(fc) = m.function_call {
                     let id = ids::synthesize_call_id("legacy", i);
                     legacy_call = Some(id.clone());
                     parts.push(Part::ToolCall(ToolCall {
                         id,
-                        name: fc.name.clone(),
-                        arguments: fc.arguments.clone(),
+                        name: fc.name.into_owned(),
+                        arguments: fc.arguments.into_owned(),
                         signature: None,
                     }));
                 }
@@ -350,10 +378,11 @@ fn decode_messages(msgs: &[wire::Message], req: &mut ChatRequest) -> Result<(), 
                 });
             }
             "tool" | "function" => {
-                let call_id = if m.role == "tool" {
+                let is_tool = &*m.role == "tool";
+                let call_id = if is_tool {
                     let id = m.tool_call_id.as_deref().ok_or_else(|| {
                         TranslateError::invalid(
-                            format!("{path}.tool_call_id"),
+                            format!("{}.tool_call_id", msg_path(i)),
                             "missing field `tool_call_id`",
                         )
                     })?;
@@ -363,11 +392,11 @@ fn decode_messages(msgs: &[wire::Message], req: &mut ChatRequest) -> Result<(), 
                         .take()
                         .unwrap_or_else(|| ids::synthesize_call_id("legacy", i))
                 };
-                let content = text_parts(m.content.as_ref(), &path)?;
-                let name = if m.role == "function" {
-                    m.name.clone()
-                } else {
+                let content = text_parts(m.content, i)?;
+                let name = if is_tool {
                     None
+                } else {
+                    m.name.map(Str::into_owned)
                 };
                 let result = Part::ToolResult(ToolResult {
                     call_id,
@@ -390,7 +419,7 @@ fn decode_messages(msgs: &[wire::Message], req: &mut ChatRequest) -> Result<(), 
             }
             other => {
                 return Err(TranslateError::invalid(
-                    format!("{path}.role"),
+                    format!("{}.role", msg_path(i)),
                     format!(
                         "unknown role `{other}`; use system, developer, user, assistant or tool"
                     ),
@@ -402,21 +431,21 @@ fn decode_messages(msgs: &[wire::Message], req: &mut ChatRequest) -> Result<(), 
 }
 
 /// Text-only content (system, developer, tool): a string or text parts.
-fn text_parts(content: Option<&wire::Content>, path: &str) -> Result<Vec<Part>, TranslateError> {
+fn text_parts(content: Option<ContentIn<'_>>, i: usize) -> Result<Vec<Part>, TranslateError> {
     match content {
         None => Ok(Vec::new()),
-        Some(wire::Content::Text(t)) => Ok(vec![Part::text(t.clone())]),
-        Some(wire::Content::Parts(parts)) => parts
-            .iter()
+        Some(ContentIn::Text(t)) => Ok(vec![Part::text(t.into_owned())]),
+        Some(ContentIn::Parts(parts)) => parts
+            .into_iter()
             .enumerate()
-            .map(|(j, p)| match (p.kind.as_str(), &p.text) {
-                ("text", Some(t)) => Ok(Part::text(t.clone())),
+            .map(|(j, p)| match (&*p.kind, p.text) {
+                ("text", Some(t)) => Ok(Part::text(t.into_owned())),
                 ("text", None) => Err(TranslateError::invalid(
-                    format!("{path}.content[{j}].text"),
+                    format!("{}.content[{j}].text", msg_path(i)),
                     "missing field `text`",
                 )),
                 (other, _) => Err(TranslateError::invalid(
-                    format!("{path}.content[{j}].type"),
+                    format!("{}.content[{j}].type", msg_path(i)),
                     format!("`{other}` parts are not allowed here; only `text`"),
                 )),
             })
@@ -425,76 +454,75 @@ fn text_parts(content: Option<&wire::Content>, path: &str) -> Result<Vec<Part>, 
 }
 
 /// Assistant content: a string or text/refusal parts.
-fn assistant_text(
-    content: Option<&wire::Content>,
-    path: &str,
-) -> Result<Vec<Part>, TranslateError> {
+fn assistant_text(content: Option<ContentIn<'_>>, i: usize) -> Result<Vec<Part>, TranslateError> {
     match content {
-        Some(wire::Content::Text(t)) if t.is_empty() => Ok(Vec::new()),
-        Some(wire::Content::Parts(parts)) => {
+        Some(ContentIn::Text(t)) if t.is_empty() => Ok(Vec::new()),
+        Some(ContentIn::Parts(parts)) => {
             let mut out = Vec::new();
-            for (j, p) in parts.iter().enumerate() {
-                let text = match p.kind.as_str() {
-                    "text" => p.text.as_ref(),
-                    "refusal" => p.refusal.as_ref(),
+            for (j, p) in parts.into_iter().enumerate() {
+                let text = match &*p.kind {
+                    "text" => p.text,
+                    "refusal" => p.refusal,
                     other => {
                         return Err(TranslateError::invalid(
-                            format!("{path}.content[{j}].type"),
+                            format!("{}.content[{j}].type", msg_path(i)),
                             format!("`{other}` parts are not allowed in assistant messages"),
                         ));
                     }
                 };
                 let text = text.ok_or_else(|| {
                     TranslateError::invalid(
-                        format!("{path}.content[{j}].{}", p.kind),
-                        format!("missing field `{}`", p.kind),
+                        format!("{}.content[{j}].{}", msg_path(i), &*p.kind),
+                        format!("missing field `{}`", &*p.kind),
                     )
                 })?;
-                out.push(Part::text(text.clone()));
+                out.push(Part::text(text.into_owned()));
             }
             Ok(out)
         }
-        other => text_parts(other, path),
+        other => text_parts(other, i),
     }
 }
 
-fn user_parts(content: Option<&wire::Content>, path: &str) -> Result<Vec<Part>, TranslateError> {
-    let Some(wire::Content::Parts(parts)) = content else {
-        return text_parts(content, path);
+fn user_parts(content: Option<ContentIn<'_>>, i: usize) -> Result<Vec<Part>, TranslateError> {
+    let parts = match content {
+        Some(ContentIn::Parts(parts)) => parts,
+        other => return text_parts(other, i),
     };
     let mut out = Vec::with_capacity(parts.len());
-    for (j, p) in parts.iter().enumerate() {
-        let pp = format!("{path}.content[{j}]");
+    for (j, p) in parts.into_iter().enumerate() {
+        let pp = || format!("{}.content[{j}]", msg_path(i));
         let missing = |field: &str| {
-            TranslateError::invalid(format!("{pp}.{field}"), format!("missing field `{field}`"))
+            TranslateError::invalid(
+                format!("{}.{field}", pp()),
+                format!("missing field `{field}`"),
+            )
         };
-        let part = match p.kind.as_str() {
-            "text" => Part::text(p.text.clone().ok_or_else(|| missing("text"))?),
+        let part = match &*p.kind {
+            "text" => Part::text(p.text.ok_or_else(|| missing("text"))?.into_owned()),
             "image_url" => {
-                let img = p.image_url.as_ref().ok_or_else(|| missing("image_url"))?;
+                let img = p.image_url.ok_or_else(|| missing("image_url"))?;
                 let source = if img.url.starts_with("data:") {
-                    media::parse_data_url(&img.url)
-                        .map_err(|e| TranslateError::invalid(format!("{pp}.image_url.url"), e))?
+                    media::parse_data_url(&img.url).map_err(|e| {
+                        TranslateError::invalid(format!("{}.image_url.url", pp()), e)
+                    })?
                 } else {
-                    MediaSource::Url(img.url.clone())
+                    MediaSource::Url(img.url.into_owned())
                 };
                 Part::Image(Image {
                     source,
-                    detail: img.detail.clone(),
+                    detail: img.detail.map(Str::into_owned),
                     cache_control: None,
                 })
             }
             "input_audio" => {
-                let a = p
-                    .input_audio
-                    .as_ref()
-                    .ok_or_else(|| missing("input_audio"))?;
-                let media_type = match a.format.as_str() {
+                let a = p.input_audio.ok_or_else(|| missing("input_audio"))?;
+                let media_type = match &*a.format {
                     "wav" => "audio/wav",
                     "mp3" => "audio/mpeg",
                     other => {
                         return Err(TranslateError::invalid(
-                            format!("{pp}.input_audio.format"),
+                            format!("{}.input_audio.format", pp()),
                             format!("unknown audio format `{other}`; use wav or mp3"),
                         ));
                     }
@@ -502,7 +530,7 @@ fn user_parts(content: Option<&wire::Content>, path: &str) -> Result<Vec<Part>, 
                 Part::Document(Document {
                     source: MediaSource::Base64 {
                         media_type: media_type.to_owned(),
-                        data: a.data.clone(),
+                        data: a.data.into_owned(),
                     },
                     filename: None,
                     title: None,
@@ -510,28 +538,29 @@ fn user_parts(content: Option<&wire::Content>, path: &str) -> Result<Vec<Part>, 
                 })
             }
             "file" => {
-                let f = p.file.as_ref().ok_or_else(|| missing("file"))?;
-                let source = match (&f.file_data, &f.file_id) {
-                    (Some(data), _) => media::parse_data_url(data)
-                        .map_err(|e| TranslateError::invalid(format!("{pp}.file.file_data"), e))?,
-                    (None, Some(id)) => MediaSource::FileId(id.clone()),
+                let f = p.file.ok_or_else(|| missing("file"))?;
+                let source = match (&f.file_data, f.file_id) {
+                    (Some(data), _) => media::parse_data_url(data).map_err(|e| {
+                        TranslateError::invalid(format!("{}.file.file_data", pp()), e)
+                    })?,
+                    (None, Some(id)) => MediaSource::FileId(id.into_owned()),
                     (None, None) => {
                         return Err(TranslateError::invalid(
-                            format!("{pp}.file"),
+                            format!("{}.file", pp()),
                             "a file part needs `file_data` or `file_id`",
                         ));
                     }
                 };
                 Part::Document(Document {
                     source,
-                    filename: f.filename.clone(),
+                    filename: f.filename.map(Str::into_owned),
                     title: None,
                     cache_control: None,
                 })
             }
             other => {
                 return Err(TranslateError::invalid(
-                    format!("{pp}.type"),
+                    format!("{}.type", pp()),
                     format!(
                         "unknown content part type `{other}`; use text, image_url, input_audio or file"
                     ),
@@ -541,4 +570,75 @@ fn user_parts(content: Option<&wire::Content>, path: &str) -> Result<Vec<Part>, 
         out.push(part);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every fixture of every shape (and variants of each): the borrowed decode gives
+    /// exactly what the owned wire types give, errors included.
+    #[test]
+    fn borrowed_decode_matches_the_wire_types() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut stack = vec![root];
+        let mut inputs = 0usize;
+        let mut extra: Vec<Vec<u8>> = [
+            &br#"{"model":"m","messages":[],"x":{"a":[1e400]}}"#[..],
+            br#"{"model":"m","messages":[{"role":"user","content":"hi","audio":[1e400]}]}"#,
+            br#"{"model":"m","messages":[{"role":"user","content":"hi","x":"\ud800"}]}"#,
+            br#"{"model":"m","model":"n","messages":[]}"#,
+            br#"{"model":"m","messages":[],"n":3,"n":1,"patchbay":{"ext":{"x":{"a":1}}}}"#,
+            br#"{"mod\u0065l":"m","messages":[{"role":"user","content":[{"type":"text","text":"a\nb"}]}]}"#,
+            br#"{"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c","function":{"name":"f","arguments":{"a":1}}}]}]}"#,
+            br#"{"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c","function":{"name":"f","arguments":null}}]}]}"#,
+            br#"{"model":"m","messages":[],"stop":"x","stream_options":{"include_usage":true,"o":[[]]}}"#,
+            br#"{"model":"m","messages":[],"stop":["x",1]}"#,
+            br#"{"model":"m","messages":[],"tools":[{"type":"function","function":["f","d",{"type":"object"},true]}]}"#,
+            br#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":["http://x","low"]}]}]}"#,
+            br#"["m",[]]"#,
+            b"{\"model\":\"m\",\"messages\":[],\"x\":\"\xff\"}",
+        ]
+        .iter()
+        .map(|b| b.to_vec())
+        .collect();
+        let deep = format!(
+            r#"{{"model":"m","messages":[{{"role":"user","content":"x","a":{}{}}}]}}"#,
+            "[".repeat(126),
+            "]".repeat(126)
+        );
+        extra.push(deep.into_bytes());
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    extra.push(bytes);
+                }
+            }
+        }
+        for bytes in extra {
+            let step = (bytes.len() / 24).max(1);
+            let mut variants = vec![bytes.clone()];
+            for n in (0..bytes.len()).step_by(step) {
+                variants.push(bytes[..n].to_vec());
+                for b in [b'"', 0xff, b'1', b'['] {
+                    let mut v = bytes.clone();
+                    v[n] = b;
+                    variants.push(v);
+                }
+            }
+            for v in variants {
+                assert_eq!(
+                    decode(&v),
+                    decode_wire(&v),
+                    "{}",
+                    String::from_utf8_lossy(&v)
+                );
+                inputs += 1;
+            }
+        }
+        assert!(inputs > 1000, "{inputs}");
+    }
 }

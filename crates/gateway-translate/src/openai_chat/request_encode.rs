@@ -1,13 +1,15 @@
 //! Canonical request → an OpenAI Chat Completions upstream body (PROTOCOLS §8, Chat as
 //! target).
 
-use gateway_protocol::{
-    ApiShape, ChatRequest, Document, Family, MediaSource, Message, Part, ResponseFormat, Role,
-    ToolChoice,
-};
-use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
-use super::wire;
+use gateway_protocol::{
+    ApiShape, ChatRequest, Document, Family, MediaSource, Message, Part, RawJson, ResponseFormat,
+    Role, ToolChoice,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
 use crate::context::EncodeOptions;
 use crate::error::TranslateError;
 use crate::names::upstream_name;
@@ -21,22 +23,40 @@ const TARGET: &str = "openai-chat";
 /// `ResponseContext::tool_names`), tool results become `tool` messages before the rest
 /// of their user turn (§8.2), system parts become one leading `system` message, and a
 /// streaming request always asks for the usage chunk (§8.13).
+///
+/// The body is written from borrowed structs whose fields serialise in the order of
+/// [`super::wire::Request`] and its parts, so the bytes are those of the owned wire types.
 pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
     if let Some(b) = req.extensions.first_binding_against(ApiShape::OpenAiChat) {
         return Err(TranslateError::untranslatable(&b.path, TARGET, &b.reason));
     }
     let name = |n: &str| upstream_name(ApiShape::OpenAiChat, n);
-    let mut w = wire::Request {
-        model: req.model.clone(),
-        ..wire::Request::default()
+    let mut w = RequestOut {
+        model: &req.model,
+        messages: Vec::with_capacity(req.messages.len() + 1),
+        stream: None,
+        stream_options: None,
+        max_completion_tokens: None,
+        temperature: None,
+        top_p: None,
+        stop: None,
+        seed: None,
+        presence_penalty: None,
+        frequency_penalty: None,
+        response_format: None,
+        tools: None,
+        tool_choice: None,
+        parallel_tool_calls: None,
+        reasoning_effort: None,
+        user: None,
     };
 
     let system: Vec<&str> = req.system.iter().filter_map(Part::as_text).collect();
     if !system.is_empty() {
-        w.messages.push(wire::Message {
-            role: "system".to_owned(),
+        w.messages.push(MessageOut {
+            role: "system",
             content: Some(text_content(&system)),
-            ..wire::Message::default()
+            ..MessageOut::default()
         });
     }
     for (i, m) in req.messages.iter().enumerate() {
@@ -50,15 +70,14 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
         w.tools = Some(
             req.tools
                 .iter()
-                .map(|t| wire::ToolDef {
-                    kind: "function".to_owned(),
-                    function: Some(wire::FunctionDef {
+                .map(|t| ToolDefOut {
+                    kind: "function",
+                    function: FunctionDefOut {
                         name: name(&t.name),
-                        description: t.description.clone(),
-                        parameters: t.parameters.clone(),
+                        description: t.description.as_deref(),
+                        parameters: t.parameters.as_ref(),
                         strict: t.strict,
-                    }),
-                    extra: Map::new(),
+                    },
                 })
                 .collect(),
         );
@@ -89,15 +108,15 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
     w.presence_penalty = s.presence_penalty;
     w.frequency_penalty = s.frequency_penalty;
     if !s.stop.is_empty() {
-        w.stop = Some(wire::Stop::Many(s.stop.clone()));
+        w.stop = Some(&s.stop);
     }
     w.response_format = req.response_format.as_ref().map(|f| match f {
-        ResponseFormat::Text => wire::ResponseFormat {
-            kind: "text".to_owned(),
+        ResponseFormat::Text => ResponseFormatOut {
+            kind: "text",
             json_schema: None,
         },
-        ResponseFormat::JsonObject => wire::ResponseFormat {
-            kind: "json_object".to_owned(),
+        ResponseFormat::JsonObject => ResponseFormatOut {
+            kind: "json_object",
             json_schema: None,
         },
         ResponseFormat::JsonSchema {
@@ -105,17 +124,13 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
             description,
             schema,
             strict,
-        } => wire::ResponseFormat {
-            kind: "json_schema".to_owned(),
-            json_schema: Some(wire::JsonSchema {
+        } => ResponseFormatOut {
+            kind: "json_schema",
+            json_schema: Some(JsonSchemaOut {
                 // OpenAI requires a name; other shapes have none.
-                name: if name.is_empty() {
-                    "response".to_owned()
-                } else {
-                    name.clone()
-                },
-                description: description.clone(),
-                schema: Some(schema.clone()),
+                name: if name.is_empty() { "response" } else { name },
+                description: description.as_deref(),
+                schema: Some(schema),
                 strict: *strict,
             }),
         },
@@ -124,15 +139,14 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
         .reasoning
         .as_ref()
         .and_then(|r| r.effective_effort())
-        .map(|e| e.as_str().to_owned());
+        .map(|e| e.as_str());
     if req.stream {
         w.stream = Some(true);
-        w.stream_options = Some(wire::StreamOptions {
+        w.stream_options = Some(StreamOptionsOut {
             include_usage: Some(true),
-            extra: Map::new(),
         });
     }
-    w.user = req.user.clone();
+    w.user = req.user.as_deref();
 
     let Some(params) = req
         .extensions
@@ -153,15 +167,15 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
 }
 
 /// One text → a string; several → text parts (so decoding gives the same parts back).
-fn text_content(texts: &[&str]) -> wire::Content {
+fn text_content<'a>(texts: &[&'a str]) -> ContentOut<'a> {
     match texts {
-        [one] => wire::Content::Text((*one).to_owned()),
-        many => wire::Content::Parts(
+        [one] => ContentOut::Text(Cow::Borrowed(one)),
+        many => ContentOut::Parts(
             many.iter()
-                .map(|t| wire::ContentPart {
-                    kind: "text".to_owned(),
-                    text: Some((*t).to_owned()),
-                    ..wire::ContentPart::default()
+                .map(|t| PartOut {
+                    kind: "text",
+                    text: Some(t),
+                    ..PartOut::default()
                 })
                 .collect(),
         ),
@@ -170,7 +184,11 @@ fn text_content(texts: &[&str]) -> wire::Content {
 
 /// A user turn: `tool` messages for its tool results first, then one `user` message
 /// with the rest (images found in tool results lead it: Chat tool messages are text only).
-fn encode_user(m: &Message, i: usize, out: &mut Vec<wire::Message>) -> Result<(), TranslateError> {
+fn encode_user<'a>(
+    m: &'a Message,
+    i: usize,
+    out: &mut Vec<MessageOut<'a>>,
+) -> Result<(), TranslateError> {
     let mut rest: Vec<&Part> = Vec::new();
     let mut moved: Vec<&Part> = Vec::new();
     for p in &m.parts {
@@ -189,11 +207,11 @@ fn encode_user(m: &Message, i: usize, out: &mut Vec<wire::Message>) -> Result<()
                 _ => {}
             }
         }
-        out.push(wire::Message {
-            role: "tool".to_owned(),
-            tool_call_id: Some(ids::split_signature(&r.call_id).0.to_owned()),
-            content: Some(wire::Content::Text(text)),
-            ..wire::Message::default()
+        out.push(MessageOut {
+            role: "tool",
+            tool_call_id: Some(ids::split_signature(&r.call_id).0),
+            content: Some(ContentOut::Text(Cow::Owned(text))),
+            ..MessageOut::default()
         });
     }
     moved.extend(rest);
@@ -205,51 +223,58 @@ fn encode_user(m: &Message, i: usize, out: &mut Vec<wire::Message>) -> Result<()
         return Ok(());
     }
     let content = if let [Part::Text { text, .. }] = parts.as_slice() {
-        wire::Content::Text(text.clone())
+        ContentOut::Text(Cow::Borrowed(text))
     } else {
         let mut wparts = Vec::with_capacity(parts.len());
         for (j, p) in parts.iter().enumerate() {
-            wparts.push(user_part(p, &format!("messages[{i}].parts[{j}]"))?);
+            wparts.push(user_part(p, i, j)?);
         }
-        wire::Content::Parts(wparts)
+        ContentOut::Parts(wparts)
     };
-    out.push(wire::Message {
-        role: "user".to_owned(),
+    out.push(MessageOut {
+        role: "user",
         content: Some(content),
-        ..wire::Message::default()
+        ..MessageOut::default()
     });
     Ok(())
 }
 
-fn user_part(p: &Part, path: &str) -> Result<wire::ContentPart, TranslateError> {
-    let mut w = wire::ContentPart::default();
+fn part_path(i: usize, j: usize) -> String {
+    format!("messages[{i}].parts[{j}]")
+}
+
+fn user_part(p: &Part, i: usize, j: usize) -> Result<PartOut<'_>, TranslateError> {
+    let mut w = PartOut::default();
     match p {
         Part::Text { text, .. } => {
-            w.kind = "text".to_owned();
-            w.text = Some(text.clone());
+            w.kind = "text";
+            w.text = Some(text);
         }
         Part::Image(img) => {
             if let MediaSource::FileId(_) = img.source {
                 return Err(TranslateError::untranslatable(
-                    path,
+                    part_path(i, j),
                     TARGET,
                     "images given by provider file id cannot be sent; send a URL or base64 data",
                 ));
             }
-            w.kind = "image_url".to_owned();
-            w.image_url = Some(wire::ImageUrl {
-                url: media::to_url(&img.source),
-                detail: img.detail.clone(),
+            w.kind = "image_url";
+            w.image_url = Some(ImageUrlOut {
+                url: match &img.source {
+                    MediaSource::Url(u) => Cow::Borrowed(u),
+                    other => Cow::Owned(media::to_url(other)),
+                },
+                detail: img.detail.as_deref(),
             });
         }
-        Part::Document(doc) => return document_part(doc, path),
+        Part::Document(doc) => return document_part(doc, i, j),
         _ => {}
     }
     Ok(w)
 }
 
-fn document_part(doc: &Document, path: &str) -> Result<wire::ContentPart, TranslateError> {
-    let mut w = wire::ContentPart::default();
+fn document_part(doc: &Document, i: usize, j: usize) -> Result<PartOut<'_>, TranslateError> {
+    let mut w = PartOut::default();
     match &doc.source {
         MediaSource::Base64 { media_type, data } if media_type.starts_with("audio/") => {
             let format = match media_type.as_str() {
@@ -257,37 +282,34 @@ fn document_part(doc: &Document, path: &str) -> Result<wire::ContentPart, Transl
                 "audio/mpeg" | "audio/mp3" => "mp3",
                 other => {
                     return Err(TranslateError::untranslatable(
-                        path,
+                        part_path(i, j),
                         TARGET,
                         format!("audio of type `{other}` cannot be sent; use wav or mp3"),
                     ));
                 }
             };
-            w.kind = "input_audio".to_owned();
-            w.input_audio = Some(wire::InputAudio {
-                data: data.clone(),
-                format: format.to_owned(),
-            });
+            w.kind = "input_audio";
+            w.input_audio = Some(InputAudioOut { data, format });
         }
         MediaSource::Base64 { .. } => {
-            w.kind = "file".to_owned();
-            w.file = Some(wire::FileRef {
+            w.kind = "file";
+            w.file = Some(FileRefOut {
                 file_data: Some(media::to_url(&doc.source)),
                 file_id: None,
-                filename: doc.filename.clone(),
+                filename: doc.filename.as_deref(),
             });
         }
         MediaSource::FileId(id) => {
-            w.kind = "file".to_owned();
-            w.file = Some(wire::FileRef {
+            w.kind = "file";
+            w.file = Some(FileRefOut {
                 file_data: None,
-                file_id: Some(id.clone()),
-                filename: doc.filename.clone(),
+                file_id: Some(id),
+                filename: doc.filename.as_deref(),
             });
         }
         MediaSource::Url(_) => {
             return Err(TranslateError::untranslatable(
-                path,
+                part_path(i, j),
                 TARGET,
                 "documents given by URL cannot be sent; send them as base64 data",
             ));
@@ -298,7 +320,11 @@ fn document_part(doc: &Document, path: &str) -> Result<wire::ContentPart, Transl
 
 /// An assistant turn: one message with its text as `content`, its tool calls, and
 /// (OpenAI-made reasoning only) non-standard `reasoning_content`.
-fn encode_assistant(m: &Message, name: &dyn Fn(&str) -> String, out: &mut Vec<wire::Message>) {
+fn encode_assistant<'a>(
+    m: &'a Message,
+    name: &dyn Fn(&str) -> String,
+    out: &mut Vec<MessageOut<'a>>,
+) {
     let texts: Vec<&str> = m.parts.iter().filter_map(Part::as_text).collect();
     let reasoning: String = m
         .parts
@@ -308,20 +334,20 @@ fn encode_assistant(m: &Message, name: &dyn Fn(&str) -> String, out: &mut Vec<wi
             _ => None,
         })
         .collect();
-    let calls: Vec<wire::ToolCall> = m
+    let calls: Vec<ToolCallOut<'a>> = m
         .parts
         .iter()
         .filter_map(|p| match p {
-            Part::ToolCall(c) => Some(wire::ToolCall {
-                id: ids::split_signature(&c.id).0.to_owned(),
-                kind: "function".to_owned(),
-                function: wire::FunctionCall {
+            Part::ToolCall(c) => Some(ToolCallOut {
+                id: ids::split_signature(&c.id).0,
+                kind: "function",
+                function: FunctionCallOut {
                     name: name(&c.name),
                     // OpenAI wants a JSON string; other shapes may leave it empty.
                     arguments: if c.arguments.trim().is_empty() {
-                        "{}".to_owned()
+                        "{}"
                     } else {
-                        c.arguments.clone()
+                        &c.arguments
                     },
                 },
             }),
@@ -331,11 +357,175 @@ fn encode_assistant(m: &Message, name: &dyn Fn(&str) -> String, out: &mut Vec<wi
     if texts.is_empty() && calls.is_empty() {
         return;
     }
-    out.push(wire::Message {
-        role: "assistant".to_owned(),
+    out.push(MessageOut {
+        role: "assistant",
         content: (!texts.is_empty()).then(|| text_content(&texts)),
         tool_calls: (!calls.is_empty()).then_some(calls),
         reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
-        ..wire::Message::default()
+        ..MessageOut::default()
     });
+}
+
+/// [`super::wire::Request`], borrowed, with the fields an encoded request can have (same order).
+#[derive(Serialize)]
+struct RequestOut<'a> {
+    model: &'a str,
+    messages: Vec<MessageOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptionsOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<ResponseFormatOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Vec<ToolDefOut<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_tool_calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+}
+
+/// [`super::wire::StreamOptions`].
+#[derive(Serialize)]
+struct StreamOptionsOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    include_usage: Option<bool>,
+}
+
+/// [`super::wire::ResponseFormat`], borrowed.
+#[derive(Serialize)]
+struct ResponseFormatOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    json_schema: Option<JsonSchemaOut<'a>>,
+}
+
+/// [`super::wire::JsonSchema`], borrowed.
+#[derive(Serialize)]
+struct JsonSchemaOut<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    strict: Option<bool>,
+}
+
+/// [`super::wire::ToolDef`], borrowed.
+#[derive(Serialize)]
+struct ToolDefOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: FunctionDefOut<'a>,
+}
+
+/// [`super::wire::FunctionDef`], borrowed.
+#[derive(Serialize)]
+struct FunctionDefOut<'a> {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<&'a RawJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    strict: Option<bool>,
+}
+
+/// [`super::wire::Message`], borrowed (the fields an encoded request uses, same order).
+#[derive(Serialize, Default)]
+struct MessageOut<'a> {
+    role: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<ContentOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<Vec<ToolCallOut<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
+}
+
+/// [`super::wire::Content`], borrowed.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ContentOut<'a> {
+    Text(Cow<'a, str>),
+    Parts(Vec<PartOut<'a>>),
+}
+
+/// [`super::wire::ContentPart`], borrowed.
+#[derive(Serialize, Default)]
+struct PartOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_url: Option<ImageUrlOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_audio: Option<InputAudioOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<FileRefOut<'a>>,
+}
+
+/// [`super::wire::ImageUrl`], borrowed.
+#[derive(Serialize)]
+struct ImageUrlOut<'a> {
+    url: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+}
+
+/// [`super::wire::InputAudio`], borrowed.
+#[derive(Serialize)]
+struct InputAudioOut<'a> {
+    data: &'a str,
+    format: &'static str,
+}
+
+/// [`super::wire::FileRef`], borrowed.
+#[derive(Serialize)]
+struct FileRefOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filename: Option<&'a str>,
+}
+
+/// [`super::wire::ToolCall`], borrowed.
+#[derive(Serialize)]
+struct ToolCallOut<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: FunctionCallOut<'a>,
+}
+
+/// [`super::wire::FunctionCall`], borrowed.
+#[derive(Serialize)]
+struct FunctionCallOut<'a> {
+    name: String,
+    arguments: &'a str,
 }

@@ -4,10 +4,15 @@
 
 use std::collections::BTreeMap;
 
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
 use gateway_protocol::{
     Delta, ErrorKind, Family, GatewayError, PartStart, StopReason, StreamEvent, Usage,
 };
 
+use super::borrow::{Skip, Str, lenient_opt};
 use super::{error, response, wire};
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
@@ -98,14 +103,70 @@ impl Decoder {
             self.end(out);
             return Ok(());
         }
+        let chunk = match serde_json::from_str::<ChunkIn<'_>>(data) {
+            Ok(chunk) => chunk,
+            // The full wire type names the failure exactly as before.
+            Err(_) => return self.decode_wire(data, out),
+        };
+        self.decode_chunk(chunk, out);
+        Ok(())
+    }
+
+    /// Slow path: the frame through the owned wire type (for its error message).
+    #[cold]
+    fn decode_wire(
+        &mut self,
+        data: &str,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), TranslateError> {
         let chunk: wire::Chunk = json::decode_upstream("stream event", data.as_bytes())?;
+        let borrowed = ChunkIn {
+            id: Str(Cow::Borrowed(&chunk.id)),
+            _object: Str::default(),
+            _created: 0,
+            model: Str(Cow::Borrowed(&chunk.model)),
+            choices: chunk
+                .choices
+                .iter()
+                .map(|c| ChoiceIn {
+                    index: c.index,
+                    delta: DeltaIn {
+                        _role: None,
+                        content: c.delta.content.as_deref().map(borrowed),
+                        refusal: c.delta.refusal.as_deref().map(borrowed),
+                        reasoning_content: c.delta.reasoning_content.as_deref().map(borrowed),
+                        tool_calls: c.delta.tool_calls.as_ref().map(|calls| {
+                            calls
+                                .iter()
+                                .map(|t| ToolCallDeltaIn {
+                                    index: t.index,
+                                    id: t.id.as_deref().map(borrowed),
+                                    _kind: None,
+                                    function: t.function.as_ref().map(function_in),
+                                })
+                                .collect()
+                        }),
+                        function_call: c.delta.function_call.as_ref().map(function_in),
+                    },
+                    _logprobs: None,
+                    finish_reason: c.finish_reason.as_deref().map(borrowed),
+                })
+                .collect(),
+            usage: chunk.usage.clone(),
+            error: chunk.error.clone(),
+        };
+        self.decode_chunk(borrowed, out);
+        Ok(())
+    }
+
+    fn decode_chunk(&mut self, chunk: ChunkIn<'_>, out: &mut Vec<StreamEvent>) {
         if let Some(e) = &chunk.error {
             out.push(StreamEvent::Error(error::from_object(
                 error::stream_status(e),
                 e,
             )));
             self.done = true;
-            return Ok(());
+            return;
         }
         self.start(&chunk.id, &chunk.model, out);
         for choice in chunk.choices.iter().filter(|c| c.index == 0) {
@@ -135,14 +196,13 @@ impl Decoder {
                 self.tool(0, None, f.name.as_deref(), f.arguments.as_deref(), out);
             }
             if let Some(reason) = &choice.finish_reason {
-                self.finish = Some(reason.clone());
+                self.finish = Some(reason.to_string());
                 self.close(out);
             }
         }
         if let Some(Some(u)) = &chunk.usage {
             out.push(StreamEvent::Usage(response::usage_from(u)));
         }
-        Ok(())
     }
 
     /// Ends the input: a stream that finished without `[DONE]` is closed; one cut off
@@ -400,17 +460,18 @@ impl Encoder {
                     } => {
                         let k = self.tools;
                         self.tools = self.tools.saturating_add(1);
-                        let delta = wire::ChunkDelta {
-                            tool_calls: Some(vec![wire::ToolCallDelta {
-                                index: Some(k),
-                                id: Some(response::caller_call_id(id, signature.as_deref())),
-                                kind: Some("function".to_owned()),
-                                function: Some(wire::FunctionDelta {
-                                    name: Some(name.clone()),
-                                    arguments: Some(String::new()),
-                                }),
+                        let id = response::caller_call_id(id, signature.as_deref());
+                        let delta = DeltaOut {
+                            tool_calls: Some([ToolCallDeltaOut {
+                                index: k,
+                                id: Some(&id),
+                                kind: Some("function"),
+                                function: FunctionDeltaOut {
+                                    name: Some(name),
+                                    arguments: "",
+                                },
                             }]),
-                            ..wire::ChunkDelta::default()
+                            ..DeltaOut::default()
                         };
                         self.chunk(delta, None, out);
                         Shown::Tool(k)
@@ -426,23 +487,24 @@ impl Encoder {
                 let shown = self.parts.get(index).copied();
                 match (delta, shown) {
                     (Delta::Text(t), Some(Shown::Text) | None) if !t.is_empty() => {
-                        let d = wire::ChunkDelta {
-                            content: Some(t.clone()),
-                            ..Default::default()
+                        let d = DeltaOut {
+                            content: Some(t),
+                            ..DeltaOut::default()
                         };
                         self.chunk(d, None, out);
                     }
                     (Delta::ToolArguments(a), Some(Shown::Tool(k))) if !a.is_empty() => {
-                        let d = wire::ChunkDelta {
-                            tool_calls: Some(vec![wire::ToolCallDelta {
-                                index: Some(k),
-                                function: Some(wire::FunctionDelta {
+                        let d = DeltaOut {
+                            tool_calls: Some([ToolCallDeltaOut {
+                                index: k,
+                                id: None,
+                                kind: None,
+                                function: FunctionDeltaOut {
                                     name: None,
-                                    arguments: Some(a.clone()),
-                                }),
-                                ..Default::default()
+                                    arguments: a,
+                                },
                             }]),
-                            ..Default::default()
+                            ..DeltaOut::default()
                         };
                         self.chunk(d, None, out);
                     }
@@ -464,12 +526,19 @@ impl Encoder {
 
     fn stop(&mut self, reason: StopReason, out: &mut Vec<u8>) {
         self.ensure_started(out);
-        let finish = response::finish_reason(reason).to_owned();
-        self.chunk(wire::ChunkDelta::default(), Some(finish), out);
+        let finish = response::finish_reason(reason);
+        self.chunk(DeltaOut::default(), Some(finish), out);
         if self.ctx.include_usage {
-            let mut c = self.base();
-            c.usage = Some(Some(response::usage_to(&self.usage)));
-            write_sse(out, None, &json::encode(&c));
+            let usage = response::usage_to(&self.usage);
+            let c = ChunkOut {
+                id: &self.id,
+                object: "chat.completion.chunk",
+                created: self.ctx.created,
+                model: &self.ctx.model,
+                choices: &[],
+                usage: Some(Some(&usage)),
+            };
+            write_data(out, &c);
         }
         write_sse(out, None, b"[DONE]");
         self.done = true;
@@ -483,34 +552,245 @@ impl Encoder {
         if self.id.is_empty() {
             self.id = response::response_id("", &self.ctx);
         }
-        let d = wire::ChunkDelta {
-            role: Some("assistant".to_owned()),
-            content: Some(String::new()),
-            ..Default::default()
+        let d = DeltaOut {
+            role: Some("assistant"),
+            content: Some(""),
+            ..DeltaOut::default()
         };
         self.chunk(d, None, out);
     }
 
-    fn base(&self) -> wire::Chunk {
-        wire::Chunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
+    /// Writes one `chat.completion.chunk` with a single choice straight into `out`.
+    fn chunk(&self, delta: DeltaOut<'_>, finish: Option<&str>, out: &mut Vec<u8>) {
+        let c = ChunkOut {
+            id: &self.id,
+            object: "chat.completion.chunk",
             created: self.ctx.created,
-            model: self.ctx.model.clone(),
-            choices: Vec::new(),
+            model: &self.ctx.model,
+            choices: &[ChoiceOut {
+                index: 0,
+                delta,
+                logprobs: None,
+                finish_reason: finish,
+            }],
             usage: self.ctx.include_usage.then_some(None),
-            error: None,
-        }
+        };
+        write_data(out, &c);
+    }
+}
+
+/// `data: <json>\n\n`, the JSON written in place (compact JSON has no raw newline, so
+/// this is what `write_sse` would write).
+fn write_data<T: Serialize>(out: &mut Vec<u8>, value: &T) {
+    out.extend_from_slice(b"data: ");
+    let mark = out.len();
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.truncate(mark);
+        out.extend_from_slice(b"null");
+    }
+    out.extend_from_slice(b"\n\n");
+}
+
+/// A borrowed `chat.completion.chunk`, fields in [`wire::Chunk`]'s order.
+#[derive(Serialize)]
+struct ChunkOut<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: &'a [ChoiceOut<'a>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<Option<&'a wire::Usage>>,
+}
+
+/// A borrowed [`wire::ChunkChoice`].
+#[derive(Serialize)]
+struct ChoiceOut<'a> {
+    index: u32,
+    delta: DeltaOut<'a>,
+    logprobs: Option<()>,
+    finish_reason: Option<&'a str>,
+}
+
+/// A borrowed [`wire::ChunkDelta`] (the fields a caller stream uses).
+#[derive(Serialize, Default)]
+struct DeltaOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<[ToolCallDeltaOut<'a>; 1]>,
+}
+
+/// A borrowed [`wire::ToolCallDelta`].
+#[derive(Serialize)]
+struct ToolCallDeltaOut<'a> {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'a str>,
+    function: FunctionDeltaOut<'a>,
+}
+
+/// A borrowed [`wire::FunctionDelta`].
+#[derive(Serialize)]
+struct FunctionDeltaOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    arguments: &'a str,
+}
+
+fn borrowed(s: &str) -> Str<'_> {
+    Str(Cow::Borrowed(s))
+}
+
+fn function_in(f: &wire::FunctionDelta) -> FunctionDeltaIn<'_> {
+    FunctionDeltaIn {
+        name: f.name.as_deref().map(borrowed),
+        arguments: f.arguments.as_deref().map(borrowed),
+    }
+}
+
+/// A borrowed [`wire::Chunk`]: every field the wire type reads is read with the same
+/// type rules (so the same frames are accepted), unused ones are not kept.
+#[derive(Deserialize)]
+struct ChunkIn<'a> {
+    #[serde(default, borrow)]
+    id: Str<'a>,
+    #[serde(default, borrow, rename = "object")]
+    _object: Str<'a>,
+    #[serde(default, rename = "created")]
+    _created: u64,
+    #[serde(default, borrow)]
+    model: Str<'a>,
+    #[serde(default, borrow)]
+    choices: Vec<ChoiceIn<'a>>,
+    #[serde(default)]
+    usage: Option<Option<wire::Usage>>,
+    #[serde(default)]
+    error: Option<wire::ErrorObject>,
+}
+
+/// A borrowed [`wire::ChunkChoice`].
+#[derive(Deserialize)]
+struct ChoiceIn<'a> {
+    #[serde(default)]
+    index: u32,
+    #[serde(default, borrow)]
+    delta: DeltaIn<'a>,
+    #[serde(default, rename = "logprobs")]
+    _logprobs: Option<Skip>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Str<'a>>,
+}
+
+/// A borrowed [`wire::ChunkDelta`].
+#[derive(Deserialize, Default)]
+struct DeltaIn<'a> {
+    #[serde(default, borrow, rename = "role")]
+    _role: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    content: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    refusal: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    tool_calls: Option<Vec<ToolCallDeltaIn<'a>>>,
+    #[serde(default, borrow)]
+    function_call: Option<FunctionDeltaIn<'a>>,
+}
+
+/// A borrowed [`wire::ToolCallDelta`].
+#[derive(Deserialize)]
+struct ToolCallDeltaIn<'a> {
+    #[serde(default)]
+    index: Option<usize>,
+    #[serde(default, borrow)]
+    id: Option<Str<'a>>,
+    #[serde(default, borrow, rename = "type")]
+    _kind: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    function: Option<FunctionDeltaIn<'a>>,
+}
+
+/// A borrowed [`wire::FunctionDelta`].
+#[derive(Deserialize)]
+struct FunctionDeltaIn<'a> {
+    #[serde(default, borrow)]
+    name: Option<Str<'a>>,
+    #[serde(default, borrow, deserialize_with = "lenient_opt")]
+    arguments: Option<Str<'a>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(data: &str, wire_path: bool) -> String {
+        let mut d = Decoder::new(&ResponseContext::default());
+        let mut out = Vec::new();
+        let r = if wire_path {
+            d.decode_wire(data.trim(), &mut out)
+        } else {
+            d.decode(&Frame::data(data), &mut out)
+        };
+        format!("{r:?} {out:?}")
     }
 
-    fn chunk(&self, delta: wire::ChunkDelta, finish: Option<String>, out: &mut Vec<u8>) {
-        let mut c = self.base();
-        c.choices.push(wire::ChunkChoice {
-            index: 0,
-            delta,
-            logprobs: None,
-            finish_reason: finish,
-        });
-        write_sse(out, None, &json::encode(&c));
+    /// Every `data:` line of every fixture (and variants of each): the borrowed chunk
+    /// gives exactly the events (or the error) the owned wire chunk gives.
+    #[test]
+    fn borrowed_chunks_match_the_wire_types() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut stack = vec![root];
+        let mut lines: Vec<String> = vec![
+            r#"{"id":"a","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":{"a":[1,2.5]}}}]},"logprobs":{"x":[1e400]}}]}"#.to_owned(),
+            r#"{"id":"a","choices":[{"index":0,"delta":{"content":"a\"b","function_call":{"arguments":true}},"finish_reason":"stop"}],"usage":null}"#.to_owned(),
+            r#"{"id":"a","id":"b"}"#.to_owned(),
+            r#"{"error":{"message":"m","code":429}}"#.to_owned(),
+            r#"["a"]"#.to_owned(),
+        ];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    lines.extend(
+                        text.lines()
+                            .filter_map(|l| l.strip_prefix("data:"))
+                            .map(|l| l.trim().to_owned()),
+                    );
+                }
+            }
+        }
+        let mut inputs = 0usize;
+        for line in lines {
+            if line == "[DONE]" {
+                continue;
+            }
+            let bytes = line.as_bytes();
+            let step = (bytes.len() / 8).max(1);
+            let mut variants = vec![line.clone()];
+            for n in (0..bytes.len()).step_by(step) {
+                variants.push(String::from_utf8_lossy(&bytes[..n]).into_owned());
+                for b in [b'"', b'['] {
+                    let mut v = bytes.to_vec();
+                    v[n] = b;
+                    variants.push(String::from_utf8_lossy(&v).into_owned());
+                }
+            }
+            for v in variants {
+                if v.trim().is_empty() || v.trim() == "[DONE]" {
+                    continue;
+                }
+                assert_eq!(run(&v, false), run(&v, true), "{v}");
+                inputs += 1;
+            }
+        }
+        assert!(inputs > 1000, "{inputs}");
     }
 }
