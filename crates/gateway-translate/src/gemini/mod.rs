@@ -17,5 +17,6 @@ pub mod models;
 pub mod request;
 pub mod response;
 pub mod stream;
+mod stream_view;
 pub mod wire;
 pub mod wire_response;

@@ -12,10 +12,13 @@
 //!   `skip_thought_signature_validator` is sent.
 //! * Reasoning is replayed only when Gemini produced it.
 
+use std::borrow::Cow;
+
 use gateway_protocol::{
-    ApiShape, ChatRequest, Family, MediaSource, Message, Part, ResponseFormat, Role, ToolChoice,
-    ToolResult,
+    ApiShape, ChatRequest, Family, MediaSource, Message, Part, RawJson, ResponseFormat, Role,
+    ToolChoice, ToolResult,
 };
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::convert::{SKIP_SIGNATURE, is_files_api_uri, is_synthesized_id, is_youtube_uri};
@@ -31,13 +34,151 @@ const TARGET: &str = "gemini";
 /// At most this many stop sequences (Gemini's limit).
 pub const MAX_STOP_SEQUENCES: usize = 5;
 
+// Serialise-only wire structs borrowing from the canonical request. Field order and
+// skip rules are those of the `wire` types, so the bytes are the same.
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    contents: Vec<Content<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_instruction: Option<Content<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<Tool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_config: Option<wire::ToolConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generation_config: Option<GenerationConfig<'a>>,
+}
+
+#[derive(Serialize)]
+struct Content<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    parts: Vec<WirePart<'a>>,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct WirePart<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inline_data: Option<Blob<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_data: Option<FileData<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    function_call: Option<FunctionCall<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    function_response: Option<FunctionResponse<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thought: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thought_signature: Option<Cow<'a, str>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Blob<'a> {
+    mime_type: &'a str,
+    data: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FileData<'a> {
+    file_uri: &'a str,
+}
+
+#[derive(Serialize)]
+struct FunctionCall<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    name: String,
+    args: Value,
+}
+
+#[derive(Serialize)]
+struct FunctionResponse<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    name: String,
+    response: Value,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    parts: Vec<WirePart<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Tool<'a> {
+    function_declarations: Vec<FunctionDeclaration<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FunctionDeclaration<'a> {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters_json_schema: Option<&'a RawJson>,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct GenerationConfig<'a> {
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_mime_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_json_schema: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_output_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(
+        serialize_with = "wire::whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    top_k: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking_config: Option<wire::ThinkingConfig>,
+}
+
+impl GenerationConfig<'_> {
+    /// True when nothing would be written (`{}`).
+    fn is_empty(&self) -> bool {
+        self.stop_sequences.is_empty()
+            && self.response_mime_type.is_none()
+            && self.response_json_schema.is_none()
+            && self.max_output_tokens.is_none()
+            && self.temperature.is_none()
+            && self.top_p.is_none()
+            && self.top_k.is_none()
+            && self.seed.is_none()
+            && self.presence_penalty.is_none()
+            && self.frequency_penalty.is_none()
+            && self.thinking_config.is_none()
+    }
+}
+
 /// Encodes `req` for a Gemini upstream. The model goes in the URL, not the body.
 pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
     if let Some(b) = req.extensions.first_binding_against(ApiShape::Gemini) {
         return Err(TranslateError::untranslatable(&b.path, TARGET, &b.reason));
     }
     let messages = turns::alternate(&req.messages);
-    let mut contents: Vec<wire::Content> = Vec::with_capacity(messages.len());
+    let mut contents: Vec<Content<'_>> = Vec::with_capacity(messages.len());
     for (k, msg) in messages.iter().enumerate() {
         let parts = encode_message(msg, k, &req.messages)?;
         if parts.is_empty() {
@@ -48,9 +189,9 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
             Role::Assistant => "model",
         };
         match contents.last_mut() {
-            Some(last) if last.role.as_deref() == Some(role) => last.parts.extend(parts),
-            _ => contents.push(wire::Content {
-                role: Some(role.to_owned()),
+            Some(last) if last.role == Some(role) => last.parts.extend(parts),
+            _ => contents.push(Content {
+                role: Some(role),
                 parts,
             }),
         }
@@ -60,8 +201,8 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
     let mut system_parts = Vec::new();
     for (i, p) in req.system.iter().enumerate() {
         match p {
-            Part::Text { text, .. } if !text.is_empty() => system_parts.push(wire::WirePart {
-                text: Some(text.clone()),
+            Part::Text { text, .. } if !text.is_empty() => system_parts.push(WirePart {
+                text: Some(text),
                 ..Default::default()
             }),
             Part::Text { .. } => {}
@@ -75,36 +216,32 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
         }
     }
 
-    let declarations: Vec<wire::FunctionDeclaration> = req
+    let declarations: Vec<FunctionDeclaration<'_>> = req
         .tools
         .iter()
-        .map(|t| wire::FunctionDeclaration {
+        .map(|t| FunctionDeclaration {
             name: upstream_name(ApiShape::Gemini, &t.name),
-            description: t.description.clone(),
-            parameters: None,
-            parameters_json_schema: t.parameters.clone(),
+            description: t.description.as_deref(),
+            parameters_json_schema: t.parameters.as_ref(),
         })
         .collect();
     let tools = if declarations.is_empty() {
         Vec::new()
     } else {
-        vec![wire::Tool {
-            function_declarations: Some(declarations),
-            extra: Map::new(),
+        vec![Tool {
+            function_declarations: declarations,
         }]
     };
 
-    let body = wire::Request {
-        model: None,
+    let body = Body {
         contents,
-        system_instruction: (!system_parts.is_empty()).then_some(wire::Content {
+        system_instruction: (!system_parts.is_empty()).then_some(Content {
             role: None,
             parts: system_parts,
         }),
         tools,
         tool_config: req.tool_choice.as_ref().map(encode_tool_choice),
         generation_config: generation_config(req)?,
-        extra: Map::new(),
     };
     let Some(params) = req.extensions.for_key(TARGET).filter(|p| !p.is_empty()) else {
         return Ok(crate::json::encode(&body));
@@ -138,27 +275,35 @@ fn apply_params(body: &mut Map<String, Value>, params: &Map<String, Value>) {
     }
 }
 
-fn encode_message(
-    msg: &Message,
+/// The path of part `j` of message `k`, built only for errors.
+fn part_path(k: usize, j: usize) -> String {
+    format!("messages[{k}].parts[{j}]")
+}
+
+fn encode_message<'a>(
+    msg: &'a Message,
     k: usize,
     history: &[Message],
-) -> Result<Vec<wire::WirePart>, TranslateError> {
-    let mut out: Vec<wire::WirePart> = Vec::with_capacity(msg.parts.len());
+) -> Result<Vec<WirePart<'a>>, TranslateError> {
+    let mut out: Vec<WirePart<'a>> = Vec::with_capacity(msg.parts.len());
     let mut first_call = true;
     for (j, part) in msg.parts.iter().enumerate() {
-        let path = format!("messages[{k}].parts[{j}]");
         match part {
-            Part::Text { text, .. } => out.push(wire::WirePart {
-                text: Some(text.clone()),
+            Part::Text { text, .. } => out.push(WirePart {
+                text: Some(text),
                 ..Default::default()
             }),
-            Part::Image(img) => out.push(encode_media(&img.source, &path)?),
-            Part::Document(doc) => out.push(encode_media(&doc.source, &path)?),
+            Part::Image(img) => out.push(encode_media(&img.source, || part_path(k, j))?),
+            Part::Document(doc) => out.push(encode_media(&doc.source, || part_path(k, j))?),
             Part::ToolCall(call) => {
                 let (plain, carried) = split_signature(&call.id);
-                let mut signature = call.signature.clone().or(carried);
+                let mut signature = call
+                    .signature
+                    .as_deref()
+                    .map(Cow::Borrowed)
+                    .or(carried.map(Cow::Owned));
                 if first_call && signature.is_none() {
-                    signature = Some(SKIP_SIGNATURE.to_owned());
+                    signature = Some(Cow::Borrowed(SKIP_SIGNATURE));
                 }
                 first_call = false;
                 let args: Value = if call.arguments.trim().is_empty() {
@@ -166,7 +311,7 @@ fn encode_message(
                 } else {
                     serde_json::from_str(&call.arguments).map_err(|e| {
                         TranslateError::untranslatable(
-                            format!("{path}.arguments"),
+                            format!("{}.arguments", part_path(k, j)),
                             TARGET,
                             format!("tool-call arguments are not valid JSON ({e})"),
                         )
@@ -174,37 +319,37 @@ fn encode_message(
                 };
                 if !args.is_object() {
                     return Err(TranslateError::untranslatable(
-                        format!("{path}.arguments"),
+                        format!("{}.arguments", part_path(k, j)),
                         TARGET,
                         "Gemini needs tool-call arguments to be a JSON object",
                     ));
                 }
-                out.push(wire::WirePart {
-                    function_call: Some(wire::FunctionCall {
-                        id: (!is_synthesized_id(plain)).then(|| plain.to_owned()),
+                out.push(WirePart {
+                    function_call: Some(FunctionCall {
+                        id: (!is_synthesized_id(plain)).then_some(plain),
                         name: upstream_name(ApiShape::Gemini, &call.name),
-                        args: Some(args),
+                        args,
                     }),
                     thought_signature: signature,
                     ..Default::default()
                 });
             }
-            Part::ToolResult(result) => out.push(encode_result(result, &path, history)?),
+            Part::ToolResult(result) => out.push(encode_result(result, k, j, history)?),
             Part::Reasoning(r) => {
                 if r.source != Some(Family::Gemini) || r.redacted.is_some() {
                     continue;
                 }
                 if !r.text.is_empty() {
-                    out.push(wire::WirePart {
-                        text: Some(r.text.clone()),
+                    out.push(WirePart {
+                        text: Some(&r.text),
                         thought: Some(true),
-                        thought_signature: r.signature.clone(),
+                        thought_signature: r.signature.as_deref().map(Cow::Borrowed),
                         ..Default::default()
                     });
                 } else if let Some(sig) = &r.signature {
-                    out.push(wire::WirePart {
-                        text: Some(String::new()),
-                        thought_signature: Some(sig.clone()),
+                    out.push(WirePart {
+                        text: Some(""),
+                        thought_signature: Some(Cow::Borrowed(sig)),
                         ..Default::default()
                     });
                 }
@@ -214,19 +359,19 @@ fn encode_message(
     Ok(out)
 }
 
-fn encode_media(source: &MediaSource, path: &str) -> Result<wire::WirePart, TranslateError> {
-    let file = |uri: &str| wire::WirePart {
-        file_data: Some(wire::FileData {
-            mime_type: None,
-            file_uri: uri.to_owned(),
-        }),
+fn encode_media(
+    source: &MediaSource,
+    path: impl FnOnce() -> String,
+) -> Result<WirePart<'_>, TranslateError> {
+    let file = |uri| WirePart {
+        file_data: Some(FileData { file_uri: uri }),
         ..Default::default()
     };
     match source {
-        MediaSource::Base64 { media_type, data } => Ok(wire::WirePart {
-            inline_data: Some(wire::Blob {
-                mime_type: media_type.clone(),
-                data: data.clone(),
+        MediaSource::Base64 { media_type, data } => Ok(WirePart {
+            inline_data: Some(Blob {
+                mime_type: media_type,
+                data,
             }),
             ..Default::default()
         }),
@@ -237,14 +382,14 @@ fn encode_media(source: &MediaSource, path: &str) -> Result<wire::WirePart, Tran
             Ok(file(id))
         }
         MediaSource::Url(_) => Err(TranslateError::untranslatable(
-            path,
+            path(),
             TARGET,
             "Gemini does not fetch web URLs: the media must be downloaded and sent inline \
              (the gateway inlines URLs before encoding when downloads are enabled); only \
              Files-API and YouTube URIs can be passed by reference",
         )),
         MediaSource::FileId(_) => Err(TranslateError::untranslatable(
-            path,
+            path(),
             TARGET,
             "this file id belongs to another provider; upload the file to the Gemini Files API \
              or send it inline",
@@ -267,17 +412,18 @@ fn call_name<'a>(history: &'a [Message], call_id: &str) -> Option<&'a str> {
     })
 }
 
-fn encode_result(
-    result: &ToolResult,
-    path: &str,
+fn encode_result<'a>(
+    result: &'a ToolResult,
+    k: usize,
+    j: usize,
     history: &[Message],
-) -> Result<wire::WirePart, TranslateError> {
+) -> Result<WirePart<'a>, TranslateError> {
     let plain = split_signature(&result.call_id).0;
     let name = call_name(history, &result.call_id)
         .or(result.name.as_deref())
         .ok_or_else(|| {
             TranslateError::untranslatable(
-                path,
+                part_path(k, j),
                 TARGET,
                 format!(
                     "Gemini needs the function name of every tool result, and no earlier \
@@ -285,25 +431,28 @@ fn encode_result(
                 ),
             )
         })?;
-    let mut text = String::new();
+    let mut text = Cow::Borrowed("");
     let mut media = Vec::new();
     for (i, p) in result.content.iter().enumerate() {
+        let content_path = || format!("{}.content[{i}]", part_path(k, j));
         match p {
             Part::Text { text: t, .. } => {
-                if !text.is_empty() && !t.is_empty() {
-                    text.push('\n');
+                if text.is_empty() {
+                    // Kept whole while there is a single text: no copy.
+                    text = Cow::Borrowed(t);
+                } else {
+                    let s = text.to_mut();
+                    if !t.is_empty() {
+                        s.push('\n');
+                    }
+                    s.push_str(t);
                 }
-                text.push_str(t);
             }
-            Part::Image(img) => {
-                media.push(encode_media(&img.source, &format!("{path}.content[{i}]"))?)
-            }
-            Part::Document(d) => {
-                media.push(encode_media(&d.source, &format!("{path}.content[{i}]"))?)
-            }
+            Part::Image(img) => media.push(encode_media(&img.source, content_path)?),
+            Part::Document(d) => media.push(encode_media(&d.source, content_path)?),
             _ => {
                 return Err(TranslateError::untranslatable(
-                    format!("{path}.content[{i}]"),
+                    content_path(),
                     TARGET,
                     "tool results may hold only text and media",
                 ));
@@ -313,14 +462,14 @@ fn encode_result(
     let response = if result.is_error {
         serde_json::json!({ "error": text })
     } else {
-        match serde_json::from_str::<Value>(&text) {
-            Ok(obj @ Value::Object(_)) => obj,
-            _ => serde_json::json!({ "content": text }),
+        match parse_object(&text) {
+            Some(obj) => obj,
+            None => serde_json::json!({ "content": text }),
         }
     };
-    Ok(wire::WirePart {
-        function_response: Some(wire::FunctionResponse {
-            id: (!is_synthesized_id(plain)).then(|| plain.to_owned()),
+    Ok(WirePart {
+        function_response: Some(FunctionResponse {
+            id: (!is_synthesized_id(plain)).then_some(plain),
             name: upstream_name(ApiShape::Gemini, name),
             response,
             parts: media,
@@ -329,14 +478,29 @@ fn encode_result(
     })
 }
 
+/// `text` as a JSON object, if it is one. Text that does not open with `{` (after
+/// JSON whitespace) cannot be an object and is not parsed.
+fn parse_object(text: &str) -> Option<Value> {
+    let first = text
+        .bytes()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first != Some(b'{') {
+        return None;
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(obj @ Value::Object(_)) => Some(obj),
+        _ => None,
+    }
+}
+
 /// §9.5: a model turn with N calls must be answered by a user turn with N responses.
-fn check_response_counts(contents: &[wire::Content]) -> Result<(), TranslateError> {
+fn check_response_counts(contents: &[Content<'_>]) -> Result<(), TranslateError> {
     let count =
-        |c: &wire::Content, f: fn(&wire::WirePart) -> bool| c.parts.iter().filter(|p| f(p)).count();
+        |c: &Content<'_>, f: fn(&WirePart<'_>) -> bool| c.parts.iter().filter(|p| f(p)).count();
     for (i, pair) in contents.windows(2).enumerate() {
         let calls = count(&pair[0], |p| p.function_call.is_some());
         let answers = count(&pair[1], |p| p.function_response.is_some());
-        if pair[0].role.as_deref() == Some("model") && calls > 0 && answers < calls {
+        if pair[0].role == Some("model") && calls > 0 && answers < calls {
             return Err(TranslateError::untranslatable(
                 "messages",
                 TARGET,
@@ -374,7 +538,7 @@ fn encode_tool_choice(choice: &ToolChoice) -> wire::ToolConfig {
     }
 }
 
-fn generation_config(req: &ChatRequest) -> Result<Option<wire::GenerationConfig>, TranslateError> {
+fn generation_config(req: &ChatRequest) -> Result<Option<GenerationConfig<'_>>, TranslateError> {
     let s = &req.sampling;
     if s.stop.len() > MAX_STOP_SEQUENCES {
         return Err(TranslateError::untranslatable(
@@ -386,8 +550,8 @@ fn generation_config(req: &ChatRequest) -> Result<Option<wire::GenerationConfig>
             ),
         ));
     }
-    let mut gc = wire::GenerationConfig {
-        stop_sequences: s.stop.clone(),
+    let mut gc = GenerationConfig {
+        stop_sequences: &s.stop,
         max_output_tokens: s.max_output_tokens,
         temperature: s.temperature,
         top_p: s.top_p,
@@ -398,13 +562,11 @@ fn generation_config(req: &ChatRequest) -> Result<Option<wire::GenerationConfig>
         ..Default::default()
     };
     match &req.response_format {
-        Some(ResponseFormat::Text) => gc.response_mime_type = Some("text/plain".into()),
-        Some(ResponseFormat::JsonObject) => {
-            gc.response_mime_type = Some("application/json".into());
-        }
+        Some(ResponseFormat::Text) => gc.response_mime_type = Some("text/plain"),
+        Some(ResponseFormat::JsonObject) => gc.response_mime_type = Some("application/json"),
         Some(ResponseFormat::JsonSchema { schema, .. }) => {
-            gc.response_mime_type = Some("application/json".into());
-            gc.response_json_schema = Some(schema.clone());
+            gc.response_mime_type = Some("application/json");
+            gc.response_json_schema = Some(schema);
         }
         None => {}
     }
@@ -417,6 +579,5 @@ fn generation_config(req: &ChatRequest) -> Result<Option<wire::GenerationConfig>
             thinking_level: None,
         });
     }
-    let empty = serde_json::to_value(&gc).is_ok_and(|v| v.as_object().is_some_and(Map::is_empty));
-    Ok((!empty).then_some(gc))
+    Ok((!gc.is_empty()).then_some(gc))
 }

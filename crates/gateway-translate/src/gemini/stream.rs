@@ -12,6 +12,7 @@
 //! for them, and a last chunk with `finishReason` and `usageMetadata`. Output is SSE
 //! with CRLF line ends, or one JSON array (`[…,\r\n…]`) when `ctx.json_array`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use gateway_protocol::{
@@ -19,7 +20,8 @@ use gateway_protocol::{
 };
 use serde_json::Value;
 
-use super::convert::{finish_reason, read_signature, stop_reason, usage_from_wire, usage_to_wire};
+use super::convert::{SKIP_SIGNATURE, finish_reason, stop_reason, usage_from_wire, usage_to_wire};
+use super::stream_view::{ChunkView, PartView};
 use super::wire::{self, EnumValue};
 use super::wire_response::{Candidate, ErrorBody, Response};
 use crate::context::ResponseContext;
@@ -71,6 +73,23 @@ impl Decoder {
         if self.done || data.is_empty() {
             return Ok(());
         }
+        match serde_json::from_str::<ChunkView<'_>>(data) {
+            Ok(chunk) => {
+                self.chunk(chunk, out);
+                Ok(())
+            }
+            Err(_) => self.decode_reference(data, out),
+        }
+    }
+
+    /// The reference path, for chunks the borrowed views leave to it (errors,
+    /// duplicate keys, malformed input): the same results and errors as always.
+    #[cold]
+    fn decode_reference(
+        &mut self,
+        data: &str,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), TranslateError> {
         let value: Value = crate::json::decode_upstream("stream event", data.as_bytes())?;
         if let Some(err) = value.get("error") {
             let body: ErrorBody = serde_json::from_value(err.clone()).unwrap_or_default();
@@ -80,25 +99,30 @@ impl Decoder {
         }
         let chunk: Response = serde_json::from_value(value)
             .map_err(|e| TranslateError::upstream("stream event", e.to_string()))?;
+        self.chunk(ChunkView::from_response(chunk), out);
+        Ok(())
+    }
+
+    fn chunk(&mut self, chunk: ChunkView<'_>, out: &mut Vec<StreamEvent>) {
         if !self.started {
             self.started = true;
             self.seed = chunk
                 .response_id
-                .clone()
-                .unwrap_or_else(|| self.ctx.id_seed.clone());
+                .as_deref()
+                .map_or_else(|| self.ctx.id_seed.clone(), str::to_owned);
             out.push(StreamEvent::MessageStart {
                 id: self.seed.clone(),
                 model: chunk
                     .model_version
-                    .clone()
+                    .as_deref()
                     .filter(|m| !m.is_empty())
-                    .unwrap_or_else(|| self.ctx.model.clone()),
+                    .map_or_else(|| self.ctx.model.clone(), str::to_owned),
             });
         }
         if let Some(u) = &chunk.usage_metadata {
             self.usage = Some(usage_from_wire(u));
         }
-        let Some(candidate) = chunk.candidates.first() else {
+        let Some(candidate) = chunk.candidate else {
             if chunk
                 .prompt_feedback
                 .as_ref()
@@ -106,9 +130,9 @@ impl Decoder {
             {
                 self.stop(StopReason::ContentFilter, out);
             }
-            return Ok(());
+            return;
         };
-        for p in candidate.content.iter().flat_map(|c| &c.parts) {
+        for p in candidate.parts {
             self.part(p, out);
         }
         if let Some(reason) = &candidate.finish_reason {
@@ -118,7 +142,6 @@ impl Decoder {
             }
             self.stop(reason, out);
         }
-        Ok(())
     }
 
     /// Ends the input: a stream without `finishReason` was cut off.
@@ -132,16 +155,19 @@ impl Decoder {
         }
     }
 
-    fn part(&mut self, p: &wire::WirePart, out: &mut Vec<StreamEvent>) {
-        let sig = read_signature(p.thought_signature.as_ref());
-        if let Some(text) = &p.text {
+    fn part(&mut self, p: PartView<'_>, out: &mut Vec<StreamEvent>) {
+        let sig = p
+            .thought_signature
+            .filter(|s| s.as_ref() != SKIP_SIGNATURE && !s.is_empty())
+            .map(Cow::into_owned);
+        if let Some(text) = p.text {
             if p.thought == Some(true) {
                 let index = match self.open {
                     Some((i, OpenKind::Reasoning { signed: false })) => i,
                     _ => self.open_part(OpenKind::Reasoning { signed: false }, out),
                 };
                 if !text.is_empty() {
-                    out.push(delta(index, Delta::Reasoning(text.clone())));
+                    out.push(delta(index, Delta::Reasoning(text.into_owned())));
                 }
                 if let Some(s) = sig {
                     self.sign(index, s, out);
@@ -160,7 +186,7 @@ impl Decoder {
                     Some((i, OpenKind::Text)) => i,
                     _ => self.open_part(OpenKind::Text, out),
                 };
-                out.push(delta(index, Delta::Text(text.clone())));
+                out.push(delta(index, Delta::Text(text.into_owned())));
             }
             if let Some(s) = pending {
                 let index = self.open_part(OpenKind::Reasoning { signed: false }, out);
@@ -261,6 +287,9 @@ enum EncPart {
 pub struct Encoder {
     ctx: ResponseContext,
     id: String,
+    /// The end of every content chunk after its parts:
+    /// `]},"index":0}],"modelVersion":…,"responseId":…}`.
+    tail: Vec<u8>,
     parts: BTreeMap<usize, EncPart>,
     usage: Option<Usage>,
     wrote: bool,
@@ -270,14 +299,27 @@ pub struct Encoder {
 impl Encoder {
     /// An encoder for one answer.
     pub fn new(ctx: &ResponseContext) -> Self {
-        Encoder {
+        let mut enc = Encoder {
             ctx: ctx.clone(),
             id: ctx.id_seed.clone(),
+            tail: Vec::new(),
             parts: BTreeMap::new(),
             usage: None,
             wrote: false,
             done: false,
-        }
+        };
+        enc.set_tail();
+        enc
+    }
+
+    fn set_tail(&mut self) {
+        self.tail.clear();
+        self.tail
+            .extend_from_slice(br#"]},"index":0}],"modelVersion":"#);
+        write_json(&mut self.tail, self.ctx.model.as_str());
+        self.tail.extend_from_slice(br#","responseId":"#);
+        write_json(&mut self.tail, self.id.as_str());
+        self.tail.push(b'}');
     }
 
     /// Encodes one event, appending any bytes to `out`.
@@ -289,6 +331,7 @@ impl Encoder {
             StreamEvent::MessageStart { id, .. } => {
                 if !id.is_empty() {
                     self.id = id.clone();
+                    self.set_tail();
                 }
             }
             StreamEvent::PartStart { index, part } => {
@@ -335,23 +378,11 @@ impl Encoder {
 
     fn delta(&mut self, index: usize, delta: &Delta, out: &mut Vec<u8>) {
         match (delta, self.parts.get_mut(&index)) {
-            (Delta::Text(t), _) => self.parts_chunk(
-                vec![wire::WirePart {
-                    text: Some(t.clone()),
-                    ..Default::default()
-                }],
-                out,
-            ),
+            (Delta::Text(t), _) => self.text_chunk(t, false, out),
             (Delta::ToolArguments(a), Some(EncPart::Tool { args, .. })) => args.push_str(a),
-            (Delta::Reasoning(t), _) if self.ctx.include_thoughts && !t.is_empty() => self
-                .parts_chunk(
-                    vec![wire::WirePart {
-                        text: Some(t.clone()),
-                        thought: Some(true),
-                        ..Default::default()
-                    }],
-                    out,
-                ),
+            (Delta::Reasoning(t), _) if self.ctx.include_thoughts && !t.is_empty() => {
+                self.text_chunk(t, true, out)
+            }
             (Delta::Signature(s), Some(EncPart::Reasoning { source, signature }))
                 if *source == Some(Family::Gemini) =>
             {
@@ -394,19 +425,20 @@ impl Encoder {
                     thought_signature: signature.or(carried),
                     ..Default::default()
                 };
-                self.parts_chunk(vec![part], out);
+                self.open_chunk(out);
+                write_json(out, &part);
+                self.close_chunk(out);
             }
             EncPart::Reasoning {
                 signature: Some(sig),
                 ..
-            } => self.parts_chunk(
-                vec![wire::WirePart {
-                    text: Some(String::new()),
-                    thought_signature: Some(sig),
-                    ..Default::default()
-                }],
-                out,
-            ),
+            } => {
+                self.open_chunk(out);
+                out.extend_from_slice(br#"{"text":"","thoughtSignature":"#);
+                write_json(out, sig.as_str());
+                out.push(b'}');
+                self.close_chunk(out);
+            }
             _ => {}
         }
     }
@@ -418,9 +450,32 @@ impl Encoder {
         self.close_array(out);
     }
 
-    fn parts_chunk(&mut self, parts: Vec<wire::WirePart>, out: &mut Vec<u8>) {
-        let chunk = self.chunk(parts, None, None);
-        self.write(&crate::json::encode(&chunk), out);
+    /// A chunk with one text part (a thought when `thought`), written in place.
+    fn text_chunk(&mut self, text: &str, thought: bool, out: &mut Vec<u8>) {
+        self.open_chunk(out);
+        out.extend_from_slice(br#"{"text":"#);
+        write_json(out, text);
+        out.extend_from_slice(if thought { b",\"thought\":true}" } else { b"}" });
+        self.close_chunk(out);
+    }
+
+    /// Writes the frame start and a content chunk up to its parts.
+    fn open_chunk(&mut self, out: &mut Vec<u8>) {
+        if self.ctx.json_array {
+            out.extend_from_slice(if self.wrote { b",\r\n" } else { b"[" });
+        } else {
+            out.extend_from_slice(b"data: ");
+        }
+        out.extend_from_slice(br#"{"candidates":[{"content":{"role":"model","parts":["#);
+    }
+
+    /// Ends what [`Self::open_chunk`] began.
+    fn close_chunk(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.tail);
+        if !self.ctx.json_array {
+            out.extend_from_slice(b"\r\n\r\n");
+        }
+        self.wrote = true;
     }
 
     fn chunk(
@@ -465,5 +520,62 @@ impl Encoder {
             out.push(b']');
         }
         self.done = true;
+    }
+}
+
+/// Serialises a wire value in place (writing to a `Vec` cannot fail).
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.extend_from_slice(b"null");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The borrowed fast path and the reference path agree, results and errors alike.
+    #[test]
+    fn fast_path_matches_reference_path() {
+        let frames = [
+            r#"{"candidates":[{"content":{"role":"model","parts":[{"text":"hi \"there\"\n"}]},"index":0}],"modelVersion":"gemini-x","responseId":"r1"}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"a","thought":true,"thoughtSignature":"c2ln"},{"text":"b","thought_signature":"skip_thought_signature_validator"}]},"safetyRatings":[{"category":"X","probability":"LOW"}]}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4,"totalTokenCount":7,"promptTokensDetails":[{"modality":"TEXT","tokenCount":3}]}}"#,
+            r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{"b":1,"a":[1.5,"x"]}}},{"function_call":{"id":"c1","name":"g"},"thoughtSignature":"s"}]},"finishReason":"STOP"},{"content":null}]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":2,"index":0}],"usage_metadata":{"prompt_token_count":1,"thoughts_token_count":2}}"#,
+            r#"{"candidates":[],"promptFeedback":{"blockReason":"SAFETY"}}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}]}}],"candidates":[{"content":{"parts":[{"text":"y"}]}}]}"#,
+            r#"{"modelVersion":"a","model_version":"b"}"#,
+            r#"{"error":{"code":429,"message":"slow down","status":"RESOURCE_EXHAUSTED"}}"#,
+            r#"{"error":null}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":7}]}}]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"inlineData":{"mimeType":"image/png"}}]}}]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"inlineData":{"mimeType":"image/png","data":"AA=="}}]}}]}"#,
+            r#"{"candidates":[["x"]]}"#,
+            r#"{"candidates":null}"#,
+            r#"{"x":1e400}"#,
+            r#"{"x":"\ud800"}"#,
+            r#"{"x":{"$serde_json::private::RawValue":1}}"#,
+            r#"{"te\u0078t":1,"responseId":"i\u00e9"}"#,
+            r#"[]"#,
+            r#"null"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}]}}]} x"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}]}}"#,
+        ];
+        let deep = format!(r#"{{"x":{}{}}}"#, "[".repeat(200), "]".repeat(200));
+        let ctx = ResponseContext {
+            model: "m".into(),
+            id_seed: "seed".into(),
+            ..Default::default()
+        };
+        for data in frames.iter().copied().chain([deep.as_str()]) {
+            let mut fast = Decoder::new(&ctx);
+            let mut reference = Decoder::new(&ctx);
+            let mut a = Vec::new();
+            let mut b = Vec::new();
+            let ra = fast.decode(&Frame::data(data), &mut a);
+            let rb = reference.decode_reference(data, &mut b);
+            assert_eq!(format!("{ra:?}"), format!("{rb:?}"), "{data}");
+            assert_eq!(a, b, "{data}");
+        }
     }
 }

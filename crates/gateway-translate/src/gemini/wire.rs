@@ -58,7 +58,7 @@ impl<'de> Deserialize<'de> for EnumValue {
 }
 
 /// Writes a float that holds a whole number as an integer (`40`, not `40.0`).
-fn whole_number<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn whole_number<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(f) if f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15 => s.serialize_u64(*f as u64),
         Some(f) => s.serialize_f64(*f),
