@@ -374,11 +374,6 @@ impl Provider {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static(mock::content_type(shape, stream)),
         );
-        if let MockAnswer::Fail(err) = &answer {
-            if let Some(secs) = err.retry_after {
-                tracing::debug!(provider = %self.name, retry_after = secs, "mock failure");
-            }
-        }
         Ok(UpstreamReply {
             status: 200,
             headers,
