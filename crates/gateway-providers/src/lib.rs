@@ -1,1 +1,26 @@
-//! Upstream adapters (in progress).
+//! Patchbay's upstream adapters: what a provider is (kind, preset, config), how a
+//! call reaches it (URL, headers, time limits, errors), and the built-in mock.
+//!
+//! The server resolves each `[providers.<name>]` table into a [`Provider`] sharing
+//! one [`HttpClient`], encodes a request in [`Provider::shape`], and calls
+//! [`Provider::send`]; it gets the reply headers and a [`BodyStream`] of chunks, or a
+//! [`gateway_protocol::GatewayError`] with blame and retryability set.
+
+mod body;
+mod client;
+mod error;
+pub mod mock;
+pub mod presets;
+mod provider;
+mod routes;
+pub mod spec;
+mod upstream;
+
+pub use body::BodyStream;
+pub use client::HttpClient;
+pub use error::ProviderError;
+pub use mock::{MockAnswer, MockConfig, Scenario};
+pub use provider::{ANTHROPIC_VERSION, Operation, Provider, UpstreamCall, UpstreamReply};
+pub use routes::AZURE_API_VERSION;
+pub use spec::{Preset, ProviderConfig, ProviderKind, Quirks, Timeouts, preset};
+pub use upstream::retry_after;

@@ -1,0 +1,102 @@
+//! The built-in mock provider: deterministic answers in any shape, no network.
+//!
+//! [`answer`] builds the bytes an upstream of a shape would send (whole or as stream
+//! chunks) or the failure it would report; [`crate::Provider::send`] plays them as an
+//! [`crate::UpstreamReply`], and the server's `patchbay mock` listener serves them
+//! over HTTP. Embeddings, model lists and token counts have their own builders.
+
+mod chat;
+mod config;
+mod other;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use gateway_protocol::{ApiShape, ErrorKind, GatewayError};
+
+use crate::body::BodyStream;
+
+pub use chat::{answer, answer_for};
+pub use config::{MockConfig, Scenario, parse_shape};
+pub use other::{count_tokens, embeddings, models};
+
+/// A mock's answer to one call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MockAnswer {
+    /// The call fails before the first byte (an injected status, or a request the
+    /// mock cannot read).
+    Fail(GatewayError),
+    /// A whole JSON body.
+    Whole(Vec<u8>),
+    /// A streamed body.
+    Stream {
+        /// The chunks, each a complete piece of the shape's stream grammar.
+        chunks: Vec<Vec<u8>>,
+        /// Pause before each chunk.
+        delay: Duration,
+        /// Stop with a connection reset after this many chunks (when fewer than all).
+        cut_after: Option<usize>,
+    },
+}
+
+impl MockAnswer {
+    /// The answer as a body stream: chunks with their delays, then the cut if any.
+    /// `Fail` is returned as the error.
+    pub fn into_body(self) -> Result<BodyStream, GatewayError> {
+        match self {
+            MockAnswer::Fail(err) => Err(err),
+            MockAnswer::Whole(body) => Ok(Box::pin(futures_util::stream::iter([Ok(Bytes::from(
+                body,
+            ))]))),
+            MockAnswer::Stream {
+                chunks,
+                delay,
+                cut_after,
+            } => {
+                let total = chunks.len();
+                let cut = cut_after.filter(|&n| n < total);
+                let played = cut.unwrap_or(total);
+                let items = chunks
+                    .into_iter()
+                    .take(played)
+                    .map(|c| Some(Ok(Bytes::from(c))))
+                    .chain(cut.map(|n| {
+                        Some(Err(GatewayError::new(
+                            ErrorKind::Upstream,
+                            format!("mock upstream: connection reset after {n} chunks"),
+                        )))
+                    }));
+                let stream = futures_util::stream::unfold(
+                    (items.collect::<Vec<_>>().into_iter(), delay),
+                    |(mut items, delay)| async move {
+                        let item = items.next().flatten()?;
+                        if !delay.is_zero() && item.is_ok() {
+                            tokio::time::sleep(delay).await;
+                        }
+                        Some((item, (items, delay)))
+                    },
+                );
+                Ok(Box::pin(stream))
+            }
+        }
+    }
+}
+
+/// The `content-type` of a successful answer in `shape`.
+pub fn content_type(shape: ApiShape, stream: bool) -> &'static str {
+    match (shape, stream) {
+        (_, false) => "application/json",
+        (ApiShape::Ollama, true) => "application/x-ndjson",
+        (_, true) => "text/event-stream",
+    }
+}
+
+/// A 64-bit FNV-1a hash: deterministic ids and vectors without a dependency.
+pub(crate) fn fnv(bytes: &[u8], seed: u64) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}

@@ -1,0 +1,451 @@
+//! A resolved provider and its one operation: send a call, get the reply stream.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use gateway_protocol::{ApiShape, Blame, ErrorKind, GatewayError};
+use gateway_translate::codec;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use tokio::time::Instant;
+
+use crate::body::{self, BodyStream, Limits};
+use crate::client::HttpClient;
+use crate::error::ProviderError;
+use crate::mock::{self, MockAnswer, MockConfig};
+use crate::routes::{self, AZURE_API_VERSION, Azure};
+use crate::spec::{Preset, ProviderConfig, ProviderKind, Timeouts};
+use crate::upstream;
+
+/// The `anthropic-version` sent when none is configured.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// What a call asks of the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// A chat completion (streamed or not).
+    Chat,
+    /// Embeddings.
+    Embeddings,
+    /// Counting a request's input tokens.
+    CountTokens,
+    /// Listing models (GET, no body).
+    ListModels,
+}
+
+impl Operation {
+    /// A short name for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat",
+            Operation::Embeddings => "embeddings",
+            Operation::CountTokens => "count-tokens",
+            Operation::ListModels => "model-list",
+        }
+    }
+}
+
+/// One call to an upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamCall {
+    /// What is asked.
+    pub operation: Operation,
+    /// The upstream model name (Gemini and Azure put it in the URL).
+    pub model: String,
+    /// Whether a stream is asked for (Gemini picks the method by it).
+    pub stream: bool,
+    /// The request body, already in the provider's [`Provider::shape`].
+    pub body: Bytes,
+}
+
+/// A successful (2xx) upstream reply.
+pub struct UpstreamReply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The body; dropping it cancels the upstream request.
+    pub body: BodyStream,
+}
+
+impl std::fmt::Debug for UpstreamReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamReply")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A provider ready to serve: its endpoints, headers and time limits resolved, and a
+/// handle on the shared HTTP pool.
+#[derive(Clone)]
+pub struct Provider {
+    name: Arc<str>,
+    kind: ProviderKind,
+    shape: ApiShape,
+    preset: Option<&'static Preset>,
+    /// The stored base URL (empty for the mock).
+    base: String,
+    /// The host, for messages (never the URL: it may carry a key).
+    host: Arc<str>,
+    headers: HeaderMap,
+    api_version: String,
+    deployments: BTreeMap<String, String>,
+    timeouts: Timeouts,
+    client: Option<reqwest::Client>,
+    mock: MockConfig,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("shape", &self.shape)
+            .field("base_url", &self.base)
+            .field("timeouts", &self.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Provider {
+    /// Resolves `cfg` for the provider called `name`.
+    pub fn new(
+        name: &str,
+        cfg: &ProviderConfig,
+        client: &HttpClient,
+    ) -> Result<Provider, ProviderError> {
+        let kind = cfg.kind;
+        let preset = match (&cfg.preset, kind) {
+            (None, _) => None,
+            (Some(p), ProviderKind::OpenAiCompatible) => Some(
+                crate::presets::preset(p).ok_or_else(|| ProviderError::UnknownPreset {
+                    provider: name.to_owned(),
+                    preset: p.clone(),
+                    known: crate::presets::names(),
+                })?,
+            ),
+            (Some(_), _) => {
+                return Err(ProviderError::PresetNeedsCompatible {
+                    provider: name.to_owned(),
+                    kind: kind.as_str(),
+                });
+            }
+        };
+        let not_for = |setting| ProviderError::NotForKind {
+            provider: name.to_owned(),
+            setting,
+            kind: kind.as_str(),
+        };
+        if !cfg.deployments.is_empty() && kind != ProviderKind::AzureOpenAi {
+            return Err(not_for("deployments"));
+        }
+        if cfg.api_version.is_some()
+            && !matches!(kind, ProviderKind::AzureOpenAi | ProviderKind::Anthropic)
+        {
+            return Err(not_for("api_version"));
+        }
+        if cfg.mock != MockConfig::default() && kind != ProviderKind::Mock {
+            return Err(not_for("mock"));
+        }
+
+        let mut provider = Provider {
+            name: Arc::from(name),
+            kind,
+            shape: shape_of(kind, &cfg.mock),
+            preset,
+            base: String::new(),
+            host: Arc::from(""),
+            headers: HeaderMap::new(),
+            api_version: String::new(),
+            deployments: cfg.deployments.clone(),
+            timeouts: cfg.timeouts,
+            client: None,
+            mock: cfg.mock.clone(),
+        };
+        if kind == ProviderKind::Mock {
+            if cfg.base_url.is_some() {
+                return Err(not_for("base_url"));
+            }
+            provider.host = Arc::from("mock");
+            return Ok(provider);
+        }
+
+        let raw_base = cfg
+            .base_url
+            .as_deref()
+            .or(preset.map(|p| p.base_url))
+            .or(routes::default_base(kind))
+            .ok_or_else(|| ProviderError::MissingBaseUrl {
+                provider: name.to_owned(),
+                kind: kind.as_str(),
+                example: match kind {
+                    ProviderKind::AzureOpenAi => "https://my-resource.openai.azure.com",
+                    _ => "http://127.0.0.1:8080/v1",
+                },
+            })?;
+        provider.base = routes::normalise_base(name, kind, raw_base)?;
+        provider.host = Arc::from(
+            reqwest::Url::parse(&provider.base)
+                .ok()
+                .and_then(|u| {
+                    u.host_str().map(|h| {
+                        format!(
+                            "{h}{}",
+                            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+                        )
+                    })
+                })
+                .unwrap_or_default(),
+        );
+        provider.api_version = match kind {
+            ProviderKind::AzureOpenAi => {
+                cfg.api_version.clone().unwrap_or(AZURE_API_VERSION.into())
+            }
+            ProviderKind::Anthropic => cfg.api_version.clone().unwrap_or(ANTHROPIC_VERSION.into()),
+            _ => String::new(),
+        };
+
+        let key = cfg.api_key.as_deref().filter(|k| !k.trim().is_empty());
+        let key_required = match kind {
+            ProviderKind::Ollama => false,
+            ProviderKind::OpenAiCompatible => preset.is_some_and(|p| p.quirks.key_required),
+            _ => true,
+        };
+        if key.is_none() && key_required {
+            return Err(ProviderError::MissingApiKey {
+                provider: name.to_owned(),
+                kind: preset.map_or(kind.as_str().to_owned(), |p| {
+                    format!("{} (preset {})", kind.as_str(), p.name)
+                }),
+                env: preset.map_or(key_env(kind), |p| p.api_key_env),
+            });
+        }
+        provider.headers = headers(name, kind, key, &provider.api_version, &cfg.headers)?;
+        provider.client = Some(client.for_connect_timeout(cfg.timeouts.connect())?);
+        Ok(provider)
+    }
+
+    /// The provider's name (its config key).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The adapter kind.
+    pub fn kind(&self) -> ProviderKind {
+        self.kind
+    }
+
+    /// The preset, for OpenAI-compatible providers configured with one.
+    pub fn preset(&self) -> Option<&'static Preset> {
+        self.preset
+    }
+
+    /// The wire shape the provider speaks: call bodies must be in it.
+    pub fn shape(&self) -> ApiShape {
+        self.shape
+    }
+
+    /// The stored base URL (empty for the mock).
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The time limits.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// Whether the provider has an endpoint for `op` (Ollama cannot count tokens,
+    /// Anthropic has no embeddings, ...).
+    pub fn supports(&self, op: Operation) -> bool {
+        routes::supports(self.kind, op)
+    }
+
+    /// Sends `call` and returns the reply once its headers are in.
+    ///
+    /// A non-2xx answer is read (up to 1 MiB) and returned as the upstream's error,
+    /// blamed on the upstream, with its `retry-after`. Connection failures are
+    /// retryable `Upstream` errors; time limits give `UpstreamTimeout`.
+    pub async fn send(&self, call: UpstreamCall) -> Result<UpstreamReply, GatewayError> {
+        let Some(client) = &self.client else {
+            return self.send_mock(call).await;
+        };
+        let started = Instant::now();
+        let deadline = started + self.timeouts.total();
+        let deployment = self
+            .deployments
+            .get(&call.model)
+            .map_or(call.model.as_str(), String::as_str);
+        let azure = (self.kind == ProviderKind::AzureOpenAi).then_some(Azure {
+            api_version: &self.api_version,
+            deployment,
+        });
+        let endpoint = routes::endpoint(
+            self.kind,
+            &self.base,
+            call.operation,
+            &call.model,
+            call.stream,
+            azure,
+        )?;
+        let mut request = if endpoint.post {
+            client
+                .post(&endpoint.url)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(call.body)
+        } else {
+            client.get(&endpoint.url)
+        };
+        request = request.headers(self.headers.clone());
+        if call.stream && call.operation == Operation::Chat {
+            let accept = if self.shape == ApiShape::Ollama {
+                "application/x-ndjson"
+            } else {
+                "text/event-stream"
+            };
+            request = request.header(http::header::ACCEPT, accept);
+        }
+
+        let first_byte_end = (started + self.timeouts.first_byte()).min(deadline);
+        let response = match tokio::time::timeout_at(first_byte_end, request.send()).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(err)) => return Err(upstream::before_headers(&err, &self.host)),
+            Err(_) => {
+                let which = if first_byte_end < deadline {
+                    "timeouts.first_byte_ms"
+                } else {
+                    "timeouts.total_ms"
+                };
+                return Err(GatewayError::new(
+                    ErrorKind::UpstreamTimeout,
+                    format!(
+                        "upstream {} sent no response headers within {which}",
+                        self.host
+                    ),
+                ));
+            }
+        };
+        let limits = Limits {
+            host: self.host.clone(),
+            idle: self.timeouts.idle(),
+            deadline,
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        if !response.status().is_success() {
+            let body = body::read_bounded(response, limits).await;
+            let mut err = codec::decode_error(self.shape, status, &body);
+            err.blame = Blame::Upstream;
+            if let Some(secs) = upstream::retry_after(&headers, SystemTime::now()) {
+                err.retry_after = Some(secs);
+            }
+            tracing::debug!(
+                provider = %self.name,
+                status,
+                kind = ?err.kind,
+                "upstream answered with an error"
+            );
+            return Err(err);
+        }
+        Ok(UpstreamReply {
+            status,
+            headers,
+            body: body::timed(response, limits),
+        })
+    }
+
+    async fn send_mock(&self, call: UpstreamCall) -> Result<UpstreamReply, GatewayError> {
+        let shape = self.shape;
+        let (answer, stream) = match call.operation {
+            Operation::Chat => (
+                mock::answer_for(shape, &call.model, call.stream, &call.body, &self.mock),
+                call.stream,
+            ),
+            Operation::Embeddings => (mock::embeddings(shape, &call.model, &call.body), false),
+            Operation::CountTokens => (mock::count_tokens(shape, &call.body), false),
+            Operation::ListModels => (MockAnswer::Whole(mock::models(shape)), false),
+        };
+        let stream = stream && matches!(answer, MockAnswer::Stream { .. });
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(mock::content_type(shape, stream)),
+        );
+        Ok(UpstreamReply {
+            status: 200,
+            headers,
+            body: answer.into_body()?,
+        })
+    }
+}
+
+/// The shape a kind speaks.
+fn shape_of(kind: ProviderKind, mock: &MockConfig) -> ApiShape {
+    match kind {
+        ProviderKind::OpenAi | ProviderKind::AzureOpenAi | ProviderKind::OpenAiCompatible => {
+            ApiShape::OpenAiChat
+        }
+        ProviderKind::Anthropic => ApiShape::Anthropic,
+        ProviderKind::Gemini => ApiShape::Gemini,
+        ProviderKind::Ollama => ApiShape::Ollama,
+        ProviderKind::Mock => mock.shape.unwrap_or(ApiShape::OpenAiChat),
+    }
+}
+
+/// The environment variable a kind's key usually lives in.
+fn key_env(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::AzureOpenAi => "AZURE_OPENAI_API_KEY",
+        ProviderKind::Anthropic => "ANTHROPIC_API_KEY",
+        ProviderKind::Gemini => "GEMINI_API_KEY",
+        _ => "OPENAI_API_KEY",
+    }
+}
+
+/// Auth, version and configured headers, validated once.
+fn headers(
+    provider: &str,
+    kind: ProviderKind,
+    key: Option<&str>,
+    api_version: &str,
+    extra: &BTreeMap<String, String>,
+) -> Result<HeaderMap, ProviderError> {
+    let bad = |header: &str, reason: String| ProviderError::BadHeader {
+        provider: provider.to_owned(),
+        header: header.to_owned(),
+        reason,
+    };
+    let mut out = HeaderMap::new();
+    if let Some(key) = key {
+        let (name, value) = match kind {
+            ProviderKind::AzureOpenAi => ("api-key", key.to_owned()),
+            ProviderKind::Anthropic => ("x-api-key", key.to_owned()),
+            ProviderKind::Gemini => ("x-goog-api-key", key.to_owned()),
+            _ => ("authorization", format!("Bearer {key}")),
+        };
+        let mut value = HeaderValue::from_str(&value).map_err(|_| {
+            bad(
+                "api_key",
+                "the key contains characters not allowed in a header".into(),
+            )
+        })?;
+        value.set_sensitive(true);
+        out.insert(HeaderName::from_static(name), value);
+    }
+    if kind == ProviderKind::Anthropic {
+        let value = HeaderValue::from_str(api_version)
+            .map_err(|e| bad("anthropic-version", e.to_string()))?;
+        out.insert(HeaderName::from_static("anthropic-version"), value);
+    }
+    for (name, value) in extra {
+        let header =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|e| bad(name, e.to_string()))?;
+        let mut value = HeaderValue::from_str(value).map_err(|e| bad(name, e.to_string()))?;
+        value.set_sensitive(true);
+        out.insert(header, value);
+    }
+    Ok(out)
+}

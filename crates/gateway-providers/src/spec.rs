@@ -1,0 +1,180 @@
+//! What a provider is, as data: its kind, its preset, and the configuration the
+//! server reads from `[providers.<name>]`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::mock::MockConfig;
+
+/// The adapter a provider uses. Spelled in snake case in the config
+/// (`kind = "openai_compatible"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// OpenAI (`/v1/chat/completions`, Bearer key).
+    #[serde(rename = "openai")]
+    OpenAi,
+    /// Azure OpenAI (deployments, `api-version`, `api-key` header).
+    #[serde(rename = "azure_openai")]
+    AzureOpenAi,
+    /// Anthropic Messages (`x-api-key`, `anthropic-version`).
+    Anthropic,
+    /// Google AI Studio Gemini (`x-goog-api-key`).
+    Gemini,
+    /// Ollama's native API (`/api/chat`).
+    Ollama,
+    /// Any OpenAI-compatible server: a preset or a custom base URL.
+    #[serde(rename = "openai_compatible")]
+    OpenAiCompatible,
+    /// The built-in deterministic mock; no network.
+    Mock,
+}
+
+impl ProviderKind {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::AzureOpenAi => "azure_openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
+            ProviderKind::Ollama => "ollama",
+            ProviderKind::OpenAiCompatible => "openai_compatible",
+            ProviderKind::Mock => "mock",
+        }
+    }
+}
+
+/// How an OpenAI-compatible provider departs from OpenAI. Data for the server and
+/// the router; the adapter itself only reads `key_required`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quirks {
+    /// Requests without a key are refused (hosted services); local servers need none.
+    pub key_required: bool,
+    /// Serves `/embeddings`.
+    pub embeddings: bool,
+    /// Streams reasoning as `reasoning_content` beside `content`.
+    pub reasoning_content: bool,
+}
+
+/// One OpenAI-compatible service: a row of [`crate::presets::PRESETS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preset {
+    /// The config name (`preset = "deepseek"`).
+    pub name: &'static str,
+    /// A human name.
+    pub label: &'static str,
+    /// The API root, version included (`https://api.deepseek.com/v1`); endpoint
+    /// paths such as `/chat/completions` are appended to it.
+    pub base_url: &'static str,
+    /// The environment variable the key is usually kept in.
+    pub api_key_env: &'static str,
+    /// Departures from OpenAI.
+    pub quirks: Quirks,
+}
+
+/// The preset called `name` (`"deepseek"`, `"dashscope-intl"`, `"lmstudio"`, ...).
+pub fn preset(name: &str) -> Option<&'static Preset> {
+    crate::presets::preset(name)
+}
+
+/// One provider's configuration: the server's `[providers.<name>]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// The adapter.
+    pub kind: ProviderKind,
+    /// An OpenAI-compatible preset (`kind = "openai_compatible"` only).
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// The API root. Defaults per kind (or preset). OpenAI-style kinds include the
+    /// version (`https://api.openai.com/v1`); Anthropic, Gemini, Azure and Ollama
+    /// take the host root (`https://api.anthropic.com`).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The key, already interpolated from the environment by the server.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Azure `api-version`, or the `anthropic-version` header for Anthropic.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// Azure: model name → deployment name (a model not listed is its own deployment).
+    #[serde(default)]
+    pub deployments: BTreeMap<String, String>,
+    /// Extra headers sent with every request.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Time limits.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// The mock's behaviour (`kind = "mock"` only).
+    #[serde(default)]
+    pub mock: MockConfig,
+}
+
+impl ProviderConfig {
+    /// A configuration of `kind` with every other setting at its default.
+    pub fn new(kind: ProviderKind) -> Self {
+        ProviderConfig {
+            kind,
+            preset: None,
+            base_url: None,
+            api_key: None,
+            api_version: None,
+            deployments: BTreeMap::new(),
+            headers: BTreeMap::new(),
+            timeouts: Timeouts::default(),
+            mock: MockConfig::default(),
+        }
+    }
+}
+
+/// Time limits of upstream calls, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// Establishing the TCP (and TLS) connection.
+    pub connect_ms: u64,
+    /// From sending the request to the response headers. Non-streaming answers arrive
+    /// whole, so this covers the whole generation for them.
+    pub first_byte_ms: u64,
+    /// Longest silence between two body chunks.
+    pub idle_ms: u64,
+    /// The whole call, body included.
+    pub total_ms: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect_ms: 10_000,
+            first_byte_ms: 300_000,
+            idle_ms: 120_000,
+            total_ms: 900_000,
+        }
+    }
+}
+
+impl Timeouts {
+    /// `connect_ms` as a duration.
+    pub fn connect(&self) -> Duration {
+        Duration::from_millis(self.connect_ms)
+    }
+
+    /// `first_byte_ms` as a duration.
+    pub fn first_byte(&self) -> Duration {
+        Duration::from_millis(self.first_byte_ms)
+    }
+
+    /// `idle_ms` as a duration.
+    pub fn idle(&self) -> Duration {
+        Duration::from_millis(self.idle_ms)
+    }
+
+    /// `total_ms` as a duration.
+    pub fn total(&self) -> Duration {
+        Duration::from_millis(self.total_ms)
+    }
+}

@@ -1,0 +1,154 @@
+//! Upstream failures as `GatewayError`s: transport errors, and the `retry-after`
+//! delay an error answer asks for.
+
+use std::error::Error as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use gateway_protocol::{ErrorKind, GatewayError};
+use http::HeaderMap;
+
+/// A failure before the response headers arrived.
+pub(crate) fn before_headers(err: &reqwest::Error, host: &str) -> GatewayError {
+    if err.is_timeout() {
+        return GatewayError::new(
+            ErrorKind::UpstreamTimeout,
+            format!("upstream {host} did not answer in time (timeouts.connect_ms)"),
+        );
+    }
+    if err.is_connect() {
+        return GatewayError::new(
+            ErrorKind::Upstream,
+            format!("could not connect to upstream {host}: {}", cause(err)),
+        );
+    }
+    GatewayError::new(
+        ErrorKind::Upstream,
+        format!("request to upstream {host} failed: {}", cause(err)),
+    )
+}
+
+/// The deepest cause of a reqwest error, without the URL (which may carry a key).
+pub(crate) fn cause(err: &reqwest::Error) -> String {
+    let mut msg = None;
+    let mut source = err.source();
+    while let Some(s) = source {
+        msg = Some(s.to_string());
+        source = s.source();
+    }
+    msg.unwrap_or_else(|| {
+        if err.is_body() || err.is_decode() {
+            "the body was cut off".to_owned()
+        } else {
+            "transport error".to_owned()
+        }
+    })
+}
+
+/// The retry delay an answer asks for, in whole seconds: `retry-after-ms`, else
+/// `retry-after` as seconds or as an HTTP date.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<u64> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        if ms.is_finite() && ms >= 0.0 {
+            return Some((ms / 1000.0).ceil() as u64);
+        }
+    }
+    let value = text("retry-after")?;
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs);
+    }
+    let at = parse_http_date(value)?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(at.saturating_sub(now))
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) to Unix seconds.
+fn parse_http_date(s: &str) -> Option<u64> {
+    let mut it = s.split_ascii_whitespace();
+    let _weekday = it.next()?;
+    let day: u64 = it.next()?.parse().ok()?;
+    let month = match it.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = it.next()?.parse().ok()?;
+    let mut hms = it.next()?.split(':').map(|x| x.parse::<u64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if it.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day as i64);
+    u64::try_from(days * 86_400)
+        .ok()
+        .map(|d| d + h * 3600 + m * 60 + sec)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, http::HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_ms_and_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37
+        assert_eq!(retry_after(&headers(&[("retry-after", "7")]), now), Some(7));
+        assert_eq!(
+            retry_after(
+                &headers(&[("retry-after-ms", "1500"), ("retry-after", "9")]),
+                now
+            ),
+            Some(2)
+        );
+        assert_eq!(
+            retry_after(
+                &headers(&[("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT")]),
+                now
+            ),
+            Some(30)
+        );
+        assert_eq!(
+            retry_after(
+                &headers(&[("retry-after", "Sun, 06 Nov 1994 08:00:00 GMT")]),
+                now
+            ),
+            Some(0)
+        );
+        assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+}
