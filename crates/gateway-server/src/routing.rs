@@ -190,6 +190,15 @@ impl Router {
         Ok(())
     }
 
+    /// The exact public names clients can list (`GET /v1/models`): route models that
+    /// are not globs, route aliases, `[aliases]` and the auto model, sorted.
+    pub fn public_models(&self) -> Vec<String> {
+        let mut names: BTreeSet<String> = self.exact.keys().cloned().collect();
+        names.extend(self.aliases.keys().cloned());
+        names.extend(self.auto.iter().map(|a| a.model.clone()));
+        names.into_iter().collect()
+    }
+
     /// Resolves `requested_model` for a request with `needs`, drawing weighted orders
     /// from a randomly seeded generator.
     pub fn resolve(&self, requested_model: &str, needs: &Needs) -> Result<RoutePlan, GatewayError> {

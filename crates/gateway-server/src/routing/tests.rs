@@ -321,3 +321,18 @@ fn the_default_mock_config_routes_any_name() {
     }
     assert_eq!(attempts(&resolve(&r, "mock/echo")), ["mock/echo"]);
 }
+
+#[test]
+fn public_models_list_exact_names() {
+    let r = router(FULL);
+    assert_eq!(
+        r.public_models(),
+        [
+            "auto",
+            "best",
+            "claude-opus-4-8",
+            "claude-sonnet-4-6",
+            "opus"
+        ]
+    );
+}
