@@ -1,0 +1,283 @@
+//! The `patchbay` command line: its clap definitions, and `check`'s validation.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::auth::ConfigKeys;
+use crate::catalog::Catalog;
+use crate::config::{Config, ConfigError};
+use crate::routing::Router;
+
+/// Patchbay, an LLM API gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Parser)]
+#[command(name = "patchbay", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `patchbay <command>`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Run the gateway (without --config: the built-in mock provider on loopback).
+    Serve(ServeArgs),
+    /// Validate a config file and probe each upstream.
+    Check(CheckArgs),
+    /// Run a stand-alone mock upstream speaking one API shape.
+    Mock(MockArgs),
+}
+
+/// `patchbay serve`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ServeArgs {
+    /// The TOML config file.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Listen address, overriding `[server] listen` (e.g. 127.0.0.1:4000).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// `patchbay check`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct CheckArgs {
+    /// The TOML config file (without it, the built-in default is checked).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Only validate the file; do not contact the upstreams.
+    #[arg(long)]
+    pub no_probe: bool,
+}
+
+/// `patchbay mock`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct MockArgs {
+    /// The API shape to speak.
+    #[arg(long, value_enum)]
+    pub shape: MockShape,
+    /// Listen address.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// A named behaviour of the mock provider (text, tool calls, failures, ...).
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Output tokens per answer.
+    #[arg(long, value_name = "N")]
+    pub tokens: Option<u32>,
+    /// Stream chunks per answer.
+    #[arg(long, value_name = "N")]
+    pub chunks: Option<u32>,
+    /// Delay between stream chunks.
+    #[arg(long, value_name = "N")]
+    pub chunk_delay_ms: Option<u64>,
+}
+
+/// The wire shapes `patchbay mock` can speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MockShape {
+    /// OpenAI Chat Completions and Responses.
+    Openai,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Gemini generateContent.
+    Gemini,
+    /// Ollama's native API.
+    Ollama,
+}
+
+/// What `check` found in a valid configuration.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// The configuration.
+    pub config: Config,
+    /// The routing table built from it.
+    pub router: Router,
+    /// The catalogue with the file's overrides.
+    pub catalog: Catalog,
+    /// The keys it declares.
+    pub keys: ConfigKeys,
+}
+
+impl CheckReport {
+    /// A human summary: listener, providers, routes, keys, warnings.
+    pub fn summary(&self) -> String {
+        let c = &self.config;
+        let mut s = String::new();
+        let scheme = if c.server.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let _ = writeln!(s, "listen: {scheme}://{}", c.server.listen);
+        let _ = writeln!(s, "max body: {} bytes", c.server.max_body_bytes);
+        let providers: Vec<&str> = c.providers.keys().map(String::as_str).collect();
+        let _ = writeln!(
+            s,
+            "providers ({}): {}",
+            providers.len(),
+            providers.join(", ")
+        );
+        let _ = writeln!(s, "routes ({}):", c.routes.len());
+        for r in &c.routes {
+            let targets: Vec<String> = r
+                .targets
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{}/{}",
+                        t.provider,
+                        t.model.as_deref().unwrap_or("<requested>")
+                    )
+                })
+                .collect();
+            let _ = writeln!(s, "  {} → {}", r.model, targets.join(", "));
+        }
+        let _ = writeln!(s, "keys: {}", self.keys.len());
+        let _ = writeln!(
+            s,
+            "catalogue: {} models ({})",
+            self.catalog.len(),
+            self.catalog.source()
+        );
+        for w in &c.warnings {
+            let _ = writeln!(s, "warning: {w}");
+        }
+        s
+    }
+}
+
+/// `patchbay check` without probing: loads `path` (or the built-in default), builds
+/// the router, the catalogue and the keys, and checks that TLS files exist.
+pub fn check_config(path: Option<&Path>) -> Result<CheckReport, ConfigError> {
+    let config = match path {
+        Some(p) => Config::load(p)?,
+        None => Config::default_mock()?.0,
+    };
+    if let Some(tls) = &config.server.tls {
+        for (key, file) in [("server.tls.cert", &tls.cert), ("server.tls.key", &tls.key)] {
+            if !file.is_file() {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("no such file: {}", file.display()),
+                ));
+            }
+        }
+    }
+    let catalog = Catalog::from_config(&config);
+    let router = Router::new(&config, &catalog)?;
+    let keys = ConfigKeys::new(&config.keys)?;
+    Ok(CheckReport {
+        config,
+        router,
+        catalog,
+        keys,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_with_and_without_options() {
+        let cli = Cli::parse_from(["patchbay", "serve"]);
+        assert_eq!(
+            cli.command,
+            Command::Serve(ServeArgs {
+                config: None,
+                listen: None
+            })
+        );
+        let cli = Cli::parse_from([
+            "patchbay",
+            "serve",
+            "--config",
+            "p.toml",
+            "--listen",
+            "0.0.0.0:8080",
+        ]);
+        let Command::Serve(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.config, Some(PathBuf::from("p.toml")));
+        assert_eq!(args.listen, Some("0.0.0.0:8080".parse().unwrap()));
+    }
+
+    #[test]
+    fn check_and_no_probe() {
+        let cli = Cli::parse_from(["patchbay", "check", "-c", "x.toml", "--no-probe"]);
+        assert_eq!(
+            cli.command,
+            Command::Check(CheckArgs {
+                config: Some("x.toml".into()),
+                no_probe: true
+            })
+        );
+    }
+
+    #[test]
+    fn mock_with_every_option() {
+        let cli = Cli::parse_from([
+            "patchbay",
+            "mock",
+            "--shape",
+            "anthropic",
+            "--listen",
+            "127.0.0.1:9001",
+            "--scenario",
+            "tools",
+            "--tokens",
+            "50",
+            "--chunks",
+            "10",
+            "--chunk-delay-ms",
+            "5",
+        ]);
+        assert_eq!(
+            cli.command,
+            Command::Mock(MockArgs {
+                shape: MockShape::Anthropic,
+                listen: "127.0.0.1:9001".parse().unwrap(),
+                scenario: Some("tools".to_owned()),
+                tokens: Some(50),
+                chunks: Some(10),
+                chunk_delay_ms: Some(5),
+            })
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        assert!(
+            Cli::try_parse_from([
+                "patchbay",
+                "mock",
+                "--shape",
+                "cobol",
+                "--listen",
+                "127.0.0.1:1"
+            ])
+            .is_err()
+        );
+        assert!(Cli::try_parse_from(["patchbay", "mock", "--shape", "openai"]).is_err());
+        assert!(Cli::try_parse_from(["patchbay", "serve", "--listen", "localhost"]).is_err());
+        assert!(Cli::try_parse_from(["patchbay"]).is_err());
+    }
+
+    #[test]
+    fn the_definitions_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn check_without_a_file_checks_the_default() {
+        let report = check_config(None).unwrap();
+        assert_eq!(report.keys.len(), 1);
+        assert!(report.summary().contains("mock"));
+    }
+}

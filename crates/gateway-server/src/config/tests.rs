@@ -1,0 +1,282 @@
+use super::*;
+
+const FULL: &str = include_str!("../../tests/fixtures/config/full.toml");
+const MINIMAL: &str = include_str!("../../tests/fixtures/config/minimal.toml");
+const TYPO: &str = include_str!("../../tests/fixtures/config/typo.toml");
+const BROKEN: &str = include_str!("../../tests/fixtures/config/broken_references.toml");
+
+fn env(k: &str) -> Option<String> {
+    match k {
+        "ANTHROPIC_API_KEY" | "OPENAI_API_KEY" | "DEEPSEEK_API_KEY" => Some(format!("sk-{k}")),
+        "ALICE_KEY_SHA256" => Some(crate::auth::sha256_hex("pbk_alice")),
+        _ => None,
+    }
+}
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    Config::from_toml_str(text, &env)
+}
+
+fn problems(err: ConfigError) -> Vec<Problem> {
+    match err {
+        ConfigError::Invalid { problems, .. } => problems,
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_full_example_loads() {
+    let c = load(FULL).unwrap();
+    assert_eq!(c.server.listen, "127.0.0.1:4000".parse().unwrap());
+    assert_eq!(c.server.max_body_bytes, 10 * 1024 * 1024);
+    assert_eq!(c.providers.len(), 4);
+    assert_eq!(
+        c.providers["anthropic"]["api_key"].as_str(),
+        Some("sk-ANTHROPIC_API_KEY")
+    );
+    assert_eq!(c.routes.len(), 3);
+    assert_eq!(c.routes[1].name(), "gpt-5");
+    assert_eq!(c.routes[1].strategy, Strategy::Weighted);
+    assert_eq!(c.routes[0].fallbacks.len(), 2);
+    assert!(
+        matches!(&c.routes[0].fallbacks[1], FallbackConfig::Target(t) if t.provider == "deepseek")
+    );
+    assert!(c.routes[2].is_default());
+    let auto = c.auto.as_ref().unwrap();
+    assert_eq!(auto.rules.len(), 2);
+    assert_eq!(auto.rules[1].when.min_prompt_tokens, Some(100_000));
+    assert!(auto.cheapest);
+    assert_eq!(c.catalog["my-fine-tune"].context_window, Some(128_000));
+    assert_eq!(
+        c.keys[0].sha256.as_deref(),
+        Some(crate::auth::sha256_hex("pbk_alice").as_str())
+    );
+    assert_eq!(c.keys[1].models, ["*"]);
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert!(c.warnings[0].contains("keys[1].secret"));
+}
+
+#[test]
+fn defaults_fill_an_almost_empty_file() {
+    let c = load(MINIMAL).unwrap();
+    assert_eq!(c.server, ServerConfig::default());
+    assert_eq!(c.server.listen.to_string(), DEFAULT_LISTEN);
+    assert!(c.server.listen.ip().is_loopback());
+    assert!(c.warnings.is_empty());
+    let empty = load("").unwrap();
+    assert!(empty.routes.is_empty() && empty.providers.is_empty());
+}
+
+#[test]
+fn unknown_keys_are_reported_with_their_path() {
+    let msg = load(TYPO).unwrap_err().to_string();
+    assert!(msg.contains("unknown field `tiemout`"), "{msg}");
+    assert!(msg.contains("routes[2]"), "{msg}");
+    for (text, path) in [
+        ("[server]\nlisten = \"127.0.0.1:1\"\nmax_body = 1", "server"),
+        (
+            "[server.tls]\ncert = \"a\"\nkey = \"b\"\npem = 1",
+            "server.tls",
+        ),
+        (
+            "[[keys]]\nname = \"a\"\nsecret = \"b\"\nmodel = []",
+            "keys[0]",
+        ),
+        (
+            "[auto]\ncheapest = true\nrules = [{ when = { tools = true }, model = \"x\" }]",
+            "auto.rules[0].when",
+        ),
+        ("[catalog.x]\nmax_tokens = 1", "catalog.x"),
+        (
+            "[providers.m]\nkind = \"mock\"\n[[routes]]\nmodel = \"a\"\ntargets = [{ provider = \"m\", modle = \"x\" }]",
+            "routes[0].targets[0]",
+        ),
+        (
+            "[providers.m]\nkind = \"mock\"\n[[routes]]\nmodel = \"a\"\ntargets = [{ provider = \"m\" }]\nfallbacks = [{ provider = \"m\", wieght = 1 }]",
+            "routes[0].fallbacks[0]",
+        ),
+        ("[servr]\nlisten = \"x\"", ""),
+    ] {
+        let msg = load(text).unwrap_err().to_string();
+        assert!(msg.contains("unknown field"), "{text}: {msg}");
+        assert!(msg.contains(&format!("`{path}")), "{text}: {msg}");
+    }
+}
+
+#[test]
+fn wrong_types_name_the_key() {
+    let msg = load("[server]\nlisten = \"localhost\"")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("server.listen"), "{msg}");
+    let msg = load("[server]\nmax_body_bytes = \"big\"")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("server.max_body_bytes"), "{msg}");
+    let msg = load("[[routes]]\nmodel = \"a\"\nstrategy = \"random\"\ntargets = []")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("routes[0].strategy") && msg.contains("weighted"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn syntax_errors_say_where() {
+    let err = load("[server\nlisten = 1").unwrap_err();
+    assert!(matches!(err, ConfigError::Syntax { .. }));
+    assert!(err.to_string().contains("line 1"), "{err}");
+}
+
+#[test]
+fn missing_variables_name_the_variable_and_the_key() {
+    let text = "[providers.openai]\nkind = \"openai\"\napi_key = \"${NOT_SET_ANYWHERE}\"";
+    let err = load(text).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ConfigError::MissingEnv { .. }));
+    assert!(
+        msg.contains("`NOT_SET_ANYWHERE`") && msg.contains("`providers.openai.api_key`"),
+        "{msg}"
+    );
+    // In arrays and nested tables too.
+    let text = "[[keys]]\nname = \"k\"\nsecret = \"s\"\nmodels = [\"a\", \"${NOPE}\"]";
+    assert!(
+        load(text)
+            .unwrap_err()
+            .to_string()
+            .contains("`keys[0].models[1]`")
+    );
+    // Escaped: no lookup.
+    let c = load("[providers.p]\nkind = \"mock\"\nnote = \"$${NOPE}\"").unwrap();
+    assert_eq!(c.providers["p"]["note"].as_str(), Some("${NOPE}"));
+}
+
+#[test]
+fn secrets_from_the_environment_never_appear_in_errors() {
+    let env = |k: &str| (k == "SECRET").then(|| "sk-very-secret".to_owned());
+    let text = "[server]\nlisten = \"${SECRET}\"";
+    let msg = Config::from_toml_str(text, &env).unwrap_err().to_string();
+    assert!(msg.contains("server.listen"), "{msg}");
+    assert!(!msg.contains("sk-very-secret"), "{msg}");
+}
+
+#[test]
+fn cross_references_are_checked_all_at_once() {
+    let ps = problems(load(BROKEN).unwrap_err());
+    let text: Vec<String> = ps.iter().map(ToString::to_string).collect();
+    let has = |path: &str, word: &str| {
+        ps.iter()
+            .any(|p| p.path == path && p.message.contains(word))
+    };
+    assert!(
+        has("routes[0].targets[0].provider", "unknown provider `mokc`"),
+        "{text:#?}"
+    );
+    assert!(
+        has(
+            "routes[0].targets[0].provider",
+            "configured providers: mock"
+        ),
+        "{text:#?}"
+    );
+    assert!(has("routes[0].fallbacks[0]", "`nowhere`"), "{text:#?}");
+    assert!(
+        has("routes[1].targets[0].weight", "greater than 0"),
+        "{text:#?}"
+    );
+    assert!(has("aliases.x", "alias cycle"), "{text:#?}");
+    assert!(has("aliases.y", "alias cycle"), "{text:#?}");
+    let msg = load(BROKEN).unwrap_err().to_string();
+    assert!(msg.contains("problems:"), "{msg}");
+}
+
+#[test]
+fn duplicate_names_and_bad_keys_are_refused() {
+    let text = r#"
+[providers.m]
+kind = "mock"
+[[routes]]
+model = "a"
+aliases = ["b"]
+targets = [{ provider = "m" }]
+[[routes]]
+model = "b"
+targets = [{ provider = "m" }]
+[[routes]]
+model = "*"
+targets = [{ provider = "m" }]
+[[routes]]
+name = "other-default"
+model = "*"
+targets = [{ provider = "m" }]
+[[keys]]
+name = "k"
+sha256 = "abc"
+[[keys]]
+name = "k"
+[[keys]]
+name = "both"
+secret = "s"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+"#;
+    let ps = problems(load(text).unwrap_err());
+    let paths: Vec<&str> = ps.iter().map(|p| p.path.as_str()).collect();
+    for expected in [
+        "routes[1].model",
+        "routes[3].model",
+        "keys[0].sha256",
+        "keys[1].name",
+        "keys[1]",
+        "keys[2]",
+    ] {
+        assert!(paths.contains(&expected), "{expected} not in {paths:?}");
+    }
+}
+
+#[test]
+fn providers_and_routes_are_checked() {
+    let text = "[providers.\"a/b\"]\nkind = \"mock\"\n[[routes]]\nmodel = \"x\"\ntargets = []";
+    let ps = problems(load(text).unwrap_err());
+    assert!(ps.iter().any(|p| p.path == "providers.a/b"));
+    assert!(ps.iter().any(|p| p.path == "routes[0].targets"));
+    let text = "[providers.m]\nkind = \"mock\"\n[[routes]]\nmodel = \"x\"\ntargets = [{ provider = \"m\", weight = 2 }]";
+    let ps = problems(load(text).unwrap_err());
+    assert!(ps.iter().any(|p| p.path == "routes[0].strategy"), "{ps:?}");
+}
+
+#[test]
+fn auto_needs_a_last_resort() {
+    let ps = problems(load("[auto]\nrules = []").unwrap_err());
+    assert!(
+        ps.iter()
+            .any(|p| p.path == "auto" && p.message.contains("cheapest"))
+    );
+    let ps = problems(load("[auto]\notherwise = \"x\"\ncheapest = true").unwrap_err());
+    assert!(ps.iter().any(|p| p.path == "auto.cheapest"));
+}
+
+#[test]
+fn errors_from_a_file_name_it() {
+    let dir = std::env::temp_dir().join(format!("patchbay-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("typo.toml");
+    std::fs::write(&path, TYPO).unwrap();
+    let msg = Config::load(&path).unwrap_err().to_string();
+    assert!(msg.starts_with(&path.display().to_string()), "{msg}");
+    let missing = Config::load(&dir.join("nope.toml")).unwrap_err();
+    assert!(matches!(missing, ConfigError::Read { .. }));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_default_mock_config_is_valid_and_routes_everything_to_mock() {
+    let (mut c, key) = Config::default_mock().unwrap();
+    assert!(key.starts_with("pbk_"));
+    assert_eq!(c.server.listen.to_string(), "127.0.0.1:4000");
+    assert_eq!(c.providers["mock"]["kind"].as_str(), Some("mock"));
+    assert!(c.routes[0].is_default());
+    assert_eq!(c.keys.len(), 1);
+    assert_eq!(c.keys[0].sha256, Some(crate::auth::sha256_hex(&key)));
+    validate(&mut c).unwrap();
+}

@@ -1,0 +1,403 @@
+//! Checks a deserialized [`Config`] as a whole: cross-references, uniqueness, ranges.
+//! Every problem is collected (not just the first), each with its key path.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Config, ConfigError, FallbackConfig, Problem, Strategy, TargetConfig, is_glob};
+
+/// Validates `config`, filling `config.warnings`; all problems are reported at once.
+pub fn validate(config: &mut Config) -> Result<(), ConfigError> {
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    check_server(config, &mut problems);
+    check_providers(config, &mut problems);
+    check_routes(config, &mut problems);
+    check_aliases(config, &mut problems);
+    check_auto(config, &mut problems);
+    check_catalog(config, &mut problems);
+    check_keys(config, &mut problems, &mut warnings);
+    config.warnings = warnings;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            file: None,
+            problems,
+        })
+    }
+}
+
+fn check_server(config: &Config, problems: &mut Vec<Problem>) {
+    let server = &config.server;
+    if server.max_body_bytes == 0 {
+        problems.push(Problem::new(
+            "server.max_body_bytes",
+            "must be greater than 0 (the default is 10485760, 10 MiB)",
+        ));
+    }
+    if let Some(tls) = &server.tls {
+        if tls.cert.as_os_str().is_empty() {
+            problems.push(Problem::new(
+                "server.tls.cert",
+                "give the certificate's PEM file",
+            ));
+        }
+        if tls.key.as_os_str().is_empty() {
+            problems.push(Problem::new(
+                "server.tls.key",
+                "give the private key's PEM file",
+            ));
+        }
+    }
+}
+
+fn check_providers(config: &Config, problems: &mut Vec<Problem>) {
+    for name in config.providers.keys() {
+        if name.is_empty() || name.contains('/') || name.chars().any(char::is_whitespace) {
+            problems.push(Problem::new(
+                format!("providers.{name}"),
+                "a provider name must be non-empty, without `/` or spaces (clients address models as `provider/model`)",
+            ));
+        }
+    }
+}
+
+fn known_providers(config: &Config) -> String {
+    if config.providers.is_empty() {
+        "no provider is configured: add a `[providers.<name>]` table".to_owned()
+    } else {
+        let names: Vec<&str> = config.providers.keys().map(String::as_str).collect();
+        format!("configured providers: {}", names.join(", "))
+    }
+}
+
+fn check_target(config: &Config, t: &TargetConfig, path: &str, problems: &mut Vec<Problem>) {
+    if !config.providers.contains_key(&t.provider) {
+        problems.push(Problem::new(
+            format!("{path}.provider"),
+            format!(
+                "unknown provider `{}` ({})",
+                t.provider,
+                known_providers(config)
+            ),
+        ));
+    }
+    if t.model.as_ref().is_some_and(|m| m.trim().is_empty()) {
+        problems.push(Problem::new(
+            format!("{path}.model"),
+            "empty upstream model: remove the key to forward the requested name",
+        ));
+    }
+    if let Some(w) = t.weight.filter(|w| !(w.is_finite() && *w > 0.0)) {
+        problems.push(Problem::new(
+            format!("{path}.weight"),
+            format!("weight must be a number greater than 0, not {w}"),
+        ));
+    }
+}
+
+fn check_routes(config: &Config, problems: &mut Vec<Problem>) {
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut exact: BTreeMap<&str, String> = BTreeMap::new();
+    let mut default_route: Option<usize> = None;
+    for (i, route) in config.routes.iter().enumerate() {
+        let path = format!("routes[{i}]");
+        if route.model.trim().is_empty() {
+            problems.push(Problem::new(
+                format!("{path}.model"),
+                "empty model name: give the public name clients send, or a glob such as `claude-*`",
+            ));
+        }
+        if let Some(prev) = names.insert(route.name(), i) {
+            problems.push(Problem::new(
+                format!("{path}.name"),
+                format!(
+                    "route name `{}` is already used by routes[{prev}]; give one of them a distinct `name`",
+                    route.name()
+                ),
+            ));
+        }
+        if route.is_default() {
+            if let Some(prev) = default_route {
+                problems.push(Problem::new(
+                    format!("{path}.model"),
+                    format!("routes[{prev}] is already the default route (`*`); keep one"),
+                ));
+            }
+            default_route = Some(i);
+        } else if !route.is_pattern() {
+            claim(&mut exact, &route.model, format!("{path}.model"), problems);
+        }
+        for (j, alias) in route.aliases.iter().enumerate() {
+            let apath = format!("{path}.aliases[{j}]");
+            if alias.trim().is_empty() || is_glob(alias) {
+                problems.push(Problem::new(
+                    apath,
+                    format!("alias `{alias}` must be an exact, non-empty name (use a route `model` glob for patterns)"),
+                ));
+            } else {
+                claim(&mut exact, alias, apath, problems);
+            }
+        }
+        if route.targets.is_empty() {
+            problems.push(Problem::new(
+                format!("{path}.targets"),
+                "a route needs at least one target, e.g. `targets = [{ provider = \"openai\", model = \"gpt-5\" }]`",
+            ));
+        }
+        for (j, t) in route.targets.iter().enumerate() {
+            check_target(config, t, &format!("{path}.targets[{j}]"), problems);
+        }
+        if route.strategy == Strategy::Ordered && route.targets.iter().any(|t| t.weight.is_some()) {
+            problems.push(Problem::new(
+                format!("{path}.strategy"),
+                "targets have weights but the strategy is `ordered`: set `strategy = \"weighted\"` or drop the weights",
+            ));
+        }
+        for (j, fb) in route.fallbacks.iter().enumerate() {
+            let fpath = format!("{path}.fallbacks[{j}]");
+            match fb {
+                FallbackConfig::Target(t) => check_target(config, t, &fpath, problems),
+                FallbackConfig::Name(n) => {
+                    if n == route.name() {
+                        problems.push(Problem::new(
+                            fpath,
+                            format!("route `{n}` falls back to itself"),
+                        ));
+                    } else if !config.routes.iter().any(|r| r.name() == n) {
+                        match n.split_once('/') {
+                            Some((p, m)) if config.providers.contains_key(p) && !m.is_empty() => {}
+                            _ => problems.push(Problem::new(
+                                fpath,
+                                format!(
+                                    "`{n}` is neither a route name nor `provider/model` with a configured provider ({})",
+                                    known_providers(config)
+                                ),
+                            )),
+                        }
+                    }
+                }
+            }
+        }
+        if route.timeout_ms == Some(0) {
+            problems.push(Problem::new(
+                format!("{path}.timeout_ms"),
+                "must be greater than 0 (remove it for the default)",
+            ));
+        }
+        if let Some(r) = route.retries.filter(|r| *r > 10) {
+            problems.push(Problem::new(
+                format!("{path}.retries"),
+                format!(
+                    "{r} retries per target is too many; use at most 10 and add fallbacks instead"
+                ),
+            ));
+        }
+        if let (Some(b), Some(m)) = (route.backoff_ms, route.backoff_max_ms) {
+            if b > m {
+                problems.push(Problem::new(
+                    format!("{path}.backoff_ms"),
+                    format!("backoff_ms ({b}) is above backoff_max_ms ({m})"),
+                ));
+            }
+        }
+    }
+    for (alias, _) in config.aliases.iter() {
+        claim(&mut exact, alias, format!("aliases.{alias}"), problems);
+    }
+}
+
+/// Records that `name` is an exact public name defined at `path`; a second definition
+/// is a problem.
+fn claim<'a>(
+    exact: &mut BTreeMap<&'a str, String>,
+    name: &'a str,
+    path: String,
+    problems: &mut Vec<Problem>,
+) {
+    if let Some(prev) = exact.get(name) {
+        problems.push(Problem::new(
+            path,
+            format!("model name `{name}` is already defined at `{prev}`; each public name must lead to one route"),
+        ));
+    } else {
+        exact.insert(name, path);
+    }
+}
+
+fn check_aliases(config: &Config, problems: &mut Vec<Problem>) {
+    for (alias, target) in &config.aliases {
+        let path = format!("aliases.{alias}");
+        if is_glob(alias) || alias.trim().is_empty() {
+            problems.push(Problem::new(
+                path.clone(),
+                "an alias must be an exact, non-empty name",
+            ));
+        }
+        if target.trim().is_empty() {
+            problems.push(Problem::new(
+                path,
+                "an alias needs a model name to point to",
+            ));
+            continue;
+        }
+        // Follow the chain through `[aliases]`; route aliases point at routes and
+        // cannot loop.
+        let mut seen = BTreeSet::from([alias.as_str()]);
+        let mut chain = vec![alias.as_str()];
+        let mut next = target.as_str();
+        while let Some(further) = config.aliases.get(next) {
+            chain.push(next);
+            if !seen.insert(next) {
+                problems.push(Problem::new(
+                    path.clone(),
+                    format!(
+                        "alias cycle: {}; point one of them at a route or `provider/model`",
+                        chain.join(" → ")
+                    ),
+                ));
+                break;
+            }
+            next = further;
+        }
+    }
+}
+
+fn check_auto(config: &Config, problems: &mut Vec<Problem>) {
+    let Some(auto) = &config.auto else { return };
+    if auto.model.trim().is_empty() || is_glob(&auto.model) {
+        problems.push(Problem::new(
+            "auto.model",
+            "must be an exact, non-empty name such as `auto`",
+        ));
+    }
+    let taken = config
+        .routes
+        .iter()
+        .any(|r| r.model == auto.model || r.aliases.contains(&auto.model))
+        || config.aliases.contains_key(&auto.model);
+    if taken {
+        problems.push(Problem::new(
+            "auto.model",
+            format!(
+                "`{}` is also a route or alias; rename one of them",
+                auto.model
+            ),
+        ));
+    }
+    if auto.otherwise.is_some() && auto.cheapest {
+        problems.push(Problem::new(
+            "auto.cheapest",
+            "set either `otherwise = \"<model>\"` or `cheapest = true`, not both",
+        ));
+    }
+    if auto.otherwise.is_none() && !auto.cheapest {
+        problems.push(Problem::new(
+            "auto",
+            "say what happens when no rule holds: `otherwise = \"<model>\"` or `cheapest = true`",
+        ));
+    }
+    for (i, rule) in auto.rules.iter().enumerate() {
+        if rule.model == auto.model {
+            problems.push(Problem::new(
+                format!("auto.rules[{i}].model"),
+                "a rule cannot pick the auto model itself",
+            ));
+        }
+        if let (Some(lo), Some(hi)) = (rule.when.min_prompt_tokens, rule.when.max_prompt_tokens) {
+            if lo > hi {
+                problems.push(Problem::new(
+                format!("auto.rules[{i}].when"),
+                format!("min_prompt_tokens ({lo}) is above max_prompt_tokens ({hi}): the rule can never hold"),
+            ));
+            }
+        }
+    }
+    if auto.otherwise.as_deref() == Some(auto.model.as_str()) {
+        problems.push(Problem::new(
+            "auto.otherwise",
+            "cannot be the auto model itself",
+        ));
+    }
+}
+
+fn check_catalog(config: &Config, problems: &mut Vec<Problem>) {
+    for (model, o) in &config.catalog {
+        let path = format!("catalog.{model}");
+        for (field, v) in [
+            ("context_window", o.context_window),
+            ("max_output_tokens", o.max_output_tokens),
+        ] {
+            if v == Some(0) {
+                problems.push(Problem::new(
+                    format!("{path}.{field}"),
+                    "must be greater than 0",
+                ));
+            }
+        }
+        for (field, v) in [
+            ("input_per_mtok", o.input_per_mtok),
+            ("output_per_mtok", o.output_per_mtok),
+            ("cache_read_per_mtok", o.cache_read_per_mtok),
+            ("cache_write_per_mtok", o.cache_write_per_mtok),
+        ] {
+            if let Some(p) = v.filter(|p| !(p.is_finite() && *p >= 0.0)) {
+                problems.push(Problem::new(
+                    format!("{path}.{field}"),
+                    format!("a price in USD per million tokens must be 0 or more, not {p}"),
+                ));
+            }
+        }
+    }
+}
+
+fn check_keys(config: &Config, problems: &mut Vec<Problem>, warnings: &mut Vec<String>) {
+    let mut names = BTreeMap::new();
+    for (i, key) in config.keys.iter().enumerate() {
+        let path = format!("keys[{i}]");
+        if key.name.trim().is_empty() {
+            problems.push(Problem::new(
+                format!("{path}.name"),
+                "give the key a name (it appears in logs)",
+            ));
+        } else if let Some(prev) = names.insert(key.name.as_str(), i) {
+            problems.push(Problem::new(
+                format!("{path}.name"),
+                format!("key name `{}` is already used by keys[{prev}]", key.name),
+            ));
+        }
+        match (&key.sha256, &key.secret) {
+            (Some(_), Some(_)) => problems.push(Problem::new(
+                path.clone(),
+                "set `sha256` or `secret`, not both",
+            )),
+            (None, None) => problems.push(Problem::new(
+                path.clone(),
+                "set `sha256` (hex SHA-256 of the key: `printf %s \"$KEY\" | sha256sum`) or, for local use, `secret`",
+            )),
+            (Some(h), None) => {
+                if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    problems.push(Problem::new(
+                        format!("{path}.sha256"),
+                        "must be 64 hex digits: the SHA-256 of the key (`printf %s \"$KEY\" | sha256sum`)",
+                    ));
+                }
+            }
+            (None, Some(s)) => {
+                if s.is_empty() {
+                    problems.push(Problem::new(format!("{path}.secret"), "an empty key would let anyone in"));
+                }
+                warnings.push(format!(
+                    "`{path}.secret`: key `{}` is stored in plain text; fine for local development, otherwise store `sha256` instead",
+                    key.name
+                ));
+            }
+        }
+        if key.models.is_empty() {
+            problems.push(Problem::new(
+                format!("{path}.models"),
+                "an empty list allows no model; remove it to allow all, or list globs such as `claude-*`",
+            ));
+        }
+    }
+}
