@@ -40,7 +40,7 @@ const BINDING: [(&str, &str); 6] = [
 
 /// Reads a caller's Chat Completions body into the canonical request.
 ///
-/// The body is read into borrowed twins of the wire types ([`RequestIn`]); a body they
+/// The body is read into borrowed twins of the wire types (`RequestIn`); a body they
 /// refuse is read again with the owned wire types, which name the failing field (and,
 /// should they accept it after all, give the request).
 pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
