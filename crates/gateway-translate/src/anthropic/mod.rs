@@ -8,6 +8,7 @@ pub mod error;
 pub mod models;
 pub mod request;
 mod request_encode;
+mod request_fast;
 pub mod response;
 pub mod stream;
 pub mod wire;

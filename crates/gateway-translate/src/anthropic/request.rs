@@ -22,10 +22,10 @@ use crate::error::TranslateError;
 use crate::ids;
 use crate::json;
 
-const FAMILY: &str = "anthropic";
+pub(super) const FAMILY: &str = "anthropic";
 
 /// Top-level fields the decoder maps; everything else is carried as an extension.
-const KNOWN: [&str; 15] = [
+pub(super) const KNOWN: [&str; 15] = [
     "model",
     "max_tokens",
     "messages",
@@ -54,7 +54,22 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
 }
 
 /// Decodes a body; `count_tokens` bodies do not require `max_tokens`.
+///
+/// Common bodies take the typed fast path (`request_fast.rs`), which reads the bytes
+/// straight into borrowed structs; anything it does not cover, and every failure, goes
+/// through the field-by-field walk below, so results and errors are the walk's.
 pub(crate) fn decode_with(
+    body: &[u8],
+    require_max_tokens: bool,
+) -> Result<ChatRequest, TranslateError> {
+    if let Some(req) = super::request_fast::decode(body, require_max_tokens) {
+        return Ok(req);
+    }
+    decode_walk(body, require_max_tokens)
+}
+
+/// The reference decoder: the body as a JSON map, each field read at its own path.
+pub(super) fn decode_walk(
     body: &[u8],
     require_max_tokens: bool,
 ) -> Result<ChatRequest, TranslateError> {
@@ -352,7 +367,7 @@ fn bind(req: &mut ChatRequest, path: &str, reason: &str) {
     });
 }
 
-fn source_to_canonical(
+pub(super) fn source_to_canonical(
     source: wire::Source,
     path: &str,
     document: bool,
@@ -423,7 +438,10 @@ fn decode_tools(req: &mut ChatRequest, map: &Map<String, Value>) -> Result<(), T
     Ok(())
 }
 
-fn decode_reasoning(req: &mut ChatRequest, map: &Map<String, Value>) -> Result<(), TranslateError> {
+pub(super) fn decode_reasoning(
+    req: &mut ChatRequest,
+    map: &Map<String, Value>,
+) -> Result<(), TranslateError> {
     let output = optional::<wire::OutputConfig>(map, "output_config")?;
     let effort = match output.as_ref().and_then(|o| o.effort.as_deref()) {
         Some(e) => Some(Effort::parse(e).ok_or_else(|| {
@@ -499,7 +517,7 @@ fn decode_reasoning(req: &mut ChatRequest, map: &Map<String, Value>) -> Result<(
     Ok(())
 }
 
-fn merge_patchbay(req: &mut ChatRequest, ext: &Value) -> Result<(), TranslateError> {
+pub(super) fn merge_patchbay(req: &mut ChatRequest, ext: &Value) -> Result<(), TranslateError> {
     let Some(providers) = ext.get("ext") else {
         return Ok(());
     };

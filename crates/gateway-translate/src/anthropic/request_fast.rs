@@ -1,0 +1,767 @@
+//! The typed fast path of the Anthropic request decoder.
+//!
+//! The body is read straight into borrowed structs (no `serde_json::Value` tree, no
+//! `flatten`), and the canonical request is built from them. The path covers the common
+//! constructs only: any failure, and anything it does not cover (server tools and
+//! blocks, unknown block types, `tool_result` content the walk would refuse), returns
+//! `None` so that the field-by-field walk in `request.rs` decodes the body instead. That
+//! keeps every result and every error (with its path) exactly the walk's.
+//!
+//! Two places where the walk goes through a `Value` and prints it again (tool `input`
+//! becomes the call's arguments, `input_schema` the tool's parameters) are reproduced
+//! by [`canonical_json`], which writes the same text serde_json would (compact, object
+//! keys sorted) for the values it can prove it handles, and defers to a real `Value`
+//! round trip for the rest (escapes, fractions, exponents, duplicate keys).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use gateway_protocol::{
+    ChatRequest, Document, Family, Image, Message, Part, RawJson, Reasoning, Role, Tool, ToolCall,
+    ToolChoice, ToolResult,
+};
+use serde::Deserialize;
+use serde::de::{Deserializer, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::request::{self, FAMILY, KNOWN};
+use super::wire;
+use crate::fastpath;
+use crate::ids;
+
+/// Nesting at or beyond this depth is left to the walk (serde_json refuses 128 levels,
+/// and skipped values would not be counted here).
+const MAX_DEPTH: usize = 100;
+
+/// The top level of a body, without `flatten`: unknown keys are found separately.
+#[derive(Deserialize)]
+struct Body<'a> {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    max_tokens: Option<u64>,
+    #[serde(default)]
+    temperature: Option<f64>,
+    #[serde(default)]
+    top_p: Option<f64>,
+    #[serde(default)]
+    top_k: Option<u64>,
+    #[serde(default)]
+    stop_sequences: Option<Vec<String>>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    metadata: Option<wire::Metadata>,
+    #[serde(default, borrow)]
+    system: Option<System<'a>>,
+    #[serde(default, borrow)]
+    messages: Option<Vec<Msg<'a>>>,
+    #[serde(default, borrow)]
+    tools: Option<Vec<FastTool<'a>>>,
+    #[serde(default, borrow)]
+    tool_choice: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    thinking: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    output_config: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    patchbay: Option<&'a RawValue>,
+}
+
+/// `system`: a string or text blocks (as `wire::System`, which reads blocks as
+/// `wire::TextBlock` whatever their `type`).
+enum System<'a> {
+    Text(String),
+    Blocks(Vec<SystemBlock<'a>>),
+}
+
+#[derive(Deserialize)]
+struct SystemBlock<'a> {
+    text: String,
+    #[serde(default, borrow)]
+    cache_control: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Msg<'a> {
+    #[serde(borrow)]
+    role: Cow<'a, str>,
+    #[serde(borrow)]
+    content: Content<'a>,
+}
+
+/// Message or `tool_result` content: a string or blocks.
+enum Content<'a> {
+    Text(String),
+    Blocks(Vec<Block<'a>>),
+}
+
+/// Every block kind's fields in one struct (an internally tagged enum would buffer).
+/// A field another kind does not read only has to have its own kind's type here.
+#[derive(Deserialize)]
+struct Block<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default, borrow)]
+    cache_control: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    source: Option<&'a RawValue>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, borrow)]
+    input: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    tool_use_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    content: Option<Content<'a>>,
+    #[serde(default)]
+    is_error: Option<bool>,
+    #[serde(default)]
+    thinking: Option<String>,
+    #[serde(default)]
+    signature: Present<String>,
+    #[serde(default)]
+    data: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct FastTool<'a> {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default, borrow)]
+    input_schema: Option<&'a RawValue>,
+    #[serde(default)]
+    strict: Option<bool>,
+    #[serde(default, borrow)]
+    cache_control: Option<&'a RawValue>,
+    #[serde(default, rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+}
+
+/// A field that may be absent but, when present, must be a `T` (`null` included, so a
+/// `String` field refuses `null` as the walk's `#[serde(default)] String` does).
+#[derive(Default)]
+enum Present<T> {
+    #[default]
+    Absent,
+    Value(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Present<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(d).map(Present::Value)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrOrSeq::<Block<'a>>(PhantomData))
+            .map(|v| match v {
+                StrOrSeqValue::Str(s) => Content::Text(s),
+                StrOrSeqValue::Seq(b) => Content::Blocks(b),
+            })
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for System<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrOrSeq::<SystemBlock<'a>>(PhantomData))
+            .map(|v| match v {
+                StrOrSeqValue::Str(s) => System::Text(s),
+                StrOrSeqValue::Seq(b) => System::Blocks(b),
+            })
+    }
+}
+
+enum StrOrSeqValue<T> {
+    Str(String),
+    Seq(Vec<T>),
+}
+
+struct StrOrSeq<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for StrOrSeq<T> {
+    type Value = StrOrSeqValue<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(StrOrSeqValue::Str(v.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(StrOrSeqValue::Str(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element::<T>()? {
+            items.push(item);
+        }
+        Ok(StrOrSeqValue::Seq(items))
+    }
+}
+
+/// Decodes `body` when the fast path covers it; `None` sends it to the walk.
+pub(super) fn decode(body: &[u8], require_max_tokens: bool) -> Option<ChatRequest> {
+    let first = body.iter().find(|c| !c.is_ascii_whitespace());
+    if first != Some(&b'{') || !safe_to_skip(body) {
+        return None;
+    }
+    let b: Body<'_> = serde_json::from_slice(body).ok()?;
+    let mut req = ChatRequest {
+        model: b.model?,
+        ..ChatRequest::default()
+    };
+    req.sampling.max_output_tokens = match (b.max_tokens, require_max_tokens) {
+        (None, true) => return None,
+        (m, _) => m,
+    };
+    req.sampling.temperature = b.temperature;
+    req.sampling.top_p = b.top_p;
+    req.sampling.top_k = b.top_k;
+    req.sampling.stop = b.stop_sequences.unwrap_or_default();
+    req.stream = b.stream.unwrap_or(false);
+    req.include_usage = req.stream;
+    if let Some(meta) = b.metadata {
+        req.user = meta.user_id;
+    }
+    if let Some(system) = b.system {
+        req.system = match system {
+            System::Text(t) => vec![Part::text(t)],
+            System::Blocks(blocks) => {
+                let mut parts = Vec::with_capacity(blocks.len());
+                for block in blocks {
+                    parts.push(Part::Text {
+                        text: block.text,
+                        cache_control: raw_value(block.cache_control)?,
+                    });
+                }
+                parts
+            }
+        };
+    }
+    for msg in b.messages? {
+        let parts = content(msg.content, false)?;
+        match &*msg.role {
+            "user" => req.messages.push(Message {
+                role: Role::User,
+                parts,
+            }),
+            "assistant" => req.messages.push(Message {
+                role: Role::Assistant,
+                parts,
+            }),
+            "system" => req.system.extend(parts),
+            _ => return None,
+        }
+    }
+    for tool in b.tools.unwrap_or_default() {
+        if !matches!(tool.kind.as_deref(), None | Some("custom")) {
+            return None;
+        }
+        let parameters = match tool.input_schema {
+            Some(raw) => Some(match canonical_json(raw.get()) {
+                Some(text) => RawJson::parse(&text).ok()?,
+                None => RawJson::from_value(&parse(raw)?),
+            }),
+            None => None,
+        };
+        req.tools.push(Tool {
+            name: tool.name?,
+            description: tool.description,
+            parameters,
+            strict: tool.strict,
+            cache_control: raw_value(tool.cache_control)?,
+        });
+    }
+    if let Some(raw) = b.tool_choice {
+        let choice: wire::ToolChoice = request::at(parse(raw)?, "tool_choice").ok()?;
+        let (choice, disable) = match choice {
+            wire::ToolChoice::Auto {
+                disable_parallel_tool_use,
+            } => (ToolChoice::Auto, disable_parallel_tool_use),
+            wire::ToolChoice::Any {
+                disable_parallel_tool_use,
+            } => (ToolChoice::Required, disable_parallel_tool_use),
+            wire::ToolChoice::Tool {
+                name,
+                disable_parallel_tool_use,
+            } => (ToolChoice::Tool(name), disable_parallel_tool_use),
+            wire::ToolChoice::None => (ToolChoice::None, None),
+        };
+        req.tool_choice = Some(choice);
+        if disable == Some(true) {
+            req.parallel_tool_calls = Some(false);
+        }
+    }
+    if b.thinking.is_some() || b.output_config.is_some() {
+        let mut map = Map::new();
+        if let Some(raw) = b.thinking {
+            map.insert("thinking".to_owned(), parse(raw)?);
+        }
+        if let Some(raw) = b.output_config {
+            map.insert("output_config".to_owned(), parse(raw)?);
+        }
+        request::decode_reasoning(&mut req, &map).ok()?;
+    }
+    // Unknown top-level members become extensions (later duplicates win, as in a map).
+    for member in fastpath::top_level_members(body).ok()? {
+        if KNOWN.contains(&&*member.key) {
+            continue;
+        }
+        let value: Value = serde_json::from_slice(body.get(member.value)?).ok()?;
+        req.extensions
+            .insert(FAMILY, member.key.into_owned(), value);
+    }
+    if let Some(raw) = b.patchbay {
+        request::merge_patchbay(&mut req, &parse(raw)?).ok()?;
+    }
+    Some(req)
+}
+
+fn parse(raw: &RawValue) -> Option<Value> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// An optional `Value` field read as raw text: `Some(None)` when absent.
+#[allow(clippy::option_option)]
+fn raw_value(raw: Option<&RawValue>) -> Option<Option<Value>> {
+    match raw {
+        None => Some(None),
+        Some(raw) => parse(raw).map(Some),
+    }
+}
+
+fn content(content: Content<'_>, nested: bool) -> Option<Vec<Part>> {
+    match content {
+        Content::Text(text) => Some(vec![Part::text(text)]),
+        Content::Blocks(blocks) => {
+            let mut parts = Vec::with_capacity(blocks.len());
+            for block in blocks {
+                parts.push(block_part(block, nested)?);
+            }
+            Some(parts)
+        }
+    }
+}
+
+fn block_part(b: Block<'_>, nested: bool) -> Option<Part> {
+    if nested && !matches!(&*b.kind, "text" | "image" | "document") {
+        return None;
+    }
+    Some(match &*b.kind {
+        "text" => Part::Text {
+            text: b.text?,
+            cache_control: raw_value(b.cache_control)?,
+        },
+        "image" => {
+            let source: wire::Source = serde_json::from_value(parse(b.source?)?).ok()?;
+            Part::Image(Image {
+                source: request::source_to_canonical(source, "", false).ok()?,
+                detail: None,
+                cache_control: raw_value(b.cache_control)?,
+            })
+        }
+        "document" => {
+            let source: wire::Source = serde_json::from_value(parse(b.source?)?).ok()?;
+            Part::Document(Document {
+                source: request::source_to_canonical(source, "", true).ok()?,
+                filename: None,
+                title: b.title,
+                cache_control: raw_value(b.cache_control)?,
+            })
+        }
+        "tool_use" => {
+            let raw_id = b.id?;
+            let (id, signature) = ids::split_signature(&raw_id);
+            let name = b.name?;
+            raw_value(b.cache_control)?;
+            let arguments = match b.input {
+                None => "{}".to_owned(),
+                Some(raw) => match canonical_json(raw.get()) {
+                    Some(text) => text,
+                    None => parse(raw)?.to_string(),
+                },
+            };
+            Part::ToolCall(ToolCall {
+                id: id.to_owned(),
+                name,
+                arguments,
+                signature,
+            })
+        }
+        "tool_result" => {
+            let call_id = ids::split_signature(&b.tool_use_id?).0.to_owned();
+            raw_value(b.cache_control)?;
+            let content = match b.content {
+                None => Vec::new(),
+                Some(c) => content(c, true)?,
+            };
+            Part::ToolResult(ToolResult {
+                call_id,
+                name: None,
+                content,
+                is_error: b.is_error.unwrap_or(false),
+            })
+        }
+        "thinking" => Part::Reasoning(Reasoning {
+            text: b.thinking?,
+            signature: Some(match b.signature {
+                Present::Absent => String::new(),
+                Present::Value(s) => s,
+            }),
+            source: Some(Family::Anthropic),
+            ..Reasoning::default()
+        }),
+        "redacted_thinking" => Part::Reasoning(Reasoning {
+            redacted: Some(b.data?),
+            source: Some(Family::Anthropic),
+            ..Reasoning::default()
+        }),
+        _ => return None,
+    })
+}
+
+/// True when skipping a value without building it cannot hide an error the walk (which
+/// builds every value) would report: the body is UTF-8, holds no surrogate escapes, no
+/// number with an exponent or with hundreds of digits (out of `f64` range), and does
+/// not nest deeply. Conservative: a `false` only costs the walk.
+fn safe_to_skip(body: &[u8]) -> bool {
+    if std::str::from_utf8(body).is_err() {
+        return false;
+    }
+    let mut depth = 0usize;
+    let mut digits = 0usize;
+    let mut i = 0;
+    while let Some(&c) = body.get(i) {
+        match c {
+            b'"' => {
+                i += 1;
+                loop {
+                    let Some(k) = memchr::memchr2(b'"', b'\\', &body[i..]) else {
+                        return false;
+                    };
+                    i += k;
+                    if body[i] == b'"' {
+                        break;
+                    }
+                    if body.get(i + 1) == Some(&b'u')
+                        && matches!(body.get(i + 2), Some(b'd' | b'D'))
+                    {
+                        return false;
+                    }
+                    i += 2;
+                }
+                digits = 0;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth >= MAX_DEPTH {
+                    return false;
+                }
+                digits = 0;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                digits = 0;
+            }
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits > 300 {
+                    return false;
+                }
+            }
+            b'e' | b'E' if digits > 0 || body.get(i.wrapping_sub(1)) == Some(&b'.') => {
+                return false;
+            }
+            b'.' => {}
+            _ => digits = 0,
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The text serde_json prints for `raw` parsed into a `Value`, when that can be
+/// written without parsing: strings without escapes, integers of at most 18 digits
+/// (never `-0`), literals, and objects without duplicate keys (printed in key order,
+/// as `Value`'s sorted map does). `None` for anything else.
+fn canonical_json(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    write_value(raw, &mut i, &mut out)?;
+    skip_ws(raw.as_bytes(), &mut i);
+    (i == raw.len()).then_some(out)
+}
+
+fn skip_ws(b: &[u8], i: &mut usize) {
+    while matches!(b.get(*i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+        *i += 1;
+    }
+}
+
+/// Reads a string without escapes at `*i`, returning its literal (quotes included).
+fn string_literal<'a>(raw: &'a str, i: &mut usize) -> Option<&'a str> {
+    let b = raw.as_bytes();
+    if b.get(*i) != Some(&b'"') {
+        return None;
+    }
+    let k = memchr::memchr2(b'"', b'\\', &b[*i + 1..])?;
+    let end = *i + 1 + k;
+    if b[end] != b'"' {
+        return None;
+    }
+    let lit = raw.get(*i..=end)?;
+    *i = end + 1;
+    Some(lit)
+}
+
+fn write_value(raw: &str, i: &mut usize, out: &mut String) -> Option<()> {
+    let b = raw.as_bytes();
+    skip_ws(b, i);
+    match *b.get(*i)? {
+        b'{' => {
+            *i += 1;
+            let start = out.len();
+            out.push('{');
+            skip_ws(b, i);
+            if b.get(*i) == Some(&b'}') {
+                *i += 1;
+                out.push('}');
+                return Some(());
+            }
+            // (key, range of `"key":value` in `out`)
+            let mut members: Vec<(&str, usize, usize)> = Vec::new();
+            let mut sorted = true;
+            loop {
+                skip_ws(b, i);
+                let literal = string_literal(raw, i)?;
+                let key = literal.get(1..literal.len() - 1)?;
+                skip_ws(b, i);
+                if b.get(*i) != Some(&b':') {
+                    return None;
+                }
+                *i += 1;
+                let from = out.len();
+                out.push_str(literal);
+                out.push(':');
+                write_value(raw, i, out)?;
+                if let Some(&(prev, _, _)) = members.last() {
+                    sorted &= prev < key;
+                }
+                members.push((key, from, out.len()));
+                skip_ws(b, i);
+                match b.get(*i)? {
+                    b',' => {
+                        *i += 1;
+                        out.push(',');
+                    }
+                    b'}' => {
+                        *i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+            if !sorted {
+                members.sort_unstable_by(|a, c| a.0.cmp(c.0));
+                if members.windows(2).any(|w| w[0].0 == w[1].0) {
+                    return None;
+                }
+                let written = out.split_off(start);
+                out.push('{');
+                for (n, &(_, from, to)) in members.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(written.get(from - start..to - start)?);
+                }
+            }
+            out.push('}');
+            Some(())
+        }
+        b'[' => {
+            *i += 1;
+            out.push('[');
+            skip_ws(b, i);
+            if b.get(*i) == Some(&b']') {
+                *i += 1;
+                out.push(']');
+                return Some(());
+            }
+            loop {
+                write_value(raw, i, out)?;
+                skip_ws(b, i);
+                match b.get(*i)? {
+                    b',' => {
+                        *i += 1;
+                        out.push(',');
+                    }
+                    b']' => {
+                        *i += 1;
+                        out.push(']');
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        b'"' => {
+            out.push_str(string_literal(raw, i)?);
+            Some(())
+        }
+        b't' | b'f' | b'n' => {
+            let lit = ["true", "false", "null"]
+                .into_iter()
+                .find(|l| raw.get(*i..*i + l.len()) == Some(l))?;
+            out.push_str(lit);
+            *i += lit.len();
+            Some(())
+        }
+        b'-' | b'0'..=b'9' => {
+            let start = *i;
+            if b[*i] == b'-' {
+                *i += 1;
+            }
+            let digits_from = *i;
+            while matches!(b.get(*i), Some(b'0'..=b'9')) {
+                *i += 1;
+            }
+            let digits = *i - digits_from;
+            if digits == 0
+                || digits > 18
+                || matches!(b.get(*i), Some(b'.' | b'e' | b'E'))
+                || (b[digits_from] == b'0' && (digits > 1 || digits_from > start))
+            {
+                return None;
+            }
+            out.push_str(raw.get(start..*i)?);
+            Some(())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    fn bodies() -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut out = vec![root.join("benches/data/anthropic_request.json")];
+        let mut stack = vec![root.join("tests/fixtures/anthropic")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.file_name().is_some_and(|n| n == "request.json") {
+                    out.push(path);
+                }
+            }
+        }
+        out
+    }
+
+    /// Equal as values and as printed (so raw JSON texts are identical, not just
+    /// equivalent), and errors identical.
+    fn same(body: &[u8], what: &str) {
+        for require in [true, false] {
+            let walk = request::decode_walk(body, require);
+            let fast = request::decode_with(body, require);
+            match (&walk, &fast) {
+                (Ok(w), Ok(f)) => {
+                    assert_eq!(w, f, "{what}");
+                    assert_eq!(format!("{w:?}"), format!("{f:?}"), "{what}");
+                }
+                (Err(w), Err(f)) => assert_eq!(w.to_string(), f.to_string(), "{what}"),
+                _ => panic!("{what}: walk {walk:?} but fast {fast:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_matches_the_walk_on_every_fixture() {
+        let mut taken = 0;
+        let files = bodies();
+        assert!(files.len() > 5);
+        for path in &files {
+            let body = std::fs::read(path).unwrap();
+            same(&body, &path.display().to_string());
+            if decode(&body, false).is_some() {
+                taken += 1;
+            }
+        }
+        // The bench body and most fixtures take the fast path.
+        let bench = std::fs::read(&files[0]).unwrap();
+        assert!(decode(&bench, true).is_some());
+        assert!(taken * 2 > files.len(), "{taken} of {}", files.len());
+    }
+
+    #[test]
+    fn fast_path_matches_the_walk_on_edge_cases() {
+        let cases: &[&str] = &[
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#,
+            r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_use","id":"a","name":"f","input":{"b": [1, 2, {"z":1,"a":null}], "a": "x"}}]}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_use","id":"a","name":"f","input":{"a":1.50,"b":"\u00e9","c":-0,"d":1e2}}]}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_use","id":"a","name":"f","input":{"a":1,"a":2}}]}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_use","id":"a","name":"f","input":null}]}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_use","id":"a","name":"f"}]}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"thinking","thinking":"t","signature":null}]}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"thinking","thinking":"t"}]}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"t","x":1e999}]}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"t","x":"\ud800"}]}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"t","text":"u"}]}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"a","content":[{"type":"tool_use","id":"b","name":"f"}]}]}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"a","content":null,"is_error":true}]}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"bot","content":"x"}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"system","content":"x"}],"system":[{"type":"text","text":"s","cache_control":{"type":"ephemeral"}}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[],"tools":[{"name":"f","input_schema":{"type":"object","properties":{"b":{"type":"integer","minimum":0.5}}}},{"type":"web_search_20250305","name":"web_search"}]}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[],"tools":[{"name":"f","input_schema":{"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}}}],"tool_choice":{"type":"any","disable_parallel_tool_use":true}}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[],"thinking":{"type":"adaptive"},"output_config":{"effort":"high"},"x":1,"x":2,"patchbay":{"ext":{"anthropic":{"y":3}}}}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[],"thinking":{"type":"enabled"}}"#,
+            r#"{"model":"m","max_tokens":5,"messages":[],"metadata":{"user_id":"u"},"stop_sequences":["a"],"temperature":1,"top_k":3,"stream":true}"#,
+            r#"{"mod\u0065l":"m","max_tokens":5,"messages":[],"other\u0021":[1]}"#,
+            r#"["m",5]"#,
+            r#"{"model":"m","max_tokens":5,"messages":[]} x"#,
+            r#"{"model":null,"max_tokens":5,"messages":[]}"#,
+        ];
+        for case in cases {
+            same(case.as_bytes(), case);
+        }
+    }
+
+    #[test]
+    fn canonical_json_prints_like_value() {
+        for text in [
+            r#"{"b": 1, "a": [true, false, null, -12, "x"], "c": {}}"#,
+            r#"[]"#,
+            r#""s""#,
+            r#"{"ab":1,"a":2,"a b":3}"#,
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(canonical_json(text).as_deref(), Some(&*value.to_string()));
+        }
+        for text in [r#"{"a":1,"a":2}"#, r#"1.0"#, r#"-0"#, r#""\n""#, r#"1e3"#] {
+            assert_eq!(canonical_json(text), None, "{text}");
+        }
+    }
+}
