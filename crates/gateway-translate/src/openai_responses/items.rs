@@ -100,7 +100,7 @@ pub(crate) fn decode_item(
             push_assistant(req, vec![Part::Reasoning(reasoning_from_item(item))]);
             Ok(())
         }
-        t if BINDING_ITEMS.contains(&t) || t.ends_with("_call") || t.ends_with("_call_output") => {
+        t if is_binding_item(t) => {
             req.extensions.binding.push(BindingField {
                 only_shape: Some(ApiShape::OpenAiResponses),
                 family: Family::OpenAi,
@@ -119,6 +119,11 @@ pub(crate) fn decode_item(
             ),
         )),
     }
+}
+
+/// Whether an input item type binds the request to OpenAI.
+pub(crate) fn is_binding_item(t: &str) -> bool {
+    BINDING_ITEMS.contains(&t) || t.ends_with("_call") || t.ends_with("_call_output")
 }
 
 /// A canonical reasoning part from a `reasoning` item (summary texts joined by a blank
@@ -291,7 +296,7 @@ fn media_type_for(filename: Option<&str>) -> &'static str {
 
 /// Appends model-side parts to a trailing assistant message, or starts one (an output
 /// turn is a run of reasoning, message and function_call items).
-fn push_assistant(req: &mut ChatRequest, parts: Vec<Part>) {
+pub(crate) fn push_assistant(req: &mut ChatRequest, parts: Vec<Part>) {
     match req.messages.last_mut() {
         Some(last) if last.role == Role::Assistant => last.parts.extend(parts),
         _ => req.messages.push(Message {
@@ -303,7 +308,7 @@ fn push_assistant(req: &mut ChatRequest, parts: Vec<Part>) {
 
 /// Appends a tool result to a trailing user message made only of tool results, or
 /// starts one.
-fn push_tool_result(req: &mut ChatRequest, part: Part) {
+pub(crate) fn push_tool_result(req: &mut ChatRequest, part: Part) {
     match req.messages.last_mut() {
         Some(last)
             if last.role == Role::User

@@ -10,6 +10,7 @@
 
 pub mod count_tokens;
 pub mod error;
+mod fast;
 mod items;
 mod paths;
 pub mod request;

@@ -61,6 +61,14 @@ const RESPONSES_PARAMS: [&str; 14] = [
 
 /// Decodes a caller's Responses body.
 pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
+    match super::fast::decode(body) {
+        Some(req) => Ok(req),
+        None => decode_slow(body),
+    }
+}
+
+/// The path-aware decoder: builds a tree per item so every error names its exact path.
+pub(crate) fn decode_slow(body: &[u8]) -> Result<ChatRequest, TranslateError> {
     let wire: wire::Request = decode_body(body)?;
     let mut req = ChatRequest {
         model: wire.model,
@@ -152,7 +160,7 @@ fn decode_tool(value: &Value, i: usize, req: &mut ChatRequest) -> Result<(), Tra
     Ok(())
 }
 
-fn decode_tool_choice(
+pub(super) fn decode_tool_choice(
     value: &Value,
     req: &mut ChatRequest,
 ) -> Result<Option<ToolChoice>, TranslateError> {
@@ -228,7 +236,7 @@ fn decode_tool_choice(
     }
 }
 
-fn decode_format(value: &Value) -> Result<ResponseFormat, TranslateError> {
+pub(super) fn decode_format(value: &Value) -> Result<ResponseFormat, TranslateError> {
     let kind = value
         .get("type")
         .and_then(Value::as_str)
@@ -254,7 +262,10 @@ fn decode_format(value: &Value) -> Result<ResponseFormat, TranslateError> {
 
 /// Fields without a canonical slot: `patchbay.ext` entries, binding fields, and the
 /// rest as `params["openai"]`.
-fn decode_extra(extra: Map<String, Value>, req: &mut ChatRequest) -> Result<(), TranslateError> {
+pub(super) fn decode_extra(
+    extra: Map<String, Value>,
+    req: &mut ChatRequest,
+) -> Result<(), TranslateError> {
     let mut patchbay = None;
     for (key, value) in extra {
         if key == "patchbay" {
