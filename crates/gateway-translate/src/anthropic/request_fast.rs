@@ -1,7 +1,7 @@
 //! The typed fast path of the Anthropic request decoder.
 //!
 //! The body is read straight into borrowed structs (no `serde_json::Value` tree, no
-//! `flatten`), and the canonical request is built from them. The path covers the common
+//! `flatten`; a map visitor keeps the unknown top-level members), and the canonical request is built from them. The path covers the common
 //! constructs only: any failure, and anything it does not cover (server tools and
 //! blocks, unknown block types, `tool_result` content the walk would refuse), returns
 //! `None` so that the field-by-field walk in `request.rs` decodes the body instead. That
@@ -22,52 +22,123 @@ use gateway_protocol::{
     ToolChoice, ToolResult,
 };
 use serde::Deserialize;
-use serde::de::{Deserializer, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::request::{self, FAMILY, KNOWN};
 use super::wire;
-use crate::fastpath;
 use crate::ids;
 
 /// Nesting at or beyond this depth is left to the walk (serde_json refuses 128 levels,
 /// and skipped values would not be counted here).
 const MAX_DEPTH: usize = 100;
 
-/// The top level of a body, without `flatten`: unknown keys are found separately.
-#[derive(Deserialize)]
+/// The top level of a body, read by a map visitor (no `flatten`): known keys into
+/// typed fields, unknown ones into `unknown` (they become extensions).
+#[derive(Default)]
 struct Body<'a> {
-    #[serde(default)]
     model: Option<String>,
-    #[serde(default)]
     max_tokens: Option<u64>,
-    #[serde(default)]
     temperature: Option<f64>,
-    #[serde(default)]
     top_p: Option<f64>,
-    #[serde(default)]
     top_k: Option<u64>,
-    #[serde(default)]
     stop_sequences: Option<Vec<String>>,
-    #[serde(default)]
     stream: Option<bool>,
-    #[serde(default)]
     metadata: Option<wire::Metadata>,
-    #[serde(default, borrow)]
     system: Option<System<'a>>,
-    #[serde(default, borrow)]
     messages: Option<Vec<Msg<'a>>>,
-    #[serde(default, borrow)]
     tools: Option<Vec<FastTool<'a>>>,
-    #[serde(default, borrow)]
     tool_choice: Option<&'a RawValue>,
-    #[serde(default, borrow)]
     thinking: Option<&'a RawValue>,
-    #[serde(default, borrow)]
     output_config: Option<&'a RawValue>,
-    #[serde(default, borrow)]
     patchbay: Option<&'a RawValue>,
+    unknown: Vec<(Cow<'a, str>, Value)>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Body<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(BodyVisitor(PhantomData))
+    }
+}
+
+struct BodyVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for BodyVisitor<'a> {
+    type Value = Body<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a request object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut b = Body::default();
+        let mut seen = 0u16;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let bit = match KNOWN.iter().position(|k| *k == key) {
+                Some(n) => 1u16 << n,
+                None => {
+                    let value: Value = map.next_value()?;
+                    b.unknown.push((key, value));
+                    continue;
+                }
+            };
+            if seen & bit != 0 {
+                return Err(serde::de::Error::custom("duplicate field"));
+            }
+            seen |= bit;
+            match &*key {
+                "model" => b.model = map.next_value()?,
+                "max_tokens" => b.max_tokens = map.next_value()?,
+                "messages" => b.messages = map.next_value()?,
+                "system" => b.system = map.next_value()?,
+                "stop_sequences" => b.stop_sequences = map.next_value()?,
+                "temperature" => b.temperature = map.next_value()?,
+                "top_p" => b.top_p = map.next_value()?,
+                "top_k" => b.top_k = map.next_value()?,
+                "stream" => b.stream = map.next_value()?,
+                "metadata" => b.metadata = map.next_value()?,
+                "tools" => b.tools = map.next_value()?,
+                "tool_choice" => b.tool_choice = map.next_value()?,
+                "thinking" => b.thinking = map.next_value()?,
+                "output_config" => b.output_config = map.next_value()?,
+                "patchbay" => b.patchbay = map.next_value()?,
+                _ => return Err(serde::de::Error::custom("unmapped known field")),
+            }
+        }
+        Ok(b)
+    }
+}
+
+/// A map key, borrowed from the body unless it holds escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
 }
 
 /// `system`: a string or text blocks (as `wire::System`, which reads blocks as
@@ -318,13 +389,8 @@ pub(super) fn decode(body: &[u8], require_max_tokens: bool) -> Option<ChatReques
         request::decode_reasoning(&mut req, &map).ok()?;
     }
     // Unknown top-level members become extensions (later duplicates win, as in a map).
-    for member in fastpath::top_level_members(body).ok()? {
-        if KNOWN.contains(&&*member.key) {
-            continue;
-        }
-        let value: Value = serde_json::from_slice(body.get(member.value)?).ok()?;
-        req.extensions
-            .insert(FAMILY, member.key.into_owned(), value);
+    for (key, value) in b.unknown {
+        req.extensions.insert(FAMILY, key.into_owned(), value);
     }
     if let Some(raw) = b.patchbay {
         request::merge_patchbay(&mut req, &parse(raw)?).ok()?;
