@@ -283,7 +283,8 @@ fn from<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Option<T> {
 
 /// Decodes `body` exactly as the path-aware decoder would, or `None` to fall back.
 pub(crate) fn decode(body: &[u8]) -> Option<ChatRequest> {
-    let wire: Top<'_> = serde_json::from_slice(body).ok()?;
+    // One UTF-8 check for the whole body instead of one per string.
+    let wire: Top<'_> = serde_json::from_str(std::str::from_utf8(body).ok()?).ok()?;
     let mut req = ChatRequest {
         model: wire.model?.into_owned(),
         ..ChatRequest::default()
