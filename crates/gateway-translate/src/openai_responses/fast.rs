@@ -15,12 +15,11 @@ use std::marker::PhantomData;
 
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{items, request, wire};
-use crate::fastpath::top_level_members;
 use crate::ids;
 
 /// Top-level keys with a typed slot; every other key goes to `extensions`.
@@ -40,34 +39,109 @@ const KNOWN: [&str; 13] = [
     "user",
 ];
 
-#[derive(Deserialize)]
+/// The top level. Known keys are read typed; the others are kept for `extensions`.
+/// A repeated key is an error (the caller falls back).
+#[derive(Default)]
 struct Top<'a> {
-    #[serde(borrow)]
-    model: Cow<'a, str>,
-    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
     input: Option<StrOrSeq<'a, MapOnly<ItemF<'a>>>>,
-    #[serde(borrow, default)]
     instructions: Option<Cow<'a, str>>,
-    #[serde(default)]
     max_output_tokens: Option<u64>,
-    #[serde(default)]
     temperature: Option<f64>,
-    #[serde(default)]
     top_p: Option<f64>,
-    #[serde(borrow, default)]
     tools: Option<Vec<MapOnly<ToolF<'a>>>>,
-    #[serde(default)]
     tool_choice: Option<Value>,
-    #[serde(default)]
     parallel_tool_calls: Option<bool>,
-    #[serde(default)]
     text: Option<wire::TextConfig>,
-    #[serde(default)]
     reasoning: Option<wire::ReasoningParam>,
-    #[serde(default)]
     stream: Option<bool>,
-    #[serde(borrow, default)]
     user: Option<Cow<'a, str>>,
+    extra: Map<String, Value>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Top<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Top<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a request object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut top = Top::default();
+                let mut seen = 0u16;
+                while let Some(Str(key)) = map.next_key::<Str<'a>>()? {
+                    let Some(bit) = KNOWN.iter().position(|k| *k == key) else {
+                        if top.extra.contains_key(key.as_ref()) {
+                            return Err(A::Error::custom("duplicate key"));
+                        }
+                        let value: Value = map.next_value()?;
+                        top.extra.insert(key.into_owned(), value);
+                        continue;
+                    };
+                    if seen & (1 << bit) != 0 {
+                        return Err(A::Error::custom("duplicate key"));
+                    }
+                    seen |= 1 << bit;
+                    match bit {
+                        0 => top.model = Some(map.next_value::<Str<'a>>()?.0),
+                        1 => top.input = map.next_value()?,
+                        2 => top.instructions = map.next_value::<Option<Str<'a>>>()?.map(|s| s.0),
+                        3 => top.max_output_tokens = map.next_value()?,
+                        4 => top.temperature = map.next_value()?,
+                        5 => top.top_p = map.next_value()?,
+                        6 => top.tools = map.next_value()?,
+                        7 => top.tool_choice = map.next_value()?,
+                        8 => top.parallel_tool_calls = map.next_value()?,
+                        9 => top.text = map.next_value()?,
+                        10 => top.reasoning = map.next_value()?,
+                        11 => top.stream = map.next_value()?,
+                        _ => top.user = map.next_value::<Option<Str<'a>>>()?.map(|s| s.0),
+                    }
+                }
+                Ok(top)
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
+}
+
+/// A string, borrowed from the body when it holds no escapes.
+struct Str<'a>(Cow<'a, str>);
+
+impl Str<'_> {
+    fn into_owned(self) -> String {
+        self.0.into_owned()
+    }
+}
+
+impl std::ops::Deref for Str<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Str<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V(PhantomData))
+    }
 }
 
 /// Every field any input item type reads. Fields whose absence and `null` differ for
@@ -75,17 +149,17 @@ struct Top<'a> {
 #[derive(Deserialize)]
 struct ItemF<'a> {
     #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<Str<'a>>,
     #[serde(borrow, default)]
-    role: Option<Cow<'a, str>>,
+    role: Option<Str<'a>>,
     #[serde(borrow, default)]
     content: Option<StrOrSeq<'a, MapOnly<PartF<'a>>>>,
     #[serde(borrow, default, deserialize_with = "present")]
     id: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    call_id: Option<Cow<'a, str>>,
+    call_id: Option<Str<'a>>,
     #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
+    name: Option<Str<'a>>,
     #[serde(borrow, default, deserialize_with = "present")]
     arguments: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
@@ -102,22 +176,22 @@ struct ItemF<'a> {
 #[derive(Deserialize)]
 struct PartF<'a> {
     #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<Str<'a>>,
     #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
+    text: Option<Str<'a>>,
     #[serde(borrow, default)]
-    refusal: Option<Cow<'a, str>>,
+    refusal: Option<Str<'a>>,
 }
 
 /// A function or hosted tool.
 #[derive(Deserialize)]
 struct ToolF<'a> {
     #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<Str<'a>>,
     #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
+    name: Option<Str<'a>>,
     #[serde(borrow, default)]
-    description: Option<Cow<'a, str>>,
+    description: Option<Str<'a>>,
     #[serde(borrow, default)]
     parameters: Option<&'a RawValue>,
     #[serde(default)]
@@ -209,15 +283,10 @@ fn from<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Option<T> {
 
 /// Decodes `body` exactly as the path-aware decoder would, or `None` to fall back.
 pub(crate) fn decode(body: &[u8]) -> Option<ChatRequest> {
-    let members = top_level_members(body).ok()?;
-    for (i, m) in members.iter().enumerate() {
-        if members[..i].iter().any(|o| o.key == m.key) {
-            return None;
-        }
-    }
-    let wire: Top<'_> = serde_json::from_slice(body).ok()?;
+    // One UTF-8 check for the whole body instead of one per string.
+    let wire: Top<'_> = serde_json::from_str(std::str::from_utf8(body).ok()?).ok()?;
     let mut req = ChatRequest {
-        model: wire.model.into_owned(),
+        model: wire.model?.into_owned(),
         ..ChatRequest::default()
     };
     if let Some(text) = wire.instructions.filter(|t| !t.is_empty()) {
@@ -268,14 +337,7 @@ pub(crate) fn decode(body: &[u8]) -> Option<ChatRequest> {
     req.sampling.top_p = wire.top_p;
     req.stream = wire.stream.unwrap_or(false);
     req.user = wire.user.map(Cow::into_owned);
-    let mut extra = Map::new();
-    for m in &members {
-        if !KNOWN.contains(&m.key.as_ref()) {
-            let value: Value = serde_json::from_slice(body.get(m.value.clone())?).ok()?;
-            extra.insert(m.key.clone().into_owned(), value);
-        }
-    }
-    request::decode_extra(extra, &mut req).ok()?;
+    request::decode_extra(wire.extra, &mut req).ok()?;
     Some(req)
 }
 
@@ -396,8 +458,8 @@ fn decode_parts(list: Vec<MapOnly<PartF<'_>>>, tool_output: bool) -> Option<Vec<
     let mut parts = Vec::with_capacity(list.len());
     for MapOnly(p) in list {
         let kind = p.kind?;
-        match kind.as_ref() {
-            "input_text" | "output_text" if !tool_output || kind == "input_text" => {
+        match &*kind {
+            "input_text" | "output_text" if !tool_output || &*kind == "input_text" => {
                 let text = p.text?;
                 if !text.is_empty() {
                     parts.push(Part::text(text.into_owned()));
@@ -412,7 +474,7 @@ fn decode_parts(list: Vec<MapOnly<PartF<'_>>>, tool_output: bool) -> Option<Vec<
 
 fn decode_tool(tool: ToolF<'_>, i: usize, req: &mut ChatRequest) -> Option<()> {
     let kind = tool.kind?;
-    if kind == "function" {
+    if &*kind == "function" {
         let parameters = match tool.parameters {
             None => None,
             Some(p) => Some(RawJson::from_value(
@@ -421,7 +483,7 @@ fn decode_tool(tool: ToolF<'_>, i: usize, req: &mut ChatRequest) -> Option<()> {
         };
         req.tools.push(Tool {
             name: tool.name?.into_owned(),
-            description: tool.description.map(Cow::into_owned),
+            description: tool.description.map(Str::into_owned),
             parameters,
             strict: tool.strict,
             cache_control: None,
@@ -431,7 +493,7 @@ fn decode_tool(tool: ToolF<'_>, i: usize, req: &mut ChatRequest) -> Option<()> {
             only_shape: Some(ApiShape::OpenAiResponses),
             family: Family::OpenAi,
             path: format!("tools[{i}]"),
-            reason: format!("the hosted tool `{kind}` runs only on OpenAI"),
+            reason: format!("the hosted tool `{}` runs only on OpenAI", &*kind),
         });
     }
     Some(())
