@@ -9,6 +9,7 @@
 //! No I/O, no async runtime: the crate can be embedded anywhere.
 
 pub mod assemble;
+mod caller_ext;
 pub mod codec;
 pub mod context;
 pub mod error;

@@ -116,7 +116,7 @@ pub(super) fn decode_walk(
         }
     }
     if let Some(ext) = map.get("patchbay") {
-        merge_patchbay(&mut req, ext)?;
+        crate::caller_ext::merge_patchbay(ext, &mut req.extensions)?;
     }
     Ok(req)
 }
@@ -512,30 +512,6 @@ pub(super) fn decode_reasoning(
         // Kept so an Anthropic upstream gets `adaptive` / `display` back as sent.
         if let Some(raw) = map.get("thinking") {
             req.extensions.insert(FAMILY, "thinking", raw.clone());
-        }
-    }
-    Ok(())
-}
-
-pub(super) fn merge_patchbay(req: &mut ChatRequest, ext: &Value) -> Result<(), TranslateError> {
-    let Some(providers) = ext.get("ext") else {
-        return Ok(());
-    };
-    let Value::Object(providers) = providers else {
-        return Err(TranslateError::invalid(
-            "patchbay.ext",
-            "expected an object of provider names",
-        ));
-    };
-    for (provider, params) in providers {
-        let Value::Object(params) = params else {
-            return Err(TranslateError::invalid(
-                format!("patchbay.ext.{provider}"),
-                "expected an object",
-            ));
-        };
-        for (k, v) in params {
-            req.extensions.insert(provider, k.clone(), v.clone());
         }
     }
     Ok(())

@@ -393,7 +393,7 @@ pub(super) fn decode(body: &[u8], require_max_tokens: bool) -> Option<ChatReques
         req.extensions.insert(FAMILY, key.into_owned(), value);
     }
     if let Some(raw) = b.patchbay {
-        request::merge_patchbay(&mut req, &parse(raw)?).ok()?;
+        crate::caller_ext::merge_patchbay(&parse(raw)?, &mut req.extensions).ok()?;
     }
     Some(req)
 }

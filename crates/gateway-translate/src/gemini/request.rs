@@ -89,7 +89,7 @@ pub fn from_wire(wire: wire::Request) -> Result<ChatRequest, TranslateError> {
     }
     for (key, value) in wire.extra {
         if key == "patchbay" {
-            merge_patchbay(&value, &mut req)?;
+            crate::caller_ext::merge_patchbay(&value, &mut req.extensions)?;
         } else if key != "model" {
             req.extensions.insert(FAMILY, camel_case(&key), value);
         }
@@ -426,29 +426,4 @@ fn keep_generation_field(req: &mut ChatRequest, key: &str, value: Value) {
     if let Value::Object(map) = entry {
         map.insert(key.to_owned(), value);
     }
-}
-
-/// Merges `{"patchbay": {"ext": {"<provider>": {...}}}}` into `extensions.params`.
-fn merge_patchbay(value: &Value, req: &mut ChatRequest) -> Result<(), TranslateError> {
-    let Some(ext) = value.get("ext") else {
-        return Ok(());
-    };
-    let Value::Object(providers) = ext else {
-        return Err(TranslateError::invalid(
-            "patchbay.ext",
-            "expected an object of provider → parameters",
-        ));
-    };
-    for (provider, params) in providers {
-        let Value::Object(params) = params else {
-            return Err(TranslateError::invalid(
-                format!("patchbay.ext.{provider}"),
-                "expected an object of parameters",
-            ));
-        };
-        for (k, v) in params {
-            req.extensions.insert(provider, k.clone(), v.clone());
-        }
-    }
-    Ok(())
 }

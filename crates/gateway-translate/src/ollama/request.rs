@@ -146,7 +146,7 @@ fn decode_extras(raw: Map<String, Value>, req: &mut ChatRequest) -> Result<(), T
     let family = Family::Ollama.as_str();
     for (key, value) in raw {
         match key.as_str() {
-            "patchbay" => merge_patchbay(&value, req)?,
+            "patchbay" => crate::caller_ext::merge_patchbay(&value, &mut req.extensions)?,
             "options" => {
                 if let Value::Object(options) = value {
                     for (k, v) in options {
@@ -182,31 +182,6 @@ fn decode_extras(raw: Map<String, Value>, req: &mut ChatRequest) -> Result<(), T
                 }
                 req.extensions.insert(family, key, value);
             }
-        }
-    }
-    Ok(())
-}
-
-/// Merges `{"patchbay": {"ext": {"<provider>": {...}}}}` into `extensions.params`.
-fn merge_patchbay(value: &Value, req: &mut ChatRequest) -> Result<(), TranslateError> {
-    let Some(ext) = value.get("ext") else {
-        return Ok(());
-    };
-    let Value::Object(providers) = ext else {
-        return Err(TranslateError::invalid(
-            "patchbay.ext",
-            "expected an object of provider parameters",
-        ));
-    };
-    for (provider, params) in providers {
-        let Value::Object(params) = params else {
-            return Err(TranslateError::invalid(
-                format!("patchbay.ext.{provider}"),
-                "expected an object of parameters",
-            ));
-        };
-        for (k, v) in params {
-            req.extensions.insert(provider, k.clone(), v.clone());
         }
     }
     Ok(())

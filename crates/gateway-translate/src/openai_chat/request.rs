@@ -128,7 +128,7 @@ fn decode_extra(extra: Map<String, Value>, req: &mut ChatRequest) -> Result<(), 
     let family = Family::OpenAi.as_str();
     for (key, value) in extra {
         if key == "patchbay" {
-            merge_patchbay(&value, req)?;
+            crate::caller_ext::merge_patchbay(&value, &mut req.extensions)?;
             continue;
         }
         if let Some((_, reason)) = BINDING.iter().find(|(k, _)| *k == key) {
@@ -156,39 +156,6 @@ fn binds(key: &str, value: &Value) -> bool {
             .is_none_or(|m| m.iter().any(|v| v.as_str() != Some("text"))),
         _ => !value.is_null(),
     }
-}
-
-/// Merges `{"patchbay": {"ext": {"<provider>": {...}}}}` into the extension params.
-fn merge_patchbay(value: &Value, req: &mut ChatRequest) -> Result<(), TranslateError> {
-    merge_patchbay_into(value, &mut req.extensions)
-}
-
-/// [`merge_patchbay`] on any extensions (shared with embeddings).
-pub(crate) fn merge_patchbay_into(
-    value: &Value,
-    ext: &mut gateway_protocol::Extensions,
-) -> Result<(), TranslateError> {
-    let Some(obj) = value.as_object() else {
-        return Err(TranslateError::invalid("patchbay", "must be an object"));
-    };
-    let Some(providers) = obj.get("ext") else {
-        return Ok(());
-    };
-    let Some(providers) = providers.as_object() else {
-        return Err(TranslateError::invalid("patchbay.ext", "must be an object"));
-    };
-    for (provider, params) in providers {
-        let Some(params) = params.as_object() else {
-            return Err(TranslateError::invalid(
-                format!("patchbay.ext.{provider}"),
-                "must be an object of parameters",
-            ));
-        };
-        for (k, v) in params {
-            ext.insert(provider, k.clone(), v.clone());
-        }
-    }
-    Ok(())
 }
 
 fn decode_response_format(rf: wire::ResponseFormat) -> Result<ResponseFormat, TranslateError> {

@@ -4,9 +4,9 @@ use gateway_protocol::{ApiShape, EmbeddingInput, EmbeddingsRequest, EncodingForm
 use serde_json::{Value, json};
 
 use super::wire;
+use crate::caller_ext::merge_patchbay;
 use crate::error::TranslateError;
 use crate::json;
-use crate::openai_chat::request::merge_patchbay_into;
 
 /// Reads a caller's `POST /v1/embeddings` body.
 pub fn decode(body: &[u8]) -> Result<EmbeddingsRequest, TranslateError> {
@@ -30,7 +30,7 @@ pub fn decode(body: &[u8]) -> Result<EmbeddingsRequest, TranslateError> {
     };
     for (key, value) in w.extra {
         if key == "patchbay" {
-            merge_patchbay_into(&value, &mut req.extensions)?;
+            merge_patchbay(&value, &mut req.extensions)?;
         } else {
             req.extensions.insert(Family::OpenAi.as_str(), key, value);
         }
