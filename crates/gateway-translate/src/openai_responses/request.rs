@@ -286,22 +286,7 @@ pub(super) fn decode_extra(
         req.extensions.insert(Family::OpenAi.as_str(), key, value);
     }
     if let Some(p) = patchbay {
-        let ext = match p.get("ext") {
-            None => return Ok(()),
-            Some(Value::Object(ext)) => ext.clone(),
-            Some(_) => return Err(invalid("patchbay.ext", "`patchbay.ext` must be an object")),
-        };
-        for (provider, fields) in ext {
-            let Value::Object(fields) = fields else {
-                return Err(invalid(
-                    format!("patchbay.ext.{provider}"),
-                    "provider parameters must be an object",
-                ));
-            };
-            for (k, v) in fields {
-                req.extensions.insert(&provider, k, v);
-            }
-        }
+        crate::caller_ext::merge_patchbay(&p, &mut req.extensions)?;
     }
     Ok(())
 }
