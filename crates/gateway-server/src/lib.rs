@@ -1,11 +1,20 @@
 //! The patchbay binary's library: configuration, routing, the model catalogue,
-//! authentication and the command line (the HTTP layer builds on these).
+//! authentication, the command line, and the HTTP layer built on them.
 
+pub mod app;
 pub mod auth;
 pub mod catalog;
+mod chat;
 pub mod cli;
 pub mod config;
+pub mod ingress;
+pub mod listen;
+pub mod mock_server;
+mod ops;
+pub mod respond;
 pub mod routing;
+pub mod run;
+pub mod service;
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -1,3 +1,7 @@
-//! `patchbay`: the gateway binary (in progress).
+//! `patchbay`: the gateway's command line.
 
-fn main() {}
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    gateway_server::run::main(gateway_server::cli::Cli::parse())
+}

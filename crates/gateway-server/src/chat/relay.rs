@@ -1,0 +1,149 @@
+//! The streamed answer: upstream chunks relayed or transcoded as they arrive, one
+//! caller frame per upstream chunk, nothing held back.
+//!
+//! The relay is a pull-driven stream owned by the response body: when the caller
+//! disconnects, hyper drops the body, which drops the upstream stream and so cancels
+//! the upstream request.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use gateway_protocol::{ApiShape, GatewayError, StreamEvent};
+use gateway_providers::BodyStream;
+use gateway_translate::codec::{StreamEncoder, Transcoder, upstream_framing};
+use gateway_translate::framing::write_sse;
+use gateway_translate::{Frame, Framer, ResponseContext, fastpath};
+use http_body::Frame as BodyFrame;
+
+use super::Prepared;
+
+/// How upstream bytes become caller bytes.
+enum Mode {
+    /// Same shape: the bytes as they are.
+    Pass,
+    /// Same shape (OpenAI Chat), minus the usage chunk the gateway forced on.
+    StripUsage { framer: Framer, frames: Vec<Frame> },
+    /// Another shape: through the codecs.
+    Transcode(Box<Transcoder>),
+}
+
+/// One streamed answer in flight.
+pub(crate) struct Relay {
+    mode: Mode,
+    caller: ApiShape,
+    ctx: ResponseContext,
+    first: Option<Bytes>,
+    upstream: Option<BodyStream>,
+    out: Vec<u8>,
+}
+
+impl Relay {
+    pub(crate) fn new(
+        caller: ApiShape,
+        upstream_shape: ApiShape,
+        prepared: &Prepared,
+        ctx: ResponseContext,
+        first: Option<Bytes>,
+        upstream: BodyStream,
+    ) -> Relay {
+        let mode = if !prepared.same_shape {
+            Mode::Transcode(Box::new(Transcoder::new(upstream_shape, caller, &ctx)))
+        } else if prepared.strip_usage {
+            Mode::StripUsage {
+                framer: Framer::new(upstream_framing(upstream_shape)),
+                frames: Vec::new(),
+            }
+        } else {
+            Mode::Pass
+        };
+        Relay {
+            mode,
+            caller,
+            ctx,
+            first,
+            upstream: Some(upstream),
+            out: Vec::new(),
+        }
+    }
+
+    /// The relay as a response body stream.
+    pub(crate) fn into_body(
+        self,
+    ) -> impl Stream<Item = Result<BodyFrame<Bytes>, Infallible>> + Send + 'static {
+        futures_util::stream::unfold(self, |mut relay| async move {
+            let bytes = relay.next_bytes().await?;
+            Some((Ok(BodyFrame::data(bytes)), relay))
+        })
+    }
+
+    /// The next non-empty piece for the caller; `None` when the answer is over.
+    async fn next_bytes(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(chunk) = self.first.take() {
+                self.push(&chunk);
+            } else {
+                let upstream = self.upstream.as_mut()?;
+                match upstream.next().await {
+                    Some(Ok(chunk)) => self.push(&chunk),
+                    Some(Err(err)) => {
+                        self.upstream = None;
+                        self.fail(err);
+                    }
+                    None => {
+                        self.upstream = None;
+                        self.finish();
+                    }
+                }
+            }
+            if !self.out.is_empty() {
+                return Some(Bytes::from(std::mem::take(&mut self.out)));
+            }
+            self.upstream.as_ref()?;
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        match &mut self.mode {
+            Mode::Pass => self.out.extend_from_slice(chunk),
+            Mode::StripUsage { framer, frames } => {
+                framer.push(chunk, frames);
+                write_frames(frames, &mut self.out);
+            }
+            Mode::Transcode(t) => t.push(chunk, &mut self.out),
+        }
+    }
+
+    fn finish(&mut self) {
+        match &mut self.mode {
+            Mode::Pass => {}
+            Mode::StripUsage { framer, frames } => {
+                framer.finish(frames);
+                write_frames(frames, &mut self.out);
+            }
+            Mode::Transcode(t) => t.finish(&mut self.out),
+        }
+    }
+
+    /// The upstream broke off: the caller gets an error in its own stream grammar.
+    fn fail(&mut self, err: GatewayError) {
+        tracing::debug!(error = %err.message, "upstream stream broke off");
+        match &mut self.mode {
+            Mode::Transcode(t) => t.fail(err, &mut self.out),
+            Mode::Pass | Mode::StripUsage { .. } => {
+                let mut encoder = StreamEncoder::new(self.caller, &self.ctx);
+                encoder.encode(&StreamEvent::Error(err), &mut self.out);
+            }
+        }
+    }
+}
+
+/// Writes OpenAI Chat frames back as SSE, leaving out usage-only chunks.
+fn write_frames(frames: &mut Vec<Frame>, out: &mut Vec<u8>) {
+    for frame in frames.drain(..) {
+        if fastpath::is_usage_only_chunk(frame.data.as_bytes()) {
+            continue;
+        }
+        write_sse(out, frame.event.as_deref(), frame.data.as_bytes());
+    }
+}

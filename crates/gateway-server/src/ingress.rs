@@ -1,0 +1,344 @@
+//! Which API a request speaks: method, path, query and headers → an [`Endpoint`].
+//!
+//! Pure, so every route the issue lists is pinned by a unit test. The caller's shape
+//! decided here also picks the envelope of any error, even for unknown paths.
+
+use gateway_protocol::ApiShape;
+use http::{HeaderMap, Method};
+
+/// What a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A chat request in `shape`.
+    Chat(ChatCall),
+    /// Embeddings: OpenAI `/v1/embeddings` (and Azure's), Gemini `embedContent` /
+    /// `batchEmbedContents`.
+    Embeddings {
+        /// Which body form.
+        form: EmbedForm,
+        /// The model named in the URL (Gemini, Azure deployments).
+        url_model: Option<String>,
+    },
+    /// Counting input tokens: Anthropic `/v1/messages/count_tokens`, Gemini
+    /// `:countTokens`.
+    CountTokens {
+        /// The caller's shape (Anthropic or Gemini).
+        shape: ApiShape,
+        /// The model named in the URL (Gemini).
+        url_model: Option<String>,
+    },
+    /// `GET /v1/models` or `GET /v1beta/models`, answered in `shape`'s list form.
+    ListModels {
+        /// The caller's shape.
+        shape: ApiShape,
+    },
+    /// `HEAD /` or `GET /` (Claude Code's pre-flight).
+    Root,
+    /// `GET /healthz`: the process is up.
+    Health,
+    /// `GET /readyz`: ready to take traffic (false while draining).
+    Ready,
+    /// A WebSocket upgrade on `GET /v1/responses`: refused at once so that clients fall
+    /// back to HTTP.
+    WebSocketRefused,
+    /// A known path with the wrong method.
+    MethodNotAllowed {
+        /// The envelope to answer in.
+        shape: ApiShape,
+        /// The methods the path takes.
+        allow: &'static str,
+    },
+    /// No such route.
+    NotFound {
+        /// The envelope to answer in.
+        shape: ApiShape,
+    },
+}
+
+/// A chat call and what its URL says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatCall {
+    /// The caller's shape.
+    pub shape: ApiShape,
+    /// The model from the URL (Gemini, Azure deployments); the body's otherwise.
+    pub url_model: Option<String>,
+    /// Streaming as the URL says (Gemini `:streamGenerateContent`); the body's
+    /// otherwise.
+    pub url_stream: Option<bool>,
+    /// Gemini streams without `alt=sse` are one JSON array.
+    pub json_array: bool,
+}
+
+/// The body forms of embeddings requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbedForm {
+    /// OpenAI `/v1/embeddings`.
+    OpenAi,
+    /// Gemini `:embedContent` (one input).
+    GeminiOne,
+    /// Gemini `:batchEmbedContents`.
+    GeminiBatch,
+}
+
+impl Endpoint {
+    /// The shape whose envelope errors of this endpoint use.
+    pub fn error_shape(&self) -> ApiShape {
+        match self {
+            Endpoint::Chat(c) => c.shape,
+            Endpoint::Embeddings {
+                form: EmbedForm::OpenAi,
+                ..
+            } => ApiShape::OpenAiChat,
+            Endpoint::Embeddings { .. } => ApiShape::Gemini,
+            Endpoint::CountTokens { shape, .. }
+            | Endpoint::ListModels { shape }
+            | Endpoint::MethodNotAllowed { shape, .. }
+            | Endpoint::NotFound { shape } => *shape,
+            _ => ApiShape::OpenAiChat,
+        }
+    }
+}
+
+/// Classifies a request. `query` is the raw query string.
+pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &HeaderMap) -> Endpoint {
+    let post = method == Method::POST;
+    let get = method == Method::GET || method == Method::HEAD;
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    let wrong = |shape, allow| Endpoint::MethodNotAllowed { shape, allow };
+    let chat = |shape| {
+        Endpoint::Chat(ChatCall {
+            shape,
+            url_model: None,
+            url_stream: None,
+            json_array: false,
+        })
+    };
+    match path {
+        "/" if get => return Endpoint::Root,
+        "/healthz" if get => return Endpoint::Health,
+        "/readyz" if get => return Endpoint::Ready,
+        "/v1/chat/completions" | "/chat/completions" => {
+            return if post {
+                chat(ApiShape::OpenAiChat)
+            } else {
+                wrong(ApiShape::OpenAiChat, "POST")
+            };
+        }
+        "/v1/responses" | "/responses" => {
+            return if post {
+                chat(ApiShape::OpenAiResponses)
+            } else if is_websocket_upgrade(headers) {
+                Endpoint::WebSocketRefused
+            } else {
+                wrong(ApiShape::OpenAiResponses, "POST")
+            };
+        }
+        "/v1/messages" => {
+            return if post {
+                chat(ApiShape::Anthropic)
+            } else {
+                wrong(ApiShape::Anthropic, "POST")
+            };
+        }
+        "/v1/messages/count_tokens" => {
+            return if post {
+                Endpoint::CountTokens {
+                    shape: ApiShape::Anthropic,
+                    url_model: None,
+                }
+            } else {
+                wrong(ApiShape::Anthropic, "POST")
+            };
+        }
+        "/v1/embeddings" | "/embeddings" => {
+            return if post {
+                Endpoint::Embeddings {
+                    form: EmbedForm::OpenAi,
+                    url_model: None,
+                }
+            } else {
+                wrong(ApiShape::OpenAiChat, "POST")
+            };
+        }
+        "/v1/models" | "/models" => {
+            let shape = list_shape(headers);
+            return if get {
+                Endpoint::ListModels { shape }
+            } else {
+                wrong(shape, "GET")
+            };
+        }
+        _ => {}
+    }
+    if let Some(rest) = gemini_rest(path) {
+        return gemini(rest, post, get, query);
+    }
+    if let Some(rest) = path.strip_prefix("/openai/deployments/") {
+        return azure(rest, post);
+    }
+    Endpoint::NotFound {
+        shape: guess_shape(path, headers),
+    }
+}
+
+/// The part of a Gemini path after its version (`models/...`), for every version
+/// google-genai uses.
+fn gemini_rest(path: &str) -> Option<&str> {
+    ["/v1beta/", "/v1alpha/", "/v1/"]
+        .iter()
+        .find_map(|v| path.strip_prefix(v))
+        .filter(|rest| *rest == "models" || rest.starts_with("models/"))
+}
+
+fn gemini(rest: &str, post: bool, get: bool, query: Option<&str>) -> Endpoint {
+    let shape = ApiShape::Gemini;
+    if rest == "models" {
+        return if get {
+            Endpoint::ListModels { shape }
+        } else {
+            Endpoint::MethodNotAllowed {
+                shape,
+                allow: "GET",
+            }
+        };
+    }
+    let name = &rest["models/".len()..];
+    let Some((model, method)) = name.rsplit_once(':') else {
+        return Endpoint::NotFound { shape };
+    };
+    if model.is_empty() {
+        return Endpoint::NotFound { shape };
+    }
+    if !post {
+        return Endpoint::MethodNotAllowed {
+            shape,
+            allow: "POST",
+        };
+    }
+    let model = Some(percent_decode(model));
+    match method {
+        "generateContent" | "streamGenerateContent" => {
+            let stream = method == "streamGenerateContent";
+            Endpoint::Chat(ChatCall {
+                shape,
+                url_model: model,
+                url_stream: Some(stream),
+                json_array: stream && !query_has(query, "alt", "sse"),
+            })
+        }
+        "countTokens" => Endpoint::CountTokens {
+            shape,
+            url_model: model,
+        },
+        "embedContent" => Endpoint::Embeddings {
+            form: EmbedForm::GeminiOne,
+            url_model: model,
+        },
+        "batchEmbedContents" => Endpoint::Embeddings {
+            form: EmbedForm::GeminiBatch,
+            url_model: model,
+        },
+        _ => Endpoint::NotFound { shape },
+    }
+}
+
+/// `/openai/deployments/{d}/chat/completions` and `/embeddings`: the deployment is the
+/// model name.
+fn azure(rest: &str, post: bool) -> Endpoint {
+    let shape = ApiShape::OpenAiChat;
+    let Some((deployment, op)) = rest.split_once('/') else {
+        return Endpoint::NotFound { shape };
+    };
+    let model = Some(percent_decode(deployment));
+    match op {
+        "chat/completions" if post => Endpoint::Chat(ChatCall {
+            shape,
+            url_model: model,
+            url_stream: None,
+            json_array: false,
+        }),
+        "embeddings" if post => Endpoint::Embeddings {
+            form: EmbedForm::OpenAi,
+            url_model: model,
+        },
+        "chat/completions" | "embeddings" => Endpoint::MethodNotAllowed {
+            shape,
+            allow: "POST",
+        },
+        _ => Endpoint::NotFound { shape },
+    }
+}
+
+/// `GET /v1/models` answers in the caller's list shape: Gemini clients send
+/// `x-goog-*` headers, Anthropic clients `anthropic-version`; everyone else gets
+/// OpenAI's.
+fn list_shape(headers: &HeaderMap) -> ApiShape {
+    if headers.keys().any(|k| k.as_str().starts_with("x-goog-")) {
+        ApiShape::Gemini
+    } else if headers.contains_key("anthropic-version") {
+        ApiShape::Anthropic
+    } else {
+        ApiShape::OpenAiChat
+    }
+}
+
+/// The envelope for an unknown path: by its prefix, then by headers.
+fn guess_shape(path: &str, headers: &HeaderMap) -> ApiShape {
+    if path.starts_with("/v1beta") || path.starts_with("/v1alpha") {
+        ApiShape::Gemini
+    } else if path.starts_with("/v1/messages") {
+        ApiShape::Anthropic
+    } else {
+        list_shape(headers)
+    }
+}
+
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// Whether `query` has `key=value`.
+pub fn query_has(query: Option<&str>, key: &str, value: &str) -> bool {
+    query.is_some_and(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .any(|(k, v)| k == key && v == value)
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match hex {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests;

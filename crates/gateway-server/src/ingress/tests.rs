@@ -1,0 +1,216 @@
+use super::*;
+
+fn at(method: Method, path: &str, query: Option<&str>, headers: &[(&str, &str)]) -> Endpoint {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        map.insert(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    classify(&method, path, query, &map)
+}
+
+fn post(path: &str) -> Endpoint {
+    at(Method::POST, path, None, &[])
+}
+
+fn chat_shape(e: &Endpoint) -> ApiShape {
+    match e {
+        Endpoint::Chat(c) => c.shape,
+        other => panic!("not chat: {other:?}"),
+    }
+}
+
+#[test]
+fn openai_anthropic_and_responses_paths() {
+    assert_eq!(
+        chat_shape(&post("/v1/chat/completions")),
+        ApiShape::OpenAiChat
+    );
+    assert_eq!(
+        chat_shape(&post("/v1/chat/completions/")),
+        ApiShape::OpenAiChat
+    );
+    assert_eq!(
+        chat_shape(&post("/v1/responses")),
+        ApiShape::OpenAiResponses
+    );
+    assert_eq!(chat_shape(&post("/v1/messages")), ApiShape::Anthropic);
+    assert_eq!(
+        post("/v1/messages/count_tokens"),
+        Endpoint::CountTokens {
+            shape: ApiShape::Anthropic,
+            url_model: None
+        }
+    );
+    assert_eq!(
+        post("/v1/embeddings"),
+        Endpoint::Embeddings {
+            form: EmbedForm::OpenAi,
+            url_model: None
+        }
+    );
+}
+
+#[test]
+fn messages_with_beta_query_is_the_same_route() {
+    let e = at(Method::POST, "/v1/messages", Some("beta=true"), &[]);
+    assert_eq!(chat_shape(&e), ApiShape::Anthropic);
+}
+
+#[test]
+fn gemini_methods_under_every_version() {
+    for v in ["v1beta", "v1", "v1alpha"] {
+        let e = post(&format!("/{v}/models/gemini-3.5-flash:generateContent"));
+        assert_eq!(
+            e,
+            Endpoint::Chat(ChatCall {
+                shape: ApiShape::Gemini,
+                url_model: Some("gemini-3.5-flash".into()),
+                url_stream: Some(false),
+                json_array: false,
+            })
+        );
+    }
+    let sse = at(
+        Method::POST,
+        "/v1beta/models/m:streamGenerateContent",
+        Some("alt=sse&key=k"),
+        &[],
+    );
+    let Endpoint::Chat(c) = sse else { panic!() };
+    assert_eq!((c.url_stream, c.json_array), (Some(true), false));
+    let Endpoint::Chat(c) = post("/v1beta/models/m:streamGenerateContent") else {
+        panic!()
+    };
+    assert_eq!((c.url_stream, c.json_array), (Some(true), true));
+    assert_eq!(
+        post("/v1beta/models/m:countTokens"),
+        Endpoint::CountTokens {
+            shape: ApiShape::Gemini,
+            url_model: Some("m".into())
+        }
+    );
+    assert_eq!(
+        post("/v1beta/models/text-embedding-004:embedContent"),
+        Endpoint::Embeddings {
+            form: EmbedForm::GeminiOne,
+            url_model: Some("text-embedding-004".into())
+        }
+    );
+    assert_eq!(
+        post("/v1beta/models/e:batchEmbedContents"),
+        Endpoint::Embeddings {
+            form: EmbedForm::GeminiBatch,
+            url_model: Some("e".into())
+        }
+    );
+    // The model is everything before the last colon, percent-decoded.
+    let Endpoint::Chat(c) = post("/v1beta/models/ft%3Amy:model:generateContent") else {
+        panic!()
+    };
+    assert_eq!(c.url_model.as_deref(), Some("ft:my:model"));
+    assert_eq!(
+        post("/v1beta/models/m:frobnicate"),
+        Endpoint::NotFound {
+            shape: ApiShape::Gemini
+        }
+    );
+    assert_eq!(
+        post("/v1beta/models/:generateContent"),
+        Endpoint::NotFound {
+            shape: ApiShape::Gemini
+        }
+    );
+}
+
+#[test]
+fn model_lists_answer_in_the_callers_shape() {
+    let list = |h: &[(&str, &str)]| at(Method::GET, "/v1/models", None, h);
+    assert_eq!(
+        list(&[]),
+        Endpoint::ListModels {
+            shape: ApiShape::OpenAiChat
+        }
+    );
+    assert_eq!(
+        list(&[("anthropic-version", "2023-06-01")]),
+        Endpoint::ListModels {
+            shape: ApiShape::Anthropic
+        }
+    );
+    assert_eq!(
+        list(&[("x-goog-api-key", "k")]),
+        Endpoint::ListModels {
+            shape: ApiShape::Gemini
+        }
+    );
+    assert_eq!(
+        at(Method::GET, "/v1beta/models", None, &[]),
+        Endpoint::ListModels {
+            shape: ApiShape::Gemini
+        }
+    );
+}
+
+#[test]
+fn azure_deployments_name_the_model() {
+    let Endpoint::Chat(c) = at(
+        Method::POST,
+        "/openai/deployments/my-gpt/chat/completions",
+        Some("api-version=2024-10-21"),
+        &[],
+    ) else {
+        panic!()
+    };
+    assert_eq!(c.shape, ApiShape::OpenAiChat);
+    assert_eq!(c.url_model.as_deref(), Some("my-gpt"));
+    assert_eq!(
+        post("/openai/deployments/e/embeddings"),
+        Endpoint::Embeddings {
+            form: EmbedForm::OpenAi,
+            url_model: Some("e".into())
+        }
+    );
+}
+
+#[test]
+fn health_root_and_websocket() {
+    assert_eq!(at(Method::HEAD, "/", None, &[]), Endpoint::Root);
+    assert_eq!(at(Method::GET, "/healthz", None, &[]), Endpoint::Health);
+    assert_eq!(at(Method::GET, "/readyz", None, &[]), Endpoint::Ready);
+    assert_eq!(
+        at(
+            Method::GET,
+            "/v1/responses",
+            None,
+            &[("upgrade", "websocket"), ("connection", "Upgrade")]
+        ),
+        Endpoint::WebSocketRefused
+    );
+    assert_eq!(
+        at(Method::GET, "/v1/responses", None, &[]),
+        Endpoint::MethodNotAllowed {
+            shape: ApiShape::OpenAiResponses,
+            allow: "POST"
+        }
+    );
+}
+
+#[test]
+fn unknown_paths_pick_an_envelope() {
+    assert_eq!(post("/v2/nothing").error_shape(), ApiShape::OpenAiChat);
+    assert_eq!(post("/v1beta/tunedModels").error_shape(), ApiShape::Gemini);
+    assert_eq!(
+        at(Method::GET, "/v1/messages", None, &[]).error_shape(),
+        ApiShape::Anthropic
+    );
+    assert_eq!(
+        at(Method::GET, "/v1/chat/completions", None, &[]),
+        Endpoint::MethodNotAllowed {
+            shape: ApiShape::OpenAiChat,
+            allow: "POST"
+        }
+    );
+}

@@ -1,0 +1,214 @@
+//! The `patchbay` commands: what `serve`, `check` and `mock` do, each returning the
+//! process exit code.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use gateway_providers::{Operation, UpstreamCall};
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::cli::{CheckArgs, Cli, Command, ServeArgs};
+use crate::config::Config;
+use crate::{base_url, listen, ready_banner};
+
+/// Runs the parsed command line.
+pub fn main(cli: Cli) -> ExitCode {
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("patchbay: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Check(args) => runtime.block_on(check(args)),
+        Command::Mock(args) => runtime.block_on(mock(args)),
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PATCHBAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// `patchbay serve`: loads the config (or the built-in mock default), listens, and
+/// serves until SIGINT/SIGTERM.
+pub async fn serve(args: ServeArgs) -> ExitCode {
+    let (mut config, key) = match &args.config {
+        Some(path) => match Config::load(path) {
+            Ok(c) => (c, None),
+            Err(err) => return fail(&err.to_string()),
+        },
+        None => match Config::default_mock() {
+            Ok((c, key)) => (c, Some(key)),
+            Err(err) => return fail(&err.to_string()),
+        },
+    };
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let app = match App::from_config(&config) {
+        Ok(app) => Arc::new(app),
+        Err(err) => return fail(&err.to_string()),
+    };
+    let tls = match config
+        .server
+        .tls
+        .as_ref()
+        .map(listen::tls_acceptor)
+        .transpose()
+    {
+        Ok(tls) => tls,
+        Err(err) => return fail(&err),
+    };
+    let listener = match bind(config.server.listen).await {
+        Ok(l) => l,
+        Err(err) => return fail(&err),
+    };
+    if let Ok(addr) = listener.local_addr() {
+        config.server.listen = addr;
+    }
+    match &key {
+        Some(key) => println!("{}", ready_banner(&config, key)),
+        None => println!(
+            "patchbay is listening on {} (keys from the config file)",
+            base_url(&config)
+        ),
+    }
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    match listen::serve(app, listener, tls, shutdown_signal(), grace).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err.to_string()),
+    }
+}
+
+/// `patchbay check`: validates the config and, unless `--no-probe`, asks every
+/// provider for its model list.
+pub async fn check(args: CheckArgs) -> ExitCode {
+    let report = match crate::cli::check_config(args.config.as_deref()) {
+        Ok(r) => r,
+        Err(err) => return fail(&err.to_string()),
+    };
+    print!("{}", report.summary());
+    if args.no_probe {
+        println!("config ok (upstreams not probed)");
+        return ExitCode::SUCCESS;
+    }
+    let app = match App::from_config(&report.config) {
+        Ok(app) => app,
+        Err(err) => return fail(&err.to_string()),
+    };
+    let mut failed = 0;
+    for (name, provider) in app.providers() {
+        if !provider.supports(Operation::ListModels) {
+            println!("probe {name}: skipped (no model-list endpoint)");
+            continue;
+        }
+        let call = UpstreamCall {
+            operation: Operation::ListModels,
+            model: String::new(),
+            stream: false,
+            body: Bytes::new(),
+        };
+        let probe = async {
+            let mut reply = provider.send(call).await?;
+            while let Some(chunk) = reply.body.next().await {
+                chunk?;
+            }
+            Ok::<_, gateway_protocol::GatewayError>(reply.status)
+        };
+        match tokio::time::timeout(Duration::from_secs(15), probe).await {
+            Ok(Ok(status)) => println!("probe {name}: ok ({status})"),
+            Ok(Err(err)) => {
+                failed += 1;
+                println!("probe {name}: FAILED: {}", err.message);
+            }
+            Err(_) => {
+                failed += 1;
+                println!("probe {name}: FAILED: no answer within 15 s");
+            }
+        }
+    }
+    if failed > 0 {
+        println!("config ok; {failed} provider(s) failed the probe");
+        return ExitCode::FAILURE;
+    }
+    println!("config ok; every provider answered");
+    ExitCode::SUCCESS
+}
+
+/// `patchbay mock`: the mock provider as a standalone HTTP upstream.
+pub async fn mock(args: crate::cli::MockArgs) -> ExitCode {
+    let server = match crate::mock_server::mock_options(&args) {
+        Ok(s) => s,
+        Err(err) => return fail(&err),
+    };
+    let listener = match bind(args.listen).await {
+        Ok(l) => l,
+        Err(err) => return fail(&err),
+    };
+    let addr = listener.local_addr().map_or(args.listen, |a| a);
+    println!(
+        "patchbay mock ({:?}) is listening on http://{addr}",
+        server.shape
+    );
+    match server.serve(listener, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err.to_string()),
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!("{addr} is already in use: stop the other server or pass --listen ADDR")
+        } else {
+            format!("cannot listen on {addr}: {e}")
+        }
+    })
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: no new connections; finishing open requests");
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("patchbay: {message}");
+    ExitCode::FAILURE
+}
