@@ -958,3 +958,32 @@ fn empty_assistant_text_is_dropped() {
     assert_eq!(req.messages[1].parts.len(), 1);
     assert!(matches!(req.messages[1].parts[0], Part::ToolCall(_)));
 }
+
+#[test]
+fn namespace_tools_are_flattened_into_function_tools() {
+    let body = br#"{"model":"m","input":"hi","tools":[
+        {"type":"namespace","name":"mcp__files","description":"File tools","tools":[
+            {"type":"function","name":"read_file","parameters":{"type":"object"}},
+            {"type":"function","name":"write_file","parameters":{"type":"object"}},
+            {"type":"web_search"}]},
+        {"type":"function","name":"shell","parameters":{"type":"object"}}]}"#;
+    let req =
+        gateway_translate::codec::decode_request(gateway_protocol::ApiShape::OpenAiResponses, body)
+            .unwrap();
+    let names: Vec<&str> = req.tools.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["read_file", "write_file", "shell"]);
+    // A hosted tool inside the namespace is still marked as OpenAI's own, at its path.
+    assert_eq!(req.extensions.binding.len(), 1);
+    assert_eq!(req.extensions.binding[0].path, "tools[0].tools[2]");
+    // Encoded for Anthropic, the function tools survive.
+    let mut req = req;
+    req.extensions.binding.clear();
+    let out = gateway_translate::codec::encode_request(
+        gateway_protocol::ApiShape::Anthropic,
+        &req,
+        &gateway_translate::EncodeOptions::default(),
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["tools"].as_array().unwrap().len(), 3);
+}

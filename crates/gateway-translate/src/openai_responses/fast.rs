@@ -474,6 +474,10 @@ fn decode_parts(list: Vec<MapOnly<PartF<'_>>>, tool_output: bool) -> Option<Vec<
 
 fn decode_tool(tool: ToolF<'_>, i: usize, req: &mut ChatRequest) -> Option<()> {
     let kind = tool.kind?;
+    if &*kind == "namespace" {
+        // Flattened by the full decoder.
+        return None;
+    }
     if &*kind == "function" {
         let parameters = match tool.parameters {
             None => None,

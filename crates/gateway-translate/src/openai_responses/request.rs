@@ -135,11 +135,36 @@ pub(crate) fn decode_slow(body: &[u8]) -> Result<ChatRequest, TranslateError> {
 }
 
 fn decode_tool(value: &Value, i: usize, req: &mut ChatRequest) -> Result<(), TranslateError> {
-    let path = format!("tools[{i}]");
+    decode_tool_at(value, format!("tools[{i}]"), req)
+}
+
+/// One tool at `path`. A `namespace` tool (Codex groups MCP tools this way) is
+/// flattened: the function tools it holds become ordinary tools with their own
+/// names, so every upstream can call them.
+fn decode_tool_at(
+    value: &Value,
+    path: String,
+    req: &mut ChatRequest,
+) -> Result<(), TranslateError> {
     let kind = value
         .get("type")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid(format!("{path}.type"), "a tool needs a string `type`"))?;
+    if kind == "namespace" {
+        let inner = value
+            .get("tools")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                invalid(
+                    format!("{path}.tools"),
+                    "a namespace tool needs a `tools` array",
+                )
+            })?;
+        for (j, tool) in inner.iter().enumerate() {
+            decode_tool_at(tool, format!("{path}.tools[{j}]"), req)?;
+        }
+        return Ok(());
+    }
     if kind == "function" {
         let f: wire::FunctionTool = parse_at(value, &path)?;
         req.tools.push(Tool {
