@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod mock_server;
 pub mod routing;
 
 use std::fmt::Write as _;
