@@ -1,0 +1,311 @@
+//! Which mock answer a path asks for. The paths are those `gateway-providers` calls
+//! for each provider kind, matched by their ending so that any base URL joins:
+//! OpenAI-style bases carry the version (`…/v1` + `/chat/completions`), the others
+//! the host root (`/v1/messages`, `/v1beta/models/{model}:generateContent`,
+//! `/api/chat`).
+
+use std::borrow::Cow;
+
+use gateway_protocol::ApiShape;
+use gateway_providers::mock::{self, MockAnswer, MockConfig};
+use gateway_translate::gemini;
+use gateway_translate::{Framer, Framing};
+use http::Method;
+
+/// One operation the mock answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Call {
+    /// A chat request whose model and stream flag are in the body.
+    Chat(ApiShape),
+    /// Gemini `generateContent` / `streamGenerateContent`: model and stream flag in
+    /// the URL; `sse` when `alt=sse` asked for SSE instead of a streamed JSON array.
+    GeminiChat {
+        model: String,
+        stream: bool,
+        sse: bool,
+    },
+    /// OpenAI `/embeddings` or Ollama `/api/embed`.
+    Embeddings(ApiShape),
+    /// Gemini `embedContent` (one input).
+    GeminiEmbed { model: String },
+    /// Gemini `batchEmbedContents`.
+    GeminiBatchEmbed { model: String },
+    /// Anthropic `count_tokens`, Gemini `countTokens`, OpenAI `responses/input_tokens`.
+    CountTokens(ApiShape),
+    /// The model list.
+    Models(ApiShape),
+}
+
+/// The call `method path?query` makes on a mock speaking `shape`, if any.
+pub(crate) fn route(
+    shape: ApiShape,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+) -> Option<Call> {
+    let post = method == Method::POST;
+    let get = method == Method::GET;
+    let call = match shape {
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses => {
+            if post && path.ends_with("/chat/completions") {
+                Call::Chat(ApiShape::OpenAiChat)
+            } else if post && path.ends_with("/responses") {
+                Call::Chat(ApiShape::OpenAiResponses)
+            } else if post && path.ends_with("/responses/input_tokens") {
+                Call::CountTokens(ApiShape::OpenAiResponses)
+            } else if post && path.ends_with("/embeddings") {
+                Call::Embeddings(ApiShape::OpenAiChat)
+            } else if get && path.ends_with("/models") {
+                Call::Models(ApiShape::OpenAiChat)
+            } else {
+                return None;
+            }
+        }
+        ApiShape::Anthropic => {
+            if post && path.ends_with("/messages") {
+                Call::Chat(shape)
+            } else if post && path.ends_with("/messages/count_tokens") {
+                Call::CountTokens(shape)
+            } else if get && path.ends_with("/models") {
+                Call::Models(shape)
+            } else {
+                return None;
+            }
+        }
+        ApiShape::Ollama => {
+            if post && path.ends_with("/api/chat") {
+                Call::Chat(shape)
+            } else if post && path.ends_with("/api/embed") {
+                Call::Embeddings(shape)
+            } else if get && path.ends_with("/api/tags") {
+                Call::Models(shape)
+            } else {
+                return None;
+            }
+        }
+        ApiShape::Gemini => {
+            if get && path.ends_with("/models") {
+                return Some(Call::Models(shape));
+            }
+            if !post {
+                return None;
+            }
+            let (_, rest) = path.split_once("/models/")?;
+            let (model, method) = rest.rsplit_once(':')?;
+            if model.is_empty() {
+                return None;
+            }
+            let model = percent_decode(model).into_owned();
+            match method {
+                "generateContent" => Call::GeminiChat {
+                    model,
+                    stream: false,
+                    sse: false,
+                },
+                "streamGenerateContent" => Call::GeminiChat {
+                    model,
+                    stream: true,
+                    sse: query.is_some_and(|q| q.split('&').any(|p| p == "alt=sse")),
+                },
+                "countTokens" => Call::CountTokens(shape),
+                "embedContent" => Call::GeminiEmbed { model },
+                "batchEmbedContents" => Call::GeminiBatchEmbed { model },
+                _ => return None,
+            }
+        }
+    };
+    Some(call)
+}
+
+impl Call {
+    /// The shape of the answer (and of its error envelope).
+    pub(crate) fn shape(&self) -> ApiShape {
+        match self {
+            Call::Chat(shape)
+            | Call::Embeddings(shape)
+            | Call::CountTokens(shape)
+            | Call::Models(shape) => *shape,
+            Call::GeminiChat { .. } | Call::GeminiEmbed { .. } | Call::GeminiBatchEmbed { .. } => {
+                ApiShape::Gemini
+            }
+        }
+    }
+
+    /// Whether the call has a request body to read.
+    pub(crate) fn reads_body(&self) -> bool {
+        !matches!(self, Call::Models(_))
+    }
+
+    /// The mock's answer to the call and the `content-type` of a success.
+    pub(crate) fn answer(self, config: &MockConfig, body: &[u8]) -> (MockAnswer, &'static str) {
+        let shape = self.shape();
+        let answer = match self {
+            Call::Chat(shape) => mock::answer(shape, body, config),
+            Call::GeminiChat { model, stream, sse } => {
+                let answer = mock::answer_for(shape, &model, stream, body, config);
+                if stream && !sse {
+                    return (json_array(answer), mock::content_type(shape, false));
+                }
+                answer
+            }
+            Call::Embeddings(shape) => mock::embeddings(shape, "", body),
+            Call::GeminiEmbed { model } => embed_one(&model, body),
+            Call::GeminiBatchEmbed { model } => mock::embeddings(shape, &model, body),
+            Call::CountTokens(shape) => mock::count_tokens(shape, body),
+            Call::Models(shape) => MockAnswer::Whole(mock::models(shape)),
+        };
+        let streamed = matches!(answer, MockAnswer::Stream { .. });
+        (answer, mock::content_type(shape, streamed))
+    }
+}
+
+/// Gemini `embedContent`: the body is checked as one entry, answered as a batch of
+/// one, and the vector returned as `{"embedding": …}`.
+fn embed_one(model: &str, body: &[u8]) -> MockAnswer {
+    if let Err(err) = gemini::embeddings::decode_request(body) {
+        return MockAnswer::Fail(err.into());
+    }
+    let mut batch = Vec::with_capacity(body.len() + 16);
+    batch.extend_from_slice(b"{\"requests\":[");
+    batch.extend_from_slice(body);
+    batch.extend_from_slice(b"]}");
+    match mock::embeddings(ApiShape::Gemini, model, &batch) {
+        MockAnswer::Whole(many) => match gemini::embeddings::decode_response(&many, model) {
+            Ok(resp) => MockAnswer::Whole(gemini::embeddings::encode_response(&resp)),
+            Err(err) => MockAnswer::Fail(err.into()),
+        },
+        other => other,
+    }
+}
+
+/// A Gemini SSE stream re-framed as the streamed JSON array Gemini sends without
+/// `alt=sse`: `[` before the first object, `,` between objects, `]` after the last
+/// chunk (so a cut stream never closes the array).
+fn json_array(answer: MockAnswer) -> MockAnswer {
+    let MockAnswer::Stream {
+        chunks,
+        delay,
+        cut_after,
+    } = answer
+    else {
+        return answer;
+    };
+    let mut framer = Framer::new(Framing::Sse);
+    let mut frames = Vec::new();
+    let mut opened = false;
+    let mut chunks: Vec<Vec<u8>> = chunks
+        .into_iter()
+        .map(|chunk| {
+            framer.push(&chunk, &mut frames);
+            let mut piece = Vec::with_capacity(chunk.len());
+            for frame in frames.drain(..) {
+                piece.extend_from_slice(if opened { b",\r\n" } else { b"[" });
+                opened = true;
+                piece.extend_from_slice(frame.data.as_bytes());
+            }
+            piece
+        })
+        .collect();
+    let close: &[u8] = if opened { b"]" } else { b"[]" };
+    match chunks.last_mut() {
+        Some(last) => last.extend_from_slice(close),
+        None => chunks.push(close.to_vec()),
+    }
+    MockAnswer::Stream {
+        chunks,
+        delay,
+        cut_after,
+    }
+}
+
+/// Undoes percent-encoding in a path segment (`a%20b%2Fc` → `a b/c`).
+fn percent_decode(s: &str) -> Cow<'_, str> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s);
+    }
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gemini_paths_carry_model_and_method() {
+        let call = route(
+            ApiShape::Gemini,
+            &Method::POST,
+            "/v1beta/models/a%20b%2Fc:streamGenerateContent",
+            Some("alt=sse"),
+        );
+        assert_eq!(
+            call,
+            Some(Call::GeminiChat {
+                model: "a b/c".into(),
+                stream: true,
+                sse: true
+            })
+        );
+        let call = route(
+            ApiShape::Gemini,
+            &Method::POST,
+            "/v1beta/models/gemma:2b:generateContent",
+            None,
+        );
+        assert_eq!(
+            call,
+            Some(Call::GeminiChat {
+                model: "gemma:2b".into(),
+                stream: false,
+                sse: false
+            })
+        );
+        assert_eq!(
+            route(
+                ApiShape::Gemini,
+                &Method::POST,
+                "/v1beta/models/x:nope",
+                None
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn methods_must_match() {
+        let r = |m: &Method, p: &str| route(ApiShape::OpenAiChat, m, p, None);
+        assert_eq!(
+            r(&Method::POST, "/v1/chat/completions"),
+            Some(Call::Chat(ApiShape::OpenAiChat))
+        );
+        assert_eq!(r(&Method::GET, "/v1/chat/completions"), None);
+        assert_eq!(r(&Method::POST, "/v1/models"), None);
+        assert_eq!(
+            r(&Method::POST, "/v1/responses/input_tokens"),
+            Some(Call::CountTokens(ApiShape::OpenAiResponses))
+        );
+    }
+
+    #[test]
+    fn percent_decoding_keeps_bad_escapes() {
+        assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
+    }
+}
