@@ -5,7 +5,8 @@
 //! (prior knowledge) through `hyper_util`'s auto builder, `TCP_NODELAY` on, and each
 //! stream chunk written as its own body frame when the mock produces it. The paths
 //! answered are those `gateway-providers` calls for each kind (see `routes.rs`); the
-//! answers come from `gateway_providers::mock`.
+//! answers come from `gateway_providers::mock`. Auth is not checked: any key in any
+//! header (or none) is accepted. Request bodies are limited to 10 MiB (413 beyond).
 
 mod body;
 mod routes;

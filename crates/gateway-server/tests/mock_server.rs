@@ -633,3 +633,29 @@ fn command_line_options_map_to_the_config() {
     let err = parse(&["--shape", "openai", "--chunks", "0"]).expect_err("zero chunks");
     assert!(err.contains("--chunks"), "{err}");
 }
+
+#[tokio::test]
+async fn shutdown_gives_up_on_a_stalled_stream_after_five_seconds() {
+    let server = start(ApiShape::Anthropic, |c| c.chunk_delay_ms = 60_000).await;
+    let req = request("m", true);
+    let resp = post_chat(
+        &reqwest::Client::new(),
+        &server,
+        ApiShape::Anthropic,
+        &req,
+        true,
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let started = Instant::now();
+    server.stop(Duration::from_secs(8)).await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(4),
+        "returned after {waited:?}"
+    );
+    assert!(
+        resp.bytes().await.is_err(),
+        "the stalled stream is broken off, not ended"
+    );
+}
