@@ -213,9 +213,6 @@ async fn routed(
         let Some(provider) = app.providers.get(&target.provider) else {
             continue;
         };
-        if !provider.supports(op) {
-            continue;
-        }
         let body = match body_for(provider, target) {
             Ok(b) => b,
             Err(Prep::Refused(err)) => {
@@ -226,6 +223,9 @@ async fn routed(
                 return Err(fail(GatewayError::new(ErrorKind::NotFound, "estimate")));
             }
         };
+        if !provider.supports(op) {
+            continue;
+        }
         tries += 1;
         let call = UpstreamCall {
             operation: op,

@@ -1,0 +1,276 @@
+//! Loopback harness: mock upstreams of each shape served over HTTP, a gateway in
+//! front of them, and readers that parse answers in the caller's shape.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway_protocol::{ApiShape, ChatResponse, Part};
+use gateway_providers::MockConfig;
+use gateway_server::app::App;
+use gateway_server::config::Config;
+use gateway_server::listen;
+use gateway_server::mock_server::MockServer;
+use gateway_translate::assemble::Aggregator;
+use gateway_translate::codec::{self, StreamDecoder};
+use gateway_translate::{Framer, Framing, ResponseContext};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The key every test gateway accepts.
+pub const KEY: &str = "pbk_integration_test_key_0001";
+
+/// Starts the mock provider over HTTP speaking `shape`.
+pub async fn mock_upstream(shape: ApiShape, config: MockConfig) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = MockServer { shape, config };
+    tokio::spawn(server.serve(listener, std::future::pending()));
+    addr
+}
+
+/// Mock upstreams of each provider shape.
+pub struct Upstreams {
+    pub openai: SocketAddr,
+    pub anthropic: SocketAddr,
+    pub gemini: SocketAddr,
+    pub ollama: SocketAddr,
+}
+
+impl Upstreams {
+    pub async fn start(config: MockConfig) -> Upstreams {
+        Upstreams {
+            openai: mock_upstream(ApiShape::OpenAiChat, config.clone()).await,
+            anthropic: mock_upstream(ApiShape::Anthropic, config.clone()).await,
+            gemini: mock_upstream(ApiShape::Gemini, config.clone()).await,
+            ollama: mock_upstream(ApiShape::Ollama, config).await,
+        }
+    }
+
+    /// `[providers.*]` tables named after each shape, and the test key.
+    pub fn toml(&self) -> String {
+        format!(
+            r#"
+[providers.openai]
+kind = "openai_compatible"
+base_url = "http://{}/v1"
+api_key = "sk-upstream"
+
+[providers.anthropic]
+kind = "anthropic"
+base_url = "http://{}"
+api_key = "sk-ant-upstream"
+
+[providers.gemini]
+kind = "gemini"
+base_url = "http://{}"
+api_key = "g-upstream"
+
+[providers.ollama]
+kind = "ollama"
+base_url = "http://{}"
+
+[[keys]]
+name = "test"
+secret = "{KEY}"
+"#,
+            self.openai, self.anthropic, self.gemini, self.ollama
+        )
+    }
+}
+
+/// A gateway serving on loopback.
+pub struct Gateway {
+    pub base: String,
+    pub app: Arc<App>,
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Gateway {
+    pub async fn start(config_toml: &str) -> Gateway {
+        let config = Config::from_toml_str(config_toml, &|_| None).unwrap();
+        let app = Arc::new(App::from_config(&config).unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let served = app.clone();
+        let done = tokio::spawn(async move {
+            let stop = async {
+                let _ = rx.await;
+            };
+            listen::serve(served, listener, None, stop, Duration::from_secs(5))
+                .await
+                .unwrap();
+        });
+        Gateway {
+            base,
+            app,
+            stop: Some(tx),
+            done: Some(done),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops accepting and waits for open connections to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(done) = self.done.take() {
+            done.await.unwrap();
+        }
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// The caller shapes with an ingress.
+pub const CALLERS: [ApiShape; 4] = [
+    ApiShape::OpenAiChat,
+    ApiShape::OpenAiResponses,
+    ApiShape::Anthropic,
+    ApiShape::Gemini,
+];
+
+/// The path and body of a chat request in `shape` for `model`.
+pub fn chat_request(
+    shape: ApiShape,
+    model: &str,
+    text: &str,
+    stream: bool,
+    tools: bool,
+) -> (String, serde_json::Value) {
+    use serde_json::json;
+    let schema =
+        json!({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]});
+    match shape {
+        ApiShape::OpenAiChat => {
+            let mut b = json!({"model": model, "stream": stream, "messages": [{"role":"user","content": text}]});
+            if tools {
+                b["tools"] = json!([{"type":"function","function":{"name":"get_weather","description":"Weather","parameters": schema}}]);
+            }
+            ("/v1/chat/completions".into(), b)
+        }
+        ApiShape::OpenAiResponses => {
+            let mut b = json!({"model": model, "stream": stream, "input": text});
+            if tools {
+                b["tools"] = json!([{"type":"function","name":"get_weather","description":"Weather","parameters": schema}]);
+            }
+            ("/v1/responses".into(), b)
+        }
+        ApiShape::Anthropic => {
+            let mut b = json!({"model": model, "max_tokens": 256, "stream": stream, "messages": [{"role":"user","content": text}]});
+            if tools {
+                b["tools"] =
+                    json!([{"name":"get_weather","description":"Weather","input_schema": schema}]);
+            }
+            ("/v1/messages?beta=true".into(), b)
+        }
+        ApiShape::Gemini | ApiShape::Ollama => {
+            let mut b = json!({"contents": [{"role":"user","parts":[{"text": text}]}]});
+            if tools {
+                b["tools"] = json!([{"functionDeclarations":[{"name":"get_weather","description":"Weather","parametersJsonSchema": schema}]}]);
+            }
+            let path = if stream {
+                format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
+            } else {
+                format!("/v1beta/models/{model}:generateContent")
+            };
+            (path, b)
+        }
+    }
+}
+
+/// Sends a chat request in `shape` with the test key in that shape's header.
+pub async fn send(
+    gw: &Gateway,
+    shape: ApiShape,
+    path: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    let req = client().post(gw.url(path)).json(body);
+    let req = match shape {
+        ApiShape::Anthropic => req
+            .header("x-api-key", KEY)
+            .header("anthropic-version", "2023-06-01"),
+        ApiShape::Gemini => req.header("x-goog-api-key", KEY),
+        _ => req.bearer_auth(KEY),
+    };
+    req.send().await.unwrap()
+}
+
+/// Parses a whole answer in `shape`.
+pub fn parse_whole(shape: ApiShape, body: &[u8]) -> ChatResponse {
+    codec::decode_response(shape, body, &ResponseContext::default()).unwrap_or_else(|e| {
+        panic!(
+            "{shape:?} answer does not parse: {e}\n{}",
+            String::from_utf8_lossy(body)
+        )
+    })
+}
+
+/// Parses a streamed answer in `shape` into the response it adds up to; stream
+/// errors come back as `Err`.
+pub fn parse_stream(
+    shape: ApiShape,
+    body: &[u8],
+    json_array: bool,
+) -> Result<ChatResponse, gateway_protocol::GatewayError> {
+    let framing = if json_array {
+        Framing::JsonArray
+    } else {
+        Framing::Sse
+    };
+    let mut framer = Framer::new(framing);
+    let mut frames = Vec::new();
+    framer.push(body, &mut frames);
+    framer.finish(&mut frames);
+    let mut decoder = StreamDecoder::new(shape, &ResponseContext::default());
+    let mut events = Vec::new();
+    for frame in &frames {
+        decoder
+            .decode(frame, &mut events)
+            .unwrap_or_else(|e| panic!("{shape:?} stream frame does not parse: {e}: {frame:?}"));
+    }
+    decoder.finish(&mut events);
+    let mut agg = Aggregator::default();
+    for event in &events {
+        if let gateway_protocol::StreamEvent::Error(err) = event {
+            return Err(err.clone());
+        }
+        agg.push(event);
+    }
+    agg.finish()
+}
+
+/// The answer's text.
+pub fn text_of(resp: &ChatResponse) -> String {
+    resp.parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::Text { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The names of the tools the answer calls.
+pub fn tool_calls(resp: &ChatResponse) -> Vec<String> {
+    resp.parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::ToolCall(c) => Some(c.name.clone()),
+            _ => None,
+        })
+        .collect()
+}
