@@ -85,13 +85,14 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     if let Ok(addr) = listener.local_addr() {
         config.server.listen = addr;
     }
-    match &key {
-        Some(key) => println!("{}", ready_banner(&config, key)),
-        None => println!(
-            "patchbay is listening on {} (keys from the config file)",
+    let banner = match &key {
+        Some(key) => ready_banner(&config, key),
+        None => format!(
+            "patchbay is listening on {} (keys from the config file)\n",
             base_url(&config)
         ),
-    }
+    };
+    say(&banner);
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     match listen::serve(app, listener, tls, shutdown_signal(), grace).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -165,10 +166,10 @@ pub async fn mock(args: crate::cli::MockArgs) -> ExitCode {
         Err(err) => return fail(&err),
     };
     let addr = listener.local_addr().map_or(args.listen, |a| a);
-    println!(
-        "patchbay mock ({:?}) is listening on http://{addr}",
+    say(&format!(
+        "patchbay mock ({:?}) is listening on http://{addr}\n",
         server.shape
-    );
+    ));
     match server.serve(listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err.to_string()),
@@ -206,6 +207,14 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: no new connections; finishing open requests");
+}
+
+/// Prints to stdout; a closed stdout (the reader went away) must not stop a server.
+fn say(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -33,6 +33,10 @@ fn parse_curl(line: &str) -> (String, Vec<(String, String)>, String) {
     (url, headers, body)
 }
 
+fn lines_left(lines: impl Iterator<Item = std::io::Result<String>>) -> usize {
+    lines.count()
+}
+
 #[tokio::test]
 async fn serve_without_config_prints_working_curl_lines_and_stops_on_sigterm() {
     let mut child = Command::new(BIN)
@@ -44,7 +48,8 @@ async fn serve_without_config_prints_working_curl_lines_and_stops_on_sigterm() {
     let stdout = child.stdout.take().unwrap();
     let lines = tokio::task::spawn_blocking(move || {
         let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines() {
+        let mut lines_iter = BufReader::new(stdout).lines();
+        for line in lines_iter.by_ref() {
             let line = line.unwrap();
             let done = line.contains(":generateContent");
             lines.push(line);
@@ -52,9 +57,11 @@ async fn serve_without_config_prints_working_curl_lines_and_stops_on_sigterm() {
                 break;
             }
         }
-        lines
+        // Keep reading so the server never writes into a closed pipe.
+        let rest = std::thread::spawn(move || lines_left(lines_iter));
+        (lines, rest)
     });
-    let lines = tokio::time::timeout(Duration::from_secs(30), lines)
+    let (lines, _rest) = tokio::time::timeout(Duration::from_secs(30), lines)
         .await
         .unwrap()
         .unwrap();
