@@ -96,7 +96,13 @@ pub struct Provider {
     timeouts: Timeouts,
     client: Option<reqwest::Client>,
     mock: MockConfig,
+    /// Parsed endpoint URLs by their text: parsing one costs microseconds on every
+    /// request, and most providers have a handful.
+    urls: Arc<std::sync::Mutex<std::collections::HashMap<String, reqwest::Url>>>,
 }
+
+/// How many parsed URLs a provider keeps (Gemini and Azure put model names in them).
+const URL_CACHE: usize = 256;
 
 impl std::fmt::Debug for Provider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -164,6 +170,7 @@ impl Provider {
             timeouts: cfg.timeouts,
             client: None,
             mock: cfg.mock.clone(),
+            urls: Arc::default(),
         };
         if kind == ProviderKind::Mock {
             if cfg.base_url.is_some() {
@@ -291,13 +298,14 @@ impl Provider {
             call.stream,
             azure,
         )?;
+        let url = self.parsed(&endpoint.url)?;
         let mut request = if endpoint.post {
             client
-                .post(&endpoint.url)
+                .post(url)
                 .header(http::header::CONTENT_TYPE, "application/json")
                 .body(call.body)
         } else {
-            client.get(&endpoint.url)
+            client.get(url)
         };
         request = request.headers(self.headers.clone());
         if call.stream && call.operation == Operation::Chat {
@@ -355,6 +363,28 @@ impl Provider {
             headers,
             body: body::timed(response, limits),
         })
+    }
+
+    /// `url` parsed, from the cache when it was seen before.
+    fn parsed(&self, url: &str) -> Result<reqwest::Url, GatewayError> {
+        let mut cache = self
+            .urls
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(u) = cache.get(url) {
+            return Ok(u.clone());
+        }
+        let parsed = reqwest::Url::parse(url).map_err(|e| {
+            GatewayError::new(
+                ErrorKind::Internal,
+                format!("provider {}: bad endpoint URL: {e}", self.name),
+            )
+        })?;
+        if cache.len() >= URL_CACHE {
+            cache.clear();
+        }
+        cache.insert(url.to_owned(), parsed.clone());
+        Ok(parsed)
     }
 
     async fn send_mock(&self, call: UpstreamCall) -> Result<UpstreamReply, GatewayError> {
