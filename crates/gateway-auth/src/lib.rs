@@ -1,0 +1,12 @@
+//! Virtual keys and what they may spend: the SQLite store (keys, projects, usage),
+//! the in-memory key cache the hot path reads, rate limits, quotas and budgets.
+//!
+//! Depends on `gateway-protocol` only (`protocol <- auth <- server`): no HTTP, no
+//! async runtime. The server wraps these in its tower layers.
+
+pub mod error;
+pub mod migrate;
+pub mod policy;
+
+pub use error::AuthError;
+pub use policy::{KeyPolicy, Limits, MaxTokensMode, Metadata, Subject};
