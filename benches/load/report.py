@@ -165,7 +165,12 @@ def cmd_summary(a):
             print(f"| {sc} | {f(med(d50), 3)} | {f(med([r['lat_p50_ms'] for r in pbr]), 3)} | {f(med(add50), 3)} | "
                   f"{f(med(d99), 3)} | {f(med([r['lat_p99_ms'] for r in pbr]), 3)} | {f(med(add99), 3)} | {f(med(fb50), 3)} / {f(med(fb99), 3)} | {f(cpu, 1)} |")
             if "stream" in sc and fb50:
-                goals.append((f"added first byte at {meta.get('open_rate', '?')} req/s ({sc}, oha, median of p50s)", f"{med(fb50):.3f} ms", "≤ 0.5 ms", med(fb50) <= 0.5))
+                goals.append((f"added first byte at {meta.get('open_rate', '?')} req/s ({sc}, oha, median of p50s; the goal's figure is the ttfb row)",
+                              f"{med(fb50):.3f} ms", "(≤ 0.5 ms)", med(fb50) <= 0.5))
+            slow = [r for r in pbr if r.get("rate") and r["rps"] is not None and r["rps"] < 0.95 * r["rate"]]
+            if slow:
+                print(f"| ↳ {sc}: Patchbay did not keep up with {slow[0]['rate']} req/s in round(s) "
+                      f"{', '.join(str(r['round']) for r in slow)} (queueing: latencies there are not overhead) | | | | | | | | |")
             if sc == "chat" and add99:
                 goals.append((f"added p99 at {meta.get('open_rate', '?')} req/s (chat, same-shape)", f"{med(add99):.3f} ms", "≤ 1 ms", med(add99) <= 1.0))
             elif add99:

@@ -141,6 +141,8 @@ record meta "{\"started\": \"$(date -Iseconds)\", \"host_cores\": $(nproc), \"lo
   \"ttfb_n\": $TTFB_N, \"streams_n\": $STREAMS_N, \"phases\": \"$PHASES\", \"peers\": \"$PEERS\",
   \"oha\": \"$("$OHA" --version 2>/dev/null | head -1 || echo none)\", \"wrk\": \"$(wrk -v 2>&1 | head -1 || true)\"}"
 
+awk '$1 >= 1.0 {print "warning: load average " $1 " (>= 1.0): builds or other load running; figures will be noisy" > "/dev/stderr"}' /proc/loadavg
+
 # ---------------------------------------------------------------- upstream (shared nginx mock)
 log "mock upstream on $MOCK"
 if ! curl -fsS -m 2 "$MOCK/health" >/dev/null 2>&1; then "$SHARED/start-mock.sh"; MOCK_STARTED=1; fi
