@@ -1,0 +1,739 @@
+//! Virtual keys and projects in SQLite: create, list, show, update, disable/enable,
+//! revoke and rotate, each refreshing the in-memory [`KeyCache`] before it returns.
+//!
+//! A key reads `<style prefix><public id>_<secret>` (`pbk_`, or `sk-` / `sk-ant-` for
+//! tools that check the format). The public id names the key in logs and the UI; the
+//! database keeps only the SHA-256 of the whole key and a short display prefix. The
+//! plaintext is returned once, by [`KeyStore::create`] and [`KeyStore::rotate`].
+//!
+//! Every mutation bumps `meta.keys_version` in its own transaction. That counter is
+//! how [`KeyStore::refresh_if_changed`] tells a key change made by another process
+//! from the usage writer's constant commits (both move `PRAGMA data_version`).
+
+pub(crate) mod format;
+mod validate;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::cache::{Entry, KeyCache, Refusal, now_ms};
+use crate::error::AuthError;
+use crate::migrate;
+use crate::policy::{KeyPolicy, Limits};
+
+pub use format::{KeyStyle, digest};
+use validate::invalid;
+pub use validate::parse_json;
+
+/// A key to create. As JSON (admin API), unknown fields are refused.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewKey {
+    /// A name for people: unique among the keys not revoked.
+    pub name: String,
+    /// How the plaintext begins.
+    pub style: KeyStyle,
+    /// The project (id or name) the key belongs to.
+    pub project: Option<String>,
+    /// The key's policy; `None` takes the store's defaults (from the config).
+    pub policy: Option<KeyPolicy>,
+    /// When the key stops working (Unix ms).
+    pub expires_ms: Option<i64>,
+}
+
+/// Changes to a key; `None` leaves a field as it is. In the `Option<Option<_>>`
+/// fields, `Some(None)` (JSON `null`) clears the value.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeyUpdate {
+    /// A new name.
+    pub name: Option<String>,
+    /// Move the key to a project (id or name), or out of its project.
+    #[serde(deserialize_with = "present")]
+    pub project: Option<Option<String>>,
+    /// A new policy, replacing the old one whole.
+    pub policy: Option<KeyPolicy>,
+    /// A new expiry time (Unix ms), or none.
+    #[serde(deserialize_with = "present")]
+    pub expires_ms: Option<Option<i64>>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`, through
+/// `#[serde(default)]`).
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A key as the admin API and the CLI show it: never its secret nor its hash.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyRecord {
+    /// The public id.
+    pub id: String,
+    /// The name.
+    pub name: String,
+    /// The display prefix, e.g. `pbk_7Hq2…_Ab12…`.
+    pub prefix: String,
+    /// How the plaintext begins.
+    pub style: KeyStyle,
+    /// The project's public id.
+    pub project_id: Option<String>,
+    /// What the key may do.
+    pub policy: KeyPolicy,
+    /// Disabled by an operator.
+    pub disabled: bool,
+    /// When it was revoked (Unix ms).
+    pub revoked_ms: Option<i64>,
+    /// When it expires (Unix ms).
+    pub expires_ms: Option<i64>,
+    /// Until when the secret replaced by the last rotation still works (Unix ms).
+    pub previous_secret_until_ms: Option<i64>,
+    /// Created (Unix ms).
+    pub created_ms: i64,
+    /// Last changed (Unix ms).
+    pub updated_ms: i64,
+}
+
+/// Whether a key works, as of a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// It works.
+    Active,
+    /// Disabled by an operator.
+    Disabled,
+    /// Past its expiry time.
+    Expired,
+    /// Revoked, for good.
+    Revoked,
+}
+
+impl KeyRecord {
+    /// The key's state at `now_ms`.
+    pub fn state(&self, now_ms: i64) -> KeyState {
+        if self.revoked_ms.is_some() {
+            KeyState::Revoked
+        } else if self.expires_ms.is_some_and(|t| now_ms >= t) {
+            KeyState::Expired
+        } else if self.disabled {
+            KeyState::Disabled
+        } else {
+            KeyState::Active
+        }
+    }
+}
+
+/// A project to create.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewProject {
+    /// A unique name.
+    pub name: String,
+    /// Rates, quotas and budgets shared by the project's keys.
+    pub limits: Limits,
+}
+
+/// Changes to a project; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProjectUpdate {
+    /// A new name.
+    pub name: Option<String>,
+    /// New limits, replacing the old ones whole.
+    pub limits: Option<Limits>,
+}
+
+/// A project (a team): its keys share its limits.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectRecord {
+    /// The public id, `prj_…`.
+    pub id: String,
+    /// The name.
+    pub name: String,
+    /// Rates, quotas and budgets.
+    pub limits: Limits,
+    /// Created (Unix ms).
+    pub created_ms: i64,
+    /// Last changed (Unix ms).
+    pub updated_ms: i64,
+}
+
+/// The key and project store: one SQLite connection behind a mutex (the crate is
+/// synchronous; the server calls it from blocking tasks) and the [`KeyCache`] the hot
+/// path reads.
+#[derive(Debug)]
+pub struct KeyStore {
+    inner: Mutex<Inner>,
+    cache: Arc<KeyCache>,
+    defaults: KeyPolicy,
+}
+
+#[derive(Debug)]
+struct Inner {
+    conn: Connection,
+    /// The `meta.keys_version` the cache reflects.
+    seen_version: i64,
+    /// `PRAGMA data_version` at the last check: unchanged means no other connection
+    /// committed anything, and the check ends there.
+    data_version: i64,
+}
+
+/// What a mutation changed, so the cache reloads no more than that.
+enum Changed {
+    /// Nothing the cache holds (a new project has no keys yet).
+    Nothing,
+    /// One key.
+    Key(String),
+    /// Possibly many keys (a project's limits).
+    All,
+}
+
+impl KeyStore {
+    /// Opens (creating and migrating if needed) the database at `path`. New keys
+    /// without a policy get `defaults`.
+    pub fn open(path: &Path, defaults: KeyPolicy) -> Result<KeyStore, AuthError> {
+        KeyStore::with_connection(migrate::open(path)?, defaults)
+    }
+
+    /// A store in memory (tests, benchmarks).
+    pub fn open_in_memory(defaults: KeyPolicy) -> Result<KeyStore, AuthError> {
+        KeyStore::with_connection(migrate::open_in_memory()?, defaults)
+    }
+
+    /// A store over `conn`, already migrated, loading every key into the cache.
+    pub fn with_connection(conn: Connection, defaults: KeyPolicy) -> Result<KeyStore, AuthError> {
+        validate::policy("defaults", &defaults)?;
+        let cache = Arc::new(KeyCache::new());
+        let data_version = data_version(&conn)?;
+        let seen_version = keys_version(&conn)?;
+        cache.reload(&conn)?;
+        Ok(KeyStore {
+            inner: Mutex::new(Inner {
+                conn,
+                seen_version,
+                data_version,
+            }),
+            cache,
+            defaults,
+        })
+    }
+
+    /// The cache the hot path authenticates against; it stays current as long as
+    /// the store lives and [`KeyStore::refresh_if_changed`] is called.
+    pub fn cache(&self) -> &Arc<KeyCache> {
+        &self.cache
+    }
+
+    /// Shorthand for `self.cache().authenticate(presented)`.
+    pub fn authenticate(&self, presented: &str) -> Result<Arc<Entry>, Refusal> {
+        self.cache.authenticate(presented)
+    }
+
+    /// The policy new keys get when they name none.
+    pub fn defaults(&self) -> &KeyPolicy {
+        &self.defaults
+    }
+
+    /// Creates a key; returns it and its plaintext, which is not kept and cannot be
+    /// shown again.
+    pub fn create(&self, new: NewKey) -> Result<(KeyRecord, String), AuthError> {
+        validate::name("name", &new.name)?;
+        let policy = new.policy.unwrap_or_else(|| self.defaults.clone());
+        validate::policy("policy", &policy)?;
+        let policy_json = serde_json::to_string(&policy)?;
+        self.mutate(|tx, now| {
+            validate::expiry("expires_ms", new.expires_ms, now)?;
+            name_free(tx, &new.name, None)?;
+            let project = new
+                .project
+                .as_deref()
+                .map(|p| resolve_project(tx, p, "project"))
+                .transpose()?;
+            let id = loop {
+                let id = format::new_key_id()?;
+                if resolve_exact_key(tx, &id)?.is_none() {
+                    break id;
+                }
+            };
+            let key = format::generate(new.style, &id)?;
+            tx.execute(
+                "INSERT INTO keys (id, name, prefix, secret_sha256, project_id, policy, \
+                 expires_ms, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                params![
+                    id,
+                    new.name,
+                    key.display,
+                    key.digest,
+                    project,
+                    policy_json,
+                    new.expires_ms,
+                    now
+                ],
+            )?;
+            let record = key_record(tx, &id)?;
+            Ok(((record, key.plaintext), Changed::Key(id)))
+        })
+    }
+
+    /// Every key, oldest first (revoked ones included).
+    pub fn list(&self) -> Result<Vec<KeyRecord>, AuthError> {
+        let inner = self.lock();
+        let mut stmt = inner.conn.prepare(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys ORDER BY created_ms, rowid"
+        ))?;
+        let rows = stmt.query_map([], |r| Ok(record_from_row(r)))?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// The key with this public id or, failing that, this name (the live key of
+    /// that name, else the newest revoked one).
+    pub fn get(&self, id_or_name: &str) -> Result<KeyRecord, AuthError> {
+        let inner = self.lock();
+        let id = resolve_key(&inner.conn, id_or_name)?;
+        key_record(&inner.conn, &id)
+    }
+
+    /// Changes a key's name, project, policy or expiry. Revoked keys cannot change.
+    pub fn update(&self, id_or_name: &str, update: KeyUpdate) -> Result<KeyRecord, AuthError> {
+        if let Some(name) = &update.name {
+            validate::name("name", name)?;
+        }
+        let policy_json = match &update.policy {
+            Some(p) => {
+                validate::policy("policy", p)?;
+                Some(serde_json::to_string(p)?)
+            }
+            None => None,
+        };
+        self.mutate(|tx, now| {
+            let id = live_key(tx, id_or_name)?;
+            if let Some(name) = &update.name {
+                name_free(tx, name, Some(&id))?;
+                tx.execute("UPDATE keys SET name = ?2 WHERE id = ?1", params![id, name])?;
+            }
+            if let Some(project) = &update.project {
+                let project = project
+                    .as_deref()
+                    .map(|p| resolve_project(tx, p, "project"))
+                    .transpose()?;
+                tx.execute(
+                    "UPDATE keys SET project_id = ?2 WHERE id = ?1",
+                    params![id, project],
+                )?;
+            }
+            if let Some(json) = &policy_json {
+                tx.execute(
+                    "UPDATE keys SET policy = ?2 WHERE id = ?1",
+                    params![id, json],
+                )?;
+            }
+            if let Some(expires) = update.expires_ms {
+                validate::expiry("expires_ms", expires, now)?;
+                tx.execute(
+                    "UPDATE keys SET expires_ms = ?2 WHERE id = ?1",
+                    params![id, expires],
+                )?;
+            }
+            touch(tx, &id, now)?;
+            Ok((key_record(tx, &id)?, Changed::Key(id)))
+        })
+    }
+
+    /// Disables (`true`) or enables (`false`) a key. Revoked keys stay revoked.
+    pub fn set_disabled(&self, id_or_name: &str, disabled: bool) -> Result<KeyRecord, AuthError> {
+        self.mutate(|tx, now| {
+            let id = live_key(tx, id_or_name)?;
+            tx.execute(
+                "UPDATE keys SET disabled = ?2 WHERE id = ?1",
+                params![id, disabled],
+            )?;
+            touch(tx, &id, now)?;
+            Ok((key_record(tx, &id)?, Changed::Key(id)))
+        })
+    }
+
+    /// Revokes a key for good, its grace-period secret too. The next request with
+    /// it is refused, in this process at once, in others at their next refresh.
+    /// Revoking a revoked key changes nothing.
+    pub fn revoke(&self, id_or_name: &str) -> Result<KeyRecord, AuthError> {
+        self.mutate(|tx, now| {
+            let id = resolve_key(tx, id_or_name)?;
+            tx.execute(
+                "UPDATE keys SET revoked_ms = ?2, updated_ms = ?2 \
+                 WHERE id = ?1 AND revoked_ms IS NULL",
+                params![id, now],
+            )?;
+            Ok((key_record(tx, &id)?, Changed::Key(id)))
+        })
+    }
+
+    /// Gives a key a new secret and returns it with its plaintext. The old secret
+    /// keeps working for `grace` (zero: it stops at once); a second rotation ends
+    /// the first one's grace.
+    pub fn rotate(
+        &self,
+        id_or_name: &str,
+        grace: Duration,
+    ) -> Result<(KeyRecord, String), AuthError> {
+        let grace_ms =
+            i64::try_from(grace.as_millis()).map_err(|_| invalid("grace", "too long"))?;
+        self.mutate(|tx, now| {
+            let id = live_key(tx, id_or_name)?;
+            let (display, old): (String, [u8; 32]) = tx.query_row(
+                "SELECT prefix, secret_sha256 FROM keys WHERE id = ?1",
+                [&id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let key = format::generate(KeyStyle::of_prefix(&display), &id)?;
+            let (old, until) = if grace_ms > 0 {
+                let until = now
+                    .checked_add(grace_ms)
+                    .ok_or_else(|| invalid("grace", "too long"))?;
+                (Some(old), Some(until))
+            } else {
+                (None, None)
+            };
+            tx.execute(
+                "UPDATE keys SET prefix = ?2, secret_sha256 = ?3, old_sha256 = ?4, \
+                 old_until_ms = ?5 WHERE id = ?1",
+                params![id, key.display, key.digest, old, until],
+            )?;
+            touch(tx, &id, now)?;
+            Ok(((key_record(tx, &id)?, key.plaintext), Changed::Key(id)))
+        })
+    }
+
+    /// Creates a project.
+    pub fn create_project(&self, new: NewProject) -> Result<ProjectRecord, AuthError> {
+        validate::name("name", &new.name)?;
+        validate::limits("limits", &new.limits)?;
+        let limits = serde_json::to_string(&new.limits)?;
+        self.mutate(|tx, now| {
+            project_name_free(tx, &new.name, None)?;
+            let id = loop {
+                let id = format::new_project_id()?;
+                if project_record(tx, &id).optional()?.is_none() {
+                    break id;
+                }
+            };
+            tx.execute(
+                "INSERT INTO projects (id, name, policy, created_ms, updated_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![id, new.name, limits, now],
+            )?;
+            // No key belongs to a new project: the cache has nothing to learn.
+            Ok((project_record(tx, &id)?, Changed::Nothing))
+        })
+    }
+
+    /// Every project, by name.
+    pub fn list_projects(&self) -> Result<Vec<ProjectRecord>, AuthError> {
+        let inner = self.lock();
+        let mut stmt = inner.conn.prepare(
+            "SELECT id, name, policy, created_ms, updated_ms FROM projects ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], |r| Ok(project_from_row(r)))?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// The project with this id or name.
+    pub fn get_project(&self, id_or_name: &str) -> Result<ProjectRecord, AuthError> {
+        let inner = self.lock();
+        let id = resolve_project(&inner.conn, id_or_name, "")?;
+        project_record(&inner.conn, &id)
+    }
+
+    /// Renames a project or replaces its limits; its keys see the new limits on
+    /// their next request.
+    pub fn update_project(
+        &self,
+        id_or_name: &str,
+        update: ProjectUpdate,
+    ) -> Result<ProjectRecord, AuthError> {
+        if let Some(name) = &update.name {
+            validate::name("name", name)?;
+        }
+        let limits = match &update.limits {
+            Some(l) => {
+                validate::limits("limits", l)?;
+                Some(serde_json::to_string(l)?)
+            }
+            None => None,
+        };
+        self.mutate(|tx, now| {
+            let id = resolve_project(tx, id_or_name, "")?;
+            if let Some(name) = &update.name {
+                project_name_free(tx, name, Some(&id))?;
+                tx.execute(
+                    "UPDATE projects SET name = ?2 WHERE id = ?1",
+                    params![id, name],
+                )?;
+            }
+            if let Some(json) = &limits {
+                tx.execute(
+                    "UPDATE projects SET policy = ?2 WHERE id = ?1",
+                    params![id, json],
+                )?;
+            }
+            tx.execute(
+                "UPDATE projects SET updated_ms = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            Ok((project_record(tx, &id)?, Changed::All))
+        })
+    }
+
+    /// Reloads the cache when another connection (the CLI, another server) changed
+    /// keys or projects since the last look; returns whether it did. Cheap when
+    /// nothing changed (`PRAGMA data_version`, then at most one `meta` read), so the
+    /// server calls it about once a second: that second bounds how long a key
+    /// revoked by another process keeps working here.
+    pub fn refresh_if_changed(&self) -> Result<bool, AuthError> {
+        let mut inner = self.lock();
+        let dv = data_version(&inner.conn)?;
+        if dv == inner.data_version {
+            return Ok(false);
+        }
+        inner.data_version = dv;
+        let version = keys_version(&inner.conn)?;
+        if version == inner.seen_version {
+            // Someone else's commit, not about keys (the usage writer's, mostly).
+            return Ok(false);
+        }
+        self.cache.reload(&inner.conn)?;
+        inner.seen_version = version;
+        Ok(true)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // The connection holds no half-done state across a panic: an open transaction
+        // is rolled back when it is dropped while unwinding.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` in an immediate transaction (it takes the write lock at once, so two
+    /// processes cannot both read, then both fail to write), bumps `keys_version`,
+    /// commits, then brings the cache up to date before returning.
+    fn mutate<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, i64) -> Result<(T, Changed), AuthError>,
+    ) -> Result<T, AuthError> {
+        let mut inner = self.lock();
+        let tx = inner
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = keys_version(&tx)?;
+        let (out, changed) = f(&tx, now_ms())?;
+        tx.execute(
+            "INSERT INTO meta (name, value) VALUES ('keys_version', ?1) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            [(before + 1).to_string()],
+        )?;
+        tx.commit()?;
+        // Someone else changed keys since the cache was loaded: patching ours alone
+        // would leave theirs out, so reload everything.
+        let changed = if before == inner.seen_version {
+            changed
+        } else {
+            Changed::All
+        };
+        match changed {
+            Changed::Nothing => {}
+            Changed::Key(id) => self.cache.reload_key(&inner.conn, &id)?,
+            Changed::All => self.cache.reload(&inner.conn)?,
+        }
+        inner.seen_version = before + 1;
+        Ok(out)
+    }
+}
+
+const KEY_COLUMNS: &str = "id, name, prefix, project_id, policy, disabled, revoked_ms, \
+     expires_ms, CASE WHEN old_sha256 IS NULL THEN NULL ELSE old_until_ms END, created_ms, updated_ms";
+
+fn record_from_row(r: &Row<'_>) -> Result<KeyRecord, AuthError> {
+    let prefix: String = r.get(2)?;
+    Ok(KeyRecord {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        style: KeyStyle::of_prefix(&prefix),
+        prefix,
+        project_id: r.get(3)?,
+        policy: serde_json::from_str(&r.get::<_, String>(4)?)?,
+        disabled: r.get(5)?,
+        revoked_ms: r.get(6)?,
+        expires_ms: r.get(7)?,
+        previous_secret_until_ms: r.get(8)?,
+        created_ms: r.get(9)?,
+        updated_ms: r.get(10)?,
+    })
+}
+
+fn key_record(conn: &Connection, id: &str) -> Result<KeyRecord, AuthError> {
+    conn.query_row(
+        &format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1"),
+        [id],
+        |r| Ok(record_from_row(r)),
+    )?
+}
+
+fn project_from_row(r: &Row<'_>) -> Result<ProjectRecord, AuthError> {
+    Ok(ProjectRecord {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        limits: serde_json::from_str(&r.get::<_, String>(2)?)?,
+        created_ms: r.get(3)?,
+        updated_ms: r.get(4)?,
+    })
+}
+
+fn project_record(conn: &Connection, id: &str) -> Result<ProjectRecord, AuthError> {
+    conn.query_row(
+        "SELECT id, name, policy, created_ms, updated_ms FROM projects WHERE id = ?1",
+        [id],
+        |r| Ok(project_from_row(r)),
+    )?
+}
+
+/// Lets `project_record(..).optional()` tell "no such row" from a real failure.
+trait OptionalRecord<T> {
+    fn optional(self) -> Result<Option<T>, AuthError>;
+}
+
+impl<T> OptionalRecord<T> for Result<T, AuthError> {
+    fn optional(self) -> Result<Option<T>, AuthError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(AuthError::Db(rusqlite::Error::QueryReturnedNoRows)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn resolve_exact_key(conn: &Connection, id: &str) -> Result<Option<String>, AuthError> {
+    Ok(conn
+        .query_row("SELECT id FROM keys WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?)
+}
+
+/// The id of the key named by `id_or_name`: an id first, then the live key of that
+/// name, then the newest revoked one.
+fn resolve_key(conn: &Connection, id_or_name: &str) -> Result<String, AuthError> {
+    if let Some(id) = resolve_exact_key(conn, id_or_name)? {
+        return Ok(id);
+    }
+    conn.query_row(
+        "SELECT id FROM keys WHERE name = ?1 \
+         ORDER BY revoked_ms IS NULL DESC, created_ms DESC LIMIT 1",
+        [id_or_name],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| AuthError::NotFound {
+        what: "key",
+        id: id_or_name.to_owned(),
+    })
+}
+
+/// As [`resolve_key`], refusing revoked keys (they cannot change any more).
+fn live_key(conn: &Connection, id_or_name: &str) -> Result<String, AuthError> {
+    let id = resolve_key(conn, id_or_name)?;
+    let revoked: Option<i64> =
+        conn.query_row("SELECT revoked_ms FROM keys WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })?;
+    if revoked.is_some() {
+        return Err(invalid(
+            "key",
+            format!("key {id} is revoked and cannot change; create a new key"),
+        ));
+    }
+    Ok(id)
+}
+
+/// The id of the project named by `id_or_name`. `field` set: the project was given
+/// as a field of some input, so a miss is that field's error.
+fn resolve_project(conn: &Connection, id_or_name: &str, field: &str) -> Result<String, AuthError> {
+    let found = conn
+        .query_row(
+            "SELECT id FROM projects WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1",
+            [id_or_name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    found.ok_or_else(|| {
+        if field.is_empty() {
+            AuthError::NotFound {
+                what: "project",
+                id: id_or_name.to_owned(),
+            }
+        } else {
+            invalid(field, format!("no project `{id_or_name}`"))
+        }
+    })
+}
+
+fn name_free(conn: &Connection, name: &str, except: Option<&str>) -> Result<(), AuthError> {
+    let taken: Option<String> = conn
+        .query_row(
+            "SELECT id FROM keys WHERE name = ?1 AND revoked_ms IS NULL AND id IS NOT ?2",
+            params![name, except],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match taken {
+        Some(id) => Err(invalid(
+            "name",
+            format!("key {id} is already called `{name}`"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn project_name_free(conn: &Connection, name: &str, except: Option<&str>) -> Result<(), AuthError> {
+    let taken: Option<String> = conn
+        .query_row(
+            "SELECT id FROM projects WHERE name = ?1 AND id IS NOT ?2",
+            params![name, except],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match taken {
+        Some(id) => Err(invalid(
+            "name",
+            format!("project {id} is already called `{name}`"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn touch(conn: &Connection, id: &str, now: i64) -> Result<(), AuthError> {
+    conn.execute(
+        "UPDATE keys SET updated_ms = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+fn data_version(conn: &Connection) -> Result<i64, AuthError> {
+    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+}
+
+/// `meta.keys_version`: how many key and project changes the database has seen.
+fn keys_version(conn: &Connection) -> Result<i64, AuthError> {
+    let v: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE name = 'keys_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    v.map_or(Ok(0), |v| {
+        v.parse()
+            .map_err(|_| AuthError::Migration(format!("meta.keys_version is `{v}`, not a number")))
+    })
+}
