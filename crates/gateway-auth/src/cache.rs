@@ -361,3 +361,63 @@ fn key_row(row: &Row<'_>) -> Result<KeyRow, AuthError> {
         old_digest: old.zip(old_until),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrate;
+
+    fn insert_key(conn: &Connection, id: &str, plain: &str) {
+        conn.execute(
+            "INSERT INTO keys (id, name, prefix, secret_sha256, policy, created_ms, updated_ms) \
+             VALUES (?1, ?1, 'pbk_…', ?2, '{}', 0, 0)",
+            rusqlite::params![id, format::digest(plain)],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_failed_key_reload_removes_the_key() {
+        let conn = migrate::open_in_memory().unwrap();
+        insert_key(&conn, "a", "pbk_a_1");
+        insert_key(&conn, "b", "pbk_b_2");
+        let cache = KeyCache::new();
+        cache.reload(&conn).unwrap();
+        assert!(cache.authenticate("pbk_a_1").is_ok());
+        conn.execute("UPDATE keys SET policy = 'nonsense' WHERE id = 'a'", [])
+            .unwrap();
+        assert!(cache.reload_key(&conn, "a").is_err());
+        assert_eq!(cache.authenticate("pbk_a_1"), Err(Refusal::Unknown));
+        assert!(cache.authenticate("pbk_b_2").is_ok());
+        // A deleted key goes too.
+        conn.execute("DELETE FROM keys WHERE id = 'b'", []).unwrap();
+        cache.reload_key(&conn, "b").unwrap();
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn refusals_are_checked_in_order_and_against_the_given_time() {
+        let mut e = Entry {
+            subject: Subject {
+                key_id: "k".into(),
+                project_id: None,
+            },
+            name: "k".into(),
+            policy: KeyPolicy::default(),
+            project: None,
+            disabled: true,
+            revoked_ms: None,
+            expires_ms: Some(100),
+            grace_until_ms: Some(50),
+        };
+        let k = || "k".to_owned();
+        assert_eq!(e.check(10), Err(Refusal::Disabled { key_id: k() }));
+        assert_eq!(e.check(60), Err(Refusal::Rotated { key_id: k() }));
+        assert_eq!(e.check(100), Err(Refusal::Expired { key_id: k() }));
+        e.revoked_ms = Some(1);
+        assert_eq!(e.check(10), Err(Refusal::Revoked { key_id: k() }));
+        e.revoked_ms = None;
+        e.disabled = false;
+        assert_eq!(e.check(49), Ok(()));
+    }
+}

@@ -499,15 +499,17 @@ impl KeyStore {
         if dv == inner.data_version {
             return Ok(false);
         }
-        inner.data_version = dv;
         let version = keys_version(&inner.conn)?;
-        if version == inner.seen_version {
-            // Someone else's commit, not about keys (the usage writer's, mostly).
-            return Ok(false);
+        let reloaded = version != inner.seen_version;
+        // Otherwise someone else's commit was not about keys (the usage writer's,
+        // mostly). `data_version` is recorded only once the cache is current, so a
+        // failed reload is tried again on the next call.
+        if reloaded {
+            self.cache.reload(&inner.conn)?;
+            inner.seen_version = version;
         }
-        self.cache.reload(&inner.conn)?;
-        inner.seen_version = version;
-        Ok(true)
+        inner.data_version = dv;
+        Ok(reloaded)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -535,17 +537,21 @@ impl KeyStore {
             [(before + 1).to_string()],
         )?;
         tx.commit()?;
-        // Someone else changed keys since the cache was loaded: patching ours alone
-        // would leave theirs out, so reload everything.
-        let changed = if before == inner.seen_version {
-            changed
-        } else {
-            Changed::All
+        // The key changed here is patched first: `reload_key` removes the key's
+        // entries if it fails, so a revoke can never be left working.
+        let patched = match &changed {
+            Changed::Nothing | Changed::All => Ok(()),
+            Changed::Key(id) => self.cache.reload_key(&inner.conn, id),
         };
-        match changed {
-            Changed::Nothing => {}
-            Changed::Key(id) => self.cache.reload_key(&inner.conn, &id)?,
-            Changed::All => self.cache.reload(&inner.conn)?,
+        // Someone else changed keys since the cache was loaded (or a patch failed):
+        // patching ours alone would leave theirs out, so reload everything.
+        if before != inner.seen_version || matches!(changed, Changed::All) || patched.is_err() {
+            if let Err(e) = self.cache.reload(&inner.conn) {
+                // Leave `seen_version` behind and forget `data_version`, so the next
+                // `refresh_if_changed` tries the reload again.
+                inner.data_version = -1;
+                return Err(e);
+            }
         }
         inner.seen_version = before + 1;
         Ok(out)

@@ -657,3 +657,32 @@ fn another_connections_changes_are_picked_up_by_refresh() {
     assert!(server.authenticate(&late).is_ok());
     assert!(!server.refresh_if_changed().unwrap());
 }
+
+#[test]
+fn a_key_whose_row_cannot_be_read_is_refused_and_the_rest_still_work() {
+    let dir = TempDir::new("corrupt");
+    let s = KeyStore::open(&dir.db(), KeyPolicy::default()).unwrap();
+    let (bad, bad_key) = s.create(new_key("bad")).unwrap();
+    let (_, good_key) = s.create(new_key("good")).unwrap();
+    // Someone edits the file by hand and breaks a policy.
+    let other = rusqlite::Connection::open(dir.db()).unwrap();
+    other
+        .execute_batch(&format!(
+            "UPDATE keys SET policy = '{{' WHERE id = '{}'; \
+             UPDATE meta SET value = value + 1 WHERE name = 'keys_version';",
+            bad.id
+        ))
+        .unwrap();
+    // The reload skips that row, rather than fail every key.
+    assert!(s.refresh_if_changed().unwrap());
+    assert_eq!(s.authenticate(&bad_key), Err(Refusal::Unknown));
+    assert!(s.authenticate(&good_key).is_ok());
+    let reopened = KeyStore::open(&dir.db(), KeyPolicy::default()).unwrap();
+    assert_eq!(reopened.authenticate(&bad_key), Err(Refusal::Unknown));
+    assert!(reopened.authenticate(&good_key).is_ok());
+    // Changing the broken key fails without writing anything.
+    assert!(matches!(
+        s.set_disabled("bad", true),
+        Err(AuthError::Json(_))
+    ));
+}
