@@ -11,157 +11,30 @@
 //! from the usage writer's constant commits (both move `PRAGMA data_version`).
 
 pub(crate) mod format;
+mod sql;
+mod types;
 mod validate;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-use serde::{Deserialize, Deserializer, Serialize};
+use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::cache::{Entry, KeyCache, Refusal, now_ms};
 use crate::error::AuthError;
 use crate::migrate;
-use crate::policy::{KeyPolicy, Limits};
+use crate::policy::KeyPolicy;
 
 pub use format::{KeyStyle, digest};
+use sql::{
+    KEY_COLUMNS, OptionalRecord, data_version, key_record, keys_version, live_key, name_free,
+    project_from_row, project_name_free, project_record, record_from_row, resolve_exact_key,
+    resolve_key, resolve_project, touch,
+};
+pub use types::{KeyRecord, KeyState, KeyUpdate, NewKey, NewProject, ProjectRecord, ProjectUpdate};
 use validate::invalid;
 pub use validate::parse_json;
-
-/// A key to create. As JSON (admin API), unknown fields are refused.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NewKey {
-    /// A name for people: unique among the keys not revoked.
-    pub name: String,
-    /// How the plaintext begins.
-    pub style: KeyStyle,
-    /// The project (id or name) the key belongs to.
-    pub project: Option<String>,
-    /// The key's policy; `None` takes the store's defaults (from the config).
-    pub policy: Option<KeyPolicy>,
-    /// When the key stops working (Unix ms).
-    pub expires_ms: Option<i64>,
-}
-
-/// Changes to a key; `None` leaves a field as it is. In the `Option<Option<_>>`
-/// fields, `Some(None)` (JSON `null`) clears the value.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct KeyUpdate {
-    /// A new name.
-    pub name: Option<String>,
-    /// Move the key to a project (id or name), or out of its project.
-    #[serde(deserialize_with = "present")]
-    pub project: Option<Option<String>>,
-    /// A new policy, replacing the old one whole.
-    pub policy: Option<KeyPolicy>,
-    /// A new expiry time (Unix ms), or none.
-    #[serde(deserialize_with = "present")]
-    pub expires_ms: Option<Option<i64>>,
-}
-
-/// Tells a field given as `null` (`Some(None)`) from one left out (`None`, through
-/// `#[serde(default)]`).
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// A key as the admin API and the CLI show it: never its secret nor its hash.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct KeyRecord {
-    /// The public id.
-    pub id: String,
-    /// The name.
-    pub name: String,
-    /// The display prefix, e.g. `pbk_7Hq2…_Ab12…`.
-    pub prefix: String,
-    /// How the plaintext begins.
-    pub style: KeyStyle,
-    /// The project's public id.
-    pub project_id: Option<String>,
-    /// What the key may do.
-    pub policy: KeyPolicy,
-    /// Disabled by an operator.
-    pub disabled: bool,
-    /// When it was revoked (Unix ms).
-    pub revoked_ms: Option<i64>,
-    /// When it expires (Unix ms).
-    pub expires_ms: Option<i64>,
-    /// Until when the secret replaced by the last rotation still works (Unix ms).
-    pub previous_secret_until_ms: Option<i64>,
-    /// Created (Unix ms).
-    pub created_ms: i64,
-    /// Last changed (Unix ms).
-    pub updated_ms: i64,
-}
-
-/// Whether a key works, as of a given time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyState {
-    /// It works.
-    Active,
-    /// Disabled by an operator.
-    Disabled,
-    /// Past its expiry time.
-    Expired,
-    /// Revoked, for good.
-    Revoked,
-}
-
-impl KeyRecord {
-    /// The key's state at `now_ms`.
-    pub fn state(&self, now_ms: i64) -> KeyState {
-        if self.revoked_ms.is_some() {
-            KeyState::Revoked
-        } else if self.expires_ms.is_some_and(|t| now_ms >= t) {
-            KeyState::Expired
-        } else if self.disabled {
-            KeyState::Disabled
-        } else {
-            KeyState::Active
-        }
-    }
-}
-
-/// A project to create.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NewProject {
-    /// A unique name.
-    pub name: String,
-    /// Rates, quotas and budgets shared by the project's keys.
-    pub limits: Limits,
-}
-
-/// Changes to a project; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ProjectUpdate {
-    /// A new name.
-    pub name: Option<String>,
-    /// New limits, replacing the old ones whole.
-    pub limits: Option<Limits>,
-}
-
-/// A project (a team): its keys share its limits.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProjectRecord {
-    /// The public id, `prj_…`.
-    pub id: String,
-    /// The name.
-    pub name: String,
-    /// Rates, quotas and budgets.
-    pub limits: Limits,
-    /// Created (Unix ms).
-    pub created_ms: i64,
-    /// Last changed (Unix ms).
-    pub updated_ms: i64,
-}
 
 /// The key and project store: one SQLite connection behind a mutex (the crate is
 /// synchronous; the server calls it from blocking tasks) and the [`KeyCache`] the hot
@@ -556,190 +429,4 @@ impl KeyStore {
         inner.seen_version = before + 1;
         Ok(out)
     }
-}
-
-const KEY_COLUMNS: &str = "id, name, prefix, project_id, policy, disabled, revoked_ms, \
-     expires_ms, CASE WHEN old_sha256 IS NULL THEN NULL ELSE old_until_ms END, created_ms, updated_ms";
-
-fn record_from_row(r: &Row<'_>) -> Result<KeyRecord, AuthError> {
-    let prefix: String = r.get(2)?;
-    Ok(KeyRecord {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        style: KeyStyle::of_prefix(&prefix),
-        prefix,
-        project_id: r.get(3)?,
-        policy: serde_json::from_str(&r.get::<_, String>(4)?)?,
-        disabled: r.get(5)?,
-        revoked_ms: r.get(6)?,
-        expires_ms: r.get(7)?,
-        previous_secret_until_ms: r.get(8)?,
-        created_ms: r.get(9)?,
-        updated_ms: r.get(10)?,
-    })
-}
-
-fn key_record(conn: &Connection, id: &str) -> Result<KeyRecord, AuthError> {
-    conn.query_row(
-        &format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1"),
-        [id],
-        |r| Ok(record_from_row(r)),
-    )?
-}
-
-fn project_from_row(r: &Row<'_>) -> Result<ProjectRecord, AuthError> {
-    Ok(ProjectRecord {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        limits: serde_json::from_str(&r.get::<_, String>(2)?)?,
-        created_ms: r.get(3)?,
-        updated_ms: r.get(4)?,
-    })
-}
-
-fn project_record(conn: &Connection, id: &str) -> Result<ProjectRecord, AuthError> {
-    conn.query_row(
-        "SELECT id, name, policy, created_ms, updated_ms FROM projects WHERE id = ?1",
-        [id],
-        |r| Ok(project_from_row(r)),
-    )?
-}
-
-/// Lets `project_record(..).optional()` tell "no such row" from a real failure.
-trait OptionalRecord<T> {
-    fn optional(self) -> Result<Option<T>, AuthError>;
-}
-
-impl<T> OptionalRecord<T> for Result<T, AuthError> {
-    fn optional(self) -> Result<Option<T>, AuthError> {
-        match self {
-            Ok(v) => Ok(Some(v)),
-            Err(AuthError::Db(rusqlite::Error::QueryReturnedNoRows)) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-}
-
-fn resolve_exact_key(conn: &Connection, id: &str) -> Result<Option<String>, AuthError> {
-    Ok(conn
-        .query_row("SELECT id FROM keys WHERE id = ?1", [id], |r| r.get(0))
-        .optional()?)
-}
-
-/// The id of the key named by `id_or_name`: an id first, then the live key of that
-/// name, then the newest revoked one.
-fn resolve_key(conn: &Connection, id_or_name: &str) -> Result<String, AuthError> {
-    if let Some(id) = resolve_exact_key(conn, id_or_name)? {
-        return Ok(id);
-    }
-    conn.query_row(
-        "SELECT id FROM keys WHERE name = ?1 \
-         ORDER BY revoked_ms IS NULL DESC, created_ms DESC LIMIT 1",
-        [id_or_name],
-        |r| r.get(0),
-    )
-    .optional()?
-    .ok_or_else(|| AuthError::NotFound {
-        what: "key",
-        id: id_or_name.to_owned(),
-    })
-}
-
-/// As [`resolve_key`], refusing revoked keys (they cannot change any more).
-fn live_key(conn: &Connection, id_or_name: &str) -> Result<String, AuthError> {
-    let id = resolve_key(conn, id_or_name)?;
-    let revoked: Option<i64> =
-        conn.query_row("SELECT revoked_ms FROM keys WHERE id = ?1", [&id], |r| {
-            r.get(0)
-        })?;
-    if revoked.is_some() {
-        return Err(invalid(
-            "key",
-            format!("key {id} is revoked and cannot change; create a new key"),
-        ));
-    }
-    Ok(id)
-}
-
-/// The id of the project named by `id_or_name`. `field` set: the project was given
-/// as a field of some input, so a miss is that field's error.
-fn resolve_project(conn: &Connection, id_or_name: &str, field: &str) -> Result<String, AuthError> {
-    let found = conn
-        .query_row(
-            "SELECT id FROM projects WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1",
-            [id_or_name],
-            |r| r.get(0),
-        )
-        .optional()?;
-    found.ok_or_else(|| {
-        if field.is_empty() {
-            AuthError::NotFound {
-                what: "project",
-                id: id_or_name.to_owned(),
-            }
-        } else {
-            invalid(field, format!("no project `{id_or_name}`"))
-        }
-    })
-}
-
-fn name_free(conn: &Connection, name: &str, except: Option<&str>) -> Result<(), AuthError> {
-    let taken: Option<String> = conn
-        .query_row(
-            "SELECT id FROM keys WHERE name = ?1 AND revoked_ms IS NULL AND id IS NOT ?2",
-            params![name, except],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match taken {
-        Some(id) => Err(invalid(
-            "name",
-            format!("key {id} is already called `{name}`"),
-        )),
-        None => Ok(()),
-    }
-}
-
-fn project_name_free(conn: &Connection, name: &str, except: Option<&str>) -> Result<(), AuthError> {
-    let taken: Option<String> = conn
-        .query_row(
-            "SELECT id FROM projects WHERE name = ?1 AND id IS NOT ?2",
-            params![name, except],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match taken {
-        Some(id) => Err(invalid(
-            "name",
-            format!("project {id} is already called `{name}`"),
-        )),
-        None => Ok(()),
-    }
-}
-
-fn touch(conn: &Connection, id: &str, now: i64) -> Result<(), AuthError> {
-    conn.execute(
-        "UPDATE keys SET updated_ms = ?2 WHERE id = ?1",
-        params![id, now],
-    )?;
-    Ok(())
-}
-
-fn data_version(conn: &Connection) -> Result<i64, AuthError> {
-    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
-}
-
-/// `meta.keys_version`: how many key and project changes the database has seen.
-fn keys_version(conn: &Connection) -> Result<i64, AuthError> {
-    let v: Option<String> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE name = 'keys_version'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    v.map_or(Ok(0), |v| {
-        v.parse()
-            .map_err(|_| AuthError::Migration(format!("meta.keys_version is `{v}`, not a number")))
-    })
 }
