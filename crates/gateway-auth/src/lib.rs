@@ -4,9 +4,16 @@
 //! Depends on `gateway-protocol` only (`protocol <- auth <- server`): no HTTP, no
 //! async runtime. The server wraps these in its tower layers.
 
+pub mod cache;
 pub mod error;
+pub mod keys;
 pub mod migrate;
 pub mod policy;
 
+pub use cache::{Entry, KeyCache, ProjectLimits, Refusal};
 pub use error::AuthError;
+pub use keys::{
+    KeyRecord, KeyState, KeyStore, KeyStyle, KeyUpdate, NewKey, NewProject, ProjectRecord,
+    ProjectUpdate,
+};
 pub use policy::{KeyPolicy, Limits, MaxTokensMode, Metadata, Subject};

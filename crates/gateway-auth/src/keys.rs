@@ -1,0 +1,432 @@
+//! Virtual keys and projects in SQLite: create, list, show, update, disable/enable,
+//! revoke and rotate, each refreshing the in-memory [`KeyCache`] before it returns.
+//!
+//! A key reads `<style prefix><public id>_<secret>` (`pbk_`, or `sk-` / `sk-ant-` for
+//! tools that check the format). The public id names the key in logs and the UI; the
+//! database keeps only the SHA-256 of the whole key and a short display prefix. The
+//! plaintext is returned once, by [`KeyStore::create`] and [`KeyStore::rotate`].
+//!
+//! Every mutation bumps `meta.keys_version` in its own transaction. That counter is
+//! how [`KeyStore::refresh_if_changed`] tells a key change made by another process
+//! from the usage writer's constant commits (both move `PRAGMA data_version`).
+
+pub(crate) mod format;
+mod sql;
+mod types;
+mod validate;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use crate::cache::{Entry, KeyCache, Refusal, now_ms};
+use crate::error::AuthError;
+use crate::migrate;
+use crate::policy::KeyPolicy;
+
+pub use format::{KeyStyle, digest};
+use sql::{
+    KEY_COLUMNS, OptionalRecord, data_version, key_record, keys_version, live_key, name_free,
+    project_from_row, project_name_free, project_record, record_from_row, resolve_exact_key,
+    resolve_key, resolve_project, touch,
+};
+pub use types::{KeyRecord, KeyState, KeyUpdate, NewKey, NewProject, ProjectRecord, ProjectUpdate};
+use validate::invalid;
+pub use validate::parse_json;
+
+/// The key and project store: one SQLite connection behind a mutex (the crate is
+/// synchronous; the server calls it from blocking tasks) and the [`KeyCache`] the hot
+/// path reads.
+#[derive(Debug)]
+pub struct KeyStore {
+    inner: Mutex<Inner>,
+    cache: Arc<KeyCache>,
+    defaults: KeyPolicy,
+}
+
+#[derive(Debug)]
+struct Inner {
+    conn: Connection,
+    /// The `meta.keys_version` the cache reflects.
+    seen_version: i64,
+    /// `PRAGMA data_version` at the last check: unchanged means no other connection
+    /// committed anything, and the check ends there.
+    data_version: i64,
+}
+
+/// What a mutation changed, so the cache reloads no more than that.
+enum Changed {
+    /// Nothing the cache holds (a new project has no keys yet).
+    Nothing,
+    /// One key.
+    Key(String),
+    /// Possibly many keys (a project's limits).
+    All,
+}
+
+impl KeyStore {
+    /// Opens (creating and migrating if needed) the database at `path`. New keys
+    /// without a policy get `defaults`.
+    pub fn open(path: &Path, defaults: KeyPolicy) -> Result<KeyStore, AuthError> {
+        KeyStore::with_connection(migrate::open(path)?, defaults)
+    }
+
+    /// A store in memory (tests, benchmarks).
+    pub fn open_in_memory(defaults: KeyPolicy) -> Result<KeyStore, AuthError> {
+        KeyStore::with_connection(migrate::open_in_memory()?, defaults)
+    }
+
+    /// A store over `conn`, already migrated, loading every key into the cache.
+    pub fn with_connection(conn: Connection, defaults: KeyPolicy) -> Result<KeyStore, AuthError> {
+        validate::policy("defaults", &defaults)?;
+        let cache = Arc::new(KeyCache::new());
+        let data_version = data_version(&conn)?;
+        let seen_version = keys_version(&conn)?;
+        cache.reload(&conn)?;
+        Ok(KeyStore {
+            inner: Mutex::new(Inner {
+                conn,
+                seen_version,
+                data_version,
+            }),
+            cache,
+            defaults,
+        })
+    }
+
+    /// The cache the hot path authenticates against; it stays current as long as
+    /// the store lives and [`KeyStore::refresh_if_changed`] is called.
+    pub fn cache(&self) -> &Arc<KeyCache> {
+        &self.cache
+    }
+
+    /// Shorthand for `self.cache().authenticate(presented)`.
+    pub fn authenticate(&self, presented: &str) -> Result<Arc<Entry>, Refusal> {
+        self.cache.authenticate(presented)
+    }
+
+    /// The policy new keys get when they name none.
+    pub fn defaults(&self) -> &KeyPolicy {
+        &self.defaults
+    }
+
+    /// Creates a key; returns it and its plaintext, which is not kept and cannot be
+    /// shown again.
+    pub fn create(&self, new: NewKey) -> Result<(KeyRecord, String), AuthError> {
+        validate::name("name", &new.name)?;
+        let policy = new.policy.unwrap_or_else(|| self.defaults.clone());
+        validate::policy("policy", &policy)?;
+        let policy_json = serde_json::to_string(&policy)?;
+        self.mutate(|tx, now| {
+            validate::expiry("expires_ms", new.expires_ms, now)?;
+            name_free(tx, &new.name, None)?;
+            let project = new
+                .project
+                .as_deref()
+                .map(|p| resolve_project(tx, p, "project"))
+                .transpose()?;
+            let id = loop {
+                let id = format::new_key_id()?;
+                if resolve_exact_key(tx, &id)?.is_none() {
+                    break id;
+                }
+            };
+            let key = format::generate(new.style, &id)?;
+            tx.execute(
+                "INSERT INTO keys (id, name, prefix, secret_sha256, project_id, policy, \
+                 expires_ms, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                params![
+                    id,
+                    new.name,
+                    key.display,
+                    key.digest,
+                    project,
+                    policy_json,
+                    new.expires_ms,
+                    now
+                ],
+            )?;
+            let record = key_record(tx, &id)?;
+            Ok(((record, key.plaintext), Changed::Key(id)))
+        })
+    }
+
+    /// Every key, oldest first (revoked ones included).
+    pub fn list(&self) -> Result<Vec<KeyRecord>, AuthError> {
+        let inner = self.lock();
+        let mut stmt = inner.conn.prepare(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys ORDER BY created_ms, rowid"
+        ))?;
+        let rows = stmt.query_map([], |r| Ok(record_from_row(r)))?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// The key with this public id or, failing that, this name (the live key of
+    /// that name, else the newest revoked one).
+    pub fn get(&self, id_or_name: &str) -> Result<KeyRecord, AuthError> {
+        let inner = self.lock();
+        let id = resolve_key(&inner.conn, id_or_name)?;
+        key_record(&inner.conn, &id)
+    }
+
+    /// Changes a key's name, project, policy or expiry. Revoked keys cannot change.
+    pub fn update(&self, id_or_name: &str, update: KeyUpdate) -> Result<KeyRecord, AuthError> {
+        if let Some(name) = &update.name {
+            validate::name("name", name)?;
+        }
+        let policy_json = match &update.policy {
+            Some(p) => {
+                validate::policy("policy", p)?;
+                Some(serde_json::to_string(p)?)
+            }
+            None => None,
+        };
+        self.mutate(|tx, now| {
+            let id = live_key(tx, id_or_name)?;
+            if let Some(name) = &update.name {
+                name_free(tx, name, Some(&id))?;
+                tx.execute("UPDATE keys SET name = ?2 WHERE id = ?1", params![id, name])?;
+            }
+            if let Some(project) = &update.project {
+                let project = project
+                    .as_deref()
+                    .map(|p| resolve_project(tx, p, "project"))
+                    .transpose()?;
+                tx.execute(
+                    "UPDATE keys SET project_id = ?2 WHERE id = ?1",
+                    params![id, project],
+                )?;
+            }
+            if let Some(json) = &policy_json {
+                tx.execute(
+                    "UPDATE keys SET policy = ?2 WHERE id = ?1",
+                    params![id, json],
+                )?;
+            }
+            if let Some(expires) = update.expires_ms {
+                validate::expiry("expires_ms", expires, now)?;
+                tx.execute(
+                    "UPDATE keys SET expires_ms = ?2 WHERE id = ?1",
+                    params![id, expires],
+                )?;
+            }
+            touch(tx, &id, now)?;
+            Ok((key_record(tx, &id)?, Changed::Key(id)))
+        })
+    }
+
+    /// Disables (`true`) or enables (`false`) a key. Revoked keys stay revoked.
+    pub fn set_disabled(&self, id_or_name: &str, disabled: bool) -> Result<KeyRecord, AuthError> {
+        self.mutate(|tx, now| {
+            let id = live_key(tx, id_or_name)?;
+            tx.execute(
+                "UPDATE keys SET disabled = ?2 WHERE id = ?1",
+                params![id, disabled],
+            )?;
+            touch(tx, &id, now)?;
+            Ok((key_record(tx, &id)?, Changed::Key(id)))
+        })
+    }
+
+    /// Revokes a key for good, its grace-period secret too. The next request with
+    /// it is refused, in this process at once, in others at their next refresh.
+    /// Revoking a revoked key changes nothing.
+    pub fn revoke(&self, id_or_name: &str) -> Result<KeyRecord, AuthError> {
+        self.mutate(|tx, now| {
+            let id = resolve_key(tx, id_or_name)?;
+            tx.execute(
+                "UPDATE keys SET revoked_ms = ?2, updated_ms = ?2 \
+                 WHERE id = ?1 AND revoked_ms IS NULL",
+                params![id, now],
+            )?;
+            Ok((key_record(tx, &id)?, Changed::Key(id)))
+        })
+    }
+
+    /// Gives a key a new secret and returns it with its plaintext. The old secret
+    /// keeps working for `grace` (zero: it stops at once); a second rotation ends
+    /// the first one's grace.
+    pub fn rotate(
+        &self,
+        id_or_name: &str,
+        grace: Duration,
+    ) -> Result<(KeyRecord, String), AuthError> {
+        let grace_ms =
+            i64::try_from(grace.as_millis()).map_err(|_| invalid("grace", "too long"))?;
+        self.mutate(|tx, now| {
+            let id = live_key(tx, id_or_name)?;
+            let (display, old): (String, [u8; 32]) = tx.query_row(
+                "SELECT prefix, secret_sha256 FROM keys WHERE id = ?1",
+                [&id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let key = format::generate(KeyStyle::of_prefix(&display), &id)?;
+            let (old, until) = if grace_ms > 0 {
+                let until = now
+                    .checked_add(grace_ms)
+                    .ok_or_else(|| invalid("grace", "too long"))?;
+                (Some(old), Some(until))
+            } else {
+                (None, None)
+            };
+            tx.execute(
+                "UPDATE keys SET prefix = ?2, secret_sha256 = ?3, old_sha256 = ?4, \
+                 old_until_ms = ?5 WHERE id = ?1",
+                params![id, key.display, key.digest, old, until],
+            )?;
+            touch(tx, &id, now)?;
+            Ok(((key_record(tx, &id)?, key.plaintext), Changed::Key(id)))
+        })
+    }
+
+    /// Creates a project.
+    pub fn create_project(&self, new: NewProject) -> Result<ProjectRecord, AuthError> {
+        validate::name("name", &new.name)?;
+        validate::limits("limits", &new.limits)?;
+        let limits = serde_json::to_string(&new.limits)?;
+        self.mutate(|tx, now| {
+            project_name_free(tx, &new.name, None)?;
+            let id = loop {
+                let id = format::new_project_id()?;
+                if project_record(tx, &id).optional()?.is_none() {
+                    break id;
+                }
+            };
+            tx.execute(
+                "INSERT INTO projects (id, name, policy, created_ms, updated_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![id, new.name, limits, now],
+            )?;
+            // No key belongs to a new project: the cache has nothing to learn.
+            Ok((project_record(tx, &id)?, Changed::Nothing))
+        })
+    }
+
+    /// Every project, by name.
+    pub fn list_projects(&self) -> Result<Vec<ProjectRecord>, AuthError> {
+        let inner = self.lock();
+        let mut stmt = inner.conn.prepare(
+            "SELECT id, name, policy, created_ms, updated_ms FROM projects ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], |r| Ok(project_from_row(r)))?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// The project with this id or name.
+    pub fn get_project(&self, id_or_name: &str) -> Result<ProjectRecord, AuthError> {
+        let inner = self.lock();
+        let id = resolve_project(&inner.conn, id_or_name, "")?;
+        project_record(&inner.conn, &id)
+    }
+
+    /// Renames a project or replaces its limits; its keys see the new limits on
+    /// their next request.
+    pub fn update_project(
+        &self,
+        id_or_name: &str,
+        update: ProjectUpdate,
+    ) -> Result<ProjectRecord, AuthError> {
+        if let Some(name) = &update.name {
+            validate::name("name", name)?;
+        }
+        let limits = match &update.limits {
+            Some(l) => {
+                validate::limits("limits", l)?;
+                Some(serde_json::to_string(l)?)
+            }
+            None => None,
+        };
+        self.mutate(|tx, now| {
+            let id = resolve_project(tx, id_or_name, "")?;
+            if let Some(name) = &update.name {
+                project_name_free(tx, name, Some(&id))?;
+                tx.execute(
+                    "UPDATE projects SET name = ?2 WHERE id = ?1",
+                    params![id, name],
+                )?;
+            }
+            if let Some(json) = &limits {
+                tx.execute(
+                    "UPDATE projects SET policy = ?2 WHERE id = ?1",
+                    params![id, json],
+                )?;
+            }
+            tx.execute(
+                "UPDATE projects SET updated_ms = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            Ok((project_record(tx, &id)?, Changed::All))
+        })
+    }
+
+    /// Reloads the cache when another connection (the CLI, another server) changed
+    /// keys or projects since the last look; returns whether it did. Cheap when
+    /// nothing changed (`PRAGMA data_version`, then at most one `meta` read), so the
+    /// server calls it about once a second: that second bounds how long a key
+    /// revoked by another process keeps working here.
+    pub fn refresh_if_changed(&self) -> Result<bool, AuthError> {
+        let mut inner = self.lock();
+        let dv = data_version(&inner.conn)?;
+        if dv == inner.data_version {
+            return Ok(false);
+        }
+        let version = keys_version(&inner.conn)?;
+        let reloaded = version != inner.seen_version;
+        // Otherwise someone else's commit was not about keys (the usage writer's,
+        // mostly). `data_version` is recorded only once the cache is current, so a
+        // failed reload is tried again on the next call.
+        if reloaded {
+            self.cache.reload(&inner.conn)?;
+            inner.seen_version = version;
+        }
+        inner.data_version = dv;
+        Ok(reloaded)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // The connection holds no half-done state across a panic: an open transaction
+        // is rolled back when it is dropped while unwinding.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` in an immediate transaction (it takes the write lock at once, so two
+    /// processes cannot both read, then both fail to write), bumps `keys_version`,
+    /// commits, then brings the cache up to date before returning.
+    fn mutate<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, i64) -> Result<(T, Changed), AuthError>,
+    ) -> Result<T, AuthError> {
+        let mut inner = self.lock();
+        let tx = inner
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = keys_version(&tx)?;
+        let (out, changed) = f(&tx, now_ms())?;
+        tx.execute(
+            "INSERT INTO meta (name, value) VALUES ('keys_version', ?1) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            [(before + 1).to_string()],
+        )?;
+        tx.commit()?;
+        // The key changed here is patched first: `reload_key` removes the key's
+        // entries if it fails, so a revoke can never be left working.
+        let patched = match &changed {
+            Changed::Nothing | Changed::All => Ok(()),
+            Changed::Key(id) => self.cache.reload_key(&inner.conn, id),
+        };
+        // Someone else changed keys since the cache was loaded (or a patch failed):
+        // patching ours alone would leave theirs out, so reload everything.
+        if before != inner.seen_version || matches!(changed, Changed::All) || patched.is_err() {
+            if let Err(e) = self.cache.reload(&inner.conn) {
+                // Leave `seen_version` behind and forget `data_version`, so the next
+                // `refresh_if_changed` tries the reload again.
+                inner.data_version = -1;
+                return Err(e);
+            }
+        }
+        inner.seen_version = before + 1;
+        Ok(out)
+    }
+}
