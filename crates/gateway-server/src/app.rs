@@ -20,6 +20,8 @@ pub struct App {
     pub(crate) router: Router,
     pub(crate) catalog: Catalog,
     pub(crate) keys: Arc<dyn KeyStore>,
+    /// The database's keys (and, through it, projects and usage).
+    pub(crate) db: Option<Arc<gateway_auth::KeyStore>>,
     pub(crate) cooldown: Cooldown,
     pub(crate) max_body_bytes: u64,
     next_request: AtomicU64,
@@ -38,14 +40,20 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// Builds the state from a validated configuration, with the config file's keys.
+    /// Builds the state from a validated configuration: the config file's keys and
+    /// the database at `[storage] path`.
     pub fn from_config(config: &Config) -> Result<App, ConfigError> {
         let keys = ConfigKeys::new(&config.keys)?;
-        App::with_keys(config, Arc::new(keys))
+        let db = open_key_store(config)?;
+        App::with_keys(config, Arc::new(keys), Some(Arc::new(db)))
     }
 
-    /// Builds the state with another key store (the keys issue's database).
-    pub fn with_keys(config: &Config, keys: Arc<dyn KeyStore>) -> Result<App, ConfigError> {
+    /// Builds the state with the given key stores.
+    pub fn with_keys(
+        config: &Config,
+        keys: Arc<dyn KeyStore>,
+        db: Option<Arc<gateway_auth::KeyStore>>,
+    ) -> Result<App, ConfigError> {
         let client = HttpClient::new()
             .map_err(|e| ConfigError::invalid("providers", format!("HTTP client: {e}")))?;
         let mut providers = HashMap::new();
@@ -62,6 +70,7 @@ impl App {
             router,
             catalog,
             keys,
+            db,
             cooldown: Cooldown::new(Duration::from_secs(5), Duration::from_secs(60)),
             max_body_bytes: config.server.max_body_bytes,
             next_request: AtomicU64::new(1),
@@ -86,10 +95,27 @@ impl App {
         self.draining.load(Ordering::Relaxed)
     }
 
+    /// The database key store, when there is one.
+    pub fn key_store(&self) -> Option<&Arc<gateway_auth::KeyStore>> {
+        self.db.as_ref()
+    }
+
     /// The providers by name.
     pub fn providers(&self) -> impl Iterator<Item = (&str, &Provider)> {
         self.providers.iter().map(|(k, v)| (k.as_str(), v))
     }
+}
+
+/// Opens the database named by `[storage] path` (`:memory:` for a private one).
+pub fn open_key_store(config: &Config) -> Result<gateway_auth::KeyStore, ConfigError> {
+    let path = &config.storage.path;
+    let defaults = config.key_defaults.clone();
+    let opened = if path.as_os_str() == ":memory:" {
+        gateway_auth::KeyStore::open_in_memory(defaults)
+    } else {
+        gateway_auth::KeyStore::open(path, defaults)
+    };
+    opened.map_err(|e| ConfigError::invalid("storage.path", format!("{}: {e}", path.display())))
 }
 
 /// Reads one `[providers.<name>]` table, naming the bad key's full path.

@@ -3,6 +3,9 @@
 //! header ([`extract_key`]) and generating new keys ([`generate_key`]).
 
 use std::io::Read;
+use std::sync::Arc;
+
+use gateway_auth::cache::{Entry, Refusal};
 
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
@@ -18,18 +21,44 @@ pub trait KeyStore: Send + Sync {
 }
 
 /// The identity behind a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KeyIdentity {
     /// The key's name (logs, usage).
     pub name: String,
-    /// Model-name globs this key may use.
+    /// Model-name globs this key may use (config keys; database keys read their
+    /// policy).
     pub allowed_models: Vec<String>,
+    /// The database key behind it — policy, project, limits — when it is one.
+    pub entry: Option<Arc<Entry>>,
 }
 
 impl KeyIdentity {
     /// Whether the key may use the public model name `model`.
     pub fn allows(&self, model: &str) -> bool {
-        self.allowed_models.iter().any(|g| glob_match(g, model))
+        let globs = match &self.entry {
+            Some(e) => &e.policy.models,
+            None => &self.allowed_models,
+        };
+        globs.iter().any(|g| glob_match(g, model))
+    }
+
+    /// The identity of a database key.
+    pub fn of_entry(entry: Arc<Entry>) -> KeyIdentity {
+        KeyIdentity {
+            name: entry.name.clone(),
+            allowed_models: Vec::new(),
+            entry: Some(entry),
+        }
+    }
+}
+
+/// Why a database key was refused, in words for the caller (public ids only).
+pub fn refusal_message(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::Unknown => {
+            "invalid API key: this is not a Patchbay key known to this gateway".to_owned()
+        }
+        other => other.to_string(),
     }
 }
 
@@ -61,6 +90,7 @@ impl ConfigKeys {
                 KeyIdentity {
                     name: k.name.clone(),
                     allowed_models: k.models.clone(),
+                    entry: None,
                 },
             ));
         }

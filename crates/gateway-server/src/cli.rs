@@ -29,6 +29,90 @@ pub enum Command {
     Check(CheckArgs),
     /// Run a stand-alone mock upstream speaking one API shape.
     Mock(MockArgs),
+    /// Create and manage virtual keys in the database.
+    Keys(KeysArgs),
+}
+
+/// `patchbay keys`: works on the database the config names (`[storage] path`).
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct KeysArgs {
+    /// Config file whose `[storage] path` names the database.
+    #[arg(long, short, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// The database file (overrides the config's).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub db: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+/// `patchbay keys <action>`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum KeysAction {
+    /// Create a key; its secret is printed once, as the last line.
+    Create {
+        /// A name for people (unique among live keys).
+        #[arg(long)]
+        name: String,
+        /// How the key begins: patchbay (pbk_), openai (sk-), anthropic (sk-ant-).
+        #[arg(long, default_value = "patchbay")]
+        style: String,
+        /// The project (id or name) it belongs to.
+        #[arg(long)]
+        project: Option<String>,
+        /// Model globs it may use (repeatable); the config's defaults when absent.
+        #[arg(long = "model", value_name = "GLOB")]
+        models: Vec<String>,
+        /// Days until it expires.
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
+        /// The whole policy as JSON (see KeyPolicy), instead of the defaults.
+        #[arg(long, value_name = "JSON")]
+        policy: Option<String>,
+    },
+    /// List keys.
+    List,
+    /// Show one key.
+    Show {
+        /// Key id or name.
+        key: String,
+    },
+    /// Change a key: JSON with any of name, project, policy, expires_ms.
+    Update {
+        /// Key id or name.
+        key: String,
+        /// The changes, e.g. '{"policy":{"limits":{"rpm":60}}}'.
+        #[arg(value_name = "JSON")]
+        changes: String,
+    },
+    /// Stop a key from working until enabled again.
+    Disable {
+        /// Key id or name.
+        key: String,
+    },
+    /// Let a disabled key work again.
+    Enable {
+        /// Key id or name.
+        key: String,
+    },
+    /// Revoke a key for good.
+    Revoke {
+        /// Key id or name.
+        key: String,
+    },
+    /// Give a key a new secret, printed once as the last line; the old one keeps
+    /// working for the grace period.
+    Rotate {
+        /// Key id or name.
+        key: String,
+        /// Seconds the old secret keeps working.
+        #[arg(long, default_value_t = 0)]
+        grace_secs: u64,
+    },
 }
 
 /// `patchbay serve`.

@@ -52,9 +52,15 @@ pub struct Config {
     /// `[catalog.<model>]`: overrides of the bundled model catalogue.
     #[serde(default)]
     pub catalog: BTreeMap<String, CatalogOverride>,
-    /// `[[keys]]`: virtual keys accepted until the key store lands.
+    /// `[[keys]]`: keys declared in the file (hashed), accepted beside the database's.
     #[serde(default)]
     pub keys: Vec<KeyConfig>,
+    /// `[storage]`: the SQLite database of keys and usage.
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// `[key_defaults]`: the policy of new keys that do not give one.
+    #[serde(default)]
+    pub key_defaults: gateway_auth::KeyPolicy,
     /// Things that work but deserve a word (plain-text secrets, ...). Not read from
     /// the file; filled by validation.
     #[serde(skip)]
@@ -90,6 +96,27 @@ impl Default for ServerConfig {
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 4000))
 }
+
+/// `[storage]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// The database file, created on first use (`":memory:"`: a private in-memory
+    /// database, gone at exit — for tests). Relative paths are relative to the working
+    /// directory.
+    pub path: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            path: PathBuf::from(DEFAULT_DATABASE),
+        }
+    }
+}
+
+/// The database file when `[storage] path` is not set.
+pub const DEFAULT_DATABASE: &str = "patchbay.db";
 
 /// `[server.tls]`: PEM files.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -528,6 +555,8 @@ impl Config {
                 secret: None,
                 models: all_models(),
             }],
+            storage: StorageConfig::default(),
+            key_defaults: gateway_auth::KeyPolicy::default(),
             warnings: Vec::new(),
         }
     }

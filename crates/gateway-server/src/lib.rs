@@ -8,6 +8,7 @@ mod chat;
 pub mod cli;
 pub mod config;
 pub mod ingress;
+pub mod keys_cli;
 pub mod listen;
 pub mod mock_server;
 mod ops;

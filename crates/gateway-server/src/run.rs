@@ -33,6 +33,13 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Check(args) => runtime.block_on(check(args)),
         Command::Mock(args) => runtime.block_on(mock(args)),
+        Command::Keys(args) => match crate::keys_cli::run(&args) {
+            Ok(text) => {
+                say(&text);
+                ExitCode::SUCCESS
+            }
+            Err(err) => fail(&err),
+        },
     }
 }
 
@@ -93,6 +100,9 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         ),
     };
     say(&banner);
+    if let Some(db) = app.key_store().cloned() {
+        tokio::spawn(refresh_keys(db));
+    }
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     match listen::serve(app, listener, tls, shutdown_signal(), grace).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -112,7 +122,8 @@ pub async fn check(args: CheckArgs) -> ExitCode {
         println!("config ok (upstreams not probed)");
         return ExitCode::SUCCESS;
     }
-    let app = match App::from_config(&report.config) {
+    // Probing needs the providers only: the database is left alone.
+    let app = match App::with_keys(&report.config, Arc::new(report.keys.clone()), None) {
         Ok(app) => app,
         Err(err) => return fail(&err.to_string()),
     };
@@ -173,6 +184,23 @@ pub async fn mock(args: crate::cli::MockArgs) -> ExitCode {
     match server.serve(listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err.to_string()),
+    }
+}
+
+/// Keys changed by another process (the CLI on the same database) reach this
+/// server's cache within a second; changes made through this server reach it at once.
+async fn refresh_keys(db: Arc<gateway_auth::KeyStore>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let db = db.clone();
+        match tokio::task::spawn_blocking(move || db.refresh_if_changed()).await {
+            Ok(Ok(true)) => tracing::info!("keys reloaded from the database"),
+            Ok(Ok(false)) => {}
+            Ok(Err(err)) => tracing::warn!(%err, "reloading keys failed; will retry"),
+            Err(err) => tracing::warn!(%err, "key reload task failed"),
+        }
     }
 }
 

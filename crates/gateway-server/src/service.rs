@@ -160,12 +160,20 @@ fn authenticate<B>(app: &App, req: &Request<B>) -> Result<KeyIdentity, GatewayEr
             "no API key: send your Patchbay key as `Authorization: Bearer <key>` (or `x-api-key`, `x-goog-api-key`, `api-key`)",
         ));
     };
-    app.keys.authenticate(&key).ok_or_else(|| {
-        GatewayError::new(
-            ErrorKind::Authentication,
-            "invalid API key: this is not a Patchbay key known to this gateway",
-        )
-    })
+    if let Some(identity) = app.keys.authenticate(&key) {
+        return Ok(identity);
+    }
+    let refusal = match &app.db {
+        Some(db) => match db.authenticate(&key) {
+            Ok(entry) => return Ok(KeyIdentity::of_entry(entry)),
+            Err(refusal) => refusal,
+        },
+        None => gateway_auth::cache::Refusal::Unknown,
+    };
+    Err(GatewayError::new(
+        ErrorKind::Authentication,
+        crate::auth::refusal_message(&refusal),
+    ))
 }
 
 /// Reads the body whole, refusing more than the configured limit with 413 (at once

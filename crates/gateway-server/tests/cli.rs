@@ -39,7 +39,11 @@ fn lines_left(lines: impl Iterator<Item = std::io::Result<String>>) -> usize {
 
 #[tokio::test]
 async fn serve_without_config_prints_working_curl_lines_and_stops_on_sigterm() {
+    // The default database goes to the working directory: use a scratch one.
+    let dir = std::env::temp_dir().join(format!("patchbay-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
     let mut child = Command::new(BIN)
+        .current_dir(&dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -94,6 +98,8 @@ async fn serve_without_config_prints_working_curl_lines_and_stops_on_sigterm() {
         .unwrap()
         .unwrap();
     assert!(exit.success(), "{exit:?}");
+    assert!(dir.join("patchbay.db").is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

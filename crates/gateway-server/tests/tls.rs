@@ -25,7 +25,7 @@ fn fixture(name: &str) -> PathBuf {
 async fn tls_serves_http2_and_http1() {
     let up = Upstreams::start(MockConfig::default()).await;
     let text = format!(
-        "{}\n[[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"anthropic\" }}]\n",
+        "[storage]\npath = \":memory:\"\n{}\n[[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"anthropic\" }}]\n",
         up.toml()
     );
     let config = Config::from_toml_str(&text, &|_| None).unwrap();

@@ -90,7 +90,9 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(config_toml: &str) -> Gateway {
-        let config = Config::from_toml_str(config_toml, &|_| None).unwrap();
+        // A private database per gateway: no files left behind.
+        let text = format!("[storage]\npath = \":memory:\"\n{config_toml}");
+        let config = Config::from_toml_str(&text, &|_| None).unwrap();
         let app = Arc::new(App::from_config(&config).unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
