@@ -20,7 +20,11 @@ def user(content):
 
 
 def test_text(upstream):
-    m = client().messages.create(model=f"{upstream}/mock-echo", max_tokens=256, messages=[user(PROMPT)])
+    raw = client().messages.with_raw_response.create(
+        model=f"{upstream}/mock-echo", max_tokens=256, messages=[user(PROMPT)]
+    )
+    assert raw.headers["x-patchbay-provider"] == upstream
+    m = raw.parse()
     assert m.type == "message" and m.role == "assistant"
     assert [b.type for b in m.content] == ["text"]
     assert m.content[0].text == PROMPT

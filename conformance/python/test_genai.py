@@ -31,6 +31,7 @@ def client(key=KEY):
 
 def test_text(upstream):
     r = client().models.generate_content(model=f"{upstream}/mock-echo", contents=PROMPT)
+    assert r.sdk_http_response.headers["x-patchbay-provider"] == upstream
     assert r.text == PROMPT
     assert r.candidates[0].finish_reason == types.FinishReason.STOP
     assert r.candidates[0].content.role == "model"
@@ -201,11 +202,24 @@ def test_list_models(upstream):
 
 
 def test_error_bad_key(upstream):
-    with pytest.raises(errors.ClientError) as e:
-        client("pbk_not_a_key").models.generate_content(model=f"{upstream}/mock-echo", contents="hi")
+    # A client of its own, closed after one call: a rejected key's connection is not
+    # reusable (see test_error_bad_key_connection_reuse), and that is tested apart.
+    with genai.Client(api_key="pbk_not_a_key", http_options=types.HttpOptions(base_url=BASE)) as c:
+        with pytest.raises(errors.ClientError) as e:
+            c.models.generate_content(model=f"{upstream}/mock-echo", contents="hi")
     assert e.value.code == 401
     assert e.value.status == "UNAUTHENTICATED"
     assert e.value.response.headers.get("x-should-retry") == "false"
+
+
+def test_error_bad_key_connection_reuse():
+    # One client, many rejected calls with 64 KiB bodies on its kept-alive connection:
+    # every one must be the SDK's ClientError 401, none a dropped connection.
+    with genai.Client(api_key="pbk_not_a_key", http_options=types.HttpOptions(base_url=BASE)) as c:
+        for _ in range(2000):  # stops at the first dropped connection
+            with pytest.raises(errors.ClientError) as e:
+                c.models.generate_content(model="gemini/mock-echo", contents="x" * 65536)
+            assert e.value.code == 401
 
 
 def test_error_model_not_allowed(upstream):

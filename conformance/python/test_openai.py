@@ -27,7 +27,9 @@ def user(text):
 
 
 def test_text(upstream):
-    r = client().chat.completions.create(model=f"{upstream}/mock-echo", messages=[user(PROMPT)])
+    raw = client().chat.completions.with_raw_response.create(model=f"{upstream}/mock-echo", messages=[user(PROMPT)])
+    assert raw.headers["x-patchbay-provider"] == upstream
+    r = raw.parse()
     choice = r.choices[0]
     assert choice.message.role == "assistant"
     assert choice.message.content == PROMPT
@@ -235,3 +237,54 @@ def test_error_upstream_down(upstream):
     with pytest.raises(openai.InternalServerError) as e:
         client().chat.completions.create(model=f"{upstream}-down/mock-echo", messages=[user("hi")])
     assert e.value.status_code == 502
+
+
+# --- Responses API ----------------------------------------------------------------
+
+RESPONSES_TOOLS = [
+    {"type": "function", "name": "get_weather", "description": "Weather in a city", "parameters": WEATHER_SCHEMA}
+]
+
+
+def test_responses_text(upstream):
+    r = client().responses.create(model=f"{upstream}/mock-echo", input=PROMPT, instructions="Be brief.")
+    assert r.status == "completed"
+    assert r.output_text == PROMPT
+    assert r.usage.output_tokens > 0
+
+
+def test_responses_stream(upstream):
+    with client().responses.stream(model=f"{upstream}/mock-echo", input=PROMPT) as s:
+        deltas = [e.delta for e in s if e.type == "response.output_text.delta"]
+        final = s.get_final_response()
+    assert "".join(deltas) == PROMPT
+    assert final.output_text == PROMPT and final.status == "completed"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_responses_tool_round_trip(upstream, stream):
+    c = client()
+    question = "What is the weather in Paris?"
+    items = [{"role": "user", "content": question}]
+
+    def ask(model):
+        if stream:
+            with c.responses.stream(model=model, input=items, tools=RESPONSES_TOOLS) as s:
+                return s.get_final_response()
+        return c.responses.create(model=model, input=items, tools=RESPONSES_TOOLS)
+
+    first = ask(f"{upstream}/mock-tools")
+    calls = [o for o in first.output if o.type == "function_call"]
+    assert len(calls) == 1
+    assert calls[0].name == "get_weather" and json.loads(calls[0].arguments) == WEATHER_ARGS
+    items += first.output  # the SDK's own output items, sent back as input
+    items.append({"type": "function_call_output", "call_id": calls[0].call_id, "output": "Sunny, 21 °C"})
+    final = ask(f"{upstream}/mock-echo")
+    assert final.output_text == question
+
+
+def test_responses_structured_output(upstream):
+    r = client().responses.parse(
+        model=f"{upstream}/mock-echo", input='{"city": "Paris", "population": 2100000}', text_format=City
+    )
+    assert r.output_parsed == City(city="Paris", population=2100000)
