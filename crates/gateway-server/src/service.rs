@@ -58,6 +58,32 @@ where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    // An answer sent before the body is read leaves the body on an HTTP/1.1
+    // connection; hyper then drops the connection, and a client reusing it sees a
+    // disconnect instead of the answer. Such answers say `connection: close`.
+    let unread_body = req.version() <= http::Version::HTTP_11
+        && (req.headers().contains_key(header::TRANSFER_ENCODING)
+            || req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0"));
+    let mut resp = route(app, endpoint, req, request_id).await;
+    if unread_body && resp.extensions().get::<BodyRead>().is_none() {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// Marks an answer given after the request body was read whole.
+#[derive(Debug, Clone, Copy)]
+struct BodyRead;
+
+async fn route<B>(app: &App, endpoint: Endpoint, req: Request<B>, request_id: &str) -> Answer
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     let shape = endpoint.error_shape();
     match endpoint {
         Endpoint::Root | Endpoint::Health => return plain(StatusCode::OK, "ok"),
@@ -132,10 +158,12 @@ where
             attempts: 0,
         }),
     };
-    match result {
+    let mut resp = match result {
         Ok(resp) => resp,
         Err(failure) => failed(shape, &failure),
-    }
+    };
+    resp.extensions_mut().insert(BodyRead);
+    resp
 }
 
 /// The answer to a failed operation, saying where it last went.

@@ -232,6 +232,8 @@ async fn errors_before_the_first_byte_use_the_callers_envelope() {
         let resp = req.send().await.unwrap();
         assert_eq!(resp.status(), 401);
         assert_eq!(resp.headers()["x-should-retry"], "false");
+        // The body was not read: the connection must not be reused.
+        assert_eq!(resp.headers()["connection"], "close");
         let v: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(v["error"]["type"], "authentication_error");
     }
