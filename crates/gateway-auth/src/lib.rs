@@ -5,8 +5,14 @@
 //! async runtime. The server wraps these in its tower layers.
 
 pub mod error;
+pub mod limits;
 pub mod migrate;
 pub mod policy;
+pub mod usage;
 
 pub use error::AuthError;
+pub use limits::{
+    Actual, Estimate, LimitKind, LimitStatus, Limiter, MemoryLimiter, Refused, Reservation, Scope,
+};
 pub use policy::{KeyPolicy, Limits, MaxTokensMode, Metadata, Subject};
+pub use usage::{UsageRecord, UsageWriter};
