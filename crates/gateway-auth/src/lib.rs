@@ -7,8 +7,10 @@
 pub mod cache;
 pub mod error;
 pub mod keys;
+pub mod limits;
 pub mod migrate;
 pub mod policy;
+pub mod usage;
 
 pub use cache::{Entry, KeyCache, ProjectLimits, Refusal};
 pub use error::AuthError;
@@ -16,4 +18,8 @@ pub use keys::{
     KeyRecord, KeyState, KeyStore, KeyStyle, KeyUpdate, NewKey, NewProject, ProjectRecord,
     ProjectUpdate,
 };
+pub use limits::{
+    Actual, Estimate, LimitKind, LimitStatus, Limiter, MemoryLimiter, Refused, Reservation, Scope,
+};
 pub use policy::{KeyPolicy, Limits, MaxTokensMode, Metadata, Subject};
+pub use usage::{UsageRecord, UsageWriter};

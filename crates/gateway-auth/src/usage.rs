@@ -1,0 +1,116 @@
+//! The usage store: one [`UsageRecord`] per request in the append-only `requests`
+//! table, and the `usage_hourly` rollups every usage query reads.
+//!
+//! Writing ([`UsageWriter`]) is off the hot path: `record` puts the record on a bounded
+//! channel and returns; one writer thread with its own connection inserts batches (up
+//! to 1,000 records, or whatever arrived within 200 ms of a batch's first record) in
+//! one transaction each, upserting the batch's rollups in the same transaction, so
+//! rows and rollups never disagree. If the channel is full the record is dropped and
+//! counted ([`WriterStats::dropped`]) with a warning in the log: the gateway never
+//! waits on its own bookkeeping.
+//!
+//! Durability: [`UsageWriter::flush`] and [`UsageWriter::shutdown`] return once
+//! everything queued before them is committed, so a graceful shutdown loses nothing.
+//! A crash loses what was still queued: at normal load the last batch window (200 ms
+//! of records); if the disk was falling behind, up to the channel's capacity.
+//! Committed batches survive a crash (WAL with `synchronous = NORMAL` may lose the last
+//! commits on power loss, never corrupt).
+//!
+//! Queries ([`query`]) read the rollups for totals and series, and `requests` for the
+//! request log; retention ([`query::prune`]) deletes old `requests` rows only.
+//!
+//! Records hold no key material (the key's public id only) and bodies only when the
+//! server set them, which it does for keys with `log_bodies`. Costs are micro-dollars
+//! computed by the server from the catalogue; `None` means the model has no price and
+//! stays NULL (rollups count such requests as `unpriced`), never 0.
+
+pub mod query;
+mod writer;
+
+use gateway_protocol::Usage;
+
+pub use query::{
+    Bucket, GroupBy, LogPage, LogQuery, LoggedRequest, UsageFilter, UsageGroup, UsagePoint,
+    UsageTotals, prune,
+};
+pub use writer::{UsageWriter, WriterConfig, WriterStats, WriterThread};
+
+/// One request as the request log stores it (the columns of `requests`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageRecord {
+    /// The gateway's request id (`x-request-id`).
+    pub request_id: String,
+    /// When the request arrived, Unix ms (UTC); its rollup hour.
+    pub ts_ms: i64,
+    /// The key's public id.
+    pub key_id: String,
+    /// The key's project, if any.
+    pub project_id: Option<String>,
+    /// The model the caller asked for.
+    pub requested_model: String,
+    /// The model that served (after routing); `None` when none was reached.
+    pub routed_model: Option<String>,
+    /// The provider that served.
+    pub provider: Option<String>,
+    /// The caller's API shape (`openai_chat`, `anthropic`, ...).
+    pub caller_shape: String,
+    /// The upstream's API shape.
+    pub upstream_shape: Option<String>,
+    /// Input tokens, cache reads and writes included.
+    pub input_tokens: u64,
+    /// Output tokens, reasoning included.
+    pub output_tokens: u64,
+    /// Input tokens read from the provider's prompt cache.
+    pub cached_tokens: u64,
+    /// Input tokens written to the provider's prompt cache.
+    pub cache_write_tokens: u64,
+    /// Output tokens spent on reasoning.
+    pub reasoning_tokens: u64,
+    /// Cost in micro-dollars; `None` when the model has no price.
+    pub cost_micros: Option<i64>,
+    /// Milliseconds to the first byte of the answer.
+    pub ttfb_ms: Option<i64>,
+    /// Milliseconds to the end of the answer.
+    pub total_ms: i64,
+    /// The HTTP status sent to the caller.
+    pub status: u16,
+    /// Whether the answer was streamed.
+    pub streamed: bool,
+    /// The error's kind, when the request failed (or its stream broke).
+    pub error_kind: Option<String>,
+    /// The request body, only for keys with body logging on.
+    pub request_body: Option<Vec<u8>>,
+    /// The response body, only for keys with body logging on.
+    pub response_body: Option<Vec<u8>>,
+}
+
+impl UsageRecord {
+    /// Copies the token counts of `usage` (cache reads become `cached_tokens`).
+    pub fn set_usage(&mut self, usage: &Usage) {
+        self.input_tokens = usage.input_tokens;
+        self.output_tokens = usage.output_tokens;
+        self.cached_tokens = usage.cache_read_tokens;
+        self.cache_write_tokens = usage.cache_write_tokens;
+        self.reasoning_tokens = usage.reasoning_tokens;
+    }
+
+    /// Whether the request counts as an error in the rollups.
+    pub fn is_error(&self) -> bool {
+        self.status >= 400 || self.error_kind.is_some()
+    }
+
+    /// The model the rollups file it under: the routed one, else the requested one.
+    pub fn rollup_model(&self) -> &str {
+        self.routed_model
+            .as_deref()
+            .unwrap_or(&self.requested_model)
+    }
+}
+
+/// Milliseconds in an hour: rollups are keyed by the hour's start.
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+
+/// SQLite integers are i64; token counts beyond that are nonsense, kept at the maximum.
+pub(crate) fn sql_int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
