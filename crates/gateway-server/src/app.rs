@@ -2,6 +2,7 @@
 //! catalogue, keys and cool-downs.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -22,6 +23,15 @@ pub struct App {
     pub(crate) keys: Arc<dyn KeyStore>,
     /// The database's keys (and, through it, projects and usage).
     pub(crate) db: Option<Arc<gateway_auth::KeyStore>>,
+    /// Rates, quotas and budgets of keys and projects.
+    pub(crate) limiter: Arc<dyn gateway_auth::Limiter>,
+    /// The usage record writer (off the hot path, batched).
+    pub(crate) usage: Option<gateway_auth::UsageWriter>,
+    usage_thread: std::sync::Mutex<Option<gateway_auth::usage::WriterThread>>,
+    /// The database file (keys, usage).
+    db_path: Option<PathBuf>,
+    /// A temporary database (`[storage] path = ":memory:"`), deleted with the app.
+    _scratch: Option<Scratch>,
     pub(crate) cooldown: Cooldown,
     pub(crate) max_body_bytes: u64,
     next_request: AtomicU64,
@@ -44,8 +54,55 @@ impl App {
     /// the database at `[storage] path`.
     pub fn from_config(config: &Config) -> Result<App, ConfigError> {
         let keys = ConfigKeys::new(&config.keys)?;
-        let db = open_key_store(config)?;
-        App::with_keys(config, Arc::new(keys), Some(Arc::new(db)))
+        let (path, scratch) = database_path(config);
+        let db_error = |e: gateway_auth::AuthError| {
+            ConfigError::invalid("storage.path", format!("{}: {e}", path.display()))
+        };
+        let db =
+            gateway_auth::KeyStore::open(&path, config.key_defaults.clone()).map_err(db_error)?;
+        let limiter = gateway_auth::MemoryLimiter::new();
+        // Quotas and budgets continue from the usage already recorded.
+        let seed = gateway_auth::migrate::open(&path)
+            .and_then(|conn| limiter.seed_from(&conn, gateway_auth::cache::now_ms()));
+        seed.map_err(db_error)?;
+        let (writer, thread) =
+            gateway_auth::UsageWriter::start(&path, gateway_auth::usage::WriterConfig::default())
+                .map_err(db_error)?;
+        let mut app = App::with_keys(config, Arc::new(keys), Some(Arc::new(db)))?;
+        app.limiter = Arc::new(limiter);
+        app.usage = Some(writer);
+        app.usage_thread = std::sync::Mutex::new(Some(thread));
+        app._scratch = scratch;
+        app.db_path = Some(path);
+        Ok(app)
+    }
+
+    /// Writes every queued usage record and stops the writer (graceful shutdown).
+    /// Blocking: call it off the async runtime's workers.
+    pub fn shutdown_usage(&self) {
+        if let Some(writer) = &self.usage {
+            writer.shutdown();
+        }
+        let thread = self
+            .usage_thread
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            let stats = thread.join();
+            tracing::info!(
+                written = stats.written,
+                dropped = stats.dropped,
+                "usage writer stopped"
+            );
+        }
+    }
+
+    /// Waits until every usage record queued so far is in the database.
+    pub fn flush_usage(&self) {
+        if let Some(writer) = &self.usage {
+            writer.flush();
+        }
     }
 
     /// Builds the state with the given key stores.
@@ -71,6 +128,11 @@ impl App {
             catalog,
             keys,
             db,
+            limiter: Arc::new(gateway_auth::MemoryLimiter::new()),
+            usage: None,
+            usage_thread: std::sync::Mutex::new(None),
+            db_path: None,
+            _scratch: None,
             cooldown: Cooldown::new(Duration::from_secs(5), Duration::from_secs(60)),
             max_body_bytes: config.server.max_body_bytes,
             next_request: AtomicU64::new(1),
@@ -95,6 +157,12 @@ impl App {
         self.draining.load(Ordering::Relaxed)
     }
 
+    /// The database file, when there is one (usage queries open their own
+    /// connection to it).
+    pub fn database_path(&self) -> Option<&std::path::Path> {
+        self.db_path.as_deref()
+    }
+
     /// The database key store, when there is one.
     pub fn key_store(&self) -> Option<&Arc<gateway_auth::KeyStore>> {
         self.db.as_ref()
@@ -106,16 +174,37 @@ impl App {
     }
 }
 
-/// Opens the database named by `[storage] path` (`:memory:` for a private one).
-pub fn open_key_store(config: &Config) -> Result<gateway_auth::KeyStore, ConfigError> {
+/// The database file of `[storage] path`; `":memory:"` becomes a fresh file in the
+/// temporary directory (the key store and the usage writer each need a connection to
+/// the same database), deleted when the app is.
+fn database_path(config: &Config) -> (PathBuf, Option<Scratch>) {
     let path = &config.storage.path;
-    let defaults = config.key_defaults.clone();
-    let opened = if path.as_os_str() == ":memory:" {
-        gateway_auth::KeyStore::open_in_memory(defaults)
-    } else {
-        gateway_auth::KeyStore::open(path, defaults)
-    };
-    opened.map_err(|e| ConfigError::invalid("storage.path", format!("{}: {e}", path.display())))
+    if path.as_os_str() != ":memory:" {
+        return (path.clone(), None);
+    }
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "patchbay-{}-{}-{:08x}.db",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        fastrand::u32(..)
+    );
+    let path = std::env::temp_dir().join(name);
+    (path.clone(), Some(Scratch(path)))
+}
+
+/// A temporary database file, removed (with its WAL files) on drop.
+#[derive(Debug)]
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 /// Reads one `[providers.<name>]` table, naming the bad key's full path.

@@ -2,17 +2,20 @@
 //! preparation (same-shape fast path or codec), and the tries with retries,
 //! fallbacks and cool-downs — all before the first byte reaches the caller.
 
+mod policy;
 mod prepare;
 mod relay;
 
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use gateway_protocol::{ApiShape, ChatRequest, ErrorKind, GatewayError};
 use gateway_providers::{BodyStream, Operation, UpstreamCall};
-use gateway_translate::{ResponseContext, codec};
+use gateway_translate::{ResponseContext, codec, usage_tap};
 
+use crate::accounting;
 use crate::app::App;
 use crate::auth::KeyIdentity;
 use crate::ingress::ChatCall;
@@ -26,7 +29,7 @@ const MAX_ANSWER_BYTES: usize = 64 << 20;
 
 /// Serves one chat request. Errors come back in the caller's envelope.
 pub(crate) async fn serve(
-    app: &App,
+    app: &Arc<App>,
     call: &ChatCall,
     body: &Bytes,
     identity: &KeyIdentity,
@@ -40,6 +43,7 @@ pub(crate) async fn serve(
     if let Some(stream) = call.url_stream {
         req.stream = stream;
     }
+    let changed = policy::apply(identity, &mut req).map_err(|e| Failure::new(e, None))?;
     if req.model.is_empty() {
         return Err(Failure::new(
             GatewayError::invalid_request("model", "a model name is required"),
@@ -62,7 +66,20 @@ pub(crate) async fn serve(
         .router
         .resolve(&req.model, &Needs::of(&req))
         .map_err(|e| Failure::new(e, None))?;
+    policy::filter_providers(identity, &mut plan).map_err(|e| Failure::new(e, None))?;
     plan.apply_cooldown(&app.cooldown, Instant::now());
+    let charge = accounting::Charge {
+        identity,
+        request_id,
+        caller: call.shape,
+        streamed: req.stream,
+    };
+    let mut ticket = accounting::admit(app, &charge, &req, &plan).map_err(|refused| Failure {
+        err: refused.to_gateway_error(),
+        target: None,
+        attempts: 0,
+        headers: refused.headers(),
+    })?;
 
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -79,7 +96,8 @@ pub(crate) async fn serve(
             ));
             continue;
         };
-        let prepared = match prepare::prepare(app, &mut req, call, body, provider, target) {
+        let prepared = match prepare::prepare(app, &mut req, call, body, provider, target, changed)
+        {
             Ok(p) => p,
             Err(err) => {
                 // This target cannot take the request as sent; another may.
@@ -128,8 +146,18 @@ pub(crate) async fn serve(
                         notes: prepared.notes.clone(),
                     };
                     let ctx = response_context(&req, call, provider.shape(), created, request_id);
-                    return answer(call, provider.shape(), &prepared, started, ctx, served)
-                        .map_err(|e| Failure::new(e, Some(target.clone())));
+                    ticket.routed(&target.provider, &target.upstream_model, provider.shape());
+                    ticket.first_byte();
+                    return answer(
+                        call,
+                        provider.shape(),
+                        &prepared,
+                        started,
+                        ctx,
+                        served,
+                        ticket,
+                    )
+                    .map_err(|e| Failure::new(e, Some(target.clone())));
                 }
                 Err(err) => {
                     let again = retryable(&err);
@@ -150,10 +178,17 @@ pub(crate) async fn serve(
     let err = last_err.unwrap_or_else(|| {
         GatewayError::new(ErrorKind::Internal, "the route has no usable target")
     });
+    if let Some(t) = &last_target {
+        if let Some(p) = app.providers.get(&t.provider) {
+            ticket.routed(&t.provider, &t.upstream_model, p.shape());
+        }
+    }
+    ticket.fail(&err, None);
     Err(Failure {
         err,
         target: last_target,
         attempts: tries,
+        headers: Vec::new(),
     })
 }
 
@@ -174,14 +209,17 @@ pub(crate) struct Failure {
     pub err: GatewayError,
     pub target: Option<Target>,
     pub attempts: u32,
+    /// Further headers (a limit refusal's `x-ratelimit-*`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Failure {
-    fn new(err: GatewayError, target: Option<Target>) -> Self {
+    pub(crate) fn new(err: GatewayError, target: Option<Target>) -> Self {
         Failure {
             err,
             target,
             attempts: 0,
+            headers: Vec::new(),
         }
     }
 }
@@ -243,26 +281,36 @@ fn answer(
     started: Started,
     ctx: ResponseContext,
     served: Served,
+    ticket: accounting::Ticket,
 ) -> Result<Answer, GatewayError> {
     match started {
         Started::Whole(body) => {
             let body = if prepared.same_shape {
+                ticket.succeed(usage_tap::response_usage(upstream, &body));
                 body
             } else {
-                let resp = codec::decode_response(upstream, &body, &ctx).map_err(|e| {
+                let decoded = codec::decode_response(upstream, &body, &ctx).map_err(|e| {
                     let mut err: GatewayError = e.into();
                     err.kind = ErrorKind::Upstream;
                     err.status = 502;
                     err.blame = gateway_protocol::Blame::Upstream;
                     err.message = format!("the upstream answer could not be read: {}", err.message);
                     err
-                })?;
+                });
+                let resp = match decoded {
+                    Ok(resp) => resp,
+                    Err(err) => {
+                        ticket.fail(&err, usage_tap::response_usage(upstream, &body));
+                        return Err(err);
+                    }
+                };
+                ticket.succeed(Some(resp.usage));
                 codec::encode_response(call.shape, &resp, &ctx)
             };
             Ok(respond::whole(body, served))
         }
         Started::Stream { first, rest } => {
-            let relay = relay::Relay::new(call.shape, upstream, prepared, ctx, first, rest);
+            let relay = relay::Relay::new(call.shape, upstream, prepared, ctx, first, rest, ticket);
             Ok(respond::stream(
                 relay.into_body(),
                 respond::stream_content_type(call.shape, call.json_array),

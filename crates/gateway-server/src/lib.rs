@@ -1,6 +1,7 @@
 //! The patchbay binary's library: configuration, routing, the model catalogue,
 //! authentication, the command line, and the HTTP layer built on them.
 
+pub mod accounting;
 pub mod app;
 pub mod auth;
 pub mod catalog;

@@ -87,6 +87,7 @@ pub(crate) async fn embeddings(
             err: unreadable(e),
             target: None,
             attempts: served.attempts,
+            headers: Vec::new(),
         })?;
     resp.model = caller_model;
     let out = match form {
@@ -150,6 +151,7 @@ pub(crate) async fn count_tokens(
                 err: unreadable(e),
                 target: None,
                 attempts: served.attempts,
+                headers: Vec::new(),
             })?;
             (count, served)
         }
@@ -193,6 +195,7 @@ async fn routed(
         err,
         target: None,
         attempts: 0,
+        headers: Vec::new(),
     };
     if model.is_empty() {
         return Err(fail(GatewayError::invalid_request(
@@ -280,6 +283,7 @@ async fn routed(
         }),
         target: None,
         attempts: tries,
+        headers: Vec::new(),
     })
 }
 
@@ -313,6 +317,7 @@ fn client_error(e: TranslateError) -> Failure {
         err: e.into(),
         target: None,
         attempts: 0,
+        headers: Vec::new(),
     }
 }
 

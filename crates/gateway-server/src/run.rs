@@ -104,7 +104,10 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         tokio::spawn(refresh_keys(db));
     }
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    match listen::serve(app, listener, tls, shutdown_signal(), grace).await {
+    let served = listen::serve(app.clone(), listener, tls, shutdown_signal(), grace).await;
+    // Every usage record queued so far reaches the database before the exit.
+    let _ = tokio::task::spawn_blocking(move || app.shutdown_usage()).await;
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err.to_string()),
     }

@@ -53,7 +53,12 @@ where
     resp
 }
 
-async fn dispatch<B>(app: &App, endpoint: Endpoint, req: Request<B>, request_id: &str) -> Answer
+async fn dispatch<B>(
+    app: &Arc<App>,
+    endpoint: Endpoint,
+    req: Request<B>,
+    request_id: &str,
+) -> Answer
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -79,7 +84,7 @@ where
 #[derive(Debug, Clone, Copy)]
 struct BodyRead;
 
-async fn route<B>(app: &App, endpoint: Endpoint, req: Request<B>, request_id: &str) -> Answer
+async fn route<B>(app: &Arc<App>, endpoint: Endpoint, req: Request<B>, request_id: &str) -> Answer
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -156,6 +161,7 @@ where
             err: GatewayError::new(ErrorKind::Internal, "unhandled endpoint"),
             target: None,
             attempts: 0,
+            headers: Vec::new(),
         }),
     };
     let mut resp = match result {
@@ -169,6 +175,12 @@ where
 /// The answer to a failed operation, saying where it last went.
 fn failed(shape: ApiShape, failure: &Failure) -> Answer {
     let mut resp = respond::error(shape, &failure.err);
+    for (name, value) in &failure.headers {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            resp.headers_mut()
+                .insert(http::HeaderName::from_static(name), v);
+        }
+    }
     if let Some(target) = &failure.target {
         let served = respond::Served {
             provider: target.provider.clone(),

@@ -35,7 +35,8 @@ pub(crate) struct Prepared {
 }
 
 /// Prepares the body for `target`. `req` is changed only for the duration of the
-/// call.
+/// call; `changed` says the gateway already changed it (key policy), so the caller's
+/// bytes no longer match it.
 pub(crate) fn prepare(
     app: &App,
     req: &mut ChatRequest,
@@ -43,6 +44,7 @@ pub(crate) fn prepare(
     raw: &Bytes,
     provider: &Provider,
     target: &Target,
+    changed: bool,
 ) -> Result<Prepared, GatewayError> {
     let upstream = provider.shape();
     let saved_max = req.sampling.max_output_tokens;
@@ -60,6 +62,7 @@ pub(crate) fn prepare(
     }
     let same = upstream == call.shape && !(call.json_array && req.stream);
     let fast = same
+        && !changed
         && clamped.is_empty()
         && fastpath::get_member(raw, "patchbay")
             .map_err(GatewayError::from)?

@@ -9,23 +9,58 @@ use std::convert::Infallible;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use gateway_protocol::{ApiShape, GatewayError, StreamEvent};
+use gateway_protocol::{ApiShape, GatewayError, StreamEvent, Usage};
 use gateway_providers::BodyStream;
 use gateway_translate::codec::{StreamEncoder, Transcoder, upstream_framing};
 use gateway_translate::framing::write_sse;
+use gateway_translate::usage_tap::UsageTap;
 use gateway_translate::{Frame, Framer, ResponseContext, fastpath};
 use http_body::Frame as BodyFrame;
 
 use super::Prepared;
+use crate::accounting::Ticket;
 
 /// How upstream bytes become caller bytes.
 enum Mode {
-    /// Same shape: the bytes as they are.
-    Pass,
+    /// Same shape: the bytes as they are (framed on the side to read the usage).
+    Pass { tap: Tap },
     /// Same shape (OpenAI Chat), minus the usage chunk the gateway forced on.
-    StripUsage { framer: Framer, frames: Vec<Frame> },
+    StripUsage { tap: Tap },
     /// Another shape: through the codecs.
     Transcode(Box<Transcoder>),
+}
+
+/// Frames of a same-shape stream and the usage they report.
+struct Tap {
+    framer: Framer,
+    frames: Vec<Frame>,
+    usage: UsageTap,
+}
+
+impl Tap {
+    fn new(shape: ApiShape) -> Tap {
+        Tap {
+            framer: Framer::new(upstream_framing(shape)),
+            frames: Vec::new(),
+            usage: UsageTap::new(shape),
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        self.framer.push(chunk, &mut self.frames);
+        self.observe();
+    }
+
+    fn finish(&mut self) {
+        self.framer.finish(&mut self.frames);
+        self.observe();
+    }
+
+    fn observe(&mut self) {
+        for frame in &self.frames {
+            self.usage.observe(frame);
+        }
+    }
 }
 
 /// One streamed answer in flight.
@@ -36,6 +71,7 @@ pub(crate) struct Relay {
     first: Option<Bytes>,
     upstream: Option<BodyStream>,
     out: Vec<u8>,
+    ticket: Option<Ticket>,
 }
 
 impl Relay {
@@ -46,16 +82,18 @@ impl Relay {
         ctx: ResponseContext,
         first: Option<Bytes>,
         upstream: BodyStream,
+        ticket: Ticket,
     ) -> Relay {
         let mode = if !prepared.same_shape {
             Mode::Transcode(Box::new(Transcoder::new(upstream_shape, caller, &ctx)))
         } else if prepared.strip_usage {
             Mode::StripUsage {
-                framer: Framer::new(upstream_framing(upstream_shape)),
-                frames: Vec::new(),
+                tap: Tap::new(upstream_shape),
             }
         } else {
-            Mode::Pass
+            Mode::Pass {
+                tap: Tap::new(upstream_shape),
+            }
         };
         Relay {
             mode,
@@ -64,6 +102,7 @@ impl Relay {
             first,
             upstream: Some(upstream),
             out: Vec::new(),
+            ticket: Some(ticket),
         }
     }
 
@@ -105,10 +144,14 @@ impl Relay {
 
     fn push(&mut self, chunk: &[u8]) {
         match &mut self.mode {
-            Mode::Pass => self.out.extend_from_slice(chunk),
-            Mode::StripUsage { framer, frames } => {
-                framer.push(chunk, frames);
-                write_frames(frames, &mut self.out);
+            Mode::Pass { tap } => {
+                tap.push(chunk);
+                tap.frames.clear();
+                self.out.extend_from_slice(chunk);
+            }
+            Mode::StripUsage { tap } => {
+                tap.push(chunk);
+                write_frames(&mut tap.frames, &mut self.out);
             }
             Mode::Transcode(t) => t.push(chunk, &mut self.out),
         }
@@ -116,24 +159,51 @@ impl Relay {
 
     fn finish(&mut self) {
         match &mut self.mode {
-            Mode::Pass => {}
-            Mode::StripUsage { framer, frames } => {
-                framer.finish(frames);
-                write_frames(frames, &mut self.out);
+            Mode::Pass { tap } => {
+                tap.finish();
+                tap.frames.clear();
+            }
+            Mode::StripUsage { tap } => {
+                tap.finish();
+                write_frames(&mut tap.frames, &mut self.out);
             }
             Mode::Transcode(t) => t.finish(&mut self.out),
+        }
+        if let Some(ticket) = self.ticket.take() {
+            ticket.succeed(self.usage());
         }
     }
 
     /// The upstream broke off: the caller gets an error in its own stream grammar.
     fn fail(&mut self, err: GatewayError) {
         tracing::debug!(error = %err.message, "upstream stream broke off");
+        if let Some(ticket) = self.ticket.take() {
+            ticket.stream_failed(&err, self.usage());
+        }
         match &mut self.mode {
             Mode::Transcode(t) => t.fail(err, &mut self.out),
-            Mode::Pass | Mode::StripUsage { .. } => {
+            Mode::Pass { .. } | Mode::StripUsage { .. } => {
                 let mut encoder = StreamEncoder::new(self.caller, &self.ctx);
                 encoder.encode(&StreamEvent::Error(err), &mut self.out);
             }
+        }
+    }
+
+    /// The usage the stream reported so far.
+    fn usage(&self) -> Option<Usage> {
+        match &self.mode {
+            Mode::Pass { tap } | Mode::StripUsage { tap } => tap.usage.usage(),
+            Mode::Transcode(t) => t.usage(),
+        }
+    }
+}
+
+impl Drop for Relay {
+    /// Dropped before the end: the caller went away (the upstream request is cancelled
+    /// with the body stream).
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            ticket.cancelled(self.usage());
         }
     }
 }

@@ -1,0 +1,238 @@
+//! Charging requests: the limit check and reservation before the upstream call, and
+//! the usage record (tokens, cost, timings, outcome) with the settlement after it.
+//!
+//! A [`Ticket`] travels with the request from admission to its end — the whole
+//! answer, the end of the stream, or the client leaving — and is closed exactly once:
+//! dropping an open ticket closes it as cancelled, so no path loses a record or
+//! leaves a reservation held.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gateway_auth::limits::{micros_to_usd, usd_to_micros};
+use gateway_auth::{Actual, Estimate, Limits, Refused, Reservation, Subject, UsageRecord};
+use gateway_protocol::{ApiShape, ChatRequest, GatewayError, Usage};
+use gateway_translate::estimate;
+
+use crate::app::App;
+use crate::auth::KeyIdentity;
+use crate::catalog::Catalog;
+use crate::routing::RoutePlan;
+
+/// Output tokens reserved for a request that sets no `max_tokens` and whose model the
+/// catalogue does not know.
+const DEFAULT_OUTPUT_ESTIMATE: u64 = 4096;
+
+/// One request's account, open until the request ends.
+pub(crate) struct Ticket {
+    app: Arc<App>,
+    record: UsageRecord,
+    reservation: Option<Reservation>,
+    started: Instant,
+    first_byte: Option<Duration>,
+    closed: bool,
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticket")
+            .field("request_id", &self.record.request_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who is charged for what a request asked.
+pub(crate) struct Charge<'a> {
+    pub identity: &'a KeyIdentity,
+    pub request_id: &'a str,
+    pub caller: ApiShape,
+    pub streamed: bool,
+}
+
+/// Checks the key's and its project's limits for `req` routed by `plan`, reserving
+/// the estimate; a refusal comes back with its headers.
+pub(crate) fn admit(
+    app: &Arc<App>,
+    charge: &Charge<'_>,
+    req: &ChatRequest,
+    plan: &RoutePlan,
+) -> Result<Ticket, Box<Refused>> {
+    let subject = subject_of(charge.identity);
+    let reservation = match &charge.identity.entry {
+        Some(entry) if needs_limiter(&entry.policy.limits, entry.project.as_deref()) => {
+            let estimate = estimate_for(&app.catalog, req, plan);
+            let project = entry.project.as_ref().map(|p| &p.limits);
+            let admitted = app.limiter.admit(
+                &subject,
+                &entry.policy.limits,
+                project,
+                &estimate,
+                gateway_auth::cache::now_ms(),
+            );
+            match admitted {
+                Ok(r) => Some(r),
+                Err(refused) => {
+                    // Refused requests are requests too: they get their record.
+                    let mut ticket = Ticket::open(app, charge, req, &subject, None);
+                    let err = refused.to_gateway_error();
+                    ticket.close(err.status, None, Some(&err));
+                    return Err(Box::new(refused));
+                }
+            }
+        }
+        _ => None,
+    };
+    Ok(Ticket::open(app, charge, req, &subject, reservation))
+}
+
+impl Ticket {
+    fn open(
+        app: &Arc<App>,
+        charge: &Charge<'_>,
+        req: &ChatRequest,
+        subject: &Subject,
+        reservation: Option<Reservation>,
+    ) -> Ticket {
+        Ticket {
+            app: app.clone(),
+            record: UsageRecord {
+                request_id: charge.request_id.to_owned(),
+                ts_ms: gateway_auth::cache::now_ms(),
+                key_id: subject.key_id.clone(),
+                project_id: subject.project_id.clone(),
+                requested_model: req.model.clone(),
+                caller_shape: charge.caller.as_str().to_owned(),
+                streamed: charge.streamed,
+                ..UsageRecord::default()
+            },
+            reservation,
+            started: Instant::now(),
+            first_byte: None,
+            closed: false,
+        }
+    }
+}
+
+fn needs_limiter(key: &Limits, project: Option<&gateway_auth::ProjectLimits>) -> bool {
+    !key.is_unlimited() || project.is_some_and(|p| !p.limits.is_unlimited())
+}
+
+/// Config-file keys are charged under `config:<name>`; database keys under their id.
+fn subject_of(identity: &KeyIdentity) -> Subject {
+    match &identity.entry {
+        Some(entry) => entry.subject.clone(),
+        None => Subject {
+            key_id: format!("config:{}", identity.name),
+            project_id: None,
+        },
+    }
+}
+
+/// Tokens and money a request may use: the prompt counted locally, the output it asks
+/// for (or the first target's catalogue limit), at the first target's prices.
+fn estimate_for(catalog: &Catalog, req: &ChatRequest, plan: &RoutePlan) -> Estimate {
+    let input_tokens = estimate::input_tokens(req);
+    let model = plan.attempts.first().map(|t| t.upstream_model.as_str());
+    let info = model.and_then(|m| catalog.lookup(m));
+    let output_tokens = req
+        .sampling
+        .max_output_tokens
+        .or_else(|| info.and_then(|i| i.max_output_tokens))
+        .unwrap_or(DEFAULT_OUTPUT_ESTIMATE);
+    let usage = Usage {
+        input_tokens,
+        output_tokens,
+        ..Usage::default()
+    };
+    let cost_micros = info.and_then(|i| i.prices.cost(&usage)).map(usd_to_micros);
+    Estimate {
+        input_tokens,
+        output_tokens,
+        cost_micros,
+    }
+}
+
+impl Ticket {
+    /// Where the request went.
+    pub(crate) fn routed(&mut self, provider: &str, model: &str, upstream: ApiShape) {
+        self.record.provider = Some(provider.to_owned());
+        self.record.routed_model = Some(model.to_owned());
+        self.record.upstream_shape = Some(upstream.as_str().to_owned());
+    }
+
+    /// The first byte of the answer is on its way to the caller.
+    pub(crate) fn first_byte(&mut self) {
+        self.first_byte
+            .get_or_insert_with(|| self.started.elapsed());
+    }
+
+    /// Closes the account of an answered request with the usage the upstream reported.
+    pub(crate) fn succeed(mut self, usage: Option<Usage>) {
+        self.close(200, usage, None);
+    }
+
+    /// Closes the account of a failed request.
+    pub(crate) fn fail(mut self, err: &GatewayError, usage: Option<Usage>) {
+        self.close(err.status, usage, Some(err));
+    }
+
+    /// Closes the account of a request whose caller went away mid-answer.
+    pub(crate) fn cancelled(mut self, usage: Option<Usage>) {
+        self.close(499, usage, None);
+    }
+
+    /// Closes the account of a stream that ended with an in-band error.
+    pub(crate) fn stream_failed(mut self, err: &GatewayError, usage: Option<Usage>) {
+        self.close(200, usage, Some(err));
+    }
+
+    fn close(&mut self, status: u16, usage: Option<Usage>, err: Option<&GatewayError>) {
+        if std::mem::replace(&mut self.closed, true) {
+            return;
+        }
+        let usage = usage.unwrap_or_default();
+        let model = self
+            .record
+            .routed_model
+            .as_deref()
+            .unwrap_or(&self.record.requested_model);
+        let cost = self
+            .app
+            .catalog
+            .lookup(model)
+            .and_then(|m| m.prices.cost(&usage));
+        let cost_micros = cost.map(usd_to_micros);
+        if let Some(reservation) = self.reservation.take() {
+            let actual = Actual::from_usage(&usage, cost_micros);
+            reservation.settle(&actual, gateway_auth::cache::now_ms());
+        }
+        self.record.set_usage(&usage);
+        self.record.cost_micros = cost_micros;
+        self.record.status = status;
+        self.record.error_kind = err.map(|e| format!("{:?}", e.kind));
+        self.record.ttfb_ms = self.first_byte.map(millis);
+        self.record.total_ms = millis(self.started.elapsed());
+        if let Some(writer) = &self.app.usage {
+            writer.record(std::mem::take(&mut self.record));
+        }
+        tracing::debug!(
+            cost_usd = cost.map(|c| micros_to_usd(usd_to_micros(c))),
+            status,
+            "request accounted"
+        );
+    }
+}
+
+impl Drop for Ticket {
+    /// A ticket dropped open: the client went away (or a path forgot it). Recorded as
+    /// cancelled with 499, the reservation settled with nothing used.
+    fn drop(&mut self) {
+        if !self.closed {
+            self.close(499, None, None);
+        }
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
