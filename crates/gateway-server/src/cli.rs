@@ -31,6 +31,37 @@ pub enum Command {
     Mock(MockArgs),
     /// Create and manage virtual keys in the database.
     Keys(KeysArgs),
+    /// Usage and cost totals from the database.
+    Usage(UsageArgs),
+}
+
+/// `patchbay usage`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct UsageArgs {
+    /// Config file whose `[storage] path` names the database.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The database file (overrides the config's).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Group by key, project, model, provider or day (`total`: one line).
+    #[arg(long, default_value = "key")]
+    pub by: String,
+    /// Start: 7d, 24h, 30m ago, an RFC 3339 time, or Unix ms.
+    #[arg(long, default_value = "30d")]
+    pub since: String,
+    /// End (default: now).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only this key (public id).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Only this model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `patchbay keys`: works on the database the config names (`[storage] path`).

@@ -17,6 +17,7 @@ pub mod respond;
 pub mod routing;
 pub mod run;
 pub mod service;
+pub mod usage_cli;
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -33,6 +33,13 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Check(args) => runtime.block_on(check(args)),
         Command::Mock(args) => runtime.block_on(mock(args)),
+        Command::Usage(args) => match crate::usage_cli::run(&args) {
+            Ok(text) => {
+                say(&text);
+                ExitCode::SUCCESS
+            }
+            Err(err) => fail(&err),
+        },
         Command::Keys(args) => match crate::keys_cli::run(&args) {
             Ok(text) => {
                 say(&text);

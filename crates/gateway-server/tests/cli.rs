@@ -148,3 +148,116 @@ fn check_validates_and_probes() {
     assert!(err.contains("lisen"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Starts `patchbay serve -c config` on a free port; returns the child and base URL.
+fn serve_with(config: &std::path::Path, dir: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .args(["serve", "--listen", "127.0.0.1:0", "-c"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first).unwrap();
+    let base = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    (child, base)
+}
+
+fn stop(child: std::process::Child) {
+    let mut child = child;
+    Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn a_cli_key_works_and_its_requests_show_in_usage_after_a_restart() {
+    let dir = std::env::temp_dir().join(format!("patchbay-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("p.toml");
+    std::fs::write(
+        &config,
+        "[storage]\npath = \"pb.db\"\n[providers.m]\nkind = \"mock\"\n[[routes]]\nmodel = \"*\"\ntargets = [{ provider = \"m\" }]\n",
+    )
+    .unwrap();
+    let keys = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .current_dir(&dir)
+            .arg("keys")
+            .args(args)
+            .args(["-c", "p.toml"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let created = keys(&["create", "--name", "sdk", "--style", "openai"]);
+    let secret = created.lines().last().unwrap().to_owned();
+    assert!(secret.starts_with("sk-"), "{created}");
+    assert!(keys(&["list"]).contains("sdk"));
+    // No plaintext in the database file.
+    let bytes = std::fs::read(dir.join("pb.db")).unwrap();
+    assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+
+    let (child, base) = serve_with(&config, &dir);
+    let client = reqwest::Client::new();
+    for path in ["/v1/chat/completions", "/v1/messages"] {
+        let resp = client
+            .post(format!("{base}{path}"))
+            .bearer_auth(&secret)
+            .json(&serde_json::json!({"model":"mock-echo","max_tokens":50,"messages":[{"role":"user","content":"hello there"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+    }
+    stop(child);
+    // The usage written before the exit is there, from a separate process.
+    let out = Command::new(BIN)
+        .current_dir(&dir)
+        .args(["usage", "-c", "p.toml", "--by", "key", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key_id = created.split_whitespace().next().unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["group"] == key_id)
+        .unwrap_or_else(|| panic!("{rows}"));
+    assert_eq!(row["requests"], 2);
+    assert!(row["output_tokens"].as_u64().unwrap() > 0);
+    // Revoked from the CLI while a server runs: refused within about a second.
+    let (child, base) = serve_with(&config, &dir);
+    keys(&["revoke", "sdk"]);
+    let mut refused = false;
+    for _ in 0..40 {
+        let status = client
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(&secret)
+            .json(&serde_json::json!({"model":"mock-echo","messages":[{"role":"user","content":"x"}]}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == 401 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused, "the revoked key still worked after 4 s");
+    stop(child);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
