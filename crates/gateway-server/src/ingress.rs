@@ -32,6 +32,12 @@ pub enum Endpoint {
         /// The caller's shape.
         shape: ApiShape,
     },
+    /// `POST /v1/estimate`: a chat request's tokens and cost, without an upstream call.
+    /// The body is in `shape` (`?shape=`, else by headers, else OpenAI Chat).
+    Estimate {
+        /// The body's shape.
+        shape: ApiShape,
+    },
     /// `HEAD /` or `GET /` (Claude Code's pre-flight).
     Root,
     /// `GET /healthz`: the process is up.
@@ -92,6 +98,7 @@ impl Endpoint {
             Endpoint::Embeddings { .. } => ApiShape::Gemini,
             Endpoint::CountTokens { shape, .. }
             | Endpoint::ListModels { shape }
+            | Endpoint::Estimate { shape }
             | Endpoint::MethodNotAllowed { shape, .. }
             | Endpoint::NotFound { shape } => *shape,
             _ => ApiShape::OpenAiChat,
@@ -162,6 +169,14 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
                 }
             } else {
                 wrong(ApiShape::OpenAiChat, "POST")
+            };
+        }
+        "/v1/estimate" => {
+            let shape = estimate_shape(query, headers);
+            return if post {
+                Endpoint::Estimate { shape }
+            } else {
+                wrong(shape, "POST")
             };
         }
         "/v1/models" | "/models" => {
@@ -283,6 +298,24 @@ fn list_shape(headers: &HeaderMap) -> ApiShape {
         ApiShape::Anthropic
     } else {
         ApiShape::OpenAiChat
+    }
+}
+
+/// The shape of an estimate's body: `?shape=openai|responses|anthropic|gemini`, else
+/// the caller's headers.
+fn estimate_shape(query: Option<&str>, headers: &HeaderMap) -> ApiShape {
+    let named = query.and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "shape")
+            .map(|(_, v)| v)
+    });
+    match named {
+        Some("responses") => ApiShape::OpenAiResponses,
+        Some("anthropic") => ApiShape::Anthropic,
+        Some("gemini") => ApiShape::Gemini,
+        Some(_) => ApiShape::OpenAiChat,
+        None => list_shape(headers),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod catalog;
 mod chat;
 pub mod cli;
 pub mod config;
+mod estimate;
 pub mod ingress;
 pub mod keys_cli;
 pub mod listen;

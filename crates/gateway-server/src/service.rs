@@ -154,6 +154,7 @@ where
         Endpoint::Embeddings { form, url_model } => {
             ops::embeddings(app, *form, url_model.as_deref(), &body, &identity).await
         }
+        Endpoint::Estimate { shape } => crate::estimate::estimate(app, *shape, &body, &identity),
         Endpoint::CountTokens { shape, url_model } => {
             ops::count_tokens(app, *shape, url_model.as_deref(), &body, &identity).await
         }

@@ -270,3 +270,63 @@ async fn shutdown_lets_open_streams_finish() {
     assert_eq!(text_of(&answer).split_whitespace().count(), 20);
     stopping.await.unwrap();
 }
+
+#[tokio::test]
+async fn estimates_price_a_request_without_calling_upstream() {
+    let up = Upstreams::start(MockConfig {
+        fail_status: Some(500),
+        ..MockConfig::default()
+    })
+    .await;
+    // Every upstream fails: an estimate must not reach any of them.
+    let gw = Gateway::start(&format!(
+        "{}\n[[routes]]\nmodel = \"smart\"\ntargets = [{{ provider = \"openai\", model = \"gpt-4o-mini\" }}]\n[[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"openai\" }}]\n",
+        up.toml()
+    ))
+    .await;
+    let c = client();
+    let body = serde_json::json!({"model":"smart","max_tokens":1000,"messages":[{"role":"user","content":"How long is a piece of string?"}]});
+    let v: serde_json::Value = c
+        .post(gw.url("/v1/estimate"))
+        .bearer_auth(KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["targets"][0]["model"], "gpt-4o-mini", "{v}");
+    assert!(v["input_tokens"].as_u64().unwrap() > 5, "{v}");
+    assert_eq!(v["max_output_tokens"], 1000);
+    let input = v["cost_usd"]["input"].as_f64().unwrap();
+    let output = v["cost_usd"]["output_max"].as_f64().unwrap();
+    let out_price = v["prices_per_mtok"]["output"].as_f64().unwrap();
+    assert!((output - 1000.0 * out_price / 1e6).abs() < 1e-12, "{v}");
+    assert!((v["cost_usd"]["total_max"].as_f64().unwrap() - (input + output)).abs() < 1e-12);
+    // An unpriced model: cost unknown, not zero.
+    let body = serde_json::json!({"model":"mock-echo","messages":[{"role":"user","content":"x"}]});
+    let v: serde_json::Value = c
+        .post(gw.url("/v1/estimate"))
+        .bearer_auth(KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(v["cost_usd"].is_null(), "{v}");
+    // Anthropic-shaped bodies by header; bad bodies get the shape's 400.
+    let resp = c
+        .post(gw.url("/v1/estimate"))
+        .header("x-api-key", KEY)
+        .header("anthropic-version", "2023-06-01")
+        .json(&serde_json::json!({"model":"smart","max_tokens":5,"messages":"nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["type"], "error", "{v}");
+}
