@@ -15,6 +15,9 @@ use crate::respond::{self, Answer};
 use crate::routing::Needs;
 
 /// Answers an estimate for a body in `shape`.
+// The same `Failure` the async operations return (clippy does not weigh those); it is
+// built once per failed request, so its size does not matter.
+#[allow(clippy::result_large_err)]
 pub(crate) fn estimate(
     app: &App,
     shape: ApiShape,
