@@ -31,6 +31,8 @@ pub(crate) struct Ticket {
     started: Instant,
     first_byte: Option<Duration>,
     closed: bool,
+    /// The key logs request and response bodies.
+    log_bodies: bool,
 }
 
 impl std::fmt::Debug for Ticket {
@@ -44,6 +46,8 @@ impl std::fmt::Debug for Ticket {
 /// Who is charged for what a request asked.
 pub(crate) struct Charge<'a> {
     pub identity: &'a KeyIdentity,
+    /// The request body as the caller sent it (kept only for keys that log bodies).
+    pub body: &'a [u8],
     pub request_id: &'a str,
     pub caller: ApiShape,
     pub streamed: bool,
@@ -93,9 +97,16 @@ impl Ticket {
         subject: &Subject,
         reservation: Option<Reservation>,
     ) -> Ticket {
+        let log_bodies = charge
+            .identity
+            .entry
+            .as_ref()
+            .is_some_and(|e| e.policy.log_bodies);
         Ticket {
             app: app.clone(),
+            log_bodies,
             record: UsageRecord {
+                request_body: log_bodies.then(|| charge.body.to_vec()),
                 request_id: charge.request_id.to_owned(),
                 ts_ms: gateway_auth::cache::now_ms(),
                 key_id: subject.key_id.clone(),
@@ -160,6 +171,14 @@ impl Ticket {
         self.record.upstream_shape = Some(upstream.as_str().to_owned());
     }
 
+    /// The answer's body, kept when the key logs bodies (whole answers only; streams
+    /// are not buffered for the log).
+    pub(crate) fn response_body(&mut self, body: &[u8]) {
+        if self.log_bodies {
+            self.record.response_body = Some(body.to_vec());
+        }
+    }
+
     /// The first byte of the answer is on its way to the caller.
     pub(crate) fn first_byte(&mut self) {
         self.first_byte
@@ -201,7 +220,13 @@ impl Ticket {
             .catalog
             .lookup(model)
             .and_then(|m| m.prices.cost(&usage));
-        let cost_micros = cost.map(usd_to_micros);
+        // Nothing reached an upstream (refused, failed before routing): it cost
+        // nothing — known, so not "unpriced".
+        let cost_micros = if self.record.provider.is_none() {
+            Some(0)
+        } else {
+            cost.map(usd_to_micros)
+        };
         if let Some(reservation) = self.reservation.take() {
             let actual = Actual::from_usage(&usage, cost_micros);
             reservation.settle(&actual, gateway_auth::cache::now_ms());

@@ -65,9 +65,15 @@ impl App {
         let seed = gateway_auth::migrate::open(&path)
             .and_then(|conn| limiter.seed_from(&conn, gateway_auth::cache::now_ms()));
         seed.map_err(db_error)?;
+        let writer_config = gateway_auth::usage::WriterConfig {
+            retention: config
+                .storage
+                .retention_days
+                .map(|d| Duration::from_secs(u64::from(d) * 86_400)),
+            ..gateway_auth::usage::WriterConfig::default()
+        };
         let (writer, thread) =
-            gateway_auth::UsageWriter::start(&path, gateway_auth::usage::WriterConfig::default())
-                .map_err(db_error)?;
+            gateway_auth::UsageWriter::start(&path, writer_config).map_err(db_error)?;
         let mut app = App::with_keys(config, Arc::new(keys), Some(Arc::new(db)))?;
         app.limiter = Arc::new(limiter);
         app.usage = Some(writer);

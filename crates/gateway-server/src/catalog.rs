@@ -530,6 +530,36 @@ mod tests {
     }
 
     #[test]
+    fn cache_writes_are_priced_apart_and_reasoning_is_output() {
+        let p = Prices {
+            input: Some(2.0),
+            output: Some(10.0),
+            cache_read: Some(0.2),
+            cache_write: Some(2.5),
+        };
+        // Input counts include cache reads and writes; output includes reasoning.
+        let usage = Usage {
+            input_tokens: 1_000_000,
+            cache_read_tokens: 200_000,
+            cache_write_tokens: 300_000,
+            output_tokens: 400_000,
+            reasoning_tokens: 350_000,
+        };
+        // 0.5 M plain × $2 + 0.2 M read × $0.2 + 0.3 M written × $2.5 + 0.4 M out × $10
+        let cost = p.cost(&usage).unwrap();
+        assert!((cost - (1.0 + 0.04 + 0.75 + 4.0)).abs() < 1e-9, "{cost}");
+        // Without a cache-write price, writes cost plain input; without an output
+        // price the cost is unknown, never zero.
+        let p2 = Prices {
+            cache_write: None,
+            ..p
+        };
+        assert!((p2.cost(&usage).unwrap() - (1.0 + 0.04 + 0.6 + 4.0)).abs() < 1e-9);
+        let unpriced = Prices { output: None, ..p };
+        assert_eq!(unpriced.cost(&usage), None);
+    }
+
+    #[test]
     fn dates_are_recognised() {
         assert_eq!(strip_date("claude-x-20260217"), Some("claude-x"));
         assert_eq!(strip_date("gemini-x-2025-06-05"), Some("gemini-x"));

@@ -70,6 +70,7 @@ pub(crate) async fn serve(
     plan.apply_cooldown(&app.cooldown, Instant::now());
     let charge = accounting::Charge {
         identity,
+        body,
         request_id,
         caller: call.shape,
         streamed: req.stream,
@@ -281,11 +282,12 @@ fn answer(
     started: Started,
     ctx: ResponseContext,
     served: Served,
-    ticket: accounting::Ticket,
+    mut ticket: accounting::Ticket,
 ) -> Result<Answer, GatewayError> {
     match started {
         Started::Whole(body) => {
             let body = if prepared.same_shape {
+                ticket.response_body(&body);
                 ticket.succeed(usage_tap::response_usage(upstream, &body));
                 body
             } else {
@@ -304,8 +306,10 @@ fn answer(
                         return Err(err);
                     }
                 };
+                let out = codec::encode_response(call.shape, &resp, &ctx);
+                ticket.response_body(&out);
                 ticket.succeed(Some(resp.usage));
-                codec::encode_response(call.shape, &resp, &ctx)
+                out
             };
             Ok(respond::whole(body, served))
         }

@@ -105,12 +105,16 @@ pub struct StorageConfig {
     /// database, gone at exit — for tests). Relative paths are relative to the working
     /// directory.
     pub path: PathBuf,
+    /// Days the per-request log is kept (hourly rollups are kept for ever); unset
+    /// keeps every request.
+    pub retention_days: Option<u32>,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             path: PathBuf::from(DEFAULT_DATABASE),
+            retention_days: None,
         }
     }
 }

@@ -212,3 +212,134 @@ async fn every_request_is_recorded_with_its_tokens_and_outcome() {
         .unwrap();
     assert!(!text.contains(&key));
 }
+
+#[tokio::test]
+async fn a_dollar_budget_holds_across_streamed_and_whole_calls() {
+    let up = Upstreams::start(MockConfig {
+        scenario: gateway_providers::Scenario::Text,
+        tokens: 200,
+        ..MockConfig::default()
+    })
+    .await;
+    // The mock answers 200 tokens under a priced model's name.
+    let gw = Gateway::start(&format!(
+        "{}\n[[routes]]\nmodel = \"priced\"\ntargets = [{{ provider = \"openai\", model = \"gpt-4o-mini\" }}]\n",
+        up.toml()
+    ))
+    .await;
+    let info = gateway_server::catalog::Catalog::bundled();
+    let out_price = info.lookup("gpt-4o-mini").unwrap().prices.output.unwrap();
+    // Room for about three answers of 200 output tokens.
+    let budget = 3.5 * 200.0 * out_price / 1e6;
+    let (key_id, key) = key_with(
+        &gw,
+        "budget",
+        Limits {
+            daily_usd: Some(budget),
+            ..Limits::default()
+        },
+    );
+    let mut admitted = 0;
+    let mut refused = false;
+    for i in 0..12 {
+        let shape = CALLERS[i % 4];
+        let (path, body) = chat_request(shape, "priced", "spend", i % 2 == 0, false);
+        let mut body = body;
+        if shape != ApiShape::Gemini {
+            body["max_tokens"] = serde_json::json!(200);
+        }
+        let req = client().post(gw.url(&path)).json(&body);
+        let req = match shape {
+            ApiShape::Anthropic => req.header("x-api-key", &key),
+            ApiShape::Gemini => req.header("x-goog-api-key", &key),
+            _ => req.bearer_auth(&key),
+        };
+        let resp = req.send().await.unwrap();
+        match resp.status().as_u16() {
+            200 => {
+                admitted += 1;
+                resp.bytes().await.unwrap();
+            }
+            429 => {
+                assert_eq!(resp.headers()["x-patchbay-limit"], "key.daily_usd");
+                let err = codec::decode_error(shape, 429, &resp.bytes().await.unwrap());
+                assert_eq!(
+                    err.kind,
+                    gateway_protocol::ErrorKind::QuotaExceeded,
+                    "{shape:?}"
+                );
+                refused = true;
+                break;
+            }
+            other => panic!("{shape:?} {other}"),
+        }
+    }
+    assert!(refused, "the budget never stopped a request");
+    assert!((1..=4).contains(&admitted), "{admitted}");
+    gw.app.flush_usage();
+    let conn = gateway_auth::migrate::open(gw.app.database_path().unwrap()).unwrap();
+    let filter = UsageFilter {
+        from_ms: 0,
+        to_ms: i64::MAX,
+        key_id: Some(key_id),
+        ..UsageFilter::default()
+    };
+    let totals = &query::totals(&conn, &filter, None).unwrap()[0].totals;
+    // Charged money never passes the budget, and it is the real cost, not the estimate.
+    assert!(
+        totals.cost_usd() <= budget + 1e-9,
+        "{} > {budget}",
+        totals.cost_usd()
+    );
+    assert!(totals.cost_usd() > 0.0);
+    assert_eq!(totals.unpriced, 0);
+}
+
+#[tokio::test]
+async fn bodies_are_logged_only_for_keys_that_ask() {
+    let gw = gateway().await;
+    let store = gw.app.key_store().unwrap().clone();
+    let mut make = |name: &str, log: bool| {
+        let policy = KeyPolicy {
+            log_bodies: log,
+            ..KeyPolicy::default()
+        };
+        store
+            .create(NewKey {
+                name: name.into(),
+                policy: Some(policy),
+                ..NewKey::default()
+            })
+            .unwrap()
+    };
+    let (logged, logged_key) = make("logged", true);
+    let (quiet, quiet_key) = make("quiet", false);
+    for key in [&logged_key, &quiet_key] {
+        assert_eq!(
+            call(&gw, ApiShape::OpenAiChat, key, false).await.status(),
+            200
+        );
+    }
+    gw.app.flush_usage();
+    let conn = gateway_auth::migrate::open(gw.app.database_path().unwrap()).unwrap();
+    let bodies = |id: &str| -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+        conn.query_row(
+            "SELECT request_body, response_body FROM requests WHERE key_id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let (req, resp) = bodies(&logged.id);
+    assert!(
+        String::from_utf8(req.unwrap())
+            .unwrap()
+            .contains("count me")
+    );
+    assert!(
+        String::from_utf8(resp.unwrap())
+            .unwrap()
+            .contains("count me")
+    );
+    assert_eq!(bodies(&quiet.id), (None, None));
+}
