@@ -299,7 +299,7 @@ async fn a_dollar_budget_holds_across_streamed_and_whole_calls() {
 async fn bodies_are_logged_only_for_keys_that_ask() {
     let gw = gateway().await;
     let store = gw.app.key_store().unwrap().clone();
-    let mut make = |name: &str, log: bool| {
+    let make = |name: &str, log: bool| {
         let policy = KeyPolicy {
             log_bodies: log,
             ..KeyPolicy::default()
