@@ -158,6 +158,9 @@ if [[ "$PATCHBAY" == 1 ]]; then
   for p in "$PB_PORT" "$SLOW_PORT"; do port_free "$p" || { echo "port $p is in use: stop what listens there first" >&2; exit 2; }; done
   cat > "$OUT/patchbay.toml" <<TOML
 # Written by benches/load/run.sh: loopback only, upstreams = the shared nginx mock + a slow patchbay mock.
+[storage]
+path = "$OUT/patchbay.db"
+
 [server]
 listen = "127.0.0.1:$PB_PORT"
 
