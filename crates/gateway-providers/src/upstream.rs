@@ -139,6 +139,34 @@ mod tests {
         h
     }
 
+    /// A connector error wrapping an I/O error, as hyper-util's `ConnectError` does.
+    #[derive(Debug)]
+    struct Wrap(std::io::Error);
+
+    impl std::fmt::Display for Wrap {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("tcp connect error")
+        }
+    }
+
+    impl Error for Wrap {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn connect_timeouts_are_found_down_the_chain_and_causes_are_the_deepest_text() {
+        use std::io::{Error as IoError, ErrorKind as Io};
+        let timed_out = Wrap(IoError::new(Io::TimedOut, "deadline has elapsed"));
+        assert!(is_timeout(&timed_out));
+        assert_eq!(cause(&timed_out), "deadline has elapsed");
+        let refused = Wrap(IoError::new(Io::ConnectionRefused, "Connection refused"));
+        assert!(!is_timeout(&refused));
+        assert_eq!(cause(&refused), "Connection refused");
+        assert_eq!(cause(&IoError::other("cut")), "cut");
+    }
+
     #[test]
     fn retry_after_reads_seconds_ms_and_dates() {
         let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37
