@@ -1,14 +1,17 @@
 //! Reply bodies as streams of chunks, with the idle and total time limits enforced
 //! between chunks.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use gateway_protocol::{ErrorKind, GatewayError};
-use tokio::time::Instant;
+use hyper::body::{Body, Incoming};
+use tokio::time::{Instant, Sleep};
 
 /// An upstream reply body: chunks as they arrive, or the error that ended it.
 /// Dropping it cancels the upstream request.
@@ -41,7 +44,7 @@ impl Limits {
         )
     }
 
-    fn transport(&self, err: &reqwest::Error) -> GatewayError {
+    fn transport(&self, err: &hyper::Error) -> GatewayError {
         GatewayError::new(
             ErrorKind::Upstream,
             format!(
@@ -53,32 +56,88 @@ impl Limits {
     }
 }
 
-/// The body of `resp` as a [`BodyStream`] that fails with `UpstreamTimeout` when the
-/// upstream is silent longer than `limits.idle` or the deadline passes, and with
-/// `Upstream` when the connection breaks.
-pub(crate) fn timed(resp: reqwest::Response, limits: Limits) -> BodyStream {
-    let chunks = resp.bytes_stream().boxed();
-    let stream = futures_util::stream::unfold(Some((chunks, limits)), |state| async move {
-        let (mut chunks, limits) = state?;
-        let idle_end = Instant::now() + limits.idle;
-        let until = idle_end.min(limits.deadline);
-        match tokio::time::timeout_at(until, chunks.next()).await {
-            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some((chunks, limits)))),
-            Ok(Some(Err(err))) => Some((Err(limits.transport(&err)), None)),
-            Ok(None) => None,
-            Err(_) => {
-                let total = limits.deadline <= idle_end;
-                Some((Err(limits.timeout(total)), None))
+/// `body` as a [`BodyStream`] that fails with `UpstreamTimeout` when the upstream is
+/// silent longer than `limits.idle` or the deadline passes, and with `Upstream` when
+/// the connection breaks. Trailer frames are skipped. Dropping the stream drops the
+/// body, which makes hyper abandon the request (HTTP/1 closes the connection, HTTP/2
+/// resets the stream).
+pub(crate) fn timed(body: Incoming, limits: Limits) -> BodyStream {
+    Box::pin(Timed {
+        body: Some(body),
+        sleep: Box::pin(tokio::time::sleep_until(limits.deadline)),
+        idle_end: limits.deadline,
+        armed: false,
+        limits,
+    })
+}
+
+/// The stream behind [`timed`]. One timer per body, re-armed per chunk: cheaper than
+/// a fresh `timeout_at` per chunk.
+struct Timed {
+    /// The body until it ends, breaks or times out; dropped then, so a stalled
+    /// upstream's connection is closed at once, not when the consumer lets go.
+    body: Option<Incoming>,
+    sleep: Pin<Box<Sleep>>,
+    /// When the current wait for a chunk stops being patient.
+    idle_end: Instant,
+    /// Whether `sleep` is set for the current wait. The idle clock starts when the
+    /// consumer asks for a chunk that is not there yet, not when the last one was
+    /// handed over, so a slow consumer never counts against the upstream.
+    armed: bool,
+    limits: Limits,
+}
+
+impl Stream for Timed {
+    type Item = Result<Bytes, GatewayError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let Some(body) = this.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        loop {
+            match Pin::new(&mut *body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        this.armed = false;
+                        return Poll::Ready(Some(Ok(data)));
+                    }
+                    // A trailers frame: nothing to forward, keep waiting.
+                }
+                Poll::Ready(Some(Err(err))) => {
+                    this.body = None;
+                    return Poll::Ready(Some(Err(this.limits.transport(&err))));
+                }
+                Poll::Ready(None) => {
+                    this.body = None;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => break,
             }
         }
-    });
-    Box::pin(stream)
+        if !this.armed {
+            // The first wait of this call: chunks already buffered never touch the timer.
+            this.idle_end = Instant::now() + this.limits.idle;
+            this.sleep
+                .as_mut()
+                .reset(this.idle_end.min(this.limits.deadline));
+            this.armed = true;
+        }
+        match this.sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                this.body = None;
+                let total = this.limits.deadline <= this.idle_end;
+                Poll::Ready(Some(Err(this.limits.timeout(total))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 /// Reads an error body whole, up to [`MAX_ERROR_BODY`] bytes, within the limits.
 /// Whatever arrived is returned if the body breaks off or stalls.
-pub(crate) async fn read_bounded(resp: reqwest::Response, limits: Limits) -> Vec<u8> {
-    let mut body = timed(resp, limits);
+pub(crate) async fn read_bounded(body: Incoming, limits: Limits) -> Vec<u8> {
+    let mut body = timed(body, limits);
     let mut out = Vec::new();
     while let Some(Ok(chunk)) = body.next().await {
         let room = MAX_ERROR_BODY - out.len();

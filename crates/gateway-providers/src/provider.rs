@@ -8,10 +8,11 @@ use bytes::Bytes;
 use gateway_protocol::{ApiShape, Blame, ErrorKind, GatewayError};
 use gateway_translate::codec;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use http_body_util::Full;
 use tokio::time::Instant;
 
 use crate::body::{self, BodyStream, Limits};
-use crate::client::HttpClient;
+use crate::client::{HttpClient, Pool};
 use crate::error::ProviderError;
 use crate::mock::{self, MockAnswer, MockConfig};
 use crate::routes::{self, AZURE_API_VERSION, Azure};
@@ -20,6 +21,9 @@ use crate::upstream;
 
 /// The `anthropic-version` sent when none is configured.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// The `user-agent` sent when none is configured.
+const USER_AGENT: &str = concat!("patchbay/", env!("CARGO_PKG_VERSION"));
 
 /// What a call asks of the upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,11 +98,11 @@ pub struct Provider {
     api_version: String,
     deployments: BTreeMap<String, String>,
     timeouts: Timeouts,
-    client: Option<reqwest::Client>,
+    client: Option<Pool>,
     mock: MockConfig,
-    /// Parsed endpoint URLs by their text: parsing one costs microseconds on every
+    /// Parsed endpoint URIs by their text: parsing one costs microseconds on every
     /// request, and most providers have a handful.
-    urls: Arc<std::sync::Mutex<std::collections::HashMap<String, reqwest::Url>>>,
+    urls: Arc<std::sync::Mutex<std::collections::HashMap<String, http::Uri>>>,
 }
 
 /// How many parsed URLs a provider keeps (Gemini and Azure put model names in them).
@@ -195,7 +199,7 @@ impl Provider {
             })?;
         provider.base = routes::normalise_base(name, kind, raw_base)?;
         provider.host = Arc::from(
-            reqwest::Url::parse(&provider.base)
+            url::Url::parse(&provider.base)
                 .ok()
                 .and_then(|u| {
                     u.host_str().map(|h| {
@@ -231,7 +235,7 @@ impl Provider {
             });
         }
         provider.headers = headers(name, kind, key, &provider.api_version, &cfg.headers)?;
-        provider.client = Some(client.for_connect_timeout(cfg.timeouts.connect())?);
+        provider.client = Some(client.for_connect_timeout(cfg.timeouts.connect()));
         Ok(provider)
     }
 
@@ -298,27 +302,42 @@ impl Provider {
             call.stream,
             azure,
         )?;
-        let url = self.parsed(&endpoint.url)?;
-        let mut request = if endpoint.post {
-            client
-                .post(url)
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(call.body)
-        } else {
-            client.get(url)
-        };
-        request = request.headers(self.headers.clone());
+        let uri = self.parsed(&endpoint.url)?;
+        // Configured headers win over the defaults below (a configured content-type or
+        // user-agent replaces ours), as they did with reqwest.
+        let mut headers = self.headers.clone();
+        if endpoint.post {
+            headers
+                .entry(http::header::CONTENT_TYPE)
+                .or_insert(HeaderValue::from_static("application/json"));
+        }
         if call.stream && call.operation == Operation::Chat {
             let accept = if self.shape == ApiShape::Ollama {
                 "application/x-ndjson"
             } else {
                 "text/event-stream"
             };
-            request = request.header(http::header::ACCEPT, accept);
+            headers.append(http::header::ACCEPT, HeaderValue::from_static(accept));
         }
+        headers
+            .entry(http::header::ACCEPT)
+            .or_insert(HeaderValue::from_static("*/*"));
+        headers
+            .entry(http::header::USER_AGENT)
+            .or_insert(HeaderValue::from_static(USER_AGENT));
+        let (method, body) = if endpoint.post {
+            (http::Method::POST, Full::new(call.body))
+        } else {
+            (http::Method::GET, Full::default())
+        };
+        let mut request = http::Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
 
         let first_byte_end = (started + self.timeouts.first_byte()).min(deadline);
-        let response = match tokio::time::timeout_at(first_byte_end, request.send()).await {
+        let response = match tokio::time::timeout_at(first_byte_end, client.request(request)).await
+        {
             Ok(Ok(response)) => response,
             Ok(Err(err)) => return Err(upstream::before_headers(&err, &self.host)),
             Err(_) => {
@@ -341,10 +360,11 @@ impl Provider {
             idle: self.timeouts.idle(),
             deadline,
         };
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        if !response.status().is_success() {
-            let body = body::read_bounded(response, limits).await;
+        let (head, incoming) = response.into_parts();
+        let status = head.status.as_u16();
+        let headers = head.headers;
+        if !head.status.is_success() {
+            let body = body::read_bounded(incoming, limits).await;
             let mut err = codec::decode_error(self.shape, status, &body);
             err.blame = Blame::Upstream;
             if let Some(secs) = upstream::retry_after(&headers, SystemTime::now()) {
@@ -361,12 +381,12 @@ impl Provider {
         Ok(UpstreamReply {
             status,
             headers,
-            body: body::timed(response, limits),
+            body: body::timed(incoming, limits),
         })
     }
 
     /// `url` parsed, from the cache when it was seen before.
-    fn parsed(&self, url: &str) -> Result<reqwest::Url, GatewayError> {
+    fn parsed(&self, url: &str) -> Result<http::Uri, GatewayError> {
         let mut cache = self
             .urls
             .lock()
@@ -374,7 +394,7 @@ impl Provider {
         if let Some(u) = cache.get(url) {
             return Ok(u.clone());
         }
-        let parsed = reqwest::Url::parse(url).map_err(|e| {
+        let parsed = http::Uri::try_from(url).map_err(|e| {
             GatewayError::new(
                 ErrorKind::Internal,
                 format!("provider {}: bad endpoint URL: {e}", self.name),

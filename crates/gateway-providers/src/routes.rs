@@ -38,7 +38,7 @@ pub(crate) fn normalise_base(
         url: raw.to_owned(),
         reason: reason.to_owned(),
     };
-    let url = reqwest::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
+    let url = url::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad("the scheme must be http or https"));
     }

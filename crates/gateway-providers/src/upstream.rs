@@ -1,15 +1,15 @@
 //! Upstream failures as `GatewayError`s: transport errors, and the `retry-after`
 //! delay an error answer asks for.
 
-use std::error::Error as _;
+use std::error::Error;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gateway_protocol::{ErrorKind, GatewayError};
 use http::HeaderMap;
 
 /// A failure before the response headers arrived.
-pub(crate) fn before_headers(err: &reqwest::Error, host: &str) -> GatewayError {
-    if err.is_timeout() {
+pub(crate) fn before_headers(err: &hyper_util::client::legacy::Error, host: &str) -> GatewayError {
+    if is_timeout(err) {
         return GatewayError::new(
             ErrorKind::UpstreamTimeout,
             format!("upstream {host} did not answer in time (timeouts.connect_ms)"),
@@ -27,21 +27,37 @@ pub(crate) fn before_headers(err: &reqwest::Error, host: &str) -> GatewayError {
     )
 }
 
-/// The deepest cause of a reqwest error, without the URL (which may carry a key).
-pub(crate) fn cause(err: &reqwest::Error) -> String {
-    let mut msg = None;
-    let mut source = err.source();
+/// Whether a timed-out I/O operation (the connector's connect timeout, or the
+/// system's) is somewhere in the chain.
+fn is_timeout(err: &(dyn Error + 'static)) -> bool {
+    let mut source = Some(err);
     while let Some(s) = source {
-        msg = Some(s.to_string());
+        if s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
         source = s.source();
     }
-    msg.unwrap_or_else(|| {
-        if err.is_body() || err.is_decode() {
-            "the body was cut off".to_owned()
-        } else {
-            "transport error".to_owned()
-        }
-    })
+    false
+}
+
+/// The deepest cause of a client or body error. The client's errors say only their
+/// category ("client error (Connect)"); the useful text ("Connection refused", the
+/// TLS alert) is at the bottom of the chain. None of it holds the URL (which may
+/// carry a key): hyper's errors never include it.
+pub(crate) fn cause(err: &(dyn Error + 'static)) -> String {
+    let mut deepest = None;
+    let mut source = err.source();
+    while let Some(s) = source {
+        deepest = Some(s);
+        source = s.source();
+    }
+    match deepest {
+        Some(s) => s.to_string(),
+        None if err.is::<hyper_util::client::legacy::Error>() => "transport error".to_owned(),
+        None => err.to_string(),
+    }
 }
 
 /// The retry delay an answer asks for, in whole seconds: `retry-after-ms`, else
@@ -121,6 +137,34 @@ mod tests {
             h.insert(*k, http::HeaderValue::from_static(v));
         }
         h
+    }
+
+    /// A connector error wrapping an I/O error, as hyper-util's `ConnectError` does.
+    #[derive(Debug)]
+    struct Wrap(std::io::Error);
+
+    impl std::fmt::Display for Wrap {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("tcp connect error")
+        }
+    }
+
+    impl Error for Wrap {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn connect_timeouts_are_found_down_the_chain_and_causes_are_the_deepest_text() {
+        use std::io::{Error as IoError, ErrorKind as Io};
+        let timed_out = Wrap(IoError::new(Io::TimedOut, "deadline has elapsed"));
+        assert!(is_timeout(&timed_out));
+        assert_eq!(cause(&timed_out), "deadline has elapsed");
+        let refused = Wrap(IoError::new(Io::ConnectionRefused, "Connection refused"));
+        assert!(!is_timeout(&refused));
+        assert_eq!(cause(&refused), "Connection refused");
+        assert_eq!(cause(&IoError::other("cut")), "cut");
     }
 
     #[test]
