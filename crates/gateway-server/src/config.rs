@@ -80,6 +80,10 @@ pub struct ServerConfig {
     pub max_body_bytes: u64,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Runtime worker threads; unset: one per CPU core. Fewer threads mean fewer
+    /// cross-thread wakeups per request: on a small machine shared with other busy
+    /// processes, 1 costs less CPU per request (see docs/BENCHMARKS.md).
+    pub workers: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +93,7 @@ impl Default for ServerConfig {
             tls: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
+            workers: None,
         }
     }
 }

@@ -19,10 +19,11 @@ use crate::{base_url, listen, ready_banner};
 /// Runs the parsed command line.
 pub fn main(cli: Cli) -> ExitCode {
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers_of(&cli) {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("patchbay: cannot start the async runtime: {err}");
@@ -47,6 +48,17 @@ pub fn main(cli: Cli) -> ExitCode {
             }
             Err(err) => fail(&err),
         },
+    }
+}
+
+/// `[server] workers` of the config `serve` will load (the runtime is built before
+/// the config is otherwise read; errors surface when `serve` loads it again).
+fn workers_of(cli: &Cli) -> Option<usize> {
+    match &cli.command {
+        Command::Serve(ServeArgs {
+            config: Some(path), ..
+        }) => Config::load(path).ok()?.server.workers,
+        _ => None,
     }
 }
 

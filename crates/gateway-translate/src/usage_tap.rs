@@ -94,11 +94,14 @@ impl UsageTap {
         let data = frame.data.as_bytes();
         match self.shape {
             ApiShape::OpenAiChat => {
+                // Most chunks say `"usage": null`: find the member without building
+                // the chunk, and read only a real usage object.
                 if memmem::find(data, b"\"usage\"").is_some() {
-                    if let Ok(WithUsage { usage: Some(u) }) =
-                        serde_json::from_slice::<WithUsage<openai_chat::wire::Usage>>(data)
-                    {
-                        self.usage = Some(openai_chat::response::usage_from(&u));
+                    let raw = crate::fastpath::get_member(data, "usage").ok().flatten();
+                    if let Some(raw) = raw.filter(|r| r.first() == Some(&b'{')) {
+                        if let Ok(u) = serde_json::from_slice::<openai_chat::wire::Usage>(raw) {
+                            self.usage = Some(openai_chat::response::usage_from(&u));
+                        }
                     }
                 }
             }
