@@ -22,6 +22,7 @@
 #
 # env (defaults):
 #   PATCHBAY_BIN=target/release/patchbay   PATCHBAY=1 (0: skip everything that needs it)
+#   PB_WORKERS=<n>  Patchbay's [server] workers (runtime threads); unset: one per core
 #   PB_PORT=14100  SLOW_PORT=18090  MOCK_PORT=18080
 #   CONC=32  DUR=10  WARMUP_S=3
 #   OPEN_RATE=5000  OPEN_DUR=10  OPEN_ROUNDS=2  OPEN_SCENARIOS="chat chat-cross stream"
@@ -163,6 +164,7 @@ path = "$OUT/patchbay.db"
 
 [server]
 listen = "127.0.0.1:$PB_PORT"
+${PB_WORKERS:+workers = $PB_WORKERS}
 
 [providers.mock_openai]
 kind = "openai_compatible"
