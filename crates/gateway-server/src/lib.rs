@@ -2,6 +2,7 @@
 //! authentication, the command line, and the HTTP layer built on them.
 
 pub mod accounting;
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod catalog;

@@ -1,0 +1,174 @@
+//! Keys and projects: the admin face of `gateway_auth::KeyStore`. Bodies are read
+//! with `gateway_auth::keys::parse_json`, so a mistake is a 400 naming its path
+//! (`policy.limits.rmp`); ids may be a key's or project's id or its name.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use gateway_auth::keys::{KeyRecord, KeyUpdate, NewKey, NewProject, ProjectUpdate, parse_json};
+use gateway_auth::{KeyStore, ProjectRecord};
+use http::StatusCode;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::reply::{ApiError, blocking, json_answer, ok};
+use crate::app::App;
+use crate::respond::Answer;
+
+/// A key change without parameters.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Action {
+    Revoke,
+    Disable,
+    Enable,
+}
+
+/// The body of `POST /admin/keys/{id}/rotate`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Rotate {
+    /// Seconds the old secret keeps working.
+    grace_secs: u64,
+}
+
+/// The body of a change that takes none: nothing, or `{}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoFields {}
+
+fn store(app: &App) -> Result<Arc<KeyStore>, ApiError> {
+    app.key_store().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable_error",
+            "this server has no key database ([storage] path)",
+        )
+    })
+}
+
+/// Parses a JSON body; an empty body is `T::default()` when `empty_ok`.
+fn body<T: DeserializeOwned + Default>(body: &Bytes, empty_ok: bool) -> Result<T, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::invalid(None, "the body is not UTF-8 JSON"))?;
+    if empty_ok && text.trim().is_empty() {
+        return Ok(T::default());
+    }
+    Ok(parse_json::<T>("", text)?)
+}
+
+/// A key as JSON: the record, its state now, and `key` (the plaintext) when given.
+pub(crate) fn key_json(record: &KeyRecord, plaintext: Option<String>) -> Result<Value, ApiError> {
+    let mut v = serde_json::to_value(record).map_err(ApiError::internal)?;
+    let state = record.state(gateway_auth::cache::now_ms());
+    v["state"] = serde_json::to_value(state).map_err(ApiError::internal)?;
+    if let Some(key) = plaintext {
+        v["key"] = Value::String(key);
+    }
+    Ok(v)
+}
+
+fn project_json(record: &ProjectRecord) -> Result<Value, ApiError> {
+    serde_json::to_value(record).map_err(ApiError::internal)
+}
+
+/// `GET /admin/keys`: every key, oldest first.
+pub(crate) async fn list(app: &App) -> Result<Answer, ApiError> {
+    let store = store(app)?;
+    let keys = blocking(move || Ok(store.list()?)).await?;
+    let data = keys
+        .iter()
+        .map(|k| key_json(k, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ok(&json!({ "data": data })))
+}
+
+/// `POST /admin/keys`: a new key, with its plaintext (shown this once).
+pub(crate) async fn create(app: &App, raw: &Bytes) -> Result<Answer, ApiError> {
+    let new: NewKey = body(raw, false)?;
+    let store = store(app)?;
+    let (record, secret) = blocking(move || Ok(store.create(new)?)).await?;
+    Ok(json_answer(
+        StatusCode::CREATED,
+        &key_json(&record, Some(secret))?,
+    ))
+}
+
+/// `GET /admin/keys/{id}`.
+pub(crate) async fn get(app: &App, id: String) -> Result<Answer, ApiError> {
+    let store = store(app)?;
+    let record = blocking(move || Ok(store.get(&id)?)).await?;
+    Ok(ok(&key_json(&record, None)?))
+}
+
+/// `PATCH /admin/keys/{id}`: name, project, policy (whole) or expiry.
+pub(crate) async fn update(app: &App, id: String, raw: &Bytes) -> Result<Answer, ApiError> {
+    let update: KeyUpdate = body(raw, false)?;
+    let store = store(app)?;
+    let record = blocking(move || Ok(store.update(&id, update)?)).await?;
+    Ok(ok(&key_json(&record, None)?))
+}
+
+/// `POST /admin/keys/{id}/revoke|disable|enable`.
+pub(crate) async fn act(
+    app: &App,
+    id: String,
+    action: Action,
+    raw: &Bytes,
+) -> Result<Answer, ApiError> {
+    let NoFields {} = body(raw, true)?;
+    let store = store(app)?;
+    let record = blocking(move || {
+        Ok(match action {
+            Action::Revoke => store.revoke(&id)?,
+            Action::Disable => store.set_disabled(&id, true)?,
+            Action::Enable => store.set_disabled(&id, false)?,
+        })
+    })
+    .await?;
+    Ok(ok(&key_json(&record, None)?))
+}
+
+/// `POST /admin/keys/{id}/rotate`: a new secret, with its plaintext; the old one
+/// works for `grace_secs` more.
+pub(crate) async fn rotate(app: &App, id: String, raw: &Bytes) -> Result<Answer, ApiError> {
+    let Rotate { grace_secs } = body(raw, true)?;
+    let store = store(app)?;
+    let grace = std::time::Duration::from_secs(grace_secs);
+    let (record, secret) = blocking(move || Ok(store.rotate(&id, grace)?)).await?;
+    Ok(ok(&key_json(&record, Some(secret))?))
+}
+
+/// `GET /admin/projects`: every project, by name.
+pub(crate) async fn list_projects(app: &App) -> Result<Answer, ApiError> {
+    let store = store(app)?;
+    let projects = blocking(move || Ok(store.list_projects()?)).await?;
+    let data = projects
+        .iter()
+        .map(project_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ok(&json!({ "data": data })))
+}
+
+/// `POST /admin/projects`.
+pub(crate) async fn create_project(app: &App, raw: &Bytes) -> Result<Answer, ApiError> {
+    let new: NewProject = body(raw, false)?;
+    let store = store(app)?;
+    let record = blocking(move || Ok(store.create_project(new)?)).await?;
+    Ok(json_answer(StatusCode::CREATED, &project_json(&record)?))
+}
+
+/// `GET /admin/projects/{id}`.
+pub(crate) async fn get_project(app: &App, id: String) -> Result<Answer, ApiError> {
+    let store = store(app)?;
+    let record = blocking(move || Ok(store.get_project(&id)?)).await?;
+    Ok(ok(&project_json(&record)?))
+}
+
+/// `PATCH /admin/projects/{id}`: name or limits (whole).
+pub(crate) async fn update_project(app: &App, id: String, raw: &Bytes) -> Result<Answer, ApiError> {
+    let update: ProjectUpdate = body(raw, false)?;
+    let store = store(app)?;
+    let record = blocking(move || Ok(store.update_project(&id, update)?)).await?;
+    Ok(ok(&project_json(&record)?))
+}
