@@ -1,7 +1,7 @@
 //! Charging requests: the limit check and reservation before the upstream call, and
 //! the usage record (tokens, cost, timings, outcome) with the settlement after it.
 //!
-//! A [`Ticket`] travels with the request from admission to its end — the whole
+//! A `Ticket` travels with the request from admission to its end — the whole
 //! answer, the end of the stream, or the client leaving — and is closed exactly once:
 //! dropping an open ticket closes it as cancelled, so no path loses a record or
 //! leaves a reservation held.

@@ -61,6 +61,9 @@ pub struct Config {
     /// `[key_defaults]`: the policy of new keys that do not give one.
     #[serde(default)]
     pub key_defaults: gateway_auth::KeyPolicy,
+    /// `[admin]`: the admin API's listener and token.
+    #[serde(default)]
+    pub admin: AdminConfig,
     /// Things that work but deserve a word (plain-text secrets, ...). Not read from
     /// the file; filled by validation.
     #[serde(skip)]
@@ -120,6 +123,32 @@ impl Default for StorageConfig {
         StorageConfig {
             path: PathBuf::from(DEFAULT_DATABASE),
             retention_days: None,
+        }
+    }
+}
+
+/// `[admin]`: the admin API, on its own listener.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Serve the admin API at all.
+    pub enabled: bool,
+    /// Its address (loopback by default: it manages keys).
+    pub listen: SocketAddr,
+    /// The admin token in plain text (use `${ENV}`); without it (and without
+    /// `token_sha256`), one is generated at first start, printed once, stored hashed.
+    pub token: Option<String>,
+    /// The SHA-256 (hex) of the admin token, instead of the token.
+    pub token_sha256: Option<String>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 4001)),
+            token: None,
+            token_sha256: None,
         }
     }
 }
@@ -566,6 +595,7 @@ impl Config {
             }],
             storage: StorageConfig::default(),
             key_defaults: gateway_auth::KeyPolicy::default(),
+            admin: AdminConfig::default(),
             warnings: Vec::new(),
         }
     }

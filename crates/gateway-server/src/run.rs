@@ -122,6 +122,11 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     if let Some(db) = app.key_store().cloned() {
         tokio::spawn(refresh_keys(db));
     }
+    if config.admin.enabled {
+        if let Err(err) = start_admin(&config, &app).await {
+            return fail(&err);
+        }
+    }
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let served = listen::serve(app.clone(), listener, tls, shutdown_signal(), grace).await;
     // Every usage record queued so far reaches the database before the exit.
@@ -207,6 +212,51 @@ pub async fn mock(args: crate::cli::MockArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err.to_string()),
     }
+}
+
+/// Starts the admin API on its own listener, with the configured token or the one
+/// made at first start (printed once).
+async fn start_admin(config: &Config, app: &Arc<App>) -> Result<(), String> {
+    use crate::admin::{self, AdminToken};
+    let token = match (&config.admin.token, &config.admin.token_sha256) {
+        (Some(plain), _) => AdminToken::from_plain(plain),
+        (None, Some(hex)) => {
+            AdminToken::from_sha256_hex(hex).ok_or("admin.token_sha256: must be 64 hex digits")?
+        }
+        (None, None) => {
+            let db = app
+                .database_path()
+                .ok_or("the admin API needs the database")?
+                .to_owned();
+            let made = tokio::task::spawn_blocking(move || admin::first_start_token(&db))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("admin token: {e}"))?;
+            if let Some(plain) = made.1 {
+                say(&format!(
+                    "admin token (shown once, stored hashed): {plain}\n"
+                ));
+            }
+            made.0
+        }
+    };
+    // A busy admin port must not keep the gateway itself down: say so and go on.
+    let listener = match bind(config.admin.listen).await {
+        Ok(l) => l,
+        Err(err) => {
+            tracing::warn!("admin API not started: {err} (set [admin] listen)");
+            return Ok(());
+        }
+    };
+    let addr = listener.local_addr().map_or(config.admin.listen, |a| a);
+    tracing::info!("admin API on http://{addr}/admin/ (OpenAPI: /admin/openapi.json)");
+    tokio::spawn(admin::serve(
+        app.clone(),
+        listener,
+        token,
+        shutdown_signal(),
+    ));
+    Ok(())
 }
 
 /// Keys changed by another process (the CLI on the same database) reach this
