@@ -33,6 +33,12 @@ pub enum Command {
     Keys(KeysArgs),
     /// Usage and cost totals from the database.
     Usage(UsageArgs),
+    /// Point an AI tool (Claude Code, Codex, ...) at the gateway by editing its config.
+    Connect(crate::connect::ConnectArgs),
+    /// Undo `connect`: restore the tool's config files.
+    Disconnect(crate::connect::DisconnectArgs),
+    /// Print `export` lines pointing a tool or SDK at the gateway.
+    Env(crate::connect::EnvArgs),
 }
 
 /// `patchbay usage`.

@@ -9,6 +9,7 @@ pub mod catalog;
 mod chat;
 pub mod cli;
 pub mod config;
+pub mod connect;
 mod estimate;
 pub mod ingress;
 pub mod keys_cli;

@@ -41,6 +41,9 @@ pub fn main(cli: Cli) -> ExitCode {
             }
             Err(err) => fail(&err),
         },
+        Command::Connect(args) => text_or_fail(crate::connect::connect(&args)),
+        Command::Disconnect(args) => text_or_fail(crate::connect::disconnect(&args)),
+        Command::Env(args) => text_or_fail(crate::connect::env(&args)),
         Command::Keys(args) => match crate::keys_cli::run(&args) {
             Ok(text) => {
                 say(&text);
@@ -53,6 +56,16 @@ pub fn main(cli: Cli) -> ExitCode {
 
 /// `[server] workers` of the config `serve` will load (the runtime is built before
 /// the config is otherwise read; errors surface when `serve` loads it again).
+fn text_or_fail(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            say(&text);
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(&err),
+    }
+}
+
 fn workers_of(cli: &Cli) -> Option<usize> {
     match &cli.command {
         Command::Serve(ServeArgs {

@@ -1,0 +1,284 @@
+//! `patchbay connect|disconnect|env` run as the real binary against a temporary HOME,
+//! checking the written files byte for byte against `tests/fixtures/connect/<tool>/`:
+//! `empty/` (connect on an empty HOME), `before/` (a config with other settings) and
+//! `after/` (connect over `before/`). `UPDATE_EXPECT=1` rewrites `empty/` and `after/`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gateway_server::connect::edit::{self, Format};
+use serde_json::Value;
+
+const TOOLS: &[&str] = &[
+    "claude-code",
+    "codex",
+    "gemini",
+    "opencode",
+    "qwen",
+    "kimi",
+    "crush",
+    "continue",
+    "cline",
+    "roo",
+];
+const KEY: &str = "sk-test-0123456789";
+
+struct Home(PathBuf);
+
+impl Home {
+    fn new() -> Home {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "patchbay-connect-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Home(dir)
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fixtures(tool: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/connect")
+        .join(tool)
+}
+
+/// Files under `dir`, relative to it, sorted.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The tool's files in `home` (not patchbay's own state).
+fn tool_files(home: &Path) -> Vec<PathBuf> {
+    files(home)
+        .into_iter()
+        .filter(|p| !p.starts_with(".config/patchbay/connect"))
+        .collect()
+}
+
+fn run(home: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_patchbay"))
+        .args(args)
+        .env("HOME", home)
+        .env("PATH", home.join("no-bin"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "patchbay {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for rel in files(from) {
+        let dst = to.join(&rel);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(from.join(&rel), dst).unwrap();
+    }
+}
+
+/// Compares `home`'s tool files with `expected/`, or rewrites `expected/` when blessing.
+fn check_tree(home: &Path, expected: &Path) {
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        let _ = std::fs::remove_dir_all(expected);
+        for rel in tool_files(home).iter().filter(|p| !is_bak(p)) {
+            let dst = expected.join(rel);
+            std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+            std::fs::copy(home.join(rel), dst).unwrap();
+        }
+        return;
+    }
+    let got: Vec<PathBuf> = tool_files(home)
+        .into_iter()
+        .filter(|p| !is_bak(p))
+        .collect();
+    assert_eq!(got, files(expected), "files in {}", expected.display());
+    for rel in got {
+        let (a, b) = (
+            std::fs::read_to_string(home.join(&rel)).unwrap(),
+            std::fs::read_to_string(expected.join(&rel)).unwrap(),
+        );
+        assert_eq!(a, b, "{}", rel.display());
+    }
+}
+
+fn is_bak(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "bak")
+}
+
+fn format_of(p: &Path) -> Format {
+    match p.extension().and_then(|e| e.to_str()) {
+        Some("json") => Format::Json,
+        Some("toml") => Format::Toml,
+        Some("yaml") => Format::YamlModels,
+        _ => Format::Dotenv,
+    }
+}
+
+/// A user's own change to a file, applied the same way to the connected file and to
+/// the original, so disconnect must give the latter.
+fn user_edit(p: &Path, text: &str) -> String {
+    match format_of(p) {
+        Format::YamlModels => format!("{text}# my own note\n"),
+        Format::Dotenv => format!("{text}USER_ADDED=1\n"),
+        f => edit::apply(f, text, &[(vec!["userAdded".into()], Value::Bool(true))]).unwrap(),
+    }
+}
+
+#[test]
+fn connect_on_an_empty_home_writes_the_expected_files_and_disconnect_removes_them() {
+    for tool in TOOLS {
+        let home = Home::new();
+        run(&home.0, &["connect", tool, "--key", KEY]);
+        check_tree(&home.0, &fixtures(tool).join("empty"));
+        assert!(
+            !tool_files(&home.0).iter().any(|p| is_bak(p)),
+            "{tool}: no backup of nothing"
+        );
+        run(&home.0, &["disconnect", tool]);
+        assert_eq!(tool_files(&home.0), Vec::<PathBuf>::new(), "{tool}");
+        assert!(!home.0.join(".config/patchbay/connect").exists(), "{tool}");
+    }
+}
+
+#[test]
+fn connect_over_other_settings_keeps_them_and_disconnect_restores_the_original() {
+    for tool in TOOLS {
+        let home = Home::new();
+        let before = fixtures(tool).join("before");
+        copy_tree(&before, &home.0);
+        run(&home.0, &["connect", tool, "--key", KEY]);
+        check_tree(&home.0, &fixtures(tool).join("after"));
+        for rel in files(&before) {
+            let mut bak = home.0.join(&rel).into_os_string();
+            bak.push(".bak");
+            assert_eq!(
+                std::fs::read(&bak).unwrap(),
+                std::fs::read(before.join(&rel)).unwrap(),
+                "{tool}: {}",
+                rel.display()
+            );
+        }
+        // A second connect keeps the first backup: the original.
+        run(&home.0, &["connect", tool, "--key", "sk-other"]);
+        run(&home.0, &["disconnect", tool]);
+        assert_eq!(tool_files(&home.0), files(&before), "{tool}");
+        for rel in files(&before) {
+            assert_eq!(
+                std::fs::read(home.0.join(&rel)).unwrap(),
+                std::fs::read(before.join(&rel)).unwrap(),
+                "{tool}: {}",
+                rel.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn disconnect_after_a_user_edit_removes_only_our_keys() {
+    for tool in TOOLS {
+        let home = Home::new();
+        let before = fixtures(tool).join("before");
+        copy_tree(&before, &home.0);
+        run(&home.0, &["connect", tool, "--key", KEY]);
+        for rel in files(&before) {
+            let path = home.0.join(&rel);
+            let edited = user_edit(&rel, &std::fs::read_to_string(&path).unwrap());
+            std::fs::write(&path, edited).unwrap();
+        }
+        run(&home.0, &["disconnect", tool]);
+        for rel in files(&before) {
+            let original = std::fs::read_to_string(before.join(&rel)).unwrap();
+            let expected = user_edit(&rel, &original);
+            let got = std::fs::read_to_string(home.0.join(&rel)).unwrap();
+            assert_eq!(got, expected, "{tool}: {}", rel.display());
+        }
+        assert!(!tool_files(&home.0).iter().any(|p| is_bak(p)), "{tool}");
+    }
+}
+
+#[test]
+fn list_shows_installed_and_connected_tools() {
+    let home = Home::new();
+    std::fs::create_dir_all(home.0.join(".codex")).unwrap();
+    run(&home.0, &["connect", "claude-code", "--key", KEY]);
+    let out = run(&home.0, &["connect", "--list"]);
+    let expected = "\
+tool         installed  connected
+claude-code  yes        yes
+codex        yes        no
+gemini       no         no
+opencode     no         no
+qwen         no         no
+kimi         no         no
+crush        no         no
+continue     no         no
+cline        no         no
+roo          no         no
+";
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn env_prints_export_lines() {
+    let home = Home::new();
+    let out = run(
+        &home.0,
+        &["env", "claude-code", "--key", KEY, "--url", "http://h:1/"],
+    );
+    assert_eq!(
+        out,
+        "export ANTHROPIC_BASE_URL='http://h:1'\nexport ANTHROPIC_AUTH_TOKEN='sk-test-0123456789'\n"
+    );
+    let out = run(&home.0, &["env", "openai"]);
+    assert_eq!(
+        out,
+        "export OPENAI_BASE_URL='http://127.0.0.1:4000/v1'\nexport OPENAI_API_KEY=\"$PATCHBAY_KEY\"\n"
+    );
+    let out = run(&home.0, &["env", "gemini", "--key", KEY]);
+    assert_eq!(
+        out,
+        "export GOOGLE_GEMINI_BASE_URL='http://127.0.0.1:4000'\nexport GEMINI_API_KEY='sk-test-0123456789'\n"
+    );
+}
+
+#[test]
+fn connect_without_a_key_says_how() {
+    let home = Home::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_patchbay"))
+        .args(["connect", "codex"])
+        .env("HOME", &home.0)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--create-key"));
+    assert!(tool_files(&home.0).is_empty());
+}
