@@ -209,30 +209,37 @@ pub fn connect(args: &ConnectArgs) -> Result<String, String> {
         model: args.model.clone().or(tool.model.map(str::to_owned)),
     };
     let previous = load_state(&home, tool)?;
-    let mut files = Vec::new();
+    // Every file is read and edited before any is written, so a file that cannot be
+    // parsed leaves everything as it was.
+    let mut edits = Vec::new();
     for fe in (tool.plan)(&ctx) {
         let path = home.join(fe.rel);
         let before = read(&path)?;
-        let old = previous
-            .as_ref()
-            .and_then(|s| s.files.iter().find(|f| f.rel == fe.rel));
-        let existed = old.map_or(before.is_some(), |f| f.existed);
-        if let Some(b) = &before
-            && old.is_none()
-            && read(&bak(&path))?.is_none()
-        {
-            write_atomic(&bak(&path), b)?;
-        }
         let current = match &before {
             Some(b) => text(&path, b)?,
             None => String::new(),
         };
         let new = edit::apply(fe.format, &current, &fe.sets)
             .map_err(|e| format!("{}: {e}", path.display()))?;
+        edits.push((fe.rel, path, before, new));
+    }
+    let mut files = Vec::new();
+    for (rel, path, before, new) in edits {
+        let old = previous
+            .as_ref()
+            .and_then(|s| s.files.iter().find(|f| f.rel == rel));
+        let existed = old.map_or(before.is_some(), |f| f.existed);
+        // The first connect's backup is the original: never replaced.
+        if let Some(b) = &before
+            && old.is_none()
+            && read(&bak(&path))?.is_none()
+        {
+            write_atomic(&bak(&path), b)?;
+        }
         write_atomic(&path, new.as_bytes())?;
         let _ = writeln!(out, "wrote {}", path.display());
         files.push(FileState {
-            rel: fe.rel.to_owned(),
+            rel: rel.to_owned(),
             existed,
             sha256: sha(new.as_bytes()),
         });
@@ -290,11 +297,12 @@ pub fn disconnect(args: &DisconnectArgs) -> Result<String, String> {
             state_path(&home, tool).display()
         ));
     };
-    // The keys to take out do not depend on the values.
+    // The keys to take out do not depend on the values; `Some` model includes the
+    // optional model keys.
     let ctx = Ctx {
         url: state.url.clone(),
         key: String::new(),
-        model: tool.model.map(str::to_owned),
+        model: Some(String::new()),
     };
     let plan = (tool.plan)(&ctx);
     let mut out = String::new();

@@ -282,3 +282,55 @@ fn connect_without_a_key_says_how() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--create-key"));
     assert!(tool_files(&home.0).is_empty());
 }
+
+#[test]
+fn create_key_makes_an_anthropic_style_key_for_claude_code() {
+    let home = Home::new();
+    let db = home.0.join("keys.db");
+    let out = run(
+        &home.0,
+        &[
+            "connect",
+            "claude-code",
+            "--create-key",
+            "--db",
+            db.to_str().unwrap(),
+            "--model",
+            "claude-opus-4-8",
+        ],
+    );
+    assert!(out.contains("created key connect-claude-code"), "{out}");
+    let settings = home.0.join(".claude/settings.json");
+    let v: Value = serde_json::from_slice(&std::fs::read(&settings).unwrap()).unwrap();
+    let key = v["env"]["ANTHROPIC_AUTH_TOKEN"].as_str().unwrap();
+    assert!(key.starts_with("sk-ant-"), "{key}");
+    assert_eq!(v["env"]["ANTHROPIC_MODEL"], "claude-opus-4-8");
+    let listed = run(&home.0, &["keys", "--db", db.to_str().unwrap(), "list"]);
+    assert!(listed.contains("connect-claude-code"), "{listed}");
+    // A user edit, then disconnect: the optional model key goes too.
+    let mut edited = v.clone();
+    edited["theme"] = "light".into();
+    std::fs::write(&settings, serde_json::to_string(&edited).unwrap()).unwrap();
+    run(&home.0, &["disconnect", "claude-code"]);
+    let left = std::fs::read_to_string(&settings).unwrap();
+    assert_eq!(left, "{\n  \"theme\": \"light\"\n}\n");
+}
+
+#[test]
+fn a_file_that_cannot_be_parsed_stops_connect_before_any_write() {
+    let home = Home::new();
+    let dir = home.0.join(".gemini");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("settings.json"), "{ // jsonc\n}\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_patchbay"))
+        .args(["connect", "gemini", "--key", KEY])
+        .env("HOME", &home.0)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("comments"));
+    assert_eq!(
+        tool_files(&home.0),
+        [PathBuf::from(".gemini/settings.json")]
+    );
+}
