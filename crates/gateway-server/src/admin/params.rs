@@ -17,7 +17,7 @@ impl Params {
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             // In a query string `+` is a space.
-            let decode = |s: &str| percent_decode(&s.replace('+', " "));
+            let decode = |s: &str| crate::ingress::percent_decode(&s.replace('+', " "));
             let (k, v) = (decode(k), decode(v));
             if !allowed.contains(&k.as_str()) {
                 return Err(ApiError::invalid(
@@ -103,34 +103,6 @@ impl Params {
                 )
             })
     }
-}
-
-/// `%XX` escapes decoded; invalid escapes kept as they are.
-pub(crate) fn percent_decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_owned();
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match hex {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

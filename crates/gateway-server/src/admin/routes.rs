@@ -115,7 +115,7 @@ fn matches(template: &str, path: &str) -> Option<Vec<String>> {
         match (want.next(), have.next()) {
             (None, None) => return Some(ids),
             (Some("{id}"), Some(seg)) if !seg.is_empty() => {
-                ids.push(super::params::percent_decode(seg));
+                ids.push(crate::ingress::percent_decode(seg));
             }
             (Some(w), Some(h)) if w == h => {}
             _ => return None,

@@ -4,8 +4,6 @@
 //! the host root (`/v1/messages`, `/v1beta/models/{model}:generateContent`,
 //! `/api/chat`).
 
-use std::borrow::Cow;
-
 use gateway_protocol::ApiShape;
 use gateway_providers::mock::{self, MockAnswer, MockConfig};
 use gateway_translate::gemini;
@@ -95,7 +93,7 @@ pub(crate) fn route(
             if model.is_empty() {
                 return None;
             }
-            let model = percent_decode(model).into_owned();
+            let model = crate::ingress::percent_decode(model);
             match method {
                 "generateContent" => Call::GeminiChat {
                     model,
@@ -218,32 +216,6 @@ fn json_array(answer: MockAnswer) -> MockAnswer {
     }
 }
 
-/// Undoes percent-encoding in a path segment (`a%20b%2Fc` → `a b/c`).
-fn percent_decode(s: &str) -> Cow<'_, str> {
-    if !s.contains('%') {
-        return Cow::Borrowed(s);
-    }
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let (Some(h), Some(l)) = (
-                bytes.get(i + 1).copied().and_then(hex),
-                bytes.get(i + 2).copied().and_then(hex),
-            ) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +278,6 @@ mod tests {
 
     #[test]
     fn percent_decoding_keeps_bad_escapes() {
-        assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
+        assert_eq!(crate::ingress::percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
     }
 }
