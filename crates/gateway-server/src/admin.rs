@@ -19,7 +19,6 @@ mod routes;
 mod token;
 mod usage;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
@@ -29,10 +28,6 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, StatusCode, header};
 use http_body::Body as HttpBody;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::app::App;
@@ -60,47 +55,12 @@ pub async fn serve(
     token: AdminToken,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new());
-    builder.http2().timer(TokioTimer::new());
-    let builder = Arc::new(builder);
     let token = Arc::new(token);
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(err) => {
-                    tracing::warn!(%err, "admin accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
+    let handler = move |req| {
         let (app, token) = (app.clone(), token.clone());
-        let service = service_fn(move |req| {
-            let (app, token) = (app.clone(), token.clone());
-            async move { Ok::<_, Infallible>(handle(&app, &token, req).await) }
-        });
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(err) = conn.await {
-                tracing::debug!(%peer, %err, "admin connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(GRACE) => tracing::warn!("admin connections closed after the grace period"),
-    }
-    Ok(())
+        async move { handle(&app, &token, req).await }
+    };
+    crate::listen::serve_with(listener, None, handler, shutdown, GRACE, || {}).await
 }
 
 /// Answers one admin request. Never fails: every problem is an answer.

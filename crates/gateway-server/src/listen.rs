@@ -8,6 +8,8 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::Request;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -20,6 +22,7 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::app::App;
 use crate::config::TlsConfig;
+use crate::respond::Answer;
 use crate::service;
 
 /// Loads the certificate chain and key named in `[server.tls]` and offers HTTP/2 and
@@ -56,6 +59,33 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> io::Result<()> {
+    let draining = app.clone();
+    let handler = move |req| {
+        let app = app.clone();
+        async move { service::handle(app, req).await }
+    };
+    serve_with(listener, tls, handler, shutdown, grace, move || {
+        draining.start_draining();
+    })
+    .await
+}
+
+/// The accept loop every listener shares (the gateway's and the admin API's):
+/// TCP_NODELAY, optional TLS, HTTP/1.1 and HTTP/2, `handler` per request; when
+/// `shutdown` resolves, stop accepting, call `on_stop`, and wait up to `grace` for
+/// open connections.
+pub(crate) async fn serve_with<H, F>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    handler: H,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+    on_stop: impl FnOnce(),
+) -> io::Result<()>
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Answer> + Send + 'static,
+{
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new());
     builder.http2().timer(TokioTimer::new());
@@ -76,10 +106,10 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
+        let handler = handler.clone();
         let service = service_fn(move |req| {
-            let app = app.clone();
-            async move { Ok::<_, Infallible>(service::handle(app, req).await) }
+            let answer = handler(req);
+            async move { Ok::<_, Infallible>(answer.await) }
         });
         let builder = builder.clone();
         match &tls {
@@ -116,7 +146,7 @@ pub async fn serve(
         }
     }
     drop(listener);
-    app.start_draining();
+    on_stop();
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => {
