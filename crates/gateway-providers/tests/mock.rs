@@ -157,6 +157,87 @@ async fn tools_scenario_calls_the_first_tool_with_schema_arguments() {
 }
 
 #[tokio::test]
+async fn agent_scenario_makes_parallel_calls_and_quotes_results_in_every_shape() {
+    for shape in ApiShape::ALL {
+        for stream in [false, true] {
+            let p = mock_provider(shape, |_| {});
+            let mut req = request(true, stream);
+            req.model = "mock-agent".into();
+            req.tools.push(Tool {
+                name: "read_file".into(),
+                ..req.tools[0].clone()
+            });
+            req.messages.push(Message::text(
+                Role::User,
+                "CALL get_weather {\"city\":\"Oslo\",\"days\":2}\nCALL read_file {\"path\":\"a.txt\"}",
+            ));
+            let resp = run(&p, &req).await.expect("answer");
+            let calls: Vec<_> = resp
+                .parts
+                .iter()
+                .filter_map(|p| match p {
+                    Part::ToolCall(c) => Some(c.clone()),
+                    _ => None,
+                })
+                .collect();
+            let named: Vec<(&str, serde_json::Value)> = calls
+                .iter()
+                .map(|c| {
+                    (
+                        c.name.as_str(),
+                        serde_json::from_str(&c.arguments).expect("json"),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                named,
+                [
+                    (
+                        "get_weather",
+                        serde_json::json!({"city": "Oslo", "days": 2})
+                    ),
+                    ("read_file", serde_json::json!({"path": "a.txt"})),
+                ],
+                "{shape} stream={stream}"
+            );
+            assert_eq!(
+                resp.stop_reason,
+                StopReason::ToolUse,
+                "{shape} stream={stream}"
+            );
+
+            // The caller runs both tools and sends the results back.
+            req.messages.push(Message {
+                role: Role::Assistant,
+                parts: calls.iter().cloned().map(Part::ToolCall).collect(),
+            });
+            req.messages.push(Message {
+                role: Role::User,
+                parts: calls
+                    .iter()
+                    .zip(["sunny", "file body"])
+                    .map(|(c, out)| {
+                        Part::ToolResult(gateway_protocol::ToolResult {
+                            call_id: c.id.clone(),
+                            name: Some(c.name.clone()),
+                            content: vec![Part::text(out)],
+                            is_error: false,
+                        })
+                    })
+                    .collect(),
+            });
+            let resp = run(&p, &req).await.expect("final answer");
+            assert_eq!(
+                text_of(&resp),
+                "Result of get_weather: sunny\nResult of read_file: file body",
+                "{shape} stream={stream}"
+            );
+            assert_eq!(resp.stop_reason, StopReason::EndTurn);
+        }
+    }
+}
+
+#[tokio::test]
 async fn model_name_and_extension_params_choose_the_scenario() {
     let p = mock_provider(ApiShape::OpenAiChat, |_| {});
     let mut req = request(true, false);

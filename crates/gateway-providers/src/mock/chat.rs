@@ -1,15 +1,17 @@
-//! Mock chat answers: echo, lorem-ipsum text, or a call of the request's first tool.
+//! Mock chat answers: echo, lorem-ipsum text, a call of the request's first tool, or
+//! a scripted agent turn.
 
 use std::time::Duration;
 
 use gateway_protocol::{
-    ApiShape, ChatRequest, ChatResponse, Delta, GatewayError, Part, Role, StopReason, StreamEvent,
+    ApiShape, ChatRequest, ChatResponse, Delta, GatewayError, Part, StopReason, StreamEvent,
     ToolCall, Usage,
 };
 use gateway_translate::codec::{self, StreamEncoder};
 use gateway_translate::{ResponseContext, assemble, estimate};
 use serde_json::{Map, Value};
 
+use super::agent::{self, last_user_text};
 use super::config::{MockConfig, Scenario};
 use super::{MockAnswer, fnv};
 
@@ -128,6 +130,18 @@ fn respond(req: &ChatRequest, cfg: &MockConfig, body: &[u8]) -> ChatResponse {
             };
             (vec![Part::ToolCall(call)], StopReason::ToolUse, tokens)
         }
+        (Scenario::Agent, _) => {
+            let (parts, stop_reason) = agent::turn(req, body);
+            let tokens = parts
+                .iter()
+                .map(|p| match p {
+                    Part::Text { text, .. } => text.split_whitespace().count(),
+                    Part::ToolCall(c) => (c.name.len() + c.arguments.len()).div_ceil(4),
+                    _ => 0,
+                })
+                .sum::<usize>() as u64;
+            (parts, stop_reason, tokens)
+        }
         (Scenario::Echo, _) => {
             let text = last_user_text(req);
             let tokens = text.split_whitespace().count() as u64;
@@ -155,19 +169,6 @@ fn respond(req: &ChatRequest, cfg: &MockConfig, body: &[u8]) -> ChatResponse {
             ..Usage::default()
         },
     }
-}
-
-/// The text of the last user message (tool results excluded).
-fn last_user_text(req: &ChatRequest) -> String {
-    req.messages
-        .iter()
-        .rev()
-        .filter(|m| m.role == Role::User)
-        .find_map(|m| {
-            let texts: Vec<&str> = m.parts.iter().filter_map(Part::as_text).collect();
-            (!texts.is_empty()).then(|| texts.join("\n"))
-        })
-        .unwrap_or_default()
 }
 
 /// Arguments satisfying a schema's required properties: strings `"example"`,

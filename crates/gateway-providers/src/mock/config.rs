@@ -17,6 +17,9 @@ pub enum Scenario {
     Text,
     /// Calls the request's first tool with arguments built from its schema.
     Tools,
+    /// A scripted agent: `CALL <tool> <json>` lines in the user's text become tool
+    /// calls, tool results are quoted back (see `mock::agent`).
+    Agent,
 }
 
 /// The mock provider's behaviour.
@@ -69,7 +72,7 @@ struct Override {
 
 impl MockConfig {
     /// Applies what a model name asks for: `mock-echo`, `mock-text`, `mock-text-200`,
-    /// `mock-tools`, `mock-fail-503`, `mock-cut-2`, `mock-chunks-8`, `mock-tokens-50`,
+    /// `mock-tools`, `mock-agent`, `mock-fail-503`, `mock-cut-2`, `mock-chunks-8`, `mock-tokens-50`,
     /// combinable (`mock-text-40-chunks-10-cut-3`). Other segments are ignored, so any
     /// model name works.
     pub fn apply_model_name(&mut self, model: &str) {
@@ -87,6 +90,7 @@ impl MockConfig {
                     }
                 }
                 "tools" | "tool" => self.scenario = Scenario::Tools,
+                "agent" => self.scenario = Scenario::Agent,
                 "fail" => {
                     if let Some(n) = number.filter(|n| (400..600).contains(n)) {
                         self.fail_status = Some(n as u16);
@@ -115,7 +119,7 @@ impl MockConfig {
             GatewayError::invalid_request(
                 "patchbay.ext.mock",
                 format!(
-                    "{e}; the mock takes scenario (echo|text|tools), tokens, chunks, chunk_delay_ms, fail_status, cut_after_chunks"
+                    "{e}; the mock takes scenario (echo|text|tools|agent), tokens, chunks, chunk_delay_ms, fail_status, cut_after_chunks"
                 ),
             )
         })?;

@@ -5,6 +5,7 @@
 //! [`crate::UpstreamReply`], and the server's `patchbay mock` listener serves them
 //! over HTTP. Embeddings, model lists and token counts have their own builders.
 
+mod agent;
 mod chat;
 mod config;
 mod other;

@@ -15,7 +15,7 @@ use super::{MockAnswer, fnv};
 const DIMENSIONS: usize = 8;
 
 /// The models the mock lists.
-const MODELS: [&str; 4] = ["mock", "mock-echo", "mock-text", "mock-tools"];
+const MODELS: [&str; 5] = ["mock", "mock-echo", "mock-text", "mock-tools", "mock-agent"];
 
 /// Answers an embeddings request in `shape` (OpenAI `/embeddings`, Gemini
 /// `batchEmbedContents`, Ollama `/api/embed`) with vectors derived from a hash of
