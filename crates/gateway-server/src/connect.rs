@@ -9,6 +9,7 @@
 //! taken out (old values from the backup come back).
 
 pub mod edit;
+mod jsonc;
 pub mod tools;
 
 use std::fmt::Write as _;
@@ -21,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, DEFAULT_DATABASE};
-use tools::{Ctx, KeyKind, TOOLS, Tool};
+use tools::{Ctx, KeyKind, Place, TOOLS, Tool};
 
 /// The gateway URL used without `--url`.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:4000";
@@ -85,6 +86,9 @@ pub struct EnvArgs {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct FileState {
     rel: String,
+    /// Where the file was written, when that is not `rel` under HOME.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    path: Option<PathBuf>,
     existed: bool,
     sha256: String,
 }
@@ -96,10 +100,15 @@ struct State {
     files: Vec<FileState>,
 }
 
-fn home(arg: Option<&PathBuf>) -> Result<PathBuf, String> {
-    arg.cloned()
+fn place(arg: Option<&PathBuf>) -> Result<Place, String> {
+    let home = arg
+        .cloned()
         .or_else(|| std::env::var_os("HOME").map(PathBuf::from))
-        .ok_or_else(|| "HOME is not set: pass --home DIR".to_owned())
+        .ok_or_else(|| "HOME is not set: pass --home DIR".to_owned())?;
+    Ok(Place {
+        home,
+        env: arg.is_none(),
+    })
 }
 
 fn tool(name: &str) -> Result<&'static Tool, String> {
@@ -188,9 +197,10 @@ fn load_state(home: &Path, tool: &Tool) -> Result<Option<State>, String> {
 
 /// Runs `patchbay connect`; the text to print, or the error message.
 pub fn connect(args: &ConnectArgs) -> Result<String, String> {
-    let home = home(args.home.as_ref())?;
+    let place = place(args.home.as_ref())?;
+    let home = place.home.clone();
     if args.list {
-        return list(&home, &args.url);
+        return list(&place, &args.url);
     }
     let tool = tool(args.tool.as_deref().unwrap_or_default())?;
     let mut out = String::new();
@@ -213,7 +223,7 @@ pub fn connect(args: &ConnectArgs) -> Result<String, String> {
     // parsed leaves everything as it was.
     let mut edits = Vec::new();
     for fe in (tool.plan)(&ctx) {
-        let path = home.join(fe.rel);
+        let path = place.file(fe.rel);
         let before = read(&path)?;
         let current = match &before {
             Some(b) => text(&path, b)?,
@@ -240,6 +250,7 @@ pub fn connect(args: &ConnectArgs) -> Result<String, String> {
         let _ = writeln!(out, "wrote {}", path.display());
         files.push(FileState {
             rel: rel.to_owned(),
+            path: (path != home.join(rel)).then(|| path.clone()),
             existed,
             sha256: sha(new.as_bytes()),
         });
@@ -288,7 +299,8 @@ fn create_key(args: &ConnectArgs, tool: &Tool) -> Result<String, String> {
 
 /// Runs `patchbay disconnect`; the text to print, or the error message.
 pub fn disconnect(args: &DisconnectArgs) -> Result<String, String> {
-    let home = home(args.home.as_ref())?;
+    let place = place(args.home.as_ref())?;
+    let home = place.home.clone();
     let tool = tool(&args.tool)?;
     let Some(state) = load_state(&home, tool)? else {
         return Err(format!(
@@ -307,7 +319,7 @@ pub fn disconnect(args: &DisconnectArgs) -> Result<String, String> {
     let plan = (tool.plan)(&ctx);
     let mut out = String::new();
     for fs in &state.files {
-        let path = home.join(&fs.rel);
+        let path = fs.path.clone().unwrap_or_else(|| home.join(&fs.rel));
         let backup = bak(&path);
         let original = if fs.existed { read(&backup)? } else { None };
         let now = read(&path)?;
@@ -353,14 +365,15 @@ pub fn disconnect(args: &DisconnectArgs) -> Result<String, String> {
 }
 
 /// `connect --list`: one line per tool, `name installed connected`.
-fn list(home: &Path, url: &str) -> Result<String, String> {
+fn list(place: &Place, url: &str) -> Result<String, String> {
+    let home = &place.home;
     let mut out = String::new();
     let _ = writeln!(out, "{:<12} {:<10} connected", "tool", "installed");
     for tool in TOOLS {
         let installed = on_path(tool.binary) || home.join(tool.dir).is_dir();
         let state = load_state(home, tool).ok().flatten();
         let url = state.as_ref().map_or(url, |s| s.url.as_str()).to_owned();
-        let connected = is_connected(home, tool, &url);
+        let connected = is_connected(place, tool, &url);
         let _ = writeln!(
             out,
             "{:<12} {:<10} {}",
@@ -373,14 +386,14 @@ fn list(home: &Path, url: &str) -> Result<String, String> {
 }
 
 /// Every file of the tool holds, in at least one of our keys, a value naming `url`.
-fn is_connected(home: &Path, tool: &Tool, url: &str) -> bool {
+fn is_connected(place: &Place, tool: &Tool, url: &str) -> bool {
     let ctx = Ctx {
         url: url.to_owned(),
         key: String::new(),
         model: tool.model.map(str::to_owned),
     };
     (tool.plan)(&ctx).iter().all(|fe| {
-        let Ok(Some(bytes)) = read(&home.join(fe.rel)) else {
+        let Ok(Some(bytes)) = read(&place.file(fe.rel)) else {
             return false;
         };
         let t = String::from_utf8_lossy(&bytes);

@@ -82,13 +82,27 @@ fn tool_files(home: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Variables with which tools move their files away from HOME.
+const MOVING_VARS: &[&str] = &[
+    "CODEX_HOME",
+    "CLAUDE_CONFIG_DIR",
+    "CRUSH_GLOBAL_CONFIG",
+    "XDG_CONFIG_HOME",
+];
+
 fn run(home: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_patchbay"))
-        .args(args)
+    run_with(home, &[], args)
+}
+
+fn run_with(home: &Path, vars: &[(&str, &Path)], args: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
+    cmd.args(args)
         .env("HOME", home)
-        .env("PATH", home.join("no-bin"))
-        .output()
-        .unwrap();
+        .env("PATH", home.join("no-bin"));
+    for var in MOVING_VARS {
+        cmd.env_remove(var);
+    }
+    let out = cmd.envs(vars.iter().copied()).output().unwrap();
     assert!(
         out.status.success(),
         "patchbay {args:?}: {}",
@@ -312,8 +326,9 @@ fn create_key_makes_an_anthropic_style_key_for_claude_code() {
     edited["theme"] = "light".into();
     std::fs::write(&settings, serde_json::to_string(&edited).unwrap()).unwrap();
     run(&home.0, &["disconnect", "claude-code"]);
+    // The user's compact formatting is theirs to keep.
     let left = std::fs::read_to_string(&settings).unwrap();
-    assert_eq!(left, "{\n  \"theme\": \"light\"\n}\n");
+    assert_eq!(left, r#"{"theme":"light"}"#);
 }
 
 #[test]
@@ -321,16 +336,74 @@ fn a_file_that_cannot_be_parsed_stops_connect_before_any_write() {
     let home = Home::new();
     let dir = home.0.join(".gemini");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("settings.json"), "{ // jsonc\n}\n").unwrap();
+    std::fs::write(dir.join("settings.json"), "{ // cut short\n  \"a\": \n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_patchbay"))
         .args(["connect", "gemini", "--key", KEY])
         .env("HOME", &home.0)
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("comments"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid JSON"));
     assert_eq!(
         tool_files(&home.0),
         [PathBuf::from(".gemini/settings.json")]
     );
+}
+
+#[test]
+fn opencode_jsonc_is_edited_in_place_with_its_comments() {
+    let home = Home::new();
+    let dir = home.0.join(".config/opencode");
+    std::fs::create_dir_all(&dir).unwrap();
+    let original = "{\n  // my settings\n  \"theme\": \"tokyonight\", /* dark */\n}\n";
+    std::fs::write(dir.join("opencode.jsonc"), original).unwrap();
+    run(&home.0, &["connect", "opencode", "--key", KEY]);
+    assert!(!dir.join("opencode.json").exists(), "no second config file");
+    let connected = std::fs::read_to_string(dir.join("opencode.jsonc")).unwrap();
+    assert!(
+        connected.starts_with("{\n  // my settings\n  \"theme\": \"tokyonight\", /* dark */\n"),
+        "{connected}"
+    );
+    assert_eq!(
+        edit::get(Format::Json, &connected, &["model".to_owned()]).as_deref(),
+        Some("patchbay/gpt-5-mock")
+    );
+    run(&home.0, &["disconnect", "opencode"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("opencode.jsonc")).unwrap(),
+        original
+    );
+}
+
+#[test]
+fn tools_config_variables_move_the_files_connect_edits() {
+    for (tool, var, file) in [
+        ("codex", "CODEX_HOME", "config.toml"),
+        ("crush", "CRUSH_GLOBAL_CONFIG", "crush.json"),
+        ("claude-code", "CLAUDE_CONFIG_DIR", "settings.json"),
+    ] {
+        let home = Home::new();
+        let elsewhere = home.0.join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join(file), "").unwrap();
+        let vars = [(var, elsewhere.as_path())];
+        run_with(&home.0, &vars, &["connect", tool, "--key", KEY]);
+        let written = std::fs::read_to_string(elsewhere.join(file)).unwrap();
+        assert!(written.contains(KEY), "{tool}: {written}");
+        assert_eq!(
+            tool_files(&home.0),
+            [
+                PathBuf::from(format!("elsewhere/{file}")),
+                PathBuf::from(format!("elsewhere/{file}.bak"))
+            ],
+            "{tool}: nothing written under HOME"
+        );
+        // Disconnect finds the file where connect wrote it, even without the variable.
+        run(&home.0, &["disconnect", tool]);
+        assert_eq!(std::fs::read_to_string(elsewhere.join(file)).unwrap(), "");
+        assert_eq!(
+            tool_files(&home.0),
+            [PathBuf::from(format!("elsewhere/{file}"))]
+        );
+    }
 }

@@ -1,8 +1,10 @@
-//! Setting and removing keys in one config file's text, per format: JSON (serde_json,
-//! so objects come out in sorted key order), TOML (toml_edit: comments and order kept),
+//! Setting and removing keys in one config file's text, per format: JSON and JSONC
+//! (`jsonc`: comments and order kept), TOML (toml_edit: comments and order kept),
 //! dotenv (line edits) and a YAML list entry (line edits, for Continue's `models:`).
 
 use serde_json::Value;
+
+use super::jsonc;
 
 /// A config file's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,13 +25,7 @@ pub type Set = (Vec<String>, Value);
 /// `text` (empty for a missing file) with every `sets` applied.
 pub fn apply(format: Format, text: &str, sets: &[Set]) -> Result<String, String> {
     match format {
-        Format::Json => {
-            let mut root = parse_json(text)?;
-            for (path, v) in sets {
-                json_set(&mut root, path, v.clone());
-            }
-            json_text(&root)
-        }
+        Format::Json => jsonc::apply(text, sets),
         Format::Toml => {
             let mut doc = parse_toml(text)?;
             for (path, v) in sets {
@@ -59,17 +55,7 @@ pub fn apply(format: Format, text: &str, sets: &[Set]) -> Result<String, String>
 /// have go too.
 pub fn remove(format: Format, text: &str, original: &str, sets: &[Set]) -> Result<String, String> {
     match format {
-        Format::Json => {
-            let mut root = parse_json(text)?;
-            let orig = parse_json(original)?;
-            for (path, _) in sets {
-                match json_get(&orig, path) {
-                    Some(old) => json_set(&mut root, path, old.clone()),
-                    None => json_remove(&mut root, &orig, path),
-                }
-            }
-            json_text(&root)
-        }
+        Format::Json => jsonc::remove(text, original, sets),
         Format::Toml => {
             let mut doc = parse_toml(text)?;
             let orig = parse_toml(original)?;
@@ -105,7 +91,7 @@ pub fn remove(format: Format, text: &str, original: &str, sets: &[Set]) -> Resul
 /// The value at `path` in `text`, as a string, if present.
 pub fn get(format: Format, text: &str, path: &[String]) -> Option<String> {
     match format {
-        Format::Json => json_get(&parse_json(text).ok()?, path).map(scalar),
+        Format::Json => jsonc::get(text, path).as_ref().map(scalar),
         Format::Toml => {
             let doc = parse_toml(text).ok()?;
             let v = toml_get(doc.as_table(), path)?;
@@ -130,73 +116,6 @@ fn scalar(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
-}
-
-fn parse_json(text: &str) -> Result<Value, String> {
-    if text.trim().is_empty() {
-        return Ok(Value::Object(serde_json::Map::new()));
-    }
-    let v: Value = serde_json::from_str(text).map_err(|e| {
-        format!("not plain JSON ({e}); comments are not supported, edit the file by hand")
-    })?;
-    if v.is_object() {
-        Ok(v)
-    } else {
-        Err("the file's JSON is not an object".to_owned())
-    }
-}
-
-fn json_text(v: &Value) -> Result<String, String> {
-    serde_json::to_string_pretty(v)
-        .map(|s| s + "\n")
-        .map_err(|e| e.to_string())
-}
-
-fn json_get<'a>(root: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter().try_fold(root, |v, k| v.get(k))
-}
-
-fn json_set(root: &mut Value, path: &[String], value: Value) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut cur = root;
-    for k in parents {
-        if !cur.is_object() {
-            *cur = Value::Object(serde_json::Map::new());
-        }
-        let Value::Object(map) = cur else { return };
-        cur = map
-            .entry(k.clone())
-            .or_insert_with(|| Value::Object(serde_json::Map::new()));
-    }
-    if !cur.is_object() {
-        *cur = Value::Object(serde_json::Map::new());
-    }
-    if let Value::Object(map) = cur {
-        map.insert(last.clone(), value);
-    }
-}
-
-/// Removes `path`, then each parent object left empty that `orig` does not have.
-fn json_remove(root: &mut Value, orig: &Value, path: &[String]) {
-    for depth in (1..=path.len()).rev() {
-        let (prefix, key) = (&path[..depth - 1], &path[depth - 1]);
-        let is_leaf = depth == path.len();
-        let Some(Value::Object(parent)) = json_get_mut(root, prefix) else {
-            return;
-        };
-        let empty = matches!(parent.get(key), Some(Value::Object(m)) if m.is_empty());
-        if is_leaf || (empty && json_get(orig, &path[..depth]).is_none()) {
-            parent.remove(key);
-        } else {
-            return;
-        }
-    }
-}
-
-fn json_get_mut<'a>(root: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
-    path.iter().try_fold(root, |v, k| v.get_mut(k))
 }
 
 fn parse_toml(text: &str) -> Result<toml_edit::DocumentMut, String> {

@@ -2,6 +2,8 @@
 //! their format and the keys to set (from `/work/shared/CLIENTS.md`, "Pointing each tool
 //! at the gateway").
 
+use std::path::PathBuf;
+
 use serde_json::{Value, json};
 
 use super::edit::{Format, Set};
@@ -54,6 +56,52 @@ pub struct Tool {
     pub plan: fn(&Ctx) -> Vec<FileEdit>,
     /// The environment variables for `patchbay env`: (name, value) given the context.
     pub env: fn(&Ctx) -> Vec<(&'static str, String)>,
+}
+
+/// Where the tools' files are: under HOME, or where the tools' own variables move
+/// them (`CODEX_HOME`, `CLAUDE_CONFIG_DIR`, `CRUSH_GLOBAL_CONFIG`, `XDG_CONFIG_HOME`),
+/// which are read only when HOME is the real one (no `--home`).
+#[derive(Debug, Clone)]
+pub struct Place {
+    /// The home directory.
+    pub home: PathBuf,
+    /// Whether the tools' variables apply.
+    pub env: bool,
+}
+
+impl Place {
+    /// The file a tool reads for the HOME-relative path `rel`.
+    pub fn file(&self, rel: &str) -> PathBuf {
+        let var = |name: &str| {
+            self.env
+                .then(|| std::env::var_os(name))
+                .flatten()
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let moved = match rel {
+            ".codex/config.toml" => var("CODEX_HOME").map(|d| d.join("config.toml")),
+            ".claude/settings.json" => var("CLAUDE_CONFIG_DIR").map(|d| d.join("settings.json")),
+            ".config/crush/crush.json" => var("CRUSH_GLOBAL_CONFIG").map(|d| d.join("crush.json")),
+            _ => None,
+        };
+        // Patchbay's own files (the Roo import file) stay where the settings name them.
+        let xdg = || {
+            let rest = rel.strip_prefix(".config/")?;
+            (!rest.starts_with("patchbay/")).then_some(())?;
+            var("XDG_CONFIG_HOME").map(|d| d.join(rest))
+        };
+        let path = moved.or_else(xdg).unwrap_or_else(|| self.home.join(rel));
+        // opencode reads `opencode.jsonc` too: edit that one when it is the file the
+        // user has.
+        if rel.starts_with(".config/opencode/") && !path.exists() {
+            let jsonc = path.with_extension("jsonc");
+            if jsonc.exists() {
+                return jsonc;
+            }
+        }
+        path
+    }
 }
 
 /// The gateway's id in tools' provider tables.

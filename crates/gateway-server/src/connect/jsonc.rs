@@ -1,0 +1,175 @@
+//! JSON and JSON-with-comments config files, edited in place on jsonc-parser's
+//! concrete syntax tree: the user's key order, indentation, comments and trailing
+//! commas survive; only the keys we set change.
+
+use jsonc_parser::ParseOptions;
+use jsonc_parser::cst::{CstInputValue, CstObject, CstRootNode};
+use serde_json::Value;
+
+use super::edit::Set;
+
+/// `text` (empty for a missing file) with every `sets` applied.
+pub fn apply(text: &str, sets: &[Set]) -> Result<String, String> {
+    let root = parse(text)?;
+    for (path, value) in sets {
+        set(&root, path, value);
+    }
+    Ok(finish(&root, text))
+}
+
+/// `text` with `sets` taken out: a key `original` had gets its old value back, others
+/// are removed together with the objects they leave empty that `original` lacked.
+pub fn remove(text: &str, original: &str, sets: &[Set]) -> Result<String, String> {
+    let root = parse(text)?;
+    let orig = value_of(&parse(original)?);
+    for (path, _) in sets {
+        match lookup(&orig, path) {
+            Some(old) => set(&root, path, old),
+            None => unset(&root, &orig, path),
+        }
+    }
+    Ok(finish(&root, text))
+}
+
+/// The value at `path`, if the text parses and has it.
+pub fn get(text: &str, path: &[String]) -> Option<Value> {
+    lookup(&value_of(&parse(text).ok()?), path).cloned()
+}
+
+fn parse(text: &str) -> Result<CstRootNode, String> {
+    let text = if text.trim().is_empty() { "{}" } else { text };
+    let root = CstRootNode::parse(text, &ParseOptions::default())
+        .map_err(|e| format!("not valid JSON: {e}"))?;
+    if root.object_value().is_none() {
+        return Err("the file's JSON is not an object".to_owned());
+    }
+    Ok(root)
+}
+
+/// The document's text; a file we create ends with a newline.
+fn finish(root: &CstRootNode, before: &str) -> String {
+    let mut out = root.to_string();
+    if (before.trim().is_empty() || before.ends_with('\n')) && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+fn value_of(root: &CstRootNode) -> Value {
+    root.to_serde_value().unwrap_or(Value::Null)
+}
+
+fn lookup<'a>(root: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(root, |v, k| v.get(k))
+}
+
+fn set(root: &CstRootNode, path: &[String], value: &Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let object = parents
+        .iter()
+        .fold(root.object_value_or_set(), |o, k| o.object_value_or_set(k));
+    match object.get(last) {
+        Some(prop) => prop.set_value(input(value)),
+        None => {
+            object.append(last, input(value));
+        }
+    }
+}
+
+/// Removes `path`, then each parent object left empty that `orig` does not have.
+fn unset(root: &CstRootNode, orig: &Value, path: &[String]) {
+    let Some(top) = root.object_value() else {
+        return;
+    };
+    // The objects along the path, root first, as far as they exist.
+    let mut chain: Vec<CstObject> = vec![top];
+    for k in &path[..path.len().saturating_sub(1)] {
+        let Some(next) = chain.last().and_then(|o| o.object_value(k)) else {
+            return;
+        };
+        chain.push(next);
+    }
+    for depth in (1..=path.len()).rev() {
+        let parent = &chain[depth - 1];
+        let Some(prop) = parent.get(&path[depth - 1]) else {
+            return;
+        };
+        let is_leaf = depth == path.len();
+        let emptied = chain
+            .get(depth)
+            .is_some_and(|o| o.properties().is_empty() && lookup(orig, &path[..depth]).is_none());
+        if !(is_leaf || emptied) {
+            return;
+        }
+        prop.remove();
+    }
+}
+
+fn input(value: &Value) -> CstInputValue {
+    match value {
+        Value::Null => CstInputValue::Null,
+        Value::Bool(b) => CstInputValue::Bool(*b),
+        Value::Number(n) => CstInputValue::Number(n.to_string()),
+        Value::String(s) => CstInputValue::String(s.clone()),
+        Value::Array(items) => CstInputValue::Array(items.iter().map(input).collect()),
+        Value::Object(map) => {
+            CstInputValue::Object(map.iter().map(|(k, v)| (k.clone(), input(v))).collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn p(s: &str) -> Vec<String> {
+        s.split('.').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn comments_order_and_trailing_commas_survive_a_round_trip() {
+        let original = "{\n  // the user's theme\n  \"theme\": \"dark\",\n  \"editor\": { \"tabSize\": 4 },\n}\n";
+        let sets = vec![
+            (p("provider.patchbay"), json!({"name": "Patchbay"})),
+            (p("theme"), json!("light")),
+        ];
+        let connected = apply(original, &sets).expect("applies");
+        assert!(connected.starts_with("{\n  // the user's theme\n  \"theme\": \"light\",\n  \"editor\": { \"tabSize\": 4 },\n"), "{connected}");
+        assert_eq!(
+            get(&connected, &p("provider.patchbay.name")),
+            Some(json!("Patchbay"))
+        );
+        assert_eq!(
+            remove(&connected, original, &sets).expect("removes"),
+            original
+        );
+    }
+
+    #[test]
+    fn a_new_file_is_an_object_with_a_final_newline_and_goes_empty_again() {
+        let sets = vec![(p("env.KEY"), json!("v"))];
+        let text = apply("", &sets).expect("applies");
+        assert!(text.ends_with("}\n"));
+        assert_eq!(get(&text, &p("env.KEY")), Some(json!("v")));
+        assert_eq!(remove(&text, "", &sets).expect("removes").trim(), "{}");
+    }
+
+    #[test]
+    fn parents_the_user_had_are_kept_when_emptied() {
+        let original = "{\"env\": {}}";
+        let sets = vec![(p("env.KEY"), json!("v"))];
+        let text = apply(original, &sets).expect("applies");
+        let back = remove(&text, original, &sets).expect("removes");
+        assert_eq!(get(&back, &p("env")), Some(json!({})));
+    }
+
+    #[test]
+    fn non_objects_and_broken_text_are_refused() {
+        assert!(apply("[1, 2]", &[]).is_err());
+        assert!(apply("{\"a\": ", &[]).is_err());
+    }
+}
