@@ -4,6 +4,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { jsonSchemaOutputFormat } from '@anthropic-ai/sdk/helpers/json-schema';
 import {
   BASE, KEY, LIMITED_KEY, PNG_B64, WEATHER_SCHEMA, WEATHER_ARGS, CITY_SCHEMA, CITY_JSON,
+  PARALLEL_ARGS, PARALLEL_PROMPT, PARALLEL_RESULTS, PARALLEL_ANSWER,
   matrix, single, checkGaps, rejects,
 } from './common.mjs';
 
@@ -90,28 +91,29 @@ matrix(SDK, 'tool round trip', (up) => toolRoundTrip(up, false));
 matrix(SDK, 'stream tool round trip', (up) => toolRoundTrip(up, true));
 
 for (const stream of [false, true]) {
-  // The mock calls one tool per turn, so the two parallel calls are the history the
-  // SDK sends back: two tool_use blocks, then two tool_result blocks.
+  // Two CALL lines: the agent mock answers two tool_use blocks in one assistant turn,
+  // then quotes each tool_result back.
   matrix(SDK, `parallel tool results ${stream ? 'stream' : 'whole'}`, async (up) => {
-    const question = 'Weather in Paris and Rome?';
-    const messages = [
-      user(question),
-      {
-        role: 'assistant',
-        content: [
-          { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } },
-          { type: 'tool_use', id: 'toolu_2', name: 'get_weather', input: { city: 'Rome' } },
-        ],
-      },
-      user([
-        { type: 'tool_result', tool_use_id: 'toolu_1', content: 'Sunny' },
-        { type: 'tool_result', tool_use_id: 'toolu_2', content: 'Rainy' },
-      ]),
-    ];
-    const params = { model: `${up}/mock-echo`, max_tokens: 256, messages, tools: TOOLS };
-    const final = stream ? await client().messages.stream(params).finalMessage() : await client().messages.create(params);
-    assert.equal(final.content[0].text, question);
+    const c = client();
+    const messages = [user(PARALLEL_PROMPT)];
+    const ask = () => {
+      const params = { model: `${up}/mock-agent`, max_tokens: 256, messages, tools: TOOLS };
+      return stream ? c.messages.stream(params).finalMessage() : c.messages.create(params);
+    };
+    const first = await ask();
+    assert.equal(first.stop_reason, 'tool_use');
+    const uses = first.content.filter((b) => b.type === 'tool_use');
+    assert.deepEqual(uses.map((u) => [u.name, u.input]), PARALLEL_ARGS.map((args) => ['get_weather', args]));
+    const ids = uses.map((u) => u.id);
+    assert.ok(ids.every(Boolean) && new Set(ids).size === 2, ids.join(','));
+    // The SDK's own content blocks go back as the assistant turn, then one user turn
+    // with both results.
+    messages.push({ role: 'assistant', content: first.content });
+    messages.push(user(ids.map((id, i) => ({ type: 'tool_result', tool_use_id: id, content: PARALLEL_RESULTS[i] }))));
+    const final = await ask();
     assert.equal(final.stop_reason, 'end_turn');
+    assert.deepEqual(final.content.map((b) => b.type), ['text']);
+    assert.equal(final.content[0].text, PARALLEL_ANSWER);
   });
 }
 

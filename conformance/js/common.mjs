@@ -23,6 +23,13 @@ export const WEATHER_SCHEMA = {
 };
 /** What the mock's `tools` scenario answers for WEATHER_SCHEMA. */
 export const WEATHER_ARGS = { city: 'example' };
+// The parallel round trip, for the mock's `agent` scenario (`mock-agent`): each
+// `CALL <tool> <json>` line of the prompt becomes one tool call of the same assistant
+// turn, and tool results are answered with one `Result of <tool>: <text>` line each.
+export const PARALLEL_ARGS = [{ city: 'Paris' }, { city: 'Rome' }];
+export const PARALLEL_PROMPT = 'CALL get_weather {"city":"Paris"}\nCALL get_weather {"city":"Rome"}';
+export const PARALLEL_RESULTS = ['Sunny', 'Rainy'];
+export const PARALLEL_ANSWER = PARALLEL_RESULTS.map((r) => `Result of get_weather: ${r}`).join('\n');
 export const CITY_SCHEMA = {
   type: 'object',
   properties: { city: { type: 'string' }, population: { type: 'integer' } },

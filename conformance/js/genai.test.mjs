@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { GoogleGenAI, ApiError, FinishReason, createPartFromFunctionResponse } from '@google/genai';
 import {
   BASE, KEY, LIMITED_KEY, PNG_B64, WEATHER_SCHEMA, WEATHER_ARGS, CITY_SCHEMA, CITY_JSON,
+  PARALLEL_ARGS, PARALLEL_PROMPT, PARALLEL_RESULTS, PARALLEL_ANSWER,
   EMBEDDERS, matrix, single, checkGaps, rejects,
 } from './common.mjs';
 
@@ -52,27 +53,37 @@ matrix(SDK, 'chat session', async (up) => {
   assert.equal(chat.getHistory().length, 4);
 });
 
-async function toolRoundTrip(up, stream) {
+/**
+ * One model turn with the weather tool offered, whole or streamed: the model content
+ * (the SDK's own, or its streamed parts), the function calls, the text, the finish reason.
+ */
+async function generate(model, contents, stream) {
   const c = client();
+  const config = { tools: [TOOL] };
+  if (!stream) {
+    const r = await c.models.generateContent({ model, contents, config });
+    const calls = r.functionCalls ?? [];
+    const text = calls.length ? null : r.text;
+    return { content: r.candidates[0].content, calls, text, finish: r.candidates[0].finishReason };
+  }
+  const parts = [];
+  let finish;
+  for await (const ch of await c.models.generateContentStream({ model, contents, config })) {
+    parts.push(...(ch.candidates?.[0]?.content?.parts ?? []));
+    finish = ch.candidates?.[0]?.finishReason ?? finish;
+  }
+  return {
+    content: { role: 'model', parts },
+    calls: parts.filter((p) => p.functionCall).map((p) => p.functionCall),
+    text: parts.filter((p) => p.text).map((p) => p.text).join(''),
+    finish,
+  };
+}
+
+async function toolRoundTrip(up, stream) {
   const question = 'What is the weather in Paris?';
   const contents = [userText(question)];
-  const config = { tools: [TOOL] };
-  const ask = async (model) => {
-    if (!stream) {
-      const r = await c.models.generateContent({ model, contents, config });
-      return { content: r.candidates[0].content, calls: r.functionCalls ?? [], text: r.functionCalls ? null : r.text };
-    }
-    const parts = [];
-    for await (const ch of await c.models.generateContentStream({ model, contents, config })) {
-      parts.push(...(ch.candidates?.[0]?.content?.parts ?? []));
-    }
-    return {
-      content: { role: 'model', parts },
-      calls: parts.filter((p) => p.functionCall).map((p) => p.functionCall),
-      text: parts.filter((p) => p.text).map((p) => p.text).join(''),
-    };
-  };
-  const first = await ask(`${up}/mock-tools`);
+  const first = await generate(`${up}/mock-tools`, contents, stream);
   assert.equal(first.calls.length, 1);
   assert.equal(first.calls[0].name, 'get_weather');
   assert.deepEqual(first.calls[0].args, WEATHER_ARGS);
@@ -82,7 +93,7 @@ async function toolRoundTrip(up, stream) {
     role: 'user',
     parts: [createPartFromFunctionResponse(first.calls[0].id ?? '', 'get_weather', { result: 'Sunny, 21 °C' })],
   });
-  const final = await ask(`${up}/mock-echo`);
+  const final = await generate(`${up}/mock-echo`, contents, stream);
   assert.deepEqual(final.calls, []);
   assert.equal(final.text, question);
 }
@@ -90,36 +101,27 @@ matrix(SDK, 'tool round trip', (up) => toolRoundTrip(up, false));
 matrix(SDK, 'stream tool round trip', (up) => toolRoundTrip(up, true));
 
 for (const stream of [false, true]) {
-  // The mock calls one tool per turn, so the two parallel calls are the history the
-  // SDK sends back: two functionCall parts, then two functionResponse parts.
+  // Two CALL lines: the agent mock answers two functionCall parts in one model turn,
+  // then quotes each function response back.
   matrix(SDK, `parallel tool results ${stream ? 'stream' : 'whole'}`, async (up) => {
-    const question = 'Weather in Paris and Rome?';
-    const contents = [
-      userText(question),
-      {
-        role: 'model',
-        parts: [
-          { functionCall: { name: 'get_weather', args: { city: 'Paris' } } },
-          { functionCall: { name: 'get_weather', args: { city: 'Rome' } } },
-        ],
-      },
-      {
-        role: 'user',
-        parts: [
-          { functionResponse: { name: 'get_weather', response: { result: 'Sunny' } } },
-          { functionResponse: { name: 'get_weather', response: { result: 'Rainy' } } },
-        ],
-      },
-    ];
-    const params = { model: `${up}/mock-echo`, contents, config: { tools: [TOOL] } };
-    let text;
-    if (stream) {
-      text = '';
-      for await (const ch of await client().models.generateContentStream(params)) text += ch.text ?? '';
-    } else {
-      text = (await client().models.generateContent(params)).text;
-    }
-    assert.equal(text, question);
+    const contents = [userText(PARALLEL_PROMPT)];
+    const first = await generate(`${up}/mock-agent`, contents, stream);
+    // Gemini has no tool-use finish reason: a turn of calls finishes with STOP.
+    assert.equal(first.finish, FinishReason.STOP);
+    assert.deepEqual(first.calls.map((fc) => [fc.name, fc.args]), PARALLEL_ARGS.map((args) => ['get_weather', args]));
+    const ids = first.calls.map((fc) => fc.id);
+    assert.ok(ids.every(Boolean) && new Set(ids).size === 2, ids.join(','));
+    // The SDK's own content goes back as the model turn, then one user turn with a
+    // function response per call, by id and name ("output" is the key the SDK documents).
+    contents.push(first.content);
+    contents.push({
+      role: 'user',
+      parts: first.calls.map((fc, i) => createPartFromFunctionResponse(fc.id, fc.name, { output: PARALLEL_RESULTS[i] })),
+    });
+    const final = await generate(`${up}/mock-agent`, contents, stream);
+    assert.deepEqual(final.calls, []);
+    assert.equal(final.text, PARALLEL_ANSWER);
+    assert.equal(final.finish, FinishReason.STOP);
   });
 }
 

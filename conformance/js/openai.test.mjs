@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import {
   BASE, KEY, LIMITED_KEY, PNG_B64, WEATHER_SCHEMA, WEATHER_ARGS, CITY_SCHEMA, CITY_JSON,
+  PARALLEL_ARGS, PARALLEL_PROMPT, PARALLEL_RESULTS, PARALLEL_ANSWER,
   EMBEDDERS, matrix, single, checkGaps, rejects,
 } from './common.mjs';
 
@@ -91,29 +92,30 @@ matrix(SDK, 'tool round trip', (up) => toolRoundTrip(up, false));
 matrix(SDK, 'stream tool round trip', (up) => toolRoundTrip(up, true));
 
 for (const stream of [false, true]) {
-  // The mock calls one tool per turn, so the two parallel calls are the history the
-  // SDK sends back: one assistant message with two calls, then two tool messages.
+  // Two CALL lines: the agent mock answers two calls in one assistant turn, then quotes
+  // each result back.
   matrix(SDK, `parallel tool results ${stream ? 'stream' : 'whole'}`, async (up) => {
-    const question = 'Weather in Paris and Rome?';
-    const messages = [
-      user(question),
-      {
-        role: 'assistant',
-        content: null,
-        tool_calls: [
-          { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
-          { id: 'call_2', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } },
-        ],
-      },
-      { role: 'tool', tool_call_id: 'call_1', content: 'Sunny' },
-      { role: 'tool', tool_call_id: 'call_2', content: 'Rainy' },
-    ];
-    const params = { model: `${up}/mock-echo`, messages, tools: TOOLS };
-    const final = stream
-      ? await client().chat.completions.stream(params).finalChatCompletion()
-      : await client().chat.completions.create(params);
-    assert.equal(final.choices[0].message.content, question);
+    const c = client();
+    const messages = [user(PARALLEL_PROMPT)];
+    const ask = () => {
+      const params = { model: `${up}/mock-agent`, messages, tools: TOOLS };
+      return stream ? c.chat.completions.stream(params).finalChatCompletion() : c.chat.completions.create(params);
+    };
+    const first = await ask();
+    assert.equal(first.choices[0].finish_reason, 'tool_calls');
+    const msg = first.choices[0].message;
+    assert.deepEqual(
+      msg.tool_calls.map((t) => [t.type, t.function.name, JSON.parse(t.function.arguments)]),
+      PARALLEL_ARGS.map((args) => ['function', 'get_weather', args]),
+    );
+    const ids = msg.tool_calls.map((t) => t.id);
+    assert.ok(ids.every(Boolean) && new Set(ids).size === 2, ids.join(','));
+    messages.push(msg); // the SDK's own message, sent back as is
+    ids.forEach((id, i) => messages.push({ role: 'tool', tool_call_id: id, content: PARALLEL_RESULTS[i] }));
+    const final = await ask();
     assert.equal(final.choices[0].finish_reason, 'stop');
+    assert.ok(!final.choices[0].message.tool_calls?.length);
+    assert.equal(final.choices[0].message.content, PARALLEL_ANSWER);
   });
 }
 

@@ -32,6 +32,14 @@ WEATHER_SCHEMA = {
 # What the mock's `tools` scenario answers for WEATHER_SCHEMA.
 WEATHER_ARGS = {"city": "example"}
 
+# The parallel round trip, for the mock's `agent` scenario (`mock-agent`): each
+# `CALL <tool> <json>` line of the prompt becomes one tool call of the same assistant
+# turn, and tool results are answered with one `Result of <tool>: <text>` line each.
+PARALLEL_ARGS = [{"city": "Paris"}, {"city": "Rome"}]
+PARALLEL_PROMPT = 'CALL get_weather {"city":"Paris"}\nCALL get_weather {"city":"Rome"}'
+PARALLEL_RESULTS = ["Sunny", "Rainy"]
+PARALLEL_ANSWER = "\n".join(f"Result of get_weather: {r}" for r in PARALLEL_RESULTS)
+
 
 def pytest_configure(config):
     if not BASE:

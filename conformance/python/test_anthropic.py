@@ -5,7 +5,18 @@ import pydantic
 import pytest
 from anthropic import Anthropic
 
-from conftest import BASE, KEY, LIMITED_KEY, PNG_B64, WEATHER_ARGS, WEATHER_SCHEMA
+from conftest import (
+    BASE,
+    KEY,
+    LIMITED_KEY,
+    PARALLEL_ANSWER,
+    PARALLEL_ARGS,
+    PARALLEL_PROMPT,
+    PARALLEL_RESULTS,
+    PNG_B64,
+    WEATHER_ARGS,
+    WEATHER_SCHEMA,
+)
 
 PROMPT = "Hello from the anthropic SDK"
 TOOLS = [{"name": "get_weather", "description": "Weather in a city", "input_schema": WEATHER_SCHEMA}]
@@ -102,34 +113,39 @@ def test_stream_tool_round_trip(upstream):
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 def test_parallel_tool_results(upstream, stream):
-    # The mock calls one tool per turn, so the two parallel calls are the history the
-    # SDK sends back: two tool_use blocks, then two tool_result blocks.
-    question = "Weather in Paris and Rome?"
-    messages = [
-        user(question),
-        {
-            "role": "assistant",
-            "content": [
-                {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
-                {"type": "tool_use", "id": "toolu_2", "name": "get_weather", "input": {"city": "Rome"}},
-            ],
-        },
+    # Two CALL lines: the agent mock answers two tool_use blocks in one assistant turn,
+    # then quotes each tool_result back.
+    c = client()
+    messages = [user(PARALLEL_PROMPT)]
+
+    def ask():
+        kw = dict(model=f"{upstream}/mock-agent", max_tokens=256, messages=messages, tools=TOOLS)
+        if stream:
+            with c.messages.stream(**kw) as s:
+                return s.get_final_message()
+        return c.messages.create(**kw)
+
+    first = ask()
+    assert first.stop_reason == "tool_use"
+    uses = [b for b in first.content if b.type == "tool_use"]
+    assert [(u.name, u.input) for u in uses] == [("get_weather", args) for args in PARALLEL_ARGS]
+    ids = [u.id for u in uses]
+    assert all(ids) and len(set(ids)) == 2
+    # The SDK's own content blocks go back as the assistant turn, then one user turn
+    # with both results.
+    messages.append({"role": "assistant", "content": first.content})
+    messages.append(
         user(
             [
-                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "Sunny"},
-                {"type": "tool_result", "tool_use_id": "toolu_2", "content": "Rainy"},
+                {"type": "tool_result", "tool_use_id": use_id, "content": result}
+                for use_id, result in zip(ids, PARALLEL_RESULTS)
             ]
-        ),
-    ]
-    c = client()
-    kw = dict(model=f"{upstream}/mock-echo", max_tokens=256, messages=messages, tools=TOOLS)
-    if stream:
-        with c.messages.stream(**kw) as s:
-            final = s.get_final_message()
-    else:
-        final = c.messages.create(**kw)
-    assert final.content[0].text == question
+        )
+    )
+    final = ask()
     assert final.stop_reason == "end_turn"
+    assert [b.type for b in final.content] == ["text"]
+    assert final.content[0].text == PARALLEL_ANSWER
 
 
 def test_image_input(upstream):

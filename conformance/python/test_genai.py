@@ -1,11 +1,24 @@
 """The `google-genai` Python SDK (generate, stream, embed, count tokens, models) against every upstream shape."""
 
+from typing import NamedTuple
+
 import pydantic
 import pytest
 from google import genai
 from google.genai import errors, types
 
-from conftest import BASE, KEY, LIMITED_KEY, PNG, WEATHER_ARGS, WEATHER_SCHEMA
+from conftest import (
+    BASE,
+    KEY,
+    LIMITED_KEY,
+    PARALLEL_ANSWER,
+    PARALLEL_ARGS,
+    PARALLEL_PROMPT,
+    PARALLEL_RESULTS,
+    PNG,
+    WEATHER_ARGS,
+    WEATHER_SCHEMA,
+)
 
 PROMPT = "Hello from the google-genai SDK"
 TOOL = types.Tool(
@@ -68,38 +81,50 @@ def test_chat_session(upstream):
     assert len(chat.get_history()) == 4
 
 
-def tool_round_trip(upstream, stream):
+TOOL_CONFIG = types.GenerateContentConfig(
+    tools=[TOOL], automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True)
+)
+
+
+class Turn(NamedTuple):
+    content: types.Content  # the model turn: the SDK's own (whole), or its streamed parts
+    calls: list[types.FunctionCall]
+    text: str | None
+    finish: types.FinishReason
+
+
+def generate(model, contents, stream):
+    """One model turn with the weather tool offered, whole or streamed."""
     c = client()
+    if not stream:
+        r = c.models.generate_content(model=model, contents=contents, config=TOOL_CONFIG)
+        calls = r.function_calls or []
+        return Turn(r.candidates[0].content, calls, None if calls else r.text, r.candidates[0].finish_reason)
+    chunks = list(c.models.generate_content_stream(model=model, contents=contents, config=TOOL_CONFIG))
+    contents_seen = [ch.candidates[0].content for ch in chunks if ch.candidates and ch.candidates[0].content]
+    parts = [p for content in contents_seen for p in content.parts or []]
+    calls = [p.function_call for p in parts if p.function_call]
+    text = "".join(p.text for p in parts if p.text)
+    return Turn(types.Content(role="model", parts=parts), calls, text, chunks[-1].candidates[0].finish_reason)
+
+
+def tool_round_trip(upstream, stream):
     question = "What is the weather in Paris?"
     contents = [types.Content(role="user", parts=[types.Part(text=question)])]
-    config = types.GenerateContentConfig(
-        tools=[TOOL], automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True)
-    )
-
-    def ask(model):
-        if not stream:
-            r = c.models.generate_content(model=model, contents=contents, config=config)
-            return r.candidates[0].content, r.function_calls or [], r.text if not r.function_calls else None
-        chunks = list(c.models.generate_content_stream(model=model, contents=contents, config=config))
-        parts = [p for ch in chunks if ch.candidates and ch.candidates[0].content for p in ch.candidates[0].content.parts or []]
-        calls = [p.function_call for p in parts if p.function_call]
-        text = "".join(p.text for p in parts if p.text)
-        return types.Content(role="model", parts=parts), calls, text
-
-    content, calls, _ = ask(f"{upstream}/mock-tools")
-    assert len(calls) == 1
-    assert calls[0].name == "get_weather" and calls[0].args == WEATHER_ARGS
+    first = generate(f"{upstream}/mock-tools", contents, stream)
+    assert len(first.calls) == 1
+    assert first.calls[0].name == "get_weather" and first.calls[0].args == WEATHER_ARGS
     # The SDK's own content goes back as the model turn, then its function response.
-    contents.append(content)
+    contents.append(first.content)
     contents.append(
         types.Content(
             role="user",
             parts=[types.Part.from_function_response(name="get_weather", response={"result": "Sunny, 21 °C"})],
         )
     )
-    _, calls, text = ask(f"{upstream}/mock-echo")
-    assert calls == []
-    assert text == question
+    final = generate(f"{upstream}/mock-echo", contents, stream)
+    assert final.calls == []
+    assert final.text == question
 
 
 def test_tool_round_trip(upstream):
@@ -112,35 +137,27 @@ def test_stream_tool_round_trip(upstream):
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 def test_parallel_tool_results(upstream, stream):
-    # The mock calls one tool per turn, so the two parallel calls are the history the
-    # SDK sends back: two functionCall parts, then two functionResponse parts.
-    question = "Weather in Paris and Rome?"
-    contents = [
-        types.Content(role="user", parts=[types.Part(text=question)]),
-        types.Content(
-            role="model",
-            parts=[
-                types.Part.from_function_call(name="get_weather", args={"city": "Paris"}),
-                types.Part.from_function_call(name="get_weather", args={"city": "Rome"}),
-            ],
-        ),
-        types.Content(
-            role="user",
-            parts=[
-                types.Part.from_function_response(name="get_weather", response={"result": "Sunny"}),
-                types.Part.from_function_response(name="get_weather", response={"result": "Rainy"}),
-            ],
-        ),
+    # Two CALL lines: the agent mock answers two functionCall parts in one model turn,
+    # then quotes each function response back.
+    contents = [types.Content(role="user", parts=[types.Part(text=PARALLEL_PROMPT)])]
+    first = generate(f"{upstream}/mock-agent", contents, stream)
+    # Gemini has no tool-use finish reason: a turn of calls finishes with STOP.
+    assert first.finish == types.FinishReason.STOP
+    assert [(fc.name, fc.args) for fc in first.calls] == [("get_weather", args) for args in PARALLEL_ARGS]
+    ids = [fc.id for fc in first.calls]
+    assert all(ids) and len(set(ids)) == 2
+    # The SDK's own content goes back as the model turn, then one user turn with a
+    # function response per call, by name and id ("output" is the key the SDK documents).
+    contents.append(first.content)
+    responses = [
+        types.FunctionResponse(id=fc.id, name=fc.name, response={"output": result})
+        for fc, result in zip(first.calls, PARALLEL_RESULTS)
     ]
-    config = types.GenerateContentConfig(tools=[TOOL])
-    model = f"{upstream}/mock-echo"
-    c = client()
-    if stream:
-        chunks = list(c.models.generate_content_stream(model=model, contents=contents, config=config))
-        text = "".join(ch.text or "" for ch in chunks)
-    else:
-        text = c.models.generate_content(model=model, contents=contents, config=config).text
-    assert text == question
+    contents.append(types.Content(role="user", parts=[types.Part(function_response=r) for r in responses]))
+    final = generate(f"{upstream}/mock-agent", contents, stream)
+    assert final.calls == []
+    assert final.text == PARALLEL_ANSWER
+    assert final.finish == types.FinishReason.STOP
 
 
 def test_image_input(upstream):

@@ -7,7 +7,18 @@ import pydantic
 import pytest
 from openai import OpenAI
 
-from conftest import BASE, KEY, LIMITED_KEY, PNG_B64, WEATHER_ARGS, WEATHER_SCHEMA
+from conftest import (
+    BASE,
+    KEY,
+    LIMITED_KEY,
+    PARALLEL_ANSWER,
+    PARALLEL_ARGS,
+    PARALLEL_PROMPT,
+    PARALLEL_RESULTS,
+    PNG_B64,
+    WEATHER_ARGS,
+    WEATHER_SCHEMA,
+)
 
 PROMPT = "Hello from the openai SDK"
 TOOLS = [
@@ -109,26 +120,32 @@ def test_stream_tool_round_trip(upstream):
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 def test_parallel_tool_results(upstream, stream):
-    # The mock calls one tool per turn, so the two parallel calls are the history the
-    # SDK sends back: one assistant message with two calls, then two tool messages.
-    calls = [
-        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}},
-        {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Rome"}'}},
-    ]
-    messages = [
-        user("Weather in Paris and Rome?"),
-        {"role": "assistant", "content": None, "tool_calls": calls},
-        {"role": "tool", "tool_call_id": "call_1", "content": "Sunny"},
-        {"role": "tool", "tool_call_id": "call_2", "content": "Rainy"},
-    ]
+    # Two CALL lines: the agent mock answers two calls in one assistant turn, then
+    # quotes each result back.
     c = client()
-    if stream:
-        with c.chat.completions.stream(model=f"{upstream}/mock-echo", messages=messages, tools=TOOLS) as s:
-            final = s.get_final_completion()
-    else:
-        final = c.chat.completions.create(model=f"{upstream}/mock-echo", messages=messages, tools=TOOLS)
-    assert final.choices[0].message.content == "Weather in Paris and Rome?"
+    messages = [user(PARALLEL_PROMPT)]
+
+    def ask():
+        if stream:
+            with c.chat.completions.stream(model=f"{upstream}/mock-agent", messages=messages, tools=TOOLS) as s:
+                return s.get_final_completion()
+        return c.chat.completions.create(model=f"{upstream}/mock-agent", messages=messages, tools=TOOLS)
+
+    first = ask()
+    assert first.choices[0].finish_reason == "tool_calls"
+    msg = first.choices[0].message
+    assert [(t.type, t.function.name, json.loads(t.function.arguments)) for t in msg.tool_calls] == [
+        ("function", "get_weather", args) for args in PARALLEL_ARGS
+    ]
+    ids = [t.id for t in msg.tool_calls]
+    assert all(ids) and len(set(ids)) == 2
+    messages.append(msg)  # the SDK's own message object, sent back as is
+    for call_id, result in zip(ids, PARALLEL_RESULTS):
+        messages.append({"role": "tool", "tool_call_id": call_id, "content": result})
+    final = ask()
     assert final.choices[0].finish_reason == "stop"
+    assert not final.choices[0].message.tool_calls
+    assert final.choices[0].message.content == PARALLEL_ANSWER
 
 
 def test_image_input(upstream):
