@@ -229,7 +229,7 @@ pub fn connect(args: &ConnectArgs) -> Result<String, String> {
             Some(b) => text(&path, b)?,
             None => String::new(),
         };
-        let new = edit::apply(fe.format, &current, &fe.sets)
+        let new = edit::apply(fe.format.for_path(&path), &current, &fe.sets)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         edits.push((fe.rel, path, before, new));
     }
@@ -332,7 +332,8 @@ pub fn disconnect(args: &DisconnectArgs) -> Result<String, String> {
                     Some(b) => text(&backup, b)?,
                     None => String::new(),
                 };
-                let new = edit::remove(fe.format, &text(&path, &now)?, &orig_text, &fe.sets)
+                let format = fe.format.for_path(&path);
+                let new = edit::remove(format, &text(&path, &now)?, &orig_text, &fe.sets)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 write_atomic(&path, new.as_bytes())?;
                 let _ = writeln!(out, "removed patchbay's keys from {}", path.display());
@@ -393,21 +394,23 @@ fn is_connected(place: &Place, tool: &Tool, url: &str) -> bool {
         model: tool.model.map(str::to_owned),
     };
     (tool.plan)(&ctx).iter().all(|fe| {
-        let Ok(Some(bytes)) = read(&place.file(fe.rel)) else {
+        let file = place.file(fe.rel);
+        let Ok(Some(bytes)) = read(&file) else {
             return false;
         };
         let t = String::from_utf8_lossy(&bytes);
+        let format = fe.format.for_path(&file);
         let named = fe
             .sets
             .iter()
-            .any(|(path, _)| edit::get(fe.format, &t, path).is_some_and(|v| v.contains(url)));
+            .any(|(path, _)| edit::get(format, &t, path).is_some_and(|v| v.contains(url)));
         // Files that hold no URL (Gemini's settings.json) count when all keys are set.
         named
             || (!fe.sets.iter().any(|(_, v)| v.to_string().contains(url))
                 && fe
                     .sets
                     .iter()
-                    .all(|(path, _)| edit::get(fe.format, &t, path).is_some()))
+                    .all(|(path, _)| edit::get(format, &t, path).is_some()))
     })
 }
 

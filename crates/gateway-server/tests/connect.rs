@@ -407,3 +407,44 @@ fn tools_config_variables_move_the_files_connect_edits() {
         );
     }
 }
+
+#[test]
+fn continue_legacy_config_json_gets_a_first_model_entry_and_loses_it_again() {
+    let home = Home::new();
+    let dir = home.0.join(".continue");
+    std::fs::create_dir_all(&dir).unwrap();
+    let original = "{\n  \"models\": [\n    {\n      \"title\": \"Local\",\n      \"provider\": \"ollama\",\n      \"model\": \"qwen3\"\n    }\n  ],\n  \"allowAnonymousTelemetry\": false\n}\n";
+    std::fs::write(dir.join("config.json"), original).unwrap();
+    run(&home.0, &["connect", "continue", "--key", KEY]);
+    assert!(!dir.join("config.yaml").exists(), "no second config file");
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        v["models"][0],
+        serde_json::json!({
+            "title": "Patchbay",
+            "provider": "openai",
+            "model": "gpt-5-mock",
+            "apiBase": "http://127.0.0.1:4000/v1",
+            "apiKey": KEY,
+        })
+    );
+    assert_eq!(v["models"][1]["title"], "Local");
+    let listed = run(&home.0, &["connect", "--list"]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("continue") && l.ends_with("yes")),
+        "{listed}"
+    );
+    // A user edit in between: only our entry goes.
+    let edited = std::fs::read_to_string(dir.join("config.json"))
+        .unwrap()
+        .replace("false", "true");
+    std::fs::write(dir.join("config.json"), &edited).unwrap();
+    run(&home.0, &["disconnect", "continue"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("config.json")).unwrap(),
+        original.replace("false", "true")
+    );
+}

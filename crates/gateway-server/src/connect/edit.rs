@@ -17,6 +17,32 @@ pub enum Format {
     Dotenv,
     /// A YAML file with a top-level `models:` list; the value is one entry, placed first.
     YamlModels,
+    /// The same entry in a JSON file's top-level `models` array (Continue's older
+    /// `config.json`), with `title` for `name` and no `roles`.
+    JsonModels,
+}
+
+impl Format {
+    /// The format of the file actually found at `path` for an edit planned as `self`.
+    pub fn for_path(self, path: &std::path::Path) -> Format {
+        let json = path.extension().is_some_and(|e| e == "json");
+        match self {
+            Format::YamlModels if json => Format::JsonModels,
+            other => other,
+        }
+    }
+}
+
+/// A Continue `models:` entry as the older JSON config writes it.
+fn json_model(entry: &Value) -> Value {
+    let mut v = entry.clone();
+    if let Value::Object(map) = &mut v {
+        if let Some(name) = map.remove("name") {
+            map.insert("title".to_owned(), name);
+        }
+        map.remove("roles");
+    }
+    v
 }
 
 /// One key to set: its path of object keys and its value.
@@ -44,6 +70,13 @@ pub fn apply(format: Format, text: &str, sets: &[Set]) -> Result<String, String>
             let mut out = text.to_owned();
             for (_, v) in sets {
                 out = yaml_add(&out, v)?;
+            }
+            Ok(out)
+        }
+        Format::JsonModels => {
+            let mut out = text.to_owned();
+            for (_, v) in sets {
+                out = jsonc::models_add(&out, &json_model(v))?;
             }
             Ok(out)
         }
@@ -85,6 +118,13 @@ pub fn remove(format: Format, text: &str, original: &str, sets: &[Set]) -> Resul
             }
             Ok(out)
         }
+        Format::JsonModels => {
+            let mut out = text.to_owned();
+            for (_, v) in sets {
+                out = jsonc::models_remove(&out, &json_model(v))?;
+            }
+            Ok(out)
+        }
     }
 }
 
@@ -98,6 +138,15 @@ pub fn get(format: Format, text: &str, path: &[String]) -> Option<String> {
             Some(v.as_str().map_or_else(|| v.to_string(), str::to_owned))
         }
         Format::Dotenv => dotenv_get(text, &path.join(".")),
+        Format::JsonModels => {
+            let key = path.last()?;
+            let models = jsonc::get(text, &["models".to_owned()])?;
+            models
+                .as_array()?
+                .iter()
+                .find_map(|m| m.get(key))
+                .map(scalar)
+        }
         Format::YamlModels => {
             let key = path.last()?;
             text.lines().find_map(|l| {

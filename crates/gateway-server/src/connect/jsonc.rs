@@ -36,6 +36,31 @@ pub fn get(text: &str, path: &[String]) -> Option<Value> {
     lookup(&value_of(&parse(text).ok()?), path).cloned()
 }
 
+/// `text` with `entry` as the first element of the top-level `models` array.
+pub fn models_add(text: &str, entry: &Value) -> Result<String, String> {
+    let root = parse(text)?;
+    let models = root.object_value_or_set().array_value_or_set("models");
+    models.insert(0, input(entry));
+    models.ensure_multiline();
+    Ok(finish(&root, text))
+}
+
+/// `text` without the first `models` element whose `title` is `entry`'s (other
+/// values may differ: the key was rotated since).
+pub fn models_remove(text: &str, entry: &Value) -> Result<String, String> {
+    let root = parse(text)?;
+    let title = entry.get("title");
+    let models = root.object_value().and_then(|o| o.array_value("models"));
+    if let Some(found) = models.into_iter().flat_map(|a| a.elements()).find(|e| {
+        e.as_object()
+            .and_then(|o| o.to_serde_value())
+            .is_some_and(|v| v.get("title") == title)
+    }) {
+        found.remove();
+    }
+    Ok(finish(&root, text))
+}
+
 fn parse(text: &str) -> Result<CstRootNode, String> {
     let text = if text.trim().is_empty() { "{}" } else { text };
     let root = CstRootNode::parse(text, &ParseOptions::default())
@@ -165,6 +190,18 @@ mod tests {
         let text = apply(original, &sets).expect("applies");
         let back = remove(&text, original, &sets).expect("removes");
         assert_eq!(get(&back, &p("env")), Some(json!({})));
+    }
+
+    #[test]
+    fn a_models_entry_goes_first_and_comes_out_by_its_title() {
+        let original = "{\n  \"models\": [\n    {\"title\": \"Mine\", \"provider\": \"ollama\"}\n  ],\n  \"tabAutocompleteModel\": null\n}\n";
+        let entry = json!({"title": "Patchbay", "apiKey": "k1"});
+        let text = models_add(original, &entry).expect("adds");
+        let models = get(&text, &p("models")).expect("models");
+        assert_eq!(models[0]["title"], "Patchbay");
+        assert_eq!(models[1]["title"], "Mine");
+        let rotated = json!({"title": "Patchbay", "apiKey": "k2"});
+        assert_eq!(models_remove(&text, &rotated).expect("removes"), original);
     }
 
     #[test]

@@ -92,6 +92,13 @@ impl Place {
             var("XDG_CONFIG_HOME").map(|d| d.join(rest))
         };
         let path = moved.or_else(xdg).unwrap_or_else(|| self.home.join(rel));
+        // Continue installs from before config.yaml have config.json.
+        if rel == ".continue/config.yaml" && !path.exists() {
+            let legacy = path.with_extension("json");
+            if legacy.exists() {
+                return legacy;
+            }
+        }
         // opencode reads `opencode.jsonc` too: edit that one when it is the file the
         // user has.
         if rel.starts_with(".config/opencode/") && !path.exists() {
