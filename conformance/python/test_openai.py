@@ -48,6 +48,16 @@ def test_text(upstream):
     assert r.usage.completion_tokens > 0 and r.usage.prompt_tokens > 0
 
 
+def test_azure_client(upstream):
+    # AzureOpenAI: deployment in the path (the model name), `api-key` header, api-version query.
+    c = openai.AzureOpenAI(
+        azure_endpoint=BASE, api_key=KEY, api_version="2024-10-21", max_retries=0, timeout=20
+    )
+    raw = c.chat.completions.with_raw_response.create(model=f"{upstream}/mock-echo", messages=[user(PROMPT)])
+    assert raw.headers["x-patchbay-provider"] == upstream
+    assert raw.parse().choices[0].message.content == PROMPT
+
+
 def test_stream_text(upstream):
     chunks = list(
         client().chat.completions.create(
