@@ -1,7 +1,7 @@
 //! The TLS listener: a certificate from `[server.tls]`, HTTP/2 and HTTP/1.1 by ALPN.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! errors, input_tokens) and the §9 edge cases that concern Responses.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -14,7 +14,7 @@
 //!
 //! Snapshots live in `tests/fixtures/cross/<case>/`; `BLESS=1` rewrites them.
 
-mod support;
+use crate::support;
 
 use gateway_protocol::{
     ApiShape, ChatRequest, ChatResponse, MediaSource, Part, RawJson, ResponseFormat, Role,

@@ -1,6 +1,6 @@
 //! Fixture-driven tests of the Anthropic Messages codec (`BLESS=1` rewrites snapshots).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

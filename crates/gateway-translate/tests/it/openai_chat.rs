@@ -1,7 +1,7 @@
 //! Fixture-driven tests of the OpenAI Chat Completions codec, plus its §9 edge cases.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

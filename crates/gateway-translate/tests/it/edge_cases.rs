@@ -3,7 +3,7 @@
 //! tested beside that shape's codec (`tests/<shape>.rs`); the matrix in
 //! `cross_shape.rs` covers every caller × upstream pair on the common cases.
 
-mod support;
+use crate::support;
 
 use gateway_protocol::{
     ApiShape, ChatRequest, EmbeddingsResponse, EncodingFormat, ErrorKind, GatewayError, Part,

@@ -2,7 +2,7 @@
 //! the model, forced usage can be stripped again, and usage read on the side equals
 //! what the full codecs decode.
 
-mod support;
+use crate::support;
 
 use gateway_protocol::{ApiShape, StreamEvent};
 use gateway_translate::codec::{self, StreamDecoder};

@@ -2,7 +2,7 @@
 //! WebSocket refusal, and graceful shutdown.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! record per request — whole, streamed, failed — with tokens.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! and revocation seen by the very next request.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use gateway_auth::KeyPolicy;
 use gateway_auth::keys::{KeyStyle, NewKey};

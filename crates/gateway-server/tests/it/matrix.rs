@@ -2,7 +2,7 @@
 //! tool calls, through the gateway to mock upstreams served over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use gateway_protocol::{ApiShape, StopReason};
 use gateway_providers::MockConfig;

@@ -4,7 +4,7 @@
 //! unknown ids, providers without key material, and the first-start token.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use gateway_protocol::ApiShape;
 use gateway_providers::MockConfig;

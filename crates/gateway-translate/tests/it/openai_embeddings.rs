@@ -1,7 +1,7 @@
 //! Fixture-driven tests of the OpenAI Embeddings codec (PROTOCOLS §4.1, §9.23).
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! client disconnects, the body limit, and many concurrent streams.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! Property tests over the stream fixtures of every shape pair: the caller's bytes do
 //! not depend on how the upstream's bytes were chunked.
 
-mod support;
+use crate::support;
 
 use gateway_protocol::ApiShape;
 use gateway_translate::ResponseContext;

@@ -1,7 +1,7 @@
 //! Fixture-driven tests of the Gemini codec (`tests/fixtures/gemini/<case>/`) and the
 //! PROTOCOLS §9 edge cases that concern Gemini.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! Fixture-driven tests of the Ollama codecs (`tests/fixtures/ollama/`), the bad-input
 //! and error cases, and the PROTOCOLS §9 edge cases that concern Ollama.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

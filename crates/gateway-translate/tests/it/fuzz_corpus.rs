@@ -2,7 +2,7 @@
 //! on the stable toolchain: every fixture, every truncation of it, and byte flips —
 //! no decoder may panic.
 
-mod support;
+use crate::support;
 
 use gateway_protocol::ApiShape;
 use gateway_translate::fuzzing;

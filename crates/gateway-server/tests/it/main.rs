@@ -1,0 +1,17 @@
+//! The gateway's integration tests, one binary (one link, one file on disk) for all:
+//! loopback mock upstreams of each shape, the gateway in-process or as the `patchbay`
+//! binary, real HTTP between them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+mod cli;
+mod connect;
+mod endpoints;
+mod failures;
+mod keys;
+mod limits;
+mod matrix;
+mod mock_server;
+mod support;
+mod tls;
+mod transforms;
