@@ -23,6 +23,9 @@ use crate::routing::RoutePlan;
 /// catalogue does not know.
 const DEFAULT_OUTPUT_ESTIMATE: u64 = 4096;
 
+/// The most of a streamed answer the body log keeps.
+pub(crate) const STREAM_LOG_LIMIT: usize = 4 << 20;
+
 /// One request's account, open until the request ends.
 pub(crate) struct Ticket {
     app: Arc<App>,
@@ -61,23 +64,35 @@ pub(crate) fn admit(
     req: &ChatRequest,
     plan: &RoutePlan,
 ) -> Result<Ticket, Box<Refused>> {
+    admit_estimated(app, charge, &req.model, || {
+        estimate_for(&app.catalog, req, plan)
+    })
+}
+
+/// [`admit`] for any request asking for `model` that may use `estimate` (computed
+/// only when the key has limits): embeddings, token counts.
+pub(crate) fn admit_estimated(
+    app: &Arc<App>,
+    charge: &Charge<'_>,
+    model: &str,
+    estimate: impl FnOnce() -> Estimate,
+) -> Result<Ticket, Box<Refused>> {
     let subject = subject_of(charge.identity);
     let reservation = match &charge.identity.entry {
         Some(entry) if needs_limiter(&entry.policy.limits, entry.project.as_deref()) => {
-            let estimate = estimate_for(&app.catalog, req, plan);
             let project = entry.project.as_ref().map(|p| &p.limits);
             let admitted = app.limiter.admit(
                 &subject,
                 &entry.policy.limits,
                 project,
-                &estimate,
+                &estimate(),
                 gateway_auth::cache::now_ms(),
             );
             match admitted {
                 Ok(r) => Some(r),
                 Err(refused) => {
                     // Refused requests are requests too: they get their record.
-                    let mut ticket = Ticket::open(app, charge, req, &subject, None);
+                    let mut ticket = Ticket::open(app, charge, model, &subject, None);
                     let err = refused.to_gateway_error();
                     ticket.close(err.status, None, Some(&err));
                     return Err(Box::new(refused));
@@ -86,14 +101,14 @@ pub(crate) fn admit(
         }
         _ => None,
     };
-    Ok(Ticket::open(app, charge, req, &subject, reservation))
+    Ok(Ticket::open(app, charge, model, &subject, reservation))
 }
 
 impl Ticket {
     fn open(
         app: &Arc<App>,
         charge: &Charge<'_>,
-        req: &ChatRequest,
+        model: &str,
         subject: &Subject,
         reservation: Option<Reservation>,
     ) -> Ticket {
@@ -111,7 +126,7 @@ impl Ticket {
                 ts_ms: gateway_auth::cache::now_ms(),
                 key_id: subject.key_id.clone(),
                 project_id: subject.project_id.clone(),
-                requested_model: req.model.clone(),
+                requested_model: model.to_owned(),
                 caller_shape: charge.caller.as_str().to_owned(),
                 streamed: charge.streamed,
                 ..UsageRecord::default()
@@ -137,6 +152,41 @@ fn subject_of(identity: &KeyIdentity) -> Subject {
             project_id: None,
         },
     }
+}
+
+/// Tokens and money an embeddings call may use: its text counted locally (about
+/// four bytes a token, token arrays as they are), at the first target's prices.
+pub(crate) fn embeddings_estimate(
+    catalog: &Catalog,
+    req: &gateway_protocol::EmbeddingsRequest,
+    plan: &RoutePlan,
+) -> Estimate {
+    let input_tokens = embeddings_tokens(req);
+    let model = plan.attempts.first().map(|t| t.upstream_model.as_str());
+    let usage = Usage {
+        input_tokens,
+        ..Usage::default()
+    };
+    let cost_micros = model
+        .and_then(|m| catalog.lookup(m))
+        .and_then(|i| i.prices.cost(&usage))
+        .map(usd_to_micros);
+    Estimate {
+        input_tokens,
+        output_tokens: 0,
+        cost_micros,
+    }
+}
+
+/// The local count of an embeddings request's input tokens.
+pub(crate) fn embeddings_tokens(req: &gateway_protocol::EmbeddingsRequest) -> u64 {
+    req.inputs
+        .iter()
+        .map(|i| match i {
+            gateway_protocol::EmbeddingInput::Text(t) => (t.len() as u64).div_ceil(4),
+            gateway_protocol::EmbeddingInput::Tokens(t) => t.len() as u64,
+        })
+        .sum()
 }
 
 /// Tokens and money a request may use: the prompt counted locally, the output it asks
@@ -171,12 +221,22 @@ impl Ticket {
         self.record.upstream_shape = Some(upstream.as_str().to_owned());
     }
 
-    /// The answer's body, kept when the key logs bodies (whole answers only; streams
-    /// are not buffered for the log).
+    /// The answer's body, kept when the key logs bodies.
     pub(crate) fn response_body(&mut self, body: &[u8]) {
         if self.log_bodies {
             self.record.response_body = Some(body.to_vec());
         }
+    }
+
+    /// A piece of a streamed answer as the caller got it, appended to the logged
+    /// body when the key logs bodies (up to [`STREAM_LOG_LIMIT`] bytes).
+    pub(crate) fn streamed_bytes(&mut self, bytes: &[u8]) {
+        if !self.log_bodies {
+            return;
+        }
+        let log = self.record.response_body.get_or_insert_with(Vec::new);
+        let room = STREAM_LOG_LIMIT.saturating_sub(log.len());
+        log.extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
     /// The first byte of the answer is on its way to the caller.

@@ -2,7 +2,7 @@
 //! preparation (same-shape fast path or codec), and the tries with retries,
 //! fallbacks and cool-downs — all before the first byte reaches the caller.
 
-mod policy;
+pub(crate) mod policy;
 mod prepare;
 mod relay;
 

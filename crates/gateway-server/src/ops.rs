@@ -5,9 +5,12 @@
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use std::sync::Arc;
+use std::time::Instant;
+
 use gateway_protocol::{
     ApiShape, ChatRequest, CountTokensResponse, EmbeddingsRequest, EmbeddingsResponse, ErrorKind,
-    GatewayError, ModelInfo, ModelList,
+    GatewayError, ModelInfo, ModelList, Usage,
 };
 use gateway_providers::{Operation, Provider, UpstreamCall};
 use gateway_translate::{
@@ -16,12 +19,13 @@ use gateway_translate::{
 };
 use http::StatusCode;
 
+use crate::accounting;
 use crate::app::App;
 use crate::auth::KeyIdentity;
-use crate::chat::Failure;
+use crate::chat::{Failure, policy};
 use crate::ingress::EmbedForm;
 use crate::respond::{self, Answer, Served};
-use crate::routing::{Needs, Target, retryable};
+use crate::routing::{Needs, RoutePlan, Target, retryable};
 
 /// `GET /v1/models` and `GET /v1beta/models`: the public names this key may use.
 pub(crate) fn list_models(app: &App, shape: ApiShape, identity: &KeyIdentity) -> Answer {
@@ -52,75 +56,122 @@ pub(crate) fn list_models(app: &App, shape: ApiShape, identity: &KeyIdentity) ->
     respond::json(StatusCode::OK, body)
 }
 
+/// What an operation's caller sent, for its usage record.
+pub(crate) struct OpCall<'a> {
+    pub body: &'a Bytes,
+    pub identity: &'a KeyIdentity,
+    pub request_id: &'a str,
+    pub url_model: Option<&'a str>,
+}
+
 /// Embeddings in any of the three body forms, from any provider that has them.
+/// Admitted, charged and recorded like chat (input tokens only).
 pub(crate) async fn embeddings(
-    app: &App,
+    app: &Arc<App>,
     form: EmbedForm,
-    url_model: Option<&str>,
-    body: &Bytes,
-    identity: &KeyIdentity,
+    call: &OpCall<'_>,
 ) -> Result<Answer, Failure> {
     let decoded = match form {
-        EmbedForm::OpenAi => openai_embeddings::request::decode(body),
-        EmbedForm::GeminiOne => gemini::embeddings::decode_request(body),
-        EmbedForm::GeminiBatch => gemini::embeddings::decode_batch_request(body),
+        EmbedForm::OpenAi => openai_embeddings::request::decode(call.body),
+        EmbedForm::GeminiOne => gemini::embeddings::decode_request(call.body),
+        EmbedForm::GeminiBatch => gemini::embeddings::decode_batch_request(call.body),
     };
     let mut req = decoded.map_err(client_error)?;
-    if let Some(m) = url_model {
+    if let Some(m) = call.url_model {
         req.model = m.strip_prefix("models/").unwrap_or(m).to_owned();
     }
     let caller_model = req.model.clone();
+    let caller = match form {
+        EmbedForm::OpenAi => ApiShape::OpenAiChat,
+        EmbedForm::GeminiOne | EmbedForm::GeminiBatch => ApiShape::Gemini,
+    };
+    let plan = plan_for(app, &caller_model, call.identity).map_err(|e| Failure::new(e, None))?;
+    let mut ticket = accounting::admit_estimated(app, &charge(call, caller), &caller_model, || {
+        accounting::embeddings_estimate(&app.catalog, &req, &plan)
+    })
+    .map_err(|r| refusal(&r))?;
     let result = routed(
         app,
         &caller_model,
-        identity,
+        &plan,
         Operation::Embeddings,
         |provider, target| {
             req.model.clone_from(&target.upstream_model);
             encode_embeddings(provider.shape(), &req)
         },
     )
-    .await?;
-    let (served, shape, bytes) = result;
-    let mut resp =
-        decode_embeddings(shape, &bytes, &target_model(&served)).map_err(|e| Failure {
-            err: unreadable(e),
-            target: None,
-            attempts: served.attempts,
-            headers: Vec::new(),
-        })?;
+    .await;
+    let (served, shape, bytes) = match result {
+        Ok(r) => r,
+        Err(failure) => {
+            ticket.fail(&failure.err, None);
+            return Err(failure);
+        }
+    };
+    ticket.routed(&served.provider, &served.model, shape);
+    let mut resp = match decode_embeddings(shape, &bytes, &target_model(&served)) {
+        Ok(resp) => resp,
+        Err(e) => {
+            let err = unreadable(e);
+            ticket.fail(&err, None);
+            return Err(Failure {
+                err,
+                target: None,
+                attempts: served.attempts,
+                headers: Vec::new(),
+            });
+        }
+    };
     resp.model = caller_model;
     let out = match form {
         EmbedForm::OpenAi => openai_embeddings::response::encode(&resp, req.encoding_format),
         EmbedForm::GeminiOne => gemini::embeddings::encode_response(&resp),
         EmbedForm::GeminiBatch => gemini::embeddings::encode_batch_response(&resp),
     };
+    ticket.first_byte();
+    ticket.response_body(&out);
+    // Gemini reports no token count: the local one stands in.
+    let input_tokens = resp
+        .input_tokens
+        .unwrap_or_else(|| accounting::embeddings_tokens(&req));
+    ticket.succeed(Some(Usage {
+        input_tokens,
+        ..Usage::default()
+    }));
     Ok(respond::whole(out, served))
 }
 
 /// Token counts: Anthropic and Gemini upstreams are asked; others get the local
-/// estimate (said in `x-patchbay-estimate: true`).
+/// estimate (said in `x-patchbay-estimate: true`). Admitted and recorded as a
+/// request that uses no tokens (it counts against request rates, not quotas).
 pub(crate) async fn count_tokens(
-    app: &App,
+    app: &Arc<App>,
     shape: ApiShape,
-    url_model: Option<&str>,
-    body: &Bytes,
-    identity: &KeyIdentity,
+    call: &OpCall<'_>,
 ) -> Result<Answer, Failure> {
     let decoded = match shape {
-        ApiShape::Gemini => gemini::count_tokens::decode_request(body),
-        _ => anthropic::count_tokens::decode_request(body),
+        ApiShape::Gemini => gemini::count_tokens::decode_request(call.body),
+        _ => anthropic::count_tokens::decode_request(call.body),
     };
     let mut req: ChatRequest = decoded.map_err(client_error)?;
-    if let Some(m) = url_model {
+    if let Some(m) = call.url_model {
         req.model = m.to_owned();
     }
     let caller_model = req.model.clone();
+    let plan = plan_for(app, &caller_model, call.identity).map_err(|e| Failure::new(e, None))?;
+    let mut ticket = accounting::admit_estimated(app, &charge(call, shape), &caller_model, || {
+        gateway_auth::Estimate {
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_micros: Some(0),
+        }
+    })
+    .map_err(|r| refusal(&r))?;
     let mut estimated = false;
     let result = routed(
         app,
         &caller_model,
-        identity,
+        &plan,
         Operation::CountTokens,
         |provider, target| {
             let opts = EncodeOptions::default();
@@ -143,17 +194,24 @@ pub(crate) async fn count_tokens(
     .await;
     let count = match result {
         Ok((served, up, bytes)) => {
+            ticket.routed(&served.provider, &served.model, up);
             let decoded = match up {
                 ApiShape::Gemini => gemini::count_tokens::decode_response(&bytes),
                 _ => anthropic::count_tokens::decode_response(&bytes),
             };
-            let count = decoded.map_err(|e| Failure {
-                err: unreadable(e),
-                target: None,
-                attempts: served.attempts,
-                headers: Vec::new(),
-            })?;
-            (count, served)
+            match decoded {
+                Ok(count) => (count, served),
+                Err(e) => {
+                    let err = unreadable(e);
+                    ticket.fail(&err, None);
+                    return Err(Failure {
+                        err,
+                        target: None,
+                        attempts: served.attempts,
+                        headers: Vec::new(),
+                    });
+                }
+            }
         }
         Err(_) if estimated => (
             CountTokensResponse {
@@ -164,13 +222,59 @@ pub(crate) async fn count_tokens(
                 ..Served::default()
             },
         ),
-        Err(failure) => return Err(failure),
+        Err(failure) => {
+            ticket.fail(&failure.err, None);
+            return Err(failure);
+        }
     };
     let out = match shape {
         ApiShape::Gemini => gemini::count_tokens::encode_response(&count.0),
         _ => anthropic::count_tokens::encode_response(&count.0),
     };
+    ticket.first_byte();
+    ticket.response_body(&out);
+    ticket.succeed(None);
     Ok(respond::whole(out, count.1))
+}
+
+fn charge<'a>(call: &OpCall<'a>, caller: ApiShape) -> accounting::Charge<'a> {
+    accounting::Charge {
+        identity: call.identity,
+        body: call.body,
+        request_id: call.request_id,
+        caller,
+        streamed: false,
+    }
+}
+
+fn refusal(refused: &gateway_auth::Refused) -> Failure {
+    Failure {
+        err: refused.to_gateway_error(),
+        target: None,
+        attempts: 0,
+        headers: refused.headers(),
+    }
+}
+
+/// The key may use `model`; its route, less the providers the key may not use and
+/// the targets cooling down.
+fn plan_for(app: &App, model: &str, identity: &KeyIdentity) -> Result<RoutePlan, GatewayError> {
+    if model.is_empty() {
+        return Err(GatewayError::invalid_request(
+            "model",
+            "a model name is required",
+        ));
+    }
+    if !identity.allows(model) {
+        return Err(GatewayError::new(
+            ErrorKind::PermissionDenied,
+            format!("this key may not use model `{model}`"),
+        ));
+    }
+    let mut plan = app.router.resolve(model, &Needs::default())?;
+    policy::filter_providers(identity, &mut plan)?;
+    plan.apply_cooldown(&app.cooldown, Instant::now());
+    Ok(plan)
 }
 
 /// Why a target got no call.
@@ -182,12 +286,12 @@ enum Prep {
 }
 use Prep::Estimate;
 
-/// Routes `model` and tries each target that has `op` once, in order, moving on
-/// after a retryable failure. Returns who served, their shape and the body.
+/// Tries each target of `plan` that has `op` once, in order, moving on after a
+/// retryable failure. Returns who served, their shape and the body.
 async fn routed(
     app: &App,
     model: &str,
-    identity: &KeyIdentity,
+    plan: &RoutePlan,
     op: Operation,
     mut body_for: impl FnMut(&Provider, &Target) -> Result<Vec<u8>, Prep>,
 ) -> Result<(Served, ApiShape, Vec<u8>), Failure> {
@@ -197,19 +301,6 @@ async fn routed(
         attempts: 0,
         headers: Vec::new(),
     };
-    if model.is_empty() {
-        return Err(fail(GatewayError::invalid_request(
-            "model",
-            "a model name is required",
-        )));
-    }
-    if !identity.allows(model) {
-        return Err(fail(GatewayError::new(
-            ErrorKind::PermissionDenied,
-            format!("this key may not use model `{model}`"),
-        )));
-    }
-    let plan = app.router.resolve(model, &Needs::default()).map_err(fail)?;
     let mut last = None;
     let mut tries = 0;
     for target in &plan.attempts {

@@ -152,11 +152,23 @@ where
     let result = match &endpoint {
         Endpoint::Chat(call) => chat::serve(app, call, &body, &identity, request_id).await,
         Endpoint::Embeddings { form, url_model } => {
-            ops::embeddings(app, *form, url_model.as_deref(), &body, &identity).await
+            let call = ops::OpCall {
+                body: &body,
+                identity: &identity,
+                request_id,
+                url_model: url_model.as_deref(),
+            };
+            ops::embeddings(app, *form, &call).await
         }
         Endpoint::Estimate { shape } => crate::estimate::estimate(app, *shape, &body, &identity),
         Endpoint::CountTokens { shape, url_model } => {
-            ops::count_tokens(app, *shape, url_model.as_deref(), &body, &identity).await
+            let call = ops::OpCall {
+                body: &body,
+                identity: &identity,
+                request_id,
+                url_model: url_model.as_deref(),
+            };
+            ops::count_tokens(app, *shape, &call).await
         }
         _ => Err(Failure {
             err: GatewayError::new(ErrorKind::Internal, "unhandled endpoint"),

@@ -46,7 +46,7 @@ pub(super) fn apply(identity: &KeyIdentity, req: &mut ChatRequest) -> Result<boo
 }
 
 /// Drops the targets on providers the key may not reach; refuses when none is left.
-pub(super) fn filter_providers(
+pub(crate) fn filter_providers(
     identity: &KeyIdentity,
     plan: &mut RoutePlan,
 ) -> Result<(), GatewayError> {

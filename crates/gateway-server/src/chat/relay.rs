@@ -136,6 +136,7 @@ impl Relay {
                 }
             }
             if !self.out.is_empty() {
+                self.log_out();
                 return Some(Bytes::from(std::mem::take(&mut self.out)));
             }
             self.upstream.as_ref()?;
@@ -169,23 +170,34 @@ impl Relay {
             }
             Mode::Transcode(t) => t.finish(&mut self.out),
         }
+        self.log_out();
         if let Some(ticket) = self.ticket.take() {
             ticket.succeed(self.usage());
+        }
+    }
+
+    /// What is about to go to the caller, for the body log (while the ticket is open).
+    fn log_out(&mut self) {
+        if let Some(ticket) = self.ticket.as_mut() {
+            ticket.streamed_bytes(&self.out);
         }
     }
 
     /// The upstream broke off: the caller gets an error in its own stream grammar.
     fn fail(&mut self, err: GatewayError) {
         tracing::debug!(error = %err.message, "upstream stream broke off");
-        if let Some(ticket) = self.ticket.take() {
-            ticket.stream_failed(&err, self.usage());
-        }
+        let usage = self.usage();
+        let ticket = self.ticket.take();
         match &mut self.mode {
-            Mode::Transcode(t) => t.fail(err, &mut self.out),
+            Mode::Transcode(t) => t.fail(err.clone(), &mut self.out),
             Mode::Pass { .. } | Mode::StripUsage { .. } => {
                 let mut encoder = StreamEncoder::new(self.caller, &self.ctx);
-                encoder.encode(&StreamEvent::Error(err), &mut self.out);
+                encoder.encode(&StreamEvent::Error(err.clone()), &mut self.out);
             }
+        }
+        if let Some(mut ticket) = ticket {
+            ticket.streamed_bytes(&self.out);
+            ticket.stream_failed(&err, usage);
         }
     }
 

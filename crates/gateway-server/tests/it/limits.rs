@@ -343,3 +343,101 @@ async fn bodies_are_logged_only_for_keys_that_ask() {
     );
     assert_eq!(bodies(&quiet.id), (None, None));
 }
+
+#[tokio::test]
+async fn embeddings_and_token_counts_are_admitted_and_recorded() {
+    let gw = gateway().await;
+    let (key_id, key) = key_with(
+        &gw,
+        "ops",
+        Limits {
+            rpm: Some(2),
+            ..Limits::default()
+        },
+    );
+    let embed = || {
+        client()
+            .post(gw.url("/v1/embeddings"))
+            .bearer_auth(&key)
+            .json(
+                &serde_json::json!({"model": "mock-embed", "input": ["first text here", "second"]}),
+            )
+            .send()
+    };
+    let resp = embed().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.bytes().await.unwrap();
+    let resp = client()
+        .post(gw.url("/v1/messages/count_tokens"))
+        .header("x-api-key", &key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&serde_json::json!({"model": "mock-echo", "messages": [{"role": "user", "content": "count me"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.bytes().await.unwrap();
+    // Both counted against the key's 2 requests a minute.
+    let resp = embed().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().contains_key("retry-after"));
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "rate_limit_exceeded", "{body}");
+
+    gw.app.flush_usage();
+    let conn = gateway_auth::migrate::open(gw.app.database_path().unwrap()).unwrap();
+    let rows: Vec<(String, String, i64, i64, Option<String>)> = conn
+        .prepare("SELECT caller_shape, requested_model, input_tokens, status, provider FROM requests WHERE key_id = ?1 ORDER BY id")
+        .unwrap()
+        .query_map([&key_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let (shape, model, input, status, provider) = &rows[0];
+    assert_eq!(
+        (shape.as_str(), model.as_str(), *status),
+        ("openai-chat", "mock-embed", 200)
+    );
+    assert!(*input > 0, "embedding input tokens recorded: {rows:?}");
+    assert_eq!(provider.as_deref(), Some("openai"));
+    assert_eq!((rows[1].0.as_str(), rows[1].3), ("anthropic", 200));
+    assert_eq!(rows[2].3, 429);
+}
+
+#[tokio::test]
+async fn streamed_answers_are_logged_as_the_caller_got_them() {
+    let gw = gateway().await;
+    let policy = KeyPolicy {
+        log_bodies: true,
+        ..KeyPolicy::default()
+    };
+    let (record, key) = gw
+        .app
+        .key_store()
+        .unwrap()
+        .create(NewKey {
+            name: "logged-streams".into(),
+            policy: Some(policy),
+            ..NewKey::default()
+        })
+        .unwrap();
+    // Same shape (passed through) and cross shape (transcoded).
+    let mut received = Vec::new();
+    for shape in [ApiShape::OpenAiChat, ApiShape::Anthropic] {
+        let resp = call(&gw, shape, &key, true).await;
+        assert_eq!(resp.status(), 200);
+        received.push(resp.bytes().await.unwrap().to_vec());
+    }
+    gw.app.flush_usage();
+    let conn = gateway_auth::migrate::open(gw.app.database_path().unwrap()).unwrap();
+    let logged: Vec<Vec<u8>> = conn
+        .prepare("SELECT response_body FROM requests WHERE key_id = ?1 ORDER BY id")
+        .unwrap()
+        .query_map([&record.id], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(logged, received);
+    assert!(String::from_utf8_lossy(&logged[1]).contains("message_stop"));
+}
