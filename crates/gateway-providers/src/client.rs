@@ -112,7 +112,7 @@ impl HttpClient {
 }
 
 /// rustls with the ring provider, TLS 1.2 and 1.3, the bundled roots plus `extra`.
-fn tls_config(extra: &[CertificateDer<'static>]) -> Result<ClientConfig, ProviderError> {
+pub(crate) fn tls_config(extra: &[CertificateDer<'static>]) -> Result<ClientConfig, ProviderError> {
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };

@@ -9,6 +9,7 @@
 mod body;
 mod client;
 mod error;
+pub mod fetch;
 pub mod mock;
 pub mod presets;
 mod provider;
@@ -19,6 +20,7 @@ mod upstream;
 pub use body::BodyStream;
 pub use client::HttpClient;
 pub use error::ProviderError;
+pub use fetch::{FetchPolicy, Fetched, MediaFetcher};
 pub use mock::{MockAnswer, MockConfig, Scenario};
 pub use provider::{ANTHROPIC_VERSION, Operation, Provider, UpstreamCall, UpstreamReply};
 pub use routes::AZURE_API_VERSION;

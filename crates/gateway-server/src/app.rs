@@ -34,6 +34,8 @@ pub struct App {
     _scratch: Option<Scratch>,
     pub(crate) cooldown: Cooldown,
     pub(crate) max_body_bytes: u64,
+    /// Fetches media URLs for upstreams that take media inline only.
+    pub(crate) fetcher: gateway_providers::MediaFetcher,
     next_request: AtomicU64,
     /// Distinguishes request ids of different runs.
     run_id: u32,
@@ -128,6 +130,8 @@ impl App {
         }
         let catalog = Catalog::from_config(config);
         let router = Router::new(config, &catalog)?;
+        let fetcher = gateway_providers::MediaFetcher::new(config.media.policy())
+            .map_err(|e| ConfigError::invalid("media", e.to_string()))?;
         Ok(App {
             providers,
             router,
@@ -141,6 +145,7 @@ impl App {
             _scratch: None,
             cooldown: Cooldown::new(Duration::from_secs(5), Duration::from_secs(60)),
             max_body_bytes: config.server.max_body_bytes,
+            fetcher,
             next_request: AtomicU64::new(1),
             run_id: fastrand::u32(..),
             draining: AtomicBool::new(false),

@@ -2,6 +2,7 @@
 //! preparation (same-shape fast path or codec), and the tries with retries,
 //! fallbacks and cool-downs — all before the first byte reaches the caller.
 
+mod inline;
 pub(crate) mod policy;
 mod prepare;
 mod relay;
@@ -43,7 +44,7 @@ pub(crate) async fn serve(
     if let Some(stream) = call.url_stream {
         req.stream = stream;
     }
-    let changed = policy::apply(identity, &mut req).map_err(|e| Failure::new(e, None))?;
+    let mut changed = policy::apply(identity, &mut req).map_err(|e| Failure::new(e, None))?;
     if req.model.is_empty() {
         return Err(Failure::new(
             GatewayError::invalid_request("model", "a model name is required"),
@@ -97,6 +98,15 @@ pub(crate) async fn serve(
             ));
             continue;
         };
+        match inline::inline_media(&app.fetcher, &mut req, provider.shape()).await {
+            Ok(inlined) => changed |= inlined,
+            Err(err) => {
+                // The media cannot be had for this target; another may read the URL.
+                last_err = Some(err);
+                last_target = Some(target.clone());
+                continue;
+            }
+        }
         let prepared = match prepare::prepare(app, &mut req, call, body, provider, target, changed)
         {
             Ok(p) => p,

@@ -9,6 +9,7 @@
 //!    as "unknown field `tiemout` at `routes[2]`", then [`validate`] the whole.
 
 mod interpolate;
+mod media;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use interpolate::interpolate;
+pub use media::MediaConfig;
 pub use validate::validate;
 
 /// The default listen address: loopback, a port no well-known service uses.
@@ -64,6 +66,9 @@ pub struct Config {
     /// `[admin]`: the admin API's listener and token.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// `[media]`: fetching media URLs for upstreams that take media inline only.
+    #[serde(default)]
+    pub media: MediaConfig,
     /// Things that work but deserve a word (plain-text secrets, ...). Not read from
     /// the file; filled by validation.
     #[serde(skip)]
@@ -596,6 +601,7 @@ impl Config {
             storage: StorageConfig::default(),
             key_defaults: gateway_auth::KeyPolicy::default(),
             admin: AdminConfig::default(),
+            media: MediaConfig::default(),
             warnings: Vec::new(),
         }
     }

@@ -11,6 +11,7 @@ mod failures;
 mod keys;
 mod limits;
 mod matrix;
+mod media;
 mod mock_server;
 mod support;
 mod tls;

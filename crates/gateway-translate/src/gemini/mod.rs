@@ -20,3 +20,9 @@ pub mod stream;
 mod stream_view;
 pub mod wire;
 pub mod wire_response;
+
+/// A media URL Gemini reads by reference (Files API, YouTube); any other URL must be
+/// fetched and sent inline.
+pub fn takes_by_reference(url: &str) -> bool {
+    convert::is_files_api_uri(url) || convert::is_youtube_uri(url)
+}
