@@ -111,16 +111,7 @@ pub(crate) async fn embeddings(
     ticket.routed(&served.provider, &served.model, shape);
     let mut resp = match decode_embeddings(shape, &bytes, &target_model(&served)) {
         Ok(resp) => resp,
-        Err(e) => {
-            let err = unreadable(e);
-            ticket.fail(&err, None);
-            return Err(Failure {
-                err,
-                target: None,
-                attempts: served.attempts,
-                headers: Vec::new(),
-            });
-        }
+        Err(e) => return Err(unreadable_answer(e, ticket, &served)),
     };
     resp.model = caller_model;
     let out = match form {
@@ -201,16 +192,7 @@ pub(crate) async fn count_tokens(
             };
             match decoded {
                 Ok(count) => (count, served),
-                Err(e) => {
-                    let err = unreadable(e);
-                    ticket.fail(&err, None);
-                    return Err(Failure {
-                        err,
-                        target: None,
-                        attempts: served.attempts,
-                        headers: Vec::new(),
-                    });
-                }
+                Err(e) => return Err(unreadable_answer(e, ticket, &served)),
             }
         }
         Err(_) if estimated => (
@@ -408,6 +390,18 @@ fn client_error(e: TranslateError) -> Failure {
         err: e.into(),
         target: None,
         attempts: 0,
+        headers: Vec::new(),
+    }
+}
+
+/// An upstream answer that could not be read: recorded as failed, answered as such.
+fn unreadable_answer(e: TranslateError, ticket: accounting::Ticket, served: &Served) -> Failure {
+    let err = unreadable(e);
+    ticket.fail(&err, None);
+    Failure {
+        err,
+        target: None,
+        attempts: served.attempts,
         headers: Vec::new(),
     }
 }

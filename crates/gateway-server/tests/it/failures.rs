@@ -16,8 +16,6 @@ use gateway_protocol::{ApiShape, ErrorKind};
 use gateway_providers::MockConfig;
 use gateway_translate::codec;
 use http_body_util::StreamBody;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use support::*;
 use tokio::net::TcpListener;
 
@@ -285,48 +283,30 @@ async fn endless_upstream(dropped: Arc<AtomicBool>, open: Arc<AtomicUsize>) -> S
             self.0.store(true, Ordering::SeqCst);
         }
     }
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let dropped = dropped.clone();
-            let open = open.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |_req| {
-                    open.fetch_add(1, Ordering::SeqCst);
-                    let guard = Guard(dropped.clone());
-                    let body = futures_util::stream::unfold(
-                        (0u32, guard),
-                        |(n, guard)| async move {
-                            if n > 1000 {
-                                return None;
-                            }
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            let chunk = format!(
-                                "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"tick{n} \"}},\"finish_reason\":null}}]}}\n\n"
-                            );
-                            Some((
-                                Ok::<_, Infallible>(hyper::body::Frame::data(Bytes::from(chunk))),
-                                (n + 1, guard),
-                            ))
-                        },
-                    );
-                    async move {
-                        let resp = hyper::Response::builder()
-                            .header("content-type", "text/event-stream")
-                            .body(StreamBody::new(body))
-                            .unwrap();
-                        Ok::<_, Infallible>(resp)
-                    }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
+    serve_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+        open.fetch_add(1, Ordering::SeqCst);
+        let guard = Guard(dropped.clone());
+        let body = futures_util::stream::unfold((0u32, guard), |(n, guard)| async move {
+            if n > 1000 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let chunk = format!(
+                "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"tick{n} \"}},\"finish_reason\":null}}]}}\n\n"
+            );
+            Some((
+                Ok::<_, Infallible>(hyper::body::Frame::data(Bytes::from(chunk))),
+                (n + 1, guard),
+            ))
+        });
+        async move {
+            hyper::Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(StreamBody::new(body))
+                .unwrap()
         }
-    });
-    addr
+    })
+    .await
 }
 
 #[tokio::test]

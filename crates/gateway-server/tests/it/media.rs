@@ -5,7 +5,6 @@
 
 use crate::support;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -13,11 +12,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use gateway_protocol::ApiShape;
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
 use support::*;
-use tokio::net::TcpListener;
 
 /// A 1×1 PNG.
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\xdac\xf8\xcf\xc0\xf0\x1f\0\x05\x05\x02\x00\x5f\xc8\xf1\xd2\0\0\0\0IEND\xaeB`\x82";
@@ -27,49 +23,35 @@ type Seen = Arc<Mutex<Vec<Value>>>;
 /// Serves what the tests fetch, and (on `/v1beta/...`) plays a Gemini upstream that
 /// records each request body.
 async fn server(seen: Seen) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let seen = seen.clone();
-                    async move {
-                        let path = req.uri().path().to_owned();
-                        let resp = hyper::Response::builder();
-                        let resp = match path.as_str() {
-                            "/cat.png" => resp
-                                .header("content-type", "image/png")
-                                .body(Full::new(Bytes::from_static(PNG))),
-                            "/moved" => resp
-                                .status(302)
-                                .header("location", "/cat.png")
-                                .body(Full::new(Bytes::new())),
-                            "/page" => resp
-                                .header("content-type", "text/html")
-                                .body(Full::new(Bytes::from_static(b"<html></html>"))),
-                            _ => {
-                                let body = req.into_body().collect().await.unwrap().to_bytes();
-                                seen.lock()
-                                    .unwrap()
-                                    .push(serde_json::from_slice(&body).unwrap());
-                                let answer = json!({"candidates":[{"content":{"role":"model","parts":[{"text":"a cat"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2,"totalTokenCount":5}});
-                                resp.header("content-type", "application/json")
-                                    .body(Full::new(Bytes::from(answer.to_string())))
-                            }
-                        };
-                        Ok::<_, Infallible>(resp.unwrap())
-                    }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
+    serve_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let seen = seen.clone();
+        async move {
+            let resp = hyper::Response::builder();
+            let resp = match req.uri().path() {
+                "/cat.png" => resp
+                    .header("content-type", "image/png")
+                    .body(Full::new(Bytes::from_static(PNG))),
+                "/moved" => resp
+                    .status(302)
+                    .header("location", "/cat.png")
+                    .body(Full::new(Bytes::new())),
+                "/page" => resp
+                    .header("content-type", "text/html")
+                    .body(Full::new(Bytes::from_static(b"<html></html>"))),
+                _ => {
+                    let body = req.into_body().collect().await.unwrap().to_bytes();
+                    seen.lock()
+                        .unwrap()
+                        .push(serde_json::from_slice(&body).unwrap());
+                    let answer = json!({"candidates":[{"content":{"role":"model","parts":[{"text":"a cat"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2,"totalTokenCount":5}});
+                    resp.header("content-type", "application/json")
+                        .body(Full::new(Bytes::from(answer.to_string())))
+                }
+            };
+            resp.unwrap()
         }
-    });
-    addr
+    })
+    .await
 }
 
 async fn setup(media: &str) -> (Gateway, Seen, SocketAddr) {
