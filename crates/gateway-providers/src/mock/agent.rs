@@ -3,11 +3,13 @@
 //!
 //! - The conversation ends in tool results → one text line per result,
 //!   `Result of <tool>: <text>`, so the caller can see the result came back.
+//! - A JSON answer asked for (a schema) → a value built from the schema, so the side
+//!   calls agents make (routing classifiers, "who speaks next" checks) parse.
 //! - The newest user message holding `CALL <tool> <json object>` lines → one tool
 //!   call per line (two lines: two parallel calls), if the request offers that tool.
 //! - Otherwise → the last user text, echoed.
 
-use gateway_protocol::{ChatRequest, Message, Part, Role, StopReason, ToolCall};
+use gateway_protocol::{ChatRequest, Message, Part, ResponseFormat, Role, StopReason, ToolCall};
 use serde_json::Value;
 
 use super::fnv;
@@ -38,6 +40,16 @@ pub(super) fn turn(req: &ChatRequest, body: &[u8]) -> (Vec<Part>, StopReason) {
         if !results.is_empty() {
             return (vec![Part::text(results.join("\n"))], StopReason::EndTurn);
         }
+    }
+    match &req.response_format {
+        Some(ResponseFormat::JsonSchema { schema, .. }) => {
+            let value = super::chat::example_of(schema, 0);
+            return (vec![Part::text(value.to_string())], StopReason::EndTurn);
+        }
+        Some(ResponseFormat::JsonObject) => {
+            return (vec![Part::text("{}")], StopReason::EndTurn);
+        }
+        _ => {}
     }
     let directives = req
         .messages
@@ -225,6 +237,24 @@ mod tests {
         let (parts, stop) = turn(&req, b"x");
         assert_eq!(stop, StopReason::EndTurn);
         assert_eq!(parts, [Part::text("Result of Read: nonce-42")]);
+    }
+
+    #[test]
+    fn a_json_schema_request_gets_a_value_of_that_schema() {
+        let mut req = request(vec![user("CALL Bash {}")], &["Bash"]);
+        req.response_format = Some(ResponseFormat::JsonSchema {
+            name: "route".into(),
+            description: None,
+            schema: serde_json::json!({
+                "type": "object",
+                "properties": {"model_choice": {"type": "string", "enum": ["flash", "pro"]}},
+                "required": ["model_choice"]
+            }),
+            strict: None,
+        });
+        let (parts, stop) = turn(&req, b"x");
+        assert_eq!(stop, StopReason::EndTurn);
+        assert_eq!(parts, [Part::text(r#"{"model_choice":"flash"}"#)]);
     }
 
     #[test]

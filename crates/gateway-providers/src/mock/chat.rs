@@ -183,7 +183,7 @@ fn arguments_for(schema: Option<Value>) -> String {
     serde_json::to_string(&value).unwrap_or_else(|_| "{}".to_owned())
 }
 
-fn example_of(schema: &Value, depth: usize) -> Value {
+pub(super) fn example_of(schema: &Value, depth: usize) -> Value {
     let kind = match schema.get("type") {
         Some(Value::String(t)) => t.as_str(),
         Some(Value::Array(types)) => types
