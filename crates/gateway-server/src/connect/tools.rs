@@ -364,11 +364,14 @@ fn kimi(c: &Ctx) -> Vec<FileEdit> {
         format: Format::Toml,
         sets: sets(vec![
             ("default_model", json!(ID)),
-            ("providers.patchbay.type", json!("openai_legacy")),
+            // Kimi Code 2.x knows `openai` (Chat Completions); the older kimi-cli's
+            // `openai_legacy` gives "must declare a wire protocol" there.
+            ("providers.patchbay.type", json!("openai")),
             ("providers.patchbay.base_url", json!(v1(c))),
             ("providers.patchbay.api_key", json!(c.key)),
             ("models.patchbay.provider", json!(ID)),
             ("models.patchbay.model", json!(model(c))),
+            ("models.patchbay.protocol", json!("openai")),
             ("models.patchbay.max_context_size", json!(200_000)),
         ]),
     }]
