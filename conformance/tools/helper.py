@@ -2,7 +2,8 @@
 """Small helpers for conformance/tools/run (standard library only).
 
   helper.py json-set FILE path.to.key=JSON ...   set keys in a JSON file (created if absent)
-  helper.py verdict OUT TOOL NONCE               exit 0 if OUT has `Result of TOOL: ` and then NONCE
+  helper.py verdict OUT TOOL NONCE...            exit 0 if OUT has `Result of TOOL: ` then NONCE,
+                                                 for each NONCE
   helper.py requests DB KEY_ID DIR               summarise the gateway's request log for one key;
                                                  save the failed requests' bodies under DIR
 """
@@ -31,7 +32,7 @@ def json_set(path, assignments):
         f.write("\n")
 
 
-def verdict(out_path, tool, nonce):
+def verdict(out_path, tool, nonces):
     """The mock answers `Result of <tool>: <result text>` per tool result; the result text
     is whatever the tool sent back (line numbers, headers, ...), so the nonce must come
     after the marker and before the next marker."""
@@ -49,10 +50,12 @@ def verdict(out_path, tool, nonce):
             tail = " | ".join(l.strip() for l in text.strip().splitlines()[-3:])
             print(f"no '{marker.strip()}' in the output; it ends: {tail[:300]!r}")
         return 1
-    for piece in pieces[1:]:
-        if nonce in piece.split("Result of ")[0]:
-            return 0
-    print(f"'{marker.strip()}' is there but without the nonce: {pieces[1][:200]!r}")
+    results = [piece.split("Result of ")[0] for piece in pieces[1:]]
+    missing = [n for n in nonces if not any(n in r for r in results)]
+    if not missing:
+        return 0
+    print(f"{len(results)} x '{marker.strip()}', {len(missing)} of {len(nonces)} nonces missing;"
+          f" results: {[r[:120] for r in results]!r}")
     return 1
 
 
@@ -91,8 +94,8 @@ def main(argv):
     if cmd == "json-set" and len(argv) >= 4:
         json_set(argv[2], argv[3:])
         return 0
-    if cmd == "verdict" and len(argv) == 5:
-        return verdict(argv[2], argv[3], argv[4])
+    if cmd == "verdict" and len(argv) >= 5:
+        return verdict(argv[2], argv[3], argv[4:])
     if cmd == "requests" and len(argv) == 5:
         return requests(argv[2], argv[3], argv[4])
     print(__doc__, file=sys.stderr)
