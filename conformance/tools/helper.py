@@ -59,6 +59,23 @@ def verdict(out_path, tool, nonces):
     return 1
 
 
+def text(value):
+    """Bodies are TEXT, or BLOB when they were not UTF-8 (or stored compressed)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def body(value):
+    value = text(value)
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 def requests(db, key_id, out_dir):
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     rows = con.execute(
@@ -82,7 +99,7 @@ def requests(db, key_id, out_dir):
             f.write(json.dumps({
                 "id": rid, "model": model, "caller_shape": caller, "upstream_shape": upstream,
                 "status": status, "error_kind": error_kind, "streamed": bool(streamed),
-                "request_body": json.loads(req) if req else None, "response_body": resp,
+                "request_body": body(req), "response_body": text(resp),
             }) + "\n")
     for rid, model, caller, upstream, status, error_kind, *_ in failed:
         print(f"  refused: request {rid} {model} {caller}->{upstream}: {status} {error_kind}")
