@@ -17,6 +17,8 @@
 //! Time is passed in (`now_ms`, Unix milliseconds, UTC), so tests drive the clock.
 
 mod calendar;
+
+pub use calendar::iso_utc;
 mod gcra;
 mod memory;
 

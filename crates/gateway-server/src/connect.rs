@@ -217,6 +217,7 @@ pub fn connect(args: &ConnectArgs) -> Result<String, String> {
         url: args.url.trim_end_matches('/').to_owned(),
         key,
         model: args.model.clone().or(tool.model.map(str::to_owned)),
+        now: gateway_auth::limits::iso_utc(gateway_auth::cache::now_ms()),
     };
     let previous = load_state(&home, tool)?;
     // Every file is read and edited before any is written, so a file that cannot be
@@ -315,6 +316,7 @@ pub fn disconnect(args: &DisconnectArgs) -> Result<String, String> {
         url: state.url.clone(),
         key: String::new(),
         model: Some(String::new()),
+        now: String::new(),
     };
     let plan = (tool.plan)(&ctx);
     let mut out = String::new();
@@ -392,6 +394,7 @@ fn is_connected(place: &Place, tool: &Tool, url: &str) -> bool {
         url: url.to_owned(),
         key: String::new(),
         model: tool.model.map(str::to_owned),
+        now: String::new(),
     };
     (tool.plan)(&ctx).iter().all(|fe| {
         let file = place.file(fe.rel);
@@ -429,6 +432,7 @@ pub fn env(args: &EnvArgs) -> Result<String, String> {
             .clone()
             .unwrap_or_else(|| "$PATCHBAY_KEY".to_owned()),
         model: None,
+        now: String::new(),
     };
     let vars = match args.target.as_str() {
         "openai" => tools::openai_env(&ctx),

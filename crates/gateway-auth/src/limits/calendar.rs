@@ -43,6 +43,19 @@ fn month_start_ms(month: i64) -> i64 {
     days_from_civil(month.div_euclid(12), month.rem_euclid(12) + 1, 1) * DAY_MS
 }
 
+/// `ms` (Unix milliseconds) as an ISO 8601 UTC time, `2026-11-23T16:20:05.123Z`.
+pub fn iso_utc(ms: i64) -> String {
+    let (y, m, d) = civil_from_days(ms.div_euclid(DAY_MS));
+    let in_day = ms.rem_euclid(DAY_MS);
+    let (h, min, s, milli) = (
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000,
+    );
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
+}
+
 /// Days since 1970-01-01 of `y-m-d` (month 1..=12).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -71,6 +84,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_times_are_utc_with_milliseconds() {
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            iso_utc(951_782_400_000 + 3_723_004),
+            "2000-02-29T01:02:03.004Z"
+        );
+    }
 
     #[test]
     fn civil_dates_round_trip_across_leap_years_and_centuries() {

@@ -17,6 +17,8 @@ pub struct Ctx {
     pub key: String,
     /// The model, when given.
     pub model: Option<String>,
+    /// Now, as an ISO 8601 UTC time (Cline stamps its provider settings).
+    pub now: String,
 }
 
 /// The keys set in one file.
@@ -300,11 +302,21 @@ fn codex(c: &Ctx) -> Vec<FileEdit> {
                 "model_providers.patchbay.experimental_bearer_token",
                 json!(c.key),
             ),
+            ("check_for_update_on_startup", json!(false)),
+            ("analytics.enabled", json!(false)),
         ]),
     }]
 }
 
 fn gemini(c: &Ctx) -> Vec<FileEdit> {
+    let mut settings = vec![
+        ("security.auth.selectedType", json!("gemini-api-key")),
+        ("privacy.usageStatisticsEnabled", json!(false)),
+    ];
+    // Without it the CLI asks for its own default model names.
+    if let Some(m) = &c.model {
+        settings.push(("model.name", json!(m)));
+    }
     vec![
         FileEdit {
             rel: ".gemini/.env",
@@ -317,10 +329,7 @@ fn gemini(c: &Ctx) -> Vec<FileEdit> {
         FileEdit {
             rel: ".gemini/settings.json",
             format: Format::Json,
-            sets: sets(vec![
-                ("security.auth.selectedType", json!("gemini-api-key")),
-                ("privacy.usageStatisticsEnabled", json!(false)),
-            ]),
+            sets: sets(settings),
         },
     ]
 }
@@ -341,6 +350,8 @@ fn opencode(c: &Ctx) -> Vec<FileEdit> {
                 }),
             ),
             ("model", json!(format!("{ID}/{m}"))),
+            ("autoupdate", json!(false)),
+            ("share", json!("disabled")),
         ]),
     }]
 }
@@ -354,6 +365,7 @@ fn qwen(c: &Ctx) -> Vec<FileEdit> {
             ("security.auth.selectedType", json!("openai")),
             ("security.auth.apiKey", json!(c.key)),
             ("model.name", json!(model(c))),
+            ("privacy.usageStatisticsEnabled", json!(false)),
         ]),
     }]
 }
@@ -364,6 +376,7 @@ fn kimi(c: &Ctx) -> Vec<FileEdit> {
         format: Format::Toml,
         sets: sets(vec![
             ("default_model", json!(ID)),
+            ("telemetry", json!(false)),
             // Kimi Code 2.x knows `openai` (Chat Completions); the older kimi-cli's
             // `openai_legacy` gives "must declare a wire protocol" there.
             ("providers.patchbay.type", json!("openai")),
@@ -419,17 +432,31 @@ fn continue_dev(c: &Ctx) -> Vec<FileEdit> {
 }
 
 fn cline(c: &Ctx) -> Vec<FileEdit> {
-    vec![FileEdit {
-        rel: ".cline/data/settings/providers.json",
-        format: Format::Json,
-        sets: sets(vec![
-            (
-                "providers.openai-compatible.settings",
-                json!({"provider": "openai-compatible", "apiKey": c.key, "model": model(c), "baseUrl": v1(c)}),
-            ),
-            ("lastUsedProvider", json!("openai-compatible")),
-        ]),
-    }]
+    vec![
+        // Cline 3 discards (and rewrites) a providers file without `version` and a
+        // provider without `updatedAt`.
+        FileEdit {
+            rel: ".cline/data/settings/providers.json",
+            format: Format::Json,
+            sets: sets(vec![
+                ("version", json!(1)),
+                (
+                    "providers.openai-compatible.settings",
+                    json!({"provider": "openai-compatible", "apiKey": c.key, "model": model(c), "baseUrl": v1(c)}),
+                ),
+                ("providers.openai-compatible.updatedAt", json!(c.now)),
+                ("lastUsedProvider", json!("openai-compatible")),
+            ]),
+        },
+        FileEdit {
+            rel: ".cline/data/settings/global-settings.json",
+            format: Format::Json,
+            sets: sets(vec![
+                ("telemetryOptOut", json!(true)),
+                ("autoUpdateEnabled", json!(false)),
+            ]),
+        },
+    ]
 }
 
 fn roo(c: &Ctx) -> Vec<FileEdit> {

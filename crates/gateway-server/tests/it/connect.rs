@@ -140,8 +140,23 @@ fn check_tree(home: &Path, expected: &Path) {
             std::fs::read_to_string(home.join(&rel)).unwrap(),
             std::fs::read_to_string(expected.join(&rel)).unwrap(),
         );
-        assert_eq!(a, b, "{}", rel.display());
+        assert_eq!(stamp_free(&a), stamp_free(&b), "{}", rel.display());
     }
+}
+
+/// `text` with Cline's `"updatedAt": "<time of connect>"` values blanked.
+fn stamp_free(text: &str) -> String {
+    const KEY: &str = "\"updatedAt\": \"";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(KEY) {
+        let (head, tail) = rest.split_at(at + KEY.len());
+        out.push_str(head);
+        out.push_str("<time>");
+        rest = &tail[tail.find('"').unwrap_or(0)..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn is_bak(p: &Path) -> bool {
