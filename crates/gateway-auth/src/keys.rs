@@ -102,9 +102,17 @@ impl KeyStore {
         &self.cache
     }
 
-    /// Shorthand for `self.cache().authenticate(presented)`.
+    /// The cache's answer for `presented`; a key it does not know is looked for once
+    /// more after catching up with other processes' changes, so a key made by the
+    /// CLI works at once instead of after the next periodic refresh. (Costs one
+    /// `PRAGMA data_version` per unknown key when nothing changed.)
     pub fn authenticate(&self, presented: &str) -> Result<Arc<Entry>, Refusal> {
-        self.cache.authenticate(presented)
+        match self.cache.authenticate(presented) {
+            Err(Refusal::Unknown) if matches!(self.refresh_if_changed(), Ok(true)) => {
+                self.cache.authenticate(presented)
+            }
+            other => other,
+        }
     }
 
     /// The policy new keys get when they name none.

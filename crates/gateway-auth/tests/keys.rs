@@ -624,10 +624,11 @@ fn another_connections_changes_are_picked_up_by_refresh() {
     // The CLI: another connection (as another process would have) on the same file.
     let cli = KeyStore::open(&dir.db(), KeyPolicy::default()).unwrap();
     let (_, theirs) = cli.create(new_key("cli-made")).unwrap();
-    assert_eq!(server.authenticate(&theirs), Err(Refusal::Unknown));
-    assert!(server.refresh_if_changed().unwrap());
+    assert_eq!(server.cache().authenticate(&theirs), Err(Refusal::Unknown));
+    // An unknown key makes the store catch up first: a new key works at once.
     assert!(server.authenticate(&theirs).is_ok());
-    assert!(!server.refresh_if_changed().unwrap());
+    assert!(!server.refresh_if_changed().unwrap(), "already caught up");
+    assert_eq!(server.authenticate("pbk_never_made"), Err(Refusal::Unknown));
 
     cli.revoke("server-made").unwrap();
     assert!(
