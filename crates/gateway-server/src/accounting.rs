@@ -161,21 +161,7 @@ pub(crate) fn embeddings_estimate(
     req: &gateway_protocol::EmbeddingsRequest,
     plan: &RoutePlan,
 ) -> Estimate {
-    let input_tokens = embeddings_tokens(req);
-    let model = plan.attempts.first().map(|t| t.upstream_model.as_str());
-    let usage = Usage {
-        input_tokens,
-        ..Usage::default()
-    };
-    let cost_micros = model
-        .and_then(|m| catalog.lookup(m))
-        .and_then(|i| i.prices.cost(&usage))
-        .map(usd_to_micros);
-    Estimate {
-        input_tokens,
-        output_tokens: 0,
-        cost_micros,
-    }
+    at_first_target(catalog, plan, embeddings_tokens(req), |_| 0)
 }
 
 /// The local count of an embeddings request's input tokens.
@@ -192,24 +178,36 @@ pub(crate) fn embeddings_tokens(req: &gateway_protocol::EmbeddingsRequest) -> u6
 /// Tokens and money a request may use: the prompt counted locally, the output it asks
 /// for (or the first target's catalogue limit), at the first target's prices.
 fn estimate_for(catalog: &Catalog, req: &ChatRequest, plan: &RoutePlan) -> Estimate {
-    let input_tokens = estimate::input_tokens(req);
-    let model = plan.attempts.first().map(|t| t.upstream_model.as_str());
-    let info = model.and_then(|m| catalog.lookup(m));
-    let output_tokens = req
-        .sampling
-        .max_output_tokens
-        .or_else(|| info.and_then(|i| i.max_output_tokens))
-        .unwrap_or(DEFAULT_OUTPUT_ESTIMATE);
+    at_first_target(catalog, plan, estimate::input_tokens(req), |info| {
+        req.sampling
+            .max_output_tokens
+            .or_else(|| info.and_then(|i| i.max_output_tokens))
+            .unwrap_or(DEFAULT_OUTPUT_ESTIMATE)
+    })
+}
+
+/// `input_tokens` and the output `output_tokens` picks (given the first target's
+/// catalogue entry), priced at the first target's prices.
+fn at_first_target(
+    catalog: &Catalog,
+    plan: &RoutePlan,
+    input_tokens: u64,
+    output_tokens: impl FnOnce(Option<&crate::catalog::ModelInfo>) -> u64,
+) -> Estimate {
+    let info = plan
+        .attempts
+        .first()
+        .and_then(|t| catalog.lookup(&t.upstream_model));
+    let output_tokens = output_tokens(info);
     let usage = Usage {
         input_tokens,
         output_tokens,
         ..Usage::default()
     };
-    let cost_micros = info.and_then(|i| i.prices.cost(&usage)).map(usd_to_micros);
     Estimate {
         input_tokens,
         output_tokens,
-        cost_micros,
+        cost_micros: info.and_then(|i| i.prices.cost(&usage)).map(usd_to_micros),
     }
 }
 

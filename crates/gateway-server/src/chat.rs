@@ -45,30 +45,8 @@ pub(crate) async fn serve(
         req.stream = stream;
     }
     let mut changed = policy::apply(identity, &mut req).map_err(|e| Failure::new(e, None))?;
-    if req.model.is_empty() {
-        return Err(Failure::new(
-            GatewayError::invalid_request("model", "a model name is required"),
-            None,
-        ));
-    }
-    if !identity.allows(&req.model) {
-        return Err(Failure::new(
-            GatewayError::new(
-                ErrorKind::PermissionDenied,
-                format!(
-                    "this key may not use model `{}`; ask for a key that allows it",
-                    req.model
-                ),
-            ),
-            None,
-        ));
-    }
-    let mut plan = app
-        .router
-        .resolve(&req.model, &Needs::of(&req))
+    let plan = policy::plan(app, identity, &req.model, &Needs::of(&req))
         .map_err(|e| Failure::new(e, None))?;
-    policy::filter_providers(identity, &mut plan).map_err(|e| Failure::new(e, None))?;
-    plan.apply_cooldown(&app.cooldown, Instant::now());
     let charge = accounting::Charge {
         identity,
         body,
@@ -76,12 +54,8 @@ pub(crate) async fn serve(
         caller: call.shape,
         streamed: req.stream,
     };
-    let mut ticket = accounting::admit(app, &charge, &req, &plan).map_err(|refused| Failure {
-        err: refused.to_gateway_error(),
-        target: None,
-        attempts: 0,
-        headers: refused.headers(),
-    })?;
+    let mut ticket =
+        accounting::admit(app, &charge, &req, &plan).map_err(|r| Failure::refused(&r))?;
 
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -231,6 +205,16 @@ impl Failure {
             target,
             attempts: 0,
             headers: Vec::new(),
+        }
+    }
+
+    /// A request the key's limits refused, with the limit headers.
+    pub(crate) fn refused(refused: &gateway_auth::Refused) -> Self {
+        Failure {
+            err: refused.to_gateway_error(),
+            target: None,
+            attempts: 0,
+            headers: refused.headers(),
         }
     }
 }

@@ -6,7 +6,6 @@
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::sync::Arc;
-use std::time::Instant;
 
 use gateway_protocol::{
     ApiShape, ChatRequest, CountTokensResponse, EmbeddingsRequest, EmbeddingsResponse, ErrorKind,
@@ -85,11 +84,12 @@ pub(crate) async fn embeddings(
         EmbedForm::OpenAi => ApiShape::OpenAiChat,
         EmbedForm::GeminiOne | EmbedForm::GeminiBatch => ApiShape::Gemini,
     };
-    let plan = plan_for(app, &caller_model, call.identity).map_err(|e| Failure::new(e, None))?;
+    let plan = policy::plan(app, call.identity, &caller_model, &Needs::default())
+        .map_err(|e| Failure::new(e, None))?;
     let mut ticket = accounting::admit_estimated(app, &charge(call, caller), &caller_model, || {
         accounting::embeddings_estimate(&app.catalog, &req, &plan)
     })
-    .map_err(|r| refusal(&r))?;
+    .map_err(|r| Failure::refused(&r))?;
     let result = routed(
         app,
         &caller_model,
@@ -149,7 +149,8 @@ pub(crate) async fn count_tokens(
         req.model = m.to_owned();
     }
     let caller_model = req.model.clone();
-    let plan = plan_for(app, &caller_model, call.identity).map_err(|e| Failure::new(e, None))?;
+    let plan = policy::plan(app, call.identity, &caller_model, &Needs::default())
+        .map_err(|e| Failure::new(e, None))?;
     let mut ticket = accounting::admit_estimated(app, &charge(call, shape), &caller_model, || {
         gateway_auth::Estimate {
             input_tokens: 0,
@@ -157,7 +158,7 @@ pub(crate) async fn count_tokens(
             cost_micros: Some(0),
         }
     })
-    .map_err(|r| refusal(&r))?;
+    .map_err(|r| Failure::refused(&r))?;
     let mut estimated = false;
     let result = routed(
         app,
@@ -227,36 +228,6 @@ fn charge<'a>(call: &OpCall<'a>, caller: ApiShape) -> accounting::Charge<'a> {
         caller,
         streamed: false,
     }
-}
-
-fn refusal(refused: &gateway_auth::Refused) -> Failure {
-    Failure {
-        err: refused.to_gateway_error(),
-        target: None,
-        attempts: 0,
-        headers: refused.headers(),
-    }
-}
-
-/// The key may use `model`; its route, less the providers the key may not use and
-/// the targets cooling down.
-fn plan_for(app: &App, model: &str, identity: &KeyIdentity) -> Result<RoutePlan, GatewayError> {
-    if model.is_empty() {
-        return Err(GatewayError::invalid_request(
-            "model",
-            "a model name is required",
-        ));
-    }
-    if !identity.allows(model) {
-        return Err(GatewayError::new(
-            ErrorKind::PermissionDenied,
-            format!("this key may not use model `{model}`"),
-        ));
-    }
-    let mut plan = app.router.resolve(model, &Needs::default())?;
-    policy::filter_providers(identity, &mut plan)?;
-    plan.apply_cooldown(&app.cooldown, Instant::now());
-    Ok(plan)
 }
 
 /// Why a target got no call.

@@ -149,26 +149,20 @@ where
         Ok(b) => b,
         Err(err) => return respond::error(shape, &err),
     };
+    let op_call = |url_model| ops::OpCall {
+        body: &body,
+        identity: &identity,
+        request_id,
+        url_model,
+    };
     let result = match &endpoint {
         Endpoint::Chat(call) => chat::serve(app, call, &body, &identity, request_id).await,
         Endpoint::Embeddings { form, url_model } => {
-            let call = ops::OpCall {
-                body: &body,
-                identity: &identity,
-                request_id,
-                url_model: url_model.as_deref(),
-            };
-            ops::embeddings(app, *form, &call).await
+            ops::embeddings(app, *form, &op_call(url_model.as_deref())).await
         }
         Endpoint::Estimate { shape } => crate::estimate::estimate(app, *shape, &body, &identity),
         Endpoint::CountTokens { shape, url_model } => {
-            let call = ops::OpCall {
-                body: &body,
-                identity: &identity,
-                request_id,
-                url_model: url_model.as_deref(),
-            };
-            ops::count_tokens(app, *shape, &call).await
+            ops::count_tokens(app, *shape, &op_call(url_model.as_deref())).await
         }
         _ => Err(Failure {
             err: GatewayError::new(ErrorKind::Internal, "unhandled endpoint"),

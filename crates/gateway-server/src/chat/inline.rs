@@ -37,6 +37,10 @@ pub(crate) async fn inline_media(
     req: &mut ChatRequest,
     upstream: ApiShape,
 ) -> Result<bool, GatewayError> {
+    // Every other upstream reads URLs itself: nothing to walk.
+    if !matches!(upstream, ApiShape::Gemini | ApiShape::Ollama) {
+        return Ok(false);
+    }
     let mut changed = false;
     let parts = req
         .system

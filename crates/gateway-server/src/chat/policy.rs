@@ -1,11 +1,14 @@
 //! A database key's policy applied to its request: default model, output-token cap
-//! (clamp or refuse), injected system prompt, and the providers it may reach.
+//! (clamp or refuse), injected system prompt, and the models and providers it may reach.
+
+use std::time::Instant;
 
 use gateway_auth::MaxTokensMode;
 use gateway_protocol::{ChatRequest, ErrorKind, GatewayError, Part};
 
+use crate::app::App;
 use crate::auth::KeyIdentity;
-use crate::routing::{RoutePlan, glob_match};
+use crate::routing::{Needs, RoutePlan, glob_match};
 
 /// Applies the policy of `identity` to `req`; true when `req` was changed (then the
 /// caller's bytes can no longer be forwarded as they are).
@@ -45,11 +48,34 @@ pub(super) fn apply(identity: &KeyIdentity, req: &mut ChatRequest) -> Result<boo
     Ok(changed)
 }
 
-/// Drops the targets on providers the key may not reach; refuses when none is left.
-pub(crate) fn filter_providers(
+/// The route for `model` as this key may use it: the model must be named and allowed,
+/// targets on providers the key may not reach are dropped, cooling-down ones moved back.
+pub(crate) fn plan(
+    app: &App,
     identity: &KeyIdentity,
-    plan: &mut RoutePlan,
-) -> Result<(), GatewayError> {
+    model: &str,
+    needs: &Needs,
+) -> Result<RoutePlan, GatewayError> {
+    if model.is_empty() {
+        return Err(GatewayError::invalid_request(
+            "model",
+            "a model name is required",
+        ));
+    }
+    if !identity.allows(model) {
+        return Err(GatewayError::new(
+            ErrorKind::PermissionDenied,
+            format!("this key may not use model `{model}`; ask for a key that allows it"),
+        ));
+    }
+    let mut plan = app.router.resolve(model, needs)?;
+    filter_providers(identity, &mut plan)?;
+    plan.apply_cooldown(&app.cooldown, Instant::now());
+    Ok(plan)
+}
+
+/// Drops the targets on providers the key may not reach; refuses when none is left.
+fn filter_providers(identity: &KeyIdentity, plan: &mut RoutePlan) -> Result<(), GatewayError> {
     let Some(entry) = &identity.entry else {
         return Ok(());
     };
