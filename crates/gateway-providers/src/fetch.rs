@@ -98,11 +98,6 @@ impl MediaFetcher {
         Ok(MediaFetcher { policy, client })
     }
 
-    /// The policy in force.
-    pub fn policy(&self) -> &FetchPolicy {
-        &self.policy
-    }
-
     /// Fetches `url`. Failures are the caller's (400: the URL is theirs), with the
     /// reason; a URL the policy forbids says so.
     pub async fn fetch(&self, url: &str) -> Result<Fetched, GatewayError> {
@@ -266,7 +261,7 @@ fn connect_reason(err: &hyper_util::client::legacy::Error) -> String {
 }
 
 /// The media type the first bytes announce (the formats upstreams accept).
-pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
+fn sniff(bytes: &[u8]) -> Option<&'static str> {
     const SIGNATURES: [(&[u8], &str); 5] = [
         (b"\x89PNG\r\n\x1a\n", "image/png"),
         (b"\xff\xd8\xff", "image/jpeg"),
@@ -285,7 +280,7 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
 /// Addresses on the public internet: not loopback, private, link-local, shared
 /// (CGNAT), documentation, benchmarking, multicast, broadcast or unspecified, for
 /// IPv6 also unique-local, and IPv4-mapped addresses judged as IPv4.
-pub fn is_public(ip: IpAddr) -> bool {
+fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             let [a, b, c, _] = v4.octets();
