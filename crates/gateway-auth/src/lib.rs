@@ -1,16 +1,27 @@
 //! Virtual keys and what they may spend: the SQLite store (keys, projects, usage),
 //! the in-memory key cache the hot path reads, rate limits, quotas and budgets.
 //!
-//! Depends on `gateway-protocol` only (`protocol <- auth <- server`): no HTTP, no
-//! async runtime. The server wraps these in its tower layers.
+//! Depends on `gateway-protocol` only among the workspace's crates (`protocol <-
+//! auth <- server`), and on no async runtime. Its key check and its limiter are also
+//! tower layers ([`layer`]) that sit in front of any `Service<http::Request<_>>`:
+//! the gateway's own stack uses them, and so can any other service.
 
+pub mod admin_token;
 pub mod cache;
 pub mod error;
+pub mod glob;
+pub mod identity;
 pub mod keys;
+pub mod layer;
 pub mod limits;
 pub mod migrate;
 pub mod policy;
+pub mod secret;
 pub mod usage;
+
+pub use admin_token::AdminToken;
+pub use identity::{DeclaredKey, KeySources, Keys, presented_key, refusal_message};
+pub use layer::{Admission, Exempt, KeyLayer, LimitLayer, Reject, Rejection};
 
 pub use cache::{Entry, KeyCache, ProjectLimits, Refusal};
 pub use error::AuthError;

@@ -86,6 +86,27 @@ pub struct KeyPolicy {
     pub log_bodies: bool,
 }
 
+impl KeyPolicy {
+    /// Whether the key may use the public model name `model`.
+    pub fn allows_model(&self, model: &str) -> bool {
+        self.models
+            .iter()
+            .any(|g| crate::glob::glob_match(g, model))
+    }
+
+    /// Whether the key may reach the provider `provider`.
+    pub fn allows_provider(&self, provider: &str) -> bool {
+        self.providers
+            .iter()
+            .any(|g| crate::glob::glob_match(g, provider))
+    }
+
+    /// Whether the key or its project has any limit (else no limiter is asked).
+    pub fn is_limited(&self, project: Option<&crate::cache::ProjectLimits>) -> bool {
+        !self.limits.is_unlimited() || project.is_some_and(|p| !p.limits.is_unlimited())
+    }
+}
+
 impl Default for KeyPolicy {
     fn default() -> Self {
         KeyPolicy {

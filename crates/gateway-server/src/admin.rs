@@ -16,7 +16,6 @@ mod keys;
 mod params;
 mod reply;
 mod routes;
-mod token;
 mod usage;
 
 use std::future::Future;
@@ -35,8 +34,8 @@ use crate::respond::Answer;
 use reply::ApiError;
 use routes::Op;
 
+pub use gateway_auth::admin_token::{AdminToken, META_NAME, first_start_token};
 pub use routes::ROUTES;
-pub use token::{AdminToken, META_NAME, first_start_token};
 
 /// The OpenAPI 3.1 description of the admin API.
 pub const OPENAPI: &str = include_str!("admin/openapi.json");
@@ -99,7 +98,7 @@ where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    token::check(token, req.headers())?;
+    check_token(token, req.headers())?;
     let (op, ids) = routes::find(req.method(), req.uri().path())?;
     let query = req.uri().query().map(str::to_owned);
     let query = query.as_deref();
@@ -142,6 +141,20 @@ where
         Err(err) => Err(ApiError::invalid(
             None,
             format!("the request body could not be read: {err}"),
+        )),
+    }
+}
+
+/// Refuses a request without the token in `Authorization: Bearer`.
+fn check_token(token: &AdminToken, headers: &http::HeaderMap) -> Result<(), ApiError> {
+    use gateway_auth::{KeySources, presented_key};
+    match presented_key(headers, None, KeySources::BearerOnly) {
+        None => Err(ApiError::unauthenticated(
+            "no admin token: send it as `Authorization: Bearer <admin token>`",
+        )),
+        Some(t) if token.verify(&t) => Ok(()),
+        Some(_) => Err(ApiError::unauthenticated(
+            "the admin token is not valid (it is printed once at the first start, or set in [admin] token)",
         )),
     }
 }

@@ -9,7 +9,6 @@
 //! [`retryable`] and [`Backoff`] decide whether and when to try again.
 
 mod cooldown;
-mod glob;
 mod needs;
 mod retry;
 
@@ -24,7 +23,7 @@ use crate::config::{
 };
 
 pub use cooldown::Cooldown;
-pub use glob::glob_match;
+pub use gateway_auth::glob::glob_match;
 pub use needs::Needs;
 pub use retry::{Backoff, backoff_delay, retryable};
 

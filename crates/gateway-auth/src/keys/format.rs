@@ -1,10 +1,7 @@
 //! The shape of a key: `<style prefix><public id>_<secret>`, generated from the OS's
 //! CSPRNG, and the SHA-256 digest that is all the database keeps of it.
 
-use std::io::Read;
-
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::AuthError;
 
@@ -16,8 +13,6 @@ pub(crate) const SECRET_LEN: usize = 32;
 /// Characters of the secret kept in the display prefix, so two generations of a
 /// rotated key can be told apart; 4 of 32 leaves ~167 bits unknown.
 const SHOWN_SECRET_CHARS: usize = 4;
-
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// How a key's plaintext begins. Some tools check the format of the key they are
 /// given, so a key meant for them can look like theirs.
@@ -104,29 +99,7 @@ pub(crate) fn new_project_id() -> Result<String, AuthError> {
     Ok(format!("prj_{}", random_base62(8)?))
 }
 
-/// SHA-256 of the whole presented key: what the database and the cache index by.
-pub fn digest(presented: &str) -> [u8; 32] {
-    Sha256::digest(presented.as_bytes()).into()
-}
-
-/// `len` base-62 characters from `/dev/urandom`. Fails rather than fall back to a
-/// weaker generator.
-pub(crate) fn random_base62(len: usize) -> Result<String, AuthError> {
-    let mut urandom = std::fs::File::open("/dev/urandom")?;
-    let mut out = String::with_capacity(len);
-    let mut buf = [0u8; 64];
-    while out.len() < len {
-        urandom.read_exact(&mut buf)?;
-        // Rejection sampling: 248 = 4 × 62, so accepted bytes are uniform mod 62.
-        for &b in buf.iter().filter(|&&b| b < 248) {
-            if out.len() == len {
-                break;
-            }
-            out.push(char::from(BASE62[usize::from(b % 62)]));
-        }
-    }
-    Ok(out)
-}
+pub use crate::secret::{digest, random_base62};
 
 #[cfg(test)]
 mod tests {

@@ -1,25 +1,26 @@
-//! UTC days and calendar months as window ids, without a date crate (Howard Hinnant's
-//! `days_from_civil` / `civil_from_days`, exact for the proleptic Gregorian calendar).
+//! UTC days and calendar months as quota window ids, on the shared calendar
+//! arithmetic of [`gateway_protocol::calendar`].
+
+use gateway_protocol::calendar::{self, Date};
 
 /// Milliseconds in a UTC day (no leap seconds in Unix time).
-pub(crate) const DAY_MS: i64 = 86_400_000;
+pub(crate) const DAY_MS: i64 = calendar::MS_PER_DAY;
 
 /// The quota windows a moment falls in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Windows {
     /// Days since 1970-01-01.
     pub day: i64,
-    /// `year * 12 + month - 1`.
+    /// `year * 12 + month - 1` ([`Date::month_number`]).
     pub month: i64,
 }
 
 impl Windows {
     pub(crate) fn at(now_ms: i64) -> Windows {
         let day = now_ms.div_euclid(DAY_MS);
-        let (y, m, _) = civil_from_days(day);
         Windows {
             day,
-            month: y * 12 + m - 1,
+            month: Date::from_days(day).month_number(),
         }
     }
 
@@ -40,50 +41,28 @@ impl Windows {
 }
 
 fn month_start_ms(month: i64) -> i64 {
-    days_from_civil(month.div_euclid(12), month.rem_euclid(12) + 1, 1) * DAY_MS
+    Date::first_of_month(month).to_days() * DAY_MS
 }
 
 /// `ms` (Unix milliseconds) as an ISO 8601 UTC time, `2026-11-23T16:20:05.123Z`.
 pub fn iso_utc(ms: i64) -> String {
-    let (y, m, d) = civil_from_days(ms.div_euclid(DAY_MS));
-    let in_day = ms.rem_euclid(DAY_MS);
+    let (Date { year, month, day }, in_day) = calendar::split_unix_ms(ms);
     let (h, min, s, milli) = (
         in_day / 3_600_000,
         in_day / 60_000 % 60,
         in_day / 1000 % 60,
         in_day % 1000,
     );
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
-}
-
-/// Days since 1970-01-01 of `y-m-d` (month 1..=12).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12; // March = 0
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `(year, month 1..=12, day 1..=31)` of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+        Date::new(y, m, d).to_days()
+    }
 
     #[test]
     fn iso_times_are_utc_with_milliseconds() {
@@ -92,18 +71,6 @@ mod tests {
             iso_utc(951_782_400_000 + 3_723_004),
             "2000-02-29T01:02:03.004Z"
         );
-    }
-
-    #[test]
-    fn civil_dates_round_trip_across_leap_years_and_centuries() {
-        for day in -800_000..800_000 {
-            let (y, m, d) = civil_from_days(day);
-            assert_eq!(days_from_civil(y, m, d), day, "{y}-{m}-{d}");
-        }
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        // 2024-02-29 is day 19782.
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
     }
 
     #[test]

@@ -3,11 +3,8 @@
 
 use std::path::Path;
 
-use gateway_auth::AuthError;
-use http::HeaderMap;
-use sha2::{Digest, Sha256};
-
-use super::reply::ApiError;
+use crate::error::AuthError;
+use crate::secret;
 
 /// The `meta` row holding the generated token's SHA-256 (lowercase hex).
 pub const META_NAME: &str = "admin_token_sha256";
@@ -28,46 +25,25 @@ impl AdminToken {
     /// The token whose plaintext is `plain` (as set in the config file).
     pub fn from_plain(plain: &str) -> AdminToken {
         AdminToken {
-            digest: Sha256::digest(plain.as_bytes()).into(),
+            digest: secret::digest(plain),
         }
     }
 
     /// The token whose SHA-256 is `hex` (64 hex digits, either case); `None` when
     /// `hex` is not such a digest.
     pub fn from_sha256_hex(hex: &str) -> Option<AdminToken> {
-        let hex = hex.trim().as_bytes();
-        if hex.len() != 64 {
-            return None;
-        }
-        let mut digest = [0u8; 32];
-        for (out, pair) in digest.iter_mut().zip(hex.chunks(2)) {
-            let hi = char::from(pair[0]).to_digit(16)?;
-            let lo = char::from(pair[1]).to_digit(16)?;
-            *out = u8::try_from(hi * 16 + lo).ok()?;
-        }
-        Some(AdminToken { digest })
+        secret::parse_digest_hex(hex).map(|digest| AdminToken { digest })
     }
 
     /// The digest as lowercase hex (what the database and the config hold).
     pub fn sha256_hex(&self) -> String {
-        use std::fmt::Write;
-        self.digest
-            .iter()
-            .fold(String::with_capacity(64), |mut s, b| {
-                let _ = write!(s, "{b:02x}");
-                s
-            })
+        secret::to_hex(&self.digest)
     }
 
     /// Whether `presented` is the token. Takes the same time wherever the digests
     /// differ.
     pub fn verify(&self, presented: &str) -> bool {
-        let other: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        self.digest
-            .iter()
-            .zip(&other)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        secret::digests_equal(&self.digest, &secret::digest(presented))
     }
 }
 
@@ -77,7 +53,7 @@ impl AdminToken {
 /// the stored one, with `None`. When two processes start at once, one token wins
 /// and both use it.
 pub fn first_start_token(db: &Path) -> Result<(AdminToken, Option<String>), AuthError> {
-    let conn = gateway_auth::migrate::open(db)?;
+    let conn = crate::migrate::open(db)?;
     let stored = || -> Result<Option<AdminToken>, AuthError> {
         let mut stmt = conn.prepare("SELECT value FROM meta WHERE name = ?1")?;
         let mut rows = stmt.query_map([META_NAME], |r| r.get::<_, String>(0))?;
@@ -97,7 +73,7 @@ pub fn first_start_token(db: &Path) -> Result<(AdminToken, Option<String>), Auth
     if let Some(token) = stored()? {
         return Ok((token, None));
     }
-    let plain = format!("pba_{}", &crate::auth::generate_key()?["pbk_".len()..]);
+    let plain = secret::new_token("pba_")?;
     let token = AdminToken::from_plain(&plain);
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO meta (name, value) VALUES (?1, ?2)",
@@ -110,28 +86,6 @@ pub fn first_start_token(db: &Path) -> Result<(AdminToken, Option<String>), Auth
         }
     }
     Ok((token, Some(plain)))
-}
-
-/// Refuses a request without the token in `Authorization: Bearer`.
-pub(crate) fn check(token: &AdminToken, headers: &HeaderMap) -> Result<(), ApiError> {
-    let presented = headers
-        .get_all(http::header::AUTHORIZATION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| match v.trim().split_once(' ') {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => Some(rest.trim()),
-            _ => None,
-        })
-        .filter(|t| !t.is_empty());
-    match presented {
-        None => Err(ApiError::unauthenticated(
-            "no admin token: send it as `Authorization: Bearer <admin token>`",
-        )),
-        Some(t) if token.verify(t) => Ok(()),
-        Some(_) => Err(ApiError::unauthenticated(
-            "the admin token is not valid (it is printed once at the first start, or set in [admin] token)",
-        )),
-    }
 }
 
 #[cfg(test)]
@@ -149,16 +103,5 @@ mod tests {
         assert!(AdminToken::from_sha256_hex("abc").is_none());
         assert!(AdminToken::from_sha256_hex(&"g".repeat(64)).is_none());
         assert_eq!(format!("{t:?}"), "AdminToken(..)");
-    }
-
-    #[test]
-    fn only_bearer_tokens_are_read() {
-        let t = AdminToken::from_plain("tok");
-        let mut h = HeaderMap::new();
-        assert!(check(&t, &h).is_err());
-        h.insert("authorization", "Basic tok".parse().unwrap());
-        assert!(check(&t, &h).is_err());
-        h.insert("authorization", "bearer  tok ".parse().unwrap());
-        assert!(check(&t, &h).is_ok());
     }
 }

@@ -2,6 +2,9 @@
 
 /// Whether `name` matches `pattern` (case-sensitive, whole string).
 pub fn glob_match(pattern: &str, name: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     let (mut pi, mut ni) = (0, 0);

@@ -1,0 +1,294 @@
+//! One key system: the keys declared in a config file and the database's keys, behind
+//! one [`Keys::authenticate`] that answers with the key's [`Entry`] either way, and
+//! reading the presented key from every API shape's header ([`presented_key`]).
+//!
+//! A declared key is an `Entry` like any other — subject `config:<name>`, a policy
+//! with its model globs and nothing else — so everything downstream (model checks,
+//! limits, usage records) has one kind of caller to handle.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::HeaderMap;
+
+use crate::cache::{Entry, Refusal};
+use crate::error::AuthError;
+use crate::keys::KeyStore;
+use crate::policy::{KeyPolicy, Subject};
+use crate::secret;
+
+/// A key declared in the config file (`[[keys]]`): only its digest is held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredKey {
+    /// Names the key in logs and usage (`config:<name>`).
+    pub name: String,
+    /// SHA-256 of the secret.
+    pub digest: [u8; 32],
+    /// Model-name globs the key may use.
+    pub models: Vec<String>,
+}
+
+impl DeclaredKey {
+    /// A key given by its SHA-256 (`sha256 = "..."`, 64 hex digits).
+    pub fn from_sha256_hex(
+        name: &str,
+        hex: &str,
+        models: Vec<String>,
+    ) -> Result<DeclaredKey, AuthError> {
+        let digest = secret::parse_digest_hex(hex).ok_or_else(|| AuthError::Invalid {
+            field: "sha256".to_owned(),
+            message: "must be 64 hex digits".to_owned(),
+        })?;
+        Ok(DeclaredKey {
+            name: name.to_owned(),
+            digest,
+            models,
+        })
+    }
+
+    /// A key given in plain text (local development).
+    pub fn from_secret(name: &str, plain: &str, models: Vec<String>) -> DeclaredKey {
+        DeclaredKey {
+            name: name.to_owned(),
+            digest: secret::digest(plain),
+            models,
+        }
+    }
+
+    fn entry(&self) -> Entry {
+        Entry {
+            subject: Subject {
+                key_id: format!("config:{}", self.name),
+                project_id: None,
+            },
+            name: self.name.clone(),
+            policy: KeyPolicy {
+                models: self.models.clone(),
+                ..KeyPolicy::default()
+            },
+            project: None,
+            disabled: false,
+            revoked_ms: None,
+            expires_ms: None,
+            grace_until_ms: None,
+        }
+    }
+}
+
+/// Every key a gateway accepts: the declared ones, then the database's.
+#[derive(Debug, Default)]
+pub struct Keys {
+    declared: HashMap<[u8; 32], Arc<Entry>>,
+    store: Option<Arc<KeyStore>>,
+}
+
+impl Keys {
+    /// The declared keys (a later duplicate digest replaces an earlier one) and the
+    /// database's, when there is a database.
+    pub fn new(declared: &[DeclaredKey], store: Option<Arc<KeyStore>>) -> Keys {
+        let declared = declared
+            .iter()
+            .map(|k| (k.digest, Arc::new(k.entry())))
+            .collect();
+        Keys { declared, store }
+    }
+
+    /// The entry of `presented`, or why it is refused. Declared keys are looked up
+    /// first (a digest probe, like the database's cache).
+    pub fn authenticate(&self, presented: &str) -> Result<Arc<Entry>, Refusal> {
+        if !self.declared.is_empty() {
+            if let Some(entry) = self.declared.get(&secret::digest(presented)) {
+                return Ok(Arc::clone(entry));
+            }
+        }
+        match &self.store {
+            Some(store) => store.authenticate(presented),
+            None => Err(Refusal::Unknown),
+        }
+    }
+
+    /// The database's key store, when there is one.
+    pub fn store(&self) -> Option<&Arc<KeyStore>> {
+        self.store.as_ref()
+    }
+
+    /// How many keys the config file declares.
+    pub fn declared_len(&self) -> usize {
+        self.declared.len()
+    }
+}
+
+/// Why a presented key is refused, in words for the caller (public ids only).
+pub fn refusal_message(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::Unknown => {
+            "invalid API key: this is not a Patchbay key known to this gateway".to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Where a key may be presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySources {
+    /// Every API shape's form: `Authorization: Bearer` (OpenAI and most),
+    /// `x-api-key` (Anthropic), `x-goog-api-key` (Gemini), `api-key` (Azure),
+    /// `x-patchbay-key`, then `?key=` in the query string (Gemini's other form).
+    AnyShape,
+    /// `Authorization: Bearer` only (the admin API).
+    BearerOnly,
+}
+
+/// The headers a key may come in, in the order they are read.
+pub const KEY_HEADERS: [&str; 5] = [
+    "authorization",
+    "x-api-key",
+    "x-goog-api-key",
+    "api-key",
+    "x-patchbay-key",
+];
+
+/// The key a request presents in `sources`; empty values are skipped.
+pub fn presented_key(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    sources: KeySources,
+) -> Option<String> {
+    let names: &[&str] = match sources {
+        KeySources::AnyShape => &KEY_HEADERS,
+        KeySources::BearerOnly => &KEY_HEADERS[..1],
+    };
+    for &name in names {
+        for value in headers.get_all(name) {
+            let Ok(v) = value.to_str() else { continue };
+            let v = v.trim();
+            let v = if name == "authorization" {
+                match v.split_once(' ') {
+                    Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+                    _ => continue,
+                }
+            } else {
+                v
+            };
+            if !v.is_empty() {
+                return Some(v.to_owned());
+            }
+        }
+    }
+    if sources == KeySources::BearerOnly {
+        return None;
+    }
+    query?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "key")
+        .map(|(_, v)| {
+            percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn keys() -> Keys {
+        Keys::new(
+            &[
+                DeclaredKey::from_sha256_hex(
+                    "alice",
+                    &secret::digest_hex("pbk_alice"),
+                    vec!["claude-*".to_owned()],
+                )
+                .unwrap(),
+                DeclaredKey::from_secret("dev", "pbk_dev", vec!["*".to_owned()]),
+            ],
+            None,
+        )
+    }
+
+    #[test]
+    fn declared_keys_authenticate_as_entries() {
+        let k = keys();
+        let alice = k.authenticate("pbk_alice").unwrap();
+        assert_eq!(alice.name, "alice");
+        assert_eq!(alice.subject.key_id, "config:alice");
+        assert!(alice.policy.allows_model("claude-opus-4-8"));
+        assert!(!alice.policy.allows_model("gpt-5"));
+        assert!(alice.policy.limits.is_unlimited());
+        assert_eq!(k.authenticate("pbk_dev").unwrap().name, "dev");
+        assert_eq!(k.authenticate("pbk_alic"), Err(Refusal::Unknown));
+        assert_eq!(k.authenticate(""), Err(Refusal::Unknown));
+        assert_eq!(
+            Keys::default().authenticate("pbk_alice"),
+            Err(Refusal::Unknown)
+        );
+        assert!(DeclaredKey::from_sha256_hex("x", "abc", vec![]).is_err());
+        let upper = secret::digest_hex("s").to_uppercase();
+        assert!(DeclaredKey::from_sha256_hex("x", &upper, vec![]).is_ok());
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn keys_are_read_from_every_shape() {
+        type Case<'a> = (&'a [(&'static str, &'a str)], Option<&'a str>);
+        let cases: [Case; 8] = [
+            (&[("authorization", "Bearer pbk_1")], None),
+            (&[("authorization", "bearer   pbk_1 ")], None),
+            (&[("x-api-key", "pbk_1")], None),
+            (&[("x-goog-api-key", "pbk_1")], None),
+            (&[("api-key", "pbk_1")], None),
+            (&[("x-patchbay-key", "pbk_1")], None),
+            (&[], Some("alt=sse&key=pbk_1")),
+            (
+                &[("authorization", "Basic dXNlcg=="), ("x-api-key", "pbk_1")],
+                None,
+            ),
+        ];
+        for (h, q) in cases {
+            assert_eq!(
+                presented_key(&headers(h), q, KeySources::AnyShape).as_deref(),
+                Some("pbk_1"),
+                "{h:?} {q:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_order_absence_and_bearer_only() {
+        let any = KeySources::AnyShape;
+        let h = headers(&[("x-api-key", "second"), ("authorization", "Bearer first")]);
+        assert_eq!(
+            presented_key(&h, Some("key=third"), any).as_deref(),
+            Some("first")
+        );
+        assert_eq!(presented_key(&headers(&[]), None, any), None);
+        let empty = headers(&[("authorization", "Bearer ")]);
+        assert_eq!(presented_key(&empty, Some("key="), any), None);
+        assert_eq!(
+            presented_key(&headers(&[]), Some("keys=x&monkey=y"), any),
+            None
+        );
+        let plus = presented_key(&headers(&[]), Some("key=a%2Bb"), any);
+        assert_eq!(plus.as_deref(), Some("a+b"));
+        let broken = presented_key(&headers(&[]), Some("key=a%2"), any);
+        assert_eq!(broken.as_deref(), Some("a%2"));
+        let bearer = KeySources::BearerOnly;
+        let h = headers(&[("x-api-key", "k")]);
+        assert_eq!(presented_key(&h, Some("key=k"), bearer), None);
+        let h = headers(&[("authorization", "Basic tok")]);
+        assert_eq!(presented_key(&h, None, bearer), None);
+        let h = headers(&[("authorization", "bearer  tok ")]);
+        assert_eq!(presented_key(&h, None, bearer).as_deref(), Some("tok"));
+    }
+}

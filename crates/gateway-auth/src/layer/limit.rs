@@ -1,0 +1,167 @@
+//! [`LimitLayer`]: rates, quotas and budgets, admitted before the request goes
+//! inward, with the reservation handed to the inner service as an [`Admission`].
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use futures_util::future::{Either, Ready, ready};
+use http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::{Reject, Rejection};
+use crate::cache::{Entry, now_ms};
+use crate::limits::{Actual, Estimate, Limiter, Reservation};
+
+/// A marker in a request's extensions: this request is not charged (a model list, a
+/// local estimate).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exempt;
+
+/// An admitted request's reservation, in its extensions. [`Admission::take`] hands
+/// it to whoever will settle it with the real usage; if nobody does, it is settled
+/// at the estimate when the request (and every clone of this) is gone.
+#[derive(Debug, Clone)]
+pub struct Admission(Arc<Held>);
+
+#[derive(Debug)]
+struct Held {
+    reservation: Mutex<Option<Reservation>>,
+    estimate: Estimate,
+}
+
+impl Admission {
+    fn new(reservation: Reservation, estimate: Estimate) -> Admission {
+        Admission(Arc::new(Held {
+            reservation: Mutex::new(Some(reservation)),
+            estimate,
+        }))
+    }
+
+    /// The reservation, once (later calls get `None`).
+    pub fn take(&self) -> Option<Reservation> {
+        self.0
+            .reservation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// What was reserved.
+    pub fn estimate(&self) -> Estimate {
+        self.0.estimate
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let slot = self
+            .reservation
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(reservation) = slot.take() {
+            let e = self.estimate;
+            let actual = Actual {
+                input_tokens: e.input_tokens,
+                output_tokens: e.output_tokens,
+                cost_micros: e.cost_micros,
+            };
+            reservation.settle(&actual, now_ms());
+        }
+    }
+}
+
+/// Admits requests against their key's limits before they go inward.
+#[derive(Debug)]
+pub struct LimitLayer<L: ?Sized, R> {
+    limiter: Arc<L>,
+    reject: R,
+}
+
+impl<L: ?Sized, R: Clone> Clone for LimitLayer<L, R> {
+    fn clone(&self) -> Self {
+        LimitLayer {
+            limiter: Arc::clone(&self.limiter),
+            reject: self.reject.clone(),
+        }
+    }
+}
+
+impl<L: ?Sized, R> LimitLayer<L, R> {
+    /// Limits kept by `limiter`, refusals answered by `reject`.
+    pub fn new(limiter: Arc<L>, reject: R) -> Self {
+        LimitLayer { limiter, reject }
+    }
+}
+
+impl<S, L: ?Sized, R: Clone> Layer<S> for LimitLayer<L, R> {
+    type Service = Limit<S, L, R>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Limit {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`LimitLayer`] makes.
+#[derive(Debug)]
+pub struct Limit<S, L: ?Sized, R> {
+    inner: S,
+    layer: LimitLayer<L, R>,
+}
+
+impl<S: Clone, L: ?Sized, R: Clone> Clone for Limit<S, L, R> {
+    fn clone(&self) -> Self {
+        Limit {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<S, L, R, B, ResBody> Service<Request<B>> for Limit<S, L, R>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    L: Limiter + ?Sized,
+    R: Reject<ResBody>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<Response<ResBody>, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let ext = req.extensions();
+        // Requests without a key entry (another identity, or none) have no limits here.
+        let Some(entry) = ext.get::<Arc<Entry>>() else {
+            return Either::Right(self.inner.call(req));
+        };
+        let project = entry.project.as_deref();
+        if ext.get::<Exempt>().is_some() || !entry.policy.is_limited(project) {
+            return Either::Right(self.inner.call(req));
+        }
+        let estimate = ext.get::<Estimate>().copied().unwrap_or_default();
+        let admitted = self.layer.limiter.admit(
+            &entry.subject,
+            &entry.policy.limits,
+            project.map(|p| &p.limits),
+            &estimate,
+            now_ms(),
+        );
+        match admitted {
+            Ok(reservation) => {
+                let admission = Admission::new(reservation, estimate);
+                req.extensions_mut().insert(admission);
+                Either::Right(self.inner.call(req))
+            }
+            Err(refused) => {
+                let why = Rejection::Limited(Box::new(refused));
+                Either::Left(ready(Ok(self.layer.reject.reject(&req, why))))
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! gateway-auth's integration tests, one binary: the key store, the limiter, the
+//! usage store, and the tower layers.
+#![allow(clippy::unwrap_used)]
+
+mod keys;
+mod layers;
+mod limits;
+mod usage;
