@@ -3,8 +3,11 @@
 //! `gateway-protocol` is plain data: chat requests and responses made of typed parts,
 //! the stream events a response is made of, usage, embeddings, model lists and the
 //! client-facing [`GatewayError`]. It has no I/O and no runtime; codecs in
-//! `gateway-translate` turn each wire shape into these types and back.
+//! `gateway-translate` turn each wire shape into these types and back. [`calendar`] is
+//! the one copy of the UTC date arithmetic the other crates share (timestamps, HTTP
+//! dates, quota windows).
 
+pub mod calendar;
 pub mod chat;
 pub mod embeddings;
 pub mod error;

@@ -4,6 +4,7 @@
 use std::error::Error;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use gateway_protocol::calendar::{self, Date};
 use gateway_protocol::{ErrorKind, GatewayError};
 use http::HeaderMap;
 
@@ -87,43 +88,25 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<u64> {
 fn parse_http_date(s: &str) -> Option<u64> {
     let mut it = s.split_ascii_whitespace();
     let _weekday = it.next()?;
-    let day: u64 = it.next()?.parse().ok()?;
-    let month = match it.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
+    let day: u32 = it.next()?.parse().ok()?;
+    let month = calendar::month_from_abbrev(it.next()?)?;
+    // IMF-fixdate years have four digits; a bound also keeps the arithmetic in range.
     let year: i64 = it.next()?.parse().ok()?;
     let mut hms = it.next()?.split(':').map(|x| x.parse::<u64>().ok());
     let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
-    if it.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+    if it.next()? != "GMT"
+        || !(0..=9999).contains(&year)
+        || !(1..=31).contains(&day)
+        || h > 23
+        || m > 59
+        || sec > 60
+    {
         return None;
     }
-    let days = days_from_civil(year, month, day as i64);
-    u64::try_from(days * 86_400)
+    let days = Date::new(year, month, day).to_days();
+    u64::try_from(days * calendar::SECS_PER_DAY)
         .ok()
         .map(|d| d + h * 3600 + m * 60 + sec)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -193,6 +176,24 @@ mod tests {
             Some(0)
         );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
+        assert_eq!(
+            retry_after(
+                &headers(&[("retry-after", "Thu, 29 Feb 2024 00:00:00 GMT")]),
+                UNIX_EPOCH + Duration::from_secs(1_709_164_800 - 5)
+            ),
+            Some(5)
+        );
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn retry_after_with_a_huge_year_is_ignored_not_an_overflow() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let huge = "Sun, 06 Nov 9223372036854775807 08:49:37 GMT";
+        assert_eq!(retry_after(&headers(&[("retry-after", huge)]), now), None);
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
     }
 }

@@ -1,11 +1,17 @@
 //! RFC 3339 timestamps ↔ Unix seconds (Ollama's `created_at`, Anthropic's model list),
-//! with the civil-date arithmetic of Howard Hinnant's `days_from_civil` / `civil_from_days`.
+//! on the shared calendar arithmetic of [`gateway_protocol::calendar`].
+
+use gateway_protocol::calendar::{Date, SECS_PER_DAY};
 
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
 pub fn format_rfc3339(secs: u64) -> String {
     let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
     let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
+    let Date {
+        year: y,
+        month: m,
+        day: d,
+    } = Date::from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
@@ -24,7 +30,7 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     if !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(13) != Some(&b':') {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<i64> { s.get(from..to)?.parse().ok() };
+    let num = |from: usize, to: usize| -> Option<u32> { s.get(from..to)?.parse().ok() };
     let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
     let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
@@ -54,41 +60,9 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
             sign * (oh * 3600 + om * 60)
         }
     };
-    let days = days_from_civil(y, mo, d);
-    let total = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
-    u64::try_from(total).ok()
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
+    let days = Date::new(i64::from(y), mo, d).to_days();
+    let clock = i64::from(h * 3600 + mi * 60 + sec);
+    u64::try_from(days * SECS_PER_DAY + clock - offset).ok()
 }
 
 #[cfg(test)]
