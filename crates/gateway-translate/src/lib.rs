@@ -1,14 +1,34 @@
 //! Pure codecs between LLM API shapes and the canonical model of `gateway-protocol`.
 //!
-//! Every shape is a module with the same layout — `wire` (typed wire structs),
-//! `request`, `response`, `stream` (a stateful decoder and encoder) and `error` — and
-//! all translation goes through the canonical model (hub and spoke), never pairwise.
+//! All translation goes through the canonical model (hub and spoke), never pairwise.
+//! Every shape is a module with the same inner layout: the same job has the same file
+//! name in every shape, and a file exists only where the shape has that job.
+//!
+//! | file | job |
+//! |---|---|
+//! | `wire.rs` | typed serde structs of the wire format, with the vendor's field names (Gemini keeps its response types in `wire_response.rs`) |
+//! | `request.rs` | request decode, caller body → `ChatRequest` (the reference decoder, errors with field paths); re-exports `encode` |
+//! | `request_view.rs` | borrowed views of request bodies: the fast decode path, no owned wire structs; what it does not cover goes to `request.rs`, so results and errors are the same |
+//! | `request_encode.rs` | request encode, `ChatRequest` → upstream body |
+//! | `response.rs` | response decode (upstream body → `ChatResponse`) and encode (→ caller body), and the pieces the stream codecs share (stop reasons, usage, ids) |
+//! | `stream.rs` | the stream `Decoder`, frames → `StreamEvent`s; re-exports `Encoder` |
+//! | `stream_view.rs` | borrowed views of stream frames: the decoder's fast path, same fallback rule as `request_view.rs` |
+//! | `stream_encode.rs` | the stream `Encoder`, `StreamEvent`s → the exact bytes a caller reads |
+//! | `error.rs` | `GatewayError` → status and envelope; an upstream's error answer → `GatewayError` |
+//! | `models.rs`, `count_tokens.rs`, `embeddings.rs` | the other operations, where the shape has them |
+//! | `convert.rs` | conversions several codecs of the shape share (parts, usage, arguments) |
+//! | `messages.rs` | the conversation ↔ canonical messages, both directions |
+//! | `paths.rs` | (Responses) path-aware decoding of nested values |
+//!
 //! Framing (SSE, JSON array, NDJSON) is separate, in [`framing`]; the same-shape fast
-//! path that edits bytes without decoding is in [`fastpath`].
+//! path that edits bytes without decoding is in [`fastpath`]; `borrow` holds the
+//! borrowed strings and value checkers the views share. [`codec`] dispatches every
+//! operation on an [`ApiShape`](gateway_protocol::ApiShape).
 //!
 //! No I/O, no async runtime: the crate can be embedded anywhere.
 
 pub mod assemble;
+mod borrow;
 mod caller_ext;
 pub mod codec;
 pub mod context;

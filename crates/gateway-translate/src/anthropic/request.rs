@@ -1,5 +1,5 @@
-//! Anthropic Messages requests: a caller's body → canonical, and canonical → an
-//! upstream body (the encoder lives in `request_encode.rs`).
+//! Anthropic Messages requests: a caller's body → canonical. The encoder (canonical →
+//! upstream body) is in `request_encode.rs`, re-exported here as [`encode`].
 //!
 //! Decoding reads the body as a JSON map and each known field at its own path, so
 //! every error names the exact field (`messages[3].content[0].source.data`). Fields the
@@ -17,10 +17,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::wire;
-use crate::context::EncodeOptions;
 use crate::error::TranslateError;
 use crate::ids;
 use crate::json;
+
+pub use super::request_encode::encode;
 
 pub(super) const FAMILY: &str = "anthropic";
 
@@ -48,21 +49,16 @@ pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
     decode_with(body, true)
 }
 
-/// Encodes a canonical request as an Anthropic upstream body (PROTOCOLS §8, §9).
-pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
-    super::request_encode::encode(req, opts)
-}
-
 /// Decodes a body; `count_tokens` bodies do not require `max_tokens`.
 ///
-/// Common bodies take the typed fast path (`request_fast.rs`), which reads the bytes
+/// Common bodies take the typed fast path (`request_view.rs`), which reads the bytes
 /// straight into borrowed structs; anything it does not cover, and every failure, goes
 /// through the field-by-field walk below, so results and errors are the walk's.
 pub(crate) fn decode_with(
     body: &[u8],
     require_max_tokens: bool,
 ) -> Result<ChatRequest, TranslateError> {
-    if let Some(req) = super::request_fast::decode(body, require_max_tokens) {
+    if let Some(req) = super::request_view::decode(body, require_max_tokens) {
         return Ok(req);
     }
     decode_walk(body, require_max_tokens)

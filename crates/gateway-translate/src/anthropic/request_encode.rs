@@ -264,7 +264,8 @@ impl fmt::Display for At<'_> {
     }
 }
 
-/// See the module docs.
+/// Encodes a canonical request as an Anthropic upstream body (PROTOCOLS §8, §9), with
+/// the decisions beyond the spec listed at the top of `request_encode.rs`.
 pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
     if let Some(b) = req.extensions.first_binding_against(ApiShape::Anthropic) {
         return Err(TranslateError::untranslatable(&b.path, TARGET, &b.reason));

@@ -17,6 +17,7 @@ pub mod models;
 pub mod request;
 pub mod response;
 pub mod stream;
+mod stream_encode;
 mod stream_view;
 pub mod wire;
 pub mod wire_response;

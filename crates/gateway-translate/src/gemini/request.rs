@@ -1,4 +1,6 @@
-//! Gemini `generateContent` request bodies ↔ the canonical [`ChatRequest`].
+//! Gemini `generateContent` request bodies → the canonical [`ChatRequest`]. The encoder
+//! (canonical → upstream body) is in `request_encode.rs`, re-exported here as
+//! [`encode`].
 //!
 //! The model and the stream flag live in the URL (`models/{model}:generateContent`,
 //! `:streamGenerateContent`), not in the body: [`decode`] leaves `model` empty and

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::wire::{self, Blob, EnumValue, FileData, FunctionCall, FunctionResponse};
 use super::wire_response::{PromptFeedback, Response, UsageMetadata};
+use crate::borrow::Str;
 
 /// serde_json's marker key for raw values; `Value` treats an object whose first key is
 /// this specially, so the fast path leaves such input to the reference path.
@@ -27,36 +28,11 @@ fn refuse<E: de::Error>() -> E {
     E::custom("left to the reference decoder")
 }
 
-/// A string, borrowed from the input when it has no escapes.
-pub(crate) struct BStr<'a>(pub Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for BStr<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = BStr<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<BStr<'de>, E> {
-                Ok(BStr(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<BStr<'de>, E> {
-                Ok(BStr(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<BStr<'de>, E> {
-                Ok(BStr(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
 /// Reads the next key, refusing the raw-value marker.
 fn next_key<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
-    match map.next_key::<BStr<'de>>()? {
-        Some(BStr(k)) if k == RAW_VALUE_TOKEN => Err(refuse()),
-        Some(BStr(k)) => Ok(Some(k)),
+    match map.next_key::<Str<'de>>()? {
+        Some(Str(k)) if k == RAW_VALUE_TOKEN => Err(refuse()),
+        Some(Str(k)) => Ok(Some(k)),
         None => Ok(None),
     }
 }
@@ -197,11 +173,11 @@ impl<'de> Deserialize<'de> for ChunkView<'de> {
                         }
                         "modelVersion" | "model_version" => {
                             seen(&mut mask, 3)?;
-                            out.model_version = map.next_value::<Option<BStr<'de>>>()?.map(|s| s.0);
+                            out.model_version = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0);
                         }
                         "responseId" | "response_id" => {
                             seen(&mut mask, 4)?;
-                            out.response_id = map.next_value::<Option<BStr<'de>>>()?.map(|s| s.0);
+                            out.response_id = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0);
                         }
                         // An error envelope: the reference path reports it.
                         "error" => return Err(refuse()),
@@ -302,7 +278,7 @@ impl<'de> Deserialize<'de> for ContentView<'de> {
                     match key.as_ref() {
                         "role" => {
                             seen(&mut mask, 0)?;
-                            map.next_value::<Option<BStr<'de>>>()?;
+                            map.next_value::<Option<Str<'de>>>()?;
                         }
                         "parts" => {
                             seen(&mut mask, 1)?;
@@ -335,7 +311,7 @@ impl<'de> Deserialize<'de> for PartView<'de> {
                     match key.as_ref() {
                         "text" => {
                             seen(&mut mask, 0)?;
-                            out.text = map.next_value::<Option<BStr<'de>>>()?.map(|s| s.0);
+                            out.text = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0);
                         }
                         "thought" => {
                             seen(&mut mask, 1)?;
@@ -344,7 +320,7 @@ impl<'de> Deserialize<'de> for PartView<'de> {
                         "thoughtSignature" | "thought_signature" => {
                             seen(&mut mask, 2)?;
                             out.thought_signature =
-                                map.next_value::<Option<BStr<'de>>>()?.map(|s| s.0);
+                                map.next_value::<Option<Str<'de>>>()?.map(|s| s.0);
                         }
                         "functionCall" | "function_call" => {
                             seen(&mut mask, 3)?;

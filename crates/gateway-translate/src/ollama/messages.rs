@@ -5,8 +5,8 @@ use gateway_protocol::{
     ToolResult,
 };
 
+use super::convert::{arguments_object, arguments_text, sniff_image_type};
 use super::request::TARGET;
-use super::util::{arguments_object, arguments_text, sniff_image_type};
 use super::wire;
 use crate::error::TranslateError;
 use crate::{ids, media, names, turns};

@@ -13,9 +13,11 @@ pub mod embeddings;
 pub mod error;
 pub mod models;
 pub mod request;
+mod request_encode;
 pub mod response;
 pub mod stream;
+mod stream_encode;
 pub mod wire;
 
+mod convert;
 mod messages;
-mod util;

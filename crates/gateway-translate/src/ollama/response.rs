@@ -2,7 +2,7 @@
 
 use gateway_protocol::{ChatResponse, Family, Part, Reasoning, StopReason, ToolCall, Usage};
 
-use super::util::{arguments_object, arguments_text};
+use super::convert::{arguments_object, arguments_text};
 use super::wire;
 use crate::context::ResponseContext;
 use crate::error::TranslateError;

@@ -1,21 +1,21 @@
-//! Ollama's NDJSON chat stream ↔ canonical [`StreamEvent`]s (PROTOCOLS §7.1, §8.13).
+//! Ollama's NDJSON chat stream → canonical [`StreamEvent`]s (PROTOCOLS §7.1, §8.13);
+//! the [`Encoder`] (canonical events → lines) is in `stream_encode.rs`.
 //!
 //! Every line is a JSON object: `done:false` lines carry `message.content` /
 //! `message.thinking` deltas and complete tool calls; the `done:true` line carries
 //! `done_reason` and the counts; an `{"error":"…"}` line ends a failed stream.
 
-use gateway_protocol::{
-    Delta, ErrorKind, Family, GatewayError, PartStart, StopReason, StreamEvent, ToolCall, Usage,
-};
+use gateway_protocol::{Delta, Family, GatewayError, PartStart, StreamEvent};
 
-use super::response::{call_id, done_reason, stop_reason, tool_call, usage};
-use super::util::{arguments_object, arguments_text};
+use super::convert::arguments_text;
+use super::response::{call_id, stop_reason, usage};
 use super::{error, wire};
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
 use crate::framing::Frame;
 use crate::json;
-use crate::time::format_rfc3339;
+
+pub use super::stream_encode::Encoder;
 
 /// The kind of the part a decoder has open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,178 +170,5 @@ impl Decoder {
         out.push(StreamEvent::PartStart { index, part });
         self.open = Some((index, kind));
         index
-    }
-}
-
-/// What the encoder knows about a started part.
-#[derive(Debug)]
-enum EncPart {
-    Text,
-    Reasoning,
-    Call {
-        id: String,
-        name: String,
-        args: String,
-    },
-    Other,
-}
-
-/// Writes canonical events as Ollama NDJSON lines.
-///
-/// Text and reasoning deltas become `done:false` lines at once; a tool call is
-/// buffered until its `PartStop` and written complete with its arguments as an
-/// object (arguments that are not a JSON object end the stream with an error line).
-/// `MessageStop` writes the `done:true` line with the last `Usage`; an `Error` writes
-/// `{"error":"…"}`. Nothing is written after either.
-#[derive(Debug)]
-pub struct Encoder {
-    model: String,
-    created_at: String,
-    parts: Vec<(usize, EncPart)>,
-    calls: usize,
-    usage: Usage,
-    done: bool,
-}
-
-impl Encoder {
-    /// An encoder answering the request behind `ctx`.
-    pub fn new(ctx: &ResponseContext) -> Self {
-        Encoder {
-            model: ctx.model.clone(),
-            created_at: format_rfc3339(ctx.created),
-            parts: Vec::new(),
-            calls: 0,
-            usage: Usage::default(),
-            done: false,
-        }
-    }
-
-    /// Encodes one event, appending whole lines to `out`.
-    pub fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
-        if self.done {
-            return;
-        }
-        match event {
-            StreamEvent::MessageStart { .. } => {}
-            StreamEvent::PartStart { index, part } => {
-                let state = match part {
-                    PartStart::Text => EncPart::Text,
-                    PartStart::Reasoning { .. } => EncPart::Reasoning,
-                    PartStart::ToolCall { id, name, .. } => EncPart::Call {
-                        id: id.clone(),
-                        name: name.clone(),
-                        args: String::new(),
-                    },
-                    PartStart::RedactedReasoning { .. } => EncPart::Other,
-                };
-                self.parts.retain(|(i, _)| i != index);
-                self.parts.push((*index, state));
-            }
-            StreamEvent::Delta { index, delta } => self.delta(*index, delta, out),
-            StreamEvent::PartStop { index } => {
-                if let Some(pos) = self.parts.iter().position(|(i, _)| i == index) {
-                    let (_, part) = self.parts.remove(pos);
-                    self.flush(part, out);
-                }
-            }
-            StreamEvent::Usage(u) => self.usage = *u,
-            StreamEvent::MessageStop { stop_reason, .. } => self.stop(*stop_reason, out),
-            StreamEvent::Error(err) => {
-                self.done = true;
-                let (_, body) = error::encode(err);
-                out.extend_from_slice(&body);
-                out.push(b'\n');
-            }
-        }
-    }
-
-    fn delta(&mut self, index: usize, delta: &Delta, out: &mut Vec<u8>) {
-        let part = self.parts.iter_mut().find(|(i, _)| *i == index);
-        match (part, delta) {
-            (Some((_, EncPart::Call { args, .. })), Delta::ToolArguments(more)) => {
-                args.push_str(more);
-            }
-            // A text or reasoning delta is written whatever part it claims to be in.
-            (_, Delta::Text(text)) if !text.is_empty() => self.line(text, None, out),
-            (_, Delta::Reasoning(text)) if !text.is_empty() => self.line("", Some(text), out),
-            _ => {}
-        }
-    }
-
-    fn flush(&mut self, part: EncPart, out: &mut Vec<u8>) {
-        let EncPart::Call { id, name, args } = part else {
-            return;
-        };
-        if let Err(message) = arguments_object(&args) {
-            self.done = true;
-            let err = GatewayError::new(
-                ErrorKind::Upstream,
-                format!("tool call `{name}` has unusable arguments: {message}"),
-            );
-            out.extend_from_slice(&error::encode(&err).1);
-            out.push(b'\n');
-            return;
-        }
-        let call = ToolCall {
-            id,
-            name,
-            arguments: args,
-            signature: None,
-        };
-        let message = wire::Message {
-            role: "assistant".to_owned(),
-            tool_calls: vec![tool_call(&call, self.calls)],
-            ..wire::Message::default()
-        };
-        self.calls = self.calls.saturating_add(1);
-        self.write(Some(message), false, None, out);
-    }
-
-    fn stop(&mut self, reason: StopReason, out: &mut Vec<u8>) {
-        let pending: Vec<EncPart> = self.parts.drain(..).map(|(_, p)| p).collect();
-        for part in pending {
-            self.flush(part, out);
-            if self.done {
-                return;
-            }
-        }
-        let message = wire::Message {
-            role: "assistant".to_owned(),
-            ..wire::Message::default()
-        };
-        self.write(Some(message), true, Some(reason), out);
-        self.done = true;
-    }
-
-    fn line(&mut self, content: &str, thinking: Option<&str>, out: &mut Vec<u8>) {
-        let message = wire::Message {
-            role: "assistant".to_owned(),
-            content: content.to_owned(),
-            thinking: thinking.map(str::to_owned),
-            ..wire::Message::default()
-        };
-        self.write(Some(message), false, None, out);
-    }
-
-    fn write(
-        &self,
-        message: Option<wire::Message>,
-        done: bool,
-        reason: Option<StopReason>,
-        out: &mut Vec<u8>,
-    ) {
-        let line = wire::Response {
-            model: self.model.clone(),
-            created_at: Some(self.created_at.clone()),
-            message,
-            done,
-            done_reason: reason.map(|r| done_reason(r).to_owned()),
-            total_duration: None,
-            prompt_eval_count: done.then_some(self.usage.input_tokens),
-            eval_count: done.then_some(self.usage.output_tokens),
-            error: None,
-        };
-        out.extend_from_slice(&json::encode(&line));
-        out.push(b'\n');
     }
 }

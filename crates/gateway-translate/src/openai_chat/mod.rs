@@ -6,12 +6,13 @@
 //! (§8.2), non-standard `reasoning_content` read but never shown to callers (§8.9),
 //! and tool names over OpenAI's 64-character limit shortened and restored (§9.8).
 
-mod borrow;
 pub mod error;
 pub mod models;
 pub mod request;
 mod request_encode;
-mod request_in;
+mod request_view;
 pub mod response;
 pub mod stream;
+mod stream_encode;
+mod stream_view;
 pub mod wire;

@@ -1,5 +1,7 @@
-//! Chat Completions requests: a caller's body → canonical, and canonical → an
-//! upstream body.
+//! Chat Completions requests: a caller's body → canonical, through the borrowed views
+//! of `request_view.rs` (the owned wire types name the failure when they refuse). The
+//! encoder (canonical → upstream body) is in `request_encode.rs`, re-exported here as
+//! [`encode`].
 
 use gateway_protocol::{
     BindingField, ChatRequest, Document, Effort, Family, Image, MediaSource, Message, Part,
@@ -7,9 +9,9 @@ use gateway_protocol::{
 };
 use serde_json::{Map, Value};
 
-use super::borrow::Str;
-use super::request_in::{ContentIn, FunctionDefIn, MessageIn, RequestIn, StopIn, ToolDefIn};
+use super::request_view::{ContentIn, FunctionDefIn, MessageIn, RequestIn, StopIn, ToolDefIn};
 use super::wire;
+use crate::borrow::Str;
 use crate::error::TranslateError;
 use crate::{ids, json, media};
 

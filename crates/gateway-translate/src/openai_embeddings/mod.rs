@@ -4,5 +4,6 @@
 
 pub mod error;
 pub mod request;
+mod request_encode;
 pub mod response;
 pub mod wire;

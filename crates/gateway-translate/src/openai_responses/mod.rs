@@ -10,11 +10,13 @@
 
 pub mod count_tokens;
 pub mod error;
-mod fast;
-mod items;
+mod messages;
 mod paths;
 pub mod request;
+mod request_encode;
+mod request_view;
 pub mod response;
 pub mod stream;
-mod stream_encoder;
+mod stream_encode;
+mod stream_view;
 pub mod wire;

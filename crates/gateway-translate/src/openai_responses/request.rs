@@ -1,21 +1,22 @@
-//! Responses request bodies ↔ canonical [`ChatRequest`].
+//! Responses request bodies → canonical [`ChatRequest`]: the path-aware reference
+//! decoder behind the fast path of `request_view.rs`. The encoder (canonical → upstream
+//! body) is in `request_encode.rs`, re-exported here as [`encode`].
 
 use gateway_protocol::{
     ApiShape, BindingField, ChatRequest, Effort, Family, Message, Part, ReasoningConfig,
     ResponseFormat, Role, Tool, ToolChoice,
 };
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::items;
+use super::messages;
 use super::paths::{decode_body, invalid, parse_at};
 use super::wire;
-use crate::context::EncodeOptions;
 use crate::error::TranslateError;
-use crate::json;
-use crate::names::upstream_name;
+
+pub use super::request_encode::encode;
 
 /// The shape's name in error messages.
-const SHAPE: &str = "OpenAI Responses";
+pub(super) const SHAPE: &str = "OpenAI Responses";
 
 /// Top-level fields that only OpenAI can honour: server-side state and templates.
 const BINDING_FIELDS: [(&str, &str); 5] = [
@@ -42,7 +43,7 @@ const BINDING_FIELDS: [(&str, &str); 5] = [
 /// Extension parameters (`params["openai"]`) that a Responses body accepts at the top
 /// level. Others (Chat's `n`, `logprobs`, `stop`, ...) are not Responses fields and
 /// would make OpenAI reject the body, so they are left out.
-const RESPONSES_PARAMS: [&str; 14] = [
+pub(super) const RESPONSES_PARAMS: [&str; 14] = [
     "store",
     "metadata",
     "service_tier",
@@ -61,7 +62,7 @@ const RESPONSES_PARAMS: [&str; 14] = [
 
 /// Decodes a caller's Responses body.
 pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
-    match super::fast::decode(body) {
+    match super::request_view::decode(body) {
         Some(req) => Ok(req),
         None => decode_slow(body),
     }
@@ -85,7 +86,7 @@ pub(crate) fn decode_slow(body: &[u8]) -> Result<ChatRequest, TranslateError> {
         Some(wire::Input::Text(s)) => req.messages.push(Message::text(Role::User, s.clone())),
         Some(wire::Input::Items(list)) => {
             for (i, item) in list.iter().enumerate() {
-                items::decode_item(item, &format!("input[{i}]"), &mut req)?;
+                messages::decode_item(item, &format!("input[{i}]"), &mut req)?;
             }
         }
     }
@@ -314,109 +315,4 @@ pub(super) fn decode_extra(
         crate::caller_ext::merge_patchbay(&p, &mut req.extensions)?;
     }
     Ok(())
-}
-
-/// Encodes a canonical request for a Responses upstream.
-pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
-    if let Some(b) = req
-        .extensions
-        .first_binding_against(ApiShape::OpenAiResponses)
-    {
-        return Err(TranslateError::untranslatable(&b.path, SHAPE, &b.reason));
-    }
-    let mut body = wire::Request {
-        model: req.model.clone(),
-        ..wire::Request::default()
-    };
-    let mut input = Vec::new();
-    let mut system = req.system.as_slice();
-    if let Some((Part::Text { text, .. }, rest)) = system.split_first() {
-        body.instructions = Some(text.clone());
-        system = rest;
-    }
-    input.extend(items::encode_developer(system));
-    items::encode_messages(&req.messages, &mut input);
-    body.input = Some(wire::Input::Items(input));
-    if !req.tools.is_empty() {
-        body.tools = Some(req.tools.iter().map(encode_tool).collect());
-    }
-    body.tool_choice = req.tool_choice.as_ref().map(encode_tool_choice);
-    body.parallel_tool_calls = req.parallel_tool_calls;
-    let params = req.extensions.for_key(Family::OpenAi.as_str());
-    let verbosity = params.and_then(|p| p.get("verbosity")).cloned();
-    if req.response_format.is_some() || verbosity.is_some() {
-        body.text = Some(wire::TextConfig {
-            format: req.response_format.as_ref().map(encode_format),
-            verbosity,
-        });
-    }
-    if let Some(r) = &req.reasoning {
-        let effort = r.effective_effort().map(|e| match e {
-            Effort::Max => Effort::XHigh.as_str().to_owned(),
-            e => e.as_str().to_owned(),
-        });
-        let summary = r.include_thoughts.then(|| "auto".to_owned());
-        if effort.is_some() || summary.is_some() {
-            body.reasoning = Some(wire::ReasoningParam { effort, summary });
-        }
-    }
-    body.max_output_tokens = req.sampling.max_output_tokens;
-    body.temperature = req.sampling.temperature;
-    body.top_p = req.sampling.top_p;
-    // No stop sequences, top_k, seed or penalties in Responses: dropped.
-    body.stream = req.stream.then_some(true);
-    body.user = req.user.clone();
-    for (key, value) in params.into_iter().flatten() {
-        if RESPONSES_PARAMS.contains(&key.as_str()) && !body.extra.contains_key(key) {
-            body.extra.insert(key.clone(), value.clone());
-        }
-    }
-    Ok(json::encode(&body))
-}
-
-fn encode_tool(tool: &Tool) -> Value {
-    let f = wire::FunctionTool {
-        kind: "function".to_owned(),
-        name: upstream_name(ApiShape::OpenAiResponses, &tool.name),
-        description: tool.description.clone(),
-        parameters: tool.parameters.clone(),
-        // Responses treats a missing `strict` as true; other shapes mean "not strict".
-        strict: Some(tool.strict.unwrap_or(false)),
-    };
-    serde_json::to_value(f).unwrap_or(Value::Null)
-}
-
-fn encode_tool_choice(choice: &ToolChoice) -> Value {
-    let function = |name: &str| json!({"type": "function", "name": upstream_name(ApiShape::OpenAiResponses, name)});
-    match choice {
-        ToolChoice::Auto => json!("auto"),
-        ToolChoice::None => json!("none"),
-        ToolChoice::Required => json!("required"),
-        ToolChoice::Tool(name) => function(name),
-        ToolChoice::Allowed { names, required } => json!({
-            "type": "allowed_tools",
-            "mode": if *required { "required" } else { "auto" },
-            "tools": names.iter().map(|n| function(n)).collect::<Vec<_>>(),
-        }),
-    }
-}
-
-fn encode_format(format: &ResponseFormat) -> Value {
-    match format {
-        ResponseFormat::Text => json!({"type": "text"}),
-        ResponseFormat::JsonObject => json!({"type": "json_object"}),
-        ResponseFormat::JsonSchema {
-            name,
-            description,
-            schema,
-            strict,
-        } => serde_json::to_value(wire::JsonSchemaFormat {
-            kind: "json_schema".to_owned(),
-            name: name.clone(),
-            description: description.clone(),
-            schema: schema.clone(),
-            strict: *strict,
-        })
-        .unwrap_or(Value::Null),
-    }
 }

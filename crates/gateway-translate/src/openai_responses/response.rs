@@ -4,7 +4,7 @@
 use gateway_protocol::{ChatResponse, Family, Part, Reasoning, StopReason, ToolCall, Usage};
 use serde_json::{Value, json};
 
-use super::items::{reasoning_from_item, summary_parts};
+use super::messages::{reasoning_from_item, summary_parts};
 use super::wire;
 use crate::context::ResponseContext;
 use crate::error::TranslateError;

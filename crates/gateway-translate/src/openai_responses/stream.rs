@@ -1,5 +1,6 @@
 //! Responses SSE streams: the [`Decoder`] reads an upstream's events into canonical
-//! [`StreamEvent`]s; the [`Encoder`] (in `stream_encoder.rs`) writes them for a caller.
+//! [`StreamEvent`]s (with the borrowed views of `stream_view.rs` for delta events); the
+//! [`Encoder`] (in `stream_encode.rs`) writes them for a caller.
 //!
 //! Parts start at `output_item.added` (function calls, reasoning) or
 //! `content_part.added` (message text), grow with the `*.delta` events and stop at
@@ -7,17 +8,14 @@
 //! terminal `response.completed` / `response.incomplete`; `response.failed` and
 //! `error` become [`StreamEvent::Error`].
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
-
-use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 
 use gateway_protocol::{Delta, ErrorKind, Family, GatewayError, PartStart, StreamEvent};
 
-pub use super::stream_encoder::Encoder;
+pub use super::stream_encode::Encoder;
 
 use super::response::{stop_reason, tool_call, usage_from_wire};
+use super::stream_view::{LightEvent, may_be_delta};
 use super::{error, wire};
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
@@ -389,7 +387,7 @@ impl Decoder {
             ),
             wire::Item::Reasoning(r) => {
                 let is_reasoning = |k: &OpenKind| matches!(k, OpenKind::Reasoning { .. });
-                let text = super::items::reasoning_from_item(r.clone()).text;
+                let text = super::messages::reasoning_from_item(r.clone()).text;
                 self.fill(is_reasoning, Delta::Reasoning(text), out);
                 if let Some(enc) = r.encrypted_content.filter(|e| !e.is_empty()) {
                     if self.open_is(is_reasoning) {
@@ -437,7 +435,7 @@ impl Decoder {
             }
             wire::Item::Reasoning(r) => {
                 let encrypted = r.encrypted_content.clone();
-                let text = super::items::reasoning_from_item(r.clone()).text;
+                let text = super::messages::reasoning_from_item(r.clone()).text;
                 let ev = wire::Event {
                     output_index: Some(output_index),
                     item: Some(wire::Item::Reasoning(r)),
@@ -533,154 +531,4 @@ fn part_text(part: Option<&serde_json::Value>) -> Option<String> {
         .or_else(|| part.get("refusal"))
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned)
-}
-
-/// A stream event read without building its nested objects: the same fields, with the
-/// same types accepted, as [`wire::Event`]; nested objects are only noted as present
-/// (such events take the full decode).
-#[derive(Deserialize)]
-struct LightEvent<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: LightStr<'a>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    sequence_number: u64,
-    #[serde(default)]
-    response: Option<Present>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    item_id: Option<AnyStr>,
-    #[serde(default)]
-    output_index: Option<usize>,
-    #[serde(default)]
-    content_index: Option<usize>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    summary_index: Option<usize>,
-    #[serde(default)]
-    item: Option<Present>,
-    #[serde(default)]
-    part: Option<Present>,
-    #[serde(default, borrow)]
-    delta: Option<LightStr<'a>>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    text: Option<AnyStr>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    refusal: Option<AnyStr>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    name: Option<AnyStr>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    arguments: Option<AnyStr>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    logprobs: Option<AnySeq>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    code: Option<AnyStr>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    message: Option<AnyStr>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    param: Option<AnyStr>,
-    #[serde(default)]
-    error: Option<Present>,
-}
-
-impl LightEvent<'_> {
-    /// Whether a nested object is present (the full decode must check and read it).
-    fn heavy(&self) -> bool {
-        self.response.is_some()
-            || self.item.is_some()
-            || self.part.is_some()
-            || self.error.is_some()
-    }
-}
-
-/// Any JSON value, skipped; its presence is what counts.
-struct Present;
-
-impl<'de> Deserialize<'de> for Present {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        IgnoredAny::deserialize(d).map(|_| Present)
-    }
-}
-
-/// A JSON array of anything, skipped (what `Vec<Value>` accepts).
-struct AnySeq;
-
-impl<'de> Deserialize<'de> for AnySeq {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = AnySeq;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a sequence")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AnySeq, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(AnySeq)
-            }
-        }
-        d.deserialize_seq(V)
-    }
-}
-
-/// False when `data` visibly starts with a `type` that is not a delta event (such
-/// events skip the light read and go straight to the full decode).
-fn may_be_delta(data: &str) -> bool {
-    match data.strip_prefix("{\"type\":\"") {
-        Some(rest) => rest
-            .split_once('"')
-            .is_none_or(|(kind, _)| kind.contains('\\') || kind.ends_with(".delta")),
-        None => true,
-    }
-}
-
-/// A string, borrowed from the frame when it has no escapes.
-struct LightStr<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for LightStr<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = LightStr<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<LightStr<'a>, E> {
-                Ok(LightStr(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<LightStr<'a>, E> {
-                Ok(LightStr(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<LightStr<'a>, E> {
-                Ok(LightStr(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V(std::marker::PhantomData))
-    }
-}
-
-/// A string, checked and skipped (what `String` accepts).
-struct AnyStr;
-
-impl<'de> Deserialize<'de> for AnyStr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = AnyStr;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E>(self, _: &str) -> Result<AnyStr, E> {
-                Ok(AnyStr)
-            }
-        }
-        d.deserialize_str(V)
-    }
 }

@@ -1,7 +1,9 @@
-//! The typed fast path of the Anthropic request decoder.
+//! Borrowed views of Anthropic request bodies: the typed fast path of the request
+//! decoder.
 //!
 //! The body is read straight into borrowed structs (no `serde_json::Value` tree, no
-//! `flatten`; a map visitor keeps the unknown top-level members), and the canonical request is built from them. The path covers the common
+//! `flatten`; a map visitor keeps the unknown top-level members), and the canonical
+//! request is built from them. The path covers the common
 //! constructs only: any failure, and anything it does not cover (server tools and
 //! blocks, unknown block types, `tool_result` content the walk would refuse), returns
 //! `None` so that the field-by-field walk in `request.rs` decodes the body instead. That

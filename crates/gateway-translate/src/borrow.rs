@@ -1,4 +1,5 @@
-//! Borrowing building blocks for the hot decode paths: strings that point into the
+//! Borrowing building blocks for the shapes' views (`request_view.rs`,
+//! `stream_view.rs`): strings that point into the
 //! input when they have no escapes, a skipper that checks a value exactly as a
 //! `serde_json::Value` decode would (same depth limit, same number and string rules)
 //! without building it, and the lenient `arguments` reader without a `Value` for the

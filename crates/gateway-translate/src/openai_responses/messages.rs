@@ -1,4 +1,4 @@
-//! Input items ↔ canonical messages: message items with their content parts,
+//! The conversation: Responses input items ↔ canonical messages, in both directions: message items with their content parts,
 //! `function_call`, `function_call_output` and `reasoning` items, in order.
 
 use gateway_protocol::{

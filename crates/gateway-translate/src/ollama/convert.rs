@@ -1,4 +1,4 @@
-//! Small helpers shared by the Ollama codecs: raw JSON arguments and image types.
+//! Conversions shared by the Ollama codecs: raw JSON arguments and image types.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -1,5 +1,7 @@
-//! Borrowed twins of the request wire types, for decoding a caller's body without a
-//! `String` per field and without `#[serde(flatten)]` buffering.
+//! Borrowed views of Chat Completions request bodies: twins of the request wire types,
+//! for decoding a caller's body without a `String` per field and without
+//! `#[serde(flatten)]` buffering (the canonical request is built from them in
+//! `request.rs`).
 //!
 //! They accept exactly the bodies [`wire::Request`] accepts, field for field with the
 //! same types: the structs that flatten unknown keys into `extra` there are read by
@@ -15,8 +17,8 @@ use gateway_protocol::RawJson;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::borrow::{Skip, Str, lenient};
 use super::wire;
+use crate::borrow::{Skip, Str, lenient};
 
 /// [`wire::Request`], borrowed.
 pub(super) struct RequestIn<'a> {

@@ -1,4 +1,5 @@
-//! The fast request decoder: typed, borrowed structs read straight from the body, no
+//! Borrowed views of Responses request bodies, and the fast request decoder built on
+//! them: typed, borrowed structs read straight from the body, no
 //! `serde_json::Value` per item or tool and no `#[serde(flatten)]` buffering. It
 //! accepts only what it can decode exactly like [`super::request::decode_slow`]; on
 //! anything else (bad input, rare part types) it gives up and the caller falls back to
@@ -19,7 +20,8 @@ use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visi
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::{items, request, wire};
+use super::{messages, request, wire};
+use crate::borrow::Str;
 use crate::ids;
 
 /// Top-level keys with a typed slot; every other key goes to `extensions`.
@@ -103,44 +105,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Top<'a> {
             }
         }
         d.deserialize_map(V(PhantomData))
-    }
-}
-
-/// A string, borrowed from the body when it holds no escapes.
-struct Str<'a>(Cow<'a, str>);
-
-impl Str<'_> {
-    fn into_owned(self) -> String {
-        self.0.into_owned()
-    }
-}
-
-impl std::ops::Deref for Str<'_> {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Str<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V(PhantomData))
     }
 }
 
@@ -359,7 +323,7 @@ fn decode_item(item: ItemF<'_>, i: usize, req: &mut ChatRequest) -> Option<()> {
                 Some(raw) => from::<Cow<'_, str>>(raw)?.into_owned(),
             };
             let (id, signature) = ids::split_signature(&call_id);
-            items::push_assistant(
+            messages::push_assistant(
                 req,
                 vec![Part::ToolCall(ToolCall {
                     id: id.to_owned(),
@@ -378,7 +342,7 @@ fn decode_item(item: ItemF<'_>, i: usize, req: &mut ChatRequest) -> Option<()> {
                 StrOrSeq::Other => return None,
             };
             let (id, _) = ids::split_signature(&call_id);
-            items::push_tool_result(
+            messages::push_tool_result(
                 req,
                 Part::ToolResult(ToolResult {
                     call_id: id.to_owned(),
@@ -408,13 +372,13 @@ fn decode_item(item: ItemF<'_>, i: usize, req: &mut ChatRequest) -> Option<()> {
                     Some(raw) => from(raw)?,
                 },
             };
-            items::push_assistant(
+            messages::push_assistant(
                 req,
-                vec![Part::Reasoning(items::reasoning_from_item(reasoning))],
+                vec![Part::Reasoning(messages::reasoning_from_item(reasoning))],
             );
             Some(())
         }
-        t if items::is_binding_item(t) => {
+        t if messages::is_binding_item(t) => {
             req.extensions.binding.push(BindingField {
                 only_shape: Some(ApiShape::OpenAiResponses),
                 family: Family::OpenAi,
@@ -443,7 +407,7 @@ fn decode_message(item: ItemF<'_>, req: &mut ChatRequest) -> Option<()> {
     };
     match role {
         "system" | "developer" => req.system.extend(parts),
-        "assistant" => items::push_assistant(req, parts),
+        "assistant" => messages::push_assistant(req, parts),
         _ if parts.is_empty() => return None,
         _ => req.messages.push(Message {
             role: Role::User,
