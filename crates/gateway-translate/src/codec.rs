@@ -1,15 +1,20 @@
 //! One entry point per operation, dispatching on the [`ApiShape`]; and the
 //! [`Transcoder`] that turns an upstream byte stream into a caller byte stream.
 //!
-//! The server holds an `ApiShape` for the caller and one for the upstream and calls
-//! these; the shape modules stay independent of each other.
+//! The server holds an `ApiShape` for the caller and one for the upstream (for
+//! embeddings, an [`EmbedForm`] for the caller) and calls these; the shape modules stay
+//! independent of each other. Chat comes first, then embeddings, token counts and
+//! model lists, then the stream codecs.
 
-use gateway_protocol::{ApiShape, ChatRequest, ChatResponse, GatewayError, StreamEvent, Usage};
+use gateway_protocol::{
+    ApiShape, ChatRequest, ChatResponse, CountTokensResponse, EmbeddingsRequest,
+    EmbeddingsResponse, EncodingFormat, GatewayError, ModelList, StreamEvent, Usage,
+};
 
 use crate::context::{EncodeOptions, ResponseContext};
 use crate::error::TranslateError;
 use crate::framing::{Frame, Framer, Framing};
-use crate::{anthropic, gemini, ollama, openai_chat, openai_responses};
+use crate::{anthropic, gemini, ollama, openai_chat, openai_embeddings, openai_responses};
 
 /// Decodes a caller's chat request. Gemini bodies carry no model or stream flag (they
 /// are in the URL): the caller of this function sets `model` and `stream` afterwards.
@@ -83,6 +88,174 @@ pub fn decode_error(shape: ApiShape, status: u16, body: &[u8]) -> GatewayError {
         ApiShape::Anthropic => anthropic::error::decode(status, body),
         ApiShape::Gemini => gemini::error::decode(status, body),
         ApiShape::Ollama => ollama::error::decode(status, body),
+    }
+}
+
+/// The body forms a caller can send an embeddings request in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbedForm {
+    /// OpenAI `POST /v1/embeddings` (also Azure's deployments path).
+    OpenAi,
+    /// Gemini `models/{model}:embedContent`: one input.
+    GeminiOne,
+    /// Gemini `models/{model}:batchEmbedContents`.
+    GeminiBatch,
+}
+
+impl EmbedForm {
+    /// The caller's shape: the envelope its errors are written in.
+    pub fn shape(self) -> ApiShape {
+        match self {
+            EmbedForm::OpenAi => ApiShape::OpenAiChat,
+            EmbedForm::GeminiOne | EmbedForm::GeminiBatch => ApiShape::Gemini,
+        }
+    }
+}
+
+/// Decodes a caller's embeddings request in `form`. Gemini bodies carry no model (it
+/// is in the URL): the caller of this function sets `model` afterwards.
+pub fn decode_embeddings_request(
+    form: EmbedForm,
+    body: &[u8],
+) -> Result<EmbeddingsRequest, TranslateError> {
+    match form {
+        EmbedForm::OpenAi => openai_embeddings::request::decode(body),
+        EmbedForm::GeminiOne => gemini::embeddings::decode_request(body),
+        EmbedForm::GeminiBatch => gemini::embeddings::decode_batch_request(body),
+    }
+}
+
+/// Encodes a canonical embeddings request for an upstream of `shape`, with
+/// `req.model` as the upstream's model: Gemini gets `batchEmbedContents` (what its SDK
+/// sends even for one input), Ollama `/api/embed`, every other shape the OpenAI body
+/// (Anthropic has no embeddings API; such a provider is never asked).
+pub fn encode_embeddings_request(
+    shape: ApiShape,
+    req: &EmbeddingsRequest,
+) -> Result<Vec<u8>, TranslateError> {
+    match shape {
+        ApiShape::Gemini => gemini::embeddings::encode_batch_request(req),
+        ApiShape::Ollama => ollama::embeddings::encode_request(req),
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Anthropic => {
+            openai_embeddings::request::encode(req)
+        }
+    }
+}
+
+/// Decodes an upstream's embeddings answer. `model` is the upstream model the request
+/// named (Gemini's answer does not repeat it).
+pub fn decode_embeddings_response(
+    shape: ApiShape,
+    body: &[u8],
+    model: &str,
+) -> Result<EmbeddingsResponse, TranslateError> {
+    match shape {
+        ApiShape::Gemini => gemini::embeddings::decode_response(body, model),
+        ApiShape::Ollama => ollama::embeddings::decode_response(body),
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Anthropic => {
+            openai_embeddings::response::decode(body)
+        }
+    }
+}
+
+/// Encodes an embeddings answer for a caller of `form`. `format` is the request's
+/// `encoding_format` (OpenAI callers may ask for base64; Gemini answers are floats).
+pub fn encode_embeddings_response(
+    form: EmbedForm,
+    resp: &EmbeddingsResponse,
+    format: EncodingFormat,
+) -> Vec<u8> {
+    match form {
+        EmbedForm::OpenAi => openai_embeddings::response::encode(resp, format),
+        EmbedForm::GeminiOne => gemini::embeddings::encode_response(resp),
+        EmbedForm::GeminiBatch => gemini::embeddings::encode_batch_response(resp),
+    }
+}
+
+/// Decodes a caller's token-count request: the shape's chat body (Anthropic without
+/// `max_tokens`; Gemini `contents` or `generateContentRequest`, no model: it is in
+/// the URL). OpenAI Chat and Ollama have no such endpoint: their bodies are refused.
+pub fn decode_count_tokens_request(
+    shape: ApiShape,
+    body: &[u8],
+) -> Result<ChatRequest, TranslateError> {
+    match shape {
+        ApiShape::Anthropic => anthropic::count_tokens::decode_request(body),
+        ApiShape::Gemini => gemini::count_tokens::decode_request(body),
+        ApiShape::OpenAiResponses => openai_responses::request::decode(body),
+        ApiShape::OpenAiChat | ApiShape::Ollama => Err(TranslateError::invalid(
+            ".",
+            format!(
+                "the {shape} API has no token-count endpoint; count with Anthropic's \
+                 `/v1/messages/count_tokens` or Gemini's `:countTokens`"
+            ),
+        )),
+    }
+}
+
+/// Encodes a token-count request for an upstream of `shape`, with `req.model` as the
+/// upstream's model (set it as for [`encode_request`]). `None` when the gateway does
+/// not ask upstreams of that shape (only Anthropic and Gemini are asked): count
+/// locally instead (`estimate::input_tokens`).
+pub fn encode_count_tokens_request(
+    shape: ApiShape,
+    req: &ChatRequest,
+    opts: &EncodeOptions,
+) -> Option<Result<Vec<u8>, TranslateError>> {
+    match shape {
+        ApiShape::Anthropic => Some(anthropic::count_tokens::encode_request(req, opts)),
+        ApiShape::Gemini => Some(gemini::count_tokens::encode_request(req, &req.model, opts)),
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Ollama => None,
+    }
+}
+
+/// Decodes an upstream's token-count answer (`{"input_tokens": N}`, `{"totalTokens":
+/// N}`, `{"object": "response.input_tokens", …}`).
+pub fn decode_count_tokens_response(
+    shape: ApiShape,
+    body: &[u8],
+) -> Result<CountTokensResponse, TranslateError> {
+    match shape {
+        ApiShape::Anthropic => anthropic::count_tokens::decode_response(body),
+        ApiShape::Gemini => gemini::count_tokens::decode_response(body),
+        ApiShape::OpenAiResponses => openai_responses::count_tokens::decode(body),
+        ApiShape::OpenAiChat | ApiShape::Ollama => Err(TranslateError::upstream(
+            "token count",
+            format!("the {shape} API has no token-count endpoint"),
+        )),
+    }
+}
+
+/// Encodes a token count for a caller of `shape`. Shapes without a token-count
+/// endpoint (OpenAI Chat, Ollama) get Anthropic's `{"input_tokens": N}`.
+pub fn encode_count_tokens_response(shape: ApiShape, resp: &CountTokensResponse) -> Vec<u8> {
+    match shape {
+        ApiShape::Gemini => gemini::count_tokens::encode_response(resp),
+        ApiShape::OpenAiResponses => openai_responses::count_tokens::encode(resp),
+        ApiShape::Anthropic | ApiShape::OpenAiChat | ApiShape::Ollama => {
+            anthropic::count_tokens::encode_response(resp)
+        }
+    }
+}
+
+/// Encodes a model list for a caller of `shape` (both OpenAI shapes share
+/// `GET /v1/models`).
+pub fn encode_model_list(shape: ApiShape, list: &ModelList) -> Vec<u8> {
+    match shape {
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses => openai_chat::models::encode_list(list),
+        ApiShape::Anthropic => anthropic::models::encode(list),
+        ApiShape::Gemini => gemini::models::encode(list),
+        ApiShape::Ollama => ollama::models::encode(list),
+    }
+}
+
+/// Decodes an upstream's model list (`GET /v1/models`, `/v1beta/models`, `/api/tags`).
+pub fn decode_model_list(shape: ApiShape, body: &[u8]) -> Result<ModelList, TranslateError> {
+    match shape {
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses => openai_chat::models::decode_list(body),
+        ApiShape::Anthropic => anthropic::models::decode(body),
+        ApiShape::Gemini => gemini::models::decode(body),
+        ApiShape::Ollama => ollama::models::decode(body),
     }
 }
 
@@ -291,3 +464,6 @@ impl Transcoder {
         self.events.clear();
     }
 }
+
+#[cfg(test)]
+mod tests;
