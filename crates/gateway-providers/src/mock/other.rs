@@ -4,10 +4,7 @@ use gateway_protocol::{
     ApiShape, CountTokensResponse, EmbeddingInput, EmbeddingsResponse, GatewayError, ModelInfo,
     ModelList,
 };
-use gateway_translate::{
-    TranslateError, anthropic, estimate, gemini, ollama, openai_chat, openai_embeddings,
-    openai_responses,
-};
+use gateway_translate::{codec, estimate, gemini, ollama, openai_embeddings};
 
 use super::{MockAnswer, fnv};
 
@@ -95,33 +92,21 @@ pub fn models(shape: ApiShape) -> Vec<u8> {
             })
             .collect(),
     };
-    match shape {
-        ApiShape::OpenAiChat | ApiShape::OpenAiResponses => openai_chat::models::encode_list(&list),
-        ApiShape::Anthropic => anthropic::models::encode(&list),
-        ApiShape::Gemini => gemini::models::encode(&list),
-        ApiShape::Ollama => ollama::models::encode(&list),
-    }
+    codec::encode_model_list(shape, &list)
 }
 
 /// Answers a token-count request (Anthropic `count_tokens`, Gemini `countTokens`,
 /// OpenAI Responses `input_tokens`) with the local estimate.
 pub fn count_tokens(shape: ApiShape, body: &[u8]) -> MockAnswer {
-    let counted = |req: Result<_, TranslateError>| {
-        req.map(|r| CountTokensResponse {
-            input_tokens: estimate::input_tokens(&r),
-        })
-    };
-    let result = match shape {
-        ApiShape::Anthropic => counted(anthropic::count_tokens::decode_request(body))
-            .map(|c| anthropic::count_tokens::encode_response(&c)),
-        ApiShape::Gemini => counted(gemini::count_tokens::decode_request(body))
-            .map(|c| gemini::count_tokens::encode_response(&c)),
-        ApiShape::OpenAiResponses => counted(openai_responses::request::decode(body))
-            .map(|c| openai_responses::count_tokens::encode(&c)),
-        ApiShape::OpenAiChat | ApiShape::Ollama => {
-            return MockAnswer::Fail(unsupported(shape, "token counting"));
-        }
-    };
+    if matches!(shape, ApiShape::OpenAiChat | ApiShape::Ollama) {
+        return MockAnswer::Fail(unsupported(shape, "token counting"));
+    }
+    let result = codec::decode_count_tokens_request(shape, body).map(|req| {
+        let count = CountTokensResponse {
+            input_tokens: estimate::input_tokens(&req),
+        };
+        codec::encode_count_tokens_response(shape, &count)
+    });
     match result {
         Ok(body) => MockAnswer::Whole(body),
         Err(err) => MockAnswer::Fail(err.into()),

@@ -1,7 +1,7 @@
 //! Real kinds against a loopback upstream: URLs and headers per kind, upstream
 //! errors, time limits, cuts and cancellation.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,0 +1,8 @@
+//! gateway-providers' integration tests, one binary: real kinds against loopback
+//! upstreams over HTTP and HTTPS, the mock provider in every shape, the presets.
+
+mod http;
+mod https;
+mod mock;
+mod presets;
+mod support;
