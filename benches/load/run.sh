@@ -155,7 +155,7 @@ done
 
 # ---------------------------------------------------------------- Patchbay
 if [[ "$PATCHBAY" == 1 ]]; then
-  [[ -x "$PATCHBAY_BIN" ]] || { echo "no Patchbay binary at $PATCHBAY_BIN (cargo build --release -p gateway-server, or PATCHBAY=0)" >&2; exit 2; }
+  [[ -x "$PATCHBAY_BIN" ]] || { echo "no Patchbay binary at $PATCHBAY_BIN (cargo build --release -p patchbay, or PATCHBAY=0)" >&2; exit 2; }
   for p in "$PB_PORT" "$SLOW_PORT"; do port_free "$p" || { echo "port $p is in use: stop what listens there first" >&2; exit 2; }; done
   cat > "$OUT/patchbay.toml" <<TOML
 # Written by benches/load/run.sh: loopback only, upstreams = the shared nginx mock + a slow patchbay mock.

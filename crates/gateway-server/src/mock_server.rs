@@ -31,7 +31,6 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::cli::{MockArgs, MockShape};
 use body::MockBody;
 
 /// The largest request body read (larger ones get 413).
@@ -52,19 +51,30 @@ pub struct MockServer {
     pub config: MockConfig,
 }
 
+/// What `patchbay mock`'s command line asks for (its `--shape`, `--scenario`,
+/// `--tokens`, `--chunks` and `--chunk-delay-ms`), as [`mock_options`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockOptions {
+    /// The shape to speak.
+    pub shape: ApiShape,
+    /// A named behaviour, in the mock's model-name vocabulary.
+    pub scenario: Option<String>,
+    /// Output tokens per answer.
+    pub tokens: Option<u32>,
+    /// Stream chunks per answer.
+    pub chunks: Option<u32>,
+    /// Delay between stream chunks, in milliseconds.
+    pub chunk_delay_ms: Option<u64>,
+}
+
 /// Options from the command line → what to serve. Err = message for the user.
 ///
 /// `--scenario` takes the mock's model-name vocabulary: `echo`, `text`, `tools`,
 /// `text-200`, `fail-503`, `cut-3`, `tokens-50`, `chunks-8`, combinable
 /// (`text-40-chunks-10-cut-3`). `--tokens`, `--chunks` and `--chunk-delay-ms` win
 /// over the scenario.
-pub fn mock_options(args: &MockArgs) -> Result<MockServer, String> {
-    let shape = match args.shape {
-        MockShape::Openai => ApiShape::OpenAiChat,
-        MockShape::Anthropic => ApiShape::Anthropic,
-        MockShape::Gemini => ApiShape::Gemini,
-        MockShape::Ollama => ApiShape::Ollama,
-    };
+pub fn mock_options(args: &MockOptions) -> Result<MockServer, String> {
+    let shape = args.shape;
     let mut config = MockConfig {
         shape: Some(shape),
         ..MockConfig::default()
@@ -270,10 +280,9 @@ mod tests {
     use super::*;
     use gateway_providers::Scenario;
 
-    fn args(scenario: Option<&str>) -> MockArgs {
-        MockArgs {
-            shape: MockShape::Gemini,
-            listen: "127.0.0.1:0".parse().expect("addr"),
+    fn args(scenario: Option<&str>) -> MockOptions {
+        MockOptions {
+            shape: ApiShape::Gemini,
             scenario: scenario.map(str::to_owned),
             tokens: None,
             chunks: None,

@@ -1,11 +1,9 @@
 //! The gateway's integration tests, one binary (one link, one file on disk) for all:
-//! loopback mock upstreams of each shape, the gateway in-process or as the `patchbay`
-//! binary, real HTTP between them.
+//! loopback mock upstreams of each shape, the gateway in-process, real HTTP between
+//! them. The `patchbay` binary's own tests are in `crates/patchbay/tests/it/`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
-mod cli;
-mod connect;
 mod endpoints;
 mod failures;
 mod keys;

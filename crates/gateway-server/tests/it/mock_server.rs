@@ -1,6 +1,6 @@
 //! `patchbay mock` on loopback: each shape's paths answered with bodies its own
 //! decoders read, streams that arrive chunk by chunk, injected failures and cuts,
-//! 404 envelopes, the body limit, shutdown, and the command-line mapping.
+//! 404 envelopes, the body limit and shutdown.
 
 use std::time::{Duration, Instant};
 
@@ -12,8 +12,7 @@ use gateway_providers::{
     HttpClient, MockConfig, Operation, Provider, ProviderConfig, ProviderKind, Scenario,
     UpstreamCall,
 };
-use gateway_server::cli::{Cli, Command};
-use gateway_server::mock_server::{MockServer, mock_options};
+use gateway_server::mock_server::MockServer;
 use gateway_translate::assemble::Aggregator;
 use gateway_translate::codec::{self, StreamDecoder};
 use gateway_translate::{EncodeOptions, Framer, Framing, ResponseContext};
@@ -570,68 +569,6 @@ async fn shutdown_lets_an_inflight_stream_finish_then_returns() {
         .send()
         .await;
     assert!(refused.is_err(), "still accepting after shutdown");
-}
-
-#[test]
-fn command_line_options_map_to_the_config() {
-    let parse = |extra: &[&str]| {
-        let mut args = vec!["patchbay", "mock", "--listen", "127.0.0.1:0"];
-        args.extend_from_slice(extra);
-        match <Cli as clap::Parser>::try_parse_from(args)
-            .expect("parses")
-            .command
-        {
-            Command::Mock(args) => mock_options(&args),
-            other => panic!("{other:?}"),
-        }
-    };
-    let s = parse(&["--shape", "openai"]).expect("valid");
-    assert_eq!(s.shape, ApiShape::OpenAiChat);
-    assert_eq!(
-        s.config,
-        MockConfig {
-            shape: Some(ApiShape::OpenAiChat),
-            ..MockConfig::default()
-        }
-    );
-    let s = parse(&[
-        "--shape",
-        "ollama",
-        "--scenario",
-        "text-100-cut-2",
-        "--tokens",
-        "50",
-        "--chunks",
-        "10",
-        "--chunk-delay-ms",
-        "5",
-    ])
-    .expect("valid");
-    assert_eq!(s.shape, ApiShape::Ollama);
-    assert_eq!(s.config.scenario, Scenario::Text);
-    assert_eq!(
-        (
-            s.config.tokens,
-            s.config.chunks,
-            s.config.chunk_delay_ms,
-            s.config.cut_after_chunks
-        ),
-        (50, 10, 5, Some(2))
-    );
-    let s = parse(&["--shape", "anthropic", "--scenario", "tools"]).expect("valid");
-    assert_eq!(
-        (s.shape, s.config.scenario),
-        (ApiShape::Anthropic, Scenario::Tools)
-    );
-    let s = parse(&["--shape", "gemini", "--scenario", "fail-529"]).expect("valid");
-    assert_eq!(
-        (s.shape, s.config.fail_status),
-        (ApiShape::Gemini, Some(529))
-    );
-    let err = parse(&["--shape", "openai", "--scenario", "chaos"]).expect_err("unknown");
-    assert!(err.contains("chaos") && err.contains("echo"), "{err}");
-    let err = parse(&["--shape", "openai", "--chunks", "0"]).expect_err("zero chunks");
-    assert!(err.contains("--chunks"), "{err}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Keeps the workspace's dependency edges as STYLE.md allows them: `protocol` ← none,
-//! `translate` ← protocol only, and the pure crates never pull an async runtime, an
-//! HTTP stack or a database.
+//! `translate` ← protocol only, `patchbay` (the binary) ← every library and nothing
+//! ← `patchbay`, and the pure crates never pull an async runtime, an HTTP stack or a
+//! database.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -8,7 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Workspace crate → the workspace crates it may depend on.
-const ALLOWED: [(&str, &[&str]); 5] = [
+const ALLOWED: [(&str, &[&str]); 6] = [
     ("gateway-protocol", &[]),
     ("gateway-translate", &["gateway-protocol"]),
     ("gateway-auth", &["gateway-protocol"]),
@@ -25,7 +26,20 @@ const ALLOWED: [(&str, &[&str]); 5] = [
             "gateway-auth",
         ],
     ),
+    (
+        "patchbay",
+        &[
+            "gateway-protocol",
+            "gateway-translate",
+            "gateway-providers",
+            "gateway-auth",
+            "gateway-server",
+        ],
+    ),
 ];
+
+/// The binary: no workspace package (library or example) may depend on it.
+const BINARY: &str = "patchbay";
 
 /// Crates the pure codec crates must not depend on (directly).
 const IMPURE: [&str; 6] = [
@@ -68,6 +82,10 @@ fn workspace_edges_follow_the_design() {
             .flatten()
             .map(|d| (d["name"].as_str().unwrap_or_default(), d["kind"].as_str()))
             .collect();
+        assert!(
+            !deps.iter().any(|(dep, _)| *dep == BINARY),
+            "{name} must not depend on {BINARY}: it is the binary; use the libraries"
+        );
         let Some(ok) = allowed.get(name) else {
             continue;
         };

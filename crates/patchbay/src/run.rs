@@ -9,12 +9,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use gateway_providers::{Operation, UpstreamCall};
+use gateway_server::app::App;
+use gateway_server::config::Config;
+use gateway_server::listen;
 use tokio::net::TcpListener;
 
-use crate::app::App;
+use crate::banner::{base_url, ready_banner};
 use crate::cli::{CheckArgs, Cli, Command, ServeArgs};
-use crate::config::Config;
-use crate::{base_url, listen, ready_banner};
 
 /// Runs the parsed command line.
 pub fn main(cli: Cli) -> ExitCode {
@@ -208,7 +209,7 @@ pub async fn check(args: CheckArgs) -> ExitCode {
 
 /// `patchbay mock`: the mock provider as a standalone HTTP upstream.
 pub async fn mock(args: crate::cli::MockArgs) -> ExitCode {
-    let server = match crate::mock_server::mock_options(&args) {
+    let server = match gateway_server::mock_server::mock_options(&args.options()) {
         Ok(s) => s,
         Err(err) => return fail(&err),
     };
@@ -230,7 +231,7 @@ pub async fn mock(args: crate::cli::MockArgs) -> ExitCode {
 /// Starts the admin API on its own listener, with the configured token or the one
 /// made at first start (printed once).
 async fn start_admin(config: &Config, app: &Arc<App>) -> Result<(), String> {
-    use crate::admin::{self, AdminToken};
+    use gateway_server::admin::{self, AdminToken};
     let token = match (&config.admin.token, &config.admin.token_sha256) {
         (Some(plain), _) => AdminToken::from_plain(plain),
         (None, Some(hex)) => {

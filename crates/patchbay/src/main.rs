@@ -8,5 +8,5 @@ use clap::Parser;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    gateway_server::run::main(gateway_server::cli::Cli::parse())
+    patchbay::run::main(patchbay::cli::Cli::parse())
 }

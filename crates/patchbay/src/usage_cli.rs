@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use gateway_auth::usage::query::{self, GroupBy, UsageFilter, UsageGroup};
 
 use crate::cli::UsageArgs;
-use crate::config::{Config, DEFAULT_DATABASE};
+use gateway_server::config::{Config, DEFAULT_DATABASE};
 
 /// Runs `patchbay usage`; the text to print, or the error message.
 pub fn run(args: &UsageArgs) -> Result<String, String> {

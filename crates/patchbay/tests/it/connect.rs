@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gateway_server::connect::edit::{self, Format};
+use patchbay::connect::edit::{self, Format};
 use serde_json::Value;
 
 const TOOLS: &[&str] = &[

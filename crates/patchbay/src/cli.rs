@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::auth::ConfigKeys;
-use crate::catalog::Catalog;
-use crate::config::{Config, ConfigError};
-use crate::routing::Router;
+use gateway_protocol::ApiShape;
+use gateway_server::auth::ConfigKeys;
+use gateway_server::catalog::Catalog;
+use gateway_server::config::{Config, ConfigError};
+use gateway_server::mock_server::MockOptions;
+use gateway_server::routing::Router;
 
 /// Patchbay, an LLM API gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Parser)]
@@ -197,6 +199,19 @@ pub struct MockArgs {
     pub chunk_delay_ms: Option<u64>,
 }
 
+impl MockArgs {
+    /// What to serve, for [`gateway_server::mock_server::mock_options`].
+    pub fn options(&self) -> MockOptions {
+        MockOptions {
+            shape: self.shape.into(),
+            scenario: self.scenario.clone(),
+            tokens: self.tokens,
+            chunks: self.chunks,
+            chunk_delay_ms: self.chunk_delay_ms,
+        }
+    }
+}
+
 /// The wire shapes `patchbay mock` can speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MockShape {
@@ -208,6 +223,17 @@ pub enum MockShape {
     Gemini,
     /// Ollama's native API.
     Ollama,
+}
+
+impl From<MockShape> for ApiShape {
+    fn from(shape: MockShape) -> ApiShape {
+        match shape {
+            MockShape::Openai => ApiShape::OpenAiChat,
+            MockShape::Anthropic => ApiShape::Anthropic,
+            MockShape::Gemini => ApiShape::Gemini,
+            MockShape::Ollama => ApiShape::Ollama,
+        }
+    }
 }
 
 /// What `check` found in a valid configuration.
@@ -387,6 +413,67 @@ mod tests {
         assert!(Cli::try_parse_from(["patchbay", "mock", "--shape", "openai"]).is_err());
         assert!(Cli::try_parse_from(["patchbay", "serve", "--listen", "localhost"]).is_err());
         assert!(Cli::try_parse_from(["patchbay"]).is_err());
+    }
+
+    #[test]
+    fn mock_options_map_to_the_mock_config() {
+        use gateway_providers::{MockConfig, Scenario};
+        use gateway_server::mock_server::mock_options;
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["patchbay", "mock", "--listen", "127.0.0.1:0"];
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args).expect("parses").command {
+                Command::Mock(args) => mock_options(&args.options()),
+                other => panic!("{other:?}"),
+            }
+        };
+        let s = parse(&["--shape", "openai"]).expect("valid");
+        assert_eq!(s.shape, ApiShape::OpenAiChat);
+        assert_eq!(
+            s.config,
+            MockConfig {
+                shape: Some(ApiShape::OpenAiChat),
+                ..MockConfig::default()
+            }
+        );
+        let s = parse(&[
+            "--shape",
+            "ollama",
+            "--scenario",
+            "text-100-cut-2",
+            "--tokens",
+            "50",
+            "--chunks",
+            "10",
+            "--chunk-delay-ms",
+            "5",
+        ])
+        .expect("valid");
+        assert_eq!(s.shape, ApiShape::Ollama);
+        assert_eq!(s.config.scenario, Scenario::Text);
+        assert_eq!(
+            (
+                s.config.tokens,
+                s.config.chunks,
+                s.config.chunk_delay_ms,
+                s.config.cut_after_chunks
+            ),
+            (50, 10, 5, Some(2))
+        );
+        let s = parse(&["--shape", "anthropic", "--scenario", "tools"]).expect("valid");
+        assert_eq!(
+            (s.shape, s.config.scenario),
+            (ApiShape::Anthropic, Scenario::Tools)
+        );
+        let s = parse(&["--shape", "gemini", "--scenario", "fail-529"]).expect("valid");
+        assert_eq!(
+            (s.shape, s.config.fail_status),
+            (ApiShape::Gemini, Some(529))
+        );
+        let err = parse(&["--shape", "openai", "--scenario", "chaos"]).expect_err("unknown");
+        assert!(err.contains("chaos") && err.contains("echo"), "{err}");
+        let err = parse(&["--shape", "openai", "--chunks", "0"]).expect_err("zero chunks");
+        assert!(err.contains("--chunks"), "{err}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use gateway_auth::keys::{KeyRecord, KeyStyle, KeyUpdate, NewKey, parse_json};
 use gateway_auth::{AuthError, KeyPolicy, KeyStore};
 
 use crate::cli::{KeysAction, KeysArgs};
-use crate::config::{Config, DEFAULT_DATABASE};
+use gateway_server::config::{Config, DEFAULT_DATABASE};
 
 /// Runs one `keys` action; the text to print, or the error message.
 pub fn run(args: &KeysArgs) -> Result<String, String> {

@@ -21,7 +21,7 @@ use gateway_auth::keys::{KeyStyle, NewKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, DEFAULT_DATABASE};
+use gateway_server::config::{Config, DEFAULT_DATABASE};
 use tools::{Ctx, KeyKind, Place, TOOLS, Tool};
 
 /// The gateway URL used without `--url`.
