@@ -102,8 +102,8 @@ impl KeyPolicy {
     }
 
     /// Whether the key or its project has any limit (else no limiter is asked).
-    pub fn is_limited(&self, project: Option<&crate::cache::ProjectLimits>) -> bool {
-        !self.limits.is_unlimited() || project.is_some_and(|p| !p.limits.is_unlimited())
+    pub fn is_limited(&self, project: Option<&Limits>) -> bool {
+        !self.limits.is_unlimited() || project.is_some_and(|p| !p.is_unlimited())
     }
 }
 

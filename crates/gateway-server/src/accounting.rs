@@ -10,12 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gateway_auth::limits::{micros_to_usd, usd_to_micros};
-use gateway_auth::{Actual, Estimate, Limits, Refused, Reservation, Subject, UsageRecord};
+use gateway_auth::{Actual, Entry, Estimate, Reservation, UsageRecord};
 use gateway_protocol::{ApiShape, ChatRequest, GatewayError, Usage};
 use gateway_translate::estimate;
 
 use crate::app::App;
-use crate::auth::KeyIdentity;
 use crate::catalog::Catalog;
 use crate::routing::RoutePlan;
 
@@ -48,7 +47,7 @@ impl std::fmt::Debug for Ticket {
 
 /// Who is charged for what a request asked.
 pub(crate) struct Charge<'a> {
-    pub identity: &'a KeyIdentity,
+    pub entry: &'a Entry,
     /// The request body as the caller sent it (kept only for keys that log bodies).
     pub body: &'a [u8],
     pub request_id: &'a str,
@@ -56,67 +55,23 @@ pub(crate) struct Charge<'a> {
     pub streamed: bool,
 }
 
-/// Checks the key's and its project's limits for `req` routed by `plan`, reserving
-/// the estimate; a refusal comes back with its headers.
-pub(crate) fn admit(
-    app: &Arc<App>,
-    charge: &Charge<'_>,
-    req: &ChatRequest,
-    plan: &RoutePlan,
-) -> Result<Ticket, Box<Refused>> {
-    admit_estimated(app, charge, &req.model, || {
-        estimate_for(&app.catalog, req, plan)
-    })
-}
-
-/// [`admit`] for any request asking for `model` that may use `estimate` (computed
-/// only when the key has limits): embeddings, token counts.
-pub(crate) fn admit_estimated(
-    app: &Arc<App>,
-    charge: &Charge<'_>,
-    model: &str,
-    estimate: impl FnOnce() -> Estimate,
-) -> Result<Ticket, Box<Refused>> {
-    let subject = subject_of(charge.identity);
-    let reservation = match &charge.identity.entry {
-        Some(entry) if needs_limiter(&entry.policy.limits, entry.project.as_deref()) => {
-            let project = entry.project.as_ref().map(|p| &p.limits);
-            let admitted = app.limiter.admit(
-                &subject,
-                &entry.policy.limits,
-                project,
-                &estimate(),
-                gateway_auth::cache::now_ms(),
-            );
-            match admitted {
-                Ok(r) => Some(r),
-                Err(refused) => {
-                    // Refused requests are requests too: they get their record.
-                    let mut ticket = Ticket::open(app, charge, model, &subject, None);
-                    let err = refused.to_gateway_error();
-                    ticket.close(err.status, None, Some(&err));
-                    return Err(Box::new(refused));
-                }
-            }
-        }
-        _ => None,
-    };
-    Ok(Ticket::open(app, charge, model, &subject, reservation))
+/// Records a request the limits refused: refused requests are requests too.
+pub(crate) fn record_refusal(app: &Arc<App>, charge: &Charge<'_>, model: &str, err: &GatewayError) {
+    let mut ticket = Ticket::open(app, charge, model, None);
+    ticket.close(err.status, None, Some(err));
 }
 
 impl Ticket {
-    fn open(
+    /// The account of an admitted request asking for `model`, holding its
+    /// reservation when the limiter made one.
+    pub(crate) fn open(
         app: &Arc<App>,
         charge: &Charge<'_>,
         model: &str,
-        subject: &Subject,
         reservation: Option<Reservation>,
     ) -> Ticket {
-        let log_bodies = charge
-            .identity
-            .entry
-            .as_ref()
-            .is_some_and(|e| e.policy.log_bodies);
+        let subject = &charge.entry.subject;
+        let log_bodies = charge.entry.policy.log_bodies;
         Ticket {
             app: app.clone(),
             log_bodies,
@@ -136,21 +91,6 @@ impl Ticket {
             first_byte: None,
             closed: false,
         }
-    }
-}
-
-fn needs_limiter(key: &Limits, project: Option<&gateway_auth::ProjectLimits>) -> bool {
-    !key.is_unlimited() || project.is_some_and(|p| !p.limits.is_unlimited())
-}
-
-/// Config-file keys are charged under `config:<name>`; database keys under their id.
-fn subject_of(identity: &KeyIdentity) -> Subject {
-    match &identity.entry {
-        Some(entry) => entry.subject.clone(),
-        None => Subject {
-            key_id: format!("config:{}", identity.name),
-            project_id: None,
-        },
     }
 }
 
@@ -177,7 +117,7 @@ pub(crate) fn embeddings_tokens(req: &gateway_protocol::EmbeddingsRequest) -> u6
 
 /// Tokens and money a request may use: the prompt counted locally, the output it asks
 /// for (or the first target's catalogue limit), at the first target's prices.
-fn estimate_for(catalog: &Catalog, req: &ChatRequest, plan: &RoutePlan) -> Estimate {
+pub(crate) fn estimate_for(catalog: &Catalog, req: &ChatRequest, plan: &RoutePlan) -> Estimate {
     at_first_target(catalog, plan, estimate::input_tokens(req), |info| {
         req.sampling
             .max_output_tokens

@@ -26,10 +26,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Request, StatusCode, header};
 use http_body::Body as HttpBody;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError};
 use tokio::net::TcpListener;
 
 use crate::app::App;
+use crate::layers::close::BodyRead;
 use crate::respond::Answer;
 use reply::ApiError;
 use routes::Op;
@@ -54,57 +55,136 @@ pub async fn serve(
     token: AdminToken,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let token = Arc::new(token);
-    let handler = move |req| {
-        let (app, token) = (app.clone(), token.clone());
-        async move { handle(&app, &token, req).await }
-    };
-    crate::listen::serve_with(listener, None, handler, shutdown, GRACE, || {}).await
+    let stack = admin_stack::<hyper::body::Incoming>(app, token);
+    crate::listen::serve_with(listener, None, stack, shutdown, GRACE, || {}).await
 }
 
-/// Answers one admin request. Never fails: every problem is an answer.
-pub async fn handle<B>(app: &Arc<App>, token: &AdminToken, req: Request<B>) -> Answer
+/// The admin API as a tower stack, from the gateway's building blocks, outermost
+/// first: `cache-control: no-store` on every answer (they may hold a new key's
+/// plaintext) → close unread (answers before the body is read say
+/// `connection: close`) → catch panic (a 500 in the admin envelope) → body limit
+/// (1 MiB) → the admin token (gateway-auth's key layer, `Authorization: Bearer`
+/// only; 401 before anything else, so unknown paths reveal nothing) → the route
+/// table and handlers.
+pub fn admin_stack<B>(
+    app: Arc<App>,
+    token: AdminToken,
+) -> impl tower::Service<
+    Request<B>,
+    Response = http::Response<
+        impl HttpBody<Data = Bytes, Error = tower::BoxError> + Send + 'static,
+    >,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ Sync
++ 'static
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
-    B::Error: std::error::Error + Send + Sync + 'static,
+    B::Error: Into<tower::BoxError>,
 {
-    let unread_body = req.version() <= http::Version::HTTP_11
-        && (req.headers().contains_key(header::TRANSFER_ENCODING)
-            || req
-                .headers()
-                .get(header::CONTENT_LENGTH)
-                .is_some_and(|v| v.as_bytes() != b"0"));
-    let mut resp = match answer(app, token, req).await {
-        Ok(resp) => resp,
-        Err(err) => {
-            let mut resp = err.answer();
-            // Refused before the body was read: on HTTP/1.1 hyper drops the
-            // connection, so say so rather than let a client reuse it.
-            if unread_body {
-                resp.headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    use gateway_auth::{KeyLayer, KeySources};
+    use tower_http::catch_panic::CatchPanicLayer;
+    use tower_http::limit::RequestBodyLimitLayer;
+    use tower_http::set_header::SetResponseHeaderLayer;
+
+    let handler = tower::service_fn(move |req: Request<_>| {
+        let app = app.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(&app, req).await) }
+    });
+    tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .map_response(too_large_in_envelope)
+        .layer(crate::layers::close::CloseUnreadLayer)
+        .layer(CatchPanicLayer::custom(|_| {
+            reply::ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "api_error",
+                "internal error",
+            )
+            .answer()
+        }))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(KeyLayer::new(
+            Arc::new(token),
+            KeySources::BearerOnly,
+            TokenReject,
+        ))
+        .service(handler)
+}
+
+/// tower-http's body limit answers a declared oversize body in plain text; the admin
+/// API answers in its own envelope.
+fn too_large_in_envelope<RB>(
+    resp: http::Response<RB>,
+) -> http::Response<crate::layers::classify::Outer<RB>> {
+    use http_body_util::Either;
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE || crate::layers::classify::is_json(&resp) {
+        return resp.map(Either::Left);
+    }
+    let mut answer = too_large().answer();
+    if let Some(close) = resp.headers().get(header::CONNECTION) {
+        answer
+            .headers_mut()
+            .insert(header::CONNECTION, close.clone());
+    }
+    answer.map(Either::Right)
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "invalid_request_error",
+        format!("the request body is larger than {MAX_BODY} bytes"),
+    )
+}
+
+/// Admin token refusals in the admin envelope.
+#[derive(Debug, Clone, Copy)]
+struct TokenReject;
+
+impl gateway_auth::Reject<crate::respond::Body> for TokenReject {
+    fn reject<B>(&self, _req: &Request<B>, why: gateway_auth::Rejection) -> Answer {
+        let message = match why {
+            gateway_auth::Rejection::MissingKey => {
+                "no admin token: send it as `Authorization: Bearer <admin token>`"
             }
-            resp
-        }
-    };
-    // Answers may hold a new key's plaintext; nothing here is for caches.
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+            _ => {
+                "the admin token is not valid (it is printed once at the first start, or set in [admin] token)"
+            }
+        };
+        ApiError::unauthenticated(message).answer()
+    }
 }
 
-async fn answer<B>(app: &Arc<App>, token: &AdminToken, req: Request<B>) -> Result<Answer, ApiError>
+/// Answers one admin request whose token was checked. Never fails: every problem is
+/// an answer.
+async fn handle<B>(app: &Arc<App>, req: Request<B>) -> Answer
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
-    B::Error: std::error::Error + Send + Sync + 'static,
+    B::Error: Into<tower::BoxError>,
 {
-    check_token(token, req.headers())?;
+    match answer(app, req).await {
+        Ok(resp) => resp,
+        Err(err) => err.answer(),
+    }
+}
+
+async fn answer<B>(app: &Arc<App>, req: Request<B>) -> Result<Answer, ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<tower::BoxError>,
+{
     let (op, ids) = routes::find(req.method(), req.uri().path())?;
     let query = req.uri().query().map(str::to_owned);
     let query = query.as_deref();
     let id = ids.into_iter().next().unwrap_or_default();
     let body = read_body(req).await?;
-    match op {
+    let resp = match op {
         Op::ListKeys => keys::list(app).await,
         Op::CreateKey => keys::create(app, &body).await,
         Op::GetKey => keys::get(app, id).await,
@@ -122,39 +202,31 @@ where
         Op::Logs => usage::logs(app, query).await,
         Op::Providers => Ok(usage::providers(app)),
         Op::OpenApi => Ok(crate::respond::json(StatusCode::OK, OPENAPI.into())),
-    }
+    };
+    // Read whole: the connection can be reused whatever the answer.
+    let mut resp = resp.unwrap_or_else(|e| e.answer());
+    resp.extensions_mut().insert(BodyRead);
+    Ok(resp)
 }
 
-/// The body, whole, at most [`MAX_BODY`] bytes.
+/// The body, whole (the body limit layer stops it past [`MAX_BODY`] bytes).
 async fn read_body<B>(req: Request<B>) -> Result<Bytes, ApiError>
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
-    B::Error: std::error::Error + Send + Sync + 'static,
+    B::Error: Into<tower::BoxError>,
 {
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+    match req.into_body().collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<LengthLimitError>() => Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request_error",
-            format!("the request body is larger than {MAX_BODY} bytes"),
-        )),
-        Err(err) => Err(ApiError::invalid(
-            None,
-            format!("the request body could not be read: {err}"),
-        )),
-    }
-}
-
-/// Refuses a request without the token in `Authorization: Bearer`.
-fn check_token(token: &AdminToken, headers: &http::HeaderMap) -> Result<(), ApiError> {
-    use gateway_auth::{KeySources, presented_key};
-    match presented_key(headers, None, KeySources::BearerOnly) {
-        None => Err(ApiError::unauthenticated(
-            "no admin token: send it as `Authorization: Bearer <admin token>`",
-        )),
-        Some(t) if token.verify(&t) => Ok(()),
-        Some(_) => Err(ApiError::unauthenticated(
-            "the admin token is not valid (it is printed once at the first start, or set in [admin] token)",
-        )),
+        Err(err) => {
+            let err: tower::BoxError = err.into();
+            if err.is::<LengthLimitError>() {
+                Err(too_large())
+            } else {
+                Err(ApiError::invalid(
+                    None,
+                    format!("the request body could not be read: {err}"),
+                ))
+            }
+        }
     }
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use gateway_providers::{HttpClient, Provider, ProviderConfig};
 
-use crate::auth::{ConfigKeys, KeyStore};
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
 use crate::routing::{Cooldown, Router};
@@ -20,9 +19,8 @@ pub struct App {
     pub(crate) providers: HashMap<String, Provider>,
     pub(crate) router: Router,
     pub(crate) catalog: Catalog,
-    pub(crate) keys: Arc<dyn KeyStore>,
-    /// The database's keys (and, through it, projects and usage).
-    pub(crate) db: Option<Arc<gateway_auth::KeyStore>>,
+    /// Every key the gateway accepts: the config file's and the database's.
+    pub(crate) keys: Arc<gateway_auth::Keys>,
     /// Rates, quotas and budgets of keys and projects.
     pub(crate) limiter: Arc<dyn gateway_auth::Limiter>,
     /// The usage record writer (off the hot path, batched).
@@ -55,7 +53,6 @@ impl App {
     /// Builds the state from a validated configuration: the config file's keys and
     /// the database at `[storage] path`.
     pub fn from_config(config: &Config) -> Result<App, ConfigError> {
-        let keys = ConfigKeys::new(&config.keys)?;
         let (path, scratch) = database_path(config);
         let db_error = |e: gateway_auth::AuthError| {
             ConfigError::invalid("storage.path", format!("{}: {e}", path.display()))
@@ -76,7 +73,7 @@ impl App {
         };
         let (writer, thread) =
             gateway_auth::UsageWriter::start(&path, writer_config).map_err(db_error)?;
-        let mut app = App::with_keys(config, Arc::new(keys), Some(Arc::new(db)))?;
+        let mut app = App::with_keys(config, Some(Arc::new(db)))?;
         app.limiter = Arc::new(limiter);
         app.usage = Some(writer);
         app.usage_thread = std::sync::Mutex::new(Some(thread));
@@ -113,12 +110,12 @@ impl App {
         }
     }
 
-    /// Builds the state with the given key stores.
+    /// Builds the state with the config file's keys and, when given, the database's.
     pub fn with_keys(
         config: &Config,
-        keys: Arc<dyn KeyStore>,
         db: Option<Arc<gateway_auth::KeyStore>>,
     ) -> Result<App, ConfigError> {
+        let keys = Arc::new(gateway_auth::Keys::new(&config.declared_keys()?, db));
         let client = HttpClient::new()
             .map_err(|e| ConfigError::invalid("providers", format!("HTTP client: {e}")))?;
         let mut providers = HashMap::new();
@@ -137,7 +134,6 @@ impl App {
             router,
             catalog,
             keys,
-            db,
             limiter: Arc::new(gateway_auth::MemoryLimiter::new()),
             usage: None,
             usage_thread: std::sync::Mutex::new(None),
@@ -176,7 +172,12 @@ impl App {
 
     /// The database key store, when there is one.
     pub fn key_store(&self) -> Option<&Arc<gateway_auth::KeyStore>> {
-        self.db.as_ref()
+        self.keys.store()
+    }
+
+    /// Every key the gateway accepts.
+    pub fn keys(&self) -> &Arc<gateway_auth::Keys> {
+        &self.keys
     }
 
     /// The providers by name.

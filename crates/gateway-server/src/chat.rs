@@ -1,6 +1,6 @@
-//! A chat request from decode to the committed answer: routing, per-target body
-//! preparation (same-shape fast path or codec), and the tries with retries,
-//! fallbacks and cool-downs — all before the first byte reaches the caller.
+//! A chat request from decode to the answer: routing, per-target body preparation
+//! (same-shape fast path or codec) inside the shared attempt loop, and the answer —
+//! whole, or relayed as a stream.
 
 mod inline;
 pub(crate) mod policy;
@@ -8,185 +8,150 @@ mod prepare;
 mod relay;
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use gateway_auth::Entry;
 use gateway_protocol::{ApiShape, ChatRequest, ErrorKind, GatewayError};
-use gateway_providers::{BodyStream, Operation, UpstreamCall};
+use gateway_providers::{Operation, Provider};
 use gateway_translate::{ResponseContext, codec, usage_tap};
 
 use crate::accounting;
 use crate::app::App;
-use crate::auth::KeyIdentity;
+use crate::attempts::{self, Attempt, Skip, Started};
 use crate::ingress::ChatCall;
 use crate::respond::{self, Answer, Served};
-use crate::routing::{Needs, Target, retryable};
+use crate::routing::{Needs, RoutePlan, Target};
 
 pub(crate) use prepare::Prepared;
 
-/// Upstream answers larger than this (non-streaming) are refused rather than held.
-const MAX_ANSWER_BYTES: usize = 64 << 20;
-
-/// Serves one chat request. Errors come back in the caller's envelope.
-pub(crate) async fn serve(
-    app: &Arc<App>,
+/// Decodes a chat request in the caller's shape, applies the URL's model and stream
+/// flag and the key's policy, and routes it. `true` when the policy changed it.
+pub(crate) fn decode(
+    app: &App,
     call: &ChatCall,
     body: &Bytes,
-    identity: &KeyIdentity,
-    request_id: &str,
-) -> Result<Answer, Failure> {
-    let mut req =
-        codec::decode_request(call.shape, body).map_err(|e| Failure::new(e.into(), None))?;
+    entry: &Entry,
+) -> Result<(ChatRequest, bool, RoutePlan), GatewayError> {
+    let mut req = codec::decode_request(call.shape, body).map_err(GatewayError::from)?;
     if let Some(model) = &call.url_model {
         req.model.clone_from(model);
     }
     if let Some(stream) = call.url_stream {
         req.stream = stream;
     }
-    let mut changed = policy::apply(identity, &mut req).map_err(|e| Failure::new(e, None))?;
-    let plan = policy::plan(app, identity, &req.model, &Needs::of(&req))
-        .map_err(|e| Failure::new(e, None))?;
-    let charge = accounting::Charge {
-        identity,
-        body,
-        request_id,
-        caller: call.shape,
-        streamed: req.stream,
-    };
-    let mut ticket =
-        accounting::admit(app, &charge, &req, &plan).map_err(|r| Failure::refused(&r))?;
+    let changed = policy::apply(entry, &mut req)?;
+    let plan = policy::plan(app, entry, &req.model, &Needs::of(&req))?;
+    Ok((req, changed, plan))
+}
 
+/// A decoded chat request's route and account.
+pub(crate) struct Routed {
+    /// The key's policy changed the request.
+    pub changed: bool,
+    /// Where it may go.
+    pub plan: RoutePlan,
+    /// Its account.
+    pub ticket: accounting::Ticket,
+}
+
+/// The per-target step of a chat request: media inlined for upstreams that need it,
+/// then the body prepared (same-shape fast path or codec).
+struct ChatAttempt<'a> {
+    app: &'a App,
+    req: &'a mut ChatRequest,
+    call: &'a ChatCall,
+    body: &'a Bytes,
+    changed: bool,
+}
+
+impl Attempt for ChatAttempt<'_> {
+    type Prepared = Prepared;
+
+    async fn prepare(
+        &mut self,
+        provider: &Provider,
+        target: &Target,
+    ) -> Result<(Bytes, Prepared), Skip> {
+        // The media cannot be had for this target; another may read the URL.
+        let inlined = inline::inline_media(&self.app.fetcher, self.req, provider.shape())
+            .await
+            .map_err(Skip::Unfit)?;
+        self.changed |= inlined;
+        // This target cannot take the request as sent; another may.
+        let prepared = prepare::prepare(
+            self.app,
+            self.req,
+            self.call,
+            self.body,
+            provider,
+            target,
+            self.changed,
+        )
+        .map_err(Skip::Unfit)?;
+        Ok((prepared.body.clone(), prepared))
+    }
+}
+
+/// Serves one decoded chat request through the attempt loop.
+pub(crate) async fn serve(
+    app: &Arc<App>,
+    call: &ChatCall,
+    body: &Bytes,
+    mut req: ChatRequest,
+    routed: Routed,
+    request_id: &str,
+) -> Result<Answer, Failure> {
+    let Routed {
+        changed,
+        plan,
+        mut ticket,
+    } = routed;
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let mut rng = fastrand::Rng::new();
-    let mut tries = 0u32;
-    let mut last_err = None;
-    let mut last_target = None;
-    for target in &plan.attempts {
-        let Some(provider) = app.providers.get(&target.provider) else {
-            last_err = Some(GatewayError::new(
-                ErrorKind::Internal,
-                format!("route target `{target}` names an unknown provider"),
-            ));
-            continue;
-        };
-        match inline::inline_media(&app.fetcher, &mut req, provider.shape()).await {
-            Ok(inlined) => changed |= inlined,
-            Err(err) => {
-                // The media cannot be had for this target; another may read the URL.
-                last_err = Some(err);
-                last_target = Some(target.clone());
-                continue;
-            }
-        }
-        let prepared = match prepare::prepare(app, &mut req, call, body, provider, target, changed)
-        {
-            Ok(p) => p,
-            Err(err) => {
-                // This target cannot take the request as sent; another may.
-                last_err = Some(err);
-                last_target = Some(target.clone());
-                continue;
-            }
-        };
-        for retry in 0..=plan.retries {
-            if retry > 0 {
-                let wait = plan.backoff.delay_after(
-                    last_err.as_ref().unwrap_or(&GENERIC),
-                    retry - 1,
-                    &mut rng,
-                );
-                tokio::time::sleep(wait).await;
-            }
-            tries += 1;
-            let upstream_call = UpstreamCall {
-                operation: Operation::Chat,
-                model: target.upstream_model.clone(),
-                stream: req.stream,
-                body: prepared.body.clone(),
+    let stream = req.stream;
+    let mut attempt = ChatAttempt {
+        app,
+        req: &mut req,
+        call,
+        body,
+        changed,
+    };
+    match attempts::run(
+        app,
+        &plan,
+        Operation::Chat,
+        stream,
+        request_id,
+        &mut attempt,
+    )
+    .await
+    {
+        Ok(won) => {
+            let served = Served {
+                provider: won.target.provider.clone(),
+                model: won.target.upstream_model.clone(),
+                attempts: won.tries,
+                notes: won.prepared.notes.clone(),
             };
-            let outcome = tokio::time::timeout(plan.timeout, async {
-                let reply = provider.send(upstream_call).await?;
-                commit(reply.body, req.stream).await
-            })
-            .await
-            .unwrap_or_else(|_| {
-                Err(GatewayError::new(
-                    ErrorKind::UpstreamTimeout,
-                    format!(
-                        "`{target}` did not answer within the route's timeout ({} ms)",
-                        plan.timeout.as_millis()
-                    ),
-                ))
-            });
-            match outcome {
-                Ok(started) => {
-                    app.cooldown.record_success(target);
-                    let served = Served {
-                        provider: target.provider.clone(),
-                        model: target.upstream_model.clone(),
-                        attempts: tries,
-                        notes: prepared.notes.clone(),
-                    };
-                    let ctx = response_context(&req, call, provider.shape(), created, request_id);
-                    ticket.routed(&target.provider, &target.upstream_model, provider.shape());
-                    ticket.first_byte();
-                    return answer(
-                        call,
-                        provider.shape(),
-                        &prepared,
-                        started,
-                        ctx,
-                        served,
-                        ticket,
-                    )
-                    .map_err(|e| Failure::new(e, Some(target.clone())));
-                }
-                Err(err) => {
-                    let again = retryable(&err);
-                    tracing::debug!(request_id, %target, tries, error = %err.message, again, "upstream try failed");
-                    last_target = Some(target.clone());
-                    last_err = Some(err);
-                    if !again {
-                        break;
-                    }
-                    app.cooldown.record_failure(target, Instant::now());
-                }
-            }
+            let ctx = response_context(&req, call, won.shape, created, request_id);
+            ticket.routed(&won.target.provider, &won.target.upstream_model, won.shape);
+            ticket.first_byte();
+            answer(
+                call,
+                won.shape,
+                &won.prepared,
+                won.started,
+                ctx,
+                served,
+                ticket,
+            )
+            .map_err(|e| Failure::new(e, Some(won.target)))
         }
-        if last_err.as_ref().is_some_and(|e| !retryable(e)) {
-            break;
-        }
+        Err(lost) => Err(lost.fail(ticket)),
     }
-    let err = last_err.unwrap_or_else(|| {
-        GatewayError::new(ErrorKind::Internal, "the route has no usable target")
-    });
-    if let Some(t) = &last_target {
-        if let Some(p) = app.providers.get(&t.provider) {
-            ticket.routed(&t.provider, &t.upstream_model, p.shape());
-        }
-    }
-    ticket.fail(&err, None);
-    Err(Failure {
-        err,
-        target: last_target,
-        attempts: tries,
-        headers: Vec::new(),
-    })
 }
-
-static GENERIC: GatewayError = GatewayError {
-    kind: ErrorKind::Upstream,
-    status: 502,
-    blame: gateway_protocol::Blame::Upstream,
-    retryable: true,
-    message: String::new(),
-    param: None,
-    code: None,
-    retry_after: None,
-};
 
 /// A failed request: the error and where it last went.
 #[derive(Debug)]
@@ -194,7 +159,7 @@ pub(crate) struct Failure {
     pub err: GatewayError,
     pub target: Option<Target>,
     pub attempts: u32,
-    /// Further headers (a limit refusal's `x-ratelimit-*`).
+    /// Further headers.
     pub headers: Vec<(&'static str, String)>,
 }
 
@@ -207,51 +172,22 @@ impl Failure {
             headers: Vec::new(),
         }
     }
+}
 
-    /// A request the key's limits refused, with the limit headers.
-    pub(crate) fn refused(refused: &gateway_auth::Refused) -> Self {
+impl attempts::Lost {
+    /// The failure of a request whose tries all failed, recorded on its ticket.
+    pub(crate) fn fail(self, mut ticket: accounting::Ticket) -> Failure {
+        if let (Some(t), Some(shape)) = (&self.target, self.shape) {
+            ticket.routed(&t.provider, &t.upstream_model, shape);
+        }
+        ticket.fail(&self.err, None);
         Failure {
-            err: refused.to_gateway_error(),
-            target: None,
-            attempts: 0,
-            headers: refused.headers(),
+            err: self.err,
+            target: self.target,
+            attempts: self.tries,
+            headers: Vec::new(),
         }
     }
-}
-
-/// What arrived before the answer is committed to the caller.
-pub(crate) enum Started {
-    /// A whole (non-streaming) body.
-    Whole(Vec<u8>),
-    /// A stream whose first chunk arrived (or that ended empty).
-    Stream {
-        first: Option<Bytes>,
-        rest: BodyStream,
-    },
-}
-
-/// Waits for what must arrive before the caller sees a status: the whole body, or
-/// the first chunk of a stream. Failures here can still be retried.
-async fn commit(mut body: BodyStream, stream: bool) -> Result<Started, GatewayError> {
-    if stream {
-        let first = body.next().await.transpose()?;
-        return Ok(Started::Stream { first, rest: body });
-    }
-    let mut whole = Vec::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk?;
-        if whole.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(GatewayError::new(
-                ErrorKind::Upstream,
-                format!(
-                    "the upstream answer is larger than {} MiB",
-                    MAX_ANSWER_BYTES >> 20
-                ),
-            ));
-        }
-        whole.extend_from_slice(&chunk);
-    }
-    Ok(Started::Whole(whole))
 }
 
 fn response_context(

@@ -556,10 +556,33 @@ impl Config {
         Config::from_toml_str(&text, &|k| std::env::var(k).ok()).map_err(|e| e.in_file(path))
     }
 
+    /// The `[[keys]]` as the key system takes them (digests only).
+    pub fn declared_keys(&self) -> Result<Vec<gateway_auth::DeclaredKey>, ConfigError> {
+        use gateway_auth::DeclaredKey;
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| match (&k.sha256, &k.secret) {
+                (Some(hex), _) => DeclaredKey::from_sha256_hex(&k.name, hex, k.models.clone())
+                    .map_err(|_| {
+                        ConfigError::invalid(format!("keys[{i}].sha256"), "must be 64 hex digits")
+                    }),
+                (None, Some(secret)) => {
+                    Ok(DeclaredKey::from_secret(&k.name, secret, k.models.clone()))
+                }
+                (None, None) => Err(ConfigError::invalid(
+                    format!("keys[{i}]"),
+                    "set `sha256` or `secret`",
+                )),
+            })
+            .collect()
+    }
+
     /// The configuration used when no file is given, with a freshly generated key.
     /// Returns the configuration and the key in plain text (to print once).
     pub fn default_mock() -> Result<(Config, String), ConfigError> {
-        let key = crate::auth::generate_key().map_err(ConfigError::Random)?;
+        let key = gateway_auth::secret::new_token("pbk_")
+            .map_err(|e| ConfigError::Random(std::io::Error::other(e.to_string())))?;
         let config = Config::default_mock_with_key(&key);
         Ok((config, key))
     }
@@ -594,7 +617,7 @@ impl Config {
             catalog: BTreeMap::new(),
             keys: vec![KeyConfig {
                 name: "local".to_owned(),
-                sha256: Some(crate::auth::sha256_hex(key)),
+                sha256: Some(gateway_auth::secret::digest_hex(key)),
                 secret: None,
                 models: all_models(),
             }],

@@ -9,10 +9,10 @@ use http::StatusCode;
 use serde_json::json;
 
 use crate::app::App;
-use crate::auth::KeyIdentity;
 use crate::chat::Failure;
 use crate::respond::{self, Answer};
 use crate::routing::Needs;
+use gateway_auth::Entry;
 
 /// Answers an estimate for a body in `shape`.
 // The same `Failure` the async operations return (clippy does not weigh those); it is
@@ -22,7 +22,7 @@ pub(crate) fn estimate(
     app: &App,
     shape: ApiShape,
     body: &Bytes,
-    identity: &KeyIdentity,
+    entry: &Entry,
 ) -> Result<Answer, Failure> {
     let req = codec::decode_request(shape, body).map_err(|e| Failure::new(e.into(), None))?;
     if req.model.is_empty() {
@@ -34,7 +34,7 @@ pub(crate) fn estimate(
             None,
         ));
     }
-    if !identity.allows(&req.model) {
+    if !entry.policy.allows_model(&req.model) {
         return Err(Failure::new(
             GatewayError::new(
                 ErrorKind::PermissionDenied,

@@ -75,16 +75,7 @@ pub struct ChatCall {
     pub json_array: bool,
 }
 
-/// The body forms of embeddings requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmbedForm {
-    /// OpenAI `/v1/embeddings`.
-    OpenAi,
-    /// Gemini `:embedContent` (one input).
-    GeminiOne,
-    /// Gemini `:batchEmbedContents`.
-    GeminiBatch,
-}
+pub use gateway_translate::codec::EmbedForm;
 
 impl Endpoint {
     /// The shape whose envelope errors of this endpoint use.

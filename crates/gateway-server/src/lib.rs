@@ -5,15 +5,18 @@
 pub mod accounting;
 pub mod admin;
 pub mod app;
-pub mod auth;
+mod attempts;
 pub mod catalog;
 mod chat;
 pub mod config;
 mod estimate;
 pub mod ingress;
+pub mod layers;
 pub mod listen;
 pub mod mock_server;
 mod ops;
 pub mod respond;
 pub mod routing;
-pub mod service;
+pub mod stack;
+
+pub use stack::{Gateway, gateway_stack};

@@ -8,12 +8,14 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::Request;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body as HttpBody;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
@@ -22,8 +24,6 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::app::App;
 use crate::config::TlsConfig;
-use crate::respond::Answer;
-use crate::service;
 
 /// Loads the certificate chain and key named in `[server.tls]` and offers HTTP/2 and
 /// HTTP/1.1 by ALPN.
@@ -50,8 +50,9 @@ pub fn tls_acceptor(tls: &TlsConfig) -> Result<TlsAcceptor, String> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves; then stops accepting, marks
-/// the app as draining, and waits up to `grace` for open connections to finish.
+/// Serves `app`'s gateway stack ([`crate::gateway_stack`]) on `listener` until
+/// `shutdown` resolves; then stops accepting, marks the app as draining, and waits up
+/// to `grace` for open connections to finish.
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
@@ -60,31 +61,33 @@ pub async fn serve(
     grace: Duration,
 ) -> io::Result<()> {
     let draining = app.clone();
-    let handler = move |req| {
-        let app = app.clone();
-        async move { service::handle(app, req).await }
-    };
-    serve_with(listener, tls, handler, shutdown, grace, move || {
+    let stack = crate::gateway_stack::<Incoming>(app);
+    serve_with(listener, tls, stack, shutdown, grace, move || {
         draining.start_draining();
     })
     .await
 }
 
 /// The accept loop every listener shares (the gateway's and the admin API's):
-/// TCP_NODELAY, optional TLS, HTTP/1.1 and HTTP/2, `handler` per request; when
+/// TCP_NODELAY, optional TLS, HTTP/1.1 and HTTP/2, `service` per request; when
 /// `shutdown` resolves, stop accepting, call `on_stop`, and wait up to `grace` for
 /// open connections.
-pub(crate) async fn serve_with<H, F>(
+pub(crate) async fn serve_with<S, RB>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    handler: H,
+    service: S,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
     on_stop: impl FnOnce(),
 ) -> io::Result<()>
 where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Answer> + Send + 'static,
+    S: tower::Service<Request<Incoming>, Response = Response<RB>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    RB: HttpBody<Data = Bytes> + Send + 'static,
+    RB::Error: Into<tower::BoxError>,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new());
@@ -106,11 +109,7 @@ where
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
-        let service = service_fn(move |req| {
-            let answer = handler(req);
-            async move { Ok::<_, Infallible>(answer.await) }
-        });
+        let service = TowerToHyperService::new(service.clone());
         let builder = builder.clone();
         match &tls {
             None => {

@@ -1,38 +1,34 @@
-//! The non-chat operations: embeddings, token counts and model lists.
-//!
-//! They route like chat (same routes, fallbacks on retryable failures) but are
-//! answered whole, so each target is tried once.
+//! The non-chat operations: embeddings, token counts and model lists. Embeddings and
+//! token counts route like chat and go through the same attempt loop (retries,
+//! fallbacks, cool-downs, the route's timeout); they are answered whole.
 
-use bytes::Bytes;
-use futures_util::StreamExt;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use gateway_auth::Entry;
 use gateway_protocol::{
-    ApiShape, ChatRequest, CountTokensResponse, EmbeddingsRequest, EmbeddingsResponse, ErrorKind,
+    ApiShape, ChatRequest, CountTokensResponse, EmbeddingsRequest, EmbeddingsResponse,
     GatewayError, ModelInfo, ModelList, Usage,
 };
-use gateway_providers::{Operation, Provider, UpstreamCall};
-use gateway_translate::{
-    EncodeOptions, TranslateError, anthropic, estimate, gemini, ollama, openai_chat,
-    openai_embeddings,
-};
+use gateway_providers::{Operation, Provider};
+use gateway_translate::{EncodeOptions, TranslateError, codec, estimate};
 use http::StatusCode;
 
-use crate::accounting;
+use crate::accounting::{self, Ticket};
 use crate::app::App;
-use crate::auth::KeyIdentity;
+use crate::attempts::{self, Attempt, Skip, Started};
 use crate::chat::{Failure, policy};
 use crate::ingress::EmbedForm;
 use crate::respond::{self, Answer, Served};
-use crate::routing::{Needs, RoutePlan, Target, retryable};
+use crate::routing::{Needs, RoutePlan, Target};
 
 /// `GET /v1/models` and `GET /v1beta/models`: the public names this key may use.
-pub(crate) fn list_models(app: &App, shape: ApiShape, identity: &KeyIdentity) -> Answer {
+pub(crate) fn list_models(app: &App, shape: ApiShape, entry: &Entry) -> Answer {
     let models = app
         .router
         .public_models()
         .into_iter()
-        .filter(|m| identity.allows(m))
+        .filter(|m| entry.policy.allows_model(m))
         .map(|id| {
             let info = app.catalog.lookup(&id);
             ModelInfo {
@@ -45,80 +41,66 @@ pub(crate) fn list_models(app: &App, shape: ApiShape, identity: &KeyIdentity) ->
             }
         })
         .collect();
-    let list = ModelList { models };
-    let body = match shape {
-        ApiShape::Anthropic => anthropic::models::encode(&list),
-        ApiShape::Gemini => gemini::models::encode(&list),
-        ApiShape::Ollama => ollama::models::encode(&list),
-        ApiShape::OpenAiChat | ApiShape::OpenAiResponses => openai_chat::models::encode_list(&list),
-    };
+    let body = codec::encode_model_list(shape, &ModelList { models });
     respond::json(StatusCode::OK, body)
 }
 
-/// What an operation's caller sent, for its usage record.
-pub(crate) struct OpCall<'a> {
-    pub body: &'a Bytes,
-    pub identity: &'a KeyIdentity,
-    pub request_id: &'a str,
-    pub url_model: Option<&'a str>,
+/// An embeddings request in any of the three body forms, routed for this key.
+pub(crate) fn decode_embeddings(
+    app: &App,
+    entry: &Entry,
+    form: EmbedForm,
+    body: &Bytes,
+    url_model: Option<&str>,
+) -> Result<(EmbeddingsRequest, RoutePlan), GatewayError> {
+    let mut req = codec::decode_embeddings_request(form, body).map_err(GatewayError::from)?;
+    if let Some(m) = url_model {
+        req.model = m.strip_prefix("models/").unwrap_or(m).to_owned();
+    }
+    let plan = policy::plan(app, entry, &req.model, &Needs::default())?;
+    Ok((req, plan))
 }
 
-/// Embeddings in any of the three body forms, from any provider that has them.
-/// Admitted, charged and recorded like chat (input tokens only).
+struct EmbeddingsAttempt<'a> {
+    req: &'a mut EmbeddingsRequest,
+}
+
+impl Attempt for EmbeddingsAttempt<'_> {
+    type Prepared = ();
+
+    async fn prepare(&mut self, provider: &Provider, target: &Target) -> Result<(Bytes, ()), Skip> {
+        self.req.model.clone_from(&target.upstream_model);
+        let body = codec::encode_embeddings_request(provider.shape(), self.req)
+            .map_err(|e| Skip::Unfit(e.into()))?;
+        Ok((Bytes::from(body), ()))
+    }
+}
+
+/// Embeddings from any provider that has them, charged (input tokens) and recorded
+/// like chat.
 pub(crate) async fn embeddings(
     app: &Arc<App>,
     form: EmbedForm,
-    call: &OpCall<'_>,
+    mut req: EmbeddingsRequest,
+    plan: &RoutePlan,
+    mut ticket: Ticket,
 ) -> Result<Answer, Failure> {
-    let decoded = match form {
-        EmbedForm::OpenAi => openai_embeddings::request::decode(call.body),
-        EmbedForm::GeminiOne => gemini::embeddings::decode_request(call.body),
-        EmbedForm::GeminiBatch => gemini::embeddings::decode_batch_request(call.body),
-    };
-    let mut req = decoded.map_err(client_error)?;
-    if let Some(m) = call.url_model {
-        req.model = m.strip_prefix("models/").unwrap_or(m).to_owned();
-    }
     let caller_model = req.model.clone();
-    let caller = match form {
-        EmbedForm::OpenAi => ApiShape::OpenAiChat,
-        EmbedForm::GeminiOne | EmbedForm::GeminiBatch => ApiShape::Gemini,
+    let mut attempt = EmbeddingsAttempt { req: &mut req };
+    let ran = attempts::run(app, plan, Operation::Embeddings, false, "", &mut attempt).await;
+    let won = match ran {
+        Ok(won) => won,
+        Err(lost) => return Err(lost.fail(ticket)),
     };
-    let plan = policy::plan(app, call.identity, &caller_model, &Needs::default())
-        .map_err(|e| Failure::new(e, None))?;
-    let mut ticket = accounting::admit_estimated(app, &charge(call, caller), &caller_model, || {
-        accounting::embeddings_estimate(&app.catalog, &req, &plan)
-    })
-    .map_err(|r| Failure::refused(&r))?;
-    let result = routed(
-        app,
-        &caller_model,
-        &plan,
-        Operation::Embeddings,
-        |provider, target| {
-            req.model.clone_from(&target.upstream_model);
-            encode_embeddings(provider.shape(), &req)
-        },
-    )
-    .await;
-    let (served, shape, bytes) = match result {
-        Ok(r) => r,
-        Err(failure) => {
-            ticket.fail(&failure.err, None);
-            return Err(failure);
-        }
-    };
+    let (served, shape, bytes) = whole(won);
     ticket.routed(&served.provider, &served.model, shape);
-    let mut resp = match decode_embeddings(shape, &bytes, &target_model(&served)) {
+    let decoded = codec::decode_embeddings_response(shape, &bytes, &served.model);
+    let mut resp: EmbeddingsResponse = match decoded {
         Ok(resp) => resp,
         Err(e) => return Err(unreadable_answer(e, ticket, &served)),
     };
     resp.model = caller_model;
-    let out = match form {
-        EmbedForm::OpenAi => openai_embeddings::response::encode(&resp, req.encoding_format),
-        EmbedForm::GeminiOne => gemini::embeddings::encode_response(&resp),
-        EmbedForm::GeminiBatch => gemini::embeddings::encode_batch_response(&resp),
-    };
+    let out = codec::encode_embeddings_response(form, &resp, req.encoding_format);
     ticket.first_byte();
     ticket.response_body(&out);
     // Gemini reports no token count: the local one stands in.
@@ -132,71 +114,64 @@ pub(crate) async fn embeddings(
     Ok(respond::whole(out, served))
 }
 
+/// A token-count request (Anthropic or Gemini body), routed for this key.
+pub(crate) fn decode_count_tokens(
+    app: &App,
+    entry: &Entry,
+    shape: ApiShape,
+    body: &Bytes,
+    url_model: Option<&str>,
+) -> Result<(ChatRequest, RoutePlan), GatewayError> {
+    let mut req = codec::decode_count_tokens_request(shape, body).map_err(GatewayError::from)?;
+    if let Some(m) = url_model {
+        req.model = m.to_owned();
+    }
+    let plan = policy::plan(app, entry, &req.model, &Needs::default())?;
+    Ok((req, plan))
+}
+
+struct CountAttempt<'a> {
+    req: &'a mut ChatRequest,
+}
+
+impl Attempt for CountAttempt<'_> {
+    type Prepared = ();
+
+    async fn prepare(&mut self, provider: &Provider, target: &Target) -> Result<(Bytes, ()), Skip> {
+        self.req.model.clone_from(&target.upstream_model);
+        let opts = EncodeOptions::default();
+        let Some(encoded) = codec::encode_count_tokens_request(provider.shape(), self.req, &opts)
+        else {
+            return Err(Skip::Local);
+        };
+        let body = encoded.map_err(|e| Skip::Unfit(e.into()))?;
+        Ok((Bytes::from(body), ()))
+    }
+}
+
 /// Token counts: Anthropic and Gemini upstreams are asked; others get the local
-/// estimate (said in `x-patchbay-estimate: true`). Admitted and recorded as a
-/// request that uses no tokens (it counts against request rates, not quotas).
+/// estimate (said in `x-patchbay-estimate: true`). Recorded as a request that uses
+/// no tokens (it counts against request rates, not quotas).
 pub(crate) async fn count_tokens(
     app: &Arc<App>,
     shape: ApiShape,
-    call: &OpCall<'_>,
+    mut req: ChatRequest,
+    plan: &RoutePlan,
+    mut ticket: Ticket,
 ) -> Result<Answer, Failure> {
-    let decoded = match shape {
-        ApiShape::Gemini => gemini::count_tokens::decode_request(call.body),
-        _ => anthropic::count_tokens::decode_request(call.body),
-    };
-    let mut req: ChatRequest = decoded.map_err(client_error)?;
-    if let Some(m) = call.url_model {
-        req.model = m.to_owned();
-    }
-    let caller_model = req.model.clone();
-    let plan = policy::plan(app, call.identity, &caller_model, &Needs::default())
-        .map_err(|e| Failure::new(e, None))?;
-    let mut ticket = accounting::admit_estimated(app, &charge(call, shape), &caller_model, || {
-        gateway_auth::Estimate {
-            input_tokens: 0,
-            output_tokens: 0,
-            cost_micros: Some(0),
-        }
-    })
-    .map_err(|r| Failure::refused(&r))?;
-    let mut estimated = false;
-    let result = routed(
-        app,
-        &caller_model,
-        &plan,
-        Operation::CountTokens,
-        |provider, target| {
-            let opts = EncodeOptions::default();
-            let encoded = match provider.shape() {
-                ApiShape::Anthropic => {
-                    req.model.clone_from(&target.upstream_model);
-                    anthropic::count_tokens::encode_request(&req, &opts)
-                }
-                ApiShape::Gemini => {
-                    gemini::count_tokens::encode_request(&req, &target.upstream_model, &opts)
-                }
-                _ => {
-                    estimated = true;
-                    return Err(Estimate);
-                }
-            };
-            encoded.map_err(|e| Prep::Refused(e.into()))
-        },
-    )
-    .await;
-    let count = match result {
-        Ok((served, up, bytes)) => {
+    let mut attempt = CountAttempt { req: &mut req };
+    let ran = attempts::run(app, plan, Operation::CountTokens, false, "", &mut attempt).await;
+    let (count, served) = match ran {
+        Ok(won) => {
+            let (served, up, bytes) = whole(won);
             ticket.routed(&served.provider, &served.model, up);
-            let decoded = match up {
-                ApiShape::Gemini => gemini::count_tokens::decode_response(&bytes),
-                _ => anthropic::count_tokens::decode_response(&bytes),
-            };
-            match decoded {
+            match codec::decode_count_tokens_response(up, &bytes) {
                 Ok(count) => (count, served),
                 Err(e) => return Err(unreadable_answer(e, ticket, &served)),
             }
         }
-        Err(_) if estimated => (
+        // No route target counts tokens: the local estimate answers.
+        Err(lost) if lost.local || lost.tries == 0 && lost.target.is_none() => (
             CountTokensResponse {
                 input_tokens: estimate::input_tokens(&req),
             },
@@ -205,169 +180,38 @@ pub(crate) async fn count_tokens(
                 ..Served::default()
             },
         ),
-        Err(failure) => {
-            ticket.fail(&failure.err, None);
-            return Err(failure);
-        }
+        Err(lost) => return Err(lost.fail(ticket)),
     };
-    let out = match shape {
-        ApiShape::Gemini => gemini::count_tokens::encode_response(&count.0),
-        _ => anthropic::count_tokens::encode_response(&count.0),
-    };
+    let out = codec::encode_count_tokens_response(shape, &count);
     ticket.first_byte();
     ticket.response_body(&out);
     ticket.succeed(None);
-    Ok(respond::whole(out, count.1))
+    Ok(respond::whole(out, served))
 }
 
-fn charge<'a>(call: &OpCall<'a>, caller: ApiShape) -> accounting::Charge<'a> {
-    accounting::Charge {
-        identity: call.identity,
-        body: call.body,
-        request_id: call.request_id,
-        caller,
-        streamed: false,
-    }
-}
-
-/// Why a target got no call.
-enum Prep {
-    /// The body cannot be made for this target; try the next.
-    Refused(GatewayError),
-    /// The answer is computed locally.
-    Estimate,
-}
-use Prep::Estimate;
-
-/// Tries each target of `plan` that has `op` once, in order, moving on after a
-/// retryable failure. Returns who served, their shape and the body.
-async fn routed(
-    app: &App,
-    model: &str,
-    plan: &RoutePlan,
-    op: Operation,
-    mut body_for: impl FnMut(&Provider, &Target) -> Result<Vec<u8>, Prep>,
-) -> Result<(Served, ApiShape, Vec<u8>), Failure> {
-    let fail = |err| Failure {
-        err,
-        target: None,
-        attempts: 0,
-        headers: Vec::new(),
+/// Who served a whole answer, their shape and the body.
+fn whole(won: attempts::Won<()>) -> (Served, ApiShape, Vec<u8>) {
+    let served = Served {
+        provider: won.target.provider.clone(),
+        model: won.target.upstream_model.clone(),
+        attempts: won.tries,
+        notes: Vec::new(),
     };
-    let mut last = None;
-    let mut tries = 0;
-    for target in &plan.attempts {
-        let Some(provider) = app.providers.get(&target.provider) else {
-            continue;
-        };
-        let body = match body_for(provider, target) {
-            Ok(b) => b,
-            Err(Prep::Refused(err)) => {
-                last = Some(err);
-                continue;
-            }
-            Err(Prep::Estimate) => {
-                return Err(fail(GatewayError::new(ErrorKind::NotFound, "estimate")));
-            }
-        };
-        if !provider.supports(op) {
-            continue;
-        }
-        tries += 1;
-        let call = UpstreamCall {
-            operation: op,
-            model: target.upstream_model.clone(),
-            stream: false,
-            body: Bytes::from(body),
-        };
-        let reply = match provider.send(call).await {
-            Ok(r) => r,
-            Err(err) => {
-                let again = retryable(&err);
-                last = Some(err);
-                if again {
-                    continue;
-                }
-                break;
-            }
-        };
-        let mut whole = Vec::new();
-        let mut stream = reply.body;
-        let mut broke = None;
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(c) => whole.extend_from_slice(&c),
-                Err(e) => {
-                    broke = Some(e);
-                    break;
-                }
-            }
-        }
-        if let Some(err) = broke {
-            last = Some(err);
-            continue;
-        }
-        let served = Served {
-            provider: target.provider.clone(),
-            model: target.upstream_model.clone(),
-            attempts: tries,
-            notes: Vec::new(),
-        };
-        return Ok((served, provider.shape(), whole));
-    }
-    Err(Failure {
-        err: last.unwrap_or_else(|| {
-            GatewayError::new(
-                ErrorKind::NotFound,
-                format!(
-                    "no provider routed for `{model}` has a {} endpoint",
-                    op.as_str()
-                ),
-            )
-        }),
-        target: None,
-        attempts: tries,
-        headers: Vec::new(),
-    })
-}
-
-fn target_model(served: &Served) -> String {
-    served.model.clone()
-}
-
-fn encode_embeddings(shape: ApiShape, req: &EmbeddingsRequest) -> Result<Vec<u8>, Prep> {
-    let encoded = match shape {
-        ApiShape::Gemini => gemini::embeddings::encode_batch_request(req),
-        ApiShape::Ollama => ollama::embeddings::encode_request(req),
-        _ => openai_embeddings::request::encode(req),
+    let body = match won.started {
+        Started::Whole(body) => body,
+        // Operations other than chat are asked whole.
+        Started::Stream { first, .. } => first.map(|b| b.to_vec()).unwrap_or_default(),
     };
-    encoded.map_err(|e| Prep::Refused(e.into()))
-}
-
-fn decode_embeddings(
-    shape: ApiShape,
-    body: &[u8],
-    model: &str,
-) -> Result<EmbeddingsResponse, TranslateError> {
-    match shape {
-        ApiShape::Gemini => gemini::embeddings::decode_response(body, model),
-        ApiShape::Ollama => ollama::embeddings::decode_response(body),
-        _ => openai_embeddings::response::decode(body),
-    }
-}
-
-fn client_error(e: TranslateError) -> Failure {
-    Failure {
-        err: e.into(),
-        target: None,
-        attempts: 0,
-        headers: Vec::new(),
-    }
+    (served, won.shape, body)
 }
 
 /// An upstream answer that could not be read: recorded as failed, answered as such.
-fn unreadable_answer(e: TranslateError, ticket: accounting::Ticket, served: &Served) -> Failure {
-    let err = unreadable(e);
+fn unreadable_answer(e: TranslateError, ticket: Ticket, served: &Served) -> Failure {
+    let inner: GatewayError = e.into();
+    let err = GatewayError::new(
+        gateway_protocol::ErrorKind::Upstream,
+        format!("the upstream answer could not be read: {}", inner.message),
+    );
     ticket.fail(&err, None);
     Failure {
         err,
@@ -375,12 +219,4 @@ fn unreadable_answer(e: TranslateError, ticket: accounting::Ticket, served: &Ser
         attempts: served.attempts,
         headers: Vec::new(),
     }
-}
-
-fn unreadable(e: TranslateError) -> GatewayError {
-    let inner: GatewayError = e.into();
-    GatewayError::new(
-        ErrorKind::Upstream,
-        format!("the upstream answer could not be read: {}", inner.message),
-    )
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use gateway_auth::DeclaredKey;
 use gateway_protocol::ApiShape;
-use gateway_server::auth::ConfigKeys;
 use gateway_server::catalog::Catalog;
 use gateway_server::config::{Config, ConfigError};
 use gateway_server::mock_server::MockOptions;
@@ -246,7 +246,7 @@ pub struct CheckReport {
     /// The catalogue with the file's overrides.
     pub catalog: Catalog,
     /// The keys it declares.
-    pub keys: ConfigKeys,
+    pub keys: Vec<DeclaredKey>,
 }
 
 impl CheckReport {
@@ -316,7 +316,7 @@ pub fn check_config(path: Option<&Path>) -> Result<CheckReport, ConfigError> {
     }
     let catalog = Catalog::from_config(&config);
     let router = Router::new(&config, &catalog)?;
-    let keys = ConfigKeys::new(&config.keys)?;
+    let keys = config.declared_keys()?;
     Ok(CheckReport {
         config,
         router,

@@ -164,7 +164,7 @@ pub async fn check(args: CheckArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     // Probing needs the providers only: the database is left alone.
-    let app = match App::with_keys(&report.config, Arc::new(report.keys.clone()), None) {
+    let app = match App::with_keys(&report.config, None) {
         Ok(app) => app,
         Err(err) => return fail(&err.to_string()),
     };

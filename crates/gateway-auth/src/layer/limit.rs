@@ -140,7 +140,7 @@ where
         let Some(entry) = ext.get::<Arc<Entry>>() else {
             return Either::Right(self.inner.call(req));
         };
-        let project = entry.project.as_deref();
+        let project = entry.project.as_deref().map(|p| &p.limits);
         if ext.get::<Exempt>().is_some() || !entry.policy.is_limited(project) {
             return Either::Right(self.inner.call(req));
         }
@@ -148,7 +148,7 @@ where
         let admitted = self.layer.limiter.admit(
             &entry.subject,
             &entry.policy.limits,
-            project.map(|p| &p.limits),
+            project,
             &estimate,
             now_ms(),
         );

@@ -7,15 +7,12 @@ use gateway_auth::MaxTokensMode;
 use gateway_protocol::{ChatRequest, ErrorKind, GatewayError, Part};
 
 use crate::app::App;
-use crate::auth::KeyIdentity;
-use crate::routing::{Needs, RoutePlan, glob_match};
+use crate::routing::{Needs, RoutePlan};
+use gateway_auth::Entry;
 
-/// Applies the policy of `identity` to `req`; true when `req` was changed (then the
+/// Applies the policy of `entry` to `req`; true when `req` was changed (then the
 /// caller's bytes can no longer be forwarded as they are).
-pub(super) fn apply(identity: &KeyIdentity, req: &mut ChatRequest) -> Result<bool, GatewayError> {
-    let Some(entry) = &identity.entry else {
-        return Ok(false);
-    };
+pub(crate) fn apply(entry: &Entry, req: &mut ChatRequest) -> Result<bool, GatewayError> {
     let policy = &entry.policy;
     let mut changed = false;
     if req.model.is_empty() {
@@ -52,7 +49,7 @@ pub(super) fn apply(identity: &KeyIdentity, req: &mut ChatRequest) -> Result<boo
 /// targets on providers the key may not reach are dropped, cooling-down ones moved back.
 pub(crate) fn plan(
     app: &App,
-    identity: &KeyIdentity,
+    entry: &Entry,
     model: &str,
     needs: &Needs,
 ) -> Result<RoutePlan, GatewayError> {
@@ -62,29 +59,26 @@ pub(crate) fn plan(
             "a model name is required",
         ));
     }
-    if !identity.allows(model) {
+    if !entry.policy.allows_model(model) {
         return Err(GatewayError::new(
             ErrorKind::PermissionDenied,
             format!("this key may not use model `{model}`; ask for a key that allows it"),
         ));
     }
     let mut plan = app.router.resolve(model, needs)?;
-    filter_providers(identity, &mut plan)?;
+    filter_providers(entry, &mut plan)?;
     plan.apply_cooldown(&app.cooldown, Instant::now());
     Ok(plan)
 }
 
 /// Drops the targets on providers the key may not reach; refuses when none is left.
-fn filter_providers(identity: &KeyIdentity, plan: &mut RoutePlan) -> Result<(), GatewayError> {
-    let Some(entry) = &identity.entry else {
-        return Ok(());
-    };
+fn filter_providers(entry: &Entry, plan: &mut RoutePlan) -> Result<(), GatewayError> {
     let allowed = &entry.policy.providers;
     if allowed.iter().any(|g| g == "*") {
         return Ok(());
     }
     plan.attempts
-        .retain(|t| allowed.iter().any(|g| glob_match(g, &t.provider)));
+        .retain(|t| entry.policy.allows_provider(&t.provider));
     if plan.attempts.is_empty() {
         return Err(GatewayError::new(
             ErrorKind::PermissionDenied,

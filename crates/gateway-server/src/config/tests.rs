@@ -8,7 +8,7 @@ const BROKEN: &str = include_str!("../../tests/fixtures/config/broken_references
 fn env(k: &str) -> Option<String> {
     match k {
         "ANTHROPIC_API_KEY" | "OPENAI_API_KEY" | "DEEPSEEK_API_KEY" => Some(format!("sk-{k}")),
-        "ALICE_KEY_SHA256" => Some(crate::auth::sha256_hex("pbk_alice")),
+        "ALICE_KEY_SHA256" => Some(gateway_auth::secret::digest_hex("pbk_alice")),
         _ => None,
     }
 }
@@ -49,7 +49,7 @@ fn the_full_example_loads() {
     assert_eq!(c.catalog["my-fine-tune"].context_window, Some(128_000));
     assert_eq!(
         c.keys[0].sha256.as_deref(),
-        Some(crate::auth::sha256_hex("pbk_alice").as_str())
+        Some(gateway_auth::secret::digest_hex("pbk_alice").as_str())
     );
     assert_eq!(c.keys[1].models, ["*"]);
     assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
@@ -277,6 +277,9 @@ fn the_default_mock_config_is_valid_and_routes_everything_to_mock() {
     assert_eq!(c.providers["mock"]["kind"].as_str(), Some("mock"));
     assert!(c.routes[0].is_default());
     assert_eq!(c.keys.len(), 1);
-    assert_eq!(c.keys[0].sha256, Some(crate::auth::sha256_hex(&key)));
+    assert_eq!(
+        c.keys[0].sha256,
+        Some(gateway_auth::secret::digest_hex(&key))
+    );
     validate(&mut c).unwrap();
 }

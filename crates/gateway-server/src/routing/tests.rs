@@ -4,7 +4,7 @@ const FULL: &str = include_str!("../../tests/fixtures/config/full.toml");
 
 fn env(k: &str) -> Option<String> {
     Some(if k == "ALICE_KEY_SHA256" {
-        crate::auth::sha256_hex("x")
+        gateway_auth::secret::digest_hex("x")
     } else {
         format!("v-{k}")
     })

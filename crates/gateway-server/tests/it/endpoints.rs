@@ -330,3 +330,30 @@ async fn estimates_price_a_request_without_calling_upstream() {
     let v: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(v["type"], "error", "{v}");
 }
+
+#[tokio::test]
+async fn a_callers_request_id_is_kept_and_one_is_made_otherwise() {
+    let gw = setup().await;
+    let c = client();
+    let body = r#"{"model":"gpt-5","messages":[{"role":"user","content":"Hi"}]}"#;
+    let traced = c
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(KEY)
+        .header("x-request-id", "trace-4f2a-caller")
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(traced.status(), 200);
+    assert_eq!(traced.headers()["x-request-id"], "trace-4f2a-caller");
+    // Refusals and key-less answers carry an id too, a fresh one each time.
+    let mut made = Vec::new();
+    for path in ["/v1/chat/completions", "/healthz"] {
+        let resp = c.post(gw.url(path)).body(body).send().await.unwrap();
+        let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert!(id.starts_with("req_"), "{path}: {id}");
+        made.push(id);
+    }
+    assert_ne!(made[0], made[1]);
+}

@@ -384,3 +384,72 @@ async fn two_hundred_concurrent_streams_complete_intact() {
         assert_eq!(text, expected, "{caller:?}");
     }
 }
+
+/// Embeddings and token counts go through the same attempt loop as chat: retries of
+/// the same target with backoff, then the fallbacks, and the tries are reported.
+#[tokio::test]
+async fn every_operation_gets_retries_and_fallbacks() {
+    let up = Upstreams::start(MockConfig::default()).await;
+    let dead = dead_port().await;
+    let config = format!(
+        r#"{}
+[providers.dead]
+kind = "openai_compatible"
+base_url = "http://{dead}/v1"
+
+[providers.dead_anthropic]
+kind = "anthropic"
+base_url = "http://{dead}"
+api_key = "sk-ant-unused"
+
+[[routes]]
+model = "embed-chain"
+targets = [{{ provider = "dead", model = "mock-embed" }}]
+fallbacks = [{{ provider = "openai", model = "mock-embed" }}]
+retries = 2
+backoff_ms = 1
+backoff_max_ms = 2
+
+[[routes]]
+model = "count-chain"
+targets = [{{ provider = "dead_anthropic", model = "mock-echo" }}]
+fallbacks = [{{ provider = "anthropic", model = "mock-echo" }}]
+retries = 1
+backoff_ms = 1
+backoff_max_ms = 2
+"#,
+        up.toml()
+    );
+    let gw = Gateway::start(&config).await;
+    let c = client();
+    let resp = c
+        .post(gw.url("/v1/embeddings"))
+        .bearer_auth(KEY)
+        .json(&serde_json::json!({"model": "embed-chain", "input": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-patchbay-provider"], "openai");
+    // dead: 1 + 2 retries, then the fallback.
+    assert_eq!(resp.headers()["x-patchbay-attempts"], "4");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(body["data"][0]["embedding"].is_array(), "{body}");
+
+    let resp = c
+        .post(gw.url("/v1/messages/count_tokens"))
+        .header("x-api-key", KEY)
+        .header("anthropic-version", "2023-06-01")
+        .json(&serde_json::json!({
+            "model": "count-chain",
+            "messages": [{"role": "user", "content": "count these words"}]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-patchbay-provider"], "anthropic");
+    assert_eq!(resp.headers()["x-patchbay-attempts"], "3");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(body["input_tokens"].as_u64().unwrap() > 0, "{body}");
+}

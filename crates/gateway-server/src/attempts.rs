@@ -1,0 +1,221 @@
+//! One upstream attempt loop for every operation (chat, embeddings, token counts):
+//! targets in the plan's order (cooling-down ones already moved back), the same
+//! target retried with jittered backoff while the failure is retryable, then the
+//! next one; every try under the route's timeout; cool-downs recorded. A try counts
+//! as won at the **commit point** — the whole body read (at most 64 MiB), or a
+//! stream's first chunk — and nothing after it is retried, so the caller never sees
+//! a failed try.
+
+use std::future::Future;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use gateway_protocol::{ApiShape, Blame, ErrorKind, GatewayError};
+use gateway_providers::{BodyStream, Operation, Provider, UpstreamCall};
+
+use crate::app::App;
+use crate::routing::{RoutePlan, Target, retryable};
+
+/// Upstream answers larger than this (non-streaming) are refused rather than held.
+const MAX_ANSWER_BYTES: usize = 64 << 20;
+
+/// Why a target gets no call.
+pub(crate) enum Skip {
+    /// The request cannot be made for this target; the next may take it.
+    Unfit(GatewayError),
+    /// The answer is made locally (a token count no upstream of the route offers).
+    Local,
+}
+
+/// What an operation does per target before a try.
+pub(crate) trait Attempt {
+    /// What comes with the body (chat: what the fast path decided).
+    type Prepared: Send;
+    /// The body for `target` on `provider`.
+    fn prepare(
+        &mut self,
+        provider: &Provider,
+        target: &Target,
+    ) -> impl Future<Output = Result<(Bytes, Self::Prepared), Skip>> + Send;
+}
+
+/// What arrived before the answer is committed to the caller.
+pub(crate) enum Started {
+    /// A whole (non-streaming) body.
+    Whole(Vec<u8>),
+    /// A stream whose first chunk arrived (or that ended empty).
+    Stream {
+        first: Option<Bytes>,
+        rest: BodyStream,
+    },
+}
+
+/// A try that reached the commit point.
+pub(crate) struct Won<P> {
+    pub target: Target,
+    pub shape: ApiShape,
+    pub tries: u32,
+    pub started: Started,
+    pub prepared: P,
+}
+
+/// Every try failed (or none could be made).
+pub(crate) struct Lost {
+    pub err: GatewayError,
+    pub target: Option<Target>,
+    pub shape: Option<ApiShape>,
+    pub tries: u32,
+    /// An [`Attempt`] asked for the local answer.
+    pub local: bool,
+}
+
+/// Runs `op` over `plan`'s targets until one commits.
+pub(crate) async fn run<A: Attempt>(
+    app: &App,
+    plan: &RoutePlan,
+    op: Operation,
+    stream: bool,
+    request_id: &str,
+    attempt: &mut A,
+) -> Result<Won<A::Prepared>, Lost> {
+    let mut rng = fastrand::Rng::new();
+    let mut tries = 0u32;
+    let mut last_err: Option<GatewayError> = None;
+    let mut last: Option<(Target, ApiShape)> = None;
+    for target in &plan.attempts {
+        let Some(provider) = app.providers.get(&target.provider) else {
+            last_err = Some(GatewayError::new(
+                ErrorKind::Internal,
+                format!("route target `{target}` names an unknown provider"),
+            ));
+            continue;
+        };
+        if !provider.supports(op) {
+            continue;
+        }
+        let (body, prepared) = match attempt.prepare(provider, target).await {
+            Ok(p) => p,
+            Err(Skip::Unfit(err)) => {
+                last_err = Some(err);
+                last = Some((target.clone(), provider.shape()));
+                continue;
+            }
+            Err(Skip::Local) => {
+                return Err(Lost {
+                    err: GatewayError::new(ErrorKind::NotFound, "answered locally"),
+                    target: None,
+                    shape: None,
+                    tries,
+                    local: true,
+                });
+            }
+        };
+        for retry in 0..=plan.retries {
+            if retry > 0 {
+                let after = last_err.as_ref().unwrap_or(&GENERIC);
+                tokio::time::sleep(plan.backoff.delay_after(after, retry - 1, &mut rng)).await;
+            }
+            tries += 1;
+            let call = UpstreamCall {
+                operation: op,
+                model: target.upstream_model.clone(),
+                stream,
+                body: body.clone(),
+            };
+            let outcome = tokio::time::timeout(plan.timeout, async {
+                let reply = provider.send(call).await?;
+                commit(reply.body, stream).await
+            })
+            .await
+            .unwrap_or_else(|_| {
+                Err(GatewayError::new(
+                    ErrorKind::UpstreamTimeout,
+                    format!(
+                        "`{target}` did not answer within the route's timeout ({} ms)",
+                        plan.timeout.as_millis()
+                    ),
+                ))
+            });
+            match outcome {
+                Ok(started) => {
+                    app.cooldown.record_success(target);
+                    return Ok(Won {
+                        target: target.clone(),
+                        shape: provider.shape(),
+                        tries,
+                        started,
+                        prepared,
+                    });
+                }
+                Err(err) => {
+                    let again = retryable(&err);
+                    tracing::debug!(request_id, %target, tries, error = %err.message, again, "upstream try failed");
+                    last = Some((target.clone(), provider.shape()));
+                    last_err = Some(err);
+                    if !again {
+                        break;
+                    }
+                    app.cooldown.record_failure(target, Instant::now());
+                }
+            }
+        }
+        if last_err.as_ref().is_some_and(|e| !retryable(e)) {
+            break;
+        }
+    }
+    let err = last_err.unwrap_or_else(|| {
+        GatewayError::new(
+            ErrorKind::NotFound,
+            format!(
+                "no provider routed for `{}` has a {} endpoint",
+                plan.route_name,
+                op.as_str()
+            ),
+        )
+    });
+    let (target, shape) = last.unzip();
+    Err(Lost {
+        err,
+        target,
+        shape,
+        tries,
+        local: false,
+    })
+}
+
+/// The backoff's reference failure when none was recorded yet.
+static GENERIC: GatewayError = GatewayError {
+    kind: ErrorKind::Upstream,
+    status: 502,
+    blame: Blame::Upstream,
+    retryable: true,
+    message: String::new(),
+    param: None,
+    code: None,
+    retry_after: None,
+};
+
+/// Waits for what must arrive before the caller sees a status: the whole body, or
+/// the first chunk of a stream. Failures here can still be retried.
+async fn commit(mut body: BodyStream, stream: bool) -> Result<Started, GatewayError> {
+    if stream {
+        let first = body.next().await.transpose()?;
+        return Ok(Started::Stream { first, rest: body });
+    }
+    let mut whole = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        if whole.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(GatewayError::new(
+                ErrorKind::Upstream,
+                format!(
+                    "the upstream answer is larger than {} MiB",
+                    MAX_ANSWER_BYTES >> 20
+                ),
+            ));
+        }
+        whole.extend_from_slice(&chunk);
+    }
+    Ok(Started::Whole(whole))
+}

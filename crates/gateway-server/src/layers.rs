@@ -1,0 +1,8 @@
+//! The gateway's own tower layers; [`crate::stack`] assembles them with
+//! tower-http's and gateway-auth's into the request path.
+
+pub mod classify;
+pub mod close;
+pub mod operation;
+pub mod prepare;
+pub mod reject;

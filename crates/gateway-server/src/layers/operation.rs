@@ -1,0 +1,130 @@
+//! [`Operation`]: the innermost service. It opens the request's account (with the
+//! reservation the limiter made, if any) and runs the operation: chat, embeddings,
+//! token counts, model lists, estimates. Failures are answered in the caller's
+//! envelope, saying where the request last went.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use gateway_auth::Admission;
+use gateway_protocol::ApiShape;
+use http::{HeaderValue, Request};
+use tower::Service;
+
+use super::prepare::{Call, Work};
+use crate::accounting::{Charge, Ticket};
+use crate::app::App;
+use crate::chat::Failure;
+use crate::ingress::Endpoint;
+use crate::respond::{self, Answer};
+use crate::{chat, estimate, ops};
+
+/// Runs prepared requests against the upstreams.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    app: Arc<App>,
+}
+
+impl Operation {
+    /// Operations of `app`.
+    pub fn new(app: Arc<App>) -> Self {
+        Operation { app }
+    }
+}
+
+impl Service<Request<Call>> for Operation {
+    type Response = Answer;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Answer, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Call>) -> Self::Future {
+        let app = self.app.clone();
+        Box::pin(async move { Ok(run(app, req).await) })
+    }
+}
+
+async fn run(app: Arc<App>, req: Request<Call>) -> Answer {
+    let (parts, call) = req.into_parts();
+    let reservation = parts
+        .extensions
+        .get::<Admission>()
+        .and_then(Admission::take);
+    let Call {
+        endpoint,
+        body,
+        request_id,
+        entry,
+        work,
+    } = call;
+    let shape = endpoint.error_shape();
+    let charge = |caller: ApiShape, streamed: bool| Charge {
+        entry: &entry,
+        body: &body,
+        request_id: &request_id,
+        caller,
+        streamed,
+    };
+    let result = match work {
+        Work::Chat {
+            call,
+            req,
+            changed,
+            plan,
+        } => {
+            let ticket = Ticket::open(
+                &app,
+                &charge(call.shape, req.stream),
+                &req.model,
+                reservation,
+            );
+            let served = chat::Routed {
+                changed,
+                plan,
+                ticket,
+            };
+            chat::serve(&app, &call, &body, req, served, &request_id).await
+        }
+        Work::Embeddings { form, req, plan } => {
+            let ticket = Ticket::open(&app, &charge(form.shape(), false), &req.model, reservation);
+            ops::embeddings(&app, form, req, &plan, ticket).await
+        }
+        Work::CountTokens { shape, req, plan } => {
+            let ticket = Ticket::open(&app, &charge(shape, false), &req.model, reservation);
+            ops::count_tokens(&app, shape, req, &plan, ticket).await
+        }
+        Work::ListModels { shape } => Ok(ops::list_models(&app, shape, &entry)),
+        Work::Estimate { shape } => estimate::estimate(&app, shape, &body, &entry),
+    };
+    match result {
+        Ok(resp) => resp,
+        Err(failure) => failed(&endpoint, shape, &failure),
+    }
+}
+
+/// The answer to a failed operation, saying where it last went.
+fn failed(_endpoint: &Endpoint, shape: ApiShape, failure: &Failure) -> Answer {
+    let mut resp = respond::error(shape, &failure.err);
+    for (name, value) in &failure.headers {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            resp.headers_mut()
+                .insert(http::HeaderName::from_static(name), v);
+        }
+    }
+    if let Some(target) = &failure.target {
+        let served = respond::Served {
+            provider: target.provider.clone(),
+            model: target.upstream_model.clone(),
+            attempts: failure.attempts,
+            notes: Vec::new(),
+        };
+        respond::mark(&mut resp, &served);
+    }
+    resp
+}

@@ -1,0 +1,306 @@
+//! [`PrepareLayer`]: the request body read whole (under tower-http's limit) and
+//! turned into the operation it asks for: decoded, the key's policy applied, routed,
+//! and — for keys with limits — estimated, so the limiter inward can reserve it.
+//! Everything this layer refuses is refused before any limit is charged.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use gateway_auth::{Entry, Estimate, Exempt};
+use gateway_protocol::{ApiShape, ChatRequest, EmbeddingsRequest, ErrorKind, GatewayError};
+use http::{Request, Response};
+use http_body::Body as HttpBody;
+use http_body_util::{BodyExt, LengthLimitError};
+use tower::{BoxError, Layer, Service};
+
+use super::close::BodyRead;
+use super::reject::Charged;
+use crate::app::App;
+use crate::ingress::{ChatCall, EmbedForm, Endpoint};
+use crate::respond::{self, Answer, REQUEST_ID};
+use crate::routing::RoutePlan;
+use crate::{accounting, chat, ops};
+
+/// A request ready for its operation.
+pub struct Call {
+    /// What was asked, by path.
+    pub endpoint: Endpoint,
+    /// The body as the caller sent it.
+    pub body: Bytes,
+    /// The request id.
+    pub request_id: String,
+    /// The caller's key.
+    pub entry: Arc<Entry>,
+    /// The decoded and routed operation.
+    pub work: Work,
+}
+
+/// A decoded and routed operation.
+pub enum Work {
+    /// A chat request.
+    Chat {
+        /// What the URL says.
+        call: ChatCall,
+        /// The canonical request, the key's policy applied.
+        req: ChatRequest,
+        /// Whether the policy changed it (the caller's bytes no longer match).
+        changed: bool,
+        /// Where it may go.
+        plan: RoutePlan,
+    },
+    /// Embeddings.
+    Embeddings {
+        /// The body form.
+        form: EmbedForm,
+        /// The canonical request.
+        req: EmbeddingsRequest,
+        /// Where it may go.
+        plan: RoutePlan,
+    },
+    /// A token count.
+    CountTokens {
+        /// The caller's shape.
+        shape: ApiShape,
+        /// The canonical request.
+        req: ChatRequest,
+        /// Where it may go.
+        plan: RoutePlan,
+    },
+    /// A model list (not charged).
+    ListModels {
+        /// The caller's list shape.
+        shape: ApiShape,
+    },
+    /// A local estimate (not charged).
+    Estimate {
+        /// The body's shape.
+        shape: ApiShape,
+    },
+}
+
+/// Reads, decodes and routes requests before the limiter.
+#[derive(Debug, Clone)]
+pub struct PrepareLayer {
+    app: Arc<App>,
+}
+
+impl PrepareLayer {
+    /// Preparation for `app` (its router, catalogue and limits).
+    pub fn new(app: Arc<App>) -> Self {
+        PrepareLayer { app }
+    }
+}
+
+impl<S> Layer<S> for PrepareLayer {
+    type Service = Prepare<S>;
+    fn layer(&self, inner: S) -> Prepare<S> {
+        Prepare {
+            inner,
+            app: self.app.clone(),
+        }
+    }
+}
+
+/// The service [`PrepareLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct Prepare<S> {
+    inner: S,
+    app: Arc<App>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B> Service<Request<B>> for Prepare<S>
+where
+    S: Service<Request<Call>, Response = Answer> + Clone + Send + 'static,
+    S::Future: Send,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Answer;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Answer, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        // The clone that was made ready is the one called (tower's usual swap).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let app = self.app.clone();
+        Box::pin(async move {
+            let (mut parts, body) = req.into_parts();
+            let Some(endpoint) = parts.extensions.get::<Endpoint>().cloned() else {
+                return Ok(internal("the request was not classified"));
+            };
+            let shape = endpoint.error_shape();
+            let Some(entry) = parts.extensions.get::<Arc<Entry>>().cloned() else {
+                return Ok(respond::error(shape, &unauthenticated()));
+            };
+            let request_id = parts
+                .headers
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let read = !matches!(endpoint, Endpoint::ListModels { .. });
+            let body = if read {
+                match read_body(body, app.max_body_bytes).await {
+                    Ok(b) => b,
+                    Err(err) => return Ok(respond::error(shape, &err)),
+                }
+            } else {
+                Bytes::new()
+            };
+            let mut resp = match work_of(&app, &endpoint, &body, &entry) {
+                Ok((work, charge)) => {
+                    match charge {
+                        Charge::Exempt => {
+                            parts.extensions.insert(Exempt);
+                        }
+                        Charge::Estimated(estimate, charged) => {
+                            parts.extensions.insert(estimate);
+                            parts.extensions.insert(charged);
+                        }
+                        Charge::Unlimited => {}
+                    }
+                    let call = Call {
+                        endpoint,
+                        body,
+                        request_id,
+                        entry,
+                        work,
+                    };
+                    inner.call(Request::from_parts(parts, call)).await?
+                }
+                Err(err) => respond::error(shape, &err),
+            };
+            if read {
+                resp.extensions_mut().insert(BodyRead);
+            }
+            Ok(resp)
+        })
+    }
+}
+
+/// How the limiter is to see a request.
+enum Charge {
+    /// Not charged at all.
+    Exempt,
+    /// The key has no limits: nothing to estimate.
+    Unlimited,
+    /// Reserve this.
+    Estimated(Estimate, Charged),
+}
+
+fn work_of(
+    app: &App,
+    endpoint: &Endpoint,
+    body: &Bytes,
+    entry: &Arc<Entry>,
+) -> Result<(Work, Charge), GatewayError> {
+    let limited = entry
+        .policy
+        .is_limited(entry.project.as_deref().map(|p| &p.limits));
+    let charged = |model: &str, caller, streamed| Charged {
+        model: model.to_owned(),
+        caller,
+        streamed,
+        body: body.clone(),
+    };
+    Ok(match endpoint {
+        Endpoint::Chat(call) => {
+            let (req, changed, plan) = chat::decode(app, call, body, entry)?;
+            let charge = if limited {
+                let estimate = accounting::estimate_for(&app.catalog, &req, &plan);
+                Charge::Estimated(estimate, charged(&req.model, call.shape, req.stream))
+            } else {
+                Charge::Unlimited
+            };
+            let work = Work::Chat {
+                call: call.clone(),
+                req,
+                changed,
+                plan,
+            };
+            (work, charge)
+        }
+        Endpoint::Embeddings { form, url_model } => {
+            let (req, plan) =
+                ops::decode_embeddings(app, entry, *form, body, url_model.as_deref())?;
+            let charge = if limited {
+                let estimate = accounting::embeddings_estimate(&app.catalog, &req, &plan);
+                Charge::Estimated(estimate, charged(&req.model, form.shape(), false))
+            } else {
+                Charge::Unlimited
+            };
+            (
+                Work::Embeddings {
+                    form: *form,
+                    req,
+                    plan,
+                },
+                charge,
+            )
+        }
+        Endpoint::CountTokens { shape, url_model } => {
+            let (req, plan) =
+                ops::decode_count_tokens(app, entry, *shape, body, url_model.as_deref())?;
+            let charge = if limited {
+                // A count uses no tokens but counts as a request.
+                Charge::Estimated(Estimate::default(), charged(&req.model, *shape, false))
+            } else {
+                Charge::Unlimited
+            };
+            (
+                Work::CountTokens {
+                    shape: *shape,
+                    req,
+                    plan,
+                },
+                charge,
+            )
+        }
+        Endpoint::ListModels { shape } => (Work::ListModels { shape: *shape }, Charge::Exempt),
+        Endpoint::Estimate { shape } => (Work::Estimate { shape: *shape }, Charge::Exempt),
+        _ => return Err(GatewayError::new(ErrorKind::Internal, "unhandled endpoint")),
+    })
+}
+
+/// The body whole; tower-http's limit ends the read past `server.max_body_bytes`.
+async fn read_body<B>(body: B, limit: u64) -> Result<Bytes, GatewayError>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    match body.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) => {
+            let err: BoxError = err.into();
+            if err.is::<LengthLimitError>() {
+                Err(super::classify::too_large(limit))
+            } else {
+                Err(GatewayError::invalid_request(
+                    "",
+                    format!("the request body could not be read: {err}"),
+                ))
+            }
+        }
+    }
+}
+
+fn unauthenticated() -> GatewayError {
+    GatewayError::new(ErrorKind::Authentication, "no API key was checked")
+}
+
+fn internal(message: &str) -> Response<respond::Body> {
+    respond::error(
+        ApiShape::OpenAiChat,
+        &GatewayError::new(ErrorKind::Internal, message),
+    )
+}

@@ -1,0 +1,171 @@
+//! The request path as one tower stack, and the gateway as a `tower::Service` that
+//! any hyper server or axum router can mount.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use gateway_auth::{KeyLayer, KeySources, LimitLayer};
+use http::{HeaderName, Request, Response};
+use http_body::Body as HttpBody;
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use tower::util::BoxCloneSyncService;
+use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::app::App;
+use crate::config::{Config, ConfigError};
+use crate::layers::classify::{ClassifyLayer, panic_answer};
+use crate::layers::close::CloseUnreadLayer;
+use crate::layers::operation::Operation;
+use crate::layers::prepare::PrepareLayer;
+use crate::layers::reject::Envelope;
+use crate::respond::REQUEST_ID;
+
+/// Builds the gateway's request path for `app`, outermost layer first:
+///
+/// 1. **request id** (tower-http): a caller's `x-request-id` is kept, else one is
+///    made; everything below (logs, usage records, panic messages) names it.
+/// 2. **propagate request id** (tower-http): every answer carries it back.
+/// 3. **trace** (tower-http): one `DEBUG` span per request, inside the id's scope.
+/// 4. **classify**: which API, so which error envelope; health, readiness, unknown
+///    paths answered here without a key; tower-http's own answers below (panics,
+///    declared-too-large bodies) re-rendered in the caller's envelope.
+/// 5. **close unread**: an answer that leaves the body unread says
+///    `connection: close` (HTTP/1.1 cannot reuse that connection).
+/// 6. **catch panic** (tower-http): a panic below is a 500, not a dropped
+///    connection; sits inside classify so the 500 is in the caller's envelope.
+/// 7. **body limit** (tower-http): `server.max_body_bytes`, before authentication so
+///    an oversized body costs nothing, checked on `content-length` and while reading.
+/// 8. **key** (gateway-auth): who is calling; 401 in the caller's envelope before
+///    the body is read.
+/// 9. **prepare**: the body read, decoded, the key's policy applied, routed and
+///    estimated — after the key, so strangers cost no decoding; before the limiter,
+///    which reserves the estimate.
+/// 10. **limit** (gateway-auth): rates, quotas, budgets; 429 with `retry-after` and
+///     `x-ratelimit-*`, recorded; the reservation handed inward.
+/// 11. **operation**: the attempt loop (retries, fallbacks, cool-downs) and the
+///     answer, whole or streamed; the usage record when it ends.
+pub fn gateway_stack<B>(
+    app: Arc<App>,
+) -> impl Service<
+    Request<B>,
+    Response = Response<impl HttpBody<Data = Bytes, Error = BoxError> + Send + 'static>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ Sync
++ 'static
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let limit = usize::try_from(app.max_body_bytes).unwrap_or(usize::MAX);
+    let envelope = Envelope::new(app.clone());
+    ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, NextId(app.clone())))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http())
+        .layer(ClassifyLayer::new(app.clone()))
+        .layer(CloseUnreadLayer)
+        .layer(CatchPanicLayer::custom(panic_answer))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(KeyLayer::new(
+            app.keys().clone(),
+            KeySources::AnyShape,
+            envelope.clone(),
+        ))
+        .layer(PrepareLayer::new(app.clone()))
+        .layer(LimitLayer::new(app.limiter.clone(), envelope))
+        .service(Operation::new(app))
+}
+
+/// Request ids from the app's counter: unique in the run, and across runs with high
+/// probability.
+#[derive(Debug, Clone)]
+struct NextId(Arc<App>);
+
+impl MakeRequestId for NextId {
+    fn make_request_id<B>(&mut self, _req: &Request<B>) -> Option<RequestId> {
+        http::HeaderValue::from_str(&self.0.request_id())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// A request body of any kind, boxed (what [`Gateway`] takes).
+pub type GatewayBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// The body of the gateway's answers, boxed.
+pub type OuterBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// The whole gateway as one `tower::Service`: every API shape, keys, limits, usage.
+/// Mount it under any prefix of an axum router (`Router::nest_service`), or serve it
+/// with hyper. Cloning is cheap (shared state).
+#[derive(Clone)]
+pub struct Gateway {
+    app: Arc<App>,
+    inner: BoxCloneSyncService<Request<GatewayBody>, Response<OuterBody>, Infallible>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway").field("app", &self.app).finish()
+    }
+}
+
+impl Gateway {
+    /// A gateway built from a validated configuration (its providers, routes, keys,
+    /// and the database at `[storage] path`).
+    pub fn from_config(config: &Config) -> Result<Gateway, ConfigError> {
+        Ok(Gateway::new(Arc::new(App::from_config(config)?)))
+    }
+
+    /// A gateway over already-built state.
+    pub fn new(app: Arc<App>) -> Gateway {
+        let inner = gateway_stack::<GatewayBody>(app.clone())
+            .map_response(|resp| resp.map(|b| b.map_err(Into::into).boxed_unsync()));
+        Gateway {
+            app,
+            inner: BoxCloneSyncService::new(inner),
+        }
+    }
+
+    /// The shared state (key store, usage writer flush, draining).
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+}
+
+impl<B> Service<Request<B>> for Gateway
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<OuterBody>;
+    type Error = Infallible;
+    type Future =
+        <BoxCloneSyncService<Request<GatewayBody>, Response<OuterBody>, Infallible> as Service<
+            Request<GatewayBody>,
+        >>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        self.inner
+            .call(req.map(|b| b.map_err(Into::into).boxed_unsync()))
+    }
+}
+
+/// The name of the request id header, for embedders that log it.
+pub const REQUEST_ID_HEADER: HeaderName = REQUEST_ID;
