@@ -31,8 +31,9 @@ use crate::respond::REQUEST_ID;
 
 /// Builds the gateway's request path for `app`, outermost layer first:
 ///
-/// 1. **request id** (tower-http): a caller's `x-request-id` is kept, else one is
-///    made; everything below (logs, usage records, panic messages) names it.
+/// 1. **request id** (tower-http): a caller's `x-request-id` is kept (when it is at
+///    most 128 visible ASCII characters: it is logged and stored), else one is made;
+///    everything below (logs, usage records, panic messages) names it.
 /// 2. **propagate request id** (tower-http): every answer carries it back.
 /// 3. **trace** (tower-http): one `DEBUG` span per request, inside the id's scope.
 /// 4. **classify**: which API, so which error envelope; health, readiness, unknown
@@ -71,6 +72,7 @@ where
     let limit = usize::try_from(app.max_body_bytes).unwrap_or(usize::MAX);
     let envelope = Envelope::new(app.clone());
     ServiceBuilder::new()
+        .map_request(drop_unusable_request_id)
         .layer(SetRequestIdLayer::new(REQUEST_ID, NextId(app.clone())))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http())
@@ -86,6 +88,21 @@ where
         .layer(PrepareLayer::new(app.clone()))
         .layer(LimitLayer::new(app.limiter.clone(), envelope))
         .service(Operation::new(app))
+}
+
+/// A caller's request id is kept only if it is short and plain: it goes into logs,
+/// headers and the usage table.
+fn drop_unusable_request_id<B>(mut req: Request<B>) -> Request<B> {
+    let usable = |v: &http::HeaderValue| {
+        let b = v.as_bytes();
+        !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
+    };
+    let ids = req.headers().get_all(&REQUEST_ID);
+    let count = ids.iter().count();
+    if count > 1 || ids.iter().any(|v| !usable(v)) {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    req
 }
 
 /// Request ids from the app's counter: unique in the run, and across runs with high

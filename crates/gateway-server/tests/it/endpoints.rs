@@ -347,6 +347,18 @@ async fn a_callers_request_id_is_kept_and_one_is_made_otherwise() {
         .unwrap();
     assert_eq!(traced.status(), 200);
     assert_eq!(traced.headers()["x-request-id"], "trace-4f2a-caller");
+    // An id too long to log and store is replaced.
+    let long = c
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(KEY)
+        .header("x-request-id", "x".repeat(200))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let id = long.headers()["x-request-id"].to_str().unwrap();
+    assert!(id.starts_with("req_"), "{id}");
     // Refusals and key-less answers carry an id too, a fresh one each time.
     let mut made = Vec::new();
     for path in ["/v1/chat/completions", "/healthz"] {
