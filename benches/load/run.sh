@@ -25,6 +25,7 @@
 #   PB_WORKERS=<n>  Patchbay's [server] workers (runtime threads); unset: one per core
 #   PB_PORT=14100  SLOW_PORT=18090  MOCK_PORT=18080
 #   CONC=32  DUR=10  WARMUP_S=3
+#   CLOSED_SCENARIOS="chat stream stream-cross messages chat-cross messages-cross" (closed phase)
 #   OPEN_RATE=5000  OPEN_DUR=10  OPEN_ROUNDS=2  OPEN_SCENARIOS="chat chat-cross stream"
 #   TTFB_N=1000  TTFB_WARMUP=100  STREAMS_N=1000  STREAMS_HOLD_S=5
 #   PEERS="litellm portkey-native"  PEER_SCENARIOS="chat stream messages"
@@ -273,7 +274,7 @@ wrk_run() { # target scenario url body auth pid baseline
 }
 if has_phase closed; then
   log "closed loop: wrk, $CONC connections, ${DUR}s each (+${WARMUP_S}s warm-up)"
-  for s in chat stream stream-cross messages chat-cross messages-cross; do
+  for s in ${CLOSED_SCENARIOS:-chat stream stream-cross messages chat-cross messages-cross}; do
     case "$s" in chat|stream|messages)
       wrk_run direct "$s" "$MOCK${DIRECT_URL[$s]}" "$OUT/bodies/direct-$s.json" "Bearer sk-fake" "$MOCK_PID" "" ;;
     esac

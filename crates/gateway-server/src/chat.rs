@@ -98,7 +98,7 @@ pub(crate) async fn serve(
     app: &Arc<App>,
     call: &ChatCall,
     body: &Bytes,
-    mut req: ChatRequest,
+    mut req: Box<ChatRequest>,
     routed: Routed,
     request_id: &str,
 ) -> Result<Answer, Failure> {

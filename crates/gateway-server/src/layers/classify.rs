@@ -17,7 +17,7 @@ use tower::{Layer, Service};
 
 use crate::app::App;
 use crate::ingress::{self, Endpoint};
-use crate::respond::{self, Answer, REQUEST_ID};
+use crate::respond::{self, Answer};
 
 /// The body of an answer leaving the stack: the inner layers' (`Left`), or one this
 /// layer made (`Right`).
@@ -97,7 +97,11 @@ where
             };
         }
         let shape = endpoint.error_shape();
-        let request_id = req.headers().get(REQUEST_ID).cloned();
+        // Set by tower-http's request-id layer outside (an extension: no header lookup).
+        let request_id = req
+            .extensions()
+            .get::<tower_http::request_id::RequestId>()
+            .map(|id| id.header_value().clone());
         req.extensions_mut().insert(endpoint);
         Classified {
             answer: None,
@@ -270,10 +274,9 @@ mod tests {
                 }
                 Ok::<_, std::convert::Infallible>(Response::new(respond::empty()))
             }));
-        let req = Request::post("/v1/messages")
-            .header(REQUEST_ID, "req_panicky")
-            .body(())
-            .unwrap();
+        let mut req = Request::post("/v1/messages").body(()).unwrap();
+        let id = tower_http::request_id::RequestId::new(HeaderValue::from_static("req_panicky"));
+        req.extensions_mut().insert(id);
         let resp = svc.oneshot(req).await.unwrap();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();

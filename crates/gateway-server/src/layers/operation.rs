@@ -35,7 +35,7 @@ impl Operation {
     }
 }
 
-impl Service<Request<Call>> for Operation {
+impl Service<Request<Box<Call>>> for Operation {
     type Response = Answer;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Answer, Infallible>> + Send>>;
@@ -44,13 +44,13 @@ impl Service<Request<Call>> for Operation {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<Call>) -> Self::Future {
+    fn call(&mut self, req: Request<Box<Call>>) -> Self::Future {
         let app = self.app.clone();
         Box::pin(async move { Ok(run(app, req).await) })
     }
 }
 
-async fn run(app: Arc<App>, req: Request<Call>) -> Answer {
+async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Answer {
     let (parts, call) = req.into_parts();
     let reservation = parts
         .extensions
@@ -62,7 +62,7 @@ async fn run(app: Arc<App>, req: Request<Call>) -> Answer {
         request_id,
         entry,
         work,
-    } = call;
+    } = *call;
     let shape = endpoint.error_shape();
     let charge = |caller: ApiShape, streamed: bool| Charge {
         entry: &entry,
@@ -93,11 +93,11 @@ async fn run(app: Arc<App>, req: Request<Call>) -> Answer {
         }
         Work::Embeddings { form, req, plan } => {
             let ticket = Ticket::open(&app, &charge(form.shape(), false), &req.model, reservation);
-            ops::embeddings(&app, form, req, &plan, ticket).await
+            ops::embeddings(&app, form, *req, &plan, ticket).await
         }
         Work::CountTokens { shape, req, plan } => {
             let ticket = Ticket::open(&app, &charge(shape, false), &req.model, reservation);
-            ops::count_tokens(&app, shape, req, &plan, ticket).await
+            ops::count_tokens(&app, shape, *req, &plan, ticket).await
         }
         Work::ListModels { shape } => Ok(ops::list_models(&app, shape, &entry)),
         Work::Estimate { shape } => estimate::estimate(&app, shape, &body, &entry),

@@ -24,7 +24,8 @@ use crate::respond::{self, Answer, REQUEST_ID};
 use crate::routing::RoutePlan;
 use crate::{accounting, chat, ops};
 
-/// A request ready for its operation.
+/// A request ready for its operation. Boxed as it travels inward (`Request<Box<Call>>`):
+/// it holds the decoded request, and every layer moves what it passes on.
 pub struct Call {
     /// What was asked, by path.
     pub endpoint: Endpoint,
@@ -45,7 +46,7 @@ pub enum Work {
         /// What the URL says.
         call: ChatCall,
         /// The canonical request, the key's policy applied.
-        req: ChatRequest,
+        req: Box<ChatRequest>,
         /// Whether the policy changed it (the caller's bytes no longer match).
         changed: bool,
         /// Where it may go.
@@ -56,7 +57,7 @@ pub enum Work {
         /// The body form.
         form: EmbedForm,
         /// The canonical request.
-        req: EmbeddingsRequest,
+        req: Box<EmbeddingsRequest>,
         /// Where it may go.
         plan: RoutePlan,
     },
@@ -65,7 +66,7 @@ pub enum Work {
         /// The caller's shape.
         shape: ApiShape,
         /// The canonical request.
-        req: ChatRequest,
+        req: Box<ChatRequest>,
         /// Where it may go.
         plan: RoutePlan,
     },
@@ -115,7 +116,7 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl<S, B> Service<Request<B>> for Prepare<S>
 where
-    S: Service<Request<Call>, Response = Answer> + Clone + Send + 'static,
+    S: Service<Request<Box<Call>>, Response = Answer> + Clone + Send + 'static,
     S::Future: Send,
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -143,8 +144,10 @@ where
                 return Ok(respond::error(shape, &unauthenticated()));
             };
             let request_id = parts
-                .headers
-                .get(REQUEST_ID)
+                .extensions
+                .get::<tower_http::request_id::RequestId>()
+                .map(|id| id.header_value())
+                .or_else(|| parts.headers.get(REQUEST_ID))
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_owned();
@@ -169,13 +172,13 @@ where
                         }
                         Charge::Unlimited => {}
                     }
-                    let call = Call {
+                    let call = Box::new(Call {
                         endpoint,
                         body,
                         request_id,
                         entry,
                         work,
-                    };
+                    });
                     inner.call(Request::from_parts(parts, call)).await?
                 }
                 Err(err) => respond::error(shape, &err),
@@ -224,7 +227,7 @@ fn work_of(
             };
             let work = Work::Chat {
                 call: call.clone(),
-                req,
+                req: Box::new(req),
                 changed,
                 plan,
             };
@@ -242,7 +245,7 @@ fn work_of(
             (
                 Work::Embeddings {
                     form: *form,
-                    req,
+                    req: Box::new(req),
                     plan,
                 },
                 charge,
@@ -260,7 +263,7 @@ fn work_of(
             (
                 Work::CountTokens {
                     shape: *shape,
-                    req,
+                    req: Box::new(req),
                     plan,
                 },
                 charge,
