@@ -18,7 +18,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::app::App;
 use crate::config::{Config, ConfigError};
@@ -35,7 +35,9 @@ use crate::respond::REQUEST_ID;
 ///    most 128 visible ASCII characters: it is logged and stored), else one is made;
 ///    everything below (logs, usage records, panic messages) names it.
 /// 2. **propagate request id** (tower-http): every answer carries it back.
-/// 3. **trace** (tower-http): one `DEBUG` span per request, inside the id's scope.
+/// 3. **trace** (tower-http): one `DEBUG` span per request and a `DEBUG` line per
+///    answer (status, latency); nothing per body chunk, and no error line per 5xx
+///    (upstream failures are logged where they are understood).
 /// 4. **classify**: which API, so which error envelope; health, readiness, unknown
 ///    paths answered here without a key; tower-http's own answers below (panics,
 ///    declared-too-large bodies) re-rendered in the caller's envelope.
@@ -75,7 +77,14 @@ where
         .map_request(drop_unusable_request_id)
         .layer(SetRequestIdLayer::new(REQUEST_ID, NextId(app.clone())))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .on_request(())
+                .on_body_chunk(())
+                .on_eos(())
+                .on_failure(())
+                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG)),
+        )
         .layer(ClassifyLayer::new(app.clone()))
         .layer(CloseUnreadLayer)
         .layer(CatchPanicLayer::custom(panic_answer))

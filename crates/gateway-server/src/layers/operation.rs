@@ -45,12 +45,12 @@ impl Service<Request<Box<Call>>> for Operation {
     }
 
     fn call(&mut self, req: Request<Box<Call>>) -> Self::Future {
-        let app = self.app.clone();
-        Box::pin(async move { Ok(run(app, req).await) })
+        // The operation's own future, boxed directly (no wrapping block to move it into).
+        Box::pin(run(self.app.clone(), req))
     }
 }
 
-async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Answer {
+async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallible> {
     let (parts, call) = req.into_parts();
     let reservation = parts
         .extensions
@@ -102,10 +102,10 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Answer {
         Work::ListModels { shape } => Ok(ops::list_models(&app, shape, &entry)),
         Work::Estimate { shape } => estimate::estimate(&app, shape, &body, &entry),
     };
-    match result {
+    Ok(match result {
         Ok(resp) => resp,
         Err(failure) => failed(&endpoint, shape, &failure),
-    }
+    })
 }
 
 /// The answer to a failed operation, saying where it last went.
