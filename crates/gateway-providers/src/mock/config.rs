@@ -70,6 +70,12 @@ struct Override {
     cut_after_chunks: Option<u32>,
 }
 
+/// The most words the `text` scenario writes for one request (~600 KB): the mock is the
+/// no-config default, so a caller must not be able to make it build an answer of any
+/// size. Model names ask for at most this (`mock-text-10000000` gets this many);
+/// `patchbay.ext.mock.tokens` above it is refused.
+pub const MAX_TOKENS: u32 = 100_000;
+
 impl MockConfig {
     /// Applies what a model name asks for: `mock-echo`, `mock-text`, `mock-text-200`,
     /// `mock-tools`, `mock-agent`, `mock-fail-503`, `mock-cut-2`, `mock-chunks-8`, `mock-tokens-50`,
@@ -85,7 +91,7 @@ impl MockConfig {
                 "text" => {
                     self.scenario = Scenario::Text;
                     if let Some(n) = number {
-                        self.tokens = n.min(u64::from(u32::MAX)) as u32;
+                        self.tokens = n.min(u64::from(MAX_TOKENS)) as u32;
                         segments.next();
                     }
                 }
@@ -102,7 +108,7 @@ impl MockConfig {
                         let n = n.min(u64::from(u32::MAX)) as u32;
                         match seg {
                             "cut" => self.cut_after_chunks = Some(n),
-                            "tokens" => self.tokens = n,
+                            "tokens" => self.tokens = n.min(MAX_TOKENS),
                             _ => self.chunks = n,
                         }
                         segments.next();
@@ -127,6 +133,14 @@ impl MockConfig {
             self.scenario = v;
         }
         if let Some(v) = o.tokens {
+            if v > MAX_TOKENS {
+                return Err(GatewayError::invalid_request(
+                    "patchbay.ext.mock.tokens",
+                    format!(
+                        "the mock writes at most {MAX_TOKENS} tokens per answer; {v} were asked"
+                    ),
+                ));
+            }
             self.tokens = v;
         }
         if let Some(v) = o.chunks {
@@ -185,5 +199,22 @@ mod tests {
         let mut c = MockConfig::default();
         c.apply_model_name("gpt-4o");
         assert_eq!(c, MockConfig::default());
+    }
+
+    #[test]
+    fn callers_cannot_ask_the_mock_for_unbounded_answers() {
+        let mut c = MockConfig::default();
+        c.apply_model_name("mock-text-4294967295");
+        assert_eq!(c.tokens, MAX_TOKENS);
+        c.apply_model_name("mock-tokens-99999999999");
+        assert_eq!(c.tokens, MAX_TOKENS);
+        let mut params = Map::new();
+        params.insert("tokens".to_owned(), Value::from(10_000_000u64));
+        let err = MockConfig::default().apply_params(&params).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("patchbay.ext.mock.tokens"));
+        params.insert("tokens".to_owned(), Value::from(MAX_TOKENS));
+        let mut ok = MockConfig::default();
+        ok.apply_params(&params).unwrap();
+        assert_eq!(ok.tokens, MAX_TOKENS);
     }
 }

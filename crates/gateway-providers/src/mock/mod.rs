@@ -18,7 +18,7 @@ use gateway_protocol::{ApiShape, ErrorKind, GatewayError};
 use crate::body::BodyStream;
 
 pub use chat::{answer, answer_for};
-pub use config::{MockConfig, Scenario, parse_shape};
+pub use config::{MAX_TOKENS, MockConfig, Scenario, parse_shape};
 pub use other::{count_tokens, embeddings, models};
 
 /// A mock's answer to one call.
