@@ -80,8 +80,9 @@ pub fn preset(name: &str) -> Option<&'static Preset> {
     crate::presets::preset(name)
 }
 
-/// One provider's configuration: the server's `[providers.<name>]` table.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// One provider's configuration: the server's `[providers.<name>]` table. Its `Debug`
+/// shows neither the key nor the extra headers' values (they may hold credentials).
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// The adapter.
@@ -112,6 +113,23 @@ pub struct ProviderConfig {
     /// The mock's behaviour (`kind = "mock"` only).
     #[serde(default)]
     pub mock: MockConfig,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<&str> = self.headers.keys().map(String::as_str).collect();
+        f.debug_struct("ProviderConfig")
+            .field("kind", &self.kind)
+            .field("preset", &self.preset)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("api_version", &self.api_version)
+            .field("deployments", &self.deployments)
+            .field("headers (values redacted)", &headers)
+            .field("timeouts", &self.timeouts)
+            .field("mock", &self.mock)
+            .finish()
+    }
 }
 
 impl ProviderConfig {
@@ -176,5 +194,25 @@ impl Timeouts {
     /// `total_ms` as a duration.
     pub fn total(&self) -> Duration {
         Duration::from_millis(self.total_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_key_and_header_values() {
+        let mut cfg = ProviderConfig::new(ProviderKind::OpenAi);
+        cfg.api_key = Some("sk-live-secret-1234".to_owned());
+        cfg.headers
+            .insert("x-org-token".to_owned(), "org-secret-5678".to_owned());
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("sk-live-secret-1234"), "{shown}");
+        assert!(!shown.contains("org-secret-5678"), "{shown}");
+        assert!(
+            shown.contains("<redacted>") && shown.contains("x-org-token"),
+            "{shown}"
+        );
     }
 }
