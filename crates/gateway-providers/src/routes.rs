@@ -181,8 +181,13 @@ fn unsupported(kind: ProviderKind, op: Operation) -> GatewayError {
 }
 
 /// Percent-encodes a path segment (model and deployment names): everything but
-/// unreserved characters and `:@!$&'()*+,;=` is escaped.
+/// unreserved characters and `:@!$&'()*+,;=` is escaped, and so are the dots of a
+/// `.` or `..` segment, which servers and proxies would otherwise resolve as "this" or
+/// "the parent" directory (a deployment named `..` must not climb out of its path).
 fn segment(s: &str) -> String {
+    if s == "." || s == ".." {
+        return "%2E".repeat(s.len());
+    }
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~:@!$&'()*+,;=".contains(&b) {
@@ -197,6 +202,15 @@ fn segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_segments_cannot_climb_out_of_the_path() {
+        assert_eq!(segment(".."), "%2E%2E");
+        assert_eq!(segment("."), "%2E");
+        assert_eq!(segment("../chat"), "..%2Fchat");
+        assert_eq!(segment("gpt-4.1"), "gpt-4.1");
+        assert_eq!(segment("a..b"), "a..b");
+    }
 
     #[test]
     fn bases_join_without_doubled_versions() {
