@@ -278,8 +278,12 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// Addresses on the public internet: not loopback, private, link-local, shared
-/// (CGNAT), documentation, benchmarking, multicast, broadcast or unspecified, for
-/// IPv6 also unique-local, and IPv4-mapped addresses judged as IPv4.
+/// (CGNAT), documentation, benchmarking, multicast, broadcast or unspecified; for
+/// IPv6 also unique-local, site-local (`fec0::/10`), discard-only (`100::/64`),
+/// Teredo (`2001::/32`), local-use NAT64 (`64:ff9b:1::/48`) and the deprecated
+/// IPv4-compatible form (`::a.b.c.d`). Addresses that carry an IPv4 address — mapped
+/// (`::ffff:a.b.c.d`), NAT64 (`64:ff9b::/96`) and 6to4 (`2002::/16`) — are judged by
+/// that address, since that is where the packets go.
 fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -301,13 +305,32 @@ fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let seg = v6.segments();
+            let v4_of = |hi: u16, lo: u16| {
+                let [a, b] = hi.to_be_bytes();
+                let [c, d] = lo.to_be_bytes();
+                IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d))
+            };
+            // NAT64, well-known prefix: the last 32 bits are the IPv4 destination.
+            if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public(v4_of(seg[6], seg[7]));
+            }
+            // 6to4: the IPv4 address follows the prefix.
+            if seg[0] == 0x2002 {
+                return is_public(v4_of(seg[1], seg[2]));
+            }
+            let first = seg[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                || seg[..6] == [0; 6]
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+                || (first & 0xffc0) == 0xfec0
+                || seg[..4] == [0x100, 0, 0, 0]
+                || seg[..3] == [0x64, 0xff9b, 1]
+                || first == 0x2001 && seg[1] == 0
+                || first == 0x2001 && seg[1] == 0x0db8)
         }
     }
 }
@@ -373,10 +396,28 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
+            // Tunnels and translations to private IPv4, and deprecated or special ranges.
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::808:808",
+            "::127.0.0.1",
+            "::8.8.8.8",
+            "2002:c0a8:101::1",
+            "2002:7f00:1::",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "fec0::1",
+            "100::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        for public in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for public in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }
