@@ -25,6 +25,14 @@ pub enum AuthError {
     /// The OS random source failed.
     #[error("random source: {0}")]
     Random(#[from] std::io::Error),
+    /// The database file could not be created.
+    #[error("database file {path}: {source}")]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// No key, project or record with that id or name.
     #[error("{what} `{id}` not found")]
     NotFound {

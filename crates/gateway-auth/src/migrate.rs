@@ -13,10 +13,30 @@ const MIGRATIONS: &[(&str, &str)] = &[("001_init", include_str!("schema/001_init
 
 /// Opens (creating if needed) the database at `path` and brings its schema up to date.
 pub fn open(path: &Path) -> Result<Connection, AuthError> {
+    create_private(path)?;
     let mut conn = Connection::open(path)?;
     configure(&conn)?;
     migrate(&mut conn)?;
     Ok(conn)
+}
+
+/// Creates the database file readable and writable by its owner only (0600) when it
+/// does not exist yet: it holds key digests and, for keys that log them, request and
+/// response bodies. SQLite creates the `-wal` and `-shm` files with the same mode.
+/// An existing file keeps the mode its owner gave it.
+fn create_private(path: &Path) -> Result<(), AuthError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(AuthError::File {
+            path: path.to_owned(),
+            source,
+        }),
+    }
 }
 
 /// An in-memory database with the schema (tests, benchmarks).
@@ -56,6 +76,27 @@ fn migrate(conn: &mut Connection) -> Result<(), AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn new_database_files_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("pb-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("keys.db");
+        let conn = open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        for name in ["keys.db", "keys.db-wal", "keys.db-shm"] {
+            let mode = std::fs::metadata(dir.join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{name}: {mode:o}");
+        }
+        drop(conn);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn migrations_apply_once_and_record_their_version() {
