@@ -1,5 +1,7 @@
 //! Cool-down of failing targets: each failure in a row doubles the time a target is
-//! tried last, up to a cap; a success forgets its failures.
+//! tried last, up to a cap; a success forgets its failures. The table is bounded: with
+//! glob routes the upstream model is the caller's choice, so callers could otherwise
+//! grow it with names that never succeed.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,8 +14,12 @@ use super::Target;
 pub struct Cooldown {
     base: Duration,
     cap: Duration,
+    max_entries: usize,
     state: Mutex<HashMap<Target, Entry>>,
 }
+
+/// Targets the table remembers at most.
+const MAX_ENTRIES: usize = 4096;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -34,8 +40,15 @@ impl Cooldown {
         Cooldown {
             base,
             cap,
+            max_entries: MAX_ENTRIES,
             state: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same, remembering at most `max_entries` targets.
+    pub fn with_max_entries(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries.max(1);
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Target, Entry>> {
@@ -52,6 +65,22 @@ impl Cooldown {
             .saturating_add(1);
         let factor = 1u32.checked_shl(failures - 1).unwrap_or(u32::MAX);
         let wait = self.base.saturating_mul(factor).min(self.cap);
+        if failures == 1 && state.len() >= self.max_entries {
+            // Full: forget targets whose cool-down is long over (their failure count
+            // would have been forgiven soon anyway), then, if still full, the one
+            // that stops cooling first.
+            let cap = self.cap;
+            state.retain(|_, e| e.until + cap > now);
+            if state.len() >= self.max_entries {
+                let first = state
+                    .iter()
+                    .min_by_key(|(_, e)| e.until)
+                    .map(|(t, _)| t.clone());
+                if let Some(t) = first {
+                    state.remove(&t);
+                }
+            }
+        }
         state.insert(
             target.clone(),
             Entry {
@@ -108,6 +137,23 @@ mod tests {
         c.record_success(&t("a"));
         assert!(!c.is_cooling(&t("a"), now));
         assert_eq!(c.record_failure(&t("a"), now).as_secs(), 1);
+    }
+
+    #[test]
+    fn caller_chosen_names_cannot_grow_the_table_without_bound() {
+        let c =
+            Cooldown::new(Duration::from_secs(1), Duration::from_secs(60)).with_max_entries(100);
+        let start = Instant::now();
+        let mut now = start;
+        for i in 0..10_000 {
+            now = start + Duration::from_millis(i);
+            c.record_failure(&Target::new("openai", format!("made-up-{i}")), now);
+        }
+        assert_eq!(c.lock().len(), 100);
+        // The newest failure is remembered; known targets keep counting.
+        assert!(c.is_cooling(&Target::new("openai", "made-up-9999"), now));
+        let known = Target::new("openai", "made-up-9998");
+        assert_eq!(c.record_failure(&known, now), Duration::from_secs(2));
     }
 
     #[test]
