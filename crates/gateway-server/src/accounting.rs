@@ -22,8 +22,15 @@ use crate::routing::RoutePlan;
 /// catalogue does not know.
 const DEFAULT_OUTPUT_ESTIMATE: u64 = 4096;
 
-/// The most of a streamed answer the body log keeps.
+/// The most of a request or an answer (whole or streamed) the body log keeps: a
+/// logged record must not hold a 10 MiB request and a 64 MiB answer in the writer's
+/// queue.
 pub(crate) const STREAM_LOG_LIMIT: usize = 4 << 20;
+
+/// `body`, cut to what the body log keeps.
+fn logged(body: &[u8]) -> Vec<u8> {
+    body[..body.len().min(STREAM_LOG_LIMIT)].to_vec()
+}
 
 /// One request's account, open until the request ends.
 pub(crate) struct Ticket {
@@ -76,7 +83,7 @@ impl Ticket {
             app: app.clone(),
             log_bodies,
             record: UsageRecord {
-                request_body: log_bodies.then(|| charge.body.to_vec()),
+                request_body: log_bodies.then(|| logged(charge.body)),
                 request_id: charge.request_id.to_owned(),
                 ts_ms: gateway_auth::cache::now_ms(),
                 key_id: subject.key_id.clone(),
@@ -159,10 +166,10 @@ impl Ticket {
         self.record.upstream_shape = Some(upstream.as_str().to_owned());
     }
 
-    /// The answer's body, kept when the key logs bodies.
+    /// The answer's body, kept when the key logs bodies (up to [`STREAM_LOG_LIMIT`]).
     pub(crate) fn response_body(&mut self, body: &[u8]) {
         if self.log_bodies {
-            self.record.response_body = Some(body.to_vec());
+            self.record.response_body = Some(logged(body));
         }
     }
 
@@ -258,4 +265,33 @@ impl Drop for Ticket {
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_request_and_answer_bodies_are_capped() {
+        let config = crate::config::Config::default_mock_with_key("k");
+        let app = Arc::new(App::with_keys(&config, None).unwrap());
+        let mut entry = (*app.keys().authenticate("k").unwrap()).clone();
+        entry.policy.log_bodies = true;
+        let big = vec![b'x'; STREAM_LOG_LIMIT + 1000];
+        let charge = Charge {
+            entry: &entry,
+            body: &big,
+            request_id: "req_test",
+            caller: ApiShape::OpenAiChat,
+            streamed: false,
+        };
+        let mut ticket = Ticket::open(&app, &charge, "m", None);
+        ticket.response_body(&big);
+        let logged_request = ticket.record.request_body.as_ref().map(Vec::len);
+        let logged_answer = ticket.record.response_body.as_ref().map(Vec::len);
+        assert_eq!(logged_request, Some(STREAM_LOG_LIMIT));
+        assert_eq!(logged_answer, Some(STREAM_LOG_LIMIT));
+        ticket.response_body(b"small");
+        assert_eq!(ticket.record.response_body.as_deref(), Some(&b"small"[..]));
+    }
 }
