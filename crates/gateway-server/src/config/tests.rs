@@ -283,3 +283,15 @@ fn the_default_mock_config_is_valid_and_routes_everything_to_mock() {
     );
     validate(&mut c).unwrap();
 }
+
+#[test]
+fn short_admin_tokens_are_refused() {
+    let short = Config::from_toml_str("[admin]\ntoken = \"admin\"", &|_| None).unwrap_err();
+    let said = short.to_string();
+    assert!(
+        said.contains("admin.token") && said.contains("at least 20"),
+        "{said}"
+    );
+    let long = "[admin]\ntoken = \"pba_0123456789abcdefghij\"";
+    assert!(Config::from_toml_str(long, &|_| None).is_ok());
+}

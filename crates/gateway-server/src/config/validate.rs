@@ -16,6 +16,7 @@ pub fn validate(config: &mut Config) -> Result<(), ConfigError> {
     check_auto(config, &mut problems);
     check_catalog(config, &mut problems);
     check_keys(config, &mut problems, &mut warnings);
+    check_admin(config, &mut problems);
     config.warnings = warnings;
     if problems.is_empty() {
         Ok(())
@@ -24,6 +25,24 @@ pub fn validate(config: &mut Config) -> Result<(), ConfigError> {
             file: None,
             problems,
         })
+    }
+}
+
+/// Shortest admin token accepted in the config file: it guards key creation, and a
+/// short one could be guessed over the admin listener.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 20;
+
+fn check_admin(config: &Config, problems: &mut Vec<Problem>) {
+    if let Some(token) = &config.admin.token {
+        let chars = token.trim().chars().count();
+        if chars < MIN_ADMIN_TOKEN_CHARS {
+            problems.push(Problem::new(
+                "admin.token",
+                format!(
+                    "is {chars} characters; use at least {MIN_ADMIN_TOKEN_CHARS} random ones (or leave it out: one is generated at first start)"
+                ),
+            ));
+        }
     }
 }
 
