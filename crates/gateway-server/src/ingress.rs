@@ -4,6 +4,7 @@
 //! decided here also picks the envelope of any error, even for unknown paths.
 
 use gateway_protocol::ApiShape;
+pub use gateway_translate::codec::EmbedForm;
 use http::{HeaderMap, Method};
 
 /// What a request asks for.
@@ -74,8 +75,6 @@ pub struct ChatCall {
     /// Gemini streams without `alt=sse` are one JSON array.
     pub json_array: bool,
 }
-
-pub use gateway_translate::codec::EmbedForm;
 
 impl Endpoint {
     /// The shape whose envelope errors of this endpoint use.

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use gateway_auth::{KeyLayer, KeySources, LimitLayer};
-use http::{HeaderName, Request, Response};
+use http::{Request, Response};
 use http_body::Body as HttpBody;
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -106,9 +106,10 @@ fn drop_unusable_request_id<B>(mut req: Request<B>) -> Request<B> {
         let b = v.as_bytes();
         !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
     };
-    let ids = req.headers().get_all(&REQUEST_ID);
-    let count = ids.iter().count();
-    if count > 1 || ids.iter().any(|v| !usable(v)) {
+    let mut ids = req.headers().get_all(&REQUEST_ID).iter();
+    // One usable value, or none kept.
+    let keep = ids.next().is_none_or(usable) && ids.next().is_none();
+    if !keep {
         req.headers_mut().remove(&REQUEST_ID);
     }
     req
@@ -192,6 +193,3 @@ where
             .call(req.map(|b| b.map_err(Into::into).boxed_unsync()))
     }
 }
-
-/// The name of the request id header, for embedders that log it.
-pub const REQUEST_ID_HEADER: HeaderName = REQUEST_ID;

@@ -18,7 +18,6 @@ use super::prepare::{Call, Work};
 use crate::accounting::{Charge, Ticket};
 use crate::app::App;
 use crate::chat::Failure;
-use crate::ingress::Endpoint;
 use crate::respond::{self, Answer};
 use crate::{chat, estimate, ops};
 
@@ -104,12 +103,12 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
     };
     Ok(match result {
         Ok(resp) => resp,
-        Err(failure) => failed(&endpoint, shape, &failure),
+        Err(failure) => failed(shape, &failure),
     })
 }
 
 /// The answer to a failed operation, saying where it last went.
-fn failed(_endpoint: &Endpoint, shape: ApiShape, failure: &Failure) -> Answer {
+fn failed(shape: ApiShape, failure: &Failure) -> Answer {
     let mut resp = respond::error(shape, &failure.err);
     for (name, value) in &failure.headers {
         if let Ok(v) = HeaderValue::from_str(value) {
