@@ -16,6 +16,7 @@ mod keys;
 mod params;
 mod reply;
 mod routes;
+mod throttle;
 mod usage;
 
 use std::future::Future;
@@ -47,23 +48,35 @@ const MAX_BODY: usize = 1 << 20;
 /// How long a shutdown waits for open admin connections.
 const GRACE: Duration = Duration::from_secs(5);
 
-/// Serves the admin API for `app` on `listener` until `shutdown` resolves; then
-/// stops accepting and waits (up to 5 s) for open connections to finish.
+/// Connections the admin listener holds at once: it serves operators and scripts,
+/// so a flood on it must not use up the descriptors the gateway needs.
+const MAX_CONNECTIONS: usize = 256;
+
+/// Serves the admin API for `app` on `listener` (over TLS when `tls` is given: the
+/// gateway's own certificate when it has one) until `shutdown` resolves; then stops
+/// accepting and waits (up to 5 s) for open connections to finish. The gateway's
+/// connection deadlines apply; at most 256 connections.
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
+    tls: Option<crate::listen::TlsAcceptor>,
     token: AdminToken,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    let limits = crate::listen::ConnLimits {
+        max_connections: MAX_CONNECTIONS,
+        ..app.conn_limits
+    };
     let stack = admin_stack::<hyper::body::Incoming>(app, token);
-    crate::listen::serve_with(listener, None, stack, shutdown, GRACE, || {}).await
+    crate::listen::serve_with(listener, tls, stack, limits, shutdown, GRACE, || {}).await
 }
 
 /// The admin API as a tower stack, from the gateway's building blocks, outermost
 /// first: `cache-control: no-store` on every answer (they may hold a new key's
 /// plaintext) → close unread (answers before the body is read say
 /// `connection: close`) → catch panic (a 500 in the admin envelope) → body limit
-/// (1 MiB) → the admin token (gateway-auth's key layer, `Authorization: Bearer`
+/// (1 MiB) → wrong-token throttle (per peer: ten, then one per 6 s; 429 past it) →
+/// the admin token (gateway-auth's key layer, `Authorization: Bearer`
 /// only; 401 before anything else, so unknown paths reveal nothing) → the route
 /// table and handlers.
 pub fn admin_stack<B>(
@@ -109,6 +122,7 @@ where
             .answer()
         }))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(throttle::ThrottleLayer::default())
         .layer(KeyLayer::new(
             Arc::new(token),
             KeySources::BearerOnly,
@@ -183,7 +197,17 @@ where
     let query = req.uri().query().map(str::to_owned);
     let query = query.as_deref();
     let id = ids.into_iter().next().unwrap_or_default();
-    let body = read_body(req).await?;
+    let body = match tokio::time::timeout(app.body_timeout, read_body(req)).await {
+        Ok(read) => read?,
+        Err(_) => {
+            let slow = crate::layers::prepare::body_too_slow(app.body_timeout);
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request_error",
+                slow.message,
+            ));
+        }
+    };
     let resp = match op {
         Op::ListKeys => keys::list(app).await,
         Op::CreateKey => keys::create(app, &body).await,

@@ -32,6 +32,12 @@ pub struct App {
     _scratch: Option<Scratch>,
     pub(crate) cooldown: Cooldown,
     pub(crate) max_body_bytes: u64,
+    /// How long a request body may take to arrive.
+    pub(crate) body_timeout: Duration,
+    /// What the main listener lets one connection hold.
+    pub(crate) conn_limits: crate::listen::ConnLimits,
+    /// Requests answered at once past which new ones are shed.
+    pub(crate) in_flight: crate::layers::shed::InFlight,
     /// Fetches media URLs for upstreams that take media inline only.
     pub(crate) fetcher: gateway_providers::MediaFetcher,
     next_request: AtomicU64,
@@ -141,6 +147,9 @@ impl App {
             _scratch: None,
             cooldown: Cooldown::new(Duration::from_secs(5), Duration::from_secs(60)),
             max_body_bytes: config.server.max_body_bytes,
+            body_timeout: config.server.body_timeout(),
+            conn_limits: config.server.conn_limits(),
+            in_flight: crate::layers::shed::InFlight::new(config.server.max_in_flight),
             fetcher,
             next_request: AtomicU64::new(1),
             run_id: fastrand::u32(..),
@@ -152,6 +161,11 @@ impl App {
     pub(crate) fn request_id(&self) -> String {
         let n = self.next_request.fetch_add(1, Ordering::Relaxed);
         format!("req_{:08x}{n:012x}", self.run_id)
+    }
+
+    /// Requests being answered now, streams included (health checks aside).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.current()
     }
 
     /// Marks the server as draining: `/readyz` answers 503 from now on.

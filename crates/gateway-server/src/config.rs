@@ -10,6 +10,7 @@
 
 mod interpolate;
 mod media;
+mod server;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -21,14 +22,11 @@ use serde::Deserialize;
 
 pub use interpolate::interpolate;
 pub use media::MediaConfig;
+pub use server::{
+    DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_GRACE_SECS, ServerConfig, TlsConfig,
+};
 pub use validate::validate;
 
-/// The default listen address: loopback, a port no well-known service uses.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:4000";
-/// The default request body limit (10 MiB); larger bodies get 413.
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
-/// The default grace period for in-flight requests on shutdown.
-pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
 /// The model name a route pattern uses to be the default route.
 pub const DEFAULT_ROUTE_PATTERN: &str = "*";
 
@@ -73,41 +71,6 @@ pub struct Config {
     /// the file; filled by validation.
     #[serde(skip)]
     pub warnings: Vec<String>,
-}
-
-/// `[server]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    /// Address and port to listen on (`"127.0.0.1:4000"`; `"0.0.0.0:4000"` for all
-    /// interfaces).
-    pub listen: SocketAddr,
-    /// TLS certificate and key; plain HTTP when absent.
-    pub tls: Option<TlsConfig>,
-    /// Largest accepted request body in bytes; larger bodies get 413.
-    pub max_body_bytes: u64,
-    /// Seconds in-flight requests get to finish on shutdown.
-    pub shutdown_grace_secs: u64,
-    /// Runtime worker threads; unset: one per CPU core. Fewer threads mean fewer
-    /// cross-thread wakeups per request: on a small machine shared with other busy
-    /// processes, 1 costs less CPU per request (see docs/BENCHMARKS.md).
-    pub workers: Option<usize>,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            listen: default_listen(),
-            tls: None,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
-            workers: None,
-        }
-    }
-}
-
-fn default_listen() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 4000))
 }
 
 /// `[storage]`.
@@ -160,16 +123,6 @@ impl Default for AdminConfig {
 
 /// The database file when `[storage] path` is not set.
 pub const DEFAULT_DATABASE: &str = "patchbay.db";
-
-/// `[server.tls]`: PEM files.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// Certificate chain (PEM).
-    pub cert: PathBuf,
-    /// Private key (PEM).
-    pub key: PathBuf,
-}
 
 /// One `[[routes]]` entry.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -6,3 +6,4 @@ pub mod close;
 pub mod operation;
 pub mod prepare;
 pub mod reject;
+pub mod shed;

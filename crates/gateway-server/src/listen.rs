@@ -1,10 +1,18 @@
 //! The listener: TCP (optionally TLS with rustls), HTTP/1.1 and HTTP/2 on the same
-//! port, and graceful shutdown — stop accepting, let in-flight requests and streams
-//! finish within the grace period, then return.
+//! port, a cap on open connections, per-connection deadlines, and graceful
+//! shutdown — stop accepting, let in-flight requests and streams finish within the
+//! grace period, then return.
+
+mod conn;
+mod files;
+
+pub use files::raise_open_files_limit;
+pub use tokio_rustls::TlsAcceptor;
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,10 +22,10 @@ use http_body::Body as HttpBody;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -50,9 +58,54 @@ pub fn tls_acceptor(tls: &TlsConfig) -> Result<TlsAcceptor, String> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// What one listener lets a connection hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// Connections open at once; past it a new one is refused (503) and closed.
+    pub max_connections: usize,
+    /// A request's head must arrive within this (from the connection's start or the
+    /// previous answer).
+    pub header_timeout: Duration,
+    /// An HTTP/2 connection with nothing in flight is closed after this.
+    pub idle_timeout: Duration,
+    /// A caller that takes none of an answer's waiting bytes for this long loses the
+    /// connection.
+    pub send_timeout: Duration,
+    /// A TLS handshake must end within this.
+    pub tls_handshake_timeout: Duration,
+}
+
+impl ConnLimits {
+    fn deadlines(&self) -> conn::Deadlines {
+        conn::Deadlines {
+            header: self.header_timeout,
+            idle: self.idle_timeout,
+            send: self.send_timeout,
+        }
+    }
+}
+
+/// How often an HTTP/2 connection is pinged, and how long an answer may take: a
+/// peer that vanished without a FIN is found within a minute.
+const H2_KEEP_ALIVE: Duration = Duration::from_secs(30);
+const H2_KEEP_ALIVE_ACK: Duration = Duration::from_secs(20);
+
+/// After a polite close (GOAWAY, keep-alive off), how long a connection with
+/// nothing in flight may take to go before it is dropped.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// Refusals written at once at most; past it a connection over the cap is closed
+/// without a word.
+const MAX_REFUSING: usize = 64;
+
+/// The peer of the connection a request came on (in its extensions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub SocketAddr);
+
 /// Serves `app`'s gateway stack ([`crate::gateway_stack`]) on `listener` until
-/// `shutdown` resolves; then stops accepting, marks the app as draining, and waits up
-/// to `grace` for open connections to finish.
+/// `shutdown` resolves, with `[server]`'s connection limits; then stops accepting,
+/// marks the app as draining, and waits up to `grace` for open connections to
+/// finish.
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
@@ -61,21 +114,23 @@ pub async fn serve(
     grace: Duration,
 ) -> io::Result<()> {
     let draining = app.clone();
+    let limits = app.conn_limits;
     let stack = crate::gateway_stack::<Incoming>(app);
-    serve_with(listener, tls, stack, shutdown, grace, move || {
+    serve_with(listener, tls, stack, limits, shutdown, grace, move || {
         draining.start_draining();
     })
     .await
 }
 
 /// The accept loop every listener shares (the gateway's and the admin API's):
-/// TCP_NODELAY, optional TLS, HTTP/1.1 and HTTP/2, `service` per request; when
-/// `shutdown` resolves, stop accepting, call `on_stop`, and wait up to `grace` for
-/// open connections.
+/// TCP_NODELAY, optional TLS, HTTP/1.1 and HTTP/2, `service` per request, `limits`
+/// per connection; when `shutdown` resolves, stop accepting, call `on_stop`, and
+/// wait up to `grace` for open connections.
 pub(crate) async fn serve_with<S, RB>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     service: S,
+    limits: ConnLimits,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
     on_stop: impl FnOnce(),
@@ -89,11 +144,21 @@ where
     RB: HttpBody<Data = Bytes> + Send + 'static,
     RB::Error: Into<tower::BoxError>,
 {
+    let max = files::affordable_connections(limits.max_connections);
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new());
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(H2_KEEP_ALIVE)
+        .keep_alive_timeout(H2_KEEP_ALIVE_ACK);
     let builder = Arc::new(builder);
-    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(max));
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
+    let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -109,48 +174,184 @@ where
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(service.clone());
-        let builder = builder.clone();
-        match &tls {
-            None => {
-                let conn = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(err) = conn.await {
-                        tracing::debug!(%peer, %err, "connection ended with an error");
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            refuse(stream, peer, tls.is_some(), max, &refusing);
+            continue;
+        };
+        let connection = Connection {
+            builder: builder.clone(),
+            service: service.clone(),
+            limits,
+            peer,
+            stop: stop_rx.clone(),
+        };
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => connection.run(stream).await,
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(stream);
+                    match tokio::time::timeout(limits.tls_handshake_timeout, handshake).await {
+                        Ok(Ok(stream)) => connection.run(stream).await,
+                        Ok(Err(err)) => tracing::debug!(%peer, %err, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
-                });
+                }
             }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let stream = match acceptor.accept(stream).await {
-                        Ok(s) => s,
-                        Err(err) => {
-                            tracing::debug!(%peer, %err, "TLS handshake failed");
-                            return;
-                        }
-                    };
-                    let conn = builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .into_owned();
-                    if let Err(err) = watcher.watch(conn).await {
-                        tracing::debug!(%peer, %err, "connection ended with an error");
-                    }
-                });
-            }
-        }
+            drop(slot);
+        });
     }
     drop(listener);
     on_stop();
+    let _ = stop_tx.send(true);
+    // Every connection holds a slot until it ends: all slots back means all closed.
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        _ = slots.acquire_many(all) => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => {
             tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing open connections");
         }
     }
     Ok(())
+}
+
+/// A connection over the cap: a plain-HTTP caller is told why (a 503 it can read
+/// before it sends anything); a TLS one is closed (a handshake costs more than the
+/// refusal is worth).
+fn refuse(stream: TcpStream, peer: SocketAddr, tls: bool, max: usize, refusing: &Arc<Semaphore>) {
+    tracing::warn!(%peer, max_connections = max, "connection refused: too many open connections");
+    if tls {
+        return;
+    }
+    let Ok(permit) = refusing.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let body = format!(
+            "{{\"error\":{{\"message\":\"this gateway has {max} connections open, its limit; retry shortly\",\"type\":\"overloaded_error\",\"code\":\"too_many_connections\"}}}}"
+        );
+        let head = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        let mut stream = stream;
+        let write = async {
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(body.as_bytes()).await?;
+            stream.shutdown().await
+        };
+        let _ = tokio::time::timeout(CLOSE_LINGER, write).await;
+        drop(permit);
+    });
+}
+
+/// One accepted connection and what it is served with.
+struct Connection<S> {
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    service: S,
+    limits: ConnLimits,
+    peer: SocketAddr,
+    stop: watch::Receiver<bool>,
+}
+
+impl<S, RB> Connection<S>
+where
+    S: tower::Service<Request<Incoming>, Response = Response<RB>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    RB: HttpBody<Data = Bytes> + Send + 'static,
+    RB::Error: Into<tower::BoxError>,
+{
+    /// Serves the connection until it ends, a deadline ends it, or shutdown closes
+    /// it politely.
+    async fn run<IO>(self, io: IO)
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection {
+            builder,
+            service,
+            limits,
+            peer,
+            mut stop,
+        } = self;
+        let activity = conn::Activity::new();
+        let service = conn::Tracked::new(
+            PeerService {
+                inner: service,
+                peer,
+            },
+            activity.clone(),
+        );
+        let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+        tokio::pin!(conn);
+        let mut watch = conn::Watch::new(limits.deadlines());
+        // The first look comes at the earliest deadline any state could have; each
+        // look then says when the next is due.
+        let first = limits
+            .header_timeout
+            .min(limits.idle_timeout)
+            .min(limits.send_timeout / 4);
+        let mut next = tokio::time::Instant::now() + first;
+        let mut closing = false;
+        loop {
+            tokio::select! {
+                ended = conn.as_mut() => {
+                    if let Err(err) = ended {
+                        tracing::debug!(%peer, %err, "connection ended with an error");
+                    }
+                    return;
+                }
+                () = tokio::time::sleep_until(next) => {
+                    match watch.look(&activity, tokio::time::Instant::now()) {
+                        conn::Verdict::Wait(at) => next = at,
+                        conn::Verdict::Quiet if !closing => {
+                            conn.as_mut().graceful_shutdown();
+                            closing = true;
+                            next = tokio::time::Instant::now() + CLOSE_LINGER;
+                        }
+                        conn::Verdict::Quiet => return,
+                        conn::Verdict::Drop(why) => {
+                            tracing::debug!(%peer, why, "connection closed");
+                            return;
+                        }
+                    }
+                }
+                Ok(()) = stop.changed(), if !closing => {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+        }
+    }
+}
+
+/// Puts the connection's [`Peer`] into each request's extensions.
+#[derive(Clone)]
+struct PeerService<S> {
+    inner: S,
+    peer: SocketAddr,
+}
+
+impl<S, B> tower::Service<Request<B>> for PeerService<S>
+where
+    S: tower::Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> S::Future {
+        req.extensions_mut().insert(Peer(self.peer));
+        self.inner.call(req)
+    }
 }

@@ -27,6 +27,7 @@ use crate::layers::close::CloseUnreadLayer;
 use crate::layers::operation::Operation;
 use crate::layers::prepare::PrepareLayer;
 use crate::layers::reject::Envelope;
+use crate::layers::shed::ShedLayer;
 use crate::respond::REQUEST_ID;
 
 /// Builds the gateway's request path for `app`, outermost layer first:
@@ -43,18 +44,21 @@ use crate::respond::REQUEST_ID;
 ///    declared-too-large bodies) re-rendered in the caller's envelope.
 /// 5. **close unread**: an answer that leaves the body unread says
 ///    `connection: close` (HTTP/1.1 cannot reuse that connection).
-/// 6. **catch panic** (tower-http): a panic below is a 500, not a dropped
+/// 6. **shed**: past `server.max_in_flight` requests (streams until their last
+///    byte), a 503 with `retry-after` in the caller's envelope at once; health
+///    checks, answered above, are never shed.
+/// 7. **catch panic** (tower-http): a panic below is a 500, not a dropped
 ///    connection; sits inside classify so the 500 is in the caller's envelope.
-/// 7. **body limit** (tower-http): `server.max_body_bytes`, before authentication so
+/// 8. **body limit** (tower-http): `server.max_body_bytes`, before authentication so
 ///    an oversized body costs nothing, checked on `content-length` and while reading.
-/// 8. **key** (gateway-auth): who is calling; 401 in the caller's envelope before
+/// 9. **key** (gateway-auth): who is calling; 401 in the caller's envelope before
 ///    the body is read.
-/// 9. **prepare**: the body read, decoded, the key's policy applied, routed and
-///    estimated — after the key, so strangers cost no decoding; before the limiter,
-///    which reserves the estimate.
-/// 10. **limit** (gateway-auth): rates, quotas, budgets; 429 with `retry-after` and
+/// 10. **prepare**: the body read, decoded, the key's policy applied, routed and
+///     estimated — after the key, so strangers cost no decoding; before the limiter,
+///     which reserves the estimate.
+/// 11. **limit** (gateway-auth): rates, quotas, budgets; 429 with `retry-after` and
 ///     `x-ratelimit-*`, recorded; the reservation handed inward.
-/// 11. **operation**: the attempt loop (retries, fallbacks, cool-downs) and the
+/// 12. **operation**: the attempt loop (retries, fallbacks, cool-downs) and the
 ///     answer, whole or streamed; the usage record when it ends.
 pub fn gateway_stack<B>(
     app: Arc<App>,
@@ -87,6 +91,7 @@ where
         )
         .layer(ClassifyLayer::new(app.clone()))
         .layer(CloseUnreadLayer)
+        .layer(ShedLayer::new(app.in_flight.clone()))
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(KeyLayer::new(

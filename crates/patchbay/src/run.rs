@@ -88,6 +88,11 @@ fn init_tracing() {
 /// `patchbay serve`: loads the config (or the built-in mock default), listens, and
 /// serves until SIGINT/SIGTERM.
 pub async fn serve(args: ServeArgs) -> ExitCode {
+    // A caller's connections must meet the connection cap, not the descriptor limit.
+    match listen::raise_open_files_limit() {
+        Ok(limit) => tracing::debug!(open_files = limit, "open-files limit"),
+        Err(err) => tracing::warn!(%err, "could not raise the open-files limit"),
+    }
     let (mut config, key) = match &args.config {
         Some(path) => match Config::load(path) {
             Ok(c) => (c, None),
@@ -137,7 +142,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         tokio::spawn(refresh_keys(db));
     }
     if config.admin.enabled {
-        if let Err(err) = start_admin(&config, &app).await {
+        if let Err(err) = start_admin(&config, &app, tls.clone()).await {
             return fail(&err);
         }
     }
@@ -230,7 +235,12 @@ pub async fn mock(args: crate::cli::MockArgs) -> ExitCode {
 
 /// Starts the admin API on its own listener, with the configured token or the one
 /// made at first start (printed once).
-async fn start_admin(config: &Config, app: &Arc<App>) -> Result<(), String> {
+/// The admin API on its own listener, over the gateway's TLS when it has one.
+async fn start_admin(
+    config: &Config,
+    app: &Arc<App>,
+    tls: Option<listen::TlsAcceptor>,
+) -> Result<(), String> {
     use gateway_server::admin::{self, AdminToken};
     let token = match (&config.admin.token, &config.admin.token_sha256) {
         (Some(plain), _) => AdminToken::from_plain(plain),
@@ -263,10 +273,12 @@ async fn start_admin(config: &Config, app: &Arc<App>) -> Result<(), String> {
         }
     };
     let addr = listener.local_addr().map_or(config.admin.listen, |a| a);
-    tracing::info!("admin API on http://{addr}/admin/ (OpenAPI: /admin/openapi.json)");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!("admin API on {scheme}://{addr}/admin/ (OpenAPI: /admin/openapi.json)");
     tokio::spawn(admin::serve(
         app.clone(),
         listener,
+        tls,
         token,
         shutdown_signal(),
     ));

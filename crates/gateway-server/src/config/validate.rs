@@ -54,6 +54,23 @@ fn check_server(config: &Config, problems: &mut Vec<Problem>) {
             "must be greater than 0 (the default is 10485760, 10 MiB)",
         ));
     }
+    let positive = [
+        ("server.max_connections", server.max_connections as u64),
+        ("server.max_in_flight", server.max_in_flight as u64),
+        ("server.header_timeout_ms", server.header_timeout_ms),
+        ("server.idle_timeout_ms", server.idle_timeout_ms),
+        ("server.body_timeout_ms", server.body_timeout_ms),
+        ("server.send_timeout_ms", server.send_timeout_ms),
+        (
+            "server.tls_handshake_timeout_ms",
+            server.tls_handshake_timeout_ms,
+        ),
+    ];
+    for (path, value) in positive {
+        if value == 0 {
+            problems.push(Problem::new(path, "must be greater than 0"));
+        }
+    }
     if let Some(tls) = &server.tls {
         if tls.cert.as_os_str().is_empty() {
             problems.push(Problem::new(

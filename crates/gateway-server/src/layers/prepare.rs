@@ -153,9 +153,12 @@ where
                 .to_owned();
             let read = !matches!(endpoint, Endpoint::ListModels { .. });
             let body = if read {
-                match read_body(body, app.max_body_bytes).await {
-                    Ok(b) => b,
-                    Err(err) => return Ok(respond::error(shape, &err)),
+                match tokio::time::timeout(app.body_timeout, read_body(body, app.max_body_bytes))
+                    .await
+                {
+                    Ok(Ok(b)) => b,
+                    Ok(Err(err)) => return Ok(respond::error(shape, &err)),
+                    Err(_) => return Ok(respond::error(shape, &body_too_slow(app.body_timeout))),
                 }
             } else {
                 Bytes::new()
@@ -295,6 +298,20 @@ where
             }
         }
     }
+}
+
+/// The body did not arrive whole in time: a slow upload holds a connection and a
+/// buffer, so it gets a deadline like the head.
+pub(crate) fn body_too_slow(limit: std::time::Duration) -> GatewayError {
+    GatewayError::invalid_request(
+        "",
+        format!(
+            "the request body did not arrive within {} ms (server.body_timeout_ms)",
+            limit.as_millis()
+        ),
+    )
+    .with_code("request_timeout")
+    .with_status(408)
 }
 
 fn unauthenticated() -> GatewayError {
