@@ -23,7 +23,10 @@ pub(crate) const MAX_ERROR_BODY: usize = 1 << 20;
 /// Where a body comes from, for messages.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
-    /// The upstream's host (never the full URL: it may carry a key).
+    /// The provider's configured name: what callers are told.
+    pub provider: Arc<str>,
+    /// The upstream's host, for the operator's log only (never the full URL: it may
+    /// carry a key).
     pub host: Arc<str>,
     /// Longest silence between chunks.
     pub idle: Duration,
@@ -40,17 +43,23 @@ impl Limits {
         };
         GatewayError::new(
             ErrorKind::UpstreamTimeout,
-            format!("upstream {} stalled mid-answer: {what}", self.host),
+            format!("provider `{}` stalled mid-answer: {what}", self.provider),
         )
     }
 
     fn transport(&self, err: &hyper::Error) -> GatewayError {
+        tracing::warn!(
+            provider = %self.provider,
+            host = %self.host,
+            error = %crate::upstream::chain(err),
+            "upstream broke off its answer"
+        );
         GatewayError::new(
             ErrorKind::Upstream,
             format!(
-                "upstream {} broke off its answer: {}",
-                self.host,
-                crate::upstream::cause(err)
+                "provider `{}` broke off its answer: {}",
+                self.provider,
+                crate::upstream::Transport::of(err).describe()
             ),
         )
     }

@@ -7,16 +7,21 @@
 //! refused; there is no second lookup to rebind), and IP literals are checked before
 //! the request. Redirects are followed by hand, a few hops, each hop checked the same
 //! way; the body is read up to a size limit within a total time limit.
+//!
+//! One request may name many URLs: a [`Budget`] caps the bytes fetched for it in
+//! total, shared by its concurrent fetches; the count of URLs and the request's own
+//! deadline are the server's to enforce (it knows the request).
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use gateway_protocol::{ErrorKind, GatewayError};
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Empty};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -37,6 +42,11 @@ pub struct FetchPolicy {
     pub max_bytes: usize,
     /// Connect, redirects and body together.
     pub timeout: Duration,
+    /// The most distinct URLs fetched for one request.
+    pub max_urls: usize,
+    /// The most bytes fetched for one request, all its URLs together (the server also
+    /// holds the copies it puts inline to it).
+    pub max_total_bytes: usize,
 }
 
 impl Default for FetchPolicy {
@@ -46,6 +56,8 @@ impl Default for FetchPolicy {
             allow_private: false,
             max_bytes: 20 << 20,
             timeout: Duration::from_secs(10),
+            max_urls: 16,
+            max_total_bytes: 50 << 20,
         }
     }
 }
@@ -57,6 +69,48 @@ pub struct Fetched {
     pub media_type: String,
     /// The bytes.
     pub bytes: Bytes,
+}
+
+/// The bytes one request may still fetch ([`FetchPolicy::max_total_bytes`]), shared by
+/// its concurrent fetches: each takes its chunks from it as they arrive, so the total
+/// holds however the fetches interleave.
+#[derive(Debug)]
+pub struct Budget {
+    left: AtomicUsize,
+    total: usize,
+}
+
+impl Budget {
+    /// A budget of `total` bytes.
+    pub fn new(total: usize) -> Budget {
+        Budget {
+            left: AtomicUsize::new(total),
+            total,
+        }
+    }
+
+    /// Takes `n` bytes; false (and nothing taken) when fewer are left.
+    fn take(&self, n: usize) -> bool {
+        self.left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(n)
+            })
+            .is_ok()
+    }
+
+    fn left(&self) -> usize {
+        self.left.load(Ordering::Relaxed)
+    }
+
+    /// The bytes it started with.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// The caller's error when a request's media would exceed it.
+    pub fn exceeded(&self) -> GatewayError {
+        over_budget(self.total)
+    }
 }
 
 /// A client for media URLs under a [`FetchPolicy`]. Cheap to clone.
@@ -98,16 +152,23 @@ impl MediaFetcher {
         Ok(MediaFetcher { policy, client })
     }
 
-    /// Fetches `url`. Failures are the caller's (400: the URL is theirs), with the
-    /// reason; a URL the policy forbids says so.
-    pub async fn fetch(&self, url: &str) -> Result<Fetched, GatewayError> {
+    /// The policy fetches follow.
+    pub fn policy(&self) -> &FetchPolicy {
+        &self.policy
+    }
+
+    /// A fresh budget for one request's fetches.
+    pub fn budget(&self) -> Budget {
+        Budget::new(self.policy.max_total_bytes)
+    }
+
+    /// Fetches `url`, its bytes taken from `budget`. Failures are the caller's (400:
+    /// the URL is theirs), with the reason; a URL the policy forbids says so.
+    pub async fn fetch(&self, url: &str, budget: &Budget) -> Result<Fetched, GatewayError> {
         if !self.policy.enabled {
-            return Err(refused(
-                url,
-                "fetching media URLs is switched off on this gateway ([media] fetch_urls); send the media inline as base64",
-            ));
+            return Err(switched_off());
         }
-        match tokio::time::timeout(self.policy.timeout, self.follow(url)).await {
+        match tokio::time::timeout(self.policy.timeout, self.follow(url, budget)).await {
             Ok(result) => result,
             Err(_) => Err(refused(
                 url,
@@ -116,7 +177,7 @@ impl MediaFetcher {
         }
     }
 
-    async fn follow(&self, url: &str) -> Result<Fetched, GatewayError> {
+    async fn follow(&self, url: &str, budget: &Budget) -> Result<Fetched, GatewayError> {
         let mut current: http::Uri = url
             .parse()
             .map_err(|e| refused(url, &format!("not a valid URL ({e})")))?;
@@ -132,7 +193,7 @@ impl MediaFetcher {
                 .client
                 .request(req)
                 .await
-                .map_err(|e| refused(url, &connect_reason(&e)))?;
+                .map_err(|e| refused(url, &connect_reason(url, &e)))?;
             let status = resp.status();
             if status.is_redirection() {
                 let next = resp
@@ -150,9 +211,13 @@ impl MediaFetcher {
                 .headers()
                 .get(http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-                && len > self.policy.max_bytes
             {
-                return Err(too_large(url, self.policy.max_bytes));
+                if len > self.policy.max_bytes {
+                    return Err(too_large(url, self.policy.max_bytes));
+                }
+                if len > budget.left() {
+                    return Err(over_budget(budget.total));
+                }
             }
             let declared = resp
                 .headers()
@@ -165,17 +230,7 @@ impl MediaFetcher {
                         .trim()
                         .to_ascii_lowercase()
                 });
-            let body = Limited::new(resp.into_body(), self.policy.max_bytes)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        too_large(url, self.policy.max_bytes)
-                    } else {
-                        refused(url, &format!("the body broke off ({e})"))
-                    }
-                })?
-                .to_bytes();
+            let body = self.read(url, resp.into_body(), budget).await?;
             let media_type = match declared {
                 Some(t) if t.starts_with("image/") || t == "application/pdf" => t,
                 other => match sniff(&body) {
@@ -200,6 +255,39 @@ impl MediaFetcher {
             url,
             &format!("more than {MAX_REDIRECTS} redirects"),
         ))
+    }
+
+    /// The body, up to `max_bytes`, each chunk taken from `budget` as it arrives.
+    async fn read(
+        &self,
+        url: &str,
+        mut body: hyper::body::Incoming,
+        budget: &Budget,
+    ) -> Result<Bytes, GatewayError> {
+        let mut out = bytes::BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                tracing::debug!(url, error = %crate::upstream::chain(&e), "media body broke off");
+                refused(
+                    url,
+                    &format!(
+                        "the body broke off ({})",
+                        crate::upstream::Transport::of(&e).describe()
+                    ),
+                )
+            })?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if out.len() + data.len() > self.policy.max_bytes {
+                return Err(too_large(url, self.policy.max_bytes));
+            }
+            if !budget.take(data.len()) {
+                return Err(over_budget(budget.total));
+            }
+            out.extend_from_slice(&data);
+        }
+        Ok(out.freeze())
     }
 
     /// http(s) only; an IP literal must be allowed (names are checked as resolved).
@@ -241,6 +329,22 @@ fn refused(url: &str, why: &str) -> GatewayError {
     )
 }
 
+fn switched_off() -> GatewayError {
+    GatewayError::new(
+        ErrorKind::InvalidRequest,
+        "this upstream takes media inline only, and fetching media URLs is switched off on this gateway ([media] fetch_urls); send the media inline as base64",
+    )
+}
+
+fn over_budget(total: usize) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::InvalidRequest,
+        format!(
+            "the media URLs of this request add up to more than {total} bytes, the most fetched for one request ([media] max_total_bytes); send fewer or smaller files, or some inline as base64"
+        ),
+    )
+}
+
 fn too_large(url: &str, max: usize) -> GatewayError {
     refused(
         url,
@@ -248,17 +352,27 @@ fn too_large(url: &str, max: usize) -> GatewayError {
     )
 }
 
-/// The innermost cause, which says what actually went wrong (a refused address, a
-/// TLS failure, a timeout).
-fn connect_reason(err: &hyper_util::client::legacy::Error) -> String {
+/// Why `url` could not be reached, in words for the caller: the guard's refusal, or
+/// the kind of failure — never the address it resolved to. The whole chain is logged.
+fn connect_reason(url: &str, err: &hyper_util::client::legacy::Error) -> String {
+    tracing::debug!(url, error = %crate::upstream::chain(err), "media fetch failed");
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    let mut last = err.to_string();
     while let Some(e) = source {
-        last = e.to_string();
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+        {
+            return GUARD_REFUSAL.to_owned();
+        }
         source = e.source();
     }
-    last
+    format!(
+        "it could not be reached: {}",
+        crate::upstream::Transport::of(err).describe()
+    )
 }
+
+/// The guard's answer to a name whose addresses are all non-public.
+const GUARD_REFUSAL: &str = "its host resolves only to addresses that are not public";
 
 /// The media type the first bytes announce (the formats upstreams accept).
 fn sniff(bytes: &[u8]) -> Option<&'static str> {
@@ -367,7 +481,7 @@ impl tower::Service<Name> for GuardedResolver {
             if allowed.is_empty() && !found.is_empty() {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::PermissionDenied,
-                    format!("{host} resolves only to addresses that are not public"),
+                    GUARD_REFUSAL,
                 ));
             }
             Ok(allowed.into_iter())

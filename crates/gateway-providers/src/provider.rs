@@ -92,7 +92,8 @@ pub struct Provider {
     preset: Option<&'static Preset>,
     /// The stored base URL (empty for the mock).
     base: String,
-    /// The host, for messages (never the URL: it may carry a key).
+    /// The host, for the operator's log (callers are told the provider's name; never
+    /// the URL: it may carry a key).
     host: Arc<str>,
     headers: HeaderMap,
     api_version: String,
@@ -339,7 +340,7 @@ impl Provider {
         let response = match tokio::time::timeout_at(first_byte_end, client.request(request)).await
         {
             Ok(Ok(response)) => response,
-            Ok(Err(err)) => return Err(upstream::before_headers(&err, &self.host)),
+            Ok(Err(err)) => return Err(upstream::before_headers(&err, &self.name, &self.host)),
             Err(_) => {
                 let which = if first_byte_end < deadline {
                     "timeouts.first_byte_ms"
@@ -349,13 +350,14 @@ impl Provider {
                 return Err(GatewayError::new(
                     ErrorKind::UpstreamTimeout,
                     format!(
-                        "upstream {} sent no response headers within {which}",
-                        self.host
+                        "provider `{}` sent no response headers within {which}",
+                        self.name
                     ),
                 ));
             }
         };
         let limits = Limits {
+            provider: self.name.clone(),
             host: self.host.clone(),
             idle: self.timeouts.idle(),
             deadline,

@@ -8,57 +8,151 @@ use gateway_protocol::calendar::{self, Date};
 use gateway_protocol::{ErrorKind, GatewayError};
 use http::HeaderMap;
 
-/// A failure before the response headers arrived.
-pub(crate) fn before_headers(err: &hyper_util::client::legacy::Error, host: &str) -> GatewayError {
-    if is_timeout(err) {
+/// A failure before the response headers arrived, as the caller sees it: the
+/// provider's configured name and the kind of failure, never its host, address, port
+/// or URL (the caller did not choose them, and they map the operator's network). The
+/// whole error chain goes to the log for the operator.
+pub(crate) fn before_headers(
+    err: &hyper_util::client::legacy::Error,
+    provider: &str,
+    host: &str,
+) -> GatewayError {
+    let transport = Transport::of(err);
+    tracing::warn!(
+        provider,
+        host,
+        error = %chain(err),
+        "upstream request failed before an answer"
+    );
+    if transport == Transport::TimedOut {
         return GatewayError::new(
             ErrorKind::UpstreamTimeout,
-            format!("upstream {host} did not answer in time (timeouts.connect_ms)"),
+            format!("provider `{provider}` could not be reached in time (timeouts.connect_ms)"),
         );
     }
     if err.is_connect() {
         return GatewayError::new(
             ErrorKind::Upstream,
-            format!("could not connect to upstream {host}: {}", cause(err)),
+            format!(
+                "provider `{provider}` is unreachable: {}",
+                transport.describe()
+            ),
         );
     }
     GatewayError::new(
         ErrorKind::Upstream,
-        format!("request to upstream {host} failed: {}", cause(err)),
+        format!(
+            "the request to provider `{provider}` failed: {}",
+            transport.describe()
+        ),
     )
 }
 
-/// Whether a timed-out I/O operation (the connector's connect timeout, or the
-/// system's) is somewhere in the chain.
-fn is_timeout(err: &(dyn Error + 'static)) -> bool {
-    let mut source = Some(err);
-    while let Some(s) = source {
-        if s.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-        {
-            return true;
-        }
-        source = s.source();
-    }
-    false
+/// The kind of a transport failure, found down an error chain. Its words are fixed
+/// text for callers: the errors themselves may name hosts and addresses (a TLS
+/// certificate's names, a resolver's message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// A connect or I/O time limit passed.
+    TimedOut,
+    /// The host name did not resolve.
+    Dns,
+    /// The server's TLS certificate was not accepted.
+    TlsCertificate,
+    /// The TLS handshake or session failed otherwise.
+    Tls,
+    /// Nothing listens there.
+    Refused,
+    /// The peer reset or aborted the connection.
+    Reset,
+    /// No route to the host or network.
+    Unreachable,
+    /// The connection closed before a complete message.
+    Closed,
+    /// Anything else.
+    Other,
 }
 
-/// The deepest cause of a client or body error. The client's errors say only their
-/// category ("client error (Connect)"); the useful text ("Connection refused", the
-/// TLS alert) is at the bottom of the chain. None of it holds the URL (which may
-/// carry a key): hyper's errors never include it.
-pub(crate) fn cause(err: &(dyn Error + 'static)) -> String {
-    let mut deepest = None;
+impl Transport {
+    /// The first recognised failure down `err`'s chain, outermost first (a
+    /// resolver's failure is wrapped as "dns error" above its own cause).
+    pub(crate) fn of(err: &(dyn Error + 'static)) -> Transport {
+        let mut source = Some(err);
+        while let Some(e) = source {
+            if let Some(kind) = Transport::one(e) {
+                return kind;
+            }
+            source = e.source();
+        }
+        Transport::Other
+    }
+
+    fn one(e: &(dyn Error + 'static)) -> Option<Transport> {
+        use std::io::ErrorKind as Io;
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            // An error wrapped in an I/O error (rustls's, by tokio-rustls) is not
+            // its `source()`: look inside.
+            if let Some(kind) = io.get_ref().and_then(|inner| Transport::one(inner)) {
+                return Some(kind);
+            }
+            return match io.kind() {
+                Io::TimedOut => Some(Transport::TimedOut),
+                Io::ConnectionRefused => Some(Transport::Refused),
+                Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe => {
+                    Some(Transport::Reset)
+                }
+                Io::HostUnreachable | Io::NetworkUnreachable | Io::AddrNotAvailable => {
+                    Some(Transport::Unreachable)
+                }
+                _ => None,
+            };
+        }
+        if let Some(tls) = e.downcast_ref::<tokio_rustls::rustls::Error>() {
+            return Some(match tls {
+                tokio_rustls::rustls::Error::InvalidCertificate(_) => Transport::TlsCertificate,
+                _ => Transport::Tls,
+            });
+        }
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
+            if hyper.is_timeout() {
+                return Some(Transport::TimedOut);
+            }
+            if hyper.is_incomplete_message() || hyper.is_closed() {
+                return Some(Transport::Closed);
+            }
+            return None;
+        }
+        // hyper-util's connector error type is private; its text is fixed.
+        (e.to_string() == "dns error").then_some(Transport::Dns)
+    }
+
+    /// The failure in words, for callers.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Transport::TimedOut => "it timed out",
+            Transport::Dns => "its host name did not resolve (DNS)",
+            Transport::TlsCertificate => "its TLS certificate was rejected",
+            Transport::Tls => "the TLS handshake failed",
+            Transport::Refused => "the connection was refused",
+            Transport::Reset => "the connection was reset",
+            Transport::Unreachable => "there is no route to it",
+            Transport::Closed => "the connection closed before a complete answer",
+            Transport::Other => "the connection failed",
+        }
+    }
+}
+
+/// Every message down an error chain, `: `-separated, for the operator's log. Hosts
+/// and addresses may be in it; callers never see it.
+pub(crate) fn chain(err: &(dyn Error + 'static)) -> String {
+    let mut out = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
-        deepest = Some(s);
+        out.push_str(": ");
+        out.push_str(&s.to_string());
         source = s.source();
     }
-    match deepest {
-        Some(s) => s.to_string(),
-        None if err.is::<hyper_util::client::legacy::Error>() => "transport error".to_owned(),
-        None => err.to_string(),
-    }
+    out
 }
 
 /// The retry delay an answer asks for, in whole seconds: `retry-after-ms`, else
@@ -124,30 +218,66 @@ mod tests {
 
     /// A connector error wrapping an I/O error, as hyper-util's `ConnectError` does.
     #[derive(Debug)]
-    struct Wrap(std::io::Error);
+    struct Wrap(&'static str, std::io::Error);
 
     impl std::fmt::Display for Wrap {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("tcp connect error")
+            f.write_str(self.0)
         }
     }
 
     impl Error for Wrap {
         fn source(&self) -> Option<&(dyn Error + 'static)> {
-            Some(&self.0)
+            Some(&self.1)
         }
     }
 
     #[test]
-    fn connect_timeouts_are_found_down_the_chain_and_causes_are_the_deepest_text() {
+    fn transport_failures_are_found_down_the_chain_and_described_without_the_host() {
         use std::io::{Error as IoError, ErrorKind as Io};
-        let timed_out = Wrap(IoError::new(Io::TimedOut, "deadline has elapsed"));
-        assert!(is_timeout(&timed_out));
-        assert_eq!(cause(&timed_out), "deadline has elapsed");
-        let refused = Wrap(IoError::new(Io::ConnectionRefused, "Connection refused"));
-        assert!(!is_timeout(&refused));
-        assert_eq!(cause(&refused), "Connection refused");
-        assert_eq!(cause(&IoError::other("cut")), "cut");
+        let tcp = |kind, text: &str| Wrap("tcp connect error", IoError::new(kind, text.to_owned()));
+        let cases = [
+            (
+                tcp(Io::TimedOut, "deadline has elapsed"),
+                Transport::TimedOut,
+            ),
+            (
+                tcp(Io::ConnectionRefused, "Connection refused"),
+                Transport::Refused,
+            ),
+            (
+                tcp(Io::ConnectionReset, "reset by 10.0.0.5:8080"),
+                Transport::Reset,
+            ),
+            (
+                // The resolver's own text names the host; only the wrapper's kind counts.
+                Wrap(
+                    "dns error",
+                    IoError::other("failed to lookup address for upstream.internal"),
+                ),
+                Transport::Dns,
+            ),
+            (
+                Wrap(
+                    "tls",
+                    IoError::new(
+                        Io::InvalidData,
+                        tokio_rustls::rustls::Error::InvalidCertificate(
+                            tokio_rustls::rustls::CertificateError::UnknownIssuer,
+                        ),
+                    ),
+                ),
+                Transport::TlsCertificate,
+            ),
+            (tcp(Io::Other, "10.0.0.5:8080 went away"), Transport::Other),
+        ];
+        for (err, want) in cases {
+            assert_eq!(Transport::of(&err), want, "{err}");
+            let said = want.describe();
+            assert!(!said.contains("10.0.0.5") && !said.contains("upstream.internal"));
+        }
+        let chained = chain(&tcp(Io::ConnectionRefused, "Connection refused"));
+        assert_eq!(chained, "tcp connect error: Connection refused");
     }
 
     #[test]

@@ -63,6 +63,7 @@ struct ChatAttempt<'a> {
     call: &'a ChatCall,
     body: &'a Bytes,
     changed: bool,
+    media: inline::Media,
 }
 
 impl Attempt for ChatAttempt<'_> {
@@ -74,7 +75,9 @@ impl Attempt for ChatAttempt<'_> {
         target: &Target,
     ) -> Result<(Bytes, Prepared), Skip> {
         // The media cannot be had for this target; another may read the URL.
-        let inlined = inline::inline_media(&self.app.fetcher, self.req, provider.shape())
+        let inlined = self
+            .media
+            .inline(&self.app.fetcher, self.req, provider.shape())
             .await
             .map_err(Skip::Unfit)?;
         self.changed |= inlined;
@@ -117,6 +120,7 @@ pub(crate) async fn serve(
         call,
         body,
         changed,
+        media: inline::Media::new(plan.timeout),
     };
     match attempts::run(
         app,

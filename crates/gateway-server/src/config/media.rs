@@ -14,8 +14,15 @@ pub struct MediaConfig {
     pub allow_private: bool,
     /// The largest file fetched, in bytes.
     pub max_bytes: u64,
-    /// Time for one fetch, redirects and body included, in milliseconds.
+    /// Time for one fetch, redirects and body included, in milliseconds. All of a
+    /// request's fetches together also end at its route's `timeout_ms`.
     pub timeout_ms: u64,
+    /// The most distinct URLs fetched for one request (the same URL twice is fetched
+    /// once); past it the request gets a 400 and nothing is fetched.
+    pub max_urls: u64,
+    /// The most bytes fetched for one request, all its URLs together, and put inline
+    /// (a URL named twice counts twice there); past it the request gets a 400.
+    pub max_total_bytes: u64,
 }
 
 impl Default for MediaConfig {
@@ -26,6 +33,8 @@ impl Default for MediaConfig {
             allow_private: policy.allow_private,
             max_bytes: policy.max_bytes as u64,
             timeout_ms: policy.timeout.as_millis() as u64,
+            max_urls: policy.max_urls as u64,
+            max_total_bytes: policy.max_total_bytes as u64,
         }
     }
 }
@@ -38,6 +47,8 @@ impl MediaConfig {
             allow_private: self.allow_private,
             max_bytes: usize::try_from(self.max_bytes).unwrap_or(usize::MAX),
             timeout: std::time::Duration::from_millis(self.timeout_ms),
+            max_urls: usize::try_from(self.max_urls).unwrap_or(usize::MAX),
+            max_total_bytes: usize::try_from(self.max_total_bytes).unwrap_or(usize::MAX),
         }
     }
 }

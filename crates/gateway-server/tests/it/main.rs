@@ -15,3 +15,4 @@ mod mock_server;
 mod support;
 mod tls;
 mod transforms;
+mod unreachable;
