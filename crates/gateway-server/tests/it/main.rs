@@ -7,6 +7,7 @@ mod admin;
 mod connections;
 mod endpoints;
 mod failures;
+mod faults;
 mod keys;
 mod limits;
 mod matrix;
