@@ -36,7 +36,8 @@ use crate::respond::REQUEST_ID;
 ///    most 128 visible ASCII characters: it is logged and stored), else one is made;
 ///    everything below (logs, usage records, panic messages) names it.
 /// 2. **propagate request id** (tower-http): every answer carries it back.
-/// 3. **trace** (tower-http): one `DEBUG` span per request and a `DEBUG` line per
+/// 3. **trace** (tower-http): one `DEBUG` span per request (method and path: never
+///    the query, which can hold a key) and a `DEBUG` line per
 ///    answer (status, latency); nothing per body chunk, and no error line per 5xx
 ///    (upstream failures are logged where they are understood).
 /// 4. **classify**: which API, so which error envelope; health, readiness, unknown
@@ -83,6 +84,7 @@ where
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
+                .make_span_with(request_span)
                 .on_request(())
                 .on_body_chunk(())
                 .on_eos(())
@@ -102,6 +104,12 @@ where
         .layer(PrepareLayer::new(app.clone()))
         .layer(LimitLayer::new(app.limiter.clone(), envelope))
         .service(Operation::new(app))
+}
+
+/// The request's span: method and path only. The query can hold a key (Gemini's
+/// `?key=`), and spans reach the log at debug level.
+fn request_span<B>(req: &Request<B>) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
 }
 
 /// A caller's request id is kept only if it is short and plain: it goes into logs,
