@@ -124,6 +124,7 @@ pub(crate) async fn serve(
         Operation::Chat,
         stream,
         request_id,
+        &mut ticket,
         &mut attempt,
     )
     .await
