@@ -5,6 +5,14 @@
 //! answer, the end of the stream, or the client leaving — and is closed exactly once:
 //! dropping an open ticket closes it as cancelled, so no path loses a record or
 //! leaves a reservation held.
+//!
+//! What a request that did not end normally is charged: a stream that ended without
+//! its final usage (the caller hung up, the upstream broke off) at least the input
+//! the upstream reported, else the request's local estimate, and the output relayed
+//! (the larger of the upstream's count so far and the count of the content sent); a
+//! request dropped while an upstream was being asked, the input estimate. The
+//! upstream bills the operator for these, so hanging up early must not make a request
+//! free.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,6 +50,10 @@ pub(crate) struct Ticket {
     closed: bool,
     /// The key logs request and response bodies.
     log_bodies: bool,
+    /// The request's input tokens counted locally.
+    input_estimate: u64,
+    /// An upstream was sent the request.
+    upstream_asked: bool,
 }
 
 impl std::fmt::Debug for Ticket {
@@ -60,6 +72,17 @@ pub(crate) struct Charge<'a> {
     pub request_id: &'a str,
     pub caller: ApiShape,
     pub streamed: bool,
+    /// The request's input tokens counted locally (0 for what uses none).
+    pub input_estimate: u64,
+}
+
+/// What a streamed answer reported and delivered when it ended.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Streamed {
+    /// The latest usage the upstream reported, if any.
+    pub reported: Option<Usage>,
+    /// Output tokens estimated from the content sent to the caller.
+    pub output_tokens: u64,
 }
 
 /// Records a request the limits refused: refused requests are requests too.
@@ -97,6 +120,8 @@ impl Ticket {
             started: Instant::now(),
             first_byte: None,
             closed: false,
+            input_estimate: charge.input_estimate,
+            upstream_asked: false,
         }
     }
 }
@@ -159,6 +184,13 @@ fn at_first_target(
 }
 
 impl Ticket {
+    /// An upstream is being sent the request: from here on, a request dropped before
+    /// its answer is charged its input.
+    pub(crate) fn asking(&mut self, provider: &str, model: &str, upstream: ApiShape) {
+        self.routed(provider, model, upstream);
+        self.upstream_asked = true;
+    }
+
     /// Where the request went.
     pub(crate) fn routed(&mut self, provider: &str, model: &str, upstream: ApiShape) {
         self.record.provider = Some(provider.to_owned());
@@ -190,8 +222,12 @@ impl Ticket {
             .get_or_insert_with(|| self.started.elapsed());
     }
 
-    /// Closes the account of an answered request with the usage the upstream reported.
+    /// Closes the account of an answered request with the usage the upstream
+    /// reported; an answer that reports none is charged its input estimate.
     pub(crate) fn succeed(mut self, usage: Option<Usage>) {
+        let usage = usage
+            .filter(|u| u.total_tokens() > 0)
+            .or_else(|| self.input_only());
         self.close(200, usage, None);
     }
 
@@ -200,14 +236,45 @@ impl Ticket {
         self.close(err.status, usage, Some(err));
     }
 
-    /// Closes the account of a request whose caller went away mid-answer.
-    pub(crate) fn cancelled(mut self, usage: Option<Usage>) {
-        self.close(499, usage, None);
+    /// Closes the account of a stream that ended normally: the usage the upstream
+    /// reported, or, when it reported none, the input estimate and the output sent.
+    pub(crate) fn stream_ended(mut self, streamed: Streamed) {
+        let usage = streamed
+            .reported
+            .unwrap_or_else(|| self.at_least_relayed(streamed));
+        self.close(200, Some(usage), None);
+    }
+
+    /// Closes the account of a stream whose caller went away mid-answer.
+    pub(crate) fn cancelled(mut self, streamed: Streamed) {
+        let usage = self.at_least_relayed(streamed);
+        self.close(499, Some(usage), None);
     }
 
     /// Closes the account of a stream that ended with an in-band error.
-    pub(crate) fn stream_failed(mut self, err: &GatewayError, usage: Option<Usage>) {
-        self.close(200, usage, Some(err));
+    pub(crate) fn stream_failed(mut self, err: &GatewayError, streamed: Streamed) {
+        let usage = self.at_least_relayed(streamed);
+        self.close(200, Some(usage), Some(err));
+    }
+
+    /// The charge of a request that an upstream was asked but whose usage is not
+    /// known: its input estimate.
+    fn input_only(&self) -> Option<Usage> {
+        self.upstream_asked.then_some(Usage {
+            input_tokens: self.input_estimate,
+            ..Usage::default()
+        })
+    }
+
+    /// The charge of a stream cut short: what the upstream reported so far, with
+    /// the input estimate when it reported no input and at least the output sent.
+    fn at_least_relayed(&self, streamed: Streamed) -> Usage {
+        let mut usage = streamed.reported.unwrap_or_default();
+        if usage.input_tokens == 0 {
+            usage.input_tokens = self.input_estimate;
+        }
+        usage.output_tokens = usage.output_tokens.max(streamed.output_tokens);
+        usage
     }
 
     fn close(&mut self, status: u16, usage: Option<Usage>, err: Option<&GatewayError>) {
@@ -254,11 +321,13 @@ impl Ticket {
 }
 
 impl Drop for Ticket {
-    /// A ticket dropped open: the client went away (or a path forgot it). Recorded as
-    /// cancelled with 499, the reservation settled with nothing used.
+    /// A ticket dropped open: the client went away before the answer (or a path
+    /// forgot it). Recorded as cancelled with 499; charged the input estimate when an
+    /// upstream was already asked, else nothing.
     fn drop(&mut self) {
         if !self.closed {
-            self.close(499, None, None);
+            let usage = self.input_only();
+            self.close(499, usage, None);
         }
     }
 }
@@ -284,6 +353,7 @@ mod tests {
             request_id: "req_test",
             caller: ApiShape::OpenAiChat,
             streamed: false,
+            input_estimate: 0,
         };
         let mut ticket = Ticket::open(&app, &charge, "m", None);
         ticket.response_body(&big);
@@ -293,5 +363,54 @@ mod tests {
         assert_eq!(logged_answer, Some(STREAM_LOG_LIMIT));
         ticket.response_body(b"small");
         assert_eq!(ticket.record.response_body.as_deref(), Some(&b"small"[..]));
+    }
+
+    #[test]
+    fn a_stream_cut_short_is_charged_at_least_what_was_relayed() {
+        let config = crate::config::Config::default_mock_with_key("k");
+        let app = Arc::new(App::with_keys(&config, None).unwrap());
+        let entry = app.keys().authenticate("k").unwrap();
+        let charge = Charge {
+            entry: &entry,
+            body: b"{}",
+            request_id: "req_test",
+            caller: ApiShape::Anthropic,
+            streamed: true,
+            input_estimate: 120,
+        };
+        let ticket = Ticket::open(&app, &charge, "m", None);
+        let charged = |reported, output_tokens| {
+            ticket.at_least_relayed(Streamed {
+                reported,
+                output_tokens,
+            })
+        };
+        // Nothing reported: the input estimate and the output sent.
+        let none = charged(None, 40);
+        assert_eq!((none.input_tokens, none.output_tokens), (120, 40));
+        // Anthropic's message_start: the upstream's input count wins; its output
+        // so far (1) is less than what was sent.
+        let started = Usage {
+            input_tokens: 300,
+            cache_read_tokens: 200,
+            output_tokens: 1,
+            ..Usage::default()
+        };
+        let partial = charged(Some(started), 40);
+        assert_eq!(
+            partial,
+            Usage {
+                output_tokens: 40,
+                ..started
+            }
+        );
+        // An upstream count above the content sent (hidden reasoning) stands.
+        let reasoned = Usage {
+            input_tokens: 300,
+            output_tokens: 900,
+            reasoning_tokens: 800,
+            ..Usage::default()
+        };
+        assert_eq!(charged(Some(reasoned), 40), reasoned);
     }
 }

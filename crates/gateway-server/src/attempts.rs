@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use gateway_protocol::{ApiShape, Blame, ErrorKind, GatewayError};
 use gateway_providers::{BodyStream, Operation, Provider, UpstreamCall};
 
+use crate::accounting::Ticket;
 use crate::app::App;
 use crate::routing::{RoutePlan, Target, retryable};
 
@@ -70,13 +71,15 @@ pub(crate) struct Lost {
     pub local: bool,
 }
 
-/// Runs `op` over `plan`'s targets until one commits.
+/// Runs `op` over `plan`'s targets until one commits; `ticket` is told each target
+/// asked (a request dropped while one is asked is charged its input).
 pub(crate) async fn run<A: Attempt>(
     app: &App,
     plan: &RoutePlan,
     op: Operation,
     stream: bool,
     request_id: &str,
+    ticket: &mut Ticket,
     attempt: &mut A,
 ) -> Result<Won<A::Prepared>, Lost> {
     let mut rng = fastrand::Rng::new();
@@ -117,6 +120,7 @@ pub(crate) async fn run<A: Attempt>(
                 tokio::time::sleep(plan.backoff.delay_after(after, retry - 1, &mut rng)).await;
             }
             tries += 1;
+            ticket.asking(&target.provider, &target.upstream_model, provider.shape());
             let call = UpstreamCall {
                 operation: op,
                 model: target.upstream_model.clone(),

@@ -128,6 +128,7 @@ pub(crate) async fn serve(
         Operation::Chat,
         stream,
         request_id,
+        &mut ticket,
         &mut attempt,
     )
     .await

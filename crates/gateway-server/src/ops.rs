@@ -87,7 +87,16 @@ pub(crate) async fn embeddings(
 ) -> Result<Answer, Failure> {
     let caller_model = req.model.clone();
     let mut attempt = EmbeddingsAttempt { req: &mut req };
-    let ran = attempts::run(app, plan, Operation::Embeddings, false, "", &mut attempt).await;
+    let ran = attempts::run(
+        app,
+        plan,
+        Operation::Embeddings,
+        false,
+        "",
+        &mut ticket,
+        &mut attempt,
+    )
+    .await;
     let won = match ran {
         Ok(won) => won,
         Err(lost) => return Err(lost.fail(ticket)),
@@ -160,7 +169,16 @@ pub(crate) async fn count_tokens(
     mut ticket: Ticket,
 ) -> Result<Answer, Failure> {
     let mut attempt = CountAttempt { req: &mut req };
-    let ran = attempts::run(app, plan, Operation::CountTokens, false, "", &mut attempt).await;
+    let ran = attempts::run(
+        app,
+        plan,
+        Operation::CountTokens,
+        false,
+        "",
+        &mut ticket,
+        &mut attempt,
+    )
+    .await;
     let (count, served) = match ran {
         Ok(won) => {
             let (served, up, bytes) = whole(won);

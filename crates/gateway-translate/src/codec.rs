@@ -13,6 +13,7 @@ use gateway_protocol::{
 
 use crate::context::{EncodeOptions, ResponseContext};
 use crate::error::TranslateError;
+use crate::estimate::OutputCount;
 use crate::framing::{Frame, Framer, Framing};
 use crate::{anthropic, gemini, ollama, openai_chat, openai_embeddings, openai_responses};
 
@@ -368,7 +369,8 @@ impl StreamEncoder {
 /// Upstream stream bytes in, caller stream bytes out, as they arrive.
 ///
 /// Malformed upstream data ends the caller's stream with an error in the caller's
-/// grammar; nothing is buffered beyond one incomplete frame.
+/// grammar; nothing is buffered beyond one incomplete frame, itself capped (see
+/// [`Framer`]).
 #[derive(Debug)]
 pub struct Transcoder {
     framer: Framer,
@@ -377,6 +379,8 @@ pub struct Transcoder {
     frames: Vec<Frame>,
     events: Vec<StreamEvent>,
     usage: Option<Usage>,
+    output: OutputCount,
+    error: Option<GatewayError>,
     ended: bool,
 }
 
@@ -390,6 +394,8 @@ impl Transcoder {
             frames: Vec::new(),
             events: Vec::new(),
             usage: None,
+            output: OutputCount::default(),
+            error: None,
             ended: false,
         }
     }
@@ -399,8 +405,11 @@ impl Transcoder {
         if self.ended {
             return;
         }
-        self.framer.push(chunk, &mut self.frames);
+        let framed = self.framer.push(chunk, &mut self.frames);
         self.drain(out);
+        if let Err(err) = framed {
+            self.fail(TranslateError::from(err).into(), out);
+        }
     }
 
     /// Ends the upstream stream; appends the closing caller bytes to `out`.
@@ -427,6 +436,18 @@ impl Transcoder {
     /// The last usage the upstream reported, for accounting.
     pub fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    /// Output tokens estimated from the content written to the caller so far (see
+    /// [`OutputCount`]), for accounting when the upstream reported no usage.
+    pub fn output_tokens(&self) -> u64 {
+        self.output.tokens()
+    }
+
+    /// The error the caller's stream ended with, if it ended with one (unreadable
+    /// upstream data, an event too large, or [`Transcoder::fail`]).
+    pub fn error(&self) -> Option<&GatewayError> {
+        self.error.as_ref()
     }
 
     /// True once a stop or an error was sent to the caller.
@@ -456,9 +477,14 @@ impl Transcoder {
             }
             match &event {
                 StreamEvent::Usage(u) => self.usage = Some(*u),
-                StreamEvent::MessageStop { .. } | StreamEvent::Error(_) => self.ended = true,
+                StreamEvent::MessageStop { .. } => self.ended = true,
+                StreamEvent::Error(err) => {
+                    self.error = Some(err.clone());
+                    self.ended = true;
+                }
                 _ => {}
             }
+            self.output.observe(&event);
             self.encoder.encode(&event, out);
         }
         self.events.clear();

@@ -1,11 +1,12 @@
 //! A local token estimate, for when no upstream can count (Anthropic `count_tokens`
-//! served by an OpenAI-compatible upstream, budget reservations before a call).
+//! served by an OpenAI-compatible upstream, budget reservations before a call, a
+//! stream that ended before the upstream reported its usage).
 //!
 //! It is a heuristic, not a tokenizer: about four bytes of text per token, a fixed
 //! cost per message, per tool and per image. It errs high rather than low, because
 //! its main use is reserving budget before the real count is known.
 
-use gateway_protocol::{ChatRequest, Part};
+use gateway_protocol::{ChatRequest, Delta, Part, PartStart, StreamEvent};
 
 /// Tokens charged per message for role and framing.
 const PER_MESSAGE: u64 = 4;
@@ -34,6 +35,38 @@ pub fn input_tokens(req: &ChatRequest) -> u64 {
         bytes += tool.parameters.as_ref().map_or(0, |p| p.get().len() as u64);
     }
     fixed + bytes.div_ceil(4)
+}
+
+/// The output of a streamed answer, counted from the content of its events: text,
+/// reasoning, tool names and arguments (ids, signatures and framing are not output).
+/// A stream the caller hangs up on, or that the upstream breaks off, is charged at
+/// least this many output tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputCount {
+    bytes: u64,
+}
+
+impl OutputCount {
+    /// Counts one event's content.
+    pub fn observe(&mut self, event: &StreamEvent) {
+        let bytes = match event {
+            StreamEvent::Delta {
+                delta: Delta::Text(t) | Delta::Reasoning(t) | Delta::ToolArguments(t),
+                ..
+            } => t.len(),
+            StreamEvent::PartStart {
+                part: PartStart::ToolCall { name, .. },
+                ..
+            } => name.len(),
+            _ => 0,
+        };
+        self.bytes += bytes as u64;
+    }
+
+    /// The estimated output tokens (about four bytes a token, like the input).
+    pub fn tokens(&self) -> u64 {
+        self.bytes.div_ceil(4)
+    }
 }
 
 fn part_bytes(part: &Part, fixed: &mut u64) -> u64 {
@@ -66,5 +99,46 @@ mod tests {
             .push(Message::text(Role::User, "x".repeat(400)));
         let with_text = input_tokens(&req);
         assert_eq!(with_text, empty + PER_MESSAGE + 100);
+    }
+
+    #[test]
+    fn output_counts_the_content_of_deltas_and_tool_names() {
+        let mut count = OutputCount::default();
+        let events = [
+            StreamEvent::MessageStart {
+                id: "msg_with_a_long_id".into(),
+                model: "some-model".into(),
+            },
+            StreamEvent::Delta {
+                index: 0,
+                delta: Delta::Text("x".repeat(10)),
+            },
+            StreamEvent::Delta {
+                index: 0,
+                delta: Delta::Reasoning("r".repeat(6)),
+            },
+            StreamEvent::Delta {
+                index: 0,
+                delta: Delta::Signature("s".repeat(500)),
+            },
+            StreamEvent::PartStart {
+                index: 1,
+                part: PartStart::ToolCall {
+                    id: "call_123456".into(),
+                    name: "get".into(),
+                    signature: None,
+                },
+            },
+            StreamEvent::Delta {
+                index: 1,
+                delta: Delta::ToolArguments("{}".into()),
+            },
+        ];
+        for event in &events {
+            count.observe(event);
+        }
+        // 10 + 6 + 3 + 2 bytes.
+        assert_eq!(count.tokens(), 21_u64.div_ceil(4));
+        assert_eq!(OutputCount::default().tokens(), 0);
     }
 }

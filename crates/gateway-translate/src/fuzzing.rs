@@ -74,7 +74,9 @@ pub fn stream_as(shape: ApiShape, bytes: &[u8], chunk: usize) -> Vec<StreamEvent
     let mut frames = Vec::new();
     let mut events = Vec::new();
     for piece in bytes.chunks(chunk.max(1)) {
-        framer.push(piece, &mut frames);
+        if framer.push(piece, &mut frames).is_err() {
+            break;
+        }
     }
     framer.finish(&mut frames);
     for frame in &frames {

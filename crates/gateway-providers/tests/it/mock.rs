@@ -79,7 +79,7 @@ async fn run(p: &Provider, req: &ChatRequest) -> Result<ChatResponse, GatewayErr
     let mut agg = Aggregator::default();
     let (mut frames, mut events) = (Vec::new(), Vec::new());
     for chunk in chunks {
-        framer.push(&chunk?, &mut frames);
+        framer.push(&chunk?, &mut frames).expect("frames fit");
     }
     framer.finish(&mut frames);
     for frame in frames.drain(..) {

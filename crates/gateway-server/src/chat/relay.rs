@@ -4,21 +4,27 @@
 //! The relay is a pull-driven stream owned by the response body: when the caller
 //! disconnects, hyper drops the body, which drops the upstream stream and so cancels
 //! the upstream request.
+//!
+//! However the stream ends — complete, broken off, an upstream event too large, the
+//! caller gone — its ticket is closed with what the upstream reported and the output
+//! the caller was sent (counted from the content of the events relayed), so a stream
+//! is never charged less than what was relayed.
 
 use std::convert::Infallible;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use gateway_protocol::{ApiShape, GatewayError, StreamEvent, Usage};
+use gateway_protocol::{ApiShape, GatewayError, StreamEvent};
 use gateway_providers::BodyStream;
-use gateway_translate::codec::{StreamEncoder, Transcoder, upstream_framing};
-use gateway_translate::framing::write_sse;
+use gateway_translate::codec::{StreamDecoder, StreamEncoder, Transcoder, upstream_framing};
+use gateway_translate::estimate::OutputCount;
+use gateway_translate::framing::{FrameTooLarge, write_sse};
 use gateway_translate::usage_tap::UsageTap;
-use gateway_translate::{Frame, Framer, ResponseContext, fastpath};
+use gateway_translate::{Frame, Framer, ResponseContext, TranslateError, fastpath};
 use http_body::Frame as BodyFrame;
 
 use super::Prepared;
-use crate::accounting::Ticket;
+use crate::accounting::{Streamed, Ticket};
 
 /// How upstream bytes become caller bytes.
 enum Mode {
@@ -30,35 +36,65 @@ enum Mode {
     Transcode(Box<Transcoder>),
 }
 
-/// Frames of a same-shape stream and the usage they report.
+/// Frames of a same-shape stream, the usage they report, and — decoded on the side,
+/// only to be read — the output they carry and whether the stream ends in an error.
 struct Tap {
     framer: Framer,
     frames: Vec<Frame>,
     usage: UsageTap,
+    decoder: StreamDecoder,
+    events: Vec<StreamEvent>,
+    output: OutputCount,
+    /// The upstream's in-band error, or its stream ending before it finished.
+    error: Option<GatewayError>,
 }
 
 impl Tap {
-    fn new(shape: ApiShape) -> Tap {
+    fn new(shape: ApiShape, ctx: &ResponseContext) -> Tap {
         Tap {
             framer: Framer::new(upstream_framing(shape)),
             frames: Vec::new(),
             usage: UsageTap::new(shape),
+            decoder: StreamDecoder::new(shape, ctx),
+            events: Vec::new(),
+            output: OutputCount::default(),
+            error: None,
         }
     }
 
-    fn push(&mut self, chunk: &[u8]) {
-        self.framer.push(chunk, &mut self.frames);
+    fn push(&mut self, chunk: &[u8]) -> Result<(), FrameTooLarge> {
+        let framed = self.framer.push(chunk, &mut self.frames);
         self.observe();
+        framed
     }
 
     fn finish(&mut self) {
         self.framer.finish(&mut self.frames);
         self.observe();
+        self.decoder.finish(&mut self.events);
+        read_events(&mut self.events, &mut self.output, &mut self.error);
     }
 
     fn observe(&mut self) {
         for frame in &self.frames {
             self.usage.observe(frame);
+            // What does not decode is still relayed; it is just not counted.
+            let _ = self.decoder.decode(frame, &mut self.events);
+            read_events(&mut self.events, &mut self.output, &mut self.error);
+        }
+    }
+}
+
+/// Counts the output of decoded `events` and keeps the first error among them.
+fn read_events(
+    events: &mut Vec<StreamEvent>,
+    output: &mut OutputCount,
+    error: &mut Option<GatewayError>,
+) {
+    for event in events.drain(..) {
+        output.observe(&event);
+        if let StreamEvent::Error(err) = event {
+            error.get_or_insert(err);
         }
     }
 }
@@ -88,11 +124,11 @@ impl Relay {
             Mode::Transcode(Box::new(Transcoder::new(upstream_shape, caller, &ctx)))
         } else if prepared.strip_usage {
             Mode::StripUsage {
-                tap: Tap::new(upstream_shape),
+                tap: Tap::new(upstream_shape, &ctx),
             }
         } else {
             Mode::Pass {
-                tap: Tap::new(upstream_shape),
+                tap: Tap::new(upstream_shape, &ctx),
             }
         };
         Relay {
@@ -120,19 +156,13 @@ impl Relay {
     async fn next_bytes(&mut self) -> Option<Bytes> {
         loop {
             if let Some(chunk) = self.first.take() {
-                self.push(&chunk);
+                self.relay(&chunk);
             } else {
                 let upstream = self.upstream.as_mut()?;
                 match upstream.next().await {
-                    Some(Ok(chunk)) => self.push(&chunk),
-                    Some(Err(err)) => {
-                        self.upstream = None;
-                        self.fail(err);
-                    }
-                    None => {
-                        self.upstream = None;
-                        self.finish();
-                    }
+                    Some(Ok(chunk)) => self.relay(&chunk),
+                    Some(Err(err)) => self.fail(err),
+                    None => self.finish(),
                 }
             }
             if !self.out.is_empty() {
@@ -143,36 +173,62 @@ impl Relay {
         }
     }
 
-    fn push(&mut self, chunk: &[u8]) {
+    /// Relays one upstream chunk; a chunk the stream cannot go on after (an event
+    /// too large, unreadable data) ends it.
+    fn relay(&mut self, chunk: &[u8]) {
+        if let Err(err) = self.push(chunk) {
+            self.fail(err);
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) -> Result<(), GatewayError> {
+        let too_large = |e: FrameTooLarge| GatewayError::from(TranslateError::from(e));
         match &mut self.mode {
             Mode::Pass { tap } => {
-                tap.push(chunk);
+                let framed = tap.push(chunk);
                 tap.frames.clear();
                 self.out.extend_from_slice(chunk);
+                framed.map_err(too_large)
             }
             Mode::StripUsage { tap } => {
-                tap.push(chunk);
+                let framed = tap.push(chunk);
                 write_frames(&mut tap.frames, &mut self.out);
+                framed.map_err(too_large)
             }
-            Mode::Transcode(t) => t.push(chunk, &mut self.out),
+            Mode::Transcode(t) => {
+                t.push(chunk, &mut self.out);
+                t.error().map_or(Ok(()), |err| Err(err.clone()))
+            }
         }
     }
 
     fn finish(&mut self) {
-        match &mut self.mode {
+        self.upstream = None;
+        let failed = match &mut self.mode {
             Mode::Pass { tap } => {
                 tap.finish();
                 tap.frames.clear();
+                tap.error.clone()
             }
             Mode::StripUsage { tap } => {
                 tap.finish();
                 write_frames(&mut tap.frames, &mut self.out);
+                tap.error.clone()
             }
-            Mode::Transcode(t) => t.finish(&mut self.out),
-        }
+            Mode::Transcode(t) => {
+                t.finish(&mut self.out);
+                t.error().cloned()
+            }
+        };
         self.log_out();
+        let streamed = self.streamed();
         if let Some(ticket) = self.ticket.take() {
-            ticket.succeed(self.usage());
+            // An error in the stream (the upstream's own, or its end before the
+            // answer's) makes it a failed one, charged at least what was relayed.
+            match failed {
+                Some(err) => ticket.stream_failed(&err, streamed),
+                None => ticket.stream_ended(streamed),
+            }
         }
     }
 
@@ -183,29 +239,46 @@ impl Relay {
         }
     }
 
-    /// The upstream broke off: the caller gets an error in its own stream grammar.
+    /// The stream cannot go on (the upstream broke off, or sent what cannot be
+    /// relayed): the upstream request is dropped, and the caller gets an error in its
+    /// own stream grammar.
     fn fail(&mut self, err: GatewayError) {
         tracing::debug!(error = %err.message, "upstream stream broke off");
-        let usage = self.usage();
-        let ticket = self.ticket.take();
+        self.upstream = None;
         match &mut self.mode {
+            // A no-op when the transcoder already ended the stream with this error.
             Mode::Transcode(t) => t.fail(err.clone(), &mut self.out),
-            Mode::Pass { .. } | Mode::StripUsage { .. } => {
-                let mut encoder = StreamEncoder::new(self.caller, &self.ctx);
-                encoder.encode(&StreamEvent::Error(err.clone()), &mut self.out);
+            Mode::Pass { .. } => {
+                // The bytes passed through may stop mid-event: a blank line ends it,
+                // so the error is an event of its own (SSE readers skip blank lines).
+                self.out.extend_from_slice(b"\n\n");
+                self.encode_error(&err);
             }
+            Mode::StripUsage { .. } => self.encode_error(&err),
         }
-        if let Some(mut ticket) = ticket {
+        let streamed = self.streamed();
+        if let Some(mut ticket) = self.ticket.take() {
             ticket.streamed_bytes(&self.out);
-            ticket.stream_failed(&err, usage);
+            ticket.stream_failed(&err, streamed);
         }
     }
 
-    /// The usage the stream reported so far.
-    fn usage(&self) -> Option<Usage> {
-        match &self.mode {
-            Mode::Pass { tap } | Mode::StripUsage { tap } => tap.usage.usage(),
-            Mode::Transcode(t) => t.usage(),
+    fn encode_error(&mut self, err: &GatewayError) {
+        let mut encoder = StreamEncoder::new(self.caller, &self.ctx);
+        encoder.encode(&StreamEvent::Error(err.clone()), &mut self.out);
+    }
+
+    /// What the stream reported and delivered so far.
+    fn streamed(&self) -> Streamed {
+        let (reported, output_tokens) = match &self.mode {
+            Mode::Pass { tap } | Mode::StripUsage { tap } => {
+                (tap.usage.usage(), tap.output.tokens())
+            }
+            Mode::Transcode(t) => (t.usage(), t.output_tokens()),
+        };
+        Streamed {
+            reported,
+            output_tokens,
         }
     }
 }
@@ -214,8 +287,9 @@ impl Drop for Relay {
     /// Dropped before the end: the caller went away (the upstream request is cancelled
     /// with the body stream).
     fn drop(&mut self) {
+        let streamed = self.streamed();
         if let Some(ticket) = self.ticket.take() {
-            ticket.cancelled(self.usage());
+            ticket.cancelled(streamed);
         }
     }
 }

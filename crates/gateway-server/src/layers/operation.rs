@@ -9,17 +9,18 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use gateway_auth::Admission;
+use gateway_auth::{Admission, Estimate};
 use gateway_protocol::ApiShape;
+use gateway_translate::estimate;
 use http::{HeaderValue, Request};
 use tower::Service;
 
 use super::prepare::{Call, Work};
-use crate::accounting::{Charge, Ticket};
+use crate::accounting::{self, Charge, Ticket};
 use crate::app::App;
 use crate::chat::Failure;
 use crate::respond::{self, Answer};
-use crate::{chat, estimate, ops};
+use crate::{chat, ops};
 
 /// Runs prepared requests against the upstreams.
 #[derive(Debug, Clone)]
@@ -55,6 +56,8 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
         .extensions
         .get::<Admission>()
         .and_then(Admission::take);
+    // The limiter's estimate, when the key has limits (made by the prepare layer).
+    let estimated_input = parts.extensions.get::<Estimate>().map(|e| e.input_tokens);
     let Call {
         endpoint,
         body,
@@ -63,12 +66,13 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
         work,
     } = *call;
     let shape = endpoint.error_shape();
-    let charge = |caller: ApiShape, streamed: bool| Charge {
+    let charge = |caller: ApiShape, streamed: bool, input_estimate: u64| Charge {
         entry: &entry,
         body: &body,
         request_id: &request_id,
         caller,
         streamed,
+        input_estimate,
     };
     let result = match work {
         Work::Chat {
@@ -77,9 +81,10 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
             changed,
             plan,
         } => {
+            let input = estimated_input.unwrap_or_else(|| estimate::input_tokens(&req));
             let ticket = Ticket::open(
                 &app,
-                &charge(call.shape, req.stream),
+                &charge(call.shape, req.stream, input),
                 &req.model,
                 reservation,
             );
@@ -91,15 +96,18 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
             chat::serve(&app, &call, &body, req, served, &request_id).await
         }
         Work::Embeddings { form, req, plan } => {
-            let ticket = Ticket::open(&app, &charge(form.shape(), false), &req.model, reservation);
+            let input = estimated_input.unwrap_or_else(|| accounting::embeddings_tokens(&req));
+            let charge = charge(form.shape(), false, input);
+            let ticket = Ticket::open(&app, &charge, &req.model, reservation);
             ops::embeddings(&app, form, *req, &plan, ticket).await
         }
         Work::CountTokens { shape, req, plan } => {
-            let ticket = Ticket::open(&app, &charge(shape, false), &req.model, reservation);
+            // A count uses no tokens.
+            let ticket = Ticket::open(&app, &charge(shape, false, 0), &req.model, reservation);
             ops::count_tokens(&app, shape, *req, &plan, ticket).await
         }
         Work::ListModels { shape } => Ok(ops::list_models(&app, shape, &entry)),
-        Work::Estimate { shape } => estimate::estimate(&app, shape, &body, &entry),
+        Work::Estimate { shape } => crate::estimate::estimate(&app, shape, &body, &entry),
     };
     Ok(match result {
         Ok(resp) => resp,

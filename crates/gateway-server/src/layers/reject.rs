@@ -65,6 +65,8 @@ impl Reject<Body> for Envelope {
                 request_id,
                 caller: charged.caller,
                 streamed: charged.streamed,
+                // Refused before any upstream was asked: nothing was used.
+                input_estimate: 0,
             };
             accounting::record_refusal(&self.app, &charge, &charged.model, &err);
         }

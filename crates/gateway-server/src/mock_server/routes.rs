@@ -194,7 +194,8 @@ fn json_array(answer: MockAnswer) -> MockAnswer {
     let mut chunks: Vec<Vec<u8>> = chunks
         .into_iter()
         .map(|chunk| {
-            framer.push(&chunk, &mut frames);
+            // The mock's own events are far below the framer's limit.
+            let _ = framer.push(&chunk, &mut frames);
             let mut piece = Vec::with_capacity(chunk.len());
             for frame in frames.drain(..) {
                 piece.extend_from_slice(if opened { b",\r\n" } else { b"[" });

@@ -135,7 +135,7 @@ fn decode_stream(
     let mut framer = Framer::new(framing);
     let mut decoder = StreamDecoder::new(shape, &ctx);
     let (mut frames, mut events) = (Vec::new(), Vec::new());
-    framer.push(bytes, &mut frames);
+    framer.push(bytes, &mut frames).unwrap();
     framer.finish(&mut frames);
     for frame in &frames {
         decoder.decode(frame, &mut events).expect("frame decodes");

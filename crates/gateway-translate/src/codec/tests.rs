@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::error::TranslateError;
+use crate::framing::DEFAULT_MAX_FRAME_BYTES;
 
 fn json_of(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("the codec writes JSON")
@@ -266,4 +267,41 @@ fn model_lists_round_trip_in_every_shape() {
     assert_eq!(body(ApiShape::Ollama)["models"][0]["name"], "model-a");
     assert_eq!(body(ApiShape::Anthropic)["data"][0]["type"], "model");
     assert!(decode_model_list(ApiShape::Ollama, b"{").is_err());
+}
+
+#[test]
+fn a_transcoded_stream_ends_with_an_error_at_an_event_too_large() {
+    let ctx = ResponseContext::default();
+    let mut t = Transcoder::new(ApiShape::Ollama, ApiShape::Anthropic, &ctx);
+    let mut out = Vec::new();
+    let first = br#"{"model":"m","created_at":"2025-10-09T08:53:20Z","message":{"role":"assistant","content":"hello there, caller"},"done":false}"#;
+    t.push(first, &mut out);
+    t.push(b"\n", &mut out);
+    assert!(t.error().is_none());
+    assert_eq!(t.output_tokens(), 19_u64.div_ceil(4));
+    // Then a line that never ends.
+    let piece = vec![b'x'; 1 << 20];
+    let mut pushed = 0;
+    while t.error().is_none() {
+        t.push(&piece, &mut out);
+        pushed += piece.len();
+        assert!(
+            pushed <= DEFAULT_MAX_FRAME_BYTES + piece.len(),
+            "no error yet"
+        );
+    }
+    let err = t.error().cloned().expect("ended with an error");
+    assert_eq!(err.kind, gateway_protocol::ErrorKind::Upstream);
+    assert!(err.message.contains("larger than"), "{}", err.message);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    assert!(text.contains("hello there, caller"), "{text}");
+    assert!(
+        text.ends_with("\n\n") && text.contains("event: error"),
+        "{text}"
+    );
+    // Nothing more is written, whatever comes.
+    let len = out.len();
+    t.push(b"\n{}\n", &mut out);
+    t.finish(&mut out);
+    assert_eq!(out.len(), len);
 }

@@ -1,11 +1,11 @@
 //! A JSON array streamed element by element (Gemini `streamGenerateContent` without
 //! `alt=sse`): `[{...},\r\n{...}]`.
 
-use super::Frame;
+use super::{DEFAULT_MAX_FRAME_BYTES, Frame, FrameTooLarge, reserve_within};
 
 /// An incremental splitter that yields each top-level element of a JSON array.
 /// It tracks only nesting and string state; elements are validated by the codec.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JsonArrayParser {
     element: Vec<u8>,
     depth: usize,
@@ -13,14 +13,45 @@ pub struct JsonArrayParser {
     escaped: bool,
     started: bool,
     ended: bool,
+    limit: usize,
+    failed: bool,
+}
+
+impl Default for JsonArrayParser {
+    fn default() -> Self {
+        JsonArrayParser::with_limit(DEFAULT_MAX_FRAME_BYTES)
+    }
 }
 
 impl JsonArrayParser {
+    /// A parser whose elements may be at most `max_frame_bytes` long.
+    pub fn with_limit(max_frame_bytes: usize) -> Self {
+        JsonArrayParser {
+            element: Vec::new(),
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            started: false,
+            ended: false,
+            limit: max_frame_bytes,
+            failed: false,
+        }
+    }
+
     /// Feeds a chunk; complete elements are appended to `out`.
-    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Frame>) {
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Frame>) -> Result<(), FrameTooLarge> {
+        if self.failed {
+            return Err(FrameTooLarge { limit: self.limit });
+        }
         for &b in chunk {
             if self.ended {
-                return;
+                return Ok(());
+            }
+            if self.element.len() == self.element.capacity() {
+                if let Err(err) = reserve_within(&mut self.element, 1, self.limit) {
+                    self.failed = true;
+                    return Err(err);
+                }
             }
             if !self.started {
                 if b == b'[' {
@@ -63,6 +94,7 @@ impl JsonArrayParser {
                 _ => {}
             }
         }
+        Ok(())
     }
 
     /// Ends the input. An unfinished element is passed on so the codec reports it as
@@ -85,11 +117,30 @@ mod tests {
         for split in 0..body.len() {
             let mut p = JsonArrayParser::default();
             let mut out = Vec::new();
-            p.push(&body[..split], &mut out);
-            p.push(&body[split..], &mut out);
+            p.push(&body[..split], &mut out).unwrap();
+            p.push(&body[split..], &mut out).unwrap();
             p.finish(&mut out);
             let data: Vec<_> = out.into_iter().map(|f| f.data).collect();
             assert_eq!(data, vec![r#"{"a":"x]}\""}"#, r#"{"b":[1,{"c":2}]}"#]);
         }
+    }
+
+    #[test]
+    fn an_element_without_end_fails_at_the_limit_without_holding_more() {
+        let mut p = JsonArrayParser::with_limit(512);
+        let mut out = Vec::new();
+        p.push(b"[{\"a\":1},{\"b\":\"", &mut out).unwrap();
+        let err = loop {
+            match p.push(&[b'q'; 10], &mut out) {
+                Ok(()) => assert!(p.element.capacity() <= 512, "{}", p.element.capacity()),
+                Err(err) => break err,
+            }
+        };
+        assert_eq!(err.limit, 512);
+        assert_eq!(p.element.capacity(), 0);
+        assert_eq!(out, vec![Frame::data(r#"{"a":1}"#)]);
+        assert!(p.push(b"\"}]", &mut out).is_err());
+        p.finish(&mut out);
+        assert_eq!(out.len(), 1);
     }
 }

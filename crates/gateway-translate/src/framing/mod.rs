@@ -3,6 +3,10 @@
 //! Bytes arrive in arbitrary chunks; a framer turns them into [`Frame`]s (an optional
 //! event name and one payload) that the shape codecs consume. Codecs never see bytes
 //! and framers never see JSON semantics.
+//!
+//! A frame is buffered until it is complete, so each framer holds at most
+//! [`DEFAULT_MAX_FRAME_BYTES`] (or the limit it was made with) of one frame: past
+//! it, the push fails with [`FrameTooLarge`] and the buffer is dropped.
 
 mod json_array;
 mod ndjson;
@@ -11,6 +15,55 @@ mod sse;
 pub use json_array::JsonArrayParser;
 pub use ndjson::NdjsonParser;
 pub use sse::{SseParser, write_sse};
+
+/// The most one frame may buffer by default: 16 MiB.
+///
+/// LLM stream events are small (a token, a fragment of tool-call arguments); the
+/// largest real ones repeat a whole answer (OpenAI Responses `response.completed`) or
+/// carry a generated image, a few MiB at most. Without a cap, an upstream that sends a
+/// line without end makes the framer buffer until the process runs out of memory.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 << 20;
+
+/// A frame grew past its framer's limit. The framer dropped what it held and stays
+/// failed: later pushes fail the same way, since the stream cannot be resynchronised
+/// in the middle of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an upstream stream event is larger than {limit} bytes")]
+pub struct FrameTooLarge {
+    /// The framer's limit, in bytes.
+    pub limit: usize,
+}
+
+impl From<FrameTooLarge> for crate::TranslateError {
+    fn from(err: FrameTooLarge) -> Self {
+        crate::TranslateError::upstream("stream event", err.to_string())
+    }
+}
+
+/// Makes room in `buf` for `extra` more bytes without its capacity passing `limit`
+/// (the usual doubling stops at the limit); a frame that would pass it fails, and
+/// `buf` is released.
+pub(crate) fn reserve_within(
+    buf: &mut Vec<u8>,
+    extra: usize,
+    limit: usize,
+) -> Result<(), FrameTooLarge> {
+    let needed = buf.len().saturating_add(extra);
+    if needed > limit {
+        *buf = Vec::new();
+        return Err(FrameTooLarge { limit });
+    }
+    if needed > buf.capacity() {
+        buf.reserve_exact(capped_growth(buf.capacity(), needed, limit) - buf.len());
+    }
+    Ok(())
+}
+
+/// The capacity a buffer of `capacity` grows to for `needed` bytes: doubled as usual,
+/// but never past `limit` (`needed` is within it).
+pub(crate) fn capped_growth(capacity: usize, needed: usize, limit: usize) -> usize {
+    needed.max(capacity.saturating_mul(2)).min(limit)
+}
 
 /// One framed event: an SSE event, one element of a JSON array, or one NDJSON line.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -71,17 +124,23 @@ pub enum Framer {
 }
 
 impl Framer {
-    /// A fresh parser for `framing`.
+    /// A fresh parser for `framing`, frames capped at [`DEFAULT_MAX_FRAME_BYTES`].
     pub fn new(framing: Framing) -> Self {
+        Framer::with_limit(framing, DEFAULT_MAX_FRAME_BYTES)
+    }
+
+    /// A fresh parser for `framing` whose frames may buffer at most `max_frame_bytes`.
+    pub fn with_limit(framing: Framing, max_frame_bytes: usize) -> Self {
         match framing {
-            Framing::Sse => Framer::Sse(SseParser::default()),
-            Framing::JsonArray => Framer::JsonArray(JsonArrayParser::default()),
-            Framing::Ndjson => Framer::Ndjson(NdjsonParser::default()),
+            Framing::Sse => Framer::Sse(SseParser::with_limit(max_frame_bytes)),
+            Framing::JsonArray => Framer::JsonArray(JsonArrayParser::with_limit(max_frame_bytes)),
+            Framing::Ndjson => Framer::Ndjson(NdjsonParser::with_limit(max_frame_bytes)),
         }
     }
 
-    /// Feeds a chunk; complete frames are appended to `out`.
-    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Frame>) {
+    /// Feeds a chunk; complete frames are appended to `out` (those completed before
+    /// a frame too large are appended too).
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Frame>) -> Result<(), FrameTooLarge> {
         match self {
             Framer::Sse(p) => p.push(chunk, out),
             Framer::JsonArray(p) => p.push(chunk, out),

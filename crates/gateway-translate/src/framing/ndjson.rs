@@ -1,23 +1,52 @@
 //! Newline-delimited JSON (Ollama's stream framing).
 
-use super::Frame;
+use super::{DEFAULT_MAX_FRAME_BYTES, Frame, FrameTooLarge, reserve_within};
 
 /// An incremental NDJSON splitter: every non-blank line is one frame.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NdjsonParser {
     line: Vec<u8>,
+    limit: usize,
+    failed: bool,
+}
+
+impl Default for NdjsonParser {
+    fn default() -> Self {
+        NdjsonParser::with_limit(DEFAULT_MAX_FRAME_BYTES)
+    }
 }
 
 impl NdjsonParser {
+    /// A parser whose lines may be at most `max_frame_bytes` long.
+    pub fn with_limit(max_frame_bytes: usize) -> Self {
+        NdjsonParser {
+            line: Vec::new(),
+            limit: max_frame_bytes,
+            failed: false,
+        }
+    }
+
     /// Feeds a chunk; complete lines are appended to `out`.
-    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Frame>) {
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Frame>) -> Result<(), FrameTooLarge> {
+        if self.failed {
+            return Err(FrameTooLarge { limit: self.limit });
+        }
         let mut rest = chunk;
         while let Some(pos) = memchr::memchr(b'\n', rest) {
-            self.line.extend_from_slice(&rest[..pos]);
+            self.append(&rest[..pos])?;
             self.emit(out);
             rest = &rest[pos + 1..];
         }
-        self.line.extend_from_slice(rest);
+        self.append(rest)
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Result<(), FrameTooLarge> {
+        if let Err(err) = reserve_within(&mut self.line, bytes.len(), self.limit) {
+            self.failed = true;
+            return Err(err);
+        }
+        self.line.extend_from_slice(bytes);
+        Ok(())
     }
 
     /// Ends the input; a last line without a newline is still a frame.
@@ -43,10 +72,36 @@ mod tests {
     fn splits_lines_across_chunks_and_skips_blanks() {
         let mut p = NdjsonParser::default();
         let mut out = Vec::new();
-        p.push(b"{\"a\":1}\n{\"b\"", &mut out);
-        p.push(b":2}\r\n\n{\"c\":3}", &mut out);
+        p.push(b"{\"a\":1}\n{\"b\"", &mut out).unwrap();
+        p.push(b":2}\r\n\n{\"c\":3}", &mut out).unwrap();
         p.finish(&mut out);
         let data: Vec<_> = out.into_iter().map(|f| f.data).collect();
         assert_eq!(data, vec![r#"{"a":1}"#, r#"{"b":2}"#, r#"{"c":3}"#]);
+    }
+
+    #[test]
+    fn a_line_without_end_fails_at_the_limit_without_holding_more() {
+        let mut p = NdjsonParser::with_limit(1000);
+        let mut out = Vec::new();
+        // A line of exactly the limit is fine.
+        p.push(&[b'x'; 1000], &mut out).unwrap();
+        p.push(b"\n{\"a\":1}", &mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        let mut pushed = 0;
+        let err = loop {
+            match p.push(&[b'y'; 7], &mut out) {
+                Ok(()) => {
+                    assert!(p.line.capacity() <= 1000, "{}", p.line.capacity());
+                    pushed += 7;
+                }
+                Err(err) => break err,
+            }
+        };
+        assert_eq!(err, FrameTooLarge { limit: 1000 });
+        assert_eq!(pushed, (1000 - 7) / 7 * 7);
+        assert_eq!(p.line.capacity(), 0, "the buffer is dropped");
+        // Failed for good: even a complete line is refused.
+        assert!(p.push(b"{}\n", &mut out).is_err());
+        assert_eq!(out.len(), 1);
     }
 }

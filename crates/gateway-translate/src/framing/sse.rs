@@ -1,10 +1,11 @@
 //! Server-sent events, parsed line by line with LF, CRLF and lone-CR line endings.
 
-use super::Frame;
+use super::{DEFAULT_MAX_FRAME_BYTES, Frame, FrameTooLarge, capped_growth, reserve_within};
 
 /// An incremental SSE parser (WHATWG event-stream rules, minus `id`/`retry`, which no
-/// LLM API uses for meaning).
-#[derive(Debug, Default)]
+/// LLM API uses for meaning). One event — its unfinished line and the data lines
+/// gathered so far — holds at most the parser's limit.
+#[derive(Debug)]
 pub struct SseParser {
     /// Bytes of the current, not yet terminated line.
     line: Vec<u8>,
@@ -13,11 +14,43 @@ pub struct SseParser {
     event: Option<String>,
     data: String,
     has_data: bool,
+    limit: usize,
+    failed: bool,
+}
+
+impl Default for SseParser {
+    fn default() -> Self {
+        SseParser::with_limit(DEFAULT_MAX_FRAME_BYTES)
+    }
 }
 
 impl SseParser {
+    /// A parser whose events may hold at most `max_frame_bytes`.
+    pub fn with_limit(max_frame_bytes: usize) -> Self {
+        SseParser {
+            line: Vec::new(),
+            after_cr: false,
+            event: None,
+            data: String::new(),
+            has_data: false,
+            limit: max_frame_bytes,
+            failed: false,
+        }
+    }
+
     /// Feeds a chunk; complete events are appended to `out`.
-    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Frame>) {
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Frame>) -> Result<(), FrameTooLarge> {
+        if self.failed {
+            return Err(FrameTooLarge { limit: self.limit });
+        }
+        let result = self.push_lines(chunk, out);
+        if result.is_err() {
+            self.fail();
+        }
+        result
+    }
+
+    fn push_lines(&mut self, chunk: &[u8], out: &mut Vec<Frame>) -> Result<(), FrameTooLarge> {
         let mut rest = chunk;
         if self.after_cr {
             self.after_cr = false;
@@ -37,36 +70,59 @@ impl SseParser {
                 }
             }
             if self.line.is_empty() {
-                self.take_line(head, out);
+                self.take_line(head, out)?;
             } else {
-                self.line.extend_from_slice(head);
+                self.append(head)?;
                 let line = std::mem::take(&mut self.line);
-                self.take_line(&line, out);
+                let taken = self.take_line(&line, out);
                 self.line = line;
                 self.line.clear();
+                taken?;
             }
             rest = after;
         }
-        self.line.extend_from_slice(rest);
+        self.append(rest)
+    }
+
+    /// Adds to the unfinished line; the event's data so far counts against the limit.
+    fn append(&mut self, bytes: &[u8]) -> Result<(), FrameTooLarge> {
+        let room = self.limit.saturating_sub(self.data.len());
+        reserve_within(&mut self.line, bytes.len(), room)
+            .map_err(|_| FrameTooLarge { limit: self.limit })?;
+        self.line.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Drops everything held and refuses further input.
+    fn fail(&mut self) {
+        self.failed = true;
+        self.line = Vec::new();
+        self.data = String::new();
+        self.event = None;
+        self.has_data = false;
     }
 
     /// Ends the input. An event whose blank line never came is still delivered, since
     /// some servers close right after the last `data:` line.
     pub fn finish(&mut self, out: &mut Vec<Frame>) {
+        if self.failed {
+            return;
+        }
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
-            self.take_line(&line, out);
+            // The line was within the limit when it was buffered.
+            let _ = self.take_line(&line, out);
         }
         self.dispatch(out);
     }
 
-    fn take_line(&mut self, line: &[u8], out: &mut Vec<Frame>) {
+    fn take_line(&mut self, line: &[u8], out: &mut Vec<Frame>) -> Result<(), FrameTooLarge> {
         if line.is_empty() {
             self.dispatch(out);
-            return;
+            return Ok(());
         }
         if line[0] == b':' {
-            return;
+            return Ok(());
         }
         let (field, value) = match memchr::memchr(b':', line) {
             Some(i) => {
@@ -77,15 +133,31 @@ impl SseParser {
         };
         match field {
             b"data" => {
+                let needed = self.data.len() + usize::from(self.has_data) + value.len();
+                if needed > self.limit {
+                    return Err(FrameTooLarge { limit: self.limit });
+                }
+                if needed > self.data.capacity() {
+                    let target = capped_growth(self.data.capacity(), needed, self.limit);
+                    self.data.reserve_exact(target - self.data.len());
+                }
                 if self.has_data {
                     self.data.push('\n');
                 }
                 super::push_utf8(&mut self.data, value);
                 self.has_data = true;
+                // Invalid UTF-8 grows as it is replaced.
+                if self.data.len() > self.limit {
+                    return Err(FrameTooLarge { limit: self.limit });
+                }
+            }
+            b"event" if value.len() > self.limit => {
+                return Err(FrameTooLarge { limit: self.limit });
             }
             b"event" => self.event = Some(super::to_utf8(value)),
             _ => {}
         }
+        Ok(())
     }
 
     fn dispatch(&mut self, out: &mut Vec<Frame>) {
@@ -125,7 +197,7 @@ mod tests {
         let mut p = SseParser::default();
         let mut out = Vec::new();
         for c in chunks {
-            p.push(c, &mut out);
+            p.push(c, &mut out).unwrap();
         }
         p.finish(&mut out);
         out
@@ -184,5 +256,68 @@ mod tests {
                 Frame::data("two\nlines")
             ]
         );
+    }
+
+    #[test]
+    fn a_line_without_end_fails_at_the_limit_without_holding_more() {
+        let mut p = SseParser::with_limit(4096);
+        let mut out = Vec::new();
+        p.push(b"data: {}\n\ndata: ", &mut out).unwrap();
+        let mut pushed = 0usize;
+        let err = loop {
+            match p.push(&[b'x'; 100], &mut out) {
+                Ok(()) => {
+                    assert!(p.line.capacity() <= 4096, "{}", p.line.capacity());
+                    pushed += 100;
+                }
+                Err(err) => break err,
+            }
+        };
+        assert_eq!(err, FrameTooLarge { limit: 4096 });
+        // "data: " and the x's fill the line up to the limit, no further.
+        assert!((4096 - 6 - 100..=4096 - 6).contains(&pushed), "{pushed}");
+        assert_eq!((p.line.capacity(), p.data.capacity()), (0, 0));
+        // The events completed before are delivered; nothing after.
+        assert_eq!(out, vec![Frame::data("{}")]);
+        assert!(p.push(b"\n\ndata: 1\n\n", &mut out).is_err());
+        p.finish(&mut out);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn many_data_lines_count_as_one_event() {
+        let mut p = SseParser::with_limit(1000);
+        let mut out = Vec::new();
+        let line = format!("data: {}\n", "y".repeat(90));
+        let mut lines = 0;
+        let err = loop {
+            match p.push(line.as_bytes(), &mut out) {
+                Ok(()) => {
+                    assert!(p.data.capacity() <= 1000, "{}", p.data.capacity());
+                    lines += 1;
+                }
+                Err(err) => break err,
+            }
+        };
+        assert_eq!(err.limit, 1000);
+        // Eleven lines of 90 bytes joined by newlines fill it exactly; a twelfth does not.
+        assert_eq!(lines, 11);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_passes_and_one_byte_more_fails() {
+        // The limit counts the bytes held: the unfinished line, `data: ` included.
+        let parse = |data: &str| {
+            let mut p = SseParser::with_limit(64);
+            let mut out = Vec::new();
+            for piece in format!("data: {data}\n\n").as_bytes().chunks(5) {
+                p.push(piece, &mut out)?;
+            }
+            Ok::<_, FrameTooLarge>(out)
+        };
+        let data = "z".repeat(64 - 6);
+        assert_eq!(parse(&data), Ok(vec![Frame::data(data.clone())]));
+        assert_eq!(parse(&format!("{data}z")), Err(FrameTooLarge { limit: 64 }));
     }
 }

@@ -188,8 +188,8 @@ fn fixture_cases() {
             for cut in 0..=bytes.len() {
                 let mut framer = Framer::new(Framing::Sse);
                 let mut fr = Vec::new();
-                framer.push(&bytes[..cut], &mut fr);
-                framer.push(&bytes[cut..], &mut fr);
+                framer.push(&bytes[..cut], &mut fr).unwrap();
+                framer.push(&bytes[cut..], &mut fr).unwrap();
                 framer.finish(&mut fr);
                 assert_eq!(decode_frames(&fr, &ctx), events, "{name}: split at {cut}");
             }

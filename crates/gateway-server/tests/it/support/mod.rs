@@ -235,7 +235,7 @@ pub fn parse_stream(
     };
     let mut framer = Framer::new(framing);
     let mut frames = Vec::new();
-    framer.push(body, &mut frames);
+    framer.push(body, &mut frames).unwrap();
     framer.finish(&mut frames);
     let mut decoder = StreamDecoder::new(shape, &ResponseContext::default());
     let mut events = Vec::new();

@@ -61,7 +61,7 @@ pub fn frames_chunked(framing: Framing, bytes: &[u8], sizes: &[usize]) -> Vec<Fr
     let mut i = 0;
     while !rest.is_empty() {
         let n = sizes[i % sizes.len()].clamp(1, rest.len());
-        framer.push(&rest[..n], &mut out);
+        framer.push(&rest[..n], &mut out).expect("frames fit");
         rest = &rest[n..];
         i += 1;
     }
