@@ -11,6 +11,7 @@ mod limits;
 mod matrix;
 mod media;
 mod mock_server;
+mod stuck_database;
 mod support;
 mod tls;
 mod transforms;
