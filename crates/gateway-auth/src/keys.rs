@@ -9,7 +9,7 @@
 //! Every mutation bumps `meta.keys_version` in its own transaction. That counter is
 //! how [`KeyStore::refresh_if_changed`] tells a key change made by another process
 //! from the usage writer's constant commits (both move `PRAGMA data_version`). Those
-//! checks read through a connection of their own ([`watch`]), so they never wait
+//! checks read through a connection of their own ([`CatchUp`]), so they never wait
 //! behind a mutation waiting on another process's write lock.
 
 pub(crate) mod format;

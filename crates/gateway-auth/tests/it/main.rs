@@ -7,3 +7,4 @@ mod keys;
 mod layers;
 mod limits;
 mod usage;
+mod usage_failures;
