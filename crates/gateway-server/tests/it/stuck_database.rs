@@ -140,3 +140,14 @@ async fn a_write_locked_database_stalls_nothing_and_loses_no_record() {
         .unwrap();
     assert_eq!(ok, 2);
 }
+
+#[test]
+fn the_usage_queue_bound_is_set_in_mib_and_never_zero() {
+    use gateway_server::config::Config;
+    let c = Config::from_toml_str("[storage]\nusage_queue_mib = 64\n", &|_| None).unwrap();
+    assert_eq!(c.storage.usage_queue_mib.map(|m| m.get()), Some(64));
+    assert_eq!(Config::default().storage.usage_queue_mib, None);
+    let zero = Config::from_toml_str("[storage]\nusage_queue_mib = 0\n", &|_| None).unwrap_err();
+    let said = zero.to_string();
+    assert!(said.contains("storage.usage_queue_mib"), "{said}");
+}
