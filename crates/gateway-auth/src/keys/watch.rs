@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -141,8 +142,8 @@ struct State {
     finished: u64,
     /// The highest run a waiter waits for.
     wanted: u64,
-    /// Waiters to wake when the next run ends, by waiter id.
-    wakers: HashMap<u64, Waker>,
+    /// Waiters by id: the run each waits for, and its waker.
+    wakers: HashMap<u64, (u64, Waker)>,
     next_waiter: u64,
     thread: bool,
     stopped: bool,
@@ -180,17 +181,29 @@ impl Shared {
             state.started += 1;
             let run = state.started;
             drop(state);
-            match self.watched.refresh() {
-                Ok(true) => tracing::info!("keys reloaded from the database"),
-                Ok(false) => {}
-                Err(err) => tracing::warn!(%err, "reloading keys failed; will retry"),
+            // A panic must not leave its waiters waiting: it ends the run like an error.
+            let refreshed = catch_unwind(AssertUnwindSafe(|| self.watched.refresh()));
+            match refreshed {
+                Ok(Ok(true)) => tracing::info!("keys reloaded from the database"),
+                Ok(Ok(false)) => {}
+                Ok(Err(err)) => tracing::warn!(%err, "reloading keys failed; will retry"),
+                Err(_) => tracing::error!("reloading keys panicked; will retry"),
             }
             last_end = Some(Instant::now());
             state = self.lock();
             state.finished = run;
-            for (_, waker) in state.wakers.drain() {
-                waker.wake();
-            }
+            let mut due = Vec::new();
+            state.wakers.retain(|_, (target, waker)| {
+                let done = *target <= run;
+                if done {
+                    due.push(waker.clone());
+                }
+                !done
+            });
+            // Woken without the lock: a waker may poll its future at once.
+            drop(state);
+            due.into_iter().for_each(Waker::wake);
+            state = self.lock();
         }
     }
 }
@@ -222,15 +235,17 @@ impl Runner {
             let spawned = std::thread::Builder::new()
                 .name("key-catch-up".into())
                 .spawn(move || shared.run());
-            match spawned {
-                Ok(_) => state.thread = true,
-                Err(err) => {
-                    // Without the thread the wait ends at once: the key is refused
-                    // as unknown, like before the catch-up existed.
-                    tracing::error!(%err, "the key catch-up thread could not start");
-                    state.stopped = true;
-                }
+            if let Err(err) = spawned {
+                // This wait ends at once (the key is refused as unknown); the next
+                // request tries to start the thread again.
+                tracing::error!(%err, "the key catch-up thread could not start");
+                return CatchUp {
+                    shared: None,
+                    target,
+                    id: 0,
+                };
             }
+            state.thread = true;
         }
         self.shared.work.notify_one();
         let id = state.next_waiter;
@@ -247,10 +262,10 @@ impl Drop for Runner {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
         state.stopped = true;
-        for (_, waker) in state.wakers.drain() {
-            waker.wake();
-        }
+        let wakers: Vec<Waker> = state.wakers.drain().map(|(_, (_, w))| w).collect();
+        drop(state);
         self.shared.work.notify_one();
+        wakers.into_iter().for_each(Waker::wake);
     }
 }
 
@@ -282,9 +297,11 @@ impl Future for CatchUp {
             return Poll::Ready(());
         }
         match state.wakers.get_mut(&self.id) {
-            Some(w) => w.clone_from(cx.waker()),
+            Some((_, w)) => w.clone_from(cx.waker()),
             None => {
-                state.wakers.insert(self.id, cx.waker().clone());
+                state
+                    .wakers
+                    .insert(self.id, (self.target, cx.waker().clone()));
             }
         }
         Poll::Pending

@@ -115,7 +115,7 @@ async fn a_flood_of_unknown_keys_costs_one_catch_up_at_a_time() {
         svc.ready().await.unwrap();
         pending.push(svc.call(request(&format!("pbk_nobody_{i}"))));
     }
-    // A waiter that gives up (a caller gone) is forgotten, not woken.
+    // A waiter that gives up (a caller gone) holds none of the others up.
     drop(pending.pop());
     for resp in futures_util::future::join_all(pending).await {
         assert_eq!(resp.unwrap().status(), StatusCode::UNAUTHORIZED);
