@@ -13,7 +13,7 @@ use http::HeaderMap;
 
 use crate::cache::{Entry, Refusal};
 use crate::error::AuthError;
-use crate::keys::KeyStore;
+use crate::keys::{CatchUp, KeyStore};
 use crate::policy::{KeyPolicy, Subject};
 use crate::secret;
 
@@ -93,8 +93,10 @@ impl Keys {
         Keys { declared, store }
     }
 
-    /// The entry of `presented`, or why it is refused. Declared keys are looked up
-    /// first (a digest probe, like the database's cache).
+    /// The entry of `presented`, or why it is refused, from memory: never blocks.
+    /// Declared keys are looked up first (a digest probe, like the database's cache).
+    /// A key made by another process since the last refresh is unknown until a
+    /// [`Keys::catch_up`].
     pub fn authenticate(&self, presented: &str) -> Result<Arc<Entry>, Refusal> {
         if !self.declared.is_empty() {
             if let Some(entry) = self.declared.get(&secret::digest(presented)) {
@@ -102,9 +104,15 @@ impl Keys {
             }
         }
         match &self.store {
-            Some(store) => store.authenticate(presented),
+            Some(store) => store.cache().authenticate(presented),
             None => Err(Refusal::Unknown),
         }
+    }
+
+    /// A catch-up of the database's cache with other processes' changes, after
+    /// which an unknown key is worth one more look; `None` without a database file.
+    pub fn catch_up(&self) -> Option<CatchUp> {
+        self.store.as_ref().and_then(|s| s.catch_up())
     }
 
     /// The database's key store, when there is one.

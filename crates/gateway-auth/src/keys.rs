@@ -8,12 +8,15 @@
 //!
 //! Every mutation bumps `meta.keys_version` in its own transaction. That counter is
 //! how [`KeyStore::refresh_if_changed`] tells a key change made by another process
-//! from the usage writer's constant commits (both move `PRAGMA data_version`).
+//! from the usage writer's constant commits (both move `PRAGMA data_version`). Those
+//! checks read through a connection of their own ([`CatchUp`]), so they never wait
+//! behind a mutation waiting on another process's write lock.
 
 pub(crate) mod format;
 mod sql;
 mod types;
 mod validate;
+mod watch;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -28,32 +31,28 @@ use crate::policy::KeyPolicy;
 
 pub use format::{KeyStyle, digest};
 use sql::{
-    KEY_COLUMNS, OptionalRecord, data_version, key_record, keys_version, live_key, name_free,
-    project_from_row, project_name_free, project_record, record_from_row, resolve_exact_key,
-    resolve_key, resolve_project, touch,
+    KEY_COLUMNS, OptionalRecord, key_record, keys_version, live_key, name_free, project_from_row,
+    project_name_free, project_record, record_from_row, resolve_exact_key, resolve_key,
+    resolve_project, touch,
 };
 pub use types::{KeyRecord, KeyState, KeyUpdate, NewKey, NewProject, ProjectRecord, ProjectUpdate};
 use validate::invalid;
 pub use validate::parse_json;
+pub use watch::{CATCH_UP_GAP, CatchUp};
+use watch::{Runner, Watch, Watched};
 
-/// The key and project store: one SQLite connection behind a mutex (the crate is
-/// synchronous; the server calls it from blocking tasks) and the [`KeyCache`] the hot
-/// path reads.
+/// The key and project store: a writing connection behind a mutex (the crate is
+/// synchronous; the server calls it from blocking tasks), the [`KeyCache`] the hot
+/// path reads, and a read connection that catches the cache up with other
+/// processes' changes.
 #[derive(Debug)]
 pub struct KeyStore {
-    inner: Mutex<Inner>,
-    cache: Arc<KeyCache>,
+    conn: Mutex<Connection>,
+    watched: Arc<Watched>,
+    runner: Runner,
+    /// Whether there is a file another process could change (not in memory).
+    shared_file: bool,
     defaults: KeyPolicy,
-}
-
-#[derive(Debug)]
-struct Inner {
-    conn: Connection,
-    /// The `meta.keys_version` the cache reflects.
-    seen_version: i64,
-    /// `PRAGMA data_version` at the last check: unchanged means no other connection
-    /// committed anything, and the check ends there.
-    data_version: i64,
 }
 
 /// What a mutation changed, so the cache reloads no more than that.
@@ -82,37 +81,60 @@ impl KeyStore {
     pub fn with_connection(conn: Connection, defaults: KeyPolicy) -> Result<KeyStore, AuthError> {
         validate::policy("defaults", &defaults)?;
         let cache = Arc::new(KeyCache::new());
-        let data_version = data_version(&conn)?;
         let seen_version = keys_version(&conn)?;
+        // The watch's read connection opens the same file; an in-memory database
+        // (path "") has none to open and no other process to watch.
+        let path = conn.path().filter(|p| !p.is_empty()).map(Path::new);
+        let watch = Watch::open(path, seen_version)?;
+        let shared_file = watch.watches();
         cache.reload(&conn)?;
-        Ok(KeyStore {
-            inner: Mutex::new(Inner {
-                conn,
-                seen_version,
-                data_version,
-            }),
+        let watched = Arc::new(Watched {
+            watch: Mutex::new(watch),
             cache,
+        });
+        Ok(KeyStore {
+            conn: Mutex::new(conn),
+            runner: Runner::new(Arc::clone(&watched)),
+            watched,
+            shared_file,
             defaults,
         })
     }
 
     /// The cache the hot path authenticates against; it stays current as long as
-    /// the store lives and [`KeyStore::refresh_if_changed`] is called.
+    /// the store lives and [`KeyStore::refresh_if_changed`] (or [`KeyStore::catch_up`])
+    /// is called now and then.
     pub fn cache(&self) -> &Arc<KeyCache> {
-        &self.cache
+        &self.watched.cache
     }
 
     /// The cache's answer for `presented`; a key it does not know is looked for once
     /// more after catching up with other processes' changes, so a key made by the
-    /// CLI works at once instead of after the next periodic refresh. (Costs one
-    /// `PRAGMA data_version` per unknown key when nothing changed.)
+    /// CLI works at once. Blocking (it may read the database): for synchronous
+    /// callers. Async ones ask the cache, then await [`KeyStore::catch_up`], as
+    /// [`KeyLayer`](crate::KeyLayer) does.
     pub fn authenticate(&self, presented: &str) -> Result<Arc<Entry>, Refusal> {
-        match self.cache.authenticate(presented) {
+        match self.cache().authenticate(presented) {
             Err(Refusal::Unknown) if matches!(self.refresh_if_changed(), Ok(true)) => {
-                self.cache.authenticate(presented)
+                self.cache().authenticate(presented)
             }
             other => other,
         }
+    }
+
+    /// Asks for a catch-up with other processes' key changes on the store's own
+    /// thread and returns its wait, which any runtime can await; `None` for an
+    /// in-memory database, which nothing else can change. Requests made while a
+    /// catch-up runs share the next one: many unknown keys cost one catch-up at a
+    /// time. A catch-up reads through its own connection and never waits behind a
+    /// writer (in WAL mode readers do not; its busy timeout is 250 ms).
+    pub fn catch_up(&self) -> Option<CatchUp> {
+        self.shared_file.then(|| self.runner.request())
+    }
+
+    /// How many catch-ups [`KeyStore::catch_up`] has run so far (tests, metrics).
+    pub fn catch_ups(&self) -> u64 {
+        self.runner.runs()
     }
 
     /// The policy new keys get when they name none.
@@ -163,8 +185,8 @@ impl KeyStore {
 
     /// Every key, oldest first (revoked ones included).
     pub fn list(&self) -> Result<Vec<KeyRecord>, AuthError> {
-        let inner = self.lock();
-        let mut stmt = inner.conn.prepare(&format!(
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!(
             "SELECT {KEY_COLUMNS} FROM keys ORDER BY created_ms, rowid"
         ))?;
         let rows = stmt.query_map([], |r| Ok(record_from_row(r)))?;
@@ -174,9 +196,9 @@ impl KeyStore {
     /// The key with this public id or, failing that, this name (the live key of
     /// that name, else the newest revoked one).
     pub fn get(&self, id_or_name: &str) -> Result<KeyRecord, AuthError> {
-        let inner = self.lock();
-        let id = resolve_key(&inner.conn, id_or_name)?;
-        key_record(&inner.conn, &id)
+        let conn = self.lock();
+        let id = resolve_key(&conn, id_or_name)?;
+        key_record(&conn, &id)
     }
 
     /// Changes a key's name, project, policy or expiry. Revoked keys cannot change.
@@ -314,8 +336,8 @@ impl KeyStore {
 
     /// Every project, by name.
     pub fn list_projects(&self) -> Result<Vec<ProjectRecord>, AuthError> {
-        let inner = self.lock();
-        let mut stmt = inner.conn.prepare(
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
             "SELECT id, name, policy, created_ms, updated_ms FROM projects ORDER BY name",
         )?;
         let rows = stmt.query_map([], |r| Ok(project_from_row(r)))?;
@@ -324,9 +346,9 @@ impl KeyStore {
 
     /// The project with this id or name.
     pub fn get_project(&self, id_or_name: &str) -> Result<ProjectRecord, AuthError> {
-        let inner = self.lock();
-        let id = resolve_project(&inner.conn, id_or_name, "")?;
-        project_record(&inner.conn, &id)
+        let conn = self.lock();
+        let id = resolve_project(&conn, id_or_name, "")?;
+        project_record(&conn, &id)
     }
 
     /// Renames a project or replaces its limits; its keys see the new limits on
@@ -375,28 +397,13 @@ impl KeyStore {
     /// server calls it about once a second: that second bounds how long a key
     /// revoked by another process keeps working here.
     pub fn refresh_if_changed(&self) -> Result<bool, AuthError> {
-        let mut inner = self.lock();
-        let dv = data_version(&inner.conn)?;
-        if dv == inner.data_version {
-            return Ok(false);
-        }
-        let version = keys_version(&inner.conn)?;
-        let reloaded = version != inner.seen_version;
-        // Otherwise someone else's commit was not about keys (the usage writer's,
-        // mostly). `data_version` is recorded only once the cache is current, so a
-        // failed reload is tried again on the next call.
-        if reloaded {
-            self.cache.reload(&inner.conn)?;
-            inner.seen_version = version;
-        }
-        inner.data_version = dv;
-        Ok(reloaded)
+        self.watched.refresh()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Connection> {
         // The connection holds no half-done state across a panic: an open transaction
         // is rolled back when it is dropped while unwinding.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `f` in an immediate transaction (it takes the write lock at once, so two
@@ -406,10 +413,8 @@ impl KeyStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>, i64) -> Result<(T, Changed), AuthError>,
     ) -> Result<T, AuthError> {
-        let mut inner = self.lock();
-        let tx = inner
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let before = keys_version(&tx)?;
         let (out, changed) = f(&tx, now_ms())?;
         tx.execute(
@@ -418,23 +423,28 @@ impl KeyStore {
             [(before + 1).to_string()],
         )?;
         tx.commit()?;
+        // The cache is written under the watch's lock only, so a catch-up reading an
+        // older snapshot cannot undo this patch: it ends before, or starts after.
+        let mut watch = self.watched.lock();
+        let cache = &self.watched.cache;
         // The key changed here is patched first: `reload_key` removes the key's
         // entries if it fails, so a revoke can never be left working.
         let patched = match &changed {
             Changed::Nothing | Changed::All => Ok(()),
-            Changed::Key(id) => self.cache.reload_key(&inner.conn, id),
+            Changed::Key(id) => cache.reload_key(&conn, id),
         };
-        // Someone else changed keys since the cache was loaded (or a patch failed):
+        // Someone else changed keys the cache has not seen (or a patch failed):
         // patching ours alone would leave theirs out, so reload everything.
-        if before != inner.seen_version || matches!(changed, Changed::All) || patched.is_err() {
-            if let Err(e) = self.cache.reload(&inner.conn) {
+        if watch.seen_version < before || matches!(changed, Changed::All) || patched.is_err() {
+            if let Err(e) = cache.reload(&conn) {
                 // Leave `seen_version` behind and forget `data_version`, so the next
                 // `refresh_if_changed` tries the reload again.
-                inner.data_version = -1;
+                watch.data_version = -1;
                 return Err(e);
             }
         }
-        inner.seen_version = before + 1;
+        // A catch-up may already have seen this commit, or a later one.
+        watch.seen_version = watch.seen_version.max(before + 1);
         Ok(out)
     }
 }

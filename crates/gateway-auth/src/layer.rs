@@ -26,7 +26,7 @@ use crate::cache::Refusal;
 use crate::identity::refusal_message;
 use crate::limits::Refused;
 
-pub use key::{Authenticate, KeyCheck, KeyLayer, Operator};
+pub use key::{Authenticate, KeyCheck, KeyCheckFuture, KeyLayer, Operator};
 pub use limit::{Admission, Exempt, Limit, LimitLayer};
 
 pub use crate::identity::KeySources;

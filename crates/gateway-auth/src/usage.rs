@@ -1,20 +1,30 @@
 //! The usage store: one [`UsageRecord`] per request in the append-only `requests`
 //! table, and the `usage_hourly` rollups every usage query reads.
 //!
-//! Writing ([`UsageWriter`]) is off the hot path: `record` puts the record on a bounded
-//! channel and returns; one writer thread with its own connection inserts batches (up
-//! to 1,000 records, or whatever arrived within 200 ms of a batch's first record) in
-//! one transaction each, upserting the batch's rollups in the same transaction, so
-//! rows and rollups never disagree. If the channel is full the record is dropped and
-//! counted ([`WriterStats::dropped`]) with a warning in the log: the gateway never
-//! waits on its own bookkeeping.
+//! Writing ([`UsageWriter`]) is off the hot path: `record` puts the record on a queue
+//! and returns; one writer thread with its own connection inserts batches (up to 1,000
+//! records, or whatever arrived within 200 ms of a batch's first record) in one
+//! transaction each, upserting the batch's rollups in the same transaction, so rows
+//! and rollups never disagree.
+//!
+//! A batch that fails to commit (the database locked past the busy timeout, a full
+//! disk, an I/O error) is kept and tried again with backoff (50 ms doubling to 5 s;
+//! [`WriterStats::retried`]) while new records keep queueing behind it. The queue is
+//! bounded in bytes (an estimate of each record's memory, logged bodies included;
+//! 256 MiB by default, [`WriterConfig::max_queued_bytes`]): past it `record` drops
+//! the record and counts it ([`WriterStats::dropped`]) with a warning in the log; the
+//! gateway never waits on its own bookkeeping. Records are given up
+//! ([`WriterStats::failed`]) in two cases only: a shutdown still failing after
+//! [`WriterConfig::give_up_after`] (10 s), and a record the database refuses for good
+//! (a value too big), found by trying a refused batch's records one by one.
 //!
 //! Durability: [`UsageWriter::flush`] and [`UsageWriter::shutdown`] return once
-//! everything queued before them is committed, so a graceful shutdown loses nothing.
-//! A crash loses what was still queued: at normal load the last batch window (200 ms
-//! of records); if the disk was falling behind, up to the channel's capacity.
-//! Committed batches survive a crash (WAL with `synchronous = NORMAL` may lose the last
-//! commits on power loss, never corrupt).
+//! everything queued before them is committed, so a graceful shutdown loses nothing
+//! unless the database stays unwritable past the deadline. A crash loses what was
+//! still queued: at normal load the last batch window (200 ms of records); if the
+//! disk was failing, up to the queue's bound. Committed batches survive a crash (WAL
+//! with `synchronous = NORMAL` may lose the last commits on power loss, never
+//! corrupt).
 //!
 //! Queries ([`query`]) read the rollups for totals and series, and `requests` for the
 //! request log; retention ([`query::prune`]) deletes old `requests` rows only.
@@ -24,6 +34,7 @@
 //! computed by the server from the catalogue; `None` means the model has no price and
 //! stays NULL (rollups count such requests as `unpriced`), never 0.
 
+mod batch;
 pub mod query;
 mod writer;
 

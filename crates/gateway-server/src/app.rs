@@ -70,12 +70,19 @@ impl App {
         let seed = gateway_auth::migrate::open(&path)
             .and_then(|conn| limiter.seed_from(&conn, gateway_auth::cache::now_ms()));
         seed.map_err(db_error)?;
+        let defaults = gateway_auth::usage::WriterConfig::default();
         let writer_config = gateway_auth::usage::WriterConfig {
             retention: config
                 .storage
                 .retention_days
                 .map(|d| Duration::from_secs(u64::from(d) * 86_400)),
-            ..gateway_auth::usage::WriterConfig::default()
+            max_queued_bytes: config
+                .storage
+                .usage_queue_mib
+                .map_or(defaults.max_queued_bytes, |mib| {
+                    usize::try_from(mib.get()).map_or(usize::MAX, |m| m.saturating_mul(1 << 20))
+                }),
+            ..defaults
         };
         let (writer, thread) =
             gateway_auth::UsageWriter::start(&path, writer_config).map_err(db_error)?;
@@ -104,6 +111,8 @@ impl App {
             tracing::info!(
                 written = stats.written,
                 dropped = stats.dropped,
+                retried = stats.retried,
+                failed = stats.failed,
                 "usage writer stopped"
             );
         }

@@ -84,6 +84,10 @@ pub struct StorageConfig {
     /// Days the per-request log is kept (hourly rollups are kept for ever); unset
     /// keeps every request.
     pub retention_days: Option<u32>,
+    /// MiB the usage records waiting to be written may take (a locked database or a
+    /// full disk holds them while their batch is retried); past it new records are
+    /// dropped and counted. Unset: 256.
+    pub usage_queue_mib: Option<std::num::NonZeroU32>,
 }
 
 impl Default for StorageConfig {
@@ -91,6 +95,7 @@ impl Default for StorageConfig {
         StorageConfig {
             path: PathBuf::from(DEFAULT_DATABASE),
             retention_days: None,
+            usage_queue_mib: None,
         }
     }
 }

@@ -287,17 +287,17 @@ async fn start_admin(
 
 /// Keys changed by another process (the CLI on the same database) reach this
 /// server's cache within a second; changes made through this server reach it at once.
+/// The reads run on the key store's own thread (shared with catch-ups for unknown
+/// keys), which logs reloads and failures.
 async fn refresh_keys(db: Arc<gateway_auth::KeyStore>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let db = db.clone();
-        match tokio::task::spawn_blocking(move || db.refresh_if_changed()).await {
-            Ok(Ok(true)) => tracing::info!("keys reloaded from the database"),
-            Ok(Ok(false)) => {}
-            Ok(Err(err)) => tracing::warn!(%err, "reloading keys failed; will retry"),
-            Err(err) => tracing::warn!(%err, "key reload task failed"),
+        match db.catch_up() {
+            Some(caught_up) => caught_up.await,
+            // An in-memory database: nothing else can change it.
+            None => return,
         }
     }
 }

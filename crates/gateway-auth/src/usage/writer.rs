@@ -1,29 +1,42 @@
-//! The usage writer: a bounded channel in front of one thread that owns a connection
-//! and commits records in batches, with their rollups, one transaction per batch.
+//! The usage writer: a queue bounded in bytes in front of one thread that owns a
+//! connection and commits records in batches, with their rollups, one transaction per
+//! batch. A batch that fails to commit (a database locked past its busy timeout, a
+//! full disk) is kept and tried again, with backoff, while new records keep queueing.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
-use super::{HOUR_MS, UsageRecord, query, sql_int};
+use super::batch::{transient, write_batch};
+use super::{UsageRecord, query};
 use crate::error::AuthError;
 use crate::migrate;
 
-/// How the writer batches and prunes.
+/// How the writer queues, batches, retries and prunes.
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
-    /// Records the channel holds before `record` starts dropping.
+    /// Most memory the records waiting to be committed may take (an estimate: their
+    /// bodies, strings and fixed size); past it `record` drops new ones.
+    pub max_queued_bytes: usize,
+    /// Most records waiting to be committed, whatever their size.
     pub capacity: usize,
     /// Most records per transaction.
     pub batch_max: usize,
     /// Longest a record waits for its batch to fill.
     pub batch_window: Duration,
+    /// The first wait before a failed batch is tried again; it doubles per failure...
+    pub retry_min: Duration,
+    /// ...up to this.
+    pub retry_max: Duration,
+    /// How long `flush` and `shutdown` wait for failing batches: past it `shutdown`
+    /// gives them up (counted as failed) and `flush` returns false (they stay queued).
+    pub give_up_after: Duration,
     /// Delete `requests` rows older than this (rollups are kept); `None` keeps all.
     pub retention: Option<Duration>,
     /// How often retention runs (also once at start).
@@ -33,10 +46,16 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
-            // ~5 s at 20,000 requests/s: room for a slow disk moment.
-            capacity: 100_000,
+            // Half a million plain records (~500 bytes each): ~25 s of a stuck disk at
+            // 20,000 requests/s, or 30 answers logged whole at the 4 MiB cap each.
+            max_queued_bytes: 256 << 20,
+            // A backstop only: the byte bound comes first for any real record.
+            capacity: 1_000_000,
             batch_max: 1_000,
             batch_window: Duration::from_millis(200),
+            retry_min: Duration::from_millis(50),
+            retry_max: Duration::from_secs(5),
+            give_up_after: Duration::from_secs(10),
             retention: None,
             prune_every: Duration::from_secs(3600),
         }
@@ -48,9 +67,13 @@ impl Default for WriterConfig {
 pub struct WriterStats {
     /// Records committed.
     pub written: u64,
-    /// Records refused because the channel was full or the writer had stopped.
+    /// Records refused by `record`: the queue was full (bytes or count) or the
+    /// writer had stopped.
     pub dropped: u64,
-    /// Records lost because their batch failed to commit (logged).
+    /// Failed commit attempts that were tried again (a record may be in several).
+    pub retried: u64,
+    /// Records given up: their batch still failed when a shutdown's deadline
+    /// passed, or the database refused them for good (logged).
     pub failed: u64,
     /// `requests` rows deleted by retention.
     pub pruned: u64,
@@ -60,23 +83,70 @@ pub struct WriterStats {
 struct Counters {
     written: AtomicU64,
     dropped: AtomicU64,
+    retried: AtomicU64,
     failed: AtomicU64,
     pruned: AtomicU64,
+    /// Records accepted and not yet committed or given up, and their bytes.
+    queued: AtomicUsize,
+    queued_bytes: AtomicUsize,
+}
+
+impl Counters {
+    /// Forgets `batch` from the queue's bounds once committed or given up.
+    fn release(&self, batch: &[UsageRecord]) {
+        let bytes: usize = batch.iter().map(footprint).sum();
+        self.queued.fetch_sub(batch.len(), Ordering::Relaxed);
+        self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+/// An estimate of the memory a queued record takes: the record, its box and
+/// channel slot, and what its strings and bodies hold on the heap.
+fn footprint(r: &UsageRecord) -> usize {
+    let strings = [
+        &r.request_id,
+        &r.key_id,
+        &r.requested_model,
+        &r.caller_shape,
+    ]
+    .into_iter()
+    .chain(
+        [
+            &r.project_id,
+            &r.routed_model,
+            &r.provider,
+            &r.upstream_shape,
+            &r.error_kind,
+        ]
+        .into_iter()
+        .flatten(),
+    )
+    .map(String::capacity)
+    .sum::<usize>();
+    let bodies = [&r.request_body, &r.response_body]
+        .into_iter()
+        .flatten()
+        .map(Vec::capacity)
+        .sum::<usize>();
+    std::mem::size_of::<UsageRecord>() + 64 + strings + bodies
 }
 
 enum Msg {
     Record(Box<UsageRecord>),
-    /// Commit everything before this, then answer.
-    Flush(SyncSender<()>),
+    /// Commit everything before this, then answer whether that worked.
+    Flush(SyncSender<bool>),
     /// Commit everything before this, answer, and stop.
-    Shutdown(SyncSender<()>),
+    Shutdown(SyncSender<bool>),
 }
 
 /// The handle the server records through; cheap to clone, one per task if need be.
 #[derive(Debug, Clone)]
 pub struct UsageWriter {
-    tx: SyncSender<Msg>,
+    tx: Sender<Msg>,
     counters: Arc<Counters>,
+    max_queued_bytes: usize,
+    capacity: usize,
+    give_up_after: Duration,
 }
 
 /// The writer thread; [`WriterThread::join`] waits for it to end (after
@@ -101,6 +171,7 @@ fn stats(c: &Counters) -> WriterStats {
     WriterStats {
         written: c.written.load(Ordering::Relaxed),
         dropped: c.dropped.load(Ordering::Relaxed),
+        retried: c.retried.load(Ordering::Relaxed),
         failed: c.failed.load(Ordering::Relaxed),
         pruned: c.pruned.load(Ordering::Relaxed),
     }
@@ -121,61 +192,72 @@ impl UsageWriter {
         conn: Connection,
         config: WriterConfig,
     ) -> Result<(UsageWriter, WriterThread), AuthError> {
-        let (tx, rx) = mpsc::sync_channel(config.capacity.max(1));
+        // Unbounded as a channel: bounded by what `record` lets in.
+        let (tx, rx) = mpsc::channel();
         let counters = Arc::new(Counters::default());
+        let writer = UsageWriter {
+            tx,
+            counters: counters.clone(),
+            max_queued_bytes: config.max_queued_bytes,
+            capacity: config.capacity,
+            give_up_after: config.give_up_after,
+        };
         let worker = Worker {
             conn,
             config,
             counters: counters.clone(),
             last_prune: None,
+            backlog: VecDeque::new(),
+            give_up_at: None,
+            failed_at_answer: 0,
         };
         let handle = std::thread::Builder::new()
             .name("usage-writer".into())
             .spawn(move || worker.run(rx))?;
-        Ok((
-            UsageWriter {
-                tx,
-                counters: counters.clone(),
-            },
-            WriterThread { handle, counters },
-        ))
+        Ok((writer, WriterThread { handle, counters }))
     }
 
     /// Queues `record` without ever blocking; false (and counted, and logged) when
-    /// the queue is full or the writer has stopped.
+    /// the queue is full, in bytes or in records, or the writer has stopped.
     pub fn record(&self, record: UsageRecord) -> bool {
-        match self.tx.try_send(Msg::Record(Box::new(record))) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                // The first drop, then every 1,000th: a flood must not flood the log.
-                if n % 1000 == 0 {
-                    tracing::warn!(
-                        dropped = n + 1,
-                        "usage writer queue full or stopped: usage records dropped"
-                    );
-                }
-                false
-            }
+        let size = footprint(&record);
+        let c = &self.counters;
+        let bytes = c.queued_bytes.fetch_add(size, Ordering::Relaxed);
+        let count = c.queued.fetch_add(1, Ordering::Relaxed);
+        let room = bytes.saturating_add(size) <= self.max_queued_bytes && count < self.capacity;
+        if room && self.tx.send(Msg::Record(Box::new(record))).is_ok() {
+            return true;
         }
+        c.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+        c.queued.fetch_sub(1, Ordering::Relaxed);
+        let n = c.dropped.fetch_add(1, Ordering::Relaxed);
+        // The first drop, then every 1,000th: a flood must not flood the log.
+        if n % 1000 == 0 {
+            tracing::warn!(
+                dropped = n + 1,
+                "usage writer queue full or stopped: usage records dropped"
+            );
+        }
+        false
     }
 
-    /// Waits until everything queued before this call is committed; false when the
-    /// writer has stopped.
+    /// Waits until everything queued before this call is committed: true once it
+    /// is; false when the writer has stopped, or when failing commits kept it from
+    /// finishing within `give_up_after` (the records stay queued and are retried).
     pub fn flush(&self) -> bool {
-        self.ask(Msg::Flush)
+        let (ack, done) = mpsc::sync_channel(1);
+        self.tx.send(Msg::Flush(ack)).is_ok()
+            && done.recv_timeout(self.give_up_after).unwrap_or(false)
     }
 
     /// Commits everything queued before this call and stops the writer; later
-    /// records are dropped. False when it had already stopped.
+    /// records are dropped. Failing commits are retried until `give_up_after`, then
+    /// given up (counted as failed). True when everything was committed; false when
+    /// something was given up or the writer had already stopped.
     pub fn shutdown(&self) -> bool {
-        self.ask(Msg::Shutdown)
-    }
-
-    fn ask(&self, msg: fn(SyncSender<()>) -> Msg) -> bool {
         let (ack, done) = mpsc::sync_channel(1);
-        // A blocking send: flushing waits for room like it waits for the commit.
-        self.tx.send(msg(ack)).is_ok() && done.recv().is_ok()
+        // The writer answers by the deadline (plus one attempt's busy timeout).
+        self.tx.send(Msg::Shutdown(ack)).is_ok() && done.recv().unwrap_or(false)
     }
 
     /// The counts so far.
@@ -189,6 +271,14 @@ struct Worker {
     config: WriterConfig,
     counters: Arc<Counters>,
     last_prune: Option<Instant>,
+    /// Messages taken off the channel while a failed batch waited for its retry,
+    /// handled before the channel's.
+    backlog: VecDeque<Msg>,
+    /// Set once the writer is stopping (a shutdown, or every handle gone): failing
+    /// batches are given up past it.
+    give_up_at: Option<Instant>,
+    /// `failed` when the last flush was answered.
+    failed_at_answer: u64,
 }
 
 impl Worker {
@@ -197,7 +287,7 @@ impl Worker {
         loop {
             self.maybe_prune();
             // Idle: wake up for retention now and then.
-            let first = match rx.recv_timeout(self.config.prune_every) {
+            let first = match self.recv(&rx, self.config.prune_every) {
                 Ok(msg) => msg,
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -213,6 +303,7 @@ impl Worker {
                         break;
                     }
                     Msg::Shutdown(ack) => {
+                        self.stopping();
                         reply = Some((ack, true));
                         break;
                     }
@@ -221,56 +312,166 @@ impl Worker {
                     break;
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
-                match rx.recv_timeout(left) {
+                match self.recv(&rx, left) {
                     Ok(msg) => next = Some(msg),
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => {
                         // Every handle is gone: what was queued is all there is.
-                        self.commit(&mut batch);
+                        self.stopping();
+                        self.commit(&mut batch, &rx);
                         return;
                     }
                 }
             }
-            self.commit(&mut batch);
+            self.commit(&mut batch, &rx);
             match reply {
                 Some((ack, true)) => {
-                    // Records another thread queued before the shutdown arrived.
-                    while let Ok(msg) = rx.try_recv() {
-                        if let Msg::Record(r) = msg {
-                            batch.push(*r);
-                            if batch.len() >= self.config.batch_max {
-                                self.commit(&mut batch);
-                            }
-                        }
-                    }
-                    self.commit(&mut batch);
-                    let _ = ack.send(());
+                    self.drain(&mut batch, &rx);
+                    let _ = ack.send(self.counters.failed.load(Ordering::Relaxed) == 0);
                     return;
                 }
-                Some((ack, false)) => {
-                    // The asker may have given up waiting; nothing to do then.
-                    let _ = ack.send(());
-                }
+                // The asker may have given up waiting; nothing to do then.
+                Some((ack, false)) => self.answer(&ack),
                 None => {}
             }
         }
     }
 
-    fn commit(&mut self, batch: &mut Vec<UsageRecord>) {
-        if batch.is_empty() {
-            return;
+    /// The next message: the backlog's first, else the channel's.
+    fn recv(&mut self, rx: &Receiver<Msg>, timeout: Duration) -> Result<Msg, RecvTimeoutError> {
+        match self.backlog.pop_front() {
+            Some(msg) => Ok(msg),
+            None => rx.recv_timeout(timeout),
         }
-        let n = batch.len() as u64;
-        match write_batch(&mut self.conn, batch) {
-            Ok(()) => {
-                self.counters.written.fetch_add(n, Ordering::Relaxed);
-            }
-            Err(e) => {
-                self.counters.failed.fetch_add(n, Ordering::Relaxed);
-                tracing::error!(records = n, error = %e, "usage batch lost: commit failed");
+    }
+
+    /// At shutdown: commits the records another thread queued before it arrived,
+    /// answering any flush or shutdown among them.
+    fn drain(&mut self, batch: &mut Vec<UsageRecord>, rx: &Receiver<Msg>) {
+        while let Some(msg) = self.backlog.pop_front().or_else(|| rx.try_recv().ok()) {
+            match msg {
+                Msg::Record(r) => {
+                    batch.push(*r);
+                    if batch.len() >= self.config.batch_max {
+                        self.commit(batch, rx);
+                    }
+                }
+                Msg::Flush(ack) | Msg::Shutdown(ack) => {
+                    self.commit(batch, rx);
+                    self.answer(&ack);
+                }
             }
         }
-        batch.clear();
+        self.commit(batch, rx);
+    }
+
+    /// Answers a flush: true when no record was given up since the last answer.
+    fn answer(&mut self, ack: &SyncSender<bool>) {
+        let failed = self.counters.failed.load(Ordering::Relaxed);
+        let _ = ack.send(failed == self.failed_at_answer);
+        self.failed_at_answer = failed;
+    }
+
+    fn stopping(&mut self) {
+        let deadline = Instant::now() + self.config.give_up_after;
+        self.give_up_at.get_or_insert(deadline);
+    }
+
+    /// Commits `batch` and empties it, trying a failed commit again with backoff
+    /// until it works or, once stopping, the deadline passes.
+    fn commit(&mut self, batch: &mut Vec<UsageRecord>, rx: &Receiver<Msg>) {
+        let mut delay = self.config.retry_min;
+        while !batch.is_empty() {
+            let n = batch.len();
+            let Err(err) = write_batch(&mut self.conn, batch) else {
+                self.counters.written.fetch_add(n as u64, Ordering::Relaxed);
+                self.counters.release(batch);
+                batch.clear();
+                return;
+            };
+            let lasting = !transient(&err);
+            // A record the database refuses for good must not hold the rest back:
+            // each is tried alone, and only those refused again are given up.
+            if lasting && n > 1 {
+                self.one_by_one(batch);
+                if batch.len() < n {
+                    continue;
+                }
+            }
+            let past = self.give_up_at.is_some_and(|t| Instant::now() >= t);
+            if (lasting && n == 1) || past {
+                let why = if past {
+                    "still failing at shutdown"
+                } else {
+                    "refused by the database"
+                };
+                tracing::error!(records = n, error = %err, "usage records lost: {why}");
+                self.counters.failed.fetch_add(n as u64, Ordering::Relaxed);
+                self.counters.release(batch);
+                batch.clear();
+                return;
+            }
+            self.counters.retried.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                records = n,
+                error = %err,
+                retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                "usage batch not committed; will retry"
+            );
+            self.wait(delay, rx);
+            delay = (delay * 2).min(self.config.retry_max);
+        }
+    }
+
+    /// Writes the records of `batch` one per transaction, until one fails for a
+    /// reason that may pass (it and the rest stay in `batch`).
+    fn one_by_one(&mut self, batch: &mut Vec<UsageRecord>) {
+        let mut done = 0;
+        for r in batch.iter() {
+            match write_batch(&mut self.conn, std::slice::from_ref(r)) {
+                Ok(()) => {
+                    self.counters.written.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) if transient(&e) => break,
+                Err(e) => {
+                    tracing::error!(request_id = %r.request_id, error = %e, "usage record lost: refused by the database");
+                    self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            done += 1;
+        }
+        let handled: Vec<UsageRecord> = batch.drain(..done).collect();
+        self.counters.release(&handled);
+    }
+
+    /// Sleeps `delay` (less if the give-up deadline comes first), taking messages
+    /// off the channel meanwhile so a shutdown is seen and callers never wait on a
+    /// full channel.
+    fn wait(&mut self, delay: Duration, rx: &Receiver<Msg>) {
+        let mut until = Instant::now() + delay;
+        loop {
+            if let Some(t) = self.give_up_at {
+                until = until.min(t);
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match rx.recv_timeout(left) {
+                Ok(msg) => {
+                    if matches!(msg, Msg::Shutdown(_)) {
+                        self.stopping();
+                    }
+                    self.backlog.push_back(msg);
+                }
+                Err(RecvTimeoutError::Timeout) => return,
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.stopping();
+                    std::thread::sleep(left);
+                    return;
+                }
+            }
+        }
     }
 
     fn maybe_prune(&mut self) {
@@ -296,113 +497,4 @@ impl Worker {
             Err(e) => tracing::error!(error = %e, "request log retention failed"),
         }
     }
-}
-
-/// A rollup row's identity: hour, key, project (`''`: none), model, provider (`''`).
-type RollupKey<'a> = (i64, &'a str, &'a str, &'a str, &'a str);
-
-#[derive(Default)]
-struct Rollup {
-    requests: i64,
-    errors: i64,
-    input: i64,
-    output: i64,
-    cached: i64,
-    reasoning: i64,
-    cost: i64,
-    unpriced: i64,
-}
-
-const INSERT: &str = "INSERT INTO requests (request_id, ts_ms, key_id, project_id,
-    requested_model, routed_model, provider, caller_shape, upstream_shape, input_tokens,
-    output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros,
-    ttfb_ms, total_ms, status, streamed, error_kind, request_body, response_body)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-    ?18, ?19, ?20, ?21, ?22)";
-
-const UPSERT: &str = "INSERT INTO usage_hourly (hour_ms, key_id, project_id, model,
-    provider, requests, errors, input_tokens, output_tokens, cached_tokens,
-    reasoning_tokens, cost_micros, unpriced)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-    ON CONFLICT (hour_ms, key_id, project_id, model, provider) DO UPDATE SET
-    requests = requests + excluded.requests, errors = errors + excluded.errors,
-    input_tokens = input_tokens + excluded.input_tokens,
-    output_tokens = output_tokens + excluded.output_tokens,
-    cached_tokens = cached_tokens + excluded.cached_tokens,
-    reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
-    cost_micros = cost_micros + excluded.cost_micros,
-    unpriced = unpriced + excluded.unpriced";
-
-/// Inserts `batch` and upserts its rollups in one transaction.
-pub(crate) fn write_batch(conn: &mut Connection, batch: &[UsageRecord]) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    let mut rollups: HashMap<RollupKey<'_>, Rollup> = HashMap::new();
-    {
-        let mut insert = tx.prepare_cached(INSERT)?;
-        for r in batch {
-            insert.execute(params![
-                r.request_id,
-                r.ts_ms,
-                r.key_id,
-                r.project_id,
-                r.requested_model,
-                r.routed_model,
-                r.provider,
-                r.caller_shape,
-                r.upstream_shape,
-                sql_int(r.input_tokens),
-                sql_int(r.output_tokens),
-                sql_int(r.cached_tokens),
-                sql_int(r.cache_write_tokens),
-                sql_int(r.reasoning_tokens),
-                r.cost_micros,
-                r.ttfb_ms,
-                r.total_ms,
-                r.status,
-                r.streamed,
-                r.error_kind,
-                r.request_body,
-                r.response_body,
-            ])?;
-            let key = (
-                r.ts_ms.div_euclid(HOUR_MS) * HOUR_MS,
-                r.key_id.as_str(),
-                r.project_id.as_deref().unwrap_or(""),
-                r.rollup_model(),
-                r.provider.as_deref().unwrap_or(""),
-            );
-            let e = rollups.entry(key).or_default();
-            e.requests += 1;
-            e.errors += i64::from(r.is_error());
-            e.input = e.input.saturating_add(sql_int(r.input_tokens));
-            e.output = e.output.saturating_add(sql_int(r.output_tokens));
-            e.cached = e.cached.saturating_add(sql_int(r.cached_tokens));
-            e.reasoning = e.reasoning.saturating_add(sql_int(r.reasoning_tokens));
-            match r.cost_micros {
-                Some(c) => e.cost = e.cost.saturating_add(c),
-                None => e.unpriced += 1,
-            }
-        }
-    }
-    {
-        let mut upsert = tx.prepare_cached(UPSERT)?;
-        for ((hour, key, project, model, provider), r) in &rollups {
-            upsert.execute(params![
-                hour,
-                key,
-                project,
-                model,
-                provider,
-                r.requests,
-                r.errors,
-                r.input,
-                r.output,
-                r.cached,
-                r.reasoning,
-                r.cost,
-                r.unpriced
-            ])?;
-        }
-    }
-    tx.commit()
 }

@@ -2,7 +2,9 @@
 //! usage store, and the tower layers.
 #![allow(clippy::unwrap_used)]
 
+mod catch_up;
 mod keys;
 mod layers;
 mod limits;
 mod usage;
+mod usage_failures;

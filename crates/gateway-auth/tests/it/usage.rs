@@ -15,21 +15,21 @@ use gateway_auth::{Limits, Subject, migrate};
 use gateway_protocol::Usage;
 
 /// 2024-02-01T00:00:00Z.
-const FEB_1: i64 = 1_706_745_600_000;
+pub(crate) const FEB_1: i64 = 1_706_745_600_000;
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 
-struct TempDb(PathBuf);
+pub(crate) struct TempDb(PathBuf);
 
 impl TempDb {
-    fn new(name: &str) -> TempDb {
+    pub(crate) fn new(name: &str) -> TempDb {
         let dir = std::env::temp_dir().join(format!("pb-usage-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDb(dir)
     }
 
-    fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.0.join("patchbay.db")
     }
 }
@@ -40,7 +40,7 @@ impl Drop for TempDb {
     }
 }
 
-fn record(i: usize, ts_ms: i64) -> UsageRecord {
+pub(crate) fn record(i: usize, ts_ms: i64) -> UsageRecord {
     let mut r = UsageRecord {
         request_id: format!("req_{i}"),
         ts_ms,

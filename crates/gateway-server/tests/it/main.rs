@@ -14,6 +14,7 @@ mod limits;
 mod matrix;
 mod media;
 mod mock_server;
+mod stuck_database;
 mod support;
 mod tls;
 mod transforms;
