@@ -47,6 +47,7 @@ async fn a_write_locked_database_stalls_nothing_and_loses_no_record() {
     tokio::spawn(admin::serve(
         gw.app.clone(),
         admin_listener,
+        None,
         AdminToken::from_plain(TOKEN),
         std::future::pending(),
     ));
