@@ -31,6 +31,16 @@ import urllib.request
 KEY = "pbk_durability_bench_key_0123456789"
 
 
+def raise_open_files(want=65536):
+    """The gateway (a child) inherits this: N connections need N descriptors on each
+    side, and the gateway keeps its cap at half its limit (room for upstream sockets)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(hard, want), max(hard, want)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def config(port, db):
     return f"""
 [server]
@@ -224,8 +234,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--port", type=int, default=14300)
     args = ap.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_open_files()
     workdir = tempfile.mkdtemp(prefix="patchbay-durability-")
     before = 0
     for _ in range(args.rounds):

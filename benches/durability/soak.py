@@ -18,12 +18,11 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import signal
 import tempfile
 import time
 
-from durability import KEY, config, start  # noqa: F401  (same gateway set-up)
+from durability import KEY, raise_open_files, start  # the same gateway set-up
 
 
 def body(shape, stream):
@@ -150,8 +149,7 @@ def main():
     ap.add_argument("--conc", type=int, default=32)
     ap.add_argument("--port", type=int, default=14310)
     args = ap.parse_args()
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_open_files()
     workdir = tempfile.mkdtemp(prefix="patchbay-soak-")
     proc, _db = start(args.bin, workdir, args.port)
     try:
