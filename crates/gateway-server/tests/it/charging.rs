@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use gateway_auth::keys::NewKey;
-use gateway_auth::{KeyPolicy, Limits};
+use gateway_auth::Limits;
 use gateway_protocol::{ApiShape, Delta, StreamEvent};
 use gateway_providers::{MockConfig, Scenario};
 use gateway_translate::codec::StreamDecoder;
@@ -32,24 +31,6 @@ struct Row {
     output_tokens: i64,
     error_kind: Option<String>,
     provider: Option<String>,
-}
-
-fn key_with(gw: &Gateway, name: &str, limits: Limits) -> (String, String) {
-    let policy = KeyPolicy {
-        limits,
-        ..KeyPolicy::default()
-    };
-    let (record, secret) = gw
-        .app
-        .key_store()
-        .unwrap()
-        .create(NewKey {
-            name: name.into(),
-            policy: Some(policy),
-            ..NewKey::default()
-        })
-        .unwrap();
-    (record.id, secret)
 }
 
 fn rows(gw: &Gateway, key_id: &str) -> Vec<Row> {

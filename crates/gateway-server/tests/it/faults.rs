@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use gateway_auth::keys::NewKey;
-use gateway_auth::{KeyPolicy, Limits};
+use gateway_auth::Limits;
 use gateway_protocol::ApiShape;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -188,24 +187,12 @@ async fn misbehave(fault: Fault, mut stream: TcpStream, requests: &AtomicUsize, 
 /// A gateway over `up` and a database key with limits (a reservation per request).
 async fn gateway_over(up: &FaultUpstream) -> (Gateway, String, String) {
     let gw = Gateway::start(&up.toml()).await;
-    let policy = KeyPolicy {
-        limits: Limits {
-            daily_input_tokens: Some(1_000_000),
-            ..Limits::default()
-        },
-        ..KeyPolicy::default()
+    let limits = Limits {
+        daily_input_tokens: Some(1_000_000),
+        ..Limits::default()
     };
-    let (record, secret) = gw
-        .app
-        .key_store()
-        .unwrap()
-        .create(NewKey {
-            name: "faults".into(),
-            policy: Some(policy),
-            ..NewKey::default()
-        })
-        .unwrap();
-    (gw, record.id, secret)
+    let (id, secret) = key_with(&gw, "faults", limits);
+    (gw, id, secret)
 }
 
 fn alive_tasks() -> usize {

@@ -24,24 +24,6 @@ async fn gateway() -> Gateway {
     .await
 }
 
-fn key_with(gw: &Gateway, name: &str, limits: Limits) -> (String, String) {
-    let policy = KeyPolicy {
-        limits,
-        ..KeyPolicy::default()
-    };
-    let (record, secret) = gw
-        .app
-        .key_store()
-        .unwrap()
-        .create(NewKey {
-            name: name.into(),
-            policy: Some(policy),
-            ..NewKey::default()
-        })
-        .unwrap();
-    (record.id, secret)
-}
-
 async fn call(gw: &Gateway, shape: ApiShape, key: &str, stream: bool) -> reqwest::Response {
     let (path, body) = chat_request(shape, "mock-echo", "count me", stream, false);
     let req = client().post(gw.url(&path)).json(&body);

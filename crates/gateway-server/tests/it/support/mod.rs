@@ -308,3 +308,22 @@ where
     });
     addr
 }
+
+/// A database key named `name` with `limits`: its id and secret.
+pub fn key_with(gw: &Gateway, name: &str, limits: gateway_auth::Limits) -> (String, String) {
+    let policy = gateway_auth::KeyPolicy {
+        limits,
+        ..gateway_auth::KeyPolicy::default()
+    };
+    let (record, secret) = gw
+        .app
+        .key_store()
+        .unwrap()
+        .create(gateway_auth::keys::NewKey {
+            name: name.into(),
+            policy: Some(policy),
+            ..gateway_auth::keys::NewKey::default()
+        })
+        .unwrap();
+    (record.id, secret)
+}
