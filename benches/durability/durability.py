@@ -41,7 +41,11 @@ def raise_open_files(want=65536):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def config(port, db):
+# Streams last ~5 s (5 chunks, 1 s apart): long enough to be in flight at SIGTERM.
+SLOW_STREAMS = 'mock = { scenario = "text", tokens = 20, chunks = 5, chunk_delay_ms = 1000 }'
+
+
+def config(port, db, mock=SLOW_STREAMS):
     return f"""
 [server]
 listen = "127.0.0.1:{port}"
@@ -57,8 +61,7 @@ enabled = false
 
 [providers.mock]
 kind = "mock"
-# Streams last ~5 s (5 chunks, 1 s apart): long enough to be in flight at SIGTERM.
-mock = {{ scenario = "text", tokens = 20, chunks = 5, chunk_delay_ms = 1000 }}
+{mock}
 
 [[routes]]
 model = "*"
@@ -70,11 +73,11 @@ secret = "{KEY}"
 """
 
 
-def start(binary, workdir, port):
+def start(binary, workdir, port, mock=SLOW_STREAMS):
     db = os.path.join(workdir, "patchbay.db")
     path = os.path.join(workdir, "patchbay.toml")
     with open(path, "w") as f:
-        f.write(config(port, db))
+        f.write(config(port, db, mock))
     log = open(os.path.join(workdir, "patchbay.log"), "ab")
     proc = subprocess.Popen([binary, "serve", "--config", path], stdout=log, stderr=log)
     for _ in range(200):

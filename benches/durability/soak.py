@@ -137,6 +137,8 @@ async def soak(args, port, pid):
         "fds_first": samples[0][2], "fds_last": samples[-1][2], "fds_after": fds_end,
         "rss_slope_kib_per_min": round(slope([(t / 60, r) for t, r, _ in steady]), 1),
         "fds_slope_per_min": round(slope([(t / 60, f) for t, _, f in steady]), 2),
+        "rss_kib_steady_min": min(r for _, r, _ in steady) if steady else None,
+        "rss_kib_steady_max": max(r for _, r, _ in steady) if steady else None,
         "samples": len(samples),
     }
 
@@ -151,7 +153,8 @@ def main():
     args = ap.parse_args()
     raise_open_files()
     workdir = tempfile.mkdtemp(prefix="patchbay-soak-")
-    proc, _db = start(args.bin, workdir, args.port)
+    # The mock at full speed, streams in 8 chunks.
+    proc, _db = start(args.bin, workdir, args.port, mock='mock = { chunks = 8 }')
     try:
         print(json.dumps(asyncio.run(soak(args, args.port, proc.pid))), flush=True)
     finally:
