@@ -47,3 +47,23 @@ fn soft_limit() -> Option<u64> {
         None
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_soft_limit_is_raised_to_the_hard_one_and_the_cap_fits_under_it() {
+        let raised = raise_open_files_limit().unwrap();
+        let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+        assert_eq!(raised, soft);
+        #[cfg(target_os = "linux")]
+        assert_eq!(soft, hard);
+        let cap = affordable_connections(usize::MAX) as u64;
+        assert!(
+            cap * 2 + RESERVED <= soft.max(RESERVED + 2),
+            "{cap} connections under {soft}"
+        );
+        assert_eq!(affordable_connections(10), 10.min(cap as usize));
+    }
+}

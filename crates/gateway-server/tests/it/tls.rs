@@ -98,3 +98,36 @@ fn missing_or_bad_tls_files_are_named() {
     .unwrap();
     assert!(err.contains("server.tls.key"), "{err}");
 }
+
+#[tokio::test]
+async fn a_tls_connection_that_never_finishes_its_handshake_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let text = "[storage]\npath = \":memory:\"\n[server]\ntls_handshake_timeout_ms = 300\n";
+    let config = Config::from_toml_str(text, &|_| None).unwrap();
+    let app = Arc::new(App::from_config(&config).unwrap());
+    let acceptor = listen::tls_acceptor(&TlsConfig {
+        cert: fixture("cert.pem"),
+        key: fixture("key.pem"),
+    })
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(listen::serve(
+        app,
+        listener,
+        Some(acceptor),
+        std::future::pending(),
+        Duration::from_secs(1),
+    ));
+    // Silence, then half a ClientHello's record header: neither ends a handshake.
+    for opener in [&b""[..], &b"\x16\x03\x01\x02"[..]] {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(opener).await.unwrap();
+        let mut buf = [0u8; 64];
+        let closed = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await;
+        assert!(
+            matches!(closed, Ok(Ok(0) | Err(_))),
+            "the half-open TLS connection was kept: {closed:?}"
+        );
+    }
+}
