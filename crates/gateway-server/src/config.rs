@@ -23,7 +23,8 @@ use serde::Deserialize;
 pub use interpolate::interpolate;
 pub use media::MediaConfig;
 pub use server::{
-    DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_GRACE_SECS, ServerConfig, TlsConfig,
+    DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_SECS,
+    ServerConfig, TlsConfig,
 };
 pub use validate::validate;
 

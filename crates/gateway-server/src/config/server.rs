@@ -12,6 +12,9 @@ use crate::listen::ConnLimits;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4000";
 /// The default request body limit (10 MiB); larger bodies get 413.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+/// The default cap on open connections (lowered at start to what the open-files
+/// limit holds).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// The default grace period for in-flight requests on shutdown.
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
 
@@ -62,7 +65,7 @@ impl Default for ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
             workers: None,
-            max_connections: 10_000,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             max_in_flight: 10_000,
             header_timeout_ms: 30_000,
             idle_timeout_ms: 120_000,

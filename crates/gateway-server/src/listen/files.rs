@@ -26,11 +26,15 @@ pub(super) fn affordable_connections(wanted: usize) -> usize {
         usize::try_from(limit.saturating_sub(RESERVED) / 2).unwrap_or(usize::MAX)
     });
     if wanted > affordable {
-        tracing::warn!(
-            max_connections = wanted,
-            lowered_to = affordable.max(1),
-            "the open-files limit cannot hold this many connections; raise it (ulimit -n) or lower server.max_connections"
-        );
+        let lowered_to = affordable.max(1);
+        let why = "the open-files limit cannot hold this many connections; raise it (ulimit -n) or lower server.max_connections";
+        // The default asks for more than many machines allow: only a chosen number
+        // that cannot be had is worth a warning.
+        if wanted == crate::config::DEFAULT_MAX_CONNECTIONS {
+            tracing::info!(max_connections = wanted, lowered_to, "{why}");
+        } else {
+            tracing::warn!(max_connections = wanted, lowered_to, "{why}");
+        }
     }
     wanted.min(affordable).max(1)
 }
