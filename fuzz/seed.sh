@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Seeds fuzz/seeds/<target>/ (not committed) from the repo's own inputs: the translate
 # fixtures, prefixed with the selector byte(s) the decoder targets read (shape index in
-# ApiShape::ALL order; chunk size 7); the ingress requests in seeds-ingress/; the
+# ApiShape::ALL order; chunk size 7); one request per route written below; the
 # config fixtures. A campaign starts from these plus the committed corpus/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")"
