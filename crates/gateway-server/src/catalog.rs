@@ -337,8 +337,14 @@ fn apply(info: &mut ModelInfo, o: &CatalogOverride) {
 fn strip_date(name: &str) -> Option<&str> {
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     let year_ok = |s: &str| s.starts_with("20") || s.starts_with("19");
-    if name.len() > 9 {
-        let (head, tail) = name.split_at(name.len() - 9);
+    // The last `n` bytes after a non-empty head; `None` also when that would split a
+    // character, which cannot start a date (its bytes are all ASCII).
+    let split = |n: usize| {
+        (name.len() > n)
+            .then(|| name.split_at_checked(name.len() - n))
+            .flatten()
+    };
+    if let Some((head, tail)) = split(9) {
         if (tail.starts_with('-') || tail.starts_with('@'))
             && digits(&tail[1..])
             && year_ok(&tail[1..])
@@ -346,8 +352,7 @@ fn strip_date(name: &str) -> Option<&str> {
             return Some(head);
         }
     }
-    if name.len() > 11 {
-        let (head, tail) = name.split_at(name.len() - 11);
+    if let Some((head, tail)) = split(11) {
         let b = tail.as_bytes();
         if b[0] == b'-'
             && b[5] == b'-'
@@ -567,5 +572,22 @@ mod tests {
         assert_eq!(strip_date("gpt-4-0613"), None);
         assert_eq!(strip_date("model-12345678"), None);
         assert_eq!(strip_date("20260217"), None);
+    }
+
+    #[test]
+    fn a_model_name_with_a_multibyte_character_near_its_end_is_no_panic() {
+        // Found by the http_ingress fuzz target: `mo%ffck-embed` in a Gemini URL
+        // decodes to `mo\u{fffd}ck-embed`, and the date check split inside the
+        // three-byte character.
+        for name in [
+            "mo\u{fffd}ck-embed",
+            "m\u{fffd}\u{fffd}0-00-00",
+            "é1234567890",
+        ] {
+            assert_eq!(strip_date(name), None, "{name}");
+            let _ = Catalog::bundled().lookup(name);
+        }
+        assert_eq!(strip_date("modèle-20260217"), Some("modèle"));
+        assert_eq!(strip_date("modèle-2026-02-17"), Some("modèle"));
     }
 }

@@ -10,6 +10,8 @@ pub mod catalog;
 mod chat;
 pub mod config;
 mod estimate;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ingress;
 pub mod layers;
 pub mod listen;

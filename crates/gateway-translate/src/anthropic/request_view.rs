@@ -519,7 +519,9 @@ fn safe_to_skip(body: &[u8]) -> bool {
             b'"' => {
                 i += 1;
                 loop {
-                    let Some(k) = memchr::memchr2(b'"', b'\\', &body[i..]) else {
+                    // An escape as the last byte steps past the end.
+                    let rest = body.get(i..).unwrap_or_default();
+                    let Some(k) = memchr::memchr2(b'"', b'\\', rest) else {
                         return false;
                     };
                     i += k;
@@ -814,6 +816,20 @@ mod tests {
         ];
         for case in cases {
             same(case.as_bytes(), case);
+        }
+    }
+
+    #[test]
+    fn a_body_ending_in_an_escape_inside_a_string_is_an_error_not_a_panic() {
+        // Found by the request_decoders fuzz target: the scan stepped over the escaped
+        // byte past the end of the body and sliced out of range.
+        for case in [r#"{"model":"m","max_tokens":5,"x":"\"#, r#"{"a":"b\"#] {
+            assert!(!safe_to_skip(case.as_bytes()), "{case}");
+            same(case.as_bytes(), case);
+            assert!(
+                request::decode_with(case.as_bytes(), false).is_err(),
+                "{case}"
+            );
         }
     }
 

@@ -1,6 +1,7 @@
 //! Replays the fixture corpus through the fuzz entry points (`gateway_translate::fuzzing`)
-//! on the stable toolchain: every fixture, every truncation of it, and byte flips —
-//! no decoder may panic.
+//! on the stable toolchain: every fixture, every truncation of it, and byte flips, and
+//! the corpora the AFL++ campaigns grew (`fuzz/corpus/*_decoders/`) — no decoder may
+//! panic.
 
 use crate::support;
 
@@ -91,5 +92,36 @@ fn selector_entry_points_accept_anything() {
         fuzzing::request(data);
         fuzzing::response(data);
         fuzzing::stream(data);
+    }
+}
+
+/// The committed corpus a campaign grew for `target` (`fuzz/corpus/<target>/`,
+/// minimized with afl-cmin; see fuzz/README.md).
+fn grown_corpus(target: &str) -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+#[test]
+fn no_decoder_panics_on_the_grown_corpora() {
+    type Target = fn(&[u8]);
+    let targets: [(&str, Target); 3] = [
+        ("request_decoders", fuzzing::request),
+        ("response_decoders", fuzzing::response),
+        ("stream_decoders", fuzzing::stream),
+    ];
+    for (target, run) in targets {
+        let inputs = grown_corpus(target);
+        assert!(inputs.len() >= 50, "{target}: {} inputs", inputs.len());
+        for input in &inputs {
+            run(input);
+        }
     }
 }
