@@ -68,7 +68,9 @@ pub async fn serve(
         ..app.conn_limits
     };
     let stack = admin_stack::<hyper::body::Incoming>(app, token);
-    crate::listen::serve_with(listener, tls, stack, limits, shutdown, GRACE, || {}).await
+    // The wrong-token throttle keys on the peer.
+    let make = move |peer| crate::listen::PeerService::new(stack.clone(), peer);
+    crate::listen::serve_with(listener, tls, make, limits, shutdown, GRACE, || {}).await
 }
 
 /// The admin API as a tower stack, from the gateway's building blocks, outermost

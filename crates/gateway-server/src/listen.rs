@@ -98,7 +98,8 @@ const CLOSE_LINGER: Duration = Duration::from_secs(1);
 /// without a word.
 const MAX_REFUSING: usize = 64;
 
-/// The peer of the connection a request came on (in its extensions).
+/// The peer of the connection a request came on (in its extensions, on listeners
+/// that ask for it: the admin API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer(pub SocketAddr);
 
@@ -116,20 +117,21 @@ pub async fn serve(
     let draining = app.clone();
     let limits = app.conn_limits;
     let stack = crate::gateway_stack::<Incoming>(app);
-    serve_with(listener, tls, stack, limits, shutdown, grace, move || {
+    let make = move |_peer| stack.clone();
+    serve_with(listener, tls, make, limits, shutdown, grace, move || {
         draining.start_draining();
     })
     .await
 }
 
 /// The accept loop every listener shares (the gateway's and the admin API's):
-/// TCP_NODELAY, optional TLS, HTTP/1.1 and HTTP/2, `service` per request, `limits`
-/// per connection; when `shutdown` resolves, stop accepting, call `on_stop`, and
-/// wait up to `grace` for open connections.
+/// TCP_NODELAY, optional TLS, HTTP/1.1 and HTTP/2, the service `make` gives for
+/// each connection's peer, `limits` per connection; when `shutdown` resolves, stop
+/// accepting, call `on_stop`, and wait up to `grace` for open connections.
 pub(crate) async fn serve_with<S, RB>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    service: S,
+    make: impl Fn(SocketAddr) -> S,
     limits: ConnLimits,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
@@ -180,7 +182,7 @@ where
         };
         let connection = Connection {
             builder: builder.clone(),
-            service: service.clone(),
+            service: make(peer),
             limits,
             peer,
             stop: stop_rx.clone(),
@@ -278,13 +280,7 @@ where
             mut stop,
         } = self;
         let activity = conn::Activity::new();
-        let service = conn::Tracked::new(
-            PeerService {
-                inner: service,
-                peer,
-            },
-            activity.clone(),
-        );
+        let service = conn::Tracked::new(service, activity.clone());
         let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
         tokio::pin!(conn);
         let mut watch = conn::Watch::new(limits.deadlines());
@@ -328,11 +324,18 @@ where
     }
 }
 
-/// Puts the connection's [`Peer`] into each request's extensions.
+/// Puts the connection's [`Peer`] into each request's extensions (for a listener
+/// whose stack asks who is calling: the admin API's throttle).
 #[derive(Clone)]
-struct PeerService<S> {
+pub(crate) struct PeerService<S> {
     inner: S,
     peer: SocketAddr,
+}
+
+impl<S> PeerService<S> {
+    pub(crate) fn new(inner: S, peer: SocketAddr) -> Self {
+        PeerService { inner, peer }
+    }
 }
 
 impl<S, B> tower::Service<Request<B>> for PeerService<S>

@@ -13,7 +13,7 @@ use gateway_protocol::{
 
 use crate::context::{EncodeOptions, ResponseContext};
 use crate::error::TranslateError;
-use crate::estimate::OutputCount;
+use crate::estimate::StreamTally;
 use crate::framing::{Frame, Framer, Framing};
 use crate::{anthropic, gemini, ollama, openai_chat, openai_embeddings, openai_responses};
 
@@ -378,9 +378,7 @@ pub struct Transcoder {
     encoder: StreamEncoder,
     frames: Vec<Frame>,
     events: Vec<StreamEvent>,
-    usage: Option<Usage>,
-    output: OutputCount,
-    error: Option<GatewayError>,
+    tally: StreamTally,
     ended: bool,
 }
 
@@ -393,9 +391,7 @@ impl Transcoder {
             encoder: StreamEncoder::new(caller, ctx),
             frames: Vec::new(),
             events: Vec::new(),
-            usage: None,
-            output: OutputCount::default(),
-            error: None,
+            tally: StreamTally::default(),
             ended: false,
         }
     }
@@ -435,19 +431,20 @@ impl Transcoder {
 
     /// The last usage the upstream reported, for accounting.
     pub fn usage(&self) -> Option<Usage> {
-        self.usage
+        self.tally.usage()
     }
 
     /// Output tokens estimated from the content written to the caller so far (see
-    /// [`OutputCount`]), for accounting when the upstream reported no usage.
+    /// [`crate::estimate::OutputCount`]), for accounting when the upstream reported
+    /// no usage.
     pub fn output_tokens(&self) -> u64 {
-        self.output.tokens()
+        self.tally.output_tokens()
     }
 
     /// The error the caller's stream ended with, if it ended with one (unreadable
     /// upstream data, an event too large, or [`Transcoder::fail`]).
     pub fn error(&self) -> Option<&GatewayError> {
-        self.error.as_ref()
+        self.tally.error()
     }
 
     /// True once a stop or an error was sent to the caller.
@@ -475,16 +472,11 @@ impl Transcoder {
             if self.ended {
                 break;
             }
-            match &event {
-                StreamEvent::Usage(u) => self.usage = Some(*u),
-                StreamEvent::MessageStop { .. } => self.ended = true,
-                StreamEvent::Error(err) => {
-                    self.error = Some(err.clone());
-                    self.ended = true;
-                }
-                _ => {}
-            }
-            self.output.observe(&event);
+            self.ended = matches!(
+                event,
+                StreamEvent::MessageStop { .. } | StreamEvent::Error(_)
+            );
+            self.tally.observe(&event);
             self.encoder.encode(&event, out);
         }
         self.events.clear();

@@ -6,7 +6,7 @@
 //! cost per message, per tool and per image. It errs high rather than low, because
 //! its main use is reserving budget before the real count is known.
 
-use gateway_protocol::{ChatRequest, Delta, Part, PartStart, StreamEvent};
+use gateway_protocol::{ChatRequest, Delta, GatewayError, Part, PartStart, StreamEvent, Usage};
 
 /// Tokens charged per message for role and framing.
 const PER_MESSAGE: u64 = 4;
@@ -66,6 +66,42 @@ impl OutputCount {
     /// The estimated output tokens (about four bytes a token, like the input).
     pub fn tokens(&self) -> u64 {
         self.bytes.div_ceil(4)
+    }
+}
+
+/// What a stream's decoded events tell its accounting: the last usage the upstream
+/// reported, the output counted from the content, and the first error. The
+/// transcoder and the gateway's same-shape relay keep one each.
+#[derive(Debug, Clone, Default)]
+pub struct StreamTally {
+    usage: Option<Usage>,
+    output: OutputCount,
+    error: Option<GatewayError>,
+}
+
+impl StreamTally {
+    /// Takes one event into account.
+    pub fn observe(&mut self, event: &StreamEvent) {
+        match event {
+            StreamEvent::Usage(u) => self.usage = Some(*u),
+            StreamEvent::Error(err) if self.error.is_none() => self.error = Some(err.clone()),
+            _ => self.output.observe(event),
+        }
+    }
+
+    /// The last usage the upstream reported.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    /// Output tokens estimated from the content seen (see [`OutputCount`]).
+    pub fn output_tokens(&self) -> u64 {
+        self.output.tokens()
+    }
+
+    /// The first error among the events.
+    pub fn error(&self) -> Option<&GatewayError> {
+        self.error.as_ref()
     }
 }
 

@@ -17,9 +17,8 @@ use futures_util::{Stream, StreamExt};
 use gateway_protocol::{ApiShape, GatewayError, StreamEvent};
 use gateway_providers::BodyStream;
 use gateway_translate::codec::{StreamDecoder, StreamEncoder, Transcoder, upstream_framing};
-use gateway_translate::estimate::OutputCount;
+use gateway_translate::estimate::StreamTally;
 use gateway_translate::framing::{FrameTooLarge, write_sse};
-use gateway_translate::usage_tap::UsageTap;
 use gateway_translate::{Frame, Framer, ResponseContext, TranslateError, fastpath};
 use http_body::Frame as BodyFrame;
 
@@ -36,17 +35,14 @@ enum Mode {
     Transcode(Box<Transcoder>),
 }
 
-/// Frames of a same-shape stream, the usage they report, and — decoded on the side,
-/// only to be read — the output they carry and whether the stream ends in an error.
+/// Frames of a same-shape stream, decoded on the side only to be read: the usage
+/// they report, the output they carry, whether the stream ends in an error.
 struct Tap {
     framer: Framer,
     frames: Vec<Frame>,
-    usage: UsageTap,
     decoder: StreamDecoder,
     events: Vec<StreamEvent>,
-    output: OutputCount,
-    /// The upstream's in-band error, or its stream ending before it finished.
-    error: Option<GatewayError>,
+    tally: StreamTally,
 }
 
 impl Tap {
@@ -54,11 +50,9 @@ impl Tap {
         Tap {
             framer: Framer::new(upstream_framing(shape)),
             frames: Vec::new(),
-            usage: UsageTap::new(shape),
             decoder: StreamDecoder::new(shape, ctx),
             events: Vec::new(),
-            output: OutputCount::default(),
-            error: None,
+            tally: StreamTally::default(),
         }
     }
 
@@ -72,30 +66,21 @@ impl Tap {
         self.framer.finish(&mut self.frames);
         self.observe();
         self.decoder.finish(&mut self.events);
-        read_events(&mut self.events, &mut self.output, &mut self.error);
+        tally(&mut self.events, &mut self.tally);
     }
 
     fn observe(&mut self) {
         for frame in &self.frames {
-            self.usage.observe(frame);
             // What does not decode is still relayed; it is just not counted.
             let _ = self.decoder.decode(frame, &mut self.events);
-            read_events(&mut self.events, &mut self.output, &mut self.error);
+            tally(&mut self.events, &mut self.tally);
         }
     }
 }
 
-/// Counts the output of decoded `events` and keeps the first error among them.
-fn read_events(
-    events: &mut Vec<StreamEvent>,
-    output: &mut OutputCount,
-    error: &mut Option<GatewayError>,
-) {
+fn tally(events: &mut Vec<StreamEvent>, into: &mut StreamTally) {
     for event in events.drain(..) {
-        output.observe(&event);
-        if let StreamEvent::Error(err) = event {
-            error.get_or_insert(err);
-        }
+        into.observe(&event);
     }
 }
 
@@ -208,12 +193,12 @@ impl Relay {
             Mode::Pass { tap } => {
                 tap.finish();
                 tap.frames.clear();
-                tap.error.clone()
+                tap.tally.error().cloned()
             }
             Mode::StripUsage { tap } => {
                 tap.finish();
                 write_frames(&mut tap.frames, &mut self.out);
-                tap.error.clone()
+                tap.tally.error().cloned()
             }
             Mode::Transcode(t) => {
                 t.finish(&mut self.out);
@@ -272,7 +257,7 @@ impl Relay {
     fn streamed(&self) -> Streamed {
         let (reported, output_tokens) = match &self.mode {
             Mode::Pass { tap } | Mode::StripUsage { tap } => {
-                (tap.usage.usage(), tap.output.tokens())
+                (tap.tally.usage(), tap.tally.output_tokens())
             }
             Mode::Transcode(t) => (t.usage(), t.output_tokens()),
         };
