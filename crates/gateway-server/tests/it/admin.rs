@@ -8,11 +8,10 @@ use crate::support;
 
 use gateway_protocol::ApiShape;
 use gateway_providers::MockConfig;
-use gateway_server::admin::{self, AdminToken};
+use gateway_server::admin;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::*;
-use tokio::net::TcpListener;
 
 const TOKEN: &str = "pba_admin_integration_token";
 
@@ -29,15 +28,7 @@ impl Admin {
             up.toml()
         ))
         .await;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(admin::serve(
-            gw.app.clone(),
-            listener,
-            None,
-            AdminToken::from_plain(TOKEN),
-            std::future::pending(),
-        ));
+        let base = start_admin(&gw, TOKEN).await;
         Admin { gw, base }
     }
 

@@ -10,9 +10,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use gateway_protocol::ApiShape;
 use gateway_providers::MockConfig;
-use gateway_server::admin::{self, AdminToken};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::support::*;
 
@@ -190,15 +189,7 @@ async fn a_caller_that_stops_reading_loses_the_connection_and_its_slot() {
 #[tokio::test]
 async fn past_the_in_flight_limit_requests_are_shed_while_health_and_admin_answer() {
     let gw = gateway("max_in_flight = 1\nsend_timeout_ms = 20000").await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin_base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(admin::serve(
-        gw.app.clone(),
-        listener,
-        None,
-        AdminToken::from_plain("pba_admin_connections_token"),
-        std::future::pending(),
-    ));
+    let admin_base = start_admin(&gw, "pba_admin_connections_token").await;
 
     let held = unread_stream(&gw).await;
     assert_eq!(gw.app.in_flight(), 1);
@@ -250,16 +241,8 @@ async fn past_the_in_flight_limit_requests_are_shed_while_health_and_admin_answe
 #[tokio::test]
 async fn wrong_admin_tokens_are_throttled_per_peer() {
     let gw = gateway("").await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let token = "pba_admin_connections_token";
-    tokio::spawn(admin::serve(
-        gw.app.clone(),
-        listener,
-        None,
-        AdminToken::from_plain(token),
-        std::future::pending(),
-    ));
+    let base = start_admin(&gw, token).await;
     let get = |bearer: &'static str| {
         client()
             .get(format!("{base}/admin/keys"))

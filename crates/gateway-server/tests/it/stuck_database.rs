@@ -13,9 +13,7 @@ use gateway_auth::KeyPolicy;
 use gateway_auth::keys::{KeyStore, NewKey};
 use gateway_protocol::ApiShape;
 use gateway_providers::MockConfig;
-use gateway_server::admin::{self, AdminToken};
 use support::*;
-use tokio::net::TcpListener;
 
 const TOKEN: &str = "pba_admin_integration_token";
 
@@ -42,15 +40,7 @@ async fn a_write_locked_database_stalls_nothing_and_loses_no_record() {
         up.toml()
     ))
     .await;
-    let admin_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin_base = format!("http://{}", admin_listener.local_addr().unwrap());
-    tokio::spawn(admin::serve(
-        gw.app.clone(),
-        admin_listener,
-        None,
-        AdminToken::from_plain(TOKEN),
-        std::future::pending(),
-    ));
+    let admin_base = start_admin(&gw, TOKEN).await;
     let path = gw.app.database_path().unwrap().to_owned();
 
     // A key made by another process (the CLI) just before the lock: this server has

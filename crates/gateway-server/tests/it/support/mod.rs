@@ -327,3 +327,17 @@ pub fn key_with(gw: &Gateway, name: &str, limits: gateway_auth::Limits) -> (Stri
         .unwrap();
     (record.id, secret)
 }
+
+/// The admin API for `gw`'s app on a loopback port, with `token`: its base URL.
+pub async fn start_admin(gw: &Gateway, token: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(gateway_server::admin::serve(
+        gw.app.clone(),
+        listener,
+        None,
+        gateway_server::admin::AdminToken::from_plain(token),
+        std::future::pending(),
+    ));
+    base
+}
