@@ -58,6 +58,8 @@ def cmd_ingest_wrk(a):
                                  if r.get("cpu_cores") and ok > 0 else None)
         if a.baseline:
             rec["baseline"] = a.baseline
+        if a.bare:
+            rec["bare"] = a.bare
         append(a.results, rec)
 
 
@@ -115,15 +117,32 @@ def cmd_summary(a):
     direct = {r["label"]: r for r in wrk if r["target"] == "direct"}
     if wrk:
         print("\n## Closed loop (wrk)\n")
-        print("| target | scenario | req/s | % of direct | p50 ms | p99 ms | errors | CPU cores | CPU µs/req | RSS peak MB (before) | other procs cores |")
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        bare = {r["label"]: r for r in wrk if r["target"] == "bare"}
+        print("| target | scenario | req/s | % of direct | % of bare | p50 ms | p99 ms | errors | CPU cores | CPU µs/req | CPU × bare | RSS peak MB (before) | other procs cores |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in wrk:
             base = direct.get(r.get("baseline") or f"direct/{r['scenario']}")
             pct = None if (base is None or r["target"] == "direct") else 100.0 * r["rps"] / base["rps"]
-            print(f"| {r['target']} | {r['scenario']} | {r['rps']:.0f} | {f(pct, 1)} | {f(r['lat_p50_ms'])} | {f(r['lat_p99_ms'])} | "
-                  f"{r['errors']} | {f(r.get('cpu_cores'))} | {f(r.get('cpu_us_per_req'), 1)} | "
+            b = bare.get(r.get("bare") or "")
+            pct_bare = 100.0 * r["rps"] / b["rps"] if b else None
+            cpu_x = (r["cpu_us_per_req"] / b["cpu_us_per_req"]
+                     if b and r.get("cpu_us_per_req") and b.get("cpu_us_per_req") else None)
+            r["pct_bare"], r["cpu_x_bare"] = pct_bare, cpu_x
+            print(f"| {r['target']} | {r['scenario']} | {r['rps']:.0f} | {f(pct, 1)} | {f(pct_bare, 1)} | {f(r['lat_p50_ms'])} | {f(r['lat_p99_ms'])} | "
+                  f"{r['errors']} | {f(r.get('cpu_cores'))} | {f(r.get('cpu_us_per_req'), 1)} | {f(cpu_x)} | "
                   f"{r['rss_peak_mb']:.0f} ({r['rss_before_mb']:.0f}) | {f(r.get('other_cores'))} |")
         pb = {r["scenario"]: r for r in wrk if r["target"] == "patchbay"}
+        # issue 11: against the bare proxy of the same run
+        for sc, r in pb.items():
+            same = sc in ("chat", "messages")
+            if r.get("pct_bare") is not None:
+                want = 80 if same else 65
+                goals.append((f"{sc}: throughput vs the bare proxy (closed loop)", f"{r['pct_bare']:.1f}%", f"≥ {want}%",
+                              r["pct_bare"] >= want))
+            if r.get("cpu_x_bare") is not None and sc != "stream":
+                want = 1.4 if same else 1.8
+                goals.append((f"{sc}: CPU per request vs the bare proxy", f"{r['cpu_x_bare']:.2f}×", f"≤ {want}×",
+                              r["cpu_x_bare"] <= want))
         if "chat" in pb and "direct/chat" in direct:
             ratio = 100.0 * pb["chat"]["rps"] / direct["direct/chat"]["rps"]
             goals.append(("same-shape non-streaming throughput vs direct, 32 conns", f"{ratio:.1f}%", "≥ 25%", ratio >= 25))
@@ -214,15 +233,19 @@ def cmd_summary(a):
             goals.append(("RSS idle after start", f"{st['rss_mb']} MiB", "≤ 30 MiB", st["rss_mb"] <= 30))
         for r in streams:
             okn = r["streams_open_min"] >= r["streams_wanted"]
-            goals.append((f"RSS with {r['streams_wanted']} open streams ({r['streams_open_min']} held)", f"{r['rss_open_max_mb']} MiB", "≤ 100 MiB",
-                          bool(okn and r["rss_open_max_mb"] is not None and r["rss_open_max_mb"] <= 100)))
+            lim = 80 if r["streams_wanted"] <= 1000 else 150
+            goals.append((f"RSS with {r['streams_wanted']} open streams ({r['streams_open_min']} held)", f"{r['rss_open_max_mb']} MiB", f"≤ {lim} MiB",
+                          bool(okn and r["rss_open_max_mb"] is not None and r["rss_open_max_mb"] <= lim)))
+            if st and r.get("rss_after_close_mb") is not None:
+                goals.append((f"RSS after the {r['streams_wanted']} streams close, vs idle", f"{r['rss_after_close_mb']} MiB",
+                              f"≤ {1.1 * st['rss_mb']:.1f} MiB", r["rss_after_close_mb"] <= 1.1 * st["rss_mb"]))
 
     checks = [r for r in rows if r["kind"] == "check"]
     if checks:
         print("\nScenarios that failed their check and were not loaded: " + ", ".join(f"{c['scenario']} (HTTP {c['http']})" for c in checks))
 
     if goals:
-        print("\n## Goals (issue 3), this run\n")
+        print("\n## Goals (issues 3 and 11), this run\n")
         print("| goal | measured | target | met |")
         print("|---|---:|---:|---|")
         for g, m, t, ok in goals:
@@ -236,6 +259,7 @@ def main():
     p.set_defaults(fn=cmd_record)
     p = sub.add_parser("ingest-wrk"); p.add_argument("results"); p.add_argument("wrk"); p.add_argument("from_line", type=int)
     p.add_argument("--phase", default="closed"); p.add_argument("--baseline", default="")
+    p.add_argument("--bare", default="", help="label of the bare-proxy run of the same upstream call")
     p.set_defaults(fn=cmd_ingest_wrk)
     p = sub.add_parser("ingest-oha"); p.add_argument("results"); p.add_argument("oha_json")
     p.add_argument("--label", required=True); p.add_argument("--round", type=int, default=1)

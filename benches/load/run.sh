@@ -6,9 +6,12 @@
 #   PHASES="patchbay open" DUR=5 benches/load/run.sh
 #
 # Phases, in this order (PHASES, default all):
-#   closed    wrk (shared load.sh), CONC connections, DUR s each, direct and Patchbay side by side:
-#             direct/chat patchbay/chat direct/stream patchbay/stream patchbay/stream-cross
-#             direct/messages patchbay/messages patchbay/chat-cross patchbay/messages-cross
+#   closed    wrk (shared load.sh), CONC connections, DUR s each, direct, the bare proxy and
+#             Patchbay side by side: direct/chat bare/chat patchbay/chat direct/stream bare/stream
+#             patchbay/stream patchbay/stream-cross direct/messages bare/messages patchbay/messages
+#             patchbay/chat-cross patchbay/messages-cross. The bare proxy (examples/bare-proxy:
+#             hyper in, hyper out, no parsing) is the floor any proxy pays on this machine; each
+#             Patchbay run is also compared with the bare run of the same upstream call.
 #   open      oha -q OPEN_RATE -z OPEN_DUR -c CONC --latency-correction, direct vs Patchbay,
 #             alternating, OPEN_ROUNDS rounds, for each of OPEN_SCENARIOS (chat chat-cross stream;
 #             oha also reports time to first byte)
@@ -22,6 +25,7 @@
 #
 # env (defaults):
 #   PATCHBAY_BIN=target/release/patchbay   PATCHBAY=1 (0: skip everything that needs it)
+#   BARE_BIN=target/release/bare-proxy (unset or missing: no bare runs)   BARE_PORT=14200
 #   PB_WORKERS=<n>  Patchbay's [server] workers (runtime threads); unset: one per core
 #   PB_PORT=14100  SLOW_PORT=18090  MOCK_PORT=18080
 #   CONC=32  DUR=10  WARMUP_S=3
@@ -45,6 +49,7 @@ else SHARED=/work/shared/bench; fi
 
 PATCHBAY_BIN="${PATCHBAY_BIN:-$REPO/target/release/patchbay}"
 PATCHBAY="${PATCHBAY:-1}"
+BARE_BIN="${BARE_BIN:-$REPO/target/release/bare-proxy}"; BARE_PORT="${BARE_PORT:-14200}"
 PB_PORT="${PB_PORT:-14100}"; SLOW_PORT="${SLOW_PORT:-18090}"; export MOCK_PORT="${MOCK_PORT:-18080}"
 CONC="${CONC:-32}"; DUR="${DUR:-10}"; export WARMUP_S="${WARMUP_S:-3}"
 OPEN_RATE="${OPEN_RATE:-5000}"; OPEN_DUR="${OPEN_DUR:-10}"; OPEN_ROUNDS="${OPEN_ROUNDS:-2}"
@@ -65,7 +70,7 @@ has_phase() { [[ " $PHASES " == *" $1 "* ]]; }
 log() { printf '\n== %s\n' "$*"; }
 
 # ---------------------------------------------------------------- cleanup (trap)
-PB_PID=""; SLOW_PID=""; MOCK_STARTED=0; PEERS_ACTIVE=0
+PB_PID=""; SLOW_PID=""; BARE_PID=""; MOCK_STARTED=0; PEERS_ACTIVE=0
 declare -A PB_OK=()   # Patchbay scenarios that answered their check
 stop_pid() { # pid name: TERM, wait up to 5 s, then KILL
   local p="$1"; [[ -z "$p" ]] && return 0
@@ -81,6 +86,7 @@ cleanup() {
   set +e
   stop_pid "$PB_PID" patchbay; PB_PID=""
   stop_pid "$SLOW_PID" "slow mock"; SLOW_PID=""
+  stop_pid "$BARE_PID" "bare proxy"; BARE_PID=""
   if [[ "$PEERS_ACTIVE" == 1 ]]; then "$SHARED/start-litellm.sh" stop; "$SHARED/start-portkey.sh" stop; fi
   [[ "$MOCK_STARTED" == 1 ]] && "$SHARED/start-mock.sh" stop
   echo "results: $RESULTS"
@@ -138,7 +144,7 @@ PB_KEY_SHA="$(printf %s "$PB_KEY" | sha256sum | cut -d' ' -f1)"
 # ---------------------------------------------------------------- meta
 record meta "{\"started\": \"$(date -Iseconds)\", \"host_cores\": $(nproc), \"loadavg\": \"$(cut -d' ' -f1-3 /proc/loadavg)\",
   \"repo_rev\": \"$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')\",
-  \"patchbay_bin\": \"$PATCHBAY_BIN\", \"conc\": $CONC, \"dur_s\": $DUR, \"warmup_s\": $WARMUP_S,
+  \"patchbay_bin\": \"$PATCHBAY_BIN\", \"bare_bin\": \"$BARE_BIN\", \"conc\": $CONC, \"dur_s\": $DUR, \"warmup_s\": $WARMUP_S,
   \"open_rate\": $OPEN_RATE, \"open_dur_s\": $OPEN_DUR, \"open_rounds\": $OPEN_ROUNDS,
   \"ttfb_n\": $TTFB_N, \"streams_n\": $STREAMS_N, \"phases\": \"$PHASES\", \"peers\": \"$PEERS\",
   \"oha\": \"$("$OHA" --version 2>/dev/null | head -1 || echo none)\", \"wrk\": \"$(wrk -v 2>&1 | head -1 || true)\"}"
@@ -153,6 +159,21 @@ for s in chat stream messages; do
   code=$(curl -sS -o /dev/null -w '%{http_code}' -m 5 -X POST "$MOCK${DIRECT_URL[$s]}" -H 'content-type: application/json' --data-binary @"$OUT/bodies/direct-$s.json")
   [[ "$code" == 200 ]] || { echo "mock does not answer $s (HTTP $code)" >&2; exit 1; }
 done
+
+# ---------------------------------------------------------------- bare proxy (the floor)
+BARE="http://127.0.0.1:$BARE_PORT"
+if has_phase closed && [[ -x "$BARE_BIN" ]]; then
+  port_free "$BARE_PORT" || { echo "port $BARE_PORT is in use: stop what listens there first" >&2; exit 2; }
+  "$BARE_BIN" "127.0.0.1:$BARE_PORT" "127.0.0.1:$MOCK_PORT" > "$OUT/bare-proxy.log" 2>&1 < /dev/null &
+  BARE_PID=$!
+  for _ in $(seq 50); do port_free "$BARE_PORT" || break; sleep 0.1; done
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -m 5 -X POST "$BARE/v1/chat/completions" -H 'content-type: application/json' \
+    --data-binary @"$OUT/bodies/direct-chat.json" || echo 000)
+  if [[ "$code" == 200 ]]; then log "bare proxy: $BARE_BIN on $BARE (pid $BARE_PID)"
+  else echo "bare proxy does not answer (HTTP $code): no bare runs"; stop_pid "$BARE_PID" "bare proxy"; BARE_PID=""; fi
+else
+  echo "no bare proxy at $BARE_BIN (cargo build --release -p bare-proxy): no bare runs"
+fi
 
 # ---------------------------------------------------------------- Patchbay
 if [[ "$PATCHBAY" == 1 ]]; then
@@ -266,23 +287,26 @@ fi
 
 # ---------------------------------------------------------------- closed loop (wrk via shared load.sh)
 wrk_run() { # target scenario url body auth pid baseline
-  local target="$1" sc="$2" url="$3" body="$4" auth="$5" pid="$6" base="$7" n
+  local target="$1" sc="$2" url="$3" body="$4" auth="$5" pid="$6" base="$7" bare="${8:-}" n
   n=$(wc -l < "$WRK_JSONL")
   if LABEL="$target/$sc" PID="$pid" AUTH="$auth" RESULTS_JSONL="$WRK_JSONL" "$SHARED/load.sh" "$url" "$body" "$CONC" "$DUR"; then
-    python3 "$HERE/report.py" ingest-wrk "$RESULTS" "$WRK_JSONL" "$n" --phase closed --baseline "$base"
+    python3 "$HERE/report.py" ingest-wrk "$RESULTS" "$WRK_JSONL" "$n" --phase closed --baseline "$base" --bare "$bare"
   else echo "  ($target/$sc failed)"; fi
 }
 if has_phase closed; then
   log "closed loop: wrk, $CONC connections, ${DUR}s each (+${WARMUP_S}s warm-up)"
   for s in ${CLOSED_SCENARIOS:-chat stream stream-cross messages chat-cross messages-cross}; do
     case "$s" in chat|stream|messages)
-      wrk_run direct "$s" "$MOCK${DIRECT_URL[$s]}" "$OUT/bodies/direct-$s.json" "Bearer sk-fake" "$MOCK_PID" "" ;;
+      wrk_run direct "$s" "$MOCK${DIRECT_URL[$s]}" "$OUT/bodies/direct-$s.json" "Bearer sk-fake" "$MOCK_PID" ""
+      if [[ -n "$BARE_PID" ]]; then wrk_run bare "$s" "$BARE${DIRECT_URL[$s]}" "$OUT/bodies/direct-$s.json" "Bearer sk-fake" "$BARE_PID" "direct/$s"; fi ;;
     esac
     if [[ -n "$PB_PID" && -n "${PB_OK[$s]:-}" ]]; then
-      wrk_run patchbay "$s" "$PB${PB_URL[$s]}" "$OUT/bodies/pb-$s.json" "$PB_AUTH" "$PB_PID" "direct/${BASELINE[$s]}"
+      wrk_run patchbay "$s" "$PB${PB_URL[$s]}" "$OUT/bodies/pb-$s.json" "$PB_AUTH" "$PB_PID" "direct/${BASELINE[$s]}" \
+        "${BARE_PID:+bare/${BASELINE[$s]}}"
     fi
   done
 fi
+stop_pid "$BARE_PID" "bare proxy"; BARE_PID=""
 
 # ---------------------------------------------------------------- open loop (oha, fixed rate)
 oha_run() { # target scenario url body auth pid round baseline

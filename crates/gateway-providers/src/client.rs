@@ -9,9 +9,16 @@
 //! request. Providers that keep the default connect timeout (the usual case) all share
 //! the one pool; a provider that configures another `connect_ms` gets a pool for that
 //! value, shared with every other provider using it.
+//!
+//! Pools are per thread. A pooled connection is a task on the runtime that opened it;
+//! a request from another thread would be handed to that task through a channel and
+//! wake that thread for every write and read. With a pool per thread, a request and
+//! its upstream connection stay on one thread — the server runs one single-threaded
+//! runtime per worker thread (`[server] runtime = "per_thread"`), so nothing crosses.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +27,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use thread_local::ThreadLocal;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
@@ -39,7 +47,7 @@ const KEEPALIVE_RETRIES: u32 = 3;
 /// One pool: hyper's client over an https-or-http connector, sending whole bodies.
 pub(crate) type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// The pooled HTTP client. Cheap to clone: clones share the pool.
+/// The pooled HTTP client. Cheap to clone: clones share the pools.
 #[derive(Clone)]
 pub struct HttpClient {
     inner: Arc<Inner>,
@@ -49,8 +57,14 @@ struct Inner {
     /// Shared by every pool; holds the roots and the ALPN list.
     tls: ClientConfig,
     default_connect: Duration,
+    /// Each thread's pools, by connect timeout.
+    pools: ThreadLocal<RefCell<ThreadPools>>,
+}
+
+/// One thread's pools: the default connect timeout's, and any other's.
+struct ThreadPools {
     default: Pool,
-    others: Mutex<HashMap<Duration, Pool>>,
+    others: HashMap<Duration, Pool>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -86,27 +100,30 @@ impl HttpClient {
         let default_connect = Timeouts::default().connect();
         Ok(HttpClient {
             inner: Arc::new(Inner {
-                default: build(&tls, default_connect),
                 tls,
                 default_connect,
-                others: Mutex::new(HashMap::new()),
+                pools: ThreadLocal::new(),
             }),
         })
     }
 
-    /// The pool to use for a provider whose connect timeout is `connect`.
+    /// This thread's pool for a provider whose connect timeout is `connect`.
     pub(crate) fn for_connect_timeout(&self, connect: Duration) -> Pool {
-        if connect == self.inner.default_connect {
-            return self.inner.default.clone();
+        let inner = &*self.inner;
+        let pools = inner.pools.get_or(|| {
+            RefCell::new(ThreadPools {
+                default: build(&inner.tls, inner.default_connect),
+                others: HashMap::new(),
+            })
+        });
+        let mut pools = pools.borrow_mut();
+        if connect == inner.default_connect {
+            return pools.default.clone();
         }
-        let mut others = self
-            .inner
+        pools
             .others
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        others
             .entry(connect)
-            .or_insert_with(|| build(&self.inner.tls, connect))
+            .or_insert_with(|| build(&inner.tls, connect))
             .clone()
     }
 }

@@ -12,7 +12,7 @@ use http_body_util::Full;
 use tokio::time::Instant;
 
 use crate::body::{self, BodyStream, Limits};
-use crate::client::{HttpClient, Pool};
+use crate::client::HttpClient;
 use crate::error::ProviderError;
 use crate::mock::{self, MockAnswer, MockConfig};
 use crate::routes::{self, AZURE_API_VERSION, Azure};
@@ -99,7 +99,8 @@ pub struct Provider {
     api_version: String,
     deployments: BTreeMap<String, String>,
     timeouts: Timeouts,
-    client: Option<Pool>,
+    /// The pooled client (this thread's pool is taken per call); none for the mock.
+    client: Option<HttpClient>,
     mock: MockConfig,
     /// Parsed endpoint URIs by their text: parsing one costs microseconds on every
     /// request, and most providers have a handful.
@@ -236,7 +237,7 @@ impl Provider {
             });
         }
         provider.headers = headers(name, kind, key, &provider.api_version, &cfg.headers)?;
-        provider.client = Some(client.for_connect_timeout(cfg.timeouts.connect()));
+        provider.client = Some(client.clone());
         Ok(provider)
     }
 
@@ -285,6 +286,7 @@ impl Provider {
         let Some(client) = &self.client else {
             return self.send_mock(call).await;
         };
+        let client = client.for_connect_timeout(self.timeouts.connect());
         let started = Instant::now();
         let deadline = started + self.timeouts.total();
         let deployment = self

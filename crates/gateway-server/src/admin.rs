@@ -70,7 +70,8 @@ pub async fn serve(
     let stack = admin_stack::<hyper::body::Incoming>(app, token);
     // The wrong-token throttle keys on the peer.
     let make = move |peer| crate::listen::PeerService::new(stack.clone(), peer);
-    crate::listen::serve_with(listener, tls, make, limits, shutdown, GRACE, || {}).await
+    let slots = crate::listen::Slots::new(limits.max_connections);
+    crate::listen::serve_with(listener, tls, make, limits, slots, shutdown, GRACE, || {}).await
 }
 
 /// The admin API as a tower stack, from the gateway's building blocks, outermost

@@ -24,7 +24,7 @@ pub use interpolate::interpolate;
 pub use media::MediaConfig;
 pub use server::{
     DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_SECS,
-    ServerConfig, TlsConfig,
+    RuntimeLayout, ServerConfig, TlsConfig,
 };
 pub use validate::validate;
 

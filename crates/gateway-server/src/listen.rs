@@ -5,8 +5,10 @@
 
 mod conn;
 mod files;
+mod threads;
 
 pub use files::raise_open_files_limit;
+pub use threads::serve_per_thread;
 pub use tokio_rustls::TlsAcceptor;
 
 use std::convert::Infallible;
@@ -114,25 +116,72 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> io::Result<()> {
+    let slots = Slots::new(app.conn_limits.max_connections);
+    serve_gateway(app, listener, tls, slots, shutdown, grace).await
+}
+
+/// [`serve`] with connection slots shared with other listeners of the same gateway
+/// (its other threads).
+pub(crate) async fn serve_gateway(
+    app: Arc<App>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    slots: Slots,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) -> io::Result<()> {
     let draining = app.clone();
     let limits = app.conn_limits;
     let stack = crate::gateway_stack::<Incoming>(app);
     let make = move |_peer| stack.clone();
-    serve_with(listener, tls, make, limits, shutdown, grace, move || {
-        draining.start_draining();
-    })
+    serve_with(
+        listener,
+        tls,
+        make,
+        limits,
+        slots,
+        shutdown,
+        grace,
+        move || {
+            draining.start_draining();
+        },
+    )
     .await
+}
+
+/// The connections a gateway may hold open, shared by every thread that accepts
+/// for it.
+#[derive(Debug, Clone)]
+pub(crate) struct Slots {
+    open: Arc<Semaphore>,
+    max: usize,
+    refusing: Arc<Semaphore>,
+}
+
+impl Slots {
+    /// `max_connections`, lowered to what the open-files limit holds.
+    pub(crate) fn new(max_connections: usize) -> Self {
+        let max = files::affordable_connections(max_connections);
+        Slots {
+            open: Arc::new(Semaphore::new(max)),
+            max,
+            refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
+        }
+    }
 }
 
 /// The accept loop every listener shares (the gateway's and the admin API's):
 /// TCP_NODELAY, optional TLS, HTTP/1.1 and HTTP/2, the service `make` gives for
-/// each connection's peer, `limits` per connection; when `shutdown` resolves, stop
-/// accepting, call `on_stop`, and wait up to `grace` for open connections.
+/// each connection's peer, `limits` per connection, at most `slots` open; when
+/// `shutdown` resolves, stop accepting, call `on_stop`, and wait up to `grace` for
+/// open connections (every connection holding a slot, on any listener sharing them).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn serve_with<S, RB>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     make: impl Fn(SocketAddr) -> S,
     limits: ConnLimits,
+    slots: Slots,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
     on_stop: impl FnOnce(),
@@ -146,7 +195,11 @@ where
     RB: HttpBody<Data = Bytes> + Send + 'static,
     RB::Error: Into<tower::BoxError>,
 {
-    let max = files::affordable_connections(limits.max_connections);
+    let Slots {
+        open: slots,
+        max,
+        refusing,
+    } = slots;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -158,8 +211,6 @@ where
         .keep_alive_interval(H2_KEEP_ALIVE)
         .keep_alive_timeout(H2_KEEP_ALIVE_ACK);
     let builder = Arc::new(builder);
-    let slots = Arc::new(Semaphore::new(max));
-    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use gateway_providers::{Operation, UpstreamCall};
 use gateway_server::app::App;
-use gateway_server::config::Config;
+use gateway_server::config::{Config, RuntimeLayout};
 use gateway_server::listen;
 use tokio::net::TcpListener;
 
@@ -20,10 +20,16 @@ use crate::cli::{CheckArgs, Cli, Command, ServeArgs};
 /// Runs the parsed command line.
 pub fn main(cli: Cli) -> ExitCode {
     init_tracing();
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = workers_of(&cli) {
-        builder.worker_threads(n.max(1));
-    }
+    let (workers, layout) = threads_of(&cli);
+    let mut builder = match layout {
+        // `serve` starts the other threads' runtimes itself.
+        RuntimeLayout::PerThread => tokio::runtime::Builder::new_current_thread(),
+        RuntimeLayout::WorkStealing => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(workers);
+            builder
+        }
+    };
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
@@ -32,7 +38,7 @@ pub fn main(cli: Cli) -> ExitCode {
         }
     };
     match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Serve(args) => runtime.block_on(serve(args, workers, layout)),
         Command::Check(args) => runtime.block_on(check(args)),
         Command::Mock(args) => runtime.block_on(mock(args)),
         Command::Usage(args) => match crate::usage_cli::run(&args) {
@@ -55,8 +61,6 @@ pub fn main(cli: Cli) -> ExitCode {
     }
 }
 
-/// `[server] workers` of the config `serve` will load (the runtime is built before
-/// the config is otherwise read; errors surface when `serve` loads it again).
 fn text_or_fail(result: Result<String, String>) -> ExitCode {
     match result {
         Ok(text) => {
@@ -67,12 +71,21 @@ fn text_or_fail(result: Result<String, String>) -> ExitCode {
     }
 }
 
-fn workers_of(cli: &Cli) -> Option<usize> {
+/// `[server] workers` and `runtime` of the config `serve` will load (the runtime is
+/// built before the config is otherwise read; errors surface when `serve` loads it
+/// again). Other commands get a work-stealing runtime.
+fn threads_of(cli: &Cli) -> (usize, RuntimeLayout) {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     match &cli.command {
-        Command::Serve(ServeArgs {
-            config: Some(path), ..
-        }) => Config::load(path).ok()?.server.workers,
-        _ => None,
+        Command::Serve(ServeArgs { config, .. }) => {
+            let server = config
+                .as_ref()
+                .and_then(|path| Config::load(path).ok())
+                .map(|c| c.server)
+                .unwrap_or_default();
+            (server.workers.unwrap_or(cores).max(1), server.runtime)
+        }
+        _ => (cores, RuntimeLayout::WorkStealing),
     }
 }
 
@@ -86,8 +99,9 @@ fn init_tracing() {
 }
 
 /// `patchbay serve`: loads the config (or the built-in mock default), listens, and
-/// serves until SIGINT/SIGTERM.
-pub async fn serve(args: ServeArgs) -> ExitCode {
+/// serves until SIGINT/SIGTERM on `workers` threads laid out as `layout` says (the
+/// runtime this runs on was built for that layout).
+pub async fn serve(args: ServeArgs, workers: usize, layout: RuntimeLayout) -> ExitCode {
     // A caller's connections must meet the connection cap, not the descriptor limit.
     match listen::raise_open_files_limit() {
         Ok(limit) => tracing::debug!(open_files = limit, "open-files limit"),
@@ -147,7 +161,22 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         }
     }
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let served = listen::serve(app.clone(), listener, tls, shutdown_signal(), grace).await;
+    let served = match layout {
+        RuntimeLayout::PerThread => {
+            listen::serve_per_thread(
+                app.clone(),
+                listener,
+                tls,
+                workers,
+                shutdown_signal(),
+                grace,
+            )
+            .await
+        }
+        RuntimeLayout::WorkStealing => {
+            listen::serve(app.clone(), listener, tls, shutdown_signal(), grace).await
+        }
+    };
     // Every usage record queued so far reaches the database before the exit.
     let _ = tokio::task::spawn_blocking(move || app.shutdown_usage()).await;
     match served {

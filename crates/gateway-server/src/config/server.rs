@@ -31,10 +31,15 @@ pub struct ServerConfig {
     pub max_body_bytes: u64,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_grace_secs: u64,
-    /// Runtime worker threads; unset: one per CPU core. Fewer threads mean fewer
-    /// cross-thread wakeups per request: on a small machine shared with other busy
-    /// processes, 1 costs less CPU per request (see docs/BENCHMARKS.md).
+    /// Worker threads; unset: one per CPU core.
     pub workers: Option<usize>,
+    /// How the worker threads share the work: `"per_thread"` (default) runs one
+    /// single-threaded runtime per thread, each taking connections from the shared
+    /// socket and keeping a request and its upstream calls on that thread;
+    /// `"work_stealing"` runs one runtime whose threads steal each other's tasks
+    /// (evens out uneven connections, at the cost of cross-thread wakeups per
+    /// request: see docs/BENCHMARKS.md).
+    pub runtime: RuntimeLayout,
     /// Connections open at once; past it a new connection gets a 503 and is closed
     /// (lowered at start if the open-files limit cannot hold two sockets each).
     pub max_connections: usize,
@@ -65,6 +70,7 @@ impl Default for ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
             workers: None,
+            runtime: RuntimeLayout::PerThread,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_in_flight: 10_000,
             header_timeout_ms: 30_000,
@@ -92,6 +98,16 @@ impl ServerConfig {
     pub fn body_timeout(&self) -> Duration {
         Duration::from_millis(self.body_timeout_ms)
     }
+}
+
+/// `[server] runtime`: how the worker threads share the work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeLayout {
+    /// One single-threaded runtime per worker thread.
+    PerThread,
+    /// One work-stealing runtime with that many threads.
+    WorkStealing,
 }
 
 fn default_listen() -> SocketAddr {

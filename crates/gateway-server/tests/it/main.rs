@@ -16,6 +16,7 @@ mod media;
 mod mock_server;
 mod stuck_database;
 mod support;
+mod threads;
 mod tls;
 mod transforms;
 mod unreachable;

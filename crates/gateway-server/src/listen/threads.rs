@@ -1,0 +1,78 @@
+//! One single-threaded runtime per worker thread, all accepting from one listening
+//! socket.
+//!
+//! On tokio's work-stealing runtime a request's halves — the caller's connection,
+//! the upstream connection, the body relay — run wherever a worker is free, so one
+//! request wakes two threads several times (a futex and a context switch each). Here
+//! a connection stays on the thread that accepted it, and so does every upstream call
+//! it makes (the HTTP client keeps a pool per thread). The threads share the socket:
+//! whichever is idle first takes the next connection, so a busy thread takes fewer.
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::{Slots, TlsAcceptor, serve_gateway};
+use crate::app::App;
+
+/// Serves `app`'s gateway on `listener` with `threads` threads, each running its own
+/// single-threaded runtime: this call's (it must run on a single-threaded runtime for
+/// the layout to hold) and `threads - 1` it starts. Connection slots are shared.
+/// When `shutdown` resolves every thread stops accepting and drains as
+/// [`super::serve`] does; the call returns when all have.
+pub async fn serve_per_thread(
+    app: Arc<App>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    threads: usize,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) -> io::Result<()> {
+    let slots = Slots::new(app.conn_limits.max_connections);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = listener.into_std()?;
+    let mut others = Vec::new();
+    for n in 1..threads.max(1) {
+        let socket = shared.try_clone()?;
+        let (app, tls, slots) = (app.clone(), tls.clone(), slots.clone());
+        let mut stop = stop_rx.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("patchbay-worker-{n}"))
+            .spawn(move || -> io::Result<()> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async move {
+                    let listener = TcpListener::from_std(socket)?;
+                    let stopped = async move {
+                        let _ = stop.wait_for(|stop| *stop).await;
+                    };
+                    serve_gateway(app, listener, tls, slots, stopped, grace).await
+                })
+            })?;
+        others.push(thread);
+    }
+    let listener = TcpListener::from_std(shared)?;
+    let stopped = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    let served = serve_gateway(app, listener, tls, slots, stopped, grace).await;
+    let joined = tokio::task::spawn_blocking(move || {
+        others
+            .into_iter()
+            .map(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a worker thread panicked")))
+            })
+            .collect::<io::Result<Vec<()>>>()
+    })
+    .await
+    .map_err(io::Error::other)?;
+    served.and(joined.map(drop))
+}

@@ -1,0 +1,135 @@
+//! The per-thread layout (`listen::serve_per_thread`): several single-threaded
+//! runtimes accepting from one socket answer every request, share one connection
+//! cap, and all stop on shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway_protocol::ApiShape;
+use gateway_providers::MockConfig;
+use gateway_server::app::App;
+use gateway_server::config::Config;
+use gateway_server::listen;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+use crate::support::*;
+
+const THREADS: usize = 3;
+
+/// The tests count this process's worker threads: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A gateway served by `THREADS` worker threads, started from a thread of its own
+/// (the layout wants a single-threaded runtime under it).
+struct Threaded {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    done: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+fn start(server: &str, upstreams: &Upstreams) -> Threaded {
+    let text = format!(
+        "[storage]\npath = \":memory:\"\n[server]\n{server}\n{}\n[[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"openai\" }}]\n",
+        upstreams.toml()
+    );
+    let config = Config::from_toml_str(&text, &|_| None).unwrap();
+    let app = Arc::new(App::from_config(&config).unwrap());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            listen::serve_per_thread(
+                app,
+                listener,
+                None,
+                THREADS,
+                shutdown,
+                Duration::from_secs(5),
+            )
+            .await
+        })
+    });
+    Threaded { addr, stop, done }
+}
+
+fn worker_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("patchbay-worker"))
+        .count()
+}
+
+impl Threaded {
+    /// Stops the gateway and waits for every worker thread to end.
+    fn shutdown(self) {
+        let _ = self.stop.send(());
+        self.done.join().unwrap().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_is_answered_and_shutdown_ends_every_worker_thread() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let up = Upstreams::start(MockConfig::default()).await;
+    let gw = start("", &up);
+    let base = format!("http://{}", gw.addr);
+    // Fresh connections each, so the threads share them out.
+    let calls = (0..48).map(|i| {
+        let base = base.clone();
+        async move {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap();
+            let (path, body) =
+                chat_request(ApiShape::OpenAiChat, "gpt-x", "hello", i % 2 == 0, false);
+            client
+                .post(format!("{base}{path}"))
+                .bearer_auth(KEY)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(calls).await;
+    assert!(statuses.iter().all(|s| s.is_success()), "{statuses:?}");
+    assert_eq!(worker_threads(), THREADS - 1, "the extra workers run");
+    gw.shutdown();
+    assert_eq!(worker_threads(), 0, "every worker thread ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_cap_holds_across_worker_threads() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let up = Upstreams::start(MockConfig::default()).await;
+    let gw = start("max_connections = 2\nheader_timeout_ms = 20000", &up);
+    // Held open: whichever threads took them, the cap is the gateway's.
+    let _first = TcpStream::connect(gw.addr).await.unwrap();
+    let _second = TcpStream::connect(gw.addr).await.unwrap();
+    for _ in 0..THREADS {
+        let mut more = TcpStream::connect(gw.addr).await.unwrap();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), more.read_to_end(&mut answer));
+        read.await.unwrap().unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 503"), "refused: {answer}");
+    }
+    gw.shutdown();
+}
