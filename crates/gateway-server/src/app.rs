@@ -166,10 +166,16 @@ impl App {
         })
     }
 
-    /// A new request id: unique within the run, and across runs with high probability.
-    pub(crate) fn request_id(&self) -> String {
+    /// A new request id, `req_` and 20 lowercase hex digits (the run's 8, then a
+    /// counter's 12): unique within the run, and across runs with high probability.
+    /// Written by hand: `format!` with hex padding cost more than the rest of the
+    /// request's bookkeeping.
+    pub(crate) fn request_id(&self) -> [u8; 24] {
         let n = self.next_request.fetch_add(1, Ordering::Relaxed);
-        format!("req_{:08x}{n:012x}", self.run_id)
+        let mut id = *b"req_00000000000000000000";
+        write_hex(&mut id[4..12], u64::from(self.run_id));
+        write_hex(&mut id[12..], n);
+        id
     }
 
     /// Requests being answered now, streams included (health checks aside).
@@ -253,4 +259,57 @@ pub fn provider_config(name: &str, table: &toml::Table) -> Result<ProviderConfig
         };
         ConfigError::invalid(at, e.into_inner().message().trim_end().to_owned())
     })
+}
+
+/// Writes the low `4 * out.len()` bits of `value` into `out` as lowercase hex.
+fn write_hex(out: &mut [u8], mut value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for digit in out.iter_mut().rev() {
+        *digit = DIGITS[(value & 0xf) as usize];
+        value >>= 4;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{App, write_hex};
+    use crate::config::Config;
+
+    #[test]
+    fn request_ids_are_req_and_twenty_hex_digits_and_never_repeat() {
+        let config = Config::from_toml_str("[storage]\npath = \":memory:\"", &|_| None).unwrap();
+        let app = App::from_config(&config).unwrap();
+        let first = app.request_id();
+        let second = app.request_id();
+        for id in [&first, &second] {
+            assert!(id.starts_with(b"req_"), "{id:?}");
+            assert!(
+                id[4..]
+                    .iter()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+            );
+        }
+        assert_eq!(first[..12], second[..12], "one run, one prefix");
+        assert_ne!(first, second);
+        assert_eq!(&second[12..], b"000000000002");
+    }
+
+    #[test]
+    fn hex_is_zero_padded_lowercase_and_keeps_the_low_digits() {
+        let mut out = [0u8; 8];
+        write_hex(&mut out, 0xab);
+        assert_eq!(&out, b"000000ab");
+        write_hex(&mut out, 0x1_dead_beef);
+        assert_eq!(
+            &out, b"deadbeef",
+            "a value wider than the field keeps its low digits"
+        );
+        let mut wide = [0u8; 12];
+        write_hex(&mut wide, u64::from(u32::MAX) + 1);
+        assert_eq!(&wide, b"000100000000");
+        assert_eq!(
+            format!("{:012x}", u64::from(u32::MAX) + 1).as_bytes(),
+            &wide
+        );
+    }
 }

@@ -135,7 +135,7 @@ struct NextId(Arc<App>);
 
 impl MakeRequestId for NextId {
     fn make_request_id<B>(&mut self, _req: &Request<B>) -> Option<RequestId> {
-        http::HeaderValue::from_str(&self.0.request_id())
+        http::HeaderValue::from_bytes(&self.0.request_id())
             .ok()
             .map(RequestId::new)
     }

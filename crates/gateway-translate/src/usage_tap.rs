@@ -43,31 +43,31 @@ struct OllamaCounts {
 }
 
 /// The usage of a whole (non-streamed) response of `shape`, if it reports one.
+///
+/// Only the top-level usage member is parsed: finding it (a search from the end,
+/// where providers put it) costs a fraction of reading every string of the answer.
 pub fn response_usage(shape: ApiShape, body: &[u8]) -> Option<Usage> {
     match shape {
-        ApiShape::OpenAiChat => serde_json::from_slice::<WithUsage<openai_chat::wire::Usage>>(body)
-            .ok()?
-            .usage
+        ApiShape::OpenAiChat => member::<openai_chat::wire::Usage>(body, "usage")
             .map(|u| openai_chat::response::usage_from(&u)),
-        ApiShape::OpenAiResponses => {
-            serde_json::from_slice::<WithUsage<openai_responses::wire::Usage>>(body)
-                .ok()?
-                .usage
-                .map(openai_responses::response::usage_from_wire)
-        }
-        ApiShape::Anthropic => serde_json::from_slice::<WithUsage<anthropic::wire::Usage>>(body)
-            .ok()?
-            .usage
+        ApiShape::OpenAiResponses => member::<openai_responses::wire::Usage>(body, "usage")
+            .map(openai_responses::response::usage_from_wire),
+        ApiShape::Anthropic => member::<anthropic::wire::Usage>(body, "usage")
             .map(|u| anthropic::response::usage_from_wire(&u)),
-        ApiShape::Gemini => serde_json::from_slice::<WithUsageMetadata>(body)
-            .ok()?
-            .usage_metadata
+        ApiShape::Gemini => member::<gemini::wire_response::UsageMetadata>(body, "usageMetadata")
             .map(|u| gemini::convert::usage_from_wire(&u)),
         ApiShape::Ollama => {
             let c = serde_json::from_slice::<OllamaCounts>(body).ok()?;
             Some(ollama::response::usage(c.prompt_eval_count, c.eval_count))
         }
     }
+}
+
+/// The top-level member `key` of the JSON object `body`, parsed as `U`; `None` when
+/// absent, `null`, or not a `U`.
+fn member<'a, U: Deserialize<'a>>(body: &'a [u8], key: &str) -> Option<U> {
+    let raw = crate::fastpath::get_member(body, key).ok()??;
+    serde_json::from_slice::<Option<U>>(raw).ok()?
 }
 
 /// Watches the frames of a `shape` stream and keeps the latest usage totals.
@@ -174,5 +174,34 @@ impl UsageTap {
     /// The latest totals seen, if any.
     pub fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_top_level_usage_member_counts() {
+        // A nested "usage" (inside a tool's arguments, in text) comes first.
+        let body = br#"{"id":"x","choices":[{"message":{"content":"{\"usage\":{\"prompt_tokens\":999}}","tool_calls":[{"function":{"arguments":"{}"}}],"usage":{"prompt_tokens":7}}}],"usage":{"prompt_tokens":11,"completion_tokens":3,"total_tokens":14},"system_fingerprint":"fp"}"#;
+        let usage = response_usage(ApiShape::OpenAiChat, body).unwrap();
+        assert_eq!((usage.input_tokens, usage.output_tokens), (11, 3));
+    }
+
+    #[test]
+    fn no_null_or_malformed_usage_reads_as_none() {
+        for body in [
+            &br#"{"id":"x","choices":[]}"#[..],
+            br#"{"id":"x","usage":null}"#,
+            br#"{"id":"x","usage":{"prompt_tokens":"many"}}"#,
+            br#"not json"#,
+        ] {
+            assert_eq!(response_usage(ApiShape::OpenAiChat, body), None);
+        }
+        let gemini =
+            br#"{"candidates":[],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":2}}"#;
+        let usage = response_usage(ApiShape::Gemini, gemini).unwrap();
+        assert_eq!((usage.input_tokens, usage.output_tokens), (5, 2));
     }
 }
