@@ -5,6 +5,7 @@
 
 mod conn;
 mod files;
+mod memory;
 mod threads;
 
 pub use files::raise_open_files_limit;
@@ -132,9 +133,11 @@ pub(crate) async fn serve_gateway(
 ) -> io::Result<()> {
     let draining = app.clone();
     let limits = app.conn_limits;
+    // Per worker: each thread's allocator keeps its own freed pages.
+    let nudge = tokio::spawn(memory::return_freed_memory());
     let stack = crate::gateway_stack::<Incoming>(app);
     let make = move |_peer| stack.clone();
-    serve_with(
+    let served = serve_with(
         listener,
         tls,
         make,
@@ -146,7 +149,9 @@ pub(crate) async fn serve_gateway(
             draining.start_draining();
         },
     )
-    .await
+    .await;
+    nudge.abort();
+    served
 }
 
 /// The connections a gateway may hold open, shared by every thread that accepts
