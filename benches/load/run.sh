@@ -31,7 +31,7 @@
 #   CONC=32  DUR=10  WARMUP_S=3
 #   CLOSED_SCENARIOS="chat stream stream-cross messages chat-cross messages-cross" (closed phase)
 #   OPEN_RATE=5000  OPEN_DUR=10  OPEN_ROUNDS=2  OPEN_SCENARIOS="chat chat-cross stream"
-#   TTFB_N=1000  TTFB_WARMUP=100  STREAMS_N=1000  STREAMS_HOLD_S=5
+#   TTFB_N=1000  TTFB_WARMUP=100  STREAMS_N=1000  STREAMS_HOLD_S=5  (STREAMS_N="1000 9500": one hold each)
 #   PEERS="litellm portkey-native"  PEER_SCENARIOS="chat stream messages"
 #   SLOW_UPSTREAM=auto (patchbay mock if it runs, else slow_sse.py) | patchbay | python
 #   OUT=/tmp/patchbay-load/<timestamp>   (results.jsonl = every raw result; wrk.jsonl = the
@@ -40,6 +40,9 @@
 #   QUIET_MAX / QUIET_WAIT_S are passed to load.sh and used before each oha run.
 # Loopback only. Everything this script starts is stopped on exit (trap), by pid.
 set -euo pipefail
+# Every process started here (mocks, the gateway, the stream holder) may open as many
+# descriptors as the machine allows: 10,000 streams need two sockets each in the gateway.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 if [[ -n "${SHARED_BENCH:-}" ]]; then SHARED="$SHARED_BENCH"
@@ -146,7 +149,7 @@ record meta "{\"started\": \"$(date -Iseconds)\", \"host_cores\": $(nproc), \"lo
   \"repo_rev\": \"$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')\",
   \"patchbay_bin\": \"$PATCHBAY_BIN\", \"bare_bin\": \"$BARE_BIN\", \"conc\": $CONC, \"dur_s\": $DUR, \"warmup_s\": $WARMUP_S,
   \"open_rate\": $OPEN_RATE, \"open_dur_s\": $OPEN_DUR, \"open_rounds\": $OPEN_ROUNDS,
-  \"ttfb_n\": $TTFB_N, \"streams_n\": $STREAMS_N, \"phases\": \"$PHASES\", \"peers\": \"$PEERS\",
+  \"ttfb_n\": $TTFB_N, \"streams_n\": \"$STREAMS_N\", \"phases\": \"$PHASES\", \"peers\": \"$PEERS\",
   \"oha\": \"$("$OHA" --version 2>/dev/null | head -1 || echo none)\", \"wrk\": \"$(wrk -v 2>&1 | head -1 || true)\"}"
 
 awk '$1 >= 1.0 {print "warning: load average " $1 " (>= 1.0): builds or other load running; figures will be noisy" > "/dev/stderr"}' /proc/loadavg
@@ -363,10 +366,12 @@ if has_phase rss && [[ -n "$PB_PID" ]]; then
     code=$(curl -sS -o /dev/null -w '%{http_code}' -m 5 --max-time 3 -X POST "$PB/v1/chat/completions" -H 'content-type: application/json' \
       -H "Authorization: $PB_AUTH" --data-binary @"$OUT/bodies/pb-slow-stream.json" 2>/dev/null || true)
     echo "  check slow-stream: HTTP $code (cut after 3 s on purpose)"
-    ulimit -n 65536 2>/dev/null || true
-    python3 "$HERE/hold_streams.py" --url "$PB/v1/chat/completions" --body "$OUT/bodies/pb-slow-stream.json" \
-      --auth "$PB_AUTH" --pid "$PB_PID" --n "$STREAMS_N" --hold-s "$STREAMS_HOLD_S" \
-      --label "patchbay/rss-$STREAMS_N-streams" --upstream "$SLOW_KIND" --json-out "$RESULTS" || echo "  (hold_streams failed)"
+    for n in $STREAMS_N; do
+      python3 "$HERE/hold_streams.py" --url "$PB/v1/chat/completions" --body "$OUT/bodies/pb-slow-stream.json" \
+        --auth "$PB_AUTH" --pid "$PB_PID" --n "$n" --hold-s "$STREAMS_HOLD_S" \
+        --label "patchbay/rss-$n-streams" --upstream "$SLOW_KIND" --json-out "$RESULTS" || echo "  (hold_streams failed)"
+      sleep 2
+    done
   else
     echo "  slow mock not running: $(tail -5 "$OUT/slow-mock.log" 2>/dev/null)"
   fi
