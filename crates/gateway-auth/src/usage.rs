@@ -35,6 +35,7 @@
 //! stays NULL (rollups count such requests as `unpriced`), never 0.
 
 mod batch;
+mod inbox;
 pub mod query;
 mod writer;
 
