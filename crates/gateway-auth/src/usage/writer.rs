@@ -52,7 +52,10 @@ impl Default for WriterConfig {
             max_queued_bytes: 256 << 20,
             // A backstop only: the byte bound comes first for any real record.
             capacity: 1_000_000,
-            batch_max: 1_000,
+            // At 20,000 requests/s a 200 ms window holds 4,000 records; a commit's
+            // cost per record falls with its size (each touched page is written
+            // once per commit): 4,000 costs ~1 µs of CPU less per record than 1,000.
+            batch_max: 4_000,
             batch_window: Duration::from_millis(200),
             retry_min: Duration::from_millis(50),
             retry_max: Duration::from_secs(5),
