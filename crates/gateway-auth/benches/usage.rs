@@ -103,6 +103,8 @@ fn bench_config() -> WriterConfig {
     WriterConfig {
         // Large enough that the bench measures the writer, never the drop path.
         capacity: 1 << 20,
+        // A flush waits for everything queued, even under valgrind.
+        give_up_after: Duration::from_secs(3600),
         ..WriterConfig::default()
     }
 }

@@ -54,6 +54,9 @@ pub(super) struct Inbox {
     /// The writer has stopped: messages are refused.
     pub(super) stopped: bool,
     pub(super) phase: Phase,
+    /// While collecting: the record count that rings (a batch's worth, less what
+    /// the writer holds from its last take).
+    pub(super) ring_at: usize,
     /// Times the writer was woken by a caller (tests: not once per record).
     pub(super) wakeups: u64,
 }
@@ -77,6 +80,7 @@ impl Queue {
                 closed: false,
                 stopped: false,
                 phase: Phase::Busy,
+                ring_at: batch_max.max(1),
                 wakeups: 0,
             }),
             bell: Condvar::new(),
@@ -103,7 +107,7 @@ impl Queue {
                 match inbox.phase {
                     Phase::Idle => true,
                     // Once, when the batch fills.
-                    Phase::Collecting => inbox.records == self.batch_max,
+                    Phase::Collecting => inbox.records == inbox.ring_at,
                     Phase::Busy => false,
                 }
             }
@@ -162,9 +166,10 @@ impl Queue {
         }
     }
 
-    /// Whether a collecting writer has enough to stop waiting for its window.
-    pub(super) fn batch_ready(&self, inbox: &Inbox) -> bool {
-        inbox.records >= self.batch_max || inbox.control || inbox.closed
+    /// Whether a collecting writer holding `carried` records has enough to stop
+    /// waiting for its window.
+    pub(super) fn batch_ready(&self, inbox: &Inbox, carried: usize) -> bool {
+        inbox.records + carried >= self.batch_max || inbox.control || inbox.closed
     }
 }
 

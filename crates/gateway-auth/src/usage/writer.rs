@@ -227,6 +227,7 @@ impl UsageWriter {
             counters: counters.clone(),
             queue: queue.clone(),
             taken: Vec::new(),
+            window: None,
             last_prune: None,
             give_up_at: None,
             failed_at_answer: 0,
@@ -307,8 +308,9 @@ impl Drop for StopOnExit {
 
 /// What one wait for messages brought.
 enum Taken {
-    /// Messages, now in `Worker::taken`.
-    Some,
+    /// Messages, now in `Worker::taken`; whether their window is over (else it
+    /// ended early, a batch's worth being queued).
+    Some { window_over: bool },
     /// Nothing within `prune_every`.
     Nothing,
     /// Every handle is gone and nothing is queued.
@@ -323,6 +325,9 @@ struct Worker {
     /// The messages taken from the queue, being handled; empty (with its capacity)
     /// between takes.
     taken: Vec<Msg>,
+    /// When the open batch window ends: the records in the batch (short of a full
+    /// one) are committed by then.
+    window: Option<Instant>,
     last_prune: Option<Instant>,
     /// Set once the writer is stopping (a shutdown, or every handle gone): failing
     /// batches are given up past it.
@@ -336,15 +341,15 @@ impl Worker {
         let mut batch: Vec<UsageRecord> = Vec::with_capacity(self.config.batch_max);
         loop {
             self.maybe_prune();
-            match self.take() {
-                Taken::Some => {}
+            let window_over = match self.take(batch.len()) {
+                Taken::Some { window_over } => window_over,
                 Taken::Nothing => continue,
                 Taken::Closed => return,
-            }
-            if let Some(ack) = self.handle_taken(&mut batch) {
+            };
+            if let Some(ack) = self.handle_taken(&mut batch, window_over) {
                 // Shutting down: what other threads queued before it arrived too.
                 while self.take_rest() {
-                    if let Some(again) = self.handle_taken(&mut batch) {
+                    if let Some(again) = self.handle_taken(&mut batch, true) {
                         self.answer(&again);
                     }
                 }
@@ -355,13 +360,13 @@ impl Worker {
     }
 
     /// Waits for messages and takes them. The first to come opens a batch window,
-    /// which ends when it has passed, when a batch's worth of records is queued, or
-    /// at a flush, a shutdown or the last handle's going; then the writer takes
-    /// everything queued.
-    fn take(&mut self) -> Taken {
+    /// which ends when it has passed, when a batch's worth of records is queued
+    /// (`carried`, left from the last take, included), or at a flush, a shutdown or
+    /// the last handle's going; then the writer takes everything queued.
+    fn take(&mut self, carried: usize) -> Taken {
         let queue = self.queue.clone();
         let mut inbox = queue.lock();
-        if inbox.msgs.is_empty() {
+        if self.window.is_none() && inbox.msgs.is_empty() {
             inbox.phase = Phase::Idle;
             // Idle: wake up for retention now and then.
             let until = Instant::now() + self.config.prune_every;
@@ -378,11 +383,15 @@ impl Worker {
                 };
             }
         }
-        let deadline = Instant::now() + self.config.batch_window;
+        let deadline = *self
+            .window
+            .get_or_insert_with(|| Instant::now() + self.config.batch_window);
         inbox.phase = Phase::Collecting;
-        while !queue.batch_ready(&inbox) && Instant::now() < deadline {
+        inbox.ring_at = self.config.batch_max.saturating_sub(carried).max(1);
+        while !queue.batch_ready(&inbox, carried) && Instant::now() < deadline {
             inbox = queue.sleep(inbox, deadline);
         }
+        let window_over = inbox.control || inbox.closed || Instant::now() >= deadline;
         inbox.phase = Phase::Busy;
         inbox.take(&mut self.taken);
         if inbox.closed {
@@ -390,7 +399,7 @@ impl Worker {
             drop(inbox);
             self.stopping();
         }
-        Taken::Some
+        Taken::Some { window_over }
     }
 
     /// At shutdown: takes what is still queued, without waiting; false (and the
@@ -407,8 +416,13 @@ impl Worker {
 
     /// Commits the records taken, in order, answering the flushes among them; the
     /// answer channel of the first shutdown among them, to answer once everything
-    /// is written.
-    fn handle_taken(&mut self, batch: &mut Vec<UsageRecord>) -> Option<SyncSender<bool>> {
+    /// is written. Records short of a full batch wait in `batch` for the rest of
+    /// their window unless it is over.
+    fn handle_taken(
+        &mut self,
+        batch: &mut Vec<UsageRecord>,
+        window_over: bool,
+    ) -> Option<SyncSender<bool>> {
         let mut msgs = std::mem::take(&mut self.taken);
         let mut shutdown = None;
         for msg in msgs.drain(..) {
@@ -433,7 +447,12 @@ impl Worker {
                 }
             }
         }
-        self.commit(batch);
+        if window_over {
+            self.commit(batch);
+        }
+        if batch.is_empty() {
+            self.window = None;
+        }
         // A backlog's worth of room is not kept for ever.
         if msgs.capacity() > 4 * self.config.batch_max {
             msgs = Vec::new();
@@ -606,5 +625,27 @@ mod tests {
         assert!(writer.flush());
         assert!(writer.shutdown());
         assert_eq!(thread.join().written, 100);
+    }
+
+    #[test]
+    fn records_short_of_a_batch_are_written_when_their_window_ends() {
+        let conn = migrate::open_in_memory().expect("database");
+        let config = WriterConfig {
+            batch_window: Duration::from_millis(300),
+            batch_max: 100,
+            ..WriterConfig::default()
+        };
+        let (writer, thread) = UsageWriter::start_with(conn, config).expect("writer");
+        // A full batch ends the window early; the 50 after it wait for the window's
+        // end (or the next full batch), not for a flush.
+        for i in 0..150 {
+            assert!(writer.record(UsageRecord {
+                request_id: format!("req_{i}"),
+                ..UsageRecord::default()
+            }));
+        }
+        until("all written", || writer.stats().written == 150);
+        assert!(writer.shutdown());
+        assert_eq!(thread.join().written, 150);
     }
 }
