@@ -47,8 +47,9 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
-            // Half a million plain records (~500 bytes each): ~25 s of a stuck disk at
-            // 20,000 requests/s, or 30 answers logged whole at the 4 MiB cap each.
+            // ~300,000 plain records (~850 bytes each, queue slot counted twice): ~15 s
+            // of a stuck disk at 20,000 requests/s, or 30 answers logged whole at the
+            // 4 MiB cap each.
             max_queued_bytes: 256 << 20,
             // A backstop only: the byte bound comes first for any real record.
             capacity: 1_000_000,
@@ -104,9 +105,9 @@ impl Counters {
     }
 }
 
-/// An estimate of the memory a queued record takes: the record in its queue slot
-/// (and room for the queue's growth), and what its strings and bodies hold on the
-/// heap.
+/// An estimate of the memory a queued record takes: the record in its queue slot,
+/// twice (the queue is a vector, which may hold twice its records' room while it
+/// grows), and what its strings and bodies hold on the heap.
 fn footprint(r: &UsageRecord) -> usize {
     let strings = [
         &r.request_id,
@@ -133,7 +134,7 @@ fn footprint(r: &UsageRecord) -> usize {
         .flatten()
         .map(Vec::capacity)
         .sum::<usize>();
-    std::mem::size_of::<UsageRecord>() + 64 + strings + bodies
+    2 * std::mem::size_of::<UsageRecord>() + strings + bodies
 }
 
 /// The handle the server records through; cheap to clone, one per task if need be.
