@@ -1,13 +1,23 @@
 //! Criterion benches for the accounting around each request: the usage writer's
-//! sustained records/s into a file database (goal ≥ 20,000/s), and the limiter's
-//! `admit` + `settle` per request (part of the ≤ 2 µs limit-check budget).
+//! sustained records/s into a file database (goal ≥ 20,000/s), the whole process's
+//! CPU per record (goal ≤ 2 µs: the writer thread's SQLite work is the cost, so the
+//! caller's wall time alone says little), and the limiter's `admit` + `settle` per
+//! request (part of the ≤ 2 µs limit-check budget).
+//!
+//! `PB_USAGE_RECORDS=N cargo bench -p gateway-auth --bench usage` skips criterion and
+//! sends exactly N records through a fresh writer, printing CPU per record for the
+//! process and for the writer thread: a fixed amount of work for `valgrind
+//! --tool=callgrind` (instruction counts do not move with the machine's load). With
+//! `PB_USAGE_RATE=R` too, the records go at R per second, one at a time, as a
+//! gateway's do: that counts the writer's wake-ups, which a flood never has.
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use gateway_auth::limits::{Actual, Estimate, Limiter, MemoryLimiter};
 use gateway_auth::usage::{UsageRecord, UsageWriter, WriterConfig};
 use gateway_auth::{Limits, Subject};
@@ -46,17 +56,130 @@ fn record(i: u64) -> UsageRecord {
     }
 }
 
-fn writer(c: &mut Criterion) {
-    let dir = std::env::temp_dir().join(format!("pb-bench-usage-{}", std::process::id()));
+/// CPU time (user and system) the threads of this process have had so far, in
+/// nanoseconds: the sum of each thread's `/proc/self/task/*/schedstat` (nanosecond
+/// resolution, unlike the 10 ms ticks of `/proc/self/stat`). Threads that have
+/// ended are not counted; none end during a measurement here.
+fn process_cpu_ns() -> u64 {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("Linux /proc");
+    tasks.filter_map(|t| thread_cpu_ns(&t.ok()?.path())).sum()
+}
+
+/// One thread's CPU time so far, in nanoseconds, from its `schedstat`.
+fn thread_cpu_ns(task: &Path) -> Option<u64> {
+    let stat = std::fs::read_to_string(task.join("schedstat")).ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// The usage writer's thread in `/proc/self/task`, found by its name (which the
+/// new thread gives itself: wait for it, a second at most).
+fn writer_task() -> Option<std::path::PathBuf> {
+    let named = |t: &Path| {
+        std::fs::read_to_string(t.join("comm")).is_ok_and(|c| c.trim() == "usage-writer")
+    };
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(1) {
+        let found = std::fs::read_dir("/proc/self/task")
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|t| t.path())
+            .find(|t| named(t));
+        if found.is_some() {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    None
+}
+
+fn temp_dir(what: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("pb-bench-{what}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = WriterConfig {
+    dir
+}
+
+fn bench_config() -> WriterConfig {
+    WriterConfig {
         // Large enough that the bench measures the writer, never the drop path.
         capacity: 1 << 20,
+        // A flush waits for everything queued, even under valgrind.
+        give_up_after: Duration::from_secs(3600),
         ..WriterConfig::default()
-    };
+    }
+}
+
+/// Exactly `n` records through a fresh writer into a file database, flushed; prints
+/// wall time and CPU per record, for the process and for the writer thread.
+///
+/// With `rate` (records/s) the records are sent one at a time at that pace, as a
+/// gateway's requests end, instead of as fast as they can be built: the writer then
+/// waits for records and is woken by them. The pacing's sleeps cost this thread more
+/// CPU than the records do, and not the same from run to run, so there the figure
+/// is the writer thread's CPU plus the time this thread spent building and
+/// recording (timed around each record: on a CPU unless preempted).
+fn fixed_run(n: u64, rate: Option<f64>) {
+    let dir = temp_dir("usage-fixed");
     let (usage, thread) =
-        UsageWriter::start(&dir.join("bench.db"), config).expect("usage database opens");
+        UsageWriter::start(&dir.join("bench.db"), bench_config()).expect("usage database opens");
+    let writer = writer_task().expect("the writer thread is named usage-writer");
+    let cpu0 = process_cpu_ns();
+    let writer0 = thread_cpu_ns(&writer).unwrap_or(0);
+    let t0 = Instant::now();
+    let mut caller = Duration::ZERO;
+    match rate {
+        Some(r) => {
+            let interval = Duration::from_secs_f64(1.0 / r);
+            for i in 0..n {
+                let sent = Instant::now();
+                usage.record(record(i));
+                caller += sent.elapsed();
+                let due = t0 + interval * u32::try_from(i + 1).unwrap_or(u32::MAX);
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            }
+        }
+        None => {
+            for i in 0..n {
+                usage.record(record(i));
+            }
+        }
+    }
+    assert!(usage.flush());
+    let wall = t0.elapsed();
+    let cpu = process_cpu_ns() - cpu0;
+    let writer_cpu = thread_cpu_ns(&writer).unwrap_or(0) - writer0;
+    usage.shutdown();
+    let stats = thread.join();
+    assert_eq!(
+        (stats.written, stats.dropped, stats.failed),
+        (n, 0, 0),
+        "{stats:?}"
+    );
+    let per = |ns: u64| ns as f64 / n as f64 / 1_000.0;
+    let wall = wall.as_secs_f64() * 1e6 / n as f64;
+    match rate {
+        None => println!(
+            "{n} records (flood): {wall:.2} µs wall, {:.2} µs CPU (process), {:.2} µs CPU (writer thread) per record",
+            per(cpu),
+            per(writer_cpu),
+        ),
+        Some(r) => {
+            let caller = u64::try_from(caller.as_nanos()).unwrap_or(u64::MAX);
+            println!(
+                "{n} records ({r} records/s): {:.2} µs CPU (writer thread + caller's building and recording: {:.2} + {:.2}) per record",
+                per(writer_cpu + caller),
+                per(writer_cpu),
+                per(caller),
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn writer(c: &mut Criterion) {
+    let dir = temp_dir("usage");
+    let (usage, thread) =
+        UsageWriter::start(&dir.join("bench.db"), bench_config()).expect("usage database opens");
     let mut g = c.benchmark_group("usage_writer");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
     g.throughput(Throughput::Elements(1));
@@ -71,6 +194,19 @@ fn writer(c: &mut Criterion) {
             }
             usage.flush();
             t0.elapsed()
+        })
+    });
+    // The same, but the "time" is the CPU the whole process spent (building and
+    // queueing records on this thread, committing them on the writer's), per record.
+    g.bench_function("cpu_per_record_file_db", |b| {
+        b.iter_custom(|iters| {
+            let cpu0 = process_cpu_ns();
+            for _ in 0..iters {
+                usage.record(record(next));
+                next += 1;
+            }
+            usage.flush();
+            Duration::from_nanos(process_cpu_ns() - cpu0)
         })
     });
     g.finish();
@@ -148,4 +284,18 @@ fn limiter(c: &mut Criterion) {
 }
 
 criterion_group!(benches, limiter, writer);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(n) = std::env::var("PB_USAGE_RECORDS") {
+        let rate = std::env::var("PB_USAGE_RATE")
+            .ok()
+            .map(|r| r.parse().expect("PB_USAGE_RATE: records per second"));
+        fixed_run(
+            n.parse().expect("PB_USAGE_RECORDS: a number of records"),
+            rate,
+        );
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -2,10 +2,11 @@
 //! table, and the `usage_hourly` rollups every usage query reads.
 //!
 //! Writing ([`UsageWriter`]) is off the hot path: `record` puts the record on a queue
-//! and returns; one writer thread with its own connection inserts batches (up to 1,000
+//! and returns; one writer thread with its own connection inserts batches (up to 4,000
 //! records, or whatever arrived within 200 ms of a batch's first record) in one
 //! transaction each, upserting the batch's rollups in the same transaction, so rows
-//! and rollups never disagree.
+//! and rollups never disagree. The writer sleeps through a batch window: a caller
+//! wakes it only for a window's first record, a full batch, a flush or a shutdown.
 //!
 //! A batch that fails to commit (the database locked past the busy timeout, a full
 //! disk, an I/O error) is kept and tried again with backoff (50 ms doubling to 5 s;
@@ -35,6 +36,7 @@
 //! stays NULL (rollups count such requests as `unpriced`), never 0.
 
 mod batch;
+mod inbox;
 pub mod query;
 mod writer;
 

@@ -1,0 +1,63 @@
+//! The writer's queue: one wake-up per batch window, and a window's remainder
+//! written by its end.
+
+use super::*;
+
+fn until(what: &str, done: impl Fn() -> bool) {
+    let t0 = Instant::now();
+    while !done() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "never: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn records_inside_a_batch_window_do_not_wake_the_writer() {
+    let conn = migrate::open_in_memory().expect("database");
+    let config = WriterConfig {
+        batch_window: Duration::from_secs(60),
+        batch_max: 100,
+        ..WriterConfig::default()
+    };
+    let (writer, thread) = UsageWriter::start_with(conn, config).expect("writer");
+    let queue = writer.handle.queue.clone();
+    let record = |i: usize| UsageRecord {
+        request_id: format!("req_{i}"),
+        key_id: "key_a".into(),
+        ..UsageRecord::default()
+    };
+    until("idle", || queue.lock().phase == Phase::Idle);
+    assert!(writer.record(record(0)));
+    until("collecting", || queue.lock().phase == Phase::Collecting);
+    for i in 1..99 {
+        assert!(writer.record(record(i)));
+    }
+    assert_eq!(queue.lock().wakeups, 1, "only the window's first record");
+    assert!(writer.record(record(99)));
+    assert_eq!(queue.lock().wakeups, 2, "and the one that fills the batch");
+    assert!(writer.flush());
+    assert!(writer.shutdown());
+    assert_eq!(thread.join().written, 100);
+}
+
+#[test]
+fn records_short_of_a_batch_are_written_when_their_window_ends() {
+    let conn = migrate::open_in_memory().expect("database");
+    let config = WriterConfig {
+        batch_window: Duration::from_millis(300),
+        batch_max: 100,
+        ..WriterConfig::default()
+    };
+    let (writer, thread) = UsageWriter::start_with(conn, config).expect("writer");
+    // A full batch ends the window early; the 50 after it wait for the window's
+    // end (or the next full batch), not for a flush.
+    for i in 0..150 {
+        assert!(writer.record(UsageRecord {
+            request_id: format!("req_{i}"),
+            ..UsageRecord::default()
+        }));
+    }
+    until("all written", || writer.stats().written == 150);
+    assert!(writer.shutdown());
+    assert_eq!(thread.join().written, 150);
+}
