@@ -27,6 +27,7 @@
 #   PATCHBAY_BIN=target/release/patchbay   PATCHBAY=1 (0: skip everything that needs it)
 #   BARE_BIN=target/release/bare-proxy (unset or missing: no bare runs)   BARE_PORT=14200
 #   PB_WORKERS=<n>  Patchbay's [server] workers (runtime threads); unset: one per core
+#   PB_RUNTIME=per_thread|work_stealing  Patchbay's [server] runtime; unset: its default
 #   PB_PORT=14100  SLOW_PORT=18090  MOCK_PORT=18080
 #   CONC=32  DUR=10  WARMUP_S=3
 #   CLOSED_SCENARIOS="chat stream stream-cross messages chat-cross messages-cross" (closed phase)
@@ -182,6 +183,7 @@ fi
 if [[ "$PATCHBAY" == 1 ]]; then
   [[ -x "$PATCHBAY_BIN" ]] || { echo "no Patchbay binary at $PATCHBAY_BIN (cargo build --release -p patchbay, or PATCHBAY=0)" >&2; exit 2; }
   for p in "$PB_PORT" "$SLOW_PORT"; do port_free "$p" || { echo "port $p is in use: stop what listens there first" >&2; exit 2; }; done
+  Q='"'
   cat > "$OUT/patchbay.toml" <<TOML
 # Written by benches/load/run.sh: loopback only, upstreams = the shared nginx mock + a slow patchbay mock.
 [storage]
@@ -190,6 +192,7 @@ path = "$OUT/patchbay.db"
 [server]
 listen = "127.0.0.1:$PB_PORT"
 ${PB_WORKERS:+workers = $PB_WORKERS}
+${PB_RUNTIME:+runtime = $Q$PB_RUNTIME$Q}
 
 [providers.mock_openai]
 kind = "openai_compatible"
