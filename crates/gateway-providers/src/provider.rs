@@ -39,6 +39,19 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Every operation.
+    pub const ALL: [Operation; 4] = [
+        Operation::Chat,
+        Operation::Embeddings,
+        Operation::CountTokens,
+        Operation::ListModels,
+    ];
+
+    /// This operation's bit in a set of operations.
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
     /// A short name for messages.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -101,6 +114,9 @@ pub struct Provider {
     timeouts: Timeouts,
     /// The pooled client (this thread's pool is taken per call); none for the mock.
     client: Option<HttpClient>,
+    /// The operations its kind has an endpoint for ([`Operation::bit`]s), worked out
+    /// once: asked on every request.
+    supported: u8,
     mock: MockConfig,
     /// Parsed endpoint URIs by their text: parsing one costs microseconds on every
     /// request, and most providers have a handful.
@@ -175,6 +191,10 @@ impl Provider {
             deployments: cfg.deployments.clone(),
             timeouts: cfg.timeouts,
             client: None,
+            supported: Operation::ALL
+                .into_iter()
+                .filter(|op| routes::supports(kind, *op))
+                .fold(0, |set, op| set | op.bit()),
             mock: cfg.mock.clone(),
             urls: Arc::default(),
         };
@@ -274,7 +294,7 @@ impl Provider {
     /// Whether the provider has an endpoint for `op` (Ollama cannot count tokens,
     /// Anthropic has no embeddings, ...).
     pub fn supports(&self, op: Operation) -> bool {
-        routes::supports(self.kind, op)
+        self.supported & op.bit() != 0
     }
 
     /// Sends `call` and returns the reply once its headers are in.

@@ -364,3 +364,20 @@ fn config_deserialises_with_deny_unknown_fields() {
     let bad: Result<Wrap, _> = serde_json::from_str(r#"{"p":{"kind":"openai","base_uri":"x"}}"#);
     assert!(bad.is_err());
 }
+
+#[test]
+fn each_kind_supports_the_operations_it_has_an_endpoint_for() {
+    use Operation::{Chat, CountTokens, Embeddings, ListModels};
+    let table = [
+        (ProviderKind::OpenAi, [true, true, false, true]),
+        (ProviderKind::OpenAiCompatible, [true, true, false, true]),
+        (ProviderKind::Anthropic, [true, false, true, true]),
+        (ProviderKind::Gemini, [true, true, true, true]),
+        (ProviderKind::Ollama, [true, true, false, true]),
+    ];
+    for (kind, want) in table {
+        let p = provider(kind, "http://127.0.0.1:9", |_| {});
+        let got = [Chat, Embeddings, CountTokens, ListModels].map(|op| p.supports(op));
+        assert_eq!(got, want, "{kind:?}");
+    }
+}

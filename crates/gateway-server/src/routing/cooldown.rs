@@ -93,7 +93,11 @@ impl Cooldown {
 
     /// Records a success of `target`: it no longer cools.
     pub fn record_success(&self, target: &Target) {
-        self.lock().remove(target);
+        let mut state = self.lock();
+        // The usual case, nothing cooling, costs no hashing.
+        if !state.is_empty() {
+            state.remove(target);
+        }
     }
 
     /// Whether `target` is cooling at `now`.
@@ -105,6 +109,9 @@ impl Cooldown {
     /// both groups. Nothing is dropped: when all targets cool, all are still tried.
     pub fn reorder(&self, attempts: &mut Vec<Target>, now: Instant) {
         let state = self.lock();
+        if state.is_empty() {
+            return;
+        }
         let cooling = |t: &Target| state.get(t).is_some_and(|e| e.until > now);
         if !attempts.iter().any(cooling) {
             return;
