@@ -440,7 +440,7 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
     }
 
     if params.is_empty() {
-        return Ok(json::encode(&body));
+        return Ok(json::encode_sized(&body, json::REQUEST_BODY_CAPACITY));
     }
     let mut value = serde_json::to_value(&body).unwrap_or(Value::Null);
     if let Value::Object(obj) = &mut value {
@@ -461,7 +461,7 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
             }
         }
     }
-    Ok(json::encode(&value))
+    Ok(json::encode_sized(&value, json::REQUEST_BODY_CAPACITY))
 }
 
 fn system_from_blocks(blocks: Vec<OutText<'_>>) -> OutSystem<'_> {

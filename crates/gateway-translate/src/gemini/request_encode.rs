@@ -244,13 +244,19 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
         generation_config: generation_config(req)?,
     };
     let Some(params) = req.extensions.for_key(TARGET).filter(|p| !p.is_empty()) else {
-        return Ok(crate::json::encode(&body));
+        return Ok(crate::json::encode_sized(
+            &body,
+            crate::json::REQUEST_BODY_CAPACITY,
+        ));
     };
     let mut value = serde_json::to_value(&body).unwrap_or(Value::Null);
     if let Value::Object(obj) = &mut value {
         apply_params(obj, params);
     }
-    Ok(crate::json::encode(&value))
+    Ok(crate::json::encode_sized(
+        &value,
+        crate::json::REQUEST_BODY_CAPACITY,
+    ))
 }
 
 /// Adds caller parameters the body does not already set; objects present on both
