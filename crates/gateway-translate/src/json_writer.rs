@@ -98,7 +98,7 @@ fn half_word_at(bytes: &[u8], at: usize) -> u64 {
 
 /// The index of the first byte of `bytes` that must be escaped, or its length.
 #[inline]
-fn clean_prefix_len(bytes: &[u8]) -> usize {
+pub(crate) fn clean_prefix_len(bytes: &[u8]) -> usize {
     let n = bytes.len();
     let mut i = 0;
     while i + 8 <= n {

@@ -30,6 +30,7 @@
 pub mod assemble;
 mod borrow;
 mod caller_ext;
+mod canonical_json;
 pub mod codec;
 pub mod context;
 pub mod error;
