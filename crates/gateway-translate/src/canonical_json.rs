@@ -16,10 +16,34 @@ use serde_json::value::RawValue;
 /// parsed `Value` would give; `None` when `raw` does not parse.
 pub(crate) fn canonical_raw(raw: &RawValue) -> Option<RawJson> {
     match canonical_json(raw.get()) {
-        Some(text) => RawJson::parse(&text).ok(),
+        Some(text) if text == raw.get() => Some(RawJson::from_raw(raw.to_owned())),
+        Some(text) => Some(RawJson::from_raw(written_raw(text))),
         None => Some(RawJson::from_value(
             &serde_json::from_str::<Value>(raw.get()).ok()?,
         )),
+    }
+}
+
+/// `text` as a `RawValue` without parsing it again: [`canonical_json`] writes only
+/// pieces of valid JSON and the punctuation between them. serde_json builds a
+/// `RawValue` unchecked only from what it serialised itself, so the text is handed to
+/// it as a value that serialises as itself (the way `RawValue` does, under
+/// serde_json's private struct name, which [`crate::json_writer`] also relies on; a
+/// test checks the result).
+fn written_raw(text: String) -> Box<RawValue> {
+    struct Verbatim<'a>(&'a str);
+    impl serde::Serialize for Verbatim<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeStruct;
+            let mut raw = s.serialize_struct(crate::json_writer::RAW_VALUE_TOKEN, 1)?;
+            raw.serialize_field(crate::json_writer::RAW_VALUE_TOKEN, self.0)?;
+            raw.end()
+        }
+    }
+    match serde_json::value::to_raw_value(&Verbatim(&text)) {
+        Ok(raw) if raw.get() == text => raw,
+        // Not reached while serde_json keeps its token; parsing is always right.
+        _ => RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned()),
     }
 }
 
@@ -75,7 +99,7 @@ impl Canon<'_> {
             return None;
         }
         // `raw` is valid JSON, so no control character can stop the scan early.
-        let end = self.i + 1 + crate::json_writer::clean_prefix_len(&b[self.i + 1..]);
+        let end = self.i + 1 + crate::swar::clean_prefix_len(&b[self.i + 1..]);
         if b.get(end) != Some(&b'"') {
             return None;
         }
@@ -259,6 +283,14 @@ mod tests {
         ] {
             assert_eq!(canonical_json(text), None, "{text}");
         }
+        // Text written without a new parse is serde_json's own RawValue of it.
+        let text = r#"{"a":[1,"x",{}],"b":null}"#;
+        let written = written_raw(text.to_owned());
+        assert_eq!(written.get(), text);
+        assert_eq!(
+            serde_json::to_string(&written).unwrap(),
+            serde_json::to_string(&RawValue::from_string(text.to_owned()).unwrap()).unwrap()
+        );
         // What the fast path refuses still gets the canonical text, the slow way.
         let raw = RawValue::from_string(r#"{"b": 1.50, "a": "\u0041"}"#.to_owned()).unwrap();
         assert_eq!(canonical_raw(&raw).unwrap().get(), r#"{"a":"A","b":1.5}"#);

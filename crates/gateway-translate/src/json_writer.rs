@@ -13,6 +13,8 @@ use std::fmt::{self, Display};
 
 use serde::ser::{self, Impossible, Serialize};
 
+use crate::swar::clean_prefix_len;
+
 /// Serialises `value` as compact JSON, identical to `serde_json::to_vec(value)`.
 pub(crate) fn to_vec<T: ?Sized + Serialize>(value: &T, capacity: usize) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(capacity);
@@ -21,7 +23,7 @@ pub(crate) fn to_vec<T: ?Sized + Serialize>(value: &T, capacity: usize) -> Resul
 }
 
 /// The JSON text of the name serde_json's `RawValue` serialises itself under.
-const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+pub(crate) const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 /// Same for `Number` under serde_json's `arbitrary_precision` feature.
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
@@ -49,7 +51,7 @@ fn key_must_be_a_string() -> Error {
 }
 
 /// Bytes a JSON string must escape: control characters, `"` and `\`. 0 means none.
-const fn escape_table() -> [u8; 256] {
+pub(crate) const fn escape_table() -> [u8; 256] {
     let mut t = [0u8; 256];
     let mut i = 0;
     while i < 0x20 {
@@ -66,64 +68,7 @@ const fn escape_table() -> [u8; 256] {
     t
 }
 
-static ESCAPE: [u8; 256] = escape_table();
-
-const ONES: u64 = u64::MAX / 255;
-const HIGHS: u64 = ONES << 7;
-
-/// The high bit of each of the 8 bytes that is a control character, `"` or `\`. The
-/// lowest marked byte is always a real one (the borrow trick can only mark bytes
-/// above a real match), which is all the callers use.
-#[inline]
-fn escape_marks(word: u64) -> u64 {
-    let control = word.wrapping_sub(ONES * 0x20) & !word;
-    let quote = word ^ (ONES * u64::from(b'"'));
-    let quote = quote.wrapping_sub(ONES) & !quote;
-    let backslash = word ^ (ONES * u64::from(b'\\'));
-    let backslash = backslash.wrapping_sub(ONES) & !backslash;
-    (control | quote | backslash) & HIGHS
-}
-
-#[inline]
-fn word_at(bytes: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
-}
-
-/// A 4-byte load widened with clean bytes (`a`), for strings of 4–7 bytes.
-#[inline]
-fn half_word_at(bytes: &[u8], at: usize) -> u64 {
-    let half = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
-    u64::from(half) | (ONES * u64::from(b'a')) << 32
-}
-
-/// The index of the first byte of `bytes` that must be escaped, or its length.
-#[inline]
-pub(crate) fn clean_prefix_len(bytes: &[u8]) -> usize {
-    let n = bytes.len();
-    let mut i = 0;
-    while i + 8 <= n {
-        let marks = escape_marks(word_at(bytes, i));
-        if marks != 0 {
-            return i + marks.trailing_zeros() as usize / 8;
-        }
-        i += 8;
-    }
-    // The tail is checked with one load that overlaps bytes already known clean.
-    let tail_clean = if n >= 8 {
-        escape_marks(word_at(bytes, n - 8)) == 0
-    } else if n >= 4 {
-        escape_marks(half_word_at(bytes, 0)) == 0 && escape_marks(half_word_at(bytes, n - 4)) == 0
-    } else {
-        false
-    };
-    if tail_clean {
-        return n;
-    }
-    while i < n && ESCAPE[usize::from(bytes[i])] == 0 {
-        i += 1;
-    }
-    i
-}
+pub(crate) static ESCAPE: [u8; 256] = escape_table();
 
 /// Writes `s` as a quoted JSON string, escaped as serde_json escapes it.
 pub(crate) fn escape_into(out: &mut Vec<u8>, s: &str) {

@@ -43,6 +43,7 @@ pub mod json;
 mod json_writer;
 pub mod media;
 pub mod names;
+mod swar;
 pub mod time;
 pub mod turns;
 pub mod usage_tap;

@@ -291,10 +291,12 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for StrOrSeq<T> {
 /// Decodes `body` when the fast path covers it; `None` sends it to the walk.
 pub(super) fn decode(body: &[u8], require_max_tokens: bool) -> Option<ChatRequest> {
     let first = body.iter().find(|c| !c.is_ascii_whitespace());
+    // Checked once here, so serde_json does not check each string again.
+    let text = std::str::from_utf8(body).ok()?;
     if first != Some(&b'{') || !safe_to_skip(body) {
         return None;
     }
-    let b: Body<'_> = serde_json::from_slice(body).ok()?;
+    let b: Body<'_> = serde_json::from_str(text).ok()?;
     let mut req = ChatRequest {
         model: b.model?,
         ..ChatRequest::default()
@@ -502,13 +504,11 @@ fn block_part(b: Block<'_>, nested: bool) -> Option<Part> {
 }
 
 /// True when skipping a value without building it cannot hide an error the walk (which
-/// builds every value) would report: the body is UTF-8, holds no surrogate escapes, no
+/// builds every value) would report: the body holds no surrogate escapes, no
 /// number with an exponent or with hundreds of digits (out of `f64` range), and does
 /// not nest deeply. Conservative: a `false` only costs the walk.
+/// (`decode` checks the UTF-8.)
 fn safe_to_skip(body: &[u8]) -> bool {
-    if std::str::from_utf8(body).is_err() {
-        return false;
-    }
     let mut depth = 0usize;
     let mut digits = 0usize;
     let mut i = 0;
@@ -519,7 +519,7 @@ fn safe_to_skip(body: &[u8]) -> bool {
                 loop {
                     // An escape as the last byte steps past the end.
                     let rest = body.get(i..).unwrap_or_default();
-                    let Some(k) = memchr::memchr2(b'"', b'\\', rest) else {
+                    let Some(k) = crate::swar::find_quote_or_backslash(rest) else {
                         return false;
                     };
                     i += k;
