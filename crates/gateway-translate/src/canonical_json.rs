@@ -24,22 +24,25 @@ pub(crate) fn canonical_raw(raw: &RawValue) -> Option<RawJson> {
     }
 }
 
-/// `text` as a `RawValue` without parsing it again: [`canonical_json`] writes only
-/// pieces of valid JSON and the punctuation between them. serde_json builds a
-/// `RawValue` unchecked only from what it serialised itself, so the text is handed to
-/// it as a value that serialises as itself (the way `RawValue` does, under
-/// serde_json's private struct name, which [`crate::json_writer`] also relies on; a
-/// test checks the result).
-fn written_raw(text: String) -> Box<RawValue> {
-    struct Verbatim<'a>(&'a str);
-    impl serde::Serialize for Verbatim<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            use serde::ser::SerializeStruct;
-            let mut raw = s.serialize_struct(crate::json_writer::RAW_VALUE_TOKEN, 1)?;
-            raw.serialize_field(crate::json_writer::RAW_VALUE_TOKEN, self.0)?;
-            raw.end()
-        }
+/// JSON text known to be valid (what [`canonical_json`] writes: pieces of valid JSON
+/// and the punctuation between them), serialised as is. It serialises the way
+/// serde_json's `RawValue` does, under serde_json's private struct name, which
+/// [`crate::json_writer`] also relies on; a test checks serde_json still writes it
+/// verbatim.
+pub(crate) struct Verbatim<'a>(pub(crate) &'a str);
+
+impl serde::Serialize for Verbatim<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut raw = s.serialize_struct(crate::json_writer::RAW_VALUE_TOKEN, 1)?;
+        raw.serialize_field(crate::json_writer::RAW_VALUE_TOKEN, self.0)?;
+        raw.end()
     }
+}
+
+/// `text` as a `RawValue` without parsing it again: serde_json builds a `RawValue`
+/// unchecked only from what it serialised itself, so it gets [`Verbatim`].
+fn written_raw(text: String) -> Box<RawValue> {
     match serde_json::value::to_raw_value(&Verbatim(&text)) {
         Ok(raw) if raw.get() == text => raw,
         // Not reached while serde_json keeps its token; parsing is always right.
@@ -291,6 +294,8 @@ mod tests {
             serde_json::to_string(&written).unwrap(),
             serde_json::to_string(&RawValue::from_string(text.to_owned()).unwrap()).unwrap()
         );
+        let tree: Value = serde_json::to_value(Verbatim(text)).unwrap();
+        assert_eq!(tree, serde_json::from_str::<Value>(text).unwrap());
         // What the fast path refuses still gets the canonical text, the slow way.
         let raw = RawValue::from_string(r#"{"b": 1.50, "a": "\u0041"}"#.to_owned()).unwrap();
         assert_eq!(canonical_raw(&raw).unwrap().get(), r#"{"a":"A","b":1.5}"#);
