@@ -55,13 +55,13 @@ pub fn split_signature(id: &str) -> (&str, Option<String>) {
 /// input always gets the same output, distinct inputs never collide.
 ///
 /// A request holds a handful of ids, so they are looked up by a scan of the pairs
-/// given so far; past [`SCAN_UP_TO`] pairs, hash indexes take over so a transcript
+/// given so far; past 16 pairs, hash indexes take over so a transcript
 /// with thousands of tool calls does not go quadratic.
 #[derive(Debug, Default)]
 pub struct IdSanitizer {
     /// (id, sanitised form), in the order given.
     pairs: Vec<(String, String)>,
-    /// id → its pair, once there are more than [`SCAN_UP_TO`] pairs.
+    /// id → its pair, once there are more than `SCAN_UP_TO` pairs.
     by_id: HashMap<String, usize>,
     /// Sanitised form → the latest pair that produced it, likewise.
     by_clean: HashMap<String, usize>,

@@ -46,7 +46,7 @@ pub fn decode_upstream<T: DeserializeOwned>(
 /// Serialises a wire value. Wire structs hold only JSON-representable data, so this
 /// cannot fail; a failure would be a bug in a wire type, reported as `null`.
 ///
-/// The text is serde_json's, byte for byte, written by [`crate::json_writer`] (faster
+/// The text is serde_json's, byte for byte, written by `json_writer` (faster
 /// string escaping); debug builds check every call against `serde_json::to_vec`, so
 /// each fixture, matrix and fuzz test also tests the writer.
 pub fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
