@@ -26,11 +26,18 @@ fn translate(from: ApiShape, to: ApiShape, body: &[u8]) -> Vec<u8> {
     codec::encode_request(to, &req, &EncodeOptions::default()).expect("reference body encodes")
 }
 
-fn main() {
-    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
-    let name = args.next().unwrap_or_else(|| "chat_to_anthropic".into());
-    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let pair = match name.as_str() {
+const PAIRS: [&str; 6] = [
+    "chat_to_anthropic",
+    "chat_to_gemini",
+    "anthropic_to_chat",
+    "responses_to_chat",
+    "same_shape_set_model",
+    "same_shape_force_usage",
+];
+
+/// Runs `name` `n` times; returns the bytes produced.
+fn run(name: &str, n: usize) -> usize {
+    let pair = match name {
         "chat_to_anthropic" => Some((ApiShape::OpenAiChat, ApiShape::Anthropic, CHAT)),
         "chat_to_gemini" => Some((ApiShape::OpenAiChat, ApiShape::Gemini, CHAT)),
         "anthropic_to_chat" => Some((ApiShape::Anthropic, ApiShape::OpenAiChat, ANTHROPIC)),
@@ -39,7 +46,7 @@ fn main() {
     };
     let mut total = 0;
     for _ in 0..n {
-        total += match (pair, name.as_str()) {
+        total += match (pair, name) {
             (Some((from, to, body)), _) => translate(from, to, black_box(body)).len(),
             (None, "same_shape_set_model") => fastpath::set_model(black_box(CHAT), "gpt-4.1")
                 .expect("edits")
@@ -48,8 +55,21 @@ fn main() {
                 .expect("edits")
                 .body
                 .len(),
-            (None, other) => panic!("unknown pair {other}"),
+            (None, other) => panic!("unknown pair {other}; one of {PAIRS:?}"),
         };
     }
-    println!("{name} x{n}: {total} bytes");
+    total
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
+    let Some(name) = args.next() else {
+        // `cargo test --all-targets` runs this without arguments: each pair once.
+        for name in PAIRS {
+            run(name, 1);
+        }
+        return;
+    };
+    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1000);
+    println!("{name} x{n}: {} bytes", run(&name, n));
 }
