@@ -553,12 +553,8 @@ fn alternate<'a>(messages: &'a [Message]) -> Vec<(Role, Vec<&'a Part>)> {
     out.retain(|m| !m.1.is_empty());
     for msg in out.iter_mut().filter(|m| m.0 == Role::User) {
         if msg.1.iter().any(|p| matches!(p, Part::ToolResult(_))) {
-            let (mut results, others): (Vec<&Part>, Vec<&Part>) = msg
-                .1
-                .drain(..)
-                .partition(|p| matches!(p, Part::ToolResult(_)));
-            results.extend(others);
-            msg.1 = results;
+            // Tool results first, each group in its order (a stable sort, in place).
+            msg.1.sort_by_key(|p| !matches!(p, Part::ToolResult(_)));
         }
     }
     let mut merged: Vec<(Role, Vec<&'a Part>)> = Vec::with_capacity(out.len());
