@@ -18,6 +18,12 @@ impl RawJson {
         RawValue::from_string(text.to_owned()).map(RawJson)
     }
 
+    /// Wraps text serde_json already holds as a `RawValue` (known valid, so not
+    /// parsed again).
+    pub fn from_raw(raw: Box<RawValue>) -> Self {
+        RawJson(raw)
+    }
+
     /// The text of a JSON value.
     pub fn from_value(value: &Value) -> Self {
         let text = serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned());

@@ -35,51 +35,65 @@ pub fn top_level_members(body: &[u8]) -> Result<Vec<Member<'_>>, TranslateError>
 /// Returns `body` with the top-level `model` replaced by `model` (inserted first when
 /// absent). Every occurrence of a duplicated key is replaced.
 pub fn set_model(body: &[u8], model: &str) -> Result<Vec<u8>, TranslateError> {
-    let value = serde_json::to_string(model).unwrap_or_else(|_| "\"\"".to_owned());
-    set_member(body, "model", value.as_bytes())
+    set_member_with(body, "model", model.len() + 2, |out| {
+        crate::json_writer::escape_into(out, model)
+    })
 }
 
 /// Returns `body` with the top-level `key` set to the raw JSON `value` (inserted first
 /// when absent).
 pub fn set_member(body: &[u8], key: &str, value: &[u8]) -> Result<Vec<u8>, TranslateError> {
-    let spans = top_level_values(body, key)?;
-    let mut out = Vec::with_capacity(body.len() + value.len() + key.len() + 4);
-    if spans.is_empty() {
-        let open = skip_ws(body, 0);
-        if body.get(open) != Some(&b'{') {
-            return Err(malformed(open, "the body must be a JSON object"));
-        }
-        let (head, tail) = body.split_at(open + 1);
-        out.extend_from_slice(head);
-        out.push(b'"');
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(b"\":");
-        out.extend_from_slice(value);
-        if has_members_after(tail) {
-            out.push(b',');
-        }
-        out.extend_from_slice(tail);
+    set_member_with(body, key, value.len(), |out| out.extend_from_slice(value))
+}
+
+/// [`set_member`] with the value written by `write_value` (about `value_len` bytes)
+/// straight into the output.
+fn set_member_with(
+    body: &[u8],
+    key: &str,
+    value_len: usize,
+    write_value: impl Fn(&mut Vec<u8>),
+) -> Result<Vec<u8>, TranslateError> {
+    let mut out = Vec::with_capacity(body.len() + value_len + key.len() + 4);
+    let mut last = 0;
+    let mut found = false;
+    each_top_level_value(body, key, |span| {
+        out.extend_from_slice(&body[last..span.start]);
+        write_value(&mut out);
+        last = span.end;
+        found = true;
+    })?;
+    if found {
+        out.extend_from_slice(&body[last..]);
         return Ok(out);
     }
-    let mut last = 0;
-    for span in spans {
-        out.extend_from_slice(&body[last..span.start]);
-        out.extend_from_slice(value);
-        last = span.end;
+    let open = skip_ws(body, 0);
+    if body.get(open) != Some(&b'{') {
+        return Err(malformed(open, "the body must be a JSON object"));
     }
-    out.extend_from_slice(&body[last..]);
+    let (head, tail) = body.split_at(open + 1);
+    out.extend_from_slice(head);
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+    write_value(&mut out);
+    if has_members_after(tail) {
+        out.push(b',');
+    }
+    out.extend_from_slice(tail);
     Ok(out)
 }
 
 /// The raw bytes of the top-level `key`, if present.
 pub fn get_member<'a>(body: &'a [u8], key: &str) -> Result<Option<&'a [u8]>, TranslateError> {
-    Ok(top_level_values(body, key)?
-        .into_iter()
-        .next()
-        .map(|r| &body[r]))
+    let mut first = None;
+    each_top_level_value(body, key, |span| {
+        first.get_or_insert(span);
+    })?;
+    Ok(first.map(|r| &body[r]))
 }
 
-/// The value spans of every top-level member named `key`.
+/// Calls `found` with the value span of every top-level member named `key`, in order.
 ///
 /// Instead of walking the whole body, each literal occurrence of `"key":` is checked
 /// for being a top-level member from whichever side is shorter: from the start, by
@@ -89,23 +103,35 @@ pub fn get_member<'a>(body: &'a [u8], key: &str) -> Result<Option<&'a [u8]>, Tra
 /// plus a few members. A literal search would miss a key spelled with escapes
 /// (`"mod\u0065l"`), which a JSON parser upstream would still read as `model`; so when
 /// any member name in the body contains a backslash, the full walk decides instead.
-fn top_level_values(body: &[u8], key: &str) -> Result<Vec<Range<usize>>, TranslateError> {
+fn each_top_level_value(
+    body: &[u8],
+    key: &str,
+    mut found: impl FnMut(Range<usize>),
+) -> Result<(), TranslateError> {
     if key.bytes().any(|b| b == b'\\' || b == b'"') || has_escaped_member_name(body) {
-        let mut spans = Vec::new();
-        scan_members(body, |m| {
+        return scan_members(body, |m| {
             if m.key == key {
-                spans.push(m.value);
+                found(m.value);
             }
             true
-        })?;
-        return Ok(spans);
+        })
+        .map(|_| ());
     }
-    let mut needle = Vec::with_capacity(key.len() + 2);
-    needle.push(b'"');
-    needle.extend_from_slice(key.as_bytes());
-    needle.push(b'"');
-    let mut spans = Vec::new();
-    for p in memchr::memmem::find_iter(body, &needle) {
+    // `"key"`, on the stack for the short keys this is used with.
+    let mut short = [0u8; 32];
+    let mut long = Vec::new();
+    let needle: &[u8] = if key.len() + 2 <= short.len() {
+        short[0] = b'"';
+        short[1..=key.len()].copy_from_slice(key.as_bytes());
+        short[key.len() + 1] = b'"';
+        &short[..key.len() + 2]
+    } else {
+        long.push(b'"');
+        long.extend_from_slice(key.as_bytes());
+        long.push(b'"');
+        &long
+    };
+    for p in memchr::memmem::find_iter(body, needle) {
         let after = skip_ws(body, p + needle.len());
         if body.get(after) != Some(&b':') || preceded_by_escape(body, p) {
             continue;
@@ -120,10 +146,10 @@ fn top_level_values(body: &[u8], key: &str) -> Result<Vec<Range<usize>>, Transla
             only_members_follow(body, value_end)
         };
         if top {
-            spans.push(value_start..value_end);
+            found(value_start..value_end);
         }
     }
-    Ok(spans)
+    Ok(())
 }
 
 /// Whether some string followed by `:` (a member name, at any depth) contains a
@@ -137,7 +163,7 @@ fn has_escaped_member_name(body: &[u8]) -> bool {
         let end = loop {
             j += 2;
             let rest = body.get(j..).unwrap_or_default();
-            match memchr::memchr2(b'"', b'\\', rest) {
+            match crate::swar::find_quote_or_backslash(rest) {
                 Some(n) if rest[n] == b'"' => break Some(j + n + 1),
                 Some(n) => j += n,
                 None => break None,
@@ -371,7 +397,7 @@ fn skip_string(body: &[u8], i: usize) -> Result<usize, TranslateError> {
     let mut j = i + 1;
     loop {
         let rest = body.get(j..).unwrap_or_default();
-        match memchr::memchr2(b'"', b'\\', rest) {
+        match crate::swar::find_quote_or_backslash(rest) {
             Some(k) if rest[k] == b'"' => return Ok(j + k + 1),
             Some(k) => j += k + 2,
             None => return Err(malformed(i, "unterminated string")),

@@ -45,8 +45,28 @@ pub fn decode_upstream<T: DeserializeOwned>(
 
 /// Serialises a wire value. Wire structs hold only JSON-representable data, so this
 /// cannot fail; a failure would be a bug in a wire type, reported as `null`.
+///
+/// The text is serde_json's, byte for byte, written by `json_writer` (faster
+/// string escaping); debug builds check every call against `serde_json::to_vec`, so
+/// each fixture, matrix and fuzz test also tests the writer.
 pub fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec())
+    encode_sized(value, 128)
+}
+
+/// Where a request body's buffer starts: a typical chat request fits, so encoding one
+/// does not regrow (and copy) the buffer five times from serde_json's 128 bytes.
+pub(crate) const REQUEST_BODY_CAPACITY: usize = 4096;
+
+/// [`encode`] into a buffer of `capacity` bytes to start with, for callers that know
+/// roughly how long the text will be (a request body), so it is not regrown.
+pub(crate) fn encode_sized<T: serde::Serialize>(value: &T, capacity: usize) -> Vec<u8> {
+    let out = crate::json_writer::to_vec(value, capacity).unwrap_or_else(|_| b"null".to_vec());
+    debug_assert_eq!(
+        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec())),
+        "json_writer must write what serde_json writes"
+    );
+    out
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@
 pub mod assemble;
 mod borrow;
 mod caller_ext;
+mod canonical_json;
 pub mod codec;
 pub mod context;
 pub mod error;
@@ -39,8 +40,10 @@ pub mod framing;
 pub mod fuzzing;
 pub mod ids;
 pub mod json;
+mod json_writer;
 pub mod media;
 pub mod names;
+mod swar;
 pub mod time;
 pub mod turns;
 pub mod usage_tap;

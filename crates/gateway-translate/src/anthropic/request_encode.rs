@@ -440,7 +440,7 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
     }
 
     if params.is_empty() {
-        return Ok(json::encode(&body));
+        return Ok(json::encode_sized(&body, json::REQUEST_BODY_CAPACITY));
     }
     let mut value = serde_json::to_value(&body).unwrap_or(Value::Null);
     if let Value::Object(obj) = &mut value {
@@ -461,7 +461,7 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
             }
         }
     }
-    Ok(json::encode(&value))
+    Ok(json::encode_sized(&value, json::REQUEST_BODY_CAPACITY))
 }
 
 fn system_from_blocks(blocks: Vec<OutText<'_>>) -> OutSystem<'_> {
@@ -553,12 +553,8 @@ fn alternate<'a>(messages: &'a [Message]) -> Vec<(Role, Vec<&'a Part>)> {
     out.retain(|m| !m.1.is_empty());
     for msg in out.iter_mut().filter(|m| m.0 == Role::User) {
         if msg.1.iter().any(|p| matches!(p, Part::ToolResult(_))) {
-            let (mut results, others): (Vec<&Part>, Vec<&Part>) = msg
-                .1
-                .drain(..)
-                .partition(|p| matches!(p, Part::ToolResult(_)));
-            results.extend(others);
-            msg.1 = results;
+            // Tool results first, each group in its order (a stable sort, in place).
+            msg.1.sort_by_key(|p| !matches!(p, Part::ToolResult(_)));
         }
     }
     let mut merged: Vec<(Role, Vec<&'a Part>)> = Vec::with_capacity(out.len());

@@ -11,7 +11,7 @@
 //!
 //! Two places where the walk goes through a `Value` and prints it again (tool `input`
 //! becomes the call's arguments, `input_schema` the tool's parameters) are reproduced
-//! by [`canonical_json`], which writes the same text serde_json would (compact, object
+//! by `crate::canonical_json`, which writes the same text serde_json would (compact, object
 //! keys sorted) for the values it can prove it handles, and defers to a real `Value`
 //! round trip for the rest (escapes, fractions, exponents, duplicate keys).
 
@@ -20,7 +20,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use gateway_protocol::{
-    ChatRequest, Document, Family, Image, Message, Part, RawJson, Reasoning, Role, Tool, ToolCall,
+    ChatRequest, Document, Family, Image, Message, Part, Reasoning, Role, Tool, ToolCall,
     ToolChoice, ToolResult,
 };
 use serde::Deserialize;
@@ -30,6 +30,7 @@ use serde_json::{Map, Value};
 
 use super::request::{self, FAMILY, KNOWN};
 use super::wire;
+use crate::canonical_json::canonical_raw;
 use crate::ids;
 
 /// Nesting at or beyond this depth is left to the walk (serde_json refuses 128 levels,
@@ -290,10 +291,12 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for StrOrSeq<T> {
 /// Decodes `body` when the fast path covers it; `None` sends it to the walk.
 pub(super) fn decode(body: &[u8], require_max_tokens: bool) -> Option<ChatRequest> {
     let first = body.iter().find(|c| !c.is_ascii_whitespace());
+    // Checked once here, so serde_json does not check each string again.
+    let text = std::str::from_utf8(body).ok()?;
     if first != Some(&b'{') || !safe_to_skip(body) {
         return None;
     }
-    let b: Body<'_> = serde_json::from_slice(body).ok()?;
+    let b: Body<'_> = serde_json::from_str(text).ok()?;
     let mut req = ChatRequest {
         model: b.model?,
         ..ChatRequest::default()
@@ -346,10 +349,7 @@ pub(super) fn decode(body: &[u8], require_max_tokens: bool) -> Option<ChatReques
             return None;
         }
         let parameters = match tool.input_schema {
-            Some(raw) => Some(match canonical_json(raw.get()) {
-                Some(text) => RawJson::parse(&text).ok()?,
-                None => RawJson::from_value(&parse(raw)?),
-            }),
+            Some(raw) => Some(canonical_raw(raw)?),
             None => None,
         };
         req.tools.push(Tool {
@@ -459,7 +459,7 @@ fn block_part(b: Block<'_>, nested: bool) -> Option<Part> {
             raw_value(b.cache_control)?;
             let arguments = match b.input {
                 None => "{}".to_owned(),
-                Some(raw) => match canonical_json(raw.get()) {
+                Some(raw) => match crate::canonical_json::canonical_json(raw.get()) {
                     Some(text) => text,
                     None => parse(raw)?.to_string(),
                 },
@@ -504,13 +504,11 @@ fn block_part(b: Block<'_>, nested: bool) -> Option<Part> {
 }
 
 /// True when skipping a value without building it cannot hide an error the walk (which
-/// builds every value) would report: the body is UTF-8, holds no surrogate escapes, no
+/// builds every value) would report: the body holds no surrogate escapes, no
 /// number with an exponent or with hundreds of digits (out of `f64` range), and does
 /// not nest deeply. Conservative: a `false` only costs the walk.
+/// (`decode` checks the UTF-8.)
 fn safe_to_skip(body: &[u8]) -> bool {
-    if std::str::from_utf8(body).is_err() {
-        return false;
-    }
     let mut depth = 0usize;
     let mut digits = 0usize;
     let mut i = 0;
@@ -521,7 +519,7 @@ fn safe_to_skip(body: &[u8]) -> bool {
                 loop {
                     // An escape as the last byte steps past the end.
                     let rest = body.get(i..).unwrap_or_default();
-                    let Some(k) = memchr::memchr2(b'"', b'\\', rest) else {
+                    let Some(k) = crate::swar::find_quote_or_backslash(rest) else {
                         return false;
                     };
                     i += k;
@@ -563,166 +561,6 @@ fn safe_to_skip(body: &[u8]) -> bool {
         i += 1;
     }
     true
-}
-
-/// The text serde_json prints for `raw` parsed into a `Value`, when that can be
-/// written without parsing: strings without escapes, integers of at most 18 digits
-/// (never `-0`), literals, and objects without duplicate keys (printed in key order,
-/// as `Value`'s sorted map does). `None` for anything else.
-fn canonical_json(raw: &str) -> Option<String> {
-    let mut out = String::with_capacity(raw.len());
-    let mut i = 0;
-    write_value(raw, &mut i, &mut out)?;
-    skip_ws(raw.as_bytes(), &mut i);
-    (i == raw.len()).then_some(out)
-}
-
-fn skip_ws(b: &[u8], i: &mut usize) {
-    while matches!(b.get(*i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
-        *i += 1;
-    }
-}
-
-/// Reads a string without escapes at `*i`, returning its literal (quotes included).
-fn string_literal<'a>(raw: &'a str, i: &mut usize) -> Option<&'a str> {
-    let b = raw.as_bytes();
-    if b.get(*i) != Some(&b'"') {
-        return None;
-    }
-    let k = memchr::memchr2(b'"', b'\\', &b[*i + 1..])?;
-    let end = *i + 1 + k;
-    if b[end] != b'"' {
-        return None;
-    }
-    let lit = raw.get(*i..=end)?;
-    *i = end + 1;
-    Some(lit)
-}
-
-fn write_value(raw: &str, i: &mut usize, out: &mut String) -> Option<()> {
-    let b = raw.as_bytes();
-    skip_ws(b, i);
-    match *b.get(*i)? {
-        b'{' => {
-            *i += 1;
-            let start = out.len();
-            out.push('{');
-            skip_ws(b, i);
-            if b.get(*i) == Some(&b'}') {
-                *i += 1;
-                out.push('}');
-                return Some(());
-            }
-            // (key, range of `"key":value` in `out`)
-            let mut members: Vec<(&str, usize, usize)> = Vec::new();
-            let mut sorted = true;
-            loop {
-                skip_ws(b, i);
-                let literal = string_literal(raw, i)?;
-                let key = literal.get(1..literal.len() - 1)?;
-                skip_ws(b, i);
-                if b.get(*i) != Some(&b':') {
-                    return None;
-                }
-                *i += 1;
-                let from = out.len();
-                out.push_str(literal);
-                out.push(':');
-                write_value(raw, i, out)?;
-                if let Some(&(prev, _, _)) = members.last() {
-                    sorted &= prev < key;
-                }
-                members.push((key, from, out.len()));
-                skip_ws(b, i);
-                match b.get(*i)? {
-                    b',' => {
-                        *i += 1;
-                        out.push(',');
-                    }
-                    b'}' => {
-                        *i += 1;
-                        break;
-                    }
-                    _ => return None,
-                }
-            }
-            if !sorted {
-                members.sort_unstable_by(|a, c| a.0.cmp(c.0));
-                if members.windows(2).any(|w| w[0].0 == w[1].0) {
-                    return None;
-                }
-                let written = out.split_off(start);
-                out.push('{');
-                for (n, &(_, from, to)) in members.iter().enumerate() {
-                    if n > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(written.get(from - start..to - start)?);
-                }
-            }
-            out.push('}');
-            Some(())
-        }
-        b'[' => {
-            *i += 1;
-            out.push('[');
-            skip_ws(b, i);
-            if b.get(*i) == Some(&b']') {
-                *i += 1;
-                out.push(']');
-                return Some(());
-            }
-            loop {
-                write_value(raw, i, out)?;
-                skip_ws(b, i);
-                match b.get(*i)? {
-                    b',' => {
-                        *i += 1;
-                        out.push(',');
-                    }
-                    b']' => {
-                        *i += 1;
-                        out.push(']');
-                        return Some(());
-                    }
-                    _ => return None,
-                }
-            }
-        }
-        b'"' => {
-            out.push_str(string_literal(raw, i)?);
-            Some(())
-        }
-        b't' | b'f' | b'n' => {
-            let lit = ["true", "false", "null"]
-                .into_iter()
-                .find(|l| raw.get(*i..*i + l.len()) == Some(l))?;
-            out.push_str(lit);
-            *i += lit.len();
-            Some(())
-        }
-        b'-' | b'0'..=b'9' => {
-            let start = *i;
-            if b[*i] == b'-' {
-                *i += 1;
-            }
-            let digits_from = *i;
-            while matches!(b.get(*i), Some(b'0'..=b'9')) {
-                *i += 1;
-            }
-            let digits = *i - digits_from;
-            if digits == 0
-                || digits > 18
-                || matches!(b.get(*i), Some(b'.' | b'e' | b'E'))
-                || (b[digits_from] == b'0' && (digits > 1 || digits_from > start))
-            {
-                return None;
-            }
-            out.push_str(raw.get(start..*i)?);
-            Some(())
-        }
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -830,22 +668,6 @@ mod tests {
                 request::decode_with(case.as_bytes(), false).is_err(),
                 "{case}"
             );
-        }
-    }
-
-    #[test]
-    fn canonical_json_prints_like_value() {
-        for text in [
-            r#"{"b": 1, "a": [true, false, null, -12, "x"], "c": {}}"#,
-            r#"[]"#,
-            r#""s""#,
-            r#"{"ab":1,"a":2,"a b":3}"#,
-        ] {
-            let value: Value = serde_json::from_str(text).unwrap();
-            assert_eq!(canonical_json(text).as_deref(), Some(&*value.to_string()));
-        }
-        for text in [r#"{"a":1,"a":2}"#, r#"1.0"#, r#"-0"#, r#""\n""#, r#"1e3"#] {
-            assert_eq!(canonical_json(text), None, "{text}");
         }
     }
 }

@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 
 use super::convert::{SKIP_SIGNATURE, is_files_api_uri, is_synthesized_id, is_youtube_uri};
 use super::wire;
+use crate::canonical_json::{Verbatim, canonical_json};
 use crate::context::EncodeOptions;
 use crate::error::TranslateError;
 use crate::ids::split_signature;
@@ -96,7 +97,24 @@ struct FunctionCall<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
     name: String,
-    args: Value,
+    args: Args,
+}
+
+/// A call's `args`: the canonical text of the arguments object, written as is, or
+/// (for text `canonical_json` does not cover) the parsed tree, which serialises to
+/// the same text.
+enum Args {
+    Text(String),
+    Tree(Value),
+}
+
+impl Serialize for Args {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Args::Text(text) => Verbatim(text).serialize(s),
+            Args::Tree(tree) => tree.serialize(s),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -244,13 +262,19 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
         generation_config: generation_config(req)?,
     };
     let Some(params) = req.extensions.for_key(TARGET).filter(|p| !p.is_empty()) else {
-        return Ok(crate::json::encode(&body));
+        return Ok(crate::json::encode_sized(
+            &body,
+            crate::json::REQUEST_BODY_CAPACITY,
+        ));
     };
     let mut value = serde_json::to_value(&body).unwrap_or(Value::Null);
     if let Value::Object(obj) = &mut value {
         apply_params(obj, params);
     }
-    Ok(crate::json::encode(&value))
+    Ok(crate::json::encode_sized(
+        &value,
+        crate::json::REQUEST_BODY_CAPACITY,
+    ))
 }
 
 /// Adds caller parameters the body does not already set; objects present on both
@@ -306,18 +330,18 @@ fn encode_message<'a>(
                     signature = Some(Cow::Borrowed(SKIP_SIGNATURE));
                 }
                 first_call = false;
-                let args: Value = if call.arguments.trim().is_empty() {
-                    Value::Object(Map::new())
-                } else {
-                    serde_json::from_str(&call.arguments).map_err(|e| {
+                let args = match canonical_json(&call.arguments) {
+                    Some(text) if text.starts_with('{') => Args::Text(text),
+                    _ if call.arguments.trim().is_empty() => Args::Tree(Value::Object(Map::new())),
+                    _ => Args::Tree(serde_json::from_str(&call.arguments).map_err(|e| {
                         TranslateError::untranslatable(
                             format!("{}.arguments", part_path(k, j)),
                             TARGET,
                             format!("tool-call arguments are not valid JSON ({e})"),
                         )
-                    })?
+                    })?),
                 };
-                if !args.is_object() {
+                if matches!(&args, Args::Tree(tree) if !tree.is_object()) {
                     return Err(TranslateError::untranslatable(
                         format!("{}.arguments", part_path(k, j)),
                         TARGET,

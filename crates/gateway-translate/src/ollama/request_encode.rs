@@ -71,7 +71,7 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
     {
         apply_params(obj, params);
     }
-    Ok(json::encode(&value))
+    Ok(json::encode_sized(&value, json::REQUEST_BODY_CAPACITY))
 }
 
 /// Adds carried parameters the body does not set; `options` merges key by key.

@@ -304,7 +304,8 @@ fn decode_messages(msgs: Vec<MessageIn<'_>>, req: &mut ChatRequest) -> Result<()
                 });
             }
             "assistant" => {
-                let mut parts = Vec::new();
+                let calls = m.tool_calls.as_ref().map_or(0, Vec::len);
+                let mut parts = Vec::with_capacity(2 + calls);
                 if let Some(r) = m.reasoning_content.filter(|r| !r.is_empty()) {
                     parts.push(Part::Reasoning(gateway_protocol::Reasoning {
                         text: r.into_owned(),

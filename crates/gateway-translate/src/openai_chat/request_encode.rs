@@ -153,7 +153,10 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
         .for_key(Family::OpenAi.as_str())
         .filter(|p| !p.is_empty())
     else {
-        return Ok(crate::json::encode(&w));
+        return Ok(crate::json::encode_sized(
+            &w,
+            crate::json::REQUEST_BODY_CAPACITY,
+        ));
     };
     let mut body = serde_json::to_value(&w).unwrap_or(Value::Null);
     if let Value::Object(obj) = &mut body {
@@ -163,7 +166,10 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
             }
         }
     }
-    Ok(crate::json::encode(&body))
+    Ok(crate::json::encode_sized(
+        &body,
+        crate::json::REQUEST_BODY_CAPACITY,
+    ))
 }
 
 /// One text → a string; several → text parts (so decoding gives the same parts back).

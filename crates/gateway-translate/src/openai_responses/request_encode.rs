@@ -67,7 +67,7 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
             body.extra.insert(key.clone(), value.clone());
         }
     }
-    Ok(json::encode(&body))
+    Ok(json::encode_sized(&body, json::REQUEST_BODY_CAPACITY))
 }
 
 fn encode_tool(tool: &Tool) -> Value {

@@ -8,8 +8,8 @@
 use std::borrow::Cow;
 
 use gateway_protocol::{
-    ApiShape, BindingField, ChatRequest, Effort, Family, Message, Part, RawJson, ReasoningConfig,
-    Role, Tool, ToolCall, ToolResult,
+    ApiShape, BindingField, ChatRequest, Effort, Family, Message, Part, ReasoningConfig, Role,
+    Tool, ToolCall, ToolResult,
 };
 use std::fmt;
 use std::marker::PhantomData;
@@ -445,9 +445,7 @@ fn decode_tool(tool: ToolF<'_>, i: usize, req: &mut ChatRequest) -> Option<()> {
     if &*kind == "function" {
         let parameters = match tool.parameters {
             None => None,
-            Some(p) => Some(RawJson::from_value(
-                &serde_json::from_str::<Value>(p.get()).ok()?,
-            )),
+            Some(p) => Some(crate::canonical_json::canonical_raw(p)?),
         };
         req.tools.push(Tool {
             name: tool.name?.into_owned(),

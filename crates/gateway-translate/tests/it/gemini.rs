@@ -534,6 +534,43 @@ fn chat_history() -> ChatRequest {
     }
 }
 
+/// Call args are written from their canonical text when it covers them, else from a
+/// parsed `Value`; both must give the `Value`'s text, byte for byte.
+#[test]
+fn call_args_are_written_as_their_value_prints() {
+    for args in [
+        r#"{"city":"Oslo"}"#,
+        r#" { "b" : [1, true, null], "a" : { "d" : "x", "c" : {} } } "#,
+        r#"{"f": 1.50, "e": "caf\u00e9", "big": 123456789012345678901}"#,
+        r#"{"z":{"y":-7,"x":"\n"},"a":[{"k":2,"j":1}]}"#,
+        "",
+        "  ",
+    ] {
+        let mut req = chat_history();
+        req.messages[2].parts[1] = call("functions.get_weather:0", "get_weather", args);
+        let body = request::encode(&req, &EncodeOptions::default()).expect("encodes");
+        let body = String::from_utf8(body).expect("UTF-8");
+        let expected = if args.trim().is_empty() {
+            "{}".to_owned()
+        } else {
+            serde_json::from_str::<serde_json::Value>(args)
+                .expect("valid")
+                .to_string()
+        };
+        assert!(
+            body.contains(&format!(r#""args":{expected}"#)),
+            "{args}: {body}"
+        );
+    }
+    for not_an_object in ["[1]", "\"s\"", "1.5", "{"] {
+        let mut req = chat_history();
+        req.messages[2].parts[1] = call("functions.get_weather:0", "get_weather", not_an_object);
+        let err = request::encode(&req, &EncodeOptions::default()).expect_err(not_an_object);
+        let path = untranslatable_path(err);
+        assert!(path.ends_with(".arguments"), "{not_an_object}: {path}");
+    }
+}
+
 #[test]
 fn role_merging_and_tool_results_follow_gemini_turn_rules() {
     let v = encode_json(&chat_history()).expect("encodes");
