@@ -2,7 +2,7 @@
 //! table, and the `usage_hourly` rollups every usage query reads.
 //!
 //! Writing ([`UsageWriter`]) is off the hot path: `record` puts the record on a queue
-//! and returns; one writer thread with its own connection inserts batches (up to 4,000
+//! and returns; one writer thread with its own connection inserts batches (up to 2,000
 //! records, or whatever arrived within 200 ms of a batch's first record) in one
 //! transaction each, upserting the batch's rollups in the same transaction, so rows
 //! and rollups never disagree. The writer sleeps through a batch window: a caller

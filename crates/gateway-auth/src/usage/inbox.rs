@@ -45,6 +45,9 @@ pub(super) struct Inbox {
     pub(super) msgs: Vec<Msg>,
     /// Records among `msgs`.
     pub(super) records: usize,
+    /// When the first of them came: a record's batch window counts from its arrival,
+    /// not from when the writer, maybe busy committing, gets to it.
+    pub(super) first_at: Option<Instant>,
     /// A flush or shutdown is among `msgs`.
     pub(super) control: bool,
     /// A shutdown has been asked for (and may already have been taken).
@@ -75,6 +78,7 @@ impl Queue {
             inbox: Mutex::new(Inbox {
                 msgs: Vec::new(),
                 records: 0,
+                first_at: None,
                 control: false,
                 shutdown: false,
                 closed: false,
@@ -103,6 +107,9 @@ impl Queue {
         }
         let wake = match &msg {
             Msg::Record(_) => {
+                if inbox.records == 0 {
+                    inbox.first_at = Some(Instant::now());
+                }
                 inbox.records += 1;
                 match inbox.phase {
                     Phase::Idle => true,
@@ -179,6 +186,30 @@ impl Inbox {
         debug_assert!(spare.is_empty());
         std::mem::swap(&mut self.msgs, spare);
         self.records = 0;
+        self.first_at = None;
         self.control = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_counts_from_its_first_records_arrival() {
+        let queue = Queue::new(10);
+        let before = Instant::now();
+        // The writer is busy committing: records are queued without a wake-up, and
+        // the first one's arrival is kept for the window that takes them.
+        assert!(queue.push(Msg::Record(UsageRecord::default())));
+        let first = queue.lock().first_at.expect("the first record is timed");
+        assert!(first >= before && first <= Instant::now());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(queue.push(Msg::Record(UsageRecord::default())));
+        assert_eq!(queue.lock().first_at, Some(first), "later records keep it");
+        let mut taken = Vec::new();
+        queue.lock().take(&mut taken);
+        assert_eq!(taken.len(), 2);
+        assert_eq!(queue.lock().first_at, None, "the next window starts afresh");
     }
 }

@@ -53,10 +53,12 @@ impl Default for WriterConfig {
             max_queued_bytes: 256 << 20,
             // A backstop only: the byte bound comes first for any real record.
             capacity: 1_000_000,
-            // At 20,000 requests/s a 200 ms window holds 4,000 records; a commit's
-            // cost per record falls with its size (each touched page is written
-            // once per commit): 4,000 costs ~1 µs of CPU less per record than 1,000.
-            batch_max: 4_000,
+            // A commit's cost per record falls with its size (each touched page is
+            // written once per commit: 4,000 costs ~1 µs of CPU less per record than
+            // 1,000), but a larger commit takes longer, and records arriving during
+            // it are durable only after the next one: at 2,000 a kill -9 under load
+            // still loses no more than the last window (docs/BENCHMARKS.md).
+            batch_max: 2_000,
             batch_window: Duration::from_millis(200),
             retry_min: Duration::from_millis(50),
             retry_max: Duration::from_secs(5),
@@ -384,9 +386,10 @@ impl Worker {
                 };
             }
         }
+        let opened = inbox.first_at.unwrap_or_else(Instant::now);
         let deadline = *self
             .window
-            .get_or_insert_with(|| Instant::now() + self.config.batch_window);
+            .get_or_insert_with(|| opened + self.config.batch_window);
         inbox.phase = Phase::Collecting;
         inbox.ring_at = self.config.batch_max.saturating_sub(carried).max(1);
         while !queue.batch_ready(&inbox, carried) && Instant::now() < deadline {
