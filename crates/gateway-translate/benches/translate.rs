@@ -131,42 +131,53 @@ fn upstream_stream(shape: ApiShape, events: &[StreamEvent]) -> Vec<u8> {
     out
 }
 
+/// The bench name of a shape.
+fn short_name(shape: ApiShape) -> &'static str {
+    match shape {
+        ApiShape::OpenAiChat => "chat",
+        ApiShape::OpenAiResponses => "responses",
+        ApiShape::Anthropic => "anthropic",
+        ApiShape::Gemini => "gemini",
+        ApiShape::Ollama => "ollama",
+    }
+}
+
+/// Every cross-shape stream the gateway transcodes: any upstream shape to any caller
+/// shape (Ollama is an upstream shape only).
+fn stream_pairs() -> impl Iterator<Item = (ApiShape, ApiShape)> {
+    ApiShape::ALL.into_iter().flat_map(|from| {
+        ApiShape::ALL
+            .into_iter()
+            .filter(move |&to| to != from && to != ApiShape::Ollama)
+            .map(move |to| (from, to))
+    })
+}
+
 fn streams(c: &mut Criterion) {
     const DELTAS: usize = 1000;
     let events = reference_events(DELTAS);
     let mut g = c.benchmark_group("stream");
     g.throughput(Throughput::Elements(events.len() as u64));
-    let pairs = [
-        (
-            "chat_to_anthropic",
-            ApiShape::OpenAiChat,
-            ApiShape::Anthropic,
-        ),
-        (
-            "anthropic_to_chat",
-            ApiShape::Anthropic,
-            ApiShape::OpenAiChat,
-        ),
-        ("gemini_to_chat", ApiShape::Gemini, ApiShape::OpenAiChat),
-        (
-            "chat_to_responses",
-            ApiShape::OpenAiChat,
-            ApiShape::OpenAiResponses,
-        ),
-    ];
     let ctx = context();
-    for (name, from, to) in pairs {
+    for (from, to) in stream_pairs() {
+        let name = format!("{}_to_{}", short_name(from), short_name(to));
         let bytes = upstream_stream(from, &events);
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                let mut t = Transcoder::new(from, to, &ctx);
-                let mut out = Vec::with_capacity(bytes.len() * 2);
-                for chunk in bytes.chunks(4096) {
-                    t.push(chunk, &mut out);
-                }
-                t.finish(&mut out);
-                out
-            })
+        let transcode = |bytes: &[u8]| {
+            let mut t = Transcoder::new(from, to, &ctx);
+            let mut out = Vec::with_capacity(bytes.len() * 2);
+            for chunk in bytes.chunks(4096) {
+                t.push(chunk, &mut out);
+            }
+            t.finish(&mut out);
+            (t, out)
+        };
+        g.bench_function(&name, |b| {
+            let (t, _) = transcode(&bytes);
+            assert!(
+                t.is_ended() && t.error().is_none() && t.usage().is_some(),
+                "{name}: the reference stream transcodes cleanly"
+            );
+            b.iter(|| transcode(black_box(&bytes)).1)
         });
     }
     g.finish();

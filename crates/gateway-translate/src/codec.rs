@@ -270,7 +270,7 @@ pub fn upstream_framing(shape: ApiShape) -> Framing {
 }
 
 /// A stream decoder for any shape.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum StreamDecoder {
     /// OpenAI Chat.
     OpenAiChat(openai_chat::stream::Decoder),
@@ -295,6 +295,15 @@ impl StreamDecoder {
             ApiShape::Anthropic => Self::Anthropic(anthropic::stream::Decoder::new(ctx)),
             ApiShape::Gemini => Self::Gemini(gemini::stream::Decoder::new(ctx)),
             ApiShape::Ollama => Self::Ollama(ollama::stream::Decoder::new(ctx)),
+        }
+    }
+
+    /// The decoder without its hand-written frame scanner (see `json_text`).
+    #[cfg(test)]
+    pub(crate) fn without_scanner(self) -> Self {
+        match self {
+            Self::OpenAiChat(d) => Self::OpenAiChat(d.without_scanner()),
+            other => other,
         }
     }
 
@@ -483,5 +492,7 @@ impl Transcoder {
     }
 }
 
+#[cfg(test)]
+mod scan_agreement;
 #[cfg(test)]
 mod tests;

@@ -39,6 +39,7 @@ pub mod framing;
 pub mod fuzzing;
 pub mod ids;
 pub mod json;
+mod json_text;
 pub mod media;
 pub mod names;
 pub mod time;

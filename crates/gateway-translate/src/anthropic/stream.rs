@@ -25,7 +25,7 @@ use crate::names::ToolNameMap;
 pub use super::stream_encode::Encoder;
 
 /// Upstream Anthropic SSE frames → canonical events.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Decoder {
     tool_names: ToolNameMap,
     seed: String,

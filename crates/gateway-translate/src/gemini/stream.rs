@@ -32,7 +32,7 @@ enum OpenKind {
 }
 
 /// Upstream Gemini chunks → canonical events.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Decoder {
     ctx: ResponseContext,
     started: bool,

@@ -25,7 +25,7 @@ enum Open {
 }
 
 /// Turns Ollama NDJSON lines into canonical events.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Decoder {
     ctx: ResponseContext,
     started: bool,

@@ -23,7 +23,7 @@ use crate::framing::Frame;
 use crate::json;
 
 /// Reads a Responses upstream's SSE events.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Decoder {
     ctx: ResponseContext,
     started: bool,
@@ -36,7 +36,7 @@ pub struct Decoder {
     calls: usize,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Open {
     index: usize,
     output_index: usize,
@@ -45,7 +45,7 @@ struct Open {
     emitted: bool,
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum OpenKind {
     Text { content_index: usize },
     Tool,
