@@ -303,7 +303,10 @@ impl StreamDecoder {
     pub(crate) fn without_scanner(self) -> Self {
         match self {
             Self::OpenAiChat(d) => Self::OpenAiChat(d.without_scanner()),
-            other => other,
+            Self::Anthropic(d) => Self::Anthropic(d.without_scanner()),
+            Self::Gemini(d) => Self::Gemini(d.without_scanner()),
+            Self::OpenAiResponses(d) => Self::OpenAiResponses(d.without_scanner()),
+            Self::Ollama(d) => Self::Ollama(d.without_scanner()),
         }
     }
 

@@ -14,12 +14,13 @@ use serde_json::Value;
 
 use super::error as anthropic_error;
 use super::response::{stop_from_wire, usage_from_wire};
-use super::stream_view::{BlockIn, FastBlock, FastEvent};
+use super::stream_view::{BlockIn, DeltaKind, FastBlock, FastEvent, PlainDelta, scan_delta};
 use super::wire;
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
 use crate::framing::Frame;
 use crate::ids;
+use crate::json_text::{Holes, Template, slots, take_str};
 use crate::names::ToolNameMap;
 
 pub use super::stream_encode::Encoder;
@@ -27,6 +28,12 @@ pub use super::stream_encode::Encoder;
 /// Upstream Anthropic SSE frames → canonical events.
 #[derive(Debug, Clone)]
 pub struct Decoder {
+    /// `content_block_delta` frames are read by hand (off only in the tests that hold
+    /// the scanner to the serde path).
+    scan: bool,
+    /// The last delta frame, to read the next ones by comparison.
+    template: Template<PlainDelta>,
+    holes: Holes,
     tool_names: ToolNameMap,
     seed: String,
     model: String,
@@ -45,6 +52,9 @@ impl Decoder {
     /// A decoder for one answer.
     pub fn new(ctx: &ResponseContext) -> Self {
         Decoder {
+            scan: true,
+            template: Template::default(),
+            holes: Holes::default(),
             tool_names: ctx.tool_names.clone(),
             seed: ctx.id_seed.clone(),
             model: ctx.model.clone(),
@@ -67,6 +77,21 @@ impl Decoder {
     ) -> Result<(), TranslateError> {
         if self.done {
             return Ok(());
+        }
+        if self.scan {
+            let data = frame.data.as_str();
+            let mut values = slots();
+            if let Some((delta, labels)) = self.template.read(data, &mut values) {
+                let text = take_str(&labels, &mut values, delta.kind as u8);
+                self.on_delta(delta, text, out);
+                return Ok(());
+            }
+            self.holes.clear();
+            if let Some((delta, text)) = scan_delta(data, &mut self.holes) {
+                self.template.learn(data, &self.holes, delta);
+                self.on_delta(delta, text, out);
+                return Ok(());
+            }
         }
         // Typed, borrowed decoding for well-formed frames; anything unusual (odd types,
         // duplicate keys, errors) takes the lenient `Value` walk below, unchanged.
@@ -94,28 +119,15 @@ impl Decoder {
                 let Some(delta) = ev.delta else {
                     return false;
                 };
-                let index = ev.index.unwrap_or(0);
-                let Some((open, Some(canonical))) = self.current else {
-                    return true;
-                };
-                if open != index {
-                    return true;
-                }
-                let text = |t: Option<Cow<'_, str>>| t.map(Cow::into_owned).unwrap_or_default();
-                let d = match delta.kind {
-                    Some("text_delta") => Delta::Text(text(delta.text)),
-                    Some("input_json_delta") => Delta::ToolArguments(text(delta.partial_json)),
-                    Some("thinking_delta") => Delta::Reasoning(text(delta.thinking)),
-                    Some("signature_delta") => Delta::Signature(text(delta.signature)),
+                let (kind, text) = match delta.kind {
+                    Some("text_delta") => (DeltaKind::Text, delta.text),
+                    Some("input_json_delta") => (DeltaKind::InputJson, delta.partial_json),
+                    Some("thinking_delta") => (DeltaKind::Thinking, delta.thinking),
+                    Some("signature_delta") => (DeltaKind::Signature, delta.signature),
                     _ => return true,
                 };
-                if !matches!(&d, Delta::Text(s) | Delta::ToolArguments(s) | Delta::Reasoning(s) if s.is_empty())
-                {
-                    out.push(StreamEvent::Delta {
-                        index: canonical,
-                        delta: d,
-                    });
-                }
+                let index = ev.index.unwrap_or(0);
+                self.on_delta(PlainDelta { index, kind }, text.unwrap_or_default(), out);
             }
             "content_block_start" => {
                 let Some(Ok(block)) = ev
@@ -187,6 +199,30 @@ impl Decoder {
             _ => {}
         }
         true
+    }
+
+    /// A `content_block_delta` of the open block becomes a delta of its part.
+    fn on_delta(&mut self, delta: PlainDelta, text: Cow<'_, str>, out: &mut Vec<StreamEvent>) {
+        let Some((open, Some(canonical))) = self.current else {
+            return;
+        };
+        if open != delta.index {
+            return;
+        }
+        if text.is_empty() && delta.kind != DeltaKind::Signature {
+            return;
+        }
+        let text = text.into_owned();
+        let delta = match delta.kind {
+            DeltaKind::Text => Delta::Text(text),
+            DeltaKind::InputJson => Delta::ToolArguments(text),
+            DeltaKind::Thinking => Delta::Reasoning(text),
+            DeltaKind::Signature => Delta::Signature(text),
+        };
+        out.push(StreamEvent::Delta {
+            index: canonical,
+            delta,
+        });
     }
 
     fn on_message_start(&mut self, msg: wire::Message, out: &mut Vec<StreamEvent>) {
@@ -328,6 +364,13 @@ impl Decoder {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The decoder without its scanner: every frame through the serde views.
+    #[cfg(test)]
+    pub(crate) fn without_scanner(mut self) -> Self {
+        self.scan = false;
+        self
     }
 
     /// Ends the input: a stream cut before `message_stop` ends in an error.

@@ -16,7 +16,7 @@ mod scan;
 mod template;
 
 pub(crate) use scan::{Fields, Scan};
-pub(crate) use template::{Hole, Holes, Template, slots, take_str};
+pub(crate) use template::{Hole, Holes, MAX_HOLES, Template, Token, slots, take_str};
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
