@@ -55,4 +55,4 @@ pub mod openai_responses;
 
 pub use context::{EncodeOptions, ResponseContext};
 pub use error::TranslateError;
-pub use framing::{Frame, Framer, Framing};
+pub use framing::{Frame, FrameRef, Framer, Framing};

@@ -18,7 +18,7 @@ use super::stream_view::{BlockIn, DeltaKind, FastBlock, FastEvent, PlainDelta, s
 use super::wire;
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
-use crate::framing::Frame;
+use crate::framing::FrameRef;
 use crate::ids;
 use crate::json_text::{Holes, Template, slots, take_str};
 use crate::names::ToolNameMap;
@@ -70,16 +70,17 @@ impl Decoder {
     }
 
     /// Decodes one frame. Pings and unknown event types are ignored.
-    pub fn decode(
+    pub fn decode<'f>(
         &mut self,
-        frame: &Frame,
+        frame: impl Into<FrameRef<'f>>,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), TranslateError> {
+        let frame = frame.into();
         if self.done {
             return Ok(());
         }
         if self.scan {
-            let data = frame.data.as_str();
+            let data = frame.data;
             let mut values = slots();
             if let Some((delta, labels)) = self.template.read(data, &mut values) {
                 let text = take_str(&labels, &mut values, delta.kind as u8);
@@ -96,7 +97,7 @@ impl Decoder {
         // Typed, borrowed decoding for well-formed frames; anything unusual (odd types,
         // duplicate keys, errors) takes the lenient `Value` walk below, unchanged.
         if frame.data.trim_start().starts_with('{') {
-            if let Ok(ev) = serde_json::from_str::<FastEvent<'_>>(&frame.data) {
+            if let Ok(ev) = serde_json::from_str::<FastEvent<'_>>(frame.data) {
                 if self.decode_fast(ev, frame, out) {
                     return Ok(());
                 }
@@ -110,10 +111,10 @@ impl Decoder {
     fn decode_fast(
         &mut self,
         ev: FastEvent<'_>,
-        frame: &Frame,
+        frame: FrameRef<'_>,
         out: &mut Vec<StreamEvent>,
     ) -> bool {
-        let kind = ev.kind.or(frame.event.as_deref()).unwrap_or("");
+        let kind = ev.kind.or(frame.event).unwrap_or("");
         match kind {
             "content_block_delta" => {
                 let Some(delta) = ev.delta else {
@@ -256,15 +257,15 @@ impl Decoder {
     /// The lenient path: every field read from a `Value`, wrong types read as absent.
     fn decode_slow(
         &mut self,
-        frame: &Frame,
+        frame: FrameRef<'_>,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), TranslateError> {
-        let v: Value = serde_json::from_str(&frame.data)
+        let v: Value = serde_json::from_str(frame.data)
             .map_err(|e| TranslateError::upstream("stream event", e.to_string()))?;
         let kind = v
             .get("type")
             .and_then(Value::as_str)
-            .or(frame.event.as_deref())
+            .or(frame.event)
             .unwrap_or("");
         match kind {
             "message_start" => {

@@ -21,7 +21,7 @@ use super::stream_view::{ChunkView, PartView};
 use super::wire_response::{ErrorBody, Response, UsageMetadata};
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
-use crate::framing::Frame;
+use crate::framing::FrameRef;
 use crate::ids::synthesize_call_id;
 use crate::json_text::{Holes, MAX_HOLES, Template, Token, slots, take_str};
 
@@ -98,11 +98,12 @@ impl Decoder {
     }
 
     /// Decodes one frame (an SSE `data:` payload or a JSON-array element).
-    pub fn decode(
+    pub fn decode<'f>(
         &mut self,
-        frame: &Frame,
+        frame: impl Into<FrameRef<'f>>,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), TranslateError> {
+        let frame = frame.into();
         let data = frame.data.trim();
         if self.done || data.is_empty() {
             return Ok(());
@@ -394,7 +395,7 @@ mod tests {
             let mut reference = Decoder::new(&ctx);
             let mut a = Vec::new();
             let mut b = Vec::new();
-            let ra = fast.decode(&Frame::data(data), &mut a);
+            let ra = fast.decode(&crate::Frame::data(data), &mut a);
             let rb = reference.decode_reference(data, &mut b);
             assert_eq!(format!("{ra:?}"), format!("{rb:?}"), "{data}");
             assert_eq!(a, b, "{data}");

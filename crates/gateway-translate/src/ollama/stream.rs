@@ -13,7 +13,7 @@ use super::stream_scan::{self, CONTENT, THINKING};
 use super::{error, wire};
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
-use crate::framing::Frame;
+use crate::framing::FrameRef;
 use crate::json;
 use crate::json_text::{Holes, Template, slots, take_str};
 
@@ -60,16 +60,17 @@ impl Decoder {
     }
 
     /// Decodes one NDJSON line. Lines after the end are ignored.
-    pub fn decode(
+    pub fn decode<'f>(
         &mut self,
-        frame: &Frame,
+        frame: impl Into<FrameRef<'f>>,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), TranslateError> {
+        let frame = frame.into();
         if self.finished {
             return Ok(());
         }
         if self.scan {
-            let data = frame.data.as_str();
+            let data = frame.data;
             let mut values = slots();
             if let (true, Some(((), labels))) =
                 (self.started, self.template.read(data, &mut values))

@@ -15,7 +15,7 @@ use super::{error, response, wire};
 use crate::borrow::Str;
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
-use crate::framing::Frame;
+use crate::framing::FrameRef;
 use crate::json;
 use crate::json_text::{Holes, Template, slots, take_str};
 
@@ -142,11 +142,12 @@ impl Decoder {
     }
 
     /// Decodes one frame; events are appended to `out`.
-    pub fn decode(
+    pub fn decode<'f>(
         &mut self,
-        frame: &Frame,
+        frame: impl Into<FrameRef<'f>>,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), TranslateError> {
+        let frame = frame.into();
         if self.done {
             return Ok(());
         }
@@ -509,7 +510,7 @@ mod tests {
         let r = if wire_path {
             d.decode_wire(data.trim(), &mut out)
         } else {
-            d.decode(&Frame::data(data), &mut out)
+            d.decode(&crate::Frame::data(data), &mut out)
         };
         format!("{r:?} {out:?}")
     }

@@ -20,7 +20,7 @@ use super::stream_view::{LightEvent, may_be_delta};
 use super::{error, wire};
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
-use crate::framing::Frame;
+use crate::framing::FrameRef;
 use crate::json;
 use crate::json_text::{Holes, Template, slots, take_str};
 
@@ -79,11 +79,12 @@ impl Decoder {
     }
 
     /// Decodes one SSE frame into zero or more events.
-    pub fn decode(
+    pub fn decode<'f>(
         &mut self,
-        frame: &Frame,
+        frame: impl Into<FrameRef<'f>>,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), TranslateError> {
+        let frame = frame.into();
         let data = frame.data.trim();
         if self.finished || data.is_empty() || data == "[DONE]" {
             return Ok(());
@@ -109,7 +110,7 @@ impl Decoder {
             if let Ok(light) = serde_json::from_str::<LightEvent<'_>>(data) {
                 if !light.heavy() {
                     let kind = if light.kind.0.is_empty() {
-                        frame.event.as_deref().unwrap_or_default()
+                        frame.event.unwrap_or_default()
                     } else {
                         &light.kind.0
                     };
@@ -121,7 +122,7 @@ impl Decoder {
         }
         let mut ev: wire::Event = json::decode_upstream("stream event", data.as_bytes())?;
         if ev.kind.is_empty() {
-            ev.kind = frame.event.clone().unwrap_or_default();
+            ev.kind = frame.event.unwrap_or_default().to_owned();
         }
         let kind = std::mem::take(&mut ev.kind);
         match kind.as_str() {
