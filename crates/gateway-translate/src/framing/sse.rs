@@ -85,6 +85,7 @@ impl SseParser {
         emit: &mut impl FnMut(FrameRef<'_>),
     ) -> Result<(), FrameTooLarge> {
         let mut rest = chunk;
+        let text = valid_prefix(chunk);
         let mut pending = Pending::default();
         // (An empty chunk leaves a pending CR pending.)
         if self.after_cr && !rest.is_empty() {
@@ -105,7 +106,7 @@ impl SseParser {
                 }
             }
             if self.line.is_empty() {
-                self.take_line(head, &mut pending, emit)?;
+                self.take_line(head, text, &mut pending, emit)?;
             } else {
                 // A line begun in an earlier chunk, completed in the buffer.
                 self.keep(&mut pending)?;
@@ -113,7 +114,7 @@ impl SseParser {
                 let line = std::mem::take(&mut self.line);
                 let mut from_buffer = Pending::default();
                 let taken = self
-                    .take_line(&line, &mut from_buffer, emit)
+                    .take_line(&line, "", &mut from_buffer, emit)
                     .and_then(|()| self.keep(&mut from_buffer));
                 self.line = line;
                 self.line.clear();
@@ -187,14 +188,16 @@ impl SseParser {
         let mut pending = Pending::default();
         if !line.is_empty() {
             // The line was within the limit when it was buffered.
-            let _ = self.take_line(&line, &mut pending, emit);
+            let _ = self.take_line(&line, "", &mut pending, emit);
         }
         self.dispatch(&mut pending, emit);
     }
 
+    /// Reads one line; `within` is the text of the chunk it lies in, if it does.
     fn take_line<'l>(
         &mut self,
         line: &'l [u8],
+        within: &'l str,
         pending: &mut Pending<'l>,
         emit: &mut impl FnMut(FrameRef<'_>),
     ) -> Result<(), FrameTooLarge> {
@@ -218,7 +221,7 @@ impl SseParser {
                 if first && value.len() > self.limit {
                     return Err(FrameTooLarge { limit: self.limit });
                 }
-                if let (true, Ok(text)) = (first, std::str::from_utf8(value)) {
+                if let (true, Some(text)) = (first, text_of(value, within)) {
                     pending.data = Some(text);
                     return Ok(());
                 }
@@ -238,9 +241,9 @@ impl SseParser {
             b"event" if value.len() > self.limit => {
                 return Err(FrameTooLarge { limit: self.limit });
             }
-            b"event" => match std::str::from_utf8(value) {
-                Ok(name) => pending.event = Some(name),
-                Err(_) => {
+            b"event" => match text_of(value, within) {
+                Some(name) => pending.event = Some(name),
+                None => {
                     pending.event = None;
                     self.event.clear();
                     super::push_utf8(&mut self.event, value);
@@ -276,6 +279,27 @@ impl SseParser {
         self.data.clear();
         self.has_data = false;
         self.has_event = false;
+    }
+}
+
+/// The longest valid UTF-8 start of `chunk`. A chunk is validated once, which costs
+/// less than validating its lines one by one; a line past the valid start (a
+/// character split between chunks, invalid bytes) is validated on its own.
+fn valid_prefix(chunk: &[u8]) -> &str {
+    match std::str::from_utf8(chunk) {
+        Ok(text) => text,
+        Err(err) => std::str::from_utf8(&chunk[..err.valid_up_to()]).unwrap_or_default(),
+    }
+}
+
+/// `value` as text: its place in `within` when it lies there (a slice of the same
+/// memory, so the same bytes), else validated on its own.
+fn text_of<'l>(value: &'l [u8], within: &'l str) -> Option<&'l str> {
+    let start = (value.as_ptr() as usize).wrapping_sub(within.as_ptr() as usize);
+    let end = start.checked_add(value.len())?;
+    match within.get(start..end) {
+        Some(text) if text.as_ptr() == value.as_ptr() => Some(text),
+        _ => std::str::from_utf8(value).ok(),
     }
 }
 
@@ -338,7 +362,11 @@ mod tests {
         assert_eq!(whole[2].event.as_deref(), Some("bad\u{fffd}"));
         assert_eq!(whole[4].event.as_deref(), Some("c"));
         for i in 0..=stream.len() {
-            assert_eq!(parse_all(&[&stream[..i], &stream[i..]]), whole, "split at {i}");
+            assert_eq!(
+                parse_all(&[&stream[..i], &stream[i..]]),
+                whole,
+                "split at {i}"
+            );
             for j in i..=stream.len() {
                 let three = [&stream[..i], &stream[i..j], &stream[j..]];
                 assert_eq!(parse_all(&three), whole, "split at {i} and {j}");

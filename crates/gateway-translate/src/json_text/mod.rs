@@ -86,6 +86,11 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
 
 /// Writes `n` in decimal.
 pub(crate) fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    // Indexes and counters are mostly one digit.
+    if n < 10 {
+        out.push(b'0' + n as u8);
+        return;
+    }
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
