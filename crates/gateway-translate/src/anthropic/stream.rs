@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use super::error as anthropic_error;
 use super::response::{stop_from_wire, usage_from_wire};
-use super::stream_view::{BlockIn, DeltaKind, FastBlock, FastEvent, PlainDelta, scan_delta};
+use super::stream_scan::{DeltaKind, PlainDelta, scan_delta};
+use super::stream_view::{BlockIn, FastBlock, FastEvent};
 use super::wire;
 use crate::context::ResponseContext;
 use crate::error::TranslateError;

@@ -8,9 +8,8 @@ use std::borrow::Cow;
 
 use gateway_protocol::{Delta, ErrorKind, Family, GatewayError, PartStart, StreamEvent};
 
-use super::stream_view::{
-    self, ChoiceIn, ChunkIn, DeltaIn, PAYLOAD, ToolCallDeltaIn, borrowed, function_in,
-};
+use super::stream_scan::{self, PAYLOAD};
+use super::stream_view::{ChoiceIn, ChunkIn, DeltaIn, ToolCallDeltaIn, borrowed, function_in};
 use super::{error, response, wire};
 use crate::borrow::Str;
 use crate::context::ResponseContext;
@@ -171,7 +170,7 @@ impl Decoder {
             }
         }
         self.holes.clear();
-        let Some(chunk) = stream_view::scan(data, &mut self.holes) else {
+        let Some(chunk) = stream_scan::scan(data, &mut self.holes) else {
             return self.decode_serde(data, out);
         };
         if let Some(plain) = Plain::of(&chunk, &self.holes) {
