@@ -1,5 +1,6 @@
 //! Criterion benches for the codecs: cross-shape request translation, the same-shape
-//! model edit, and stream transcoding in events per second.
+//! model edit, stream transcoding for every cross-shape pair, and the same-shape
+//! relay's side reading of a stream (`stream/tap_*`), in events per second.
 //!
 //! Inputs are the reference bodies in `benches/data/` and streams produced by the
 //! shape encoders themselves (1,000 text deltas plus a tool call), so every shape is
@@ -11,8 +12,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gateway_protocol::{ApiShape, Delta, PartStart, StopReason, StreamEvent, Usage};
-use gateway_translate::codec::{self, StreamEncoder, Transcoder};
-use gateway_translate::{EncodeOptions, ResponseContext, fastpath};
+use gateway_translate::codec::{self, StreamDecoder, StreamEncoder, Transcoder};
+use gateway_translate::estimate::StreamTally;
+use gateway_translate::{EncodeOptions, FrameRef, Framer, ResponseContext, fastpath};
 
 const CHAT: &[u8] = include_bytes!("data/chat_request.json");
 const ANTHROPIC: &[u8] = include_bytes!("data/anthropic_request.json");
@@ -131,45 +133,93 @@ fn upstream_stream(shape: ApiShape, events: &[StreamEvent]) -> Vec<u8> {
     out
 }
 
+/// The bench name of a shape.
+fn short_name(shape: ApiShape) -> &'static str {
+    match shape {
+        ApiShape::OpenAiChat => "chat",
+        ApiShape::OpenAiResponses => "responses",
+        ApiShape::Anthropic => "anthropic",
+        ApiShape::Gemini => "gemini",
+        ApiShape::Ollama => "ollama",
+    }
+}
+
+/// Every cross-shape stream the gateway transcodes: any upstream shape to any caller
+/// shape (Ollama is an upstream shape only).
+fn stream_pairs() -> impl Iterator<Item = (ApiShape, ApiShape)> {
+    ApiShape::ALL.into_iter().flat_map(|from| {
+        ApiShape::ALL
+            .into_iter()
+            .filter(move |&to| to != from && to != ApiShape::Ollama)
+            .map(move |to| (from, to))
+    })
+}
+
 fn streams(c: &mut Criterion) {
     const DELTAS: usize = 1000;
     let events = reference_events(DELTAS);
     let mut g = c.benchmark_group("stream");
     g.throughput(Throughput::Elements(events.len() as u64));
-    let pairs = [
-        (
-            "chat_to_anthropic",
-            ApiShape::OpenAiChat,
-            ApiShape::Anthropic,
-        ),
-        (
-            "anthropic_to_chat",
-            ApiShape::Anthropic,
-            ApiShape::OpenAiChat,
-        ),
-        ("gemini_to_chat", ApiShape::Gemini, ApiShape::OpenAiChat),
-        (
-            "chat_to_responses",
-            ApiShape::OpenAiChat,
-            ApiShape::OpenAiResponses,
-        ),
-    ];
     let ctx = context();
-    for (name, from, to) in pairs {
+    for (from, to) in stream_pairs() {
+        let name = format!("{}_to_{}", short_name(from), short_name(to));
         let bytes = upstream_stream(from, &events);
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                let mut t = Transcoder::new(from, to, &ctx);
-                let mut out = Vec::with_capacity(bytes.len() * 2);
-                for chunk in bytes.chunks(4096) {
-                    t.push(chunk, &mut out);
-                }
-                t.finish(&mut out);
-                out
-            })
+        let transcode = |bytes: &[u8]| {
+            let mut t = Transcoder::new(from, to, &ctx);
+            let mut out = Vec::with_capacity(bytes.len() * 2);
+            for chunk in bytes.chunks(4096) {
+                t.push(chunk, &mut out);
+            }
+            t.finish(&mut out);
+            (t, out)
+        };
+        g.bench_function(&name, |b| {
+            let (t, _) = transcode(&bytes);
+            assert!(
+                t.is_ended() && t.error().is_none() && t.usage().is_some(),
+                "{name}: the reference stream transcodes cleanly"
+            );
+            b.iter(|| transcode(black_box(&bytes)).1)
+        });
+    }
+    for shape in ApiShape::ALL {
+        let bytes = upstream_stream(shape, &events);
+        let name = format!("tap_{}", short_name(shape));
+        g.bench_function(&name, |b| {
+            let (tally, _) = tap(shape, &ctx, &bytes);
+            assert!(tally.usage().is_some() && tally.error().is_none(), "{name}");
+            b.iter(|| tap(shape, &ctx, black_box(&bytes)).1)
         });
     }
     g.finish();
+}
+
+/// What the same-shape relay reads on the side of the bytes it passes through
+/// (gateway-server `chat/relay.rs`): every frame decoded, only to tally the usage and
+/// output for accounting. Returns the tally and the number of events.
+#[inline(never)]
+fn tap(shape: ApiShape, ctx: &ResponseContext, bytes: &[u8]) -> (StreamTally, usize) {
+    let mut framer = Framer::new(codec::upstream_framing(shape));
+    let mut decoder = StreamDecoder::new(shape, ctx);
+    let mut events = Vec::new();
+    let mut tally = StreamTally::default();
+    let mut seen = 0;
+    let mut observe = |frame: FrameRef<'_>| {
+        let _ = decoder.decode(frame, &mut events);
+        for event in events.drain(..) {
+            tally.observe(&event);
+            seen += 1;
+        }
+    };
+    for chunk in bytes.chunks(4096) {
+        framer.push_with(chunk, &mut observe).expect("frames fit");
+    }
+    framer.finish_with(&mut observe);
+    decoder.finish(&mut events);
+    for event in events.drain(..) {
+        tally.observe(&event);
+    }
+    (tally, seen)
 }
 
 criterion_group!(benches, requests, streams);

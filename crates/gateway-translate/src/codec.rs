@@ -14,7 +14,7 @@ use gateway_protocol::{
 use crate::context::{EncodeOptions, ResponseContext};
 use crate::error::TranslateError;
 use crate::estimate::StreamTally;
-use crate::framing::{Frame, Framer, Framing};
+use crate::framing::{FrameRef, Framer, Framing};
 use crate::{anthropic, gemini, ollama, openai_chat, openai_embeddings, openai_responses};
 
 /// Decodes a caller's chat request. Gemini bodies carry no model or stream flag (they
@@ -270,7 +270,7 @@ pub fn upstream_framing(shape: ApiShape) -> Framing {
 }
 
 /// A stream decoder for any shape.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum StreamDecoder {
     /// OpenAI Chat.
     OpenAiChat(openai_chat::stream::Decoder),
@@ -298,12 +298,26 @@ impl StreamDecoder {
         }
     }
 
-    /// Decodes one frame, appending canonical events.
-    pub fn decode(
+    /// The decoder without its hand-written frame scanner (see `json_text`).
+    #[cfg(test)]
+    pub(crate) fn without_scanner(self) -> Self {
+        match self {
+            Self::OpenAiChat(d) => Self::OpenAiChat(d.without_scanner()),
+            Self::Anthropic(d) => Self::Anthropic(d.without_scanner()),
+            Self::Gemini(d) => Self::Gemini(d.without_scanner()),
+            Self::OpenAiResponses(d) => Self::OpenAiResponses(d.without_scanner()),
+            Self::Ollama(d) => Self::Ollama(d.without_scanner()),
+        }
+    }
+
+    /// Decodes one frame (a [`Frame`](crate::Frame) or a borrowed [`FrameRef`]), appending
+    /// canonical events.
+    pub fn decode<'f>(
         &mut self,
-        frame: &Frame,
+        frame: impl Into<FrameRef<'f>>,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), TranslateError> {
+        let frame = frame.into();
         match self {
             Self::OpenAiChat(d) => d.decode(frame, out),
             Self::OpenAiResponses(d) => d.decode(frame, out),
@@ -370,13 +384,20 @@ impl StreamEncoder {
 ///
 /// Malformed upstream data ends the caller's stream with an error in the caller's
 /// grammar; nothing is buffered beyond one incomplete frame, itself capped (see
-/// [`Framer`]).
+/// [`Framer`]). Frames are decoded as the framer finds them, borrowed from the chunk
+/// pushed, and the caller's bytes written straight into the output.
 #[derive(Debug)]
 pub struct Transcoder {
     framer: Framer,
+    core: Core,
+}
+
+/// The transcoder past its framer: a frame in, the caller's bytes out.
+#[derive(Debug)]
+struct Core {
     decoder: StreamDecoder,
     encoder: StreamEncoder,
-    frames: Vec<Frame>,
+    /// The events of one frame, reused.
     events: Vec<StreamEvent>,
     tally: StreamTally,
     ended: bool,
@@ -387,22 +408,23 @@ impl Transcoder {
     pub fn new(upstream: ApiShape, caller: ApiShape, ctx: &ResponseContext) -> Self {
         Transcoder {
             framer: Framer::new(upstream_framing(upstream)),
-            decoder: StreamDecoder::new(upstream, ctx),
-            encoder: StreamEncoder::new(caller, ctx),
-            frames: Vec::new(),
-            events: Vec::new(),
-            tally: StreamTally::default(),
-            ended: false,
+            core: Core {
+                decoder: StreamDecoder::new(upstream, ctx),
+                encoder: StreamEncoder::new(caller, ctx),
+                events: Vec::new(),
+                tally: StreamTally::default(),
+                ended: false,
+            },
         }
     }
 
     /// Feeds upstream bytes; appends the caller bytes they produce to `out`.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
-        if self.ended {
+        if self.core.ended {
             return;
         }
-        let framed = self.framer.push(chunk, &mut self.frames);
-        self.drain(out);
+        let core = &mut self.core;
+        let framed = self.framer.push_with(chunk, |frame| core.frame(frame, out));
         if let Err(err) = framed {
             self.fail(TranslateError::from(err).into(), out);
         }
@@ -410,61 +432,59 @@ impl Transcoder {
 
     /// Ends the upstream stream; appends the closing caller bytes to `out`.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.ended {
+        if self.core.ended {
             return;
         }
-        self.framer.finish(&mut self.frames);
-        self.drain(out);
-        if !self.ended {
-            self.decoder.finish(&mut self.events);
-            self.emit(out);
+        let core = &mut self.core;
+        self.framer.finish_with(|frame| core.frame(frame, out));
+        if !core.ended {
+            core.decoder.finish(&mut core.events);
+            core.emit(out);
         }
     }
 
     /// Ends the caller's stream with `err` (e.g. an upstream timeout).
     pub fn fail(&mut self, err: GatewayError, out: &mut Vec<u8>) {
-        if !self.ended {
-            self.events.push(StreamEvent::Error(err));
-            self.emit(out);
+        if !self.core.ended {
+            self.core.events.push(StreamEvent::Error(err));
+            self.core.emit(out);
         }
     }
 
     /// The last usage the upstream reported, for accounting.
     pub fn usage(&self) -> Option<Usage> {
-        self.tally.usage()
+        self.core.tally.usage()
     }
 
     /// Output tokens estimated from the content written to the caller so far (see
     /// [`crate::estimate::OutputCount`]), for accounting when the upstream reported
     /// no usage.
     pub fn output_tokens(&self) -> u64 {
-        self.tally.output_tokens()
+        self.core.tally.output_tokens()
     }
 
     /// The error the caller's stream ended with, if it ended with one (unreadable
     /// upstream data, an event too large, or [`Transcoder::fail`]).
     pub fn error(&self) -> Option<&GatewayError> {
-        self.tally.error()
+        self.core.tally.error()
     }
 
     /// True once a stop or an error was sent to the caller.
     pub fn is_ended(&self) -> bool {
-        self.ended
+        self.core.ended
     }
+}
 
-    fn drain(&mut self, out: &mut Vec<u8>) {
-        let mut frames = std::mem::take(&mut self.frames);
-        for frame in frames.drain(..) {
-            if let Err(err) = self.decoder.decode(&frame, &mut self.events) {
-                self.events.push(StreamEvent::Error(err.into()));
-            }
-            self.emit(out);
-            if self.ended {
-                break;
-            }
+impl Core {
+    /// Decodes one frame and writes what it means; frames after the end are dropped.
+    fn frame(&mut self, frame: FrameRef<'_>, out: &mut Vec<u8>) {
+        if self.ended {
+            return;
         }
-        frames.clear();
-        self.frames = frames;
+        if let Err(err) = self.decoder.decode(frame, &mut self.events) {
+            self.events.push(StreamEvent::Error(err.into()));
+        }
+        self.emit(out);
     }
 
     fn emit(&mut self, out: &mut Vec<u8>) {
@@ -483,5 +503,7 @@ impl Transcoder {
     }
 }
 
+#[cfg(test)]
+mod scan_agreement;
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,8 @@
 //! | `request_encode.rs` | request encode, `ChatRequest` → upstream body |
 //! | `response.rs` | response decode (upstream body → `ChatResponse`) and encode (→ caller body), and the pieces the stream codecs share (stop reasons, usage, ids) |
 //! | `stream.rs` | the stream `Decoder`, frames → `StreamEvent`s; re-exports `Encoder` |
-//! | `stream_view.rs` | borrowed views of stream frames: the decoder's fast path, same fallback rule as `request_view.rs` |
+//! | `stream_scan.rs` | the common stream frames read by hand (a strict `json_text::Scan` that gives up when unsure), recording the values that change from frame to frame for the decoder's `json_text::Template`; what it leaves goes to `stream_view.rs` |
+//! | `stream_view.rs` | borrowed views of stream frames: the decoder's serde path, same fallback rule as `request_view.rs` |
 //! | `stream_encode.rs` | the stream `Encoder`, `StreamEvent`s → the exact bytes a caller reads |
 //! | `error.rs` | `GatewayError` → status and envelope; an upstream's error answer → `GatewayError` |
 //! | `models.rs`, `count_tokens.rs`, `embeddings.rs` | the other operations, where the shape has them |
@@ -22,7 +23,8 @@
 //!
 //! Framing (SSE, JSON array, NDJSON) is separate, in [`framing`]; the same-shape fast
 //! path that edits bytes without decoding is in [`fastpath`]; `borrow` holds the
-//! borrowed strings and value checkers the views share. [`codec`] dispatches every
+//! borrowed strings and value checkers the views share, `json_text` the hand-written
+//! JSON reading and writing of the stream codecs' hot paths. [`codec`] dispatches every
 //! operation on an [`ApiShape`](gateway_protocol::ApiShape).
 //!
 //! No I/O, no async runtime: the crate can be embedded anywhere.
@@ -40,6 +42,7 @@ pub mod framing;
 pub mod fuzzing;
 pub mod ids;
 pub mod json;
+mod json_text;
 mod json_writer;
 pub mod media;
 pub mod names;
@@ -57,4 +60,4 @@ pub mod openai_responses;
 
 pub use context::{EncodeOptions, ResponseContext};
 pub use error::TranslateError;
-pub use framing::{Frame, Framer, Framing};
+pub use framing::{Frame, FrameRef, Framer, Framing};

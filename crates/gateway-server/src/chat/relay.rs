@@ -19,7 +19,7 @@ use gateway_providers::BodyStream;
 use gateway_translate::codec::{StreamDecoder, StreamEncoder, Transcoder, upstream_framing};
 use gateway_translate::estimate::StreamTally;
 use gateway_translate::framing::{FrameTooLarge, write_sse};
-use gateway_translate::{Frame, Framer, ResponseContext, TranslateError, fastpath};
+use gateway_translate::{FrameRef, Framer, ResponseContext, TranslateError, fastpath};
 use http_body::Frame as BodyFrame;
 
 use super::Prepared;
@@ -36,10 +36,10 @@ enum Mode {
 }
 
 /// Frames of a same-shape stream, decoded on the side only to be read: the usage
-/// they report, the output they carry, whether the stream ends in an error.
+/// they report, the output they carry, whether the stream ends in an error. Frames
+/// are read borrowed from the chunk, as the framer finds them.
 struct Tap {
     framer: Framer,
-    frames: Vec<Frame>,
     decoder: StreamDecoder,
     events: Vec<StreamEvent>,
     tally: StreamTally,
@@ -49,38 +49,61 @@ impl Tap {
     fn new(shape: ApiShape, ctx: &ResponseContext) -> Tap {
         Tap {
             framer: Framer::new(upstream_framing(shape)),
-            frames: Vec::new(),
             decoder: StreamDecoder::new(shape, ctx),
             events: Vec::new(),
             tally: StreamTally::default(),
         }
     }
 
-    fn push(&mut self, chunk: &[u8]) -> Result<(), FrameTooLarge> {
-        let framed = self.framer.push(chunk, &mut self.frames);
-        self.observe();
-        framed
+    /// Reads the frames of `chunk`, each also passed to `each`.
+    fn push(
+        &mut self,
+        chunk: &[u8],
+        mut each: impl FnMut(FrameRef<'_>),
+    ) -> Result<(), FrameTooLarge> {
+        let Tap {
+            framer,
+            decoder,
+            events,
+            tally,
+        } = self;
+        framer.push_with(chunk, |frame| {
+            observe(decoder, frame, events, tally);
+            each(frame);
+        })
     }
 
-    fn finish(&mut self) {
-        self.framer.finish(&mut self.frames);
-        self.observe();
-        self.decoder.finish(&mut self.events);
-        tally(&mut self.events, &mut self.tally);
-    }
-
-    fn observe(&mut self) {
-        for frame in &self.frames {
-            // What does not decode is still relayed; it is just not counted.
-            let _ = self.decoder.decode(frame, &mut self.events);
-            tally(&mut self.events, &mut self.tally);
-        }
+    /// Reads the last frame, if any (also passed to `each`), and the stream's end.
+    fn finish(&mut self, mut each: impl FnMut(FrameRef<'_>)) {
+        let Tap {
+            framer,
+            decoder,
+            events,
+            tally,
+        } = self;
+        framer.finish_with(|frame| {
+            observe(decoder, frame, events, tally);
+            each(frame);
+        });
+        decoder.finish(events);
+        drain_into(events, tally);
     }
 }
 
-fn tally(events: &mut Vec<StreamEvent>, into: &mut StreamTally) {
+fn observe(
+    decoder: &mut StreamDecoder,
+    frame: FrameRef<'_>,
+    events: &mut Vec<StreamEvent>,
+    tally: &mut StreamTally,
+) {
+    // What does not decode is still relayed; it is just not counted.
+    let _ = decoder.decode(frame, events);
+    drain_into(events, tally);
+}
+
+fn drain_into(events: &mut Vec<StreamEvent>, tally: &mut StreamTally) {
     for event in events.drain(..) {
-        into.observe(&event);
+        tally.observe(&event);
     }
 }
 
@@ -170,15 +193,14 @@ impl Relay {
         let too_large = |e: FrameTooLarge| GatewayError::from(TranslateError::from(e));
         match &mut self.mode {
             Mode::Pass { tap } => {
-                let framed = tap.push(chunk);
-                tap.frames.clear();
+                let framed = tap.push(chunk, |_| {});
                 self.out.extend_from_slice(chunk);
                 framed.map_err(too_large)
             }
             Mode::StripUsage { tap } => {
-                let framed = tap.push(chunk);
-                write_frames(&mut tap.frames, &mut self.out);
-                framed.map_err(too_large)
+                let out = &mut self.out;
+                tap.push(chunk, |frame| write_frame(frame, out))
+                    .map_err(too_large)
             }
             Mode::Transcode(t) => {
                 t.push(chunk, &mut self.out);
@@ -191,13 +213,12 @@ impl Relay {
         self.upstream = None;
         let failed = match &mut self.mode {
             Mode::Pass { tap } => {
-                tap.finish();
-                tap.frames.clear();
+                tap.finish(|_| {});
                 tap.tally.error().cloned()
             }
             Mode::StripUsage { tap } => {
-                tap.finish();
-                write_frames(&mut tap.frames, &mut self.out);
+                let out = &mut self.out;
+                tap.finish(|frame| write_frame(frame, out));
                 tap.tally.error().cloned()
             }
             Mode::Transcode(t) => {
@@ -279,12 +300,9 @@ impl Drop for Relay {
     }
 }
 
-/// Writes OpenAI Chat frames back as SSE, leaving out usage-only chunks.
-fn write_frames(frames: &mut Vec<Frame>, out: &mut Vec<u8>) {
-    for frame in frames.drain(..) {
-        if fastpath::is_usage_only_chunk(frame.data.as_bytes()) {
-            continue;
-        }
-        write_sse(out, frame.event.as_deref(), frame.data.as_bytes());
+/// Writes an OpenAI Chat frame back as SSE, unless it is a usage-only chunk.
+fn write_frame(frame: FrameRef<'_>, out: &mut Vec<u8>) {
+    if !fastpath::is_usage_only_chunk(frame.data.as_bytes()) {
+        write_sse(out, frame.event, frame.data.as_bytes());
     }
 }

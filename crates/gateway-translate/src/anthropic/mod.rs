@@ -12,6 +12,7 @@ mod request_view;
 pub mod response;
 pub mod stream;
 mod stream_encode;
+mod stream_scan;
 mod stream_view;
 pub mod wire;
 

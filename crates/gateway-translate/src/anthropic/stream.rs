@@ -14,19 +14,27 @@ use serde_json::Value;
 
 use super::error as anthropic_error;
 use super::response::{stop_from_wire, usage_from_wire};
+use super::stream_scan::{DeltaKind, PlainDelta, scan_delta};
 use super::stream_view::{BlockIn, FastBlock, FastEvent};
 use super::wire;
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
-use crate::framing::Frame;
+use crate::framing::FrameRef;
 use crate::ids;
+use crate::json_text::{Holes, Template, slots, take_str};
 use crate::names::ToolNameMap;
 
 pub use super::stream_encode::Encoder;
 
 /// Upstream Anthropic SSE frames → canonical events.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Decoder {
+    /// `content_block_delta` frames are read by hand (off only in the tests that hold
+    /// the scanner to the serde path).
+    scan: bool,
+    /// The last delta frame, to read the next ones by comparison.
+    template: Template<PlainDelta>,
+    holes: Holes,
     tool_names: ToolNameMap,
     seed: String,
     model: String,
@@ -45,6 +53,9 @@ impl Decoder {
     /// A decoder for one answer.
     pub fn new(ctx: &ResponseContext) -> Self {
         Decoder {
+            scan: true,
+            template: Template::default(),
+            holes: Holes::default(),
             tool_names: ctx.tool_names.clone(),
             seed: ctx.id_seed.clone(),
             model: ctx.model.clone(),
@@ -60,18 +71,34 @@ impl Decoder {
     }
 
     /// Decodes one frame. Pings and unknown event types are ignored.
-    pub fn decode(
+    pub fn decode<'f>(
         &mut self,
-        frame: &Frame,
+        frame: impl Into<FrameRef<'f>>,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), TranslateError> {
+        let frame = frame.into();
         if self.done {
             return Ok(());
+        }
+        if self.scan {
+            let data = frame.data;
+            let mut values = slots();
+            if let Some((delta, labels)) = self.template.read(data, &mut values) {
+                let text = take_str(&labels, &mut values, delta.kind as u8);
+                self.on_delta(delta, text, out);
+                return Ok(());
+            }
+            self.holes.clear();
+            if let Some((delta, text)) = scan_delta(data, &mut self.holes) {
+                self.template.learn(data, &self.holes, delta);
+                self.on_delta(delta, text, out);
+                return Ok(());
+            }
         }
         // Typed, borrowed decoding for well-formed frames; anything unusual (odd types,
         // duplicate keys, errors) takes the lenient `Value` walk below, unchanged.
         if frame.data.trim_start().starts_with('{') {
-            if let Ok(ev) = serde_json::from_str::<FastEvent<'_>>(&frame.data) {
+            if let Ok(ev) = serde_json::from_str::<FastEvent<'_>>(frame.data) {
                 if self.decode_fast(ev, frame, out) {
                     return Ok(());
                 }
@@ -85,37 +112,24 @@ impl Decoder {
     fn decode_fast(
         &mut self,
         ev: FastEvent<'_>,
-        frame: &Frame,
+        frame: FrameRef<'_>,
         out: &mut Vec<StreamEvent>,
     ) -> bool {
-        let kind = ev.kind.or(frame.event.as_deref()).unwrap_or("");
+        let kind = ev.kind.or(frame.event).unwrap_or("");
         match kind {
             "content_block_delta" => {
                 let Some(delta) = ev.delta else {
                     return false;
                 };
-                let index = ev.index.unwrap_or(0);
-                let Some((open, Some(canonical))) = self.current else {
-                    return true;
-                };
-                if open != index {
-                    return true;
-                }
-                let text = |t: Option<Cow<'_, str>>| t.map(Cow::into_owned).unwrap_or_default();
-                let d = match delta.kind {
-                    Some("text_delta") => Delta::Text(text(delta.text)),
-                    Some("input_json_delta") => Delta::ToolArguments(text(delta.partial_json)),
-                    Some("thinking_delta") => Delta::Reasoning(text(delta.thinking)),
-                    Some("signature_delta") => Delta::Signature(text(delta.signature)),
+                let (kind, text) = match delta.kind {
+                    Some("text_delta") => (DeltaKind::Text, delta.text),
+                    Some("input_json_delta") => (DeltaKind::InputJson, delta.partial_json),
+                    Some("thinking_delta") => (DeltaKind::Thinking, delta.thinking),
+                    Some("signature_delta") => (DeltaKind::Signature, delta.signature),
                     _ => return true,
                 };
-                if !matches!(&d, Delta::Text(s) | Delta::ToolArguments(s) | Delta::Reasoning(s) if s.is_empty())
-                {
-                    out.push(StreamEvent::Delta {
-                        index: canonical,
-                        delta: d,
-                    });
-                }
+                let index = ev.index.unwrap_or(0);
+                self.on_delta(PlainDelta { index, kind }, text.unwrap_or_default(), out);
             }
             "content_block_start" => {
                 let Some(Ok(block)) = ev
@@ -189,6 +203,30 @@ impl Decoder {
         true
     }
 
+    /// A `content_block_delta` of the open block becomes a delta of its part.
+    fn on_delta(&mut self, delta: PlainDelta, text: Cow<'_, str>, out: &mut Vec<StreamEvent>) {
+        let Some((open, Some(canonical))) = self.current else {
+            return;
+        };
+        if open != delta.index {
+            return;
+        }
+        if text.is_empty() && delta.kind != DeltaKind::Signature {
+            return;
+        }
+        let text = text.into_owned();
+        let delta = match delta.kind {
+            DeltaKind::Text => Delta::Text(text),
+            DeltaKind::InputJson => Delta::ToolArguments(text),
+            DeltaKind::Thinking => Delta::Reasoning(text),
+            DeltaKind::Signature => Delta::Signature(text),
+        };
+        out.push(StreamEvent::Delta {
+            index: canonical,
+            delta,
+        });
+    }
+
     fn on_message_start(&mut self, msg: wire::Message, out: &mut Vec<StreamEvent>) {
         self.merge_usage(&msg.usage);
         if !self.started {
@@ -220,15 +258,15 @@ impl Decoder {
     /// The lenient path: every field read from a `Value`, wrong types read as absent.
     fn decode_slow(
         &mut self,
-        frame: &Frame,
+        frame: FrameRef<'_>,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), TranslateError> {
-        let v: Value = serde_json::from_str(&frame.data)
+        let v: Value = serde_json::from_str(frame.data)
             .map_err(|e| TranslateError::upstream("stream event", e.to_string()))?;
         let kind = v
             .get("type")
             .and_then(Value::as_str)
-            .or(frame.event.as_deref())
+            .or(frame.event)
             .unwrap_or("");
         match kind {
             "message_start" => {
@@ -328,6 +366,13 @@ impl Decoder {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The decoder without its scanner: every frame through the serde views.
+    #[cfg(test)]
+    pub(crate) fn without_scanner(mut self) -> Self {
+        self.scan = false;
+        self
     }
 
     /// Ends the input: a stream cut before `message_stop` ends in an error.

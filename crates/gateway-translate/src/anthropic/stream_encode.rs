@@ -372,24 +372,13 @@ fn write_message_delta(out: &mut Vec<u8>, reason: &str, sequence: Option<&str>, 
 
 /// A JSON string literal (serde_json's escaping, as `Value` used).
 fn push_str(out: &mut Vec<u8>, s: &str) {
-    // Writing into a `Vec` cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+    crate::json_text::write_str(out, s);
 }
 
 fn push_usize(out: &mut Vec<u8>, n: usize) {
     push_u64(out, n as u64);
 }
 
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+fn push_u64(out: &mut Vec<u8>, n: u64) {
+    crate::json_text::write_u64(out, n);
 }

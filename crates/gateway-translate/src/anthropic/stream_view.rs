@@ -2,6 +2,9 @@
 //! strings borrow from the frame and nested values stay raw until a block needs them.
 //! A frame the views refuse is decoded again through `serde_json::Value` (the
 //! reference path), which gives the same events and the same errors.
+//!
+//! `stream_scan.rs` reads `content_block_delta` frames (nearly all of a stream) by
+//! hand first.
 
 use std::borrow::Cow;
 

@@ -1,7 +1,7 @@
 //! A JSON array streamed element by element (Gemini `streamGenerateContent` without
 //! `alt=sse`): `[{...},\r\n{...}]`.
 
-use super::{DEFAULT_MAX_FRAME_BYTES, Frame, FrameTooLarge, reserve_within};
+use super::{DEFAULT_MAX_FRAME_BYTES, Frame, FrameRef, FrameTooLarge, reserve_within};
 
 /// An incremental splitter that yields each top-level element of a JSON array.
 /// It tracks only nesting and string state; elements are validated by the codec.
@@ -95,6 +95,27 @@ impl JsonArrayParser {
             }
         }
         Ok(())
+    }
+
+    /// Feeds a chunk; each complete element is passed to `emit` (copied: this framing
+    /// is rare, Gemini upstreams are asked for SSE).
+    pub fn push_with(
+        &mut self,
+        chunk: &[u8],
+        emit: &mut impl FnMut(FrameRef<'_>),
+    ) -> Result<(), FrameTooLarge> {
+        let mut frames = Vec::new();
+        let pushed = self.push(chunk, &mut frames);
+        frames.iter().for_each(|frame| emit(frame.view()));
+        pushed
+    }
+
+    /// Ends the input, passing an unfinished element (see [`JsonArrayParser::finish`])
+    /// to `emit`.
+    pub fn finish_with(&mut self, emit: &mut impl FnMut(FrameRef<'_>)) {
+        let mut frames = Vec::new();
+        self.finish(&mut frames);
+        frames.iter().for_each(|frame| emit(frame.view()));
     }
 
     /// Ends the input. An unfinished element is passed on so the codec reports it as

@@ -1,8 +1,9 @@
 //! Stream framings: SSE, Gemini's streamed JSON array, and NDJSON.
 //!
 //! Bytes arrive in arbitrary chunks; a framer turns them into [`Frame`]s (an optional
-//! event name and one payload) that the shape codecs consume. Codecs never see bytes
-//! and framers never see JSON semantics.
+//! event name and one payload) that the shape codecs consume, or hands them out
+//! borrowed as [`FrameRef`]s ([`Framer::push_with`]: no copy for a frame inside the
+//! chunk). Codecs never see bytes and framers never see JSON semantics.
 //!
 //! A frame is buffered until it is complete, so each framer holds at most
 //! [`DEFAULT_MAX_FRAME_BYTES`] (or the limit it was made with) of one frame: past
@@ -82,6 +83,40 @@ impl Frame {
             data: data.into(),
         }
     }
+
+    /// The frame, borrowed.
+    pub fn view(&self) -> FrameRef<'_> {
+        FrameRef {
+            event: self.event.as_deref(),
+            data: &self.data,
+        }
+    }
+}
+
+/// A framed event, borrowed: from the chunk just pushed when the whole event lies in
+/// it (the common case: no copy, no allocation), else from the framer's buffer. What
+/// [`Framer::push_with`] hands out and the stream decoders read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FrameRef<'a> {
+    /// The SSE `event:` name, if any.
+    pub event: Option<&'a str>,
+    /// The payload (SSE `data:` lines joined with `\n`).
+    pub data: &'a str,
+}
+
+impl<'a> From<&'a Frame> for FrameRef<'a> {
+    fn from(frame: &'a Frame) -> Self {
+        frame.view()
+    }
+}
+
+impl From<FrameRef<'_>> for Frame {
+    fn from(frame: FrameRef<'_>) -> Self {
+        Frame {
+            event: frame.event.map(str::to_owned),
+            data: frame.data.to_owned(),
+        }
+    }
 }
 
 /// Appends `bytes` to `out` as text. Valid UTF-8 (the normal case) is checked with
@@ -148,12 +183,32 @@ impl Framer {
         }
     }
 
+    /// Feeds a chunk; each complete frame is passed to `emit`, borrowed (those
+    /// completed before a frame too large are passed on too). The same frames as
+    /// [`Framer::push`], without a copy or allocation for frames inside the chunk.
+    pub fn push_with(
+        &mut self,
+        chunk: &[u8],
+        mut emit: impl FnMut(FrameRef<'_>),
+    ) -> Result<(), FrameTooLarge> {
+        match self {
+            Framer::Sse(p) => p.push_with(chunk, &mut emit),
+            Framer::JsonArray(p) => p.push_with(chunk, &mut emit),
+            Framer::Ndjson(p) => p.push_with(chunk, &mut emit),
+        }
+    }
+
     /// Ends the input; a final unterminated frame, if any, is appended.
     pub fn finish(&mut self, out: &mut Vec<Frame>) {
+        self.finish_with(|frame| out.push(frame.into()));
+    }
+
+    /// Ends the input; a final unterminated frame, if any, is passed to `emit`.
+    pub fn finish_with(&mut self, mut emit: impl FnMut(FrameRef<'_>)) {
         match self {
-            Framer::Sse(p) => p.finish(out),
-            Framer::JsonArray(p) => p.finish(out),
-            Framer::Ndjson(p) => p.finish(out),
+            Framer::Sse(p) => p.finish_with(&mut emit),
+            Framer::JsonArray(p) => p.finish_with(&mut emit),
+            Framer::Ndjson(p) => p.finish_with(&mut emit),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Newline-delimited JSON (Ollama's stream framing).
 
-use super::{DEFAULT_MAX_FRAME_BYTES, Frame, FrameTooLarge, reserve_within};
+use super::{DEFAULT_MAX_FRAME_BYTES, Frame, FrameRef, FrameTooLarge, reserve_within};
 
 /// An incremental NDJSON splitter: every non-blank line is one frame.
 #[derive(Debug)]
@@ -28,13 +28,29 @@ impl NdjsonParser {
 
     /// Feeds a chunk; complete lines are appended to `out`.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Frame>) -> Result<(), FrameTooLarge> {
+        self.push_with(chunk, &mut |frame| out.push(frame.into()))
+    }
+
+    /// Feeds a chunk; each complete line is passed to `emit`, borrowed from the chunk
+    /// when it lies in it.
+    pub fn push_with(
+        &mut self,
+        chunk: &[u8],
+        emit: &mut impl FnMut(FrameRef<'_>),
+    ) -> Result<(), FrameTooLarge> {
         if self.failed {
             return Err(FrameTooLarge { limit: self.limit });
         }
         let mut rest = chunk;
         while let Some(pos) = memchr::memchr(b'\n', rest) {
-            self.append(&rest[..pos])?;
-            self.emit(out);
+            let head = &rest[..pos];
+            if self.line.is_empty() && head.len() <= self.limit {
+                emit_line(head, emit);
+            } else {
+                self.append(head)?;
+                emit_line(&self.line, emit);
+                self.line.clear();
+            }
             rest = &rest[pos + 1..];
         }
         self.append(rest)
@@ -51,16 +67,32 @@ impl NdjsonParser {
 
     /// Ends the input; a last line without a newline is still a frame.
     pub fn finish(&mut self, out: &mut Vec<Frame>) {
-        self.emit(out);
+        self.finish_with(&mut |frame| out.push(frame.into()));
     }
 
-    fn emit(&mut self, out: &mut Vec<Frame>) {
-        let text = super::to_utf8(&self.line);
-        let trimmed = text.trim();
-        if !trimmed.is_empty() {
-            out.push(Frame::data(trimmed));
-        }
+    /// Ends the input, passing a last line without a newline to `emit`.
+    pub fn finish_with(&mut self, emit: &mut impl FnMut(FrameRef<'_>)) {
+        emit_line(&self.line, emit);
         self.line.clear();
+    }
+}
+
+/// One line, trimmed, as a frame unless blank.
+fn emit_line(line: &[u8], emit: &mut impl FnMut(FrameRef<'_>)) {
+    let owned;
+    let text = match std::str::from_utf8(line) {
+        Ok(text) => text,
+        Err(_) => {
+            owned = super::to_utf8(line);
+            &owned
+        }
+    };
+    let trimmed = text.trim();
+    if !trimmed.is_empty() {
+        emit(FrameRef {
+            event: None,
+            data: trimmed,
+        });
     }
 }
 

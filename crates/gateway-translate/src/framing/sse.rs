@@ -1,6 +1,13 @@
 //! Server-sent events, parsed line by line with LF, CRLF and lone-CR line endings.
+//!
+//! An event whose lines all lie in the chunk being pushed (nearly every event, with
+//! the usual 4–16 KiB reads) is handed on borrowed from the chunk: nothing is copied
+//! or allocated for it. Lines and events that span chunks are gathered in buffers
+//! kept from event to event.
 
-use super::{DEFAULT_MAX_FRAME_BYTES, Frame, FrameTooLarge, capped_growth, reserve_within};
+use super::{
+    DEFAULT_MAX_FRAME_BYTES, Frame, FrameRef, FrameTooLarge, capped_growth, reserve_within,
+};
 
 /// An incremental SSE parser (WHATWG event-stream rules, minus `id`/`retry`, which no
 /// LLM API uses for meaning). One event — its unfinished line and the data lines
@@ -11,11 +18,23 @@ pub struct SseParser {
     line: Vec<u8>,
     /// The previous chunk ended in CR: a leading LF in the next chunk is its pair.
     after_cr: bool,
-    event: Option<String>,
+    /// The event name gathered so far (valid when `has_event`).
+    event: String,
+    has_event: bool,
+    /// The data gathered so far (valid when `has_data`).
     data: String,
     has_data: bool,
     limit: usize,
     failed: bool,
+}
+
+/// Fields of the current event read from lines inside the chunk being pushed, not
+/// copied yet. They are newer than the buffered ones, and `data` is only set while
+/// the buffer holds none.
+#[derive(Default)]
+struct Pending<'c> {
+    event: Option<&'c str>,
+    data: Option<&'c str>,
 }
 
 impl Default for SseParser {
@@ -30,7 +49,8 @@ impl SseParser {
         SseParser {
             line: Vec::new(),
             after_cr: false,
-            event: None,
+            event: String::new(),
+            has_event: false,
             data: String::new(),
             has_data: false,
             limit: max_frame_bytes,
@@ -40,19 +60,35 @@ impl SseParser {
 
     /// Feeds a chunk; complete events are appended to `out`.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Frame>) -> Result<(), FrameTooLarge> {
+        self.push_with(chunk, &mut |frame| out.push(frame.into()))
+    }
+
+    /// Feeds a chunk; each complete event is passed to `emit`, borrowed.
+    pub fn push_with(
+        &mut self,
+        chunk: &[u8],
+        emit: &mut impl FnMut(FrameRef<'_>),
+    ) -> Result<(), FrameTooLarge> {
         if self.failed {
             return Err(FrameTooLarge { limit: self.limit });
         }
-        let result = self.push_lines(chunk, out);
+        let result = self.push_lines(chunk, emit);
         if result.is_err() {
             self.fail();
         }
         result
     }
 
-    fn push_lines(&mut self, chunk: &[u8], out: &mut Vec<Frame>) -> Result<(), FrameTooLarge> {
+    fn push_lines(
+        &mut self,
+        chunk: &[u8],
+        emit: &mut impl FnMut(FrameRef<'_>),
+    ) -> Result<(), FrameTooLarge> {
         let mut rest = chunk;
-        if self.after_cr {
+        let text = valid_prefix(chunk);
+        let mut pending = Pending::default();
+        // (An empty chunk leaves a pending CR pending.)
+        if self.after_cr && !rest.is_empty() {
             self.after_cr = false;
             if let Some((&b'\n', tail)) = rest.split_first() {
                 rest = tail;
@@ -70,17 +106,23 @@ impl SseParser {
                 }
             }
             if self.line.is_empty() {
-                self.take_line(head, out)?;
+                self.take_line(head, text, &mut pending, emit)?;
             } else {
+                // A line begun in an earlier chunk, completed in the buffer.
+                self.keep(&mut pending)?;
                 self.append(head)?;
                 let line = std::mem::take(&mut self.line);
-                let taken = self.take_line(&line, out);
+                let mut from_buffer = Pending::default();
+                let taken = self
+                    .take_line(&line, "", &mut from_buffer, emit)
+                    .and_then(|()| self.keep(&mut from_buffer));
                 self.line = line;
                 self.line.clear();
                 taken?;
             }
             rest = after;
         }
+        self.keep(&mut pending)?;
         self.append(rest)
     }
 
@@ -93,32 +135,74 @@ impl SseParser {
         Ok(())
     }
 
+    /// Copies the borrowed fields into the buffers (before their line or chunk goes).
+    fn keep(&mut self, pending: &mut Pending<'_>) -> Result<(), FrameTooLarge> {
+        if let Some(event) = pending.event.take() {
+            self.event.clear();
+            self.event.push_str(event);
+            self.has_event = true;
+        }
+        if let Some(data) = pending.data.take() {
+            self.reserve_data(data.len())?;
+            self.data.push_str(data);
+            self.has_data = true;
+        }
+        Ok(())
+    }
+
+    /// Room for `extra` more data bytes, the buffer never growing past the limit.
+    fn reserve_data(&mut self, extra: usize) -> Result<(), FrameTooLarge> {
+        let needed = self.data.len() + extra;
+        if needed > self.limit {
+            return Err(FrameTooLarge { limit: self.limit });
+        }
+        if needed > self.data.capacity() {
+            let target = capped_growth(self.data.capacity(), needed, self.limit);
+            self.data.reserve_exact(target - self.data.len());
+        }
+        Ok(())
+    }
+
     /// Drops everything held and refuses further input.
     fn fail(&mut self) {
         self.failed = true;
         self.line = Vec::new();
         self.data = String::new();
-        self.event = None;
+        self.event = String::new();
         self.has_data = false;
+        self.has_event = false;
     }
 
     /// Ends the input. An event whose blank line never came is still delivered, since
     /// some servers close right after the last `data:` line.
     pub fn finish(&mut self, out: &mut Vec<Frame>) {
+        self.finish_with(&mut |frame| out.push(frame.into()));
+    }
+
+    /// Ends the input, passing the last event (see [`SseParser::finish`]) to `emit`.
+    pub fn finish_with(&mut self, emit: &mut impl FnMut(FrameRef<'_>)) {
         if self.failed {
             return;
         }
-        if !self.line.is_empty() {
-            let line = std::mem::take(&mut self.line);
+        let line = std::mem::take(&mut self.line);
+        let mut pending = Pending::default();
+        if !line.is_empty() {
             // The line was within the limit when it was buffered.
-            let _ = self.take_line(&line, out);
+            let _ = self.take_line(&line, "", &mut pending, emit);
         }
-        self.dispatch(out);
+        self.dispatch(&mut pending, emit);
     }
 
-    fn take_line(&mut self, line: &[u8], out: &mut Vec<Frame>) -> Result<(), FrameTooLarge> {
+    /// Reads one line; `within` is the text of the chunk it lies in, if it does.
+    fn take_line<'l>(
+        &mut self,
+        line: &'l [u8],
+        within: &'l str,
+        pending: &mut Pending<'l>,
+        emit: &mut impl FnMut(FrameRef<'_>),
+    ) -> Result<(), FrameTooLarge> {
         if line.is_empty() {
-            self.dispatch(out);
+            self.dispatch(pending, emit);
             return Ok(());
         }
         if line[0] == b':' {
@@ -133,14 +217,17 @@ impl SseParser {
         };
         match field {
             b"data" => {
-                let needed = self.data.len() + usize::from(self.has_data) + value.len();
-                if needed > self.limit {
+                let first = !self.has_data && pending.data.is_none();
+                if first && value.len() > self.limit {
                     return Err(FrameTooLarge { limit: self.limit });
                 }
-                if needed > self.data.capacity() {
-                    let target = capped_growth(self.data.capacity(), needed, self.limit);
-                    self.data.reserve_exact(target - self.data.len());
+                if let (true, Some(text)) = (first, text_of(value, within)) {
+                    pending.data = Some(text);
+                    return Ok(());
                 }
+                self.keep_data(pending)?;
+                let joint = usize::from(self.has_data);
+                self.reserve_data(joint + value.len())?;
                 if self.has_data {
                     self.data.push('\n');
                 }
@@ -154,22 +241,65 @@ impl SseParser {
             b"event" if value.len() > self.limit => {
                 return Err(FrameTooLarge { limit: self.limit });
             }
-            b"event" => self.event = Some(super::to_utf8(value)),
+            b"event" => match text_of(value, within) {
+                Some(name) => pending.event = Some(name),
+                None => {
+                    pending.event = None;
+                    self.event.clear();
+                    super::push_utf8(&mut self.event, value);
+                    self.has_event = true;
+                }
+            },
             _ => {}
         }
         Ok(())
     }
 
-    fn dispatch(&mut self, out: &mut Vec<Frame>) {
-        if self.has_data {
-            out.push(Frame {
-                event: self.event.take(),
-                data: std::mem::take(&mut self.data),
-            });
-            self.has_data = false;
-        } else {
-            self.event = None;
+    /// Moves borrowed data into the buffer, ahead of a line appended to it.
+    fn keep_data(&mut self, pending: &mut Pending<'_>) -> Result<(), FrameTooLarge> {
+        let mut data_only = Pending {
+            event: None,
+            data: pending.data.take(),
+        };
+        self.keep(&mut data_only)
+    }
+
+    /// The blank line: the event gathered so far, if it has data, goes to `emit`.
+    fn dispatch(&mut self, pending: &mut Pending<'_>, emit: &mut impl FnMut(FrameRef<'_>)) {
+        let buffered_event = self.has_event.then_some(self.event.as_str());
+        let event = pending.event.or(buffered_event);
+        let data = match pending.data {
+            Some(data) => Some(data),
+            None => self.has_data.then_some(self.data.as_str()),
+        };
+        if let Some(data) = data {
+            emit(FrameRef { event, data });
         }
+        *pending = Pending::default();
+        self.data.clear();
+        self.has_data = false;
+        self.has_event = false;
+    }
+}
+
+/// The longest valid UTF-8 start of `chunk`. A chunk is validated once, which costs
+/// less than validating its lines one by one; a line past the valid start (a
+/// character split between chunks, invalid bytes) is validated on its own.
+fn valid_prefix(chunk: &[u8]) -> &str {
+    match std::str::from_utf8(chunk) {
+        Ok(text) => text,
+        Err(err) => std::str::from_utf8(&chunk[..err.valid_up_to()]).unwrap_or_default(),
+    }
+}
+
+/// `value` as text: its place in `within` when it lies there (a slice of the same
+/// memory, so the same bytes), else validated on its own.
+fn text_of<'l>(value: &'l [u8], within: &'l str) -> Option<&'l str> {
+    let start = (value.as_ptr() as usize).wrapping_sub(within.as_ptr() as usize);
+    let end = start.checked_add(value.len())?;
+    match within.get(start..end) {
+        Some(text) if text.as_ptr() == value.as_ptr() => Some(text),
+        _ => std::str::from_utf8(value).ok(),
     }
 }
 
@@ -218,6 +348,41 @@ mod tests {
         assert_eq!(parse_all(&[lf]), want);
         assert_eq!(parse_all(&[crlf]), want);
         assert_eq!(parse_all(&[cr]), want);
+    }
+
+    /// Borrowed lines, buffered lines and the mix of both give the same events: every
+    /// split of a stream into two or three chunks gives the events of the whole.
+    #[test]
+    fn every_split_gives_the_events_of_the_whole() {
+        let stream: &[u8] = b"event: a\r\ndata: 1\r\n\r\n: note\ndata: x\ndata: y\n\n\
+            event: bad\xff\rdata: caf\xc3\xa9 \xfe\r\revent: dropped\n\n\
+            data:{\"k\":\"v\"}\nevent: late\n\nevent: b\nevent: c\ndata: last";
+        let whole = parse_all(&[stream]);
+        assert_eq!(whole.len(), 5, "{whole:?}");
+        assert_eq!(whole[2].event.as_deref(), Some("bad\u{fffd}"));
+        assert_eq!(whole[4].event.as_deref(), Some("c"));
+        for i in 0..=stream.len() {
+            assert_eq!(
+                parse_all(&[&stream[..i], &stream[i..]]),
+                whole,
+                "split at {i}"
+            );
+            for j in i..=stream.len() {
+                let three = [&stream[..i], &stream[i..j], &stream[j..]];
+                assert_eq!(parse_all(&three), whole, "split at {i} and {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_chunk_between_cr_and_lf_keeps_them_one_line_end() {
+        assert_eq!(
+            parse_all(&[b"event: a\r", b"", b"\ndata: 1\n\n"]),
+            vec![Frame {
+                event: Some("a".into()),
+                data: "1".into()
+            }]
+        );
     }
 
     #[test]

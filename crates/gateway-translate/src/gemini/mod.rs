@@ -18,6 +18,7 @@ pub mod request;
 pub mod response;
 pub mod stream;
 mod stream_encode;
+mod stream_scan;
 mod stream_view;
 pub mod wire;
 pub mod wire_response;

@@ -16,12 +16,14 @@ use gateway_protocol::{
 use serde_json::Value;
 
 use super::convert::{SKIP_SIGNATURE, stop_reason, usage_from_wire};
+use super::stream_scan::{self, TEXT, usage_field};
 use super::stream_view::{ChunkView, PartView};
-use super::wire_response::{ErrorBody, Response};
+use super::wire_response::{ErrorBody, Response, UsageMetadata};
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
-use crate::framing::Frame;
+use crate::framing::FrameRef;
 use crate::ids::synthesize_call_id;
+use crate::json_text::{Holes, MAX_HOLES, Template, Token, slots, take_str};
 
 pub use super::stream_encode::Encoder;
 
@@ -31,10 +33,43 @@ enum OpenKind {
     Reasoning { signed: bool },
 }
 
+/// What a plain chunk does once the stream started: one text part (a thought or
+/// not), and new usage counts when it has them (see [`Template`]).
+#[derive(Debug, Clone, Copy)]
+struct Plain {
+    thought: Option<bool>,
+    usage: bool,
+}
+
+impl Plain {
+    fn of(chunk: &ChunkView<'_>, holes: &Holes) -> Option<Plain> {
+        let candidate = chunk.candidate.as_ref()?;
+        let [part] = candidate.parts.as_slice() else {
+            return None;
+        };
+        let plain = holes.count(TEXT) == 1
+            && chunk.prompt_feedback.is_none()
+            && candidate.finish_reason.is_none()
+            && part.text.is_some()
+            && part.thought_signature.is_none()
+            && part.function_call.is_none();
+        plain.then_some(Plain {
+            thought: part.thought,
+            usage: chunk.usage_metadata.is_some(),
+        })
+    }
+}
+
 /// Upstream Gemini chunks → canonical events.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Decoder {
     ctx: ResponseContext,
+    /// Common chunks are read by hand (off only in the tests that hold the scanner to
+    /// the serde views).
+    scan: bool,
+    /// The last plain chunk, to read the next ones by comparison.
+    template: Template<Plain>,
+    holes: Holes,
     started: bool,
     done: bool,
     open: Option<(usize, OpenKind)>,
@@ -49,6 +84,9 @@ impl Decoder {
     pub fn new(ctx: &ResponseContext) -> Self {
         Decoder {
             ctx: ctx.clone(),
+            scan: true,
+            template: Template::default(),
+            holes: Holes::default(),
             started: false,
             done: false,
             open: None,
@@ -60,14 +98,32 @@ impl Decoder {
     }
 
     /// Decodes one frame (an SSE `data:` payload or a JSON-array element).
-    pub fn decode(
+    pub fn decode<'f>(
         &mut self,
-        frame: &Frame,
+        frame: impl Into<FrameRef<'f>>,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), TranslateError> {
+        let frame = frame.into();
         let data = frame.data.trim();
         if self.done || data.is_empty() {
             return Ok(());
+        }
+        if self.scan {
+            if self.started {
+                let mut values = slots();
+                if let Some((plain, labels)) = self.template.read(data, &mut values) {
+                    self.plain(plain, &labels, &mut values, out);
+                    return Ok(());
+                }
+            }
+            self.holes.clear();
+            if let Some(chunk) = stream_scan::scan(data, &mut self.holes) {
+                if let Some(plain) = Plain::of(&chunk, &self.holes) {
+                    self.template.learn(data, &self.holes, plain);
+                }
+                self.chunk(chunk, out);
+                return Ok(());
+            }
         }
         match serde_json::from_str::<ChunkView<'_>>(data) {
             Ok(chunk) => {
@@ -76,6 +132,41 @@ impl Decoder {
             }
             Err(_) => self.decode_reference(data, out),
         }
+    }
+
+    /// The decoder without its scanner: every chunk through the serde views.
+    #[cfg(test)]
+    pub(crate) fn without_scanner(mut self) -> Self {
+        self.scan = false;
+        self
+    }
+
+    /// What [`Self::chunk`] does with a plain chunk once the stream started.
+    fn plain(
+        &mut self,
+        plain: Plain,
+        labels: &[u8; MAX_HOLES],
+        values: &mut [Token<'_>; MAX_HOLES],
+        out: &mut Vec<StreamEvent>,
+    ) {
+        if plain.usage {
+            let mut usage = UsageMetadata::default();
+            for (&label, value) in labels.iter().zip(values.iter()) {
+                let field = label.checked_sub(stream_scan::usage_label(0));
+                if let (Some(field), Token::U64(n)) = (field, value) {
+                    if let Some(slot) = usage_field(&mut usage, usize::from(field)) {
+                        *slot = Some(*n);
+                    }
+                }
+            }
+            self.usage = Some(usage_from_wire(&usage));
+        }
+        let part = PartView {
+            text: Some(take_str(labels, values, TEXT)),
+            thought: plain.thought,
+            ..PartView::default()
+        };
+        self.part(part, out);
     }
 
     /// The reference path, for chunks the borrowed views leave to it (errors,
@@ -304,7 +395,7 @@ mod tests {
             let mut reference = Decoder::new(&ctx);
             let mut a = Vec::new();
             let mut b = Vec::new();
-            let ra = fast.decode(&Frame::data(data), &mut a);
+            let ra = fast.decode(&crate::Frame::data(data), &mut a);
             let rb = reference.decode_reference(data, &mut b);
             assert_eq!(format!("{ra:?}"), format!("{rb:?}"), "{data}");
             assert_eq!(a, b, "{data}");

@@ -205,7 +205,7 @@ impl Encoder {
     fn text_chunk(&mut self, text: &str, thought: bool, out: &mut Vec<u8>) {
         self.open_chunk(out);
         out.extend_from_slice(br#"{"text":"#);
-        write_json(out, text);
+        crate::json_text::write_str(out, text);
         out.extend_from_slice(if thought { b",\"thought\":true}" } else { b"}" });
         self.close_chunk(out);
     }

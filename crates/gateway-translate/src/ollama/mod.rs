@@ -17,6 +17,7 @@ mod request_encode;
 pub mod response;
 pub mod stream;
 mod stream_encode;
+mod stream_scan;
 pub mod wire;
 
 mod convert;

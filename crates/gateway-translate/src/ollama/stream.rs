@@ -9,11 +9,13 @@ use gateway_protocol::{Delta, Family, GatewayError, PartStart, StreamEvent};
 
 use super::convert::arguments_text;
 use super::response::{call_id, stop_reason, usage};
+use super::stream_scan::{self, CONTENT, THINKING};
 use super::{error, wire};
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
-use crate::framing::Frame;
+use crate::framing::FrameRef;
 use crate::json;
+use crate::json_text::{Holes, Template, slots, take_str};
 
 pub use super::stream_encode::Encoder;
 
@@ -25,9 +27,15 @@ enum Open {
 }
 
 /// Turns Ollama NDJSON lines into canonical events.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Decoder {
     ctx: ResponseContext,
+    /// Common lines are read by hand (off only in the tests that hold the scanner to
+    /// the wire types).
+    scan: bool,
+    /// The last plain line, to read the next ones by comparison.
+    template: Template<()>,
+    holes: Holes,
     started: bool,
     open: Option<(usize, Open)>,
     next_index: usize,
@@ -40,6 +48,9 @@ impl Decoder {
     pub fn new(ctx: &ResponseContext) -> Self {
         Decoder {
             ctx: ctx.clone(),
+            scan: true,
+            template: Template::default(),
+            holes: Holes::default(),
             started: false,
             open: None,
             next_index: 0,
@@ -49,13 +60,34 @@ impl Decoder {
     }
 
     /// Decodes one NDJSON line. Lines after the end are ignored.
-    pub fn decode(
+    pub fn decode<'f>(
         &mut self,
-        frame: &Frame,
+        frame: impl Into<FrameRef<'f>>,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), TranslateError> {
+        let frame = frame.into();
         if self.finished {
             return Ok(());
+        }
+        if self.scan {
+            let data = frame.data;
+            let mut values = slots();
+            if let (true, Some(((), labels))) =
+                (self.started, self.template.read(data, &mut values))
+            {
+                let thinking = take_str(&labels, &mut values, THINKING);
+                let content = take_str(&labels, &mut values, CONTENT);
+                self.deltas(&thinking, &content, out);
+                return Ok(());
+            }
+            self.holes.clear();
+            if let Some(line) = stream_scan::scan(data, &mut self.holes) {
+                self.template.learn(data, &self.holes, ());
+                self.start(&line.model, out);
+                let thinking = line.thinking.unwrap_or_default();
+                self.deltas(&thinking, &line.content, out);
+                return Ok(());
+            }
         }
         let line: wire::Response = json::decode_upstream("stream event", frame.data.as_bytes())?;
         if let Some(err) = &line.error {
@@ -63,33 +95,9 @@ impl Decoder {
             out.push(StreamEvent::Error(error::from_error_value(500, err)));
             return Ok(());
         }
-        if !self.started {
-            self.started = true;
-            let model = if line.model.is_empty() {
-                self.ctx.model.clone()
-            } else {
-                line.model.clone()
-            };
-            out.push(StreamEvent::MessageStart {
-                id: String::new(),
-                model,
-            });
-        }
+        self.start(&line.model, out);
         if let Some(m) = &line.message {
-            if let Some(thinking) = m.thinking.as_deref().filter(|t| !t.is_empty()) {
-                let index = self.ensure_open(Open::Reasoning, out);
-                out.push(StreamEvent::Delta {
-                    index,
-                    delta: Delta::Reasoning(thinking.to_owned()),
-                });
-            }
-            if !m.content.is_empty() {
-                let index = self.ensure_open(Open::Text, out);
-                out.push(StreamEvent::Delta {
-                    index,
-                    delta: Delta::Text(m.content.clone()),
-                });
-            }
+            self.deltas(m.thinking.as_deref().unwrap_or(""), &m.content, out);
             for call in &m.tool_calls {
                 self.close(out);
                 let index = self.take_index();
@@ -126,6 +134,46 @@ impl Decoder {
             });
         }
         Ok(())
+    }
+
+    /// The decoder without its scanner: every line through the wire types.
+    #[cfg(test)]
+    pub(crate) fn without_scanner(mut self) -> Self {
+        self.scan = false;
+        self
+    }
+
+    fn start(&mut self, model: &str, out: &mut Vec<StreamEvent>) {
+        if !self.started {
+            self.started = true;
+            let model = if model.is_empty() {
+                self.ctx.model.clone()
+            } else {
+                model.to_owned()
+            };
+            out.push(StreamEvent::MessageStart {
+                id: String::new(),
+                model,
+            });
+        }
+    }
+
+    /// A line's thinking, then its content, each when not empty.
+    fn deltas(&mut self, thinking: &str, content: &str, out: &mut Vec<StreamEvent>) {
+        if !thinking.is_empty() {
+            let index = self.ensure_open(Open::Reasoning, out);
+            out.push(StreamEvent::Delta {
+                index,
+                delta: Delta::Reasoning(thinking.to_owned()),
+            });
+        }
+        if !content.is_empty() {
+            let index = self.ensure_open(Open::Text, out);
+            out.push(StreamEvent::Delta {
+                index,
+                delta: Delta::Text(content.to_owned()),
+            });
+        }
     }
 
     /// Ends the input: a stream without its `done:true` line was cut off.

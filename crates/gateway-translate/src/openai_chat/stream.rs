@@ -8,13 +8,15 @@ use std::borrow::Cow;
 
 use gateway_protocol::{Delta, ErrorKind, Family, GatewayError, PartStart, StreamEvent};
 
+use super::stream_scan::{self, PAYLOAD};
 use super::stream_view::{ChoiceIn, ChunkIn, DeltaIn, ToolCallDeltaIn, borrowed, function_in};
 use super::{error, response, wire};
 use crate::borrow::Str;
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
-use crate::framing::Frame;
+use crate::framing::FrameRef;
 use crate::json;
+use crate::json_text::{Holes, Template, slots, take_str};
 
 pub use super::stream_encode::Encoder;
 
@@ -38,6 +40,50 @@ enum Phase {
     Done,
 }
 
+/// What a plain frame does: one delta for the open part (see
+/// [`crate::json_text::Template`]).
+#[derive(Debug, Clone, Copy)]
+enum Plain {
+    Text,
+    Reasoning,
+    /// Arguments of the tool call with this `index`.
+    ToolArguments(usize),
+}
+
+impl Plain {
+    /// The meaning of a scanned chunk, when it is plain: one choice, no finish, usage
+    /// or error, and one text, reasoning or arguments fragment (in a hole).
+    fn of(chunk: &ChunkIn<'_>, holes: &Holes) -> Option<Plain> {
+        if chunk.error.is_some() || chunk.usage.is_some() || holes.count(PAYLOAD) != 1 {
+            return None;
+        }
+        let [choice] = chunk.choices.as_slice() else {
+            return None;
+        };
+        let d = &choice.delta;
+        if choice.index != 0 || choice.finish_reason.is_some() || d.function_call.is_some() {
+            return None;
+        }
+        match (&d.content, &d.refusal, &d.reasoning_content, &d.tool_calls) {
+            (Some(_), None, None, None) | (None, Some(_), None, None) => Some(Plain::Text),
+            (None, None, Some(_), None) => Some(Plain::Reasoning),
+            (None, None, None, Some(calls)) => match calls.as_slice() {
+                [call]
+                    if call.id.is_none()
+                        && call
+                            .function
+                            .as_ref()
+                            .is_some_and(|f| f.name.is_none() && f.arguments.is_some()) =>
+                {
+                    Some(Plain::ToolArguments(call.index.unwrap_or(0)))
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct CallState {
     id: String,
@@ -55,9 +101,15 @@ struct CallState {
 /// servers may interleave fragments of parallel calls) and emitted whole, in `index`
 /// order, when the live call closes. The stop reason is held until `[DONE]` because the usage
 /// chunk comes after the finish chunk.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Decoder {
     ctx: ResponseContext,
+    /// Common frames are read by hand (off only in the tests that hold the scanner
+    /// to the serde views).
+    scan: bool,
+    /// The last plain frame, to read the next ones by comparison.
+    template: Template<Plain>,
+    holes: Holes,
     started: bool,
     done: bool,
     id: String,
@@ -74,6 +126,9 @@ impl Decoder {
     pub fn new(ctx: &ResponseContext) -> Self {
         Decoder {
             ctx: ctx.clone(),
+            scan: true,
+            template: Template::default(),
+            holes: Holes::default(),
             started: false,
             done: false,
             id: String::new(),
@@ -86,11 +141,12 @@ impl Decoder {
     }
 
     /// Decodes one frame; events are appended to `out`.
-    pub fn decode(
+    pub fn decode<'f>(
         &mut self,
-        frame: &Frame,
+        frame: impl Into<FrameRef<'f>>,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), TranslateError> {
+        let frame = frame.into();
         if self.done {
             return Ok(());
         }
@@ -102,6 +158,55 @@ impl Decoder {
             self.end(out);
             return Ok(());
         }
+        if !self.scan {
+            return self.decode_serde(data, out);
+        }
+        if self.started {
+            let mut values = slots();
+            if let Some((plain, labels)) = self.template.read(data, &mut values) {
+                let text = take_str(&labels, &mut values, PAYLOAD);
+                self.plain(plain, &text, out);
+                return Ok(());
+            }
+        }
+        self.holes.clear();
+        let Some(chunk) = stream_scan::scan(data, &mut self.holes) else {
+            return self.decode_serde(data, out);
+        };
+        if let Some(plain) = Plain::of(&chunk, &self.holes) {
+            self.template.learn(data, &self.holes, plain);
+        }
+        self.decode_chunk(chunk, out);
+        Ok(())
+    }
+
+    /// What [`Self::decode_chunk`] does with a plain chunk once the stream started.
+    fn plain(&mut self, plain: Plain, text: &str, out: &mut Vec<StreamEvent>) {
+        match plain {
+            Plain::Text if !text.is_empty() => {
+                self.content(Open::Text, Delta::Text(text.to_owned()), out)
+            }
+            Plain::Reasoning if !text.is_empty() => {
+                self.content(Open::Reasoning, Delta::Reasoning(text.to_owned()), out)
+            }
+            Plain::ToolArguments(key) => self.tool(key, None, None, Some(text), out),
+            Plain::Text | Plain::Reasoning => {}
+        }
+    }
+
+    /// The decoder without its scanner: every frame through the serde views.
+    #[cfg(test)]
+    pub(crate) fn without_scanner(mut self) -> Self {
+        self.scan = false;
+        self
+    }
+
+    /// The frame through the serde views (what the scanner leaves).
+    fn decode_serde(
+        &mut self,
+        data: &str,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), TranslateError> {
         let chunk = match serde_json::from_str::<ChunkIn<'_>>(data) {
             Ok(chunk) => chunk,
             // The full wire type names the failure exactly as before.
@@ -404,7 +509,7 @@ mod tests {
         let r = if wire_path {
             d.decode_wire(data.trim(), &mut out)
         } else {
-            d.decode(&Frame::data(data), &mut out)
+            d.decode(&crate::Frame::data(data), &mut out)
         };
         format!("{r:?} {out:?}")
     }

@@ -11,6 +11,7 @@ use super::{error, response, wire};
 use crate::context::ResponseContext;
 use crate::framing::write_sse;
 use crate::json;
+use crate::json_text::{write_str, write_u64};
 
 /// What a canonical part becomes for a Chat caller.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +34,9 @@ enum Shown {
 pub struct Encoder {
     ctx: ResponseContext,
     id: String,
+    /// Every chunk up to its delta, written once the id is known:
+    /// `data: {"id":…,"object":"chat.completion.chunk","created":…,"model":…,"choices":[{"index":0,"delta":`.
+    head: Vec<u8>,
     started: bool,
     done: bool,
     parts: BTreeMap<usize, Shown>,
@@ -46,6 +50,7 @@ impl Encoder {
         Encoder {
             ctx: ctx.clone(),
             id: String::new(),
+            head: Vec::new(),
             started: false,
             done: false,
             parts: BTreeMap::new(),
@@ -103,27 +108,23 @@ impl Encoder {
                 self.ensure_started(out);
                 let shown = self.parts.get(index).copied();
                 match (delta, shown) {
+                    // The two deltas of nearly every chunk are written by hand, as
+                    // `DeltaOut` would serialise them.
                     (Delta::Text(t), Some(Shown::Text) | None) if !t.is_empty() => {
-                        let d = DeltaOut {
-                            content: Some(t),
-                            ..DeltaOut::default()
-                        };
-                        self.chunk(d, None, out);
+                        out.extend_from_slice(&self.head);
+                        out.extend_from_slice(br#"{"content":"#);
+                        write_str(out, t);
+                        out.push(b'}');
+                        self.end_chunk(None, out);
                     }
                     (Delta::ToolArguments(a), Some(Shown::Tool(k))) if !a.is_empty() => {
-                        let d = DeltaOut {
-                            tool_calls: Some([ToolCallDeltaOut {
-                                index: k,
-                                id: None,
-                                kind: None,
-                                function: FunctionDeltaOut {
-                                    name: None,
-                                    arguments: a,
-                                },
-                            }]),
-                            ..DeltaOut::default()
-                        };
-                        self.chunk(d, None, out);
+                        out.extend_from_slice(&self.head);
+                        out.extend_from_slice(br#"{"tool_calls":[{"index":"#);
+                        write_u64(out, k as u64);
+                        out.extend_from_slice(br#","function":{"arguments":"#);
+                        write_str(out, a);
+                        out.extend_from_slice(b"}}]}");
+                        self.end_chunk(None, out);
                     }
                     _ => {}
                 }
@@ -152,7 +153,7 @@ impl Encoder {
                 object: "chat.completion.chunk",
                 created: self.ctx.created,
                 model: &self.ctx.model,
-                choices: &[],
+                choices: [],
                 usage: Some(Some(&usage)),
             };
             write_data(out, &c);
@@ -169,6 +170,16 @@ impl Encoder {
         if self.id.is_empty() {
             self.id = response::response_id("", &self.ctx);
         }
+        self.head.clear();
+        self.head.extend_from_slice(br#"data: {"id":"#);
+        write_str(&mut self.head, &self.id);
+        self.head
+            .extend_from_slice(br#","object":"chat.completion.chunk","created":"#);
+        write_u64(&mut self.head, self.ctx.created);
+        self.head.extend_from_slice(br#","model":"#);
+        write_str(&mut self.head, &self.ctx.model);
+        self.head
+            .extend_from_slice(br#","choices":[{"index":0,"delta":"#);
         let d = DeltaOut {
             role: Some("assistant"),
             content: Some(""),
@@ -177,22 +188,27 @@ impl Encoder {
         self.chunk(d, None, out);
     }
 
-    /// Writes one `chat.completion.chunk` with a single choice straight into `out`.
+    /// Writes one `chat.completion.chunk` with a single choice straight into `out`:
+    /// the bytes of a serialised [`ChunkOut`], its fixed head written once per stream.
     fn chunk(&self, delta: DeltaOut<'_>, finish: Option<&str>, out: &mut Vec<u8>) {
-        let c = ChunkOut {
-            id: &self.id,
-            object: "chat.completion.chunk",
-            created: self.ctx.created,
-            model: &self.ctx.model,
-            choices: &[ChoiceOut {
-                index: 0,
-                delta,
-                logprobs: None,
-                finish_reason: finish,
-            }],
-            usage: self.ctx.include_usage.then_some(None),
-        };
-        write_data(out, &c);
+        out.extend_from_slice(&self.head);
+        // Writing into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &delta);
+        self.end_chunk(finish, out);
+    }
+
+    /// The end of a chunk after its delta.
+    fn end_chunk(&self, finish: Option<&str>, out: &mut Vec<u8>) {
+        out.extend_from_slice(br#","logprobs":null,"finish_reason":"#);
+        match finish {
+            Some(reason) => write_str(out, reason),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b"}]");
+        if self.ctx.include_usage {
+            out.extend_from_slice(br#","usage":null"#);
+        }
+        out.extend_from_slice(b"}\n\n");
     }
 }
 
@@ -208,25 +224,17 @@ fn write_data<T: Serialize>(out: &mut Vec<u8>, value: &T) {
     out.extend_from_slice(b"\n\n");
 }
 
-/// A borrowed `chat.completion.chunk`, fields in [`wire::Chunk`]'s order.
+/// The usage `chat.completion.chunk`, fields in [`wire::Chunk`]'s order (the other
+/// chunks are written after [`Encoder`]'s cached head).
 #[derive(Serialize)]
 struct ChunkOut<'a> {
     id: &'a str,
     object: &'static str,
     created: u64,
     model: &'a str,
-    choices: &'a [ChoiceOut<'a>],
+    choices: [(); 0],
     #[serde(skip_serializing_if = "Option::is_none")]
     usage: Option<Option<&'a wire::Usage>>,
-}
-
-/// A borrowed [`wire::ChunkChoice`].
-#[derive(Serialize)]
-struct ChoiceOut<'a> {
-    index: u32,
-    delta: DeltaOut<'a>,
-    logprobs: Option<()>,
-    finish_reason: Option<&'a str>,
 }
 
 /// A borrowed [`wire::ChunkDelta`] (the fields a caller stream uses).
@@ -257,4 +265,144 @@ struct FunctionDeltaOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<&'a str>,
     arguments: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chunk as the encoder serialised every chunk before its head was cached.
+    #[derive(Serialize)]
+    struct ChunkRef<'a> {
+        id: &'a str,
+        object: &'static str,
+        created: u64,
+        model: &'a str,
+        choices: [ChoiceRef<'a>; 1],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        usage: Option<Option<()>>,
+    }
+
+    #[derive(Serialize)]
+    struct ChoiceRef<'a> {
+        index: u32,
+        delta: DeltaOut<'a>,
+        logprobs: Option<()>,
+        finish_reason: Option<&'a str>,
+    }
+
+    fn reference(enc: &Encoder, delta: DeltaOut<'_>, finish: Option<&str>) -> Vec<u8> {
+        let chunk = ChunkRef {
+            id: &enc.id,
+            object: "chat.completion.chunk",
+            created: enc.ctx.created,
+            model: &enc.ctx.model,
+            choices: [ChoiceRef {
+                index: 0,
+                delta,
+                logprobs: None,
+                finish_reason: finish,
+            }],
+            usage: enc.ctx.include_usage.then_some(None),
+        };
+        let mut out = Vec::new();
+        write_data(&mut out, &chunk);
+        out
+    }
+
+    /// The hand-written chunks are byte for byte the serialised ones.
+    #[test]
+    fn written_chunks_are_the_serialised_chunks() {
+        let texts = [
+            "plain",
+            "quote \" slash \\ nl \n ctl \u{1} é 🎉",
+            "\u{7f}\t",
+        ];
+        for (include_usage, text) in [false, true]
+            .into_iter()
+            .flat_map(|u| texts.map(|t| (u, t)))
+        {
+            let ctx = ResponseContext {
+                model: format!("model \"{text}\""),
+                include_usage,
+                created: 1_760_000_000,
+                ..ResponseContext::default()
+            };
+            let mut enc = Encoder::new(&ctx);
+            let mut out = Vec::new();
+            let start = StreamEvent::MessageStart {
+                id: format!("id-{text}"),
+                model: String::new(),
+            };
+            enc.encode(&start, &mut out);
+            let role = DeltaOut {
+                role: Some("assistant"),
+                content: Some(""),
+                ..DeltaOut::default()
+            };
+            assert_eq!(out, reference(&enc, role, None));
+            out.clear();
+            enc.encode(
+                &StreamEvent::PartStart {
+                    index: 0,
+                    part: PartStart::Text,
+                },
+                &mut out,
+            );
+            enc.encode(
+                &StreamEvent::Delta {
+                    index: 0,
+                    delta: Delta::Text(text.into()),
+                },
+                &mut out,
+            );
+            let content = DeltaOut {
+                content: Some(text),
+                ..DeltaOut::default()
+            };
+            assert_eq!(out, reference(&enc, content, None));
+            let call = PartStart::ToolCall {
+                id: "call_1".into(),
+                name: "f".into(),
+                signature: None,
+            };
+            enc.encode(
+                &StreamEvent::PartStart {
+                    index: 1,
+                    part: call,
+                },
+                &mut out,
+            );
+            out.clear();
+            let args = Delta::ToolArguments(text.into());
+            enc.encode(
+                &StreamEvent::Delta {
+                    index: 1,
+                    delta: args,
+                },
+                &mut out,
+            );
+            let arguments = DeltaOut {
+                tool_calls: Some([ToolCallDeltaOut {
+                    index: 0,
+                    id: None,
+                    kind: None,
+                    function: FunctionDeltaOut {
+                        name: None,
+                        arguments: text,
+                    },
+                }]),
+                ..DeltaOut::default()
+            };
+            assert_eq!(out, reference(&enc, arguments, None));
+            out.clear();
+            let stop = StreamEvent::MessageStop {
+                stop_reason: StopReason::ToolUse,
+                stop_sequence: None,
+            };
+            enc.encode(&stop, &mut out);
+            let finish = reference(&enc, DeltaOut::default(), Some("tool_calls"));
+            assert_eq!(out[..finish.len()], finish[..]);
+        }
+    }
 }

@@ -2,6 +2,9 @@
 //! path: the same fields with the same type rules as the [`wire`] chunk types (so the
 //! same frames are accepted), strings borrowed from the frame, unused fields checked
 //! and dropped. Frames the views refuse are read again with the wire types.
+//!
+//! `stream_scan.rs` reads the common frames into the same views by hand; what it
+//! leaves goes through these as before.
 
 use std::borrow::Cow;
 

@@ -18,5 +18,6 @@ mod request_view;
 pub mod response;
 pub mod stream;
 mod stream_encode;
+mod stream_scan;
 mod stream_view;
 pub mod wire;

@@ -15,17 +15,25 @@ use gateway_protocol::{Delta, ErrorKind, Family, GatewayError, PartStart, Stream
 pub use super::stream_encode::Encoder;
 
 use super::response::{stop_reason, tool_call, usage_from_wire};
+use super::stream_scan::{self, DELTA, DeltaEvent, PlainDelta};
 use super::stream_view::{LightEvent, may_be_delta};
 use super::{error, wire};
 use crate::context::ResponseContext;
 use crate::error::TranslateError;
-use crate::framing::Frame;
+use crate::framing::FrameRef;
 use crate::json;
+use crate::json_text::{Holes, Template, slots, take_str};
 
 /// Reads a Responses upstream's SSE events.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Decoder {
     ctx: ResponseContext,
+    /// Delta events are read by hand (off only in the tests that hold the scanner to
+    /// the serde views).
+    scan: bool,
+    /// The last delta event, to read the next ones by comparison.
+    template: Template<PlainDelta>,
+    holes: Holes,
     started: bool,
     finished: bool,
     response_id: String,
@@ -36,7 +44,7 @@ pub struct Decoder {
     calls: usize,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Open {
     index: usize,
     output_index: usize,
@@ -45,7 +53,7 @@ struct Open {
     emitted: bool,
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum OpenKind {
     Text { content_index: usize },
     Tool,
@@ -57,6 +65,9 @@ impl Decoder {
     pub fn new(ctx: &ResponseContext) -> Self {
         Decoder {
             ctx: ctx.clone(),
+            scan: true,
+            template: Template::default(),
+            holes: Holes::default(),
             started: false,
             finished: false,
             response_id: String::new(),
@@ -68,14 +79,29 @@ impl Decoder {
     }
 
     /// Decodes one SSE frame into zero or more events.
-    pub fn decode(
+    pub fn decode<'f>(
         &mut self,
-        frame: &Frame,
+        frame: impl Into<FrameRef<'f>>,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), TranslateError> {
+        let frame = frame.into();
         let data = frame.data.trim();
         if self.finished || data.is_empty() || data == "[DONE]" {
             return Ok(());
+        }
+        if self.scan {
+            let mut values = slots();
+            if let Some((delta, labels)) = self.template.read(data, &mut values) {
+                let text = take_str(&labels, &mut values, DELTA);
+                self.on_delta(delta, Some(&text), out);
+                return Ok(());
+            }
+            self.holes.clear();
+            if let Some((delta, text)) = stream_scan::scan(data, &mut self.holes) {
+                self.template.learn(data, &self.holes, delta);
+                self.on_delta(delta, Some(&text), out);
+                return Ok(());
+            }
         }
         // Delta events (nearly all of a stream) are read borrowed, without building the
         // full event; anything else, or anything the light read does not accept, takes
@@ -84,7 +110,7 @@ impl Decoder {
             if let Ok(light) = serde_json::from_str::<LightEvent<'_>>(data) {
                 if !light.heavy() {
                     let kind = if light.kind.0.is_empty() {
-                        frame.event.as_deref().unwrap_or_default()
+                        frame.event.unwrap_or_default()
                     } else {
                         &light.kind.0
                     };
@@ -96,7 +122,7 @@ impl Decoder {
         }
         let mut ev: wire::Event = json::decode_upstream("stream event", data.as_bytes())?;
         if ev.kind.is_empty() {
-            ev.kind = frame.event.clone().unwrap_or_default();
+            ev.kind = frame.event.unwrap_or_default().to_owned();
         }
         let kind = std::mem::take(&mut ev.kind);
         match kind.as_str() {
@@ -257,9 +283,23 @@ impl Decoder {
 
     /// Handles a delta event read by the light path; `false` when `kind` is not one.
     fn light_delta(&mut self, kind: &str, ev: &LightEvent<'_>, out: &mut Vec<StreamEvent>) -> bool {
-        let delta = ev.delta.as_ref().map(|d| &*d.0).filter(|d| !d.is_empty());
-        match kind {
-            "response.output_text.delta" | "response.refusal.delta" => {
+        let Some(event) = DeltaEvent::of(kind) else {
+            return false;
+        };
+        let delta = PlainDelta {
+            event,
+            output_index: ev.output_index,
+            content_index: ev.content_index,
+        };
+        self.on_delta(delta, ev.delta.as_ref().map(|d| &*d.0), out);
+        true
+    }
+
+    /// A delta event, read by the scanner or the light view.
+    fn on_delta(&mut self, ev: PlainDelta, delta: Option<&str>, out: &mut Vec<StreamEvent>) {
+        let delta = delta.filter(|d| !d.is_empty());
+        match ev.event {
+            DeltaEvent::Text => {
                 self.start(None, out);
                 self.open_text(
                     ev.output_index.unwrap_or(0),
@@ -270,30 +310,35 @@ impl Decoder {
                     self.delta(Delta::Text(d.to_owned()), out);
                 }
             }
-            "response.function_call_arguments.delta" => {
+            DeltaEvent::Arguments => {
                 if let Some(d) = delta {
                     if self.open_is(|k| *k == OpenKind::Tool) {
                         self.delta(Delta::ToolArguments(d.to_owned()), out);
                     }
                 }
             }
-            "response.reasoning_summary_text.delta" => {
+            DeltaEvent::Summary => {
                 if let Some(d) = delta {
                     if self.open_is(|k| matches!(k, OpenKind::Reasoning { .. })) {
                         self.delta(Delta::Reasoning(d.to_owned()), out);
                     }
                 }
             }
-            "response.reasoning_text.delta" => {
+            DeltaEvent::Reasoning => {
                 if let Some(d) = delta {
                     if self.open_is(|k| *k == OpenKind::Reasoning { summaries: 0 }) {
                         self.delta(Delta::Reasoning(d.to_owned()), out);
                     }
                 }
             }
-            _ => return false,
         }
-        true
+    }
+
+    /// The decoder without its scanner: every event through the serde views.
+    #[cfg(test)]
+    pub(crate) fn without_scanner(mut self) -> Self {
+        self.scan = false;
+        self
     }
 
     /// Called at end of input: a stream without a terminal event was cut off.

@@ -17,6 +17,7 @@ use super::response::{
 };
 use super::{error, wire};
 use crate::context::ResponseContext;
+use crate::json_text::{write_str, write_u64};
 
 /// Writes canonical events as a Responses SSE stream.
 #[derive(Debug)]
@@ -222,19 +223,17 @@ impl Encoder {
                     }
                     let sequence_number = self.seq;
                     self.seq = self.seq.saturating_add(1);
-                    const KIND: &str = "response.output_text.delta";
-                    write_event(
+                    write_delta(
                         out,
-                        KIND,
-                        &TextDelta {
-                            kind: KIND,
+                        DeltaHead {
+                            kind: "response.output_text.delta",
                             sequence_number,
                             item_id: id,
                             output_index,
-                            content_index: texts.len().saturating_sub(1),
-                            delta: t,
-                            logprobs: [],
+                            index: Some(("content_index", texts.len().saturating_sub(1))),
+                            logprobs: true,
                         },
+                        t,
                     );
                 }
             }
@@ -244,19 +243,15 @@ impl Encoder {
                     arguments.push_str(a);
                     let sequence_number = self.seq;
                     self.seq = self.seq.saturating_add(1);
-                    const KIND: &str = "response.function_call_arguments.delta";
-                    write_event(
-                        out,
-                        KIND,
-                        &IndexedDelta {
-                            kind: KIND,
-                            sequence_number,
-                            item_id: id,
-                            output_index,
-                            summary_index: None,
-                            delta: a,
-                        },
-                    );
+                    let head = DeltaHead {
+                        kind: "response.function_call_arguments.delta",
+                        sequence_number,
+                        item_id: id,
+                        output_index,
+                        index: None,
+                        logprobs: false,
+                    };
+                    write_delta(out, head, a);
                 }
             }
             Delta::Reasoning(t) => {
@@ -285,19 +280,15 @@ impl Encoder {
                     });
                 }
                 let sequence_number = self.next_seq();
-                const KIND: &str = "response.reasoning_summary_text.delta";
-                write_event(
-                    out,
-                    KIND,
-                    &IndexedDelta {
-                        kind: KIND,
-                        sequence_number,
-                        item_id: &id,
-                        output_index,
-                        summary_index: Some(0),
-                        delta: t,
-                    },
-                );
+                let head = DeltaHead {
+                    kind: "response.reasoning_summary_text.delta",
+                    sequence_number,
+                    item_id: &id,
+                    output_index,
+                    index: Some(("summary_index", 0)),
+                    logprobs: false,
+                };
+                write_delta(out, head, t);
             }
             Delta::Signature(s) => {
                 if let Some(OpenItem::Reasoning { signature, .. }) = &mut self.open {
@@ -546,31 +537,45 @@ fn write_event<T: Serialize>(out: &mut Vec<u8>, kind: &str, ev: &T) {
     out.extend_from_slice(b"\n\n");
 }
 
-/// `response.output_text.delta`, in the key order of [`wire::Event`].
-#[derive(Serialize)]
-struct TextDelta<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
+/// The members of a `*.delta` event before its `delta`, in the key order of
+/// [`wire::Event`].
+struct DeltaHead<'a> {
+    kind: &'static str,
     sequence_number: u64,
     item_id: &'a str,
     output_index: usize,
-    content_index: usize,
-    delta: &'a str,
-    logprobs: [u8; 0],
+    /// `content_index` or `summary_index`, when the event has one.
+    index: Option<(&'static str, usize)>,
+    /// Whether `"logprobs":[]` follows the delta (text deltas).
+    logprobs: bool,
 }
 
-/// `response.function_call_arguments.delta` and `response.reasoning_summary_text.delta`,
-/// in the key order of [`wire::Event`].
-#[derive(Serialize)]
-struct IndexedDelta<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    sequence_number: u64,
-    item_id: &'a str,
-    output_index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    summary_index: Option<usize>,
-    delta: &'a str,
+/// Writes a `*.delta` event (nearly every event of a stream) by hand: the bytes
+/// `write_event` writes for it.
+fn write_delta(out: &mut Vec<u8>, head: DeltaHead<'_>, delta: &str) {
+    out.reserve(head.kind.len() * 2 + head.item_id.len() + delta.len() + 128);
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(head.kind.as_bytes());
+    out.extend_from_slice(b"\ndata: {\"type\":\"");
+    out.extend_from_slice(head.kind.as_bytes());
+    out.extend_from_slice(b"\",\"sequence_number\":");
+    write_u64(out, head.sequence_number);
+    out.extend_from_slice(b",\"item_id\":");
+    write_str(out, head.item_id);
+    out.extend_from_slice(b",\"output_index\":");
+    write_u64(out, head.output_index as u64);
+    if let Some((name, index)) = head.index {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        write_u64(out, index as u64);
+    }
+    out.extend_from_slice(b",\"delta\":");
+    write_str(out, delta);
+    if head.logprobs {
+        out.extend_from_slice(b",\"logprobs\":[]");
+    }
+    out.extend_from_slice(b"}\n\n");
 }
 
 /// `response.output_item.added` / `.done`, in the key order of [`wire::Event`].
@@ -586,3 +591,6 @@ struct ItemEvent<'a> {
 fn output_text_part(text: &str) -> Value {
     json!({"type": "output_text", "text": text, "annotations": []})
 }
+
+#[cfg(test)]
+mod tests;

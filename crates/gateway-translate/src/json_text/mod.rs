@@ -1,0 +1,253 @@
+//! JSON text by hand, for the stream codecs' hot paths: [`Scan`], a strict reader the
+//! decoders use for their common frames; [`Template`], which reads the next frames of
+//! the same form by comparing bytes; and [`write_str`], a string writer whose bytes
+//! are serde_json's.
+//!
+//! A stream frame is small (~100–250 bytes) and most are one text delta; going
+//! through serde costs several thousand instructions per frame, most of it
+//! generic machinery. The reader answers `None` ("not sure") for anything it does
+//! not read exactly as serde_json would — escaped keys, floats, lone surrogates,
+//! deep nesting, duplicate fields (the caller tracks those) — and the decoder then
+//! takes its serde path, which gives the same result or the same error. So the
+//! reader may refuse valid JSON, but never accepts what serde_json refuses nor reads
+//! a value differently.
+
+mod scan;
+mod template;
+
+pub(crate) use scan::{Fields, Scan};
+pub(crate) use template::{Hole, Holes, MAX_HOLES, Template, Token, slots, take_str};
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `word` equal to zero, flagged by their high bit (exact for the lowest
+/// flagged byte, which is the one used).
+#[inline]
+fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGHS
+}
+
+/// The position of the first byte from `from` that a JSON string cannot hold as is:
+/// `"`, `\` or a control character (below 0x20). Eight bytes at a time.
+#[inline]
+pub(super) fn special_at(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+        let flags = control
+            | zero_bytes(word ^ (ONES * u64::from(b'"')))
+            | zero_bytes(word ^ (ONES * 0x5c));
+        if flags != 0 {
+            return Some(i + (flags.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes[i.min(bytes.len())..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|p| i + p)
+}
+
+/// Writes `s` as a JSON string literal, byte for byte what `serde_json::to_writer`
+/// writes for a `&str`.
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    while let Some(at) = special_at(bytes, start) {
+        out.extend_from_slice(&bytes[start..at]);
+        let b = bytes[at];
+        let short = match b {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            0x08 => Some(b'b'),
+            0x0c => Some(b'f'),
+            b'\n' => Some(b'n'),
+            b'\r' => Some(b'r'),
+            b'\t' => Some(b't'),
+            _ => None,
+        };
+        match short {
+            Some(c) => out.extend_from_slice(&[b'\\', c]),
+            None => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+            }
+        }
+        start = at + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Writes `n` in decimal.
+pub(crate) fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    // Indexes and counters are mostly one digit.
+    if n < 10 {
+        out.push(b'0' + n as u8);
+        return;
+    }
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+#[cfg(test)]
+mod tests {
+    use super::scan::Scan;
+    use super::*;
+
+    /// Strings of every byte class the writer and reader treat apart.
+    fn samples() -> Vec<String> {
+        let mut out: Vec<String> = [
+            "",
+            "plain ascii text",
+            "quote \" backslash \\ slash /",
+            "\u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{1f} \u{7f}",
+            "é ü 漢字 🎉 \u{2028}",
+            "ends with a quote\"",
+            "\\",
+            "exactly8",
+            "seven77",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for n in 0..40 {
+            let mut s = "x".repeat(n);
+            s.push(char::from(n as u8 % 0x20));
+            s.push_str("é\"");
+            out.push(s);
+        }
+        out
+    }
+
+    #[test]
+    fn write_str_writes_what_serde_json_writes() {
+        for s in samples() {
+            let mut ours = Vec::new();
+            write_str(&mut ours, &s);
+            assert_eq!(ours, serde_json::to_vec(&s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn write_u64_writes_decimal() {
+        for n in [0, 7, 10, 1_760_000_000, u64::MAX] {
+            let mut out = Vec::new();
+            write_u64(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+
+    /// What serde_json reads for a `String`, or `None` when it refuses.
+    fn serde_str(text: &str) -> Option<String> {
+        serde_json::from_str::<String>(text).ok()
+    }
+
+    fn scan_str(text: &str) -> Option<String> {
+        let mut s = Scan::new(text);
+        let v = s.str()?;
+        s.end()?;
+        Some(v.into_owned())
+    }
+
+    #[test]
+    fn strings_read_as_serde_reads_them_or_not_at_all() {
+        let mut texts: Vec<String> = samples()
+            .iter()
+            .map(|s| serde_json::to_string(s).unwrap())
+            .collect();
+        texts.extend(
+            [
+                r#""\u00e9\u00E9\u0000""#,
+                r#""\ud83c\udf89""#,
+                r#""\ud83c""#,
+                r#""\udf89""#,
+                r#""\ud83c\u0041""#,
+                r#""\x""#,
+                r#""\u12""#,
+                r#""\u12g4""#,
+                "\"raw\ttab\"",
+                "\"unterminated",
+                r#""a" "#,
+                r#""a"x"#,
+                r#"  "a""#,
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        let mut read = 0;
+        for text in &texts {
+            let ours = scan_str(text);
+            if ours.is_some() {
+                read += 1;
+                assert_eq!(ours, serde_str(text), "{text}");
+            }
+        }
+        assert!(read > 40, "{read}");
+    }
+
+    #[test]
+    fn skipped_values_are_valid_json() {
+        let cases = [
+            (r#"{"a":[1,-2,"x",true,false,null,{"b":{}}],"c":[]}"#, true),
+            (r#"{"a":1.5}"#, false),
+            (r#"{"a":1e3}"#, false),
+            (r#"{"a":01}"#, false),
+            (r#"{"a":-}"#, false),
+            (r#"{"a":[1,]}"#, false),
+            (r#"{"a":1,}"#, false),
+            (r#"{"a" 1}"#, false),
+            (r#"{"a":tru}"#, false),
+            (r#"{"a":nul}"#, false),
+            (r#"{"\u0061":1}"#, false),
+            (r#"{"$serde_json::private::RawValue":1}"#, false),
+            (r#"{"a":1234567890123456789}"#, false),
+        ];
+        for (text, readable) in cases {
+            let mut s = Scan::new(text);
+            let ours = s.skip().and_then(|()| s.end()).is_some();
+            assert_eq!(ours, readable, "{text}");
+            if ours {
+                assert!(serde_json::from_str::<serde_json::Value>(text).is_ok());
+            }
+        }
+        let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
+        assert!(Scan::new(&deep).skip().is_none());
+    }
+
+    #[test]
+    fn integers_read_as_u64() {
+        for (text, want) in [
+            ("0", Some(0)),
+            ("42", Some(42)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", None),
+            ("01", None),
+            ("-1", None),
+            ("1.0", None),
+            ("1e2", None),
+            ("", None),
+        ] {
+            let mut s = Scan::new(text);
+            let n = s.u64();
+            let ours = n.filter(|_| s.end().is_some());
+            assert_eq!(ours, want, "{text}");
+            if let Some(n) = ours {
+                assert_eq!(serde_json::from_str::<u64>(text).ok(), Some(n));
+            }
+        }
+    }
+}

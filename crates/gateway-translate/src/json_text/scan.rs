@@ -1,0 +1,374 @@
+//! [`Scan`], the strict reader, and [`Fields`], its duplicate-field check.
+
+use std::borrow::Cow;
+
+use super::special_at;
+use super::template::{Hole, HoleKind, Holes};
+
+/// How deep [`Scan::skip`] follows nested values before giving up (serde_json's own
+/// limit, 128, counts from the root, so anything within this is within it).
+const SKIP_DEPTH: usize = 32;
+
+/// serde_json's marker key for raw values; `Value` treats an object whose first key is
+/// this specially, so skipped objects holding it are left to the serde path.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+/// The fields of one object seen so far, to refuse a frame naming one twice (serde
+/// refuses a duplicate field; aliases of a field share its bit).
+#[derive(Default)]
+pub(crate) struct Fields(u64);
+
+impl Fields {
+    /// Marks field `bit`; `None` when it was already seen.
+    pub(crate) fn first(&mut self, bit: u32) -> Option<()> {
+        let flag = 1u64 << bit;
+        if self.0 & flag != 0 {
+            return None;
+        }
+        self.0 |= flag;
+        Some(())
+    }
+}
+
+/// A strict reader over one JSON text. Every method reads one token or value and
+/// answers `None` when it cannot be sure serde_json reads it the same way; the text
+/// is then left to serde.
+pub(crate) struct Scan<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Scan<'a> {
+    /// A reader at the start of `text`.
+    pub(crate) fn new(text: &'a str) -> Self {
+        Scan { text, pos: 0 }
+    }
+
+    /// A reader at byte `pos` of `text`.
+    pub(super) fn at(text: &'a str, pos: usize) -> Self {
+        Scan { text, pos }
+    }
+
+    /// Where the reader is.
+    pub(super) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// A string, recorded in `holes` under `label`.
+    pub(crate) fn str_hole(&mut self, holes: &mut Holes, label: u8) -> Option<Cow<'a, str>> {
+        self.peek()?;
+        let start = self.pos;
+        let value = self.str()?;
+        holes.push(Hole::new(start, self.pos, HoleKind::Str, label));
+        Some(value)
+    }
+
+    /// A `u64`, recorded in `holes` under `label`.
+    pub(crate) fn u64_hole(&mut self, holes: &mut Holes, label: u8) -> Option<u64> {
+        self.peek()?;
+        let start = self.pos;
+        let value = self.u64()?;
+        holes.push(Hole::new(start, self.pos, HoleKind::U64, label));
+        Some(value)
+    }
+
+    /// A value nobody reads ([`Scan::skip`]); a string is recorded in `holes` as
+    /// [`Hole::IGNORED`], since such values (ids, fingerprints, padding) may change
+    /// from frame to frame.
+    pub(crate) fn skip_hole(&mut self, holes: &mut Holes) -> Option<()> {
+        if self.peek()? == b'"' {
+            self.str_hole(holes, Hole::IGNORED).map(drop)
+        } else {
+            self.skip()
+        }
+    }
+
+    #[inline]
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// The next byte after whitespace, not consumed.
+    #[inline]
+    pub(crate) fn peek(&mut self) -> Option<u8> {
+        let bytes = self.bytes();
+        while let Some(&b) = bytes.get(self.pos) {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(b);
+            }
+            self.pos += 1;
+        }
+        None
+    }
+
+    /// Consumes `b` (after whitespace).
+    #[inline]
+    fn eat(&mut self, b: u8) -> Option<()> {
+        (self.peek()? == b).then(|| self.pos += 1)
+    }
+
+    /// Only whitespace is left.
+    pub(crate) fn end(mut self) -> Option<()> {
+        self.peek().is_none().then_some(())
+    }
+
+    /// An object: `member(scan, key)` reads each member's value. Keys with escapes are
+    /// refused (serde matches field names after unescaping them).
+    #[inline]
+    pub(crate) fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &'a str) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        if self.eat(b'}').is_some() {
+            return Some(());
+        }
+        loop {
+            let key = self.key()?;
+            self.eat(b':')?;
+            member(self, key)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An array: `item(scan)` reads each element.
+    #[inline]
+    pub(crate) fn array(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        if self.eat(b']').is_some() {
+            return Some(());
+        }
+        loop {
+            item(self)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    #[inline]
+    fn key(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let at = special_at(self.bytes(), start)?;
+        if self.bytes()[at] != b'"' {
+            return None;
+        }
+        self.pos = at + 1;
+        Some(&self.text[start..at])
+    }
+
+    /// A string, borrowed when it has no escapes.
+    #[inline]
+    pub(crate) fn str(&mut self) -> Option<Cow<'a, str>> {
+        self.string(true)
+    }
+
+    /// A string whose text is not needed.
+    #[inline]
+    pub(crate) fn skip_str(&mut self) -> Option<()> {
+        self.string(false).map(drop)
+    }
+
+    /// A string; with `keep` false its escapes are checked but not decoded.
+    #[inline]
+    fn string(&mut self, keep: bool) -> Option<Cow<'a, str>> {
+        self.eat(b'"')?;
+        let bytes = self.bytes();
+        let start = self.pos;
+        let mut at = special_at(bytes, start)?;
+        if bytes[at] == b'"' {
+            self.pos = at + 1;
+            return Some(Cow::Borrowed(&self.text[start..at]));
+        }
+        let mut owned = String::new();
+        let mut run = start;
+        loop {
+            // `at` is an ASCII byte, so both slices end on character boundaries.
+            if keep {
+                owned.push_str(&self.text[run..at]);
+            }
+            match bytes[at] {
+                b'"' => {
+                    self.pos = at + 1;
+                    return Some(Cow::Owned(owned));
+                }
+                b'\\' => {
+                    let (c, len) = unescape(&bytes[at + 1..])?;
+                    if keep {
+                        owned.push(c);
+                    }
+                    run = at + 1 + len;
+                }
+                _ => return None,
+            }
+            at = special_at(bytes, run)?;
+        }
+    }
+
+    /// `null` as `None`, else what `read` reads (serde's rule for an `Option`).
+    #[inline]
+    pub(crate) fn opt<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Option<T>,
+    ) -> Option<Option<T>> {
+        if self.null() {
+            return Some(None);
+        }
+        read(self).map(Some)
+    }
+
+    /// `null`, consumed when it is next; false (nothing consumed) otherwise.
+    #[inline]
+    pub(crate) fn null(&mut self) -> bool {
+        let is_null = self.peek() == Some(b'n') && self.bytes()[self.pos..].starts_with(b"null");
+        if is_null {
+            self.pos += 4;
+        }
+        is_null
+    }
+
+    /// `true` or `false`.
+    pub(crate) fn bool(&mut self) -> Option<bool> {
+        self.peek()?;
+        let rest = &self.bytes()[self.pos..];
+        let (value, len) = if rest.starts_with(b"true") {
+            (true, 4)
+        } else if rest.starts_with(b"false") {
+            (false, 5)
+        } else {
+            return None;
+        };
+        self.pos += len;
+        Some(value)
+    }
+
+    /// An unsigned integer as serde reads a `u64`: no sign, fraction or exponent,
+    /// no leading zero, no overflow.
+    #[inline]
+    pub(crate) fn u64(&mut self) -> Option<u64> {
+        self.peek()?;
+        let bytes = self.bytes();
+        let mut n: u64 = 0;
+        let start = self.pos;
+        if bytes[start] == b'0' {
+            self.pos += 1;
+        } else {
+            while let Some(&b @ b'0'..=b'9') = bytes.get(self.pos) {
+                n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+                self.pos += 1;
+            }
+            if self.pos == start {
+                return None;
+            }
+        }
+        match bytes.get(self.pos) {
+            Some(b'0'..=b'9' | b'.' | b'e' | b'E') => None,
+            _ => Some(n),
+        }
+    }
+
+    /// Any value, checked and dropped: strings, `true`/`false`/`null`, integers of
+    /// up to 18 digits, and objects and arrays of those. Floats (whose range some
+    /// readers check) and deep nesting are refused.
+    pub(crate) fn skip(&mut self) -> Option<()> {
+        self.skip_within(SKIP_DEPTH)
+    }
+
+    fn skip_within(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.skip_str(),
+            b'{' => {
+                let depth = depth.checked_sub(1)?;
+                self.object(|s, key| {
+                    if key == RAW_VALUE_TOKEN {
+                        return None;
+                    }
+                    s.skip_within(depth)
+                })
+            }
+            b'[' => {
+                let depth = depth.checked_sub(1)?;
+                self.array(|s| s.skip_within(depth))
+            }
+            b'n' => self.null().then_some(()),
+            b't' | b'f' => self.bool().map(drop),
+            b'-' => {
+                self.pos += 1;
+                self.small_int()
+            }
+            _ => self.small_int(),
+        }
+    }
+
+    /// An integer of at most 18 digits (always within `i64`/`u64`).
+    fn small_int(&mut self) -> Option<()> {
+        let start = self.pos;
+        let digits = self.bytes()[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits == 0 || digits > 18 || (digits > 1 && self.bytes()[start] == b'0') {
+            return None;
+        }
+        self.pos += digits;
+        match self.bytes().get(self.pos) {
+            Some(b'.' | b'e' | b'E') => None,
+            _ => Some(()),
+        }
+    }
+}
+
+/// The character of the escape after a backslash, and how many bytes it took.
+/// Surrogates must come in pairs (serde refuses lone ones).
+fn unescape(rest: &[u8]) -> Option<(char, usize)> {
+    let c = match *rest.first()? {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => {
+            let unit = hex4(rest.get(1..5)?)?;
+            return match unit {
+                0xD800..=0xDBFF => {
+                    if rest.get(5..7)? != b"\\u" {
+                        return None;
+                    }
+                    let low = hex4(rest.get(7..11)?)?;
+                    if !(0xDC00..=0xDFFF).contains(&low) {
+                        return None;
+                    }
+                    let c = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                    Some((char::from_u32(c)?, 11))
+                }
+                0xDC00..=0xDFFF => None,
+                _ => Some((char::from_u32(unit)?, 5)),
+            };
+        }
+        _ => return None,
+    };
+    Some((c, 1))
+}
+
+fn hex4(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |n, &d| {
+        let v = (d as char).to_digit(16)?;
+        Some(n * 16 + v)
+    })
+}

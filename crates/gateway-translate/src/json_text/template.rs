@@ -1,0 +1,179 @@
+//! [`Template`]: the last plain frame of a stream, kept to read the next frames of
+//! the same form by comparing bytes instead of parsing them.
+//!
+//! An upstream writes its delta frames from one template: the same keys in the same
+//! order, the same ids, and only a few values changing (the text, a counter, a
+//! timestamp). Once a frame has been read by [`Scan`](super::Scan) and the decoder
+//! found it plain (its meaning fixed but for those values), the frame is kept with
+//! the positions of its changing values, its *holes*. A later frame is read through
+//! the template when it has the same bytes outside the holes and, in each hole, one
+//! value token of the same kind (a string, or an unsigned integer read as `u64`).
+//!
+//! Why that reads the frame as a full parse would: a JSON parse is one left-to-right
+//! pass over tokens. The template's text parsed, with each hole a whole value token in
+//! a value position; replacing a value token by another of the same kind changes
+//! neither the structure around it, nor the keys (no hole is a key), nor whether the
+//! typed reader of that position accepts it (any string is a string; `u64` is checked
+//! again). So the new frame parses to the same values as the template, except the
+//! holes' values, which are read from it. Anything else — an added key, a changed
+//! id, whitespace, an escape in a key — fails the comparison and takes the parse.
+
+use std::borrow::Cow;
+
+use super::scan::Scan;
+
+/// The most holes a template keeps; a frame with more is not kept.
+pub(crate) const MAX_HOLES: usize = 8;
+
+/// What a hole holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HoleKind {
+    /// A string.
+    Str,
+    /// An unsigned integer, read as a `u64`.
+    U64,
+}
+
+/// One changing value of a plain frame: its byte range and kind, and a label saying
+/// what the decoder does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hole {
+    start: usize,
+    end: usize,
+    kind: HoleKind,
+    /// What the value means to the decoder ([`Hole::IGNORED`], or the decoder's own).
+    pub(crate) label: u8,
+}
+
+impl Hole {
+    /// The label of a value the decoder does not read.
+    pub(crate) const IGNORED: u8 = 0;
+
+    pub(super) fn new(start: usize, end: usize, kind: HoleKind, label: u8) -> Self {
+        Hole {
+            start,
+            end,
+            kind,
+            label,
+        }
+    }
+}
+
+/// The holes one scan recorded, in order (at most [`MAX_HOLES`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Holes {
+    list: Vec<Hole>,
+    overflow: bool,
+}
+
+impl Holes {
+    /// Forgets the holes of the previous frame.
+    pub(crate) fn clear(&mut self) {
+        self.list.clear();
+        self.overflow = false;
+    }
+
+    pub(super) fn push(&mut self, hole: Hole) {
+        if self.list.len() < MAX_HOLES {
+            self.list.push(hole);
+        } else {
+            self.overflow = true;
+        }
+    }
+
+    /// How many holes carry `label`.
+    pub(crate) fn count(&self, label: u8) -> usize {
+        self.list.iter().filter(|h| h.label == label).count()
+    }
+}
+
+/// A value read from a hole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Token<'a> {
+    /// A string (borrowed from the frame when it has no escapes).
+    Str(Cow<'a, str>),
+    /// An unsigned integer.
+    U64(u64),
+}
+
+/// The last plain frame of a stream and what it meant (`M`, the decoder's own summary
+/// of a plain frame).
+#[derive(Debug, Clone)]
+pub(crate) struct Template<M> {
+    text: String,
+    holes: Holes,
+    meaning: Option<M>,
+}
+
+impl<M> Default for Template<M> {
+    fn default() -> Self {
+        Template {
+            text: String::new(),
+            holes: Holes::default(),
+            meaning: None,
+        }
+    }
+}
+
+impl<M: Copy> Template<M> {
+    /// Keeps `text`, read by a scan that recorded `holes`, as the template of frames
+    /// that mean `meaning`.
+    pub(crate) fn learn(&mut self, text: &str, holes: &Holes, meaning: M) {
+        if holes.overflow {
+            self.meaning = None;
+            return;
+        }
+        self.text.clear();
+        self.text.push_str(text);
+        self.holes.clone_from(holes);
+        self.meaning = Some(meaning);
+    }
+
+    /// Reads `data` through the template: its meaning and the labels of its holes,
+    /// with each hole's value written to `values` in order; `None` when `data` does
+    /// not have the template's form.
+    pub(crate) fn read<'a>(
+        &self,
+        data: &'a str,
+        values: &mut [Token<'a>; MAX_HOLES],
+    ) -> Option<(M, [u8; MAX_HOLES])> {
+        let meaning = self.meaning?;
+        let (text, bytes) = (self.text.as_bytes(), data.as_bytes());
+        let (mut from, mut at) = (0, 0);
+        let mut labels = [Hole::IGNORED; MAX_HOLES];
+        for ((hole, slot), label) in self.holes.list.iter().zip(values).zip(&mut labels) {
+            let literal = &text[from..hole.start];
+            if bytes.get(at..at + literal.len())? != literal {
+                return None;
+            }
+            let mut scan = Scan::at(data, at + literal.len());
+            *slot = match hole.kind {
+                HoleKind::Str => Token::Str(scan.str()?),
+                HoleKind::U64 => Token::U64(scan.u64()?),
+            };
+            *label = hole.label;
+            at = scan.pos();
+            from = hole.end;
+        }
+        (bytes.get(at..)? == &text[from..]).then_some((meaning, labels))
+    }
+}
+
+/// The string of the first hole labelled `label`, taken out of `values` (empty when
+/// there is none).
+pub(crate) fn take_str<'a>(
+    labels: &[u8; MAX_HOLES],
+    values: &mut [Token<'a>; MAX_HOLES],
+    label: u8,
+) -> Cow<'a, str> {
+    let slot = labels.iter().position(|&l| l == label);
+    match slot.map(|i| std::mem::replace(&mut values[i], Token::U64(0))) {
+        Some(Token::Str(s)) => s,
+        _ => Cow::Borrowed(""),
+    }
+}
+
+/// Fresh slots for [`Template::read`].
+pub(crate) fn slots<'a>() -> [Token<'a>; MAX_HOLES] {
+    [const { Token::U64(0) }; MAX_HOLES]
+}
