@@ -107,18 +107,8 @@ struct Writer<'o> {
 }
 
 impl Writer<'_> {
-    fn write_u64(&mut self, mut v: u64) {
-        let mut buf = [0u8; 20];
-        let mut at = buf.len();
-        loop {
-            at -= 1;
-            buf[at] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        self.out.extend_from_slice(&buf[at..]);
+    fn write_u64(&mut self, v: u64) {
+        crate::json_text::write_u64(self.out, v);
     }
 
     fn write_i64(&mut self, v: i64) {

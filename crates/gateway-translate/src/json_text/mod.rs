@@ -18,70 +18,20 @@ mod template;
 pub(crate) use scan::{Fields, Scan};
 pub(crate) use template::{Hole, Holes, MAX_HOLES, Template, Token, slots, take_str};
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The bytes of `word` equal to zero, flagged by their high bit (exact for the lowest
-/// flagged byte, which is the one used).
-#[inline]
-fn zero_bytes(word: u64) -> u64 {
-    word.wrapping_sub(ONES) & !word & HIGHS
-}
-
 /// The position of the first byte from `from` that a JSON string cannot hold as is:
-/// `"`, `\` or a control character (below 0x20). Eight bytes at a time.
+/// `"`, `\` or a control character (below 0x20); eight bytes at a time
+/// ([`crate::swar`]).
 #[inline]
 pub(super) fn special_at(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-        let flags = control
-            | zero_bytes(word ^ (ONES * u64::from(b'"')))
-            | zero_bytes(word ^ (ONES * 0x5c));
-        if flags != 0 {
-            return Some(i + (flags.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    bytes[i.min(bytes.len())..]
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .map(|p| i + p)
+    let rest = bytes.get(from..)?;
+    let clean = crate::swar::clean_prefix_len(rest);
+    (clean < rest.len()).then_some(from + clean)
 }
 
 /// Writes `s` as a JSON string literal, byte for byte what `serde_json::to_writer`
-/// writes for a `&str`.
+/// writes for a `&str` (the request encoders' writer).
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    let mut start = 0;
-    while let Some(at) = special_at(bytes, start) {
-        out.extend_from_slice(&bytes[start..at]);
-        let b = bytes[at];
-        let short = match b {
-            b'"' => Some(b'"'),
-            b'\\' => Some(b'\\'),
-            0x08 => Some(b'b'),
-            0x0c => Some(b'f'),
-            b'\n' => Some(b'n'),
-            b'\r' => Some(b'r'),
-            b'\t' => Some(b't'),
-            _ => None,
-        };
-        match short {
-            Some(c) => out.extend_from_slice(&[b'\\', c]),
-            None => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
-            }
-        }
-        start = at + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+    crate::json_writer::escape_into(out, s);
 }
 
 /// Writes `n` in decimal.
