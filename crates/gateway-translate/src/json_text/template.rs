@@ -177,3 +177,83 @@ pub(crate) fn take_str<'a>(
 pub(crate) fn slots<'a>() -> [Token<'a>; MAX_HOLES] {
     [const { Token::U64(0) }; MAX_HOLES]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A template learned from `{"n":7,"t":"a","k":"v"}` with holes at `7` and `"a"`.
+    fn learned() -> Template<&'static str> {
+        let text = r#"{"n":7,"t":"a","k":"v"}"#;
+        let mut holes = Holes::default();
+        let mut scan = Scan::new(text);
+        scan.object(|s, key| match key {
+            "n" => s.u64_hole(&mut holes, 2).map(drop),
+            "t" => s.str_hole(&mut holes, 1).map(drop),
+            _ => s.skip(),
+        })
+        .expect("the template text scans");
+        let mut template = Template::default();
+        template.learn(text, &holes, "plain");
+        template
+    }
+
+    fn read(template: &Template<&'static str>, data: &str) -> Option<(u64, String)> {
+        let mut values = slots();
+        let (meaning, labels) = template.read(data, &mut values)?;
+        assert_eq!(meaning, "plain");
+        let n = match values[0] {
+            Token::U64(n) => n,
+            Token::Str(_) => panic!("hole 0 holds the number"),
+        };
+        Some((n, take_str(&labels, &mut values, 1).into_owned()))
+    }
+
+    #[test]
+    fn frames_of_the_template_form_are_read_and_others_refused() {
+        let t = learned();
+        assert_eq!(
+            read(&t, r#"{"n":7,"t":"a","k":"v"}"#),
+            Some((7, "a".into()))
+        );
+        assert_eq!(
+            read(&t, r#"{"n":12345,"t":"longer \"text\"\n","k":"v"}"#),
+            Some((12345, "longer \"text\"\n".into()))
+        );
+        // Whitespace before a value changes nothing a parse reads.
+        assert_eq!(
+            read(&t, r#"{"n": 8,"t": "b","k":"v"}"#),
+            Some((8, "b".into()))
+        );
+        for other in [
+            r#"{"n":7,"t":"a","k":"w"}"#,
+            r#"{"n":7,"t":"a","k":"v"} "#,
+            r#"{"n":7,"t":"a","k":"v"}x"#,
+            r#"{"n":7,"t":"a","k":"v","x":1}"#,
+            r#"{"n":"7","t":"a","k":"v"}"#,
+            r#"{"n":7.5,"t":"a","k":"v"}"#,
+            r#"{"n":07,"t":"a","k":"v"}"#,
+            r#"{"n":-7,"t":"a","k":"v"}"#,
+            r#"{"n":7,"t":null,"k":"v"}"#,
+            r#"{"n":7,"t":"a" ,"k":"v"}"#,
+            r#"{"n":7,"t":"a\x","k":"v"}"#,
+            r#"{"n":7,"t":"\ud800","k":"v"}"#,
+            r#"{"n":7,"t":"a","#,
+            "",
+        ] {
+            assert_eq!(read(&t, other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_frame_with_too_many_holes_is_not_kept() {
+        let text = format!("[{}1]", "1,".repeat(MAX_HOLES));
+        let mut holes = Holes::default();
+        Scan::new(&text)
+            .array(|s| s.u64_hole(&mut holes, 1).map(drop))
+            .expect("scans");
+        let mut template = Template::default();
+        template.learn(&text, &holes, ());
+        assert!(template.read(&text, &mut slots()).is_none());
+    }
+}
