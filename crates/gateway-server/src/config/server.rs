@@ -33,12 +33,14 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Worker threads; unset: one per CPU core.
     pub workers: Option<usize>,
-    /// How the worker threads share the work: `"per_thread"` (default) runs one
-    /// single-threaded runtime per thread, each taking connections from the shared
-    /// socket and keeping a request and its upstream calls on that thread;
-    /// `"work_stealing"` runs one runtime whose threads steal each other's tasks
-    /// (evens out uneven connections, at the cost of cross-thread wakeups per
-    /// request: see docs/BENCHMARKS.md).
+    /// How the worker threads share the work: `"work_stealing"` (default) runs one
+    /// runtime whose threads steal each other's tasks, so a busy connection never
+    /// waits while another thread idles; `"per_thread"` runs one single-threaded
+    /// runtime per thread, each taking connections from the shared socket and keeping
+    /// a request and its upstream calls on that thread: fewer cross-thread wakeups
+    /// (+20% same-shape throughput at 32 connections), but a thread's connections
+    /// cannot move, so few or uneven connections (behind a load balancer) leave cores
+    /// idle, and streams and tail latency suffer (docs/BENCHMARKS.md).
     pub runtime: RuntimeLayout,
     /// Connections open at once; past it a new connection gets a 503 and is closed
     /// (lowered at start if the open-files limit cannot hold two sockets each).
@@ -70,7 +72,7 @@ impl Default for ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
             workers: None,
-            runtime: RuntimeLayout::PerThread,
+            runtime: RuntimeLayout::WorkStealing,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_in_flight: 10_000,
             header_timeout_ms: 30_000,

@@ -64,9 +64,9 @@ fn defaults_fill_an_almost_empty_file() {
     assert_eq!(c.server, ServerConfig::default());
     assert_eq!(c.server.listen.to_string(), DEFAULT_LISTEN);
     assert!(c.server.listen.ip().is_loopback());
-    assert_eq!(c.server.runtime, RuntimeLayout::PerThread);
-    let stealing = load("[server]\nruntime = \"work_stealing\"").unwrap();
-    assert_eq!(stealing.server.runtime, RuntimeLayout::WorkStealing);
+    assert_eq!(c.server.runtime, RuntimeLayout::WorkStealing);
+    let per_thread = load("[server]\nruntime = \"per_thread\"").unwrap();
+    assert_eq!(per_thread.server.runtime, RuntimeLayout::PerThread);
     assert!(load("[server]\nruntime = \"green\"").is_err());
     assert!(c.warnings.is_empty());
     let empty = load("").unwrap();

@@ -186,7 +186,9 @@ async fn a_cli_key_works_and_its_requests_show_in_usage_after_a_restart() {
     let config = dir.join("p.toml");
     std::fs::write(
         &config,
-        "[storage]\npath = \"pb.db\"\n[providers.m]\nkind = \"mock\"\n[[routes]]\nmodel = \"*\"\ntargets = [{ provider = \"m\" }]\n",
+        // Two workers of their own each (the default layout is covered by the
+        // config-less serve above), so the usage records of both reach the file.
+        "[server]\nworkers = 2\nruntime = \"per_thread\"\n[storage]\npath = \"pb.db\"\n[providers.m]\nkind = \"mock\"\n[[routes]]\nmodel = \"*\"\ntargets = [{ provider = \"m\" }]\n",
     )
     .unwrap();
     let keys = |args: &[&str]| {
