@@ -38,7 +38,7 @@ pub struct ServerConfig {
     /// waits while another thread idles; `"per_thread"` runs one single-threaded
     /// runtime per thread, each taking connections from the shared socket and keeping
     /// a request and its upstream calls on that thread: fewer cross-thread wakeups
-    /// (+20% same-shape throughput at 32 connections), but a thread's connections
+    /// (+12% same-shape throughput at 32 connections here), but a thread's connections
     /// cannot move, so few or uneven connections (behind a load balancer) leave cores
     /// idle, and streams and tail latency suffer (docs/BENCHMARKS.md).
     pub runtime: RuntimeLayout,
