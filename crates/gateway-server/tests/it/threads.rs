@@ -12,7 +12,7 @@ use gateway_providers::MockConfig;
 use gateway_server::app::App;
 use gateway_server::config::Config;
 use gateway_server::listen;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
@@ -120,9 +120,10 @@ async fn the_connection_cap_holds_across_worker_threads() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let up = Upstreams::start(MockConfig::default()).await;
     let gw = start("max_connections = 2\nheader_timeout_ms = 20000", &up);
-    // Held open: whichever threads took them, the cap is the gateway's.
-    let _first = TcpStream::connect(gw.addr).await.unwrap();
-    let _second = TcpStream::connect(gw.addr).await.unwrap();
+    // Held open, each answered once so it surely holds its slot (threads accept in
+    // no set order): whichever threads took them, the cap is the gateway's.
+    let _first = served_connection(gw.addr).await;
+    let _second = served_connection(gw.addr).await;
     for _ in 0..THREADS {
         let mut more = TcpStream::connect(gw.addr).await.unwrap();
         let mut answer = Vec::new();
@@ -132,4 +133,29 @@ async fn the_connection_cap_holds_across_worker_threads() {
         assert!(answer.starts_with("HTTP/1.1 503"), "refused: {answer}");
     }
     gw.shutdown();
+}
+
+/// A keep-alive connection that has had one answer (so the gateway accepted it).
+async fn served_connection(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 1, "the connection closed before its answer");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
 }
