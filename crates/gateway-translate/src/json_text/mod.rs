@@ -28,11 +28,9 @@ pub(super) fn special_at(bytes: &[u8], from: usize) -> Option<usize> {
     (clean < rest.len()).then_some(from + clean)
 }
 
-/// Writes `s` as a JSON string literal, byte for byte what `serde_json::to_writer`
-/// writes for a `&str` (the request encoders' writer).
-pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
-    crate::json_writer::escape_into(out, s);
-}
+/// Writes a JSON string literal, byte for byte what `serde_json::to_writer` writes
+/// for a `&str`: the request encoders' writer, under the stream encoders' name.
+pub(crate) use crate::json_writer::escape_into as write_str;
 
 /// Writes `n` in decimal.
 pub(crate) fn write_u64(out: &mut Vec<u8>, mut n: u64) {
