@@ -24,6 +24,7 @@ use gateway_translate::estimate;
 
 use crate::app::App;
 use crate::catalog::Catalog;
+use crate::observe::{Arrival, Finished, OpenStream, names};
 use crate::routing::RoutePlan;
 
 /// Output tokens reserved for a request that sets no `max_tokens` and whose model the
@@ -54,6 +55,19 @@ pub(crate) struct Ticket {
     input_estimate: u64,
     /// An upstream was sent the request.
     upstream_asked: bool,
+    /// When and how the request arrived (its path, method), if the observe layer saw it.
+    arrival: Option<Arrival>,
+    operation: &'static str,
+    caller: ApiShape,
+    upstream: Option<ApiShape>,
+    /// Upstream tries made.
+    attempts: u32,
+    /// Streams: when the first output went to the caller.
+    first_token: Option<Duration>,
+    /// The limit that refused the request.
+    limit: Option<gateway_auth::LimitKind>,
+    /// Held while the answer streams.
+    open_stream: Option<OpenStream>,
 }
 
 impl std::fmt::Debug for Ticket {
@@ -74,6 +88,10 @@ pub(crate) struct Charge<'a> {
     pub streamed: bool,
     /// The request's input tokens counted locally (0 for what uses none).
     pub input_estimate: u64,
+    /// `chat`, `embeddings`, `count_tokens`.
+    pub operation: &'static str,
+    /// When and how it arrived.
+    pub arrival: Option<&'a Arrival>,
 }
 
 /// What a streamed answer reported and delivered when it ended.
@@ -85,9 +103,16 @@ pub(crate) struct Streamed {
     pub output_tokens: u64,
 }
 
-/// Records a request the limits refused: refused requests are requests too.
-pub(crate) fn record_refusal(app: &Arc<App>, charge: &Charge<'_>, model: &str, err: &GatewayError) {
+/// Records a request `limit` refused: refused requests are requests too.
+pub(crate) fn record_refusal(
+    app: &Arc<App>,
+    charge: &Charge<'_>,
+    model: &str,
+    err: &GatewayError,
+    limit: Option<gateway_auth::LimitKind>,
+) {
     let mut ticket = Ticket::open(app, charge, model, None);
+    ticket.limit = limit;
     ticket.close(err.status, None, Some(err));
 }
 
@@ -117,11 +142,19 @@ impl Ticket {
                 ..UsageRecord::default()
             },
             reservation,
-            started: Instant::now(),
+            started: charge.arrival.map_or_else(Instant::now, |a| a.0.at),
             first_byte: None,
             closed: false,
             input_estimate: charge.input_estimate,
             upstream_asked: false,
+            arrival: charge.arrival.cloned(),
+            operation: charge.operation,
+            caller: charge.caller,
+            upstream: None,
+            attempts: 0,
+            first_token: None,
+            limit: None,
+            open_stream: None,
         }
     }
 }
@@ -189,6 +222,7 @@ impl Ticket {
     pub(crate) fn asking(&mut self, provider: &str, model: &str, upstream: ApiShape) {
         self.routed(provider, model, upstream);
         self.upstream_asked = true;
+        self.attempts += 1;
     }
 
     /// Where the request went.
@@ -196,6 +230,7 @@ impl Ticket {
         self.record.provider = Some(provider.to_owned());
         self.record.routed_model = Some(model.to_owned());
         self.record.upstream_shape = Some(upstream.as_str().to_owned());
+        self.upstream = Some(upstream);
     }
 
     /// The answer's body, kept when the key logs bodies (up to [`STREAM_LOG_LIMIT`]).
@@ -214,6 +249,17 @@ impl Ticket {
         let log = self.record.response_body.get_or_insert_with(Vec::new);
         let room = STREAM_LOG_LIMIT.saturating_sub(log.len());
         log.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// The answer is streaming: counted open until the ticket closes.
+    pub(crate) fn streaming(&mut self) {
+        self.open_stream = Some(OpenStream::new(&self.app.observer));
+    }
+
+    /// The first output of a stream is on its way to the caller.
+    pub(crate) fn first_token(&mut self) {
+        self.first_token
+            .get_or_insert_with(|| self.started.elapsed());
     }
 
     /// The first byte of the answer is on its way to the caller.
@@ -281,6 +327,7 @@ impl Ticket {
         if std::mem::replace(&mut self.closed, true) {
             return;
         }
+        self.open_stream = None;
         let usage = usage.unwrap_or_default();
         let model = self
             .record
@@ -308,7 +355,9 @@ impl Ticket {
         self.record.status = status;
         self.record.error_kind = err.map(|e| format!("{:?}", e.kind));
         self.record.ttfb_ms = self.first_byte.map(millis);
-        self.record.total_ms = millis(self.started.elapsed());
+        let took = self.started.elapsed();
+        self.record.total_ms = millis(took);
+        self.report(took, &usage, err);
         if let Some(writer) = &self.app.usage {
             writer.record(std::mem::take(&mut self.record));
         }
@@ -317,6 +366,44 @@ impl Ticket {
             status,
             "request accounted"
         );
+    }
+}
+
+impl Ticket {
+    /// Reports the request to the metrics and the access log.
+    fn report(&self, took: Duration, usage: &Usage, err: Option<&GatewayError>) {
+        let r = &self.record;
+        let arrival = self.arrival.as_ref().map(|a| &*a.0);
+        let error = err.map(|e| e.kind);
+        let f = Finished {
+            ts_ms: arrival.map_or(r.ts_ms, |a| a.ts_ms),
+            request_id: &r.request_id,
+            key_id: Some(&r.key_id),
+            method: arrival.map_or("POST", |a| a.method.as_str()),
+            path: arrival.map_or("", |a| a.uri.path()),
+            operation: Some(self.operation),
+            caller: Some(self.caller),
+            upstream: self.upstream,
+            provider: r.provider.as_deref(),
+            model: Some(r.rollup_model()),
+            requested_model: Some(&r.requested_model),
+            status: r.status,
+            streamed: r.streamed,
+            attempts: self.attempts,
+            duration: took,
+            ttfb: self.first_byte,
+            ttft: self.first_token,
+            usage: *usage,
+            cost_micros: r.cost_micros,
+            // An upstream's own refusal is not the gateway's.
+            refusal: if self.upstream_asked {
+                None
+            } else {
+                names::refusal_reason(self.limit, error, r.status)
+            },
+            error,
+        };
+        self.app.observer.finished(&f);
     }
 }
 
@@ -354,6 +441,8 @@ mod tests {
             caller: ApiShape::OpenAiChat,
             streamed: false,
             input_estimate: 0,
+            operation: "chat",
+            arrival: None,
         };
         let mut ticket = Ticket::open(&app, &charge, "m", None);
         ticket.response_body(&big);
@@ -377,6 +466,8 @@ mod tests {
             caller: ApiShape::Anthropic,
             streamed: true,
             input_estimate: 120,
+            operation: "chat",
+            arrival: None,
         };
         let ticket = Ticket::open(&app, &charge, "m", None);
         let charged = |reported, output_tokens| {

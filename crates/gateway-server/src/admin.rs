@@ -79,6 +79,7 @@ pub async fn serve(
 /// plaintext) → close unread (answers before the body is read say
 /// `connection: close`) → catch panic (a 500 in the admin envelope) → body limit
 /// (1 MiB) → wrong-token throttle (per peer: ten, then one per 6 s; 429 past it) →
+/// `/metrics` (the admin token or the scrape credentials, `observe::scrape`) →
 /// the admin token (gateway-auth's key layer, `Authorization: Bearer`
 /// only; 401 before anything else, so unknown paths reveal nothing) → the route
 /// table and handlers.
@@ -105,6 +106,8 @@ where
     use tower_http::limit::RequestBodyLimitLayer;
     use tower_http::set_header::SetResponseHeaderLayer;
 
+    let token = Arc::new(token);
+    let scrape = crate::observe::scrape::ScrapeLayer::new(app.clone(), token.clone());
     let handler = tower::service_fn(move |req: Request<_>| {
         let app = app.clone();
         async move { Ok::<_, std::convert::Infallible>(handle(&app, req).await) }
@@ -126,11 +129,8 @@ where
         }))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(throttle::ThrottleLayer::default())
-        .layer(KeyLayer::new(
-            Arc::new(token),
-            KeySources::BearerOnly,
-            TokenReject,
-        ))
+        .layer(scrape)
+        .layer(KeyLayer::new(token, KeySources::BearerOnly, TokenReject))
         .service(handler)
 }
 

@@ -40,6 +40,8 @@ pub struct App {
     pub(crate) in_flight: crate::layers::shed::InFlight,
     /// Fetches media URLs for upstreams that take media inline only.
     pub(crate) fetcher: gateway_providers::MediaFetcher,
+    /// Metrics, the access log, traces.
+    pub(crate) observer: crate::observe::Observer,
     next_request: AtomicU64,
     /// Distinguishes request ids of different runs.
     run_id: u32,
@@ -101,6 +103,9 @@ impl App {
         if let Some(writer) = &self.usage {
             writer.shutdown();
         }
+        if let Some(log) = &self.observer.access {
+            log.stop();
+        }
         let thread = self
             .usage_thread
             .lock()
@@ -144,6 +149,8 @@ impl App {
         let router = Router::new(config, &catalog)?;
         let fetcher = gateway_providers::MediaFetcher::new(config.media.policy())
             .map_err(|e| ConfigError::invalid("media", e.to_string()))?;
+        let observer = crate::observe::Observer::new(config, &catalog)
+            .map_err(|e| ConfigError::invalid("access_log.path", e.to_string()))?;
         Ok(App {
             providers,
             router,
@@ -160,6 +167,7 @@ impl App {
             conn_limits: config.server.conn_limits(),
             in_flight: crate::layers::shed::InFlight::new(config.server.max_in_flight),
             fetcher,
+            observer,
             next_request: AtomicU64::new(1),
             run_id: fastrand::u32(..),
             draining: AtomicBool::new(false),
@@ -176,6 +184,11 @@ impl App {
         write_hex(&mut id[4..12], u64::from(self.run_id));
         write_hex(&mut id[12..], n);
         id
+    }
+
+    /// Metrics, the access log, traces.
+    pub fn observer(&self) -> &crate::observe::Observer {
+        &self.observer
     }
 
     /// Requests being answered now, streams included (health checks aside).

@@ -86,6 +86,8 @@ pub(crate) async fn run<A: Attempt>(
     let mut tries = 0u32;
     let mut last_err: Option<GatewayError> = None;
     let mut last: Option<(Target, ApiShape)> = None;
+    // The provider whose target was tried and failed last: moving on is a fallback.
+    let mut failed_over: Option<&str> = None;
     for target in &plan.attempts {
         let Some(provider) = app.providers.get(&target.provider) else {
             last_err = Some(GatewayError::new(
@@ -114,8 +116,16 @@ pub(crate) async fn run<A: Attempt>(
                 });
             }
         };
+        if let Some(from) = failed_over.take()
+            && let Some(m) = app.observer.metrics()
+        {
+            m.fallback(from);
+        }
         for retry in 0..=plan.retries {
             if retry > 0 {
+                if let Some(m) = app.observer.metrics() {
+                    m.retry(&target.provider);
+                }
                 let after = last_err.as_ref().unwrap_or(&GENERIC);
                 tokio::time::sleep(plan.backoff.delay_after(after, retry - 1, &mut rng)).await;
             }
@@ -127,6 +137,7 @@ pub(crate) async fn run<A: Attempt>(
                 stream,
                 body: body.clone(),
             };
+            let sent = Instant::now();
             let outcome = tokio::time::timeout(plan.timeout, async {
                 let reply = provider.send(call).await?;
                 commit(reply.body, stream).await
@@ -141,6 +152,8 @@ pub(crate) async fn run<A: Attempt>(
                     ),
                 ))
             });
+            app.observer
+                .attempt(&target.provider, sent.elapsed(), outcome.as_ref().err());
             match outcome {
                 Ok(started) => {
                     app.cooldown.record_success(target);
@@ -167,6 +180,7 @@ pub(crate) async fn run<A: Attempt>(
         if last_err.as_ref().is_some_and(|e| !retryable(e)) {
             break;
         }
+        failed_over = Some(&target.provider);
     }
     let err = last_err.unwrap_or_else(|| {
         GatewayError::new(

@@ -234,6 +234,11 @@ impl Catalog {
         self.by_name.is_empty()
     }
 
+    /// Every model name the catalogue lists.
+    pub fn model_names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
     /// Looks `model` up, tolerating provider prefixes (`anthropic/claude-sonnet-4-6`,
     /// `models/gemini-2.5-pro`) and dated suffixes (`claude-sonnet-4-6-20260217` →
     /// `claude-sonnet-4-6` when the dated name is not listed).

@@ -10,6 +10,7 @@
 
 mod interpolate;
 mod media;
+mod observability;
 mod server;
 mod validate;
 
@@ -22,6 +23,9 @@ use serde::Deserialize;
 
 pub use interpolate::interpolate;
 pub use media::MediaConfig;
+pub use observability::{
+    AccessLogConfig, AccessLogFormat, MetricsConfig, OtlpProtocol, TracingConfig,
+};
 pub use server::{
     DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_SECS,
     RuntimeLayout, ServerConfig, TlsConfig,
@@ -68,6 +72,15 @@ pub struct Config {
     /// `[media]`: fetching media URLs for upstreams that take media inline only.
     #[serde(default)]
     pub media: MediaConfig,
+    /// `[metrics]`: Prometheus `/metrics`.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// `[access_log]`: one line per request.
+    #[serde(default)]
+    pub access_log: AccessLogConfig,
+    /// `[tracing]`: OpenTelemetry traces over OTLP.
+    #[serde(default)]
+    pub tracing: TracingConfig,
     /// Things that work but deserve a word (plain-text secrets, ...). Not read from
     /// the file; filled by validation.
     #[serde(skip)]
@@ -571,6 +584,9 @@ impl Config {
                 backoff_ms: None,
                 backoff_max_ms: None,
             }],
+            metrics: MetricsConfig::default(),
+            access_log: AccessLogConfig::default(),
+            tracing: TracingConfig::default(),
             aliases: BTreeMap::new(),
             auto: None,
             catalog: BTreeMap::new(),

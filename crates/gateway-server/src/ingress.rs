@@ -77,6 +77,19 @@ pub struct ChatCall {
 }
 
 impl Endpoint {
+    /// The operation's name in metrics and logs; `None` for what is not one
+    /// (health, unknown paths).
+    pub fn operation(&self) -> Option<&'static str> {
+        Some(match self {
+            Endpoint::Chat(_) => "chat",
+            Endpoint::Embeddings { .. } => "embeddings",
+            Endpoint::CountTokens { .. } => "count_tokens",
+            Endpoint::ListModels { .. } => "list_models",
+            Endpoint::Estimate { .. } => "estimate",
+            _ => return None,
+        })
+    }
+
     /// The shape whose envelope errors of this endpoint use.
     pub fn error_shape(&self) -> ApiShape {
         match self {

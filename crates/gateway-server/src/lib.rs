@@ -16,6 +16,7 @@ pub mod ingress;
 pub mod layers;
 pub mod listen;
 pub mod mock_server;
+pub mod observe;
 mod ops;
 pub mod respond;
 pub mod routing;

@@ -131,6 +131,9 @@ pub(crate) async fn serve_gateway(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> io::Result<()> {
+    if let Some(m) = app.observer.metrics() {
+        m.watch_connections(slots.clone());
+    }
     let draining = app.clone();
     let limits = app.conn_limits;
     // Per worker: each thread's allocator keeps its own freed pages.
@@ -164,6 +167,11 @@ pub(crate) struct Slots {
 }
 
 impl Slots {
+    /// Connections holding a slot now.
+    pub(crate) fn open(&self) -> usize {
+        self.max.saturating_sub(self.open.available_permits())
+    }
+
     /// `max_connections`, lowered to what the open-files limit holds.
     pub(crate) fn new(max_connections: usize) -> Self {
         let max = files::affordable_connections(max_connections);

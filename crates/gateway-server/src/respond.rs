@@ -100,6 +100,8 @@ pub fn error(shape: ApiShape, err: &GatewayError) -> Answer {
     let (status, body) = codec::encode_error(shape, err);
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = json(status, body);
+    // What went wrong, for the metrics and the access log.
+    resp.extensions_mut().insert(err.kind);
     let h = resp.headers_mut();
     if matches!(status.as_u16(), 401 | 403) {
         h.insert(

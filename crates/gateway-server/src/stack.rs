@@ -24,6 +24,7 @@ use crate::app::App;
 use crate::config::{Config, ConfigError};
 use crate::layers::classify::{ClassifyLayer, panic_answer};
 use crate::layers::close::CloseUnreadLayer;
+use crate::layers::observe::ObserveLayer;
 use crate::layers::operation::Operation;
 use crate::layers::prepare::PrepareLayer;
 use crate::layers::reject::Envelope;
@@ -36,30 +37,34 @@ use crate::respond::REQUEST_ID;
 ///    most 128 visible ASCII characters: it is logged and stored), else one is made;
 ///    everything below (logs, usage records, panic messages) names it.
 /// 2. **propagate request id** (tower-http): every answer carries it back.
-/// 3. **trace** (tower-http): one `DEBUG` span per request (method and path: never
+/// 3. **observe**: notes the arrival (time, method, path) for everything below, and
+///    reports to the metrics and the access log the answers no account reports
+///    (401, 400, 404, shed 503s, model lists) — outside classify, so it sees the
+///    final status of every answer, tower-http's re-rendered ones included.
+/// 4. **trace** (tower-http): one `DEBUG` span per request (method and path: never
 ///    the query, which can hold a key) and a `DEBUG` line per
 ///    answer (status, latency); nothing per body chunk, and no error line per 5xx
 ///    (upstream failures are logged where they are understood).
-/// 4. **classify**: which API, so which error envelope; health, readiness, unknown
+/// 5. **classify**: which API, so which error envelope; health, readiness, unknown
 ///    paths answered here without a key; tower-http's own answers below (panics,
 ///    declared-too-large bodies) re-rendered in the caller's envelope.
-/// 5. **close unread**: an answer that leaves the body unread says
+/// 6. **close unread**: an answer that leaves the body unread says
 ///    `connection: close` (HTTP/1.1 cannot reuse that connection).
-/// 6. **shed**: past `server.max_in_flight` requests (streams until their last
+/// 7. **shed**: past `server.max_in_flight` requests (streams until their last
 ///    byte), a 503 with `retry-after` in the caller's envelope at once; health
 ///    checks, answered above, are never shed.
-/// 7. **catch panic** (tower-http): a panic below is a 500, not a dropped
+/// 8. **catch panic** (tower-http): a panic below is a 500, not a dropped
 ///    connection; sits inside classify so the 500 is in the caller's envelope.
-/// 8. **body limit** (tower-http): `server.max_body_bytes`, before authentication so
+/// 9. **body limit** (tower-http): `server.max_body_bytes`, before authentication so
 ///    an oversized body costs nothing, checked on `content-length` and while reading.
-/// 9. **key** (gateway-auth): who is calling; 401 in the caller's envelope before
-///    the body is read.
-/// 10. **prepare**: the body read, decoded, the key's policy applied, routed and
+/// 10. **key** (gateway-auth): who is calling; 401 in the caller's envelope before
+///     the body is read.
+/// 11. **prepare**: the body read, decoded, the key's policy applied, routed and
 ///     estimated — after the key, so strangers cost no decoding; before the limiter,
 ///     which reserves the estimate.
-/// 11. **limit** (gateway-auth): rates, quotas, budgets; 429 with `retry-after` and
+/// 12. **limit** (gateway-auth): rates, quotas, budgets; 429 with `retry-after` and
 ///     `x-ratelimit-*`, recorded; the reservation handed inward.
-/// 12. **operation**: the attempt loop (retries, fallbacks, cool-downs) and the
+/// 13. **operation**: the attempt loop (retries, fallbacks, cool-downs) and the
 ///     answer, whole or streamed; the usage record when it ends.
 pub fn gateway_stack<B>(
     app: Arc<App>,
@@ -82,6 +87,7 @@ where
         .map_request(drop_unusable_request_id)
         .layer(SetRequestIdLayer::new(REQUEST_ID, NextId(app.clone())))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(ObserveLayer::new(app.clone()))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)

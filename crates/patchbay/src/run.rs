@@ -92,9 +92,13 @@ fn threads_of(cli: &Cli) -> (usize, RuntimeLayout) {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PATCHBAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal: escape codes would litter a log file
+    // or a collector's lines.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .try_init();
 }
 

@@ -84,6 +84,10 @@ pub struct WriterStats {
     pub failed: u64,
     /// `requests` rows deleted by retention.
     pub pruned: u64,
+    /// Transactions committed (each a batch of records with their rollups).
+    pub batches: u64,
+    /// Records accepted and not yet committed or given up (the queue's depth).
+    pub queued: u64,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +97,7 @@ struct Counters {
     retried: AtomicU64,
     failed: AtomicU64,
     pruned: AtomicU64,
+    batches: AtomicU64,
     /// Records accepted and not yet committed or given up, and their bytes.
     queued: AtomicUsize,
     queued_bytes: AtomicUsize,
@@ -194,6 +199,8 @@ fn stats(c: &Counters) -> WriterStats {
         retried: c.retried.load(Ordering::Relaxed),
         failed: c.failed.load(Ordering::Relaxed),
         pruned: c.pruned.load(Ordering::Relaxed),
+        batches: c.batches.load(Ordering::Relaxed),
+        queued: c.queued.load(Ordering::Relaxed) as u64,
     }
 }
 
@@ -485,6 +492,7 @@ impl Worker {
             let n = batch.len();
             let Err(err) = write_batch(&mut self.conn, batch) else {
                 self.counters.written.fetch_add(n as u64, Ordering::Relaxed);
+                self.counters.batches.fetch_add(1, Ordering::Relaxed);
                 self.counters.release(batch);
                 batch.clear();
                 return;
@@ -531,6 +539,7 @@ impl Worker {
             match write_batch(&mut self.conn, std::slice::from_ref(r)) {
                 Ok(()) => {
                     self.counters.written.fetch_add(1, Ordering::Relaxed);
+                    self.counters.batches.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) if transient(&e) => break,
                 Err(e) => {

@@ -116,6 +116,8 @@ pub(crate) struct Relay {
     upstream: Option<BodyStream>,
     out: Vec<u8>,
     ticket: Option<Ticket>,
+    /// Output was sent (the first token's time is taken once).
+    output_sent: bool,
 }
 
 impl Relay {
@@ -126,8 +128,9 @@ impl Relay {
         ctx: ResponseContext,
         first: Option<Bytes>,
         upstream: BodyStream,
-        ticket: Ticket,
+        mut ticket: Ticket,
     ) -> Relay {
+        ticket.streaming();
         let mode = if !prepared.same_shape {
             Mode::Transcode(Box::new(Transcoder::new(upstream_shape, caller, &ctx)))
         } else if prepared.strip_usage {
@@ -147,6 +150,7 @@ impl Relay {
             upstream: Some(upstream),
             out: Vec::new(),
             ticket: Some(ticket),
+            output_sent: false,
         }
     }
 
@@ -174,6 +178,12 @@ impl Relay {
                 }
             }
             if !self.out.is_empty() {
+                if !self.output_sent && self.streamed().output_tokens > 0 {
+                    self.output_sent = true;
+                    if let Some(ticket) = self.ticket.as_mut() {
+                        ticket.first_token();
+                    }
+                }
                 self.log_out();
                 return Some(Bytes::from(std::mem::take(&mut self.out)));
             }

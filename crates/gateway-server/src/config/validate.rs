@@ -17,6 +17,7 @@ pub fn validate(config: &mut Config) -> Result<(), ConfigError> {
     check_catalog(config, &mut problems);
     check_keys(config, &mut problems, &mut warnings);
     check_admin(config, &mut problems);
+    check_observability(config, &mut problems);
     config.warnings = warnings;
     if problems.is_empty() {
         Ok(())
@@ -43,6 +44,45 @@ fn check_admin(config: &Config, problems: &mut Vec<Problem>) {
                 ),
             ));
         }
+    }
+}
+
+fn check_observability(config: &Config, problems: &mut Vec<Problem>) {
+    let metrics = &config.metrics;
+    if metrics.main_listener && !metrics.has_credentials() {
+        problems.push(Problem::new(
+            "metrics.main_listener",
+            "needs scrape credentials on the main listener: set `metrics.username` and `metrics.password`, or `metrics.token`",
+        ));
+    }
+    if metrics.username.is_some() != metrics.password.is_some() {
+        problems.push(Problem::new(
+            "metrics.username",
+            "and `metrics.password` go together (basic auth needs both)",
+        ));
+    }
+    if let Some(token) = &metrics.token
+        && token.trim().chars().count() < MIN_ADMIN_TOKEN_CHARS
+    {
+        problems.push(Problem::new(
+            "metrics.token",
+            format!("is too short; use at least {MIN_ADMIN_TOKEN_CHARS} random characters"),
+        ));
+    }
+    let tracing = &config.tracing;
+    if !(0.0..=1.0).contains(&tracing.sample_ratio) {
+        problems.push(Problem::new(
+            "tracing.sample_ratio",
+            "must be between 0 and 1 (the share of requests traced)",
+        ));
+    }
+    if let Some(endpoint) = &tracing.otlp_endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        problems.push(Problem::new(
+            "tracing.otlp_endpoint",
+            "must be an http:// or https:// URL (`http://127.0.0.1:4318` for OTLP/HTTP, `:4317` for gRPC)",
+        ));
     }
 }
 

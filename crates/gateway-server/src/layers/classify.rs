@@ -17,6 +17,7 @@ use tower::{Layer, Service};
 
 use crate::app::App;
 use crate::ingress::{self, Endpoint};
+use crate::observe::RequestKind;
 use crate::respond::{self, Answer};
 
 /// The body of an answer leaving the stack: the inner layers' (`Left`), or one this
@@ -87,8 +88,19 @@ where
             req.uri().query(),
             req.headers(),
         );
-        if let Some(answer) = keyless_answer(&self.app, &endpoint, &req) {
+        let kind = RequestKind {
+            operation: endpoint.operation(),
+            shape: endpoint.error_shape(),
+            probe: matches!(
+                endpoint,
+                Endpoint::Root | Endpoint::Health | Endpoint::Ready
+            ) || req.uri().path() == crate::observe::scrape::PATH
+                && self.app.observer.scrape.on_main,
+        };
+        if let Some(mut answer) = keyless_answer(&self.app, &endpoint, &req) {
+            answer.extensions_mut().insert(kind);
             return Classified {
+                kind,
                 answer: Some(answer),
                 inner: None,
                 shape: endpoint.error_shape(),
@@ -104,6 +116,7 @@ where
             .map(|id| id.header_value().clone());
         req.extensions_mut().insert(endpoint);
         Classified {
+            kind,
             answer: None,
             inner: Some(self.inner.call(req)),
             shape,
@@ -116,6 +129,7 @@ where
 pin_project_lite::pin_project! {
     /// The future of [`Classify`]: an answer made here, or the inner one's.
     pub struct Classified<F> {
+        kind: RequestKind,
         answer: Option<Answer>,
         #[pin]
         inner: Option<F>,
@@ -140,12 +154,9 @@ where
             panic!("Classified polled after completion");
         };
         let resp = std::task::ready!(inner.poll(cx))?;
-        Poll::Ready(Ok(in_envelope(
-            resp,
-            *this.limit,
-            *this.shape,
-            this.request_id.as_ref(),
-        )))
+        let mut resp = in_envelope(resp, *this.limit, *this.shape, this.request_id.as_ref());
+        resp.extensions_mut().insert(*this.kind);
+        Poll::Ready(Ok(resp))
     }
 }
 
@@ -200,6 +211,9 @@ pub fn is_json<B>(resp: &Response<B>) -> bool {
 /// The answer to a request that needs no key, if it is one.
 fn keyless_answer<B>(app: &App, endpoint: &Endpoint, req: &Request<B>) -> Option<Answer> {
     let shape = endpoint.error_shape();
+    if app.observer.scrape.on_main && req.uri().path() == crate::observe::scrape::PATH {
+        return Some(crate::observe::scrape::answer(app, req, None));
+    }
     let answer = match endpoint {
         Endpoint::Root | Endpoint::Health => plain(StatusCode::OK, "ok"),
         Endpoint::Ready if app.is_draining() => plain(StatusCode::SERVICE_UNAVAILABLE, "draining"),

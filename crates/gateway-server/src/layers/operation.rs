@@ -19,6 +19,7 @@ use super::prepare::{Call, Work};
 use crate::accounting::{self, Charge, Ticket};
 use crate::app::App;
 use crate::chat::Failure;
+use crate::observe::{Accounted, Arrival};
 use crate::respond::{self, Answer};
 use crate::{chat, ops};
 
@@ -58,6 +59,7 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
         .and_then(Admission::take);
     // The limiter's estimate, when the key has limits (made by the prepare layer).
     let estimated_input = parts.extensions.get::<Estimate>().map(|e| e.input_tokens);
+    let arrival = parts.extensions.get::<Arrival>();
     let Call {
         endpoint,
         body,
@@ -66,6 +68,7 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
         work,
     } = *call;
     let shape = endpoint.error_shape();
+    let operation = endpoint.operation().unwrap_or("chat");
     let charge = |caller: ApiShape, streamed: bool, input_estimate: u64| Charge {
         entry: &entry,
         body: &body,
@@ -73,7 +76,11 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
         caller,
         streamed,
         input_estimate,
+        operation,
+        arrival,
     };
+    // The account reports these when it closes; the rest the observe layer does.
+    let accounted = !matches!(work, Work::ListModels { .. } | Work::Estimate { .. });
     let result = match work {
         Work::Chat {
             call,
@@ -109,10 +116,16 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
         Work::ListModels { shape } => Ok(ops::list_models(&app, shape, &entry)),
         Work::Estimate { shape } => crate::estimate::estimate(&app, shape, &body, &entry),
     };
-    Ok(match result {
+    let mut resp = match result {
         Ok(resp) => resp,
         Err(failure) => failed(shape, &failure),
-    })
+    };
+    if accounted {
+        resp.extensions_mut().insert(Accounted);
+    } else {
+        resp.extensions_mut().insert(entry);
+    }
+    Ok(resp)
 }
 
 /// The answer to a failed operation, saying where it last went.

@@ -157,8 +157,8 @@ where
                     .await
                 {
                     Ok(Ok(b)) => b,
-                    Ok(Err(err)) => return Ok(respond::error(shape, &err)),
-                    Err(_) => return Ok(respond::error(shape, &body_too_slow(app.body_timeout))),
+                    Ok(Err(err)) => return Ok(refused(shape, &err, entry)),
+                    Err(_) => return Ok(refused(shape, &body_too_slow(app.body_timeout), entry)),
                 }
             } else {
                 Bytes::new()
@@ -184,7 +184,7 @@ where
                     });
                     inner.call(Request::from_parts(parts, call)).await?
                 }
-                Err(err) => respond::error(shape, &err),
+                Err(err) => refused(shape, &err, entry),
             };
             if read {
                 resp.extensions_mut().insert(BodyRead);
@@ -192,6 +192,13 @@ where
             Ok(resp)
         })
     }
+}
+
+/// `err` in the caller's envelope, saying whose request it was (for the access log).
+fn refused(shape: ApiShape, err: &GatewayError, entry: Arc<Entry>) -> Answer {
+    let mut resp = respond::error(shape, err);
+    resp.extensions_mut().insert(entry);
+    resp
 }
 
 /// How the limiter is to see a request.
@@ -218,6 +225,7 @@ fn work_of(
         caller,
         streamed,
         body: body.clone(),
+        operation: endpoint.operation().unwrap_or("chat"),
     };
     Ok(match endpoint {
         Endpoint::Chat(call) => {

@@ -12,6 +12,7 @@ use http::{HeaderName, HeaderValue, Request, Response};
 use crate::accounting::{self, Charge};
 use crate::app::App;
 use crate::ingress::Endpoint;
+use crate::observe::{Accounted, Arrival};
 use crate::respond::{self, Answer, Body, REQUEST_ID};
 
 /// What a limit refusal's usage record needs, put in the extensions by the prepare
@@ -26,6 +27,8 @@ pub struct Charged {
     pub streamed: bool,
     /// The request body (logged for keys that log bodies).
     pub body: Bytes,
+    /// The operation's name (`chat`, `embeddings`, ...).
+    pub operation: &'static str,
 }
 
 /// Renders refusals in the caller's envelope.
@@ -51,6 +54,7 @@ impl Reject<Body> for Envelope {
             Rejection::Limited(refused) => refused.to_gateway_error(),
             _ => GatewayError::new(ErrorKind::Authentication, why.message()),
         };
+        let mut accounted = false;
         if let (Rejection::Limited(_), Some(entry), Some(charged)) =
             (&why, ext.get::<Arc<Entry>>(), ext.get::<Charged>())
         {
@@ -67,10 +71,22 @@ impl Reject<Body> for Envelope {
                 streamed: charged.streamed,
                 // Refused before any upstream was asked: nothing was used.
                 input_estimate: 0,
+                operation: charged.operation,
+                arrival: ext.get::<Arrival>(),
             };
-            accounting::record_refusal(&self.app, &charge, &charged.model, &err);
+            let limit = match &why {
+                Rejection::Limited(refused) => Some(refused.limit),
+                _ => None,
+            };
+            accounting::record_refusal(&self.app, &charge, &charged.model, &err, limit);
+            accounted = true;
         }
         let mut resp: Answer = respond::error(shape, &err);
+        if accounted {
+            resp.extensions_mut().insert(Accounted);
+        } else if let Some(entry) = ext.get::<Arc<Entry>>() {
+            resp.extensions_mut().insert(entry.clone());
+        }
         for (name, value) in why.headers() {
             if let Ok(v) = HeaderValue::from_str(&value) {
                 resp.headers_mut().insert(HeaderName::from_static(name), v);

@@ -56,6 +56,11 @@ impl Cooldown {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// How many targets are cooling down at `now` (a gauge of the metrics).
+    pub fn active(&self, now: Instant) -> usize {
+        self.lock().values().filter(|e| e.until > now).count()
+    }
+
     /// Records a (retryable) failure of `target` at `now`; returns how long it cools.
     pub fn record_failure(&self, target: &Target, now: Instant) -> Duration {
         let mut state = self.lock();

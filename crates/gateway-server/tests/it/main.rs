@@ -14,6 +14,7 @@ mod limits;
 mod matrix;
 mod media;
 mod mock_server;
+mod observe;
 mod stuck_database;
 mod support;
 mod threads;

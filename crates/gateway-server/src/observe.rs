@@ -1,0 +1,194 @@
+//! What the gateway tells its operator about each request: Prometheus metrics, one
+//! access log line, and (when configured) an OpenTelemetry trace.
+//!
+//! Everything known when a request ends is gathered in one [`Finished`] and handed
+//! to each. A request with an account (a `Ticket`: chat, embeddings, token counts,
+//! and limit refusals) is reported by its ticket when it closes — for a stream, at
+//! its last byte; every other answer (401, 400, 404, shed, model lists) by the
+//! observe layer when the answer leaves, from what the inner layers left in the
+//! answer's extensions.
+
+pub(crate) mod access_log;
+pub(crate) mod metrics;
+pub(crate) mod names;
+pub(crate) mod scrape;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gateway_protocol::{ApiShape, ErrorKind, Usage};
+
+use crate::config::Config;
+pub use access_log::AccessLog;
+pub use metrics::Metrics;
+
+/// The gateway's metrics, access log and tracer.
+#[derive(Debug, Default)]
+pub struct Observer {
+    pub(crate) metrics: Option<Metrics>,
+    pub(crate) access: Option<AccessLog>,
+    /// Who may read `/metrics`.
+    pub(crate) scrape: scrape::ScrapeAccess,
+}
+
+impl Observer {
+    /// What `config` asks for, with label values from its providers, its routes'
+    /// models and `catalog`.
+    pub(crate) fn new(
+        config: &Config,
+        catalog: &crate::catalog::Catalog,
+    ) -> std::io::Result<Observer> {
+        let metrics = config.metrics.enabled.then(|| {
+            // Exact public names and the targets' upstream models.
+            let models = config.routes.iter().flat_map(|r| {
+                let public = std::iter::once(&r.model)
+                    .chain(&r.aliases)
+                    .filter(|m| !m.contains(['*', '?']))
+                    .map(String::as_str);
+                public.chain(r.targets.iter().filter_map(|t| t.model.as_deref()))
+            });
+            let names = names::LabelNames::new(
+                config.providers.keys().map(String::as_str),
+                models,
+                catalog,
+            );
+            Metrics::new(names, config.metrics.key_labels)
+        });
+        Ok(Observer {
+            metrics,
+            access: AccessLog::start(&config.access_log)?,
+            scrape: scrape::ScrapeAccess::new(&config.metrics),
+        })
+    }
+
+    /// Reports a finished request to every sink.
+    pub(crate) fn finished(&self, f: &Finished<'_>) {
+        let left_out = self.access.as_ref().map_or(0, |log| log.log(f));
+        if let Some(m) = &self.metrics {
+            m.finished(f);
+            if left_out > 0 {
+                m.access_log_suppressed(left_out);
+            }
+        }
+    }
+
+    /// An upstream try of `provider` ended after `took`, failed with `error` or not.
+    pub(crate) fn attempt(
+        &self,
+        provider: &str,
+        took: Duration,
+        error: Option<&gateway_protocol::GatewayError>,
+    ) {
+        if let Some(m) = &self.metrics {
+            m.attempt(provider, took, error.map(|e| (e.kind, e.blame)));
+        }
+    }
+
+    /// Writes out the access log (tests, shutdown).
+    pub fn flush(&self) {
+        if let Some(log) = &self.access {
+            log.flush();
+        }
+    }
+
+    /// The metrics, when `[metrics]` is on.
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_ref()
+    }
+}
+
+/// A request as its end reports it.
+#[derive(Debug, Default)]
+pub(crate) struct Finished<'a> {
+    /// Arrival, Unix ms.
+    pub ts_ms: i64,
+    pub request_id: &'a str,
+    /// The key's public id, once known.
+    pub key_id: Option<&'a str>,
+    pub method: &'a str,
+    /// The path, never the query (it can hold a key).
+    pub path: &'a str,
+    /// `chat`, `embeddings`, `count_tokens`, `list_models`, `estimate`; `None` for
+    /// requests to no known operation (404, 405).
+    pub operation: Option<&'static str>,
+    pub caller: Option<ApiShape>,
+    pub upstream: Option<ApiShape>,
+    pub provider: Option<&'a str>,
+    /// The model that served, else the one asked for.
+    pub model: Option<&'a str>,
+    pub requested_model: Option<&'a str>,
+    pub status: u16,
+    pub streamed: bool,
+    pub attempts: u32,
+    /// From arrival to the answer's end.
+    pub duration: Duration,
+    pub ttfb: Option<Duration>,
+    /// Streams: to the first output sent.
+    pub ttft: Option<Duration>,
+    pub usage: Usage,
+    pub cost_micros: Option<i64>,
+    /// Why the gateway refused it (see [`names::refusal_reason`]).
+    pub refusal: Option<&'static str>,
+    /// The error's kind, when it failed.
+    pub error: Option<ErrorKind>,
+}
+
+/// When and how a request arrived: in its extensions, put there by the observe
+/// layer (shared: the layer keeps it too).
+#[derive(Debug, Clone)]
+pub(crate) struct Arrival(pub(crate) Arc<ArrivalInner>);
+
+#[derive(Debug)]
+pub(crate) struct ArrivalInner {
+    pub at: Instant,
+    pub ts_ms: i64,
+    pub method: http::Method,
+    pub uri: http::Uri,
+}
+
+impl Arrival {
+    pub(crate) fn now(method: &http::Method, uri: &http::Uri) -> Arrival {
+        Arrival(Arc::new(ArrivalInner {
+            at: Instant::now(),
+            ts_ms: gateway_auth::cache::now_ms(),
+            method: method.clone(),
+            uri: uri.clone(),
+        }))
+    }
+}
+
+/// Marks an answer whose request has an account: the account reports it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Accounted;
+
+/// What a request without an account is known as: put in its answer's extensions
+/// by the classify layer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestKind {
+    pub operation: Option<&'static str>,
+    pub shape: ApiShape,
+    /// Health and readiness probes and the root pre-flight: not reported.
+    pub probe: bool,
+}
+
+/// Counts a streamed answer in `patchbay_open_streams` while it lives.
+#[derive(Debug)]
+pub(crate) struct OpenStream(Option<prometheus_client::metrics::gauge::Gauge>);
+
+impl OpenStream {
+    pub(crate) fn new(observer: &Observer) -> OpenStream {
+        let gauge = observer.metrics.as_ref().map(|m| m.open_streams.clone());
+        if let Some(g) = &gauge {
+            g.inc();
+        }
+        OpenStream(gauge)
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        if let Some(g) = &self.0 {
+            g.dec();
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! The access log: one line per request, `key=value` text or JSON, written off the
+//! request path.
+//!
+//! Lines are formatted where the request ends and appended to a shared buffer; a
+//! writer thread takes the buffer every 100 ms (or sooner when it fills) and writes
+//! it in one call, so a request costs a format and a short lock, never a system
+//! call. A writer that cannot keep up (a stuck disk, a blocked pipe) makes lines be
+//! dropped past 8 MiB waiting, counted in `patchbay_access_log_suppressed_total`,
+//! instead of holding memory or requests. Refused keys (401) are logged at most
+//! `auth_failures_per_minute` a minute, the rest counted in the next line let
+//! through.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::Finished;
+use crate::config::{AccessLogConfig, AccessLogFormat};
+
+/// Lines waiting past this many bytes are dropped.
+const MAX_WAITING: usize = 8 << 20;
+/// The writer wakes early when this much is waiting.
+const WAKE_AT: usize = 64 << 10;
+/// How often the writer takes what is waiting.
+const EVERY: Duration = Duration::from_millis(100);
+
+/// The access log of a gateway.
+pub struct AccessLog {
+    format: AccessLogFormat,
+    shared: Arc<Shared>,
+    auth: Mutex<AuthWindow>,
+    auth_per_minute: u32,
+    dropped: AtomicU64,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for AccessLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessLog")
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    state: Mutex<Waiting>,
+    wake: Condvar,
+    flushed: Condvar,
+}
+
+#[derive(Default)]
+struct Waiting {
+    lines: Vec<u8>,
+    /// Flushes asked for and done, so `flush` knows when its lines are out.
+    asked: u64,
+    done: u64,
+    stop: bool,
+}
+
+/// Refused-key lines let through in the current minute, and those held back.
+struct AuthWindow {
+    started: Instant,
+    logged: u32,
+    held_back: u64,
+}
+
+impl AccessLog {
+    /// The access log `config` asks for; `None` when it is off. Fails when the file
+    /// cannot be opened.
+    pub(crate) fn start(config: &AccessLogConfig) -> io::Result<Option<AccessLog>> {
+        if config.format == AccessLogFormat::Off {
+            return Ok(None);
+        }
+        let out: Box<dyn Write + Send> = match &config.path {
+            Some(path) => Box::new(OpenOptions::new().create(true).append(true).open(path)?),
+            None => Box::new(io::stderr()),
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(Waiting::default()),
+            wake: Condvar::new(),
+            flushed: Condvar::new(),
+        });
+        let thread = std::thread::Builder::new()
+            .name("patchbay-access-log".to_owned())
+            .spawn({
+                let shared = shared.clone();
+                move || write_loop(&shared, out)
+            })?;
+        Ok(Some(AccessLog {
+            format: config.format,
+            shared,
+            auth: Mutex::new(AuthWindow {
+                started: Instant::now(),
+                logged: 0,
+                held_back: 0,
+            }),
+            auth_per_minute: config.auth_failures_per_minute,
+            dropped: AtomicU64::new(0),
+            thread: Mutex::new(Some(thread)),
+        }))
+    }
+
+    /// Logs `f`; returns how many lines were left out since the last call that
+    /// returned (refused keys over the rate, lines over the waiting limit).
+    pub(crate) fn log(&self, f: &Finished<'_>) -> u64 {
+        let mut held_back = 0;
+        if f.status == 401 {
+            let mut w = self.auth.lock().unwrap_or_else(PoisonError::into_inner);
+            if w.started.elapsed() >= Duration::from_secs(60) {
+                w.started = Instant::now();
+                w.logged = 0;
+            }
+            if w.logged >= self.auth_per_minute {
+                w.held_back += 1;
+                return 1;
+            }
+            w.logged += 1;
+            held_back = std::mem::take(&mut w.held_back);
+        }
+        let mut line = Vec::with_capacity(400);
+        let entry = Line::of(f, held_back);
+        match self.format {
+            AccessLogFormat::Json => {
+                // Serializing borrowed strings and numbers into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut line, &entry);
+            }
+            _ => entry.write_text(&mut line),
+        }
+        line.push(b'\n');
+        let mut state = self.lock();
+        if state.lines.len() + line.len() > MAX_WAITING {
+            drop(state);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return 1;
+        }
+        state.lines.extend_from_slice(&line);
+        if state.lines.len() >= WAKE_AT {
+            self.shared.wake.notify_one();
+        }
+        0
+    }
+
+    /// Waits until every line logged so far is written (tests, shutdown).
+    pub fn flush(&self) {
+        let mut state = self.lock();
+        if state.stop {
+            return;
+        }
+        state.asked += 1;
+        let ticket = state.asked;
+        self.shared.wake.notify_one();
+        while state.done < ticket && !state.stop {
+            state = self
+                .shared
+                .flushed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Writes what is waiting and stops the writer.
+    pub fn stop(&self) {
+        self.lock().stop = true;
+        self.shared.wake.notify_one();
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn write_loop(shared: &Shared, mut out: Box<dyn Write + Send>) {
+    let mut batch = Vec::new();
+    loop {
+        let (stop, ticket) = {
+            let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.lines.is_empty() && state.asked == state.done && !state.stop {
+                state = shared
+                    .wake
+                    .wait_timeout(state, EVERY)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            std::mem::swap(&mut batch, &mut state.lines);
+            (state.stop, state.asked)
+        };
+        if !batch.is_empty() {
+            // A failing log write is not worth failing requests for: the lines are lost.
+            let _ = out.write_all(&batch).and_then(|()| out.flush());
+            batch.clear();
+        }
+        let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.done = ticket;
+        shared.flushed.notify_all();
+        if stop {
+            return;
+        }
+    }
+}
+
+/// One line's fields, in the order they are written.
+#[derive(Serialize)]
+struct Line<'a> {
+    ts: String,
+    request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    method: &'a str,
+    path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caller: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requested_model: Option<&'a str>,
+    status: u16,
+    streamed: bool,
+    attempts: u32,
+    duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttfb_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttft_ms: Option<f64>,
+    input_tokens: u64,
+    output_tokens: u64,
+    cached_tokens: u64,
+    reasoning_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusal: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "is_zero")]
+    auth_failures_not_logged: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn millis(d: Duration) -> f64 {
+    // Microsecond precision is plenty, and keeps lines short.
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+impl<'a> Line<'a> {
+    fn of(f: &'a Finished<'a>, held_back: u64) -> Line<'a> {
+        Line {
+            ts: timestamp(f.ts_ms),
+            request_id: f.request_id,
+            key: f.key_id,
+            method: f.method,
+            path: f.path,
+            operation: f.operation,
+            caller: f.caller.map(gateway_protocol::ApiShape::as_str),
+            provider: f.provider,
+            model: f.model,
+            requested_model: f.requested_model,
+            status: f.status,
+            streamed: f.streamed,
+            attempts: f.attempts,
+            duration_ms: millis(f.duration),
+            ttfb_ms: f.ttfb.map(millis),
+            ttft_ms: f.ttft.map(millis),
+            input_tokens: f.usage.input_tokens,
+            output_tokens: f.usage.output_tokens,
+            cached_tokens: f.usage.cache_read_tokens,
+            reasoning_tokens: f.usage.reasoning_tokens,
+            cost_usd: f.cost_micros.map(|c| c as f64 / 1e6),
+            refusal: f.refusal,
+            error: f.error.map(super::names::kind_name),
+            auth_failures_not_logged: held_back,
+        }
+    }
+
+    /// `key=value` pairs, values quoted when they hold a space, a quote or `=`;
+    /// the fields and their order are the JSON form's.
+    fn write_text(&self, out: &mut Vec<u8>) {
+        let mut t = Text(out);
+        t.str("ts", Some(&self.ts));
+        t.str("request_id", Some(self.request_id));
+        t.str("key", self.key);
+        t.str("method", Some(self.method));
+        t.str("path", Some(self.path));
+        t.str("operation", self.operation);
+        t.str("caller", self.caller);
+        t.str("provider", self.provider);
+        t.str("model", self.model);
+        t.str("requested_model", self.requested_model);
+        t.num("status", Some(self.status));
+        t.num("streamed", Some(self.streamed));
+        t.num("attempts", Some(self.attempts));
+        t.num("duration_ms", Some(self.duration_ms));
+        t.num("ttfb_ms", self.ttfb_ms);
+        t.num("ttft_ms", self.ttft_ms);
+        t.num("input_tokens", Some(self.input_tokens));
+        t.num("output_tokens", Some(self.output_tokens));
+        t.num("cached_tokens", Some(self.cached_tokens));
+        t.num("reasoning_tokens", Some(self.reasoning_tokens));
+        t.num("cost_usd", self.cost_usd);
+        t.str("refusal", self.refusal);
+        t.str("error", self.error);
+        if self.auth_failures_not_logged > 0 {
+            t.num(
+                "auth_failures_not_logged",
+                Some(self.auth_failures_not_logged),
+            );
+        }
+    }
+}
+
+/// A text line being written.
+struct Text<'a>(&'a mut Vec<u8>);
+
+impl Text<'_> {
+    fn name(&mut self, name: &str) {
+        if !self.0.is_empty() {
+            self.0.push(b' ');
+        }
+        self.0.extend_from_slice(name.as_bytes());
+        self.0.push(b'=');
+    }
+
+    fn str(&mut self, name: &str, value: Option<&str>) {
+        let Some(value) = value else { return };
+        self.name(name);
+        if needs_quotes(value) {
+            // JSON's string quoting escapes quotes and control characters.
+            let _ = serde_json::to_writer(&mut *self.0, value);
+        } else {
+            self.0.extend_from_slice(value.as_bytes());
+        }
+    }
+
+    fn num(&mut self, name: &str, value: Option<impl std::fmt::Display>) {
+        let Some(value) = value else { return };
+        self.name(name);
+        let _ = write!(self.0, "{value}");
+    }
+}
+
+fn needs_quotes(s: &str) -> bool {
+    s.is_empty()
+        || s.bytes()
+            .any(|b| b <= b' ' || b == b'"' || b == b'=' || b == b'\\' || b >= 0x7f)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+fn timestamp(ms: i64) -> String {
+    let (date, ms_of_day) = gateway_protocol::calendar::split_unix_ms(ms);
+    let secs = ms_of_day / 1000;
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        date.year,
+        date.month,
+        date.day,
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+        ms_of_day % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_with_milliseconds() {
+        assert_eq!(timestamp(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(timestamp(1_709_210_096_789), "2024-02-29T12:34:56.789Z");
+    }
+
+    #[test]
+    fn text_values_are_quoted_only_when_they_must_be() {
+        assert!(!needs_quotes("req_01"));
+        assert!(needs_quotes("two words"));
+        assert!(needs_quotes("a=b"));
+        assert!(needs_quotes("say \"hi\""));
+        assert!(needs_quotes(""));
+    }
+}
