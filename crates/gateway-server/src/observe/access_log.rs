@@ -123,13 +123,9 @@ impl AccessLog {
             held_back = std::mem::take(&mut w.held_back);
         }
         let mut line = Vec::with_capacity(400);
-        let entry = Line::of(f, held_back);
         match self.format {
-            AccessLogFormat::Json => {
-                // Serializing borrowed strings and numbers into a Vec cannot fail.
-                let _ = serde_json::to_writer(&mut line, &entry);
-            }
-            _ => entry.write_text(&mut line),
+            AccessLogFormat::Json => write_json(f, held_back, &mut line),
+            _ => write_text(f, held_back, &mut line),
         }
         line.push(b'\n');
         let mut state = self.lock();
@@ -220,10 +216,11 @@ fn write_loop(shared: &Shared, mut out: Box<dyn Write + Send>) {
     }
 }
 
-/// One line's fields, in the order they are written.
+/// One line's fields, in the order they are written (JSON; the text form writes
+/// the same fields in the same order, see [`write_text`]).
 #[derive(Serialize)]
 struct Line<'a> {
-    ts: String,
+    ts: &'a str,
     request_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<&'a str>,
@@ -265,74 +262,77 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// Milliseconds with microseconds as the fraction.
 fn millis(d: Duration) -> f64 {
-    // Microsecond precision is plenty, and keeps lines short.
-    (d.as_secs_f64() * 1e6).round() / 1e3
+    (d.as_micros() as f64) / 1e3
 }
 
-impl<'a> Line<'a> {
-    fn of(f: &'a Finished<'a>, held_back: u64) -> Line<'a> {
-        Line {
-            ts: timestamp(f.ts_ms),
-            request_id: f.request_id,
-            key: f.key_id,
-            method: f.method,
-            path: f.path,
-            operation: f.operation,
-            caller: f.caller.map(gateway_protocol::ApiShape::as_str),
-            provider: f.provider,
-            model: f.model,
-            requested_model: f.requested_model,
-            status: f.status,
-            streamed: f.streamed,
-            attempts: f.attempts,
-            duration_ms: millis(f.duration),
-            ttfb_ms: f.ttfb.map(millis),
-            ttft_ms: f.ttft.map(millis),
-            input_tokens: f.usage.input_tokens,
-            output_tokens: f.usage.output_tokens,
-            cached_tokens: f.usage.cache_read_tokens,
-            reasoning_tokens: f.usage.reasoning_tokens,
-            cost_usd: f.cost_micros.map(|c| c as f64 / 1e6),
-            refusal: f.refusal,
-            error: f.error.map(super::names::kind_name),
-            auth_failures_not_logged: held_back,
-        }
-    }
+fn write_json(f: &Finished<'_>, held_back: u64, out: &mut Vec<u8>) {
+    let ts = timestamp(f.ts_ms);
+    let line = Line {
+        ts: std::str::from_utf8(&ts).unwrap_or_default(),
+        request_id: f.request_id,
+        key: f.key_id,
+        method: f.method,
+        path: f.path,
+        operation: f.operation,
+        caller: f.caller.map(gateway_protocol::ApiShape::as_str),
+        provider: f.provider,
+        model: f.model,
+        requested_model: f.requested_model,
+        status: f.status,
+        streamed: f.streamed,
+        attempts: f.attempts,
+        duration_ms: millis(f.duration),
+        ttfb_ms: f.ttfb.map(millis),
+        ttft_ms: f.ttft.map(millis),
+        input_tokens: f.usage.input_tokens,
+        output_tokens: f.usage.output_tokens,
+        cached_tokens: f.usage.cache_read_tokens,
+        reasoning_tokens: f.usage.reasoning_tokens,
+        cost_usd: f.cost_micros.map(|c| c as f64 / 1e6),
+        refusal: f.refusal,
+        error: f.error.map(super::names::kind_name),
+        auth_failures_not_logged: held_back,
+    };
+    // Serializing borrowed strings and numbers into a Vec cannot fail.
+    let _ = serde_json::to_writer(out, &line);
+}
 
-    /// `key=value` pairs, values quoted when they hold a space, a quote or `=`;
-    /// the fields and their order are the JSON form's.
-    fn write_text(&self, out: &mut Vec<u8>) {
-        let mut t = Text(out);
-        t.str("ts", Some(&self.ts));
-        t.str("request_id", Some(self.request_id));
-        t.str("key", self.key);
-        t.str("method", Some(self.method));
-        t.str("path", Some(self.path));
-        t.str("operation", self.operation);
-        t.str("caller", self.caller);
-        t.str("provider", self.provider);
-        t.str("model", self.model);
-        t.str("requested_model", self.requested_model);
-        t.num("status", Some(self.status));
-        t.num("streamed", Some(self.streamed));
-        t.num("attempts", Some(self.attempts));
-        t.num("duration_ms", Some(self.duration_ms));
-        t.num("ttfb_ms", self.ttfb_ms);
-        t.num("ttft_ms", self.ttft_ms);
-        t.num("input_tokens", Some(self.input_tokens));
-        t.num("output_tokens", Some(self.output_tokens));
-        t.num("cached_tokens", Some(self.cached_tokens));
-        t.num("reasoning_tokens", Some(self.reasoning_tokens));
-        t.num("cost_usd", self.cost_usd);
-        t.str("refusal", self.refusal);
-        t.str("error", self.error);
-        if self.auth_failures_not_logged > 0 {
-            t.num(
-                "auth_failures_not_logged",
-                Some(self.auth_failures_not_logged),
-            );
-        }
+/// `key=value` pairs, values quoted when they hold a space, a quote or `=`; the
+/// fields and their order are the JSON form's. Written by hand: `format!` of the
+/// numbers cost more than the rest of the line.
+fn write_text(f: &Finished<'_>, held_back: u64, out: &mut Vec<u8>) {
+    let mut t = Text(out);
+    t.name("ts");
+    t.0.extend_from_slice(&timestamp(f.ts_ms));
+    t.str("request_id", Some(f.request_id));
+    t.str("key", f.key_id);
+    t.str("method", Some(f.method));
+    t.str("path", Some(f.path));
+    t.str("operation", f.operation);
+    t.str("caller", f.caller.map(gateway_protocol::ApiShape::as_str));
+    t.str("provider", f.provider);
+    t.str("model", f.model);
+    t.str("requested_model", f.requested_model);
+    t.int("status", u64::from(f.status));
+    t.str("streamed", Some(if f.streamed { "true" } else { "false" }));
+    t.int("attempts", u64::from(f.attempts));
+    t.millis("duration_ms", Some(f.duration));
+    t.millis("ttfb_ms", f.ttfb);
+    t.millis("ttft_ms", f.ttft);
+    t.int("input_tokens", f.usage.input_tokens);
+    t.int("output_tokens", f.usage.output_tokens);
+    t.int("cached_tokens", f.usage.cache_read_tokens);
+    t.int("reasoning_tokens", f.usage.reasoning_tokens);
+    if let Some(micros) = f.cost_micros {
+        t.name("cost_usd");
+        t.fixed(micros.unsigned_abs(), 6, micros < 0);
+    }
+    t.str("refusal", f.refusal);
+    t.str("error", f.error.map(super::names::kind_name));
+    if held_back > 0 {
+        t.int("auth_failures_not_logged", held_back);
     }
 }
 
@@ -359,33 +359,75 @@ impl Text<'_> {
         }
     }
 
-    fn num(&mut self, name: &str, value: Option<impl std::fmt::Display>) {
-        let Some(value) = value else { return };
+    fn int(&mut self, name: &str, value: u64) {
         self.name(name);
-        let _ = write!(self.0, "{value}");
+        self.0
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    }
+
+    fn millis(&mut self, name: &str, value: Option<Duration>) {
+        let Some(d) = value else { return };
+        self.name(name);
+        self.fixed(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), 3, false);
+    }
+
+    /// `n` with its last `places` digits as the fraction (`1234`, 3 → `1.234`).
+    fn fixed(&mut self, n: u64, places: u32, negative: bool) {
+        let scale = 10u64.pow(places);
+        if negative {
+            self.0.push(b'-');
+        }
+        self.0
+            .extend_from_slice(itoa::Buffer::new().format(n / scale).as_bytes());
+        self.0.push(b'.');
+        let mut fraction = itoa::Buffer::new();
+        let digits = fraction.format(n % scale);
+        for _ in digits.len()..places as usize {
+            self.0.push(b'0');
+        }
+        self.0.extend_from_slice(digits.as_bytes());
     }
 }
 
+/// Bytes that make a text value need quotes: controls, space, `"`, `=`, `\\`, and
+/// everything past ASCII.
+const QUOTED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b <= b' ' as usize
+            || b == b'"' as usize
+            || b == b'=' as usize
+            || b == b'\\' as usize
+            || b >= 0x7f;
+        b += 1;
+    }
+    table
+};
+
 fn needs_quotes(s: &str) -> bool {
-    s.is_empty()
-        || s.bytes()
-            .any(|b| b <= b' ' || b == b'"' || b == b'=' || b == b'\\' || b >= 0x7f)
+    s.is_empty() || s.bytes().any(|b| QUOTED[usize::from(b)])
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
-fn timestamp(ms: i64) -> String {
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), written by hand.
+fn timestamp(ms: i64) -> [u8; 24] {
     let (date, ms_of_day) = gateway_protocol::calendar::split_unix_ms(ms);
     let secs = ms_of_day / 1000;
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        date.year,
-        date.month,
-        date.day,
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60,
-        ms_of_day % 1000
-    )
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut n: i64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (n.rem_euclid(10)) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, date.year);
+    put(5, 2, i64::from(date.month));
+    put(8, 2, i64::from(date.day));
+    put(11, 2, secs / 3600);
+    put(14, 2, secs % 3600 / 60);
+    put(17, 2, secs % 60);
+    put(20, 3, ms_of_day % 1000);
+    out
 }
 
 #[cfg(test)]
@@ -394,8 +436,8 @@ mod tests {
 
     #[test]
     fn timestamps_are_utc_with_milliseconds() {
-        assert_eq!(timestamp(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(timestamp(1_709_210_096_789), "2024-02-29T12:34:56.789Z");
+        assert_eq!(&timestamp(0), b"1970-01-01T00:00:00.000Z");
+        assert_eq!(&timestamp(1_709_210_096_789), b"2024-02-29T12:34:56.789Z");
     }
 
     #[test]
@@ -405,5 +447,17 @@ mod tests {
         assert!(needs_quotes("a=b"));
         assert!(needs_quotes("say \"hi\""));
         assert!(needs_quotes(""));
+    }
+
+    #[test]
+    fn fixed_point_numbers_keep_their_leading_zeros() {
+        let mut out = Vec::new();
+        let mut t = Text(&mut out);
+        t.fixed(1_234, 3, false);
+        t.0.push(b' ');
+        t.fixed(5, 6, false);
+        t.0.push(b' ');
+        t.fixed(2_000_000, 6, true);
+        assert_eq!(out, b"1.234 0.000005 -2.000000");
     }
 }
