@@ -28,6 +28,9 @@
 #   BARE_BIN=target/release/bare-proxy (unset or missing: no bare runs)   BARE_PORT=14200
 #   PB_WORKERS=<n>  Patchbay's [server] workers (runtime threads); unset: one per core
 #   PB_RUNTIME=per_thread|work_stealing  Patchbay's [server] runtime; unset: its default
+#   PB_OBSERVE=on|off  metrics and the access log on (the default config's metrics, the text
+#                      access log to PB_ACCESS_LOG) or both off, to measure what they cost
+#   PB_ACCESS_LOG=/dev/null  where the access log goes (a file fills ~7 MB/s at 20k req/s)
 #   PB_PORT=14100  SLOW_PORT=18090  MOCK_PORT=18080
 #   CONC=32  DUR=10  WARMUP_S=3
 #   CLOSED_SCENARIOS="chat stream stream-cross messages chat-cross messages-cross" (closed phase)
@@ -193,6 +196,12 @@ path = "$OUT/patchbay.db"
 listen = "127.0.0.1:$PB_PORT"
 ${PB_WORKERS:+workers = $PB_WORKERS}
 ${PB_RUNTIME:+runtime = $Q$PB_RUNTIME$Q}
+
+$(if [[ "${PB_OBSERVE:-on}" == off ]]; then
+    printf '[metrics]\nenabled = false\n\n[access_log]\nformat = "off"\n'
+  else
+    printf '[access_log]\nformat = "text"\npath = "%s"\n' "${PB_ACCESS_LOG:-/dev/null}"
+  fi)
 
 [providers.mock_openai]
 kind = "openai_compatible"

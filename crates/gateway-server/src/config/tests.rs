@@ -9,6 +9,7 @@ fn env(k: &str) -> Option<String> {
     match k {
         "ANTHROPIC_API_KEY" | "OPENAI_API_KEY" | "DEEPSEEK_API_KEY" => Some(format!("sk-{k}")),
         "ALICE_KEY_SHA256" => Some(gateway_auth::secret::digest_hex("pbk_alice")),
+        "METRICS_PASSWORD" | "COLLECTOR_KEY" => Some(format!("secret-{k}")),
         _ => None,
     }
 }
@@ -37,6 +38,11 @@ fn the_full_example_loads() {
         Some("sk-ANTHROPIC_API_KEY")
     );
     assert_eq!(c.routes.len(), 3);
+    assert!(c.metrics.main_listener && c.metrics.has_credentials());
+    assert_eq!(c.access_log.format, AccessLogFormat::Json);
+    assert_eq!(c.tracing.protocol, OtlpProtocol::Http);
+    assert_eq!(c.tracing.sample_ratio, 0.25);
+    assert_eq!(c.tracing.headers["x-collector-key"], "secret-COLLECTOR_KEY");
     assert_eq!(c.routes[1].name(), "gpt-5");
     assert_eq!(c.routes[1].strategy, Strategy::Weighted);
     assert_eq!(c.routes[0].fallbacks.len(), 2);
@@ -300,4 +306,21 @@ fn short_admin_tokens_are_refused() {
     );
     let long = "[admin]\ntoken = \"pba_0123456789abcdefghij\"";
     assert!(Config::from_toml_str(long, &|_| None).is_ok());
+}
+
+#[test]
+fn observability_settings_are_checked() {
+    let text = "[metrics]\nmain_listener = true\nusername = \"prom\"\n\n[tracing]\nsample_ratio = 1.5\notlp_endpoint = \"collector:4317\"\n";
+    let found: Vec<String> = problems(load(text).unwrap_err())
+        .into_iter()
+        .map(|p| p.path)
+        .collect();
+    for path in [
+        "metrics.main_listener",
+        "metrics.username",
+        "tracing.sample_ratio",
+        "tracing.otlp_endpoint",
+    ] {
+        assert!(found.iter().any(|p| p == path), "{path} in {found:?}");
+    }
 }
