@@ -9,7 +9,7 @@ fn env(k: &str) -> Option<String> {
     match k {
         "ANTHROPIC_API_KEY" | "OPENAI_API_KEY" | "DEEPSEEK_API_KEY" => Some(format!("sk-{k}")),
         "ALICE_KEY_SHA256" => Some(gateway_auth::secret::digest_hex("pbk_alice")),
-        "METRICS_PASSWORD" | "COLLECTOR_KEY" => Some(format!("secret-{k}")),
+        "PROMETHEUS_SCRAPE_KEY" | "COLLECTOR_KEY" => Some(format!("secret-{k}")),
         _ => None,
     }
 }
