@@ -176,3 +176,61 @@ pub(crate) fn refusal_reason(
         ErrorKind::Upstream | ErrorKind::UpstreamTimeout | ErrorKind::Internal => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_models_and_providers_fold_into_one_label() {
+        let catalog = Catalog::bundled();
+        let names = LabelNames::new(["openai", "local"], ["my-fine-tune"], &catalog);
+        let known = names.model_id(Some("my-fine-tune"));
+        assert_ne!(known, 0);
+        assert_eq!(names.model(known).as_str(), "my-fine-tune");
+        let listed = catalog.model_names().next().unwrap();
+        assert_ne!(
+            names.model_id(Some(listed)),
+            0,
+            "catalogue models keep their name"
+        );
+        // Names a caller makes up through a glob route add no series.
+        assert_eq!(names.model_id(Some("made-up-1")), 0);
+        assert_eq!(names.model_id(Some("made-up-2")), 0);
+        assert_eq!(names.model(0).as_str(), "other");
+        assert_eq!(
+            names.provider(names.provider_id(Some("local"))).as_str(),
+            "local"
+        );
+        assert_eq!(
+            names.provider(names.provider_id(Some("nope"))).as_str(),
+            "none"
+        );
+        assert_eq!(names.provider(names.provider_id(None)).as_str(), "none");
+    }
+
+    #[test]
+    fn refusals_name_the_limit_class_or_what_the_caller_got_wrong() {
+        use gateway_auth::LimitKind as L;
+        assert_eq!(refusal_reason(Some(L::Rpm), None, 429), Some("rpm"));
+        assert_eq!(refusal_reason(Some(L::Tpm), None, 429), Some("tpm"));
+        assert_eq!(
+            refusal_reason(Some(L::DailyInputTokens), None, 429),
+            Some("quota")
+        );
+        assert_eq!(
+            refusal_reason(Some(L::MonthlyUsd), None, 429),
+            Some("budget")
+        );
+        let kind = |k| refusal_reason(None, Some(k), k.status());
+        assert_eq!(kind(ErrorKind::PermissionDenied), Some("model_not_allowed"));
+        assert_eq!(kind(ErrorKind::Authentication), Some("unauthenticated"));
+        assert_eq!(kind(ErrorKind::Overloaded), Some("overloaded"));
+        assert_eq!(kind(ErrorKind::Upstream), None);
+        assert_eq!(
+            refusal_reason(None, Some(ErrorKind::InvalidRequest), 408),
+            Some("body_timeout")
+        );
+        assert_eq!(refusal_reason(None, None, 200), None);
+    }
+}

@@ -294,3 +294,103 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[tokio::test]
+async fn retries_fallbacks_upstream_errors_and_limit_refusals_are_counted() {
+    let up = Upstreams::start(MockConfig::default()).await;
+    let busy = mock_upstream(
+        ApiShape::OpenAiChat,
+        MockConfig {
+            fail_status: Some(503),
+            ..MockConfig::default()
+        },
+    )
+    .await;
+    let gw = Gateway::start(&format!(
+        r#"{}
+[providers.busy]
+kind = "openai_compatible"
+base_url = "http://{busy}/v1"
+
+[[routes]]
+model = "chain"
+targets = [{{ provider = "busy", model = "mock-echo" }}]
+fallbacks = [{{ provider = "openai", model = "mock-echo" }}]
+retries = 1
+backoff_ms = 1
+backoff_max_ms = 2
+
+[[routes]]
+model = "*"
+targets = [{{ provider = "openai" }}]
+"#,
+        up.toml()
+    ))
+    .await;
+    // busy: a try and a retry, both 503; then the fallback answers.
+    let (status, body) = chat(&gw, "chain", KEY, false).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, limited) = key_with(
+        &gw,
+        "limited",
+        gateway_auth::Limits {
+            rpm: Some(1),
+            ..gateway_auth::Limits::default()
+        },
+    );
+    assert_eq!(chat(&gw, "mock-echo", &limited, false).await.0, 200);
+    assert_eq!(chat(&gw, "mock-echo", &limited, false).await.0, 429);
+    let (_, narrow) = gw
+        .app
+        .key_store()
+        .unwrap()
+        .create(gateway_auth::keys::NewKey {
+            name: "narrow".into(),
+            policy: Some(gateway_auth::KeyPolicy {
+                models: vec!["gpt-*".into()],
+                ..gateway_auth::KeyPolicy::default()
+            }),
+            ..gateway_auth::keys::NewKey::default()
+        })
+        .unwrap();
+    assert_eq!(chat(&gw, "mock-echo", &narrow, false).await.0, 403);
+
+    let admin = start_admin(&gw, ADMIN_TOKEN).await;
+    let (status, text) = scrape(&format!("{admin}/metrics"), Some((ADMIN_TOKEN, None))).await;
+    assert_eq!(status, 200);
+    let busy = [("provider", "busy")];
+    assert_eq!(sample(&text, "patchbay_retries_total", &busy), Some(1.0));
+    assert_eq!(sample(&text, "patchbay_fallbacks_total", &busy), Some(1.0));
+    let overloaded = [
+        ("provider", "busy"),
+        ("kind", "overloaded"),
+        ("blame", "upstream"),
+    ];
+    assert_eq!(
+        sample(&text, "patchbay_upstream_errors_total", &overloaded),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "patchbay_upstream_duration_seconds_count",
+            &[("provider", "busy"), ("outcome", "error")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(&text, "patchbay_cooldowns_active", &[]),
+        Some(1.0),
+        "the failing target cools down"
+    );
+    let refused = |reason| sample(&text, "patchbay_refusals_total", &[("reason", reason)]);
+    assert_eq!(refused("rpm"), Some(1.0));
+    assert_eq!(refused("model_not_allowed"), Some(1.0));
+    assert_eq!(
+        refused("overloaded"),
+        None,
+        "an upstream's 503 is not the gateway refusing"
+    );
+    gw.shutdown().await;
+}
