@@ -46,10 +46,16 @@ async fn serve_without_config_prints_working_curl_lines_and_stops_on_sigterm() {
         .current_dir(&dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
+        text
+    });
     let lines = tokio::task::spawn_blocking(move || {
         let mut lines = Vec::new();
         let mut lines_iter = BufReader::new(stdout).lines();
@@ -99,6 +105,20 @@ async fn serve_without_config_prints_working_curl_lines_and_stops_on_sigterm() {
         .unwrap();
     assert!(exit.success(), "{exit:?}");
     assert!(dir.join("patchbay.db").is_file());
+    // The default access log: a text line per request on standard error, written out
+    // before the exit; no colour codes, since standard error is not a terminal here.
+    let log = log.join().unwrap();
+    let answered: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("ts=") && l.contains(" status=200"))
+        .collect();
+    assert_eq!(answered.len(), 4, "{log}");
+    assert!(
+        answered.iter().all(|l| l.contains(" operation=chat")),
+        "{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "{log}");
+    assert!(!log.contains(key), "the key never reaches the log");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
