@@ -122,11 +122,12 @@ const SECONDS: Buckets = Buckets {
     count: 16,
 };
 
-/// 1 to ~4,096 tokens a second, doubling.
+/// 1 to ~65,536 tokens a second, doubling (a whole answer's rate counts its
+/// whole duration, a stream's the time after its first token, which can be short).
 const RATE: Buckets = Buckets {
     start: 1.0,
     factor: 2.0,
-    count: 13,
+    count: 17,
 };
 
 type Histograms<L> = Family<L, Histogram, Buckets>;
@@ -180,7 +181,7 @@ pub struct Metrics {
     usage_failed: Counter,
     usage_dropped: Counter,
     key_cache: Gauge,
-    cooldowns: Gauge,
+    cooldowns: Family<ProviderLabels, Gauge>,
     access_log_suppressed: Counter,
     series: RwLock<HashMap<u64, Arc<Series>>>,
     attempts: RwLock<HashMap<u16, Arc<AttemptSeries>>>,
@@ -225,7 +226,7 @@ impl Metrics {
             usage_failed: Counter::default(),
             usage_dropped: Counter::default(),
             key_cache: Gauge::default(),
-            cooldowns: Gauge::default(),
+            cooldowns: Family::default(),
             access_log_suppressed: Counter::default(),
             series: RwLock::default(),
             attempts: RwLock::default(),
@@ -352,7 +353,7 @@ impl Metrics {
         );
         r.register(
             "cooldowns_active",
-            "Route targets cooling down after failures",
+            "Route targets cooling down after failures, by provider",
             m.cooldowns.clone(),
         );
         r.register(
@@ -599,8 +600,16 @@ impl Metrics {
         let keys = app.keys();
         let cached = keys.declared_len() + keys.store().map_or(0, |s| s.cache().len());
         self.key_cache.set(gauge(cached));
-        self.cooldowns
-            .set(gauge(app.cooldown.active(Instant::now())));
+        let cooling = app.cooldown.active_by_provider(Instant::now());
+        // Every configured provider has a value, 0 included, so a target that stops
+        // cooling down shows 0 rather than its last count.
+        for id in 1..self.names.provider_count() {
+            let provider = self.names.provider(id);
+            let n = cooling.get(provider.as_str()).copied().unwrap_or(0);
+            self.cooldowns
+                .get_or_create(&ProviderLabels { provider })
+                .set(gauge(n));
+        }
     }
 }
 

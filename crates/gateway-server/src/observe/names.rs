@@ -61,6 +61,11 @@ impl LabelNames {
             .unwrap_or(0)
     }
 
+    /// Provider ids run from 1 to this, exclusive (0 is `none`).
+    pub(crate) fn provider_count(&self) -> u16 {
+        u16::try_from(self.providers.len()).unwrap_or(u16::MAX)
+    }
+
     pub(crate) fn provider(&self, id: u16) -> Arc<String> {
         self.providers[usize::from(id).min(self.providers.len() - 1)].clone()
     }

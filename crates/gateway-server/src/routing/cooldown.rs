@@ -56,9 +56,16 @@ impl Cooldown {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// How many targets are cooling down at `now` (a gauge of the metrics).
-    pub fn active(&self, now: Instant) -> usize {
-        self.lock().values().filter(|e| e.until > now).count()
+    /// How many targets are cooling down at `now`, by provider (a gauge of the
+    /// metrics).
+    pub fn active_by_provider(&self, now: Instant) -> HashMap<String, usize> {
+        let mut by_provider = HashMap::new();
+        for (target, entry) in self.lock().iter() {
+            if entry.until > now {
+                *by_provider.entry(target.provider.clone()).or_insert(0) += 1;
+            }
+        }
+        by_provider
     }
 
     /// Records a (retryable) failure of `target` at `now`; returns how long it cools.

@@ -380,9 +380,17 @@ targets = [{{ provider = "openai" }}]
         Some(2.0)
     );
     assert_eq!(
-        sample(&text, "patchbay_cooldowns_active", &[]),
+        sample(&text, "patchbay_cooldowns_active", &busy),
         Some(1.0),
         "the failing target cools down"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "patchbay_cooldowns_active",
+            &[("provider", "openai")]
+        ),
+        Some(0.0)
     );
     let refused = |reason| sample(&text, "patchbay_refusals_total", &[("reason", reason)]);
     assert_eq!(refused("rpm"), Some(1.0));
