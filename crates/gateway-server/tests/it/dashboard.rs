@@ -287,14 +287,7 @@ fn the_checker_catches_made_up_names_labels_and_gauge_rates() {
 #[tokio::test]
 async fn every_metric_the_dashboard_queries_is_exported() {
     let up = Upstreams::start(MockConfig::default()).await;
-    let busy = mock_upstream(
-        ApiShape::OpenAiChat,
-        MockConfig {
-            fail_status: Some(503),
-            ..MockConfig::default()
-        },
-    )
-    .await;
+    let busy = failing_upstream(503).await;
     let gw = Gateway::start(&format!(
         r#"{}
 [providers.busy]

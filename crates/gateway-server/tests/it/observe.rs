@@ -298,14 +298,7 @@ fn tempdir() -> std::path::PathBuf {
 #[tokio::test]
 async fn retries_fallbacks_upstream_errors_and_limit_refusals_are_counted() {
     let up = Upstreams::start(MockConfig::default()).await;
-    let busy = mock_upstream(
-        ApiShape::OpenAiChat,
-        MockConfig {
-            fail_status: Some(503),
-            ..MockConfig::default()
-        },
-    )
-    .await;
+    let busy = failing_upstream(503).await;
     let gw = Gateway::start(&format!(
         r#"{}
 [providers.busy]

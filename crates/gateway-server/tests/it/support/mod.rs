@@ -38,6 +38,15 @@ pub struct Upstreams {
     pub ollama: SocketAddr,
 }
 
+/// An OpenAI-shape mock upstream that answers every request with `status`.
+pub async fn failing_upstream(status: u16) -> SocketAddr {
+    let config = MockConfig {
+        fail_status: Some(status),
+        ..MockConfig::default()
+    };
+    mock_upstream(ApiShape::OpenAiChat, config).await
+}
+
 impl Upstreams {
     pub async fn start(config: MockConfig) -> Upstreams {
         Upstreams {
