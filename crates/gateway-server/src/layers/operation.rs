@@ -52,10 +52,9 @@ impl Service<Request<Box<Call>>> for Operation {
 
 async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallible> {
     let (parts, call) = req.into_parts();
-    let reservation = parts
-        .extensions
-        .get::<Admission>()
-        .and_then(Admission::take);
+    let admission = parts.extensions.get::<Admission>();
+    let limits = admission.map(|a| *a.status());
+    let reservation = admission.and_then(Admission::take);
     // The limiter's estimate, when the key has limits (made by the prepare layer).
     let estimated_input = parts.extensions.get::<Estimate>().map(|e| e.input_tokens);
     let Call {
@@ -66,6 +65,13 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
         work,
     } = *call;
     let shape = endpoint.error_shape();
+    let mut report = respond::Report::new(shape, limits);
+    if let Work::Chat { plan, .. }
+    | Work::Embeddings { plan, .. }
+    | Work::CountTokens { plan, .. } = &work
+    {
+        report.routed(plan);
+    }
     let charge = |caller: ApiShape, streamed: bool, input_estimate: u64| Charge {
         entry: &entry,
         body: &body,
@@ -109,10 +115,12 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
         Work::ListModels { shape } => Ok(ops::list_models(&app, shape, &entry)),
         Work::Estimate { shape } => crate::estimate::estimate(&app, shape, &body, &entry),
     };
-    Ok(match result {
+    let mut resp = match result {
         Ok(resp) => resp,
         Err(failure) => failed(shape, &failure),
-    })
+    };
+    report.apply(&mut resp);
+    Ok(resp)
 }
 
 /// The answer to a failed operation, saying where it last went.

@@ -9,6 +9,7 @@ mod connections;
 mod endpoints;
 mod failures;
 mod faults;
+mod headers;
 mod keys;
 mod limits;
 mod matrix;
