@@ -532,10 +532,10 @@ impl Limiter for MemoryLimiter {
             let mut p = lock(cell);
             let project_plan = p.check(project_limits, Scope::Project, &est, &win, now_ms)?;
             p.apply(project_plan, &est);
-            status = p.status(project_limits, &win, now_ms);
+            p.note_status(project_limits, &win, now_ms, &mut status);
         }
         k.apply(key_plan, &est);
-        status = status.merge(k.status(key, &win, now_ms));
+        k.note_status(key, &win, now_ms, &mut status);
         drop(k);
 
         let reservation = Reservation::new(Box::new(Hold {
@@ -557,13 +557,14 @@ impl Limiter for MemoryLimiter {
         now_ms: i64,
     ) -> LimitStatus {
         let win = Windows::at(now_ms);
-        let of = |cell: Option<Arc<Cell>>, limits: &Limits| match cell {
-            Some(cell) => lock(&cell).status(limits, &win, now_ms),
-            None => State::default().status(limits, &win, now_ms),
+        let mut status = LimitStatus::at(now_ms);
+        let mut note = |cell: Option<Arc<Cell>>, limits: &Limits| match cell {
+            Some(cell) => lock(&cell).note_status(limits, &win, now_ms, &mut status),
+            None => State::default().note_status(limits, &win, now_ms, &mut status),
         };
-        let mut status = of(self.keys.get(&subject.key_id), key);
+        note(self.keys.get(&subject.key_id), key);
         if let (Some(id), Some(limits)) = (&subject.project_id, project) {
-            status = status.merge(of(self.projects.get(id), limits));
+            note(self.projects.get(id), limits);
         }
         status
     }

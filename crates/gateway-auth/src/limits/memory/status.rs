@@ -7,10 +7,16 @@ use crate::limits::{LimitKind, LimitStatus, RateStatus};
 use crate::policy::Limits;
 
 impl State {
-    /// Where the set request and token limits stand at `now_ms` (a counter of a
-    /// past window counts as empty).
-    pub(super) fn status(&self, limits: &Limits, win: &Windows, now_ms: i64) -> LimitStatus {
-        let mut status = LimitStatus::at(now_ms);
+    /// Notes in `status` where the set request and token limits stand at `now_ms` (a
+    /// counter of a past window counts as empty): a key's and its project's go into
+    /// the same status, each slot keeping the tighter.
+    pub(super) fn note_status(
+        &self,
+        limits: &Limits,
+        win: &Windows,
+        now_ms: i64,
+        status: &mut LimitStatus,
+    ) {
         let now_us = now_ms.saturating_mul(1000);
         let rates = [
             (
@@ -49,7 +55,7 @@ impl State {
             limits.monthly_output_tokens,
         ];
         if token_quotas.iter().all(Option::is_none) {
-            return status;
+            return;
         }
         let day_end = win.day_start_ms() + DAY_MS;
         // Calendar arithmetic only when a monthly quota needs it.
@@ -104,6 +110,5 @@ impl State {
                 );
             }
         }
-        status
     }
 }
