@@ -22,7 +22,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group};
-use gateway_auth::limits::{Actual, Estimate, Limiter, MemoryLimiter};
+use gateway_auth::limits::{Actual, Estimate, HeaderFamily, Limiter, MemoryLimiter};
 use gateway_auth::usage::{UsageRecord, UsageWriter, WriterConfig};
 use gateway_auth::{Limits, Subject};
 
@@ -327,6 +327,32 @@ fn limiter(c: &mut Criterion) {
             case.admit_settle(i, &case.typical, &case.typical_project);
         })
     });
+    // What an answer's rate-limit headers cost to write, per family, into a map with
+    // room (an answer's map has grown for its other headers already).
+    let admitted = case
+        .limiter
+        .admit(
+            &case.keys[9],
+            &case.typical,
+            Some(&case.typical_project),
+            &case.estimate,
+            FEB_1,
+        )
+        .expect("limits are high enough");
+    let status = *admitted.status();
+    for (name, family) in [
+        ("headers_openai", HeaderFamily::OpenAi),
+        ("headers_anthropic", HeaderFamily::Anthropic),
+    ] {
+        let mut headers = http::HeaderMap::with_capacity(16);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                // Freeing the values is part of the cost; the map's room is kept.
+                headers.clear();
+                black_box(&status).write(family, &mut headers);
+            })
+        });
+    }
     g.bench_function("status", |b| {
         b.iter(|| {
             let s = black_box(&case.keys[7]);

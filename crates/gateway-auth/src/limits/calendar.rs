@@ -56,15 +56,6 @@ pub fn iso_utc(ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
 }
 
-/// `ms` (Unix milliseconds), rounded up to the second, as an RFC 3339 UTC time without
-/// fraction, `2026-11-23T16:20:06Z` (how Anthropic writes its rate-limit resets).
-pub(crate) fn rfc3339_secs(ms: i64) -> String {
-    let secs = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) > 0);
-    let (Date { year, month, day }, in_day) = calendar::split_unix_ms(secs.saturating_mul(1000));
-    let (h, min, s) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{min:02}:{s:02}Z")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,16 +70,6 @@ mod tests {
         assert_eq!(
             iso_utc(951_782_400_000 + 3_723_004),
             "2000-02-29T01:02:03.004Z"
-        );
-    }
-
-    #[test]
-    fn rfc3339_times_round_up_to_the_second() {
-        assert_eq!(rfc3339_secs(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339_secs(1), "1970-01-01T00:00:01Z");
-        assert_eq!(
-            rfc3339_secs(951_782_400_000 + 3_723_000),
-            "2000-02-29T01:02:03Z"
         );
     }
 

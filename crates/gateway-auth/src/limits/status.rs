@@ -2,11 +2,11 @@
 //! tightest token limits — and that status as the rate-limit headers SDKs read:
 //! OpenAI's `x-ratelimit-*` and Anthropic's `anthropic-ratelimit-*`.
 
+use gateway_protocol::calendar::{self, Date};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::LimitKind;
 use super::Unit;
-use super::calendar::rfc3339_secs;
 
 /// Where one limit stands: for `x-ratelimit-{limit,remaining,reset}-*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,58 +171,127 @@ impl LimitStatus {
     /// Sets `family`'s headers for what is set. Anthropic's input and output token
     /// triples appear only when an input or output token quota is set.
     pub fn write(&self, family: HeaderFamily, headers: &mut HeaderMap) {
-        match family {
-            HeaderFamily::OpenAi => {
-                for (slot, names) in [
-                    (self.requests, &OPENAI_REQUESTS),
-                    (self.tokens, &OPENAI_TOKENS),
-                ] {
-                    if let Some(s) = slot {
-                        set(headers, names, s, format_reset(s.reset_ms));
-                    }
+        let slots = match family {
+            HeaderFamily::OpenAi => [
+                (self.requests, &OPENAI_REQUESTS),
+                (self.tokens, &OPENAI_TOKENS),
+                (None, &OPENAI_TOKENS),
+                (None, &OPENAI_TOKENS),
+            ],
+            HeaderFamily::Anthropic => [
+                (self.requests, &ANTHROPIC_REQUESTS),
+                (self.tokens, &ANTHROPIC_TOKENS),
+                (self.input_tokens, &ANTHROPIC_INPUT),
+                (self.output_tokens, &ANTHROPIC_OUTPUT),
+            ],
+        };
+        for (slot, names) in slots {
+            let Some(s) = slot else { continue };
+            headers.insert(names[0].clone(), HeaderValue::from(s.limit));
+            headers.insert(names[1].clone(), HeaderValue::from(s.remaining));
+            let mut reset = Ascii::default();
+            match family {
+                HeaderFamily::OpenAi => reset.duration(s.reset_ms),
+                HeaderFamily::Anthropic => {
+                    let reset_ms = i64::try_from(s.reset_ms).unwrap_or(i64::MAX);
+                    reset.rfc3339(self.at_ms.saturating_add(reset_ms));
                 }
             }
-            HeaderFamily::Anthropic => {
-                for (slot, names) in [
-                    (self.requests, &ANTHROPIC_REQUESTS),
-                    (self.tokens, &ANTHROPIC_TOKENS),
-                    (self.input_tokens, &ANTHROPIC_INPUT),
-                    (self.output_tokens, &ANTHROPIC_OUTPUT),
-                ] {
-                    if let Some(s) = slot {
-                        let reset_ms = i64::try_from(s.reset_ms).unwrap_or(i64::MAX);
-                        let at = rfc3339_secs(self.at_ms.saturating_add(reset_ms));
-                        set(headers, names, s, at);
-                    }
-                }
+            if let Some(v) = reset.value() {
+                headers.insert(names[2].clone(), v);
             }
         }
     }
 }
 
-fn set(headers: &mut HeaderMap, names: &Triple, s: RateStatus, reset: String) {
-    headers.insert(names[0].clone(), HeaderValue::from(s.limit));
-    headers.insert(names[1].clone(), HeaderValue::from(s.remaining));
-    // Digits, letters, `-` and `:` only: always a valid value.
-    if let Ok(v) = HeaderValue::try_from(reset) {
-        headers.insert(names[2].clone(), v);
-    }
-}
-
 /// Formats a reset delay as OpenAI does: `20ms`, `1s`, `6m0s`, `1h2m3s`.
 pub(crate) fn format_reset(ms: u64) -> String {
-    if ms < 1000 {
-        return format!("{ms}ms");
+    let mut out = Ascii::default();
+    out.duration(ms);
+    out.as_str().to_owned()
+}
+
+/// A short ASCII header value built on the stack: header values are written per
+/// answer, and `format!` costs more than the rest of the header together.
+#[derive(Default)]
+struct Ascii {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl Ascii {
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
     }
-    // Round up: a client waiting the advertised time must find room.
-    let secs = ms.div_ceil(1000);
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if h > 0 {
-        format!("{h}h{m}m{s}s")
-    } else if m > 0 {
-        format!("{m}m{s}s")
-    } else {
-        format!("{s}s")
+
+    /// `n` in decimal, at least `width` digits (zero-padded).
+    fn number(&mut self, n: u64, width: usize) {
+        let mut digits = [0u8; 20];
+        let (mut n, mut i) = (n, digits.len());
+        while n > 0 || digits.len() - i < width.max(1) {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        for &d in &digits[i..] {
+            self.push(d);
+        }
+    }
+
+    /// A delay as OpenAI writes it: `20ms`, `1s`, `6m0s`, `1h2m3s`. Rounded up to
+    /// the second past one: a client waiting the advertised time must find room.
+    fn duration(&mut self, ms: u64) {
+        if ms < 1000 {
+            self.number(ms, 1);
+            self.push(b'm');
+            self.push(b's');
+            return;
+        }
+        let secs = ms.div_ceil(1000);
+        let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+        if h > 0 {
+            self.number(h, 1);
+            self.push(b'h');
+        }
+        if h > 0 || m > 0 {
+            self.number(m, 1);
+            self.push(b'm');
+        }
+        self.number(s, 1);
+        self.push(b's');
+    }
+
+    /// `ms` (Unix milliseconds) rounded up to the second, as an RFC 3339 UTC time
+    /// without fraction, `2026-11-23T16:20:06Z`, as Anthropic writes its resets.
+    fn rfc3339(&mut self, ms: i64) {
+        let secs = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) > 0);
+        let (Date { year, month, day }, in_day) =
+            calendar::split_unix_ms(secs.saturating_mul(1000));
+        let in_day = u64::try_from(in_day).unwrap_or(0);
+        // Years before 0 cannot be written in four digits; none is ever this near.
+        self.number(u64::try_from(year).unwrap_or(0), 4);
+        for (sep, n) in [
+            (b'-', u64::from(month)),
+            (b'-', u64::from(day)),
+            (b'T', in_day / 3_600_000),
+            (b':', in_day / 60_000 % 60),
+            (b':', in_day / 1000 % 60),
+        ] {
+            self.push(sep);
+            self.number(n, 2);
+        }
+        self.push(b'Z');
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+
+    fn value(&self) -> Option<HeaderValue> {
+        HeaderValue::from_bytes(&self.buf[..self.len]).ok()
     }
 }
 
@@ -238,8 +307,26 @@ mod tests {
         }
     }
 
+    fn rfc3339(ms: i64) -> String {
+        let mut out = Ascii::default();
+        out.rfc3339(ms);
+        out.as_str().to_owned()
+    }
+
+    #[test]
+    fn rfc3339_times_round_up_to_the_second() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1), "1970-01-01T00:00:01Z");
+        assert_eq!(rfc3339(951_782_400_000 + 3_723_000), "2000-02-29T01:02:03Z");
+        assert_eq!(rfc3339(253_402_300_799_000), "9999-12-31T23:59:59Z");
+    }
+
     #[test]
     fn resets_are_formatted_as_openai_does() {
+        assert_eq!(format_reset(0), "0ms");
+        assert_eq!(format_reset(59_000), "59s");
+        assert_eq!(format_reset(3_600_000), "1h0m0s");
+        assert_eq!(format_reset(u64::MAX), "5124095576030h25m52s");
         assert_eq!(format_reset(20), "20ms");
         assert_eq!(format_reset(1000), "1s");
         assert_eq!(format_reset(1001), "2s");
