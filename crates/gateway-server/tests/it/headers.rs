@@ -224,3 +224,14 @@ async fn the_auto_model_names_the_rule_that_chose() {
     let resp = send(&gw, ApiShape::OpenAiChat, &path, &body).await;
     assert!(!resp.headers().contains_key("x-patchbay-route-rule"));
 }
+
+#[tokio::test]
+async fn gemini_callers_get_openai_s_headers_having_none_of_their_own() {
+    let gw = gateway().await;
+    let (_, key) = key_with(&gw, "gemini", rpm_and_tpm());
+    let (status, h) = ask(&gw, ApiShape::Gemini, &key, "mock-echo", true).await;
+    assert_eq!(status, 200);
+    assert_eq!(number(&h, "x-ratelimit-remaining-requests"), 9);
+    assert!(h.contains_key("x-ratelimit-remaining-tokens"));
+    assert!(!has_any(&h, "anthropic-ratelimit-"), "{h:?}");
+}
