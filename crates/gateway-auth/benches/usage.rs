@@ -4,6 +4,10 @@
 //! caller's wall time alone says little), and the limiter's `admit` + `settle` per
 //! request (part of the ≤ 2 µs limit-check budget).
 //!
+//! `PB_LIMITER_ADMITS=N` runs N admit + settle of a key and its project and nothing
+//! else, for callgrind: with extreme limits, or typical ones with
+//! `PB_LIMITER_LIMITS=typical`.
+//!
 //! `PB_USAGE_RECORDS=N cargo bench -p gateway-auth --bench usage` skips criterion and
 //! sends exactly N records through a fresh writer, printing CPU per record for the
 //! process and for the writer thread: a fixed amount of work for `valgrind
@@ -18,7 +22,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group};
-use gateway_auth::limits::{Actual, Estimate, Limiter, MemoryLimiter};
+use gateway_auth::limits::{Actual, Estimate, HeaderFamily, Limiter, MemoryLimiter};
 use gateway_auth::usage::{UsageRecord, UsageWriter, WriterConfig};
 use gateway_auth::{Limits, Subject};
 
@@ -216,51 +220,90 @@ fn writer(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The limiter's fixture: many subjects, as a gateway has (the lookup is not always
+/// the same hot entry), and two sets of limits.
+struct LimiterCase {
+    limiter: MemoryLimiter,
+    /// Extreme values, so every check takes the widest (i128) arithmetic.
+    key: Limits,
+    project: Limits,
+    /// Values of the size keys have.
+    typical: Limits,
+    typical_project: Limits,
+    keys: Vec<Subject>,
+    estimate: Estimate,
+    actual: Actual,
+}
+
+impl LimiterCase {
+    fn new() -> Self {
+        LimiterCase {
+            limiter: MemoryLimiter::new(),
+            key: Limits {
+                rpm: Some(u32::MAX),
+                rpd: Some(u32::MAX),
+                tpm: Some(u64::MAX / 4),
+                daily_output_tokens: Some(u64::MAX / 4),
+                daily_usd: Some(1e9),
+                monthly_usd: Some(1e9),
+                ..Limits::default()
+            },
+            project: Limits {
+                rph: Some(u32::MAX),
+                monthly_usd: Some(1e9),
+                ..Limits::default()
+            },
+            typical: Limits {
+                rpm: Some(600),
+                tpm: Some(2_000_000),
+                daily_output_tokens: Some(1_000_000_000_000),
+                ..Limits::default()
+            },
+            typical_project: Limits {
+                rph: Some(1_000_000),
+                ..Limits::default()
+            },
+            keys: (0..1_000)
+                .map(|i| Subject {
+                    key_id: format!("key_{i:04}"),
+                    project_id: Some(format!("prj_{}", i % 10)),
+                })
+                .collect(),
+            estimate: Estimate {
+                input_tokens: 1_200,
+                output_tokens: 1_000,
+                cost_micros: Some(20_000),
+            },
+            actual: Actual {
+                input_tokens: 1_200,
+                output_tokens: 300,
+                cost_micros: Some(4_321),
+            },
+        }
+    }
+
+    /// Admits and settles request `i` of a key and its project under `key` and
+    /// `project` limits, at `i` ms past the start.
+    fn admit_settle(&self, i: usize, key: &Limits, project: &Limits) {
+        let now = FEB_1 + i as i64;
+        let s = &self.keys[i % self.keys.len()];
+        let r = self
+            .limiter
+            .admit(black_box(s), key, Some(project), &self.estimate, now)
+            .expect("limits are high enough");
+        r.settle(&self.actual, now);
+    }
+}
+
 fn limiter(c: &mut Criterion) {
-    let limiter = MemoryLimiter::new();
-    let key = Limits {
-        rpm: Some(u32::MAX),
-        rpd: Some(u32::MAX),
-        tpm: Some(u64::MAX / 4),
-        daily_output_tokens: Some(u64::MAX / 4),
-        daily_usd: Some(1e9),
-        monthly_usd: Some(1e9),
-        ..Limits::default()
-    };
-    let project = Limits {
-        rph: Some(u32::MAX),
-        monthly_usd: Some(1e9),
-        ..Limits::default()
-    };
-    // Many subjects, as a gateway has: the lookup is not always the same hot entry.
-    let keys: Vec<Subject> = (0..1_000)
-        .map(|i| Subject {
-            key_id: format!("key_{i:04}"),
-            project_id: Some(format!("prj_{}", i % 10)),
-        })
-        .collect();
-    let estimate = Estimate {
-        input_tokens: 1_200,
-        output_tokens: 1_000,
-        cost_micros: Some(20_000),
-    };
-    let actual = Actual {
-        input_tokens: 1_200,
-        output_tokens: 300,
-        cost_micros: Some(4_321),
-    };
+    let case = LimiterCase::new();
     let mut g = c.benchmark_group("limiter");
     g.throughput(Throughput::Elements(1));
     let mut i = 0usize;
     g.bench_function("admit_settle_key_and_project", |b| {
         b.iter(|| {
             i += 1;
-            let now = FEB_1 + i as i64;
-            let s = &keys[i % keys.len()];
-            let r = limiter
-                .admit(black_box(s), &key, Some(&project), &estimate, now)
-                .expect("limits are high enough");
-            r.settle(&actual, now);
+            case.admit_settle(i, &case.key, &case.project);
         })
     });
     g.bench_function("admit_settle_key_only", |b| {
@@ -271,21 +314,81 @@ fn limiter(c: &mut Criterion) {
         b.iter(|| {
             i += 1;
             let now = FEB_1 + i as i64;
-            let r = limiter
-                .admit(black_box(&s), &key, None, &estimate, now)
+            let r = case
+                .limiter
+                .admit(black_box(&s), &case.key, None, &case.estimate, now)
                 .expect("limits are high enough");
-            r.settle(&actual, now);
+            r.settle(&case.actual, now);
         })
     });
+    g.bench_function("admit_settle_typical_limits", |b| {
+        b.iter(|| {
+            i += 1;
+            case.admit_settle(i, &case.typical, &case.typical_project);
+        })
+    });
+    // What an answer's rate-limit headers cost to write, per family, into a map with
+    // room (an answer's map has grown for its other headers already).
+    let admitted = case
+        .limiter
+        .admit(
+            &case.keys[9],
+            &case.typical,
+            Some(&case.typical_project),
+            &case.estimate,
+            FEB_1,
+        )
+        .expect("limits are high enough");
+    let status = *admitted.status();
+    for (name, family) in [
+        ("headers_openai", HeaderFamily::OpenAi),
+        ("headers_anthropic", HeaderFamily::Anthropic),
+    ] {
+        let mut headers = http::HeaderMap::with_capacity(16);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                // Freeing the values is part of the cost; the map's room is kept.
+                headers.clear();
+                black_box(&status).write(family, &mut headers);
+            })
+        });
+    }
     g.bench_function("status", |b| {
-        b.iter(|| limiter.status(black_box(&keys[7]), &key, Some(&project), FEB_1))
+        b.iter(|| {
+            let s = black_box(&case.keys[7]);
+            case.limiter
+                .status(s, &case.key, Some(&case.project), FEB_1)
+        })
     });
     g.finish();
+}
+
+/// `n` admit + settle and nothing else: a fixed amount of work for callgrind (run
+/// twice with different `n`: the difference over the extra requests is the
+/// instructions per request, without the setup).
+fn fixed_limiter_run(n: usize, typical: bool) {
+    let case = LimiterCase::new();
+    let (key, project) = if typical {
+        (&case.typical, &case.typical_project)
+    } else {
+        (&case.key, &case.project)
+    };
+    for i in 0..n {
+        case.admit_settle(i, key, project);
+    }
 }
 
 criterion_group!(benches, limiter, writer);
 
 fn main() {
+    if let Ok(n) = std::env::var("PB_LIMITER_ADMITS") {
+        let typical = std::env::var("PB_LIMITER_LIMITS").is_ok_and(|v| v == "typical");
+        fixed_limiter_run(
+            n.parse().expect("PB_LIMITER_ADMITS: a number of requests"),
+            typical,
+        );
+        return;
+    }
     if let Ok(n) = std::env::var("PB_USAGE_RECORDS") {
         let rate = std::env::var("PB_USAGE_RATE")
             .ok()

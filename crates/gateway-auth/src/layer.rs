@@ -11,7 +11,10 @@
 //!   reserving the [`Estimate`](crate::Estimate) found in the extensions (none: rates
 //!   only). The reservation travels in the extensions as an [`Admission`]; the inner
 //!   service takes it to settle with the real usage, or it is settled at the estimate
-//!   when the request is dropped.
+//!   when the request is dropped. It also says where the limits stood once the
+//!   request was counted ([`Admission::status`]), for the answer's rate-limit headers
+//!   ([`LimitStatus::write`](crate::LimitStatus::write)): this layer leaves the answer
+//!   alone, since which header family a caller reads is the service's to know.
 //!
 //! Both answer refusals through a [`Reject`], so every refusal is in the caller's own
 //! envelope: the gateway renders it per API shape, [`JsonReject`] is a plain JSON one.

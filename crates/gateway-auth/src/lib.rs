@@ -30,7 +30,8 @@ pub use keys::{
     ProjectUpdate,
 };
 pub use limits::{
-    Actual, Estimate, LimitKind, LimitStatus, Limiter, MemoryLimiter, Refused, Reservation, Scope,
+    Actual, Estimate, HeaderFamily, LimitKind, LimitStatus, Limiter, MemoryLimiter, RateStatus,
+    Refused, Reservation, Scope,
 };
 pub use policy::{KeyPolicy, Limits, MaxTokensMode, Metadata, Subject};
 pub use usage::{UsageRecord, UsageWriter};

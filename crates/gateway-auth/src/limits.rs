@@ -21,6 +21,7 @@ mod calendar;
 pub use calendar::iso_utc;
 mod gcra;
 mod memory;
+mod status;
 
 use std::fmt;
 
@@ -29,6 +30,7 @@ use gateway_protocol::{ErrorKind, GatewayError};
 use crate::policy::{Limits, Subject};
 
 pub use memory::MemoryLimiter;
+pub use status::{HeaderFamily, LimitStatus, RateStatus};
 
 /// Converts US dollars (as written in a policy) to micro-dollars, rounding to nearest.
 pub fn usd_to_micros(usd: f64) -> i64 {
@@ -206,30 +208,35 @@ impl Refused {
         err
     }
 
-    /// Response headers for the 429: `retry-after`, the `x-ratelimit-*` triple of the
-    /// refused limit (requests or tokens; none for money) and `x-patchbay-limit`
-    /// naming the limit as `<scope>.<name>`.
+    /// Response headers for the 429: `retry-after`, OpenAI's `x-ratelimit-*` triple
+    /// of the refused limit (requests or tokens; none for money) and
+    /// `x-patchbay-limit` naming the limit as `<scope>.<name>`.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::with_capacity(5);
         if let Some(secs) = self.retry_after_secs {
             out.push(("retry-after", secs.to_string()));
         }
-        let reset_ms = self.retry_after_secs.map(|s| s.saturating_mul(1000));
-        let status = RateStatus {
-            limit: self.limit_value,
-            remaining: self.remaining,
-            reset_ms: reset_ms.unwrap_or(0),
-        };
-        match self.limit.unit() {
-            Unit::Requests => status.push_headers(&mut out, REQUEST_HEADERS),
-            Unit::Tokens => status.push_headers(&mut out, TOKEN_HEADERS),
-            Unit::MicroUsd => {}
-        }
+        out.extend(self.status(0).headers());
         out.push((
             "x-patchbay-limit",
             format!("{}.{}", self.scope.as_str(), self.limit.name()),
         ));
         out
+    }
+
+    /// The refused limit as a [`LimitStatus`] at `now_ms` (for other header
+    /// families): it resets when the request could pass.
+    pub fn status(&self, now_ms: i64) -> LimitStatus {
+        let mut status = LimitStatus::at(now_ms);
+        status.note(
+            self.limit,
+            RateStatus {
+                limit: self.limit_value,
+                remaining: self.remaining,
+                reset_ms: self.retry_after_secs.map_or(0, |s| s.saturating_mul(1000)),
+            },
+        );
+        status
     }
 }
 
@@ -265,92 +272,6 @@ impl fmt::Display for Refused {
     }
 }
 
-/// Where one rate stands: for `x-ratelimit-{limit,remaining,reset}-*`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateStatus {
-    /// The limit's value.
-    pub limit: u64,
-    /// What could be admitted right now.
-    pub remaining: u64,
-    /// Milliseconds until the limit is whole again.
-    pub reset_ms: u64,
-}
-
-const REQUEST_HEADERS: [&str; 3] = [
-    "x-ratelimit-limit-requests",
-    "x-ratelimit-remaining-requests",
-    "x-ratelimit-reset-requests",
-];
-const TOKEN_HEADERS: [&str; 3] = [
-    "x-ratelimit-limit-tokens",
-    "x-ratelimit-remaining-tokens",
-    "x-ratelimit-reset-tokens",
-];
-
-impl RateStatus {
-    fn push_headers(&self, out: &mut Vec<(&'static str, String)>, names: [&'static str; 3]) {
-        out.push((names[0], self.limit.to_string()));
-        out.push((names[1], self.remaining.to_string()));
-        out.push((names[2], format_reset(self.reset_ms)));
-    }
-
-    /// The tighter of two statuses (fewer remaining).
-    fn tighter(a: Option<RateStatus>, b: Option<RateStatus>) -> Option<RateStatus> {
-        match (a, b) {
-            (Some(a), Some(b)) => Some(if b.remaining < a.remaining { b } else { a }),
-            (a, b) => a.or(b),
-        }
-    }
-}
-
-/// Formats a reset delay as OpenAI does: `20ms`, `1s`, `6m0s`, `1h2m3s`.
-fn format_reset(ms: u64) -> String {
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    // Round up: a client waiting the advertised time must find room.
-    let secs = ms.div_ceil(1000);
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if h > 0 {
-        format!("{h}h{m}m{s}s")
-    } else if m > 0 {
-        format!("{m}m{s}s")
-    } else {
-        format!("{s}s")
-    }
-}
-
-/// The tightest request rate and the token rate of a key and its project, for the
-/// headers of an admitted request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LimitStatus {
-    /// The tightest of rpm/rph/rpd (key or project); `None` when none is set.
-    pub requests: Option<RateStatus>,
-    /// tpm (key or project, the tighter); `None` when not set.
-    pub tokens: Option<RateStatus>,
-}
-
-impl LimitStatus {
-    /// The `x-ratelimit-*` headers for what is set.
-    pub fn headers(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::with_capacity(6);
-        if let Some(r) = &self.requests {
-            r.push_headers(&mut out, REQUEST_HEADERS);
-        }
-        if let Some(t) = &self.tokens {
-            t.push_headers(&mut out, TOKEN_HEADERS);
-        }
-        out
-    }
-
-    fn merge(self, other: LimitStatus) -> LimitStatus {
-        LimitStatus {
-            requests: RateStatus::tighter(self.requests, other.requests),
-            tokens: RateStatus::tighter(self.tokens, other.tokens),
-        }
-    }
-}
-
 /// Enforces [`Limits`] per key and per project.
 ///
 /// Synchronous on purpose: the in-memory limiter answers in well under a microsecond,
@@ -362,7 +283,9 @@ pub trait Limiter: Send + Sync {
     /// Checks every limit of the key and, when `subject` has a project and `project`
     /// limits are given, of the project; if all pass, counts the request against the
     /// rates and reserves `estimate`'s tokens and money, atomically. A refusal
-    /// reserves nothing anywhere.
+    /// reserves nothing anywhere. The reservation should carry where the limits stand
+    /// after it ([`Reservation::with_status`]): that is what the answer's rate-limit
+    /// headers report (none without it).
     fn admit(
         &self,
         subject: &Subject,
@@ -372,7 +295,8 @@ pub trait Limiter: Send + Sync {
         now_ms: i64,
     ) -> Result<Reservation, Refused>;
 
-    /// Where the key's and project's rates stand (for headers), changing nothing.
+    /// Where the key's and project's request and token limits stand, changing
+    /// nothing.
     fn status(
         &self,
         subject: &Subject,
@@ -396,17 +320,36 @@ pub trait Held: Send {
 #[must_use = "dropping a reservation releases it at once; settle it when the request ends"]
 pub struct Reservation {
     held: Option<Box<dyn Held>>,
+    status: LimitStatus,
 }
 
 impl Reservation {
     /// A reservation of `held` (for limiter implementations).
     pub fn new(held: Box<dyn Held>) -> Self {
-        Reservation { held: Some(held) }
+        Reservation {
+            held: Some(held),
+            status: LimitStatus::default(),
+        }
     }
 
     /// A reservation holding nothing (limits off).
     pub fn empty() -> Self {
-        Reservation { held: None }
+        Reservation {
+            held: None,
+            status: LimitStatus::default(),
+        }
+    }
+
+    /// This reservation, saying where the limits stand once it is counted.
+    pub fn with_status(mut self, status: LimitStatus) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Where the limits stood once this reservation was counted (empty when the
+    /// limiter does not say).
+    pub fn status(&self) -> &LimitStatus {
+        &self.status
     }
 
     /// Charges `actual` in place of the estimate.
@@ -429,6 +372,7 @@ impl fmt::Debug for Reservation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reservation")
             .field("held", &self.held.is_some())
+            .field("status", &self.status)
             .finish()
     }
 }
@@ -436,15 +380,6 @@ impl fmt::Debug for Reservation {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn resets_are_formatted_as_openai_does() {
-        assert_eq!(format_reset(20), "20ms");
-        assert_eq!(format_reset(1000), "1s");
-        assert_eq!(format_reset(1001), "2s");
-        assert_eq!(format_reset(360_000), "6m0s");
-        assert_eq!(format_reset(3_723_000), "1h2m3s");
-    }
 
     #[test]
     fn dollars_convert_to_micros_exactly() {

@@ -152,7 +152,10 @@ pub(crate) async fn serve(
                 served,
                 ticket,
             )
-            .map_err(|e| Failure::new(e, Some(won.target)))
+            .map_err(|e| Failure {
+                attempts: won.tries,
+                ..Failure::new(e, Some(won.target))
+            })
         }
         Err(lost) => Err(lost.fail(ticket)),
     }

@@ -233,7 +233,7 @@ fn unreadable_answer(e: TranslateError, ticket: Ticket, served: &Served) -> Fail
     ticket.fail(&err, None);
     Failure {
         err,
-        target: None,
+        target: Some(Target::new(&served.provider, &served.model)),
         attempts: served.attempts,
         headers: Vec::new(),
     }

@@ -1,10 +1,18 @@
 //! Building responses: bodies, the headers that say what happened, and errors in
 //! the caller's envelope.
+//!
+//! Every answer to a request past the limiter says what happened to it ([`Report`]):
+//! who served (`x-patchbay-provider`, `x-patchbay-model`, `x-patchbay-attempts`, also
+//! on failures once routed), the `auto` rule that chose the model
+//! (`x-patchbay-route-rule`), and where the key's limits stand
+//! ([`rate_limits`]). A response cache's status (`x-patchbay-cache`) would be told
+//! here too; there is no cache yet.
 
 use std::convert::Infallible;
 
 use bytes::Bytes;
 use futures_util::Stream;
+use gateway_auth::{HeaderFamily, LimitStatus};
 use gateway_protocol::{ApiShape, GatewayError};
 use gateway_translate::codec;
 use http::{HeaderName, HeaderValue, Response, StatusCode, header};
@@ -25,6 +33,9 @@ pub const PROVIDER: HeaderName = HeaderName::from_static("x-patchbay-provider");
 pub const MODEL: HeaderName = HeaderName::from_static("x-patchbay-model");
 /// How many upstream tries it took.
 pub const ATTEMPTS: HeaderName = HeaderName::from_static("x-patchbay-attempts");
+/// Which rule of the `auto` model chose the model: `rules[<index>]`, `otherwise` or
+/// `cheapest`.
+pub const ROUTE_RULE: HeaderName = HeaderName::from_static("x-patchbay-route-rule");
 
 /// Where an answer came from.
 #[derive(Debug, Clone, Default)]
@@ -115,13 +126,15 @@ pub fn error(shape: ApiShape, err: &GatewayError) -> Answer {
     resp
 }
 
-/// Adds the headers saying who served.
+/// Adds the headers saying who served (none for a provider or model left empty: a
+/// local answer).
 pub fn mark(resp: &mut Answer, served: &Served) {
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&served.provider) {
+    let named = |s: &str| (!s.is_empty()).then(|| HeaderValue::from_str(s).ok())?;
+    if let Some(v) = named(&served.provider) {
         h.insert(PROVIDER, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&served.model) {
+    if let Some(v) = named(&served.model) {
         h.insert(MODEL, v);
     }
     if served.attempts > 0 {
@@ -132,4 +145,70 @@ pub fn mark(resp: &mut Answer, served: &Served) {
             h.insert(HeaderName::from_static(name), v);
         }
     }
+}
+
+/// What every answer to a request past the limiter says beyond who served, whole,
+/// streamed (headers go before the body) or failed.
+#[derive(Debug, Clone)]
+pub struct Report {
+    shape: ApiShape,
+    limits: Option<LimitStatus>,
+    routed: bool,
+    auto_rule: Option<String>,
+}
+
+impl Report {
+    /// The report of a request from a caller of `shape` (its error envelope's shape),
+    /// admitted with `limits` standing as given (`None`: no limits were checked).
+    pub fn new(shape: ApiShape, limits: Option<LimitStatus>) -> Self {
+        Report {
+            shape,
+            limits,
+            routed: false,
+            auto_rule: None,
+        }
+    }
+
+    /// The request was routed by `plan`: its answer says how many upstream tries it
+    /// took, even none, and which `auto` rule chose the model.
+    pub fn routed(&mut self, plan: &crate::routing::RoutePlan) {
+        self.routed = true;
+        self.auto_rule.clone_from(&plan.auto_rule);
+    }
+
+    /// Adds the report's headers to `resp`.
+    pub fn apply(&self, resp: &mut Answer) {
+        if let Some(limits) = &self.limits {
+            rate_limits(resp, self.shape, limits);
+        }
+        let h = resp.headers_mut();
+        if self.routed && !h.contains_key(ATTEMPTS) {
+            h.insert(ATTEMPTS, HeaderValue::from(0u32));
+        }
+        if let Some(v) = self
+            .auto_rule
+            .as_deref()
+            .and_then(|r| HeaderValue::from_str(r).ok())
+        {
+            h.insert(ROUTE_RULE, v);
+        }
+    }
+}
+
+/// The rate-limit headers SDKs of `shape` read: Anthropic's `anthropic-ratelimit-*`
+/// for Anthropic callers; OpenAI's `x-ratelimit-*` for OpenAI Chat, Responses and
+/// embeddings callers, and for Gemini and Ollama callers, whose APIs define none.
+pub fn header_family(shape: ApiShape) -> HeaderFamily {
+    match shape {
+        ApiShape::Anthropic => HeaderFamily::Anthropic,
+        _ => HeaderFamily::OpenAi,
+    }
+}
+
+/// Sets the rate-limit headers of `status` in `shape`'s family: the tightest request
+/// limit and the tightest token limits of the key and its project (see
+/// [`gateway_auth::RateStatus::tighter`]). A key with no request or token limit gets
+/// none: there is nothing to report.
+pub fn rate_limits(resp: &mut Answer, shape: ApiShape, status: &LimitStatus) {
+    status.write(header_family(shape), resp.headers_mut());
 }

@@ -11,7 +11,7 @@ use tower_service::Service;
 
 use super::{Reject, Rejection};
 use crate::cache::{Entry, now_ms};
-use crate::limits::{Actual, Estimate, Limiter, Reservation};
+use crate::limits::{Actual, Estimate, LimitStatus, Limiter, Reservation};
 
 /// A marker in a request's extensions: this request is not charged (a model list, a
 /// local estimate).
@@ -21,6 +21,8 @@ pub struct Exempt;
 /// An admitted request's reservation, in its extensions. [`Admission::take`] hands
 /// it to whoever will settle it with the real usage; if nobody does, it is settled
 /// at the estimate when the request (and every clone of this) is gone.
+/// [`Admission::status`] says where the limits stood once it was counted, for the
+/// answer's rate-limit headers.
 #[derive(Debug, Clone)]
 pub struct Admission(Arc<Held>);
 
@@ -28,13 +30,16 @@ pub struct Admission(Arc<Held>);
 struct Held {
     reservation: Mutex<Option<Reservation>>,
     estimate: Estimate,
+    status: LimitStatus,
 }
 
 impl Admission {
     fn new(reservation: Reservation, estimate: Estimate) -> Admission {
+        let status = *reservation.status();
         Admission(Arc::new(Held {
             reservation: Mutex::new(Some(reservation)),
             estimate,
+            status,
         }))
     }
 
@@ -50,6 +55,12 @@ impl Admission {
     /// What was reserved.
     pub fn estimate(&self) -> Estimate {
         self.0.estimate
+    }
+
+    /// Where the key's and project's request and token limits stood once this
+    /// request was counted (empty when none is set).
+    pub fn status(&self) -> &LimitStatus {
+        &self.0.status
     }
 }
 

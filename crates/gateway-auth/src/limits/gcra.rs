@@ -96,12 +96,21 @@ impl Gcra {
         }
         let now = i128::from(now_us) * l;
         let owed = (cell.tat - now).max(0);
-        let remaining = ((p * l - owed) / p).clamp(0, l);
-        let reset = (owed + l - 1) / l;
+        let remaining = div((p * l - owed).max(0), p).min(l);
+        let reset = div(owed + l - 1, l);
         (
             u64::try_from(remaining).unwrap_or(0),
             u64::try_from(reset).unwrap_or(u64::MAX),
         )
+    }
+}
+
+/// `a / b` for `a >= 0`, `b > 0`: in u64 when both fit, as they do for any limit
+/// below about 3 million per minute (i128 division is a slower library call).
+fn div(a: i128, b: i128) -> i128 {
+    match (u64::try_from(a), u64::try_from(b)) {
+        (Ok(a), Ok(b)) if b > 0 => i128::from(a / b),
+        _ => a / b.max(1),
     }
 }
 

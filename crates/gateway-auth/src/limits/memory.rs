@@ -1,6 +1,8 @@
 //! [`MemoryLimiter`]: every subject's rates and counters in process memory, one mutex
 //! per subject, so a check and its reservation are one critical section.
 
+mod status;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
@@ -9,8 +11,8 @@ use rusqlite::Connection;
 use super::calendar::Windows;
 use super::gcra::{Denied, Gcra};
 use super::{
-    Actual, Estimate, Held, LimitKind, LimitStatus, Limiter, RateStatus, Refused, Reservation,
-    Scope, usd_to_micros,
+    Actual, Estimate, Held, LimitKind, LimitStatus, Limiter, Refused, Reservation, Scope,
+    usd_to_micros,
 };
 use crate::error::AuthError;
 use crate::policy::{Limits, Subject};
@@ -395,31 +397,6 @@ impl State {
             counter.release(then[i], reserved[i]);
         }
     }
-
-    fn status(&self, limits: &Limits, now_ms: i64) -> LimitStatus {
-        let now_us = now_ms.saturating_mul(1000);
-        let one = |cell: &Gcra, limit: Option<u64>, period: i64| {
-            limit.map(|limit| {
-                let (remaining, reset_us) = cell.status(limit, period, now_us);
-                RateStatus {
-                    limit,
-                    remaining,
-                    reset_ms: reset_us.div_ceil(1000),
-                }
-            })
-        };
-        let requests = [
-            one(&self.rpm, limits.rpm.map(u64::from), MINUTE_US),
-            one(&self.rph, limits.rph.map(u64::from), HOUR_US),
-            one(&self.rpd, limits.rpd.map(u64::from), DAY_US),
-        ]
-        .into_iter()
-        .fold(None, RateStatus::tighter);
-        LimitStatus {
-            requests,
-            tokens: one(&self.tpm, limits.tpm, MINUTE_US),
-        }
-    }
 }
 
 /// What each counter of [`State::counters`] counts of `a`.
@@ -546,24 +523,30 @@ impl Limiter for MemoryLimiter {
         // Key, then project: the one lock order everywhere, so two admits never wait
         // on each other crosswise. Both stay held until both are applied, so a
         // refusal by the project leaves the key untouched (all or nothing).
+        // Where the limits stand is read under the same locks, right after the
+        // reservation is counted: no second lookup or lock for the answer's headers.
         let mut k = lock(&key_cell);
         let key_plan = k.check(key, Scope::Key, &est, &win, now_ms)?;
+        let mut status = LimitStatus::at(now_ms);
         if let Some(cell) = &project_cell {
             let mut p = lock(cell);
             let project_plan = p.check(project_limits, Scope::Project, &est, &win, now_ms)?;
             p.apply(project_plan, &est);
+            p.note_status(project_limits, &win, now_ms, &mut status);
         }
         k.apply(key_plan, &est);
+        k.note_status(key, &win, now_ms, &mut status);
         drop(k);
 
-        Ok(Reservation::new(Box::new(Hold {
+        let reservation = Reservation::new(Box::new(Hold {
             key: key_cell,
             project: project_cell,
             est,
             win,
             key_tpm: key.tpm.is_some(),
             project_tpm: project_limits.tpm.is_some(),
-        })))
+        }));
+        Ok(reservation.with_status(status))
     }
 
     fn status(
@@ -573,13 +556,15 @@ impl Limiter for MemoryLimiter {
         project: Option<&Limits>,
         now_ms: i64,
     ) -> LimitStatus {
-        let of = |cell: Option<Arc<Cell>>, limits: &Limits| match cell {
-            Some(cell) => lock(&cell).status(limits, now_ms),
-            None => State::default().status(limits, now_ms),
+        let win = Windows::at(now_ms);
+        let mut status = LimitStatus::at(now_ms);
+        let mut note = |cell: Option<Arc<Cell>>, limits: &Limits| match cell {
+            Some(cell) => lock(&cell).note_status(limits, &win, now_ms, &mut status),
+            None => State::default().note_status(limits, &win, now_ms, &mut status),
         };
-        let mut status = of(self.keys.get(&subject.key_id), key);
+        note(self.keys.get(&subject.key_id), key);
         if let (Some(id), Some(limits)) = (&subject.project_id, project) {
-            status = status.merge(of(self.projects.get(id), limits));
+            note(self.projects.get(id), limits);
         }
         status
     }

@@ -574,3 +574,60 @@ fn a_lowered_limit_applies_to_the_next_request() {
     let (ok, _) = storm(&limiter, &[s], &tight, None, Estimate::default(), FEB_1);
     assert_eq!(ok.len(), 5);
 }
+
+#[test]
+fn an_admission_carries_where_the_limits_stand_after_it() {
+    let limiter = MemoryLimiter::new();
+    let key_limits = Limits {
+        rpm: Some(60),
+        tpm: Some(10_000),
+        daily_output_tokens: Some(5_000),
+        ..Limits::default()
+    };
+    let project = Limits {
+        rph: Some(100),
+        ..Limits::default()
+    };
+    let s = in_project("k", "p");
+    let mut held = Vec::new();
+    for n in 1..=3u64 {
+        let r = limiter
+            .admit(&s, &key_limits, Some(&project), &tokens(100, 1_000), FEB_1)
+            .unwrap();
+        let st = *r.status();
+        assert_eq!(st.at_ms, FEB_1);
+        // This request is already counted: rpm's 60 - n is tighter than rph's 100 - n.
+        let req = st.requests.unwrap();
+        assert_eq!(
+            (req.limit, req.remaining, req.reset_ms),
+            (60, 60 - n, n * 1_000)
+        );
+        // The output quota (5,000 - 1,000 n) is tighter than tpm (10,000 - 1,100 n).
+        let tok = st.tokens.unwrap();
+        assert_eq!((tok.limit, tok.remaining), (5_000, 5_000 - 1_000 * n));
+        assert_eq!(tok.reset_ms, DAY as u64, "the quota's day ends in a day");
+        assert_eq!(st.output_tokens, st.tokens);
+        assert_eq!(st.input_tokens, None);
+        held.push(r);
+    }
+    // The project's hourly rate wins once it is the one with the fewest left: 3 of
+    // 100 spent is 0.12 of 4, and this request makes 1.12; 2 whole ones are left.
+    let tight = Limits {
+        rph: Some(4),
+        ..Limits::default()
+    };
+    let r = limiter
+        .admit(&s, &key_limits, Some(&tight), &tokens(1, 1), FEB_1)
+        .unwrap();
+    let req = r.status().requests.unwrap();
+    assert_eq!((req.limit, req.remaining), (4, 2));
+    // Limits of money only: nothing to report.
+    let money = Limits {
+        daily_usd: Some(5.0),
+        ..Limits::default()
+    };
+    let r = limiter
+        .admit(&key("m"), &money, None, &costing(10), FEB_1)
+        .unwrap();
+    assert!(r.status().is_empty());
+}

@@ -53,10 +53,9 @@ impl Service<Request<Box<Call>>> for Operation {
 
 async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallible> {
     let (parts, call) = req.into_parts();
-    let reservation = parts
-        .extensions
-        .get::<Admission>()
-        .and_then(Admission::take);
+    let admission = parts.extensions.get::<Admission>();
+    let limits = admission.map(|a| *a.status());
+    let reservation = admission.and_then(Admission::take);
     // The limiter's estimate, when the key has limits (made by the prepare layer).
     let estimated_input = parts.extensions.get::<Estimate>().map(|e| e.input_tokens);
     let arrival = parts.extensions.get::<Arrival>();
@@ -69,6 +68,13 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
     } = *call;
     let shape = endpoint.error_shape();
     let operation = endpoint.operation().unwrap_or("chat");
+    let mut report = respond::Report::new(shape, limits);
+    if let Work::Chat { plan, .. }
+    | Work::Embeddings { plan, .. }
+    | Work::CountTokens { plan, .. } = &work
+    {
+        report.routed(plan);
+    }
     let charge = |caller: ApiShape, streamed: bool, input_estimate: u64| Charge {
         entry: &entry,
         body: &body,
@@ -120,6 +126,7 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
         Ok(resp) => resp,
         Err(failure) => failed(shape, &failure),
     };
+    report.apply(&mut resp);
     if accounted {
         resp.extensions_mut().insert(Accounted);
     } else {

@@ -92,6 +92,12 @@ impl Reject<Body> for Envelope {
                 resp.headers_mut().insert(HeaderName::from_static(name), v);
             }
         }
+        // The refused limit also in the caller's SDK family (Anthropic's, for
+        // Anthropic callers); the `x-ratelimit-*` triple above stays for all.
+        if let Rejection::Limited(refused) = &why {
+            let status = refused.status(gateway_auth::cache::now_ms());
+            respond::rate_limits(&mut resp, shape, &status);
+        }
         resp
     }
 }

@@ -10,6 +10,7 @@ mod dashboard;
 mod endpoints;
 mod failures;
 mod faults;
+mod headers;
 mod keys;
 mod limits;
 mod matrix;
