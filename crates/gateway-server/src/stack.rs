@@ -63,9 +63,12 @@ use crate::respond::REQUEST_ID;
 ///     estimated — after the key, so strangers cost no decoding; before the limiter,
 ///     which reserves the estimate.
 /// 12. **limit** (gateway-auth): rates, quotas, budgets; 429 with `retry-after` and
-///     `x-ratelimit-*`, recorded; the reservation handed inward.
+///     `x-ratelimit-*`, recorded; the reservation handed inward, with where the
+///     key's limits stand after it.
 /// 13. **operation**: the attempt loop (retries, fallbacks, cool-downs) and the
-///     answer, whole or streamed; the usage record when it ends.
+///     answer, whole or streamed, with the result headers (provider, model,
+///     attempts, the `auto` rule, the remaining limits in the caller's SDK family);
+///     the usage record, metrics and access log line when it ends.
 pub fn gateway_stack<B>(
     app: Arc<App>,
 ) -> impl Service<
