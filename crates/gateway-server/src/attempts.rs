@@ -136,6 +136,7 @@ pub(crate) async fn run<A: Attempt>(
                 model: target.upstream_model.clone(),
                 stream,
                 body: body.clone(),
+                headers: Default::default(),
             };
             let sent = Instant::now();
             let outcome = tokio::time::timeout(plan.timeout, async {

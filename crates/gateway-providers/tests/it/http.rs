@@ -29,6 +29,7 @@ fn chat(model: &str, stream: bool) -> UpstreamCall {
         model: model.to_owned(),
         stream,
         body: Bytes::from_static(br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#),
+        headers: Default::default(),
     }
 }
 
@@ -69,6 +70,7 @@ async fn openai_compatible_custom_base_gets_bearer_and_joined_path() {
         model: String::new(),
         stream: false,
         body: Bytes::new(),
+        headers: Default::default(),
     })
     .await
     .expect("models");
@@ -147,6 +149,29 @@ async fn anthropic_sends_key_and_version_headers() {
     .expect("count");
     assert_eq!(up.last().uri, "/v1/messages/count_tokens");
     assert!(!p.supports(Operation::Embeddings));
+}
+
+#[tokio::test]
+async fn call_headers_are_sent_but_never_replace_the_providers_own() {
+    let up = serve(|_| Plan::ok("{}")).await;
+    let p = provider(
+        ProviderKind::Anthropic,
+        &format!("{}/v1", up.base()),
+        |_| {},
+    );
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut headers = http::HeaderMap::new();
+    headers.insert("traceparent", http::HeaderValue::from_static(traceparent));
+    headers.insert("x-api-key", http::HeaderValue::from_static("not-the-key"));
+    p.send(UpstreamCall {
+        headers,
+        ..chat("claude", false)
+    })
+    .await
+    .expect("ok");
+    let rec = up.last();
+    assert_eq!(header(&rec, "traceparent"), Some(traceparent));
+    assert_eq!(header(&rec, "x-api-key"), Some("sk-secret-key"));
 }
 
 #[tokio::test]
