@@ -19,5 +19,6 @@ mod stuck_database;
 mod support;
 mod threads;
 mod tls;
+mod traces;
 mod transforms;
 mod unreachable;
