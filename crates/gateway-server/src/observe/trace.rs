@@ -55,9 +55,16 @@ impl Tracing {
         };
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| "traces need the async runtime to be running".to_owned())?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in &config.headers {
+            let bad =
+                |what: &str| format!("tracing.headers: `{name}` is not a valid header {what}");
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("name"))?;
+            let value = http::HeaderValue::from_str(value).map_err(|_| bad("value"))?;
+            headers.insert(name, value);
+        }
         let exporter = match config.protocol {
             OtlpProtocol::Http => {
-                let headers = config.headers.clone().into_iter().collect();
                 let url = match endpoint.trim_end_matches('/') {
                     e if e.ends_with("/v1/traces") => e.to_owned(),
                     e => format!("{e}/v1/traces"),
@@ -65,20 +72,11 @@ impl Tracing {
                 opentelemetry_otlp::SpanExporter::builder()
                     .with_http()
                     .with_endpoint(url)
-                    .with_headers(headers)
+                    .with_headers(config.headers.clone().into_iter().collect())
                     .with_http_client(OnRuntime::new(runtime)?)
                     .build()
             }
             OtlpProtocol::Grpc => {
-                let mut headers = HeaderMap::new();
-                for (name, value) in &config.headers {
-                    let bad = |what: &str| {
-                        format!("tracing.headers: `{name}` is not a valid header {what}")
-                    };
-                    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("name"))?;
-                    let value = http::HeaderValue::from_str(value).map_err(|_| bad("value"))?;
-                    headers.insert(name, value);
-                }
                 let metadata =
                     opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers);
                 let _in_runtime = runtime.enter();
@@ -181,16 +179,25 @@ impl RequestTrace {
         SpanBuilder::from_name(name).with_kind(kind)
     }
 
+    /// The root's context if its span records (is sampled): spans under one that
+    /// does not are not made, nor their attributes worked out.
+    fn recording(&self) -> Option<&Context> {
+        let root = self.root();
+        root.span().is_recording().then_some(root)
+    }
+
     /// Admission (key, decoding, routing, limits) is over: its span, from arrival.
     pub(crate) fn admitted(&self) {
-        let span = self
-            .child("admission", SpanKind::Internal)
-            .with_start_time(self.started);
-        self.tracer.build_with_context(span, self.root()).end();
+        if let Some(root) = self.recording() {
+            let span = self
+                .child("admission", SpanKind::Internal)
+                .with_start_time(self.started);
+            self.tracer.build_with_context(span, root).end();
+        }
     }
 
     /// An upstream try of `model` on `provider` starts: its span, and the headers
-    /// that carry it upstream.
+    /// that carry it upstream (the root's context when not sampled).
     pub(crate) fn upstream_try(
         &self,
         provider: &str,
@@ -199,31 +206,43 @@ impl RequestTrace {
         op: Operation,
     ) -> (UpstreamTry, HeaderMap) {
         let root = self.root();
-        let system = gen_ai_system(kind);
-        root.span()
-            .set_attribute(KeyValue::new("gen_ai.system", system));
-        let operation = gen_ai_operation(op);
-        let span = self
-            .child(format!("{operation} {model}"), SpanKind::Client)
-            .with_attributes([
-                KeyValue::new("gen_ai.system", system),
-                KeyValue::new("gen_ai.provider.name", system),
-                KeyValue::new("gen_ai.operation.name", operation),
-                KeyValue::new("gen_ai.request.model", model.to_owned()),
-                KeyValue::new("patchbay.provider", provider.to_owned()),
-            ]);
-        let span = self.tracer.build_with_context(span, root);
+        let span = self.recording().map(|root| {
+            let system = gen_ai_system(kind);
+            root.span()
+                .set_attribute(KeyValue::new("gen_ai.system", system));
+            let operation = gen_ai_operation(op);
+            let span = self
+                .child(format!("{operation} {model}"), SpanKind::Client)
+                .with_attributes([
+                    KeyValue::new("gen_ai.system", system),
+                    KeyValue::new("gen_ai.provider.name", system),
+                    KeyValue::new("gen_ai.operation.name", operation),
+                    KeyValue::new("gen_ai.request.model", model.to_owned()),
+                    KeyValue::new("patchbay.provider", provider.to_owned()),
+                ]);
+            self.tracer.build_with_context(span, root)
+        });
+        let try_cx;
+        let upstream_cx = match &span {
+            Some(span) => {
+                try_cx = Context::new().with_remote_span_context(span.span_context().clone());
+                &try_cx
+            }
+            None => root,
+        };
         let mut headers = HeaderMap::new();
-        let cx = Context::new().with_remote_span_context(span.span_context().clone());
-        TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(&mut headers));
+        TraceContextPropagator::new()
+            .inject_context(upstream_cx, &mut HeaderInjector(&mut headers));
         (UpstreamTry(span), headers)
     }
 
     /// A streamed answer's first byte is on its way: the relay's span starts.
     pub(crate) fn relay_started(&self) {
-        let span = self.child("relay", SpanKind::Internal);
-        let span = self.tracer.build_with_context(span, self.root());
-        *self.relay.lock().unwrap_or_else(|p| p.into_inner()) = Some(span);
+        if let Some(root) = self.recording() {
+            let span = self.child("relay", SpanKind::Internal);
+            let span = self.tracer.build_with_context(span, root);
+            *self.relay.lock().unwrap_or_else(|p| p.into_inner()) = Some(span);
+        }
     }
 
     /// The request is over: the relay's span and the root's end, with what `f` says.
@@ -240,34 +259,38 @@ impl RequestTrace {
             relay.end();
         }
         let root = self.root().span();
-        root.update_name(span_name(f));
-        root.set_attributes(attributes(f));
-        if let Some(kind) = f.error {
-            root.set_status(Status::error(format!("{kind:?}")));
+        if root.is_recording() {
+            root.update_name(span_name(f));
+            root.set_attributes(attributes(f));
+            if let Some(kind) = f.error {
+                root.set_status(Status::error(format!("{kind:?}")));
+            }
         }
         root.end();
     }
 }
 
-/// An upstream try's span, open while the try runs.
-pub(crate) struct UpstreamTry(opentelemetry_sdk::trace::Span);
+/// An upstream try's span, open while the try runs (none when not sampled).
+pub(crate) struct UpstreamTry(Option<opentelemetry_sdk::trace::Span>);
 
 impl UpstreamTry {
     /// The try ended: answered with `status` (when one came), or failed with `err`.
-    pub(crate) fn ended(mut self, status: Option<u16>, err: Option<&GatewayError>) {
+    pub(crate) fn ended(self, status: Option<u16>, err: Option<&GatewayError>) {
+        let Some(mut span) = self.0 else {
+            return;
+        };
         if let Some(status) = status {
-            self.0.set_attribute(KeyValue::new(
+            span.set_attribute(KeyValue::new(
                 "http.response.status_code",
                 i64::from(status),
             ));
         }
         if let Some(err) = err {
             let kind = format!("{:?}", err.kind);
-            self.0
-                .set_attribute(KeyValue::new("error.type", kind.clone()));
-            self.0.set_status(Status::error(kind));
+            span.set_attribute(KeyValue::new("error.type", kind.clone()));
+            span.set_status(Status::error(kind));
         }
-        self.0.end();
+        span.end();
     }
 }
 
@@ -444,11 +467,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_grpc_header_that_is_not_one_is_refused() {
-        let mut grpc = config("http://127.0.0.1:4317", OtlpProtocol::Grpc);
-        grpc.headers.insert("bad header".into(), "v".into());
-        let err = Tracing::from_config(&grpc).unwrap_err();
-        assert!(err.contains("`bad header`"), "{err}");
+    async fn a_collector_header_that_is_not_one_is_refused() {
+        for protocol in [OtlpProtocol::Http, OtlpProtocol::Grpc] {
+            let mut bad = config("http://127.0.0.1:4317", protocol);
+            bad.headers.insert("bad header".into(), "v".into());
+            let err = Tracing::from_config(&bad).unwrap_err();
+            assert!(err.contains("`bad header`"), "{err}");
+        }
     }
 
     #[test]
