@@ -2,7 +2,7 @@
 //! starts (OTLP/HTTP protobuf and OTLP/gRPC): the spans of a same-shape chat, a
 //! stream, a cross-shape request under a caller's `traceparent` and a refused key;
 //! their names, links and GenAI attributes; the `traceparent` the upstream got;
-//! sampling that follows the caller; the caller's `traceparent` passed through
+//! failed tries as error spans of their own; sampling that follows the caller; the caller's `traceparent` passed through
 //! unchanged when the gateway does not trace.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -459,5 +459,109 @@ async fn untraced_gateways_pass_the_callers_traceparent_through() {
     chat(&gw, ApiShape::OpenAiChat, false, None).await;
     let sent = seen.lock().unwrap().clone();
     assert_eq!(sent, [caller, String::new()]);
+    gw.shutdown().await;
+}
+
+/// An OpenAI-shaped upstream answering every call with a 503, keeping each
+/// request's `traceparent`.
+async fn busy_upstream() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let addr = serve_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let kept = kept.clone();
+        async move {
+            let parent = req.headers().get("traceparent");
+            let parent = parent.map(|v| v.to_str().unwrap().to_owned());
+            kept.lock().unwrap().push(parent.unwrap_or_default());
+            let busy = r#"{"error":{"message":"overloaded","type":"server_error"}}"#;
+            hyper::Response::builder()
+                .status(503)
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from_static(busy.as_bytes())))
+                .unwrap()
+        }
+    })
+    .await;
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn failed_tries_are_spans_of_their_own_with_their_error() {
+    let (collector, received) = http_collector().await;
+    let (up, _) = upstream().await;
+    let (busy, busy_seen) = busy_upstream().await;
+    let gw = gateway(
+        up,
+        &format!(
+            r#"
+[providers.busy]
+kind = "openai_compatible"
+base_url = "http://{busy}/v1"
+
+[[routes]]
+model = "gpt-fallback"
+targets = [{{ provider = "busy", model = "gpt-4o-mini" }}]
+fallbacks = [{{ provider = "openai", model = "gpt-4o-mini" }}]
+retries = 1
+backoff_ms = 1
+backoff_max_ms = 2
+
+[[routes]]
+model = "gpt-down"
+targets = [{{ provider = "busy", model = "gpt-4o-mini" }}]
+
+[tracing]
+otlp_endpoint = "http://{collector}/"
+service_name = "patchbay-test"
+headers = {{ x-collector-key = "collector-secret" }}
+"#
+        ),
+    )
+    .await;
+    let ask = |model: &'static str| {
+        client()
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(KEY)
+            .json(&serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    assert_eq!(ask("gpt-fallback").await.unwrap().status(), 200);
+    let down = ask("gpt-down").await.unwrap();
+    assert_eq!(down.status(), 503);
+    flush(&gw).await;
+    let spans = received.lock().unwrap().clone();
+    let busy_sent = busy_seen.lock().unwrap().clone();
+
+    // Busy twice (a retry), then the fallback.
+    let (root, children) = trace_of(&spans, "chat gpt-fallback");
+    assert!(!root.error);
+    assert_eq!(root.attr("patchbay.attempts"), Some("3"));
+    let mut tries: Vec<_> = children
+        .iter()
+        .filter(|s| s.kind == SpanKind::Client)
+        .collect();
+    assert_eq!(tries.len(), 3);
+    tries.sort_by_key(|s| s.attr("patchbay.provider") == Some("openai"));
+    for (failed, sent) in tries[..2].iter().zip(&busy_sent[..2]) {
+        assert_eq!(failed.attr("patchbay.provider"), Some("busy"));
+        assert!(failed.error);
+        assert_eq!(failed.attr("error.type"), Some("Overloaded"));
+        assert_eq!(*sent, format!("00-{}-{}-01", root.trace_id, failed.span_id));
+    }
+    assert!(!tries[2].error);
+    assert_eq!(tries[2].attr("http.response.status_code"), Some("200"));
+
+    // Every try failed: the request is an error too.
+    let (root, children) = trace_of(&spans, "chat gpt-down");
+    assert!(root.error);
+    assert_eq!(root.attr("http.response.status_code"), Some("503"));
+    assert_eq!(root.attr("error.type"), Some("Overloaded"));
+    let tries: Vec<_> = children
+        .iter()
+        .filter(|s| s.kind == SpanKind::Client)
+        .collect();
+    assert!(!tries.is_empty() && tries.iter().all(|s| s.error));
+    let attempts = tries.len().to_string();
+    assert_eq!(root.attr("patchbay.attempts"), Some(attempts.as_str()));
     gw.shutdown().await;
 }
