@@ -175,6 +175,35 @@ async fn call_headers_are_sent_but_never_replace_the_providers_own() {
 }
 
 #[tokio::test]
+async fn send_whole_posts_and_reads_the_answer_within_its_limit() {
+    let up = serve(|_| Plan::ok(OPENAI_OK)).await;
+    let client = HttpClient::new().expect("client");
+    let request = |body: &'static str| {
+        http::Request::post(format!("{}/v1/traces", up.base()))
+            .header("content-type", "application/x-protobuf")
+            .body(Bytes::from_static(body.as_bytes()))
+            .expect("request")
+    };
+    let answer = client
+        .send_whole(request("spans"), 1 << 20, Duration::from_secs(5))
+        .await
+        .expect("answered");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.body(), OPENAI_OK.as_bytes());
+    let rec = up.last();
+    assert_eq!(
+        (rec.method.as_str(), rec.uri.as_str()),
+        ("POST", "/v1/traces")
+    );
+    assert_eq!(rec.body, "spans");
+    assert_eq!(header(&rec, "content-type"), Some("application/x-protobuf"));
+    let too_long = client
+        .send_whole(request("spans"), 10, Duration::from_secs(5))
+        .await;
+    assert!(too_long.is_err(), "an answer past the limit is an error");
+}
+
+#[tokio::test]
 async fn gemini_sends_key_header_and_alt_sse() {
     let up = serve(|_| Plan::ok("{}")).await;
     let p = provider(ProviderKind::Gemini, &up.base(), |_| {});

@@ -11,7 +11,7 @@
 //! it (backdated to the arrival): health probes, which never ask, leave no trace.
 
 use std::borrow::Cow;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -373,37 +373,18 @@ fn gen_ai_system(kind: ProviderKind) -> &'static str {
     }
 }
 
-/// The OTLP/HTTP exporter's client: requests made on the gateway's runtime (the
-/// batch processor calls from a thread of its own), over hyper-util, `https://`
-/// with the bundled roots.
+/// The OTLP/HTTP exporter's client: gateway-providers' pooled client (outbound HTTP
+/// and TLS are its job), asked on the gateway's runtime (the batch processor calls
+/// from a thread of its own).
 #[derive(Debug)]
 struct OnRuntime {
     runtime: tokio::runtime::Handle,
-    client: hyper_util::client::legacy::Client<
-        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-        http_body_util::Full<Bytes>,
-    >,
+    client: gateway_providers::HttpClient,
 }
 
 impl OnRuntime {
     fn new(runtime: tokio::runtime::Handle) -> Result<OnRuntime, String> {
-        let roots = tokio_rustls::rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let ring = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-        let tls = tokio_rustls::rustls::ClientConfig::builder_with_provider(ring)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_all_versions()
-            .build();
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build(https);
+        let client = gateway_providers::HttpClient::new().map_err(|e| e.to_string())?;
         Ok(OnRuntime { runtime, client })
     }
 }
@@ -425,14 +406,10 @@ impl HttpClient for OnRuntime {
     {
         let client = self.client.clone();
         let sent = self.runtime.spawn(async move {
-            let request = request.map(http_body_util::Full::new);
-            let response = tokio::time::timeout(COLLECTOR_TIMEOUT, client.request(request))
+            client
+                .send_whole(request, MAX_COLLECTOR_ANSWER, COLLECTOR_TIMEOUT)
                 .await
-                .map_err(|_| "the collector did not answer in time")??;
-            let (head, body) = response.into_parts();
-            let body = http_body_util::Limited::new(body, MAX_COLLECTOR_ANSWER);
-            let body = http_body_util::BodyExt::collect(body).await?.to_bytes();
-            Ok::<_, HttpError>(http::Response::from_parts(head, body))
+                .map_err(|e| HttpError::from(e.message))
         });
         Box::pin(async move { sent.await? })
     }
