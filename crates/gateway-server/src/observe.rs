@@ -162,7 +162,7 @@ pub(crate) struct ArrivalInner {
     pub method: http::Method,
     pub uri: http::Uri,
     /// Its spans, when the gateway traces.
-    pub trace: Option<trace::RequestTrace>,
+    pub trace: Option<Box<trace::RequestTrace>>,
     /// When it does not: the caller's `traceparent` and `tracestate`, passed
     /// upstream unchanged.
     pub passed_trace: http::HeaderMap,
@@ -171,7 +171,10 @@ pub(crate) struct ArrivalInner {
 impl Arrival {
     pub(crate) fn now<B>(observer: &Observer, req: &http::Request<B>) -> Arrival {
         let (trace, passed_trace) = match &observer.tracing {
-            Some(tracing) => (Some(tracing.request(req.headers())), http::HeaderMap::new()),
+            Some(tracing) => (
+                Some(Box::new(tracing.request(req.headers()))),
+                http::HeaderMap::new(),
+            ),
             None => (None, trace::passed_through(req.headers())),
         };
         Arrival(Arc::new(ArrivalInner {
@@ -186,7 +189,7 @@ impl Arrival {
 
     /// The request's spans, when it is traced.
     pub(crate) fn trace(&self) -> Option<&trace::RequestTrace> {
-        self.0.trace.as_ref()
+        self.0.trace.as_deref()
     }
 }
 
