@@ -165,17 +165,31 @@ const STREAM: &str = concat!(
     "data: [DONE]\n\n",
 );
 
-/// An OpenAI-shaped upstream answering every chat, keeping each request's
-/// `traceparent` (empty when none came).
-async fn upstream() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
+/// Each upstream request's `traceparent` and `tracestate` (empty when none came).
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+fn parents(seen: &Seen) -> Vec<String> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .map(|(p, _)| p.clone())
+        .collect()
+}
+
+/// An OpenAI-shaped upstream answering every chat, keeping each request's trace
+/// headers.
+async fn upstream() -> (SocketAddr, Seen) {
+    let seen = Seen::default();
     let kept = seen.clone();
     let addr = serve_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let kept = kept.clone();
         async move {
-            let parent = req.headers().get("traceparent");
-            let parent = parent.map(|v| v.to_str().unwrap().to_owned());
-            kept.lock().unwrap().push(parent.unwrap_or_default());
+            let header = |name| {
+                let value = req.headers().get(name);
+                value.map_or(String::new(), |v| v.to_str().unwrap().to_owned())
+            };
+            let trace = (header("traceparent"), header("tracestate"));
+            kept.lock().unwrap().push(trace);
             let body = req.into_body().collect().await.unwrap().to_bytes();
             let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
             let (kind, answer) = if body["stream"] == true {
@@ -226,6 +240,7 @@ async fn flush(gw: &Gateway) {
 
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
+const CALLER_STATE: &str = "caller=1";
 
 async fn chat(gw: &Gateway, shape: ApiShape, stream: bool, traceparent: Option<&str>) -> String {
     let (path, body) = chat_request(shape, "gpt-test", "hi", stream, false);
@@ -237,7 +252,9 @@ async fn chat(gw: &Gateway, shape: ApiShape, stream: bool, traceparent: Option<&
         _ => req.bearer_auth(KEY),
     };
     if let Some(parent) = traceparent {
-        req = req.header("traceparent", parent);
+        req = req
+            .header("traceparent", parent)
+            .header("tracestate", CALLER_STATE);
     }
     let resp = req.send().await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -317,7 +334,7 @@ fn check_chat(root: &Got, children: &[&Got], sent: &str, streamed: bool) {
 }
 
 /// Sends the four requests and checks what `received` got.
-async fn exercise(gw: &Gateway, received: &Received, seen: &Arc<Mutex<Vec<String>>>) {
+async fn exercise(gw: &Gateway, received: &Received, seen: &Seen) {
     let caller = format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01");
     chat(gw, ApiShape::OpenAiChat, false, None).await;
     let streamed = chat(gw, ApiShape::OpenAiChat, true, None).await;
@@ -337,8 +354,19 @@ async fn exercise(gw: &Gateway, received: &Received, seen: &Arc<Mutex<Vec<String
     flush(gw).await;
 
     let spans = received.lock().unwrap().clone();
-    let sent = seen.lock().unwrap().clone();
+    let sent = parents(seen);
     assert_eq!(sent.len(), 3, "three upstream calls: {sent:?}");
+    let states: Vec<_> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, s)| s.clone())
+        .collect();
+    assert_eq!(
+        states,
+        ["", "", CALLER_STATE],
+        "the caller's tracestate goes on"
+    );
     // Roots by their paths (all three chats are `chat gpt-test`).
     let roots: Vec<_> = spans
         .iter()
@@ -443,7 +471,7 @@ async fn sampling_follows_the_callers_flag() {
         spans.iter().filter(|s| s.kind == SpanKind::Server).count(),
         1
     );
-    let sent = seen.lock().unwrap().clone();
+    let sent = parents(&seen);
     assert!(sent[0].ends_with("-00"), "not sampled: {}", sent[0]);
     assert!(sent[1].starts_with(&format!("00-{CALLER_TRACE}-")) && sent[1].ends_with("-01"));
     assert!(sent[2].starts_with(&format!("00-{}-", "a".repeat(32))) && sent[2].ends_with("-00"));
@@ -458,7 +486,8 @@ async fn untraced_gateways_pass_the_callers_traceparent_through() {
     chat(&gw, ApiShape::Anthropic, false, Some(&caller)).await;
     chat(&gw, ApiShape::OpenAiChat, false, None).await;
     let sent = seen.lock().unwrap().clone();
-    assert_eq!(sent, [caller, String::new()]);
+    let caller_headers = (caller, CALLER_STATE.to_owned());
+    assert_eq!(sent, [caller_headers, Default::default()]);
     gw.shutdown().await;
 }
 
