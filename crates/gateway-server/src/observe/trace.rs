@@ -298,7 +298,7 @@ impl UpstreamTry {
 /// method.
 fn span_name(f: &Finished<'_>) -> String {
     match (f.operation, f.requested_model) {
-        (Some(op), Some(model)) => format!("{} {model}", op),
+        (Some(op), Some(model)) => format!("{op} {model}"),
         (Some(op), None) => op.to_owned(),
         (None, _) => f.method.to_owned(),
     }
@@ -324,6 +324,7 @@ fn attributes(f: &Finished<'_>) -> Vec<KeyValue> {
     add("patchbay.key_id", f.key_id.map(|k| k.to_owned().into()));
     add("patchbay.refusal", f.refusal.map(Into::into));
     add("error.type", f.error.map(|k| format!("{k:?}").into()));
+    // What an upstream was asked and answered: usage, cost, tries.
     if let Some(provider) = f.provider {
         add("patchbay.provider", Some(provider.to_owned().into()));
         add(
@@ -331,8 +332,7 @@ fn attributes(f: &Finished<'_>) -> Vec<KeyValue> {
             f.model.map(|m| m.to_owned().into()),
         );
         add("patchbay.attempts", Some(i64::from(f.attempts).into()));
-    }
-    if f.operation.is_some() && f.key_id.is_some() {
+        add("patchbay.streamed", Some(f.streamed.into()));
         add(
             "gen_ai.usage.input_tokens",
             Some(tokens(f.usage.input_tokens).into()),
@@ -341,7 +341,6 @@ fn attributes(f: &Finished<'_>) -> Vec<KeyValue> {
             "gen_ai.usage.output_tokens",
             Some(tokens(f.usage.output_tokens).into()),
         );
-        add("patchbay.streamed", Some(f.streamed.into()));
         let usd = f.cost_micros.map(|c| c as f64 / 1e6);
         add("patchbay.cost_usd", usd.map(Into::into));
     }
