@@ -22,7 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use gateway_protocol::{ErrorKind, GatewayError};
+use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -105,6 +106,39 @@ impl HttpClient {
                 pools: ThreadLocal::new(),
             }),
         })
+    }
+
+    /// Sends `request` whole and reads the whole answer (at most `limit` bytes)
+    /// within `timeout`, on this thread's default pool: for the gateway's own calls
+    /// (an OTLP collector's export), not upstream ones (those are `Provider::send`).
+    pub async fn send_whole(
+        &self,
+        request: http::Request<Bytes>,
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<http::Response<Bytes>, GatewayError> {
+        let pool = self.for_connect_timeout(self.inner.default_connect);
+        let failed = |what: String| GatewayError::new(ErrorKind::Upstream, what);
+        let exchange = async {
+            let response = pool
+                .request(request.map(Full::new))
+                .await
+                .map_err(|e| failed(crate::upstream::chain(&e)))?;
+            let (head, body) = response.into_parts();
+            let body = http_body_util::Limited::new(body, limit)
+                .collect()
+                .await
+                .map_err(|e| failed(format!("reading the answer: {e}")))?;
+            Ok(http::Response::from_parts(head, body.to_bytes()))
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(failed(format!(
+                    "no answer within {} ms",
+                    timeout.as_millis()
+                )))
+            })
     }
 
     /// This thread's pool for a provider whose connect timeout is `connect`.

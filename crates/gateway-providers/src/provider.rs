@@ -74,6 +74,9 @@ pub struct UpstreamCall {
     pub stream: bool,
     /// The request body, already in the provider's [`Provider::shape`].
     pub body: Bytes,
+    /// Headers sent besides the provider's own (a `traceparent`, say); they never
+    /// replace one the provider sets (its key, version, content type).
+    pub headers: HeaderMap,
 }
 
 /// A successful (2xx) upstream reply.
@@ -348,6 +351,11 @@ impl Provider {
         headers
             .entry(http::header::USER_AGENT)
             .or_insert(HeaderValue::from_static(USER_AGENT));
+        for (name, value) in &call.headers {
+            if let http::header::Entry::Vacant(slot) = headers.entry(name) {
+                slot.insert(value.clone());
+            }
+        }
         let (method, body) = if endpoint.post {
             (http::Method::POST, Full::new(call.body))
         } else {

@@ -127,7 +127,7 @@ impl Ticket {
     ) -> Ticket {
         let subject = &charge.entry.subject;
         let log_bodies = charge.entry.policy.log_bodies;
-        Ticket {
+        let ticket = Ticket {
             app: app.clone(),
             log_bodies,
             record: UsageRecord {
@@ -155,7 +155,11 @@ impl Ticket {
             first_token: None,
             limit: None,
             open_stream: None,
+        };
+        if let Some(trace) = ticket.trace() {
+            trace.admitted();
         }
+        ticket
     }
 }
 
@@ -254,6 +258,19 @@ impl Ticket {
     /// The answer is streaming: counted open until the ticket closes.
     pub(crate) fn streaming(&mut self) {
         self.open_stream = Some(OpenStream::new(&self.app.observer));
+        if let Some(trace) = self.trace() {
+            trace.relay_started();
+        }
+    }
+
+    /// The request's spans, when it is traced.
+    pub(crate) fn trace(&self) -> Option<&crate::observe::trace::RequestTrace> {
+        self.arrival.as_ref().and_then(Arrival::trace)
+    }
+
+    /// The caller's `traceparent` and `tracestate`, when the gateway does not trace.
+    pub(crate) fn passed_trace(&self) -> Option<&http::HeaderMap> {
+        self.arrival.as_ref().map(|a| &a.0.passed_trace)
     }
 
     /// The first output of a stream is on its way to the caller.
@@ -402,6 +419,7 @@ impl Ticket {
                 names::refusal_reason(self.limit, error, r.status)
             },
             error,
+            trace: self.trace(),
         };
         self.app.observer.finished(&f);
     }

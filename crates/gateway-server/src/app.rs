@@ -97,7 +97,8 @@ impl App {
         Ok(app)
     }
 
-    /// Writes every queued usage record and stops the writer (graceful shutdown).
+    /// Writes every queued usage record and stops the writer, and exports the last
+    /// spans (graceful shutdown).
     /// Blocking: call it off the async runtime's workers.
     pub fn shutdown_usage(&self) {
         if let Some(writer) = &self.usage {
@@ -105,6 +106,9 @@ impl App {
         }
         if let Some(log) = &self.observer.access {
             log.stop();
+        }
+        if let Some(tracing) = &self.observer.tracing {
+            tracing.shutdown();
         }
         let thread = self
             .usage_thread
@@ -149,8 +153,10 @@ impl App {
         let router = Router::new(config, &catalog)?;
         let fetcher = gateway_providers::MediaFetcher::new(config.media.policy())
             .map_err(|e| ConfigError::invalid("media", e.to_string()))?;
-        let observer = crate::observe::Observer::new(config, &catalog)
+        let mut observer = crate::observe::Observer::new(config, &catalog)
             .map_err(|e| ConfigError::invalid("access_log.path", e.to_string()))?;
+        observer.tracing = crate::observe::trace::Tracing::from_config(&config.tracing)
+            .map_err(|e| ConfigError::invalid("tracing.otlp_endpoint", e))?;
         Ok(App {
             providers,
             router,

@@ -131,15 +131,31 @@ pub(crate) async fn run<A: Attempt>(
             }
             tries += 1;
             ticket.asking(&target.provider, &target.upstream_model, provider.shape());
+            // The try's span goes upstream in its `traceparent`; untraced, the caller's.
+            let (traced, headers) = match ticket.trace() {
+                Some(trace) => {
+                    let (span, headers) = trace.upstream_try(
+                        &target.provider,
+                        provider.kind(),
+                        &target.upstream_model,
+                        op,
+                    );
+                    (Some(span), headers)
+                }
+                None => (None, ticket.passed_trace().cloned().unwrap_or_default()),
+            };
             let call = UpstreamCall {
                 operation: op,
                 model: target.upstream_model.clone(),
                 stream,
                 body: body.clone(),
+                headers,
             };
             let sent = Instant::now();
+            let mut answered = None;
             let outcome = tokio::time::timeout(plan.timeout, async {
                 let reply = provider.send(call).await?;
+                answered = Some(reply.status);
                 commit(reply.body, stream).await
             })
             .await
@@ -154,6 +170,9 @@ pub(crate) async fn run<A: Attempt>(
             });
             app.observer
                 .attempt(&target.provider, sent.elapsed(), outcome.as_ref().err());
+            if let Some(span) = traced {
+                span.ended(answered, outcome.as_ref().err());
+            }
             match outcome {
                 Ok(started) => {
                     app.cooldown.record_success(target);

@@ -138,8 +138,10 @@ pub fn config_toml(data: &[u8]) {
     let Ok(mut config) = Config::from_toml_str(text, &fuzz_env) else {
         return;
     };
-    // An access log would open (and create) whatever file a fuzzed config names.
+    // An access log would open (and create) whatever file a fuzzed config names, and
+    // a tracer would connect to its collector.
     config.access_log.format = crate::config::AccessLogFormat::Off;
+    config.tracing.otlp_endpoint = None;
     let _ = config.declared_keys();
     let _ = App::with_keys(&config, None);
 }

@@ -1,7 +1,7 @@
 //! What the gateway tells its operator about each request: Prometheus metrics, one
 //! access log line, and (when configured) an OpenTelemetry trace.
 //!
-//! Everything known when a request ends is gathered in one [`Finished`] and handed
+//! Everything known when a request ends is gathered in one `Finished` and handed
 //! to each. A request with an account (a `Ticket`: chat, embeddings, token counts,
 //! and limit refusals) is reported by its ticket when it closes — for a stream, at
 //! its last byte; every other answer (401, 400, 404, shed, model lists) by the
@@ -12,6 +12,7 @@ pub(crate) mod access_log;
 pub(crate) mod metrics;
 pub(crate) mod names;
 pub(crate) mod scrape;
+pub(crate) mod trace;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,6 +30,8 @@ pub struct Observer {
     pub(crate) access: Option<AccessLog>,
     /// Who may read `/metrics`.
     pub(crate) scrape: scrape::ScrapeAccess,
+    /// The tracer, when `[tracing]` names a collector.
+    pub(crate) tracing: Option<trace::Tracing>,
 }
 
 impl Observer {
@@ -58,11 +61,15 @@ impl Observer {
             metrics,
             access: AccessLog::start(&config.access_log)?,
             scrape: scrape::ScrapeAccess::new(&config.metrics),
+            tracing: None,
         })
     }
 
     /// Reports a finished request to every sink.
     pub(crate) fn finished(&self, f: &Finished<'_>) {
+        if let Some(trace) = f.trace {
+            trace.finished(f);
+        }
         let left_out = self.access.as_ref().map_or(0, |log| log.log(f));
         if let Some(m) = &self.metrics {
             m.finished(f);
@@ -88,6 +95,14 @@ impl Observer {
     pub fn flush(&self) {
         if let Some(log) = &self.access {
             log.flush();
+        }
+    }
+
+    /// Exports every ended span, when `[tracing]` is on. Blocking (the export runs
+    /// on the async runtime): call it off the runtime's workers.
+    pub fn flush_traces(&self) {
+        if let Some(tracing) = &self.tracing {
+            tracing.flush();
         }
     }
 
@@ -131,6 +146,8 @@ pub(crate) struct Finished<'a> {
     pub refusal: Option<&'static str>,
     /// The error's kind, when it failed.
     pub error: Option<ErrorKind>,
+    /// Its spans, when it is traced.
+    pub trace: Option<&'a trace::RequestTrace>,
 }
 
 /// When and how a request arrived: in its extensions, put there by the observe
@@ -144,16 +161,35 @@ pub(crate) struct ArrivalInner {
     pub ts_ms: i64,
     pub method: http::Method,
     pub uri: http::Uri,
+    /// Its spans, when the gateway traces.
+    pub trace: Option<Box<trace::RequestTrace>>,
+    /// When it does not: the caller's `traceparent` and `tracestate`, passed
+    /// upstream unchanged.
+    pub passed_trace: http::HeaderMap,
 }
 
 impl Arrival {
-    pub(crate) fn now(method: &http::Method, uri: &http::Uri) -> Arrival {
+    pub(crate) fn now<B>(observer: &Observer, req: &http::Request<B>) -> Arrival {
+        let (trace, passed_trace) = match &observer.tracing {
+            Some(tracing) => (
+                Some(Box::new(tracing.request(req.headers()))),
+                http::HeaderMap::new(),
+            ),
+            None => (None, trace::passed_through(req.headers())),
+        };
         Arrival(Arc::new(ArrivalInner {
             at: Instant::now(),
             ts_ms: gateway_auth::cache::now_ms(),
-            method: method.clone(),
-            uri: uri.clone(),
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            trace,
+            passed_trace,
         }))
+    }
+
+    /// The request's spans, when it is traced.
+    pub(crate) fn trace(&self) -> Option<&trace::RequestTrace> {
+        self.0.trace.as_deref()
     }
 }
 

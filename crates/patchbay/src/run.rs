@@ -217,6 +217,7 @@ pub async fn check(args: CheckArgs) -> ExitCode {
             model: String::new(),
             stream: false,
             body: Bytes::new(),
+            headers: Default::default(),
         };
         let probe = async {
             let mut reply = provider.send(call).await?;

@@ -29,6 +29,7 @@ fn chat(model: &str, stream: bool) -> UpstreamCall {
         model: model.to_owned(),
         stream,
         body: Bytes::from_static(br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#),
+        headers: Default::default(),
     }
 }
 
@@ -69,6 +70,7 @@ async fn openai_compatible_custom_base_gets_bearer_and_joined_path() {
         model: String::new(),
         stream: false,
         body: Bytes::new(),
+        headers: Default::default(),
     })
     .await
     .expect("models");
@@ -147,6 +149,58 @@ async fn anthropic_sends_key_and_version_headers() {
     .expect("count");
     assert_eq!(up.last().uri, "/v1/messages/count_tokens");
     assert!(!p.supports(Operation::Embeddings));
+}
+
+#[tokio::test]
+async fn call_headers_are_sent_but_never_replace_the_providers_own() {
+    let up = serve(|_| Plan::ok("{}")).await;
+    let p = provider(
+        ProviderKind::Anthropic,
+        &format!("{}/v1", up.base()),
+        |_| {},
+    );
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut headers = http::HeaderMap::new();
+    headers.insert("traceparent", http::HeaderValue::from_static(traceparent));
+    headers.insert("x-api-key", http::HeaderValue::from_static("not-the-key"));
+    p.send(UpstreamCall {
+        headers,
+        ..chat("claude", false)
+    })
+    .await
+    .expect("ok");
+    let rec = up.last();
+    assert_eq!(header(&rec, "traceparent"), Some(traceparent));
+    assert_eq!(header(&rec, "x-api-key"), Some("sk-secret-key"));
+}
+
+#[tokio::test]
+async fn send_whole_posts_and_reads_the_answer_within_its_limit() {
+    let up = serve(|_| Plan::ok(OPENAI_OK)).await;
+    let client = HttpClient::new().expect("client");
+    let request = |body: &'static str| {
+        http::Request::post(format!("{}/v1/traces", up.base()))
+            .header("content-type", "application/x-protobuf")
+            .body(Bytes::from_static(body.as_bytes()))
+            .expect("request")
+    };
+    let answer = client
+        .send_whole(request("spans"), 1 << 20, Duration::from_secs(5))
+        .await
+        .expect("answered");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.body(), OPENAI_OK.as_bytes());
+    let rec = up.last();
+    assert_eq!(
+        (rec.method.as_str(), rec.uri.as_str()),
+        ("POST", "/v1/traces")
+    );
+    assert_eq!(rec.body, "spans");
+    assert_eq!(header(&rec, "content-type"), Some("application/x-protobuf"));
+    let too_long = client
+        .send_whole(request("spans"), 10, Duration::from_secs(5))
+        .await;
+    assert!(too_long.is_err(), "an answer past the limit is an error");
 }
 
 #[tokio::test]

@@ -92,6 +92,7 @@ fn chat() -> UpstreamCall {
         model: "m".to_owned(),
         stream: false,
         body: Bytes::from_static(br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#),
+        headers: Default::default(),
     }
 }
 

@@ -58,6 +58,7 @@ fn call(shape: ApiShape, req: &ChatRequest) -> UpstreamCall {
         model: req.model.clone(),
         stream: req.stream,
         body: Bytes::from(body),
+        headers: Default::default(),
     }
 }
 
@@ -260,6 +261,7 @@ async fn model_name_and_extension_params_choose_the_scenario() {
             model: "m".into(),
             stream: false,
             body: Bytes::from_static(body),
+            headers: Default::default(),
         })
         .await
         .expect_err("injected");
@@ -333,6 +335,7 @@ async fn embeddings_and_models_are_deterministic() {
         model: "mock-embed".into(),
         stream: false,
         body: Bytes::from(format!(r#"{{"model":"mock-embed","input":["{input}"]}}"#)),
+        headers: Default::default(),
     };
     let read = |reply: gateway_providers::UpstreamReply| async move {
         let bytes: Vec<u8> = reply

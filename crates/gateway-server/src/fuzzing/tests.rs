@@ -77,6 +77,7 @@ fn the_fixture_configurations_load_through_the_config_target() {
     let full = std::fs::read_to_string(dir.join("full.toml")).unwrap();
     let mut config = Config::from_toml_str(&full, &fuzz_env).unwrap();
     config.access_log.format = crate::config::AccessLogFormat::Off;
+    config.tracing.otlp_endpoint = None;
     assert!(
         App::with_keys(&config, None).is_ok(),
         "the target reaches the app"

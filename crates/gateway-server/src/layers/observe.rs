@@ -1,4 +1,4 @@
-//! [`ObserveLayer`]: notes each request's arrival (the [`Arrival`] inner layers
+//! [`ObserveLayer`]: notes each request's arrival (the `Arrival` inner layers
 //! and the request's account read) and reports the answers that have no account —
 //! refused keys, bad requests, unknown paths, shed requests, model lists — to the
 //! metrics and the access log as they leave. Answers with an account are reported
@@ -60,7 +60,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let arrival = Arrival::now(req.method(), req.uri());
+        let arrival = Arrival::now(&self.app.observer, &req);
         let request_id = req
             .extensions()
             .get::<tower_http::request_id::RequestId>()
@@ -140,6 +140,7 @@ impl Report {
             // No upstream was asked: an error here is the gateway refusing.
             refusal: names::refusal_reason(None, error, status),
             error,
+            trace: self.arrival.trace(),
             ..Finished::default()
         };
         self.app.observer.finished(&f);

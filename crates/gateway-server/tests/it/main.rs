@@ -21,5 +21,6 @@ mod stuck_database;
 mod support;
 mod threads;
 mod tls;
+mod traces;
 mod transforms;
 mod unreachable;

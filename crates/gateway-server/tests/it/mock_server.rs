@@ -392,6 +392,7 @@ async fn providers_of_each_kind_reach_the_mock() {
                     model: req.model.clone(),
                     stream,
                     body: Bytes::from(body),
+                    headers: Default::default(),
                 })
                 .await
                 .unwrap_or_else(|e| panic!("{kind:?} stream={stream}: {e}"));
@@ -418,6 +419,7 @@ async fn providers_of_each_kind_reach_the_mock() {
                 model: String::new(),
                 stream: false,
                 body: Bytes::new(),
+                headers: Default::default(),
             })
             .await
             .unwrap_or_else(|e| panic!("{kind:?} models: {e}"));
@@ -447,6 +449,7 @@ async fn providers_of_each_kind_reach_the_mock() {
                     model: "mock".into(),
                     stream: false,
                     body: Bytes::from(body),
+                    headers: Default::default(),
                 })
                 .await
                 .unwrap_or_else(|e| panic!("{kind:?} {op:?}: {e}"));
