@@ -57,8 +57,10 @@ fn request() -> http::Request<GatewayBody> {
         .expect("request")
 }
 
-/// The configurations compared: observability off, then on in three ways.
-const VARIANTS: [(&str, &str); 4] = [
+/// The configurations compared: observability off, then on in four ways. The traced
+/// ones export to a port nothing listens on: every span is made and handed to the
+/// batch exporter, whose sends then fail (off the request path).
+const VARIANTS: [(&str, &str); 6] = [
     (
         "observe_off",
         "[metrics]\nenabled = false\n[access_log]\nformat = \"off\"\n",
@@ -71,6 +73,14 @@ const VARIANTS: [(&str, &str); 4] = [
     (
         "metrics_and_json_log",
         "[access_log]\nformat = \"json\"\npath = \"/dev/null\"\n",
+    ),
+    (
+        "text_log_and_traces",
+        "[access_log]\nformat = \"text\"\npath = \"/dev/null\"\n[tracing]\notlp_endpoint = \"http://127.0.0.1:9\"\n",
+    ),
+    (
+        "text_log_and_traces_unsampled",
+        "[access_log]\nformat = \"text\"\npath = \"/dev/null\"\n[tracing]\notlp_endpoint = \"http://127.0.0.1:9\"\nsample_ratio = 0.0\n",
     ),
 ];
 
@@ -98,7 +108,10 @@ fn bench(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("stack_same_shape_chat");
     for (name, observe) in VARIANTS {
-        let gw = gateway(observe);
+        let gw = {
+            let _in_runtime = rt.enter();
+            gateway(observe)
+        };
         group.bench_function(name, |b| b.iter(|| black_box(rt.block_on(one(&gw)))));
         gw.app().shutdown_usage();
     }
@@ -120,8 +133,11 @@ fn main() {
         let Some((_, observe)) = VARIANTS.iter().find(|(name, _)| *name == wanted) else {
             panic!("STACK_VARIANT is one of {:?}", VARIANTS.map(|v| v.0));
         };
-        let gw = gateway(observe);
         let rt = runtime();
+        let gw = {
+            let _in_runtime = rt.enter();
+            gateway(observe)
+        };
         for _ in 0..requests {
             black_box(rt.block_on(one(&gw)));
         }

@@ -574,7 +574,7 @@ headers = {{ x-collector-key = "collector-secret" }}
     for (failed, sent) in tries[..2].iter().zip(&busy_sent[..2]) {
         assert_eq!(failed.attr("patchbay.provider"), Some("busy"));
         assert!(failed.error);
-        assert_eq!(failed.attr("error.type"), Some("Overloaded"));
+        assert_eq!(failed.attr("error.type"), Some("overloaded"));
         assert_eq!(*sent, format!("00-{}-{}-01", root.trace_id, failed.span_id));
     }
     assert!(!tries[2].error);
@@ -584,7 +584,7 @@ headers = {{ x-collector-key = "collector-secret" }}
     let (root, children) = trace_of(&spans, "chat gpt-down");
     assert!(root.error);
     assert_eq!(root.attr("http.response.status_code"), Some("503"));
-    assert_eq!(root.attr("error.type"), Some("Overloaded"));
+    assert_eq!(root.attr("error.type"), Some("overloaded"));
     let tries: Vec<_> = children
         .iter()
         .filter(|s| s.kind == SpanKind::Client)
