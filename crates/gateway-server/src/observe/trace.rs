@@ -289,7 +289,7 @@ impl RequestTrace {
                 tokens(f.usage.output_tokens),
             ));
             if let Some(kind) = f.error {
-                relay.set_status(Status::error(format!("{kind:?}")));
+                relay.set_status(Status::error(super::names::kind_name(kind)));
             }
             relay.end();
         }
@@ -298,7 +298,7 @@ impl RequestTrace {
             root.update_name(span_name(f));
             root.set_attributes(attributes(f));
             if let Some(kind) = f.error {
-                root.set_status(Status::error(format!("{kind:?}")));
+                root.set_status(Status::error(super::names::kind_name(kind)));
             }
         }
         root.end();
@@ -340,12 +340,13 @@ fn span_name(f: &Finished<'_>) -> String {
 }
 
 fn attributes(f: &Finished<'_>) -> Vec<KeyValue> {
-    let mut out = vec![
+    let mut out = Vec::with_capacity(18);
+    out.extend([
         KeyValue::new("http.request.method", f.method.to_owned()),
         KeyValue::new("url.path", f.path.to_owned()),
         KeyValue::new("http.response.status_code", i64::from(f.status)),
         KeyValue::new("patchbay.request_id", f.request_id.to_owned()),
-    ];
+    ]);
     let mut add = |key: &'static str, value: Option<opentelemetry::Value>| {
         if let Some(value) = value {
             out.push(KeyValue::new(key, value));
