@@ -116,6 +116,7 @@ impl Tracing {
             parent: TraceContextPropagator::new().extract(&HeaderExtractor(headers)),
             root: OnceLock::new(),
             relay: Mutex::new(None),
+            system: Mutex::new(None),
         }
     }
 
@@ -191,6 +192,8 @@ pub(crate) struct RequestTrace {
     /// A context holding the root span, once made.
     root: OnceLock<Context>,
     relay: Mutex<Option<opentelemetry_sdk::trace::Span>>,
+    /// `gen_ai.system` of the last upstream tried, for the root's attributes.
+    system: Mutex<Option<&'static str>>,
 }
 
 impl std::fmt::Debug for RequestTrace {
@@ -243,11 +246,10 @@ impl RequestTrace {
         let root = self.root();
         let span = self.recording().map(|root| {
             let system = gen_ai_system(kind);
-            root.span()
-                .set_attribute(KeyValue::new("gen_ai.system", system));
+            *self.system.lock().unwrap_or_else(|p| p.into_inner()) = Some(system);
             let operation = gen_ai_operation(op);
             let span = self
-                .child(format!("{operation} {model}"), SpanKind::Client)
+                .child(joined(operation, model), SpanKind::Client)
                 .with_attributes([
                     KeyValue::new("gen_ai.system", system),
                     KeyValue::new("gen_ai.provider.name", system),
@@ -296,7 +298,12 @@ impl RequestTrace {
         let root = self.root().span();
         if root.is_recording() {
             root.update_name(span_name(f));
-            root.set_attributes(attributes(f));
+            let system = *self.system.lock().unwrap_or_else(|p| p.into_inner());
+            let mut attributes = attributes(f);
+            if let Some(system) = system {
+                attributes.push(KeyValue::new("gen_ai.system", system));
+            }
+            root.set_attributes(attributes);
             if let Some(kind) = f.error {
                 root.set_status(Status::error(super::names::kind_name(kind)));
             }
@@ -329,11 +336,20 @@ impl UpstreamTry {
     }
 }
 
+/// `first second`, without `format!`'s machinery (span names on the request path).
+fn joined(first: &str, second: &str) -> String {
+    let mut name = String::with_capacity(first.len() + 1 + second.len());
+    name.push_str(first);
+    name.push(' ');
+    name.push_str(second);
+    name
+}
+
 /// `{gen_ai.operation.name} {gen_ai.request.model}`, else the operation, else the
 /// method.
 fn span_name(f: &Finished<'_>) -> String {
     match (f.operation, f.requested_model) {
-        (Some(op), Some(model)) => format!("{op} {model}"),
+        (Some(op), Some(model)) => joined(op, model),
         (Some(op), None) => op.to_owned(),
         (None, _) => f.method.to_owned(),
     }
@@ -342,7 +358,7 @@ fn span_name(f: &Finished<'_>) -> String {
 fn attributes(f: &Finished<'_>) -> Vec<KeyValue> {
     let mut out = Vec::with_capacity(18);
     out.extend([
-        KeyValue::new("http.request.method", f.method.to_owned()),
+        KeyValue::new("http.request.method", method_value(f.method)),
         KeyValue::new("url.path", f.path.to_owned()),
         KeyValue::new("http.response.status_code", i64::from(f.status)),
         KeyValue::new("patchbay.request_id", f.request_id.to_owned()),
@@ -384,6 +400,15 @@ fn attributes(f: &Finished<'_>) -> Vec<KeyValue> {
         add("patchbay.cost_usd", usd.map(Into::into));
     }
     out
+}
+
+/// The common methods as static strings (no copy); others copied.
+fn method_value(method: &str) -> opentelemetry::Value {
+    match method {
+        "POST" => "POST".into(),
+        "GET" => "GET".into(),
+        other => other.to_owned().into(),
+    }
 }
 
 fn tokens(n: u64) -> i64 {
