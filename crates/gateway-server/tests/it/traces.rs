@@ -2,210 +2,26 @@
 //! starts (OTLP/HTTP protobuf and OTLP/gRPC): the spans of a same-shape chat, a
 //! stream, a cross-shape request under a caller's `traceparent` and a refused key;
 //! their names, links and GenAI attributes; the `traceparent` the upstream got;
-//! failed tries as error spans of their own; sampling that follows the caller; the caller's `traceparent` passed through
-//! unchanged when the gateway does not trace.
+//! failed tries as error spans of their own; a limit's refusal (admission, no try);
+//! sampling that follows the caller; the caller's `traceparent` passed through
+//! unchanged when the gateway does not trace. The collector and the upstream are in
+//! `traces/collector.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use gateway_protocol::ApiShape;
-use http_body_util::{BodyExt, Full};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode};
-use prost::Message;
+use http_body_util::Full;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use support::*;
-use tokio::net::TcpListener;
 
-/// A span as the collector got it.
-#[derive(Debug, Clone)]
-struct Got {
-    service: String,
-    trace_id: String,
-    span_id: String,
-    parent: String,
-    name: String,
-    kind: SpanKind,
-    error: bool,
-    attrs: HashMap<String, String>,
-}
+mod collector;
 
-impl Got {
-    fn attr(&self, key: &str) -> Option<&str> {
-        self.attrs.get(key).map(String::as_str)
-    }
-}
-
-type Received = Arc<Mutex<Vec<Got>>>;
-
-fn text_of(value: Option<&Value>) -> String {
-    match value {
-        Some(Value::StringValue(s)) => s.clone(),
-        Some(Value::IntValue(i)) => i.to_string(),
-        Some(Value::BoolValue(b)) => b.to_string(),
-        Some(Value::DoubleValue(d)) => d.to_string(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn keep(request: ExportTraceServiceRequest, into: &Received) {
-    let mut got = into.lock().unwrap();
-    for rs in request.resource_spans {
-        let service = rs
-            .resource
-            .iter()
-            .flat_map(|r| &r.attributes)
-            .find(|kv| kv.key == "service.name")
-            .map(|kv| text_of(kv.value.as_ref().and_then(|v| v.value.as_ref())))
-            .unwrap_or_default();
-        for span in rs.scope_spans.into_iter().flat_map(|s| s.spans) {
-            got.push(Got {
-                service: service.clone(),
-                trace_id: hex(&span.trace_id),
-                span_id: hex(&span.span_id),
-                parent: hex(&span.parent_span_id),
-                name: span.name.clone(),
-                kind: span.kind(),
-                error: span
-                    .status
-                    .as_ref()
-                    .is_some_and(|s| s.code() == StatusCode::Error),
-                attrs: span
-                    .attributes
-                    .iter()
-                    .map(|kv| {
-                        let v = kv.value.as_ref().and_then(|v| v.value.as_ref());
-                        (kv.key.clone(), text_of(v))
-                    })
-                    .collect(),
-            });
-        }
-    }
-}
-
-/// An OTLP/HTTP collector on loopback: `POST /v1/traces` with protobuf bodies.
-async fn http_collector() -> (SocketAddr, Received) {
-    let received = Received::default();
-    let kept = received.clone();
-    let addr = serve_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-        let kept = kept.clone();
-        async move {
-            assert_eq!(req.uri().path(), "/v1/traces");
-            assert_eq!(
-                req.headers()["content-type"],
-                "application/x-protobuf",
-                "OTLP/HTTP protobuf"
-            );
-            assert_eq!(req.headers()["x-collector-key"], "collector-secret");
-            let body = req.into_body().collect().await.unwrap().to_bytes();
-            keep(ExportTraceServiceRequest::decode(body).unwrap(), &kept);
-            let answer = ExportTraceServiceResponse::default().encode_to_vec();
-            hyper::Response::builder()
-                .header("content-type", "application/x-protobuf")
-                .body(Full::new(Bytes::from(answer)))
-                .unwrap()
-        }
-    })
-    .await;
-    (addr, received)
-}
-
-struct GrpcCollector(Received);
-
-#[tonic::async_trait]
-impl TraceService for GrpcCollector {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        keep(request.into_inner(), &self.0);
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-/// An OTLP/gRPC collector on loopback (HTTP/2 only).
-async fn grpc_collector() -> (SocketAddr, Received) {
-    let received = Received::default();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let service = TraceServiceServer::new(GrpcCollector(received.clone()));
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let service = hyper_util::service::TowerToHyperService::new(service.clone());
-            tokio::spawn(
-                hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
-            );
-        }
-    });
-    (addr, received)
-}
-
-const ANSWER: &str = r#"{"id":"c1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"hello there"},"finish_reason":"stop"}],"usage":{"prompt_tokens":11,"completion_tokens":3,"total_tokens":14}}"#;
-
-const STREAM: &str = concat!(
-    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"hello\"},\"finish_reason\":null}]}\n\n",
-    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" there\"},\"finish_reason\":\"stop\"}]}\n\n",
-    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":3,\"total_tokens\":14}}\n\n",
-    "data: [DONE]\n\n",
-);
-
-/// Each upstream request's `traceparent` and `tracestate` (empty when none came).
-type Seen = Arc<Mutex<Vec<(String, String)>>>;
-
-fn parents(seen: &Seen) -> Vec<String> {
-    seen.lock()
-        .unwrap()
-        .iter()
-        .map(|(p, _)| p.clone())
-        .collect()
-}
-
-/// An OpenAI-shaped upstream answering every chat, keeping each request's trace
-/// headers.
-async fn upstream() -> (SocketAddr, Seen) {
-    let seen = Seen::default();
-    let kept = seen.clone();
-    let addr = serve_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-        let kept = kept.clone();
-        async move {
-            let header = |name| {
-                let value = req.headers().get(name);
-                value.map_or(String::new(), |v| v.to_str().unwrap().to_owned())
-            };
-            let trace = (header("traceparent"), header("tracestate"));
-            kept.lock().unwrap().push(trace);
-            let body = req.into_body().collect().await.unwrap().to_bytes();
-            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-            let (kind, answer) = if body["stream"] == true {
-                ("text/event-stream", STREAM)
-            } else {
-                ("application/json", ANSWER)
-            };
-            hyper::Response::builder()
-                .header("content-type", kind)
-                .body(Full::new(Bytes::from_static(answer.as_bytes())))
-                .unwrap()
-        }
-    })
-    .await;
-    (addr, seen)
-}
+use collector::*;
 
 async fn gateway(upstream: SocketAddr, tracing: &str) -> Gateway {
     Gateway::start(&format!(
@@ -592,5 +408,64 @@ headers = {{ x-collector-key = "collector-secret" }}
     assert!(!tries.is_empty() && tries.iter().all(|s| s.error));
     let attempts = tries.len().to_string();
     assert_eq!(root.attr("patchbay.attempts"), Some(attempts.as_str()));
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_limit_refusal_is_a_trace_with_its_admission_and_no_upstream_try() {
+    let (collector, received) = http_collector().await;
+    let (up, seen) = upstream().await;
+    let gw = gateway(
+        up,
+        &format!(
+            "[tracing]\notlp_endpoint = \"http://{collector}\"\nheaders = {{ x-collector-key = \"collector-secret\" }}\n"
+        ),
+    )
+    .await;
+    let (_, limited) = key_with(
+        &gw,
+        "one-a-minute",
+        gateway_auth::Limits {
+            rpm: Some(1),
+            ..gateway_auth::Limits::default()
+        },
+    );
+    let (path, body) = chat_request(ApiShape::OpenAiChat, "gpt-test", "hi", false, false);
+    let send = || {
+        client()
+            .post(gw.url(&path))
+            .bearer_auth(&limited)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status(), 200);
+    assert_eq!(send().await.unwrap().status(), 429);
+    flush(&gw).await;
+    let spans = received.lock().unwrap().clone();
+    let refused: Vec<&Got> = spans
+        .iter()
+        .filter(|s| s.kind == SpanKind::Server && s.attr("patchbay.refusal") == Some("rpm"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{spans:#?}");
+    let root = refused[0];
+    assert!(root.error, "a refusal is an error span");
+    assert_eq!(root.attr("http.response.status_code"), Some("429"));
+    assert_eq!(root.attr("error.type"), Some("rate_limited"));
+    assert_eq!(root.attr("gen_ai.request.model"), Some("gpt-test"));
+    assert!(
+        root.attr("gen_ai.usage.input_tokens").is_none(),
+        "no upstream was asked"
+    );
+    let children: Vec<&Got> = spans.iter().filter(|s| s.parent == root.span_id).collect();
+    named(&children, "admission");
+    assert!(
+        children.iter().all(|s| s.kind != SpanKind::Client),
+        "no upstream try: {children:#?}"
+    );
+    assert_eq!(
+        parents(&seen).len(),
+        1,
+        "only the admitted request went upstream"
+    );
     gw.shutdown().await;
 }
