@@ -17,7 +17,7 @@ use tower::{Layer, Service};
 
 use crate::app::App;
 use crate::ingress::{self, Endpoint};
-use crate::observe::RequestKind;
+use crate::observe::{Accounted, RequestKind};
 use crate::respond::{self, Answer};
 
 /// The body of an answer leaving the stack: the inner layers' (`Left`), or one this
@@ -155,7 +155,11 @@ where
         };
         let resp = std::task::ready!(inner.poll(cx))?;
         let mut resp = in_envelope(resp, *this.limit, *this.shape, this.request_id.as_ref());
-        resp.extensions_mut().insert(*this.kind);
+        // An account reports its own request; a third extension would make the map
+        // grow (rehash) on every answer.
+        if resp.extensions().get::<Accounted>().is_none() {
+            resp.extensions_mut().insert(*this.kind);
+        }
         Poll::Ready(Ok(resp))
     }
 }
