@@ -117,6 +117,45 @@ pub fn split_unix_ms(ms: i64) -> (Date, i64) {
     )
 }
 
+/// `ms` (Unix milliseconds) as an RFC 3339 UTC time with milliseconds,
+/// `2026-11-23T16:20:06.123Z`, written into a fixed buffer (no allocation: access
+/// log lines and response headers write these per request).
+pub fn rfc3339_millis(ms: i64) -> [u8; 24] {
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let (date, in_day) = split_unix_ms(ms);
+    write_date_time(&mut out, date, in_day / 1000);
+    write_digits(&mut out[20..23], in_day % 1000);
+    out
+}
+
+/// `secs` (Unix seconds) as an RFC 3339 UTC time without fraction,
+/// `2026-11-23T16:20:06Z`.
+pub fn rfc3339_secs(secs: i64) -> [u8; 20] {
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let (date, in_day) = split_unix_secs(secs);
+    write_date_time(&mut out, date, in_day);
+    out
+}
+
+/// Fills `YYYY-MM-DDTHH:MM:SS` at the start of `out` (years past four digits keep
+/// their last four).
+fn write_date_time(out: &mut [u8], date: Date, secs_in_day: i64) {
+    write_digits(&mut out[0..4], date.year);
+    write_digits(&mut out[5..7], i64::from(date.month));
+    write_digits(&mut out[8..10], i64::from(date.day));
+    write_digits(&mut out[11..13], secs_in_day / 3600);
+    write_digits(&mut out[14..16], secs_in_day / 60 % 60);
+    write_digits(&mut out[17..19], secs_in_day % 60);
+}
+
+/// `n`'s last `out.len()` decimal digits, zero-padded.
+fn write_digits(out: &mut [u8], mut n: i64) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + n.rem_euclid(10) as u8;
+        n = n.div_euclid(10);
+    }
+}
+
 /// The month number (1..=12) of an English three-letter abbreviation as HTTP dates
 /// write it (`Jan` … `Dec`, case-sensitive as RFC 9110 requires).
 pub fn month_from_abbrev(name: &str) -> Option<u32> {
@@ -222,6 +261,13 @@ mod tests {
 
     #[test]
     fn unix_times_split_at_utc_midnight() {
+        assert_eq!(&rfc3339_secs(0), b"1970-01-01T00:00:00Z");
+        assert_eq!(&rfc3339_secs(951_782_400 + 3_723), b"2000-02-29T01:02:03Z");
+        assert_eq!(
+            &rfc3339_millis(1_709_210_096_789),
+            b"2024-02-29T12:34:56.789Z"
+        );
+        assert_eq!(&rfc3339_millis(-1), b"1969-12-31T23:59:59.999Z");
         assert_eq!(split_unix_secs(0), (Date::new(1970, 1, 1), 0));
         assert_eq!(split_unix_secs(-1), (Date::new(1969, 12, 31), 86_399));
         assert_eq!(

@@ -1,23 +1,12 @@
 //! RFC 3339 timestamps ↔ Unix seconds (Ollama's `created_at`, Anthropic's model list),
 //! on the shared calendar arithmetic of [`gateway_protocol::calendar`].
 
-use gateway_protocol::calendar::{Date, SECS_PER_DAY};
+use gateway_protocol::calendar::{self, Date, SECS_PER_DAY};
 
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
 pub fn format_rfc3339(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
-    let rem = secs % 86_400;
-    let Date {
-        year: y,
-        month: m,
-        day: d,
-    } = Date::from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    let secs = i64::try_from(secs).unwrap_or(i64::MAX / 2);
+    String::from_utf8_lossy(&calendar::rfc3339_secs(secs)).into_owned()
 }
 
 /// Parses an RFC 3339 timestamp (fraction and offset allowed) into Unix seconds.

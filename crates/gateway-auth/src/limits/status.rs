@@ -2,7 +2,7 @@
 //! tightest token limits — and that status as the rate-limit headers SDKs read:
 //! OpenAI's `x-ratelimit-*` and Anthropic's `anthropic-ratelimit-*`.
 
-use gateway_protocol::calendar::{self, Date};
+use gateway_protocol::calendar;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::LimitKind;
@@ -268,22 +268,9 @@ impl Ascii {
     /// without fraction, `2026-11-23T16:20:06Z`, as Anthropic writes its resets.
     fn rfc3339(&mut self, ms: i64) {
         let secs = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) > 0);
-        let (Date { year, month, day }, in_day) =
-            calendar::split_unix_ms(secs.saturating_mul(1000));
-        let in_day = u64::try_from(in_day).unwrap_or(0);
-        // Years before 0 cannot be written in four digits; none is ever this near.
-        self.number(u64::try_from(year).unwrap_or(0), 4);
-        for (sep, n) in [
-            (b'-', u64::from(month)),
-            (b'-', u64::from(day)),
-            (b'T', in_day / 3_600_000),
-            (b':', in_day / 60_000 % 60),
-            (b':', in_day / 1000 % 60),
-        ] {
-            self.push(sep);
-            self.number(n, 2);
+        for b in calendar::rfc3339_secs(secs) {
+            self.push(b);
         }
-        self.push(b'Z');
     }
 
     fn as_str(&self) -> &str {

@@ -17,6 +17,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use gateway_protocol::calendar::rfc3339_millis;
 use serde::Serialize;
 
 use super::Finished;
@@ -268,7 +269,7 @@ fn millis(d: Duration) -> f64 {
 }
 
 fn write_json(f: &Finished<'_>, held_back: u64, out: &mut Vec<u8>) {
-    let ts = timestamp(f.ts_ms);
+    let ts = rfc3339_millis(f.ts_ms);
     let line = Line {
         ts: std::str::from_utf8(&ts).unwrap_or_default(),
         request_id: f.request_id,
@@ -305,7 +306,7 @@ fn write_json(f: &Finished<'_>, held_back: u64, out: &mut Vec<u8>) {
 fn write_text(f: &Finished<'_>, held_back: u64, out: &mut Vec<u8>) {
     let mut t = Text(out);
     t.name("ts");
-    t.0.extend_from_slice(&timestamp(f.ts_ms));
+    t.0.extend_from_slice(&rfc3339_millis(f.ts_ms));
     t.str("request_id", Some(f.request_id));
     t.str("key", f.key_id);
     t.str("method", Some(f.method));
@@ -409,36 +410,9 @@ fn needs_quotes(s: &str) -> bool {
     s.is_empty() || s.bytes().any(|b| QUOTED[usize::from(b)])
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), written by hand.
-fn timestamp(ms: i64) -> [u8; 24] {
-    let (date, ms_of_day) = gateway_protocol::calendar::split_unix_ms(ms);
-    let secs = ms_of_day / 1000;
-    let mut out = *b"0000-00-00T00:00:00.000Z";
-    let mut put = |at: usize, width: usize, mut n: i64| {
-        for i in (at..at + width).rev() {
-            out[i] = b'0' + (n.rem_euclid(10)) as u8;
-            n /= 10;
-        }
-    };
-    put(0, 4, date.year);
-    put(5, 2, i64::from(date.month));
-    put(8, 2, i64::from(date.day));
-    put(11, 2, secs / 3600);
-    put(14, 2, secs % 3600 / 60);
-    put(17, 2, secs % 60);
-    put(20, 3, ms_of_day % 1000);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_are_utc_with_milliseconds() {
-        assert_eq!(&timestamp(0), b"1970-01-01T00:00:00.000Z");
-        assert_eq!(&timestamp(1_709_210_096_789), b"2024-02-29T12:34:56.789Z");
-    }
 
     #[test]
     fn text_values_are_quoted_only_when_they_must_be() {
