@@ -137,7 +137,6 @@ impl Ticket {
                 key_id: subject.key_id.clone(),
                 project_id: subject.project_id.clone(),
                 requested_model: model.to_owned(),
-                caller_shape: charge.caller.as_str().to_owned(),
                 streamed: charge.streamed,
                 ..UsageRecord::default()
             },
@@ -233,7 +232,6 @@ impl Ticket {
     pub(crate) fn routed(&mut self, provider: &str, model: &str, upstream: ApiShape) {
         self.record.provider = Some(provider.to_owned());
         self.record.routed_model = Some(model.to_owned());
-        self.record.upstream_shape = Some(upstream.as_str().to_owned());
         self.upstream = Some(upstream);
     }
 
@@ -368,6 +366,9 @@ impl Ticket {
             reservation.settle(&actual, gateway_auth::cache::now_ms());
         }
         self.record.set_usage(&usage);
+        // The shapes as the record stores them, written once rather than per try.
+        self.record.caller_shape = self.caller.as_str().to_owned();
+        self.record.upstream_shape = self.upstream.map(|s| s.as_str().to_owned());
         self.record.cost_micros = cost_micros;
         self.record.status = status;
         self.record.error_kind = err.map(|e| format!("{:?}", e.kind));

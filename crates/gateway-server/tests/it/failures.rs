@@ -25,18 +25,11 @@ async fn dead_port() -> SocketAddr {
     l.local_addr().unwrap()
 }
 
-fn failing(status: u16) -> MockConfig {
-    MockConfig {
-        fail_status: Some(status),
-        ..MockConfig::default()
-    }
-}
-
 #[tokio::test]
 async fn retries_then_falls_back_in_order() {
     let up = Upstreams::start(MockConfig::default()).await;
     let dead = dead_port().await;
-    let busy = mock_upstream(ApiShape::OpenAiChat, failing(503)).await;
+    let busy = failing_upstream(503).await;
     let config = format!(
         r#"{}
 [providers.dead]
@@ -110,7 +103,7 @@ backoff_max_ms = 2
 
 #[tokio::test]
 async fn client_errors_are_not_retried() {
-    let bad = mock_upstream(ApiShape::OpenAiChat, failing(400)).await;
+    let bad = failing_upstream(400).await;
     let up = Upstreams::start(MockConfig::default()).await;
     let config = format!(
         "{}\n[providers.bad]\nkind = \"openai_compatible\"\nbase_url = \"http://{bad}/v1\"\n[[routes]]\nmodel = \"m\"\ntargets = [{{ provider = \"bad\", model = \"mock-echo\" }}]\nfallbacks = [{{ provider = \"openai\", model = \"mock-echo\" }}]\n",
