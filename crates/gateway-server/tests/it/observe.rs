@@ -117,6 +117,18 @@ async fn traffic_shows_in_the_metrics_and_the_access_log() {
     let unknown = client().get(gw.url("/v2/nothing")).send().await.unwrap();
     assert_eq!(unknown.status().as_u16(), 404);
     gw.app.flush_usage();
+    // The usage records name both shapes, the translated one too.
+    let conn = gateway_auth::migrate::open(gw.app.database_path().unwrap()).unwrap();
+    let shapes: Vec<(String, Option<String>)> = conn
+        .prepare("SELECT caller_shape, upstream_shape FROM requests ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let chat = ("openai-chat".to_owned(), Some("openai-chat".to_owned()));
+    let cross = ("openai-chat".to_owned(), Some("anthropic".to_owned()));
+    assert_eq!(shapes, [chat.clone(), chat, cross]);
 
     // The main listener: the scrape credentials only.
     let main = gw.url("/metrics");
