@@ -275,7 +275,20 @@ pub fn force_include_usage(body: &[u8]) -> Result<ForcedUsage, TranslateError> {
 /// True for the OpenAI Chat chunk that only carries usage (`"choices": []`), which a
 /// caller that did not ask for usage must not see.
 pub fn is_usage_only_chunk(data: &[u8]) -> bool {
-    matches!(get_member(data, "choices"), Ok(Some(v)) if is_empty_array(v))
+    // Most chunks carry a choice and so have no empty array anywhere: a `]` search
+    // rules them out without walking the object.
+    has_empty_array(data) && matches!(get_member(data, "choices"), Ok(Some(v)) if is_empty_array(v))
+}
+
+/// Whether `data` has a `[` and `]` with nothing but whitespace between them.
+fn has_empty_array(data: &[u8]) -> bool {
+    memchr::memchr_iter(b']', data).any(|at| {
+        data[..at]
+            .iter()
+            .rev()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|&b| b == b'[')
+    })
 }
 
 fn is_empty_array(v: &[u8]) -> bool {
@@ -546,5 +559,12 @@ mod tests {
             br#"{"id":"c","choices":[{"index":0}],"usage":null}"#
         ));
         assert!(!is_usage_only_chunk(b"[DONE]"));
+        // An empty array elsewhere, or in the text, is not the usage chunk.
+        assert!(!is_usage_only_chunk(
+            br#"{"choices":[{"delta":{"content":"[ ]","tool_calls":[]}}]}"#
+        ));
+        assert!(is_usage_only_chunk(
+            b"{\"choices\":[\n\t],\"usage\":{\"prompt_tokens\":1}}"
+        ));
     }
 }

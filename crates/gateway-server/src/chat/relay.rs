@@ -167,56 +167,76 @@ impl Relay {
     /// The next non-empty piece for the caller; `None` when the answer is over.
     async fn next_bytes(&mut self) -> Option<Bytes> {
         loop {
-            if let Some(chunk) = self.first.take() {
-                self.relay(&chunk);
+            let passed = if let Some(chunk) = self.first.take() {
+                self.relay(chunk)
             } else {
                 let upstream = self.upstream.as_mut()?;
                 match upstream.next().await {
-                    Some(Ok(chunk)) => self.relay(&chunk),
-                    Some(Err(err)) => self.fail(err),
-                    None => self.finish(),
+                    Some(Ok(chunk)) => self.relay(chunk),
+                    Some(Err(err)) => {
+                        self.fail(err);
+                        None
+                    }
+                    None => {
+                        self.finish();
+                        None
+                    }
                 }
-            }
-            if !self.out.is_empty() {
+            };
+            let bytes = match passed {
+                // Passed through as it came: no copy.
+                Some(chunk) if self.out.is_empty() => chunk,
+                Some(chunk) => {
+                    let mut out = std::mem::take(&mut self.out);
+                    out.extend_from_slice(&chunk);
+                    Bytes::from(out)
+                }
+                None => Bytes::from(std::mem::take(&mut self.out)),
+            };
+            if !bytes.is_empty() {
                 if !self.output_sent && self.streamed().output_tokens > 0 {
                     self.output_sent = true;
                     if let Some(ticket) = self.ticket.as_mut() {
                         ticket.first_token();
                     }
                 }
-                self.log_out();
-                return Some(Bytes::from(std::mem::take(&mut self.out)));
+                if let Some(ticket) = self.ticket.as_mut() {
+                    ticket.streamed_bytes(&bytes);
+                }
+                return Some(bytes);
             }
             self.upstream.as_ref()?;
         }
     }
 
-    /// Relays one upstream chunk; a chunk the stream cannot go on after (an event
-    /// too large, unreadable data) ends it.
-    fn relay(&mut self, chunk: &[u8]) {
-        if let Err(err) = self.push(chunk) {
-            self.fail(err);
-        }
-    }
-
-    fn push(&mut self, chunk: &[u8]) -> Result<(), GatewayError> {
+    /// Relays one upstream chunk: what passes through unchanged is handed back,
+    /// what is written goes to `out`. A chunk the stream cannot go on after (an
+    /// event too large, unreadable data) ends it.
+    fn relay(&mut self, chunk: Bytes) -> Option<Bytes> {
         let too_large = |e: FrameTooLarge| GatewayError::from(TranslateError::from(e));
-        match &mut self.mode {
-            Mode::Pass { tap } => {
-                let framed = tap.push(chunk, |_| {});
-                self.out.extend_from_slice(chunk);
-                framed.map_err(too_large)
-            }
+        let result = match &mut self.mode {
+            Mode::Pass { tap } => match tap.push(&chunk, |_| {}) {
+                Ok(()) => return Some(chunk),
+                Err(e) => {
+                    // The bytes go on; the error event follows them.
+                    self.out.extend_from_slice(&chunk);
+                    Err(too_large(e))
+                }
+            },
             Mode::StripUsage { tap } => {
                 let out = &mut self.out;
-                tap.push(chunk, |frame| write_frame(frame, out))
+                tap.push(&chunk, |frame| write_frame(frame, out))
                     .map_err(too_large)
             }
             Mode::Transcode(t) => {
-                t.push(chunk, &mut self.out);
+                t.push(&chunk, &mut self.out);
                 t.error().map_or(Ok(()), |err| Err(err.clone()))
             }
+        };
+        if let Err(err) = result {
+            self.fail(err);
         }
+        None
     }
 
     fn finish(&mut self) {

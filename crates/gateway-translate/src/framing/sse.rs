@@ -311,10 +311,21 @@ pub fn write_sse(out: &mut Vec<u8>, event: Option<&str>, data: &[u8]) {
         out.extend_from_slice(name.as_bytes());
         out.push(b'\n');
     }
-    for line in data.split(|&b| b == b'\n') {
+    // One `data:` line per line of the data (nearly always one).
+    let mut rest = data;
+    out.reserve(data.len() + 8);
+    loop {
+        let (line, more) = match memchr::memchr(b'\n', rest) {
+            Some(at) => (&rest[..at], Some(&rest[at + 1..])),
+            None => (rest, None),
+        };
         out.extend_from_slice(b"data: ");
         out.extend_from_slice(line);
         out.push(b'\n');
+        match more {
+            Some(next) => rest = next,
+            None => break,
+        }
     }
     out.push(b'\n');
 }
@@ -322,6 +333,22 @@ pub fn write_sse(out: &mut Vec<u8>, event: Option<&str>, data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_line_of_the_data_is_a_data_line() {
+        for data in ["", "one", "a\nb", "a\n", "\n", "x\n\ny\nz"] {
+            let mut written = Vec::new();
+            write_sse(&mut written, None, data.as_bytes());
+            let mut want = String::new();
+            for line in data.split('\n') {
+                want.push_str("data: ");
+                want.push_str(line);
+                want.push('\n');
+            }
+            want.push('\n');
+            assert_eq!(String::from_utf8(written).unwrap(), want, "{data:?}");
+        }
+    }
 
     fn parse_all(chunks: &[&[u8]]) -> Vec<Frame> {
         let mut p = SseParser::default();
