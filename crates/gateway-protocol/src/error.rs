@@ -126,6 +126,9 @@ pub struct GatewayError {
     pub code: Option<String>,
     /// Seconds the caller should wait before retrying.
     pub retry_after: Option<u64>,
+    /// The HTTP status the upstream answered with, when this is its error answer
+    /// (`status` may differ: a 529 is answered as 503). For traces and logs.
+    pub upstream_status: Option<u16>,
 }
 
 impl GatewayError {
@@ -140,6 +143,7 @@ impl GatewayError {
             param: None,
             code: None,
             retry_after: None,
+            upstream_status: None,
         }
     }
 

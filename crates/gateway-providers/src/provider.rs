@@ -399,6 +399,7 @@ impl Provider {
             let body = body::read_bounded(incoming, limits).await;
             let mut err = codec::decode_error(self.shape, status, &body);
             err.blame = Blame::Upstream;
+            err.upstream_status = Some(status);
             if let Some(secs) = upstream::retry_after(&headers, SystemTime::now()) {
                 err.retry_after = Some(secs);
             }

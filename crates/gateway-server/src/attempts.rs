@@ -171,7 +171,8 @@ pub(crate) async fn run<A: Attempt>(
             app.observer
                 .attempt(&target.provider, sent.elapsed(), outcome.as_ref().err());
             if let Some(span) = traced {
-                span.ended(answered, outcome.as_ref().err());
+                let upstream_status = outcome.as_ref().err().and_then(|e| e.upstream_status);
+                span.ended(answered.or(upstream_status), outcome.as_ref().err());
             }
             match outcome {
                 Ok(started) => {
@@ -231,6 +232,7 @@ static GENERIC: GatewayError = GatewayError {
     param: None,
     code: None,
     retry_after: None,
+    upstream_status: None,
 };
 
 /// Waits for what must arrive before the caller sees a status: the whole body, or

@@ -391,6 +391,7 @@ headers = {{ x-collector-key = "collector-secret" }}
         assert_eq!(failed.attr("patchbay.provider"), Some("busy"));
         assert!(failed.error);
         assert_eq!(failed.attr("error.type"), Some("overloaded"));
+        assert_eq!(failed.attr("http.response.status_code"), Some("503"));
         assert_eq!(*sent, format!("00-{}-{}-01", root.trace_id, failed.span_id));
     }
     assert!(!tries[2].error);
