@@ -123,7 +123,7 @@ pub struct Provider {
     mock: MockConfig,
     /// Parsed endpoint URIs by their text: parsing one costs microseconds on every
     /// request, and most providers have a handful.
-    urls: Arc<std::sync::Mutex<std::collections::HashMap<String, http::Uri>>>,
+    urls: Arc<std::sync::Mutex<foldhash::HashMap<String, http::Uri>>>,
 }
 
 /// How many parsed URLs a provider keeps (Gemini and Azure put model names in them).

@@ -1,7 +1,7 @@
 //! The server's shared state, built once from a [`Config`]: providers, routes,
 //! catalogue, keys and cool-downs.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -142,7 +142,7 @@ impl App {
         let keys = Arc::new(gateway_auth::Keys::new(&config.declared_keys()?, db));
         let client = HttpClient::new()
             .map_err(|e| ConfigError::invalid("providers", format!("HTTP client: {e}")))?;
-        let mut providers = HashMap::new();
+        let mut providers = HashMap::default();
         for (name, table) in &config.providers {
             let cfg = provider_config(name, table)?;
             let provider = Provider::new(name, &cfg, &client)

@@ -1,7 +1,9 @@
 //! The model catalogue: context windows, output limits, capabilities and prices,
 //! bundled from `data/models.json` and overridable with `[catalog.<model>]`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use gateway_protocol::{ChatRequest, Usage};
 use serde::Deserialize;
@@ -161,7 +163,7 @@ impl Catalog {
             tracing::error!("bundled model catalogue unreadable: {e}");
             Catalog {
                 source: String::new(),
-                by_name: HashMap::new(),
+                by_name: HashMap::default(),
             }
         })
     }
@@ -176,7 +178,7 @@ impl Catalog {
     /// A catalogue from text in the bundled format: `{"source": "...", "models": [...]}`.
     pub fn from_json(text: &str) -> Result<Catalog, serde_json::Error> {
         let data: Data = serde_json::from_str(text)?;
-        let mut by_name: HashMap<String, Vec<ModelInfo>> = HashMap::new();
+        let mut by_name: HashMap<String, Vec<ModelInfo>> = HashMap::default();
         for e in data.models {
             by_name.entry(e.model.clone()).or_default().push(e.into());
         }

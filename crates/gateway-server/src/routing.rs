@@ -12,7 +12,9 @@ mod cooldown;
 mod needs;
 mod retry;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 use std::time::Duration;
 
 use gateway_protocol::{ErrorKind, GatewayError};
@@ -123,8 +125,8 @@ impl Router {
     /// does); this also checks that every `auto` rule's model resolves and that
     /// `cheapest = true` has priced candidates in `catalog`.
     pub fn new(config: &Config, catalog: &Catalog) -> Result<Router, ConfigError> {
-        let mut exact = HashMap::new();
-        let mut by_name = HashMap::new();
+        let mut exact = HashMap::default();
+        let mut by_name = HashMap::default();
         let mut globs = Vec::new();
         let mut default = None;
         for (i, route) in config.routes.iter().enumerate() {

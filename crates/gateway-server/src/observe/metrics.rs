@@ -11,7 +11,7 @@
 //! labels) and bumps atomics; the families' own label maps are touched only the
 //! first time a combination is seen.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};

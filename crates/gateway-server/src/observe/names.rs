@@ -2,7 +2,7 @@
 //! rest fold into `other`), and the fixed names of operations, status classes,
 //! error kinds and blame.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use gateway_protocol::{Blame, ErrorKind};

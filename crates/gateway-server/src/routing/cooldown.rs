@@ -3,7 +3,7 @@
 //! glob routes the upstream model is the caller's choice, so callers could otherwise
 //! grow it with names that never succeed.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,7 @@ impl Cooldown {
             base,
             cap,
             max_entries: MAX_ENTRIES,
-            state: Mutex::new(HashMap::new()),
+            state: Mutex::new(HashMap::default()),
         }
     }
 
@@ -59,7 +59,7 @@ impl Cooldown {
     /// How many targets are cooling down at `now`, by provider (a gauge of the
     /// metrics).
     pub fn active_by_provider(&self, now: Instant) -> HashMap<String, usize> {
-        let mut by_provider = HashMap::new();
+        let mut by_provider = HashMap::default();
         for (target, entry) in self.lock().iter() {
             if entry.until > now {
                 *by_provider.entry(target.provider.clone()).or_insert(0) += 1;
