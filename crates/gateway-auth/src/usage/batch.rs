@@ -2,9 +2,11 @@
 //! `usage_hourly` rollups they add to, so rows and rollups never disagree.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
-use rusqlite::{Connection, ErrorCode, params};
+use rusqlite::{Connection, ErrorCode, Statement, params};
 
+use super::names::Names;
 use super::{HOUR_MS, UsageRecord, sql_int};
 
 /// Whether a failed commit may work later: the database busy or locked past the
@@ -21,11 +23,15 @@ pub(super) fn transient(err: &rusqlite::Error) -> bool {
     }
 }
 
-/// A rollup row's identity: hour, key, project (`''`: none), model, provider (`''`).
-type RollupKey<'a> = (i64, &'a str, &'a str, &'a str, &'a str);
+/// A rollup row's identity, as name ids: hour, key, project (0: none), model,
+/// provider (0: none). Ids hash faster than the names; a project or provider `""`
+/// and none are two identities of one rollup row, which the upsert adds up.
+type RollupKey = (i64, i64, i64, i64, i64);
 
 #[derive(Default)]
 struct Rollup {
+    /// A record of the batch with this identity: the names to upsert under.
+    first: usize,
     requests: i64,
     errors: i64,
     input: i64,
@@ -36,12 +42,73 @@ struct Rollup {
     unpriced: i64,
 }
 
-const INSERT: &str = "INSERT INTO requests (request_id, ts_ms, key_id, project_id,
-    requested_model, routed_model, provider, caller_shape, upstream_shape, input_tokens,
-    output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros,
-    ttfb_ms, total_ms, status, streamed, error_kind, request_body, response_body)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-    ?18, ?19, ?20, ?21, ?22)";
+/// The columns of `request_rows` a record fills, in binding order.
+const COLUMNS: &str = "request_id, ts_ms, key_ref, project_ref, requested_ref, routed_ref,
+    provider_ref, caller_shape_ref, upstream_shape_ref, input_tokens, output_tokens,
+    cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros, ttfb_ms, total_ms,
+    status, streamed, error_ref, request_body, response_body";
+const PER_ROW: usize = 22;
+
+/// Rows per statement of a batch's full chunks: a statement's start and end (cursors
+/// opened, the table's end sought, the statement reset) cost as much as a row.
+const ROWS_PER_INSERT: usize = 32;
+
+/// `INSERT INTO request_rows` of `rows` rows. `OR ROLLBACK`: a statement that may
+/// fail half done needs a statement journal to undo its half, which SQLite spills
+/// to a temporary file (a write per page touched, ~2 system calls a record). A batch
+/// that fails is given up whole anyway, so the whole transaction is what to undo.
+fn insert_sql(rows: usize) -> String {
+    let one = format!("({})", vec!["?"; PER_ROW].join(", "));
+    format!(
+        "INSERT OR ROLLBACK INTO request_rows ({COLUMNS}) VALUES {}",
+        vec![one; rows].join(", ")
+    )
+}
+
+fn insert_one() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| insert_sql(1))
+}
+
+fn insert_many() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| insert_sql(ROWS_PER_INSERT))
+}
+
+/// Binds `r`'s columns from parameter `first` on.
+fn bind_row(
+    stmt: &mut Statement<'_>,
+    first: usize,
+    r: &UsageRecord,
+    refs: &Refs,
+) -> rusqlite::Result<()> {
+    // Each value bound by its own type: binding through `&dyn ToSql` cost a third
+    // more per row.
+    let at = |column: usize| first + column;
+    stmt.raw_bind_parameter(at(1), &r.request_id)?;
+    stmt.raw_bind_parameter(at(2), r.ts_ms)?;
+    stmt.raw_bind_parameter(at(3), refs.key)?;
+    stmt.raw_bind_parameter(at(4), refs.project)?;
+    stmt.raw_bind_parameter(at(5), refs.requested)?;
+    stmt.raw_bind_parameter(at(6), refs.routed)?;
+    stmt.raw_bind_parameter(at(7), refs.provider)?;
+    stmt.raw_bind_parameter(at(8), refs.caller_shape)?;
+    stmt.raw_bind_parameter(at(9), refs.upstream_shape)?;
+    stmt.raw_bind_parameter(at(10), sql_int(r.input_tokens))?;
+    stmt.raw_bind_parameter(at(11), sql_int(r.output_tokens))?;
+    stmt.raw_bind_parameter(at(12), sql_int(r.cached_tokens))?;
+    stmt.raw_bind_parameter(at(13), sql_int(r.cache_write_tokens))?;
+    stmt.raw_bind_parameter(at(14), sql_int(r.reasoning_tokens))?;
+    stmt.raw_bind_parameter(at(15), r.cost_micros)?;
+    stmt.raw_bind_parameter(at(16), r.ttfb_ms)?;
+    stmt.raw_bind_parameter(at(17), r.total_ms)?;
+    stmt.raw_bind_parameter(at(18), r.status)?;
+    stmt.raw_bind_parameter(at(19), r.streamed)?;
+    stmt.raw_bind_parameter(at(20), refs.error_kind)?;
+    stmt.raw_bind_parameter(at(21), &r.request_body)?;
+    stmt.raw_bind_parameter(at(22), &r.response_body)?;
+    Ok(())
+}
 
 const UPSERT: &str = "INSERT INTO usage_hourly (hour_ms, key_id, project_id, model,
     provider, requests, errors, input_tokens, output_tokens, cached_tokens,
@@ -56,45 +123,116 @@ const UPSERT: &str = "INSERT INTO usage_hourly (hour_ms, key_id, project_id, mod
     cost_micros = cost_micros + excluded.cost_micros,
     unpriced = unpriced + excluded.unpriced";
 
-/// Inserts `batch` and upserts its rollups in one transaction.
-pub(super) fn write_batch(conn: &mut Connection, batch: &[UsageRecord]) -> rusqlite::Result<()> {
+/// A record's names as ids.
+#[derive(Clone, Copy)]
+struct Refs {
+    key: i64,
+    project: Option<i64>,
+    requested: i64,
+    routed: Option<i64>,
+    provider: Option<i64>,
+    caller_shape: i64,
+    upstream_shape: Option<i64>,
+    error_kind: Option<i64>,
+}
+
+impl Refs {
+    /// The ids of `r`'s names: a name the record before had is not looked up again
+    /// (most are: a batch's records share their shapes, provider and models).
+    fn of(
+        r: &UsageRecord,
+        prev: Option<&(&UsageRecord, Refs)>,
+        names: &mut Names,
+        conn: &Connection,
+    ) -> rusqlite::Result<Refs> {
+        let Some(&(p, same)) = prev else {
+            return Ok(Refs {
+                key: names.id(conn, &r.key_id)?,
+                project: names.id_of(conn, r.project_id.as_deref())?,
+                requested: names.id(conn, &r.requested_model)?,
+                routed: names.id_of(conn, r.routed_model.as_deref())?,
+                provider: names.id_of(conn, r.provider.as_deref())?,
+                caller_shape: names.id(conn, &r.caller_shape)?,
+                upstream_shape: names.id_of(conn, r.upstream_shape.as_deref())?,
+                error_kind: names.id_of(conn, r.error_kind.as_deref())?,
+            });
+        };
+        let mut one = |name: &str, was: &str, id: i64| {
+            if name == was {
+                Ok(id)
+            } else {
+                names.id(conn, name)
+            }
+        };
+        let key = one(&r.key_id, &p.key_id, same.key)?;
+        let requested = one(&r.requested_model, &p.requested_model, same.requested)?;
+        let caller_shape = one(&r.caller_shape, &p.caller_shape, same.caller_shape)?;
+        let mut maybe = |name: &Option<String>, was: &Option<String>, id: Option<i64>| {
+            if name == was {
+                Ok(id)
+            } else {
+                names.id_of(conn, name.as_deref())
+            }
+        };
+        Ok(Refs {
+            key,
+            project: maybe(&r.project_id, &p.project_id, same.project)?,
+            requested,
+            routed: maybe(&r.routed_model, &p.routed_model, same.routed)?,
+            provider: maybe(&r.provider, &p.provider, same.provider)?,
+            caller_shape,
+            upstream_shape: maybe(&r.upstream_shape, &p.upstream_shape, same.upstream_shape)?,
+            error_kind: maybe(&r.error_kind, &p.error_kind, same.error_kind)?,
+        })
+    }
+}
+
+/// Inserts `batch` and upserts its rollups in one transaction; `names` learns the
+/// names the transaction added only if it commits.
+pub(super) fn write_batch(
+    conn: &mut Connection,
+    names: &mut Names,
+    batch: &[UsageRecord],
+) -> rusqlite::Result<()> {
+    let written = write(conn, names, batch);
+    match written {
+        Ok(()) => names.committed(),
+        Err(_) => names.rolled_back(),
+    }
+    written
+}
+
+fn write(conn: &mut Connection, names: &mut Names, batch: &[UsageRecord]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
-    let mut rollups: HashMap<RollupKey<'_>, Rollup> = HashMap::new();
+    let mut rollups: HashMap<RollupKey, Rollup> = HashMap::new();
     {
-        let mut insert = tx.prepare_cached(INSERT)?;
-        for r in batch {
-            insert.execute(params![
-                r.request_id,
-                r.ts_ms,
-                r.key_id,
-                r.project_id,
-                r.requested_model,
-                r.routed_model,
-                r.provider,
-                r.caller_shape,
-                r.upstream_shape,
-                sql_int(r.input_tokens),
-                sql_int(r.output_tokens),
-                sql_int(r.cached_tokens),
-                sql_int(r.cache_write_tokens),
-                sql_int(r.reasoning_tokens),
-                r.cost_micros,
-                r.ttfb_ms,
-                r.total_ms,
-                r.status,
-                r.streamed,
-                r.error_kind,
-                r.request_body,
-                r.response_body,
-            ])?;
+        let mut one = tx.prepare_cached(insert_one())?;
+        let mut many = tx.prepare_cached(insert_many())?;
+        let full = batch.len() - batch.len() % ROWS_PER_INSERT;
+        let mut prev: Option<(&UsageRecord, Refs)> = None;
+        for (i, r) in batch.iter().enumerate() {
+            let refs = Refs::of(r, prev.as_ref(), names, &tx)?;
+            if i < full {
+                let at = i % ROWS_PER_INSERT;
+                bind_row(&mut many, at * PER_ROW, r, &refs)?;
+                if at == ROWS_PER_INSERT - 1 {
+                    many.raw_execute()?;
+                }
+            } else {
+                bind_row(&mut one, 0, r, &refs)?;
+                one.raw_execute()?;
+            }
             let key = (
                 r.ts_ms.div_euclid(HOUR_MS) * HOUR_MS,
-                r.key_id.as_str(),
-                r.project_id.as_deref().unwrap_or(""),
-                r.rollup_model(),
-                r.provider.as_deref().unwrap_or(""),
+                refs.key,
+                refs.project.unwrap_or(0),
+                refs.routed.unwrap_or(refs.requested),
+                refs.provider.unwrap_or(0),
             );
-            let e = rollups.entry(key).or_default();
+            let e = rollups.entry(key).or_insert_with(|| Rollup {
+                first: i,
+                ..Rollup::default()
+            });
             e.requests += 1;
             e.errors += i64::from(r.is_error());
             e.input = e.input.saturating_add(sql_int(r.input_tokens));
@@ -105,17 +243,19 @@ pub(super) fn write_batch(conn: &mut Connection, batch: &[UsageRecord]) -> rusql
                 Some(c) => e.cost = e.cost.saturating_add(c),
                 None => e.unpriced += 1,
             }
+            prev = Some((r, refs));
         }
     }
     {
         let mut upsert = tx.prepare_cached(UPSERT)?;
-        for ((hour, key, project, model, provider), r) in &rollups {
+        for ((hour, ..), r) in &rollups {
+            let named = &batch[r.first];
             upsert.execute(params![
                 hour,
-                key,
-                project,
-                model,
-                provider,
+                named.key_id,
+                named.project_id.as_deref().unwrap_or(""),
+                named.rollup_model(),
+                named.provider.as_deref().unwrap_or(""),
                 r.requests,
                 r.errors,
                 r.input,
@@ -129,3 +269,6 @@ pub(super) fn write_batch(conn: &mut Connection, batch: &[UsageRecord]) -> rusql
     }
     tx.commit()
 }
+
+#[cfg(test)]
+mod tests;
