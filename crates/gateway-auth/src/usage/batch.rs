@@ -49,9 +49,11 @@ const COLUMNS: &str = "request_id, ts_ms, key_ref, project_ref, requested_ref, r
     status, streamed, error_ref, request_body, response_body";
 const PER_ROW: usize = 22;
 
-/// Rows per statement of a batch's full chunks: a statement's start and end (cursors
-/// opened, the table's end sought, the statement reset) cost as much as a row.
-const ROWS_PER_INSERT: usize = 32;
+/// Rows per statement, largest first: a batch goes in chunks of 32 rows, and what is
+/// left (under 32) in at most five statements of 16, 8, 4, 2 and 1. A statement's
+/// start and end (cursors opened, the table's end sought, the statement reset) cost
+/// about as much as a row.
+const CHUNKS: [usize; 6] = [32, 16, 8, 4, 2, 1];
 
 /// `INSERT INTO request_rows` of `rows` rows. `OR ROLLBACK`: a statement that may
 /// fail half done needs a statement journal to undo its half, which SQLite spills
@@ -65,14 +67,10 @@ fn insert_sql(rows: usize) -> String {
     )
 }
 
-fn insert_one() -> &'static str {
-    static SQL: OnceLock<String> = OnceLock::new();
-    SQL.get_or_init(|| insert_sql(1))
-}
-
-fn insert_many() -> &'static str {
-    static SQL: OnceLock<String> = OnceLock::new();
-    SQL.get_or_init(|| insert_sql(ROWS_PER_INSERT))
+/// The insert of `CHUNKS[which]` rows.
+fn insert_of(which: usize) -> &'static str {
+    static SQL: [OnceLock<String>; CHUNKS.len()] = [const { OnceLock::new() }; CHUNKS.len()];
+    SQL[which].get_or_init(|| insert_sql(CHUNKS[which]))
 }
 
 /// Binds `r`'s columns from parameter `first` on.
@@ -187,6 +185,31 @@ impl Refs {
     }
 }
 
+/// Adds record `i` of the batch, `r`, to its rollup.
+fn add_up(rollups: &mut HashMap<RollupKey, Rollup>, i: usize, r: &UsageRecord, refs: &Refs) {
+    let key = (
+        r.ts_ms.div_euclid(HOUR_MS) * HOUR_MS,
+        refs.key,
+        refs.project.unwrap_or(0),
+        refs.routed.unwrap_or(refs.requested),
+        refs.provider.unwrap_or(0),
+    );
+    let e = rollups.entry(key).or_insert_with(|| Rollup {
+        first: i,
+        ..Rollup::default()
+    });
+    e.requests += 1;
+    e.errors += i64::from(r.is_error());
+    e.input = e.input.saturating_add(sql_int(r.input_tokens));
+    e.output = e.output.saturating_add(sql_int(r.output_tokens));
+    e.cached = e.cached.saturating_add(sql_int(r.cached_tokens));
+    e.reasoning = e.reasoning.saturating_add(sql_int(r.reasoning_tokens));
+    match r.cost_micros {
+        Some(c) => e.cost = e.cost.saturating_add(c),
+        None => e.unpriced += 1,
+    }
+}
+
 /// Inserts `batch` and upserts its rollups in one transaction; `names` learns the
 /// names the transaction added only if it commits.
 pub(super) fn write_batch(
@@ -206,44 +229,25 @@ fn write(conn: &mut Connection, names: &mut Names, batch: &[UsageRecord]) -> rus
     let tx = conn.transaction()?;
     let mut rollups: HashMap<RollupKey, Rollup> = HashMap::new();
     {
-        let mut one = tx.prepare_cached(insert_one())?;
-        let mut many = tx.prepare_cached(insert_many())?;
-        let full = batch.len() - batch.len() % ROWS_PER_INSERT;
+        let mut inserts = (0..CHUNKS.len())
+            .map(|which| tx.prepare_cached(insert_of(which)))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut prev: Option<(&UsageRecord, Refs)> = None;
-        for (i, r) in batch.iter().enumerate() {
-            let refs = Refs::of(r, prev.as_ref(), names, &tx)?;
-            if i < full {
-                let at = i % ROWS_PER_INSERT;
-                bind_row(&mut many, at * PER_ROW, r, &refs)?;
-                if at == ROWS_PER_INSERT - 1 {
-                    many.raw_execute()?;
-                }
-            } else {
-                bind_row(&mut one, 0, r, &refs)?;
-                one.raw_execute()?;
+        let mut start = 0;
+        while start < batch.len() {
+            let which = CHUNKS
+                .iter()
+                .position(|&rows| rows <= batch.len() - start)
+                .unwrap_or(CHUNKS.len() - 1);
+            let insert = &mut inserts[which];
+            for (at, r) in batch[start..start + CHUNKS[which]].iter().enumerate() {
+                let refs = Refs::of(r, prev.as_ref(), names, &tx)?;
+                bind_row(insert, at * PER_ROW, r, &refs)?;
+                add_up(&mut rollups, start + at, r, &refs);
+                prev = Some((r, refs));
             }
-            let key = (
-                r.ts_ms.div_euclid(HOUR_MS) * HOUR_MS,
-                refs.key,
-                refs.project.unwrap_or(0),
-                refs.routed.unwrap_or(refs.requested),
-                refs.provider.unwrap_or(0),
-            );
-            let e = rollups.entry(key).or_insert_with(|| Rollup {
-                first: i,
-                ..Rollup::default()
-            });
-            e.requests += 1;
-            e.errors += i64::from(r.is_error());
-            e.input = e.input.saturating_add(sql_int(r.input_tokens));
-            e.output = e.output.saturating_add(sql_int(r.output_tokens));
-            e.cached = e.cached.saturating_add(sql_int(r.cached_tokens));
-            e.reasoning = e.reasoning.saturating_add(sql_int(r.reasoning_tokens));
-            match r.cost_micros {
-                Some(c) => e.cost = e.cost.saturating_add(c),
-                None => e.unpriced += 1,
-            }
-            prev = Some((r, refs));
+            insert.raw_execute()?;
+            start += CHUNKS[which];
         }
     }
     {

@@ -56,8 +56,8 @@ fn read_back(conn: &Connection) -> Vec<UsageRecord> {
 fn a_batch_reads_back_record_for_record_with_its_rollups() {
     let mut conn = migrate::open_in_memory().unwrap();
     let mut names = Names::default();
-    // Two full chunks and a remainder, then a batch of one.
-    let first: Vec<_> = (0..2 * ROWS_PER_INSERT + 11).map(varied).collect();
+    // Two full chunks and a remainder (8 + 2 + 1), then a batch of one.
+    let first: Vec<_> = (0..2 * CHUNKS[0] + 11).map(varied).collect();
     let second = vec![varied(1_000)];
     write_batch(&mut conn, &mut names, &first).unwrap();
     write_batch(&mut conn, &mut names, &second).unwrap();
