@@ -259,21 +259,9 @@ pub struct LogPage {
 
 /// A page of the request log, newest first, paged by id (stable while rows arrive).
 pub fn request_log(conn: &Connection, q: &LogQuery) -> Result<LogPage, AuthError> {
-    // Names are looked up for the page's rows only; a filter's name becomes its id
-    // once (no such name: NULL, which matches nothing).
-    let mut sql = String::from(
-        "SELECT r.id, r.request_id, r.ts_ms, (SELECT name FROM usage_names WHERE id = r.key_ref),
-         (SELECT name FROM usage_names WHERE id = r.project_ref),
-         (SELECT name FROM usage_names WHERE id = r.requested_ref),
-         (SELECT name FROM usage_names WHERE id = r.routed_ref),
-         (SELECT name FROM usage_names WHERE id = r.provider_ref),
-         (SELECT name FROM usage_names WHERE id = r.caller_shape_ref),
-         (SELECT name FROM usage_names WHERE id = r.upstream_shape_ref),
-         input_tokens, output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
-         cost_micros, ttfb_ms, total_ms, status, streamed,
-         (SELECT name FROM usage_names WHERE id = r.error_ref),
-         request_body, response_body FROM request_rows r WHERE 1 = 1",
-    );
+    // The page's rows are found first, so names are looked up for them only; a
+    // filter's name becomes its id once (no such name: NULL, which matches nothing).
+    let mut sql = String::from("SELECT * FROM request_rows WHERE 1 = 1");
     let mut args: Vec<Value> = Vec::new();
     let mut cond = |clause: &str, v: Value| {
         sql.push_str(clause);
@@ -313,6 +301,20 @@ pub fn request_log(conn: &Connection, q: &LogQuery) -> Result<LogPage, AuthError
     // One more than asked says whether there is a next page.
     let limit = q.limit.max(1);
     sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", limit + 1));
+    let sql = format!(
+        "SELECT r.id, r.request_id, r.ts_ms,
+         (SELECT name FROM usage_names WHERE id = r.key_ref),
+         (SELECT name FROM usage_names WHERE id = r.project_ref),
+         (SELECT name FROM usage_names WHERE id = r.requested_ref),
+         (SELECT name FROM usage_names WHERE id = r.routed_ref),
+         (SELECT name FROM usage_names WHERE id = r.provider_ref),
+         (SELECT name FROM usage_names WHERE id = r.caller_shape_ref),
+         (SELECT name FROM usage_names WHERE id = r.upstream_shape_ref),
+         input_tokens, output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
+         cost_micros, ttfb_ms, total_ms, status, streamed,
+         (SELECT name FROM usage_names WHERE id = r.error_ref),
+         request_body, response_body FROM ({sql}) r ORDER BY r.id DESC"
+    );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), logged)?;
     let mut entries = rows.collect::<Result<Vec<_>, _>>()?;
