@@ -9,7 +9,13 @@ use rusqlite::Connection;
 use crate::error::AuthError;
 
 /// The migrations, in order; each runs once, in its own transaction.
-const MIGRATIONS: &[(&str, &str)] = &[("001_init", include_str!("schema/001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("001_init", include_str!("schema/001_init.sql")),
+    (
+        "002_request_rows",
+        include_str!("schema/002_request_rows.sql"),
+    ),
+];
 
 /// Opens (creating if needed) the database at `path` and brings its schema up to date.
 pub fn open(path: &Path) -> Result<Connection, AuthError> {
@@ -129,3 +135,6 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod upgrade_tests;

@@ -1,11 +1,13 @@
-//! The usage store: one [`UsageRecord`] per request in the append-only `requests`
-//! table, and the `usage_hourly` rollups every usage query reads.
+//! The usage store: one [`UsageRecord`] per request in the append-only request log
+//! (`request_rows`, its names stored once in `usage_names` and referred to by id; the
+//! `requests` view shows them as the old text columns), and the `usage_hourly`
+//! rollups every usage query reads.
 //!
 //! Writing ([`UsageWriter`]) is off the hot path: `record` puts the record on a queue
 //! and returns; one writer thread with its own connection inserts batches (up to 2,000
 //! records, or whatever arrived within 200 ms of a batch's first record) in one
-//! transaction each, upserting the batch's rollups in the same transaction, so rows
-//! and rollups never disagree. The writer sleeps through a batch window: a caller
+//! transaction each (rows 32 to a statement), upserting the batch's rollups in the
+//! same transaction, so rows and rollups never disagree. The writer sleeps through a batch window: a caller
 //! wakes it only for a window's first record, a full batch, a flush or a shutdown.
 //!
 //! A batch that fails to commit (the database locked past the busy timeout, a full
@@ -37,6 +39,7 @@
 
 mod batch;
 mod inbox;
+mod names;
 pub mod query;
 mod writer;
 

@@ -2,9 +2,12 @@
 //! `usage_hourly` rollups they add to, so rows and rollups never disagree.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
 
-use rusqlite::{Connection, ErrorCode, params};
+use rusqlite::{Connection, ErrorCode, Statement, params};
 
+use super::names::Names;
 use super::{HOUR_MS, UsageRecord, sql_int};
 
 /// Whether a failed commit may work later: the database busy or locked past the
@@ -21,11 +24,44 @@ pub(super) fn transient(err: &rusqlite::Error) -> bool {
     }
 }
 
-/// A rollup row's identity: hour, key, project (`''`: none), model, provider (`''`).
-type RollupKey<'a> = (i64, &'a str, &'a str, &'a str, &'a str);
+/// A rollup row's identity, as name ids: hour, key, project (0: none), model,
+/// provider (0: none). Ids hash faster than the names; a project or provider `""`
+/// and none are two identities of one rollup row, which the upsert adds up.
+type RollupKey = (i64, i64, i64, i64, i64);
+
+/// The rollups of a batch, by identity.
+type Rollups = HashMap<RollupKey, Rollup, BuildHasherDefault<IdHasher>>;
+
+/// Hashes rollup identities: ids the writer's database gave out in sequence, and
+/// hours, none of which a caller chooses, so a multiply-rotate does (SipHash cost
+/// a third of the map's work).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_i64(&mut self, v: i64) {
+        self.write_u64(v as u64);
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 #[derive(Default)]
 struct Rollup {
+    /// A record of the batch with this identity: the names to upsert under.
+    first: usize,
     requests: i64,
     errors: i64,
     input: i64,
@@ -36,12 +72,71 @@ struct Rollup {
     unpriced: i64,
 }
 
-const INSERT: &str = "INSERT INTO requests (request_id, ts_ms, key_id, project_id,
-    requested_model, routed_model, provider, caller_shape, upstream_shape, input_tokens,
-    output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros,
-    ttfb_ms, total_ms, status, streamed, error_kind, request_body, response_body)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-    ?18, ?19, ?20, ?21, ?22)";
+/// The columns of `request_rows` a record fills, in binding order.
+const COLUMNS: &str = "request_id, ts_ms, key_ref, project_ref, requested_ref, routed_ref,
+    provider_ref, caller_shape_ref, upstream_shape_ref, input_tokens, output_tokens,
+    cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros, ttfb_ms, total_ms,
+    status, streamed, error_ref, request_body, response_body";
+const PER_ROW: usize = 22;
+
+/// Rows per statement, largest first: a batch goes in chunks of 32 rows, and what is
+/// left (under 32) in at most five statements of 16, 8, 4, 2 and 1. A statement's
+/// start and end (cursors opened, the table's end sought, the statement reset) cost
+/// about as much as a row.
+const CHUNKS: [usize; 6] = [32, 16, 8, 4, 2, 1];
+
+/// `INSERT INTO request_rows` of `rows` rows. `OR ROLLBACK`: a statement that may
+/// fail half done needs a statement journal to undo its half, which SQLite spills
+/// to a temporary file (a write per page touched, ~2 system calls a record). A batch
+/// that fails is given up whole anyway, so the whole transaction is what to undo.
+fn insert_sql(rows: usize) -> String {
+    let one = format!("({})", vec!["?"; PER_ROW].join(", "));
+    format!(
+        "INSERT OR ROLLBACK INTO request_rows ({COLUMNS}) VALUES {}",
+        vec![one; rows].join(", ")
+    )
+}
+
+/// The insert of `CHUNKS[which]` rows.
+fn insert_of(which: usize) -> &'static str {
+    static SQL: [OnceLock<String>; CHUNKS.len()] = [const { OnceLock::new() }; CHUNKS.len()];
+    SQL[which].get_or_init(|| insert_sql(CHUNKS[which]))
+}
+
+/// Binds `r`'s columns from parameter `first` on.
+fn bind_row(
+    stmt: &mut Statement<'_>,
+    first: usize,
+    r: &UsageRecord,
+    refs: &Refs,
+) -> rusqlite::Result<()> {
+    // Each value bound by its own type: binding through `&dyn ToSql` cost a third
+    // more per row.
+    let at = |column: usize| first + column;
+    stmt.raw_bind_parameter(at(1), &r.request_id)?;
+    stmt.raw_bind_parameter(at(2), r.ts_ms)?;
+    stmt.raw_bind_parameter(at(3), refs.key)?;
+    stmt.raw_bind_parameter(at(4), refs.project)?;
+    stmt.raw_bind_parameter(at(5), refs.requested)?;
+    stmt.raw_bind_parameter(at(6), refs.routed)?;
+    stmt.raw_bind_parameter(at(7), refs.provider)?;
+    stmt.raw_bind_parameter(at(8), refs.caller_shape)?;
+    stmt.raw_bind_parameter(at(9), refs.upstream_shape)?;
+    stmt.raw_bind_parameter(at(10), sql_int(r.input_tokens))?;
+    stmt.raw_bind_parameter(at(11), sql_int(r.output_tokens))?;
+    stmt.raw_bind_parameter(at(12), sql_int(r.cached_tokens))?;
+    stmt.raw_bind_parameter(at(13), sql_int(r.cache_write_tokens))?;
+    stmt.raw_bind_parameter(at(14), sql_int(r.reasoning_tokens))?;
+    stmt.raw_bind_parameter(at(15), r.cost_micros)?;
+    stmt.raw_bind_parameter(at(16), r.ttfb_ms)?;
+    stmt.raw_bind_parameter(at(17), r.total_ms)?;
+    stmt.raw_bind_parameter(at(18), r.status)?;
+    stmt.raw_bind_parameter(at(19), r.streamed)?;
+    stmt.raw_bind_parameter(at(20), refs.error_kind)?;
+    stmt.raw_bind_parameter(at(21), &r.request_body)?;
+    stmt.raw_bind_parameter(at(22), &r.response_body)?;
+    Ok(())
+}
 
 const UPSERT: &str = "INSERT INTO usage_hourly (hour_ms, key_id, project_id, model,
     provider, requests, errors, input_tokens, output_tokens, cached_tokens,
@@ -56,66 +151,145 @@ const UPSERT: &str = "INSERT INTO usage_hourly (hour_ms, key_id, project_id, mod
     cost_micros = cost_micros + excluded.cost_micros,
     unpriced = unpriced + excluded.unpriced";
 
-/// Inserts `batch` and upserts its rollups in one transaction.
-pub(super) fn write_batch(conn: &mut Connection, batch: &[UsageRecord]) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    let mut rollups: HashMap<RollupKey<'_>, Rollup> = HashMap::new();
-    {
-        let mut insert = tx.prepare_cached(INSERT)?;
-        for r in batch {
-            insert.execute(params![
-                r.request_id,
-                r.ts_ms,
-                r.key_id,
-                r.project_id,
-                r.requested_model,
-                r.routed_model,
-                r.provider,
-                r.caller_shape,
-                r.upstream_shape,
-                sql_int(r.input_tokens),
-                sql_int(r.output_tokens),
-                sql_int(r.cached_tokens),
-                sql_int(r.cache_write_tokens),
-                sql_int(r.reasoning_tokens),
-                r.cost_micros,
-                r.ttfb_ms,
-                r.total_ms,
-                r.status,
-                r.streamed,
-                r.error_kind,
-                r.request_body,
-                r.response_body,
-            ])?;
-            let key = (
-                r.ts_ms.div_euclid(HOUR_MS) * HOUR_MS,
-                r.key_id.as_str(),
-                r.project_id.as_deref().unwrap_or(""),
-                r.rollup_model(),
-                r.provider.as_deref().unwrap_or(""),
-            );
-            let e = rollups.entry(key).or_default();
-            e.requests += 1;
-            e.errors += i64::from(r.is_error());
-            e.input = e.input.saturating_add(sql_int(r.input_tokens));
-            e.output = e.output.saturating_add(sql_int(r.output_tokens));
-            e.cached = e.cached.saturating_add(sql_int(r.cached_tokens));
-            e.reasoning = e.reasoning.saturating_add(sql_int(r.reasoning_tokens));
-            match r.cost_micros {
-                Some(c) => e.cost = e.cost.saturating_add(c),
-                None => e.unpriced += 1,
+/// A record's names as ids.
+#[derive(Clone, Copy)]
+struct Refs {
+    key: i64,
+    project: Option<i64>,
+    requested: i64,
+    routed: Option<i64>,
+    provider: Option<i64>,
+    caller_shape: i64,
+    upstream_shape: Option<i64>,
+    error_kind: Option<i64>,
+}
+
+impl Refs {
+    /// The ids of `r`'s names: a name the record before had is not looked up again
+    /// (most are: a batch's records share their shapes, provider and models).
+    fn of(
+        r: &UsageRecord,
+        prev: Option<&(&UsageRecord, Refs)>,
+        names: &mut Names,
+        conn: &Connection,
+    ) -> rusqlite::Result<Refs> {
+        let Some(&(p, same)) = prev else {
+            return Ok(Refs {
+                key: names.id(conn, &r.key_id)?,
+                project: names.id_of(conn, r.project_id.as_deref())?,
+                requested: names.id(conn, &r.requested_model)?,
+                routed: names.id_of(conn, r.routed_model.as_deref())?,
+                provider: names.id_of(conn, r.provider.as_deref())?,
+                caller_shape: names.id(conn, &r.caller_shape)?,
+                upstream_shape: names.id_of(conn, r.upstream_shape.as_deref())?,
+                error_kind: names.id_of(conn, r.error_kind.as_deref())?,
+            });
+        };
+        let mut one = |name: &str, was: &str, id: i64| {
+            if name == was {
+                Ok(id)
+            } else {
+                names.id(conn, name)
             }
+        };
+        let key = one(&r.key_id, &p.key_id, same.key)?;
+        let requested = one(&r.requested_model, &p.requested_model, same.requested)?;
+        let caller_shape = one(&r.caller_shape, &p.caller_shape, same.caller_shape)?;
+        let mut maybe = |name: &Option<String>, was: &Option<String>, id: Option<i64>| {
+            if name == was {
+                Ok(id)
+            } else {
+                names.id_of(conn, name.as_deref())
+            }
+        };
+        Ok(Refs {
+            key,
+            project: maybe(&r.project_id, &p.project_id, same.project)?,
+            requested,
+            routed: maybe(&r.routed_model, &p.routed_model, same.routed)?,
+            provider: maybe(&r.provider, &p.provider, same.provider)?,
+            caller_shape,
+            upstream_shape: maybe(&r.upstream_shape, &p.upstream_shape, same.upstream_shape)?,
+            error_kind: maybe(&r.error_kind, &p.error_kind, same.error_kind)?,
+        })
+    }
+}
+
+/// Adds record `i` of the batch, `r`, to its rollup.
+fn add_up(rollups: &mut Rollups, i: usize, r: &UsageRecord, refs: &Refs) {
+    let key = (
+        r.ts_ms.div_euclid(HOUR_MS) * HOUR_MS,
+        refs.key,
+        refs.project.unwrap_or(0),
+        refs.routed.unwrap_or(refs.requested),
+        refs.provider.unwrap_or(0),
+    );
+    let e = rollups.entry(key).or_insert_with(|| Rollup {
+        first: i,
+        ..Rollup::default()
+    });
+    e.requests += 1;
+    e.errors += i64::from(r.is_error());
+    e.input = e.input.saturating_add(sql_int(r.input_tokens));
+    e.output = e.output.saturating_add(sql_int(r.output_tokens));
+    e.cached = e.cached.saturating_add(sql_int(r.cached_tokens));
+    e.reasoning = e.reasoning.saturating_add(sql_int(r.reasoning_tokens));
+    match r.cost_micros {
+        Some(c) => e.cost = e.cost.saturating_add(c),
+        None => e.unpriced += 1,
+    }
+}
+
+/// Inserts `batch` and upserts its rollups in one transaction; `names` learns the
+/// names the transaction added only if it commits.
+pub(super) fn write_batch(
+    conn: &mut Connection,
+    names: &mut Names,
+    batch: &[UsageRecord],
+) -> rusqlite::Result<()> {
+    let written = write(conn, names, batch);
+    match written {
+        Ok(()) => names.committed(),
+        Err(_) => names.rolled_back(),
+    }
+    written
+}
+
+fn write(conn: &mut Connection, names: &mut Names, batch: &[UsageRecord]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let mut rollups = Rollups::default();
+    {
+        let mut inserts = (0..CHUNKS.len())
+            .map(|which| tx.prepare_cached(insert_of(which)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut prev: Option<(&UsageRecord, Refs)> = None;
+        let mut start = 0;
+        while start < batch.len() {
+            let which = CHUNKS
+                .iter()
+                .position(|&rows| rows <= batch.len() - start)
+                .unwrap_or(CHUNKS.len() - 1);
+            let insert = &mut inserts[which];
+            for (at, r) in batch[start..start + CHUNKS[which]].iter().enumerate() {
+                let refs = Refs::of(r, prev.as_ref(), names, &tx)?;
+                bind_row(insert, at * PER_ROW, r, &refs)?;
+                add_up(&mut rollups, start + at, r, &refs);
+                prev = Some((r, refs));
+            }
+            insert.raw_execute()?;
+            start += CHUNKS[which];
         }
     }
     {
         let mut upsert = tx.prepare_cached(UPSERT)?;
-        for ((hour, key, project, model, provider), r) in &rollups {
+        for ((hour, ..), r) in &rollups {
+            let named = &batch[r.first];
             upsert.execute(params![
                 hour,
-                key,
-                project,
-                model,
-                provider,
+                named.key_id,
+                named.project_id.as_deref().unwrap_or(""),
+                named.rollup_model(),
+                named.provider.as_deref().unwrap_or(""),
                 r.requests,
                 r.errors,
                 r.input,
@@ -129,3 +303,6 @@ pub(super) fn write_batch(conn: &mut Connection, batch: &[UsageRecord]) -> rusql
     }
     tx.commit()
 }
+
+#[cfg(test)]
+mod tests;

@@ -259,23 +259,29 @@ pub struct LogPage {
 
 /// A page of the request log, newest first, paged by id (stable while rows arrive).
 pub fn request_log(conn: &Connection, q: &LogQuery) -> Result<LogPage, AuthError> {
-    let mut sql = String::from(
-        "SELECT id, request_id, ts_ms, key_id, project_id, requested_model, routed_model,
-         provider, caller_shape, upstream_shape, input_tokens, output_tokens, cached_tokens,
-         cache_write_tokens, reasoning_tokens, cost_micros, ttfb_ms, total_ms, status,
-         streamed, error_kind, request_body, response_body FROM requests WHERE 1 = 1",
-    );
+    // The page's rows are found first, so names are looked up for them only; a
+    // filter's name becomes its id once (no such name: NULL, which matches nothing).
+    let mut sql = String::from("SELECT * FROM request_rows WHERE 1 = 1");
     let mut args: Vec<Value> = Vec::new();
     let mut cond = |clause: &str, v: Value| {
         sql.push_str(clause);
         args.push(v);
     };
     if let Some(k) = &q.key_id {
-        cond(" AND key_id = ?", Value::Text(k.clone()));
+        cond(
+            " AND key_ref = (SELECT id FROM usage_names WHERE name = ?)",
+            Value::Text(k.clone()),
+        );
     }
     if let Some(m) = &q.model {
-        cond(" AND (requested_model = ?", Value::Text(m.clone()));
-        cond(" OR routed_model = ?)", Value::Text(m.clone()));
+        cond(
+            " AND (requested_ref = (SELECT id FROM usage_names WHERE name = ?)",
+            Value::Text(m.clone()),
+        );
+        cond(
+            " OR routed_ref = (SELECT id FROM usage_names WHERE name = ?))",
+            Value::Text(m.clone()),
+        );
     }
     if let Some(s) = q.status {
         cond(" AND status = ?", Value::Integer(s.into()));
@@ -290,11 +296,25 @@ pub fn request_log(conn: &Connection, q: &LogQuery) -> Result<LogPage, AuthError
         cond(" AND id < ?", Value::Integer(id));
     }
     if q.errors_only {
-        sql.push_str(" AND (status >= 400 OR error_kind IS NOT NULL)");
+        sql.push_str(" AND (status >= 400 OR error_ref IS NOT NULL)");
     }
     // One more than asked says whether there is a next page.
     let limit = q.limit.max(1);
     sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", limit + 1));
+    let sql = format!(
+        "SELECT r.id, r.request_id, r.ts_ms,
+         (SELECT name FROM usage_names WHERE id = r.key_ref),
+         (SELECT name FROM usage_names WHERE id = r.project_ref),
+         (SELECT name FROM usage_names WHERE id = r.requested_ref),
+         (SELECT name FROM usage_names WHERE id = r.routed_ref),
+         (SELECT name FROM usage_names WHERE id = r.provider_ref),
+         (SELECT name FROM usage_names WHERE id = r.caller_shape_ref),
+         (SELECT name FROM usage_names WHERE id = r.upstream_shape_ref),
+         input_tokens, output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
+         cost_micros, ttfb_ms, total_ms, status, streamed,
+         (SELECT name FROM usage_names WHERE id = r.error_ref),
+         request_body, response_body FROM ({sql}) r ORDER BY r.id DESC"
+    );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), logged)?;
     let mut entries = rows.collect::<Result<Vec<_>, _>>()?;
@@ -340,12 +360,12 @@ fn logged(row: &Row<'_>) -> rusqlite::Result<LoggedRequest> {
     })
 }
 
-/// Deletes `requests` rows older than `before_ms` (Unix ms), in chunks so the writer
+/// Deletes request-log rows older than `before_ms` (Unix ms), in chunks so the writer
 /// is never locked out for long; rollups are kept. Returns the rows deleted.
 pub fn prune(conn: &Connection, before_ms: i64) -> Result<u64, AuthError> {
     let mut stmt = conn.prepare_cached(
-        "DELETE FROM requests WHERE id IN
-         (SELECT id FROM requests WHERE ts_ms < ?1 LIMIT 10000)",
+        "DELETE FROM request_rows WHERE id IN
+         (SELECT id FROM request_rows WHERE ts_ms < ?1 LIMIT 10000)",
     )?;
     let mut total = 0u64;
     loop {

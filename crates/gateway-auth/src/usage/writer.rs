@@ -15,6 +15,7 @@ use rusqlite::Connection;
 
 use super::batch::{transient, write_batch};
 use super::inbox::{Msg, Phase, Queue};
+use super::names::Names;
 use super::{UsageRecord, query};
 use crate::error::AuthError;
 use crate::migrate;
@@ -233,6 +234,7 @@ impl UsageWriter {
         };
         let worker = Worker {
             conn,
+            names: Names::default(),
             config,
             counters: counters.clone(),
             queue: queue.clone(),
@@ -329,6 +331,8 @@ enum Taken {
 
 struct Worker {
     conn: Connection,
+    /// The ids of the names `conn` has in `usage_names`.
+    names: Names,
     config: WriterConfig,
     counters: Arc<Counters>,
     queue: Arc<Queue>,
@@ -490,7 +494,7 @@ impl Worker {
         let mut delay = self.config.retry_min;
         while !batch.is_empty() {
             let n = batch.len();
-            let Err(err) = write_batch(&mut self.conn, batch) else {
+            let Err(err) = write_batch(&mut self.conn, &mut self.names, batch) else {
                 self.counters.written.fetch_add(n as u64, Ordering::Relaxed);
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);
                 self.counters.release(batch);
@@ -536,7 +540,7 @@ impl Worker {
     fn one_by_one(&mut self, batch: &mut Vec<UsageRecord>) {
         let mut done = 0;
         for r in batch.iter() {
-            match write_batch(&mut self.conn, std::slice::from_ref(r)) {
+            match write_batch(&mut self.conn, &mut self.names, std::slice::from_ref(r)) {
                 Ok(()) => {
                     self.counters.written.fetch_add(1, Ordering::Relaxed);
                     self.counters.batches.fetch_add(1, Ordering::Relaxed);
