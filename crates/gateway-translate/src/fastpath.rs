@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use crate::error::TranslateError;
 
@@ -93,6 +94,29 @@ pub fn get_member<'a>(body: &'a [u8], key: &str) -> Result<Option<&'a [u8]>, Tra
     Ok(first.map(|r| &body[r]))
 }
 
+/// The member names the request path looks up on every request, quoted, each with
+/// its searcher built once.
+static KNOWN_KEYS: LazyLock<[(&str, memchr::memmem::Finder<'static>); 6]> = LazyLock::new(|| {
+    [
+        "model",
+        "stream",
+        "stream_options",
+        "patchbay",
+        "usage",
+        "choices",
+    ]
+    .map(|key| {
+        (
+            key,
+            memchr::memmem::Finder::new(format!("\"{key}\"").as_bytes()).into_owned(),
+        )
+    })
+});
+
+fn known_finder(key: &str) -> Option<&'static memchr::memmem::Finder<'static>> {
+    KNOWN_KEYS.iter().find(|(k, _)| *k == key).map(|(_, f)| f)
+}
+
 /// Calls `found` with the value span of every top-level member named `key`, in order.
 ///
 /// Instead of walking the whole body, each literal occurrence of `"key":` is checked
@@ -117,21 +141,20 @@ fn each_top_level_value(
         })
         .map(|_| ());
     }
-    // `"key"`, on the stack for the short keys this is used with.
-    let mut short = [0u8; 32];
-    let mut long = Vec::new();
-    let needle: &[u8] = if key.len() + 2 <= short.len() {
-        short[0] = b'"';
-        short[1..=key.len()].copy_from_slice(key.as_bytes());
-        short[key.len() + 1] = b'"';
-        &short[..key.len() + 2]
-    } else {
-        long.push(b'"');
-        long.extend_from_slice(key.as_bytes());
-        long.push(b'"');
-        &long
+    // `"key"`: the searcher built once for the keys the gateway asks for on every
+    // request (building one costs more than most searches), else on the spot.
+    let quoted;
+    let built;
+    let finder = match known_finder(key) {
+        Some(finder) => finder,
+        None => {
+            quoted = format!("\"{key}\"");
+            built = memchr::memmem::Finder::new(quoted.as_bytes());
+            &built
+        }
     };
-    for p in memchr::memmem::find_iter(body, needle) {
+    let needle = finder.needle();
+    for p in finder.find_iter(body) {
         let after = skip_ws(body, p + needle.len());
         if body.get(after) != Some(&b':') || preceded_by_escape(body, p) {
             continue;
