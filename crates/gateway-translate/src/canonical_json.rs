@@ -14,12 +14,11 @@ use serde_json::value::RawValue;
 
 /// The canonical text of `raw` as a [`RawJson`], as `RawJson::from_value` of its
 /// parsed `Value` would give; `None` when `raw` does not parse.
-pub(crate) fn canonical_raw(raw: &RawValue) -> Option<RawJson> {
-    match canonical_json(raw.get()) {
-        Some(text) if text == raw.get() => Some(RawJson::from_raw(raw.to_owned())),
+pub(crate) fn canonical_raw(raw: &str) -> Option<RawJson> {
+    match canonical_json(raw) {
         Some(text) => Some(RawJson::from_raw(written_raw(text))),
         None => Some(RawJson::from_value(
-            &serde_json::from_str::<Value>(raw.get()).ok()?,
+            &serde_json::from_str::<Value>(raw).ok()?,
         )),
     }
 }
@@ -42,7 +41,7 @@ impl serde::Serialize for Verbatim<'_> {
 
 /// `text` as a `RawValue` without parsing it again: serde_json builds a `RawValue`
 /// unchecked only from what it serialised itself, so it gets [`Verbatim`].
-fn written_raw(text: String) -> Box<RawValue> {
+pub(crate) fn written_raw(text: String) -> Box<RawValue> {
     match serde_json::value::to_raw_value(&Verbatim(&text)) {
         Ok(raw) if raw.get() == text => raw,
         // Not reached while serde_json keeps its token; parsing is always right.
@@ -272,7 +271,7 @@ mod tests {
             assert_eq!(canonical_json(text).as_deref(), Some(&*value.to_string()));
             let raw = RawValue::from_string(text.to_owned()).unwrap();
             assert_eq!(
-                canonical_raw(&raw).unwrap().get(),
+                canonical_raw(raw.get()).unwrap().get(),
                 RawJson::from_value(&value).get()
             );
         }
@@ -298,6 +297,6 @@ mod tests {
         assert_eq!(tree, serde_json::from_str::<Value>(text).unwrap());
         // What the fast path refuses still gets the canonical text, the slow way.
         let raw = RawValue::from_string(r#"{"b": 1.50, "a": "\u0041"}"#.to_owned()).unwrap();
-        assert_eq!(canonical_raw(&raw).unwrap().get(), r#"{"a":"A","b":1.5}"#);
+        assert_eq!(canonical_raw(raw.get()).unwrap().get(), r#"{"a":"A","b":1.5}"#);
     }
 }

@@ -40,23 +40,23 @@ const MAX_DEPTH: usize = 100;
 /// The top level of a body, read by a map visitor (no `flatten`): known keys into
 /// typed fields, unknown ones into `unknown` (they become extensions).
 #[derive(Default)]
-struct Body<'a> {
-    model: Option<String>,
-    max_tokens: Option<u64>,
-    temperature: Option<f64>,
-    top_p: Option<f64>,
-    top_k: Option<u64>,
-    stop_sequences: Option<Vec<String>>,
-    stream: Option<bool>,
-    metadata: Option<wire::Metadata>,
-    system: Option<System<'a>>,
-    messages: Option<Vec<Msg<'a>>>,
-    tools: Option<Vec<FastTool<'a>>>,
-    tool_choice: Option<&'a RawValue>,
-    thinking: Option<&'a RawValue>,
-    output_config: Option<&'a RawValue>,
-    patchbay: Option<&'a RawValue>,
-    unknown: Vec<(Cow<'a, str>, Value)>,
+pub(super) struct Body<'a> {
+    pub(super) model: Option<String>,
+    pub(super) max_tokens: Option<u64>,
+    pub(super) temperature: Option<f64>,
+    pub(super) top_p: Option<f64>,
+    pub(super) top_k: Option<u64>,
+    pub(super) stop_sequences: Option<Vec<String>>,
+    pub(super) stream: Option<bool>,
+    pub(super) metadata: Option<wire::Metadata>,
+    pub(super) system: Option<System<'a>>,
+    pub(super) messages: Option<Vec<Msg<'a>>>,
+    pub(super) tools: Option<Vec<FastTool<'a>>>,
+    pub(super) tool_choice: Option<Raw<'a>>,
+    pub(super) thinking: Option<Raw<'a>>,
+    pub(super) output_config: Option<Raw<'a>>,
+    pub(super) patchbay: Option<Raw<'a>>,
+    pub(super) unknown: Vec<(Cow<'a, str>, Value)>,
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Body<'a> {
@@ -113,6 +113,16 @@ impl<'de: 'a, 'a> Visitor<'de> for BodyVisitor<'a> {
     }
 }
 
+/// A value's JSON text, borrowed from the body (serde reads it as a `RawValue`).
+#[derive(Clone, Copy)]
+pub(super) struct Raw<'a>(pub(super) &'a str);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'de RawValue>::deserialize(d).map(|raw| Raw(raw.get()))
+    }
+}
+
 /// A map key, borrowed from the body unless it holds escapes.
 struct KeySeed;
 
@@ -146,28 +156,28 @@ impl<'de> Visitor<'de> for KeySeed {
 
 /// `system`: a string or text blocks (as `wire::System`, which reads blocks as
 /// `wire::TextBlock` whatever their `type`).
-enum System<'a> {
+pub(super) enum System<'a> {
     Text(String),
     Blocks(Vec<SystemBlock<'a>>),
 }
 
 #[derive(Deserialize)]
-struct SystemBlock<'a> {
-    text: String,
+pub(super) struct SystemBlock<'a> {
+    pub(super) text: String,
     #[serde(default, borrow)]
-    cache_control: Option<&'a RawValue>,
+    pub(super) cache_control: Option<Raw<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Msg<'a> {
+pub(super) struct Msg<'a> {
     #[serde(borrow)]
-    role: Cow<'a, str>,
+    pub(super) role: Cow<'a, str>,
     #[serde(borrow)]
-    content: Content<'a>,
+    pub(super) content: Content<'a>,
 }
 
 /// Message or `tool_result` content: a string or blocks.
-enum Content<'a> {
+pub(super) enum Content<'a> {
     Text(String),
     Blocks(Vec<Block<'a>>),
 }
@@ -175,57 +185,57 @@ enum Content<'a> {
 /// Every block kind's fields in one struct (an internally tagged enum would buffer).
 /// A field another kind does not read only has to have its own kind's type here.
 #[derive(Deserialize)]
-struct Block<'a> {
+pub(super) struct Block<'a> {
     #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
+    pub(super) kind: Cow<'a, str>,
     #[serde(default)]
-    text: Option<String>,
+    pub(super) text: Option<String>,
     #[serde(default, borrow)]
-    cache_control: Option<&'a RawValue>,
+    pub(super) cache_control: Option<Raw<'a>>,
     #[serde(default, borrow)]
-    source: Option<&'a RawValue>,
+    pub(super) source: Option<Raw<'a>>,
     #[serde(default)]
-    title: Option<String>,
+    pub(super) title: Option<String>,
     #[serde(default, borrow)]
-    id: Option<Cow<'a, str>>,
+    pub(super) id: Option<Cow<'a, str>>,
     #[serde(default)]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[serde(default, borrow)]
-    input: Option<&'a RawValue>,
+    pub(super) input: Option<Raw<'a>>,
     #[serde(default, borrow)]
-    tool_use_id: Option<Cow<'a, str>>,
+    pub(super) tool_use_id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    content: Option<Content<'a>>,
+    pub(super) content: Option<Content<'a>>,
     #[serde(default)]
-    is_error: Option<bool>,
+    pub(super) is_error: Option<bool>,
     #[serde(default)]
-    thinking: Option<String>,
+    pub(super) thinking: Option<String>,
     #[serde(default)]
-    signature: Present<String>,
+    pub(super) signature: Present<String>,
     #[serde(default)]
-    data: Option<String>,
+    pub(super) data: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct FastTool<'a> {
+pub(super) struct FastTool<'a> {
     #[serde(default)]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[serde(default)]
-    description: Option<String>,
+    pub(super) description: Option<String>,
     #[serde(default, borrow)]
-    input_schema: Option<&'a RawValue>,
+    pub(super) input_schema: Option<Raw<'a>>,
     #[serde(default)]
-    strict: Option<bool>,
+    pub(super) strict: Option<bool>,
     #[serde(default, borrow)]
-    cache_control: Option<&'a RawValue>,
+    pub(super) cache_control: Option<Raw<'a>>,
     #[serde(default, rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
+    pub(super) kind: Option<Cow<'a, str>>,
 }
 
 /// A field that may be absent but, when present, must be a `T` (`null` included, so a
 /// `String` field refuses `null` as the walk's `#[serde(default)] String` does).
 #[derive(Default)]
-enum Present<T> {
+pub(super) enum Present<T> {
     #[default]
     Absent,
     Value(T),
@@ -289,14 +299,39 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for StrOrSeq<T> {
 }
 
 /// Decodes `body` when the fast path covers it; `None` sends it to the walk.
+/// The hand reader (`request_scan.rs`) reads common bodies; serde reads the rest.
 pub(super) fn decode(body: &[u8], require_max_tokens: bool) -> Option<ChatRequest> {
-    let first = body.iter().find(|c| !c.is_ascii_whitespace());
-    // Checked once here, so serde_json does not check each string again.
+    // Checked once here, so neither reader checks each string again.
     let text = std::str::from_utf8(body).ok()?;
+    if let Some(b) = super::request_scan::scan(text) {
+        return build(b, require_max_tokens);
+    }
+    let first = body.iter().find(|c| !c.is_ascii_whitespace());
     if first != Some(&b'{') || !safe_to_skip(body) {
         return None;
     }
     let b: Body<'_> = serde_json::from_str(text).ok()?;
+    build(b, require_max_tokens)
+}
+
+/// For the agreement test: the fast path's result from the hand reader's view and
+/// from serde's, when the hand reader reads `text`.
+#[cfg(test)]
+pub(crate) fn decode_both(text: &str) -> Option<(String, String)> {
+    super::request_scan::scan(text)?;
+    let scanned = [true, false].map(|require| {
+        let view = super::request_scan::scan(text);
+        format!("{:?}", view.and_then(|b| build(b, require)))
+    });
+    let serde = [true, false].map(|require| {
+        let view = serde_json::from_str::<Body<'_>>(text).ok();
+        format!("{:?}", view.and_then(|b| build(b, require)))
+    });
+    Some((scanned.join(" | "), serde.join(" | ")))
+}
+
+/// The canonical request from a body's view; `None` sends it to the walk.
+fn build(b: Body<'_>, require_max_tokens: bool) -> Option<ChatRequest> {
     let mut req = ChatRequest {
         model: b.model?,
         ..ChatRequest::default()
@@ -349,7 +384,7 @@ pub(super) fn decode(body: &[u8], require_max_tokens: bool) -> Option<ChatReques
             return None;
         }
         let parameters = match tool.input_schema {
-            Some(raw) => Some(canonical_raw(raw)?),
+            Some(raw) => Some(canonical_raw(raw.0)?),
             None => None,
         };
         req.tools.push(Tool {
@@ -400,13 +435,13 @@ pub(super) fn decode(body: &[u8], require_max_tokens: bool) -> Option<ChatReques
     Some(req)
 }
 
-fn parse(raw: &RawValue) -> Option<Value> {
-    serde_json::from_str(raw.get()).ok()
+fn parse(raw: Raw<'_>) -> Option<Value> {
+    serde_json::from_str(raw.0).ok()
 }
 
 /// An optional `Value` field read as raw text: `Some(None)` when absent.
 #[allow(clippy::option_option)]
-fn raw_value(raw: Option<&RawValue>) -> Option<Option<Value>> {
+fn raw_value(raw: Option<Raw<'_>>) -> Option<Option<Value>> {
     match raw {
         None => Some(None),
         Some(raw) => parse(raw).map(Some),
@@ -459,7 +494,7 @@ fn block_part(b: Block<'_>, nested: bool) -> Option<Part> {
             raw_value(b.cache_control)?;
             let arguments = match b.input {
                 None => "{}".to_owned(),
-                Some(raw) => match crate::canonical_json::canonical_json(raw.get()) {
+                Some(raw) => match crate::canonical_json::canonical_json(raw.0) {
                     Some(text) => text,
                     None => parse(raw)?.to_string(),
                 },

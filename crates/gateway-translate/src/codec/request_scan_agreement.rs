@@ -10,11 +10,14 @@ use gateway_protocol::ApiShape;
 /// Shapes whose request decoder has a hand reader, and its test hook.
 type Both = fn(&str) -> Option<(String, String)>;
 
-fn readers() -> [(ApiShape, Both); 1] {
-    [(
-        ApiShape::OpenAiChat,
-        crate::openai_chat::request::decode_both,
-    )]
+fn readers() -> [(ApiShape, Both); 2] {
+    [
+        (
+            ApiShape::OpenAiChat,
+            crate::openai_chat::request::decode_both,
+        ),
+        (ApiShape::Anthropic, crate::anthropic::request::decode_both),
+    ]
 }
 
 /// Every `.json` file under the fixtures, and the bench bodies.

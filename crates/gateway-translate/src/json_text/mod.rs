@@ -12,11 +12,8 @@
 //! reader may refuse valid JSON, but never accepts what serde_json refuses nor reads
 //! a value differently.
 
-mod raw;
 mod scan;
 mod template;
-
-pub(crate) use raw::checked_raw_json;
 
 pub(crate) use scan::{Fields, Scan};
 pub(crate) use template::{Hole, Holes, MAX_HOLES, Template, Token, slots, take_str};

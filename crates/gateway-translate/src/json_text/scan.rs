@@ -11,7 +11,7 @@ const SKIP_DEPTH: usize = 32;
 
 /// serde_json's marker key for raw values; `Value` treats an object whose first key is
 /// this specially, so skipped objects holding it are left to the serde path.
-pub(super) const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 /// The fields of one object seen so far, to refuse a frame naming one twice (serde
 /// refuses a duplicate field; aliases of a field share its bit).
@@ -351,6 +351,17 @@ impl<'a> Scan<'a> {
         let start = self.pos;
         self.skip()?;
         Some(&self.text[start..self.pos])
+    }
+
+    /// A `Value`: strings and `null` read here, anything else parsed by serde_json
+    /// from its text once [`Scan::skip`] has checked it.
+    pub(crate) fn value(&mut self) -> Option<serde_json::Value> {
+        use serde_json::Value;
+        match self.peek()? {
+            b'"' => self.str().map(|v| Value::String(v.into_owned())),
+            _ if self.null() => Some(Value::Null),
+            _ => serde_json::from_str(self.raw()?).ok(),
+        }
     }
 
     /// Any value, checked and dropped: strings, `true`/`false`/`null`, integers of

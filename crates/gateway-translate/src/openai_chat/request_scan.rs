@@ -10,14 +10,15 @@
 //! checks the two agree on every fixture and mutations of each.
 
 use gateway_protocol::RawJson;
-use serde_json::{Map, Value};
+use serde_json::Map;
 
 use super::request_view::{
     ContentIn, FileRefIn, FunctionCallIn, FunctionDefIn, ImageUrlIn, InputAudioIn, MessageIn,
     PartIn, RequestIn, StopIn, StreamOptionsIn, ToolCallIn, ToolDefIn,
 };
 use crate::borrow::Str;
-use crate::json_text::{Fields, Scan, checked_raw_json};
+use crate::canonical_json::written_raw;
+use crate::json_text::{Fields, Scan};
 
 /// The body as the view, or `None` when serde must read it.
 pub(super) fn scan(text: &str) -> Option<RequestIn<'_>> {
@@ -35,18 +36,10 @@ fn opt_str<'a>(s: &mut Scan<'a>) -> Option<Option<Str<'a>>> {
     s.opt(string)
 }
 
-/// A `Value`: strings and `null` read here, anything else parsed from its text.
-pub(crate) fn value(s: &mut Scan<'_>) -> Option<Value> {
-    match s.peek()? {
-        b'"' => s.str().map(|v| Value::String(v.into_owned())),
-        _ if s.null() => Some(Value::Null),
-        _ => serde_json::from_str(s.raw()?).ok(),
-    }
-}
-
-/// A `RawJson` (the text as it came).
+/// A `RawJson` (the text as it came; [`Scan::raw`] has checked it, so serde_json
+/// need not parse it again).
 pub(crate) fn raw_json(s: &mut Scan<'_>) -> Option<RawJson> {
-    checked_raw_json(s.raw()?)
+    Some(RawJson::from_raw(written_raw(s.raw()?.to_owned())))
 }
 
 fn array<'a, T>(
@@ -148,7 +141,7 @@ fn request<'a>(s: &mut Scan<'a>) -> Option<RequestIn<'a>> {
             }
             "tool_choice" => {
                 seen.first(14)?;
-                r.tool_choice = s.opt(value)?;
+                r.tool_choice = s.opt(Scan::value)?;
             }
             "parallel_tool_calls" => {
                 seen.first(15)?;
@@ -168,10 +161,10 @@ fn request<'a>(s: &mut Scan<'a>) -> Option<RequestIn<'a>> {
             }
             "function_call" => {
                 seen.first(19)?;
-                r.function_call = s.opt(value)?;
+                r.function_call = s.opt(Scan::value)?;
             }
             _ => {
-                let v = value(s)?;
+                let v = s.value()?;
                 r.extra.insert(key.to_owned(), v);
             }
         }

@@ -445,7 +445,7 @@ fn decode_tool(tool: ToolF<'_>, i: usize, req: &mut ChatRequest) -> Option<()> {
     if &*kind == "function" {
         let parameters = match tool.parameters {
             None => None,
-            Some(p) => Some(crate::canonical_json::canonical_raw(p)?),
+            Some(p) => Some(crate::canonical_json::canonical_raw(p.get())?),
         };
         req.tools.push(Tool {
             name: tool.name?.into_owned(),
