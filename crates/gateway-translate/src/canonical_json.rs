@@ -297,6 +297,9 @@ mod tests {
         assert_eq!(tree, serde_json::from_str::<Value>(text).unwrap());
         // What the fast path refuses still gets the canonical text, the slow way.
         let raw = RawValue::from_string(r#"{"b": 1.50, "a": "\u0041"}"#.to_owned()).unwrap();
-        assert_eq!(canonical_raw(raw.get()).unwrap().get(), r#"{"a":"A","b":1.5}"#);
+        assert_eq!(
+            canonical_raw(raw.get()).unwrap().get(),
+            r#"{"a":"A","b":1.5}"#
+        );
     }
 }

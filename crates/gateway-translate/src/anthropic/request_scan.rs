@@ -10,8 +10,9 @@
 
 use std::borrow::Cow;
 
-use super::request_view::{Block, Body, Content, FastTool, Msg, Present, Raw, System, SystemBlock};
+use super::request_view::{Block, Body, Content, FastTool, Msg, Present, System, SystemBlock};
 use super::wire;
+use crate::borrow::RawText;
 use crate::json_text::{Fields, Scan};
 
 /// The body's view, or `None` when serde must read it.
@@ -30,8 +31,8 @@ fn opt_string(s: &mut Scan<'_>) -> Option<Option<String>> {
     s.opt(string)
 }
 
-fn opt_raw<'a>(s: &mut Scan<'a>) -> Option<Option<Raw<'a>>> {
-    s.opt(|s| s.raw().map(Raw))
+fn opt_raw<'a>(s: &mut Scan<'a>) -> Option<Option<RawText<'a>>> {
+    s.opt(|s| s.raw().map(RawText))
 }
 
 fn array<'a, T>(

@@ -25,11 +25,11 @@ use gateway_protocol::{
 };
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::request::{self, FAMILY, KNOWN};
 use super::wire;
+use crate::borrow::RawText;
 use crate::canonical_json::canonical_raw;
 use crate::ids;
 
@@ -52,10 +52,10 @@ pub(super) struct Body<'a> {
     pub(super) system: Option<System<'a>>,
     pub(super) messages: Option<Vec<Msg<'a>>>,
     pub(super) tools: Option<Vec<FastTool<'a>>>,
-    pub(super) tool_choice: Option<Raw<'a>>,
-    pub(super) thinking: Option<Raw<'a>>,
-    pub(super) output_config: Option<Raw<'a>>,
-    pub(super) patchbay: Option<Raw<'a>>,
+    pub(super) tool_choice: Option<RawText<'a>>,
+    pub(super) thinking: Option<RawText<'a>>,
+    pub(super) output_config: Option<RawText<'a>>,
+    pub(super) patchbay: Option<RawText<'a>>,
     pub(super) unknown: Vec<(Cow<'a, str>, Value)>,
 }
 
@@ -113,16 +113,6 @@ impl<'de: 'a, 'a> Visitor<'de> for BodyVisitor<'a> {
     }
 }
 
-/// A value's JSON text, borrowed from the body (serde reads it as a `RawValue`).
-#[derive(Clone, Copy)]
-pub(super) struct Raw<'a>(pub(super) &'a str);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <&'de RawValue>::deserialize(d).map(|raw| Raw(raw.get()))
-    }
-}
-
 /// A map key, borrowed from the body unless it holds escapes.
 struct KeySeed;
 
@@ -165,7 +155,7 @@ pub(super) enum System<'a> {
 pub(super) struct SystemBlock<'a> {
     pub(super) text: String,
     #[serde(default, borrow)]
-    pub(super) cache_control: Option<Raw<'a>>,
+    pub(super) cache_control: Option<RawText<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -191,9 +181,9 @@ pub(super) struct Block<'a> {
     #[serde(default)]
     pub(super) text: Option<String>,
     #[serde(default, borrow)]
-    pub(super) cache_control: Option<Raw<'a>>,
+    pub(super) cache_control: Option<RawText<'a>>,
     #[serde(default, borrow)]
-    pub(super) source: Option<Raw<'a>>,
+    pub(super) source: Option<RawText<'a>>,
     #[serde(default)]
     pub(super) title: Option<String>,
     #[serde(default, borrow)]
@@ -201,7 +191,7 @@ pub(super) struct Block<'a> {
     #[serde(default)]
     pub(super) name: Option<String>,
     #[serde(default, borrow)]
-    pub(super) input: Option<Raw<'a>>,
+    pub(super) input: Option<RawText<'a>>,
     #[serde(default, borrow)]
     pub(super) tool_use_id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
@@ -223,11 +213,11 @@ pub(super) struct FastTool<'a> {
     #[serde(default)]
     pub(super) description: Option<String>,
     #[serde(default, borrow)]
-    pub(super) input_schema: Option<Raw<'a>>,
+    pub(super) input_schema: Option<RawText<'a>>,
     #[serde(default)]
     pub(super) strict: Option<bool>,
     #[serde(default, borrow)]
-    pub(super) cache_control: Option<Raw<'a>>,
+    pub(super) cache_control: Option<RawText<'a>>,
     #[serde(default, rename = "type", borrow)]
     pub(super) kind: Option<Cow<'a, str>>,
 }
@@ -435,13 +425,13 @@ fn build(b: Body<'_>, require_max_tokens: bool) -> Option<ChatRequest> {
     Some(req)
 }
 
-fn parse(raw: Raw<'_>) -> Option<Value> {
+fn parse(raw: RawText<'_>) -> Option<Value> {
     serde_json::from_str(raw.0).ok()
 }
 
 /// An optional `Value` field read as raw text: `Some(None)` when absent.
 #[allow(clippy::option_option)]
-fn raw_value(raw: Option<Raw<'_>>) -> Option<Option<Value>> {
+fn raw_value(raw: Option<RawText<'_>>) -> Option<Option<Value>> {
     match raw {
         None => Some(None),
         Some(raw) => parse(raw).map(Some),

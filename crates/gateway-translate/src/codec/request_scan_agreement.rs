@@ -10,13 +10,17 @@ use gateway_protocol::ApiShape;
 /// Shapes whose request decoder has a hand reader, and its test hook.
 type Both = fn(&str) -> Option<(String, String)>;
 
-fn readers() -> [(ApiShape, Both); 2] {
+fn readers() -> [(ApiShape, Both); 3] {
     [
         (
             ApiShape::OpenAiChat,
             crate::openai_chat::request::decode_both,
         ),
         (ApiShape::Anthropic, crate::anthropic::request::decode_both),
+        (
+            ApiShape::OpenAiResponses,
+            crate::openai_responses::request::decode_both,
+        ),
     ]
 }
 
