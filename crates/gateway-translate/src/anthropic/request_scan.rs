@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use super::request_view::{Block, Body, Content, FastTool, Msg, Present, System, SystemBlock};
 use super::wire;
 use crate::borrow::RawText;
+use crate::canonical_json::Canonical;
 use crate::json_text::{Fields, Scan};
 
 /// The body's view, or `None` when serde must read it.
@@ -235,7 +236,7 @@ fn block<'a>(s: &mut Scan<'a>) -> Option<Block<'a>> {
             }
             "input" => {
                 seen.first(7)?;
-                b.input = opt_raw(s)?;
+                b.input = s.opt(Canonical::scan)?;
             }
             "tool_use_id" => {
                 seen.first(8)?;
@@ -291,7 +292,7 @@ fn tool<'a>(s: &mut Scan<'a>) -> Option<FastTool<'a>> {
             }
             "input_schema" => {
                 seen.first(2)?;
-                t.input_schema = opt_raw(s)?;
+                t.input_schema = s.opt(Canonical::scan)?;
             }
             "strict" => {
                 seen.first(3)?;

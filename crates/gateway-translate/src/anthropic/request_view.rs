@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 use super::request::{self, FAMILY, KNOWN};
 use super::wire;
 use crate::borrow::RawText;
-use crate::canonical_json::canonical_raw;
+use crate::canonical_json::Canonical;
 use crate::ids;
 
 /// Nesting at or beyond this depth is left to the walk (serde_json refuses 128 levels,
@@ -191,7 +191,7 @@ pub(super) struct Block<'a> {
     #[serde(default)]
     pub(super) name: Option<String>,
     #[serde(default, borrow)]
-    pub(super) input: Option<RawText<'a>>,
+    pub(super) input: Option<Canonical<'a>>,
     #[serde(default, borrow)]
     pub(super) tool_use_id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
@@ -213,7 +213,7 @@ pub(super) struct FastTool<'a> {
     #[serde(default)]
     pub(super) description: Option<String>,
     #[serde(default, borrow)]
-    pub(super) input_schema: Option<RawText<'a>>,
+    pub(super) input_schema: Option<Canonical<'a>>,
     #[serde(default)]
     pub(super) strict: Option<bool>,
     #[serde(default, borrow)]
@@ -374,7 +374,7 @@ fn build(b: Body<'_>, require_max_tokens: bool) -> Option<ChatRequest> {
             return None;
         }
         let parameters = match tool.input_schema {
-            Some(raw) => Some(canonical_raw(raw.0)?),
+            Some(schema) => Some(schema.into_raw_json()?),
             None => None,
         };
         req.tools.push(Tool {
@@ -484,7 +484,8 @@ fn block_part(b: Block<'_>, nested: bool) -> Option<Part> {
             raw_value(b.cache_control)?;
             let arguments = match b.input {
                 None => "{}".to_owned(),
-                Some(raw) => match crate::canonical_json::canonical_json(raw.0) {
+                Some(Canonical::Written(text)) => text,
+                Some(Canonical::Raw(raw)) => match crate::canonical_json::canonical_json(raw.0) {
                     Some(text) => text,
                     None => parse(raw)?.to_string(),
                 },

@@ -364,6 +364,18 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// A value read by `read` from the text at its first byte; `read` answers the
+    /// value and the length of its text. Nothing is consumed when it answers `None`.
+    pub(crate) fn prefix<T>(
+        &mut self,
+        read: impl FnOnce(&'a str) -> Option<(T, usize)>,
+    ) -> Option<T> {
+        self.peek()?;
+        let (value, len) = read(&self.text[self.pos..])?;
+        self.pos += len;
+        Some(value)
+    }
+
     /// Any value, checked and dropped: strings, `true`/`false`/`null`, integers of
     /// up to 18 digits, and objects and arrays of those. Floats (whose range some
     /// readers check) and deep nesting are refused.

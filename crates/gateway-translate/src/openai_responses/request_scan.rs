@@ -8,6 +8,7 @@
 
 use super::request_view::{ItemF, MapOnly, PartF, StrOrSeq, ToolF, Top};
 use crate::borrow::{RawText, Str};
+use crate::canonical_json::Canonical;
 use crate::json_text::{Fields, Scan};
 
 /// The body's view, or `None` when serde must read it.
@@ -242,7 +243,7 @@ fn tool<'a>(s: &mut Scan<'a>) -> Option<ToolF<'a>> {
             }
             "parameters" => {
                 seen.first(3)?;
-                t.parameters = s.opt(|s| s.raw().map(RawText))?;
+                t.parameters = s.opt(Canonical::scan)?;
             }
             "strict" => {
                 seen.first(4)?;

@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 
 use super::{messages, request, wire};
 use crate::borrow::{RawText, Str};
+use crate::canonical_json::Canonical;
 use crate::ids;
 
 /// Top-level keys with a typed slot; every other key goes to `extensions`.
@@ -156,7 +157,7 @@ pub(super) struct ToolF<'a> {
     #[serde(borrow, default)]
     pub(super) description: Option<Str<'a>>,
     #[serde(borrow, default)]
-    pub(super) parameters: Option<RawText<'a>>,
+    pub(super) parameters: Option<Canonical<'a>>,
     #[serde(default)]
     pub(super) strict: Option<bool>,
 }
@@ -464,7 +465,7 @@ fn decode_tool(tool: ToolF<'_>, i: usize, req: &mut ChatRequest) -> Option<()> {
     if &*kind == "function" {
         let parameters = match tool.parameters {
             None => None,
-            Some(p) => Some(crate::canonical_json::canonical_raw(p.0)?),
+            Some(p) => Some(p.into_raw_json()?),
         };
         req.tools.push(Tool {
             name: tool.name?.into_owned(),
