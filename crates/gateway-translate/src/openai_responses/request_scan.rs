@@ -6,7 +6,7 @@
 //! `None` sends the body to the serde read of the same view.
 //! `codec/request_scan_agreement.rs` checks both give the same.
 
-use super::request_view::{ItemF, MapOnly, PartF, StrOrSeq, ToolF, Top};
+use super::request_view::{Arguments, ItemF, MapOnly, PartF, StrOrSeq, ToolF, Top};
 use crate::borrow::{RawText, Str};
 use crate::canonical_json::Canonical;
 use crate::json_text::{Fields, Scan};
@@ -165,7 +165,11 @@ fn item<'a>(s: &mut Scan<'a>) -> Option<ItemF<'a>> {
             }
             "arguments" => {
                 seen.first(6)?;
-                i.arguments = present(s)?;
+                i.arguments = Some(if s.peek()? == b'"' {
+                    Arguments::Read(s.str()?)
+                } else {
+                    Arguments::Raw(RawText(s.raw()?))
+                });
             }
             "status" => {
                 seen.first(7)?;

@@ -124,8 +124,8 @@ pub(super) struct ItemF<'a> {
     pub(super) call_id: Option<Str<'a>>,
     #[serde(borrow, default)]
     pub(super) name: Option<Str<'a>>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    pub(super) arguments: Option<RawText<'a>>,
+    #[serde(borrow, default, deserialize_with = "present_arguments")]
+    pub(super) arguments: Option<Arguments<'a>>,
     #[serde(borrow, default, deserialize_with = "present")]
     pub(super) status: Option<RawText<'a>>,
     #[serde(borrow, default)]
@@ -160,6 +160,19 @@ pub(super) struct ToolF<'a> {
     pub(super) parameters: Option<Canonical<'a>>,
     #[serde(default)]
     pub(super) strict: Option<bool>,
+}
+
+/// A function call's `arguments`, which must be a string: read as one by the hand
+/// reader, or kept as raw text by serde (and read as a string when used).
+pub(super) enum Arguments<'a> {
+    Read(Cow<'a, str>),
+    Raw(RawText<'a>),
+}
+
+fn present_arguments<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Arguments<'a>>, D::Error> {
+    RawText::deserialize(d).map(|raw| Some(Arguments::Raw(raw)))
 }
 
 /// A present field as raw text, `null` included (absent fields stay `None`).
@@ -340,7 +353,8 @@ fn decode_item(item: ItemF<'_>, i: usize, req: &mut ChatRequest) -> Option<()> {
             let name = item.name?;
             let arguments = match item.arguments {
                 None => String::new(),
-                Some(raw) => from::<Cow<'_, str>>(raw)?.into_owned(),
+                Some(Arguments::Read(text)) => text.into_owned(),
+                Some(Arguments::Raw(raw)) => from::<Cow<'_, str>>(raw)?.into_owned(),
             };
             let (id, signature) = ids::split_signature(&call_id);
             messages::push_assistant(
