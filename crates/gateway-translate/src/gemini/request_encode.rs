@@ -195,14 +195,17 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
     if let Some(b) = req.extensions.first_binding_against(ApiShape::Gemini) {
         return Err(TranslateError::untranslatable(&b.path, TARGET, &b.reason));
     }
-    let messages = turns::alternate(&req.messages);
+    let messages = turns::alternate_refs(
+        &req.messages,
+        |p| !matches!(p, Part::Text { text, .. } if text.is_empty()),
+    );
     let mut contents: Vec<Content<'_>> = Vec::with_capacity(messages.len());
-    for (k, msg) in messages.iter().enumerate() {
-        let parts = encode_message(msg, k, &req.messages)?;
+    for (k, (msg_role, msg_parts)) in messages.iter().enumerate() {
+        let parts = encode_message(msg_parts, k, &req.messages)?;
         if parts.is_empty() {
             continue;
         }
-        let role = match msg.role {
+        let role = match msg_role {
             Role::User => "user",
             Role::Assistant => "model",
         };
@@ -305,13 +308,13 @@ fn part_path(k: usize, j: usize) -> String {
 }
 
 fn encode_message<'a>(
-    msg: &'a Message,
+    parts: &[&'a Part],
     k: usize,
     history: &[Message],
 ) -> Result<Vec<WirePart<'a>>, TranslateError> {
-    let mut out: Vec<WirePart<'a>> = Vec::with_capacity(msg.parts.len());
+    let mut out: Vec<WirePart<'a>> = Vec::with_capacity(parts.len());
     let mut first_call = true;
-    for (j, part) in msg.parts.iter().enumerate() {
+    for (j, &part) in parts.iter().enumerate() {
         match part {
             Part::Text { text, .. } => out.push(WirePart {
                 text: Some(text),
