@@ -32,6 +32,7 @@ use super::wire;
 use crate::borrow::RawText;
 use crate::canonical_json::Canonical;
 use crate::ids;
+use crate::json_text::{Fields, Scan};
 
 /// Nesting at or beyond this depth is left to the walk (serde_json refuses 128 levels,
 /// and skipped values would not be counted here).
@@ -386,7 +387,10 @@ fn build(b: Body<'_>, require_max_tokens: bool) -> Option<ChatRequest> {
         });
     }
     if let Some(raw) = b.tool_choice {
-        let choice: wire::ToolChoice = request::at(parse(raw)?, "tool_choice").ok()?;
+        let choice = match plain_tool_choice(raw.0) {
+            Some(choice) => choice,
+            None => request::at(parse(raw)?, "tool_choice").ok()?,
+        };
         let (choice, disable) = match choice {
             wire::ToolChoice::Auto {
                 disable_parallel_tool_use,
@@ -423,6 +427,51 @@ fn build(b: Body<'_>, require_max_tokens: bool) -> Option<ChatRequest> {
         crate::caller_ext::merge_patchbay(&parse(raw)?, &mut req.extensions).ok()?;
     }
     Some(req)
+}
+
+/// The common `tool_choice` forms read by hand (a `Value` and a tagged-enum read
+/// through it cost ~3 k instructions): an object of `type`, and `name` for `tool`,
+/// and `disable_parallel_tool_use` except for `none`. Anything else is `None`, for
+/// the serde read.
+fn plain_tool_choice(text: &str) -> Option<wire::ToolChoice> {
+    let mut s = Scan::new(text);
+    let mut seen = Fields::default();
+    let (mut kind, mut name, mut disable, mut has_disable) = (None, None, None, false);
+    s.object(|s, key| {
+        match key {
+            "type" => {
+                seen.first(0)?;
+                kind = Some(s.str()?);
+            }
+            "name" => {
+                seen.first(1)?;
+                name = Some(s.str()?.into_owned());
+            }
+            "disable_parallel_tool_use" => {
+                seen.first(2)?;
+                has_disable = true;
+                disable = s.opt(Scan::bool)?;
+            }
+            _ => return None,
+        }
+        Some(())
+    })?;
+    s.end()?;
+    let disable_parallel_tool_use = disable;
+    Some(match (kind?.as_ref(), name) {
+        ("auto", None) => wire::ToolChoice::Auto {
+            disable_parallel_tool_use,
+        },
+        ("any", None) => wire::ToolChoice::Any {
+            disable_parallel_tool_use,
+        },
+        ("tool", Some(name)) => wire::ToolChoice::Tool {
+            name,
+            disable_parallel_tool_use,
+        },
+        ("none", None) if !has_disable => wire::ToolChoice::None,
+        _ => return None,
+    })
 }
 
 fn parse(raw: RawText<'_>) -> Option<Value> {
@@ -681,6 +730,35 @@ mod tests {
         for case in cases {
             same(case.as_bytes(), case);
         }
+    }
+
+    #[test]
+    fn plain_tool_choices_read_as_serde_reads_them() {
+        let cases = [
+            r#"{"type":"auto"}"#,
+            r#"{"type": "any", "disable_parallel_tool_use": true}"#,
+            r#"{"disable_parallel_tool_use":null,"type":"auto"}"#,
+            r#"{"type":"tool","name":"f"}"#,
+            r#"{"type":"tool","name":"f","disable_parallel_tool_use":false}"#,
+            r#"{"type":"none"}"#,
+            r#"{"type":"none","disable_parallel_tool_use":true}"#,
+            r#"{"type":"tool"}"#,
+            r#"{"type":"auto","name":"f"}"#,
+            r#"{"type":"auto","type":"any"}"#,
+            r#"{"type":"bogus"}"#,
+            r#"{"type":"auto","x":1}"#,
+            r#"{"type":"auto","disable_parallel_tool_use":1}"#,
+            r#"["auto"]"#,
+        ];
+        let mut read = 0;
+        for text in cases {
+            let serde = request::at::<wire::ToolChoice>(serde_json::from_str(text).unwrap(), "t");
+            if let Some(ours) = plain_tool_choice(text) {
+                read += 1;
+                assert_eq!(Some(ours), serde.ok(), "{text}");
+            }
+        }
+        assert_eq!(read, 6);
     }
 
     #[test]
