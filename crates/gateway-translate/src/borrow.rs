@@ -55,6 +55,17 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
     }
 }
 
+/// A value's JSON text, borrowed from the body (serde reads it as a `RawValue`; the
+/// hand readers as text `json_text::Scan` has checked).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawText<'a>(pub(crate) &'a str);
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawText<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'de serde_json::value::RawValue>::deserialize(d).map(|raw| RawText(raw.get()))
+    }
+}
+
 /// Any JSON value, checked the way `Value` checks it (through `deserialize_any`, so the
 /// nesting limit and number range apply), and dropped.
 pub(crate) struct Skip;

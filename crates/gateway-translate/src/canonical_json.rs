@@ -12,14 +12,16 @@ use gateway_protocol::RawJson;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::borrow::RawText;
+use crate::json_text::Scan;
+
 /// The canonical text of `raw` as a [`RawJson`], as `RawJson::from_value` of its
 /// parsed `Value` would give; `None` when `raw` does not parse.
-pub(crate) fn canonical_raw(raw: &RawValue) -> Option<RawJson> {
-    match canonical_json(raw.get()) {
-        Some(text) if text == raw.get() => Some(RawJson::from_raw(raw.to_owned())),
+pub(crate) fn canonical_raw(raw: &str) -> Option<RawJson> {
+    match canonical_json(raw) {
         Some(text) => Some(RawJson::from_raw(written_raw(text))),
         None => Some(RawJson::from_value(
-            &serde_json::from_str::<Value>(raw.get()).ok()?,
+            &serde_json::from_str::<Value>(raw).ok()?,
         )),
     }
 }
@@ -42,7 +44,7 @@ impl serde::Serialize for Verbatim<'_> {
 
 /// `text` as a `RawValue` without parsing it again: serde_json builds a `RawValue`
 /// unchecked only from what it serialised itself, so it gets [`Verbatim`].
-fn written_raw(text: String) -> Box<RawValue> {
+pub(crate) fn written_raw(text: String) -> Box<RawValue> {
     match serde_json::value::to_raw_value(&Verbatim(&text)) {
         Ok(raw) if raw.get() == text => raw,
         // Not reached while serde_json keeps its token; parsing is always right.
@@ -53,17 +55,63 @@ fn written_raw(text: String) -> Box<RawValue> {
 /// The text serde_json prints for `raw` parsed into a `Value`, when that can be
 /// written without parsing; `None` for anything else (see the module docs).
 pub(crate) fn canonical_json(raw: &str) -> Option<String> {
+    let (out, mut end) = canonical_prefix(raw, raw.len())?;
+    skip_ws(raw.as_bytes(), &mut end);
+    (end == raw.len()).then_some(out)
+}
+
+/// [`canonical_json`] of the value at the start of `text` (which may go on after
+/// it), and where the value ends. Only valid JSON is written, so the hand readers
+/// use it on text nothing has checked yet, instead of checking the value and then
+/// walking it again. `capacity` is the text's expected length.
+pub(crate) fn canonical_prefix(text: &str, capacity: usize) -> Option<(String, usize)> {
     let mut w = Canon {
-        raw,
+        raw: text,
         i: 0,
-        out: String::with_capacity(raw.len()),
+        out: String::with_capacity(capacity),
         members: Vec::with_capacity(16),
         reorder: String::new(),
+        depth: 0,
     };
     w.value()?;
-    skip_ws(raw.as_bytes(), &mut w.i);
-    (w.i == raw.len()).then_some(w.out)
+    Some((w.out, w.i))
 }
+
+/// A value a request view keeps for its canonical text: as it came (serde's read,
+/// written out later) or, from a hand reader, already written.
+pub(crate) enum Canonical<'a> {
+    Raw(RawText<'a>),
+    Written(String),
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Canonical<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        RawText::deserialize(d).map(Canonical::Raw)
+    }
+}
+
+impl<'a> Canonical<'a> {
+    /// The value at the reader, written in the same pass when [`canonical_prefix`]
+    /// can (else kept as text, checked, for [`canonical_raw`]'s fallback).
+    pub(crate) fn scan(s: &mut Scan<'a>) -> Option<Self> {
+        match s.prefix(|text| canonical_prefix(text, text.len().min(512))) {
+            Some(text) => Some(Canonical::Written(text)),
+            None => s.raw().map(|raw| Canonical::Raw(RawText(raw))),
+        }
+    }
+
+    /// As [`canonical_raw`] of the value's text.
+    pub(crate) fn into_raw_json(self) -> Option<RawJson> {
+        match self {
+            Canonical::Raw(raw) => canonical_raw(raw.0),
+            Canonical::Written(text) => Some(RawJson::from_raw(written_raw(text))),
+        }
+    }
+}
+
+/// How deep [`canonical_prefix`] follows nested values (serde_json's limit is 128,
+/// from the body's root).
+const MAX_NESTING: usize = 32;
 
 /// One object member already written: its key's place in `raw` and the range of
 /// `"key":value` in `out`.
@@ -81,6 +129,8 @@ struct Canon<'a> {
     out: String,
     members: Vec<Member>,
     reorder: String,
+    /// Open objects and arrays.
+    depth: usize,
 }
 
 fn skip_ws(b: &[u8], i: &mut usize) {
@@ -115,31 +165,8 @@ impl Canon<'_> {
         let b = self.raw.as_bytes();
         skip_ws(b, &mut self.i);
         match *b.get(self.i)? {
-            b'{' => self.object(),
-            b'[' => {
-                self.i += 1;
-                self.out.push('[');
-                skip_ws(b, &mut self.i);
-                if b.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                    self.out.push(']');
-                    return Some(());
-                }
-                loop {
-                    self.value()?;
-                    skip_ws(b, &mut self.i);
-                    match b.get(self.i)? {
-                        b',' => self.out.push(','),
-                        b']' => {
-                            self.i += 1;
-                            self.out.push(']');
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                    self.i += 1;
-                }
-            }
+            b'{' => self.nested(Self::object),
+            b'[' => self.nested(Self::array),
             b'"' => {
                 let (from, to) = self.string_literal()?;
                 self.out.push_str(&self.raw[from..to]);
@@ -177,6 +204,43 @@ impl Canon<'_> {
         }
     }
 
+    /// `read` one level deeper, refused past [`MAX_NESTING`].
+    fn nested(&mut self, read: fn(&mut Self) -> Option<()>) -> Option<()> {
+        if self.depth == MAX_NESTING {
+            return None;
+        }
+        self.depth += 1;
+        read(self)?;
+        self.depth -= 1;
+        Some(())
+    }
+
+    fn array(&mut self) -> Option<()> {
+        let b = self.raw.as_bytes();
+        self.i += 1;
+        self.out.push('[');
+        skip_ws(b, &mut self.i);
+        if b.get(self.i) == Some(&b']') {
+            self.i += 1;
+            self.out.push(']');
+            return Some(());
+        }
+        loop {
+            self.value()?;
+            skip_ws(b, &mut self.i);
+            match b.get(self.i)? {
+                b',' => self.out.push(','),
+                b']' => {
+                    self.i += 1;
+                    self.out.push(']');
+                    return Some(());
+                }
+                _ => return None,
+            }
+            self.i += 1;
+        }
+    }
+
     fn object(&mut self) -> Option<()> {
         let b = self.raw.as_bytes();
         self.i += 1;
@@ -193,6 +257,10 @@ impl Canon<'_> {
         loop {
             skip_ws(b, &mut self.i);
             let (from, to) = self.string_literal()?;
+            // `Value` reads an object under serde_json's raw-value key as raw text.
+            if &self.raw[from + 1..to - 1] == crate::json_writer::RAW_VALUE_TOKEN {
+                return None;
+            }
             skip_ws(b, &mut self.i);
             if b.get(self.i) != Some(&b':') {
                 return None;
@@ -259,6 +327,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_prefix_is_written_up_to_its_end_within_bounds() {
+        let text = r#"{"b": 1, "a": [2]} , "next""#;
+        let (out, end) = canonical_prefix(text, 0).unwrap();
+        assert_eq!(out, r#"{"a":[2],"b":1}"#);
+        assert_eq!(&text[end..], r#" , "next""#);
+        let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
+        assert!(canonical_prefix(&deep, 0).is_none());
+        let shallow = format!("{}{}", "[".repeat(30), "]".repeat(30));
+        assert_eq!(canonical_prefix(&shallow, 0).unwrap().0, shallow);
+        assert!(canonical_prefix(r#"{"$serde_json::private::RawValue":"1"}"#, 0).is_none());
+    }
+
+    #[test]
     fn canonical_json_prints_like_value() {
         for text in [
             r#"{"b": 1, "a": [true, false, null, -12, "x"], "c": {}}"#,
@@ -272,7 +353,7 @@ mod tests {
             assert_eq!(canonical_json(text).as_deref(), Some(&*value.to_string()));
             let raw = RawValue::from_string(text.to_owned()).unwrap();
             assert_eq!(
-                canonical_raw(&raw).unwrap().get(),
+                canonical_raw(raw.get()).unwrap().get(),
                 RawJson::from_value(&value).get()
             );
         }
@@ -298,6 +379,9 @@ mod tests {
         assert_eq!(tree, serde_json::from_str::<Value>(text).unwrap());
         // What the fast path refuses still gets the canonical text, the slow way.
         let raw = RawValue::from_string(r#"{"b": 1.50, "a": "\u0041"}"#.to_owned()).unwrap();
-        assert_eq!(canonical_raw(&raw).unwrap().get(), r#"{"a":"A","b":1.5}"#);
+        assert_eq!(
+            canonical_raw(raw.get()).unwrap().get(),
+            r#"{"a":"A","b":1.5}"#
+        );
     }
 }

@@ -504,6 +504,8 @@ impl Core {
 }
 
 #[cfg(test)]
+mod request_scan_agreement;
+#[cfg(test)]
 mod scan_agreement;
 #[cfg(test)]
 mod tests;

@@ -97,6 +97,23 @@ pub(crate) fn escape_into(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Writes a struct field's name and the colon after it. Field names are short and
+/// never need escaping in practice: those go out in one copy, without the string
+/// writer's run loop (which takes the rest).
+#[inline]
+fn write_key(out: &mut Vec<u8>, key: &str) {
+    let bytes = key.as_bytes();
+    if clean_prefix_len(bytes) == bytes.len() {
+        out.reserve(bytes.len() + 3);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(b"\":");
+    } else {
+        escape_into(out, key);
+        out.push(b':');
+    }
+}
+
 /// Hands a number (or anything whose text must be serde_json's) to serde_json.
 fn write_with_serde_json<T: Serialize>(out: &mut Vec<u8>, value: T) -> Result<(), Error> {
     serde_json::to_writer(out, &value).map_err(|e| Error(e.to_string()))
@@ -388,8 +405,7 @@ impl ser::SerializeStruct for Compound<'_, '_> {
             return value.serialize(RawText { w: &mut *self.w });
         }
         self.comma();
-        escape_into(self.w.out, key);
-        self.w.out.push(b':');
+        write_key(self.w.out, key);
         value.serialize(&mut *self.w)
     }
     fn end(self) -> Result<(), Error> {

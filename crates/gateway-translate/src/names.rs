@@ -24,7 +24,15 @@ pub fn upstream_name(shape: ApiShape, name: &str) -> String {
         |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || extra_ok.contains(&c);
     let starts_ok = shape != ApiShape::Gemini
         || name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
-    if !name.is_empty() && name.len() <= max && starts_ok && name.chars().all(legal) {
+    // Byte by byte: every legal character is ASCII, so a name with any other byte
+    // takes the slow path below either way.
+    let legal_byte = |b: u8| {
+        b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || {
+            let c = char::from(b);
+            extra_ok.contains(&c)
+        }
+    };
+    if !name.is_empty() && name.len() <= max && starts_ok && name.bytes().all(legal_byte) {
         return name.to_owned();
     }
     let mut clean: String = name

@@ -9,37 +9,45 @@ use crate::ids::split_signature;
 /// messages, and moves tool results to the front of each user turn (text after them
 /// is allowed by every target, text before them is not).
 pub fn alternate(messages: &[Message]) -> Vec<Message> {
-    let mut out: Vec<Message> = Vec::with_capacity(messages.len());
+    alternate_refs(
+        messages,
+        |p| !matches!(p, Part::Text { text, .. } if text.is_empty()),
+    )
+    .into_iter()
+    .map(|(role, parts)| Message {
+        role,
+        parts: parts.into_iter().cloned().collect(),
+    })
+    .collect()
+}
+
+/// [`alternate`] over borrowed parts (the encoders' form: no part is copied), keeping
+/// the parts `keep` accepts: consecutive same-role turns merged, empty turns dropped,
+/// tool results first in user turns.
+pub(crate) fn alternate_refs(
+    messages: &[Message],
+    keep: impl Fn(&Part) -> bool,
+) -> Vec<(Role, Vec<&Part>)> {
+    let mut out: Vec<(Role, Vec<&Part>)> = Vec::with_capacity(messages.len());
     for msg in messages {
-        let parts = msg
-            .parts
-            .iter()
-            .filter(|p| !matches!(p, Part::Text { text, .. } if text.is_empty()))
-            .cloned();
+        let parts = msg.parts.iter().filter(|p| keep(p));
         match out.last_mut() {
-            Some(last) if last.role == msg.role => last.parts.extend(parts),
-            _ => out.push(Message {
-                role: msg.role,
-                parts: parts.collect(),
-            }),
+            Some(last) if last.0 == msg.role => last.1.extend(parts),
+            _ => out.push((msg.role, parts.collect())),
         }
     }
-    out.retain(|m| !m.parts.is_empty());
-    for msg in out.iter_mut().filter(|m| m.role == Role::User) {
-        if msg.parts.iter().any(|p| matches!(p, Part::ToolResult(_))) {
-            let (mut results, others): (Vec<Part>, Vec<Part>) = msg
-                .parts
-                .drain(..)
-                .partition(|p| matches!(p, Part::ToolResult(_)));
-            results.extend(others);
-            msg.parts = results;
+    out.retain(|m| !m.1.is_empty());
+    for msg in out.iter_mut().filter(|m| m.0 == Role::User) {
+        if msg.1.iter().any(|p| matches!(p, Part::ToolResult(_))) {
+            // Tool results first, each group in its order (a stable sort, in place).
+            msg.1.sort_by_key(|p| !matches!(p, Part::ToolResult(_)));
         }
     }
     // Merging may have joined two runs separated by a dropped empty message.
-    let mut merged: Vec<Message> = Vec::with_capacity(out.len());
+    let mut merged: Vec<(Role, Vec<&Part>)> = Vec::with_capacity(out.len());
     for msg in out {
         match merged.last_mut() {
-            Some(last) if last.role == msg.role => last.parts.extend(msg.parts),
+            Some(last) if last.0 == msg.0 => last.1.extend(msg.1),
             _ => merged.push(msg),
         }
     }

@@ -44,6 +44,9 @@ pub(super) const KNOWN: [&str; 15] = [
     "patchbay",
 ];
 
+#[cfg(test)]
+pub(crate) use super::request_view::decode_both;
+
 /// Decodes a caller's `/v1/messages` body (`max_tokens` required).
 pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
     decode_with(body, true)

@@ -538,42 +538,13 @@ fn looks_like_contact(user: &str) -> bool {
             .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.'))
 }
 
-/// `turns::alternate` over borrowed parts, after dropping what Anthropic cannot
-/// replay: consecutive same-role turns merged, empty turns dropped, tool results
-/// first in user turns.
-fn alternate<'a>(messages: &'a [Message]) -> Vec<(Role, Vec<&'a Part>)> {
-    let mut out: Vec<(Role, Vec<&'a Part>)> = Vec::with_capacity(messages.len());
-    for msg in messages {
-        let parts = msg.parts.iter().filter(|p| replayable(p));
-        match out.last_mut() {
-            Some(last) if last.0 == msg.role => last.1.extend(parts),
-            _ => out.push((msg.role, parts.collect())),
-        }
-    }
-    out.retain(|m| !m.1.is_empty());
-    for msg in out.iter_mut().filter(|m| m.0 == Role::User) {
-        if msg.1.iter().any(|p| matches!(p, Part::ToolResult(_))) {
-            // Tool results first, each group in its order (a stable sort, in place).
-            msg.1.sort_by_key(|p| !matches!(p, Part::ToolResult(_)));
-        }
-    }
-    let mut merged: Vec<(Role, Vec<&'a Part>)> = Vec::with_capacity(out.len());
-    for msg in out {
-        match merged.last_mut() {
-            Some(last) if last.0 == msg.0 => last.1.extend(msg.1),
-            _ => merged.push(msg),
-        }
-    }
-    merged
-}
-
 fn encode_messages<'a>(
     messages: &'a [Message],
     continued: &'a Part,
     sanitizer: &mut IdSanitizer,
 ) -> Result<Vec<OutMessage<'a>>, TranslateError> {
     // Drop what Anthropic cannot replay before merging turns, so emptied turns vanish.
-    let mut turns = alternate(messages);
+    let mut turns = crate::turns::alternate_refs(messages, replayable);
     if turns.first().is_some_and(|m| m.0 == Role::Assistant) {
         turns.insert(0, (Role::User, vec![continued]));
     }

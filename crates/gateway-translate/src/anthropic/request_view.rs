@@ -25,13 +25,14 @@ use gateway_protocol::{
 };
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::request::{self, FAMILY, KNOWN};
 use super::wire;
-use crate::canonical_json::canonical_raw;
+use crate::borrow::RawText;
+use crate::canonical_json::Canonical;
 use crate::ids;
+use crate::json_text::{Fields, Scan};
 
 /// Nesting at or beyond this depth is left to the walk (serde_json refuses 128 levels,
 /// and skipped values would not be counted here).
@@ -40,23 +41,23 @@ const MAX_DEPTH: usize = 100;
 /// The top level of a body, read by a map visitor (no `flatten`): known keys into
 /// typed fields, unknown ones into `unknown` (they become extensions).
 #[derive(Default)]
-struct Body<'a> {
-    model: Option<String>,
-    max_tokens: Option<u64>,
-    temperature: Option<f64>,
-    top_p: Option<f64>,
-    top_k: Option<u64>,
-    stop_sequences: Option<Vec<String>>,
-    stream: Option<bool>,
-    metadata: Option<wire::Metadata>,
-    system: Option<System<'a>>,
-    messages: Option<Vec<Msg<'a>>>,
-    tools: Option<Vec<FastTool<'a>>>,
-    tool_choice: Option<&'a RawValue>,
-    thinking: Option<&'a RawValue>,
-    output_config: Option<&'a RawValue>,
-    patchbay: Option<&'a RawValue>,
-    unknown: Vec<(Cow<'a, str>, Value)>,
+pub(super) struct Body<'a> {
+    pub(super) model: Option<String>,
+    pub(super) max_tokens: Option<u64>,
+    pub(super) temperature: Option<f64>,
+    pub(super) top_p: Option<f64>,
+    pub(super) top_k: Option<u64>,
+    pub(super) stop_sequences: Option<Vec<String>>,
+    pub(super) stream: Option<bool>,
+    pub(super) metadata: Option<wire::Metadata>,
+    pub(super) system: Option<System<'a>>,
+    pub(super) messages: Option<Vec<Msg<'a>>>,
+    pub(super) tools: Option<Vec<FastTool<'a>>>,
+    pub(super) tool_choice: Option<RawText<'a>>,
+    pub(super) thinking: Option<RawText<'a>>,
+    pub(super) output_config: Option<RawText<'a>>,
+    pub(super) patchbay: Option<RawText<'a>>,
+    pub(super) unknown: Vec<(Cow<'a, str>, Value)>,
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Body<'a> {
@@ -146,28 +147,28 @@ impl<'de> Visitor<'de> for KeySeed {
 
 /// `system`: a string or text blocks (as `wire::System`, which reads blocks as
 /// `wire::TextBlock` whatever their `type`).
-enum System<'a> {
+pub(super) enum System<'a> {
     Text(String),
     Blocks(Vec<SystemBlock<'a>>),
 }
 
 #[derive(Deserialize)]
-struct SystemBlock<'a> {
-    text: String,
+pub(super) struct SystemBlock<'a> {
+    pub(super) text: String,
     #[serde(default, borrow)]
-    cache_control: Option<&'a RawValue>,
+    pub(super) cache_control: Option<RawText<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Msg<'a> {
+pub(super) struct Msg<'a> {
     #[serde(borrow)]
-    role: Cow<'a, str>,
+    pub(super) role: Cow<'a, str>,
     #[serde(borrow)]
-    content: Content<'a>,
+    pub(super) content: Content<'a>,
 }
 
 /// Message or `tool_result` content: a string or blocks.
-enum Content<'a> {
+pub(super) enum Content<'a> {
     Text(String),
     Blocks(Vec<Block<'a>>),
 }
@@ -175,57 +176,57 @@ enum Content<'a> {
 /// Every block kind's fields in one struct (an internally tagged enum would buffer).
 /// A field another kind does not read only has to have its own kind's type here.
 #[derive(Deserialize)]
-struct Block<'a> {
+pub(super) struct Block<'a> {
     #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
+    pub(super) kind: Cow<'a, str>,
     #[serde(default)]
-    text: Option<String>,
+    pub(super) text: Option<String>,
     #[serde(default, borrow)]
-    cache_control: Option<&'a RawValue>,
+    pub(super) cache_control: Option<RawText<'a>>,
     #[serde(default, borrow)]
-    source: Option<&'a RawValue>,
+    pub(super) source: Option<RawText<'a>>,
     #[serde(default)]
-    title: Option<String>,
+    pub(super) title: Option<String>,
     #[serde(default, borrow)]
-    id: Option<Cow<'a, str>>,
+    pub(super) id: Option<Cow<'a, str>>,
     #[serde(default)]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[serde(default, borrow)]
-    input: Option<&'a RawValue>,
+    pub(super) input: Option<Canonical<'a>>,
     #[serde(default, borrow)]
-    tool_use_id: Option<Cow<'a, str>>,
+    pub(super) tool_use_id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    content: Option<Content<'a>>,
+    pub(super) content: Option<Content<'a>>,
     #[serde(default)]
-    is_error: Option<bool>,
+    pub(super) is_error: Option<bool>,
     #[serde(default)]
-    thinking: Option<String>,
+    pub(super) thinking: Option<String>,
     #[serde(default)]
-    signature: Present<String>,
+    pub(super) signature: Present<String>,
     #[serde(default)]
-    data: Option<String>,
+    pub(super) data: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct FastTool<'a> {
+pub(super) struct FastTool<'a> {
     #[serde(default)]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[serde(default)]
-    description: Option<String>,
+    pub(super) description: Option<String>,
     #[serde(default, borrow)]
-    input_schema: Option<&'a RawValue>,
+    pub(super) input_schema: Option<Canonical<'a>>,
     #[serde(default)]
-    strict: Option<bool>,
+    pub(super) strict: Option<bool>,
     #[serde(default, borrow)]
-    cache_control: Option<&'a RawValue>,
+    pub(super) cache_control: Option<RawText<'a>>,
     #[serde(default, rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
+    pub(super) kind: Option<Cow<'a, str>>,
 }
 
 /// A field that may be absent but, when present, must be a `T` (`null` included, so a
 /// `String` field refuses `null` as the walk's `#[serde(default)] String` does).
 #[derive(Default)]
-enum Present<T> {
+pub(super) enum Present<T> {
     #[default]
     Absent,
     Value(T),
@@ -289,14 +290,39 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for StrOrSeq<T> {
 }
 
 /// Decodes `body` when the fast path covers it; `None` sends it to the walk.
+/// The hand reader (`request_scan.rs`) reads common bodies; serde reads the rest.
 pub(super) fn decode(body: &[u8], require_max_tokens: bool) -> Option<ChatRequest> {
-    let first = body.iter().find(|c| !c.is_ascii_whitespace());
-    // Checked once here, so serde_json does not check each string again.
+    // Checked once here, so neither reader checks each string again.
     let text = std::str::from_utf8(body).ok()?;
+    if let Some(b) = super::request_scan::scan(text) {
+        return build(b, require_max_tokens);
+    }
+    let first = body.iter().find(|c| !c.is_ascii_whitespace());
     if first != Some(&b'{') || !safe_to_skip(body) {
         return None;
     }
     let b: Body<'_> = serde_json::from_str(text).ok()?;
+    build(b, require_max_tokens)
+}
+
+/// For the agreement test: the fast path's result from the hand reader's view and
+/// from serde's, when the hand reader reads `text`.
+#[cfg(test)]
+pub(crate) fn decode_both(text: &str) -> Option<(String, String)> {
+    super::request_scan::scan(text)?;
+    let scanned = [true, false].map(|require| {
+        let view = super::request_scan::scan(text);
+        format!("{:?}", view.and_then(|b| build(b, require)))
+    });
+    let serde = [true, false].map(|require| {
+        let view = serde_json::from_str::<Body<'_>>(text).ok();
+        format!("{:?}", view.and_then(|b| build(b, require)))
+    });
+    Some((scanned.join(" | "), serde.join(" | ")))
+}
+
+/// The canonical request from a body's view; `None` sends it to the walk.
+fn build(b: Body<'_>, require_max_tokens: bool) -> Option<ChatRequest> {
     let mut req = ChatRequest {
         model: b.model?,
         ..ChatRequest::default()
@@ -349,7 +375,7 @@ pub(super) fn decode(body: &[u8], require_max_tokens: bool) -> Option<ChatReques
             return None;
         }
         let parameters = match tool.input_schema {
-            Some(raw) => Some(canonical_raw(raw)?),
+            Some(schema) => Some(schema.into_raw_json()?),
             None => None,
         };
         req.tools.push(Tool {
@@ -361,7 +387,10 @@ pub(super) fn decode(body: &[u8], require_max_tokens: bool) -> Option<ChatReques
         });
     }
     if let Some(raw) = b.tool_choice {
-        let choice: wire::ToolChoice = request::at(parse(raw)?, "tool_choice").ok()?;
+        let choice = match plain_tool_choice(raw.0) {
+            Some(choice) => choice,
+            None => request::at(parse(raw)?, "tool_choice").ok()?,
+        };
         let (choice, disable) = match choice {
             wire::ToolChoice::Auto {
                 disable_parallel_tool_use,
@@ -400,13 +429,58 @@ pub(super) fn decode(body: &[u8], require_max_tokens: bool) -> Option<ChatReques
     Some(req)
 }
 
-fn parse(raw: &RawValue) -> Option<Value> {
-    serde_json::from_str(raw.get()).ok()
+/// The common `tool_choice` forms read by hand (a `Value` and a tagged-enum read
+/// through it cost ~3 k instructions): an object of `type`, and `name` for `tool`,
+/// and `disable_parallel_tool_use` except for `none`. Anything else is `None`, for
+/// the serde read.
+fn plain_tool_choice(text: &str) -> Option<wire::ToolChoice> {
+    let mut s = Scan::new(text);
+    let mut seen = Fields::default();
+    let (mut kind, mut name, mut disable, mut has_disable) = (None, None, None, false);
+    s.object(|s, key| {
+        match key {
+            "type" => {
+                seen.first(0)?;
+                kind = Some(s.str()?);
+            }
+            "name" => {
+                seen.first(1)?;
+                name = Some(s.str()?.into_owned());
+            }
+            "disable_parallel_tool_use" => {
+                seen.first(2)?;
+                has_disable = true;
+                disable = s.opt(Scan::bool)?;
+            }
+            _ => return None,
+        }
+        Some(())
+    })?;
+    s.end()?;
+    let disable_parallel_tool_use = disable;
+    Some(match (kind?.as_ref(), name) {
+        ("auto", None) => wire::ToolChoice::Auto {
+            disable_parallel_tool_use,
+        },
+        ("any", None) => wire::ToolChoice::Any {
+            disable_parallel_tool_use,
+        },
+        ("tool", Some(name)) => wire::ToolChoice::Tool {
+            name,
+            disable_parallel_tool_use,
+        },
+        ("none", None) if !has_disable => wire::ToolChoice::None,
+        _ => return None,
+    })
+}
+
+fn parse(raw: RawText<'_>) -> Option<Value> {
+    serde_json::from_str(raw.0).ok()
 }
 
 /// An optional `Value` field read as raw text: `Some(None)` when absent.
 #[allow(clippy::option_option)]
-fn raw_value(raw: Option<&RawValue>) -> Option<Option<Value>> {
+fn raw_value(raw: Option<RawText<'_>>) -> Option<Option<Value>> {
     match raw {
         None => Some(None),
         Some(raw) => parse(raw).map(Some),
@@ -459,7 +533,8 @@ fn block_part(b: Block<'_>, nested: bool) -> Option<Part> {
             raw_value(b.cache_control)?;
             let arguments = match b.input {
                 None => "{}".to_owned(),
-                Some(raw) => match crate::canonical_json::canonical_json(raw.get()) {
+                Some(Canonical::Written(text)) => text,
+                Some(Canonical::Raw(raw)) => match crate::canonical_json::canonical_json(raw.0) {
                     Some(text) => text,
                     None => parse(raw)?.to_string(),
                 },
@@ -655,6 +730,35 @@ mod tests {
         for case in cases {
             same(case.as_bytes(), case);
         }
+    }
+
+    #[test]
+    fn plain_tool_choices_read_as_serde_reads_them() {
+        let cases = [
+            r#"{"type":"auto"}"#,
+            r#"{"type": "any", "disable_parallel_tool_use": true}"#,
+            r#"{"disable_parallel_tool_use":null,"type":"auto"}"#,
+            r#"{"type":"tool","name":"f"}"#,
+            r#"{"type":"tool","name":"f","disable_parallel_tool_use":false}"#,
+            r#"{"type":"none"}"#,
+            r#"{"type":"none","disable_parallel_tool_use":true}"#,
+            r#"{"type":"tool"}"#,
+            r#"{"type":"auto","name":"f"}"#,
+            r#"{"type":"auto","type":"any"}"#,
+            r#"{"type":"bogus"}"#,
+            r#"{"type":"auto","x":1}"#,
+            r#"{"type":"auto","disable_parallel_tool_use":1}"#,
+            r#"["auto"]"#,
+        ];
+        let mut read = 0;
+        for text in cases {
+            let serde = request::at::<wire::ToolChoice>(serde_json::from_str(text).unwrap(), "t");
+            if let Some(ours) = plain_tool_choice(text) {
+                read += 1;
+                assert_eq!(Some(ours), serde.ok(), "{text}");
+            }
+        }
+        assert_eq!(read, 6);
     }
 
     #[test]

@@ -117,12 +117,37 @@ impl Serialize for Args {
     }
 }
 
+/// A result's `response` object: the result text when it is a JSON object (its
+/// canonical text, or for text `canonical_json` does not cover the parsed tree), else
+/// the text under one key (`content`, or `error` for failures). Each form writes what
+/// the `Value` of that object writes.
+enum Response<'a> {
+    Object(String),
+    Tree(Value),
+    Wrapped(&'static str, Cow<'a, str>),
+}
+
+impl Serialize for Response<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Response::Object(text) => Verbatim(text).serialize(s),
+            Response::Tree(tree) => tree.serialize(s),
+            Response::Wrapped(key, text) => {
+                use serde::ser::SerializeMap;
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry(key, text)?;
+                map.end()
+            }
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct FunctionResponse<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
     name: String,
-    response: Value,
+    response: Response<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     parts: Vec<WirePart<'a>>,
 }
@@ -195,14 +220,17 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
     if let Some(b) = req.extensions.first_binding_against(ApiShape::Gemini) {
         return Err(TranslateError::untranslatable(&b.path, TARGET, &b.reason));
     }
-    let messages = turns::alternate(&req.messages);
+    let messages = turns::alternate_refs(
+        &req.messages,
+        |p| !matches!(p, Part::Text { text, .. } if text.is_empty()),
+    );
     let mut contents: Vec<Content<'_>> = Vec::with_capacity(messages.len());
-    for (k, msg) in messages.iter().enumerate() {
-        let parts = encode_message(msg, k, &req.messages)?;
+    for (k, (msg_role, msg_parts)) in messages.iter().enumerate() {
+        let parts = encode_message(msg_parts, k, &req.messages)?;
         if parts.is_empty() {
             continue;
         }
-        let role = match msg.role {
+        let role = match msg_role {
             Role::User => "user",
             Role::Assistant => "model",
         };
@@ -305,13 +333,13 @@ fn part_path(k: usize, j: usize) -> String {
 }
 
 fn encode_message<'a>(
-    msg: &'a Message,
+    parts: &[&'a Part],
     k: usize,
     history: &[Message],
 ) -> Result<Vec<WirePart<'a>>, TranslateError> {
-    let mut out: Vec<WirePart<'a>> = Vec::with_capacity(msg.parts.len());
+    let mut out: Vec<WirePart<'a>> = Vec::with_capacity(parts.len());
     let mut first_call = true;
-    for (j, part) in msg.parts.iter().enumerate() {
+    for (j, &part) in parts.iter().enumerate() {
         match part {
             Part::Text { text, .. } => out.push(WirePart {
                 text: Some(text),
@@ -484,11 +512,11 @@ fn encode_result<'a>(
         }
     }
     let response = if result.is_error {
-        serde_json::json!({ "error": text })
+        Response::Wrapped("error", text)
     } else {
         match parse_object(&text) {
             Some(obj) => obj,
-            None => serde_json::json!({ "content": text }),
+            None => Response::Wrapped("content", text),
         }
     };
     Ok(WirePart {
@@ -504,15 +532,18 @@ fn encode_result<'a>(
 
 /// `text` as a JSON object, if it is one. Text that does not open with `{` (after
 /// JSON whitespace) cannot be an object and is not parsed.
-fn parse_object(text: &str) -> Option<Value> {
+fn parse_object(text: &str) -> Option<Response<'static>> {
     let first = text
         .bytes()
         .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
     if first != Some(b'{') {
         return None;
     }
+    if let Some(canonical) = canonical_json(text) {
+        return Some(Response::Object(canonical));
+    }
     match serde_json::from_str::<Value>(text) {
-        Ok(obj @ Value::Object(_)) => Some(obj),
+        Ok(obj @ Value::Object(_)) => Some(Response::Tree(obj)),
         _ => None,
     }
 }
@@ -604,4 +635,50 @@ fn generation_config(req: &ChatRequest) -> Result<Option<GenerationConfig<'_>>, 
         });
     }
     Ok((!gc.is_empty()).then_some(gc))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Each form of a result's `response` writes the text of the `Value` the encoder
+    /// once built for it.
+    #[test]
+    fn responses_write_what_their_values_write() {
+        let cases = [
+            (
+                r#"{"b": 1, "a": "x", "c": {"z": null, "y": [true]}}"#,
+                false,
+            ),
+            (r#" {"a":"\u00e9","n":1.5} "#, false),
+            (r#"{"a":1,"a":2}"#, false),
+            (r#"{"a":1} trailing"#, false),
+            ("[1,2]", false),
+            ("plain \"quoted\" text", false),
+            (r#"{"a":1}"#, true),
+            ("", false),
+        ];
+        for (text, is_error) in cases {
+            let value = if is_error {
+                serde_json::json!({ "error": text })
+            } else {
+                match serde_json::from_str::<Value>(text) {
+                    Ok(obj @ Value::Object(_)) => obj,
+                    _ => serde_json::json!({ "content": text }),
+                }
+            };
+            let response = if is_error {
+                Response::Wrapped("error", Cow::Borrowed(text))
+            } else {
+                parse_object(text).unwrap_or(Response::Wrapped("content", Cow::Borrowed(text)))
+            };
+            assert_eq!(
+                String::from_utf8(crate::json::encode_sized(&response, 0)).unwrap(),
+                serde_json::to_string(&value).unwrap(),
+                "{text}"
+            );
+        }
+    }
 }

@@ -188,34 +188,45 @@ impl<'a> Scan<'a> {
         self.eat(b'"')?;
         let bytes = self.bytes();
         let start = self.pos;
-        let mut at = special_at(bytes, start)?;
+        let at = special_at(bytes, start)?;
         if bytes[at] == b'"' {
             self.pos = at + 1;
             return Some(Cow::Borrowed(&self.text[start..at]));
         }
-        let mut owned = String::new();
+        self.escaped(start, at, keep)
+    }
+
+    /// The rest of a string from its first special byte `at`. Escaped strings (tool
+    /// arguments and results are JSON in JSON) have short runs between escapes, so
+    /// the end is found first (decoding never lengthens), then the runs are copied.
+    #[cold]
+    fn escaped(&mut self, start: usize, at: usize, keep: bool) -> Option<Cow<'a, str>> {
+        let bytes = self.bytes();
+        let end = string_end(bytes, at)?;
+        let mut owned = String::with_capacity(if keep { end - start } else { 0 });
         let mut run = start;
-        loop {
-            // `at` is an ASCII byte, so both slices end on character boundaries.
-            if keep {
-                owned.push_str(&self.text[run..at]);
-            }
-            match bytes[at] {
-                b'"' => {
-                    self.pos = at + 1;
-                    return Some(Cow::Owned(owned));
-                }
+        let mut i = at;
+        while i < end {
+            match bytes[i] {
                 b'\\' => {
-                    let (c, len) = unescape(&bytes[at + 1..])?;
+                    let (c, len) = unescape(&bytes[i + 1..])?;
                     if keep {
+                        // `i` is an ASCII byte, so the run ends on a character boundary.
+                        owned.push_str(&self.text[run..i]);
                         owned.push(c);
                     }
-                    run = at + 1 + len;
+                    i += 1 + len;
+                    run = i;
                 }
-                _ => return None,
+                0..=0x1f => return None,
+                _ => i += 1,
             }
-            at = special_at(bytes, run)?;
         }
+        if keep {
+            owned.push_str(&self.text[run..end]);
+        }
+        self.pos = end + 1;
+        Some(Cow::Owned(owned))
     }
 
     /// `null` as `None`, else what `read` reads (serde's rule for an `Option`).
@@ -280,6 +291,91 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// A signed integer as serde reads an `i64`: `-0` (a float to serde_json) and
+    /// anything beyond `i64` are refused.
+    pub(crate) fn i64(&mut self) -> Option<i64> {
+        if self.peek()? != b'-' {
+            return i64::try_from(self.u64()?).ok();
+        }
+        self.pos += 1;
+        let n = self.u64()?;
+        (n != 0 && n <= i64::MAX as u64).then(|| -(n as i64))
+    }
+
+    /// A number as serde_json reads an `f64`, when that is exact by construction: no
+    /// exponent and at most 15 digits, so the digits are an exact integer and one
+    /// division by an exact power of ten gives the correctly rounded value (what
+    /// serde_json computes for such numbers, with or without `float_roundtrip`).
+    pub(crate) fn f64(&mut self) -> Option<f64> {
+        const POW10: [f64; 16] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+        ];
+        self.peek()?;
+        let bytes = self.bytes();
+        let negative = bytes[self.pos] == b'-';
+        let mut at = self.pos + usize::from(negative);
+        let int_start = at;
+        while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+        let int_digits = at - int_start;
+        if int_digits == 0 || (int_digits > 1 && bytes[int_start] == b'0') {
+            return None;
+        }
+        let mut frac_digits = 0;
+        if bytes.get(at) == Some(&b'.') {
+            at += 1;
+            while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+                at += 1;
+                frac_digits += 1;
+            }
+            if frac_digits == 0 {
+                return None;
+            }
+        }
+        if matches!(bytes.get(at), Some(b'e' | b'E')) || int_digits + frac_digits > 15 {
+            return None;
+        }
+        let mantissa = bytes[int_start..at]
+            .iter()
+            .filter(|b| b.is_ascii_digit())
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        self.pos = at;
+        let magnitude = mantissa as f64 / POW10[frac_digits];
+        Some(if negative { -magnitude } else { magnitude })
+    }
+
+    /// Any value ([`Scan::skip`]), as its text.
+    pub(crate) fn raw(&mut self) -> Option<&'a str> {
+        self.peek()?;
+        let start = self.pos;
+        self.skip()?;
+        Some(&self.text[start..self.pos])
+    }
+
+    /// A `Value`: strings and `null` read here, anything else parsed by serde_json
+    /// from its text once [`Scan::skip`] has checked it.
+    pub(crate) fn value(&mut self) -> Option<serde_json::Value> {
+        use serde_json::Value;
+        match self.peek()? {
+            b'"' => self.str().map(|v| Value::String(v.into_owned())),
+            _ if self.null() => Some(Value::Null),
+            _ => serde_json::from_str(self.raw()?).ok(),
+        }
+    }
+
+    /// A value read by `read` from the text at its first byte; `read` answers the
+    /// value and the length of its text. Nothing is consumed when it answers `None`.
+    pub(crate) fn prefix<T>(
+        &mut self,
+        read: impl FnOnce(&'a str) -> Option<(T, usize)>,
+    ) -> Option<T> {
+        self.peek()?;
+        let (value, len) = read(&self.text[self.pos..])?;
+        self.pos += len;
+        Some(value)
+    }
+
     /// Any value, checked and dropped: strings, `true`/`false`/`null`, integers of
     /// up to 18 digits, and objects and arrays of those. Floats (whose range some
     /// readers check) and deep nesting are refused.
@@ -328,6 +424,18 @@ impl<'a> Scan<'a> {
             Some(b'.' | b'e' | b'E') => None,
             _ => Some(()),
         }
+    }
+}
+
+/// The index of the `"` that closes a string, searching from `at` inside it: the
+/// byte after each backslash is stepped over (the escape itself is checked later).
+fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        at += crate::swar::find_quote_or_backslash(bytes.get(at..)?)?;
+        if bytes[at] == b'"' {
+            return Some(at);
+        }
+        at += 2;
     }
 }
 

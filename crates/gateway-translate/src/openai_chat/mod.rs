@@ -10,6 +10,7 @@ pub mod error;
 pub mod models;
 pub mod request;
 mod request_encode;
+mod request_scan;
 mod request_view;
 pub mod response;
 pub mod stream;

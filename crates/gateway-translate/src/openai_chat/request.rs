@@ -9,6 +9,7 @@ use gateway_protocol::{
 };
 use serde_json::{Map, Value};
 
+use super::request_scan;
 use super::request_view::{ContentIn, FunctionDefIn, MessageIn, RequestIn, StopIn, ToolDefIn};
 use super::wire;
 use crate::borrow::Str;
@@ -42,18 +43,36 @@ const BINDING: [(&str, &str); 6] = [
 
 /// Reads a caller's Chat Completions body into the canonical request.
 ///
-/// The body is read into borrowed twins of the wire types (`RequestIn`); a body they
-/// refuse is read again with the owned wire types, which name the failing field (and,
-/// should they accept it after all, give the request).
+/// The body is read into borrowed twins of the wire types (`RequestIn`), by the hand
+/// reader of `request_scan.rs` when it is sure of the body and by serde otherwise; a
+/// body serde refuses is read again with the owned wire types, which name the failing
+/// field (and, should they accept it after all, give the request).
 pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
     let parsed = match std::str::from_utf8(body) {
-        Ok(text) => serde_json::from_str::<RequestIn<'_>>(text),
+        Ok(text) => match request_scan::scan(text) {
+            Some(view) => return decode_in(view),
+            None => serde_json::from_str::<RequestIn<'_>>(text),
+        },
         Err(_) => serde_json::from_slice::<RequestIn<'_>>(body),
     };
     match parsed {
         Ok(w) => decode_in(w),
         Err(_) => decode_wire(body),
     }
+}
+
+/// For the agreement test: the canonical request from the hand reader's view and
+/// from serde's view (or serde's refusal), when the hand reader reads `text`.
+#[cfg(test)]
+pub(crate) fn decode_both(text: &str) -> Option<(String, String)> {
+    let scanned = decode_in(request_scan::scan(text)?);
+    let serde = serde_json::from_str::<RequestIn<'_>>(text)
+        .map(decode_in)
+        .map_err(|e| e.to_string());
+    Some((
+        format!("{:?}", Ok::<_, String>(scanned)),
+        format!("{serde:?}"),
+    ))
 }
 
 #[cold]

@@ -14,6 +14,7 @@ mod messages;
 mod paths;
 pub mod request;
 mod request_encode;
+mod request_scan;
 mod request_view;
 pub mod response;
 pub mod stream;

@@ -60,6 +60,9 @@ pub(super) const RESPONSES_PARAMS: [&str; 14] = [
     "prompt",
 ];
 
+#[cfg(test)]
+pub(crate) use super::request_view::decode_both;
+
 /// Decodes a caller's Responses body.
 pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
     match super::request_view::decode(body) {

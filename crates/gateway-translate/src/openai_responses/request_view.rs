@@ -17,11 +17,11 @@ use std::marker::PhantomData;
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{messages, request, wire};
-use crate::borrow::Str;
+use crate::borrow::{RawText, Str};
+use crate::canonical_json::Canonical;
 use crate::ids;
 
 /// Top-level keys with a typed slot; every other key goes to `extensions`.
@@ -44,21 +44,21 @@ const KNOWN: [&str; 13] = [
 /// The top level. Known keys are read typed; the others are kept for `extensions`.
 /// A repeated key is an error (the caller falls back).
 #[derive(Default)]
-struct Top<'a> {
-    model: Option<Cow<'a, str>>,
-    input: Option<StrOrSeq<'a, MapOnly<ItemF<'a>>>>,
-    instructions: Option<Cow<'a, str>>,
-    max_output_tokens: Option<u64>,
-    temperature: Option<f64>,
-    top_p: Option<f64>,
-    tools: Option<Vec<MapOnly<ToolF<'a>>>>,
-    tool_choice: Option<Value>,
-    parallel_tool_calls: Option<bool>,
-    text: Option<wire::TextConfig>,
-    reasoning: Option<wire::ReasoningParam>,
-    stream: Option<bool>,
-    user: Option<Cow<'a, str>>,
-    extra: Map<String, Value>,
+pub(super) struct Top<'a> {
+    pub(super) model: Option<Cow<'a, str>>,
+    pub(super) input: Option<StrOrSeq<'a, MapOnly<ItemF<'a>>>>,
+    pub(super) instructions: Option<Cow<'a, str>>,
+    pub(super) max_output_tokens: Option<u64>,
+    pub(super) temperature: Option<f64>,
+    pub(super) top_p: Option<f64>,
+    pub(super) tools: Option<Vec<MapOnly<ToolF<'a>>>>,
+    pub(super) tool_choice: Option<Value>,
+    pub(super) parallel_tool_calls: Option<bool>,
+    pub(super) text: Option<wire::TextConfig>,
+    pub(super) reasoning: Option<wire::ReasoningParam>,
+    pub(super) stream: Option<bool>,
+    pub(super) user: Option<Cow<'a, str>>,
+    pub(super) extra: Map<String, Value>,
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Top<'a> {
@@ -111,64 +111,77 @@ impl<'de: 'a, 'a> Deserialize<'de> for Top<'a> {
 /// Every field any input item type reads. Fields whose absence and `null` differ for
 /// some item type are kept as raw text when present (`present`).
 #[derive(Deserialize)]
-struct ItemF<'a> {
+pub(super) struct ItemF<'a> {
     #[serde(rename = "type", borrow, default)]
-    kind: Option<Str<'a>>,
+    pub(super) kind: Option<Str<'a>>,
     #[serde(borrow, default)]
-    role: Option<Str<'a>>,
+    pub(super) role: Option<Str<'a>>,
     #[serde(borrow, default)]
-    content: Option<StrOrSeq<'a, MapOnly<PartF<'a>>>>,
+    pub(super) content: Option<StrOrSeq<'a, MapOnly<PartF<'a>>>>,
     #[serde(borrow, default, deserialize_with = "present")]
-    id: Option<&'a RawValue>,
+    pub(super) id: Option<RawText<'a>>,
     #[serde(borrow, default)]
-    call_id: Option<Str<'a>>,
+    pub(super) call_id: Option<Str<'a>>,
     #[serde(borrow, default)]
-    name: Option<Str<'a>>,
+    pub(super) name: Option<Str<'a>>,
+    #[serde(borrow, default, deserialize_with = "present_arguments")]
+    pub(super) arguments: Option<Arguments<'a>>,
     #[serde(borrow, default, deserialize_with = "present")]
-    arguments: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    status: Option<&'a RawValue>,
+    pub(super) status: Option<RawText<'a>>,
     #[serde(borrow, default)]
-    output: Option<StrOrSeq<'a, MapOnly<PartF<'a>>>>,
+    pub(super) output: Option<StrOrSeq<'a, MapOnly<PartF<'a>>>>,
     #[serde(borrow, default, deserialize_with = "present")]
-    summary: Option<&'a RawValue>,
+    pub(super) summary: Option<RawText<'a>>,
     #[serde(borrow, default, deserialize_with = "present")]
-    encrypted_content: Option<&'a RawValue>,
+    pub(super) encrypted_content: Option<RawText<'a>>,
 }
 
 /// A content part (text and refusal parts only take the fast path).
 #[derive(Deserialize)]
-struct PartF<'a> {
+pub(super) struct PartF<'a> {
     #[serde(rename = "type", borrow, default)]
-    kind: Option<Str<'a>>,
+    pub(super) kind: Option<Str<'a>>,
     #[serde(borrow, default)]
-    text: Option<Str<'a>>,
+    pub(super) text: Option<Str<'a>>,
     #[serde(borrow, default)]
-    refusal: Option<Str<'a>>,
+    pub(super) refusal: Option<Str<'a>>,
 }
 
 /// A function or hosted tool.
 #[derive(Deserialize)]
-struct ToolF<'a> {
+pub(super) struct ToolF<'a> {
     #[serde(rename = "type", borrow, default)]
-    kind: Option<Str<'a>>,
+    pub(super) kind: Option<Str<'a>>,
     #[serde(borrow, default)]
-    name: Option<Str<'a>>,
+    pub(super) name: Option<Str<'a>>,
     #[serde(borrow, default)]
-    description: Option<Str<'a>>,
+    pub(super) description: Option<Str<'a>>,
     #[serde(borrow, default)]
-    parameters: Option<&'a RawValue>,
+    pub(super) parameters: Option<Canonical<'a>>,
     #[serde(default)]
-    strict: Option<bool>,
+    pub(super) strict: Option<bool>,
+}
+
+/// A function call's `arguments`, which must be a string: read as one by the hand
+/// reader, or kept as raw text by serde (and read as a string when used).
+pub(super) enum Arguments<'a> {
+    Read(Cow<'a, str>),
+    Raw(RawText<'a>),
+}
+
+fn present_arguments<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Arguments<'a>>, D::Error> {
+    RawText::deserialize(d).map(|raw| Some(Arguments::Raw(raw)))
 }
 
 /// A present field as raw text, `null` included (absent fields stay `None`).
-fn present<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<&'a RawValue>, D::Error> {
-    <&'a RawValue>::deserialize(d).map(Some)
+fn present<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<RawText<'a>>, D::Error> {
+    RawText::deserialize(d).map(Some)
 }
 
 /// A value that must be a JSON object (serde would also read a struct from an array).
-struct MapOnly<T>(T);
+pub(super) struct MapOnly<T>(pub(super) T);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -187,7 +200,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
 }
 
 /// A string, a list, or anything else (skipped).
-enum StrOrSeq<'a, T> {
+pub(super) enum StrOrSeq<'a, T> {
     Str(Cow<'a, str>),
     Seq(Vec<T>),
     Other,
@@ -241,14 +254,34 @@ impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for StrOrSeq<'a, T> {
     }
 }
 
-fn from<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Option<T> {
-    serde_json::from_str(raw.get()).ok()
+fn from<'a, T: Deserialize<'a>>(raw: RawText<'a>) -> Option<T> {
+    serde_json::from_str(raw.0).ok()
 }
 
 /// Decodes `body` exactly as the path-aware decoder would, or `None` to fall back.
+///
+/// The hand reader (`request_scan.rs`) reads common bodies; serde reads the rest.
 pub(crate) fn decode(body: &[u8]) -> Option<ChatRequest> {
     // One UTF-8 check for the whole body instead of one per string.
-    let wire: Top<'_> = serde_json::from_str(std::str::from_utf8(body).ok()?).ok()?;
+    let text = std::str::from_utf8(body).ok()?;
+    let wire = match super::request_scan::scan(text) {
+        Some(wire) => wire,
+        None => serde_json::from_str(text).ok()?,
+    };
+    build(wire)
+}
+
+/// For the agreement test: the fast path's result from the hand reader's view and
+/// from serde's, when the hand reader reads `text`.
+#[cfg(test)]
+pub(crate) fn decode_both(text: &str) -> Option<(String, String)> {
+    let scanned = build(super::request_scan::scan(text)?);
+    let serde = serde_json::from_str::<Top<'_>>(text).ok().and_then(build);
+    Some((format!("{scanned:?}"), format!("{serde:?}")))
+}
+
+/// The canonical request from a body's view; `None` sends it to the slow path.
+fn build(wire: Top<'_>) -> Option<ChatRequest> {
     let mut req = ChatRequest {
         model: wire.model?.into_owned(),
         ..ChatRequest::default()
@@ -320,7 +353,8 @@ fn decode_item(item: ItemF<'_>, i: usize, req: &mut ChatRequest) -> Option<()> {
             let name = item.name?;
             let arguments = match item.arguments {
                 None => String::new(),
-                Some(raw) => from::<Cow<'_, str>>(raw)?.into_owned(),
+                Some(Arguments::Read(text)) => text.into_owned(),
+                Some(Arguments::Raw(raw)) => from::<Cow<'_, str>>(raw)?.into_owned(),
             };
             let (id, signature) = ids::split_signature(&call_id);
             messages::push_assistant(
@@ -445,7 +479,7 @@ fn decode_tool(tool: ToolF<'_>, i: usize, req: &mut ChatRequest) -> Option<()> {
     if &*kind == "function" {
         let parameters = match tool.parameters {
             None => None,
-            Some(p) => Some(crate::canonical_json::canonical_raw(p)?),
+            Some(p) => Some(p.into_raw_json()?),
         };
         req.tools.push(Tool {
             name: tool.name?.into_owned(),
