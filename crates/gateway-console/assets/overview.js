@@ -1,0 +1,96 @@
+// Overview: requests, tokens, cost and error rate over the last hour, day or 30
+// days, requests per hour (or day) as a chart, and the top keys, models and
+// providers, from the usage rollups (GET /admin/usage, /admin/usage/series).
+
+import { api, query } from "./api.js";
+import { barChart, shareBar } from "./chart.js";
+import { failure, h, int, pct, short, table, usd } from "./dom.js";
+
+const HOUR = 3600 * 1000;
+const PERIODS = {
+  hour: { label: "Last hour", span: HOUR, bucket: "hour" },
+  day: { label: "Last day", span: 24 * HOUR, bucket: "hour" },
+  month: { label: "Last 30 days", span: 30 * 24 * HOUR, bucket: "day" },
+};
+
+function card(label, value, detail) {
+  return h("div", { class: "card stat" },
+    h("h3", {}, label),
+    h("p", { class: "value" }, value),
+    detail ? h("p", { class: "muted small" }, detail) : null);
+}
+
+function top(title, groups, names) {
+  const shown = groups.slice(0, 5);
+  const max = Math.max(0, ...shown.map((g) => g.requests));
+  const rows = shown.map((g) => h("tr", {},
+    h("td", {}, names ? names.get(g.group) || g.group : g.group || "—"),
+    h("td", { class: "num" }, int(g.requests)),
+    h("td", { class: "num" }, short(g.input_tokens + g.output_tokens)),
+    h("td", { class: "num" }, usd(g.cost_usd)),
+    h("td", { class: "wide" }, shareBar(g.requests, max))));
+  if (rows.length === 0) rows.push(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No requests")));
+  return h("section", { class: "card" },
+    h("h2", {}, title),
+    table(null, ["Name", "Requests", "Tokens", "Cost", ""], rows, { class: "compact" }));
+}
+
+function pointLabel(ms, bucket) {
+  const d = new Date(ms);
+  return bucket === "day"
+    ? d.toLocaleDateString(undefined, { month: "short", day: "numeric" })
+    : d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+}
+
+/** Fills `main` with the overview for the period in `params` (`?period=day`). */
+export async function renderOverview(main, params) {
+  const period = PERIODS[params.get("period")] ? params.get("period") : "day";
+  const p = PERIODS[period];
+  const from = Date.now() - p.span;
+  const switcher = h("div", { class: "segmented", role: "group", "aria-label": "Period" },
+    Object.entries(PERIODS).map(([name, def]) => h("a", {
+      href: "#/overview?period=" + name, class: "button quiet",
+      "aria-pressed": name === period ? "true" : "false",
+    }, def.label)));
+  main.append(h("div", { class: "title" }, h("h1", {}, "Overview"), switcher));
+  const body = h("div", { class: "stack" }, h("p", { class: "muted" }, "Loading…"));
+  main.append(body);
+  let keys;
+  let byKey;
+  let byModel;
+  let byProvider;
+  let series;
+  try {
+    [keys, byKey, byModel, byProvider, series] = await Promise.all([
+      api("GET", "/admin/keys"),
+      api("GET", "/admin/usage" + query({ from, group_by: "key" })),
+      api("GET", "/admin/usage" + query({ from, group_by: "model" })),
+      api("GET", "/admin/usage" + query({ from, group_by: "provider" })),
+      api("GET", "/admin/usage/series" + query({ from, bucket: p.bucket })),
+    ]);
+  } catch (err) {
+    body.replaceChildren(failure(err));
+    return;
+  }
+  const t = byKey.totals;
+  const names = new Map(keys.data.map((k) => [k.id, k.name]));
+  const points = series.points.map((pt) => ({
+    label: pointLabel(pt.bucket_ms, series.bucket),
+    value: pt.requests,
+    title: `${pointLabel(pt.bucket_ms, series.bucket)}: ${int(pt.requests)} requests, ${int(pt.errors)} errors, ${usd(pt.cost_usd)}`,
+  }));
+  body.replaceChildren(
+    h("div", { class: "stats" },
+      card("Requests", int(t.requests), p.label.toLowerCase()),
+      card("Tokens", short(t.input_tokens + t.output_tokens),
+        `${short(t.input_tokens)} in · ${short(t.output_tokens)} out`),
+      card("Cost", usd(t.cost_usd), t.unpriced_requests ? `${int(t.unpriced_requests)} unpriced` : null),
+      card("Error rate", pct(t.errors, t.requests), `${int(t.errors)} errors`)),
+    h("section", { class: "card" },
+      h("h2", {}, series.bucket === "day" ? "Requests per day" : "Requests per hour"),
+      barChart(points, `Requests per ${series.bucket}, ${p.label.toLowerCase()}: ${int(t.requests)} in all`)),
+    h("div", { class: "tops" },
+      top("Top keys", byKey.groups, names),
+      top("Top models", byModel.groups),
+      top("Top providers", byProvider.groups)));
+}
