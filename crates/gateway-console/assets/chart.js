@@ -26,13 +26,14 @@ export function barChart(points, summary) {
   }
   points.forEach((p, i) => {
     const hgt = inner.h * (p.value / max);
-    const x = pad.left + i * step + step * 0.15;
+    const w = Math.max(1, Math.min(step * 0.7, 40));
+    const x = pad.left + i * step + (step - w) / 2;
     chart.append(svg("rect", {
-      x, y: pad.top + inner.h - hgt, width: Math.max(1, step * 0.7), height: Math.max(0, hgt), class: "bar",
+      x, y: pad.top + inner.h - hgt, width: w, height: Math.max(0, hgt), class: "bar",
     }, svg("title", {}, p.title || `${p.label}: ${p.value}`)));
     if (i % every === 0) {
       chart.append(svg("text", {
-        x: x + step * 0.35, y: height - 6, class: "axis", "text-anchor": "middle",
+        x: x + w / 2, y: height - 6, class: "axis", "text-anchor": "middle",
       }, p.label));
     }
   });

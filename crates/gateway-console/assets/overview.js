@@ -74,7 +74,16 @@ export async function renderOverview(main, params) {
   }
   const t = byKey.totals;
   const names = new Map(keys.data.map((k) => [k.id, k.name]));
-  const points = series.points.map((pt) => ({
+  // Every bucket of the period, the empty ones too, so the time axis is even.
+  const size = series.bucket === "day" ? 24 * HOUR : HOUR;
+  const byBucket = new Map(series.points.map((pt) => [pt.bucket_ms, pt]));
+  const slots = [];
+  for (let ms = Math.floor(from / size) * size; ms <= Date.now(); ms += size) {
+    slots.push(byBucket.get(ms) || {
+      bucket_ms: ms, requests: 0, errors: 0, cost_usd: 0,
+    });
+  }
+  const points = slots.map((pt) => ({
     label: pointLabel(pt.bucket_ms, series.bucket),
     value: pt.requests,
     title: `${pointLabel(pt.bucket_ms, series.bucket)}: ${int(pt.requests)} requests, ${int(pt.errors)} errors, ${usd(pt.cost_usd)}`,
