@@ -21,7 +21,7 @@ pub struct Found {
 
 fn first_present(env: &str, candidates: &[&str]) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env) {
-        return Some(PathBuf::from(p));
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     candidates.iter().map(PathBuf::from).find(|p| p.is_file())
 }
@@ -251,6 +251,14 @@ impl Browser {
     pub async fn fill(&self, css: &str, text: &str) {
         self.wait_css(css).await;
         let el = self.client.find(Locator::Css(css)).await.unwrap();
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    /// Types `text` (WebDriver key codes allowed, e.g. `\u{E007}` for Enter) into
+    /// the element that has the focus.
+    pub async fn type_keys(&self, text: &str) {
+        let el = self.client.active_element().await.unwrap();
         el.clear().await.unwrap();
         el.send_keys(text).await.unwrap();
     }
