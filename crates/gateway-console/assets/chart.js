@@ -10,7 +10,7 @@ import { svg, short } from "./dom.js";
 export function barChart(points, summary) {
   const width = 600;
   const height = 160;
-  const pad = { top: 10, right: 8, bottom: 22, left: 40 };
+  const pad = { top: 10, right: 30, bottom: 22, left: 40 };
   const inner = { w: width - pad.left - pad.right, h: height - pad.top - pad.bottom };
   const max = Math.max(1, ...points.map((p) => p.value));
   const step = inner.w / Math.max(points.length, 1);

@@ -1,6 +1,6 @@
 // Overview: requests, tokens, cost and error rate over the last hour, day or 30
 // days, requests per hour (or day) as a chart, and the top keys, models and
-// providers, from the usage rollups (GET /admin/usage, /admin/usage/series).
+// providers: one request (GET /admin/overview, from the usage rollups).
 
 import { api, query } from "./api.js";
 import { barChart, shareBar } from "./chart.js";
@@ -20,11 +20,11 @@ function card(label, value, detail) {
     detail ? h("p", { class: "muted small" }, detail) : null);
 }
 
-function top(title, groups, names) {
-  const shown = groups.slice(0, 5);
+function top(title, groups) {
+  const shown = groups;
   const max = Math.max(0, ...shown.map((g) => g.requests));
   const rows = shown.map((g) => h("tr", {},
-    h("td", {}, names ? names.get(g.group) || g.group : g.group || "—"),
+    h("td", {}, g.name || g.group || "—"),
     h("td", { class: "num" }, int(g.requests)),
     h("td", { class: "num" }, short(g.input_tokens + g.output_tokens)),
     h("td", { class: "num" }, usd(g.cost_usd)),
@@ -55,28 +55,17 @@ export async function renderOverview(main, params) {
   main.append(h("div", { class: "title" }, h("h1", {}, "Overview"), switcher));
   const body = h("div", { class: "stack" }, h("p", { class: "muted" }, "Loading…"));
   main.append(body);
-  let keys;
-  let byKey;
-  let byModel;
-  let byProvider;
-  let series;
+  let data;
   try {
-    [keys, byKey, byModel, byProvider, series] = await Promise.all([
-      api("GET", "/admin/keys"),
-      api("GET", "/admin/usage" + query({ from, group_by: "key" })),
-      api("GET", "/admin/usage" + query({ from, group_by: "model" })),
-      api("GET", "/admin/usage" + query({ from, group_by: "provider" })),
-      api("GET", "/admin/usage/series" + query({ from, bucket: p.bucket })),
-    ]);
+    data = await api("GET", "/admin/overview" + query({ from, bucket: p.bucket }));
   } catch (err) {
     body.replaceChildren(failure(err));
     return;
   }
-  const t = byKey.totals;
-  const names = new Map(keys.data.map((k) => [k.id, k.name]));
+  const t = data.totals;
   // Every bucket of the period, the empty ones too, so the time axis is even.
-  const size = series.bucket === "day" ? 24 * HOUR : HOUR;
-  const byBucket = new Map(series.points.map((pt) => [pt.bucket_ms, pt]));
+  const size = data.bucket === "day" ? 24 * HOUR : HOUR;
+  const byBucket = new Map(data.points.map((pt) => [pt.bucket_ms, pt]));
   const slots = [];
   for (let ms = Math.floor(from / size) * size; ms <= Date.now(); ms += size) {
     slots.push(byBucket.get(ms) || {
@@ -84,9 +73,9 @@ export async function renderOverview(main, params) {
     });
   }
   const points = slots.map((pt) => ({
-    label: pointLabel(pt.bucket_ms, series.bucket),
+    label: pointLabel(pt.bucket_ms, data.bucket),
     value: pt.requests,
-    title: `${pointLabel(pt.bucket_ms, series.bucket)}: ${int(pt.requests)} requests, ${int(pt.errors)} errors, ${usd(pt.cost_usd)}`,
+    title: `${pointLabel(pt.bucket_ms, data.bucket)}: ${int(pt.requests)} requests, ${int(pt.errors)} errors, ${usd(pt.cost_usd)}`,
   }));
   body.replaceChildren(
     h("div", { class: "stats" },
@@ -96,10 +85,10 @@ export async function renderOverview(main, params) {
       card("Cost", usd(t.cost_usd), t.unpriced_requests ? `${int(t.unpriced_requests)} unpriced` : null),
       card("Error rate", pct(t.errors, t.requests), `${int(t.errors)} errors`)),
     h("section", { class: "card" },
-      h("h2", {}, series.bucket === "day" ? "Requests per day" : "Requests per hour"),
-      barChart(points, `Requests per ${series.bucket}, ${p.label.toLowerCase()}: ${int(t.requests)} in all`)),
+      h("h2", {}, data.bucket === "day" ? "Requests per day" : "Requests per hour"),
+      barChart(points, `Requests per ${data.bucket}, ${p.label.toLowerCase()}: ${int(t.requests)} in all`)),
     h("div", { class: "tops" },
-      top("Top keys", byKey.groups, names),
-      top("Top models", byModel.groups),
-      top("Top providers", byProvider.groups)));
+      top("Top keys", data.top.keys),
+      top("Top models", data.top.models),
+      top("Top providers", data.top.providers)));
 }

@@ -16,6 +16,7 @@
 //! description of all of it is served at `GET /admin/openapi.json`.
 
 mod keys;
+mod overview;
 mod params;
 mod reply;
 mod routes;
@@ -240,6 +241,7 @@ where
         Op::UpdateProject => keys::update_project(app, id, &body).await,
         Op::Usage => usage::totals(app, query).await,
         Op::UsageSeries => usage::series(app, query).await,
+        Op::Overview => overview::overview(app, query).await,
         Op::Logs => usage::logs(app, query).await,
         Op::Providers => Ok(usage::providers(app)),
         Op::OpenApi => Ok(crate::respond::json(StatusCode::OK, OPENAPI.into())),

@@ -115,6 +115,36 @@ async fn a_session_works_the_admin_api_with_its_csrf_token() {
         .unwrap();
     assert_eq!(chat.status(), 200);
 
+    // The overview the console's first page reads, in one request.
+    gw.app.flush_usage();
+    let overview = client()
+        .get(format!(
+            "{base}/admin/overview?from=2020-01-01T00:00:00Z&top=3"
+        ))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overview.status(), 200);
+    let overview: Value = overview.json().await.unwrap();
+    assert_eq!(overview["totals"]["requests"], 1, "{overview}");
+    assert_eq!(overview["bucket"], "hour");
+    let top_key = &overview["top"]["keys"][0];
+    assert_eq!(top_key["name"], "from-the-console", "{overview}");
+    assert_eq!(top_key["group"], made["id"]);
+    assert_eq!(overview["top"]["models"][0]["requests"], 1);
+    assert_eq!(overview["top"]["providers"][0]["group"], "openai");
+    assert_eq!(overview["points"].as_array().unwrap().len(), 1);
+    let bad = client()
+        .get(format!("{base}/admin/overview?top=0"))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let bad: Value = bad.json().await.unwrap();
+    assert_eq!(bad["error"]["param"], "top");
+
     // After logout the cookie opens nothing.
     let out = client()
         .post(format!("{base}/console/logout"))
