@@ -179,6 +179,16 @@ async fn walk(b: Arc<Browser>, server: Arc<Server>) {
         .eval("return document.querySelector('#keys-table tbody tr').dataset.key")
         .await;
     let key_id = key_id.as_str().unwrap().to_owned();
+    if let Some(dir) = &shots {
+        b.shoot(dir, "key-created").await;
+    }
+    // Disabled and enabled again in the page.
+    let row = format!("#keys-table tr[data-key='{key_id}']");
+    b.click(&format!("{row} [data-action=disable]")).await;
+    b.wait_text(&format!("{row} .state"), "disabled").await;
+    assert_eq!(chat(&server, &secret).await, 401, "a disabled key");
+    b.click(&format!("{row} [data-action=enable]")).await;
+    b.wait_text(&format!("{row} .state"), "active").await;
     b.settled("keys").await;
 
     // The key works on the gateway, and its request shows in Logs.
@@ -275,7 +285,6 @@ async fn walk(b: Arc<Browser>, server: Arc<Server>) {
     if let Some(dir) = &shots {
         b.shoot(dir, "keys").await;
     }
-    let row = format!("#keys-table tr[data-key='{key_id}']");
     b.click(&format!("{row} [data-action=revoke]")).await;
     b.click(&format!("{row} [data-action=confirm]")).await;
     b.wait_text(&format!("{row} .state"), "revoked").await;
