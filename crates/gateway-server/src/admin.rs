@@ -1,5 +1,8 @@
 //! The admin API: JSON endpoints for keys, projects, usage, the request log and the
 //! providers, on a listener of its own (loopback by default), behind an admin token.
+//! The same listener serves the operator console (gateway-console) at `/`: its pages,
+//! login and sessions; a console session stands for the token on `/admin/` paths
+//! (with its CSRF token on changes).
 //!
 //! One request, outermost first: the admin token (`Authorization: Bearer`, compared
 //! as SHA-256 digests in constant time; 401 before anything else, so unknown paths
@@ -13,6 +16,7 @@
 //! description of all of it is served at `GET /admin/openapi.json`.
 
 mod keys;
+mod overview;
 mod params;
 mod reply;
 mod routes;
@@ -67,7 +71,7 @@ pub async fn serve(
         max_connections: MAX_CONNECTIONS,
         ..app.conn_limits
     };
-    let stack = admin_stack::<hyper::body::Incoming>(app, token);
+    let stack = admin_stack::<hyper::body::Incoming>(app, token, tls.is_some());
     // The wrong-token throttle keys on the peer.
     let make = move |peer| crate::listen::PeerService::new(stack.clone(), peer);
     let slots = crate::listen::Slots::new(limits.max_connections);
@@ -80,12 +84,16 @@ pub async fn serve(
 /// `connection: close`) → catch panic (a 500 in the admin envelope) → body limit
 /// (1 MiB) → wrong-token throttle (per peer: ten, then one per 6 s; 429 past it) →
 /// `/metrics` (the admin token or the scrape credentials, `observe::scrape`) →
-/// the admin token (gateway-auth's key layer, `Authorization: Bearer`
-/// only; 401 before anything else, so unknown paths reveal nothing) → the route
-/// table and handlers.
+/// the console's gate (gateway-console: its pages and login outside `/admin/`;
+/// security headers on every answer; on `/admin/`, a live console session with, for a
+/// change, its CSRF token, stands for the token) → the admin token (gateway-auth's
+/// key layer, `Authorization: Bearer` only; 401 before anything else, so unknown
+/// API paths reveal nothing) → the route table and handlers. `tls`: the listener
+/// serves HTTPS (the console's cookie is `Secure`, HSTS is sent).
 pub fn admin_stack<B>(
     app: Arc<App>,
     token: AdminToken,
+    tls: bool,
 ) -> impl tower::Service<
     Request<B>,
     Response = http::Response<
@@ -112,6 +120,14 @@ where
         let app = app.clone();
         async move { Ok::<_, std::convert::Infallible>(handle(&app, req).await) }
     });
+    let checked = token.clone();
+    let console = Arc::new(gateway_console::Console::new(tls, move |t| {
+        checked.verify(t)
+    }));
+    let keyed = tower::Layer::layer(
+        &KeyLayer::new(token, KeySources::BearerOnly, TokenReject),
+        handler.clone(),
+    );
     tower::ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -130,8 +146,7 @@ where
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(throttle::ThrottleLayer::default())
         .layer(scrape)
-        .layer(KeyLayer::new(token, KeySources::BearerOnly, TokenReject))
-        .service(handler)
+        .service(console.gate(keyed, handler))
 }
 
 /// tower-http's body limit answers a declared oversize body in plain text; the admin
@@ -226,6 +241,7 @@ where
         Op::UpdateProject => keys::update_project(app, id, &body).await,
         Op::Usage => usage::totals(app, query).await,
         Op::UsageSeries => usage::series(app, query).await,
+        Op::Overview => overview::overview(app, query).await,
         Op::Logs => usage::logs(app, query).await,
         Op::Providers => Ok(usage::providers(app)),
         Op::OpenApi => Ok(crate::respond::json(StatusCode::OK, OPENAPI.into())),

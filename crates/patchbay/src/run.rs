@@ -308,7 +308,9 @@ async fn start_admin(
     };
     let addr = listener.local_addr().map_or(config.admin.listen, |a| a);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!("admin API on {scheme}://{addr}/admin/ (OpenAPI: /admin/openapi.json)");
+    tracing::info!(
+        "admin API on {scheme}://{addr}/admin/ (OpenAPI: /admin/openapi.json); console at {scheme}://{addr}/"
+    );
     tokio::spawn(admin::serve(
         app.clone(),
         listener,

@@ -23,6 +23,7 @@ pub(crate) enum Op {
     UpdateProject,
     Usage,
     UsageSeries,
+    Overview,
     Logs,
     Providers,
     OpenApi,
@@ -45,13 +46,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/admin/projects/{id}"),
     ("GET", "/admin/usage"),
     ("GET", "/admin/usage/series"),
+    ("GET", "/admin/overview"),
     ("GET", "/admin/logs"),
     ("GET", "/admin/providers"),
     ("GET", "/admin/openapi.json"),
 ];
 
 /// The operation of each entry of [`ROUTES`], in the same order.
-const OPS: [Op; 17] = [
+const OPS: [Op; 18] = [
     Op::ListKeys,
     Op::CreateKey,
     Op::GetKey,
@@ -66,6 +68,7 @@ const OPS: [Op; 17] = [
     Op::UpdateProject,
     Op::Usage,
     Op::UsageSeries,
+    Op::Overview,
     Op::Logs,
     Op::Providers,
     Op::OpenApi,

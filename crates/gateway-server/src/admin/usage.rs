@@ -32,7 +32,7 @@ const GROUPS: [GroupBy; 5] = [
 /// Largest page of the request log.
 const MAX_PAGE: i64 = 1000;
 
-fn database(app: &App) -> Result<PathBuf, ApiError> {
+pub(super) fn database(app: &App) -> Result<PathBuf, ApiError> {
     app.database_path().map(PathBuf::from).ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -43,7 +43,7 @@ fn database(app: &App) -> Result<PathBuf, ApiError> {
 }
 
 /// The filter and grouping of a usage query. Default range: everything up to now.
-fn filter(p: &Params) -> Result<(UsageFilter, Option<usize>), ApiError> {
+pub(super) fn filter(p: &Params) -> Result<(UsageFilter, Option<usize>), ApiError> {
     let now = gateway_auth::cache::now_ms();
     let from_ms = p.time_ms("from")?.unwrap_or(0);
     // `to` is exclusive: one past now takes in the current hour.
@@ -62,7 +62,7 @@ fn filter(p: &Params) -> Result<(UsageFilter, Option<usize>), ApiError> {
     Ok((filter, p.choice("group_by", &GROUP_NAMES)?))
 }
 
-fn totals_json(t: &UsageTotals) -> Value {
+pub(super) fn totals_json(t: &UsageTotals) -> Value {
     json!({
         "requests": t.requests,
         "errors": t.errors,
@@ -76,7 +76,7 @@ fn totals_json(t: &UsageTotals) -> Value {
     })
 }
 
-fn add(sum: &mut UsageTotals, t: &UsageTotals) {
+pub(super) fn add(sum: &mut UsageTotals, t: &UsageTotals) {
     sum.requests += t.requests;
     sum.errors += t.errors;
     sum.input_tokens += t.input_tokens;

@@ -6,6 +6,7 @@
 mod admin;
 mod charging;
 mod connections;
+mod console;
 mod dashboard;
 mod endpoints;
 mod failures;
