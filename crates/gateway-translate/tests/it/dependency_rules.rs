@@ -9,8 +9,9 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Workspace crate → the workspace crates it may depend on.
-const ALLOWED: [(&str, &[&str]); 6] = [
+const ALLOWED: [(&str, &[&str]); 7] = [
     ("gateway-protocol", &[]),
+    ("gateway-console", &[]),
     ("gateway-translate", &["gateway-protocol"]),
     ("gateway-auth", &["gateway-protocol"]),
     (
@@ -24,6 +25,7 @@ const ALLOWED: [(&str, &[&str]); 6] = [
             "gateway-translate",
             "gateway-providers",
             "gateway-auth",
+            "gateway-console",
         ],
     ),
     (
