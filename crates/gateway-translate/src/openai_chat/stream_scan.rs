@@ -1,11 +1,12 @@
 //! Chat chunks read by hand: the [`ChunkIn`] view serde would read, for the common
 //! frames (text, reasoning and tool-call deltas, role and finish chunks), several
-//! times faster than serde; what it leaves (usage and error objects, logprobs,
+//! times faster than serde; what it leaves (error objects, logprobs,
 //! floats, escaped keys) goes through the serde views. Texts and arguments, `created`
 //! and unknown strings are recorded as holes for the decoder's
 //! [`Template`](crate::json_text::Template).
 
 use super::stream_view::{ChoiceIn, ChunkIn, DeltaIn, FunctionDeltaIn, ToolCallDeltaIn};
+use super::wire;
 use crate::borrow::Str;
 use crate::json_text::{Fields, Hole, Holes, Scan};
 
@@ -53,9 +54,16 @@ pub(super) fn scan<'a>(data: &'a str, holes: &mut Holes) -> Option<ChunkIn<'a>> 
                     Some(())
                 })?;
             }
-            // Only as `null` (absent): objects are left to serde.
-            "usage" | "error" => {
-                seen.first(if key == "usage" { 5 } else { 6 })?;
+            // The usage chunk ends every stream the gateway asks usage of.
+            "usage" => {
+                seen.first(5)?;
+                if !s.null() {
+                    chunk.usage = Some(Some(scan_usage(s)?));
+                }
+            }
+            // Only as `null` (absent): error objects are left to serde.
+            "error" => {
+                seen.first(6)?;
                 s.null().then_some(())?;
             }
             _ => s.skip_hole(holes)?,
@@ -64,6 +72,76 @@ pub(super) fn scan<'a>(data: &'a str, holes: &mut Holes) -> Option<ChunkIn<'a>> 
     })?;
     s.end()?;
     Some(chunk)
+}
+
+/// `usage`: the token counts, as serde reads [`wire::Usage`] (counts absent are 0,
+/// details absent or `null` are `None`, unknown members are skipped).
+fn scan_usage(s: &mut Scan<'_>) -> Option<wire::Usage> {
+    let mut usage = wire::Usage::default();
+    let mut seen = Fields::default();
+    s.object(|s, key| {
+        match key {
+            "prompt_tokens" => {
+                seen.first(0)?;
+                usage.prompt_tokens = s.u64()?;
+            }
+            "completion_tokens" => {
+                seen.first(1)?;
+                usage.completion_tokens = s.u64()?;
+            }
+            "total_tokens" => {
+                seen.first(2)?;
+                usage.total_tokens = s.u64()?;
+            }
+            "prompt_tokens_details" => {
+                seen.first(3)?;
+                usage.prompt_tokens_details = s.opt(scan_prompt_details)?;
+            }
+            "completion_tokens_details" => {
+                seen.first(4)?;
+                usage.completion_tokens_details = s.opt(scan_completion_details)?;
+            }
+            _ => s.skip()?,
+        }
+        Some(())
+    })?;
+    Some(usage)
+}
+
+fn scan_prompt_details(s: &mut Scan<'_>) -> Option<wire::PromptTokensDetails> {
+    let mut details = wire::PromptTokensDetails::default();
+    let mut seen = Fields::default();
+    s.object(|s, key| {
+        match key {
+            "cached_tokens" => {
+                seen.first(0)?;
+                details.cached_tokens = s.opt(Scan::u64)?;
+            }
+            "cache_write_tokens" => {
+                seen.first(1)?;
+                details.cache_write_tokens = s.opt(Scan::u64)?;
+            }
+            _ => s.skip()?,
+        }
+        Some(())
+    })?;
+    Some(details)
+}
+
+fn scan_completion_details(s: &mut Scan<'_>) -> Option<wire::CompletionTokensDetails> {
+    let mut details = wire::CompletionTokensDetails::default();
+    let mut seen = Fields::default();
+    s.object(|s, key| {
+        match key {
+            "reasoning_tokens" => {
+                seen.first(0)?;
+                details.reasoning_tokens = s.opt(Scan::u64)?;
+            }
+            _ => s.skip()?,
+        }
+        Some(())
+    })?;
+    Some(details)
 }
 
 fn scan_str<'a>(s: &mut Scan<'a>) -> Option<Option<Str<'a>>> {
@@ -206,4 +284,47 @@ fn scan_function<'a>(s: &mut Scan<'a>, holes: &mut Holes) -> Option<FunctionDelt
         Some(())
     })?;
     Some(function)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage_of(frame: &str) -> Option<Option<wire::Usage>> {
+        scan(frame, &mut Holes::default()).map(|chunk| chunk.usage.flatten())
+    }
+
+    #[test]
+    fn the_usage_chunk_is_read_by_hand_as_serde_reads_it() {
+        let frame = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":11,"completion_tokens":3,"total_tokens":14,"prompt_tokens_details":{"cached_tokens":2,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":1,"accepted_prediction_tokens":0}}}"#;
+        let ours = usage_of(frame).expect("read by hand").expect("a usage");
+        let theirs: ChunkIn<'_> = serde_json::from_str(frame).unwrap();
+        let theirs = theirs.usage.flatten().unwrap();
+        assert_eq!(
+            serde_json::to_value(&ours).unwrap(),
+            serde_json::to_value(&theirs).unwrap()
+        );
+        assert_eq!(ours.prompt_tokens_details.unwrap().cached_tokens, Some(2));
+        // Details that are null, and usage that is null.
+        let nulls = r#"{"choices":[],"usage":{"prompt_tokens":1,"prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":null}}}"#;
+        let usage = usage_of(nulls).unwrap().unwrap();
+        assert!(usage.prompt_tokens_details.is_none());
+        assert_eq!(
+            usage.completion_tokens_details.unwrap().reasoning_tokens,
+            None
+        );
+        assert!(matches!(
+            usage_of(r#"{"choices":[],"usage":null}"#),
+            Some(None)
+        ));
+        // What serde would refuse or read otherwise is left to it.
+        for odd in [
+            r#"{"usage":{"prompt_tokens":1.5}}"#,
+            r#"{"usage":{"prompt_tokens":-1}}"#,
+            r#"{"usage":{"prompt_tokens":1,"prompt_tokens":2}}"#,
+            r#"{"usage":{"prompt_tokens":null}}"#,
+        ] {
+            assert!(usage_of(odd).is_none(), "{odd}");
+        }
+    }
 }
