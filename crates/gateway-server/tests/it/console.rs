@@ -135,6 +135,13 @@ async fn a_session_works_the_admin_api_with_its_csrf_token() {
     assert_eq!(overview["top"]["models"][0]["requests"], 1);
     assert_eq!(overview["top"]["providers"][0]["group"], "openai");
     assert_eq!(overview["points"].as_array().unwrap().len(), 1);
+    // Latency from the request log: the one (unstreamed) request, no first token.
+    let total = &overview["latency"]["total"];
+    assert_eq!(total["samples"], 1, "{overview}");
+    assert!(total["p50_ms"].as_i64().is_some() && total["p50_ms"] == total["p95_ms"]);
+    let first = &overview["latency"]["first_token"];
+    assert_eq!(first["samples"], 0, "{overview}");
+    assert_eq!(first["p50_ms"], Value::Null);
     let bad = client()
         .get(format!("{base}/admin/overview?top=0"))
         .header(header::COOKIE, &cookie)

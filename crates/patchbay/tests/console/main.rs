@@ -283,6 +283,19 @@ async fn walk(b: Arc<Browser>, server: Arc<Server>) {
     }
     b.settled("usage").await;
 
+    // Overview's latency from the request log: the median of the requests above.
+    b.open(&format!("{site}/#/overview?period=day")).await;
+    b.wait_page("overview").await;
+    b.wait_text("main .stats", "Latency p50").await;
+    let latency = b
+        .eval("return [...document.querySelectorAll('main .stats .card')].pop().previousElementSibling.textContent")
+        .await;
+    let latency = latency.as_str().unwrap();
+    assert!(
+        latency.contains(" ms") && latency.contains("3 successful requests"),
+        "{latency}"
+    );
+
     // Screenshots of the pages with traffic in them, desktop and phone.
     if let Some(dir) = &shots {
         b.shoot(dir, "log-detail").await;
