@@ -39,6 +39,7 @@
 
 mod batch;
 mod inbox;
+pub mod latency;
 mod names;
 pub mod query;
 mod writer;

@@ -1,5 +1,5 @@
 // The console's entry point: the session check, the login or the pages, and the
-// hash router (#/overview, #/keys, #/logs?model=...).
+// hash router (#/overview, #/usage, #/keys, #/logs?model=...).
 
 import { api, onSessionLost, setCsrf } from "./api.js";
 import { toast } from "./dom.js";
@@ -7,9 +7,11 @@ import { renderLogin } from "./login.js";
 import { renderOverview } from "./overview.js";
 import { renderKeys } from "./keys.js";
 import { renderLogs } from "./logs.js";
+import { renderUsage } from "./usage.js";
 
 const PAGES = {
   overview: { title: "Overview", render: renderOverview },
+  usage: { title: "Usage", render: renderUsage },
   keys: { title: "Keys", render: renderKeys },
   logs: { title: "Logs", render: renderLogs },
 };

@@ -1,5 +1,6 @@
-// Overview: requests, tokens, cost and error rate over the last hour, day or 30
-// days, requests per hour (or day) as a chart, and the top keys, models and
+// Overview: requests, tokens, cost, error rate and latency (p50 and p95 of the
+// whole request and of the first token, from the request log) over the last hour,
+// day or 30 days, requests per hour (or day) as a chart, and the top keys, models and
 // providers: one request (GET /admin/overview, from the usage rollups).
 
 import { api, query } from "./api.js";
@@ -18,6 +19,13 @@ function card(label, value, detail) {
     h("h3", {}, label),
     h("p", { class: "value" }, value),
     detail ? h("p", { class: "muted small" }, detail) : null);
+}
+
+/** A latency card: the median, with the 95th percentile and the sample count. */
+function latencyCard(label, l, what) {
+  const ms = (v) => (v === null ? "—" : int(v) + " ms");
+  return card(label, ms(l.p50_ms),
+    l.samples ? `p95 ${ms(l.p95_ms)} · ${int(l.samples)} ${what}` : `no ${what}`);
 }
 
 function top(title, groups) {
@@ -83,7 +91,9 @@ export async function renderOverview(main, params) {
       card("Tokens", short(t.input_tokens + t.output_tokens),
         `${short(t.input_tokens)} in · ${short(t.output_tokens)} out`),
       card("Cost", usd(t.cost_usd), t.unpriced_requests ? `${int(t.unpriced_requests)} unpriced` : null),
-      card("Error rate", pct(t.errors, t.requests), `${int(t.errors)} errors`)),
+      card("Error rate", pct(t.errors, t.requests), `${int(t.errors)} errors`),
+      latencyCard("Latency p50", data.latency.total, "successful requests"),
+      latencyCard("First token p50", data.latency.first_token, "streamed requests")),
     h("section", { class: "card" },
       h("h2", {}, data.bucket === "day" ? "Requests per day" : "Requests per hour"),
       barChart(points, `Requests per ${data.bucket}, ${p.label.toLowerCase()}: ${int(t.requests)} in all`)),

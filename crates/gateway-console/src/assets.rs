@@ -41,6 +41,7 @@ pub const ALL: &[Asset] = &[
     asset!("overview.js", JS),
     asset!("keys.js", JS),
     asset!("logs.js", JS),
+    asset!("usage.js", JS),
     asset!("icon.svg", SVG),
 ];
 

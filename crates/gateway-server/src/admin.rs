@@ -15,6 +15,7 @@
 //! field (`policy.limits.rmp`) or query parameter, 404 an unknown id. The OpenAPI 3.1
 //! description of all of it is served at `GET /admin/openapi.json`.
 
+mod export;
 mod keys;
 mod overview;
 mod params;
@@ -241,6 +242,7 @@ where
         Op::UpdateProject => keys::update_project(app, id, &body).await,
         Op::Usage => usage::totals(app, query).await,
         Op::UsageSeries => usage::series(app, query).await,
+        Op::UsageExport => export::export(app, query).await,
         Op::Overview => overview::overview(app, query).await,
         Op::Logs => usage::logs(app, query).await,
         Op::Providers => Ok(usage::providers(app)),

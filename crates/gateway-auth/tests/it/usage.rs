@@ -386,6 +386,51 @@ fn the_request_log_pages_newest_first_and_filters() {
 }
 
 #[test]
+fn latency_percentiles_are_nearest_rank_over_successful_requests_in_the_range() {
+    let db = TempDb::new("latency");
+    let (writer, thread) = start(&db);
+    for i in 0..20 {
+        let mut r = record(i, FEB_1 + i as i64 * 1_000);
+        r.total_ms = 10 * (i as i64 + 1);
+        // Streamed: 0, 4, 8, 12, 16; their first bytes after 1, 5, 9, 13, 17 ms.
+        r.ttfb_ms = Some(i as i64 + 1);
+        writer.record(r);
+    }
+    // Failures are left out, however slow.
+    let mut failed = record(20, FEB_1 + 500);
+    failed.status = 502;
+    failed.total_ms = 60_000;
+    writer.record(failed);
+    let mut broken = record(21, FEB_1 + 600);
+    broken.streamed = true;
+    broken.error_kind = Some("stream_broken".into());
+    broken.ttfb_ms = Some(50_000);
+    broken.total_ms = 60_000;
+    writer.record(broken);
+    assert!(writer.shutdown());
+    thread.join();
+    let conn = migrate::open(&db.path()).unwrap();
+
+    let l = usage::latency::latency(&conn, FEB_1, FEB_1 + HOUR).unwrap();
+    // Twenty totals, 10..=200: rank 10 is 100, rank 19 is 190.
+    assert_eq!(l.total.samples, 20);
+    assert_eq!((l.total.p50_ms, l.total.p95_ms), (Some(100), Some(190)));
+    // Five streamed: rank 3 is 9, rank 5 is 17.
+    assert_eq!(l.first_token.samples, 5);
+    assert_eq!(
+        (l.first_token.p50_ms, l.first_token.p95_ms),
+        (Some(9), Some(17))
+    );
+    // The range: the first ten seconds only (totals 10..=100, streamed 1, 5, 9).
+    let l = usage::latency::latency(&conn, FEB_1, FEB_1 + 10_000).unwrap();
+    assert_eq!(l.total.samples, 10);
+    assert_eq!((l.total.p50_ms, l.total.p95_ms), (Some(50), Some(100)));
+    assert_eq!(l.first_token.p50_ms, Some(5));
+    let none = usage::latency::latency(&conn, FEB_1 + DAY, FEB_1 + 2 * DAY).unwrap();
+    assert_eq!(none, usage::latency::Latency::default());
+}
+
+#[test]
 fn pruning_deletes_old_requests_and_keeps_rollups() {
     let db = TempDb::new("prune");
     let (writer, thread) = start(&db);

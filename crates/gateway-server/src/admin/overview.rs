@@ -1,7 +1,11 @@
 //! `GET /admin/overview`: what the console's Overview page shows, in one request: the
 //! totals over a range, its largest keys (with their names), models and providers, and
-//! its series per hour or day, all from the hourly rollups on one read connection.
+//! its series per hour or day, all from the hourly rollups on one read connection; and
+//! the latency percentiles over the range from the request log (gateway-auth's
+//! `usage::latency`: nearest rank over successful requests; time to first token from
+//! streamed ones).
 
+use gateway_auth::usage::latency::{self, Percentiles};
 use gateway_auth::usage::query::{self, Bucket, GroupBy, UsageGroup};
 use gateway_translate::time::format_rfc3339;
 use serde_json::{Value, json};
@@ -33,6 +37,10 @@ fn top_json(groups: &[UsageGroup], top: usize, names: &[(String, String)]) -> Va
     Value::Array(list)
 }
 
+fn percentiles_json(p: &Percentiles) -> Value {
+    json!({ "samples": p.samples, "p50_ms": p.p50_ms, "p95_ms": p.p95_ms })
+}
+
 /// `GET /admin/overview`.
 pub(crate) async fn overview(app: &App, q: Option<&str>) -> Result<Answer, ApiError> {
     let p = Params::parse(q, &["from", "to", "bucket", "top"])?;
@@ -45,17 +53,18 @@ pub(crate) async fn overview(app: &App, q: Option<&str>) -> Result<Answer, ApiEr
     let path = database(app)?;
     let store = app.key_store().cloned();
     let f = range.clone();
-    let (groups, points, names) = blocking(move || {
+    let (groups, points, names, latency) = blocking(move || {
         let conn = gateway_auth::migrate::open(&path)?;
         let groups = [GroupBy::Key, GroupBy::Model, GroupBy::Provider]
             .map(|g| query::totals(&conn, &f, Some(g)));
         let [keys, models, providers] = groups;
         let points = query::series(&conn, &f, bucket, None)?;
+        let latency = latency::latency(&conn, f.from_ms, f.to_ms)?;
         let names: Vec<(String, String)> = match store {
             Some(store) => store.list()?.into_iter().map(|k| (k.id, k.name)).collect(),
             None => Vec::new(),
         };
-        Ok(([keys?, models?, providers?], points, names))
+        Ok(([keys?, models?, providers?], points, names, latency))
     })
     .await?;
     let mut sum = gateway_auth::usage::query::UsageTotals::default();
@@ -84,5 +93,9 @@ pub(crate) async fn overview(app: &App, q: Option<&str>) -> Result<Answer, ApiEr
             "providers": top_json(&groups[2], top, &[]),
         },
         "points": points,
+        "latency": {
+            "total": percentiles_json(&latency.total),
+            "first_token": percentiles_json(&latency.first_token),
+        },
     })))
 }

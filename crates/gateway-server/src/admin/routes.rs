@@ -23,6 +23,7 @@ pub(crate) enum Op {
     UpdateProject,
     Usage,
     UsageSeries,
+    UsageExport,
     Overview,
     Logs,
     Providers,
@@ -46,6 +47,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/admin/projects/{id}"),
     ("GET", "/admin/usage"),
     ("GET", "/admin/usage/series"),
+    ("GET", "/admin/usage/export.csv"),
     ("GET", "/admin/overview"),
     ("GET", "/admin/logs"),
     ("GET", "/admin/providers"),
@@ -53,7 +55,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 ];
 
 /// The operation of each entry of [`ROUTES`], in the same order.
-const OPS: [Op; 18] = [
+const OPS: [Op; 19] = [
     Op::ListKeys,
     Op::CreateKey,
     Op::GetKey,
@@ -68,6 +70,7 @@ const OPS: [Op; 18] = [
     Op::UpdateProject,
     Op::Usage,
     Op::UsageSeries,
+    Op::UsageExport,
     Op::Overview,
     Op::Logs,
     Op::Providers,

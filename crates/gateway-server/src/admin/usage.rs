@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::respond::Answer;
 
 /// The filters every usage query takes.
-const FILTERS: [&str; 7] = [
+pub(super) const FILTERS: [&str; 7] = [
     "from", "to", "key", "project", "model", "provider", "group_by",
 ];
 
@@ -89,12 +89,89 @@ pub(super) fn add(sum: &mut UsageTotals, t: &UsageTotals) {
 
 /// A group's value for people: `day` groups (their start in Unix ms) as dates.
 fn group_label(group: Option<usize>, value: &str) -> Value {
+    Value::String(group_text(group, value))
+}
+
+fn group_text(group: Option<usize>, value: &str) -> String {
     if group.map(|g| GROUPS[g]) == Some(GroupBy::Day) {
         if let Some(secs) = value.parse::<u64>().ok().map(|ms| ms / 1000) {
-            return Value::String(format_rfc3339(secs)[..10].to_owned());
+            return format_rfc3339(secs)[..10].to_owned();
         }
     }
-    Value::String(value.to_owned())
+    value.to_owned()
+}
+
+/// One row of a grouped usage table: the group's value for people (a date for
+/// `day`), the key's or project's name where it has one, and its totals.
+pub(super) struct TableRow {
+    pub group: String,
+    pub name: Option<String>,
+    pub totals: UsageTotals,
+}
+
+/// A usage table: the range, the grouping (an index of [`GROUP_NAMES`]), the rows
+/// (largest cost first; none when ungrouped) and their sum.
+pub(super) struct Table {
+    pub filter: UsageFilter,
+    pub group: Option<usize>,
+    pub rows: Vec<TableRow>,
+    pub sum: UsageTotals,
+}
+
+impl Table {
+    pub fn group_name(&self) -> Option<&'static str> {
+        self.group.map(|g| GROUP_NAMES[g])
+    }
+}
+
+/// The totals over the range of `p`, per group, with names: what `GET /admin/usage`
+/// and its CSV export both show, from one read of the rollups.
+pub(super) async fn table(app: &App, p: &Params) -> Result<Table, ApiError> {
+    let (filter, group) = filter(p)?;
+    let by = group.map(|g| GROUPS[g]);
+    let path = database(app)?;
+    let store = app.key_store().cloned();
+    let f = filter.clone();
+    let (groups, names) = blocking(move || {
+        let conn = gateway_auth::migrate::open(&path)?;
+        let groups = query::totals(&conn, &f, by)?;
+        let names: Vec<(String, String)> = match (by, store) {
+            (Some(GroupBy::Key), Some(store)) => {
+                store.list()?.into_iter().map(|k| (k.id, k.name)).collect()
+            }
+            (Some(GroupBy::Project), Some(store)) => store
+                .list_projects()?
+                .into_iter()
+                .map(|p| (p.id, p.name))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok((groups, names))
+    })
+    .await?;
+    let mut sum = UsageTotals::default();
+    let mut rows = Vec::with_capacity(groups.len());
+    for g in &groups {
+        add(&mut sum, &g.totals);
+        let name = names
+            .iter()
+            .find(|(id, _)| *id == g.group)
+            .map(|(_, name)| name.clone());
+        rows.push(TableRow {
+            group: group_text(group, &g.group),
+            name,
+            totals: g.totals,
+        });
+    }
+    if group.is_none() {
+        rows.clear();
+    }
+    Ok(Table {
+        filter,
+        group,
+        rows,
+        sum,
+    })
 }
 
 fn range_json(f: &UsageFilter, group: Option<usize>) -> Value {
@@ -106,30 +183,25 @@ fn range_json(f: &UsageFilter, group: Option<usize>) -> Value {
 }
 
 /// `GET /admin/usage`: totals over the range, overall and per group (largest cost
-/// first).
+/// first; a key or project group with its `name`).
 pub(crate) async fn totals(app: &App, q: Option<&str>) -> Result<Answer, ApiError> {
     let p = Params::parse(q, &FILTERS)?;
-    let (filter, group) = filter(&p)?;
-    let path = database(app)?;
-    let f = filter.clone();
-    let groups = blocking(move || {
-        let conn = gateway_auth::migrate::open(&path)?;
-        Ok(query::totals(&conn, &f, group.map(|g| GROUPS[g]))?)
-    })
-    .await?;
-    let mut sum = UsageTotals::default();
-    let mut data = Vec::with_capacity(groups.len());
-    for g in &groups {
-        add(&mut sum, &g.totals);
-        let mut v = totals_json(&g.totals);
-        if group.is_some() {
-            v["group"] = group_label(group, &g.group);
-        }
-        data.push(v);
-    }
-    let mut out = range_json(&filter, group);
-    out["totals"] = totals_json(&sum);
-    out["groups"] = Value::Array(if group.is_some() { data } else { Vec::new() });
+    let t = table(app, &p).await?;
+    let data: Vec<Value> = t
+        .rows
+        .iter()
+        .map(|r| {
+            let mut v = totals_json(&r.totals);
+            v["group"] = json!(r.group);
+            if let Some(name) = &r.name {
+                v["name"] = json!(name);
+            }
+            v
+        })
+        .collect();
+    let mut out = range_json(&t.filter, t.group);
+    out["totals"] = totals_json(&t.sum);
+    out["groups"] = Value::Array(data);
     Ok(ok(&out))
 }
 

@@ -416,6 +416,7 @@ async fn projects_group_their_keys_usage() {
     a.gw.app.flush_usage();
     let (_, usage) = a.get("/admin/usage?group_by=project").await;
     assert_eq!(usage["groups"][0]["group"], pid.as_str(), "{usage}");
+    assert_eq!(usage["groups"][0]["name"], "team", "{usage}");
     let (_, usage) = a.get(&format!("/admin/usage?project={pid}")).await;
     assert_eq!(usage["totals"]["requests"], 1);
 }

@@ -4,7 +4,8 @@
 //!
 //! One walk through it: a wrong login token refused, the login, a key created in the
 //! page and used by an HTTP client, its request in Logs with its details, the key
-//! revoked in the page and its next request refused (401), a change with a wrong or
+//! revoked in the page and its next request refused (401), its usage by key and by
+//! model in Usage and the CSV link returning the table's rows, a change with a wrong or
 //! missing CSRF token refused (403), logout; every page at 375 px and on a desktop
 //! without horizontal overflow, and no page with a browser error (uncaught
 //! exceptions, console errors and CSP violations from the page's own collector,
@@ -229,6 +230,72 @@ async fn walk(b: Arc<Browser>, server: Arc<Server>) {
     );
     b.settled("logs").await;
 
+    // Usage: the key's three requests in the table by key, with its name; switched to
+    // by model with its button; the CSV link returns what the table shows (fetched in
+    // the page, with the session's cookie).
+    b.open(&format!("{site}/#/usage")).await;
+    b.wait_page("usage").await;
+    b.wait_text("#usage-table", "browser-key").await;
+    let by_key = b
+        .eval("return document.querySelector('#usage-table tbody tr').textContent")
+        .await;
+    assert!(
+        by_key.as_str().unwrap().contains(&key_id),
+        "{by_key} has the key's id"
+    );
+    b.click("#usage-groups [data-group=model]").await;
+    b.wait_text("#usage-table", "mock-echo").await;
+    b.wait_page("usage").await;
+    let cells = b
+        .eval(
+            "return [...document.querySelectorAll('#usage-table tbody tr')]
+               .map((tr) => [...tr.cells].map((td) => td.textContent))",
+        )
+        .await;
+    assert_eq!(cells[0][0], json!("mock-echo"), "{cells}");
+    assert_eq!(cells[0][1], json!("3"), "{cells}");
+    let csv = b
+        .eval_async(
+            "const done = arguments[0];
+             const a = document.getElementById('usage-csv');
+             fetch(a.href).then(async (r) => done([r.status,
+               r.headers.get('content-disposition'), await r.text(), a.hasAttribute('download')]));",
+            vec![],
+        )
+        .await;
+    assert_eq!(csv[0], json!(200), "{csv}");
+    let disposition = csv[1].as_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"usage-by-model-"),
+        "{disposition}"
+    );
+    let text = csv[2].as_str().unwrap();
+    let records: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        records[0],
+        "group,name,requests,input_tokens,output_tokens,cost_usd,errors"
+    );
+    assert_eq!(records.len(), 1 + cells.as_array().unwrap().len(), "{text}");
+    assert!(records[1].starts_with("mock-echo,,3,"), "{text}");
+    assert_eq!(csv[3], json!(true), "the link is a download");
+    if let Some(dir) = &shots {
+        b.shoot(dir, "usage").await;
+    }
+    b.settled("usage").await;
+
+    // Overview's latency from the request log: the median of the requests above.
+    b.open(&format!("{site}/#/overview?period=day")).await;
+    b.wait_page("overview").await;
+    b.wait_text("main .stats", "Latency p50").await;
+    let latency = b
+        .eval("return [...document.querySelectorAll('main .stats .card')].pop().previousElementSibling.textContent")
+        .await;
+    let latency = latency.as_str().unwrap();
+    assert!(
+        latency.contains(" ms") && latency.contains("3 successful requests"),
+        "{latency}"
+    );
+
     // Screenshots of the pages with traffic in them, desktop and phone.
     if let Some(dir) = &shots {
         b.shoot(dir, "log-detail").await;
@@ -236,7 +303,7 @@ async fn walk(b: Arc<Browser>, server: Arc<Server>) {
         b.wait_page("overview").await;
         b.shoot(dir, "overview").await;
     }
-    for page in ["overview", "keys", "logs"] {
+    for page in ["overview", "usage", "keys", "logs"] {
         b.resize(375, 812).await;
         b.open(&format!("{site}/#/{page}")).await;
         b.wait_page(page).await;
