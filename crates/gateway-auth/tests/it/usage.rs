@@ -426,6 +426,17 @@ fn latency_percentiles_are_nearest_rank_over_successful_requests_in_the_range() 
     assert_eq!(l.total.samples, 10);
     assert_eq!((l.total.p50_ms, l.total.p95_ms), (Some(50), Some(100)));
     assert_eq!(l.first_token.p50_ms, Some(5));
+    // Capped: the latest five successful (totals 160..=200), the latest two streamed
+    // (first bytes 13 and 17).
+    let l = usage::latency::latency_of_latest(&conn, FEB_1, FEB_1 + HOUR, 5).unwrap();
+    assert_eq!(l.total.samples, 5);
+    assert_eq!((l.total.p50_ms, l.total.p95_ms), (Some(180), Some(200)));
+    let l = usage::latency::latency_of_latest(&conn, FEB_1, FEB_1 + HOUR, 2).unwrap();
+    assert_eq!(l.first_token.samples, 2);
+    assert_eq!(
+        (l.first_token.p50_ms, l.first_token.p95_ms),
+        (Some(13), Some(17))
+    );
     let none = usage::latency::latency(&conn, FEB_1 + DAY, FEB_1 + 2 * DAY).unwrap();
     assert_eq!(none, usage::latency::Latency::default());
 }
