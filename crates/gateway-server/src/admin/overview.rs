@@ -7,12 +7,11 @@
 
 use gateway_auth::usage::latency::{self, Percentiles};
 use gateway_auth::usage::query::{self, Bucket, GroupBy, UsageGroup};
-use gateway_translate::time::format_rfc3339;
 use serde_json::{Value, json};
 
 use super::params::Params;
 use super::reply::{ApiError, blocking, ok};
-use super::usage::{add, database, filter, totals_json};
+use super::usage::{add, database, filter, point_json, totals_json};
 use crate::app::App;
 use crate::respond::Answer;
 
@@ -71,17 +70,7 @@ pub(crate) async fn overview(app: &App, q: Option<&str>) -> Result<Answer, ApiEr
     for g in &groups[0] {
         add(&mut sum, &g.totals);
     }
-    let points: Vec<Value> = points
-        .iter()
-        .map(|pt| {
-            let mut v = totals_json(&pt.totals);
-            v["bucket_ms"] = json!(pt.bucket_ms);
-            v["bucket"] = json!(format_rfc3339(
-                u64::try_from(pt.bucket_ms / 1000).unwrap_or(0)
-            ));
-            v
-        })
-        .collect();
+    let points: Vec<Value> = points.iter().map(point_json).collect();
     Ok(ok(&json!({
         "from_ms": range.from_ms,
         "to_ms": range.to_ms,

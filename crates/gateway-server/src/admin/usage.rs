@@ -76,6 +76,16 @@ pub(super) fn totals_json(t: &UsageTotals) -> Value {
     })
 }
 
+/// One point of a series: its totals and its bucket's start (ms and RFC 3339).
+pub(super) fn point_json(pt: &query::UsagePoint) -> Value {
+    let mut v = totals_json(&pt.totals);
+    v["bucket_ms"] = json!(pt.bucket_ms);
+    v["bucket"] = json!(format_rfc3339(
+        u64::try_from(pt.bucket_ms / 1000).unwrap_or(0)
+    ));
+    v
+}
+
 pub(super) fn add(sum: &mut UsageTotals, t: &UsageTotals) {
     sum.requests += t.requests;
     sum.errors += t.errors;
@@ -226,11 +236,7 @@ pub(crate) async fn series(app: &App, q: Option<&str>) -> Result<Answer, ApiErro
     let data: Vec<Value> = points
         .iter()
         .map(|pt| {
-            let mut v = totals_json(&pt.totals);
-            v["bucket_ms"] = json!(pt.bucket_ms);
-            v["bucket"] = json!(format_rfc3339(
-                u64::try_from(pt.bucket_ms / 1000).unwrap_or(0)
-            ));
+            let mut v = point_json(pt);
             if group.is_some() {
                 v["group"] = group_label(group, &pt.group);
             }
