@@ -41,6 +41,9 @@ pub enum AuthError {
         /// The id or name given.
         id: String,
     },
+    /// The master key or a sealed value.
+    #[error("sealed secrets: {0}")]
+    Vault(#[from] crate::vault::VaultError),
     /// A value given by the operator is not acceptable; `field` names it.
     #[error("{field}: {message}")]
     Invalid {

@@ -78,7 +78,8 @@ impl DeclaredKey {
 /// Every key a gateway accepts: the declared ones, then the database's.
 #[derive(Debug, Default)]
 pub struct Keys {
-    declared: HashMap<[u8; 32], Arc<Entry>>,
+    /// Replaced whole when the config file is reloaded.
+    declared: arc_swap::ArcSwap<HashMap<[u8; 32], Arc<Entry>>>,
     store: Option<Arc<KeyStore>>,
 }
 
@@ -86,11 +87,16 @@ impl Keys {
     /// The declared keys (a later duplicate digest replaces an earlier one) and the
     /// database's, when there is a database.
     pub fn new(declared: &[DeclaredKey], store: Option<Arc<KeyStore>>) -> Keys {
-        let declared = declared
-            .iter()
-            .map(|k| (k.digest, Arc::new(k.entry())))
-            .collect();
-        Keys { declared, store }
+        Keys {
+            declared: arc_swap::ArcSwap::from_pointee(entries(declared)),
+            store,
+        }
+    }
+
+    /// Replaces the declared keys (a config reload): a request that already
+    /// authenticated keeps its entry; the next one sees the new set.
+    pub fn replace_declared(&self, declared: &[DeclaredKey]) {
+        self.declared.store(Arc::new(entries(declared)));
     }
 
     /// The entry of `presented`, or why it is refused, from memory: never blocks.
@@ -98,8 +104,9 @@ impl Keys {
     /// A key made by another process since the last refresh is unknown until a
     /// [`Keys::catch_up`].
     pub fn authenticate(&self, presented: &str) -> Result<Arc<Entry>, Refusal> {
-        if !self.declared.is_empty() {
-            if let Some(entry) = self.declared.get(&secret::digest(presented)) {
+        let declared = self.declared.load();
+        if !declared.is_empty() {
+            if let Some(entry) = declared.get(&secret::digest(presented)) {
                 return Ok(Arc::clone(entry));
             }
         }
@@ -122,8 +129,15 @@ impl Keys {
 
     /// How many keys the config file declares.
     pub fn declared_len(&self) -> usize {
-        self.declared.len()
+        self.declared.load().len()
     }
+}
+
+fn entries(declared: &[DeclaredKey]) -> HashMap<[u8; 32], Arc<Entry>> {
+    declared
+        .iter()
+        .map(|k| (k.digest, Arc::new(k.entry())))
+        .collect()
 }
 
 /// Why a presented key is refused, in words for the caller (public ids only).
@@ -237,6 +251,20 @@ mod tests {
         assert!(DeclaredKey::from_sha256_hex("x", "abc", vec![]).is_err());
         let upper = secret::digest_hex("s").to_uppercase();
         assert!(DeclaredKey::from_sha256_hex("x", &upper, vec![]).is_ok());
+    }
+
+    #[test]
+    fn replaced_declared_keys_take_effect_for_the_next_lookup() {
+        let k = keys();
+        let before = k.authenticate("pbk_dev").unwrap();
+        k.replace_declared(&[DeclaredKey::from_secret("new", "pbk_new", vec![])]);
+        assert_eq!(k.authenticate("pbk_dev"), Err(Refusal::Unknown));
+        assert_eq!(k.authenticate("pbk_new").unwrap().name, "new");
+        assert_eq!(k.declared_len(), 1);
+        assert_eq!(
+            before.name, "dev",
+            "an entry already handed out stays whole"
+        );
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

@@ -17,7 +17,9 @@ pub mod limits;
 pub mod migrate;
 pub mod policy;
 pub mod secret;
+pub mod upstreams;
 pub mod usage;
+pub mod vault;
 
 pub use admin_token::AdminToken;
 pub use identity::{DeclaredKey, KeySources, Keys, presented_key, refusal_message};
@@ -34,4 +36,6 @@ pub use limits::{
     Refused, Reservation, Scope,
 };
 pub use policy::{KeyPolicy, Limits, MaxTokensMode, Metadata, Subject};
+pub use upstreams::{KeyChange, StoredUpstream, UpstreamStore};
 pub use usage::{UsageRecord, UsageWriter};
+pub use vault::{MasterKey, Vault, VaultError};

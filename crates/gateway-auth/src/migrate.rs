@@ -15,6 +15,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "002_request_rows",
         include_str!("schema/002_request_rows.sql"),
     ),
+    (
+        "003_runtime_providers",
+        include_str!("schema/003_runtime_providers.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) the database at `path` and brings its schema up to date.
