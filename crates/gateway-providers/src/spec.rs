@@ -45,6 +45,23 @@ impl ProviderKind {
             ProviderKind::Mock => "mock",
         }
     }
+
+    /// Every kind, in the order a list of them shows.
+    pub const ALL: [ProviderKind; 7] = [
+        ProviderKind::OpenAi,
+        ProviderKind::Anthropic,
+        ProviderKind::Gemini,
+        ProviderKind::AzureOpenAi,
+        ProviderKind::Ollama,
+        ProviderKind::OpenAiCompatible,
+        ProviderKind::Mock,
+    ];
+
+    /// The API root used when a provider of this kind names none (`None`: it must
+    /// name one, or a preset does, or it needs none).
+    pub fn default_base_url(self) -> Option<&'static str> {
+        crate::routes::default_base(self)
+    }
 }
 
 /// How an OpenAI-compatible provider departs from OpenAI. Data for the server and

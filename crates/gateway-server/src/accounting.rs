@@ -351,6 +351,7 @@ impl Ticket {
             .unwrap_or(&self.record.requested_model);
         let cost = self
             .app
+            .table()
             .catalog
             .lookup(model)
             .and_then(|m| m.prices.cost(&usage));

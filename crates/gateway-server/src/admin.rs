@@ -19,6 +19,7 @@ mod export;
 mod keys;
 mod overview;
 mod params;
+mod providers;
 mod reply;
 mod routes;
 mod throttle;
@@ -245,7 +246,15 @@ where
         Op::UsageExport => export::export(app, query).await,
         Op::Overview => overview::overview(app, query).await,
         Op::Logs => usage::logs(app, query).await,
-        Op::Providers => Ok(usage::providers(app)),
+        Op::Providers => providers::list(app).await,
+        Op::ProviderPresets => Ok(providers::presets()),
+        Op::CreateProvider => providers::create(app, &body).await,
+        Op::UpdateProvider => providers::update(app, &id, &body).await,
+        Op::RemoveProvider => providers::remove(app, &id).await,
+        Op::TestProvider => providers::test(app, &id).await,
+        Op::ProviderModels => providers::models(app, &id).await,
+        Op::ConfigStatus => Ok(providers::status(app)),
+        Op::ReloadConfig => providers::reload(app).await,
         Op::OpenApi => Ok(crate::respond::json(StatusCode::OK, OPENAPI.into())),
     };
     // Read whole: the connection can be reused whatever the answer.

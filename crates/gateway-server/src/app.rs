@@ -1,24 +1,28 @@
 //! The server's shared state, built once from a [`Config`]: providers, routes,
 //! catalogue, keys and cool-downs.
 
-use foldhash::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use gateway_providers::{HttpClient, Provider, ProviderConfig};
+use gateway_providers::{HttpClient, ProviderConfig};
 
-use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
-use crate::routing::{Cooldown, Router};
+use crate::routing::Cooldown;
+use crate::table::Table;
 
 /// Everything a request handler reads. Shared behind an `Arc`; immutable but for
 /// the cool-down table, the request counter and the draining flag.
 pub struct App {
-    pub(crate) providers: HashMap<String, Provider>,
-    pub(crate) router: Router,
-    pub(crate) catalog: Catalog,
+    /// Providers, routes and catalogue: replaced whole by a reload.
+    table: arc_swap::ArcSwap<Table>,
+    /// The upstream connection pool every table's providers share.
+    client: HttpClient,
+    /// The config file's last good configuration, and what reloads did.
+    pub(crate) reload: crate::reload::ReloadState,
+    /// Providers added at runtime (in the database), when there is a database.
+    pub(crate) upstreams: Option<gateway_auth::UpstreamStore>,
     /// Every key the gateway accepts: the config file's and the database's.
     pub(crate) keys: Arc<gateway_auth::Keys>,
     /// Rates, quotas and budgets of keys and projects.
@@ -51,7 +55,7 @@ pub struct App {
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")
-            .field("providers", &self.providers.keys().collect::<Vec<_>>())
+            .field("table", &self.table.load().generation)
             .field("max_body_bytes", &self.max_body_bytes)
             .finish_non_exhaustive()
     }
@@ -89,11 +93,21 @@ impl App {
         let (writer, thread) =
             gateway_auth::UsageWriter::start(&path, writer_config).map_err(db_error)?;
         let mut app = App::with_keys(config, Some(Arc::new(db)))?;
+        app.upstreams = Some(open_upstreams(config, &path, scratch.is_some()).map_err(db_error)?);
         app.limiter = Arc::new(limiter);
         app.usage = Some(writer);
         app.usage_thread = std::sync::Mutex::new(Some(thread));
         app._scratch = scratch;
         app.db_path = Some(path);
+        // The providers added at runtime before: a set the file no longer admits
+        // (a name taken since) leaves them out, with the error kept for the console.
+        let start = app.reload_with(Ok(config.clone()), crate::reload::Trigger::Start);
+        if !start.ok {
+            tracing::error!(
+                "the providers added at runtime are not in force: {}",
+                start.error.unwrap_or_default()
+            );
+        }
         Ok(app)
     }
 
@@ -142,25 +156,19 @@ impl App {
         let keys = Arc::new(gateway_auth::Keys::new(&config.declared_keys()?, db));
         let client = HttpClient::new()
             .map_err(|e| ConfigError::invalid("providers", format!("HTTP client: {e}")))?;
-        let mut providers = HashMap::default();
-        for (name, table) in &config.providers {
-            let cfg = provider_config(name, table)?;
-            let provider = Provider::new(name, &cfg, &client)
-                .map_err(|e| ConfigError::invalid(format!("providers.{name}"), e.to_string()))?;
-            providers.insert(name.clone(), provider);
-        }
-        let catalog = Catalog::from_config(config);
-        let router = Router::new(config, &catalog)?;
+        let table = Table::build(config, &client, Default::default(), 1)?;
+        let catalog = &table.catalog;
         let fetcher = gateway_providers::MediaFetcher::new(config.media.policy())
             .map_err(|e| ConfigError::invalid("media", e.to_string()))?;
-        let mut observer = crate::observe::Observer::new(config, &catalog)
+        let mut observer = crate::observe::Observer::new(config, catalog)
             .map_err(|e| ConfigError::invalid("access_log.path", e.to_string()))?;
         observer.tracing = crate::observe::trace::Tracing::from_config(&config.tracing)
             .map_err(|e| ConfigError::invalid("tracing.otlp_endpoint", e))?;
         Ok(App {
-            providers,
-            router,
-            catalog,
+            table: arc_swap::ArcSwap::from_pointee(table),
+            client,
+            reload: crate::reload::ReloadState::new(config.clone()),
+            upstreams: None,
             keys,
             limiter: Arc::new(gateway_auth::MemoryLimiter::new()),
             usage: None,
@@ -228,10 +236,76 @@ impl App {
         &self.keys
     }
 
-    /// The providers by name.
-    pub fn providers(&self) -> impl Iterator<Item = (&str, &Provider)> {
-        self.providers.iter().map(|(k, v)| (k.as_str(), v))
+    /// The current providers, routes and catalogue; a request takes it once and
+    /// keeps it to its end.
+    pub fn table(&self) -> Arc<Table> {
+        self.table.load_full()
     }
+
+    /// Puts `table` in force for the requests that start from now on.
+    pub(crate) fn install(&self, table: Table) {
+        self.table.store(Arc::new(table));
+    }
+
+    /// The shared upstream connection pool.
+    pub(crate) fn client(&self) -> &HttpClient {
+        &self.client
+    }
+}
+
+/// The store of runtime providers in the database at `path`, sealing with the master
+/// key of `PATCHBAY_MASTER_KEY` or the key file (`[storage] master_key_file`, else the
+/// database's path with `.key`; created at the first start). A previous key (from
+/// `PATCHBAY_PREVIOUS_MASTER_KEY`, or the key file's name with `.previous` added)
+/// opens what it sealed, which is sealed again under the current key now: that is
+/// the rotation (docs/CONSOLE.md). A temporary database gets a key of its own.
+fn open_upstreams(
+    config: &Config,
+    path: &std::path::Path,
+    scratch: bool,
+) -> Result<gateway_auth::UpstreamStore, gateway_auth::AuthError> {
+    use gateway_auth::vault::{MASTER_KEY_ENV, PREVIOUS_MASTER_KEY_ENV};
+    use gateway_auth::{MasterKey, Vault};
+    let env = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let current = if scratch && env(MASTER_KEY_ENV).is_none() {
+        MasterKey::generate()?
+    } else {
+        let file = config
+            .storage
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| path.with_extension("key"));
+        MasterKey::load_or_create(env(MASTER_KEY_ENV).as_deref(), &file)?
+    };
+    let previous_file = config
+        .storage
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| path.with_extension("key"))
+        .into_os_string();
+    let mut previous_file = previous_file;
+    previous_file.push(".previous");
+    let previous = match env(PREVIOUS_MASTER_KEY_ENV) {
+        Some(hex) => Some(MasterKey::from_hex(&hex, PREVIOUS_MASTER_KEY_ENV)?),
+        None => match std::fs::read_to_string(&previous_file) {
+            Ok(text) => Some(MasterKey::from_hex(
+                &text,
+                &previous_file.to_string_lossy(),
+            )?),
+            Err(_) => None,
+        },
+    };
+    let rotating = previous.is_some();
+    let store = gateway_auth::UpstreamStore::open(path, Vault::new(current, previous))?;
+    if rotating {
+        let n = store.reseal()?;
+        tracing::info!(
+            resealed = n,
+            key = %store.key_id(),
+            "upstream keys sealed again under the current master key; the previous key can go"
+        );
+    }
+    Ok(store)
 }
 
 /// The database file of `[storage] path`; `":memory:"` becomes a fresh file in the

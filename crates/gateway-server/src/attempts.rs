@@ -73,8 +73,11 @@ pub(crate) struct Lost {
 
 /// Runs `op` over `plan`'s targets until one commits; `ticket` is told each target
 /// asked (a request dropped while one is asked is charged its input).
+// Each argument is a different part of the request; bundling them would only move the list.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run<A: Attempt>(
     app: &App,
+    table: &crate::table::Table,
     plan: &RoutePlan,
     op: Operation,
     stream: bool,
@@ -89,7 +92,7 @@ pub(crate) async fn run<A: Attempt>(
     // The provider whose target was tried and failed last: moving on is a fallback.
     let mut failed_over: Option<&str> = None;
     for target in &plan.attempts {
-        let Some(provider) = app.providers.get(&target.provider) else {
+        let Some(provider) = table.providers.get(&target.provider) else {
             last_err = Some(GatewayError::new(
                 ErrorKind::Internal,
                 format!("route target `{target}` names an unknown provider"),

@@ -22,6 +22,7 @@ use crate::attempts::{self, Attempt, Skip, Started};
 use crate::ingress::ChatCall;
 use crate::respond::{self, Answer, Served};
 use crate::routing::{Needs, RoutePlan, Target};
+use crate::table::Table;
 
 pub(crate) use prepare::Prepared;
 
@@ -29,6 +30,7 @@ pub(crate) use prepare::Prepared;
 /// flag and the key's policy, and routes it. `true` when the policy changed it.
 pub(crate) fn decode(
     app: &App,
+    table: &Table,
     call: &ChatCall,
     body: &Bytes,
     entry: &Entry,
@@ -41,7 +43,7 @@ pub(crate) fn decode(
         req.stream = stream;
     }
     let changed = policy::apply(entry, &mut req)?;
-    let plan = policy::plan(app, entry, &req.model, &Needs::of(&req))?;
+    let plan = policy::plan(app, table, entry, &req.model, &Needs::of(&req))?;
     Ok((req, changed, plan))
 }
 
@@ -59,6 +61,7 @@ pub(crate) struct Routed {
 /// then the body prepared (same-shape fast path or codec).
 struct ChatAttempt<'a> {
     app: &'a App,
+    table: &'a Table,
     req: &'a mut ChatRequest,
     call: &'a ChatCall,
     body: &'a Bytes,
@@ -83,7 +86,7 @@ impl Attempt for ChatAttempt<'_> {
         self.changed |= inlined;
         // This target cannot take the request as sent; another may.
         let prepared = prepare::prepare(
-            self.app,
+            self.table,
             self.req,
             self.call,
             self.body,
@@ -99,6 +102,7 @@ impl Attempt for ChatAttempt<'_> {
 /// Serves one decoded chat request through the attempt loop.
 pub(crate) async fn serve(
     app: &Arc<App>,
+    table: &Table,
     call: &ChatCall,
     body: &Bytes,
     mut req: Box<ChatRequest>,
@@ -116,6 +120,7 @@ pub(crate) async fn serve(
     let stream = req.stream;
     let mut attempt = ChatAttempt {
         app,
+        table,
         req: &mut req,
         call,
         body,
@@ -124,6 +129,7 @@ pub(crate) async fn serve(
     };
     match attempts::run(
         app,
+        table,
         &plan,
         Operation::Chat,
         stream,

@@ -102,6 +102,11 @@ pub struct StorageConfig {
     /// full disk holds them while their batch is retried); past it new records are
     /// dropped and counted. Unset: 256.
     pub usage_queue_mib: Option<std::num::NonZeroU32>,
+    /// The file holding the master key that seals the upstream keys of providers
+    /// added at runtime (created, mode 0600, at the first start; unless
+    /// `PATCHBAY_MASTER_KEY` gives the key). Unset: the database's path with the
+    /// extension `.key`.
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Default for StorageConfig {
@@ -110,6 +115,7 @@ impl Default for StorageConfig {
             path: PathBuf::from(DEFAULT_DATABASE),
             retention_days: None,
             usage_queue_mib: None,
+            master_key_file: None,
         }
     }
 }

@@ -43,12 +43,13 @@ pub(crate) fn estimate(
             None,
         ));
     }
-    let plan = app
+    let table = app.table();
+    let plan = table
         .router
         .resolve(&req.model, &Needs::of(&req))
         .map_err(|e| Failure::new(e, None))?;
     let first = plan.attempts.first();
-    let info = first.and_then(|t| app.catalog.lookup(&t.upstream_model));
+    let info = first.and_then(|t| table.catalog.lookup(&t.upstream_model));
     let input_tokens = estimate::input_tokens(&req);
     let max_output = req
         .sampling

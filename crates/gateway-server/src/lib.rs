@@ -18,8 +18,10 @@ pub mod listen;
 pub mod mock_server;
 pub mod observe;
 mod ops;
+pub mod reload;
 pub mod respond;
 pub mod routing;
 pub mod stack;
+pub mod table;
 
 pub use stack::{Gateway, gateway_stack};

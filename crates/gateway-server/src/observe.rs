@@ -41,28 +41,23 @@ impl Observer {
         config: &Config,
         catalog: &crate::catalog::Catalog,
     ) -> std::io::Result<Observer> {
-        let metrics = config.metrics.enabled.then(|| {
-            // Exact public names and the targets' upstream models.
-            let models = config.routes.iter().flat_map(|r| {
-                let public = std::iter::once(&r.model)
-                    .chain(&r.aliases)
-                    .filter(|m| !m.contains(['*', '?']))
-                    .map(String::as_str);
-                public.chain(r.targets.iter().filter_map(|t| t.model.as_deref()))
-            });
-            let names = names::LabelNames::new(
-                config.providers.keys().map(String::as_str),
-                models,
-                catalog,
-            );
-            Metrics::new(names, config.metrics.key_labels)
-        });
+        let metrics = config
+            .metrics
+            .enabled
+            .then(|| Metrics::new(label_names(config, catalog), config.metrics.key_labels));
         Ok(Observer {
             metrics,
             access: AccessLog::start(&config.access_log)?,
             scrape: scrape::ScrapeAccess::new(&config.metrics),
             tracing: None,
         })
+    }
+
+    /// Learns the label values of a reloaded configuration.
+    pub(crate) fn learn(&self, config: &Config, catalog: &crate::catalog::Catalog) {
+        if let Some(m) = &self.metrics {
+            m.learn(&label_names(config, catalog));
+        }
     }
 
     /// Reports a finished request to every sink.
@@ -227,4 +222,17 @@ impl Drop for OpenStream {
             g.dec();
         }
     }
+}
+
+/// The label values of `config`: its providers; its routes' exact public names and
+/// their targets' upstream models, and `catalog`'s models.
+fn label_names(config: &Config, catalog: &crate::catalog::Catalog) -> names::LabelNames {
+    let models = config.routes.iter().flat_map(|r| {
+        let public = std::iter::once(&r.model)
+            .chain(&r.aliases)
+            .filter(|m| !m.contains(['*', '?']))
+            .map(String::as_str);
+        public.chain(r.targets.iter().filter_map(|t| t.model.as_deref()))
+    });
+    names::LabelNames::new(config.providers.keys().map(String::as_str), models, catalog)
 }

@@ -21,16 +21,17 @@ use crate::chat::{Failure, policy};
 use crate::ingress::EmbedForm;
 use crate::respond::{self, Answer, Served};
 use crate::routing::{Needs, RoutePlan, Target};
+use crate::table::Table;
 
 /// `GET /v1/models` and `GET /v1beta/models`: the public names this key may use.
-pub(crate) fn list_models(app: &App, shape: ApiShape, entry: &Entry) -> Answer {
-    let models = app
+pub(crate) fn list_models(table: &Table, shape: ApiShape, entry: &Entry) -> Answer {
+    let models = table
         .router
         .public_models()
         .into_iter()
         .filter(|m| entry.policy.allows_model(m))
         .map(|id| {
-            let info = app.catalog.lookup(&id);
+            let info = table.catalog.lookup(&id);
             ModelInfo {
                 context_window: info.and_then(|i| i.context_window),
                 max_output_tokens: info.and_then(|i| i.max_output_tokens),
@@ -48,6 +49,7 @@ pub(crate) fn list_models(app: &App, shape: ApiShape, entry: &Entry) -> Answer {
 /// An embeddings request in any of the three body forms, routed for this key.
 pub(crate) fn decode_embeddings(
     app: &App,
+    table: &Table,
     entry: &Entry,
     form: EmbedForm,
     body: &Bytes,
@@ -57,7 +59,7 @@ pub(crate) fn decode_embeddings(
     if let Some(m) = url_model {
         req.model = m.strip_prefix("models/").unwrap_or(m).to_owned();
     }
-    let plan = policy::plan(app, entry, &req.model, &Needs::default())?;
+    let plan = policy::plan(app, table, entry, &req.model, &Needs::default())?;
     Ok((req, plan))
 }
 
@@ -80,6 +82,7 @@ impl Attempt for EmbeddingsAttempt<'_> {
 /// like chat.
 pub(crate) async fn embeddings(
     app: &Arc<App>,
+    table: &Table,
     form: EmbedForm,
     mut req: EmbeddingsRequest,
     plan: &RoutePlan,
@@ -89,6 +92,7 @@ pub(crate) async fn embeddings(
     let mut attempt = EmbeddingsAttempt { req: &mut req };
     let ran = attempts::run(
         app,
+        table,
         plan,
         Operation::Embeddings,
         false,
@@ -126,6 +130,7 @@ pub(crate) async fn embeddings(
 /// A token-count request (Anthropic or Gemini body), routed for this key.
 pub(crate) fn decode_count_tokens(
     app: &App,
+    table: &Table,
     entry: &Entry,
     shape: ApiShape,
     body: &Bytes,
@@ -135,7 +140,7 @@ pub(crate) fn decode_count_tokens(
     if let Some(m) = url_model {
         req.model = m.to_owned();
     }
-    let plan = policy::plan(app, entry, &req.model, &Needs::default())?;
+    let plan = policy::plan(app, table, entry, &req.model, &Needs::default())?;
     Ok((req, plan))
 }
 
@@ -163,6 +168,7 @@ impl Attempt for CountAttempt<'_> {
 /// no tokens (it counts against request rates, not quotas).
 pub(crate) async fn count_tokens(
     app: &Arc<App>,
+    table: &Table,
     shape: ApiShape,
     mut req: ChatRequest,
     plan: &RoutePlan,
@@ -171,6 +177,7 @@ pub(crate) async fn count_tokens(
     let mut attempt = CountAttempt { req: &mut req };
     let ran = attempts::run(
         app,
+        table,
         plan,
         Operation::CountTokens,
         false,

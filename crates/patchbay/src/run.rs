@@ -159,6 +159,11 @@ pub async fn serve(args: ServeArgs, workers: usize, layout: RuntimeLayout) -> Ex
     if let Some(db) = app.key_store().cloned() {
         tokio::spawn(refresh_keys(db));
     }
+    // SIGHUP and changes to the file reload it (`gateway_server::reload`).
+    if let Some(path) = &args.config {
+        app.set_config_path(path.clone());
+    }
+    tokio::spawn(gateway_server::reload::watch(app.clone()));
     if config.admin.enabled {
         if let Err(err) = start_admin(&config, &app, tls.clone()).await {
             return fail(&err);
@@ -207,7 +212,10 @@ pub async fn check(args: CheckArgs) -> ExitCode {
         Err(err) => return fail(&err.to_string()),
     };
     let mut failed = 0;
-    for (name, provider) in app.providers() {
+    let table = app.table();
+    let mut providers: Vec<_> = table.providers().collect();
+    providers.sort_by_key(|(name, _)| *name);
+    for (name, provider) in providers {
         if !provider.supports(Operation::ListModels) {
             println!("probe {name}: skipped (no model-list endpoint)");
             continue;

@@ -27,6 +27,14 @@ pub(crate) enum Op {
     Overview,
     Logs,
     Providers,
+    ProviderPresets,
+    CreateProvider,
+    UpdateProvider,
+    RemoveProvider,
+    TestProvider,
+    ProviderModels,
+    ConfigStatus,
+    ReloadConfig,
     OpenApi,
 }
 
@@ -51,11 +59,19 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/overview"),
     ("GET", "/admin/logs"),
     ("GET", "/admin/providers"),
+    ("GET", "/admin/providers/presets"),
+    ("POST", "/admin/providers"),
+    ("PATCH", "/admin/providers/{id}"),
+    ("DELETE", "/admin/providers/{id}"),
+    ("POST", "/admin/providers/{id}/test"),
+    ("GET", "/admin/providers/{id}/models"),
+    ("GET", "/admin/config"),
+    ("POST", "/admin/config/reload"),
     ("GET", "/admin/openapi.json"),
 ];
 
 /// The operation of each entry of [`ROUTES`], in the same order.
-const OPS: [Op; 19] = [
+const OPS: [Op; 27] = [
     Op::ListKeys,
     Op::CreateKey,
     Op::GetKey,
@@ -74,6 +90,14 @@ const OPS: [Op; 19] = [
     Op::Overview,
     Op::Logs,
     Op::Providers,
+    Op::ProviderPresets,
+    Op::CreateProvider,
+    Op::UpdateProvider,
+    Op::RemoveProvider,
+    Op::TestProvider,
+    Op::ProviderModels,
+    Op::ConfigStatus,
+    Op::ReloadConfig,
     Op::OpenApi,
 ];
 

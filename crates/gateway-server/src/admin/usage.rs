@@ -318,51 +318,9 @@ fn entry_json(e: &LoggedRequest) -> Value {
     })
 }
 
-/// `GET /admin/providers`: name, kind, preset, wire shape and host of each provider,
-/// by name. Never a key, a header or the full URL (a URL may carry a key).
-pub(crate) fn providers(app: &App) -> Answer {
-    let mut list: Vec<_> = app.providers().collect();
-    list.sort_by_key(|(name, _)| *name);
-    let data: Vec<Value> = list
-        .iter()
-        .map(|(name, p)| {
-            json!({
-                "name": name,
-                "kind": p.kind().as_str(),
-                "preset": p.preset().map(|pr| pr.name),
-                "shape": p.shape().as_str(),
-                "host": host_of(p.base_url()),
-            })
-        })
-        .collect();
-    ok(&json!({ "data": data }))
-}
-
-/// The host (and port) of a URL, without user info, path or query; `None` for an
-/// empty URL (the mock provider).
-fn host_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    (!host.is_empty()).then(|| host.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hosts_lose_credentials_paths_and_queries() {
-        assert_eq!(
-            host_of("https://user:sk-secret@api.example.com:8443/v1?key=abc").as_deref(),
-            Some("api.example.com:8443")
-        );
-        assert_eq!(
-            host_of("http://127.0.0.1:9/v1").as_deref(),
-            Some("127.0.0.1:9")
-        );
-        assert_eq!(host_of(""), None);
-    }
 
     #[test]
     fn day_groups_read_as_dates() {

@@ -49,6 +49,7 @@ pub(crate) fn apply(entry: &Entry, req: &mut ChatRequest) -> Result<bool, Gatewa
 /// targets on providers the key may not reach are dropped, cooling-down ones moved back.
 pub(crate) fn plan(
     app: &App,
+    table: &crate::table::Table,
     entry: &Entry,
     model: &str,
     needs: &Needs,
@@ -65,7 +66,7 @@ pub(crate) fn plan(
             format!("this key may not use model `{model}`; ask for a key that allows it"),
         ));
     }
-    let mut plan = app.router.resolve(model, needs)?;
+    let mut plan = table.router.resolve(model, needs)?;
     filter_providers(entry, &mut plan)?;
     plan.apply_cooldown(&app.cooldown, Instant::now());
     Ok(plan)

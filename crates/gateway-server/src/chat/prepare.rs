@@ -16,9 +16,9 @@ use gateway_protocol::{ApiShape, ChatRequest, GatewayError};
 use gateway_providers::Provider;
 use gateway_translate::{EncodeOptions, codec, fastpath};
 
-use crate::app::App;
 use crate::ingress::ChatCall;
 use crate::routing::Target;
+use crate::table::Table;
 
 /// A body ready for one target.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub(crate) struct Prepared {
 /// call; `changed` says the gateway already changed it (key policy), so the caller's
 /// bytes no longer match it.
 pub(crate) fn prepare(
-    app: &App,
+    table: &Table,
     req: &mut ChatRequest,
     call: &ChatCall,
     raw: &Bytes,
@@ -49,7 +49,7 @@ pub(crate) fn prepare(
     let upstream = provider.shape();
     let saved_max = req.sampling.max_output_tokens;
     let saved_reasoning = req.reasoning.clone();
-    let clamped = app.catalog.clamp(req, &target.upstream_model);
+    let clamped = table.catalog.clamp(req, &target.upstream_model);
     let mut notes = Vec::new();
     if let Some((from, to)) = clamped.max_output_tokens {
         notes.push(("x-patchbay-clamped-max-tokens", format!("{from}->{to}")));
@@ -77,7 +77,7 @@ pub(crate) fn prepare(
             }
         })
     } else {
-        encoded_body(app, req, provider, target, &mut notes).map(|body| Prepared {
+        encoded_body(table, req, provider, target, &mut notes).map(|body| Prepared {
             body,
             same_shape: false,
             strip_usage: false,
@@ -108,7 +108,7 @@ fn fast_body(
 }
 
 fn encoded_body(
-    app: &App,
+    table: &Table,
     req: &mut ChatRequest,
     provider: &Provider,
     target: &Target,
@@ -123,7 +123,7 @@ fn encoded_body(
     }
     let caller_model = std::mem::replace(&mut req.model, target.upstream_model.clone());
     let opts = EncodeOptions {
-        default_max_tokens: app
+        default_max_tokens: table
             .catalog
             .lookup(&target.upstream_model)
             .and_then(|m| m.max_output_tokens)

@@ -65,6 +65,7 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
         request_id,
         entry,
         work,
+        table,
     } = *call;
     let shape = endpoint.error_shape();
     let operation = endpoint.operation().unwrap_or("chat");
@@ -106,20 +107,20 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
                 plan,
                 ticket,
             };
-            chat::serve(&app, &call, &body, req, served, &request_id).await
+            chat::serve(&app, &table, &call, &body, req, served, &request_id).await
         }
         Work::Embeddings { form, req, plan } => {
             let input = estimated_input.unwrap_or_else(|| accounting::embeddings_tokens(&req));
             let charge = charge(form.shape(), false, input);
             let ticket = Ticket::open(&app, &charge, &req.model, reservation);
-            ops::embeddings(&app, form, *req, &plan, ticket).await
+            ops::embeddings(&app, &table, form, *req, &plan, ticket).await
         }
         Work::CountTokens { shape, req, plan } => {
             // A count uses no tokens.
             let ticket = Ticket::open(&app, &charge(shape, false, 0), &req.model, reservation);
-            ops::count_tokens(&app, shape, *req, &plan, ticket).await
+            ops::count_tokens(&app, &table, shape, *req, &plan, ticket).await
         }
-        Work::ListModels { shape } => Ok(ops::list_models(&app, shape, &entry)),
+        Work::ListModels { shape } => Ok(ops::list_models(&table, shape, &entry)),
         Work::Estimate { shape } => crate::estimate::estimate(&app, shape, &body, &entry),
     };
     let mut resp = match result {

@@ -37,6 +37,8 @@ pub struct Call {
     pub entry: Arc<Entry>,
     /// The decoded and routed operation.
     pub work: Work,
+    /// The providers, routes and catalogue it was routed with, kept to its end.
+    pub table: Arc<crate::table::Table>,
 }
 
 /// A decoded and routed operation.
@@ -163,7 +165,8 @@ where
             } else {
                 Bytes::new()
             };
-            let mut resp = match work_of(&app, &endpoint, &body, &entry) {
+            let table = app.table();
+            let mut resp = match work_of(&app, &table, &endpoint, &body, &entry) {
                 Ok((work, charge)) => {
                     match charge {
                         Charge::Exempt => {
@@ -181,6 +184,7 @@ where
                         request_id,
                         entry,
                         work,
+                        table,
                     });
                     inner.call(Request::from_parts(parts, call)).await?
                 }
@@ -213,6 +217,7 @@ enum Charge {
 
 fn work_of(
     app: &App,
+    table: &crate::table::Table,
     endpoint: &Endpoint,
     body: &Bytes,
     entry: &Arc<Entry>,
@@ -229,9 +234,9 @@ fn work_of(
     };
     Ok(match endpoint {
         Endpoint::Chat(call) => {
-            let (req, changed, plan) = chat::decode(app, call, body, entry)?;
+            let (req, changed, plan) = chat::decode(app, table, call, body, entry)?;
             let charge = if limited {
-                let estimate = accounting::estimate_for(&app.catalog, &req, &plan);
+                let estimate = accounting::estimate_for(&table.catalog, &req, &plan);
                 Charge::Estimated(estimate, charged(&req.model, call.shape, req.stream))
             } else {
                 Charge::Unlimited
@@ -246,9 +251,9 @@ fn work_of(
         }
         Endpoint::Embeddings { form, url_model } => {
             let (req, plan) =
-                ops::decode_embeddings(app, entry, *form, body, url_model.as_deref())?;
+                ops::decode_embeddings(app, table, entry, *form, body, url_model.as_deref())?;
             let charge = if limited {
-                let estimate = accounting::embeddings_estimate(&app.catalog, &req, &plan);
+                let estimate = accounting::embeddings_estimate(&table.catalog, &req, &plan);
                 Charge::Estimated(estimate, charged(&req.model, form.shape(), false))
             } else {
                 Charge::Unlimited
@@ -264,7 +269,7 @@ fn work_of(
         }
         Endpoint::CountTokens { shape, url_model } => {
             let (req, plan) =
-                ops::decode_count_tokens(app, entry, *shape, body, url_model.as_deref())?;
+                ops::decode_count_tokens(app, table, entry, *shape, body, url_model.as_deref())?;
             let charge = if limited {
                 // A count uses no tokens but counts as a request.
                 Charge::Estimated(Estimate::default(), charged(&req.model, *shape, false))

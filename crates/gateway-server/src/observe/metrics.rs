@@ -155,7 +155,8 @@ struct AttemptSeries {
 /// Every metric the gateway exports, and its registry.
 pub struct Metrics {
     registry: Registry,
-    names: LabelNames,
+    /// Append-only: a reload adds the names of new providers and models, ids stay.
+    names: arc_swap::ArcSwap<LabelNames>,
     key_labels: bool,
     requests: Family<RequestLabels, Counter>,
     duration: Histograms<DurationLabels>,
@@ -200,7 +201,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("patchbay");
         let m = Metrics {
             registry: Registry::default(),
-            names,
+            names: arc_swap::ArcSwap::from_pointee(names),
             key_labels,
             requests: Family::default(),
             duration: Family::new_with_constructor(SECONDS),
@@ -371,10 +372,19 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
+    /// Adds the label values of `more` (a reload's providers and models) to the
+    /// known ones; series already made keep their ids.
+    pub(crate) fn learn(&self, more: &LabelNames) {
+        let mut names = LabelNames::clone(&self.names.load());
+        names.extend(more);
+        self.names.store(Arc::new(names));
+    }
+
     /// Adds a finished request.
     pub(crate) fn finished(&self, f: &Finished<'_>) {
-        let provider = self.names.provider_id(f.provider);
-        let model = self.names.model_id(f.model);
+        let names = self.names.load();
+        let provider = names.provider_id(f.provider);
+        let model = names.model_id(f.model);
         let series = self.series(f, provider, model);
         series.requests.inc();
         if let Some(reason) = f.refusal {
@@ -460,8 +470,9 @@ impl Metrics {
         if let Some(s) = read(&self.series).get(&id) {
             return s.clone();
         }
-        let provider = self.names.provider(provider);
-        let model = self.names.model(model);
+        let names = self.names.load();
+        let provider = names.provider(provider);
+        let model = names.model(model);
         let per_model = ModelLabels {
             provider: provider.clone(),
             model: model.clone(),
@@ -506,7 +517,7 @@ impl Metrics {
         took: Duration,
         error: Option<(ErrorKind, Blame)>,
     ) {
-        let id = self.names.provider_id(Some(provider));
+        let id = self.names.load().provider_id(Some(provider));
         let series = self.attempt_series(id);
         match error {
             None => series.ok.observe(took.as_secs_f64()),
@@ -514,7 +525,7 @@ impl Metrics {
                 series.failed.observe(took.as_secs_f64());
                 self.upstream_errors
                     .get_or_create(&UpstreamErrorLabels {
-                        provider: self.names.provider(id),
+                        provider: self.names.load().provider(id),
                         kind: super::names::kind_name(kind),
                         blame: super::names::blame_name(blame),
                     })
@@ -527,7 +538,7 @@ impl Metrics {
         if let Some(s) = read(&self.attempts).get(&id) {
             return s.clone();
         }
-        let provider = self.names.provider(id);
+        let provider = self.names.load().provider(id);
         let of = |outcome| {
             self.upstream_duration.get_or_create_owned(&AttemptLabels {
                 provider: provider.clone(),
@@ -544,7 +555,8 @@ impl Metrics {
 
     /// A retry of `provider`'s target.
     pub(crate) fn retry(&self, provider: &str) {
-        let provider = self.names.provider(self.names.provider_id(Some(provider)));
+        let names = self.names.load();
+        let provider = names.provider(names.provider_id(Some(provider)));
         self.retries
             .get_or_create(&ProviderLabels { provider })
             .inc();
@@ -552,7 +564,8 @@ impl Metrics {
 
     /// A move from `provider`'s target to the route's next one.
     pub(crate) fn fallback(&self, provider: &str) {
-        let provider = self.names.provider(self.names.provider_id(Some(provider)));
+        let names = self.names.load();
+        let provider = names.provider(names.provider_id(Some(provider)));
         self.fallbacks
             .get_or_create(&ProviderLabels { provider })
             .inc();
@@ -603,8 +616,9 @@ impl Metrics {
         let cooling = app.cooldown.active_by_provider(Instant::now());
         // Every configured provider has a value, 0 included, so a target that stops
         // cooling down shows 0 rather than its last count.
-        for id in 1..self.names.provider_count() {
-            let provider = self.names.provider(id);
+        let names = self.names.load();
+        for id in 1..names.provider_count() {
+            let provider = names.provider(id);
             let n = cooling.get(provider.as_str()).copied().unwrap_or(0);
             self.cooldowns
                 .get_or_create(&ProviderLabels { provider })

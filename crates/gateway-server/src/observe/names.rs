@@ -14,7 +14,7 @@ const OTHER: &str = "other";
 const NONE: &str = "none";
 
 /// Providers and models by small id; id 0 is `none` (providers) or `other` (models).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct LabelNames {
     providers: Vec<Arc<String>>,
     provider_ids: HashMap<String, u16>,
@@ -42,6 +42,16 @@ impl LabelNames {
             intern(&mut names.models, &mut names.model_ids, m);
         }
         names
+    }
+
+    /// Adds `more`'s providers and models after the ones known (ids unchanged).
+    pub(crate) fn extend(&mut self, more: &LabelNames) {
+        for p in more.providers.iter().skip(1) {
+            intern(&mut self.providers, &mut self.provider_ids, p);
+        }
+        for m in more.models.iter().skip(1) {
+            intern(&mut self.models, &mut self.model_ids, m);
+        }
     }
 
     /// The id of `provider` (0 when there is none, or it is not configured).

@@ -18,6 +18,7 @@ mod matrix;
 mod media;
 mod mock_server;
 mod observe;
+mod reload;
 mod stuck_database;
 mod support;
 mod threads;
