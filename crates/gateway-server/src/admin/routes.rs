@@ -17,10 +17,12 @@ pub(crate) enum Op {
     RotateKey,
     DisableKey,
     EnableKey,
+    KeyLimits,
     ListProjects,
     CreateProject,
     GetProject,
     UpdateProject,
+    ProjectLimits,
     Usage,
     UsageSeries,
     UsageExport,
@@ -41,10 +43,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/keys/{id}/rotate"),
     ("POST", "/admin/keys/{id}/disable"),
     ("POST", "/admin/keys/{id}/enable"),
+    ("GET", "/admin/keys/{id}/limits"),
     ("GET", "/admin/projects"),
     ("POST", "/admin/projects"),
     ("GET", "/admin/projects/{id}"),
     ("PATCH", "/admin/projects/{id}"),
+    ("GET", "/admin/projects/{id}/limits"),
     ("GET", "/admin/usage"),
     ("GET", "/admin/usage/series"),
     ("GET", "/admin/usage/export.csv"),
@@ -55,7 +59,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 ];
 
 /// The operation of each entry of [`ROUTES`], in the same order.
-const OPS: [Op; 19] = [
+const OPS: [Op; 21] = [
     Op::ListKeys,
     Op::CreateKey,
     Op::GetKey,
@@ -64,10 +68,12 @@ const OPS: [Op; 19] = [
     Op::RotateKey,
     Op::DisableKey,
     Op::EnableKey,
+    Op::KeyLimits,
     Op::ListProjects,
     Op::CreateProject,
     Op::GetProject,
     Op::UpdateProject,
+    Op::ProjectLimits,
     Op::Usage,
     Op::UsageSeries,
     Op::UsageExport,
