@@ -230,10 +230,12 @@ export function policyEditor(opts) {
 /** The limits' standing (`GET …/limits` rows) as a table: used, limit and what is left. */
 export function standingTable(rows, id) {
   const label = (name) => (LIMITS.find((l) => l[0] === name) || [name, name])[1];
+  // A key's page lists its project's limits after its own: those say so.
+  const mixed = rows.some((r) => r.scope === "key") && rows.some((r) => r.scope === "project");
   const body = rows.map((r) => {
     const share = r.limit ? Math.min(1, r.used / r.limit) : 0;
     return h("tr", { "data-limit": `${r.scope}.${r.name}`, class: r.remaining === 0 ? "failed" : "" },
-      h("td", {}, r.scope === "project" ? "Project: " + label(r.name) : label(r.name)),
+      h("td", {}, mixed && r.scope === "project" ? "Project: " + label(r.name) : label(r.name)),
       h("td", { class: "num used" }, amount(r.unit, r.used)),
       h("td", { class: "num" }, r.limit === null ? "no limit" : amount(r.unit, r.limit)),
       h("td", { class: "num remaining" }, r.remaining === null ? "—" : amount(r.unit, r.remaining)),

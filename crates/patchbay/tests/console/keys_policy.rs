@@ -242,7 +242,7 @@ pub async fn walk(b: &Browser, server: &Server, shots: Option<&std::path::Path>)
         .clone();
     assert_eq!(shown, row["used"].to_string(), "{limits}");
     if let Some(dir) = shots {
-        shoot_at(b, dir, "projects", "project-standing").await;
+        shoot_at(b, dir, "projects", "main").await;
     }
     b.settled("the project's page").await;
 
