@@ -21,6 +21,7 @@ mod calendar;
 pub use calendar::iso_utc;
 mod gcra;
 mod memory;
+mod report;
 mod status;
 
 use std::fmt;
@@ -30,6 +31,7 @@ use gateway_protocol::{ErrorKind, GatewayError};
 use crate::policy::{Limits, Subject};
 
 pub use memory::MemoryLimiter;
+pub use report::{LimitUsage, Window};
 pub use status::{HeaderFamily, LimitStatus, RateStatus};
 
 /// Converts US dollars (as written in a policy) to micro-dollars, rounding to nearest.
@@ -304,6 +306,11 @@ pub trait Limiter: Send + Sync {
         project: Option<&Limits>,
         now_ms: i64,
     ) -> LimitStatus;
+
+    /// Where every limit of one key ([`Scope::Key`]) or project ([`Scope::Project`])
+    /// with public id `id` stands under `limits`, changing nothing: the rates that
+    /// are set, and every quota and budget, set or not (see [`LimitUsage`]).
+    fn usage(&self, scope: Scope, id: &str, limits: &Limits, now_ms: i64) -> Vec<LimitUsage>;
 }
 
 /// What a limiter holds for one admitted request; the limiter's side of a

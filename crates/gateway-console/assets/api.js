@@ -14,11 +14,12 @@ export function onSessionLost(fn) {
   lost = fn;
 }
 
-/** A refused or failed API call. */
+/** A refused or failed API call; `param` names the offending field of a 400. */
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, param) {
     super(message);
     this.status = status;
+    this.param = param || null;
   }
 }
 
@@ -39,7 +40,7 @@ export async function api(method, path, body) {
   if (!resp.ok) {
     const message = data && data.error && data.error.message || resp.status + " " + resp.statusText;
     if (resp.status === 401 && path.startsWith("/admin/")) lost();
-    throw new ApiError(resp.status, message);
+    throw new ApiError(resp.status, message, data && data.error && data.error.param);
   }
   return data;
 }

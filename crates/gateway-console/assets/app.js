@@ -1,11 +1,12 @@
 // The console's entry point: the session check, the login or the pages, and the
-// hash router (#/overview, #/usage, #/keys, #/logs?model=...).
+// hash router (#/overview, #/usage, #/keys, #/keys?id=..., #/projects, #/logs?model=...).
 
 import { api, onSessionLost, setCsrf } from "./api.js";
 import { toast } from "./dom.js";
 import { renderLogin } from "./login.js";
 import { renderOverview } from "./overview.js";
 import { renderKeys } from "./keys.js";
+import { renderProjects } from "./projects.js";
 import { renderLogs } from "./logs.js";
 import { renderUsage } from "./usage.js";
 
@@ -13,6 +14,7 @@ const PAGES = {
   overview: { title: "Overview", render: renderOverview },
   usage: { title: "Usage", render: renderUsage },
   keys: { title: "Keys", render: renderKeys },
+  projects: { title: "Projects", render: renderProjects },
   logs: { title: "Logs", render: renderLogs },
 };
 

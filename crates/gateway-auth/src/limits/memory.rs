@@ -11,8 +11,8 @@ use rusqlite::Connection;
 use super::calendar::Windows;
 use super::gcra::{Denied, Gcra};
 use super::{
-    Actual, Estimate, Held, LimitKind, LimitStatus, Limiter, Refused, Reservation, Scope,
-    usd_to_micros,
+    Actual, Estimate, Held, LimitKind, LimitStatus, LimitUsage, Limiter, Refused, Reservation,
+    Scope, usd_to_micros,
 };
 use crate::error::AuthError;
 use crate::policy::{Limits, Subject};
@@ -567,5 +567,17 @@ impl Limiter for MemoryLimiter {
             note(self.projects.get(id), limits);
         }
         status
+    }
+
+    fn usage(&self, scope: Scope, id: &str, limits: &Limits, now_ms: i64) -> Vec<LimitUsage> {
+        let subjects = match scope {
+            Scope::Key => &self.keys,
+            Scope::Project => &self.projects,
+        };
+        let win = Windows::at(now_ms);
+        match subjects.get(id) {
+            Some(cell) => lock(&cell).usage(limits, &win, now_ms),
+            None => State::default().usage(limits, &win, now_ms),
+        }
     }
 }

@@ -631,3 +631,83 @@ fn an_admission_carries_where_the_limits_stand_after_it() {
         .unwrap();
     assert!(r.status().is_empty());
 }
+
+#[test]
+fn usage_reports_every_limit_used_and_remaining_without_changing_anything() {
+    let limiter = MemoryLimiter::new();
+    let limits = Limits {
+        rpm: Some(10),
+        daily_input_tokens: Some(1_000),
+        daily_usd: Some(2.0),
+        ..Limits::default()
+    };
+    let at = FEB_1 + 3_600_000;
+    let subject = in_project("k", "p");
+    let estimate = Estimate {
+        input_tokens: 100,
+        output_tokens: 50,
+        cost_micros: Some(250_000),
+    };
+    for _ in 0..3 {
+        let r = limiter
+            .admit(&subject, &limits, Some(&Limits::default()), &estimate, at)
+            .unwrap();
+        r.settle(
+            &Actual {
+                input_tokens: 70,
+                output_tokens: 20,
+                cost_micros: Some(100_000),
+            },
+            at,
+        );
+    }
+    let rows = limiter.usage(Scope::Key, "k", &limits, at);
+    let row = |kind| *rows.iter().find(|r| r.kind == kind).unwrap();
+    // The rate: 3 of 10 taken, whole again 3 × 6 s later.
+    let rpm = row(LimitKind::Rpm);
+    assert_eq!(
+        (rpm.limit, rpm.used, rpm.remaining, rpm.resets_ms),
+        (Some(10), 3, Some(7), Some(at + 18_000))
+    );
+    // Quotas and budgets count what was settled, not the estimates.
+    let input = row(LimitKind::DailyInputTokens);
+    assert_eq!(
+        (input.limit, input.used, input.remaining, input.resets_ms),
+        (Some(1_000), 210, Some(790), Some(FEB_1 + DAY))
+    );
+    let money = row(LimitKind::DailyUsd);
+    assert_eq!(
+        (money.limit, money.used, money.remaining),
+        (Some(2_000_000), 300_000, Some(1_700_000))
+    );
+    // Unset quotas are counted all the same; unset rates are left out.
+    let output = row(LimitKind::MonthlyOutputTokens);
+    assert_eq!(
+        (output.limit, output.used, output.remaining),
+        (None, 60, None)
+    );
+    assert_eq!(row(LimitKind::TotalUsd).resets_ms, None);
+    assert!(rows.iter().all(|r| r.kind != LimitKind::Rph));
+    assert_eq!(rows.len(), 8);
+    // The project's counters, and asking again changes nothing.
+    let project = limiter.usage(Scope::Project, "p", &Limits::default(), at);
+    assert_eq!(project.len(), 7);
+    assert_eq!(project[0].used, 210);
+    assert_eq!(limiter.usage(Scope::Key, "k", &limits, at), rows);
+    // The next UTC day starts empty; a subject never seen is empty.
+    let tomorrow = limiter.usage(Scope::Key, "k", &limits, FEB_1 + DAY);
+    assert_eq!(
+        tomorrow
+            .iter()
+            .find(|r| r.kind == LimitKind::DailyInputTokens)
+            .unwrap()
+            .used,
+        0
+    );
+    assert!(
+        limiter
+            .usage(Scope::Key, "nobody", &limits, at)
+            .iter()
+            .all(|r| r.used == 0)
+    );
+}

@@ -1,12 +1,14 @@
 //! Keys and projects: the admin face of `gateway_auth::KeyStore`. Bodies are read
 //! with `gateway_auth::keys::parse_json`, so a mistake is a 400 naming its path
-//! (`policy.limits.rmp`); ids may be a key's or project's id or its name.
+//! (`policy.limits.rmp`); ids may be a key's or project's id or its name. Where each
+//! limit stands (used, remaining, when it resets) comes from the gateway's limiter.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use gateway_auth::keys::{KeyRecord, KeyUpdate, NewKey, NewProject, ProjectUpdate, parse_json};
-use gateway_auth::{KeyStore, ProjectRecord};
+use gateway_auth::limits::{LimitUsage, Unit, micros_to_usd};
+use gateway_auth::{KeyStore, Limits, ProjectRecord, Scope};
 use http::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -171,4 +173,65 @@ pub(crate) async fn update_project(app: &App, id: String, raw: &Bytes) -> Result
     let store = store(app)?;
     let record = blocking(move || Ok(store.update_project(&id, update)?)).await?;
     Ok(ok(&project_json(&record)?))
+}
+
+/// `GET /admin/keys/{id}/limits`: where each limit of the key, and of its project
+/// when it has one, stands now.
+pub(crate) async fn key_limits(app: &App, id: String) -> Result<Answer, ApiError> {
+    let store = store(app)?;
+    let (key, project) = blocking(move || {
+        let key = store.get(&id)?;
+        let project = key
+            .project_id
+            .as_deref()
+            .map(|p| store.get_project(p))
+            .transpose()?;
+        Ok((key, project))
+    })
+    .await?;
+    let now = gateway_auth::cache::now_ms();
+    let mut data = standing(app, Scope::Key, &key.id, &key.policy.limits, now);
+    if let Some(p) = &project {
+        data.extend(standing(app, Scope::Project, &p.id, &p.limits, now));
+    }
+    Ok(ok(&json!({ "at_ms": now, "data": data })))
+}
+
+/// `GET /admin/projects/{id}/limits`: where each limit of the project stands now.
+pub(crate) async fn project_limits(app: &App, id: String) -> Result<Answer, ApiError> {
+    let store = store(app)?;
+    let project = blocking(move || Ok(store.get_project(&id)?)).await?;
+    let now = gateway_auth::cache::now_ms();
+    let data = standing(app, Scope::Project, &project.id, &project.limits, now);
+    Ok(ok(&json!({ "at_ms": now, "data": data })))
+}
+
+/// One subject's limits as JSON rows; money in dollars, as policies write it.
+fn standing(app: &App, scope: Scope, id: &str, limits: &Limits, now_ms: i64) -> Vec<Value> {
+    app.limiter
+        .usage(scope, id, limits, now_ms)
+        .iter()
+        .map(|u| limit_row(scope, id, u))
+        .collect()
+}
+
+fn limit_row(scope: Scope, id: &str, u: &LimitUsage) -> Value {
+    let (unit, amount): (&str, fn(u64) -> Value) = match u.kind.unit() {
+        Unit::Requests => ("requests", |v| json!(v)),
+        Unit::Tokens => ("tokens", |v| json!(v)),
+        Unit::MicroUsd => ("usd", |v| {
+            json!(micros_to_usd(i64::try_from(v).unwrap_or(i64::MAX)))
+        }),
+    };
+    json!({
+        "scope": scope.as_str(),
+        "id": id,
+        "name": u.kind.name(),
+        "unit": unit,
+        "window": u.kind.window().as_str(),
+        "limit": u.limit.map(amount),
+        "used": amount(u.used),
+        "remaining": u.remaining.map(amount),
+        "resets_ms": u.resets_ms,
+    })
 }

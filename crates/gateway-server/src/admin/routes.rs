@@ -17,10 +17,12 @@ pub(crate) enum Op {
     RotateKey,
     DisableKey,
     EnableKey,
+    KeyLimits,
     ListProjects,
     CreateProject,
     GetProject,
     UpdateProject,
+    ProjectLimits,
     Usage,
     UsageSeries,
     UsageExport,
@@ -49,10 +51,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/keys/{id}/rotate"),
     ("POST", "/admin/keys/{id}/disable"),
     ("POST", "/admin/keys/{id}/enable"),
+    ("GET", "/admin/keys/{id}/limits"),
     ("GET", "/admin/projects"),
     ("POST", "/admin/projects"),
     ("GET", "/admin/projects/{id}"),
     ("PATCH", "/admin/projects/{id}"),
+    ("GET", "/admin/projects/{id}/limits"),
     ("GET", "/admin/usage"),
     ("GET", "/admin/usage/series"),
     ("GET", "/admin/usage/export.csv"),
@@ -71,7 +75,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 ];
 
 /// The operation of each entry of [`ROUTES`], in the same order.
-const OPS: [Op; 27] = [
+const OPS: &[Op] = &[
     Op::ListKeys,
     Op::CreateKey,
     Op::GetKey,
@@ -80,10 +84,12 @@ const OPS: [Op; 27] = [
     Op::RotateKey,
     Op::DisableKey,
     Op::EnableKey,
+    Op::KeyLimits,
     Op::ListProjects,
     Op::CreateProject,
     Op::GetProject,
     Op::UpdateProject,
+    Op::ProjectLimits,
     Op::Usage,
     Op::UsageSeries,
     Op::UsageExport,

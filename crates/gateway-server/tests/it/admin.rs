@@ -15,13 +15,13 @@ use support::*;
 
 const TOKEN: &str = "pba_admin_integration_token";
 
-struct Admin {
-    gw: Gateway,
+pub(crate) struct Admin {
+    pub(crate) gw: Gateway,
     base: String,
 }
 
 impl Admin {
-    async fn start() -> Admin {
+    pub(crate) async fn start() -> Admin {
         let up = Upstreams::start(MockConfig::default()).await;
         let gw = Gateway::start(&format!(
             "{}\n[[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"openai\" }}]\n",
@@ -38,16 +38,16 @@ impl Admin {
             .bearer_auth(TOKEN)
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, Value) {
         answer(self.req(Method::GET, path)).await
     }
 
-    async fn send(&self, method: Method, path: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn send(&self, method: Method, path: &str, body: Value) -> (u16, Value) {
         answer(self.req(method, path).json(&body)).await
     }
 
     /// A chat request on the gateway with `key`.
-    async fn chat(&self, key: &str) -> u16 {
+    pub(crate) async fn chat(&self, key: &str) -> u16 {
         let (path, body) = chat_request(ApiShape::OpenAiChat, "mock-echo", "hi", false, false);
         let resp = client()
             .post(self.gw.url(&path))

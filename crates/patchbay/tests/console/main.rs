@@ -3,7 +3,9 @@
 //! the built `patchbay serve` with the built-in mock provider.
 //!
 //! One walk through it: a wrong login token refused, the login, a key created in the
-//! page and used by an HTTP client, its request in Logs with its details, the key
+//! page and used by an HTTP client, a key's policy set and edited in the page and
+//! enforced by the gateway, a rotation's grace, a project and its remaining amounts
+//! (`keys_policy.rs`), its request in Logs with its details, the key
 //! revoked in the page and its next request refused (401), its usage by key and by
 //! model in Usage and the CSV link returning the table's rows, a change with a wrong or
 //! missing CSRF token refused (403), logout; every page at 375 px and on a desktop
@@ -18,6 +20,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod browser;
+mod keys_policy;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -345,6 +348,9 @@ async fn walk(b: Arc<Browser>, server: Arc<Server>) {
         .await;
     assert_eq!(forged, json!([403, 403, 200]));
     b.expect_failed_load("/admin/keys");
+
+    // The policy editor, rotation with grace and projects (keys_policy.rs).
+    keys_policy::walk(&b, &server, shots.as_deref()).await;
 
     // Revoked in the page: the next request is refused.
     b.open(&format!("{site}/#/keys")).await;

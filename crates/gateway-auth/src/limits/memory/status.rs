@@ -1,9 +1,11 @@
-//! Where one subject's request and token limits stand, read from its [`State`]: for
-//! the rate-limit headers of an admitted request's answer.
+//! Where one subject's limits stand, read from its [`State`]: the tightest request
+//! and token limits for the rate-limit headers of an admitted request's answer, and
+//! every limit for the operator.
 
 use super::{DAY_US, HOUR_US, MINUTE_US, State};
 use crate::limits::calendar::{DAY_MS, Windows};
-use crate::limits::{LimitKind, LimitStatus, RateStatus};
+use crate::limits::report::value_of;
+use crate::limits::{LimitKind, LimitStatus, LimitUsage, RateStatus};
 use crate::policy::Limits;
 
 impl State {
@@ -110,5 +112,87 @@ impl State {
                 );
             }
         }
+    }
+}
+
+impl State {
+    /// Every limit's standing at `now_ms` (see [`Limiter::usage`]): the rates set in
+    /// `limits`, then the seven quota and budget counters (a counter of a past window
+    /// counts as empty).
+    ///
+    /// [`Limiter::usage`]: crate::limits::Limiter::usage
+    pub(super) fn usage(&self, limits: &Limits, win: &Windows, now_ms: i64) -> Vec<LimitUsage> {
+        let now_us = now_ms.saturating_mul(1000);
+        let mut out = Vec::with_capacity(LimitKind::ALL.len());
+        for (cell, kind, period) in [
+            (&self.rpm, LimitKind::Rpm, MINUTE_US),
+            (&self.rph, LimitKind::Rph, HOUR_US),
+            (&self.rpd, LimitKind::Rpd, DAY_US),
+            (&self.tpm, LimitKind::Tpm, MINUTE_US),
+        ] {
+            let Some(limit) = value_of(limits, kind) else {
+                continue;
+            };
+            let (remaining, reset_us) = cell.status(limit, period, now_us);
+            let reset_ms = i64::try_from(reset_us.div_ceil(1000)).unwrap_or(i64::MAX);
+            out.push(LimitUsage {
+                kind,
+                limit: Some(limit),
+                used: limit.saturating_sub(remaining),
+                remaining: Some(remaining),
+                resets_ms: Some(now_ms.saturating_add(reset_ms)),
+            });
+        }
+        let day_end = win.day_start_ms() + DAY_MS;
+        let month_end = win.next_month_start_ms();
+        for (counter, kind, window, end) in [
+            (
+                &self.day_in,
+                LimitKind::DailyInputTokens,
+                win.day,
+                Some(day_end),
+            ),
+            (
+                &self.day_out,
+                LimitKind::DailyOutputTokens,
+                win.day,
+                Some(day_end),
+            ),
+            (
+                &self.month_in,
+                LimitKind::MonthlyInputTokens,
+                win.month,
+                Some(month_end),
+            ),
+            (
+                &self.month_out,
+                LimitKind::MonthlyOutputTokens,
+                win.month,
+                Some(month_end),
+            ),
+            (&self.day_usd, LimitKind::DailyUsd, win.day, Some(day_end)),
+            (
+                &self.month_usd,
+                LimitKind::MonthlyUsd,
+                win.month,
+                Some(month_end),
+            ),
+            (&self.total_usd, LimitKind::TotalUsd, 0, None),
+        ] {
+            let used = if counter.window == window {
+                counter.used
+            } else {
+                0
+            };
+            let limit = value_of(limits, kind);
+            out.push(LimitUsage {
+                kind,
+                limit,
+                used,
+                remaining: limit.map(|l| l.saturating_sub(used)),
+                resets_ms: end,
+            });
+        }
+        out
     }
 }
