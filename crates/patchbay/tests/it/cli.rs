@@ -283,3 +283,91 @@ async fn a_cli_key_works_and_its_requests_show_in_usage_after_a_restart() {
     stop(child);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn sighup_and_edits_reload_the_config_and_a_broken_file_keeps_the_old_one() {
+    let dir = std::env::temp_dir().join(format!("patchbay-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("p.toml");
+    let text = |secret: &str| {
+        format!(
+            "[admin]\nenabled = false\n[storage]\npath = \"pb.db\"\n[providers.m]\nkind = \"mock\"\n\
+             [[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"m\" }}]\n\
+             [[keys]]\nname = \"k\"\nsecret = \"{secret}\"\n"
+        )
+    };
+    let (first, second) = ("pbk_reload_first_0123456789", "pbk_reload_second_0123456789");
+    std::fs::write(&config, text(first)).unwrap();
+    let log = dir.join("stderr.log");
+    let mut child = Command::new(BIN)
+        .current_dir(&dir)
+        .env("PATCHBAY_LOG", "info")
+        .args(["serve", "--listen", "127.0.0.1:0", "-c"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let client = reqwest::Client::new();
+    let status = |key: &'static str| {
+        let client = client.clone();
+        let url = format!("{base}/v1/chat/completions");
+        async move {
+            client
+                .post(url)
+                .bearer_auth(key)
+                .json(&serde_json::json!({"model":"mock-echo","messages":[{"role":"user","content":"x"}]}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let wait_log = |needle: &'static str| {
+        let log = log.clone();
+        async move {
+            for _ in 0..60 {
+                if std::fs::read_to_string(&log).unwrap_or_default().contains(needle) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("{needle:?} not logged: {}", std::fs::read_to_string(&log).unwrap());
+        }
+    };
+    assert_eq!(status(first).await, 200);
+
+    // SIGHUP reloads (it used to end the process).
+    Command::new("sh")
+        .args(["-c", &format!("kill -HUP {}", child.id())])
+        .status()
+        .unwrap();
+    wait_log("trigger=Signal").await;
+    assert_eq!(status(first).await, 200, "still serving after SIGHUP");
+
+    // An edit on disk is picked up without a signal: the declared key changes.
+    std::fs::write(&config, text(second)).unwrap();
+    wait_log("trigger=FileChanged").await;
+    assert_eq!(status(second).await, 200);
+    assert_eq!(status(first).await, 401);
+
+    // A broken file is refused with the bad key's path; the old config serves on.
+    std::fs::write(&config, format!("{}[[routes]]\nmodel = 7\n", text(first))).unwrap();
+    wait_log("configuration not reloaded").await;
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("routes[1].model"), "{logged}");
+    assert_eq!(status(second).await, 200);
+    assert_eq!(status(first).await, 401);
+    stop(child);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
