@@ -27,11 +27,16 @@ pub(crate) enum Op {
     Overview,
     Logs,
     Providers,
+    Routing,
+    ResolveRoute,
+    ListTools,
+    ConnectTool,
+    DisconnectTool,
     OpenApi,
 }
 
 /// Every admin route: its method and path template (`{id}` matches one path
-/// segment: a key's or project's id, or its name).
+/// segment: a key's or project's id, or its name; a tool's name).
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/keys"),
     ("POST", "/admin/keys"),
@@ -51,11 +56,16 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/overview"),
     ("GET", "/admin/logs"),
     ("GET", "/admin/providers"),
+    ("GET", "/admin/routing"),
+    ("GET", "/admin/routing/resolve"),
+    ("GET", "/admin/tools"),
+    ("POST", "/admin/tools/{id}/connect"),
+    ("POST", "/admin/tools/{id}/disconnect"),
     ("GET", "/admin/openapi.json"),
 ];
 
 /// The operation of each entry of [`ROUTES`], in the same order.
-const OPS: [Op; 19] = [
+const OPS: [Op; 24] = [
     Op::ListKeys,
     Op::CreateKey,
     Op::GetKey,
@@ -74,6 +84,11 @@ const OPS: [Op; 19] = [
     Op::Overview,
     Op::Logs,
     Op::Providers,
+    Op::Routing,
+    Op::ResolveRoute,
+    Op::ListTools,
+    Op::ConnectTool,
+    Op::DisconnectTool,
     Op::OpenApi,
 ];
 
