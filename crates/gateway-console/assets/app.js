@@ -1,5 +1,5 @@
 // The console's entry point: the session check, the login or the pages, and the
-// hash router (#/overview, #/usage, #/keys, #/logs?model=...).
+// hash router (#/overview, #/usage, #/keys, #/logs?model=..., #/routes, #/tools).
 
 import { api, onSessionLost, setCsrf } from "./api.js";
 import { toast } from "./dom.js";
@@ -8,12 +8,16 @@ import { renderOverview } from "./overview.js";
 import { renderKeys } from "./keys.js";
 import { renderLogs } from "./logs.js";
 import { renderUsage } from "./usage.js";
+import { renderRoutes } from "./routes.js";
+import { renderTools } from "./tools.js";
 
 const PAGES = {
   overview: { title: "Overview", render: renderOverview },
   usage: { title: "Usage", render: renderUsage },
   keys: { title: "Keys", render: renderKeys },
   logs: { title: "Logs", render: renderLogs },
+  routes: { title: "Routes", render: renderRoutes },
+  tools: { title: "Tools", render: renderTools },
 };
 
 const main = document.getElementById("main");

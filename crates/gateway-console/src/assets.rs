@@ -42,6 +42,8 @@ pub const ALL: &[Asset] = &[
     asset!("keys.js", JS),
     asset!("logs.js", JS),
     asset!("usage.js", JS),
+    asset!("routes.js", JS),
+    asset!("tools.js", JS),
     asset!("icon.svg", SVG),
 ];
 

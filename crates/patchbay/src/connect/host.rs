@@ -49,6 +49,7 @@ impl ToolHost for LocalTools {
         let user = ["USER", "LOGNAME"]
             .iter()
             .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+            .or_else(user_of_process)
             .unwrap_or_else(|| "(unknown)".to_owned());
         Ok(Account {
             user,
@@ -136,6 +137,27 @@ impl LocalTools {
             env,
         })
     }
+}
+
+/// The name of the user this process runs as, from `/etc/passwd` (services often
+/// run without `USER`), else `uid N`.
+#[cfg(target_os = "linux")]
+fn user_of_process() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    // `/proc/self` belongs to the process's effective user.
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid.to_string()).then(|| name.to_owned())
+    });
+    Some(name.unwrap_or_else(|| format!("uid {uid}")))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn user_of_process() -> Option<String> {
+    None
 }
 
 fn lines(text: String) -> Vec<String> {
