@@ -1,5 +1,6 @@
-//! The admin API: JSON endpoints for keys, projects, usage, the request log and the
-//! providers, on a listener of its own (loopback by default), behind an admin token.
+//! The admin API: JSON endpoints for keys, projects, usage, the request log, the
+//! providers, the routing table (with "try it") and the AI tools (connect /
+//! disconnect), on a listener of its own (loopback by default), behind an admin token.
 //! The same listener serves the operator console (gateway-console) at `/`: its pages,
 //! login and sessions; a console session stands for the token on `/admin/` paths
 //! (with its CSRF token on changes).
