@@ -184,6 +184,33 @@ async fn tools_connect_over_loopback_and_disconnect_restores() {
     assert_eq!(status, 409, "{again}");
     let (status, unknown) = admin.post("/admin/tools/vim/connect", None).await;
     assert_eq!(status, 404, "{unknown}");
+
+    // A key given instead of a new one: written as is; not this gateway's, so the
+    // status says why it would be refused.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/admin/tools/gemini/connect", admin.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"key": "sk-not-a-patchbay-key"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let given: Value = resp.json().await.unwrap();
+    assert!(given["created_key"].is_null(), "{given}");
+    assert_eq!(given["tool"]["connected"], true, "{given}");
+    assert!(given["tool"]["key"].is_null());
+    assert!(
+        given["tool"]["key_note"]
+            .as_str()
+            .unwrap()
+            .contains("not a Patchbay key"),
+        "{given}"
+    );
+    let env = std::fs::read_to_string(admin.home.join(".gemini/.env")).unwrap();
+    assert!(
+        env.contains("GEMINI_API_KEY=sk-not-a-patchbay-key"),
+        "{env}"
+    );
 }
 
 #[tokio::test]
