@@ -42,7 +42,11 @@ function card(t, home, allowed, reason, act) {
   const button = (label, action, primary) => h("button", {
     type: "button", class: primary ? "" : "quiet", "data-action": action, disabled: !allowed,
     "aria-describedby": allowed ? null : why,
-    onclick: () => act(t, action),
+    onclick: (e) => {
+      // One change at a time: the card is drawn anew when it is done.
+      e.currentTarget.disabled = true;
+      act(t, action);
+    },
   }, label);
   const key = t.key
     ? h("p", { class: "small" }, "Key: ", h("a", { href: "#/logs?key=" + encodeURIComponent(t.key.id) }, t.key.name))

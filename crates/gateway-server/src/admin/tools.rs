@@ -101,11 +101,10 @@ impl From<ToolError> for ApiError {
             ToolError::NotConnected(m) => {
                 ApiError::new(StatusCode::CONFLICT, "invalid_request_error", m)
             }
-            ToolError::Failed(m) => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "api_error",
-                format!("the tool's files could not be changed: {m}"),
-            ),
+            // The message names the file and what went wrong with it.
+            ToolError::Failed(m) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "api_error", m)
+            }
         }
     }
 }
@@ -200,27 +199,29 @@ fn is_loopback_host(authority: &str) -> bool {
 
 /// `GET /admin/tools`.
 pub(crate) async fn list(app: &App, host: &Host, origin: &Origin) -> Result<Answer, ApiError> {
-    let refusal = origin.refusal(host);
+    let mut refusal = origin.refusal(host);
     let url = host
         .as_ref()
         .map_or(DEFAULT_URL.to_owned(), |h| h.gateway_url());
-    let (account, tools) = match host {
+    let found = match host {
         Some(h) => {
             let h = h.clone();
-            blocking(move || Ok((h.account()?, h.tools()?))).await?
+            tokio::task::spawn_blocking(move || Ok::<_, ToolError>((h.account()?, h.tools()?)))
+                .await
+                .map_err(|e| ApiError::internal(format!("a file task failed: {e}")))?
+                .map(|(account, tools)| (Some(account), tools))
         }
-        None => (
-            Account {
-                user: String::new(),
-                home: PathBuf::new(),
-            },
-            Vec::new(),
-        ),
+        None => Ok((None, Vec::new())),
     };
+    // The tools' files out of reach (no HOME, say): the snippets still help.
+    let (account, tools) = found.unwrap_or_else(|err| {
+        refusal = Some(format!("the tools' files cannot be read: {err}"));
+        (None, Vec::new())
+    });
     let tools: Vec<Value> = tools.iter().map(|t| tool_json(app, t)).collect();
     Ok(ok(&json!({
         "gateway_url": url,
-        "host": host.as_ref().map(|_| json!({"user": account.user, "home": account.home})),
+        "host": account.map(|a| json!({"user": a.user, "home": a.home})),
         "connect": {"allowed": refusal.is_none(), "reason": refusal},
         "tools": tools,
         "env": env_snippets(&url),
