@@ -55,7 +55,8 @@ function routeRow(r, tryName) {
     h("td", {}, String(r.retries)),
     h("td", {}, (r.timeout_ms / 1000) + " s"),
     h("td", {}, r.kind === "exact"
-      ? h("button", { type: "button", class: "quiet", "data-action": "try", onclick: () => tryName(r.model) }, "Try")
+      ? h("button", { type: "button", class: "quiet", "data-action": "try", "aria-label": "Try " + r.model,
+        onclick: () => tryName(r.model) }, "Try")
       : null));
 }
 

@@ -349,7 +349,7 @@ fn plan_json(app: &App, routed: Option<&RoutePlan>, plan: &RoutePlan, now: Insta
                     Some(left) => (
                         "cooling",
                         format!(
-                            "cooling down for {} s after failures: tried after the others",
+                            "cooling down for {} s after failures: tried after the targets that are not",
                             left.as_secs().max(1)
                         ),
                     ),
