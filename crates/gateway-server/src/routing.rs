@@ -316,30 +316,6 @@ impl Router {
         Err(self.not_found(name))
     }
 
-    /// The names of the glob routes from the `from`th on, then the default route's,
-    /// that match `name` (for the explanation: what a match took precedence over).
-    fn globs_matching(&self, name: &str, from: usize) -> Vec<String> {
-        self.globs
-            .iter()
-            .skip(from)
-            .copied()
-            .filter(|&i| glob_match(&self.routes[i].model, name))
-            .chain(self.default)
-            .map(|i| self.routes[i].name().to_owned())
-            .collect()
-    }
-
-    /// The patterns of the glob routes in `range` (file order).
-    fn glob_patterns(
-        &self,
-        range: impl std::slice::SliceIndex<[usize], Output = [usize]>,
-    ) -> Vec<String> {
-        self.globs[range]
-            .iter()
-            .map(|&i| self.routes[i].model.clone())
-            .collect()
-    }
-
     /// The routes as configured, in file order.
     pub fn routes(&self) -> &[RouteConfig] {
         &self.routes

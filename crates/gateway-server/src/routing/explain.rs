@@ -4,7 +4,7 @@
 //! runs (a [`Trail`] that is off on the request path and builds nothing), so the
 //! explanation cannot drift from what requests get.
 
-use super::Target;
+use super::{Router, Target, glob_match};
 
 /// One decision taken while resolving a name, in the order taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,5 +113,32 @@ impl Trail {
     /// The steps noted, in order.
     pub fn into_steps(self) -> Vec<Step> {
         self.steps.unwrap_or_default()
+    }
+}
+
+/// What the explanation adds to a match: the routes it took precedence over.
+impl Router {
+    /// The names of the glob routes from the `from`th on, then the default route's,
+    /// that match `name` (for the explanation: what a match took precedence over).
+    pub(super) fn globs_matching(&self, name: &str, from: usize) -> Vec<String> {
+        self.globs
+            .iter()
+            .skip(from)
+            .copied()
+            .filter(|&i| glob_match(&self.routes[i].model, name))
+            .chain(self.default)
+            .map(|i| self.routes[i].name().to_owned())
+            .collect()
+    }
+
+    /// The patterns of the glob routes in `range` (file order).
+    pub(super) fn glob_patterns(
+        &self,
+        range: impl std::slice::SliceIndex<[usize], Output = [usize]>,
+    ) -> Vec<String> {
+        self.globs[range]
+            .iter()
+            .map(|&i| self.routes[i].model.clone())
+            .collect()
     }
 }
