@@ -1,5 +1,6 @@
 // The console's entry point: the session check, the login or the pages, and the
-// hash router (#/overview, #/usage, #/keys, #/keys?id=..., #/projects, #/logs?model=...).
+// hash router (#/overview, #/usage, #/keys, #/keys?id=..., #/projects, #/logs?model=...,
+// #/routes, #/tools).
 
 import { api, onSessionLost, setCsrf } from "./api.js";
 import { toast } from "./dom.js";
@@ -9,6 +10,8 @@ import { renderKeys } from "./keys.js";
 import { renderProjects } from "./projects.js";
 import { renderLogs } from "./logs.js";
 import { renderUsage } from "./usage.js";
+import { renderRoutes } from "./routes.js";
+import { renderTools } from "./tools.js";
 
 const PAGES = {
   overview: { title: "Overview", render: renderOverview },
@@ -16,6 +19,8 @@ const PAGES = {
   keys: { title: "Keys", render: renderKeys },
   projects: { title: "Projects", render: renderProjects },
   logs: { title: "Logs", render: renderLogs },
+  routes: { title: "Routes", render: renderRoutes },
+  tools: { title: "Tools", render: renderTools },
 };
 
 const main = document.getElementById("main");

@@ -46,6 +46,8 @@ pub const ALL: &[Asset] = &[
     asset!("projects.js", JS),
     asset!("logs.js", JS),
     asset!("usage.js", JS),
+    asset!("routes.js", JS),
+    asset!("tools.js", JS),
     asset!("icon.svg", SVG),
 ];
 

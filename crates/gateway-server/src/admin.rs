@@ -1,5 +1,6 @@
-//! The admin API: JSON endpoints for keys, projects, usage, the request log and the
-//! providers, on a listener of its own (loopback by default), behind an admin token.
+//! The admin API: JSON endpoints for keys, projects, usage, the request log, the
+//! providers, the routing table (with "try it") and the AI tools (connect /
+//! disconnect), on a listener of its own (loopback by default), behind an admin token.
 //! The same listener serves the operator console (gateway-console) at `/`: its pages,
 //! login and sessions; a console session stands for the token on `/admin/` paths
 //! (with its CSRF token on changes).
@@ -22,7 +23,9 @@ mod params;
 mod providers;
 mod reply;
 mod routes;
+mod routing;
 mod throttle;
+pub mod tools;
 mod usage;
 
 use std::future::Future;
@@ -44,6 +47,7 @@ use routes::Op;
 
 pub use gateway_auth::admin_token::{AdminToken, META_NAME, first_start_token};
 pub use routes::ROUTES;
+pub use tools::{Account, ToolError, ToolHost, ToolStatus};
 
 /// The OpenAPI 3.1 description of the admin API.
 pub const OPENAPI: &str = include_str!("admin/openapi.json");
@@ -61,19 +65,21 @@ const MAX_CONNECTIONS: usize = 256;
 /// Serves the admin API for `app` on `listener` (over TLS when `tls` is given: the
 /// gateway's own certificate when it has one) until `shutdown` resolves; then stops
 /// accepting and waits (up to 5 s) for open connections to finish. The gateway's
-/// connection deadlines apply; at most 256 connections.
+/// connection deadlines apply; at most 256 connections. `tools`: the AI tools' config
+/// files the Tools endpoints read and edit (`None`: their snippets only).
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
     tls: Option<crate::listen::TlsAcceptor>,
     token: AdminToken,
+    tools: tools::Host,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let limits = crate::listen::ConnLimits {
         max_connections: MAX_CONNECTIONS,
         ..app.conn_limits
     };
-    let stack = admin_stack::<hyper::body::Incoming>(app, token, tls.is_some());
+    let stack = admin_stack::<hyper::body::Incoming>(app, token, tls.is_some(), tools);
     // The wrong-token throttle keys on the peer.
     let make = move |peer| crate::listen::PeerService::new(stack.clone(), peer);
     let slots = crate::listen::Slots::new(limits.max_connections);
@@ -91,11 +97,13 @@ pub async fn serve(
 /// change, its CSRF token, stands for the token) → the admin token (gateway-auth's
 /// key layer, `Authorization: Bearer` only; 401 before anything else, so unknown
 /// API paths reveal nothing) → the route table and handlers. `tls`: the listener
-/// serves HTTPS (the console's cookie is `Secure`, HSTS is sent).
+/// serves HTTPS (the console's cookie is `Secure`, HSTS is sent); `tools`: as for
+/// [`serve`].
 pub fn admin_stack<B>(
     app: Arc<App>,
     token: AdminToken,
     tls: bool,
+    tools: tools::Host,
 ) -> impl tower::Service<
     Request<B>,
     Response = http::Response<
@@ -120,7 +128,8 @@ where
     let scrape = crate::observe::scrape::ScrapeLayer::new(app.clone(), token.clone());
     let handler = tower::service_fn(move |req: Request<_>| {
         let app = app.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(&app, req).await) }
+        let tools = tools.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(&app, &tools, req).await) }
     });
     let checked = token.clone();
     let console = Arc::new(gateway_console::Console::new(tls, move |t| {
@@ -197,23 +206,24 @@ impl gateway_auth::Reject<crate::respond::Body> for TokenReject {
 
 /// Answers one admin request whose token was checked. Never fails: every problem is
 /// an answer.
-async fn handle<B>(app: &Arc<App>, req: Request<B>) -> Answer
+async fn handle<B>(app: &Arc<App>, tools: &tools::Host, req: Request<B>) -> Answer
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<tower::BoxError>,
 {
-    match answer(app, req).await {
+    match answer(app, tools, req).await {
         Ok(resp) => resp,
         Err(err) => err.answer(),
     }
 }
 
-async fn answer<B>(app: &Arc<App>, req: Request<B>) -> Result<Answer, ApiError>
+async fn answer<B>(app: &Arc<App>, tools: &tools::Host, req: Request<B>) -> Result<Answer, ApiError>
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<tower::BoxError>,
 {
     let (op, ids) = routes::find(req.method(), req.uri().path())?;
+    let origin = tools::Origin::of(&req);
     let query = req.uri().query().map(str::to_owned);
     let query = query.as_deref();
     let id = ids.into_iter().next().unwrap_or_default();
@@ -257,6 +267,11 @@ where
         Op::ProviderModels => providers::models(app, &id).await,
         Op::ConfigStatus => Ok(providers::status(app)),
         Op::ReloadConfig => providers::reload(app).await,
+        Op::Routing => Ok(routing::table(app)),
+        Op::ResolveRoute => routing::resolve(app, query).await,
+        Op::ListTools => tools::list(app, tools, &origin).await,
+        Op::ConnectTool => tools::connect(app, tools, &origin, id, &body).await,
+        Op::DisconnectTool => tools::disconnect(app, tools, &origin, id, &body).await,
         Op::OpenApi => Ok(crate::respond::json(StatusCode::OK, OPENAPI.into())),
     };
     // Read whole: the connection can be reused whatever the answer.

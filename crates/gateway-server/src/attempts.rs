@@ -71,6 +71,33 @@ pub(crate) struct Lost {
     pub local: bool,
 }
 
+/// Why a target of a plan is passed over without a try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unusable {
+    /// No provider of that name is configured.
+    UnknownProvider,
+    /// The provider does not offer the operation.
+    Unsupported,
+}
+
+/// The provider `target` is sent to for `op`, or why it is passed over (the attempt
+/// loop's check, also what the operator's explanation reports).
+pub(crate) fn usable<'a>(
+    table: &'a crate::table::Table,
+    target: &Target,
+    op: Operation,
+) -> Result<&'a Provider, Unusable> {
+    let provider = table
+        .providers
+        .get(&target.provider)
+        .ok_or(Unusable::UnknownProvider)?;
+    if provider.supports(op) {
+        Ok(provider)
+    } else {
+        Err(Unusable::Unsupported)
+    }
+}
+
 /// Runs `op` over `plan`'s targets until one commits; `ticket` is told each target
 /// asked (a request dropped while one is asked is charged its input).
 // Each argument is a different part of the request; bundling them would only move the list.
@@ -92,16 +119,17 @@ pub(crate) async fn run<A: Attempt>(
     // The provider whose target was tried and failed last: moving on is a fallback.
     let mut failed_over: Option<&str> = None;
     for target in &plan.attempts {
-        let Some(provider) = table.providers.get(&target.provider) else {
-            last_err = Some(GatewayError::new(
-                ErrorKind::Internal,
-                format!("route target `{target}` names an unknown provider"),
-            ));
-            continue;
+        let provider = match usable(table, target, op) {
+            Ok(provider) => provider,
+            Err(Unusable::UnknownProvider) => {
+                last_err = Some(GatewayError::new(
+                    ErrorKind::Internal,
+                    format!("route target `{target}` names an unknown provider"),
+                ));
+                continue;
+            }
+            Err(Unusable::Unsupported) => continue,
         };
-        if !provider.supports(op) {
-            continue;
-        }
         let (body, prepared) = match attempt.prepare(provider, target).await {
             Ok(p) => p,
             Err(Skip::Unfit(err)) => {

@@ -9,6 +9,7 @@
 //! [`retryable`] and [`Backoff`] decide whether and when to try again.
 
 mod cooldown;
+mod explain;
 mod needs;
 mod retry;
 
@@ -25,6 +26,7 @@ use crate::config::{
 };
 
 pub use cooldown::Cooldown;
+pub use explain::{Step, Trail};
 pub use gateway_auth::glob::glob_match;
 pub use needs::Needs;
 pub use retry::{Backoff, backoff_delay, retryable};
@@ -178,7 +180,7 @@ impl Router {
                     .map(|m| ("auto.otherwise".to_owned(), m)),
             );
         for (path, name) in names {
-            if let Err(e) = self.resolve_name(name, &mut rng, 1) {
+            if let Err(e) = self.resolve_name(name, &mut rng, 1, &mut Trail::off()) {
                 return Err(ConfigError::invalid(path, e.message));
             }
         }
@@ -213,10 +215,22 @@ impl Router {
         needs: &Needs,
         rng: &mut fastrand::Rng,
     ) -> Result<RoutePlan, GatewayError> {
+        self.resolve_traced(requested_model, needs, rng, &mut Trail::off())
+    }
+
+    /// [`Router::resolve_with_rng`], noting each decision on `trail` (the operator's
+    /// explanation; the request path passes [`Trail::off`]).
+    pub fn resolve_traced(
+        &self,
+        requested_model: &str,
+        needs: &Needs,
+        rng: &mut fastrand::Rng,
+        trail: &mut Trail,
+    ) -> Result<RoutePlan, GatewayError> {
         if let Some(auto) = self.auto.as_ref().filter(|a| a.model == requested_model) {
-            return self.resolve_auto(auto, needs, rng);
+            return self.resolve_auto(auto, needs, rng, trail);
         }
-        self.resolve_name(requested_model, rng, 0)
+        self.resolve_name(requested_model, rng, 0, trail)
     }
 
     fn resolve_name(
@@ -224,6 +238,7 @@ impl Router {
         name: &str,
         rng: &mut fastrand::Rng,
         depth: usize,
+        trail: &mut Trail,
     ) -> Result<RoutePlan, GatewayError> {
         if depth > MAX_DEPTH {
             return Err(GatewayError::new(
@@ -232,12 +247,37 @@ impl Router {
             ));
         }
         if let Some(&i) = self.exact.get(name) {
+            trail.note(|| {
+                let route = self.routes[i].name().to_owned();
+                let shadowed = self.globs_matching(name, 0);
+                if self.routes[i].model == name {
+                    Step::Exact {
+                        name: name.to_owned(),
+                        route,
+                        shadowed,
+                    }
+                } else {
+                    Step::RouteAlias {
+                        name: name.to_owned(),
+                        route,
+                        shadowed,
+                    }
+                }
+            });
             return Ok(self.plan(i, name, rng));
         }
         if let Some(target) = self.aliases.get(name) {
-            return self.resolve_name(target, rng, depth + 1);
+            trail.note(|| Step::Alias {
+                from: name.to_owned(),
+                to: target.clone(),
+            });
+            return self.resolve_name(target, rng, depth + 1, trail);
         }
         if let Some(target) = self.explicit(name) {
+            trail.note(|| Step::Explicit {
+                target: target.clone(),
+                shadowed: self.globs_matching(name, 0),
+            });
             return Ok(RoutePlan {
                 route_name: name.to_owned(),
                 attempts: vec![target],
@@ -247,17 +287,48 @@ impl Router {
                 auto_rule: None,
             });
         }
-        if let Some(&i) = self
+        if let Some(k) = self
             .globs
             .iter()
-            .find(|&&i| glob_match(&self.routes[i].model, name))
+            .position(|&i| glob_match(&self.routes[i].model, name))
         {
+            let i = self.globs[k];
+            trail.note(|| Step::Glob {
+                name: name.to_owned(),
+                pattern: self.routes[i].model.clone(),
+                route: self.routes[i].name().to_owned(),
+                passed: self.glob_patterns(..k),
+                shadowed: self.globs_matching(name, k + 1),
+            });
             return Ok(self.plan(i, name, rng));
         }
         if let Some(i) = self.default {
+            trail.note(|| Step::Default {
+                name: name.to_owned(),
+                route: self.routes[i].name().to_owned(),
+                passed: self.glob_patterns(..),
+            });
             return Ok(self.plan(i, name, rng));
         }
+        trail.note(|| Step::NotRouted {
+            name: name.to_owned(),
+        });
         Err(self.not_found(name))
+    }
+
+    /// The routes as configured, in file order.
+    pub fn routes(&self) -> &[RouteConfig] {
+        &self.routes
+    }
+
+    /// `[aliases]`: name → the name it stands for.
+    pub fn aliases(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.aliases.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The `auto` model's configuration, when there is one.
+    pub fn auto(&self) -> Option<&AutoConfig> {
+        self.auto.as_ref()
     }
 
     /// `provider/model` for a configured provider.
@@ -369,6 +440,7 @@ impl Router {
         auto: &AutoConfig,
         needs: &Needs,
         rng: &mut fastrand::Rng,
+        trail: &mut Trail,
     ) -> Result<RoutePlan, GatewayError> {
         let chosen = auto
             .rules
@@ -382,10 +454,18 @@ impl Router {
                     .map(|m| ("otherwise".to_owned(), m))
             });
         if let Some((rule, model)) = chosen {
-            let mut plan = self.resolve_name(model, rng, 1)?;
+            trail.note(|| Step::Auto {
+                rule: rule.clone(),
+                model: Some(model.to_owned()),
+            });
+            let mut plan = self.resolve_name(model, rng, 1, trail)?;
             plan.auto_rule = Some(rule);
             return Ok(plan);
         }
+        trail.note(|| Step::Auto {
+            rule: "cheapest".to_owned(),
+            model: None,
+        });
         let attempts: Vec<Target> = self
             .priced
             .iter()

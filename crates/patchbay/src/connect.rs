@@ -9,6 +9,7 @@
 //! taken out (old values from the backup come back).
 
 pub mod edit;
+pub mod host;
 mod jsonc;
 pub mod tools;
 

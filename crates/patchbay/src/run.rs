@@ -319,11 +319,17 @@ async fn start_admin(
     tracing::info!(
         "admin API on {scheme}://{addr}/admin/ (OpenAPI: /admin/openapi.json); console at {scheme}://{addr}/"
     );
+    // The Tools page edits the config files of the user this process runs as.
+    let tools: Arc<dyn admin::ToolHost> = Arc::new(crate::connect::host::LocalTools::new(
+        base_url(config),
+        None,
+    ));
     tokio::spawn(admin::serve(
         app.clone(),
         listener,
         tls,
         token,
+        Some(tools),
         shutdown_signal(),
     ));
     Ok(())

@@ -37,9 +37,9 @@ struct Rotate {
 /// The body of a change that takes none: nothing, or `{}`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NoFields {}
+pub(crate) struct NoFields {}
 
-fn store(app: &App) -> Result<Arc<KeyStore>, ApiError> {
+pub(crate) fn store(app: &App) -> Result<Arc<KeyStore>, ApiError> {
     app.key_store().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -50,7 +50,10 @@ fn store(app: &App) -> Result<Arc<KeyStore>, ApiError> {
 }
 
 /// Parses a JSON body; an empty body is `T::default()` when `empty_ok`.
-fn body<T: DeserializeOwned + Default>(body: &Bytes, empty_ok: bool) -> Result<T, ApiError> {
+pub(crate) fn body<T: DeserializeOwned + Default>(
+    body: &Bytes,
+    empty_ok: bool,
+) -> Result<T, ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::invalid(None, "the body is not UTF-8 JSON"))?;
     if empty_ok && text.trim().is_empty() {

@@ -37,11 +37,16 @@ pub(crate) enum Op {
     ProviderModels,
     ConfigStatus,
     ReloadConfig,
+    Routing,
+    ResolveRoute,
+    ListTools,
+    ConnectTool,
+    DisconnectTool,
     OpenApi,
 }
 
 /// Every admin route: its method and path template (`{id}` matches one path
-/// segment: a key's or project's id, or its name).
+/// segment: a key's or project's id, or its name; a tool's name).
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/keys"),
     ("POST", "/admin/keys"),
@@ -71,6 +76,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/providers/{id}/models"),
     ("GET", "/admin/config"),
     ("POST", "/admin/config/reload"),
+    ("GET", "/admin/routing"),
+    ("GET", "/admin/routing/resolve"),
+    ("GET", "/admin/tools"),
+    ("POST", "/admin/tools/{id}/connect"),
+    ("POST", "/admin/tools/{id}/disconnect"),
     ("GET", "/admin/openapi.json"),
 ];
 
@@ -104,6 +114,11 @@ const OPS: &[Op] = &[
     Op::ProviderModels,
     Op::ConfigStatus,
     Op::ReloadConfig,
+    Op::Routing,
+    Op::ResolveRoute,
+    Op::ListTools,
+    Op::ConnectTool,
+    Op::DisconnectTool,
     Op::OpenApi,
 ];
 

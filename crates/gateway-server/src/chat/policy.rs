@@ -3,11 +3,11 @@
 
 use std::time::Instant;
 
-use gateway_auth::MaxTokensMode;
+use gateway_auth::{KeyPolicy, MaxTokensMode};
 use gateway_protocol::{ChatRequest, ErrorKind, GatewayError, Part};
 
 use crate::app::App;
-use crate::routing::{Needs, RoutePlan};
+use crate::routing::{Needs, RoutePlan, Trail};
 use gateway_auth::Entry;
 
 /// Applies the policy of `entry` to `req`; true when `req` was changed (then the
@@ -54,32 +54,77 @@ pub(crate) fn plan(
     model: &str,
     needs: &Needs,
 ) -> Result<RoutePlan, GatewayError> {
+    plan_traced(
+        app,
+        table,
+        Some(&entry.policy),
+        model,
+        needs,
+        &mut fastrand::Rng::new(),
+        Instant::now(),
+        None,
+    )
+}
+
+/// What [`plan_traced`] saw on its way, for the operator's explanation.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    /// The router's decisions.
+    pub trail: Trail,
+    /// The router's plan, before the key's providers and the cool-downs.
+    pub routed: Option<RoutePlan>,
+}
+
+/// [`plan`] with everything that varies given: the key's policy (`None`: no key, no
+/// policy), the random draw, the time the cool-downs are read at, and where to note
+/// what happened (`None` on the request path).
+// The explanation varies each of these; a struct would only move the list.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn plan_traced(
+    app: &App,
+    table: &crate::table::Table,
+    policy: Option<&KeyPolicy>,
+    model: &str,
+    needs: &Needs,
+    rng: &mut fastrand::Rng,
+    now: Instant,
+    mut seen: Option<&mut Seen>,
+) -> Result<RoutePlan, GatewayError> {
     if model.is_empty() {
         return Err(GatewayError::invalid_request(
             "model",
             "a model name is required",
         ));
     }
-    if !entry.policy.allows_model(model) {
+    if policy.is_some_and(|p| !p.allows_model(model)) {
         return Err(GatewayError::new(
             ErrorKind::PermissionDenied,
             format!("this key may not use model `{model}`; ask for a key that allows it"),
         ));
     }
-    let mut plan = table.router.resolve(model, needs)?;
-    filter_providers(entry, &mut plan)?;
-    plan.apply_cooldown(&app.cooldown, Instant::now());
+    let mut off = Trail::off();
+    let trail = match seen.as_deref_mut() {
+        Some(seen) => &mut seen.trail,
+        None => &mut off,
+    };
+    let mut plan = table.router.resolve_traced(model, needs, rng, trail)?;
+    if let Some(seen) = seen {
+        seen.routed = Some(plan.clone());
+    }
+    if let Some(policy) = policy {
+        filter_providers(policy, &mut plan)?;
+    }
+    plan.apply_cooldown(&app.cooldown, now);
     Ok(plan)
 }
 
 /// Drops the targets on providers the key may not reach; refuses when none is left.
-fn filter_providers(entry: &Entry, plan: &mut RoutePlan) -> Result<(), GatewayError> {
-    let allowed = &entry.policy.providers;
-    if allowed.iter().any(|g| g == "*") {
+fn filter_providers(policy: &KeyPolicy, plan: &mut RoutePlan) -> Result<(), GatewayError> {
+    if policy.providers.iter().any(|g| g == "*") {
         return Ok(());
     }
     plan.attempts
-        .retain(|t| entry.policy.allows_provider(&t.provider));
+        .retain(|t| policy.allows_provider(&t.provider));
     if plan.attempts.is_empty() {
         return Err(GatewayError::new(
             ErrorKind::PermissionDenied,

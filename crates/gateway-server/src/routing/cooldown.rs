@@ -117,6 +117,27 @@ impl Cooldown {
         self.lock().get(target).is_some_and(|e| e.until > now)
     }
 
+    /// How long `target` still cools at `now`, if it does.
+    pub fn remaining(&self, target: &Target, now: Instant) -> Option<Duration> {
+        self.lock()
+            .get(target)
+            .and_then(|e| e.until.checked_duration_since(now))
+            .filter(|d| !d.is_zero())
+    }
+
+    /// Every target cooling at `now`: how much longer, and its failures in a row
+    /// (the operator's routing table).
+    pub fn cooling(&self, now: Instant) -> Vec<(Target, Duration, u32)> {
+        let mut list: Vec<_> = self
+            .lock()
+            .iter()
+            .filter(|(_, e)| e.until > now)
+            .map(|(t, e)| (t.clone(), e.until - now, e.failures))
+            .collect();
+        list.sort();
+        list
+    }
+
     /// Moves cooling targets to the end of `attempts`, keeping the relative order of
     /// both groups. Nothing is dropped: when all targets cool, all are still tried.
     pub fn reorder(&self, attempts: &mut Vec<Target>, now: Instant) {

@@ -46,6 +46,8 @@ pub enum KeyKind {
 pub struct Tool {
     /// Its name on the command line.
     pub name: &'static str,
+    /// Its name for people (the console).
+    pub title: &'static str,
     /// Its executable, for `--list`.
     pub binary: &'static str,
     /// Its configuration directory relative to HOME, for `--list`.
@@ -136,6 +138,7 @@ fn v1(c: &Ctx) -> String {
 pub const TOOLS: &[Tool] = &[
     Tool {
         name: "claude-code",
+        title: "Claude Code",
         binary: "claude",
         dir: ".claude",
         key: KeyKind::Anthropic,
@@ -145,6 +148,7 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "codex",
+        title: "Codex CLI",
         binary: "codex",
         dir: ".codex",
         key: KeyKind::OpenAi,
@@ -154,6 +158,7 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "gemini",
+        title: "Gemini CLI",
         binary: "gemini",
         dir: ".gemini",
         key: KeyKind::OpenAi,
@@ -163,6 +168,7 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "opencode",
+        title: "opencode",
         binary: "opencode",
         dir: ".config/opencode",
         key: KeyKind::OpenAi,
@@ -172,6 +178,7 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "qwen",
+        title: "Qwen Code",
         binary: "qwen",
         dir: ".qwen",
         key: KeyKind::OpenAi,
@@ -181,6 +188,7 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "kimi",
+        title: "Kimi Code",
         binary: "kimi",
         dir: ".kimi-code",
         key: KeyKind::OpenAi,
@@ -190,6 +198,7 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "crush",
+        title: "Crush",
         binary: "crush",
         dir: ".config/crush",
         key: KeyKind::OpenAi,
@@ -199,6 +208,7 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "continue",
+        title: "Continue",
         binary: "cn",
         dir: ".continue",
         key: KeyKind::OpenAi,
@@ -208,6 +218,7 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "cline",
+        title: "Cline",
         binary: "cline",
         dir: ".cline",
         key: KeyKind::OpenAi,
@@ -217,6 +228,7 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "roo",
+        title: "Roo Code",
         binary: "code",
         dir: ".config/Code/User",
         key: KeyKind::OpenAi,

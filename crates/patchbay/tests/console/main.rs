@@ -21,6 +21,8 @@
 
 mod browser;
 mod keys_policy;
+mod routes;
+mod tools;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -66,8 +68,15 @@ fn serve() -> Server {
          [[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"mock\" }}]\n"
     );
     std::fs::write(dir.join("p.toml"), config).unwrap();
+    // The Tools page edits the files of the server's user: a HOME of its own.
+    std::fs::create_dir_all(dir.join("home")).unwrap();
     let mut child = Command::new(BIN)
         .current_dir(&dir)
+        .env("HOME", dir.join("home"))
+        .env_remove("CODEX_HOME")
+        .env_remove("CLAUDE_CONFIG_DIR")
+        .env_remove("CRUSH_GLOBAL_CONFIG")
+        .env_remove("XDG_CONFIG_HOME")
         .args(["serve", "--listen", "127.0.0.1:0", "-c", "p.toml"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -331,6 +340,9 @@ async fn walk(b: Arc<Browser>, server: Arc<Server>) {
     }
     b.color_scheme(false).await;
     b.settled("dark").await;
+
+    routes::walk(&b, &server, shots.as_deref()).await;
+    tools::walk(&b, &server, shots.as_deref()).await;
 
     // A change with a wrong or missing CSRF token is refused, with the cookie.
     let forged = b

@@ -296,7 +296,10 @@ async fn sighup_and_edits_reload_the_config_and_a_broken_file_keeps_the_old_one(
              [[keys]]\nname = \"k\"\nsecret = \"{secret}\"\n"
         )
     };
-    let (first, second) = ("pbk_reload_first_0123456789", "pbk_reload_second_0123456789");
+    let (first, second) = (
+        "pbk_reload_first_0123456789",
+        "pbk_reload_second_0123456789",
+    );
     std::fs::write(&config, text(first)).unwrap();
     let log = dir.join("stderr.log");
     let mut child = Command::new(BIN)
@@ -337,12 +340,18 @@ async fn sighup_and_edits_reload_the_config_and_a_broken_file_keeps_the_old_one(
         let log = log.clone();
         async move {
             for _ in 0..60 {
-                if std::fs::read_to_string(&log).unwrap_or_default().contains(needle) {
+                if std::fs::read_to_string(&log)
+                    .unwrap_or_default()
+                    .contains(needle)
+                {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            panic!("{needle:?} not logged: {}", std::fs::read_to_string(&log).unwrap());
+            panic!(
+                "{needle:?} not logged: {}",
+                std::fs::read_to_string(&log).unwrap()
+            );
         }
     };
     assert_eq!(status(first).await, 200);

@@ -3,5 +3,6 @@
 //! `connect`, `disconnect`, `env`), against scratch directories and a temporary HOME.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_pages;
 mod cli;
 mod connect;

@@ -350,6 +350,7 @@ pub async fn start_admin(gw: &Gateway, token: &str) -> String {
         listener,
         None,
         gateway_server::admin::AdminToken::from_plain(token),
+        None,
         std::future::pending(),
     ));
     base
