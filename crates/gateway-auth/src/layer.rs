@@ -30,7 +30,7 @@ use crate::identity::refusal_message;
 use crate::limits::Refused;
 
 pub use key::{Authenticate, KeyCheck, KeyCheckFuture, KeyLayer, Operator};
-pub use limit::{Admission, Exempt, Limit, LimitLayer};
+pub use limit::{Admission, Exempt, Limit, LimitFuture, LimitLayer};
 
 pub use crate::identity::KeySources;
 

@@ -32,8 +32,8 @@ pub use keys::{
     ProjectUpdate,
 };
 pub use limits::{
-    Actual, Estimate, HeaderFamily, LimitKind, LimitStatus, LimitUsage, Limiter, MemoryLimiter,
-    RateStatus, Refused, Reservation, Scope, Window,
+    Actual, Admit, AdmitFuture, Estimate, HeaderFamily, LimitKind, LimitStatus, LimitUsage,
+    Limiter, MemoryLimiter, RateStatus, Refused, Reservation, Scope, Window,
 };
 pub use policy::{KeyPolicy, Limits, MaxTokensMode, Metadata, Subject};
 pub use upstreams::{KeyChange, StoredUpstream, UpstreamStore};

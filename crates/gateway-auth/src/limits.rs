@@ -297,6 +297,22 @@ pub trait Limiter: Send + Sync {
         now_ms: i64,
     ) -> Result<Reservation, Refused>;
 
+    /// How [`LimitLayer`](crate::LimitLayer) admits a request: at once by default
+    /// (an in-process limiter answers [`Limiter::admit`] without waiting). A limiter
+    /// whose counters live in a shared store (one round trip per admission) answers
+    /// [`Admit::Later`] with a future owning what it needs, and the layer calls the
+    /// inner service once it resolves.
+    fn admission(
+        &self,
+        subject: &Subject,
+        key: &Limits,
+        project: Option<&Limits>,
+        estimate: &Estimate,
+        now_ms: i64,
+    ) -> Admit {
+        Admit::Now(self.admit(subject, key, project, estimate, now_ms))
+    }
+
     /// Where the key's and project's request and token limits stand, changing
     /// nothing.
     fn status(
@@ -311,6 +327,27 @@ pub trait Limiter: Send + Sync {
     /// with public id `id` stands under `limits`, changing nothing: the rates that
     /// are set, and every quota and budget, set or not (see [`LimitUsage`]).
     fn usage(&self, scope: Scope, id: &str, limits: &Limits, now_ms: i64) -> Vec<LimitUsage>;
+}
+
+/// An admission still waiting on a shared store.
+pub type AdmitFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Reservation, Refused>> + Send>>;
+
+/// A limiter's answer to an admission: decided now, or after a round trip.
+pub enum Admit {
+    /// Decided in process.
+    Now(Result<Reservation, Refused>),
+    /// Decided by a shared store; the future owns what it needs.
+    Later(AdmitFuture),
+}
+
+impl std::fmt::Debug for Admit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Admit::Now(r) => f.debug_tuple("Now").field(&r.is_ok()).finish(),
+            Admit::Later(_) => f.write_str("Later"),
+        }
+    }
 }
 
 /// What a limiter holds for one admitted request; the limiter's side of a

@@ -1,17 +1,19 @@
 //! [`LimitLayer`]: rates, quotas and budgets, admitted before the request goes
 //! inward, with the reservation handed to the inner service as an [`Admission`].
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
-use futures_util::future::{Either, Ready, ready};
 use http::{Request, Response};
+use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{Reject, Rejection};
 use crate::cache::{Entry, now_ms};
-use crate::limits::{Actual, Estimate, LimitStatus, Limiter, Reservation};
+use crate::limits::{Actual, Admit, AdmitFuture, Estimate, LimitStatus, Limiter, Reservation};
 
 /// A marker in a request's extensions: this request is not charged (a model list, a
 /// local estimate).
@@ -133,13 +135,13 @@ impl<S: Clone, L: ?Sized, R: Clone> Clone for Limit<S, L, R> {
 
 impl<S, L, R, B, ResBody> Service<Request<B>> for Limit<S, L, R>
 where
-    S: Service<Request<B>, Response = Response<ResBody>>,
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone,
     L: Limiter + ?Sized,
-    R: Reject<ResBody>,
+    R: Reject<ResBody> + Clone,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = Either<Ready<Result<Response<ResBody>, S::Error>>, S::Future>;
+    type Future = LimitFuture<S, R, B>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -149,30 +151,148 @@ where
         let ext = req.extensions();
         // Requests without a key entry (another identity, or none) have no limits here.
         let Some(entry) = ext.get::<Arc<Entry>>() else {
-            return Either::Right(self.inner.call(req));
+            return LimitFuture::called(self.inner.call(req));
         };
         let project = entry.project.as_deref().map(|p| &p.limits);
         if ext.get::<Exempt>().is_some() || !entry.policy.is_limited(project) {
-            return Either::Right(self.inner.call(req));
+            return LimitFuture::called(self.inner.call(req));
         }
         let estimate = ext.get::<Estimate>().copied().unwrap_or_default();
-        let admitted = self.layer.limiter.admit(
+        let admission = self.layer.limiter.admission(
             &entry.subject,
             &entry.policy.limits,
             project,
             &estimate,
             now_ms(),
         );
-        match admitted {
-            Ok(reservation) => {
-                let admission = Admission::new(reservation, estimate);
-                req.extensions_mut().insert(admission);
-                Either::Right(self.inner.call(req))
+        match admission {
+            Admit::Now(Ok(reservation)) => {
+                req.extensions_mut()
+                    .insert(Admission::new(reservation, estimate));
+                LimitFuture::called(self.inner.call(req))
             }
-            Err(refused) => {
+            Admit::Now(Err(refused)) => {
                 let why = Rejection::Limited(Box::new(refused));
-                Either::Left(ready(Ok(self.layer.reject.reject(&req, why))))
+                LimitFuture::refused(self.layer.reject.reject(&req, why))
             }
+            Admit::Later(decided) => {
+                // The clone made ready is the one called once the store answers
+                // (tower's usual swap).
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                LimitFuture {
+                    state: State::Waiting {
+                        decided,
+                        rest: Some(Rest {
+                            inner,
+                            reject: self.layer.reject.clone(),
+                            req,
+                            estimate,
+                        }),
+                    },
+                }
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`Limit`]: the inner service's when the limiter answers
+    /// at once (no allocation), a refusal, or a wait for a shared store's answer.
+    pub struct LimitFuture<S, R, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        state: State<S, R, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, R, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Called {
+            #[pin]
+            future: S::Future,
+        },
+        Refused {
+            response: Option<S::Response>,
+        },
+        Waiting {
+            decided: AdmitFuture,
+            rest: Option<Rest<S, R, B>>,
+        },
+    }
+}
+
+/// What a request waiting on the store needs once it is decided.
+struct Rest<S, R, B> {
+    inner: S,
+    reject: R,
+    req: Request<B>,
+    estimate: Estimate,
+}
+
+impl<S: Service<Request<B>>, R, B> LimitFuture<S, R, B> {
+    fn called(future: S::Future) -> Self {
+        LimitFuture {
+            state: State::Called { future },
+        }
+    }
+
+    fn refused(response: S::Response) -> Self {
+        LimitFuture {
+            state: State::Refused {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl<S, R, B, ResBody> Future for LimitFuture<S, R, B>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    R: Reject<ResBody>,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            let next = match state.as_mut().project() {
+                StateProj::Called { future } => return future.poll(cx),
+                StateProj::Refused { response } => {
+                    let response = response.take().expect("LimitFuture polled after it ended");
+                    return Poll::Ready(Ok(response));
+                }
+                StateProj::Waiting { decided, rest } => {
+                    let decided = ready!(decided.as_mut().poll(cx));
+                    let Rest {
+                        mut inner,
+                        reject,
+                        mut req,
+                        estimate,
+                    } = rest.take().expect("LimitFuture polled after it ended");
+                    match decided {
+                        Ok(reservation) => {
+                            req.extensions_mut()
+                                .insert(Admission::new(reservation, estimate));
+                            State::Called {
+                                future: inner.call(req),
+                            }
+                        }
+                        Err(refused) => State::Refused {
+                            response: Some(
+                                reject.reject(&req, Rejection::Limited(Box::new(refused))),
+                            ),
+                        },
+                    }
+                }
+            };
+            state.set(next);
         }
     }
 }

@@ -227,3 +227,120 @@ async fn reservations_are_settled_by_the_inner_service_or_at_the_estimate() {
     // 30 left: a 60-token estimate is refused.
     assert_eq!(call(None).await, 429);
 }
+
+/// A limiter on a "shared store": the in-memory one, answered after a wait, as a
+/// round trip to Redis would be. It counts the admissions that waited.
+struct Remote {
+    local: Arc<MemoryLimiter>,
+    waited: Arc<AtomicUsize>,
+}
+
+impl gateway_auth::Limiter for Remote {
+    fn admit(
+        &self,
+        subject: &gateway_auth::Subject,
+        key: &Limits,
+        project: Option<&Limits>,
+        estimate: &Estimate,
+        now_ms: i64,
+    ) -> Result<gateway_auth::Reservation, gateway_auth::Refused> {
+        self.local.admit(subject, key, project, estimate, now_ms)
+    }
+
+    fn admission(
+        &self,
+        subject: &gateway_auth::Subject,
+        key: &Limits,
+        project: Option<&Limits>,
+        estimate: &Estimate,
+        now_ms: i64,
+    ) -> gateway_auth::Admit {
+        let (local, waited) = (self.local.clone(), self.waited.clone());
+        let (subject, key, project, estimate) =
+            (subject.clone(), key.clone(), project.cloned(), *estimate);
+        gateway_auth::Admit::Later(Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            waited.fetch_add(1, Ordering::SeqCst);
+            local.admit(&subject, &key, project.as_ref(), &estimate, now_ms)
+        }))
+    }
+
+    fn status(
+        &self,
+        subject: &gateway_auth::Subject,
+        key: &Limits,
+        project: Option<&Limits>,
+        now_ms: i64,
+    ) -> gateway_auth::LimitStatus {
+        self.local.status(subject, key, project, now_ms)
+    }
+
+    fn usage(
+        &self,
+        scope: gateway_auth::Scope,
+        id: &str,
+        limits: &Limits,
+        now_ms: i64,
+    ) -> Vec<gateway_auth::LimitUsage> {
+        self.local.usage(scope, id, limits, now_ms)
+    }
+}
+
+#[tokio::test]
+async fn a_limiter_that_answers_later_admits_and_refuses_the_same_way() {
+    let waited = Arc::new(AtomicUsize::new(0));
+    let limiter = Arc::new(Remote {
+        local: Arc::new(MemoryLimiter::new()),
+        waited: waited.clone(),
+    });
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counted = reached.clone();
+    let mut svc = ServiceBuilder::new()
+        .layer(LimitLayer::new(limiter, JsonReject))
+        .service(service_fn(move |req: Request<Body>| {
+            let counted = counted.clone();
+            async move {
+                // A limited request's admission is in the extensions by the time the
+                // inner service runs.
+                let limited = req.extensions().get::<Arc<Entry>>().is_some();
+                assert_eq!(req.extensions().get::<Admission>().is_some(), limited);
+                counted.fetch_add(1, Ordering::SeqCst);
+                echo_identity(req).await
+            }
+        }));
+    let entry = limited_entry(Limits {
+        rpm: Some(2),
+        ..Limits::default()
+    });
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let resp = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(with_entry(&entry))
+            .await
+            .unwrap();
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(resp.headers()["x-patchbay-limit"], "key.rpm");
+        }
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 429, 429]);
+    assert_eq!(waited.load(Ordering::SeqCst), 4, "every admission waited");
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        2,
+        "refused ones never reach in"
+    );
+    // Unlimited requests skip the store entirely.
+    let resp = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(request(None))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(waited.load(Ordering::SeqCst), 4);
+}
