@@ -284,6 +284,11 @@ impl Provider {
         self.shape
     }
 
+    /// Azure OpenAI: model name → deployment name, from the config.
+    pub fn deployments(&self) -> &BTreeMap<String, String> {
+        &self.deployments
+    }
+
     /// The stored base URL (empty for the mock).
     pub fn base_url(&self) -> &str {
         &self.base

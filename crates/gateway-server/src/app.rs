@@ -23,6 +23,8 @@ pub struct App {
     pub(crate) reload: crate::reload::ReloadState,
     /// Providers added at runtime (in the database), when there is a database.
     pub(crate) upstreams: Option<gateway_auth::UpstreamStore>,
+    /// The providers' own model lists (`GET /v1/models`).
+    pub(crate) discovery: crate::discovery::Discovery,
     /// Every key the gateway accepts: the config file's and the database's.
     pub(crate) keys: Arc<gateway_auth::Keys>,
     /// Rates, quotas and budgets of keys and projects.
@@ -169,6 +171,7 @@ impl App {
             client,
             reload: crate::reload::ReloadState::new(config.clone()),
             upstreams: None,
+            discovery: crate::discovery::Discovery::new(config.discovery.clone()),
             keys,
             limiter: Arc::new(gateway_auth::MemoryLimiter::new()),
             usage: None,

@@ -8,6 +8,7 @@
 //! 3. deserialize into [`Config`] through `serde_path_to_error`, so a typo is reported
 //!    as "unknown field `tiemout` at `routes[2]`", then [`validate`] the whole.
 
+mod discovery;
 mod interpolate;
 mod media;
 mod observability;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use discovery::DiscoveryConfig;
 pub use interpolate::interpolate;
 pub use media::MediaConfig;
 pub use observability::{
@@ -81,6 +83,9 @@ pub struct Config {
     /// `[tracing]`: OpenTelemetry traces over OTLP.
     #[serde(default)]
     pub tracing: TracingConfig,
+    /// `[discovery]`: the providers' own model lists, for `GET /v1/models`.
+    #[serde(default)]
+    pub discovery: DiscoveryConfig,
     /// Things that work but deserve a word (plain-text secrets, ...). Not read from
     /// the file; filled by validation.
     #[serde(skip)]
@@ -593,6 +598,7 @@ impl Config {
             metrics: MetricsConfig::default(),
             access_log: AccessLogConfig::default(),
             tracing: TracingConfig::default(),
+            discovery: DiscoveryConfig::default(),
             aliases: BTreeMap::new(),
             auto: None,
             catalog: BTreeMap::new(),

@@ -28,10 +28,13 @@ pub enum Endpoint {
         /// The model named in the URL (Gemini).
         url_model: Option<String>,
     },
-    /// `GET /v1/models` or `GET /v1beta/models`, answered in `shape`'s list form.
+    /// `GET /v1/models` or `GET /v1beta/models`, answered in `shape`'s list form;
+    /// with `id`, one model (`GET /v1/models/{id}`, `GET /v1beta/models/{name}`).
     ListModels {
         /// The caller's shape.
         shape: ApiShape,
+        /// The one model asked for.
+        id: Option<String>,
     },
     /// `POST /v1/estimate`: a chat request's tokens and cost, without an upstream call.
     /// The body is in `shape` (`?shape=`, else by headers, else OpenAI Chat).
@@ -100,7 +103,7 @@ impl Endpoint {
             } => ApiShape::OpenAiChat,
             Endpoint::Embeddings { .. } => ApiShape::Gemini,
             Endpoint::CountTokens { shape, .. }
-            | Endpoint::ListModels { shape }
+            | Endpoint::ListModels { shape, .. }
             | Endpoint::Estimate { shape }
             | Endpoint::MethodNotAllowed { shape, .. }
             | Endpoint::NotFound { shape } => *shape,
@@ -185,12 +188,28 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
         "/v1/models" | "/models" => {
             let shape = list_shape(headers);
             return if get {
-                Endpoint::ListModels { shape }
+                Endpoint::ListModels { shape, id: None }
             } else {
                 wrong(shape, "GET")
             };
         }
         _ => {}
+    }
+    // One model: the id may hold `/` (`provider/model`), never `:` (Gemini's methods).
+    if let Some(id) = path
+        .strip_prefix("/v1/models/")
+        .or_else(|| path.strip_prefix("/models/"))
+        .filter(|id| !id.is_empty() && !id.contains(':'))
+    {
+        let shape = list_shape(headers);
+        return if get {
+            Endpoint::ListModels {
+                shape,
+                id: Some(percent_decode(id)),
+            }
+        } else {
+            wrong(shape, "GET")
+        };
     }
     if let Some(rest) = gemini_rest(path) {
         return gemini(rest, post, get, query);
@@ -216,7 +235,7 @@ fn gemini(rest: &str, post: bool, get: bool, query: Option<&str>) -> Endpoint {
     let shape = ApiShape::Gemini;
     if rest == "models" {
         return if get {
-            Endpoint::ListModels { shape }
+            Endpoint::ListModels { shape, id: None }
         } else {
             Endpoint::MethodNotAllowed {
                 shape,
@@ -226,7 +245,14 @@ fn gemini(rest: &str, post: bool, get: bool, query: Option<&str>) -> Endpoint {
     }
     let name = &rest["models/".len()..];
     let Some((model, method)) = name.rsplit_once(':') else {
-        return Endpoint::NotFound { shape };
+        return if get && !name.is_empty() {
+            Endpoint::ListModels {
+                shape,
+                id: Some(percent_decode(name)),
+            }
+        } else {
+            Endpoint::NotFound { shape }
+        };
     };
     if model.is_empty() {
         return Endpoint::NotFound { shape };

@@ -9,6 +9,7 @@ mod attempts;
 pub mod catalog;
 mod chat;
 pub mod config;
+pub mod discovery;
 mod estimate;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -23,27 +23,86 @@ use crate::respond::{self, Answer, Served};
 use crate::routing::{Needs, RoutePlan, Target};
 use crate::table::Table;
 
-/// `GET /v1/models` and `GET /v1beta/models`: the public names this key may use.
-pub(crate) fn list_models(table: &Table, shape: ApiShape, entry: &Entry) -> Answer {
-    let models = table
+/// `GET /v1/models` and `GET /v1beta/models`: the models this key may use, in the
+/// caller's list shape.
+pub(crate) fn list_models(
+    app: &App,
+    table: &Table,
+    shape: ApiShape,
+    id: Option<&str>,
+    entry: &Entry,
+) -> Answer {
+    let models = visible_models(app, table, entry);
+    let Some(id) = id else {
+        let body = codec::encode_model_list(shape, &ModelList { models });
+        return respond::json(StatusCode::OK, body);
+    };
+    let id = id.strip_prefix("models/").unwrap_or(id);
+    match models.iter().find(|m| m.id == id) {
+        Some(model) => respond::json(StatusCode::OK, codec::encode_model(shape, model)),
+        None => {
+            let err = GatewayError::new(
+                gateway_protocol::ErrorKind::NotFound,
+                format!("model `{id}` is not one this key can use here (see GET /v1/models)"),
+            );
+            respond::error(shape, &err)
+        }
+    }
+}
+
+/// The models a key may use, by name: the routes' exact names, their aliases,
+/// `[aliases]` and the auto model (owned by `patchbay`), then the discovered models
+/// (`crate::discovery`) that a route sends to their own provider under their own
+/// name — what glob and `*` routes reach — owned by that provider. The key's model
+/// and provider globs apply; the catalogue gives context windows where it knows them.
+pub(crate) fn visible_models(app: &App, table: &Table, entry: &Entry) -> Vec<ModelInfo> {
+    let policy = &entry.policy;
+    let mut names: std::collections::BTreeMap<String, Option<String>> = table
         .router
         .public_models()
         .into_iter()
-        .filter(|m| entry.policy.allows_model(m))
-        .map(|id| {
-            let info = table.catalog.lookup(&id);
+        .filter(|m| policy.allows_model(m))
+        .map(|m| (m, None))
+        .collect();
+    for (provider, models) in app.discovery().all() {
+        if table.provider(&provider).is_none() || !policy.allows_provider(&provider) {
+            continue;
+        }
+        for model in models.iter() {
+            if names.contains_key(model) || !policy.allows_model(model) {
+                continue;
+            }
+            let reached = table
+                .router
+                .resolve(model, &Needs::default())
+                .is_ok_and(|plan| {
+                    plan.attempts
+                        .iter()
+                        .any(|t| t.provider == provider && t.upstream_model == *model)
+                });
+            if reached {
+                names.insert(model.clone(), Some(provider.clone()));
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|(id, provider)| {
+            let family = provider
+                .as_deref()
+                .and_then(|name| table.provider(name))
+                .map(|p| p.preset().map_or(p.kind().as_str(), |pr| pr.name));
+            let info = table.catalog.lookup_for(&id, family);
             ModelInfo {
                 context_window: info.and_then(|i| i.context_window),
                 max_output_tokens: info.and_then(|i| i.max_output_tokens),
-                owned_by: Some("patchbay".to_owned()),
+                owned_by: Some(provider.unwrap_or_else(|| "patchbay".to_owned())),
                 display_name: None,
                 created: None,
                 id,
             }
         })
-        .collect();
-    let body = codec::encode_model_list(shape, &ModelList { models });
-    respond::json(StatusCode::OK, body)
+        .collect()
 }
 
 /// An embeddings request in any of the three body forms, routed for this key.

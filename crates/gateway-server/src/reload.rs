@@ -9,7 +9,7 @@
 //!
 //! What a reload changes: providers, routes, aliases, `[auto]`, the catalogue and
 //! the declared keys. The listeners, storage, admin, metrics, logging, tracing,
-//! media and key defaults are read at start only; a reload that changes them says
+//! media, discovery and key defaults are read at start only; a reload that changes them says
 //! so (`restart_needed`) and leaves them as they are.
 
 mod watch;
@@ -370,6 +370,7 @@ fn start_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     check("access_log", old.access_log == new.access_log);
     check("tracing", old.tracing == new.tracing);
     check("media", old.media == new.media);
+    check("discovery", old.discovery == new.discovery);
     check("key_defaults", old.key_defaults == new.key_defaults);
     changed
 }

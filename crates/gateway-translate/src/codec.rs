@@ -8,7 +8,7 @@
 
 use gateway_protocol::{
     ApiShape, ChatRequest, ChatResponse, CountTokensResponse, EmbeddingsRequest,
-    EmbeddingsResponse, EncodingFormat, GatewayError, ModelList, StreamEvent, Usage,
+    EmbeddingsResponse, EncodingFormat, GatewayError, ModelInfo, ModelList, StreamEvent, Usage,
 };
 
 use crate::context::{EncodeOptions, ResponseContext};
@@ -247,6 +247,19 @@ pub fn encode_model_list(shape: ApiShape, list: &ModelList) -> Vec<u8> {
         ApiShape::Anthropic => anthropic::models::encode(list),
         ApiShape::Gemini => gemini::models::encode(list),
         ApiShape::Ollama => ollama::models::encode(list),
+    }
+}
+
+/// One model in `shape`'s single-model form (`GET /v1/models/{id}`, Anthropic's
+/// `GET /v1/models/{model_id}`, Gemini's `GET /v1beta/models/{name}`; Ollama callers
+/// get OpenAI's).
+pub fn encode_model(shape: ApiShape, model: &ModelInfo) -> Vec<u8> {
+    match shape {
+        ApiShape::Anthropic => anthropic::models::encode_model(model),
+        ApiShape::Gemini => gemini::models::encode_model(model),
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Ollama => {
+            openai_chat::models::encode_model(model)
+        }
     }
 }
 

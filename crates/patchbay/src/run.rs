@@ -164,6 +164,8 @@ pub async fn serve(args: ServeArgs, workers: usize, layout: RuntimeLayout) -> Ex
         app.set_config_path(path.clone());
     }
     tokio::spawn(gateway_server::reload::watch(app.clone()));
+    // The providers' own model lists, for `GET /v1/models` (`[discovery]`).
+    tokio::spawn(gateway_server::discovery::run(app.clone()));
     if config.admin.enabled {
         if let Err(err) = start_admin(&config, &app, tls.clone()).await {
             return fail(&err);

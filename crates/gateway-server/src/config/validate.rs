@@ -18,6 +18,7 @@ pub fn validate(config: &mut Config) -> Result<(), ConfigError> {
     check_keys(config, &mut problems, &mut warnings);
     check_admin(config, &mut problems);
     check_observability(config, &mut problems);
+    check_discovery(config, &mut problems);
     config.warnings = warnings;
     if problems.is_empty() {
         Ok(())
@@ -44,6 +45,19 @@ fn check_admin(config: &Config, problems: &mut Vec<Problem>) {
                 ),
             ));
         }
+    }
+}
+
+fn check_discovery(config: &Config, problems: &mut Vec<Problem>) {
+    let d = &config.discovery;
+    if d.refresh_secs < 10 {
+        problems.push(Problem::new(
+            "discovery.refresh_secs",
+            "must be at least 10 (seconds between two fetches of a provider's model list)",
+        ));
+    }
+    if d.timeout_ms == 0 {
+        problems.push(Problem::new("discovery.timeout_ms", "must be above 0"));
     }
 }
 

@@ -131,27 +131,68 @@ fn model_lists_answer_in_the_callers_shape() {
     assert_eq!(
         list(&[]),
         Endpoint::ListModels {
-            shape: ApiShape::OpenAiChat
+            shape: ApiShape::OpenAiChat,
+            id: None
         }
     );
     assert_eq!(
         list(&[("anthropic-version", "2023-06-01")]),
         Endpoint::ListModels {
-            shape: ApiShape::Anthropic
+            shape: ApiShape::Anthropic,
+            id: None
         }
     );
     assert_eq!(
         list(&[("x-goog-api-key", "k")]),
         Endpoint::ListModels {
-            shape: ApiShape::Gemini
+            shape: ApiShape::Gemini,
+            id: None
         }
     );
     assert_eq!(
         at(Method::GET, "/v1beta/models", None, &[]),
         Endpoint::ListModels {
-            shape: ApiShape::Gemini
+            shape: ApiShape::Gemini,
+            id: None
         }
     );
+}
+
+#[test]
+fn one_model_is_asked_for_by_its_id_in_every_shape() {
+    let one = |path: &str, h: &[(&str, &str)]| at(Method::GET, path, None, h);
+    let model = |shape, id: &str| Endpoint::ListModels {
+        shape,
+        id: Some(id.to_owned()),
+    };
+    assert_eq!(
+        one("/v1/models/gpt-5", &[]),
+        model(ApiShape::OpenAiChat, "gpt-5")
+    );
+    assert_eq!(
+        one("/v1/models/openrouter/meta%2Fllama", &[]),
+        model(ApiShape::OpenAiChat, "openrouter/meta/llama")
+    );
+    assert_eq!(
+        one(
+            "/v1/models/claude-x",
+            &[("anthropic-version", "2023-06-01")]
+        ),
+        model(ApiShape::Anthropic, "claude-x")
+    );
+    assert_eq!(
+        one("/v1beta/models/gemini-2.5-pro", &[]),
+        model(ApiShape::Gemini, "gemini-2.5-pro")
+    );
+    assert!(matches!(
+        at(Method::POST, "/v1/models/gpt-5", None, &[]),
+        Endpoint::MethodNotAllowed { .. }
+    ));
+    // Gemini's methods keep their meaning.
+    assert!(matches!(
+        at(Method::POST, "/v1beta/models/m:generateContent", None, &[]),
+        Endpoint::Chat(_)
+    ));
 }
 
 #[test]

@@ -120,7 +120,9 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
             let ticket = Ticket::open(&app, &charge(shape, false, 0), &req.model, reservation);
             ops::count_tokens(&app, &table, shape, *req, &plan, ticket).await
         }
-        Work::ListModels { shape } => Ok(ops::list_models(&table, shape, &entry)),
+        Work::ListModels { shape, id } => {
+            Ok(ops::list_models(&app, &table, shape, id.as_deref(), &entry))
+        }
         Work::Estimate { shape } => crate::estimate::estimate(&app, shape, &body, &entry),
     };
     let mut resp = match result {

@@ -72,10 +72,12 @@ pub enum Work {
         /// Where it may go.
         plan: RoutePlan,
     },
-    /// A model list (not charged).
+    /// A model list, or one model (not charged).
     ListModels {
         /// The caller's list shape.
         shape: ApiShape,
+        /// The one model asked for.
+        id: Option<String>,
     },
     /// A local estimate (not charged).
     Estimate {
@@ -285,7 +287,13 @@ fn work_of(
                 charge,
             )
         }
-        Endpoint::ListModels { shape } => (Work::ListModels { shape: *shape }, Charge::Exempt),
+        Endpoint::ListModels { shape, id } => (
+            Work::ListModels {
+                shape: *shape,
+                id: id.clone(),
+            },
+            Charge::Exempt,
+        ),
         Endpoint::Estimate { shape } => (Work::Estimate { shape: *shape }, Charge::Exempt),
         _ => return Err(GatewayError::new(ErrorKind::Internal, "unhandled endpoint")),
     })

@@ -9,6 +9,7 @@ mod charging;
 mod connections;
 mod console;
 mod dashboard;
+mod discovery;
 mod endpoints;
 mod failures;
 mod faults;

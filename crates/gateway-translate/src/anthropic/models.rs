@@ -52,24 +52,29 @@ fn model_type() -> String {
 /// Encodes a model list (one page, `has_more: false`). Unknown creation times are
 /// shown as the Unix epoch (`created_at` is required in this shape).
 pub fn encode(list: &ModelList) -> Vec<u8> {
-    let data: Vec<Model> = list
-        .models
-        .iter()
-        .map(|m| Model {
-            kind: model_type(),
-            id: m.id.clone(),
-            display_name: m.display_name.clone().unwrap_or_else(|| m.id.clone()),
-            created_at: rfc3339(m.created.unwrap_or(0)),
-            max_input_tokens: m.context_window,
-            max_tokens: m.max_output_tokens,
-        })
-        .collect();
+    let data: Vec<Model> = list.models.iter().map(to_wire).collect();
     json::encode(&List {
         first_id: data.first().map(|m| m.id.clone()),
         last_id: data.last().map(|m| m.id.clone()),
         has_more: false,
         data,
     })
+}
+
+/// One model for a caller (`GET /v1/models/{model_id}`).
+pub fn encode_model(model: &ModelInfo) -> Vec<u8> {
+    json::encode(&to_wire(model))
+}
+
+fn to_wire(m: &ModelInfo) -> Model {
+    Model {
+        kind: model_type(),
+        id: m.id.clone(),
+        display_name: m.display_name.clone().unwrap_or_else(|| m.id.clone()),
+        created_at: rfc3339(m.created.unwrap_or(0)),
+        max_input_tokens: m.context_window,
+        max_tokens: m.max_output_tokens,
+    }
 }
 
 /// Decodes an upstream model list.

@@ -65,22 +65,27 @@ pub fn decode(body: &[u8]) -> Result<ModelList, TranslateError> {
 /// and `countTokens`).
 pub fn encode(list: &ModelList) -> Vec<u8> {
     json::encode(&WireModelList {
-        models: list
-            .models
-            .iter()
-            .map(|m| WireModel {
-                name: if m.id.starts_with("models/") {
-                    m.id.clone()
-                } else {
-                    format!("models/{}", m.id)
-                },
-                version: None,
-                display_name: m.display_name.clone(),
-                input_token_limit: m.context_window,
-                output_token_limit: m.max_output_tokens,
-                supported_generation_methods: vec!["generateContent".into(), "countTokens".into()],
-            })
-            .collect(),
+        models: list.models.iter().map(to_wire).collect(),
         next_page_token: None,
     })
+}
+
+/// One model for a Gemini caller (`GET /v1beta/models/{name}`).
+pub fn encode_model(model: &ModelInfo) -> Vec<u8> {
+    json::encode(&to_wire(model))
+}
+
+fn to_wire(m: &ModelInfo) -> WireModel {
+    WireModel {
+        name: if m.id.starts_with("models/") {
+            m.id.clone()
+        } else {
+            format!("models/{}", m.id)
+        },
+        version: None,
+        display_name: m.display_name.clone(),
+        input_token_limit: m.context_window,
+        output_token_limit: m.max_output_tokens,
+        supported_generation_methods: vec!["generateContent".into(), "countTokens".into()],
+    }
 }

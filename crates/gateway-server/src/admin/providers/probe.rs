@@ -7,7 +7,6 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use gateway_providers::{Operation, Provider, UpstreamCall};
 use serde::Serialize;
-use serde_json::Value;
 
 /// How long a test waits for the whole answer.
 const LIMIT: Duration = Duration::from_secs(15);
@@ -66,7 +65,7 @@ pub(crate) async fn probe(provider: &Provider) -> Probe {
     };
     match tokio::time::timeout(LIMIT, asked).await {
         Ok(Ok((status, body))) => {
-            let models = model_ids(&body);
+            let models = model_ids(provider, &body);
             let readable = models.is_some();
             Probe {
                 ok: readable,
@@ -94,42 +93,20 @@ pub(crate) async fn probe(provider: &Provider) -> Probe {
     }
 }
 
-/// The model ids of a model list in any upstream's shape: `data[].id` (OpenAI,
-/// Anthropic), `models[].name` (Gemini, with `models/` dropped; Ollama's tags).
-/// `None` when the body is no such list.
-pub(crate) fn model_ids(body: &[u8]) -> Option<Vec<String>> {
-    let v: Value = serde_json::from_slice(body).ok()?;
-    let items = v
-        .get("data")
-        .or_else(|| v.get("models"))
-        .and_then(Value::as_array)?;
-    let mut ids: Vec<String> = items
-        .iter()
-        .filter_map(|m| {
-            m.get("id")
-                .or_else(|| m.get("name"))
-                .and_then(Value::as_str)
+/// The model ids of `provider`'s model list (its own shape), sorted; `None` when the
+/// body is no such list.
+fn model_ids(provider: &Provider, body: &[u8]) -> Option<Vec<String>> {
+    let list = gateway_translate::codec::decode_model_list(provider.shape(), body).ok()?;
+    let mut ids: Vec<String> = list
+        .models
+        .into_iter()
+        .map(|m| {
+            m.id.strip_prefix("models/")
+                .map(str::to_owned)
+                .unwrap_or(m.id)
         })
-        .map(|id| id.strip_prefix("models/").unwrap_or(id).to_owned())
         .collect();
     ids.sort();
     ids.dedup();
     Some(ids)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::model_ids;
-
-    #[test]
-    fn every_upstream_list_shape_reads_as_ids() {
-        let openai = br#"{"object":"list","data":[{"id":"gpt-b"},{"id":"gpt-a"}]}"#;
-        assert_eq!(model_ids(openai).unwrap(), ["gpt-a", "gpt-b"]);
-        let gemini = br#"{"models":[{"name":"models/gemini-2.5-pro"}]}"#;
-        assert_eq!(model_ids(gemini).unwrap(), ["gemini-2.5-pro"]);
-        let ollama = br#"{"models":[{"name":"llama3:8b","model":"llama3:8b"}]}"#;
-        assert_eq!(model_ids(ollama).unwrap(), ["llama3:8b"]);
-        assert_eq!(model_ids(b"<html>"), None);
-        assert_eq!(model_ids(br#"{"error":"x"}"#), None);
-    }
 }
