@@ -45,6 +45,7 @@ pub const ALL: &[Asset] = &[
     asset!("widgets.js", JS),
     asset!("projects.js", JS),
     asset!("logs.js", JS),
+    asset!("fields.js", JS),
     asset!("usage.js", JS),
     asset!("icon.svg", SVG),
 ];
