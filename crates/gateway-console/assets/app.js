@@ -1,5 +1,6 @@
 // The console's entry point: the session check, the login or the pages, and the
-// hash router (#/overview, #/usage, #/keys, #/keys?id=..., #/projects, #/logs?model=...).
+// hash router (#/overview, #/usage, #/keys, #/keys?id=..., #/projects, #/logs?model=...,
+// #/providers).
 
 import { api, onSessionLost, setCsrf } from "./api.js";
 import { toast } from "./dom.js";
@@ -8,6 +9,7 @@ import { renderOverview } from "./overview.js";
 import { renderKeys } from "./keys.js";
 import { renderProjects } from "./projects.js";
 import { renderLogs } from "./logs.js";
+import { renderProviders } from "./providers.js";
 import { renderUsage } from "./usage.js";
 
 const PAGES = {
@@ -16,6 +18,7 @@ const PAGES = {
   keys: { title: "Keys", render: renderKeys },
   projects: { title: "Projects", render: renderProjects },
   logs: { title: "Logs", render: renderLogs },
+  providers: { title: "Providers", render: renderProviders },
 };
 
 const main = document.getElementById("main");

@@ -46,6 +46,9 @@ pub const ALL: &[Asset] = &[
     asset!("projects.js", JS),
     asset!("logs.js", JS),
     asset!("fields.js", JS),
+    asset!("providers.js", JS),
+    asset!("provider-form.js", JS),
+    asset!("reloads.js", JS),
     asset!("usage.js", JS),
     asset!("icon.svg", SVG),
 ];
