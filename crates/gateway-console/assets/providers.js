@@ -113,7 +113,9 @@ function providerCard(p, presets, reload) {
     actions.append(edit, confirming("Remove", "Remove for good", true, async () => {
       await api("DELETE", path);
       toast(`${p.name} removed.`);
-      reload();
+      await reload();
+      // Its card is gone: the focus goes to the list.
+      document.getElementById("list-title").focus();
     }));
   }
   return card;
@@ -183,6 +185,6 @@ export async function renderProviders(main) {
       + "those added here can be edited and removed. Clients reach a provider's models as name/model, or through routes."),
     config.element,
     h("section", { "aria-labelledby": "list-title" },
-      h("h2", { id: "list-title" }, "In force", count), cards),
+      h("h2", { id: "list-title", tabindex: "-1" }, "In force", count), cards),
     addBox);
 }

@@ -3,11 +3,12 @@
 //! upstream (`patchbay mock` on loopback) and serving `<name>/<model>` at once; its
 //! key shown back by its last four characters only; "Test connection" (HTTP status
 //! and latency, and an upstream refusing the key with its own error: the gateway
-//! itself) and "Fetch models"; edited (a bad
-//! base URL answered beside its field, then a new key); removed, and its models no
-//! longer served by it. Then the Configuration panel: the config file broken on disk
-//! and "Reload now" showing the error with the bad key's path while the gateway keeps
-//! serving, and the file restored with a start-only change named.
+//! itself) and "Fetch models"; edited (a bad base URL answered beside its field, a
+//! new key, the key removed); a `mock` provider added with a name alone; removed,
+//! and its models no longer served by it. Then the Configuration panel: the config
+//! file broken on disk and "Reload now" showing the error with the bad key's path
+//! while the gateway keeps serving, the file restored with a start-only change
+//! named, and changed back with none.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -174,6 +175,13 @@ pub async fn walk(b: &Browser, server: &Server, shots: Option<&Path>) {
     if let Some(dir) = shots {
         shoot_at(b, dir, "providers", "list-title").await;
     }
+    // A phone's width with the results and an open form in the cards.
+    b.click(&format!("{local} [data-action=edit]")).await;
+    b.resize(375, 812).await;
+    b.fits_width("providers with a model list and a form").await;
+    b.resize(1280, 900).await;
+    b.click("#edit-provider [data-action=cancel]").await;
+    gone(b, "#edit-provider").await;
 
     // Edited: a base URL the server refuses is answered beside its field, and the
     // provider keeps working as it was.
@@ -214,12 +222,40 @@ pub async fn walk(b: &Browser, server: &Server, shots: Option<&Path>) {
         chat(server, &key, "local/m").await,
         (200, Some("local".to_owned()))
     );
+    // The stored key removed (a server without keys takes none).
+    b.click(&format!("{local} [data-action=edit]")).await;
+    b.click("#edit-provider-remove-key").await;
+    b.click("#edit-provider [data-action=save]").await;
+    b.wait_text(&format!("{local} .key-hint"), "none").await;
+    assert_eq!(chat(server, &key, "local/m").await.0, 200);
+
+    // A mock provider needs nothing but a name.
+    choose(b, "new-provider-kind", "kind:mock").await;
+    let hidden = b
+        .eval("return document.getElementById('new-provider-base_url').closest('.field').hidden")
+        .await;
+    assert_eq!(hidden, json!(true), "a mock has no base URL");
+    b.fill("#new-provider-name", "canned").await;
+    b.click("#new-provider [data-action=save]").await;
+    b.wait_css("[data-provider=canned]").await;
+    assert_eq!(
+        chat(server, &key, "canned/anything").await,
+        (200, Some("canned".to_owned()))
+    );
+    assert_eq!(
+        b.eval("return document.getElementById('new-provider-name').value")
+            .await,
+        json!(""),
+        "the form starts afresh"
+    );
     b.settled("providers").await;
 
     // Removed (asked once more in place): `local/…` falls to the default route again.
     b.click(&format!("{local} [data-action=remove]")).await;
     b.click(&format!("{local} [data-action=confirm]")).await;
     gone(b, local).await;
+    let focused = b.eval("return document.activeElement.id").await;
+    assert_eq!(focused, json!("list-title"), "the focus is not lost");
     assert_eq!(
         chat(server, &key, "local/m").await,
         (200, Some("mock".to_owned()))
