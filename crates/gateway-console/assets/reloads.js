@@ -58,7 +58,7 @@ function draw(status, reloadButton) {
       h("dt", {}, "Config file"), h("dd", { class: "mono", id: "config-path" }, status.path || "none (started without --config)"),
       h("dt", {}, "Generation"), h("dd", { id: "config-generation" }, String(status.generation))),
     h("details", { id: "reload-details" },
-      h("summary", {}, "Latest reloads"),
+      h("summary", { id: "reload-summary" }, "Latest reloads"),
       h("ol", { class: "reloads", id: "reload-history" }, status.history.slice(0, SHOWN).map(reloadItem))),
   ];
 }
@@ -80,9 +80,13 @@ export function configPanel(changed) {
     if (mark === seen) return;
     const generationChanged = seen !== null && Number(seen.split("/")[0]) !== status.generation;
     seen = mark;
+    // Drawn again, the panel keeps its open list and the focus it had.
     const open = panel.querySelector("#reload-details");
+    const focused = panel.contains(document.activeElement) ? document.activeElement.id : "";
     panel.replaceChildren(...draw(status, reload).filter(Boolean));
     if (open && open.open) panel.querySelector("#reload-details").open = true;
+    const again = focused && panel.querySelector("#" + focused);
+    if (again) again.focus();
     if (generationChanged) changed(status.generation);
   };
   const refresh = () => api("GET", "/admin/config").then(show);
