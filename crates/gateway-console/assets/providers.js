@@ -58,7 +58,7 @@ function facts(p, presetLabel) {
     p.preset ? row("Preset", presetLabel(p.preset)) : null,
     row("Speaks", p.shape, "mono"),
     row("Host", p.host || "— (in the gateway)", "mono"),
-    p.source === "runtime" ? row("API key", p.key_hint || "none", "mono key-hint") : null,
+    p.source === "runtime" && p.kind !== "mock" ? row("API key", p.key_hint || "none", "mono key-hint") : null,
     p.source === "runtime" && p.settings.api_version ? row("API version", p.settings.api_version, "mono") : null,
     p.source === "runtime" ? row("Changed", when(p.updated_ms)) : null);
 }
