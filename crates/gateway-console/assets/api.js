@@ -14,12 +14,16 @@ export function onSessionLost(fn) {
   lost = fn;
 }
 
-/** A refused or failed API call; `param` names the offending field of a 400. */
+/**
+ * A refused or failed API call; `param` names the offending field of a 400, `body`
+ * is the answer's JSON (a refused config reload's report, for one).
+ */
 export class ApiError extends Error {
-  constructor(status, message, param) {
+  constructor(status, message, param, body) {
     super(message);
     this.status = status;
     this.param = param || null;
+    this.body = body === undefined ? null : body;
   }
 }
 
@@ -40,7 +44,7 @@ export async function api(method, path, body) {
   if (!resp.ok) {
     const message = data && data.error && data.error.message || resp.status + " " + resp.statusText;
     if (resp.status === 401 && path.startsWith("/admin/")) lost();
-    throw new ApiError(resp.status, message, data && data.error && data.error.param);
+    throw new ApiError(resp.status, message, data && data.error && data.error.param, data);
   }
   return data;
 }

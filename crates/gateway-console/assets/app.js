@@ -1,6 +1,6 @@
 // The console's entry point: the session check, the login or the pages, and the
 // hash router (#/overview, #/usage, #/keys, #/keys?id=..., #/projects, #/logs?model=...,
-// #/routes, #/tools).
+// #/providers, #/routes, #/tools).
 
 import { api, onSessionLost, setCsrf } from "./api.js";
 import { toast } from "./dom.js";
@@ -9,6 +9,7 @@ import { renderOverview } from "./overview.js";
 import { renderKeys } from "./keys.js";
 import { renderProjects } from "./projects.js";
 import { renderLogs } from "./logs.js";
+import { renderProviders } from "./providers.js";
 import { renderUsage } from "./usage.js";
 import { renderRoutes } from "./routes.js";
 import { renderTools } from "./tools.js";
@@ -21,6 +22,7 @@ const PAGES = {
   logs: { title: "Logs", render: renderLogs },
   routes: { title: "Routes", render: renderRoutes },
   tools: { title: "Tools", render: renderTools },
+  providers: { title: "Providers", render: renderProviders },
 };
 
 const main = document.getElementById("main");

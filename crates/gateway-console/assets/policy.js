@@ -4,6 +4,7 @@
 // e.g. `policy.limits.rpm`) is shown next to that field.
 
 import { h, int, table, usd, when } from "./dom.js";
+import { fieldSet } from "./fields.js";
 
 /** The limits of a policy: name, label, unit, hint. Empty means no limit; 0 allows nothing. */
 export const LIMITS = [
@@ -63,19 +64,8 @@ function localInput(ms) {
 export function policyEditor(opts) {
   const scope = opts.scope;
   const root = opts.limitsOnly ? "limits" : "policy.limits";
-  const fields = new Map(); // param → { input, error }
-  const id = (name) => `${scope}-${name.replace(/[^a-z0-9_]/gi, "-")}`;
-
-  /** A labelled control with its hint and its error slot, registered under `param`. */
-  const field = (param, label, control, hint) => {
-    control.id = control.id || id(param);
-    control.dataset.param = param;
-    const error = h("p", { class: "field-error", id: control.id + "-error", role: "alert" });
-    const hintEl = hint === null || hint === undefined ? null : h("p", { class: "hint", id: control.id + "-hint" }, hint);
-    control.setAttribute("aria-describedby", [hintEl && hintEl.id, error.id].filter(Boolean).join(" "));
-    fields.set(param, { input: control, error, hint: hintEl });
-    return h("div", { class: "field" }, h("label", { for: control.id }, label), control, hintEl, error);
-  };
+  const fields = fieldSet(scope);
+  const field = fields.field;
   const text = (value, attrs) => h("input", Object.assign({ type: "text", value: value ?? "" }, attrs || {}));
   const area = (value, rows) => {
     const el = h("textarea", { rows: rows || 2 });
@@ -136,16 +126,15 @@ export function policyEditor(opts) {
         h("div", { class: "field" },
           h("label", { class: "check" }, logBodies, "Log request and response bodies"),
           h("p", { class: "hint" }, "Stored in the request log; off by default.")))));
-    fields.set("policy.log_bodies", { input: logBodies, error: null });
+    fields.register("policy.log_bodies", logBodies);
     sections.push(h("fieldset", {}, h("legend", {}, "Owner"),
       h("div", { class: "grid" },
         field("policy.metadata.owner", "Owner", text(meta.owner), "The person or team responsible."),
         field("policy.metadata.tags", "Tags", text((meta.tags || []).join(", ")), "Comma separated."))));
   }
-  const formError = h("p", { class: "error", role: "alert" });
-  const element = h("div", { class: "policy-editor", id: scope + "-editor" }, sections, formError);
+  const element = h("div", { class: "policy-editor", id: scope + "-editor" }, sections, fields.formError);
 
-  const get = (param) => fields.get(param).input.value;
+  const get = (param) => fields.input(param).value;
   const limitsValue = () => {
     const out = {};
     for (const [name] of LIMITS) {
@@ -163,7 +152,7 @@ export function policyEditor(opts) {
       providers: listOf(get("policy.providers")),
       limits: limitsValue(),
       max_tokens_mode: get("policy.max_tokens_mode"),
-      log_bodies: fields.get("policy.log_bodies").input.checked,
+      log_bodies: fields.input("policy.log_bodies").checked,
       metadata: Object.assign({}, policy.metadata || {}, {
         owner: get("policy.metadata.owner").trim() || null,
         tags: listOf(get("policy.metadata.tags")),
@@ -186,45 +175,18 @@ export function policyEditor(opts) {
     return out;
   }
 
-  function clear() {
-    formError.textContent = "";
-    for (const f of fields.values()) {
-      if (!f.error) continue;
-      f.error.textContent = "";
-      f.input.removeAttribute("aria-invalid");
-    }
-  }
-
-  /** Shows `message` next to the field `param` names (or its nearest parent field). */
-  function showError(param, message) {
-    clear();
-    let p = param || "";
-    while (p && !fields.has(p)) {
-      const cut = Math.max(p.lastIndexOf("."), p.lastIndexOf("["));
-      p = cut > 0 ? p.slice(0, cut) : "";
-    }
-    const f = p && fields.get(p);
-    if (!f || !f.error) {
-      formError.textContent = message;
-      return;
-    }
-    f.error.textContent = message;
-    f.input.setAttribute("aria-invalid", "true");
-    f.input.focus();
-  }
-
   /** Notes beside each limit what its window has used and has left (`GET …/limits` rows). */
   function standing(rows) {
     for (const r of rows) {
-      const f = fields.get(`${root}.${r.name}`);
-      if (!f || !f.hint) continue;
-      f.hint.textContent = r.limit === null
+      const hint = fields.hint(`${root}.${r.name}`);
+      if (!hint) continue;
+      hint.textContent = r.limit === null
         ? `Used ${amount(r.unit, r.used)} so far`
         : `Used ${amount(r.unit, r.used)}, ${amount(r.unit, r.remaining)} left`;
     }
   }
 
-  return { element, value, keyFields, showError, clear, standing };
+  return { element, value, keyFields, showError: fields.showError, clear: fields.clear, standing };
 }
 
 /** The limits' standing (`GET …/limits` rows) as a table: used, limit and what is left. */

@@ -84,3 +84,20 @@ pub enum ProviderError {
     #[error("the HTTP client could not be built: {0}")]
     Client(String),
 }
+
+impl ProviderError {
+    /// The setting of the provider's table to fix (`base_url`, `api_key`, ...), so
+    /// an error can name its key's path; `None` when no one setting is at fault.
+    pub fn setting(&self) -> Option<&'static str> {
+        match self {
+            ProviderError::UnknownPreset { .. } | ProviderError::PresetNeedsCompatible { .. } => {
+                Some("preset")
+            }
+            ProviderError::MissingBaseUrl { .. } | ProviderError::BadUrl { .. } => Some("base_url"),
+            ProviderError::MissingApiKey { .. } => Some("api_key"),
+            ProviderError::BadHeader { .. } => Some("headers"),
+            ProviderError::NotForKind { setting, .. } => Some(setting),
+            ProviderError::Client(_) => None,
+        }
+    }
+}

@@ -57,7 +57,8 @@ pub struct ReloadReport {
     pub error: Option<String>,
     /// The table in force after it.
     pub generation: u64,
-    /// Sections that changed but are read at start only.
+    /// Sections read at start only whose value in the file now differs from the
+    /// one read at start (a restart would apply them).
     pub restart_needed: Vec<&'static str>,
 }
 
@@ -71,6 +72,8 @@ pub(crate) struct ReloadState {
 struct Inner {
     /// The file's configuration in force (runtime providers not merged in).
     file: Config,
+    /// The file's configuration read at start: what the start-only sections hold.
+    started: Config,
     /// The config file, when the gateway was started with one.
     path: Option<std::path::PathBuf>,
     /// The generation of the table in force.
@@ -82,6 +85,7 @@ impl ReloadState {
     pub(crate) fn new(file: Config) -> ReloadState {
         ReloadState {
             inner: Mutex::new(Inner {
+                started: file.clone(),
                 file,
                 path: None,
                 generation: 1,
@@ -158,7 +162,9 @@ impl App {
         // The listener's address may come from the command line; it is not
         // reloadable either way.
         file.server.listen = inner.file.server.listen;
-        let restart_needed = start_only_changes(&inner.file, &file);
+        // Against the start, not the previous file: a section changed and changed
+        // back needs no restart.
+        let restart_needed = start_only_changes(&inner.started, &file);
         let runtime = match self.runtime_providers() {
             Ok(r) => r,
             Err(err) => {

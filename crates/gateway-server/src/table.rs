@@ -40,8 +40,14 @@ impl Table {
         let mut providers = HashMap::default();
         for (name, table) in &config.providers {
             let cfg = provider_config(name, table)?;
-            let provider = Provider::new(name, &cfg, client)
-                .map_err(|e| ConfigError::invalid(format!("providers.{name}"), e.to_string()))?;
+            let provider = Provider::new(name, &cfg, client).map_err(|e| {
+                // The path names the setting at fault, as deserializing errors do.
+                let at = match e.setting() {
+                    Some(setting) => format!("providers.{name}.{setting}"),
+                    None => format!("providers.{name}"),
+                };
+                ConfigError::invalid(at, e.to_string())
+            })?;
             providers.insert(name.clone(), provider);
         }
         let catalog = Catalog::from_config(config);

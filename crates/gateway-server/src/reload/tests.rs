@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{merged, provider_table, start_only_changes};
+use super::{Trigger, merged, provider_table, start_only_changes};
 use crate::config::Config;
 
 fn config(text: &str) -> Config {
@@ -44,4 +44,46 @@ fn only_start_only_sections_are_reported() {
         "[providers.p]\nkind = \"mock\"\n[metrics]\nenabled = false\n[storage]\nretention_days = 3\n",
     );
     assert_eq!(start_only_changes(&old, &both), vec!["storage", "metrics"]);
+}
+
+#[test]
+fn a_provider_that_cannot_be_built_names_the_setting_at_fault() {
+    let client = gateway_providers::HttpClient::new().unwrap();
+    for (settings, path) in [
+        (
+            "kind = \"openai_compatible\"\nbase_url = \"not a url\"",
+            "providers.p.base_url",
+        ),
+        ("kind = \"openai_compatible\"", "providers.p.base_url"),
+        ("kind = \"openai\"", "providers.p.api_key"),
+        (
+            "kind = \"openai\"\npreset = \"deepseek\"\napi_key = \"k\"",
+            "providers.p.preset",
+        ),
+        (
+            "kind = \"mock\"\napi_version = \"1\"",
+            "providers.p.api_version",
+        ),
+    ] {
+        let file = config(&format!("[providers.p]\n{settings}\n"));
+        let err = crate::table::Table::build(&file, &client, Default::default(), 1).unwrap_err();
+        let crate::config::ConfigError::Invalid { problems, .. } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(problems[0].path, path, "{settings}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn a_start_only_section_changed_back_needs_no_restart() {
+    let text = "[storage]\npath = \":memory:\"\n[providers.p]\nkind = \"mock\"\n";
+    let start = config(text);
+    let app = crate::app::App::from_config(&start).unwrap();
+    let changed = config(&format!("{text}[server]\nmax_body_bytes = 1000\n"));
+    let report = app.reload_with(Ok(changed.clone()), Trigger::Admin);
+    assert_eq!(report.restart_needed, vec!["server"]);
+    let again = app.reload_with(Ok(changed), Trigger::Admin);
+    assert_eq!(again.restart_needed, vec!["server"], "still not applied");
+    let back = app.reload_with(Ok(start), Trigger::FileChanged);
+    assert!(back.ok && back.restart_needed.is_empty(), "{back:?}");
 }

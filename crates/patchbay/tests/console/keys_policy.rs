@@ -43,7 +43,7 @@ async fn admin(server: &Server, path: &str) -> Value {
 }
 
 /// Sets a `<select>`'s value as a person choosing an option would.
-async fn choose(b: &Browser, id: &str, value: &str) {
+pub(super) async fn choose(b: &Browser, id: &str, value: &str) {
     b.eval_async(
         "const [id, value, done] = arguments;
          const s = document.getElementById(id);
@@ -56,7 +56,7 @@ async fn choose(b: &Browser, id: &str, value: &str) {
 }
 
 /// The text of the first element matching `css`.
-async fn text(b: &Browser, css: &str) -> String {
+pub(super) async fn text(b: &Browser, css: &str) -> String {
     let q = serde_json::to_string(css).unwrap();
     let v = b
         .eval(&format!("return document.querySelector({q}).textContent"))
@@ -65,7 +65,7 @@ async fn text(b: &Browser, css: &str) -> String {
 }
 
 /// A screenshot `name` with the element `id` at the top and no toast over it.
-async fn shoot_at(b: &Browser, dir: &std::path::Path, name: &str, id: &str) {
+pub(super) async fn shoot_at(b: &Browser, dir: &std::path::Path, name: &str, id: &str) {
     b.eval_async(
         "const [id, done] = arguments;
          document.getElementById('toast').hidden = true;

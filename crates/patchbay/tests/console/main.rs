@@ -5,7 +5,9 @@
 //! One walk through it: a wrong login token refused, the login, a key created in the
 //! page and used by an HTTP client, a key's policy set and edited in the page and
 //! enforced by the gateway, a rotation's grace, a project and its remaining amounts
-//! (`keys_policy.rs`), its request in Logs with its details, the key
+//! (`keys_policy.rs`), a provider added, tested, edited and removed in the page and
+//! a broken config file's reload refused in view (`providers.rs`), its request in
+//! Logs with its details, the key
 //! revoked in the page and its next request refused (401), its usage by key and by
 //! model in Usage and the CSV link returning the table's rows, a change with a wrong or
 //! missing CSRF token refused (403), logout; every page at 375 px and on a desktop
@@ -23,6 +25,7 @@ mod browser;
 mod keys_policy;
 mod routes;
 mod tools;
+mod providers;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -363,6 +366,10 @@ async fn walk(b: Arc<Browser>, server: Arc<Server>) {
 
     // The policy editor, rotation with grace and projects (keys_policy.rs).
     keys_policy::walk(&b, &server, shots.as_deref()).await;
+
+    // Providers added, tested, edited and removed; the config reload panel
+    // (providers.rs).
+    providers::walk(&b, &server, shots.as_deref()).await;
 
     // Revoked in the page: the next request is refused.
     b.open(&format!("{site}/#/keys")).await;
