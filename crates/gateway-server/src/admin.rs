@@ -17,6 +17,7 @@
 
 mod export;
 mod keys;
+mod live;
 mod overview;
 mod params;
 mod reply;
@@ -72,11 +73,15 @@ pub async fn serve(
         max_connections: MAX_CONNECTIONS,
         ..app.conn_limits
     };
+    // Live feeds never end on their own: closed when accepting stops, so the grace
+    // period waits only for real work.
+    let live = app.observer.live.clone();
     let stack = admin_stack::<hyper::body::Incoming>(app, token, tls.is_some());
     // The wrong-token throttle keys on the peer.
     let make = move |peer| crate::listen::PeerService::new(stack.clone(), peer);
     let slots = crate::listen::Slots::new(limits.max_connections);
-    crate::listen::serve_with(listener, tls, make, limits, slots, shutdown, GRACE, || {}).await
+    let on_stop = move || live.close();
+    crate::listen::serve_with(listener, tls, make, limits, slots, shutdown, GRACE, on_stop).await
 }
 
 /// The admin API as a tower stack, from the gateway's building blocks, outermost
@@ -246,6 +251,7 @@ where
         Op::Overview => overview::overview(app, query).await,
         Op::Logs => usage::logs(app, query).await,
         Op::Providers => Ok(usage::providers(app)),
+        Op::Live => Ok(live::stream(app)),
         Op::OpenApi => Ok(crate::respond::json(StatusCode::OK, OPENAPI.into())),
     };
     // Read whole: the connection can be reused whatever the answer.

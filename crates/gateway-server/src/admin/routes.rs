@@ -27,6 +27,7 @@ pub(crate) enum Op {
     Overview,
     Logs,
     Providers,
+    Live,
     OpenApi,
 }
 
@@ -51,11 +52,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/overview"),
     ("GET", "/admin/logs"),
     ("GET", "/admin/providers"),
+    ("GET", "/admin/live"),
     ("GET", "/admin/openapi.json"),
 ];
 
 /// The operation of each entry of [`ROUTES`], in the same order.
-const OPS: [Op; 19] = [
+const OPS: [Op; 20] = [
     Op::ListKeys,
     Op::CreateKey,
     Op::GetKey,
@@ -74,6 +76,7 @@ const OPS: [Op; 19] = [
     Op::Overview,
     Op::Logs,
     Op::Providers,
+    Op::Live,
     Op::OpenApi,
 ];
 
