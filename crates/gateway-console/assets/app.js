@@ -1,5 +1,5 @@
 // The console's entry point: the session check, the login or the pages, and the
-// hash router (#/overview, #/usage, #/keys, #/logs?model=...).
+// hash router (#/overview, #/live, #/usage, #/keys, #/logs?model=...).
 
 import { api, onSessionLost, setCsrf } from "./api.js";
 import { toast } from "./dom.js";
@@ -8,9 +8,11 @@ import { renderOverview } from "./overview.js";
 import { renderKeys } from "./keys.js";
 import { renderLogs } from "./logs.js";
 import { renderUsage } from "./usage.js";
+import { renderLive } from "./live.js";
 
 const PAGES = {
   overview: { title: "Overview", render: renderOverview },
+  live: { title: "Live", render: renderLive },
   usage: { title: "Usage", render: renderUsage },
   keys: { title: "Keys", render: renderKeys },
   logs: { title: "Logs", render: renderLogs },

@@ -42,6 +42,7 @@ pub const ALL: &[Asset] = &[
     asset!("keys.js", JS),
     asset!("logs.js", JS),
     asset!("usage.js", JS),
+    asset!("live.js", JS),
     asset!("icon.svg", SVG),
 ];
 

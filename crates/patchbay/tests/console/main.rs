@@ -18,6 +18,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod browser;
+mod live;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -328,6 +329,9 @@ async fn walk(b: Arc<Browser>, server: Arc<Server>) {
     }
     b.color_scheme(false).await;
     b.settled("dark").await;
+
+    // Live (after Usage and Overview, which count the key's first three requests).
+    live::walk(&b, &server, &secret, &key_id, shots.as_deref()).await;
 
     // A change with a wrong or missing CSRF token is refused, with the cookie.
     let forged = b
