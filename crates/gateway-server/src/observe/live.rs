@@ -107,9 +107,10 @@ pub(crate) struct Figures {
     pub cost_usd: f64,
     /// Requests being answered at the second's end (streams until their last byte).
     pub in_flight: usize,
-    /// Nearest-rank percentiles of the successful requests' durations.
-    pub p50_ms: Option<u64>,
-    pub p95_ms: Option<u64>,
+    /// Nearest-rank percentiles of the successful requests' durations, ms to
+    /// the microsecond (a mock answers in a fraction of one).
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
 }
 
 /// One second's events: its figures, the newest requests finished in it, and
@@ -174,7 +175,7 @@ struct Second {
     cost_micros: i64,
     /// Newest last, at most [`FINISHED_ROWS`].
     finished: VecDeque<Done>,
-    /// Successful requests' durations, ms (a uniform sample past
+    /// Successful requests' durations, µs (a uniform sample past
     /// [`LATENCY_SAMPLES`]).
     durations: Vec<u64>,
     successes: u64,
@@ -274,16 +275,17 @@ impl Live {
         figures.output_tokens += f.usage.output_tokens;
         second.cost_micros += f.cost_micros.unwrap_or(0);
         if !failed {
+            let micros = u64::try_from(f.duration.as_micros()).unwrap_or(u64::MAX);
             second.successes += 1;
             if second.durations.len() < LATENCY_SAMPLES {
-                second.durations.push(duration_ms);
+                second.durations.push(micros);
             } else {
                 // Reservoir sampling: each success so far kept with equal chance.
                 let i = fastrand::u64(..second.successes);
                 if let Ok(i) = usize::try_from(i)
                     && i < LATENCY_SAMPLES
                 {
-                    second.durations[i] = duration_ms;
+                    second.durations[i] = micros;
                 }
             }
         }
@@ -412,8 +414,11 @@ impl Second {
         #[allow(clippy::cast_precision_loss)]
         let cost = self.cost_micros as f64 / 1e6;
         figures.cost_usd = cost;
-        figures.p50_ms = nearest_rank(&mut self.durations, 50);
-        figures.p95_ms = nearest_rank(&mut self.durations, 95);
+        // Whole microseconds are exact in an f64.
+        #[allow(clippy::cast_precision_loss)]
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        figures.p50_ms = nearest_rank(&mut self.durations, 50).map(ms);
+        figures.p95_ms = nearest_rank(&mut self.durations, 95).map(ms);
         figures
     }
 }

@@ -102,8 +102,8 @@ async fn a_tick_counts_its_second_and_lists_the_newest_and_the_in_flight() {
     assert_eq!(fig["cost_usd"], 0.001);
     // Successes only: 10 and 40 ms; nearest rank.
     assert_eq!(
-        (fig["p50_ms"].as_u64(), fig["p95_ms"].as_u64()),
-        (Some(10), Some(40))
+        (fig["p50_ms"].as_f64(), fig["p95_ms"].as_f64()),
+        (Some(10.0), Some(40.0))
     );
     let ids: Vec<&str> = tick["finished"]
         .as_array()
