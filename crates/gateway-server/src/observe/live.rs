@@ -369,24 +369,31 @@ impl Live {
             return false;
         }
         let mut second = std::mem::take(&mut state.second);
+        let (in_flight, in_flight_more) = oldest_in_flight(&state);
+        let in_flight: Vec<Started> = in_flight.into_iter().cloned().collect();
+        // The percentiles and the JSON are worked out with the lock let go: the
+        // request path never waits on them.
+        drop(state);
         let figures = second.close(t, self.in_flight.current());
-        if state.history.len() == HISTORY_SECONDS {
-            state.history.pop_front();
-        }
-        state.history.push_back(figures);
         let finished_more = figures.requests - second.finished.len() as u64;
         let finished: Vec<Done> = second.finished.into_iter().rev().collect();
-        let (in_flight, in_flight_more) = oldest_in_flight(&state);
         let tick = event(
             "tick",
             &Tick {
                 figures,
                 finished: &finished,
                 finished_more,
-                in_flight,
+                in_flight: in_flight.iter().collect(),
                 in_flight_more,
             },
         );
+        // The second joins the history and goes out under one lock, the lock a new
+        // watcher subscribes under: it is in the snapshot or after it, never both.
+        let mut state = self.lock();
+        if state.history.len() == HISTORY_SECONDS {
+            state.history.pop_front();
+        }
+        state.history.push_back(figures);
         // Nobody subscribed is not an error: the tick is simply not kept.
         let _ = self.ticks.send(tick);
         for done in finished.into_iter().rev() {
