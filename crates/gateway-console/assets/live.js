@@ -103,7 +103,7 @@ export async function renderLive(main) {
     for (let t = last - limits.history_seconds + 1; t <= last; t++) {
       const f = byT.get(t) || { requests: 0, errors: 0 };
       points.push({
-        label: clock(t * 1000),
+        label: t === last ? "now" : `−${last - t} s`,
         value: f.requests,
         title: `${clock(t * 1000)}: ${int(f.requests)} requests, ${int(f.errors)} errors`,
       });

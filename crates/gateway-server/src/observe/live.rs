@@ -87,7 +87,8 @@ pub(crate) struct Done {
     pub streamed: bool,
     /// Arrival, Unix ms.
     pub started_ms: i64,
-    pub duration_ms: u64,
+    /// ms, to the microsecond.
+    pub duration_ms: f64,
     pub input_tokens: u64,
     pub output_tokens: u64,
 }
@@ -258,16 +259,31 @@ impl Live {
     }
 
     fn finish(&self, f: &Finished<'_>) {
+        let micros = u64::try_from(f.duration.as_micros()).unwrap_or(u64::MAX);
+        // Built before the lock is taken: its allocations hold up no one.
+        let row = self.recording().then(|| Done {
+            request_id: f.request_id.to_owned(),
+            key_id: f.key_id.map(str::to_owned),
+            operation: f.operation,
+            model: f.model.map(str::to_owned),
+            provider: f.provider.map(str::to_owned),
+            status: f.status,
+            error: f.error.map(|e| format!("{e:?}")),
+            streamed: f.streamed,
+            started_ms: f.ts_ms,
+            duration_ms: micros_to_ms(micros),
+            input_tokens: f.usage.input_tokens,
+            output_tokens: f.usage.output_tokens,
+        });
         let mut state = self.lock();
         if let Some(slot) = f.live {
             state.in_flight.remove(&slot);
         }
-        if !self.recording() {
+        let Some(row) = row else {
             return;
-        }
+        };
         let second = &mut state.second;
         let failed = f.status >= 400 || f.error.is_some();
-        let duration_ms = u64::try_from(f.duration.as_millis()).unwrap_or(u64::MAX);
         let figures = &mut second.figures;
         figures.requests += 1;
         figures.errors += u64::from(failed);
@@ -275,7 +291,6 @@ impl Live {
         figures.output_tokens += f.usage.output_tokens;
         second.cost_micros += f.cost_micros.unwrap_or(0);
         if !failed {
-            let micros = u64::try_from(f.duration.as_micros()).unwrap_or(u64::MAX);
             second.successes += 1;
             if second.durations.len() < LATENCY_SAMPLES {
                 second.durations.push(micros);
@@ -292,20 +307,7 @@ impl Live {
         if second.finished.len() == FINISHED_ROWS {
             second.finished.pop_front();
         }
-        second.finished.push_back(Done {
-            request_id: f.request_id.to_owned(),
-            key_id: f.key_id.map(str::to_owned),
-            operation: f.operation,
-            model: f.model.map(str::to_owned),
-            provider: f.provider.map(str::to_owned),
-            status: f.status,
-            error: f.error.map(|e| format!("{e:?}")),
-            streamed: f.streamed,
-            started_ms: f.ts_ms,
-            duration_ms,
-            input_tokens: f.usage.input_tokens,
-            output_tokens: f.usage.output_tokens,
-        });
+        second.finished.push_back(row);
     }
 
     /// A new watcher: recording starts (with the ticker) if it was off; the
@@ -421,11 +423,8 @@ impl Second {
         #[allow(clippy::cast_precision_loss)]
         let cost = self.cost_micros as f64 / 1e6;
         figures.cost_usd = cost;
-        // Whole microseconds are exact in an f64.
-        #[allow(clippy::cast_precision_loss)]
-        let ms = |micros: u64| micros as f64 / 1000.0;
-        figures.p50_ms = nearest_rank(&mut self.durations, 50).map(ms);
-        figures.p95_ms = nearest_rank(&mut self.durations, 95).map(ms);
+        figures.p50_ms = nearest_rank(&mut self.durations, 50).map(micros_to_ms);
+        figures.p95_ms = nearest_rank(&mut self.durations, 95).map(micros_to_ms);
         figures
     }
 }
@@ -461,6 +460,13 @@ fn event(name: &str, value: &impl Serialize) -> Bytes {
     let _ = serde_json::to_writer(&mut out, value);
     out.extend_from_slice(b"\n\n");
     Bytes::from(out)
+}
+
+/// Microseconds as milliseconds (whole microseconds are exact in an f64 up to 285
+/// years).
+#[allow(clippy::cast_precision_loss)]
+fn micros_to_ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
 }
 
 fn millis(d: Duration) -> i64 {

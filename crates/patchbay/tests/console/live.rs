@@ -76,6 +76,9 @@ pub async fn walk(b: &Browser, server: &Server, secret: &str, key_id: &str, shot
     assert_eq!(mark, json!("unreloaded"), "updated without a reload");
     b.settled("live").await;
     if let Some(dir) = shots {
+        // Without the previous page's passing message over it.
+        b.eval("document.getElementById('toast').hidden = true; return true")
+            .await;
         b.shoot(dir, "live").await;
     }
 
