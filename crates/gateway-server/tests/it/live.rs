@@ -341,3 +341,49 @@ async fn shutting_the_admin_listener_down_ends_the_feed_without_waiting_out_the_
         assert_eq!(name, "tick");
     }
 }
+
+#[tokio::test]
+async fn a_console_session_opens_the_feed_as_the_page_does() {
+    let (_gw, base) = start().await;
+    let login = client()
+        .post(format!("{base}/console/login"))
+        .json(&json!({ "token": TOKEN }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    // What an EventSource sends: the cookie, `accept: text/event-stream`, no token.
+    let mut resp = client()
+        .get(format!("{base}/admin/live"))
+        .header("cookie", &cookie)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    assert!(
+        resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("connect-src 'self'"),
+        "the page may connect to its own origin"
+    );
+    let first = tokio::time::timeout(Duration::from_secs(5), resp.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let text = std::str::from_utf8(&first).unwrap();
+    assert!(text.starts_with("retry: 2000\nevent: snapshot\n"), "{text}");
+    // A cookie of no live session is refused.
+    let stale = client()
+        .get(format!("{base}/admin/live"))
+        .header("cookie", "patchbay_console=0000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 401);
+}
