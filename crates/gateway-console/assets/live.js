@@ -59,8 +59,16 @@ export async function renderLive(main) {
   const latency = figure("live-latency", "Latency p50");
   const since = h("p", { class: "muted small", id: "live-since" }, "");
   const chartBox = h("div", {});
-  const runningBox = h("div", {});
-  const finishedBox = h("div", {});
+  // The tables are built once and their rows replaced: a table's horizontal scroll
+  // (narrow screens) and the keyboard focus on a row's link survive each second.
+  const runningBox = table("Oldest first",
+    ["Started", "Key", "Model", "Operation", "Streaming", "Running for"], [], { id: "live-running" });
+  const finishedBox = table("Newest first",
+    ["Finished", "Key", "Model", "Provider", "Status", "Duration", "Tokens in / out", "Streamed"], [], { id: "live-finished" });
+  const fillTable = (box, caption, rows) => {
+    box.querySelector("caption").textContent = caption;
+    box.querySelector("tbody").replaceChildren(...rows);
+  };
   main.append(
     h("div", { class: "title" }, h("h1", {}, "Live"), h("div", { class: "row" }, state, pause)),
     h("div", { class: "stats" }, [requests, errors, tokens, cost, inFlight, latency].map((f) => f.el)),
@@ -126,11 +134,12 @@ export async function renderLive(main) {
       h("td", { class: "num" }, ms(Math.max(0, now - r.started_ms)))));
     if (rows.length === 0) rows.push(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "Nothing in flight.")));
     const caption = runningMore ? `Oldest first; ${int(runningMore)} more not listed` : "Oldest first";
-    runningBox.replaceChildren(table(caption,
-      ["Started", "Key", "Model", "Operation", "Streaming", "Running for"], rows, { id: "live-running" }));
+    fillTable(runningBox, caption, rows);
   };
 
   const showFinished = () => {
+    // A focused link keeps its place: the rows wait until the focus leaves them.
+    if (finishedBox.contains(document.activeElement)) return;
     const rows = finished.map((r) => h("tr", { "data-request-id": r.request_id, class: r.status >= 400 || r.error ? "failed" : "" },
       h("td", {}, clock(r.started_ms + r.duration_ms)),
       h("td", {}, r.key_id ? h("a", { href: "#/logs?key=" + encodeURIComponent(r.key_id) }, keyName(r.key_id)) : "—"),
@@ -142,8 +151,7 @@ export async function renderLive(main) {
       h("td", { class: "num" }, int(r.input_tokens) + " / " + int(r.output_tokens)),
       h("td", {}, r.streamed ? "yes" : "no")));
     if (rows.length === 0) rows.push(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No requests yet.")));
-    finishedBox.replaceChildren(table(`Newest first, at most ${limits.finished_rows}`,
-      ["Finished", "Key", "Model", "Provider", "Status", "Duration", "Tokens in / out", "Streamed"], rows, { id: "live-finished" }));
+    fillTable(finishedBox, `Newest first, at most ${limits.finished_rows}`, rows);
   };
 
   const show = () => {

@@ -72,6 +72,17 @@ pub async fn walk(b: &Browser, server: &Server, secret: &str, key_id: &str, shot
         .and_then(|n| n.replace(',', "").parse().ok())
         .unwrap_or_else(|| panic!("no total in {total:?}"));
     assert!(in_all >= sent, "{total}");
+    // A row's link keeps the keyboard focus while seconds pass.
+    b.eval(&format!(
+        "document.querySelector('{rows} a').focus(); return true"
+    ))
+    .await;
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let focused = b
+        .eval("return !!document.activeElement.closest('#live-finished a')")
+        .await;
+    assert_eq!(focused, json!(true), "the focus stays on the link");
+    b.eval("document.activeElement.blur(); return true").await;
     let mark = b.eval("return window.liveMark").await;
     assert_eq!(mark, json!("unreloaded"), "updated without a reload");
     b.settled("live").await;
