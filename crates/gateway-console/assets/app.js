@@ -1,6 +1,6 @@
 // The console's entry point: the session check, the login or the pages, and the
-// hash router (#/overview, #/usage, #/keys, #/keys?id=..., #/projects, #/logs?model=...,
-// #/providers, #/routes, #/tools).
+// hash router (#/overview, #/live, #/usage, #/keys, #/keys?id=..., #/projects,
+// #/logs?model=..., #/providers, #/routes, #/tools).
 
 import { api, onSessionLost, setCsrf } from "./api.js";
 import { toast } from "./dom.js";
@@ -13,9 +13,11 @@ import { renderProviders } from "./providers.js";
 import { renderUsage } from "./usage.js";
 import { renderRoutes } from "./routes.js";
 import { renderTools } from "./tools.js";
+import { renderLive } from "./live.js";
 
 const PAGES = {
   overview: { title: "Overview", render: renderOverview },
+  live: { title: "Live", render: renderLive },
   usage: { title: "Usage", render: renderUsage },
   keys: { title: "Keys", render: renderKeys },
   projects: { title: "Projects", render: renderProjects },

@@ -52,6 +52,7 @@ pub const ALL: &[Asset] = &[
     asset!("usage.js", JS),
     asset!("routes.js", JS),
     asset!("tools.js", JS),
+    asset!("live.js", JS),
     asset!("icon.svg", SVG),
 ];
 

@@ -104,6 +104,39 @@ async fn one(gw: &Gateway) -> Bytes {
     resp.into_body().collect().await.expect("body").to_bytes()
 }
 
+/// Opens the live feed on an admin listener on loopback: the connection, held
+/// unread after the snapshot, keeps it watched.
+async fn watch(gw: &Gateway) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let token = "bench-admin-token";
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(gateway_server::admin::serve(
+        gw.app().clone(),
+        listener,
+        None,
+        gateway_server::admin::AdminToken::from_plain(token),
+        None,
+        std::future::pending(),
+    ));
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "GET /admin/live HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).await.expect("send");
+    let mut got = Vec::new();
+    while !got.windows(15).any(|w| w == b"event: snapshot") {
+        let mut buf = [0u8; 4096];
+        let n = conn.read(&mut buf).await.expect("read");
+        assert!(n > 0, "the feed closed");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(gw.app().observer().live_recording());
+    conn
+}
+
 fn bench(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("stack_same_shape_chat");
@@ -123,7 +156,9 @@ criterion_group!(benches, bench);
 /// `STACK_REQUESTS=n STACK_VARIANT=name`: just send `n` requests through that
 /// variant and exit, for instruction counts under `valgrind --tool=callgrind`
 /// (the slope between two values of `n` is the cost of one request, whatever
-/// else the machine is doing).
+/// else the machine is doing). `STACK_WATCHED=1`: with the console's live feed
+/// watched (`GET /admin/live` opened on the admin stack and held unread), so the
+/// requests are recorded.
 fn main() {
     let requests = std::env::var("STACK_REQUESTS")
         .ok()
@@ -138,6 +173,7 @@ fn main() {
             let _in_runtime = rt.enter();
             gateway(observe)
         };
+        let _watcher = std::env::var_os("STACK_WATCHED").map(|_| rt.block_on(watch(&gw)));
         for _ in 0..requests {
             black_box(rt.block_on(one(&gw)));
         }

@@ -68,6 +68,8 @@ pub(crate) struct Ticket {
     limit: Option<gateway_auth::LimitKind>,
     /// Held while the answer streams.
     open_stream: Option<OpenStream>,
+    /// Its row in the live feed's requests in flight, while a console watches.
+    live: Option<crate::observe::live::Slot>,
 }
 
 impl std::fmt::Debug for Ticket {
@@ -127,6 +129,15 @@ impl Ticket {
     ) -> Ticket {
         let subject = &charge.entry.subject;
         let log_bodies = charge.entry.policy.log_bodies;
+        let arrived_ms = charge.arrival.map(|a| a.0.ts_ms);
+        let live = app.observer.live.started(|| crate::observe::live::Started {
+            request_id: charge.request_id.to_owned(),
+            key_id: subject.key_id.clone(),
+            model: model.to_owned(),
+            operation: charge.operation,
+            started_ms: arrived_ms.unwrap_or_else(gateway_auth::cache::now_ms),
+            streamed: charge.streamed,
+        });
         let ticket = Ticket {
             app: app.clone(),
             log_bodies,
@@ -154,6 +165,7 @@ impl Ticket {
             first_token: None,
             limit: None,
             open_stream: None,
+            live,
         };
         if let Some(trace) = ticket.trace() {
             trace.admitted();
@@ -422,6 +434,7 @@ impl Ticket {
             },
             error,
             trace: self.trace(),
+            live: self.live,
         };
         self.app.observer.finished(&f);
     }

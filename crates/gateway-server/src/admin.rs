@@ -18,6 +18,7 @@
 
 mod export;
 mod keys;
+mod live;
 mod overview;
 mod params;
 mod providers;
@@ -79,11 +80,15 @@ pub async fn serve(
         max_connections: MAX_CONNECTIONS,
         ..app.conn_limits
     };
+    // Live feeds never end on their own: closed when accepting stops, so the grace
+    // period waits only for real work.
+    let live = app.observer.live.clone();
     let stack = admin_stack::<hyper::body::Incoming>(app, token, tls.is_some(), tools);
     // The wrong-token throttle keys on the peer.
     let make = move |peer| crate::listen::PeerService::new(stack.clone(), peer);
     let slots = crate::listen::Slots::new(limits.max_connections);
-    crate::listen::serve_with(listener, tls, make, limits, slots, shutdown, GRACE, || {}).await
+    let on_stop = move || live.close();
+    crate::listen::serve_with(listener, tls, make, limits, slots, shutdown, GRACE, on_stop).await
 }
 
 /// The admin API as a tower stack, from the gateway's building blocks, outermost
@@ -272,6 +277,7 @@ where
         Op::ListTools => tools::list(app, tools, &origin).await,
         Op::ConnectTool => tools::connect(app, tools, &origin, id, &body).await,
         Op::DisconnectTool => tools::disconnect(app, tools, &origin, id, &body).await,
+        Op::Live => Ok(live::stream(app)),
         Op::OpenApi => Ok(crate::respond::json(StatusCode::OK, OPENAPI.into())),
     };
     // Read whole: the connection can be reused whatever the answer.

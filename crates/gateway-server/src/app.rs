@@ -166,6 +166,8 @@ impl App {
             .map_err(|e| ConfigError::invalid("access_log.path", e.to_string()))?;
         observer.tracing = crate::observe::trace::Tracing::from_config(&config.tracing)
             .map_err(|e| ConfigError::invalid("tracing.otlp_endpoint", e))?;
+        let in_flight = crate::layers::shed::InFlight::new(config.server.max_in_flight);
+        observer.live = Arc::new(crate::observe::live::Live::new(in_flight.clone()));
         Ok(App {
             table: arc_swap::ArcSwap::from_pointee(table),
             client,
@@ -182,7 +184,7 @@ impl App {
             max_body_bytes: config.server.max_body_bytes,
             body_timeout: config.server.body_timeout(),
             conn_limits: config.server.conn_limits(),
-            in_flight: crate::layers::shed::InFlight::new(config.server.max_in_flight),
+            in_flight,
             fetcher,
             observer,
             next_request: AtomicU64::new(1),

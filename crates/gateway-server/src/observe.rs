@@ -9,6 +9,7 @@
 //! answer's extensions.
 
 pub(crate) mod access_log;
+pub(crate) mod live;
 pub(crate) mod metrics;
 pub(crate) mod names;
 pub(crate) mod scrape;
@@ -32,6 +33,8 @@ pub struct Observer {
     pub(crate) scrape: scrape::ScrapeAccess,
     /// The tracer, when `[tracing]` names a collector.
     pub(crate) tracing: Option<trace::Tracing>,
+    /// The console's live feed (`GET /admin/live`).
+    pub(crate) live: Arc<live::Live>,
 }
 
 impl Observer {
@@ -50,6 +53,7 @@ impl Observer {
             access: AccessLog::start(&config.access_log)?,
             scrape: scrape::ScrapeAccess::new(&config.metrics),
             tracing: None,
+            live: Arc::default(),
         })
     }
 
@@ -65,6 +69,7 @@ impl Observer {
         if let Some(trace) = f.trace {
             trace.finished(f);
         }
+        self.live.finished(f);
         let left_out = self.access.as_ref().map_or(0, |log| log.log(f));
         if let Some(m) = &self.metrics {
             m.finished(f);
@@ -99,6 +104,12 @@ impl Observer {
         if let Some(tracing) = &self.tracing {
             tracing.flush();
         }
+    }
+
+    /// True while the console's live feed records requests: someone watches
+    /// `/admin/live`, or did within the last two minutes.
+    pub fn live_recording(&self) -> bool {
+        self.live.recording()
     }
 
     /// The metrics, when `[metrics]` is on.
@@ -143,6 +154,8 @@ pub(crate) struct Finished<'a> {
     pub error: Option<ErrorKind>,
     /// Its spans, when it is traced.
     pub trace: Option<&'a trace::RequestTrace>,
+    /// Its row in the live feed's list of requests in flight.
+    pub live: Option<live::Slot>,
 }
 
 /// When and how a request arrived: in its extensions, put there by the observe

@@ -42,6 +42,7 @@ pub(crate) enum Op {
     ListTools,
     ConnectTool,
     DisconnectTool,
+    Live,
     OpenApi,
 }
 
@@ -81,6 +82,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/tools"),
     ("POST", "/admin/tools/{id}/connect"),
     ("POST", "/admin/tools/{id}/disconnect"),
+    ("GET", "/admin/live"),
     ("GET", "/admin/openapi.json"),
 ];
 
@@ -119,6 +121,7 @@ const OPS: &[Op] = &[
     Op::ListTools,
     Op::ConnectTool,
     Op::DisconnectTool,
+    Op::Live,
     Op::OpenApi,
 ];
 

@@ -16,6 +16,7 @@ mod faults;
 mod headers;
 mod keys;
 mod limits;
+mod live;
 mod matrix;
 mod media;
 mod mock_server;

@@ -23,9 +23,10 @@
 
 mod browser;
 mod keys_policy;
+mod live;
+mod providers;
 mod routes;
 mod tools;
-mod providers;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -346,6 +347,8 @@ async fn walk(b: Arc<Browser>, server: Arc<Server>) {
 
     routes::walk(&b, &server, shots.as_deref()).await;
     tools::walk(&b, &server, shots.as_deref()).await;
+    // Live (after Usage and Overview, which count the key's first three requests).
+    live::walk(&b, &server, &secret, &key_id, shots.as_deref()).await;
 
     // A change with a wrong or missing CSRF token is refused, with the cookie.
     let forged = b
