@@ -78,6 +78,9 @@ struct Inner {
     path: Option<std::path::PathBuf>,
     /// The generation of the table in force.
     generation: u64,
+    /// The SHA-256 of the file's bytes as the latest reload (or the watcher's
+    /// start) read them: what the watcher compares the file with.
+    read: Option<[u8; 32]>,
     history: VecDeque<ReloadReport>,
 }
 
@@ -89,6 +92,7 @@ impl ReloadState {
                 file,
                 path: None,
                 generation: 1,
+                read: None,
                 history: VecDeque::new(),
             }),
         }
@@ -144,7 +148,19 @@ impl App {
                 "the gateway was started without a config file (`serve -c <file>`): there is nothing to reload".into(),
             );
         };
+        // Whatever asked, the watcher now compares the file with this reading.
+        self.reload.lock().read = watch::digest(&path);
         self.reload_with(Config::load(&path), trigger)
+    }
+
+    /// The digest of the file as last read by a reload; the file's own now when none
+    /// has read it yet.
+    pub(crate) fn last_read(&self, path: &std::path::Path) -> Option<[u8; 32]> {
+        let mut inner = self.reload.lock();
+        if inner.read.is_none() {
+            inner.read = watch::digest(path);
+        }
+        inner.read
     }
 
     /// Puts `loaded` (a freshly read file configuration, or why it could not be

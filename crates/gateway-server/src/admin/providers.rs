@@ -46,7 +46,7 @@ pub(crate) async fn list(app: &Arc<App>) -> Result<Answer, ApiError> {
             match stored.iter().find(|s| s.name == *name) {
                 Some(s) => {
                     v["source"] = json!("runtime");
-                    v["settings"] = Value::Object(s.settings.clone());
+                    v["settings"] = Value::Object(redacted(&s.settings));
                     v["key_hint"] = json!(s.key_hint);
                     v["updated_ms"] = json!(s.updated_ms);
                 }
@@ -60,6 +60,18 @@ pub(crate) async fn list(app: &Arc<App>) -> Result<Answer, ApiError> {
         "generation": table.generation(),
         "runtime_enabled": app.upstreams.is_some(),
     })))
+}
+
+/// A runtime provider's settings as shown: header values hidden (they may carry
+/// credentials, as a proxy's auth header does), names kept.
+fn redacted(settings: &Map<String, Value>) -> Map<String, Value> {
+    let mut shown = settings.clone();
+    if let Some(Value::Object(headers)) = shown.get_mut("headers") {
+        for value in headers.values_mut() {
+            *value = json!("(hidden)");
+        }
+    }
+    shown
 }
 
 fn describe(name: &str, p: &Provider) -> Value {
@@ -400,7 +412,24 @@ pub(crate) async fn reload(app: &Arc<App>) -> Result<Answer, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::host_of;
+    use super::{host_of, redacted};
+
+    #[test]
+    fn header_values_are_hidden_and_names_kept() {
+        let settings = serde_json::json!({
+            "kind": "openai",
+            "headers": {"proxy-authorization": "Basic c2VjcmV0", "x-team": "a"},
+        });
+        let shown = redacted(settings.as_object().unwrap());
+        assert_eq!(shown["kind"], "openai");
+        assert_eq!(shown["headers"]["proxy-authorization"], "(hidden)");
+        assert_eq!(shown["headers"]["x-team"], "(hidden)");
+        assert!(
+            !serde_json::Value::Object(shown)
+                .to_string()
+                .contains("c2VjcmV0")
+        );
+    }
 
     #[test]
     fn hosts_lose_credentials_paths_and_queries() {

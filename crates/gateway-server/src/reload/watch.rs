@@ -1,7 +1,7 @@
 //! What sets a reload off: SIGHUP, and the config file changing on disk.
 //!
-//! The file is read once a second and compared with what was read last (its bytes'
-//! hash, not its time stamp: editors that save by renaming, a `touch`, or a clock
+//! The file is read once a second and compared with what the latest reload read
+//! (its bytes' hash, not its time stamp: editors that save by renaming, a `touch`, or a clock
 //! step must neither miss nor invent a change). A file that cannot be read (in the
 //! middle of being replaced) is looked at again on the next tick.
 
@@ -22,11 +22,13 @@ const POLL: Duration = Duration::from_secs(1);
 /// change made right after is seen.
 pub fn watch(app: Arc<App>) -> impl std::future::Future<Output = ()> + Send {
     let path = app.config_path();
-    let last = path.as_deref().and_then(digest);
-    watching(app, path, last)
+    if let Some(path) = &path {
+        app.last_read(path);
+    }
+    watching(app, path)
 }
 
-async fn watching(app: Arc<App>, path: Option<std::path::PathBuf>, mut last: Option<[u8; 32]>) {
+async fn watching(app: Arc<App>, path: Option<std::path::PathBuf>) {
     #[cfg(unix)]
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(s) => Some(s),
@@ -51,20 +53,21 @@ async fn watching(app: Arc<App>, path: Option<std::path::PathBuf>, mut last: Opt
             _ = hup => Trigger::Signal,
             _ = tick.tick() => {
                 let Some(path) = path.as_deref() else { continue };
+                // Compared with what the latest reload read, whoever asked for it
+                // (a "reload now" or SIGHUP between two ticks included).
                 let now = digest(path);
-                if now.is_none() || now == last {
+                if now.is_none() || now == app.last_read(path) {
                     continue;
                 }
                 Trigger::FileChanged
             }
         };
-        last = path.as_deref().and_then(digest);
         let app = app.clone();
         let _ = tokio::task::spawn_blocking(move || app.reload_file(trigger)).await;
     }
 }
 
 /// The SHA-256 of the file's bytes, `None` when it cannot be read.
-fn digest(path: &Path) -> Option<[u8; 32]> {
+pub(crate) fn digest(path: &Path) -> Option<[u8; 32]> {
     std::fs::read(path).ok().map(|b| Sha256::digest(&b).into())
 }

@@ -312,6 +312,39 @@ async fn the_config_file_is_watched_and_a_bad_edit_keeps_the_old_one() {
         .unwrap();
     assert_eq!(plan.attempts[0].provider, "gemini", "the old table stays");
 
+    // The watcher reads the good text again...
+    std::fs::write(&file, config_text(&up, "gemini", "")).unwrap();
+    wait_for(seen + 3).await;
+    // ...then a "reload now" of a new text, and the watcher's text written back at
+    // once: the watcher compares with what that reload read, so it is seen again.
+    std::fs::write(&file, config_text(&up, "ollama", "")).unwrap();
+    let seen = app.reload_status().history.len() as u64;
+    // The watcher may pick the write up first; either way one reload reads it.
+    let report = app.reload_file(Trigger::Admin);
+    assert!(report.ok, "{report:?}");
+    std::fs::write(&file, config_text(&up, "gemini", "")).unwrap();
+    wait_for(seen + 2).await;
+    for _ in 0..40 {
+        let plan = app
+            .table()
+            .router()
+            .resolve("m", &Default::default())
+            .unwrap();
+        if plan.attempts[0].provider == "gemini" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let plan = app
+        .table()
+        .router()
+        .resolve("m", &Default::default())
+        .unwrap();
+    assert_eq!(
+        plan.attempts[0].provider, "gemini",
+        "the file's text is in force"
+    );
+
     watcher.abort();
     std::fs::remove_dir_all(&dir).unwrap();
 }
