@@ -9,13 +9,19 @@
 //! ```
 //!
 //! Pair names are those of `translate.rs` (`request/…`); subtract a run with `N = 0`
-//! to cancel start-up.
+//! to cancel start-up. `tap_chat` and `tap_anthropic` read a 100-delta stream of that
+//! shape as the same-shape relay does (`StreamTap`: deltas measured), `decode_chat` and
+//! `decode_anthropic` decode every frame of it into a `StreamTally`, as the relay
+//! did before.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
 
-use gateway_protocol::ApiShape;
-use gateway_translate::{EncodeOptions, codec, fastpath};
+use gateway_protocol::{ApiShape, Delta, PartStart, StopReason, StreamEvent, Usage};
+use gateway_translate::codec::{StreamDecoder, StreamEncoder};
+use gateway_translate::estimate::StreamTally;
+use gateway_translate::stream_tap::StreamTap;
+use gateway_translate::{EncodeOptions, FrameRef, Framer, ResponseContext, codec, fastpath};
 
 const CHAT: &[u8] = include_bytes!("data/chat_request.json");
 const ANTHROPIC: &[u8] = include_bytes!("data/anthropic_request.json");
@@ -26,16 +32,84 @@ fn translate(from: ApiShape, to: ApiShape, body: &[u8]) -> Vec<u8> {
     codec::encode_request(to, &req, &EncodeOptions::default()).expect("reference body encodes")
 }
 
-const PAIRS: [&str; 6] = [
+const PAIRS: [&str; 10] = [
     "chat_to_anthropic",
     "chat_to_gemini",
     "anthropic_to_chat",
     "responses_to_chat",
     "same_shape_set_model",
     "same_shape_force_usage",
+    "tap_chat",
+    "tap_anthropic",
+    "decode_chat",
+    "decode_anthropic",
 ];
 
-/// Runs `name` `n` times; returns the bytes produced.
+/// A 100-delta text answer with its usage, as an upstream of `shape` streams it.
+fn reference_stream(shape: ApiShape, ctx: &ResponseContext) -> Vec<u8> {
+    let mut events = vec![
+        StreamEvent::MessageStart {
+            id: "msg_count".into(),
+            model: "count-model".into(),
+        },
+        StreamEvent::PartStart {
+            index: 0,
+            part: PartStart::Text,
+        },
+    ];
+    events.extend((0..100).map(|i| StreamEvent::Delta {
+        index: 0,
+        delta: Delta::Text(format!(" word{i}")),
+    }));
+    events.push(StreamEvent::PartStop { index: 0 });
+    events.push(StreamEvent::Usage(Usage {
+        input_tokens: 20,
+        output_tokens: 100,
+        ..Usage::default()
+    }));
+    events.push(StreamEvent::MessageStop {
+        stop_reason: StopReason::EndTurn,
+        stop_sequence: None,
+    });
+    let mut encoder = StreamEncoder::new(shape, ctx);
+    let mut out = Vec::new();
+    for event in &events {
+        encoder.encode(event, &mut out);
+    }
+    out
+}
+
+/// Reads `bytes` as the same-shape relay's side does (`measure`: deltas measured by
+/// a `StreamTap`; otherwise every frame decoded); the output tokens counted.
+fn read_stream(shape: ApiShape, ctx: &ResponseContext, bytes: &[u8], measure: bool) -> u64 {
+    let mut framer = Framer::new(codec::upstream_framing(shape));
+    if measure {
+        let mut tap = StreamTap::new(shape, ctx);
+        framer
+            .push_with(bytes, |frame| {
+                tap.observe(frame);
+            })
+            .expect("frames fit");
+        framer.finish_with(|frame| {
+            tap.observe(frame);
+        });
+        tap.finish();
+        return tap.tally().output_tokens();
+    }
+    let mut decoder = StreamDecoder::new(shape, ctx);
+    let (mut events, mut tally) = (Vec::new(), StreamTally::default());
+    let mut observe = |frame: FrameRef<'_>| {
+        let _ = decoder.decode(frame, &mut events);
+        events.drain(..).for_each(|e| tally.observe(&e));
+    };
+    framer.push_with(bytes, &mut observe).expect("frames fit");
+    framer.finish_with(&mut observe);
+    decoder.finish(&mut events);
+    events.drain(..).for_each(|e| tally.observe(&e));
+    tally.output_tokens()
+}
+
+/// Runs `name` `n` times; returns the bytes produced (streams: the output tokens counted).
 fn run(name: &str, n: usize) -> usize {
     let pair = match name {
         "chat_to_anthropic" => Some((ApiShape::OpenAiChat, ApiShape::Anthropic, CHAT)),
@@ -44,6 +118,26 @@ fn run(name: &str, n: usize) -> usize {
         "responses_to_chat" => Some((ApiShape::OpenAiResponses, ApiShape::OpenAiChat, RESPONSES)),
         _ => None,
     };
+    let stream = match name {
+        "tap_chat" | "decode_chat" => Some(ApiShape::OpenAiChat),
+        "tap_anthropic" | "decode_anthropic" => Some(ApiShape::Anthropic),
+        _ => None,
+    };
+    if let Some(shape) = stream {
+        let ctx = ResponseContext {
+            model: "count-model".into(),
+            include_usage: true,
+            created: 1_760_000_000,
+            ..ResponseContext::default()
+        };
+        let bytes = reference_stream(shape, &ctx);
+        let measure = name.starts_with("tap_");
+        let mut total = 0;
+        for _ in 0..n {
+            total += read_stream(shape, &ctx, black_box(&bytes), measure);
+        }
+        return total as usize;
+    }
     let mut total = 0;
     for _ in 0..n {
         total += match (pair, name) {
@@ -71,5 +165,5 @@ fn main() {
         return;
     };
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1000);
-    println!("{name} x{n}: {} bytes", run(&name, n));
+    println!("{name} x{n}: {}", run(&name, n));
 }

@@ -12,8 +12,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gateway_protocol::{ApiShape, Delta, PartStart, StopReason, StreamEvent, Usage};
-use gateway_translate::codec::{self, StreamDecoder, StreamEncoder, Transcoder};
+use gateway_translate::codec::{self, StreamEncoder, Transcoder};
 use gateway_translate::estimate::StreamTally;
+use gateway_translate::stream_tap::StreamTap;
 use gateway_translate::{EncodeOptions, FrameRef, Framer, ResponseContext, fastpath};
 
 const CHAT: &[u8] = include_bytes!("data/chat_request.json");
@@ -195,31 +196,23 @@ fn streams(c: &mut Criterion) {
 }
 
 /// What the same-shape relay reads on the side of the bytes it passes through
-/// (gateway-server `chat/relay.rs`): every frame decoded, only to tally the usage and
-/// output for accounting. Returns the tally and the number of events.
+/// (gateway-server `chat/relay.rs`): a [`StreamTap`] tallying the usage and output for
+/// accounting. Returns the tally and the number of frames.
 #[inline(never)]
 fn tap(shape: ApiShape, ctx: &ResponseContext, bytes: &[u8]) -> (StreamTally, usize) {
     let mut framer = Framer::new(codec::upstream_framing(shape));
-    let mut decoder = StreamDecoder::new(shape, ctx);
-    let mut events = Vec::new();
-    let mut tally = StreamTally::default();
+    let mut reader = StreamTap::new(shape, ctx);
     let mut seen = 0;
     let mut observe = |frame: FrameRef<'_>| {
-        let _ = decoder.decode(frame, &mut events);
-        for event in events.drain(..) {
-            tally.observe(&event);
-            seen += 1;
-        }
+        reader.observe(frame);
+        seen += 1;
     };
     for chunk in bytes.chunks(4096) {
         framer.push_with(chunk, &mut observe).expect("frames fit");
     }
     framer.finish_with(&mut observe);
-    decoder.finish(&mut events);
-    for event in events.drain(..) {
-        tally.observe(&event);
-    }
-    (tally, seen)
+    reader.finish();
+    (reader.tally().clone(), seen)
 }
 
 criterion_group!(benches, requests, streams);

@@ -340,6 +340,18 @@ impl StreamDecoder {
         }
     }
 
+    /// The output bytes of a content delta, measured without decoding it, when
+    /// skipping its decode changes nothing (see [`crate::stream_tap`]); `None` when
+    /// the frame must go through [`StreamDecoder::decode`]. OpenAI Chat and Anthropic
+    /// measure; the other shapes decode every frame.
+    pub fn count(&self, frame: FrameRef<'_>) -> Option<usize> {
+        match self {
+            Self::OpenAiChat(d) => d.count(frame),
+            Self::Anthropic(d) => d.count(frame),
+            Self::OpenAiResponses(_) | Self::Gemini(_) | Self::Ollama(_) => None,
+        }
+    }
+
     /// Ends the stream (EOF), appending whatever closes it.
     pub fn finish(&mut self, out: &mut Vec<StreamEvent>) {
         match self {
@@ -519,6 +531,6 @@ impl Core {
 #[cfg(test)]
 mod request_scan_agreement;
 #[cfg(test)]
-mod scan_agreement;
+pub(crate) mod scan_agreement;
 #[cfg(test)]
 mod tests;

@@ -63,6 +63,11 @@ impl OutputCount {
         self.bytes += bytes as u64;
     }
 
+    /// Counts `bytes` of content measured without building its event.
+    pub fn add(&mut self, bytes: usize) {
+        self.bytes += bytes as u64;
+    }
+
     /// The estimated output tokens (about four bytes a token, like the input).
     pub fn tokens(&self) -> u64 {
         self.bytes.div_ceil(4)
@@ -72,7 +77,7 @@ impl OutputCount {
 /// What a stream's decoded events tell its accounting: the last usage the upstream
 /// reported, the output counted from the content, and the first error. The
 /// transcoder and the gateway's same-shape relay keep one each.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamTally {
     usage: Option<Usage>,
     output: OutputCount,
@@ -87,6 +92,12 @@ impl StreamTally {
             StreamEvent::Error(err) if self.error.is_none() => self.error = Some(err.clone()),
             _ => self.output.observe(event),
         }
+    }
+
+    /// Counts `bytes` of content measured without building its event (what
+    /// [`StreamTally::observe`] would count of that event).
+    pub fn add_output(&mut self, bytes: usize) {
+        self.output.add(bytes);
     }
 
     /// The last usage the upstream reported.

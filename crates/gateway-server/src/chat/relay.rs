@@ -16,9 +16,10 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use gateway_protocol::{ApiShape, GatewayError, StreamEvent};
 use gateway_providers::BodyStream;
-use gateway_translate::codec::{StreamDecoder, StreamEncoder, Transcoder, upstream_framing};
+use gateway_translate::codec::{StreamEncoder, Transcoder, upstream_framing};
 use gateway_translate::estimate::StreamTally;
 use gateway_translate::framing::{FrameTooLarge, write_sse};
+use gateway_translate::stream_tap::StreamTap;
 use gateway_translate::{FrameRef, Framer, ResponseContext, TranslateError, fastpath};
 use http_body::Frame as BodyFrame;
 
@@ -35,75 +36,43 @@ enum Mode {
     Transcode(Box<Transcoder>),
 }
 
-/// Frames of a same-shape stream, decoded on the side only to be read: the usage
-/// they report, the output they carry, whether the stream ends in an error. Frames
-/// are read borrowed from the chunk, as the framer finds them.
+/// Frames of a same-shape stream, read on the side only for their accounting: the
+/// usage they report, the output they carry, whether the stream ends in an error.
+/// Frames are read borrowed from the chunk, as the framer finds them; content deltas
+/// are measured, not decoded (see [`StreamTap`]).
 struct Tap {
     framer: Framer,
-    decoder: StreamDecoder,
-    events: Vec<StreamEvent>,
-    tally: StreamTally,
+    reader: StreamTap,
 }
 
 impl Tap {
     fn new(shape: ApiShape, ctx: &ResponseContext) -> Tap {
         Tap {
             framer: Framer::new(upstream_framing(shape)),
-            decoder: StreamDecoder::new(shape, ctx),
-            events: Vec::new(),
-            tally: StreamTally::default(),
+            reader: StreamTap::new(shape, ctx),
         }
     }
 
-    /// Reads the frames of `chunk`, each also passed to `each`.
+    /// Reads the frames of `chunk`, each also passed to `each` with whether it was a
+    /// content delta.
     fn push(
         &mut self,
         chunk: &[u8],
-        mut each: impl FnMut(FrameRef<'_>),
+        mut each: impl FnMut(FrameRef<'_>, bool),
     ) -> Result<(), FrameTooLarge> {
-        let Tap {
-            framer,
-            decoder,
-            events,
-            tally,
-        } = self;
-        framer.push_with(chunk, |frame| {
-            observe(decoder, frame, events, tally);
-            each(frame);
-        })
+        let Tap { framer, reader } = self;
+        framer.push_with(chunk, |frame| each(frame, reader.observe(frame)))
     }
 
     /// Reads the last frame, if any (also passed to `each`), and the stream's end.
-    fn finish(&mut self, mut each: impl FnMut(FrameRef<'_>)) {
-        let Tap {
-            framer,
-            decoder,
-            events,
-            tally,
-        } = self;
-        framer.finish_with(|frame| {
-            observe(decoder, frame, events, tally);
-            each(frame);
-        });
-        decoder.finish(events);
-        drain_into(events, tally);
+    fn finish(&mut self, mut each: impl FnMut(FrameRef<'_>, bool)) {
+        let Tap { framer, reader } = self;
+        framer.finish_with(|frame| each(frame, reader.observe(frame)));
+        reader.finish();
     }
-}
 
-fn observe(
-    decoder: &mut StreamDecoder,
-    frame: FrameRef<'_>,
-    events: &mut Vec<StreamEvent>,
-    tally: &mut StreamTally,
-) {
-    // What does not decode is still relayed; it is just not counted.
-    let _ = decoder.decode(frame, events);
-    drain_into(events, tally);
-}
-
-fn drain_into(events: &mut Vec<StreamEvent>, tally: &mut StreamTally) {
-    for event in events.drain(..) {
-        tally.observe(&event);
+    fn tally(&self) -> &StreamTally {
+        self.reader.tally()
     }
 }
 
@@ -215,7 +184,7 @@ impl Relay {
     fn relay(&mut self, chunk: Bytes) -> Option<Bytes> {
         let too_large = |e: FrameTooLarge| GatewayError::from(TranslateError::from(e));
         let result = match &mut self.mode {
-            Mode::Pass { tap } => match tap.push(&chunk, |_| {}) {
+            Mode::Pass { tap } => match tap.push(&chunk, |_, _| {}) {
                 Ok(()) => return Some(chunk),
                 Err(e) => {
                     // The bytes go on; the error event follows them.
@@ -225,7 +194,9 @@ impl Relay {
             },
             Mode::StripUsage { tap } => {
                 let out = &mut self.out;
-                tap.push(&chunk, |frame| write_frame(frame, out))
+                // Frames are written back about as long as they came.
+                out.reserve(chunk.len());
+                tap.push(&chunk, |frame, delta| write_frame(frame, delta, out))
                     .map_err(too_large)
             }
             Mode::Transcode(t) => {
@@ -243,13 +214,13 @@ impl Relay {
         self.upstream = None;
         let failed = match &mut self.mode {
             Mode::Pass { tap } => {
-                tap.finish(|_| {});
-                tap.tally.error().cloned()
+                tap.finish(|_, _| {});
+                tap.tally().error().cloned()
             }
             Mode::StripUsage { tap } => {
                 let out = &mut self.out;
-                tap.finish(|frame| write_frame(frame, out));
-                tap.tally.error().cloned()
+                tap.finish(|frame, delta| write_frame(frame, delta, out));
+                tap.tally().error().cloned()
             }
             Mode::Transcode(t) => {
                 t.finish(&mut self.out);
@@ -308,7 +279,7 @@ impl Relay {
     fn streamed(&self) -> Streamed {
         let (reported, output_tokens) = match &self.mode {
             Mode::Pass { tap } | Mode::StripUsage { tap } => {
-                (tap.tally.usage(), tap.tally.output_tokens())
+                (tap.tally().usage(), tap.tally().output_tokens())
             }
             Mode::Transcode(t) => (t.usage(), t.output_tokens()),
         };
@@ -330,9 +301,10 @@ impl Drop for Relay {
     }
 }
 
-/// Writes an OpenAI Chat frame back as SSE, unless it is a usage-only chunk.
-fn write_frame(frame: FrameRef<'_>, out: &mut Vec<u8>) {
-    if !fastpath::is_usage_only_chunk(frame.data.as_bytes()) {
+/// Writes an OpenAI Chat frame back as SSE, unless it is a usage-only chunk (a
+/// content delta, with its one choice, never is).
+fn write_frame(frame: FrameRef<'_>, delta: bool, out: &mut Vec<u8>) {
+    if delta || !fastpath::is_usage_only_chunk(frame.data.as_bytes()) {
         write_sse(out, frame.event, frame.data.as_bytes());
     }
 }

@@ -107,6 +107,23 @@ impl Decoder {
         self.decode_slow(frame, out)
     }
 
+    /// The output bytes of `frame` when it is a content delta of the template's form,
+    /// measured without building its event; `None` when it needs [`Self::decode`].
+    /// A delta changes nothing the decoder holds, so skipping its decode is safe.
+    pub fn count<'f>(&self, frame: impl Into<FrameRef<'f>>) -> Option<usize> {
+        if self.done || !self.scan {
+            return None;
+        }
+        let (delta, len) = self
+            .template
+            .measure(frame.into().data, |delta| delta.kind as u8)?;
+        // What `on_delta` would emit: nothing outside the open block, and a
+        // signature is not output.
+        let counted = matches!(self.current, Some((open, Some(_))) if open == delta.index)
+            && delta.kind != DeltaKind::Signature;
+        Some(if counted { len } else { 0 })
+    }
+
     /// The typed path; returns false (having done nothing) when the frame needs the
     /// lenient path.
     fn decode_fast(

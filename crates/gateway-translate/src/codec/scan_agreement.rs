@@ -26,7 +26,7 @@ fn fixture_dir(shape: ApiShape) -> PathBuf {
 }
 
 /// Every stream file of the shape's fixtures, framed.
-fn fixture_streams(shape: ApiShape) -> Vec<(PathBuf, Vec<Frame>)> {
+pub(crate) fn fixture_streams(shape: ApiShape) -> Vec<(PathBuf, Vec<Frame>)> {
     let mut streams = Vec::new();
     for case in std::fs::read_dir(fixture_dir(shape))
         .expect("fixtures")
@@ -58,7 +58,7 @@ fn fixture_streams(shape: ApiShape) -> Vec<(PathBuf, Vec<Frame>)> {
 }
 
 /// The frame's data and variants of it that are each a little wrong or unusual.
-fn mutations(data: &str) -> Vec<String> {
+pub(crate) fn mutations(data: &str) -> Vec<String> {
     let bytes = data.as_bytes();
     let mut out = vec![data.to_owned(), format!(" {data} ")];
     let step = (bytes.len() / 12).max(1);

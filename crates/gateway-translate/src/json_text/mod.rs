@@ -139,6 +139,10 @@ mod tests {
         let mut read = 0;
         for text in &texts {
             let ours = scan_str(text);
+            // Measuring accepts the same strings and counts what reading returns.
+            let mut s = Scan::new(text);
+            let measured = s.str_len().filter(|_| s.end().is_some());
+            assert_eq!(measured, ours.as_ref().map(String::len), "{text}");
             if ours.is_some() {
                 read += 1;
                 assert_eq!(ours, serde_str(text), "{text}");

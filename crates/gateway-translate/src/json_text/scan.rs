@@ -196,6 +196,46 @@ impl<'a> Scan<'a> {
         self.escaped(start, at, keep)
     }
 
+    /// The length in bytes of a string's text once unescaped: what [`Scan::str`]
+    /// reads, measured without building it (same strings accepted).
+    #[inline]
+    pub(crate) fn str_len(&mut self) -> Option<usize> {
+        self.eat(b'"')?;
+        let bytes = self.bytes();
+        let start = self.pos;
+        let at = special_at(bytes, start)?;
+        if bytes[at] == b'"' {
+            self.pos = at + 1;
+            return Some(at - start);
+        }
+        self.escaped_len(start, at)
+    }
+
+    /// [`Scan::escaped`], counting the unescaped bytes instead of copying them.
+    #[cold]
+    fn escaped_len(&mut self, start: usize, at: usize) -> Option<usize> {
+        let bytes = self.bytes();
+        let end = string_end(bytes, at)?;
+        let mut len = at - start;
+        let mut i = at;
+        while i < end {
+            match bytes[i] {
+                b'\\' => {
+                    let (c, n) = unescape(&bytes[i + 1..])?;
+                    len += c.len_utf8();
+                    i += 1 + n;
+                }
+                0..=0x1f => return None,
+                _ => {
+                    len += 1;
+                    i += 1;
+                }
+            }
+        }
+        self.pos = end + 1;
+        Some(len)
+    }
+
     /// The rest of a string from its first special byte `at`. Escaped strings (tool
     /// arguments and results are JSON in JSON) have short runs between escapes, so
     /// the end is found first (decoding never lengthens), then the runs are copied.

@@ -137,25 +137,87 @@ impl<M: Copy> Template<M> {
         data: &'a str,
         values: &mut [Token<'a>; MAX_HOLES],
     ) -> Option<(M, [u8; MAX_HOLES])> {
-        let meaning = self.meaning?;
-        let (text, bytes) = (self.text.as_bytes(), data.as_bytes());
-        let (mut from, mut at) = (0, 0);
         let mut labels = [Hole::IGNORED; MAX_HOLES];
-        for ((hole, slot), label) in self.holes.list.iter().zip(values).zip(&mut labels) {
-            let literal = &text[from..hole.start];
-            if bytes.get(at..at + literal.len())? != literal {
-                return None;
-            }
-            let mut scan = Scan::at(data, at + literal.len());
+        let mut slots = values.iter_mut().zip(&mut labels);
+        let meaning = self.walk(data, |hole, scan| {
+            let (slot, label) = slots.next()?;
             *slot = match hole.kind {
                 HoleKind::Str => Token::Str(scan.str()?),
                 HoleKind::U64 => Token::U64(scan.u64()?),
             };
             *label = hole.label;
+            Some(())
+        })?;
+        Some((meaning, labels))
+    }
+
+    /// Reads `data` through the template as [`Template::read`] does (the same frames
+    /// accepted), for its meaning and the unescaped length of the first string hole
+    /// labelled `label` (0 when there is none), without copying any value.
+    pub(crate) fn measure(&self, data: &str, label: impl FnOnce(M) -> u8) -> Option<(M, usize)> {
+        let meaning = self.meaning?;
+        let label = label(meaning);
+        let text = self.text.as_bytes();
+        let payload = self
+            .holes
+            .list
+            .iter()
+            .find(|h| h.kind == HoleKind::Str && h.label == label);
+        // Upstreams repeat everything but the text (ids, timestamps, fingerprints):
+        // the same bytes before and after that one string are one comparison each.
+        // The template's own values in the other holes are values it read, so this
+        // accepts a subset of what the walk below accepts, and reads it the same.
+        if let Some(hole) = payload {
+            let bytes = data.as_bytes();
+            if bytes.get(..hole.start) == Some(&text[..hole.start]) {
+                let mut scan = Scan::at(data, hole.start);
+                if let Some(len) = scan.str_len() {
+                    if bytes.get(scan.pos()..) == Some(&text[hole.end..]) {
+                        return Some((meaning, len));
+                    }
+                }
+            }
+        }
+        let mut len = None;
+        let meaning = self.walk(data, |hole, scan| {
+            match hole.kind {
+                HoleKind::Str if hole.label == label && len.is_none() => {
+                    len = Some(scan.str_len()?);
+                }
+                HoleKind::Str => {
+                    scan.str_len()?;
+                }
+                HoleKind::U64 => {
+                    scan.u64()?;
+                }
+            }
+            Some(())
+        })?;
+        Some((meaning, len.unwrap_or(0)))
+    }
+
+    /// Compares `data` with the template outside its holes; `value` reads each hole's
+    /// value from the scan placed at its start. The template's meaning when all match.
+    #[inline]
+    fn walk<'a>(
+        &self,
+        data: &'a str,
+        mut value: impl FnMut(&Hole, &mut Scan<'a>) -> Option<()>,
+    ) -> Option<M> {
+        let meaning = self.meaning?;
+        let (text, bytes) = (self.text.as_bytes(), data.as_bytes());
+        let (mut from, mut at) = (0, 0);
+        for hole in &self.holes.list {
+            let literal = &text[from..hole.start];
+            if bytes.get(at..at + literal.len())? != literal {
+                return None;
+            }
+            let mut scan = Scan::at(data, at + literal.len());
+            value(hole, &mut scan)?;
             at = scan.pos();
             from = hole.end;
         }
-        (bytes.get(at..)? == &text[from..]).then_some((meaning, labels))
+        (bytes.get(at..)? == &text[from..]).then_some(meaning)
     }
 }
 
@@ -242,6 +304,33 @@ mod tests {
             "",
         ] {
             assert_eq!(read(&t, other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn measuring_accepts_what_reading_accepts_and_counts_the_text_it_reads() {
+        let t = learned();
+        for data in [
+            r#"{"n":7,"t":"a","k":"v"}"#,
+            r#"{"n":12345,"t":"longer \"text\"\n","k":"v"}"#,
+            r#"{"n": 8,"t": "\u00e9\ud83c\udf89 é\/","k":"v"}"#,
+            r#"{"n":7,"t":"","k":"v"}"#,
+            r#"{"n":7,"t":"a","k":"w"}"#,
+            r#"{"n":7.5,"t":"a","k":"v"}"#,
+            r#"{"n":7,"t":"a\x","k":"v"}"#,
+            r#"{"n":7,"t":"\ud800","k":"v"}"#,
+            "{\"n\":7,\"t\":\"a\u{1}\",\"k\":\"v\"}",
+            r#"{"n":7,"t":"a","#,
+        ] {
+            let read = read(&t, data).map(|(_, text)| text.len());
+            let measured = t.measure(data, |_| 1).map(|(meaning, len)| {
+                assert_eq!(meaning, "plain");
+                len
+            });
+            assert_eq!(measured, read, "{data}");
+            // A label no hole carries measures nothing.
+            let other = t.measure(data, |_| 9).map(|(_, len)| len);
+            assert_eq!(other, read.map(|_| 0), "{data}");
         }
     }
 

@@ -180,6 +180,27 @@ impl Decoder {
         Ok(())
     }
 
+    /// The output bytes of `frame` when it is a text or reasoning delta of the
+    /// template's form, measured without building its events; `None` when it needs
+    /// [`Self::decode`]. Only a delta that [`Self::decode`] would add to the part
+    /// already open (or an empty one) is measured, so skipping its decode changes
+    /// nothing the decoder holds.
+    pub fn count<'f>(&self, frame: impl Into<FrameRef<'f>>) -> Option<usize> {
+        if self.done || !self.scan || !self.started {
+            return None;
+        }
+        // Untrimmed: the template starts and ends with a brace, so a frame with
+        // whitespace around it does not match, and is decoded.
+        let (plain, len) = self.template.measure(frame.into().data, |_| PAYLOAD)?;
+        let kind = match plain {
+            Plain::Text => Open::Text,
+            Plain::Reasoning => Open::Reasoning,
+            Plain::ToolArguments(_) => return None,
+        };
+        let open = self.open.is_some_and(|(_, open)| open == kind);
+        (len == 0 || open).then_some(len)
+    }
+
     /// What [`Self::decode_chunk`] does with a plain chunk once the stream started.
     fn plain(&mut self, plain: Plain, text: &str, out: &mut Vec<StreamEvent>) {
         match plain {
