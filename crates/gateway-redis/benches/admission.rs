@@ -171,6 +171,33 @@ fn bench(c: &mut Criterion) {
         percentiles(admission)
     );
 
+    // The same from inside one single-threaded runtime, as a gateway worker awaits it
+    // (`runtime = "per_thread"`): no thread hand-off, releases interleaved.
+    let worker = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let inside = worker.block_on(async {
+        let mut out = Vec::with_capacity(samples);
+        for _ in 0..samples {
+            let now = gateway_auth::cache::now_ms();
+            let start = Instant::now();
+            let decided =
+                match limiter.admission(&subject(), &key, Some(&project), &estimate(), now) {
+                    Admit::Now(decided) => decided,
+                    Admit::Later(later) => later.await,
+                };
+            out.push(start.elapsed());
+            drop(decided.unwrap());
+            tokio::task::yield_now().await;
+        }
+        out
+    });
+    eprintln!(
+        "admission bench: Redis admission awaited inside a single-threaded runtime: {}",
+        percentiles(inside)
+    );
+
     let mut ping = Vec::with_capacity(samples);
     for _ in 0..samples {
         let start = Instant::now();

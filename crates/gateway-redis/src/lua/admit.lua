@@ -20,7 +20,11 @@ local now = tonumber(ARGV[2])
 local day_end = tonumber(ARGV[3])
 local month_end = tonumber(ARGV[4])
 local est_in, est_out, est_money = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local RATES = { 'rpm', 'rph', 'rpd', 'tpm' }
+-- Each rate cell's fields, in the order read: tat (whole ms), fraction, limit.
+local FIELDS = {
+  'rpm:t', 'rpm:f', 'rpm:l', 'rph:t', 'rph:f', 'rph:l',
+  'rpd:t', 'rpd:f', 'rpd:l', 'tpm:t', 'tpm:f', 'tpm:l',
+}
 local PERIOD = { 60000, 3600000, 86400000, 60000 }
 -- Windows expire an hour after they end, counted from the caller's clock (not the
 -- server's), so the gateway's time decides.
@@ -40,10 +44,10 @@ end
 
 -- A rate cell's owed time at `now` in ms x `limit`: 0 when full; re-expressed for a
 -- changed limit keeping the spent share (MemoryLimiter's rescale).
-local function owed(h, name, limit)
-  local t = tonumber(h[name .. ':t'])
+local function owed(raw, i, limit)
+  local t = tonumber(raw[3 * i - 2])
   if t == nil then return 0 end
-  local f, l = tonumber(h[name .. ':f']), tonumber(h[name .. ':l'])
+  local f, l = tonumber(raw[3 * i - 1]), tonumber(raw[3 * i])
   if l == 0 then return 0 end
   local o = (t - now) * l + f
   if o <= 0 then return 0 end
@@ -58,15 +62,7 @@ for s = 1, n do
   local base = (s - 1) * 4
   local lim = {}
   for i = 1, 11 do lim[i] = tonumber(ARGV[7 + (s - 1) * 11 + i]) end
-  local fields = {}
-  for i = 1, 4 do
-    fields[#fields + 1] = RATES[i] .. ':t'
-    fields[#fields + 1] = RATES[i] .. ':f'
-    fields[#fields + 1] = RATES[i] .. ':l'
-  end
-  local raw = redis.call('HMGET', KEYS[base + 1], unpack(fields))
-  local h = {}
-  for i = 1, #fields do h[fields[i]] = raw[i] end
+  local raw = redis.call('HMGET', KEYS[base + 1], unpack(FIELDS))
   local day = redis.call('HMGET', KEYS[base + 2], 'in', 'out', 'usd')
   local month = redis.call('HMGET', KEYS[base + 3], 'in', 'out', 'usd')
   local used = {
@@ -81,7 +77,7 @@ for s = 1, n do
     local l = lim[i]
     if l >= 0 then
       local o = 0
-      if l > 0 then o = owed(h, RATES[i], l) end
+      if l > 0 then o = owed(raw, i, l) end
       plan.owed[i] = o
       if mode == 'admit' then
         if l == 0 then return { 0, s - 1, i - 1, 0, -1 } end
@@ -124,12 +120,13 @@ for s = 1, n do
       reply[#reply + 1] = math.min(l, idiv(math.max(0, p * l - o), p))
       reply[#reply + 1] = reset
       local whole = idiv(o, l)
-      writes[#writes + 1] = RATES[i] .. ':t'
-      writes[#writes + 1] = int(now + whole)
-      writes[#writes + 1] = RATES[i] .. ':f'
-      writes[#writes + 1] = int(o - whole * l)
-      writes[#writes + 1] = RATES[i] .. ':l'
-      writes[#writes + 1] = int(l)
+      local n = #writes
+      writes[n + 1] = FIELDS[3 * i - 2]
+      writes[n + 2] = int(now + whole)
+      writes[n + 3] = FIELDS[3 * i - 1]
+      writes[n + 4] = int(o - whole * l)
+      writes[n + 5] = FIELDS[3 * i]
+      writes[n + 6] = int(l)
       ttl = math.max(ttl, reset + p)
     else
       reply[#reply + 1] = 0
