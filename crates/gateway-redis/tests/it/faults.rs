@@ -96,3 +96,74 @@ fn the_blocking_admit_fails_the_same_way() {
             .is_ok()
     );
 }
+
+/// A redis-server of this test's own, on a port it picked.
+struct OwnServer {
+    child: std::process::Child,
+}
+
+impl OwnServer {
+    fn start(port: u16) -> OwnServer {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--unixsocket", ""])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Owned at once, so a failed start is still killed and reaped.
+        let server = OwnServer { child };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("redis-server on {port} did not start");
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_restarted_redis_is_reconnected_to() {
+    // Needs the redis-server binary: where the test Redis is configured, it is there.
+    if crate::support::redis_url("restart").is_none() {
+        return;
+    }
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let server = OwnServer::start(port);
+    let limiter = RedisLimiter::new(RedisConfig {
+        timeout_ms: 500,
+        ..RedisConfig::new(format!("redis://127.0.0.1:{port}"))
+    })
+    .unwrap();
+    let limits = Limits {
+        rpm: Some(1_000),
+        ..Limits::default()
+    };
+    let now = gateway_auth::cache::now_ms();
+    let (subject, estimate) = (key("k"), Estimate::default());
+    let admit_one = || admit(&limiter, &subject, &limits, None, &estimate, now);
+    assert!(admit_one().await.is_ok());
+    drop(server);
+    assert!(admit_one().await.unwrap_err().unavailable, "down: closed");
+    let _server = OwnServer::start(port);
+    let mut recovered = false;
+    for _ in 0..50 {
+        if admit_one().await.is_ok() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "admissions pass again once Redis is back");
+    assert!(limiter.stats().fail_closed >= 1);
+}
