@@ -18,6 +18,9 @@ pub enum StoreError {
     /// No answer within the configured time.
     #[error("redis did not answer within {0} ms")]
     Timeout(u64),
+    /// Redis failed moments ago: not asked again until the back-off ends.
+    #[error("redis failed less than {0} ms ago; not asked until then")]
+    Backoff(i64),
     /// The script answered something it never answers (another program's keys under
     /// our prefix?).
     #[error("unexpected answer from the limits script: {0}")]

@@ -34,6 +34,10 @@ use crate::reply::parse;
 
 /// At most one warning per this many ms while Redis is failing.
 const WARN_EVERY_MS: i64 = 10_000;
+/// After a failure, admissions skip Redis for this long (straight to [`FailMode`]),
+/// so a Redis that hangs costs each request nothing rather than `timeout_ms`; the
+/// first admission after it asks again.
+const BACKOFF_MS: i64 = 250;
 /// Settling is not on the answer's path: it may wait longer than an admission.
 const SETTLE_TIMEOUT_MS: u64 = 1_000;
 
@@ -67,6 +71,8 @@ struct Shared {
     fail_closed: AtomicU64,
     settle_failures: AtomicU64,
     last_warning_ms: AtomicI64,
+    /// Until when (Unix ms, wall clock) admissions skip Redis.
+    down_until_ms: AtomicI64,
 }
 
 impl std::fmt::Debug for Shared {
@@ -104,6 +110,7 @@ impl RedisLimiter {
                 fail_closed: AtomicU64::new(0),
                 settle_failures: AtomicU64::new(0),
                 last_warning_ms: AtomicI64::new(i64::MIN),
+                down_until_ms: AtomicI64::new(i64::MIN),
             }),
         })
     }
@@ -266,8 +273,22 @@ impl Shared {
         Ok(Ok(Reservation::new(Box::new(hold)).with_status(status)))
     }
 
+    /// `Err` while a recent failure keeps admissions off Redis.
+    fn backing_off(&self) -> Result<(), StoreError> {
+        let until = self.down_until_ms.load(Ordering::Relaxed);
+        if now_ms() < until {
+            Err(StoreError::Backoff(BACKOFF_MS))
+        } else {
+            Ok(())
+        }
+    }
+
     /// What an admission that Redis failed answers, per [`FailMode`].
     fn fall_back(&self, err: &StoreError, p: &Pending) -> Result<Reservation, Refused> {
+        if !matches!(err, StoreError::Backoff(_)) {
+            self.down_until_ms
+                .store(now_ms().saturating_add(BACKOFF_MS), Ordering::Relaxed);
+        }
         self.warn(err);
         match self.config.fail {
             FailMode::Closed => {
@@ -382,7 +403,8 @@ impl Limiter for RedisLimiter {
         let (pending, call) = self.pending(subject, key, project, estimate, now_ms);
         let s = &self.shared;
         let decided = s
-            .run_blocking(&s.admit, &call, s.config.timeout_ms)
+            .backing_off()
+            .and_then(|()| s.run_blocking(&s.admit, &call, s.config.timeout_ms))
             .and_then(|reply| s.decide(&reply, &pending));
         decided.unwrap_or_else(|err| s.fall_back(&err, &pending))
     }
@@ -396,6 +418,9 @@ impl Limiter for RedisLimiter {
         now_ms: i64,
     ) -> Admit {
         let (pending, call) = self.pending(subject, key, project, estimate, now_ms);
+        if let Err(err) = self.shared.backing_off() {
+            return Admit::Now(self.shared.fall_back(&err, &pending));
+        }
         let shared = Arc::clone(&self.shared);
         Admit::Later(Box::pin(async move {
             let decided = match shared

@@ -3,7 +3,7 @@
 
 use gateway_auth::Limits;
 use gateway_auth::layer::Rejection;
-use gateway_auth::limits::{Estimate, Limiter, Scope};
+use gateway_auth::limits::{Admit, Estimate, Limiter, Scope};
 use gateway_redis::{FailMode, RedisConfig, RedisLimiter, Stats};
 
 use crate::support::{FEB_1, admit, key};
@@ -81,6 +81,24 @@ async fn fail_open_admits_on_the_local_limiter_and_counts() {
     assert_eq!(limiter.stats().fail_open, 2);
     let usage = limiter.usage(Scope::Key, "k", &limits(), FEB_1);
     assert_eq!(usage[0].used, 1, "the operator sees the local count");
+}
+
+#[tokio::test]
+async fn after_a_failure_admissions_skip_redis_for_a_moment() {
+    let limiter = down(FailMode::Closed);
+    let (subject, estimate) = (key("k"), Estimate::default());
+    assert!(matches!(
+        limiter.admission(&subject, &limits(), None, &estimate, FEB_1),
+        Admit::Later(_)
+    ));
+    let _ = admit(&limiter, &subject, &limits(), None, &estimate, FEB_1).await;
+    // Answered at once, without waiting on a Redis that just failed.
+    match limiter.admission(&subject, &limits(), None, &estimate, FEB_1) {
+        Admit::Now(Err(refused)) => assert!(refused.unavailable),
+        other => panic!("{other:?}"),
+    }
+    // The first admission was dropped unanswered: two were refused.
+    assert_eq!(limiter.stats().fail_closed, 2);
 }
 
 #[test]
