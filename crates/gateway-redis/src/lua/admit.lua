@@ -62,7 +62,11 @@ for s = 1, n do
   local base = (s - 1) * 4
   local lim = {}
   for i = 1, 11 do lim[i] = tonumber(ARGV[7 + (s - 1) * 11 + i]) end
-  local raw = redis.call('HMGET', KEYS[base + 1], unpack(FIELDS))
+  -- A subject without rate limits (a project with budgets only) reads no rate cell.
+  local raw = {}
+  if lim[1] >= 0 or lim[2] >= 0 or lim[3] >= 0 or lim[4] >= 0 then
+    raw = redis.call('HMGET', KEYS[base + 1], unpack(FIELDS))
+  end
   local day = redis.call('HMGET', KEYS[base + 2], 'in', 'out', 'usd')
   local month = redis.call('HMGET', KEYS[base + 3], 'in', 'out', 'usd')
   local used = {
