@@ -46,10 +46,12 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// The HTTP status: 401 for keys, 429 for limits.
+    /// The HTTP status: 401 for keys, 429 for limits, 503 when the limits could not
+    /// be checked ([`Refused::unavailable`]).
     pub fn status(&self) -> StatusCode {
         match self {
             Rejection::MissingKey | Rejection::KeyRefused(_) => StatusCode::UNAUTHORIZED,
+            Rejection::Limited(r) if r.unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -87,6 +89,7 @@ pub struct JsonReject;
 impl<ResBody: From<Bytes>> Reject<ResBody> for JsonReject {
     fn reject<B>(&self, _req: &Request<B>, why: Rejection) -> Response<ResBody> {
         let kind = match &why {
+            Rejection::Limited(r) if r.unavailable => "api_error",
             Rejection::Limited(_) => "rate_limit_error",
             _ => "authentication_error",
         };

@@ -31,7 +31,7 @@ use gateway_protocol::{ErrorKind, GatewayError};
 use crate::policy::{Limits, Subject};
 
 pub use memory::MemoryLimiter;
-pub use report::{LimitUsage, Window};
+pub use report::{LimitUsage, Window, value_of};
 pub use status::{HeaderFamily, LimitStatus, RateStatus};
 
 /// Converts US dollars (as written in a policy) to micro-dollars, rounding to nearest.
@@ -192,13 +192,32 @@ pub struct Refused {
     pub limit_value: u64,
     /// What is left now, in the same unit.
     pub remaining: u64,
+    /// The limiter could not decide: its shared store did not answer in time and it
+    /// is configured to fail closed ([`Refused::unavailable`]). A 503, not a 429; the
+    /// fields above describe no limit then.
+    pub unavailable: bool,
 }
 
 impl Refused {
+    /// A refusal because the limiter's shared store is unreachable (a limiter that
+    /// fails closed): the caller may retry after `retry_after_secs`.
+    pub fn unavailable(retry_after_secs: u64) -> Refused {
+        Refused {
+            limit: LimitKind::Rpm,
+            scope: Scope::Key,
+            retry_after_secs: Some(retry_after_secs),
+            limit_value: 0,
+            remaining: 0,
+            unavailable: true,
+        }
+    }
+
     /// The client-facing error: `rate_limited` for rates, `quota_exceeded` for quotas
     /// and budgets, with the retry delay.
     pub fn to_gateway_error(&self) -> GatewayError {
-        let (kind, code) = if self.limit.is_rate() {
+        let (kind, code) = if self.unavailable {
+            (ErrorKind::Overloaded, "limiter_unavailable")
+        } else if self.limit.is_rate() {
             (ErrorKind::RateLimited, "rate_limit_exceeded")
         } else {
             (ErrorKind::QuotaExceeded, "quota_exceeded")
@@ -218,6 +237,9 @@ impl Refused {
         if let Some(secs) = self.retry_after_secs {
             out.push(("retry-after", secs.to_string()));
         }
+        if self.unavailable {
+            return out;
+        }
         out.extend(self.status(0).headers());
         out.push((
             "x-patchbay-limit",
@@ -230,6 +252,9 @@ impl Refused {
     /// families): it resets when the request could pass.
     pub fn status(&self, now_ms: i64) -> LimitStatus {
         let mut status = LimitStatus::at(now_ms);
+        if self.unavailable {
+            return status;
+        }
         status.note(
             self.limit,
             RateStatus {
@@ -244,6 +269,14 @@ impl Refused {
 
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.unavailable {
+            return write!(
+                f,
+                "the gateway cannot check this key's limits right now (its limit store \
+                 is unreachable); retry after {} s",
+                self.retry_after_secs.unwrap_or(1)
+            );
+        }
         let what = match self.limit {
             LimitKind::Rpm => "requests per minute",
             LimitKind::Rph => "requests per hour",
@@ -442,6 +475,7 @@ mod tests {
             retry_after_secs: Some(2),
             limit_value: 60,
             remaining: 0,
+            unavailable: false,
         };
         let h = r.headers();
         assert!(h.contains(&("retry-after", "2".to_owned())));
@@ -464,10 +498,22 @@ mod tests {
             retry_after_secs: None,
             limit_value: 5_000_000,
             remaining: 0,
+            unavailable: false,
         };
         let e = budget.to_gateway_error();
         assert_eq!((e.kind, e.retry_after), (ErrorKind::QuotaExceeded, None));
         assert!(e.message.contains("5.00 USD in total"), "{}", e.message);
         assert!(!budget.headers().iter().any(|(n, _)| *n == "retry-after"));
+    }
+
+    #[test]
+    fn an_unreachable_limit_store_is_a_503_with_retry_after_and_no_limit_headers() {
+        let r = Refused::unavailable(1);
+        let e = r.to_gateway_error();
+        assert_eq!((e.status, e.retry_after), (503, Some(1)));
+        assert_eq!(e.kind, ErrorKind::Overloaded);
+        assert_eq!(r.headers(), vec![("retry-after", "1".to_owned())]);
+        assert!(r.status(0).is_empty());
+        assert!(r.to_string().contains("unreachable"), "{r}");
     }
 }

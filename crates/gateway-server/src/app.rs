@@ -73,11 +73,25 @@ impl App {
         };
         let db =
             gateway_auth::KeyStore::open(&path, config.key_defaults.clone()).map_err(db_error)?;
-        let limiter = gateway_auth::MemoryLimiter::new();
-        // Quotas and budgets continue from the usage already recorded.
+        // `[limits] redis`: shared by every instance on that server; else in process.
+        let redis = match config.limits.redis_config() {
+            Some(redis) => Some(
+                gateway_redis::RedisLimiter::new(redis)
+                    .map_err(|e| ConfigError::invalid("limits.redis", e.to_string()))?,
+            ),
+            None => None,
+        };
+        let memory = gateway_auth::MemoryLimiter::new();
+        // Quotas and budgets continue from the usage already recorded (for Redis, in
+        // the local limiter it falls back on: Redis keeps its own counters).
+        let local = redis.as_ref().map_or(&memory, |r| r.local());
         let seed = gateway_auth::migrate::open(&path)
-            .and_then(|conn| limiter.seed_from(&conn, gateway_auth::cache::now_ms()));
+            .and_then(|conn| local.seed_from(&conn, gateway_auth::cache::now_ms()));
         seed.map_err(db_error)?;
+        let limiter: Arc<dyn gateway_auth::Limiter> = match redis {
+            Some(redis) => Arc::new(redis),
+            None => Arc::new(memory),
+        };
         let defaults = gateway_auth::usage::WriterConfig::default();
         let writer_config = gateway_auth::usage::WriterConfig {
             retention: config
@@ -96,7 +110,7 @@ impl App {
             gateway_auth::UsageWriter::start(&path, writer_config).map_err(db_error)?;
         let mut app = App::with_keys(config, Some(Arc::new(db)))?;
         app.upstreams = Some(open_upstreams(config, &path, scratch.is_some()).map_err(db_error)?);
-        app.limiter = Arc::new(limiter);
+        app.limiter = limiter;
         app.usage = Some(writer);
         app.usage_thread = std::sync::Mutex::new(Some(thread));
         app._scratch = scratch;

@@ -10,6 +10,7 @@
 
 mod discovery;
 mod interpolate;
+mod limits;
 mod media;
 mod observability;
 mod server;
@@ -24,6 +25,7 @@ use serde::Deserialize;
 
 pub use discovery::DiscoveryConfig;
 pub use interpolate::interpolate;
+pub use limits::{FailMode, LimitsConfig};
 pub use media::MediaConfig;
 pub use observability::{
     AccessLogConfig, AccessLogFormat, MetricsConfig, OtlpProtocol, TracingConfig,
@@ -65,6 +67,10 @@ pub struct Config {
     /// `[storage]`: the SQLite database of keys and usage.
     #[serde(default)]
     pub storage: StorageConfig,
+    /// `[limits]`: where keys' rates, quotas and budgets are kept (Redis, shared by
+    /// several instances, or this process).
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// `[key_defaults]`: the policy of new keys that do not give one.
     #[serde(default)]
     pub key_defaults: gateway_auth::KeyPolicy,
@@ -609,6 +615,7 @@ impl Config {
                 models: all_models(),
             }],
             storage: StorageConfig::default(),
+            limits: LimitsConfig::default(),
             key_defaults: gateway_auth::KeyPolicy::default(),
             admin: AdminConfig::default(),
             media: MediaConfig::default(),

@@ -9,7 +9,7 @@
 //!
 //! What a reload changes: providers, routes, aliases, `[auto]`, the catalogue and
 //! the declared keys. The listeners, storage, admin, metrics, logging, tracing,
-//! media, discovery and key defaults are read at start only; a reload that changes them says
+//! media, discovery, `[limits]` and key defaults are read at start only; a reload that changes them says
 //! so (`restart_needed`) and leaves them as they are.
 
 mod watch;
@@ -393,6 +393,7 @@ fn start_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     check("tracing", old.tracing == new.tracing);
     check("media", old.media == new.media);
     check("discovery", old.discovery == new.discovery);
+    check("limits", old.limits == new.limits);
     check("key_defaults", old.key_defaults == new.key_defaults);
     changed
 }

@@ -183,6 +183,7 @@ fn rate(
             retry_after_secs: (limit > 0).then(|| wait_us.div_ceil(1_000_000).max(1)),
             limit_value: limit,
             remaining,
+            unavailable: false,
         })
 }
 
@@ -211,6 +212,7 @@ fn quota(
             retry_after_secs,
             limit_value,
             remaining,
+            unavailable: false,
         }
     })
 }

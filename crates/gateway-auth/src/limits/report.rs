@@ -93,8 +93,9 @@ pub struct LimitUsage {
     pub resets_ms: Option<i64>,
 }
 
-/// `limits`' value of `kind` in its unit (dollars as micro-dollars); `None` if unset.
-pub(crate) fn value_of(limits: &Limits, kind: LimitKind) -> Option<u64> {
+/// `limits`' value of `kind` in its unit (dollars as micro-dollars); `None` if unset
+/// (also for limiters kept outside this crate).
+pub fn value_of(limits: &Limits, kind: LimitKind) -> Option<u64> {
     let usd = |v: Option<f64>| v.map(|u| u64::try_from(usd_to_micros(u)).unwrap_or(0));
     match kind {
         LimitKind::Rpm => limits.rpm.map(u64::from),

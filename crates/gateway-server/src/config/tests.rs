@@ -40,6 +40,9 @@ fn the_full_example_loads() {
     assert_eq!(c.routes.len(), 3);
     assert!(c.metrics.main_listener && c.metrics.has_credentials());
     assert_eq!(c.access_log.format, AccessLogFormat::Json);
+    assert_eq!(c.limits.redis.as_deref(), Some("redis://127.0.0.1:6379"));
+    assert_eq!(c.limits.fail, crate::config::FailMode::Open);
+    assert_eq!(c.limits.timeout_ms, 50);
     assert_eq!(c.tracing.protocol, OtlpProtocol::Http);
     assert_eq!(c.tracing.sample_ratio, 0.25);
     assert_eq!(c.tracing.headers["x-collector-key"], "secret-COLLECTOR_KEY");
@@ -323,4 +326,18 @@ fn observability_settings_are_checked() {
     ] {
         assert!(found.iter().any(|p| p == path), "{path} in {found:?}");
     }
+}
+
+#[test]
+fn a_limits_redis_url_that_is_not_one_is_refused_with_its_path() {
+    let err = load("[limits]\nredis = \"http://example.com\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("limits.redis"), "{err}");
+    let err = load("[limits]\ntimeout_ms = 0\n").unwrap_err().to_string();
+    assert!(err.contains("limits.timeout_ms"), "{err}");
+    let err = load("[limits]\nfail = \"sometimes\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("limits"), "{err}");
 }

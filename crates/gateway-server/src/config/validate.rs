@@ -19,6 +19,7 @@ pub fn validate(config: &mut Config) -> Result<(), ConfigError> {
     check_admin(config, &mut problems);
     check_observability(config, &mut problems);
     check_discovery(config, &mut problems);
+    check_limits(config, &mut problems);
     config.warnings = warnings;
     if problems.is_empty() {
         Ok(())
@@ -27,6 +28,21 @@ pub fn validate(config: &mut Config) -> Result<(), ConfigError> {
             file: None,
             problems,
         })
+    }
+}
+
+fn check_limits(config: &Config, problems: &mut Vec<Problem>) {
+    let limits = &config.limits;
+    if let Some(redis) = limits.redis_config() {
+        if let Err(e) = gateway_redis::RedisLimiter::new(redis) {
+            problems.push(Problem::new("limits.redis", e.to_string()));
+        }
+    }
+    if limits.timeout_ms == 0 {
+        problems.push(Problem::new(
+            "limits.timeout_ms",
+            "must be at least 1 (ms to wait for Redis before `fail` applies)",
+        ));
     }
 }
 

@@ -75,7 +75,8 @@ impl Reject<Body> for Envelope {
                 arrival: ext.get::<Arrival>(),
             };
             let limit = match &why {
-                Rejection::Limited(refused) => Some(refused.limit),
+                // An unreachable limit store names no limit.
+                Rejection::Limited(refused) if !refused.unavailable => Some(refused.limit),
                 _ => None,
             };
             accounting::record_refusal(&self.app, &charge, &charged.model, &err, limit);

@@ -22,6 +22,7 @@ mod media;
 mod mock_server;
 mod observe;
 mod reload;
+mod shared_limits;
 mod stuck_database;
 mod support;
 mod threads;

@@ -9,11 +9,13 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Workspace crate → the workspace crates it may depend on.
-const ALLOWED: [(&str, &[&str]); 7] = [
+const ALLOWED: [(&str, &[&str]); 8] = [
     ("gateway-protocol", &[]),
     ("gateway-console", &[]),
     ("gateway-translate", &["gateway-protocol"]),
     ("gateway-auth", &["gateway-protocol"]),
+    // The shared limiter on Redis: a `Limiter` of gateway-auth's.
+    ("gateway-redis", &["gateway-protocol", "gateway-auth"]),
     (
         "gateway-providers",
         &["gateway-protocol", "gateway-translate"],
@@ -26,6 +28,7 @@ const ALLOWED: [(&str, &[&str]); 7] = [
             "gateway-providers",
             "gateway-auth",
             "gateway-console",
+            "gateway-redis",
         ],
     ),
     (
@@ -35,6 +38,7 @@ const ALLOWED: [(&str, &[&str]); 7] = [
             "gateway-translate",
             "gateway-providers",
             "gateway-auth",
+            "gateway-redis",
             "gateway-server",
         ],
     ),
