@@ -1,6 +1,6 @@
 // One key's page (#/keys?id=<id>): what it is, its policy in the policy editor
 // (saved whole with PATCH /admin/keys/{id}), where its limits and its project's stand
-// (GET /admin/keys/{id}/limits), rotation with a grace period for the old secret,
+// (GET /admin/keys/{id}?include=limits), rotation with a grace period for the old secret,
 // disable or enable, revoke.
 
 import { api } from "./api.js";
@@ -47,15 +47,16 @@ function rotateForm(key, rotated) {
 /** Fills `main` with the key `id`'s page. */
 export async function renderKey(main, id) {
   const path = "/admin/keys/" + encodeURIComponent(id);
-  const [key, projects, standing] = await Promise.all([
-    api("GET", path),
+  // Two requests: the key with where its limits stand, and the projects to choose from.
+  const [key, projects] = await Promise.all([
+    api("GET", path + "?include=limits"),
     api("GET", "/admin/projects").then((r) => r.data),
-    api("GET", path + "/limits").catch((err) => err),
   ]).catch((err) => {
     main.append(h("h1", {}, "Key"), failure(err), h("p", {}, h("a", { href: "#/keys" }, "All keys")));
     return [];
   });
   if (!key) return;
+  const standing = key.limits_standing;
   const live = key.state !== "revoked";
   const notices = h("div", { id: "notices" });
   const project = projects.find((p) => p.id === key.project_id);

@@ -1,5 +1,5 @@
-// Logs: the request log, newest first, filtered by key, model and status (the
-// filters live in the URL: #/logs?key=...&model=...&status=...), a page at a time,
+// Logs: the request log, newest first, filtered by key, model, status and time (the
+// filters live in the URL: #/logs?key=...&model=...&status=...&from=<ms>&to=<ms>), a page at a time,
 // and each request's details (bodies where its key logs them).
 
 import { api, query } from "./api.js";
@@ -31,6 +31,20 @@ function detail(entry, close) {
     dl, body("Request body", entry.request_body), body("Response body", entry.response_body));
 }
 
+/** Unix ms as a `datetime-local` value (the browser's local time), or "". */
+function localInput(ms) {
+  const n = Number(ms);
+  if (!ms || !Number.isFinite(n)) return "";
+  const d = new Date(n - new Date(n).getTimezoneOffset() * 60000);
+  return d.toISOString().slice(0, 16);
+}
+
+/** A `datetime-local` value (local time) as Unix ms, or "" when empty or invalid. */
+function inputMs(value) {
+  const ms = value ? new Date(value).getTime() : NaN;
+  return Number.isFinite(ms) ? String(ms) : "";
+}
+
 /** Fills `main` with the request log for the filters in `params`. */
 export async function renderLogs(main, params) {
   const input = (id, label, attrs) => {
@@ -41,14 +55,21 @@ export async function renderLogs(main, params) {
   const [modelLabel, model] = input("model", "Model");
   const [statusLabel, status] = input("status", "Status", { inputmode: "numeric", pattern: "[1-5][0-9][0-9]", size: 4 });
   const errors = h("input", { id: "errors", type: "checkbox", checked: params.get("errors") === "true" });
+  const when_ = (id, label) => {
+    const el = h("input", { id, name: id, type: "datetime-local", value: localInput(params.get(id)) });
+    return [h("label", { for: id }, label), el];
+  };
+  const [fromLabel, from] = when_("from", "From");
+  const [toLabel, to] = when_("to", "To");
   const form = h("form", { class: "row filters", id: "log-filters", "aria-label": "Filters" },
-    keyLabel, key, modelLabel, model, statusLabel, status,
+    keyLabel, key, modelLabel, model, statusLabel, status, fromLabel, from, toLabel, to,
     h("label", { class: "check" }, errors, "Errors only"),
     h("button", { type: "submit" }, "Apply"));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     location.hash = "#/logs" + query({
       key: key.value.trim(), model: model.value.trim(), status: status.value.trim(), errors: errors.checked,
+      from: inputMs(from.value), to: inputMs(to.value),
     });
   });
   const detailBox = h("div", {});
@@ -58,7 +79,7 @@ export async function renderLogs(main, params) {
 
   const filters = {
     key: params.get("key"), model: params.get("model"), status: params.get("status"),
-    errors: params.get("errors") === "true",
+    errors: params.get("errors") === "true", from: params.get("from"), to: params.get("to"),
   };
   const rows = [];
   let next = null;

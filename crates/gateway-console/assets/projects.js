@@ -1,6 +1,6 @@
 // Projects: the list, creating one (a name and, optionally, its limits), and one
 // project's page (#/projects?id=<id>): its shared limits in the policy editor, where
-// they stand (GET /admin/projects/{id}/limits), its keys, adding a key to it or
+// they stand (GET /admin/projects/{id}?include=limits), its keys, adding a key to it or
 // taking one out.
 
 import { api } from "./api.js";
@@ -75,15 +75,16 @@ export async function renderProjects(main, params) {
 /** Fills `main` with the project `id`'s page. */
 async function renderProject(main, id) {
   const path = "/admin/projects/" + encodeURIComponent(id);
-  const [project, keys, standing] = await Promise.all([
-    api("GET", path),
+  // Two requests: the project with where its limits stand, and the keys.
+  const [project, keys] = await Promise.all([
+    api("GET", path + "?include=limits"),
     api("GET", "/admin/keys").then((r) => r.data),
-    api("GET", path + "/limits").catch((err) => err),
   ]).catch((err) => {
     main.append(h("h1", {}, "Project"), failure(err), h("p", {}, h("a", { href: "#/projects" }, "All projects")));
     return [];
   });
   if (!project) return;
+  const standing = project.limits_standing;
   const again = async () => {
     main.dataset.state = "loading";
     main.replaceChildren();

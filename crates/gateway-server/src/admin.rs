@@ -246,7 +246,7 @@ where
     let resp = match op {
         Op::ListKeys => keys::list(app).await,
         Op::CreateKey => keys::create(app, &body).await,
-        Op::GetKey => keys::get(app, id).await,
+        Op::GetKey => keys::get(app, id, query).await,
         Op::UpdateKey => keys::update(app, id, &body).await,
         Op::RevokeKey => keys::act(app, id, keys::Action::Revoke, &body).await,
         Op::RotateKey => keys::rotate(app, id, &body).await,
@@ -255,7 +255,7 @@ where
         Op::KeyLimits => keys::key_limits(app, id).await,
         Op::ListProjects => keys::list_projects(app).await,
         Op::CreateProject => keys::create_project(app, &body).await,
-        Op::GetProject => keys::get_project(app, id).await,
+        Op::GetProject => keys::get_project(app, id, query).await,
         Op::UpdateProject => keys::update_project(app, id, &body).await,
         Op::ProjectLimits => keys::project_limits(app, id).await,
         Op::Usage => usage::totals(app, query).await,

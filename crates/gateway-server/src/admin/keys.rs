@@ -99,11 +99,38 @@ pub(crate) async fn create(app: &App, raw: &Bytes) -> Result<Answer, ApiError> {
     ))
 }
 
-/// `GET /admin/keys/{id}`.
-pub(crate) async fn get(app: &App, id: String) -> Result<Answer, ApiError> {
+/// `GET /admin/keys/{id}`; with `?include=limits`, also where its limits stand (as
+/// `GET /admin/keys/{id}/limits` answers), so a page needs one request for both.
+pub(crate) async fn get(app: &App, id: String, query: Option<&str>) -> Result<Answer, ApiError> {
+    let with_limits = includes_limits(query)?;
     let store = store(app)?;
-    let record = blocking(move || Ok(store.get(&id)?)).await?;
-    Ok(ok(&key_json(&record, None)?))
+    let (record, project) = blocking(move || {
+        let key = store.get(&id)?;
+        let project = match (&key.project_id, with_limits) {
+            (Some(p), true) => Some(store.get_project(p)?),
+            _ => None,
+        };
+        Ok((key, project))
+    })
+    .await?;
+    let mut v = key_json(&record, None)?;
+    if with_limits {
+        v["limits_standing"] = key_standing(app, &record, project.as_ref());
+    }
+    Ok(ok(&v))
+}
+
+/// `?include=limits` (the only include there is); anything else is a 400.
+fn includes_limits(query: Option<&str>) -> Result<bool, ApiError> {
+    let params = super::params::Params::parse(query, &["include"])?;
+    match params.text("include").as_deref() {
+        None => Ok(false),
+        Some("limits") => Ok(true),
+        Some(other) => Err(ApiError::invalid(
+            Some("include"),
+            format!("include: `{other}` is not something to include; `limits` is"),
+        )),
+    }
 }
 
 /// `PATCH /admin/keys/{id}`: name, project, policy (whole) or expiry.
@@ -163,11 +190,22 @@ pub(crate) async fn create_project(app: &App, raw: &Bytes) -> Result<Answer, Api
     Ok(json_answer(StatusCode::CREATED, &project_json(&record)?))
 }
 
-/// `GET /admin/projects/{id}`.
-pub(crate) async fn get_project(app: &App, id: String) -> Result<Answer, ApiError> {
+/// `GET /admin/projects/{id}`; with `?include=limits`, also where its limits stand.
+pub(crate) async fn get_project(
+    app: &App,
+    id: String,
+    query: Option<&str>,
+) -> Result<Answer, ApiError> {
+    let with_limits = includes_limits(query)?;
     let store = store(app)?;
     let record = blocking(move || Ok(store.get_project(&id)?)).await?;
-    Ok(ok(&project_json(&record)?))
+    let mut v = project_json(&record)?;
+    if with_limits {
+        let now = gateway_auth::cache::now_ms();
+        let data = standing(app, Scope::Project, &record.id, &record.limits, now);
+        v["limits_standing"] = json!({ "at_ms": now, "data": data });
+    }
+    Ok(ok(&v))
 }
 
 /// `PATCH /admin/projects/{id}`: name or limits (whole).
@@ -192,12 +230,17 @@ pub(crate) async fn key_limits(app: &App, id: String) -> Result<Answer, ApiError
         Ok((key, project))
     })
     .await?;
+    Ok(ok(&key_standing(app, &key, project.as_ref())))
+}
+
+/// Where a key's limits, and its project's, stand now.
+fn key_standing(app: &App, key: &KeyRecord, project: Option<&ProjectRecord>) -> Value {
     let now = gateway_auth::cache::now_ms();
     let mut data = standing(app, Scope::Key, &key.id, &key.policy.limits, now);
-    if let Some(p) = &project {
+    if let Some(p) = project {
         data.extend(standing(app, Scope::Project, &p.id, &p.limits, now));
     }
-    Ok(ok(&json!({ "at_ms": now, "data": data })))
+    json!({ "at_ms": now, "data": data })
 }
 
 /// `GET /admin/projects/{id}/limits`: where each limit of the project stands now.

@@ -113,6 +113,29 @@ async fn limits_show_what_real_requests_used_and_what_is_left() {
             .all(|r| r["scope"] == "project")
     );
 
+    // The same rows with the key or project itself, in one request.
+    let (status, with) = a.get(&format!("/admin/keys/{id}?include=limits")).await;
+    assert_eq!(status, 200, "{with}");
+    assert_eq!(with["id"], json!(id));
+    assert_eq!(
+        row(&with["limits_standing"], "project", "daily_input_tokens"),
+        shared
+    );
+    let (status, with) = a.get("/admin/projects/team?include=limits").await;
+    assert_eq!(status, 200, "{with}");
+    assert_eq!(
+        row(&with["limits_standing"], "project", "daily_input_tokens"),
+        shared
+    );
+    let (status, plain) = a.get(&format!("/admin/keys/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(plain.get("limits_standing").is_none());
+    let (status, err) = a.get(&format!("/admin/keys/{id}?include=usage")).await;
+    assert_eq!(
+        (status, err["error"]["param"].as_str()),
+        (400, Some("include"))
+    );
+
     // Unknown ids are 404s.
     let (status, _) = a.get("/admin/keys/nobody/limits").await;
     assert_eq!(status, 404);

@@ -245,6 +245,37 @@ async fn walk(b: Arc<Browser>, server: Arc<Server>) {
         "{detail}"
     );
     b.settled("logs").await;
+    // The time filter: a range starting after the requests shows none of them; one
+    // ending after them shows them again (the inputs hold the range from the URL).
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 3_600_000;
+    let rows_for = |range: String| {
+        let b = &b;
+        let url = format!("{logs}&{range}");
+        async move {
+            b.open(&format!("{site}/#/overview")).await;
+            b.wait_page("overview").await;
+            b.open(&url).await;
+            b.wait_page("logs").await;
+            b.eval("return document.querySelectorAll('#logs-table [data-log]').length")
+                .await
+                .as_u64()
+                .unwrap_or(0)
+        }
+    };
+    assert_eq!(rows_for(format!("from={later}")).await, 0);
+    assert!(
+        !b.eval("return document.getElementById('from').value")
+            .await
+            .as_str()
+            .unwrap()
+            .is_empty(),
+        "the From input shows the range"
+    );
+    assert!(rows_for(format!("to={later}")).await >= 3);
 
     // Usage: the key's three requests in the table by key, with its name; switched to
     // by model with its button; the CSV link returns what the table shows (fetched in
