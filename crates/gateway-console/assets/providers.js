@@ -123,14 +123,13 @@ function providerCard(p, presets, reload) {
 
 /** Fills `main` with the Providers page. */
 export async function renderProviders(main) {
-  const [list, presets] = await Promise.all([
-    api("GET", "/admin/providers"),
-    api("GET", "/admin/providers/presets"),
-  ]).catch((err) => {
+  // One request for the list and the presets; the configuration panel makes the other.
+  const list = await api("GET", "/admin/providers").catch((err) => {
     main.append(h("h1", {}, "Providers"), failure(err));
-    return [];
+    return null;
   });
   if (!list) return;
+  const presets = list.presets;
 
   const cards = h("div", { class: "providers", id: "provider-list" });
   const count = h("span", { class: "muted" });

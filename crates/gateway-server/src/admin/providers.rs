@@ -59,6 +59,8 @@ pub(crate) async fn list(app: &Arc<App>) -> Result<Answer, ApiError> {
         "data": data,
         "generation": table.generation(),
         "runtime_enabled": app.upstreams.is_some(),
+        // What a page adding one needs too, so it loads in one request.
+        "presets": presets_value(),
     })))
 }
 
@@ -96,6 +98,10 @@ pub(crate) fn host_of(url: &str) -> Option<String> {
 /// `GET /admin/providers/presets`: the kinds with their default API roots, and the
 /// OpenAI-compatible presets.
 pub(crate) fn presets() -> Answer {
+    ok(&presets_value())
+}
+
+fn presets_value() -> Value {
     let kinds: Vec<Value> = ProviderKind::ALL
         .iter()
         .map(|k| json!({"kind": k.as_str(), "base_url": k.default_base_url()}))
@@ -112,7 +118,7 @@ pub(crate) fn presets() -> Answer {
             })
         })
         .collect();
-    ok(&json!({"kinds": kinds, "presets": presets}))
+    json!({"kinds": kinds, "presets": presets})
 }
 
 /// A provider body: `name` (create only), `api_key` (a string sets it, `null`

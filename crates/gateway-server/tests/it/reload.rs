@@ -76,6 +76,10 @@ async fn a_provider_added_at_runtime_serves_at_once_and_its_key_is_sealed() {
         .unwrap();
     assert_eq!(openai["source"], "file");
     assert_eq!(list["runtime_enabled"], true);
+    assert!(
+        list["presets"]["kinds"].as_array().unwrap().len() > 3,
+        "{list}"
+    );
     let generation = list["generation"].as_u64().unwrap();
 
     assert_eq!(chat(&gw, "extra/gpt-x", false).await.0, 404);
