@@ -91,6 +91,21 @@ pub async fn fetch(provider: &Provider, timeout: Duration) -> Result<Vec<String>
         names.sort();
         return Ok(names);
     }
+    ask(provider, timeout).await.map(|listed| listed.models)
+}
+
+/// An upstream's answer to its model-list request.
+pub(crate) struct Asked {
+    /// Its HTTP status (2xx: other statuses are errors).
+    pub status: u16,
+    /// The model ids, sorted, without Gemini's `models/`.
+    pub models: Vec<String>,
+}
+
+/// Sends `provider` its model-list request and reads the answer in its shape, within
+/// `timeout` (the connection test uses this too). A body that is not a model list is
+/// an error saying so.
+pub(crate) async fn ask(provider: &Provider, timeout: Duration) -> Result<Asked, GatewayError> {
     let call = UpstreamCall {
         operation: Operation::ListModels,
         model: String::new(),
@@ -111,16 +126,23 @@ pub async fn fetch(provider: &Provider, timeout: Duration) -> Result<Vec<String>
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        Ok((reply.status, body))
     };
-    let body = tokio::time::timeout(timeout, asked).await.map_err(|_| {
+    let (status, body) = tokio::time::timeout(timeout, asked).await.map_err(|_| {
         GatewayError::new(
             gateway_protocol::ErrorKind::UpstreamTimeout,
-            format!("no model list within {} ms", timeout.as_millis()),
+            format!("no answer within {} ms", timeout.as_millis()),
         )
     })??;
-    let list = codec::decode_model_list(provider.shape(), &body).map_err(GatewayError::from)?;
-    let mut ids: Vec<String> = list
+    let list = codec::decode_model_list(provider.shape(), &body).map_err(|_| {
+        let mut err = GatewayError::new(
+            gateway_protocol::ErrorKind::Upstream,
+            "the upstream answered, but not with a model list",
+        );
+        err.upstream_status = Some(status);
+        err
+    })?;
+    let mut models: Vec<String> = list
         .models
         .into_iter()
         .map(|m| {
@@ -129,9 +151,9 @@ pub async fn fetch(provider: &Provider, timeout: Duration) -> Result<Vec<String>
                 .unwrap_or(m.id)
         })
         .collect();
-    ids.sort();
-    ids.dedup();
-    Ok(ids)
+    models.sort();
+    models.dedup();
+    Ok(Asked { status, models })
 }
 
 impl App {

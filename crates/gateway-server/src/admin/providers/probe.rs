@@ -3,15 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use futures_util::StreamExt;
-use gateway_providers::{Operation, Provider, UpstreamCall};
+use gateway_providers::{Operation, Provider};
 use serde::Serialize;
 
 /// How long a test waits for the whole answer.
 const LIMIT: Duration = Duration::from_secs(15);
-/// The most of an answer read.
-const MAX_BODY: usize = 8 << 20;
 
 /// What a test found.
 #[derive(Debug, Clone, Serialize)]
@@ -44,69 +40,20 @@ pub(crate) async fn probe(provider: &Provider) -> Probe {
             )),
         };
     }
-    let call = UpstreamCall {
-        operation: Operation::ListModels,
-        model: String::new(),
-        stream: false,
-        body: Bytes::new(),
-        headers: Default::default(),
-    };
-    let asked = async {
-        let mut reply = provider.send(call).await?;
-        let mut body = Vec::new();
-        while let Some(chunk) = reply.body.next().await {
-            let chunk = chunk?;
-            if body.len() + chunk.len() > MAX_BODY {
-                break;
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok::<_, gateway_protocol::GatewayError>((reply.status, body))
-    };
-    match tokio::time::timeout(LIMIT, asked).await {
-        Ok(Ok((status, body))) => {
-            let models = model_ids(provider, &body);
-            let readable = models.is_some();
-            Probe {
-                ok: readable,
-                status: Some(status),
-                latency_ms: elapsed(),
-                models: models.unwrap_or_default(),
-                error: (!readable)
-                    .then(|| "the upstream answered, but not with a model list".to_owned()),
-            }
-        }
-        Ok(Err(err)) => Probe {
+    match crate::discovery::ask(provider, LIMIT).await {
+        Ok(asked) => Probe {
+            ok: true,
+            status: Some(asked.status),
+            latency_ms: elapsed(),
+            models: asked.models,
+            error: None,
+        },
+        Err(err) => Probe {
             ok: false,
             status: err.upstream_status,
             latency_ms: elapsed(),
             models: Vec::new(),
             error: Some(err.message),
         },
-        Err(_) => Probe {
-            ok: false,
-            status: None,
-            latency_ms: elapsed(),
-            models: Vec::new(),
-            error: Some(format!("no answer within {} s", LIMIT.as_secs())),
-        },
     }
-}
-
-/// The model ids of `provider`'s model list (its own shape), sorted; `None` when the
-/// body is no such list.
-fn model_ids(provider: &Provider, body: &[u8]) -> Option<Vec<String>> {
-    let list = gateway_translate::codec::decode_model_list(provider.shape(), body).ok()?;
-    let mut ids: Vec<String> = list
-        .models
-        .into_iter()
-        .map(|m| {
-            m.id.strip_prefix("models/")
-                .map(str::to_owned)
-                .unwrap_or(m.id)
-        })
-        .collect();
-    ids.sort();
-    ids.dedup();
-    Some(ids)
 }
