@@ -15,6 +15,10 @@ pub struct ModelInfo {
     pub context_window: Option<u64>,
     /// Maximum output tokens.
     pub max_output_tokens: Option<u64>,
+    /// Micro-USD per million input tokens, when known (the gateway's catalogue).
+    pub input_micros_per_mtok: Option<u64>,
+    /// Micro-USD per million output tokens, when known.
+    pub output_micros_per_mtok: Option<u64>,
 }
 
 /// A list of models.

@@ -93,9 +93,17 @@ pub(crate) fn visible_models(app: &App, table: &Table, entry: &Entry) -> Vec<Mod
                 .and_then(|name| table.provider(name))
                 .map(|p| p.preset().map_or(p.kind().as_str(), |pr| pr.name));
             let info = table.catalog.lookup_for(&id, family);
+            // USD per million tokens to micro-USD (the catalogue's prices carry at
+            // most six decimals).
+            let micros = |usd: Option<f64>| {
+                usd.filter(|v| v.is_finite() && *v >= 0.0)
+                    .map(|v| (v * 1e6).round() as u64)
+            };
             ModelInfo {
                 context_window: info.and_then(|i| i.context_window),
                 max_output_tokens: info.and_then(|i| i.max_output_tokens),
+                input_micros_per_mtok: micros(info.and_then(|i| i.prices.input)),
+                output_micros_per_mtok: micros(info.and_then(|i| i.prices.output)),
                 owned_by: Some(provider.unwrap_or_else(|| "patchbay".to_owned())),
                 display_name: None,
                 created: None,

@@ -89,6 +89,7 @@ pub fn models(shape: ApiShape) -> Vec<u8> {
                 owned_by: Some("patchbay".to_owned()),
                 context_window: Some(128_000),
                 max_output_tokens: Some(8_192),
+                ..ModelInfo::default()
             })
             .collect(),
     };

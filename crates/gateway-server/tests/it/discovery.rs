@@ -42,7 +42,8 @@ async fn v1_models_lists_what_glob_and_default_routes_reach_once_discovered() {
         "{}\n[[keys]]\nname = \"narrow\"\nsecret = \"{NARROW}\"\nmodels = [\"mock-t*\"]\n\
          [[routes]]\nmodel = \"exact-one\"\ntargets = [{{ provider = \"openai\", model = \"mock\" }}]\n\
          [[routes]]\nmodel = \"mock-t*\"\ntargets = [{{ provider = \"anthropic\" }}]\n\
-         [[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"gemini\" }}]\n",
+         [[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"gemini\" }}]\n\
+         [catalog.mock-agent]\ncontext_window = 64000\ninput_per_mtok = 0.5\noutput_per_mtok = 1.5\n",
         up.toml()
     ))
     .await;
@@ -94,6 +95,12 @@ async fn v1_models_lists_what_glob_and_default_routes_reach_once_discovered() {
         (Some("mock-agent"), Some("model"))
     );
     assert_eq!(m["owned_by"], "gemini");
+    // The catalogue's facts go along where it knows the model.
+    assert_eq!(m["context_window"], 64_000);
+    assert_eq!(
+        m["pricing"],
+        serde_json::json!({"input_usd_per_mtok": 0.5, "output_usd_per_mtok": 1.5})
+    );
     let resp = one("/v1/models/claude-x", KEY)
         .header("anthropic-version", "2023-06-01")
         .send()

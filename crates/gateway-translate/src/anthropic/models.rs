@@ -91,6 +91,7 @@ pub fn decode(body: &[u8]) -> Result<ModelList, TranslateError> {
                 context_window: m.max_input_tokens,
                 max_output_tokens: m.max_tokens,
                 id: m.id,
+                ..ModelInfo::default()
             })
             .collect(),
     })

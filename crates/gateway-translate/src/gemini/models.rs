@@ -56,6 +56,7 @@ pub fn decode(body: &[u8]) -> Result<ModelList, TranslateError> {
                 owned_by: Some("google".into()),
                 context_window: m.input_token_limit,
                 max_output_tokens: m.output_token_limit,
+                ..ModelInfo::default()
             })
             .collect(),
     })

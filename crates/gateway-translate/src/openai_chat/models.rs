@@ -31,6 +31,25 @@ pub struct Model {
     /// The owning organisation.
     #[serde(default)]
     pub owned_by: Option<String>,
+    /// Context window in tokens: not in OpenAI's own objects; a gateway that knows
+    /// it says it (as several OpenAI-compatible servers do), clients ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u64>,
+    /// Maximum output tokens, likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u64>,
+    /// USD per million tokens, likewise, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<Pricing>,
+}
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+pub struct Pricing {
+    /// Input (prompt) tokens.
+    pub input_usd_per_mtok: f64,
+    /// Output (completion) tokens.
+    pub output_usd_per_mtok: f64,
 }
 
 /// `owned_by` when the canonical model does not say.
@@ -46,14 +65,28 @@ fn to_wire(m: &ModelInfo) -> Model {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_OWNER.to_owned()),
         ),
+        context_window: m.context_window,
+        max_output_tokens: m.max_output_tokens,
+        pricing: match (m.input_micros_per_mtok, m.output_micros_per_mtok) {
+            (Some(input), Some(output)) => Some(Pricing {
+                input_usd_per_mtok: input as f64 / 1e6,
+                output_usd_per_mtok: output as f64 / 1e6,
+            }),
+            _ => None,
+        },
     }
 }
 
 fn from_wire(m: Model) -> ModelInfo {
+    let micros = |usd: f64| (usd.is_finite() && usd >= 0.0).then(|| (usd * 1e6).round() as u64);
     ModelInfo {
         id: m.id,
         created: m.created,
         owned_by: m.owned_by,
+        context_window: m.context_window,
+        max_output_tokens: m.max_output_tokens,
+        input_micros_per_mtok: m.pricing.and_then(|p| micros(p.input_usd_per_mtok)),
+        output_micros_per_mtok: m.pricing.and_then(|p| micros(p.output_usd_per_mtok)),
         ..ModelInfo::default()
     }
 }

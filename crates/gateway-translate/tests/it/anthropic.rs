@@ -1364,6 +1364,7 @@ mod edges {
                     context_window: Some(200_000),
                     max_output_tokens: Some(64_000),
                     owned_by: None,
+                    ..Default::default()
                 },
                 gateway_protocol::ModelInfo {
                     id: "claude-b".into(),

@@ -1177,6 +1177,27 @@ fn models_list_and_single_model() {
     let one = models::decode_model(&models::encode_model(&list.models[0])).unwrap();
     assert_eq!(one, list.models[0]);
     assert!(models::decode_list(b"{").is_err());
+
+    // What the gateway knows beyond OpenAI's fields goes along, and comes back.
+    let known = gateway_protocol::ModelInfo {
+        id: "gpt-x".into(),
+        context_window: Some(400_000),
+        max_output_tokens: Some(128_000),
+        input_micros_per_mtok: Some(1_250_000),
+        output_micros_per_mtok: Some(150_000),
+        ..Default::default()
+    };
+    let v: Value = serde_json::from_slice(&models::encode_model(&known)).unwrap();
+    assert_eq!(v["context_window"], 400_000);
+    assert_eq!(v["max_output_tokens"], 128_000);
+    assert_eq!(
+        v["pricing"],
+        json!({"input_usd_per_mtok": 1.25, "output_usd_per_mtok": 0.15})
+    );
+    let back = models::decode_model(&models::encode_model(&known)).unwrap();
+    assert_eq!(back.input_micros_per_mtok, Some(1_250_000));
+    assert_eq!(back.output_micros_per_mtok, Some(150_000));
+    assert_eq!(back.context_window, Some(400_000));
 }
 
 proptest! {
