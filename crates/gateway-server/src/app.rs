@@ -29,6 +29,8 @@ pub struct App {
     pub(crate) keys: Arc<gateway_auth::Keys>,
     /// Rates, quotas and budgets of keys and projects.
     pub(crate) limiter: Arc<dyn gateway_auth::Limiter>,
+    /// The Redis limiter (`[limits] redis`), for its failure counters.
+    pub(crate) shared_limiter: Option<gateway_redis::RedisLimiter>,
     /// The usage record writer (off the hot path, batched).
     pub(crate) usage: Option<gateway_auth::UsageWriter>,
     usage_thread: std::sync::Mutex<Option<gateway_auth::usage::WriterThread>>,
@@ -88,6 +90,8 @@ impl App {
         let seed = gateway_auth::migrate::open(&path)
             .and_then(|conn| local.seed_from(&conn, gateway_auth::cache::now_ms()));
         seed.map_err(db_error)?;
+        // A handle on the Redis limiter's counters, for the metrics.
+        let shared_limiter = redis.clone();
         let limiter: Arc<dyn gateway_auth::Limiter> = match redis {
             Some(redis) => Arc::new(redis),
             None => Arc::new(memory),
@@ -111,6 +115,7 @@ impl App {
         let mut app = App::with_keys(config, Some(Arc::new(db)))?;
         app.upstreams = Some(open_upstreams(config, &path, scratch.is_some()).map_err(db_error)?);
         app.limiter = limiter;
+        app.shared_limiter = shared_limiter;
         app.usage = Some(writer);
         app.usage_thread = std::sync::Mutex::new(Some(thread));
         app._scratch = scratch;
@@ -190,6 +195,7 @@ impl App {
             discovery: crate::discovery::Discovery::new(config.discovery.clone()),
             keys,
             limiter: Arc::new(gateway_auth::MemoryLimiter::new()),
+            shared_limiter: None,
             usage: None,
             usage_thread: std::sync::Mutex::new(None),
             db_path: None,

@@ -181,6 +181,9 @@ pub struct Metrics {
     usage_written: Counter,
     usage_failed: Counter,
     usage_dropped: Counter,
+    limiter_fail_open: Counter,
+    limiter_fail_closed: Counter,
+    limiter_settle_failures: Counter,
     key_cache: Gauge,
     cooldowns: Family<ProviderLabels, Gauge>,
     access_log_suppressed: Counter,
@@ -226,6 +229,9 @@ impl Metrics {
             usage_written: Counter::default(),
             usage_failed: Counter::default(),
             usage_dropped: Counter::default(),
+            limiter_fail_open: Counter::default(),
+            limiter_fail_closed: Counter::default(),
+            limiter_settle_failures: Counter::default(),
             key_cache: Gauge::default(),
             cooldowns: Family::default(),
             access_log_suppressed: Counter::default(),
@@ -346,6 +352,21 @@ impl Metrics {
             "usage_records_dropped",
             "Usage records refused because the queue was full or the writer had stopped",
             m.usage_dropped.clone(),
+        );
+        r.register(
+            "limiter_fail_open",
+            "Admissions the local limiter decided because the shared store ([limits] redis) failed",
+            m.limiter_fail_open.clone(),
+        );
+        r.register(
+            "limiter_fail_closed",
+            "Admissions refused (503) because the shared store ([limits] redis) failed",
+            m.limiter_fail_closed.clone(),
+        );
+        r.register(
+            "limiter_settle_failures",
+            "Settles and releases that did not reach the shared store ([limits] redis)",
+            m.limiter_settle_failures.clone(),
         );
         r.register(
             "key_cache_entries",
@@ -609,6 +630,12 @@ impl Metrics {
             catch_up(&self.usage_written, stats.written);
             catch_up(&self.usage_failed, stats.failed);
             catch_up(&self.usage_dropped, stats.dropped);
+        }
+        if let Some(redis) = &app.shared_limiter {
+            let stats = redis.stats();
+            catch_up(&self.limiter_fail_open, stats.fail_open);
+            catch_up(&self.limiter_fail_closed, stats.fail_closed);
+            catch_up(&self.limiter_settle_failures, stats.settle_failures);
         }
         let keys = app.keys();
         let cached = keys.declared_len() + keys.store().map_or(0, |s| s.cache().len());

@@ -74,6 +74,27 @@ async fn redis_down_and_fail_closed_answers_503_in_every_callers_envelope() {
     // A key without limits is not asked about: it still passes.
     let (_, free) = key_with(&gw, "free", Limits::default());
     assert_eq!(call(&gw, ApiShape::OpenAiChat, &free).await.0, 200);
+    // The refusals are counted for the operator.
+    let refused = metric(&gw, "patchbay_limiter_fail_closed_total").await;
+    assert_eq!(refused, CALLERS.len() as f64);
+}
+
+/// One unlabelled sample of `/metrics` on an admin listener for `gw`.
+async fn metric(gw: &Gateway, name: &str) -> f64 {
+    const TOKEN: &str = "pba_shared_limits_admin_token";
+    let admin = start_admin(gw, TOKEN).await;
+    let text = client()
+        .get(format!("{admin}/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
 #[tokio::test]
@@ -94,6 +115,8 @@ async fn redis_down_and_fail_open_admits_on_the_local_limiter() {
         [200, 200, 429],
         "rpm 2 still holds on this instance"
     );
+    let local = metric(&gw, "patchbay_limiter_fail_open_total").await;
+    assert!(local >= 1.0, "decided locally: {local}");
 }
 
 #[tokio::test]
