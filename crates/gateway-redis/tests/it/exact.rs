@@ -18,6 +18,7 @@ fn three(url: &str) -> Vec<Arc<RedisLimiter>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_admissions_over_three_limiters_admit_exactly_sixty_rpm() {
+    let _shared = crate::support::SERVER_WIDE.read().await;
     let Some(url) = redis_url("sixty_rpm") else {
         return;
     };
@@ -68,6 +69,7 @@ async fn five_hundred_admissions_over_three_limiters_admit_exactly_sixty_rpm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_budget_is_never_exceeded_across_limiters() {
+    let _shared = crate::support::SERVER_WIDE.read().await;
     let Some(url) = redis_url("budget") else {
         return;
     };

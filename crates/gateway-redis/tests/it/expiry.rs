@@ -53,6 +53,7 @@ async fn every_key_but_the_lifetime_spend_expires() {
 
 #[tokio::test]
 async fn a_server_that_forgot_the_scripts_is_sent_them_again() {
+    let _alone = crate::support::SERVER_WIDE.write().await;
     let Some(url) = redis_url("noscript") else {
         return;
     };

@@ -43,6 +43,11 @@ pub fn fresh_prefix() -> String {
     )
 }
 
+/// Tests that change the shared server for everyone (`SCRIPT FLUSH`) hold this
+/// for writing; the many-admission exactness tests hold it for reading, so a flush
+/// never lands in the middle of them.
+pub static SERVER_WIDE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 pub fn limiter(url: &str, prefix: &str, fail: FailMode) -> RedisLimiter {
     RedisLimiter::new(RedisConfig {
         url: url.to_owned(),
