@@ -292,23 +292,17 @@ fn open_upstreams(
     use gateway_auth::vault::{MASTER_KEY_ENV, PREVIOUS_MASTER_KEY_ENV};
     use gateway_auth::{MasterKey, Vault};
     let env = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let current = if scratch && env(MASTER_KEY_ENV).is_none() {
-        MasterKey::generate()?
-    } else {
-        let file = config
-            .storage
-            .master_key_file
-            .clone()
-            .unwrap_or_else(|| path.with_extension("key"));
-        MasterKey::load_or_create(env(MASTER_KEY_ENV).as_deref(), &file)?
-    };
-    let previous_file = config
+    let key_file = config
         .storage
         .master_key_file
         .clone()
-        .unwrap_or_else(|| path.with_extension("key"))
-        .into_os_string();
-    let mut previous_file = previous_file;
+        .unwrap_or_else(|| path.with_extension("key"));
+    let current = if scratch && env(MASTER_KEY_ENV).is_none() {
+        MasterKey::generate()?
+    } else {
+        MasterKey::load_or_create(env(MASTER_KEY_ENV).as_deref(), &key_file)?
+    };
+    let mut previous_file = key_file.into_os_string();
     previous_file.push(".previous");
     let previous = match env(PREVIOUS_MASTER_KEY_ENV) {
         Some(hex) => Some(MasterKey::from_hex(&hex, PREVIOUS_MASTER_KEY_ENV)?),
