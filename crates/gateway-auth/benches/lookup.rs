@@ -35,7 +35,8 @@ fn store() -> (KeyStore, String, String) {
         .expect("bulk key");
     }
     tx.commit().expect("commit");
-    let store = KeyStore::with_connection(conn, KeyPolicy::default()).expect("store");
+    let db = std::sync::Arc::new(gateway_auth::keys::SqliteKeys::with_connection(conn));
+    let store = KeyStore::over(db, KeyPolicy::default()).expect("store");
     let (_, plain) = store
         .create(NewKey {
             name: "measured".into(),

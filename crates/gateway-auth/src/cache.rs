@@ -15,9 +15,8 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, Row};
-
 use crate::error::AuthError;
+use crate::keys::db::CacheColumns;
 use crate::keys::format;
 use crate::policy::{KeyPolicy, Limits, Subject};
 
@@ -263,38 +262,35 @@ impl KeyCache {
         f(&mut self.table.write().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Replaces the whole table with the keys in `conn`. The new table is built
-    /// before the lock is taken, so requests wait only for the swap.
-    pub(crate) fn reload(&self, conn: &Connection) -> Result<(), AuthError> {
+    /// Replaces the whole table with `rows`. The new table is built before the lock
+    /// is taken, so requests wait only for the swap.
+    pub(crate) fn reload(&self, rows: Vec<CacheColumns>) {
         let mut table = Table::default();
-        let mut stmt = conn.prepare(&format!("{SELECT_ROWS} ORDER BY k.rowid"))?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
+        for row in rows {
+            let id = row.id.clone();
             match key_row(row) {
                 Ok(r) => table.insert(r),
                 // One unreadable row (say, a policy edited by hand) must not lock
                 // every key out: skip it, so that key alone is refused.
                 Err(e) => {
-                    let id: Option<String> = row.get(0).ok();
-                    tracing::error!(key_id = ?id, error = %e, "key skipped: its stored row is unreadable");
+                    tracing::error!(key_id = %id, error = %e, "key skipped: its stored row is unreadable");
                 }
             }
         }
         self.write(|t| *t = table);
-        Ok(())
     }
 
-    /// Replaces the entries of the key `key_id` with what `conn` holds now. On any
-    /// error the key's entries are removed: a failure to refresh must never leave a
-    /// revoked key working.
-    pub(crate) fn reload_key(&self, conn: &Connection, key_id: &str) -> Result<(), AuthError> {
-        let loaded = conn
-            .query_row(&format!("{SELECT_ROWS} WHERE k.id = ?1"), [key_id], |row| {
-                Ok(key_row(row))
-            })
-            .optional();
-        match loaded {
-            Ok(Some(Ok(row))) => {
+    /// Replaces the entries of the key `key_id` with `loaded` (what the database
+    /// holds now: nothing when it is gone). On any error the key's entries are
+    /// removed: a failure to refresh must never leave a revoked key working.
+    pub(crate) fn reload_key(
+        &self,
+        key_id: &str,
+        loaded: Result<Vec<CacheColumns>, AuthError>,
+    ) -> Result<(), AuthError> {
+        let row = loaded.and_then(|rows| rows.into_iter().next().map(key_row).transpose());
+        match row {
+            Ok(Some(row)) => {
                 self.write(|t| {
                     t.remove_key(key_id);
                     t.insert(row);
@@ -305,21 +301,13 @@ impl KeyCache {
                 self.write(|t| t.remove_key(key_id));
                 Ok(())
             }
-            Ok(Some(Err(e))) => {
-                self.write(|t| t.remove_key(key_id));
-                Err(e)
-            }
             Err(e) => {
                 self.write(|t| t.remove_key(key_id));
-                Err(e.into())
+                Err(e)
             }
         }
     }
 }
-
-const SELECT_ROWS: &str = "SELECT k.id, k.name, k.secret_sha256, k.old_sha256, k.old_until_ms, \
-     k.project_id, k.policy, k.disabled, k.revoked_ms, k.expires_ms, p.name, p.policy \
-     FROM keys k LEFT JOIN projects p ON p.id = k.project_id";
 
 struct KeyRow {
     entry: Entry,
@@ -327,72 +315,90 @@ struct KeyRow {
     old_digest: Option<([u8; 32], i64)>,
 }
 
-/// One row of [`SELECT_ROWS`].
-fn key_row(row: &Row<'_>) -> Result<KeyRow, AuthError> {
-    let id: String = row.get(0)?;
-    let digest: [u8; 32] = row.get(2)?;
-    let old: Option<[u8; 32]> = row.get(3)?;
-    let old_until: Option<i64> = row.get(4)?;
-    let project_id: Option<String> = row.get(5)?;
-    let policy: KeyPolicy = serde_json::from_str(&row.get::<_, String>(6)?)?;
-    let project = match &project_id {
+fn digest_of(bytes: Vec<u8>) -> Result<[u8; 32], AuthError> {
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        AuthError::Migration(format!(
+            "a stored key digest is {} bytes, not 32",
+            bytes.len()
+        ))
+    })
+}
+
+fn key_row(row: CacheColumns) -> Result<KeyRow, AuthError> {
+    let policy: KeyPolicy = serde_json::from_str(&row.policy)?;
+    let (project_id, project) = match row.project {
+        None => (None, None),
+        Some((id, name, limits)) => {
+            let limits = serde_json::from_str(&limits)?;
+            (
+                Some(id.clone()),
+                Some(Arc::new(ProjectLimits { id, name, limits })),
+            )
+        }
+    };
+    let old_digest = match row.old_digest {
+        Some((d, until)) => Some((digest_of(d)?, until)),
         None => None,
-        Some(pid) => Some(Arc::new(ProjectLimits {
-            id: pid.clone(),
-            name: row.get(10)?,
-            limits: serde_json::from_str(&row.get::<_, String>(11)?)?,
-        })),
     };
     Ok(KeyRow {
         entry: Entry {
             subject: Subject {
-                key_id: id,
+                key_id: row.id,
                 project_id,
             },
-            name: row.get(1)?,
+            name: row.name,
             policy,
             project,
-            disabled: row.get(7)?,
-            revoked_ms: row.get(8)?,
-            expires_ms: row.get(9)?,
+            disabled: row.disabled,
+            revoked_ms: row.revoked_ms,
+            expires_ms: row.expires_ms,
             grace_until_ms: None,
         },
-        digest,
-        old_digest: old.zip(old_until),
+        digest: digest_of(row.digest)?,
+        old_digest,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrate;
 
-    fn insert_key(conn: &Connection, id: &str, plain: &str) {
-        conn.execute(
-            "INSERT INTO keys (id, name, prefix, secret_sha256, policy, created_ms, updated_ms) \
-             VALUES (?1, ?1, 'pbk_…', ?2, '{}', 0, 0)",
-            rusqlite::params![id, format::digest(plain)],
-        )
-        .unwrap();
+    fn row(id: &str, plain: &str) -> CacheColumns {
+        CacheColumns {
+            id: id.into(),
+            name: id.into(),
+            digest: format::digest(plain).to_vec(),
+            old_digest: None,
+            policy: "{}".into(),
+            disabled: false,
+            revoked_ms: None,
+            expires_ms: None,
+            project: None,
+        }
     }
 
     #[test]
     fn a_failed_key_reload_removes_the_key() {
-        let conn = migrate::open_in_memory().unwrap();
-        insert_key(&conn, "a", "pbk_a_1");
-        insert_key(&conn, "b", "pbk_b_2");
         let cache = KeyCache::new();
-        cache.reload(&conn).unwrap();
+        cache.reload(vec![row("a", "pbk_a_1"), row("b", "pbk_b_2")]);
         assert!(cache.authenticate("pbk_a_1").is_ok());
-        conn.execute("UPDATE keys SET policy = 'nonsense' WHERE id = 'a'", [])
-            .unwrap();
-        assert!(cache.reload_key(&conn, "a").is_err());
+        let mut bad = row("a", "pbk_a_1");
+        bad.policy = "nonsense".into();
+        assert!(cache.reload_key("a", Ok(vec![bad])).is_err());
         assert_eq!(cache.authenticate("pbk_a_1"), Err(Refusal::Unknown));
         assert!(cache.authenticate("pbk_b_2").is_ok());
-        // A deleted key goes too.
-        conn.execute("DELETE FROM keys WHERE id = 'b'", []).unwrap();
-        cache.reload_key(&conn, "b").unwrap();
+        // A key the database failed to read goes too.
+        let failed = Err(AuthError::Migration("disk gone".into()));
+        assert!(cache.reload_key("b", failed).is_err());
         assert!(cache.is_empty());
+        // A deleted key goes, and a short digest is refused, not panicked on.
+        cache.reload(vec![row("c", "pbk_c_3")]);
+        cache.reload_key("c", Ok(vec![])).unwrap();
+        assert!(cache.is_empty());
+        let mut short = row("d", "pbk_d_4");
+        short.digest.truncate(31);
+        cache.reload(vec![short, row("e", "pbk_e_5")]);
+        assert_eq!(cache.len(), 1);
     }
 
     #[test]

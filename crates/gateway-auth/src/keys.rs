@@ -1,5 +1,7 @@
-//! Virtual keys and projects in SQLite: create, list, show, update, disable/enable,
-//! revoke and rotate, each refreshing the in-memory [`KeyCache`] before it returns.
+//! Virtual keys and projects: create, list, show, update, disable/enable, revoke and
+//! rotate, each refreshing the in-memory [`KeyCache`] before it returns. The rules
+//! live here once; the database is a [`KeyDb`] (SQLite here, PostgreSQL in the
+//! `gateway-postgres` crate).
 //!
 //! A key reads `<style prefix><public id>_<secret>` (`pbk_`, or `sk-` / `sk-ant-` for
 //! tools that check the format). The public id names the key in logs and the UI; the
@@ -8,50 +10,49 @@
 //!
 //! Every mutation bumps `meta.keys_version` in its own transaction. That counter is
 //! how [`KeyStore::refresh_if_changed`] tells a key change made by another process
-//! from the usage writer's constant commits (both move `PRAGMA data_version`). Those
-//! checks read through a connection of their own ([`CatchUp`]), so they never wait
-//! behind a mutation waiting on another process's write lock.
+//! from the usage writer's constant commits. Those checks read through a connection
+//! of their own ([`KeyDb::watch`], run by [`CatchUp`]s), so they never wait behind a
+//! mutation waiting on another process's write lock.
 
+pub mod db;
 pub(crate) mod format;
-mod sql;
+mod resolve;
+pub mod sqlite;
 mod types;
 mod validate;
 mod watch;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
-
-use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::cache::{Entry, KeyCache, Refusal, now_ms};
 use crate::error::AuthError;
-use crate::migrate;
 use crate::policy::KeyPolicy;
 
+use db::{KeyChange, KeyDb, KeyInsert, KeyTx, ProjectChange};
 pub use format::{KeyStyle, digest};
-use sql::{
-    KEY_COLUMNS, OptionalRecord, key_record, keys_version, live_key, name_free, project_from_row,
-    project_name_free, project_record, record_from_row, resolve_exact_key, resolve_key,
-    resolve_project, touch,
+use resolve::{
+    key_record, live_key, name_free, project_name_free, project_record, resolve_key,
+    resolve_project,
 };
+pub use sqlite::SqliteKeys;
 pub use types::{KeyRecord, KeyState, KeyUpdate, NewKey, NewProject, ProjectRecord, ProjectUpdate};
 use validate::invalid;
 pub use validate::parse_json;
 pub use watch::{CATCH_UP_GAP, CatchUp};
 use watch::{Runner, Watch, Watched};
 
-/// The key and project store: a writing connection behind a mutex (the crate is
-/// synchronous; the server calls it from blocking tasks), the [`KeyCache`] the hot
-/// path reads, and a read connection that catches the cache up with other
-/// processes' changes.
+/// The key and project store: a database ([`KeyDb`]: SQLite or PostgreSQL), the
+/// [`KeyCache`] the hot path reads, and a watch that catches the cache up with other
+/// processes' changes. Synchronous: the server calls it from blocking tasks.
 #[derive(Debug)]
 pub struct KeyStore {
-    conn: Mutex<Connection>,
+    db: Arc<dyn KeyDb>,
     watched: Arc<Watched>,
     runner: Runner,
-    /// Whether there is a file another process could change (not in memory).
-    shared_file: bool,
+    /// Whether another process could change the database.
+    shared: bool,
     defaults: KeyPolicy,
 }
 
@@ -66,37 +67,40 @@ enum Changed {
 }
 
 impl KeyStore {
-    /// Opens (creating and migrating if needed) the database at `path`. New keys
-    /// without a policy get `defaults`.
+    /// Opens (creating and migrating if needed) the SQLite database at `path`. New
+    /// keys without a policy get `defaults`.
     pub fn open(path: &Path, defaults: KeyPolicy) -> Result<KeyStore, AuthError> {
-        KeyStore::with_connection(migrate::open(path)?, defaults)
+        KeyStore::over(Arc::new(SqliteKeys::open(path)?), defaults)
     }
 
     /// A store in memory (tests, benchmarks).
     pub fn open_in_memory(defaults: KeyPolicy) -> Result<KeyStore, AuthError> {
-        KeyStore::with_connection(migrate::open_in_memory()?, defaults)
+        KeyStore::over(Arc::new(SqliteKeys::open_in_memory()?), defaults)
     }
 
-    /// A store over `conn`, already migrated, loading every key into the cache.
-    pub fn with_connection(conn: Connection, defaults: KeyPolicy) -> Result<KeyStore, AuthError> {
+    /// A store over `db`, loading every key into the cache.
+    pub fn over(db: Arc<dyn KeyDb>, defaults: KeyPolicy) -> Result<KeyStore, AuthError> {
         validate::policy("defaults", &defaults)?;
         let cache = Arc::new(KeyCache::new());
-        let seen_version = keys_version(&conn)?;
-        // The watch's read connection opens the same file; an in-memory database
-        // (path "") has none to open and no other process to watch.
-        let path = conn.path().filter(|p| !p.is_empty()).map(Path::new);
-        let watch = Watch::open(path, seen_version)?;
-        let shared_file = watch.watches();
-        cache.reload(&conn)?;
+        let mut seen_version = 0;
+        let mut rows = Vec::new();
+        db.read(&mut |tx| {
+            seen_version = tx.keys_version()?;
+            rows = tx.cache_rows(None)?;
+            Ok(())
+        })?;
+        cache.reload(rows);
+        let watch = Watch::new(db.watch()?, seen_version);
+        let shared = watch.watches();
         let watched = Arc::new(Watched {
-            watch: Mutex::new(watch),
+            watch: std::sync::Mutex::new(watch),
             cache,
         });
         Ok(KeyStore {
-            conn: Mutex::new(conn),
+            db,
             runner: Runner::new(Arc::clone(&watched)),
             watched,
-            shared_file,
+            shared,
             defaults,
         })
     }
@@ -129,7 +133,7 @@ impl KeyStore {
     /// time. A catch-up reads through its own connection and never waits behind a
     /// writer (in WAL mode readers do not; its busy timeout is 250 ms).
     pub fn catch_up(&self) -> Option<CatchUp> {
-        self.shared_file.then(|| self.runner.request())
+        self.shared.then(|| self.runner.request())
     }
 
     /// How many catch-ups [`KeyStore::catch_up`] has run so far (tests, metrics).
@@ -146,7 +150,7 @@ impl KeyStore {
     /// shown again.
     pub fn create(&self, new: NewKey) -> Result<(KeyRecord, String), AuthError> {
         validate::name("name", &new.name)?;
-        let policy = new.policy.unwrap_or_else(|| self.defaults.clone());
+        let policy = new.policy.clone().unwrap_or_else(|| self.defaults.clone());
         validate::policy("policy", &policy)?;
         let policy_json = serde_json::to_string(&policy)?;
         self.mutate(|tx, now| {
@@ -159,25 +163,21 @@ impl KeyStore {
                 .transpose()?;
             let id = loop {
                 let id = format::new_key_id()?;
-                if resolve_exact_key(tx, &id)?.is_none() {
+                if tx.key(&id)?.is_none() {
                     break id;
                 }
             };
             let key = format::generate(new.style, &id)?;
-            tx.execute(
-                "INSERT INTO keys (id, name, prefix, secret_sha256, project_id, policy, \
-                 expires_ms, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                params![
-                    id,
-                    new.name,
-                    key.display,
-                    key.digest,
-                    project,
-                    policy_json,
-                    new.expires_ms,
-                    now
-                ],
-            )?;
+            tx.insert_key(&KeyInsert {
+                id: &id,
+                name: &new.name,
+                prefix: &key.display,
+                digest: &key.digest,
+                project_id: project.as_deref(),
+                policy: &policy_json,
+                expires_ms: new.expires_ms,
+                now_ms: now,
+            })?;
             let record = key_record(tx, &id)?;
             Ok(((record, key.plaintext), Changed::Key(id)))
         })
@@ -185,20 +185,16 @@ impl KeyStore {
 
     /// Every key, oldest first (revoked ones included).
     pub fn list(&self) -> Result<Vec<KeyRecord>, AuthError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys ORDER BY created_ms, rowid"
-        ))?;
-        let rows = stmt.query_map([], |r| Ok(record_from_row(r)))?;
-        rows.map(|r| r?).collect()
+        self.read(|tx| tx.keys()?.into_iter().map(resolve::key_from).collect())
     }
 
     /// The key with this public id or, failing that, this name (the live key of
     /// that name, else the newest revoked one).
     pub fn get(&self, id_or_name: &str) -> Result<KeyRecord, AuthError> {
-        let conn = self.lock();
-        let id = resolve_key(&conn, id_or_name)?;
-        key_record(&conn, &id)
+        self.read(|tx| {
+            let id = resolve_key(tx, id_or_name)?;
+            key_record(tx, &id)
+        })
     }
 
     /// Changes a key's name, project, policy or expiry. Revoked keys cannot change.
@@ -217,32 +213,23 @@ impl KeyStore {
             let id = live_key(tx, id_or_name)?;
             if let Some(name) = &update.name {
                 name_free(tx, name, Some(&id))?;
-                tx.execute("UPDATE keys SET name = ?2 WHERE id = ?1", params![id, name])?;
+                tx.change_key(&id, &KeyChange::Name(name))?;
             }
             if let Some(project) = &update.project {
                 let project = project
                     .as_deref()
                     .map(|p| resolve_project(tx, p, "project"))
                     .transpose()?;
-                tx.execute(
-                    "UPDATE keys SET project_id = ?2 WHERE id = ?1",
-                    params![id, project],
-                )?;
+                tx.change_key(&id, &KeyChange::Project(project.as_deref()))?;
             }
             if let Some(json) = &policy_json {
-                tx.execute(
-                    "UPDATE keys SET policy = ?2 WHERE id = ?1",
-                    params![id, json],
-                )?;
+                tx.change_key(&id, &KeyChange::Policy(json))?;
             }
             if let Some(expires) = update.expires_ms {
                 validate::expiry("expires_ms", expires, now)?;
-                tx.execute(
-                    "UPDATE keys SET expires_ms = ?2 WHERE id = ?1",
-                    params![id, expires],
-                )?;
+                tx.change_key(&id, &KeyChange::Expires(expires))?;
             }
-            touch(tx, &id, now)?;
+            tx.change_key(&id, &KeyChange::Touched(now))?;
             Ok((key_record(tx, &id)?, Changed::Key(id)))
         })
     }
@@ -251,11 +238,8 @@ impl KeyStore {
     pub fn set_disabled(&self, id_or_name: &str, disabled: bool) -> Result<KeyRecord, AuthError> {
         self.mutate(|tx, now| {
             let id = live_key(tx, id_or_name)?;
-            tx.execute(
-                "UPDATE keys SET disabled = ?2 WHERE id = ?1",
-                params![id, disabled],
-            )?;
-            touch(tx, &id, now)?;
+            tx.change_key(&id, &KeyChange::Disabled(disabled))?;
+            tx.change_key(&id, &KeyChange::Touched(now))?;
             Ok((key_record(tx, &id)?, Changed::Key(id)))
         })
     }
@@ -266,11 +250,7 @@ impl KeyStore {
     pub fn revoke(&self, id_or_name: &str) -> Result<KeyRecord, AuthError> {
         self.mutate(|tx, now| {
             let id = resolve_key(tx, id_or_name)?;
-            tx.execute(
-                "UPDATE keys SET revoked_ms = ?2, updated_ms = ?2 \
-                 WHERE id = ?1 AND revoked_ms IS NULL",
-                params![id, now],
-            )?;
+            tx.change_key(&id, &KeyChange::Revoked(now))?;
             Ok((key_record(tx, &id)?, Changed::Key(id)))
         })
     }
@@ -287,26 +267,28 @@ impl KeyStore {
             i64::try_from(grace.as_millis()).map_err(|_| invalid("grace", "too long"))?;
         self.mutate(|tx, now| {
             let id = live_key(tx, id_or_name)?;
-            let (display, old): (String, [u8; 32]) = tx.query_row(
-                "SELECT prefix, secret_sha256 FROM keys WHERE id = ?1",
-                [&id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let (display, old) = tx.secret(&id)?.ok_or_else(|| AuthError::NotFound {
+                what: "key",
+                id: id.clone(),
+            })?;
             let key = format::generate(KeyStyle::of_prefix(&display), &id)?;
-            let (old, until) = if grace_ms > 0 {
+            let previous = if grace_ms > 0 {
                 let until = now
                     .checked_add(grace_ms)
                     .ok_or_else(|| invalid("grace", "too long"))?;
-                (Some(old), Some(until))
+                Some((&old, until))
             } else {
-                (None, None)
+                None
             };
-            tx.execute(
-                "UPDATE keys SET prefix = ?2, secret_sha256 = ?3, old_sha256 = ?4, \
-                 old_until_ms = ?5 WHERE id = ?1",
-                params![id, key.display, key.digest, old, until],
+            tx.change_key(
+                &id,
+                &KeyChange::Secret {
+                    prefix: &key.display,
+                    digest: &key.digest,
+                    previous,
+                },
             )?;
-            touch(tx, &id, now)?;
+            tx.change_key(&id, &KeyChange::Touched(now))?;
             Ok(((key_record(tx, &id)?, key.plaintext), Changed::Key(id)))
         })
     }
@@ -320,15 +302,11 @@ impl KeyStore {
             project_name_free(tx, &new.name, None)?;
             let id = loop {
                 let id = format::new_project_id()?;
-                if project_record(tx, &id).optional()?.is_none() {
+                if tx.project(&id)?.is_none() {
                     break id;
                 }
             };
-            tx.execute(
-                "INSERT INTO projects (id, name, policy, created_ms, updated_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?4)",
-                params![id, new.name, limits, now],
-            )?;
+            tx.insert_project(&id, &new.name, &limits, now)?;
             // No key belongs to a new project: the cache has nothing to learn.
             Ok((project_record(tx, &id)?, Changed::Nothing))
         })
@@ -336,19 +314,20 @@ impl KeyStore {
 
     /// Every project, by name.
     pub fn list_projects(&self) -> Result<Vec<ProjectRecord>, AuthError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT id, name, policy, created_ms, updated_ms FROM projects ORDER BY name",
-        )?;
-        let rows = stmt.query_map([], |r| Ok(project_from_row(r)))?;
-        rows.map(|r| r?).collect()
+        self.read(|tx| {
+            tx.projects()?
+                .into_iter()
+                .map(resolve::project_from)
+                .collect()
+        })
     }
 
     /// The project with this id or name.
     pub fn get_project(&self, id_or_name: &str) -> Result<ProjectRecord, AuthError> {
-        let conn = self.lock();
-        let id = resolve_project(&conn, id_or_name, "")?;
-        project_record(&conn, &id)
+        self.read(|tx| {
+            let id = resolve_project(tx, id_or_name, "")?;
+            project_record(tx, &id)
+        })
     }
 
     /// Renames a project or replaces its limits; its keys see the new limits on
@@ -372,57 +351,57 @@ impl KeyStore {
             let id = resolve_project(tx, id_or_name, "")?;
             if let Some(name) = &update.name {
                 project_name_free(tx, name, Some(&id))?;
-                tx.execute(
-                    "UPDATE projects SET name = ?2 WHERE id = ?1",
-                    params![id, name],
-                )?;
+                tx.change_project(&id, &ProjectChange::Name(name))?;
             }
             if let Some(json) = &limits {
-                tx.execute(
-                    "UPDATE projects SET policy = ?2 WHERE id = ?1",
-                    params![id, json],
-                )?;
+                tx.change_project(&id, &ProjectChange::Limits(json))?;
             }
-            tx.execute(
-                "UPDATE projects SET updated_ms = ?2 WHERE id = ?1",
-                params![id, now],
-            )?;
+            tx.change_project(&id, &ProjectChange::Touched(now))?;
             Ok((project_record(tx, &id)?, Changed::All))
         })
     }
 
-    /// Reloads the cache when another connection (the CLI, another server) changed
+    /// Reloads the cache when another process (the CLI, another server) changed
     /// keys or projects since the last look; returns whether it did. Cheap when
-    /// nothing changed (`PRAGMA data_version`, then at most one `meta` read), so the
-    /// server calls it about once a second: that second bounds how long a key
-    /// revoked by another process keeps working here.
+    /// nothing changed, so the server calls it about once a second: that second
+    /// bounds how long a key revoked by another process keeps working here.
     pub fn refresh_if_changed(&self) -> Result<bool, AuthError> {
         self.watched.refresh()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // The connection holds no half-done state across a panic: an open transaction
-        // is rolled back when it is dropped while unwinding.
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Runs `f` over one snapshot of the database.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut dyn KeyTx) -> Result<T, AuthError>,
+    ) -> Result<T, AuthError> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.db.read(&mut |tx| {
+            let f = f.take().ok_or_else(|| run_twice("read"))?;
+            out = Some(f(tx)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| run_twice("read"))
     }
 
-    /// Runs `f` in an immediate transaction (it takes the write lock at once, so two
-    /// processes cannot both read, then both fail to write), bumps `keys_version`,
-    /// commits, then brings the cache up to date before returning.
+    /// Runs `f` in a write transaction (it excludes every other writer at once, so
+    /// two processes cannot both read, then both fail to write), bumps
+    /// `keys_version`, commits, then brings the cache up to date before returning.
     fn mutate<T>(
         &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>, i64) -> Result<(T, Changed), AuthError>,
+        f: impl FnOnce(&mut dyn KeyTx, i64) -> Result<(T, Changed), AuthError>,
     ) -> Result<T, AuthError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let before = keys_version(&tx)?;
-        let (out, changed) = f(&tx, now_ms())?;
-        tx.execute(
-            "INSERT INTO meta (name, value) VALUES ('keys_version', ?1) \
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            [(before + 1).to_string()],
-        )?;
-        tx.commit()?;
+        let mut f = Some(f);
+        let mut out = None;
+        self.db.write(&mut |tx| {
+            let f = f.take().ok_or_else(|| run_twice("write"))?;
+            let before = tx.keys_version()?;
+            let (value, changed) = f(tx, now_ms())?;
+            tx.set_keys_version(before + 1)?;
+            out = Some((value, changed, before));
+            Ok(())
+        })?;
+        let (value, changed, before) = out.ok_or_else(|| run_twice("write"))?;
         // The cache is written under the watch's lock only, so a catch-up reading an
         // older snapshot cannot undo this patch: it ends before, or starts after.
         let mut watch = self.watched.lock();
@@ -431,20 +410,33 @@ impl KeyStore {
         // entries if it fails, so a revoke can never be left working.
         let patched = match &changed {
             Changed::Nothing | Changed::All => Ok(()),
-            Changed::Key(id) => cache.reload_key(&conn, id),
+            Changed::Key(id) => {
+                let rows = self.read(|tx| tx.cache_rows(Some(id)));
+                cache.reload_key(id, rows)
+            }
         };
         // Someone else changed keys the cache has not seen (or a patch failed):
         // patching ours alone would leave theirs out, so reload everything.
         if watch.seen_version < before || matches!(changed, Changed::All) || patched.is_err() {
-            if let Err(e) = cache.reload(&conn) {
-                // Leave `seen_version` behind and forget `data_version`, so the next
-                // `refresh_if_changed` tries the reload again.
-                watch.data_version = -1;
-                return Err(e);
+            match self.read(|tx| tx.cache_rows(None)) {
+                Ok(rows) => cache.reload(rows),
+                Err(e) => {
+                    // Leave `seen_version` behind and make the watch look again, so
+                    // the next `refresh_if_changed` tries the reload again.
+                    watch.forget();
+                    return Err(e);
+                }
             }
         }
         // A catch-up may already have seen this commit, or a later one.
         watch.seen_version = watch.seen_version.max(before + 1);
-        Ok(out)
+        Ok(value)
     }
+}
+
+/// A backend called a transaction's body twice (a retry it should not make).
+fn run_twice(what: &str) -> AuthError {
+    AuthError::Migration(format!(
+        "the key database ran a {what} transaction's body other than once"
+    ))
 }

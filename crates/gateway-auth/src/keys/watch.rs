@@ -12,92 +12,77 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags};
-
-use super::sql::{data_version, keys_version};
+use super::db::KeyWatch;
 use crate::cache::KeyCache;
 use crate::error::AuthError;
-
-/// The longest a catch-up read waits on a lock (a checkpoint, a database not in WAL
-/// mode): a request for an unknown key waits for one run at most.
-const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// The least time between the end of a catch-up and the start of the next: a flood
 /// of unknown keys costs at most 20 catch-ups a second, and a key made elsewhere
 /// waits at most this much more for its first answer.
 pub const CATCH_UP_GAP: Duration = Duration::from_millis(50);
 
-/// What the cache reflects, and the connection that looks for others' changes.
+/// What the cache reflects, and the backend's watch that looks for others' changes.
 /// Mutations lock it only after their commit, to patch the cache, so the cache is
 /// only ever written under this lock.
 #[derive(Debug)]
 pub(super) struct Watch {
-    /// `None` for an in-memory database: no other connection can change it.
-    conn: Option<Connection>,
+    /// `None` when nothing else can change the database.
+    looker: Option<Box<dyn KeyWatch>>,
     /// The `meta.keys_version` the cache reflects.
     pub(super) seen_version: i64,
-    /// `PRAGMA data_version` of `conn` at the last check: unchanged means no other
-    /// connection committed anything, and the check ends there; -1 forces a look.
-    pub(super) data_version: i64,
 }
 
 impl Watch {
-    /// A watch over the database file `path` (`None`: in memory), whose cache
-    /// reflects `seen_version`.
-    pub(super) fn open(path: Option<&Path>, seen_version: i64) -> Result<Watch, AuthError> {
-        let conn = match path {
-            Some(path) => {
-                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                let conn = Connection::open_with_flags(path, flags)?;
-                conn.busy_timeout(READ_BUSY_TIMEOUT)?;
-                conn.execute_batch("PRAGMA query_only = ON")?;
-                Some(conn)
-            }
-            None => None,
-        };
-        let data_version = match &conn {
-            Some(c) => data_version(c)?,
-            None => 0,
-        };
-        Ok(Watch {
-            conn,
+    /// A watch through `looker`, whose cache reflects `seen_version`.
+    pub(super) fn new(looker: Option<Box<dyn KeyWatch>>, seen_version: i64) -> Watch {
+        Watch {
+            looker,
             seen_version,
-            data_version,
-        })
+        }
     }
 
-    /// Reloads `cache` when another connection changed keys or projects since the
-    /// last look; returns whether it did.
+    /// Reloads `cache` when another process changed keys or projects since the last
+    /// look; returns whether it did.
     pub(super) fn refresh(&mut self, cache: &KeyCache) -> Result<bool, AuthError> {
-        let Some(conn) = &self.conn else {
+        let Some(looker) = &mut self.looker else {
             return Ok(false);
         };
-        let dv = data_version(conn)?;
-        if dv == self.data_version {
+        // `None`: nothing was committed elsewhere. A version equal to the one seen:
+        // someone else's commit was not about keys (the usage writer's, mostly).
+        let Some(version) = looker.version_if_changed()? else {
+            return Ok(false);
+        };
+        if version == self.seen_version {
             return Ok(false);
         }
-        let version = keys_version(conn)?;
-        // Otherwise someone else's commit was not about keys (the usage writer's,
-        // mostly). `data_version` is recorded only once the cache is current, so a
-        // failed reload is tried again on the next call.
-        let reload = version != self.seen_version;
-        if reload {
-            cache.reload(conn)?;
-            self.seen_version = version;
+        match looker.cache_rows() {
+            Ok(rows) => cache.reload(rows),
+            Err(e) => {
+                // Look again next time, so the failed reload is tried again.
+                looker.forget();
+                return Err(e);
+            }
         }
-        self.data_version = dv;
-        Ok(reload)
+        self.seen_version = version;
+        Ok(true)
+    }
+
+    /// Makes the next [`Watch::refresh`] read the version whatever the cheap check
+    /// says (a patch of the cache failed).
+    pub(super) fn forget(&mut self) {
+        if let Some(looker) = &mut self.looker {
+            looker.forget();
+        }
     }
 
     /// Whether other processes' changes can be looked for at all.
     pub(super) fn watches(&self) -> bool {
-        self.conn.is_some()
+        self.looker.is_some()
     }
 }
 
