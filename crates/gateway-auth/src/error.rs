@@ -6,6 +6,9 @@ pub enum AuthError {
     /// SQLite failed.
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// A database other than SQLite failed (PostgreSQL, through `gateway-postgres`).
+    #[error("database: {0}")]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
     /// A migration failed.
     #[error("database migration {0}")]
     Migration(String),

@@ -10,16 +10,13 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
+use crate::backends::Backend;
 use gateway_auth::cache::now_ms;
 use gateway_auth::keys::parse_json;
 use gateway_auth::{
     AuthError, KeyPolicy, KeyState, KeyStore, KeyStyle, KeyUpdate, Limits, NewKey, NewProject,
     ProjectUpdate, Refusal,
 };
-
-fn store() -> KeyStore {
-    KeyStore::open_in_memory(KeyPolicy::default()).unwrap()
-}
 
 fn new_key(name: &str) -> NewKey {
     NewKey {
@@ -58,153 +55,159 @@ impl Drop for TempDir {
 
 #[test]
 fn full_lifecycle() {
-    let s = store();
-    let (rec, plain) = s.create(new_key("ci")).unwrap();
-    assert_eq!(rec.name, "ci");
-    assert_eq!(rec.state(now_ms()), KeyState::Active);
-    assert!(plain.starts_with(&format!("pbk_{}_", rec.id)));
-    assert!(rec.prefix.starts_with(&format!("pbk_{}_", rec.id)) && rec.prefix.ends_with('…'));
-    assert_eq!(rec.policy, KeyPolicy::default());
-    assert_eq!(s.authenticate(&plain).unwrap().key_id(), rec.id);
+    for b in Backend::all() {
+        let s = b.store();
+        let (rec, plain) = s.create(new_key("ci")).unwrap();
+        assert_eq!(rec.name, "ci");
+        assert_eq!(rec.state(now_ms()), KeyState::Active);
+        assert!(plain.starts_with(&format!("pbk_{}_", rec.id)));
+        assert!(rec.prefix.starts_with(&format!("pbk_{}_", rec.id)) && rec.prefix.ends_with('…'));
+        assert_eq!(rec.policy, KeyPolicy::default());
+        assert_eq!(s.authenticate(&plain).unwrap().key_id(), rec.id);
 
-    // show by id or name; list
-    assert_eq!(s.get(&rec.id).unwrap(), rec);
-    assert_eq!(s.get("ci").unwrap(), rec);
-    let (other, _) = s.create(new_key("dev")).unwrap();
-    let listed: Vec<_> = s.list().unwrap().into_iter().map(|k| k.id).collect();
-    assert_eq!(listed, [rec.id.clone(), other.id.clone()]);
-    assert!(matches!(
-        s.get("nope"),
-        Err(AuthError::NotFound { what: "key", .. })
-    ));
+        // show by id or name; list
+        assert_eq!(s.get(&rec.id).unwrap(), rec);
+        assert_eq!(s.get("ci").unwrap(), rec);
+        let (other, _) = s.create(new_key("dev")).unwrap();
+        let listed: Vec<_> = s.list().unwrap().into_iter().map(|k| k.id).collect();
+        assert_eq!(listed, [rec.id.clone(), other.id.clone()]);
+        assert!(matches!(
+            s.get("nope"),
+            Err(AuthError::NotFound { what: "key", .. })
+        ));
 
-    // update: name, policy, expiry; the cache follows
-    let policy = KeyPolicy {
-        models: vec!["claude-*".into()],
-        limits: Limits {
-            rpm: Some(10),
-            ..Limits::default()
-        },
-        ..KeyPolicy::default()
-    };
-    let updated = s
-        .update(
-            "ci",
-            KeyUpdate {
-                name: Some("ci-nightly".into()),
-                policy: Some(policy.clone()),
-                expires_ms: Some(Some(now_ms() + 3_600_000)),
-                ..KeyUpdate::default()
+        // update: name, policy, expiry; the cache follows
+        let policy = KeyPolicy {
+            models: vec!["claude-*".into()],
+            limits: Limits {
+                rpm: Some(10),
+                ..Limits::default()
             },
-        )
-        .unwrap();
-    assert_eq!(updated.name, "ci-nightly");
-    assert!(updated.expires_ms.is_some());
-    let entry = s.authenticate(&plain).unwrap();
-    assert_eq!(entry.policy, policy);
-    assert_eq!(entry.name, "ci-nightly");
-    let cleared = s
-        .update(
-            &rec.id,
-            KeyUpdate {
-                expires_ms: Some(None),
-                ..KeyUpdate::default()
-            },
-        )
-        .unwrap();
-    assert_eq!(cleared.expires_ms, None);
-    assert_eq!(cleared.name, "ci-nightly");
+            ..KeyPolicy::default()
+        };
+        let updated = s
+            .update(
+                "ci",
+                KeyUpdate {
+                    name: Some("ci-nightly".into()),
+                    policy: Some(policy.clone()),
+                    expires_ms: Some(Some(now_ms() + 3_600_000)),
+                    ..KeyUpdate::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(updated.name, "ci-nightly");
+        assert!(updated.expires_ms.is_some());
+        let entry = s.authenticate(&plain).unwrap();
+        assert_eq!(entry.policy, policy);
+        assert_eq!(entry.name, "ci-nightly");
+        let cleared = s
+            .update(
+                &rec.id,
+                KeyUpdate {
+                    expires_ms: Some(None),
+                    ..KeyUpdate::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(cleared.expires_ms, None);
+        assert_eq!(cleared.name, "ci-nightly");
 
-    // disable, enable
-    assert!(s.set_disabled(&rec.id, true).unwrap().disabled);
-    assert_eq!(
-        s.authenticate(&plain).unwrap_err(),
-        Refusal::Disabled {
-            key_id: rec.id.clone()
-        }
-    );
-    assert_eq!(s.get(&rec.id).unwrap().state(now_ms()), KeyState::Disabled);
-    assert!(!s.set_disabled(&rec.id, false).unwrap().disabled);
-    assert!(s.authenticate(&plain).is_ok());
+        // disable, enable
+        assert!(s.set_disabled(&rec.id, true).unwrap().disabled);
+        assert_eq!(
+            s.authenticate(&plain).unwrap_err(),
+            Refusal::Disabled {
+                key_id: rec.id.clone()
+            }
+        );
+        assert_eq!(s.get(&rec.id).unwrap().state(now_ms()), KeyState::Disabled);
+        assert!(!s.set_disabled(&rec.id, false).unwrap().disabled);
+        assert!(s.authenticate(&plain).is_ok());
 
-    // revoke: final, idempotent, and frozen
-    let revoked = s.revoke("ci-nightly").unwrap();
-    assert_eq!(revoked.state(now_ms()), KeyState::Revoked);
-    assert_eq!(
-        s.authenticate(&plain).unwrap_err(),
-        Refusal::Revoked {
-            key_id: rec.id.clone()
-        }
-    );
-    assert_eq!(s.revoke(&rec.id).unwrap().revoked_ms, revoked.revoked_ms);
-    assert_eq!(field_of(s.set_disabled(&rec.id, false)), "key");
-    assert_eq!(field_of(s.rotate(&rec.id, Duration::ZERO)), "key");
-    assert_eq!(field_of(s.update(&rec.id, KeyUpdate::default())), "key");
+        // revoke: final, idempotent, and frozen
+        let revoked = s.revoke("ci-nightly").unwrap();
+        assert_eq!(revoked.state(now_ms()), KeyState::Revoked);
+        assert_eq!(
+            s.authenticate(&plain).unwrap_err(),
+            Refusal::Revoked {
+                key_id: rec.id.clone()
+            }
+        );
+        assert_eq!(s.revoke(&rec.id).unwrap().revoked_ms, revoked.revoked_ms);
+        assert_eq!(field_of(s.set_disabled(&rec.id, false)), "key");
+        assert_eq!(field_of(s.rotate(&rec.id, Duration::ZERO)), "key");
+        assert_eq!(field_of(s.update(&rec.id, KeyUpdate::default())), "key");
 
-    // a revoked key's name may be reused; the name then means the live key
-    let (again, _) = s.create(new_key("ci-nightly")).unwrap();
-    assert_eq!(s.get("ci-nightly").unwrap().id, again.id);
-    assert_eq!(field_of(s.create(new_key("ci-nightly"))), "name");
-    assert_eq!(s.cache().len(), 3);
-    assert_eq!(s.authenticate("pbk_nothing_here"), Err(Refusal::Unknown));
+        // a revoked key's name may be reused; the name then means the live key
+        let (again, _) = s.create(new_key("ci-nightly")).unwrap();
+        assert_eq!(s.get("ci-nightly").unwrap().id, again.id);
+        assert_eq!(field_of(s.create(new_key("ci-nightly"))), "name");
+        assert_eq!(s.cache().len(), 3);
+        assert_eq!(s.authenticate("pbk_nothing_here"), Err(Refusal::Unknown));
+    }
 }
 
 #[test]
 fn defaults_from_the_config_apply_to_keys_without_a_policy() {
-    let mut defaults = KeyPolicy::default();
-    defaults.limits.rpd = Some(1000);
-    let s = KeyStore::open_in_memory(defaults.clone()).unwrap();
-    let (rec, _) = s.create(new_key("a")).unwrap();
-    assert_eq!(rec.policy, defaults);
-    let own = KeyPolicy {
-        log_bodies: true,
-        ..KeyPolicy::default()
-    };
-    let (rec, _) = s
-        .create(NewKey {
-            policy: Some(own.clone()),
-            ..new_key("b")
-        })
-        .unwrap();
-    assert_eq!(rec.policy, own);
-    let mut bad = KeyPolicy::default();
-    bad.limits.total_usd = Some(f64::NAN);
-    assert_eq!(
-        field_of(KeyStore::open_in_memory(bad)),
-        "defaults.limits.total_usd"
-    );
+    for b in Backend::all() {
+        let mut defaults = KeyPolicy::default();
+        defaults.limits.rpd = Some(1000);
+        let s = b.store_with(defaults.clone()).unwrap();
+        let (rec, _) = s.create(new_key("a")).unwrap();
+        assert_eq!(rec.policy, defaults);
+        let own = KeyPolicy {
+            log_bodies: true,
+            ..KeyPolicy::default()
+        };
+        let (rec, _) = s
+            .create(NewKey {
+                policy: Some(own.clone()),
+                ..new_key("b")
+            })
+            .unwrap();
+        assert_eq!(rec.policy, own);
+        let mut bad = KeyPolicy::default();
+        bad.limits.total_usd = Some(f64::NAN);
+        assert_eq!(
+            field_of(b.store_with(bad.clone())),
+            "defaults.limits.total_usd"
+        );
+    }
 }
 
 #[test]
 fn style_prefixes() {
-    let s = store();
-    for (style, prefix) in [
-        (KeyStyle::Patchbay, "pbk_"),
-        (KeyStyle::OpenAi, "sk-"),
-        (KeyStyle::Anthropic, "sk-ant-"),
-    ] {
-        let (rec, plain) = s
-            .create(NewKey {
-                style,
-                ..new_key(prefix)
-            })
-            .unwrap();
-        assert!(
-            plain.starts_with(&format!("{prefix}{}_", rec.id)),
-            "{plain}"
-        );
-        assert_eq!(rec.style, style);
-        assert!(s.authenticate(&plain).is_ok());
-        // A rotation keeps the style.
-        let (rotated, new_plain) = s.rotate(&rec.id, Duration::ZERO).unwrap();
-        assert_eq!(rotated.style, style);
-        assert!(
-            new_plain.starts_with(&format!("{prefix}{}_", rec.id)),
-            "{new_plain}"
-        );
+    for b in Backend::all() {
+        let s = b.store();
+        for (style, prefix) in [
+            (KeyStyle::Patchbay, "pbk_"),
+            (KeyStyle::OpenAi, "sk-"),
+            (KeyStyle::Anthropic, "sk-ant-"),
+        ] {
+            let (rec, plain) = s
+                .create(NewKey {
+                    style,
+                    ..new_key(prefix)
+                })
+                .unwrap();
+            assert!(
+                plain.starts_with(&format!("{prefix}{}_", rec.id)),
+                "{plain}"
+            );
+            assert_eq!(rec.style, style);
+            assert!(s.authenticate(&plain).is_ok());
+            // A rotation keeps the style.
+            let (rotated, new_plain) = s.rotate(&rec.id, Duration::ZERO).unwrap();
+            assert_eq!(rotated.style, style);
+            assert!(
+                new_plain.starts_with(&format!("{prefix}{}_", rec.id)),
+                "{new_plain}"
+            );
+        }
+        let json = serde_json::to_value(s.get("sk-ant-").unwrap()).unwrap();
+        assert_eq!(json["style"], "anthropic");
     }
-    let json = serde_json::to_value(s.get("sk-ant-").unwrap()).unwrap();
-    assert_eq!(json["style"], "anthropic");
 }
 
 #[test]
@@ -270,47 +273,51 @@ fn the_database_file_holds_no_plaintext() {
 
 #[test]
 fn rotation_with_grace() {
-    let s = store();
-    let (rec, old) = s.create(new_key("svc")).unwrap();
-    let t0 = now_ms();
-    let (rotated, new) = s.rotate("svc", Duration::from_secs(600)).unwrap();
-    assert_ne!(old, new);
-    assert_ne!(rotated.prefix, rec.prefix);
-    let until = rotated.previous_secret_until_ms.unwrap();
-    assert!(until >= t0 + 600_000 && until <= now_ms() + 600_000);
-    let cache = s.cache();
-    // The new secret works at once; the old one until the grace ends, then not.
-    assert!(cache.authenticate(&new).is_ok());
-    assert!(cache.authenticate(&old).is_ok());
-    assert!(cache.authenticate_at(&old, until - 1).is_ok());
-    assert_eq!(
-        cache.authenticate_at(&old, until).unwrap_err(),
-        Refusal::Rotated {
-            key_id: rec.id.clone()
-        }
-    );
-    assert!(cache.authenticate_at(&new, until + 1).is_ok());
-    // Disabling the key disables both secrets.
-    s.set_disabled("svc", true).unwrap();
-    assert!(cache.authenticate(&old).is_err() && cache.authenticate(&new).is_err());
-    s.set_disabled("svc", false).unwrap();
-    // A second rotation ends the first one's grace; without grace the old secret
-    // stops at once.
-    let (again, newest) = s.rotate("svc", Duration::ZERO).unwrap();
-    assert_eq!(again.previous_secret_until_ms, None);
-    assert_eq!(cache.authenticate(&old), Err(Refusal::Unknown));
-    assert_eq!(cache.authenticate(&new), Err(Refusal::Unknown));
-    assert!(cache.authenticate(&newest).is_ok());
+    for b in Backend::all() {
+        let s = b.store();
+        let (rec, old) = s.create(new_key("svc")).unwrap();
+        let t0 = now_ms();
+        let (rotated, new) = s.rotate("svc", Duration::from_secs(600)).unwrap();
+        assert_ne!(old, new);
+        assert_ne!(rotated.prefix, rec.prefix);
+        let until = rotated.previous_secret_until_ms.unwrap();
+        assert!(until >= t0 + 600_000 && until <= now_ms() + 600_000);
+        let cache = s.cache();
+        // The new secret works at once; the old one until the grace ends, then not.
+        assert!(cache.authenticate(&new).is_ok());
+        assert!(cache.authenticate(&old).is_ok());
+        assert!(cache.authenticate_at(&old, until - 1).is_ok());
+        assert_eq!(
+            cache.authenticate_at(&old, until).unwrap_err(),
+            Refusal::Rotated {
+                key_id: rec.id.clone()
+            }
+        );
+        assert!(cache.authenticate_at(&new, until + 1).is_ok());
+        // Disabling the key disables both secrets.
+        s.set_disabled("svc", true).unwrap();
+        assert!(cache.authenticate(&old).is_err() && cache.authenticate(&new).is_err());
+        s.set_disabled("svc", false).unwrap();
+        // A second rotation ends the first one's grace; without grace the old secret
+        // stops at once.
+        let (again, newest) = s.rotate("svc", Duration::ZERO).unwrap();
+        assert_eq!(again.previous_secret_until_ms, None);
+        assert_eq!(cache.authenticate(&old), Err(Refusal::Unknown));
+        assert_eq!(cache.authenticate(&new), Err(Refusal::Unknown));
+        assert!(cache.authenticate(&newest).is_ok());
+    }
 }
 
 #[test]
 fn revocation_during_grace_revokes_both_secrets() {
-    let s = store();
-    let (_, old) = s.create(new_key("svc")).unwrap();
-    let (_, new) = s.rotate("svc", Duration::from_secs(600)).unwrap();
-    s.revoke("svc").unwrap();
-    assert!(matches!(s.authenticate(&old), Err(Refusal::Revoked { .. })));
-    assert!(matches!(s.authenticate(&new), Err(Refusal::Revoked { .. })));
+    for b in Backend::all() {
+        let s = b.store();
+        let (_, old) = s.create(new_key("svc")).unwrap();
+        let (_, new) = s.rotate("svc", Duration::from_secs(600)).unwrap();
+        s.revoke("svc").unwrap();
+        assert!(matches!(s.authenticate(&old), Err(Refusal::Revoked { .. })));
+        assert!(matches!(s.authenticate(&new), Err(Refusal::Revoked { .. })));
+    }
 }
 
 /// Threads authenticate `key` in a loop while `change` runs on the main thread.
@@ -355,335 +362,354 @@ fn hammer(s: &Arc<KeyStore>, key: &str, change: impl FnOnce(&KeyStore)) -> (usiz
 
 #[test]
 fn revoke_is_seen_by_the_very_next_lookup_under_concurrency() {
-    let s = Arc::new(store());
-    for i in 0..100 {
-        s.create(new_key(&format!("filler{i}"))).unwrap();
+    for b in Backend::all() {
+        let s = Arc::new(b.store());
+        for i in 0..100 {
+            s.create(new_key(&format!("filler{i}"))).unwrap();
+        }
+        let (_, key) = s.create(new_key("victim")).unwrap();
+        // A request already in flight keeps its entry; the next one is refused.
+        let in_flight = s.authenticate(&key).unwrap();
+        let (before, after) = hammer(&s, &key, |s| {
+            s.revoke("victim").unwrap();
+        });
+        assert!(before > 0, "the threads never ran before the revoke");
+        assert_eq!(after, 0, "a lookup after revoke returned succeeded");
+        assert_eq!(in_flight.name, "victim");
     }
-    let (_, key) = s.create(new_key("victim")).unwrap();
-    // A request already in flight keeps its entry; the next one is refused.
-    let in_flight = s.authenticate(&key).unwrap();
-    let (before, after) = hammer(&s, &key, |s| {
-        s.revoke("victim").unwrap();
-    });
-    assert!(before > 0, "the threads never ran before the revoke");
-    assert_eq!(after, 0, "a lookup after revoke returned succeeded");
-    assert_eq!(in_flight.name, "victim");
 }
 
 #[test]
 fn rotate_without_grace_under_concurrency() {
-    let s = Arc::new(store());
-    let (_, old) = s.create(new_key("svc")).unwrap();
-    let new = Arc::new(std::sync::Mutex::new(String::new()));
-    let slot = Arc::clone(&new);
-    let (before, after) = hammer(&s, &old, move |s| {
-        *slot.lock().unwrap() = s.rotate("svc", Duration::ZERO).unwrap().1;
-    });
-    assert!(before > 0);
-    assert_eq!(after, 0, "the old secret worked after rotate returned");
-    assert!(s.authenticate(&new.lock().unwrap()).is_ok());
+    for b in Backend::all() {
+        let s = Arc::new(b.store());
+        let (_, old) = s.create(new_key("svc")).unwrap();
+        let new = Arc::new(std::sync::Mutex::new(String::new()));
+        let slot = Arc::clone(&new);
+        let (before, after) = hammer(&s, &old, move |s| {
+            *slot.lock().unwrap() = s.rotate("svc", Duration::ZERO).unwrap().1;
+        });
+        assert!(before > 0);
+        assert_eq!(after, 0, "the old secret worked after rotate returned");
+        assert!(s.authenticate(&new.lock().unwrap()).is_ok());
+    }
 }
 
 #[test]
 fn disable_under_concurrency() {
-    let s = Arc::new(store());
-    let (_, key) = s.create(new_key("svc")).unwrap();
-    let (before, after) = hammer(&s, &key, |s| {
-        s.set_disabled("svc", true).unwrap();
-    });
-    assert!(before > 0);
-    assert_eq!(after, 0);
+    for b in Backend::all() {
+        let s = Arc::new(b.store());
+        let (_, key) = s.create(new_key("svc")).unwrap();
+        let (before, after) = hammer(&s, &key, |s| {
+            s.set_disabled("svc", true).unwrap();
+        });
+        assert!(before > 0);
+        assert_eq!(after, 0);
+    }
 }
 
 #[test]
 fn expiry_needs_no_reload() {
-    let s = store();
-    let expires = now_ms() + 3_600_000;
-    let (rec, key) = s
-        .create(NewKey {
-            expires_ms: Some(expires),
-            ..new_key("temp")
-        })
-        .unwrap();
-    let cache = s.cache();
-    assert!(cache.authenticate(&key).is_ok());
-    assert!(cache.authenticate_at(&key, expires - 1).is_ok());
-    assert_eq!(
-        cache.authenticate_at(&key, expires),
-        Err(Refusal::Expired {
-            key_id: rec.id.clone()
-        })
-    );
-    assert_eq!(s.get("temp").unwrap().state(expires), KeyState::Expired);
-    // An expiry in the past is refused as a typo.
-    assert_eq!(
-        field_of(s.create(NewKey {
-            expires_ms: Some(now_ms() - 1),
-            ..new_key("late")
-        })),
-        "expires_ms"
-    );
+    for b in Backend::all() {
+        let s = b.store();
+        let expires = now_ms() + 3_600_000;
+        let (rec, key) = s
+            .create(NewKey {
+                expires_ms: Some(expires),
+                ..new_key("temp")
+            })
+            .unwrap();
+        let cache = s.cache();
+        assert!(cache.authenticate(&key).is_ok());
+        assert!(cache.authenticate_at(&key, expires - 1).is_ok());
+        assert_eq!(
+            cache.authenticate_at(&key, expires),
+            Err(Refusal::Expired {
+                key_id: rec.id.clone()
+            })
+        );
+        assert_eq!(s.get("temp").unwrap().state(expires), KeyState::Expired);
+        // An expiry in the past is refused as a typo.
+        assert_eq!(
+            field_of(s.create(NewKey {
+                expires_ms: Some(now_ms() - 1),
+                ..new_key("late")
+            })),
+            "expires_ms"
+        );
+    }
 }
 
 #[test]
 fn expiry_while_requests_are_in_flight() {
-    let s = Arc::new(store());
-    let expires = now_ms() + 150;
-    let (_, key) = s
-        .create(NewKey {
-            expires_ms: Some(expires),
-            ..new_key("short")
-        })
-        .unwrap();
-    let in_flight = s.authenticate(&key).unwrap();
-    let (before, after) = hammer(&s, &key, |_| {
-        // Let the real clock pass the expiry; no store call is involved.
-        while now_ms() <= expires {
-            thread::sleep(Duration::from_millis(5));
-        }
-    });
-    assert!(before > 0);
-    assert_eq!(after, 0);
-    // The request that authenticated before still holds its entry.
-    assert_eq!(in_flight.expires_ms, Some(expires));
+    for b in Backend::all() {
+        let s = Arc::new(b.store());
+        let expires = now_ms() + 150;
+        let (_, key) = s
+            .create(NewKey {
+                expires_ms: Some(expires),
+                ..new_key("short")
+            })
+            .unwrap();
+        let in_flight = s.authenticate(&key).unwrap();
+        let (before, after) = hammer(&s, &key, |_| {
+            // Let the real clock pass the expiry; no store call is involved.
+            while now_ms() <= expires {
+                thread::sleep(Duration::from_millis(5));
+            }
+        });
+        assert!(before > 0);
+        assert_eq!(after, 0);
+        // The request that authenticated before still holds its entry.
+        assert_eq!(in_flight.expires_ms, Some(expires));
+    }
 }
 
 #[test]
 fn projects() {
-    let s = store();
-    let limits = Limits {
-        monthly_usd: Some(100.0),
-        ..Limits::default()
-    };
-    let p = s
-        .create_project(NewProject {
-            name: "research".into(),
-            limits: limits.clone(),
-        })
-        .unwrap();
-    assert!(p.id.starts_with("prj_"));
-    assert_eq!(s.get_project("research").unwrap(), p);
-    assert_eq!(s.get_project(&p.id).unwrap(), p);
-    assert_eq!(s.list_projects().unwrap(), std::slice::from_ref(&p));
-    assert_eq!(
-        field_of(s.create_project(NewProject {
-            name: "research".into(),
-            ..NewProject::default()
-        })),
-        "name"
-    );
-    assert!(matches!(
-        s.get_project("nope"),
-        Err(AuthError::NotFound {
-            what: "project",
-            ..
-        })
-    ));
+    for b in Backend::all() {
+        let s = b.store();
+        let limits = Limits {
+            monthly_usd: Some(100.0),
+            ..Limits::default()
+        };
+        let p = s
+            .create_project(NewProject {
+                name: "research".into(),
+                limits: limits.clone(),
+            })
+            .unwrap();
+        assert!(p.id.starts_with("prj_"));
+        assert_eq!(s.get_project("research").unwrap(), p);
+        assert_eq!(s.get_project(&p.id).unwrap(), p);
+        assert_eq!(s.list_projects().unwrap(), std::slice::from_ref(&p));
+        assert_eq!(
+            field_of(s.create_project(NewProject {
+                name: "research".into(),
+                ..NewProject::default()
+            })),
+            "name"
+        );
+        assert!(matches!(
+            s.get_project("nope"),
+            Err(AuthError::NotFound {
+                what: "project",
+                ..
+            })
+        ));
 
-    let (a, ka) = s
-        .create(NewKey {
-            project: Some("research".into()),
-            ..new_key("a")
-        })
-        .unwrap();
-    let (_, kb) = s
-        .create(NewKey {
-            project: Some(p.id.clone()),
-            ..new_key("b")
-        })
-        .unwrap();
-    assert_eq!(a.project_id.as_deref(), Some(p.id.as_str()));
-    let ea = s.authenticate(&ka).unwrap();
-    let eb = s.authenticate(&kb).unwrap();
-    assert_eq!(ea.subject.project_id.as_deref(), Some(p.id.as_str()));
-    assert_eq!(ea.project.as_ref().unwrap().limits, limits);
-    // Both keys share one project entry.
-    assert!(Arc::ptr_eq(
-        ea.project.as_ref().unwrap(),
-        eb.project.as_ref().unwrap()
-    ));
+        let (a, ka) = s
+            .create(NewKey {
+                project: Some("research".into()),
+                ..new_key("a")
+            })
+            .unwrap();
+        let (_, kb) = s
+            .create(NewKey {
+                project: Some(p.id.clone()),
+                ..new_key("b")
+            })
+            .unwrap();
+        assert_eq!(a.project_id.as_deref(), Some(p.id.as_str()));
+        let ea = s.authenticate(&ka).unwrap();
+        let eb = s.authenticate(&kb).unwrap();
+        assert_eq!(ea.subject.project_id.as_deref(), Some(p.id.as_str()));
+        assert_eq!(ea.project.as_ref().unwrap().limits, limits);
+        // Both keys share one project entry.
+        assert!(Arc::ptr_eq(
+            ea.project.as_ref().unwrap(),
+            eb.project.as_ref().unwrap()
+        ));
 
-    // New project limits reach its keys' next requests.
-    let mut tighter = limits.clone();
-    tighter.monthly_usd = Some(5.0);
-    let renamed = s
-        .update_project(
-            "research",
-            ProjectUpdate {
-                name: Some("lab".into()),
-                limits: Some(tighter.clone()),
+        // New project limits reach its keys' next requests.
+        let mut tighter = limits.clone();
+        tighter.monthly_usd = Some(5.0);
+        let renamed = s
+            .update_project(
+                "research",
+                ProjectUpdate {
+                    name: Some("lab".into()),
+                    limits: Some(tighter.clone()),
+                },
+            )
+            .unwrap();
+        assert_eq!(renamed.name, "lab");
+        assert_eq!(
+            s.authenticate(&ka)
+                .unwrap()
+                .project
+                .as_ref()
+                .unwrap()
+                .limits,
+            tighter
+        );
+        assert_eq!(
+            s.authenticate(&kb).unwrap().project.as_ref().unwrap().name,
+            "lab"
+        );
+
+        // Moving a key out of its project, and into one that does not exist.
+        s.update(
+            "a",
+            KeyUpdate {
+                project: Some(None),
+                ..KeyUpdate::default()
             },
         )
         .unwrap();
-    assert_eq!(renamed.name, "lab");
-    assert_eq!(
-        s.authenticate(&ka)
-            .unwrap()
-            .project
-            .as_ref()
-            .unwrap()
-            .limits,
-        tighter
-    );
-    assert_eq!(
-        s.authenticate(&kb).unwrap().project.as_ref().unwrap().name,
-        "lab"
-    );
-
-    // Moving a key out of its project, and into one that does not exist.
-    s.update(
-        "a",
-        KeyUpdate {
-            project: Some(None),
-            ..KeyUpdate::default()
-        },
-    )
-    .unwrap();
-    let ea = s.authenticate(&ka).unwrap();
-    assert!(ea.project.is_none() && ea.subject.project_id.is_none());
-    assert_eq!(
-        field_of(s.update(
-            "a",
-            KeyUpdate {
-                project: Some(Some("ghost".into())),
-                ..KeyUpdate::default()
-            }
-        )),
-        "project"
-    );
-    assert_eq!(
-        field_of(s.create(NewKey {
-            project: Some("ghost".into()),
-            ..new_key("c")
-        })),
-        "project"
-    );
-    let bad = Limits {
-        daily_usd: Some(-3.0),
-        ..Limits::default()
-    };
-    assert_eq!(
-        field_of(s.update_project(
-            "lab",
-            ProjectUpdate {
-                limits: Some(bad),
-                ..ProjectUpdate::default()
-            }
-        )),
-        "limits.daily_usd"
-    );
+        let ea = s.authenticate(&ka).unwrap();
+        assert!(ea.project.is_none() && ea.subject.project_id.is_none());
+        assert_eq!(
+            field_of(s.update(
+                "a",
+                KeyUpdate {
+                    project: Some(Some("ghost".into())),
+                    ..KeyUpdate::default()
+                }
+            )),
+            "project"
+        );
+        assert_eq!(
+            field_of(s.create(NewKey {
+                project: Some("ghost".into()),
+                ..new_key("c")
+            })),
+            "project"
+        );
+        let bad = Limits {
+            daily_usd: Some(-3.0),
+            ..Limits::default()
+        };
+        assert_eq!(
+            field_of(s.update_project(
+                "lab",
+                ProjectUpdate {
+                    limits: Some(bad),
+                    ..ProjectUpdate::default()
+                }
+            )),
+            "limits.daily_usd"
+        );
+    }
 }
 
 #[test]
 fn malformed_input_names_the_field() {
-    let e = parse_json::<NewKey>("", r#"{"name":"x","policy":{"limits":{"rmp":5}}}"#);
-    assert_eq!(field_of(e), "policy.limits.rmp");
-    let e = parse_json::<NewKey>("", r#"{"name":"x","colour":"red"}"#);
-    assert_eq!(field_of(e), "colour");
-    let e = parse_json::<NewKey>("", r#"{"name":"x","style":"gemini"}"#);
-    assert_eq!(field_of(e), "style");
-    let e = parse_json::<KeyUpdate>("", r#"{"policy":{"models":"*"}}"#);
-    assert_eq!(field_of(e), "policy.models");
-    let e = parse_json::<KeyPolicy>("policy", r#"{"max_tokens_mode":"truncate"}"#);
-    assert_eq!(field_of(e), "policy.max_tokens_mode");
-    let e = parse_json::<NewProject>("", r#"{"name":"p","limits":{"dialy_usd":1}}"#);
-    assert_eq!(field_of(e), "limits.dialy_usd");
+    for b in Backend::all() {
+        let e = parse_json::<NewKey>("", r#"{"name":"x","policy":{"limits":{"rmp":5}}}"#);
+        assert_eq!(field_of(e), "policy.limits.rmp");
+        let e = parse_json::<NewKey>("", r#"{"name":"x","colour":"red"}"#);
+        assert_eq!(field_of(e), "colour");
+        let e = parse_json::<NewKey>("", r#"{"name":"x","style":"gemini"}"#);
+        assert_eq!(field_of(e), "style");
+        let e = parse_json::<KeyUpdate>("", r#"{"policy":{"models":"*"}}"#);
+        assert_eq!(field_of(e), "policy.models");
+        let e = parse_json::<KeyPolicy>("policy", r#"{"max_tokens_mode":"truncate"}"#);
+        assert_eq!(field_of(e), "policy.max_tokens_mode");
+        let e = parse_json::<NewProject>("", r#"{"name":"p","limits":{"dialy_usd":1}}"#);
+        assert_eq!(field_of(e), "limits.dialy_usd");
 
-    // `null` clears, absence keeps.
-    let u: KeyUpdate = parse_json("", r#"{"expires_ms":null}"#).unwrap();
-    assert_eq!(u.expires_ms, Some(None));
-    assert_eq!(u.project, None);
-    let k: NewKey = parse_json("", r#"{"name":"x","style":"anthropic"}"#).unwrap();
-    assert_eq!(k.style, KeyStyle::Anthropic);
+        // `null` clears, absence keeps.
+        let u: KeyUpdate = parse_json("", r#"{"expires_ms":null}"#).unwrap();
+        assert_eq!(u.expires_ms, Some(None));
+        assert_eq!(u.project, None);
+        let k: NewKey = parse_json("", r#"{"name":"x","style":"anthropic"}"#).unwrap();
+        assert_eq!(k.style, KeyStyle::Anthropic);
 
-    let s = store();
-    assert_eq!(field_of(s.create(new_key(""))), "name");
-    assert_eq!(field_of(s.create(new_key(" padded"))), "name");
-    let mut p = KeyPolicy::default();
-    p.limits.daily_usd = Some(-1.0);
-    assert_eq!(
-        field_of(s.create(NewKey {
-            policy: Some(p),
-            ..new_key("x")
-        })),
-        "policy.limits.daily_usd"
-    );
-    assert!(s.list().unwrap().is_empty(), "a refused key was written");
+        let s = b.store();
+        assert_eq!(field_of(s.create(new_key(""))), "name");
+        assert_eq!(field_of(s.create(new_key(" padded"))), "name");
+        let mut p = KeyPolicy::default();
+        p.limits.daily_usd = Some(-1.0);
+        assert_eq!(
+            field_of(s.create(NewKey {
+                policy: Some(p),
+                ..new_key("x")
+            })),
+            "policy.limits.daily_usd"
+        );
+        assert!(s.list().unwrap().is_empty(), "a refused key was written");
+    }
 }
 
 #[test]
 fn another_connections_changes_are_picked_up_by_refresh() {
-    let dir = TempDir::new("refresh");
-    let server = KeyStore::open(&dir.db(), KeyPolicy::default()).unwrap();
-    let (_, mine) = server.create(new_key("server-made")).unwrap();
-    assert!(
-        !server.refresh_if_changed().unwrap(),
-        "own changes need no reload"
-    );
+    for b in Backend::all() {
+        let db = b.shared();
+        let server = db.open();
+        let (_, mine) = server.create(new_key("server-made")).unwrap();
+        assert!(
+            !server.refresh_if_changed().unwrap(),
+            "own changes need no reload"
+        );
 
-    // The CLI: another connection (as another process would have) on the same file.
-    let cli = KeyStore::open(&dir.db(), KeyPolicy::default()).unwrap();
-    let (_, theirs) = cli.create(new_key("cli-made")).unwrap();
-    assert_eq!(server.cache().authenticate(&theirs), Err(Refusal::Unknown));
-    // An unknown key makes the store catch up first: a new key works at once.
-    assert!(server.authenticate(&theirs).is_ok());
-    assert!(!server.refresh_if_changed().unwrap(), "already caught up");
-    assert_eq!(server.authenticate("pbk_never_made"), Err(Refusal::Unknown));
+        // The CLI, or another instance: a store of its own on the same database.
+        let cli = db.open();
+        let (_, theirs) = cli.create(new_key("cli-made")).unwrap();
+        assert_eq!(server.cache().authenticate(&theirs), Err(Refusal::Unknown));
+        // An unknown key makes the store catch up first: a new key works at once.
+        assert!(server.authenticate(&theirs).is_ok());
+        assert!(!server.refresh_if_changed().unwrap(), "already caught up");
+        assert_eq!(server.authenticate("pbk_never_made"), Err(Refusal::Unknown));
 
-    cli.revoke("server-made").unwrap();
-    assert!(
-        server.authenticate(&mine).is_ok(),
-        "not seen before the refresh"
-    );
-    assert!(server.refresh_if_changed().unwrap());
-    assert!(matches!(
-        server.authenticate(&mine),
-        Err(Refusal::Revoked { .. })
-    ));
+        cli.revoke("server-made").unwrap();
+        assert!(
+            server.authenticate(&mine).is_ok(),
+            "not seen before the refresh"
+        );
+        assert!(server.refresh_if_changed().unwrap());
+        assert!(matches!(
+            server.authenticate(&mine),
+            Err(Refusal::Revoked { .. })
+        ));
 
-    // Commits that are not about keys (the usage writer's) cause no reload.
-    let other = rusqlite::Connection::open(dir.db()).unwrap();
-    other
-        .execute(
+        // Commits that are not about keys (the usage writer's) cause no reload.
+        db.execute(
             "INSERT INTO requests (request_id, ts_ms, key_id, requested_model, caller_shape, \
              total_ms, status, streamed) VALUES ('r1', 0, 'k', 'm', 'openai', 1, 200, 0)",
-            [],
-        )
-        .unwrap();
-    assert!(!server.refresh_if_changed().unwrap());
+            "INSERT INTO meta (name, value) VALUES ('unrelated', '1')",
+        );
+        assert!(!server.refresh_if_changed().unwrap());
 
-    // A change of ours made after someone else's reloads everything, theirs too.
-    let (_, late) = cli.create(new_key("cli-late")).unwrap();
-    server.create(new_key("server-late")).unwrap();
-    assert!(server.authenticate(&late).is_ok());
-    assert!(!server.refresh_if_changed().unwrap());
+        // A change of ours made after someone else's reloads everything, theirs too.
+        let (_, late) = cli.create(new_key("cli-late")).unwrap();
+        server.create(new_key("server-late")).unwrap();
+        assert!(server.authenticate(&late).is_ok());
+        assert!(!server.refresh_if_changed().unwrap());
+    }
 }
 
 #[test]
 fn a_key_whose_row_cannot_be_read_is_refused_and_the_rest_still_work() {
-    let dir = TempDir::new("corrupt");
-    let s = KeyStore::open(&dir.db(), KeyPolicy::default()).unwrap();
-    let (bad, bad_key) = s.create(new_key("bad")).unwrap();
-    let (_, good_key) = s.create(new_key("good")).unwrap();
-    // Someone edits the file by hand and breaks a policy.
-    let other = rusqlite::Connection::open(dir.db()).unwrap();
-    other
-        .execute_batch(&format!(
-            "UPDATE keys SET policy = '{{' WHERE id = '{}'; \
-             UPDATE meta SET value = value + 1 WHERE name = 'keys_version';",
-            bad.id
-        ))
-        .unwrap();
-    // The reload skips that row, rather than fail every key.
-    assert!(s.refresh_if_changed().unwrap());
-    assert_eq!(s.authenticate(&bad_key), Err(Refusal::Unknown));
-    assert!(s.authenticate(&good_key).is_ok());
-    let reopened = KeyStore::open(&dir.db(), KeyPolicy::default()).unwrap();
-    assert_eq!(reopened.authenticate(&bad_key), Err(Refusal::Unknown));
-    assert!(reopened.authenticate(&good_key).is_ok());
-    // Changing the broken key fails without writing anything.
-    assert!(matches!(
-        s.set_disabled("bad", true),
-        Err(AuthError::Json(_))
-    ));
+    for b in Backend::all() {
+        let db = b.shared();
+        let s = db.open();
+        let (bad, bad_key) = s.create(new_key("bad")).unwrap();
+        let (_, good_key) = s.create(new_key("good")).unwrap();
+        // Someone edits the database by hand and breaks a policy.
+        db.execute(
+            &format!(
+                "UPDATE keys SET policy = '{{' WHERE id = '{}'; \
+                 UPDATE meta SET value = value + 1 WHERE name = 'keys_version';",
+                bad.id
+            ),
+            &format!(
+                "UPDATE keys SET policy = '{{' WHERE id = '{}'; \
+                 UPDATE meta SET value = (value::bigint + 1)::text WHERE name = 'keys_version';",
+                bad.id
+            ),
+        );
+        // The reload skips that row, rather than fail every key.
+        assert!(s.refresh_if_changed().unwrap());
+        assert_eq!(s.authenticate(&bad_key), Err(Refusal::Unknown));
+        assert!(s.authenticate(&good_key).is_ok());
+        let reopened = db.open();
+        assert_eq!(reopened.authenticate(&bad_key), Err(Refusal::Unknown));
+        assert!(reopened.authenticate(&good_key).is_ok());
+        // Changing the broken key fails without writing anything.
+        assert!(matches!(
+            s.set_disabled("bad", true),
+            Err(AuthError::Json(_))
+        ));
+    }
 }

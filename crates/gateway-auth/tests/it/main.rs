@@ -2,6 +2,7 @@
 //! usage store, and the tower layers.
 #![allow(clippy::unwrap_used)]
 
+mod backends;
 mod catch_up;
 mod keys;
 mod layers;

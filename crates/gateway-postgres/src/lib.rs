@@ -1,0 +1,20 @@
+//! Patchbay's store on PostgreSQL, for several gateway instances that share keys and
+//! projects: the second implementation of `gateway-auth`'s store traits (SQLite is
+//! the first, and the default).
+//!
+//! The driver is async (`tokio-postgres`, pooled by `deadpool-postgres`) and runs on
+//! a small runtime of this crate's own. The store traits are synchronous because
+//! their callers are already off the async workers (blocking tasks, the CLI, the
+//! key watch's thread); they wait here for the driver's futures.
+//!
+//! Migrations are versioned and this crate's own ([`migrate`]); every instance runs
+//! them at start, one at a time under an advisory lock.
+
+mod error;
+mod keys;
+pub mod migrate;
+mod pool;
+
+pub use error::PgError;
+pub use keys::PgKeys;
+pub use pool::{Postgres, PostgresOptions};
