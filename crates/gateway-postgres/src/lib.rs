@@ -17,4 +17,4 @@ mod pool;
 
 pub use error::PgError;
 pub use keys::PgKeys;
-pub use pool::{Postgres, PostgresOptions};
+pub use pool::{Postgres, PostgresOptions, check_url};

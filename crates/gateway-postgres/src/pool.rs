@@ -142,6 +142,13 @@ impl Postgres {
     }
 }
 
+/// Checks that `url` is a connection URL this store takes, without connecting.
+pub fn check_url(url: &str) -> Result<(), PgError> {
+    url.parse::<tokio_postgres::Config>()
+        .map(drop)
+        .map_err(PgError::Url)
+}
+
 /// Whether `name` can stand in SQL unquoted.
 fn is_plain_name(name: &str) -> bool {
     !name.is_empty()

@@ -73,8 +73,10 @@ impl App {
         let db_error = |e: gateway_auth::AuthError| {
             ConfigError::invalid("storage.path", format!("{}: {e}", path.display()))
         };
-        let db =
-            gateway_auth::KeyStore::open(&path, config.key_defaults.clone()).map_err(db_error)?;
+        let db = open_key_store(config, &path).map_err(|e| match config.storage.url {
+            Some(_) => ConfigError::invalid("storage.url", e.to_string()),
+            None => db_error(e),
+        })?;
         // `[limits] redis`: shared by every instance on that server; else in process.
         let redis = match config.limits.redis_config() {
             Some(redis) => Some(
@@ -330,6 +332,23 @@ fn open_upstreams(
 /// The database file of `[storage] path`; `":memory:"` becomes a fresh file in the
 /// temporary directory (the key store and the usage writer each need a connection to
 /// the same database), deleted when the app is.
+/// The key store `[storage]` names: PostgreSQL at `url`, else SQLite at `path`.
+/// Blocking (it connects and migrates): not from an async worker.
+pub fn open_key_store(
+    config: &Config,
+    path: &std::path::Path,
+) -> Result<gateway_auth::KeyStore, gateway_auth::AuthError> {
+    let defaults = config.key_defaults.clone();
+    match &config.storage.url {
+        Some(url) => {
+            let pg = gateway_postgres::Postgres::connect(url, &Default::default())?;
+            let db = Arc::new(gateway_postgres::PgKeys::new(pg));
+            gateway_auth::KeyStore::over(db, defaults)
+        }
+        None => gateway_auth::KeyStore::open(path, defaults),
+    }
+}
+
 fn database_path(config: &Config) -> (PathBuf, Option<Scratch>) {
     let path = &config.storage.path;
     if path.as_os_str() != ":memory:" {

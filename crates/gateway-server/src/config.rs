@@ -118,6 +118,11 @@ pub struct StorageConfig {
     /// `PATCHBAY_MASTER_KEY` gives the key). Unset: the database's path with the
     /// extension `.key`.
     pub master_key_file: Option<PathBuf>,
+    /// A PostgreSQL database (`postgres://user:password@host:port/database`) for
+    /// keys and projects, shared by every instance that names it, instead of the
+    /// SQLite file. Usage records, the request log and runtime providers stay in the
+    /// file at `path` for now (per instance).
+    pub url: Option<String>,
 }
 
 impl Default for StorageConfig {
@@ -127,6 +132,7 @@ impl Default for StorageConfig {
             retention_days: None,
             usage_queue_mib: None,
             master_key_file: None,
+            url: None,
         }
     }
 }

@@ -17,12 +17,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use gateway_auth::KeyStore;
 use gateway_auth::keys::{KeyStyle, NewKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use gateway_server::config::{Config, DEFAULT_DATABASE};
 use tools::{Ctx, KeyKind, Place, TOOLS, Tool};
 
 /// The gateway URL used without `--url`.
@@ -272,17 +270,7 @@ pub fn connect(args: &ConnectArgs) -> Result<String, String> {
 }
 
 fn create_key(args: &ConnectArgs, tool: &Tool) -> Result<String, String> {
-    let config = match &args.config {
-        Some(p) => Some(Config::load(p).map_err(|e| e.to_string())?),
-        None => None,
-    };
-    let path = args
-        .db
-        .clone()
-        .or_else(|| config.as_ref().map(|c| c.storage.path.clone()))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE));
-    let defaults = config.map(|c| c.key_defaults).unwrap_or_default();
-    let store = KeyStore::open(&path, defaults).map_err(|e| format!("{}: {e}", path.display()))?;
+    let store = crate::keys_cli::open_store(args.config.as_deref(), args.db.as_deref())?;
     let style = match tool.key {
         KeyKind::Anthropic => KeyStyle::Anthropic,
         KeyKind::OpenAi => KeyStyle::OpenAi,

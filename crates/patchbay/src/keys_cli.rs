@@ -2,7 +2,7 @@
 //! and `rotate` print the new secret as the last line of stdout, so scripts can take
 //! it with `tail -n1`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gateway_auth::keys::{KeyRecord, KeyStyle, KeyUpdate, NewKey, parse_json};
@@ -13,24 +13,32 @@ use gateway_server::config::{Config, DEFAULT_DATABASE};
 
 /// Runs one `keys` action; the text to print, or the error message.
 pub fn run(args: &KeysArgs) -> Result<String, String> {
-    let (path, defaults) = database(args)?;
-    let store = KeyStore::open(&path, defaults).map_err(|e| format!("{}: {e}", path.display()))?;
+    let store = open_store(args.config.as_deref(), args.db.as_deref())?;
     act(&store, &args.action, args.json).map_err(|e| e.to_string())
 }
 
-/// The database file and the default policy of new keys.
-fn database(args: &KeysArgs) -> Result<(PathBuf, KeyPolicy), String> {
-    let config = match &args.config {
+/// The key store the CLI acts on: the SQLite file `--db` names; else the config's
+/// `[storage]` (PostgreSQL at `url`, or SQLite at `path`); else `patchbay.db`. New
+/// keys without a policy get the config's `[key_defaults]`.
+pub(crate) fn open_store(config: Option<&Path>, db: Option<&Path>) -> Result<KeyStore, String> {
+    let config = match config {
         Some(p) => Some(Config::load(p).map_err(|e| e.to_string())?),
         None => None,
     };
-    let path = args
-        .db
-        .clone()
+    let path = db
+        .map(Path::to_path_buf)
         .or_else(|| config.as_ref().map(|c| c.storage.path.clone()))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE));
-    let defaults = config.map(|c| c.key_defaults).unwrap_or_default();
-    Ok((path, defaults))
+    match &config {
+        Some(config) if db.is_none() && config.storage.url.is_some() => {
+            gateway_server::app::open_key_store(config, &path)
+                .map_err(|e| format!("storage.url: {e}"))
+        }
+        _ => {
+            let defaults = config.map(|c| c.key_defaults).unwrap_or_default();
+            KeyStore::open(&path, defaults).map_err(|e| format!("{}: {e}", path.display()))
+        }
+    }
 }
 
 /// Performs `action` on `store`.

@@ -127,9 +127,16 @@ pub async fn serve(args: ServeArgs, workers: usize, layout: RuntimeLayout) -> Ex
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let app = match App::from_config(&config) {
-        Ok(app) => Arc::new(app),
-        Err(err) => return fail(&err.to_string()),
+    // Opening the database blocks (and PostgreSQL's driver refuses to be waited on
+    // from an async worker).
+    let opened = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || App::from_config(&config)).await
+    };
+    let app = match opened {
+        Ok(Ok(app)) => Arc::new(app),
+        Ok(Err(err)) => return fail(&err.to_string()),
+        Err(err) => return fail(&format!("opening the database failed: {err}")),
     };
     let tls = match config
         .server

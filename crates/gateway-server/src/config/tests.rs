@@ -341,3 +341,19 @@ fn a_limits_redis_url_that_is_not_one_is_refused_with_its_path() {
         .to_string();
     assert!(err.contains("limits"), "{err}");
 }
+
+#[test]
+fn a_storage_url_that_is_not_postgres_is_refused_with_its_path() {
+    for bad in ["mysql://db/x", "postgres://user@host:notaport/db"] {
+        let err = load(&format!("[storage]\nurl = \"{bad}\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("storage.url"), "{bad}: {err}");
+    }
+    let ok =
+        load("[storage]\nurl = \"postgresql://pb:secret@db.internal:5432/patchbay\"\n").unwrap();
+    assert_eq!(
+        ok.storage.url.as_deref(),
+        Some("postgresql://pb:secret@db.internal:5432/patchbay")
+    );
+}

@@ -20,6 +20,7 @@ pub fn validate(config: &mut Config) -> Result<(), ConfigError> {
     check_observability(config, &mut problems);
     check_discovery(config, &mut problems);
     check_limits(config, &mut problems);
+    check_storage(config, &mut problems);
     config.warnings = warnings;
     if problems.is_empty() {
         Ok(())
@@ -43,6 +44,19 @@ fn check_limits(config: &Config, problems: &mut Vec<Problem>) {
             "limits.timeout_ms",
             "must be at least 1 (ms to wait for Redis before `fail` applies)",
         ));
+    }
+}
+
+fn check_storage(config: &Config, problems: &mut Vec<Problem>) {
+    if let Some(url) = &config.storage.url {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            problems.push(Problem::new(
+                "storage.url",
+                "must be a PostgreSQL URL: postgres://user:password@host:port/database",
+            ));
+        } else if let Err(e) = gateway_postgres::check_url(url) {
+            problems.push(Problem::new("storage.url", e.to_string()));
+        }
     }
 }
 

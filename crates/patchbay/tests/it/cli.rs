@@ -170,7 +170,10 @@ fn check_validates_and_probes() {
 }
 
 /// Starts `patchbay serve -c config` on a free port; returns the child and base URL.
-fn serve_with(config: &std::path::Path, dir: &std::path::Path) -> (std::process::Child, String) {
+pub(crate) fn serve_with(
+    config: &std::path::Path,
+    dir: &std::path::Path,
+) -> (std::process::Child, String) {
     let mut child = Command::new(BIN)
         .current_dir(dir)
         .args(["serve", "--listen", "127.0.0.1:0", "-c"])
@@ -190,7 +193,7 @@ fn serve_with(config: &std::path::Path, dir: &std::path::Path) -> (std::process:
     (child, base)
 }
 
-fn stop(child: std::process::Child) {
+pub(crate) fn stop(child: std::process::Child) {
     let mut child = child;
     Command::new("sh")
         .args(["-c", &format!("kill -TERM {}", child.id())])

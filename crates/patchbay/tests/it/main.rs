@@ -6,3 +6,4 @@
 mod admin_pages;
 mod cli;
 mod connect;
+mod instances;

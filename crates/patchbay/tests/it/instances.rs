@@ -1,0 +1,208 @@
+//! Several `patchbay serve` processes on one PostgreSQL database (`[storage] url`),
+//! as behind a load balancer: a key made through one instance's admin API, or by the
+//! CLI, works on the others at once, and its revocation reaches them within about a
+//! second. Needs `PATCHBAY_TEST_POSTGRES` (from `scripts/services start`).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::cli::{serve_with, stop};
+
+const BIN: &str = env!("CARGO_BIN_EXE_patchbay");
+const TOKEN: &str = "pba_instances_admin_token_0123";
+
+/// A database of this test's own on the test server, dropped at the end.
+struct Database {
+    server: String,
+    name: String,
+}
+
+impl Database {
+    fn create(server: &str) -> Database {
+        let name = format!(
+            "pbi_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+        );
+        psql(server, &format!("CREATE DATABASE {name}"));
+        Database {
+            server: server.to_owned(),
+            name,
+        }
+    }
+
+    fn url(&self) -> String {
+        let (base, _) = self.server.rsplit_once('/').unwrap();
+        format!("{base}/{}", self.name)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        psql(
+            &self.server,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .args([url, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql (PostgreSQL's client) runs");
+    assert!(out.status.success(), "psql {sql}: {out:?}");
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+struct Instance {
+    dir: PathBuf,
+    config: PathBuf,
+    admin: String,
+}
+
+fn instance(n: usize, url: &str) -> Instance {
+    let dir = std::env::temp_dir().join(format!("patchbay-inst-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let config = dir.join("p.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\npath = \"pb.db\"\nurl = \"{url}\"\n\
+             [admin]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"{TOKEN}\"\n\
+             [providers.m]\nkind = \"mock\"\n\
+             [[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"m\" }}]\n"
+        ),
+    )
+    .unwrap();
+    Instance {
+        dir,
+        config,
+        admin: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn chat(client: &reqwest::Client, base: &str, key: &str) -> u16 {
+    client
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"model":"mock-echo","messages":[{"role":"user","content":"hi"}]}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn admin(
+    client: &reqwest::Client,
+    inst: &Instance,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let resp = client
+        .post(format!("{}{path}", inst.admin))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn instances_on_one_postgres_share_keys_and_see_revocations_within_a_second() {
+    let Ok(server) = std::env::var("PATCHBAY_TEST_POSTGRES") else {
+        assert!(
+            std::env::var_os("PATCHBAY_REQUIRE_SERVICES").is_none(),
+            "PATCHBAY_REQUIRE_SERVICES is set but PATCHBAY_TEST_POSTGRES is not"
+        );
+        eprintln!("skipped: PATCHBAY_TEST_POSTGRES is not set");
+        return;
+    };
+    let db = Database::create(&server);
+    let url = db.url();
+    let instances: Vec<Instance> = (0..3).map(|n| instance(n, &url)).collect();
+    let served: Vec<_> = instances
+        .iter()
+        .map(|i| serve_with(&i.config, &i.dir))
+        .collect();
+    let bases: Vec<&str> = served.iter().map(|(_, b)| b.as_str()).collect();
+    let client = reqwest::Client::new();
+
+    // Made through the first instance's admin API: the others know it at once.
+    let made = admin(
+        &client,
+        &instances[0],
+        "/admin/keys",
+        serde_json::json!({"name": "shared"}),
+    )
+    .await;
+    let key = made["key"].as_str().unwrap().to_owned();
+    let id = made["id"].as_str().unwrap().to_owned();
+    for base in &bases {
+        assert_eq!(chat(&client, base, &key).await, 200, "{base}");
+    }
+
+    // Made by the CLI on the third instance's config: the second knows it at once.
+    let out = Command::new(BIN)
+        .current_dir(&instances[2].dir)
+        .args(["keys", "create", "--name", "cli", "-c", "p.toml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let cli_key = String::from_utf8(out.stdout).unwrap();
+    let cli_key = cli_key.lines().last().unwrap().to_owned();
+    assert_eq!(chat(&client, bases[1], &cli_key).await, 200);
+
+    // Revoked through the first: the others refuse it within about a second.
+    let revoked_at = Instant::now();
+    admin(
+        &client,
+        &instances[0],
+        &format!("/admin/keys/{id}/revoke"),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(
+        chat(&client, bases[0], &key).await,
+        401,
+        "at once where it was revoked"
+    );
+    let mut pending: Vec<&str> = bases[1..].to_vec();
+    while !pending.is_empty() {
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(3),
+            "still accepted after 3 s by {pending:?}"
+        );
+        let mut still = Vec::new();
+        for base in pending {
+            if chat(&client, base, &key).await != 401 {
+                still.push(base);
+            }
+        }
+        pending = still;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = revoked_at.elapsed();
+    eprintln!("revocation reached every instance in {took:?}");
+    // The refresh runs once a second; the margin is for a loaded test machine.
+    assert!(took < Duration::from_secs(2), "{took:?}");
+
+    for (child, _) in served {
+        stop(child);
+    }
+    for i in &instances {
+        let _ = std::fs::remove_dir_all(&i.dir);
+    }
+}
