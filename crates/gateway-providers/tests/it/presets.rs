@@ -137,3 +137,31 @@ fn the_new_rows_carry_their_documented_quirks() {
         }
     }
 }
+
+#[test]
+fn docs_providers_has_a_row_for_every_preset_with_its_url_and_key_variable() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/PROVIDERS.md");
+    let doc = std::fs::read_to_string(path).expect("docs/PROVIDERS.md");
+    for p in PRESETS {
+        let head = format!("| `{}` |", p.name);
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&head))
+            .unwrap_or_else(|| panic!("no row for {}", p.name));
+        assert!(row.contains(&format!("`{}`", p.base_url)), "{row}");
+        assert!(row.contains(&format!("`{}`", p.api_key_env)), "{row}");
+    }
+    let rows = doc
+        .lines()
+        .filter(|l| {
+            PRESETS
+                .iter()
+                .any(|p| l.starts_with(&format!("| `{}` |", p.name)))
+        })
+        .count();
+    assert_eq!(rows, PRESETS.len(), "one row per preset");
+    assert!(
+        doc.contains(&format!("{} presets", PRESETS.len())),
+        "the count"
+    );
+}
