@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod mock;
 pub mod presets;
 mod provider;
+mod quirks;
 mod routes;
 pub mod spec;
 mod upstream;

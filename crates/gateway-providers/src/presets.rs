@@ -3,6 +3,8 @@
 //! Each row is a base URL that already contains the API version, so the endpoint
 //! paths (`/chat/completions`, `/embeddings`, `/models`) are appended as they are.
 //! Providers with a mainland-China and an international endpoint have two rows.
+//! Where a vendor documents a departure from OpenAI's Chat Completions, the row's
+//! [`Quirks`] say so; `docs/PROVIDERS.md` lists each with its source.
 
 use crate::spec::{Preset, Quirks};
 
@@ -10,12 +12,22 @@ const HOSTED: Quirks = Quirks {
     key_required: true,
     embeddings: false,
     reasoning_content: false,
+    chat_defaults: &[],
 };
 
 const LOCAL: Quirks = Quirks {
     key_required: false,
     embeddings: true,
     reasoning_content: false,
+    chat_defaults: &[],
+};
+
+/// StepFun answers reasoning in a field of its own (`reasoning`) unless asked for
+/// DeepSeek's `reasoning_content`, the one the gateway reads.
+const STEPFUN: Quirks = Quirks {
+    reasoning_content: true,
+    chat_defaults: &[("reasoning_format", "\"deepseek-style\"")],
+    ..HOSTED
 };
 
 /// Every preset, in display order.
@@ -184,6 +196,73 @@ pub static PRESETS: &[Preset] = &[
         quirks: Quirks {
             embeddings: true,
             reasoning_content: true,
+            ..HOSTED
+        },
+    },
+    Preset {
+        name: "hunyuan",
+        label: "Tencent Hunyuan (mainland China)",
+        base_url: "https://api.hunyuan.cloud.tencent.com/v1",
+        api_key_env: "HUNYUAN_API_KEY",
+        quirks: Quirks {
+            embeddings: true,
+            reasoning_content: true,
+            ..HOSTED
+        },
+    },
+    Preset {
+        name: "hunyuan-intl",
+        label: "Tencent Hy (TokenHub, international)",
+        base_url: "https://tokenhub-intl.tencentcloudmaas.com/v1",
+        api_key_env: "TOKENHUB_API_KEY",
+        quirks: HOSTED,
+    },
+    Preset {
+        name: "stepfun",
+        label: "StepFun (mainland China)",
+        base_url: "https://api.stepfun.com/v1",
+        api_key_env: "STEPFUN_API_KEY",
+        quirks: STEPFUN,
+    },
+    Preset {
+        name: "stepfun-intl",
+        label: "StepFun (international)",
+        base_url: "https://api.stepfun.ai/v1",
+        api_key_env: "STEPFUN_API_KEY",
+        quirks: STEPFUN,
+    },
+    Preset {
+        name: "lingyiwanwu",
+        label: "01.AI Yi (Lingyiwanwu, mainland China)",
+        base_url: "https://api.lingyiwanwu.com/v1",
+        api_key_env: "YI_API_KEY",
+        quirks: HOSTED,
+    },
+    Preset {
+        name: "01ai",
+        label: "01.AI Yi (international)",
+        base_url: "https://api.01.ai/v1",
+        api_key_env: "YI_API_KEY",
+        quirks: HOSTED,
+    },
+    Preset {
+        name: "qianfan",
+        label: "Baidu Qianfan (v2, mainland China)",
+        base_url: "https://qianfan.baidubce.com/v2",
+        api_key_env: "QIANFAN_API_KEY",
+        quirks: Quirks {
+            embeddings: true,
+            reasoning_content: true,
+            ..HOSTED
+        },
+    },
+    Preset {
+        name: "cohere",
+        label: "Cohere (OpenAI compatibility API)",
+        base_url: "https://api.cohere.ai/compatibility/v1",
+        api_key_env: "COHERE_API_KEY",
+        quirks: Quirks {
+            embeddings: true,
             ..HOSTED
         },
     },

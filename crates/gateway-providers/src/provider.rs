@@ -361,8 +361,14 @@ impl Provider {
                 slot.insert(value.clone());
             }
         }
+        let body = match self.preset {
+            Some(preset) if call.operation == Operation::Chat => {
+                crate::quirks::chat_body(call.body, &preset.quirks)
+            }
+            _ => call.body,
+        };
         let (method, body) = if endpoint.post {
-            (http::Method::POST, Full::new(call.body))
+            (http::Method::POST, Full::new(body))
         } else {
             (http::Method::GET, Full::default())
         };

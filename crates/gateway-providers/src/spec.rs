@@ -65,7 +65,7 @@ impl ProviderKind {
 }
 
 /// How an OpenAI-compatible provider departs from OpenAI. Data for the server and
-/// the router; the adapter itself only reads `key_required`.
+/// the router; the adapter itself reads `key_required` and applies `chat_defaults`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quirks {
     /// Requests without a key are refused (hosted services); local servers need none.
@@ -74,6 +74,10 @@ pub struct Quirks {
     pub embeddings: bool,
     /// Streams reasoning as `reasoning_content` beside `content`.
     pub reasoning_content: bool,
+    /// Top-level Chat Completions fields the vendor needs to behave like the others,
+    /// as (name, JSON text): added to a chat body that does not set them (the
+    /// caller's own value wins).
+    pub chat_defaults: &'static [(&'static str, &'static str)],
 }
 
 /// One OpenAI-compatible service: a row of [`crate::presets::PRESETS`].

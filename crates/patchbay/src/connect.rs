@@ -11,6 +11,7 @@
 pub mod edit;
 pub mod host;
 mod jsonc;
+pub mod place;
 pub mod tools;
 
 use std::fmt::Write as _;
@@ -21,7 +22,8 @@ use gateway_auth::keys::{KeyStyle, NewKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use tools::{Ctx, KeyKind, Place, TOOLS, Tool};
+use place::{Place, Platform};
+use tools::{Ctx, KeyKind, TOOLS, Tool};
 
 /// The gateway URL used without `--url`.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:4000";
@@ -29,7 +31,8 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:4000";
 /// `patchbay connect`.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct ConnectArgs {
-    /// The tool: claude-code, codex, gemini, opencode, qwen, kimi, crush, continue, cline, roo.
+    /// The tool: claude-code, codex, gemini, opencode, qwen, kimi, crush, continue, cline,
+    /// roo, codebuddy.
     #[arg(required_unless_present = "list")]
     pub tool: Option<String>,
     /// Show which tools are installed and connected.
@@ -47,9 +50,12 @@ pub struct ConnectArgs {
     /// The model the tool should ask for, where it needs one.
     #[arg(long)]
     pub model: Option<String>,
-    /// Home directory (default: $HOME).
+    /// Home directory (default: $HOME, else %USERPROFILE%).
     #[arg(long, value_name = "DIR")]
     pub home: Option<PathBuf>,
+    /// Whose config locations to use (default: this machine's OS).
+    #[arg(long, value_enum, value_name = "OS")]
+    pub platform: Option<Platform>,
     /// Config file whose `[storage] path` names the database (for --create-key).
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -99,14 +105,20 @@ struct State {
     files: Vec<FileState>,
 }
 
-fn place(arg: Option<&PathBuf>) -> Result<Place, String> {
+fn place(arg: Option<&PathBuf>, platform: Option<Platform>) -> Result<Place, String> {
     let home = arg
         .cloned()
-        .or_else(|| std::env::var_os("HOME").map(PathBuf::from))
+        .or_else(|| {
+            ["HOME", "USERPROFILE"]
+                .iter()
+                .find_map(|v| std::env::var_os(v).filter(|h| !h.is_empty()))
+                .map(PathBuf::from)
+        })
         .ok_or_else(|| "HOME is not set: pass --home DIR".to_owned())?;
     Ok(Place {
         home,
         env: arg.is_none(),
+        platform: platform.unwrap_or_else(Platform::current),
     })
 }
 
@@ -196,7 +208,7 @@ fn load_state(home: &Path, tool: &Tool) -> Result<Option<State>, String> {
 
 /// Runs `patchbay connect`; the text to print, or the error message.
 pub fn connect(args: &ConnectArgs) -> Result<String, String> {
-    let place = place(args.home.as_ref())?;
+    let place = place(args.home.as_ref(), args.platform)?;
     let home = place.home.clone();
     if args.list {
         return list(&place, &args.url);
@@ -289,7 +301,8 @@ fn create_key(args: &ConnectArgs, tool: &Tool) -> Result<String, String> {
 
 /// Runs `patchbay disconnect`; the text to print, or the error message.
 pub fn disconnect(args: &DisconnectArgs) -> Result<String, String> {
-    let place = place(args.home.as_ref())?;
+    // The files are where connect recorded them.
+    let place = place(args.home.as_ref(), None)?;
     let home = place.home.clone();
     let tool = tool(&args.tool)?;
     let Some(state) = load_state(&home, tool)? else {
@@ -362,7 +375,7 @@ fn list(place: &Place, url: &str) -> Result<String, String> {
     let mut out = String::new();
     let _ = writeln!(out, "{:<12} {:<10} connected", "tool", "installed");
     for tool in TOOLS {
-        let installed = on_path(tool.binary) || home.join(tool.dir).is_dir();
+        let installed = on_path(tool.binary) || place.dir(tool.dir).is_dir();
         let state = load_state(home, tool).ok().flatten();
         let url = state.as_ref().map_or(url, |s| s.url.as_str()).to_owned();
         let connected = is_connected(place, tool, &url);

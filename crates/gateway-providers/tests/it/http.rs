@@ -105,6 +105,45 @@ async fn preset_base_url_is_used_and_can_be_overridden() {
 }
 
 #[tokio::test]
+async fn stepfun_chat_bodies_ask_for_reasoning_content_unless_the_caller_chose() {
+    let up = serve(|_| Plan::ok(OPENAI_OK)).await;
+    let base = format!("{}/v1", up.base());
+    let p = provider(ProviderKind::OpenAiCompatible, &base, |c| {
+        c.preset = Some("stepfun".into());
+    });
+    p.send(chat("step-3.5-flash", true)).await.expect("ok");
+    let sent: serde_json::Value = serde_json::from_slice(&up.last().body).expect("json");
+    assert_eq!(sent["reasoning_format"], "deepseek-style");
+    assert_eq!(sent["messages"][0]["content"], "hi");
+
+    let mut own = chat("step-3.5-flash", false);
+    own.body = Bytes::from_static(br#"{"model":"m","reasoning_format":"general","messages":[]}"#);
+    p.send(own).await.expect("ok");
+    assert_eq!(
+        up.last().body,
+        br#"{"model":"m","reasoning_format":"general","messages":[]}"#.as_slice()
+    );
+
+    // Other operations and other presets are sent as they came.
+    let mut embed = chat("step-embed", false);
+    embed.operation = Operation::Embeddings;
+    embed.body = Bytes::from_static(br#"{"model":"e","input":"x"}"#);
+    p.send(embed).await.expect("ok");
+    assert_eq!(up.last().body, br#"{"model":"e","input":"x"}"#.as_slice());
+    let deepseek = provider(ProviderKind::OpenAiCompatible, &base, |c| {
+        c.preset = Some("deepseek".into());
+    });
+    deepseek
+        .send(chat("deepseek-chat", false))
+        .await
+        .expect("ok");
+    assert_eq!(
+        up.last().body,
+        br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#.as_slice()
+    );
+}
+
+#[tokio::test]
 async fn azure_uses_deployment_api_version_and_api_key() {
     let up = serve(|_| Plan::ok(OPENAI_OK)).await;
     let p = provider(ProviderKind::AzureOpenAi, &up.base(), |c| {

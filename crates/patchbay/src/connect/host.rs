@@ -10,7 +10,8 @@ use gateway_server::admin::{Account, ToolError, ToolHost, ToolStatus};
 use serde_json::Value;
 
 use super::edit::{self, Format};
-use super::tools::{Ctx, KeyKind, Place, TOOLS, Tool};
+use super::place::{Place, Platform};
+use super::tools::{Ctx, KeyKind, TOOLS, Tool};
 use super::{ConnectArgs, DisconnectArgs, EnvArgs};
 
 /// The tools of the user the gateway runs as, pointed at `url`.
@@ -20,6 +21,8 @@ pub struct LocalTools {
     /// The home directory (`None`: `$HOME`, and the tools' own variables apply, as
     /// for `patchbay connect` without `--home`).
     home: Option<PathBuf>,
+    /// Whose config locations (the machine's own, but for tests).
+    platform: Platform,
 }
 
 impl LocalTools {
@@ -28,11 +31,17 @@ impl LocalTools {
         LocalTools {
             url: url.into().trim_end_matches('/').to_owned(),
             home,
+            platform: Platform::current(),
         }
     }
 
+    /// The same tools, with the config locations of `platform`.
+    pub fn on(self, platform: Platform) -> LocalTools {
+        LocalTools { platform, ..self }
+    }
+
     fn place(&self) -> Result<Place, ToolError> {
-        super::place(self.home.as_ref()).map_err(ToolError::Failed)
+        super::place(self.home.as_ref(), Some(self.platform)).map_err(ToolError::Failed)
     }
 }
 
@@ -72,6 +81,7 @@ impl ToolHost for LocalTools {
             url: self.url.clone(),
             model: None,
             home: self.home.clone(),
+            platform: Some(self.platform),
             config: None,
             db: None,
         };
@@ -121,7 +131,7 @@ impl LocalTools {
         Ok(ToolStatus {
             name: tool.name.to_owned(),
             title: tool.title.to_owned(),
-            installed: super::on_path(tool.binary) || place.home.join(tool.dir).is_dir(),
+            installed: super::on_path(tool.binary) || place.dir(tool.dir).is_dir(),
             config_found: files.iter().any(|f| f.exists()),
             files,
             connected: super::is_connected(place, tool, &self.url),
@@ -242,41 +252,59 @@ mod tests {
 
     #[test]
     fn every_tool_connected_reads_as_connected_with_its_key_and_back() {
-        let home = temp_home("all");
-        let host = LocalTools::new("http://127.0.0.1:4999/", Some(home.clone()));
-        for tool in TOOLS {
-            let key = format!("sk-test-{}", tool.name);
-            let before = host.status(&host.place().unwrap(), tool).unwrap();
-            assert!(
-                !before.connected && before.key_in_config.is_none(),
-                "{before:?}"
-            );
-            host.connect(tool.name, &key).unwrap();
-            let after = host.status(&host.place().unwrap(), tool).unwrap();
-            assert!(after.connected, "{} connected", tool.name);
-            assert!(after.connected_by_patchbay);
-            assert_eq!(
-                after.key_in_config.as_deref(),
-                Some(key.as_str()),
-                "{}",
-                tool.name
-            );
-            assert!(after.env.contains("http://127.0.0.1:4999"), "{}", after.env);
-            host.disconnect(tool.name).unwrap();
-            let undone = host.status(&host.place().unwrap(), tool).unwrap();
-            assert!(
-                !undone.connected && !undone.connected_by_patchbay,
-                "{undone:?}"
-            );
+        for platform in [Platform::Linux, Platform::Macos, Platform::Windows] {
+            let home = temp_home(&format!("{platform:?}"));
+            let host = LocalTools::new("http://127.0.0.1:4999/", Some(home.clone())).on(platform);
+            for tool in TOOLS {
+                let key = format!("sk-test-{}", tool.name);
+                let before = host.status(&host.place().unwrap(), tool).unwrap();
+                assert!(
+                    !before.connected && before.key_in_config.is_none(),
+                    "{before:?}"
+                );
+                host.connect(tool.name, &key).unwrap();
+                let after = host.status(&host.place().unwrap(), tool).unwrap();
+                assert!(after.connected, "{} connected on {platform:?}", tool.name);
+                assert!(after.connected_by_patchbay);
+                assert!(after.config_found && after.installed, "{after:?}");
+                assert_eq!(
+                    after.key_in_config.as_deref(),
+                    Some(key.as_str()),
+                    "{}",
+                    tool.name
+                );
+                assert!(after.env.contains("http://127.0.0.1:4999"), "{}", after.env);
+                host.disconnect(tool.name).unwrap();
+                let undone = host.status(&host.place().unwrap(), tool).unwrap();
+                assert!(
+                    !undone.connected && !undone.connected_by_patchbay,
+                    "{undone:?}"
+                );
+            }
+            assert!(matches!(
+                host.disconnect("codex"),
+                Err(ToolError::NotConnected(_))
+            ));
+            assert!(matches!(
+                host.connect("vim", "k"),
+                Err(ToolError::Unknown(_))
+            ));
+            let _ = std::fs::remove_dir_all(&home);
         }
-        assert!(matches!(
-            host.disconnect("codex"),
-            Err(ToolError::NotConnected(_))
-        ));
-        assert!(matches!(
-            host.connect("vim", "k"),
-            Err(ToolError::Unknown(_))
-        ));
-        let _ = std::fs::remove_dir_all(&home);
+    }
+
+    #[test]
+    fn the_files_shown_are_those_of_the_chosen_platform() {
+        let home = PathBuf::from("/nonexistent-home");
+        let roo = super::super::tools::find("roo").unwrap();
+        let host = LocalTools::new("http://h:1", Some(home.clone())).on(Platform::Windows);
+        let status = host.status(&host.place().unwrap(), roo).unwrap();
+        assert!(
+            status
+                .files
+                .contains(&home.join("AppData/Roaming/Code/User/settings.json")),
+            "{:?}",
+            status.files
+        );
     }
 }

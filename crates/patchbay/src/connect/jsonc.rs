@@ -1,6 +1,10 @@
 //! JSON and JSON-with-comments config files, edited in place on jsonc-parser's
 //! concrete syntax tree: the user's key order, indentation, comments and trailing
 //! commas survive; only the keys we set change.
+//!
+//! A path's last part may be `[field=value]`: the element of the array named by the
+//! part before it whose `field` is `value` (an entry in a list of models). Setting it
+//! replaces that element in place, or puts a new one first.
 
 use jsonc_parser::ParseOptions;
 use jsonc_parser::cst::{CstInputValue, CstObject, CstRootNode};
@@ -84,14 +88,49 @@ fn value_of(root: &CstRootNode) -> Value {
     root.to_serde_value().unwrap_or(Value::Null)
 }
 
+/// The `(field, value)` of a path part `[field=value]`.
+fn selector(part: &str) -> Option<(&str, &str)> {
+    part.strip_prefix('[')?.strip_suffix(']')?.split_once('=')
+}
+
+fn selects(element: &Value, (field, want): (&str, &str)) -> bool {
+    element.get(field).and_then(Value::as_str) == Some(want)
+}
+
 fn lookup<'a>(root: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter().try_fold(root, |v, k| v.get(k))
+    path.iter().try_fold(root, |v, k| match selector(k) {
+        Some(sel) => v.as_array()?.iter().find(|e| selects(e, sel)),
+        None => v.get(k),
+    })
 }
 
 fn set(root: &CstRootNode, path: &[String], value: &Value) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
+    if let Some(sel) = selector(last) {
+        let Some((name, parents)) = parents.split_last() else {
+            return;
+        };
+        let array = parents
+            .iter()
+            .fold(root.object_value_or_set(), |o, k| o.object_value_or_set(k))
+            .array_value_or_set(name);
+        let found = array.elements().into_iter().enumerate().find(|(_, e)| {
+            e.to_serde_value()
+                .is_some_and(|element| selects(&element, sel))
+        });
+        let at = match found {
+            Some((i, element)) => {
+                element.remove();
+                i
+            }
+            None => 0,
+        };
+        array.insert(at, input(value));
+        array.ensure_multiline();
+        return;
+    }
     let object = parents
         .iter()
         .fold(root.object_value_or_set(), |o, k| o.object_value_or_set(k));
@@ -108,6 +147,31 @@ fn unset(root: &CstRootNode, orig: &Value, path: &[String]) {
     let Some(top) = root.object_value() else {
         return;
     };
+    if let Some((sel, parents)) = path
+        .split_last()
+        .and_then(|(last, parents)| Some((selector(last)?, parents)))
+    {
+        let Some((name, objects)) = parents.split_last() else {
+            return;
+        };
+        let array = objects
+            .iter()
+            .try_fold(top, |o, k| o.object_value(k))
+            .and_then(|o| o.array_value(name));
+        let Some(array) = array else {
+            return;
+        };
+        if let Some(element) = array.elements().into_iter().find(|e| {
+            e.to_serde_value()
+                .is_some_and(|element| selects(&element, sel))
+        }) {
+            element.remove();
+        }
+        if array.elements().is_empty() && lookup(orig, parents).is_none() {
+            unset(root, orig, parents);
+        }
+        return;
+    }
     // The objects along the path, root first, as far as they exist.
     let mut chain: Vec<CstObject> = vec![top];
     for k in &path[..path.len().saturating_sub(1)] {
@@ -202,6 +266,51 @@ mod tests {
         assert_eq!(models[1]["title"], "Mine");
         let rotated = json!({"title": "Patchbay", "apiKey": "k2"});
         assert_eq!(models_remove(&text, &rotated).expect("removes"), original);
+    }
+
+    #[test]
+    fn a_selected_entry_is_replaced_in_place_or_put_first_and_taken_out_again() {
+        let original = "{\n  \"models\": [\n    {\"id\": \"mine\", \"name\": \"Mine\"}\n  ]\n}\n";
+        let path = vec!["models".to_owned(), "[name=Patchbay]".to_owned()];
+        let ours = |key: &str| {
+            vec![(
+                path.clone(),
+                json!({"id": "m", "name": "Patchbay", "apiKey": key}),
+            )]
+        };
+        let text = apply(original, &ours("k1")).expect("applies");
+        let models = get(&text, &p("models")).expect("models");
+        assert_eq!(models[0]["apiKey"], "k1");
+        assert_eq!(models[1]["id"], "mine");
+        assert_eq!(get(&text, &path).expect("found")["apiKey"], "k1");
+        // Again, with another key: the entry is replaced, not added.
+        let again = apply(&text, &ours("k2")).expect("applies");
+        let models = get(&again, &p("models")).expect("models");
+        assert_eq!(models.as_array().map(Vec::len), Some(2), "{again}");
+        assert_eq!(models[0]["apiKey"], "k2");
+        assert_eq!(
+            remove(&again, original, &ours("")).expect("removes"),
+            original
+        );
+    }
+
+    #[test]
+    fn a_selected_entry_in_a_new_file_goes_with_its_array() {
+        let sets = vec![(
+            vec!["models".to_owned(), "[name=Patchbay]".to_owned()],
+            json!({"name": "Patchbay"}),
+        )];
+        let text = apply("", &sets).expect("applies");
+        assert_eq!(
+            get(&text, &p("models")),
+            Some(json!([{"name": "Patchbay"}]))
+        );
+        assert_eq!(remove(&text, "", &sets).expect("removes").trim(), "{}");
+        // The user's own empty list stays.
+        let original = "{\"models\": []}";
+        let text = apply(original, &sets).expect("applies");
+        let back = remove(&text, original, &sets).expect("removes");
+        assert_eq!(get(&back, &p("models")), Some(json!([])));
     }
 
     #[test]

@@ -2,8 +2,6 @@
 //! their format and the keys to set (from `/work/shared/CLIENTS.md`, "Pointing each tool
 //! at the gateway").
 
-use std::path::PathBuf;
-
 use serde_json::{Value, json};
 
 use super::edit::{Format, Set};
@@ -24,7 +22,8 @@ pub struct Ctx {
 /// The keys set in one file.
 #[derive(Debug, Clone)]
 pub struct FileEdit {
-    /// Path relative to HOME.
+    /// Path relative to HOME, as on Linux ([`Place`](super::place::Place) finds it on
+    /// other systems).
     pub rel: &'static str,
     /// How the file is written.
     pub format: Format,
@@ -50,7 +49,7 @@ pub struct Tool {
     pub title: &'static str,
     /// Its executable, for `--list`.
     pub binary: &'static str,
-    /// Its configuration directory relative to HOME, for `--list`.
+    /// Its configuration directory relative to HOME (as on Linux), for `--list`.
     pub dir: &'static str,
     /// The key style `--create-key` makes.
     pub key: KeyKind,
@@ -60,59 +59,6 @@ pub struct Tool {
     pub plan: fn(&Ctx) -> Vec<FileEdit>,
     /// The environment variables for `patchbay env`: (name, value) given the context.
     pub env: fn(&Ctx) -> Vec<(&'static str, String)>,
-}
-
-/// Where the tools' files are: under HOME, or where the tools' own variables move
-/// them (`CODEX_HOME`, `CLAUDE_CONFIG_DIR`, `CRUSH_GLOBAL_CONFIG`, `XDG_CONFIG_HOME`),
-/// which are read only when HOME is the real one (no `--home`).
-#[derive(Debug, Clone)]
-pub struct Place {
-    /// The home directory.
-    pub home: PathBuf,
-    /// Whether the tools' variables apply.
-    pub env: bool,
-}
-
-impl Place {
-    /// The file a tool reads for the HOME-relative path `rel`.
-    pub fn file(&self, rel: &str) -> PathBuf {
-        let var = |name: &str| {
-            self.env
-                .then(|| std::env::var_os(name))
-                .flatten()
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        let moved = match rel {
-            ".codex/config.toml" => var("CODEX_HOME").map(|d| d.join("config.toml")),
-            ".claude/settings.json" => var("CLAUDE_CONFIG_DIR").map(|d| d.join("settings.json")),
-            ".config/crush/crush.json" => var("CRUSH_GLOBAL_CONFIG").map(|d| d.join("crush.json")),
-            _ => None,
-        };
-        // Patchbay's own files (the Roo import file) stay where the settings name them.
-        let xdg = || {
-            let rest = rel.strip_prefix(".config/")?;
-            (!rest.starts_with("patchbay/")).then_some(())?;
-            var("XDG_CONFIG_HOME").map(|d| d.join(rest))
-        };
-        let path = moved.or_else(xdg).unwrap_or_else(|| self.home.join(rel));
-        // Continue installs from before config.yaml have config.json.
-        if rel == ".continue/config.yaml" && !path.exists() {
-            let legacy = path.with_extension("json");
-            if legacy.exists() {
-                return legacy;
-            }
-        }
-        // opencode reads `opencode.jsonc` too: edit that one when it is the file the
-        // user has.
-        if rel.starts_with(".config/opencode/") && !path.exists() {
-            let jsonc = path.with_extension("jsonc");
-            if jsonc.exists() {
-                return jsonc;
-            }
-        }
-        path
-    }
 }
 
 /// The gateway's id in tools' provider tables.
@@ -236,6 +182,16 @@ pub const TOOLS: &[Tool] = &[
         plan: roo,
         env: openai_env,
     },
+    Tool {
+        name: "codebuddy",
+        title: "CodeBuddy",
+        binary: "codebuddy",
+        dir: ".codebuddy",
+        key: KeyKind::OpenAi,
+        model: Some("gpt-5-mock"),
+        plan: codebuddy,
+        env: openai_env,
+    },
 ];
 
 /// The tool called `name` (a few other spellings accepted).
@@ -248,6 +204,7 @@ pub fn find(name: &str) -> Option<&'static Tool> {
         "kimi-code" => "kimi",
         "roo-code" | "roo-cline" => "roo",
         "cn" => "continue",
+        "codebuddy-code" | "cbc" => "codebuddy",
         other => other,
     };
     TOOLS.iter().find(|t| t.name == name)
@@ -497,6 +454,39 @@ fn roo(c: &Ctx) -> Vec<FileEdit> {
                 vec!["roo-cline.autoImportSettingsPath".to_owned()],
                 json!("~/.config/patchbay/roo-settings.json"),
             )],
+        },
+    ]
+}
+
+/// CodeBuddy Code (the CLI) and the CodeBuddy IDE read custom models from
+/// `~/.codebuddy/models.json` (the same path on every OS): an OpenAI-compatible entry
+/// whose `url` is the whole Chat Completions endpoint. Ours is the entry named
+/// `Patchbay`, whatever its model; `settings.json`'s `model` makes it the default.
+fn codebuddy(c: &Ctx) -> Vec<FileEdit> {
+    let m = model(c);
+    vec![
+        FileEdit {
+            rel: ".codebuddy/models.json",
+            format: Format::Json,
+            sets: vec![(
+                vec!["models".to_owned(), "[name=Patchbay]".to_owned()],
+                json!({
+                    "id": m,
+                    "name": "Patchbay",
+                    "vendor": "Patchbay",
+                    "url": format!("{}/chat/completions", v1(c)),
+                    "apiKey": c.key,
+                    "maxInputTokens": 200_000,
+                    "maxOutputTokens": 8192,
+                    "supportsToolCall": true,
+                    "supportsImages": true,
+                }),
+            )],
+        },
+        FileEdit {
+            rel: ".codebuddy/settings.json",
+            format: Format::Json,
+            sets: vec![(vec!["model".to_owned()], json!(m))],
         },
     ]
 }

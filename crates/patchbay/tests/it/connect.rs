@@ -2,6 +2,7 @@
 //! checking the written files byte for byte against `tests/fixtures/connect/<tool>/`:
 //! `empty/` (connect on an empty HOME), `before/` (a config with other settings) and
 //! `after/` (connect over `before/`). `UPDATE_EXPECT=1` rewrites `empty/` and `after/`.
+//! `tests/fixtures/connect/{macos,windows}/<tool>/` hold the same for `--platform`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ const TOOLS: &[&str] = &[
     "continue",
     "cline",
     "roo",
+    "codebuddy",
 ];
 const KEY: &str = "sk-test-0123456789";
 
@@ -88,6 +90,8 @@ const MOVING_VARS: &[&str] = &[
     "CLAUDE_CONFIG_DIR",
     "CRUSH_GLOBAL_CONFIG",
     "XDG_CONFIG_HOME",
+    "APPDATA",
+    "LOCALAPPDATA",
 ];
 
 fn run(home: &Path, args: &[&str]) -> String {
@@ -272,6 +276,7 @@ crush        no         no
 continue     no         no
 cline        no         no
 roo          no         no
+codebuddy    no         no
 ";
     assert_eq!(out, expected);
 }
@@ -461,5 +466,124 @@ fn continue_legacy_config_json_gets_a_first_model_entry_and_loses_it_again() {
     assert_eq!(
         std::fs::read_to_string(dir.join("config.json")).unwrap(),
         original.replace("false", "true")
+    );
+}
+
+/// Connect, with `--platform os`, over `<os>/<tool>/before/`; the files must match
+/// `after/` (nothing written anywhere else) and come back byte for byte on disconnect.
+fn connect_on(os: &str, tool: &str) {
+    let home = Home::new();
+    let dir = fixtures(os).join(tool);
+    let before = dir.join("before");
+    copy_tree(&before, &home.0);
+    run(&home.0, &["connect", tool, "--key", KEY, "--platform", os]);
+    check_tree(&home.0, &dir.join("after"));
+    let listed = run(&home.0, &["connect", "--list", "--platform", os]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(&format!("{tool} ")) && l.ends_with("yes        yes")),
+        "{os} {tool}: {listed}"
+    );
+    // Disconnect needs no `--platform`: it finds the files where connect wrote them.
+    run(&home.0, &["disconnect", tool]);
+    assert_eq!(tool_files(&home.0), files(&before), "{os} {tool}");
+    for rel in files(&before) {
+        assert_eq!(
+            std::fs::read(home.0.join(&rel)).unwrap(),
+            std::fs::read(before.join(&rel)).unwrap(),
+            "{os} {tool}: {}",
+            rel.display()
+        );
+    }
+}
+
+#[test]
+fn on_macos_vs_code_settings_are_under_library_application_support() {
+    connect_on("macos", "roo");
+    // Crush keeps `~/.config/crush` there.
+    connect_on("macos", "crush");
+}
+
+#[test]
+fn on_windows_vs_code_is_under_app_data_and_crush_under_local_app_data() {
+    connect_on("windows", "roo");
+    connect_on("windows", "crush");
+    // `%USERPROFILE%\.codex`, as on Linux.
+    connect_on("windows", "codex");
+}
+
+#[test]
+fn on_windows_the_app_data_variables_move_the_files() {
+    for (tool, var, file) in [
+        ("roo", "APPDATA", "Code/User/settings.json"),
+        ("crush", "LOCALAPPDATA", "crush/crush.json"),
+    ] {
+        let home = Home::new();
+        let elsewhere = home.0.join("elsewhere");
+        let vars = [(var, elsewhere.as_path())];
+        let args = ["connect", tool, "--key", KEY, "--platform", "windows"];
+        run_with(&home.0, &vars, &args);
+        let written = std::fs::read_to_string(elsewhere.join(file)).unwrap();
+        assert!(
+            written.contains(KEY) || written.contains("roo-settings.json"),
+            "{tool}: {written}"
+        );
+        assert!(
+            !home.0.join("AppData").exists(),
+            "{tool}: not the default place"
+        );
+        run(&home.0, &["disconnect", tool]);
+        assert!(
+            !elsewhere.join(file).exists(),
+            "{tool}: the file connect made is gone"
+        );
+    }
+}
+
+#[test]
+fn codebuddy_connected_twice_keeps_one_patchbay_model_entry() {
+    let home = Home::new();
+    copy_tree(&fixtures("codebuddy").join("before"), &home.0);
+    run(&home.0, &["connect", "codebuddy", "--key", KEY]);
+    run(
+        &home.0,
+        &[
+            "connect",
+            "codebuddy",
+            "--key",
+            "sk-other",
+            "--model",
+            "glm-5",
+        ],
+    );
+    let models: Value =
+        serde_json::from_slice(&std::fs::read(home.0.join(".codebuddy/models.json")).unwrap())
+            .unwrap();
+    let models = models["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2, "{models:?}");
+    assert_eq!(models[0]["name"], "Patchbay");
+    assert_eq!(models[0]["id"], "glm-5");
+    assert_eq!(models[0]["apiKey"], "sk-other");
+    assert_eq!(
+        models[0]["url"],
+        "http://127.0.0.1:4000/v1/chat/completions"
+    );
+    assert_eq!(models[1]["id"], "qwen3-coder");
+    let settings: Value =
+        serde_json::from_slice(&std::fs::read(home.0.join(".codebuddy/settings.json")).unwrap())
+            .unwrap();
+    assert_eq!(settings["model"], "glm-5");
+    // A user edit in between: disconnect takes out only our entry and our model.
+    let path = home.0.join(".codebuddy/models.json");
+    let edited = user_edit(&path, &std::fs::read_to_string(&path).unwrap());
+    std::fs::write(&path, edited).unwrap();
+    run(&home.0, &["disconnect", "codebuddy"]);
+    let original =
+        std::fs::read_to_string(fixtures("codebuddy").join("before/.codebuddy/models.json"))
+            .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        user_edit(&path, &original)
     );
 }
