@@ -42,6 +42,7 @@ mod inbox;
 pub mod latency;
 mod names;
 pub mod query;
+pub mod sink;
 mod writer;
 
 use gateway_protocol::Usage;
@@ -50,6 +51,7 @@ pub use query::{
     Bucket, GroupBy, LogPage, LogQuery, LoggedRequest, UsageFilter, UsageGroup, UsagePoint,
     UsageTotals, prune,
 };
+pub use sink::{SinkError, SqliteSink, UsageSink};
 pub use writer::{UsageWriter, WriterConfig, WriterStats, WriterThread};
 
 /// One request as the request log stores it (the columns of `requests`).

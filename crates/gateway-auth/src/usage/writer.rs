@@ -13,10 +13,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use super::batch::{transient, write_batch};
+use super::UsageRecord;
 use super::inbox::{Msg, Phase, Queue};
-use super::names::Names;
-use super::{UsageRecord, query};
+use super::sink::{SqliteSink, UsageSink};
 use crate::error::AuthError;
 use crate::migrate;
 
@@ -215,9 +214,17 @@ impl UsageWriter {
         UsageWriter::start_with(conn, config)
     }
 
-    /// Starts the writer on a connection it will own (already migrated).
+    /// Starts the writer on a SQLite connection it will own (already migrated).
     pub fn start_with(
         conn: Connection,
+        config: WriterConfig,
+    ) -> Result<(UsageWriter, WriterThread), AuthError> {
+        UsageWriter::start_on(Box::new(SqliteSink::new(conn)), config)
+    }
+
+    /// Starts the writer on `sink` (SQLite, PostgreSQL), which its thread will own.
+    pub fn start_on(
+        sink: Box<dyn UsageSink>,
         config: WriterConfig,
     ) -> Result<(UsageWriter, WriterThread), AuthError> {
         // Unbounded as a vector: bounded by what `record` lets in.
@@ -233,8 +240,7 @@ impl UsageWriter {
             }),
         };
         let worker = Worker {
-            conn,
-            names: Names::default(),
+            sink,
             config,
             counters: counters.clone(),
             queue: queue.clone(),
@@ -330,9 +336,7 @@ enum Taken {
 }
 
 struct Worker {
-    conn: Connection,
-    /// The ids of the names `conn` has in `usage_names`.
-    names: Names,
+    sink: Box<dyn UsageSink>,
     config: WriterConfig,
     counters: Arc<Counters>,
     queue: Arc<Queue>,
@@ -494,14 +498,14 @@ impl Worker {
         let mut delay = self.config.retry_min;
         while !batch.is_empty() {
             let n = batch.len();
-            let Err(err) = write_batch(&mut self.conn, &mut self.names, batch) else {
+            let Err(err) = self.sink.write(batch) else {
                 self.counters.written.fetch_add(n as u64, Ordering::Relaxed);
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);
                 self.counters.release(batch);
                 batch.clear();
                 return;
             };
-            let lasting = !transient(&err);
+            let lasting = err.lasting;
             // A record the database refuses for good must not hold the rest back:
             // each is tried alone, and only those refused again are given up.
             if lasting && n > 1 {
@@ -540,12 +544,12 @@ impl Worker {
     fn one_by_one(&mut self, batch: &mut Vec<UsageRecord>) {
         let mut done = 0;
         for r in batch.iter() {
-            match write_batch(&mut self.conn, &mut self.names, std::slice::from_ref(r)) {
+            match self.sink.write(std::slice::from_ref(r)) {
                 Ok(()) => {
                     self.counters.written.fetch_add(1, Ordering::Relaxed);
                     self.counters.batches.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(e) if transient(&e) => break,
+                Err(e) if !e.lasting => break,
                 Err(e) => {
                     tracing::error!(request_id = %r.request_id, error = %e, "usage record lost: refused by the database");
                     self.counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -594,7 +598,7 @@ impl Worker {
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let cutoff =
             now_ms.saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
-        match query::prune(&self.conn, cutoff) {
+        match self.sink.prune(cutoff) {
             Ok(n) => {
                 self.counters.pruned.fetch_add(n, Ordering::Relaxed);
             }
