@@ -18,7 +18,7 @@
 
 mod calendar;
 
-pub use calendar::iso_utc;
+pub use calendar::{iso_utc, window_starts};
 mod gcra;
 mod memory;
 mod report;

@@ -42,6 +42,7 @@ mod inbox;
 pub mod latency;
 mod names;
 pub mod query;
+pub mod reader;
 pub mod sink;
 mod writer;
 
@@ -51,6 +52,7 @@ pub use query::{
     Bucket, GroupBy, LogPage, LogQuery, LoggedRequest, UsageFilter, UsageGroup, UsagePoint,
     UsageTotals, prune,
 };
+pub use reader::{Spent, SqliteReader, UsageReader, WindowSums};
 pub use sink::{SinkError, SqliteSink, UsageSink};
 pub use writer::{UsageWriter, WriterConfig, WriterStats, WriterThread};
 

@@ -23,6 +23,8 @@ pub struct App {
     pub(crate) reload: crate::reload::ReloadState,
     /// Providers added at runtime (in the database), when there is a database.
     pub(crate) upstreams: Option<gateway_auth::UpstreamStore>,
+    /// Where usage is read back (admin API, console), when there is a database.
+    pub(crate) usage_reader: Option<Arc<dyn gateway_auth::usage::UsageReader>>,
     /// The providers' own model lists (`GET /v1/models`).
     pub(crate) discovery: crate::discovery::Discovery,
     /// Every key the gateway accepts: the config file's and the database's.
@@ -118,6 +120,7 @@ impl App {
         app.upstreams = Some(open_upstreams(config, &path, scratch.is_some()).map_err(db_error)?);
         app.limiter = limiter;
         app.shared_limiter = shared_limiter;
+        app.usage_reader = Some(Arc::new(gateway_auth::usage::SqliteReader::new(&path)));
         app.usage = Some(writer);
         app.usage_thread = std::sync::Mutex::new(Some(thread));
         app._scratch = scratch;
@@ -194,6 +197,7 @@ impl App {
             client,
             reload: crate::reload::ReloadState::new(config.clone()),
             upstreams: None,
+            usage_reader: None,
             discovery: crate::discovery::Discovery::new(config.discovery.clone()),
             keys,
             limiter: Arc::new(gateway_auth::MemoryLimiter::new()),
@@ -251,6 +255,11 @@ impl App {
     /// connection to it).
     pub fn database_path(&self) -> Option<&std::path::Path> {
         self.db_path.as_deref()
+    }
+
+    /// Where usage is read back from, when there is a database.
+    pub fn usage_reader(&self) -> Option<&Arc<dyn gateway_auth::usage::UsageReader>> {
+        self.usage_reader.as_ref()
     }
 
     /// The database key store, when there is one.

@@ -40,6 +40,13 @@ impl Windows {
     }
 }
 
+/// The starts (Unix ms) of the UTC day and month `now_ms` falls in: the quota and
+/// budget windows, as [`crate::usage::UsageReader::spent`] takes them.
+pub fn window_starts(now_ms: i64) -> (i64, i64) {
+    let win = Windows::at(now_ms);
+    (win.day_start_ms(), win.month_start_ms())
+}
+
 fn month_start_ms(month: i64) -> i64 {
     Date::first_of_month(month).to_days() * DAY_MS
 }

@@ -15,6 +15,7 @@ use super::{
     Scope, usd_to_micros,
 };
 use crate::error::AuthError;
+use crate::usage::Spent;
 use crate::policy::{Limits, Subject};
 
 const MINUTE_US: i64 = 60_000_000;
@@ -455,45 +456,38 @@ impl MemoryLimiter {
 
     /// Loads today's, this month's and the lifetime's token and money sums of every
     /// key and project from `usage_hourly`, replacing the counters, so quotas and
-    /// budgets survive a restart. Call it at startup, before admitting requests
-    /// (reservations in flight would be overwritten). Hours align with UTC days, so
-    /// the rollups give the windows exactly.
+    /// budgets survive a restart (see [`MemoryLimiter::seed`]).
     pub fn seed_from(&self, conn: &Connection, now_ms: i64) -> Result<(), AuthError> {
         let win = Windows::at(now_ms);
-        for (column, subjects) in [("key_id", &self.keys), ("project_id", &self.projects)] {
-            let sql = format!(
-                "SELECT {column},
-                    SUM(CASE WHEN hour_ms >= ?1 THEN input_tokens ELSE 0 END),
-                    SUM(CASE WHEN hour_ms >= ?1 THEN output_tokens ELSE 0 END),
-                    SUM(CASE WHEN hour_ms >= ?1 THEN cost_micros ELSE 0 END),
-                    SUM(CASE WHEN hour_ms >= ?2 THEN input_tokens ELSE 0 END),
-                    SUM(CASE WHEN hour_ms >= ?2 THEN output_tokens ELSE 0 END),
-                    SUM(CASE WHEN hour_ms >= ?2 THEN cost_micros ELSE 0 END),
-                    SUM(cost_micros)
-                 FROM usage_hourly WHERE {column} != '' GROUP BY {column}"
-            );
-            let mut stmt = conn.prepare(&sql)?;
-            let mut rows = stmt.query([win.day_start_ms(), win.month_start_ms()])?;
-            while let Some(row) = rows.next()? {
-                let id: String = row.get(0)?;
-                let mut sums = [0u64; 7];
-                for (i, sum) in sums.iter_mut().enumerate() {
-                    let v: Option<i64> = row.get(i + 1)?;
-                    *sum = v.map_or(0, |v| u64::try_from(v).unwrap_or(0));
-                }
-                let cell = subjects.get_or_insert(&id);
-                let mut s = lock(&cell);
-                let c = |window, used| Counter { window, used };
-                s.day_in = c(win.day, sums[0]);
-                s.day_out = c(win.day, sums[1]);
-                s.day_usd = c(win.day, sums[2]);
-                s.month_in = c(win.month, sums[3]);
-                s.month_out = c(win.month, sums[4]);
-                s.month_usd = c(win.month, sums[5]);
-                s.total_usd = c(0, sums[6]);
-            }
-        }
+        let spent = crate::usage::reader::spent(conn, win.day_start_ms(), win.month_start_ms())?;
+        self.seed(&spent, now_ms);
         Ok(())
+    }
+
+    /// Sets the counters of the keys and projects in `spent` (read with the windows
+    /// of `now_ms`: [`window_starts`](crate::limits::window_starts)). Call it
+    /// at startup, before admitting requests (reservations in flight would be
+    /// overwritten). Hours align with UTC days, so the rollups give the windows
+    /// exactly.
+    pub fn seed(&self, spent: &[Spent], now_ms: i64) {
+        let win = Windows::at(now_ms);
+        for one in spent {
+            let subjects = match one.scope {
+                Scope::Key => &self.keys,
+                Scope::Project => &self.projects,
+            };
+            let cell = subjects.get_or_insert(&one.id);
+            let mut s = lock(&cell);
+            let c = |window, used| Counter { window, used };
+            let sums = &one.sums;
+            s.day_in = c(win.day, sums.day_input);
+            s.day_out = c(win.day, sums.day_output);
+            s.day_usd = c(win.day, sums.day_micros);
+            s.month_in = c(win.month, sums.month_input);
+            s.month_out = c(win.month, sums.month_output);
+            s.month_usd = c(win.month, sums.month_micros);
+            s.total_usd = c(0, sums.total_micros);
+        }
     }
 }
 

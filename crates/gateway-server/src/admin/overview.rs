@@ -5,13 +5,13 @@
 //! `usage::latency`: nearest rank over successful requests; time to first token from
 //! streamed ones).
 
-use gateway_auth::usage::latency::{self, Percentiles};
-use gateway_auth::usage::query::{self, Bucket, GroupBy, UsageGroup};
+use gateway_auth::usage::latency::Percentiles;
+use gateway_auth::usage::query::{Bucket, GroupBy, UsageGroup};
 use serde_json::{Value, json};
 
 use super::params::Params;
 use super::reply::{ApiError, blocking, ok};
-use super::usage::{add, database, filter, point_json, totals_json};
+use super::usage::{add, filter, point_json, reader, totals_json};
 use crate::app::App;
 use crate::respond::Answer;
 
@@ -49,16 +49,15 @@ pub(crate) async fn overview(app: &App, q: Option<&str>) -> Result<Answer, ApiEr
         Some(_) => Bucket::Day,
     };
     let top = usize::try_from(p.number("top", 1, MAX_TOP)?.unwrap_or(TOP)).unwrap_or(5);
-    let path = database(app)?;
+    let usage = reader(app)?;
     let store = app.key_store().cloned();
     let f = range.clone();
     let (groups, points, names, latency) = blocking(move || {
-        let conn = gateway_auth::migrate::open(&path)?;
         let groups = [GroupBy::Key, GroupBy::Model, GroupBy::Provider]
-            .map(|g| query::totals(&conn, &f, Some(g)));
+            .map(|g| usage.totals(&f, Some(g)));
         let [keys, models, providers] = groups;
-        let points = query::series(&conn, &f, bucket, None)?;
-        let latency = latency::latency(&conn, f.from_ms, f.to_ms)?;
+        let points = usage.series(&f, bucket, None)?;
+        let latency = usage.latency(f.from_ms, f.to_ms)?;
         let names: Vec<(String, String)> = match store {
             Some(store) => store.list()?.into_iter().map(|k| (k.id, k.name)).collect(),
             None => Vec::new(),

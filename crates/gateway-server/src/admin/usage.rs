@@ -1,9 +1,9 @@
 //! Usage totals and time series (from the hourly rollups), pages of the request log,
 //! and the provider list. Queries open their own read connection to the database.
 
-use std::path::PathBuf;
+use std::sync::Arc;
 
-use gateway_auth::usage::LoggedRequest;
+use gateway_auth::usage::{LoggedRequest, UsageReader};
 use gateway_auth::usage::query::{self, Bucket, GroupBy, LogQuery, UsageFilter, UsageTotals};
 use gateway_translate::time::format_rfc3339;
 use http::StatusCode;
@@ -32,8 +32,8 @@ const GROUPS: [GroupBy; 5] = [
 /// Largest page of the request log.
 const MAX_PAGE: i64 = 1000;
 
-pub(super) fn database(app: &App) -> Result<PathBuf, ApiError> {
-    app.database_path().map(PathBuf::from).ok_or_else(|| {
+pub(super) fn reader(app: &App) -> Result<Arc<dyn UsageReader>, ApiError> {
+    app.usage_reader().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable_error",
@@ -139,12 +139,11 @@ impl Table {
 pub(super) async fn table(app: &App, p: &Params) -> Result<Table, ApiError> {
     let (filter, group) = filter(p)?;
     let by = group.map(|g| GROUPS[g]);
-    let path = database(app)?;
+    let usage = reader(app)?;
     let store = app.key_store().cloned();
     let f = filter.clone();
     let (groups, names) = blocking(move || {
-        let conn = gateway_auth::migrate::open(&path)?;
-        let groups = query::totals(&conn, &f, by)?;
+        let groups = usage.totals(&f, by)?;
         let names: Vec<(String, String)> = match (by, store) {
             (Some(GroupBy::Key), Some(store)) => {
                 store.list()?.into_iter().map(|k| (k.id, k.name)).collect()
@@ -226,12 +225,9 @@ pub(crate) async fn series(app: &App, q: Option<&str>) -> Result<Answer, ApiErro
         None | Some(0) => Bucket::Hour,
         Some(_) => Bucket::Day,
     };
-    let path = database(app)?;
+    let usage = reader(app)?;
     let f = filter.clone();
-    let points = blocking(move || {
-        let conn = gateway_auth::migrate::open(&path)?;
-        Ok(query::series(&conn, &f, bucket, group.map(|g| GROUPS[g]))?)
-    })
+    let points = blocking(move || Ok(usage.series(&f, bucket, group.map(|g| GROUPS[g]))?))
     .await?;
     let data: Vec<Value> = points
         .iter()
@@ -273,12 +269,8 @@ pub(crate) async fn logs(app: &App, q: Option<&str>) -> Result<Answer, ApiError>
         before_id: p.number("before", 1, i64::MAX)?,
         limit: usize::try_from(p.number("limit", 1, MAX_PAGE)?.unwrap_or(50)).unwrap_or(50),
     };
-    let path = database(app)?;
-    let page = blocking(move || {
-        let conn = gateway_auth::migrate::open(&path)?;
-        Ok(query::request_log(&conn, &lq)?)
-    })
-    .await?;
+    let usage = reader(app)?;
+    let page = blocking(move || Ok(usage.request_log(&lq)?)).await?;
     let data: Vec<Value> = page.entries.iter().map(entry_json).collect();
     Ok(ok(&json!({ "data": data, "next": page.next })))
 }
