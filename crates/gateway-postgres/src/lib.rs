@@ -1,5 +1,5 @@
-//! Patchbay's store on PostgreSQL, for several gateway instances that share keys and
-//! projects: the second implementation of `gateway-auth`'s store traits (SQLite is
+//! Patchbay's store on PostgreSQL, for several gateway instances that share keys,
+//! projects and usage: the second implementation of `gateway-auth`'s store traits (SQLite is
 //! the first, and the default).
 //!
 //! The driver is async (`tokio-postgres`, pooled by `deadpool-postgres`) and runs on
@@ -14,7 +14,9 @@ mod error;
 mod keys;
 pub mod migrate;
 mod pool;
+mod usage;
 
 pub use error::PgError;
 pub use keys::PgKeys;
 pub use pool::{Postgres, PostgresOptions, check_url};
+pub use usage::PgUsage;

@@ -7,7 +7,10 @@ use tokio_postgres::Client;
 use crate::error::PgError;
 
 /// The migrations, oldest first; a migration's version is its place here, from 1.
-const MIGRATIONS: &[(&str, &str)] = &[("001_keys", include_str!("schema/001_keys.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("001_keys", include_str!("schema/001_keys.sql")),
+    ("002_usage", include_str!("schema/002_usage.sql")),
+];
 
 /// The advisory lock taken while migrating ("pbmigrat" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7062_6d69_6772_6174;

@@ -15,8 +15,8 @@ use super::{
     Scope, usd_to_micros,
 };
 use crate::error::AuthError;
-use crate::usage::Spent;
 use crate::policy::{Limits, Subject};
+use crate::usage::Spent;
 
 const MINUTE_US: i64 = 60_000_000;
 const HOUR_US: i64 = 60 * MINUTE_US;

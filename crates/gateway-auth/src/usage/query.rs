@@ -51,7 +51,9 @@ pub enum GroupBy {
 }
 
 impl GroupBy {
-    fn column(self) -> &'static str {
+    /// The rollup column (or expression) the group is, in SQL both SQLite and
+    /// PostgreSQL read.
+    pub fn column(self) -> &'static str {
         match self {
             GroupBy::Key => "key_id",
             GroupBy::Project => "project_id",

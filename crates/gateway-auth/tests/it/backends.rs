@@ -2,14 +2,18 @@
 //! is given (`PATCHBAY_TEST_POSTGRES`, from `scripts/services start`; required when
 //! `PATCHBAY_REQUIRE_SERVICES` is set, as in CI). Each store gets a database of its
 //! own: SQLite in memory or in a temporary file, PostgreSQL in a schema of its own.
+//! Usage stores the same way ([`Backend::usage`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use gateway_auth::cache::now_ms;
+use gateway_auth::usage::{
+    SqliteReader, SqliteSink, UsageReader, UsageSink, UsageWriter, WriterConfig, WriterThread,
+};
 use gateway_auth::{AuthError, KeyPolicy, KeyStore};
-use gateway_postgres::{PgKeys, Postgres, PostgresOptions};
+use gateway_postgres::{PgKeys, PgUsage, Postgres, PostgresOptions};
 
 /// A database kind the store runs on.
 pub enum Backend {
@@ -126,4 +130,49 @@ fn unique() -> u64 {
 
 fn fresh_schema() -> String {
     format!("t{}_{}_{}", std::process::id(), now_ms(), unique())
+}
+
+/// A fresh usage store: the writer's sink, the readers' source, and what keeps a
+/// SQLite file alive until the test ends.
+pub struct UsageDb {
+    pub reader: Arc<dyn UsageReader>,
+    sink: Option<Box<dyn UsageSink>>,
+    _shared: Option<Shared>,
+}
+
+impl UsageDb {
+    /// Starts a writer on this store (once).
+    pub fn writer(&mut self, config: WriterConfig) -> (UsageWriter, WriterThread) {
+        let sink = self.sink.take().expect("one writer per store");
+        UsageWriter::start_on(sink, config).unwrap()
+    }
+}
+
+impl Backend {
+    /// A fresh, empty usage store.
+    pub fn usage(&self) -> UsageDb {
+        match self {
+            Backend::Sqlite => {
+                let shared = self.shared();
+                let Shared::Sqlite(dir) = &shared else {
+                    unreachable!("a SQLite backend shares a file")
+                };
+                let path = dir.join("patchbay.db");
+                let sink = SqliteSink::new(gateway_auth::migrate::open(&path).unwrap());
+                UsageDb {
+                    reader: Arc::new(SqliteReader::new(&path)),
+                    sink: Some(Box::new(sink)),
+                    _shared: Some(shared),
+                }
+            }
+            Backend::Postgres { url } => {
+                let usage = PgUsage::new(connect(url, &fresh_schema()).unwrap());
+                UsageDb {
+                    reader: Arc::new(usage.clone()),
+                    sink: Some(Box::new(usage)),
+                    _shared: None,
+                }
+            }
+        }
+    }
 }

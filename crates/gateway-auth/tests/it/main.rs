@@ -8,4 +8,5 @@ mod keys;
 mod layers;
 mod limits;
 mod usage;
+mod usage_backends;
 mod usage_failures;

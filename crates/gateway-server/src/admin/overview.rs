@@ -53,8 +53,8 @@ pub(crate) async fn overview(app: &App, q: Option<&str>) -> Result<Answer, ApiEr
     let store = app.key_store().cloned();
     let f = range.clone();
     let (groups, points, names, latency) = blocking(move || {
-        let groups = [GroupBy::Key, GroupBy::Model, GroupBy::Provider]
-            .map(|g| usage.totals(&f, Some(g)));
+        let groups =
+            [GroupBy::Key, GroupBy::Model, GroupBy::Provider].map(|g| usage.totals(&f, Some(g)));
         let [keys, models, providers] = groups;
         let points = usage.series(&f, bucket, None)?;
         let latency = usage.latency(f.from_ms, f.to_ms)?;

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use gateway_auth::usage::{LoggedRequest, UsageReader};
 use gateway_auth::usage::query::{self, Bucket, GroupBy, LogQuery, UsageFilter, UsageTotals};
+use gateway_auth::usage::{LoggedRequest, UsageReader};
 use gateway_translate::time::format_rfc3339;
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -227,8 +227,7 @@ pub(crate) async fn series(app: &App, q: Option<&str>) -> Result<Answer, ApiErro
     };
     let usage = reader(app)?;
     let f = filter.clone();
-    let points = blocking(move || Ok(usage.series(&f, bucket, group.map(|g| GROUPS[g]))?))
-    .await?;
+    let points = blocking(move || Ok(usage.series(&f, bucket, group.map(|g| GROUPS[g]))?)).await?;
     let data: Vec<Value> = points
         .iter()
         .map(|pt| {
