@@ -75,7 +75,7 @@ impl App {
         let db_error = |e: gateway_auth::AuthError| {
             ConfigError::invalid("storage.path", format!("{}: {e}", path.display()))
         };
-        let db = open_key_store(config, &path).map_err(|e| match config.storage.url {
+        let stores = open_stores(config, &path).map_err(|e| match config.storage.url {
             Some(_) => ConfigError::invalid("storage.url", e.to_string()),
             None => db_error(e),
         })?;
@@ -91,9 +91,10 @@ impl App {
         // Quotas and budgets continue from the usage already recorded (for Redis, in
         // the local limiter it falls back on: Redis keeps its own counters).
         let local = redis.as_ref().map_or(&memory, |r| r.local());
-        let seed = gateway_auth::migrate::open(&path)
-            .and_then(|conn| local.seed_from(&conn, gateway_auth::cache::now_ms()));
-        seed.map_err(db_error)?;
+        let now = gateway_auth::cache::now_ms();
+        let (day, month) = gateway_auth::limits::window_starts(now);
+        let spent = stores.usage_reader.spent(day, month).map_err(db_error)?;
+        local.seed(&spent, now);
         // A handle on the Redis limiter's counters, for the metrics.
         let shared_limiter = redis.clone();
         let limiter: Arc<dyn gateway_auth::Limiter> = match redis {
@@ -115,12 +116,13 @@ impl App {
             ..defaults
         };
         let (writer, thread) =
-            gateway_auth::UsageWriter::start(&path, writer_config).map_err(db_error)?;
-        let mut app = App::with_keys(config, Some(Arc::new(db)))?;
+            gateway_auth::UsageWriter::start_on(stores.usage_sink, writer_config)
+                .map_err(db_error)?;
+        let mut app = App::with_keys(config, Some(Arc::new(stores.keys)))?;
         app.upstreams = Some(open_upstreams(config, &path, scratch.is_some()).map_err(db_error)?);
         app.limiter = limiter;
         app.shared_limiter = shared_limiter;
-        app.usage_reader = Some(Arc::new(gateway_auth::usage::SqliteReader::new(&path)));
+        app.usage_reader = Some(stores.usage_reader);
         app.usage = Some(writer);
         app.usage_thread = std::sync::Mutex::new(Some(thread));
         app._scratch = scratch;
@@ -341,6 +343,41 @@ fn open_upstreams(
 /// The database file of `[storage] path`; `":memory:"` becomes a fresh file in the
 /// temporary directory (the key store and the usage writer each need a connection to
 /// the same database), deleted when the app is.
+/// What `[storage]` names: keys and projects, and usage (written and read back), on
+/// PostgreSQL at `url` (shared by every instance naming it), else SQLite at `path`.
+struct Stores {
+    keys: gateway_auth::KeyStore,
+    usage_sink: Box<dyn gateway_auth::usage::UsageSink>,
+    usage_reader: Arc<dyn gateway_auth::usage::UsageReader>,
+}
+
+/// Opens the stores `[storage]` names. Blocking (it connects and migrates): not from
+/// an async worker.
+fn open_stores(config: &Config, path: &std::path::Path) -> Result<Stores, gateway_auth::AuthError> {
+    let defaults = config.key_defaults.clone();
+    match &config.storage.url {
+        Some(url) => {
+            let pg = gateway_postgres::Postgres::connect(url, &Default::default())?;
+            let usage = gateway_postgres::PgUsage::new(pg.clone());
+            Ok(Stores {
+                keys: gateway_auth::KeyStore::over(
+                    Arc::new(gateway_postgres::PgKeys::new(pg)),
+                    defaults,
+                )?,
+                usage_sink: Box::new(usage.clone()),
+                usage_reader: Arc::new(usage),
+            })
+        }
+        None => Ok(Stores {
+            keys: gateway_auth::KeyStore::open(path, defaults)?,
+            usage_sink: Box::new(gateway_auth::usage::SqliteSink::new(
+                gateway_auth::migrate::open(path)?,
+            )),
+            usage_reader: Arc::new(gateway_auth::usage::SqliteReader::new(path)),
+        }),
+    }
+}
+
 /// The key store `[storage]` names: PostgreSQL at `url`, else SQLite at `path`.
 /// Blocking (it connects and migrates): not from an async worker.
 pub fn open_key_store(

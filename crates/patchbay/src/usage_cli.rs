@@ -4,22 +4,37 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use gateway_auth::usage::query::{self, GroupBy, UsageFilter, UsageGroup};
+use gateway_auth::usage::query::{GroupBy, UsageFilter, UsageGroup};
+use gateway_auth::usage::{SqliteReader, UsageReader};
 
 use crate::cli::UsageArgs;
 use gateway_server::config::{Config, DEFAULT_DATABASE};
 
 /// Runs `patchbay usage`; the text to print, or the error message.
 pub fn run(args: &UsageArgs) -> Result<String, String> {
-    let path = match (&args.db, &args.config) {
-        (Some(db), _) => db.clone(),
-        (None, Some(cfg)) => Config::load(cfg).map_err(|e| e.to_string())?.storage.path,
-        (None, None) => PathBuf::from(DEFAULT_DATABASE),
+    let config = match &args.config {
+        Some(cfg) => Some(Config::load(cfg).map_err(|e| e.to_string())?),
+        None => None,
     };
-    if !path.exists() {
-        return Err(format!("{}: no database here yet", path.display()));
-    }
-    let conn = gateway_auth::migrate::open(&path).map_err(|e| e.to_string())?;
+    let url = config.as_ref().and_then(|c| c.storage.url.clone());
+    let reader: Box<dyn UsageReader> = match (&args.db, url) {
+        // The config's PostgreSQL, unless `--db` names a file.
+        (None, Some(url)) => {
+            let pg = gateway_postgres::Postgres::connect(&url, &Default::default())
+                .map_err(|e| format!("storage.url: {e}"))?;
+            Box::new(gateway_postgres::PgUsage::new(pg))
+        }
+        (db, _) => {
+            let path = db
+                .clone()
+                .or_else(|| config.map(|c| c.storage.path))
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE));
+            if !path.exists() {
+                return Err(format!("{}: no database here yet", path.display()));
+            }
+            Box::new(SqliteReader::new(&path))
+        }
+    };
     let now = gateway_auth::cache::now_ms();
     let filter = UsageFilter {
         from_ms: parse_time(&args.since, now).map_err(|e| format!("--since: {e}"))?,
@@ -32,7 +47,7 @@ pub fn run(args: &UsageArgs) -> Result<String, String> {
         ..UsageFilter::default()
     };
     let group = parse_group(&args.by)?;
-    let groups = query::totals(&conn, &filter, group).map_err(|e| e.to_string())?;
+    let groups = reader.totals(&filter, group).map_err(|e| e.to_string())?;
     Ok(if args.json {
         let rows: Vec<serde_json::Value> = groups.iter().map(json_row).collect();
         format!("{}\n", serde_json::Value::Array(rows))

@@ -1,7 +1,8 @@
 //! Several `patchbay serve` processes on one PostgreSQL database (`[storage] url`),
 //! as behind a load balancer: a key made through one instance's admin API, or by the
 //! CLI, works on the others at once, and its revocation reaches them within about a
-//! second. Needs `PATCHBAY_TEST_POSTGRES` (from `scripts/services start`).
+//! second; the usage of requests spread over all three adds up in the shared
+//! database. Needs `PATCHBAY_TEST_POSTGRES` (from `scripts/services start`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -161,9 +162,14 @@ async fn instances_on_one_postgres_share_keys_and_see_revocations_within_a_secon
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let cli_key = String::from_utf8(out.stdout).unwrap();
-    let cli_key = cli_key.lines().last().unwrap().to_owned();
+    let created = String::from_utf8(out.stdout).unwrap();
+    let cli_id = created.split_whitespace().next().unwrap().to_owned();
+    let cli_key = created.lines().last().unwrap().to_owned();
     assert_eq!(chat(&client, bases[1], &cli_key).await, 200);
+    // Spread over the three: 30 more requests, 31 in all.
+    for i in 0..30 {
+        assert_eq!(chat(&client, bases[i % 3], &cli_key).await, 200);
+    }
 
     // Revoked through the first: the others refuse it within about a second.
     let revoked_at = Instant::now();
@@ -199,9 +205,19 @@ async fn instances_on_one_postgres_share_keys_and_see_revocations_within_a_secon
     // The refresh runs once a second; the margin is for a loaded test machine.
     assert!(took < Duration::from_secs(2), "{took:?}");
 
+    // Each instance writes its usage to the shared database (all of it by the end of
+    // a graceful stop): the totals are the sum of the requests made on all three.
     for (child, _) in served {
         stop(child);
     }
+    let out = Command::new(BIN)
+        .current_dir(&instances[1].dir)
+        .args(["usage", "-c", "p.toml", "--key", &cli_id, "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["requests"], 31, "{rows}");
     for i in &instances {
         let _ = std::fs::remove_dir_all(&i.dir);
     }
