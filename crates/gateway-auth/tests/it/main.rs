@@ -7,6 +7,7 @@ mod catch_up;
 mod keys;
 mod layers;
 mod limits;
+mod postgres_outage;
 mod usage;
 mod usage_backends;
 mod usage_failures;
