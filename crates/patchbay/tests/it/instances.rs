@@ -70,8 +70,12 @@ struct Instance {
     admin: String,
 }
 
-fn instance(n: usize, url: &str) -> Instance {
-    let dir = std::env::temp_dir().join(format!("patchbay-inst-{}-{n}", std::process::id()));
+fn instance(n: usize, url: &str, extra: &str) -> Instance {
+    let dir = std::env::temp_dir().join(format!(
+        "patchbay-inst-{}-{n}-{}",
+        std::process::id(),
+        extra.len()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
     let config = dir.join("p.toml");
@@ -81,7 +85,7 @@ fn instance(n: usize, url: &str) -> Instance {
             "[storage]\npath = \"pb.db\"\nurl = \"{url}\"\n\
              [admin]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"{TOKEN}\"\n\
              [providers.m]\nkind = \"mock\"\n\
-             [[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"m\" }}]\n"
+             [[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"m\" }}]\n{extra}"
         ),
     )
     .unwrap();
@@ -90,6 +94,20 @@ fn instance(n: usize, url: &str) -> Instance {
         config,
         admin: format!("http://127.0.0.1:{port}"),
     }
+}
+
+/// The test servers' URLs, or `None` (the test is skipped) when they are not given.
+fn services() -> Option<(String, String)> {
+    let pg = std::env::var("PATCHBAY_TEST_POSTGRES").ok();
+    let redis = std::env::var("PATCHBAY_TEST_REDIS").ok();
+    if pg.is_none() || redis.is_none() {
+        assert!(
+            std::env::var_os("PATCHBAY_REQUIRE_SERVICES").is_none(),
+            "PATCHBAY_REQUIRE_SERVICES is set but PATCHBAY_TEST_POSTGRES or _REDIS is not"
+        );
+        eprintln!("skipped: PATCHBAY_TEST_POSTGRES or PATCHBAY_TEST_REDIS is not set");
+    }
+    pg.zip(redis)
 }
 
 async fn chat(client: &reqwest::Client, base: &str, key: &str) -> u16 {
@@ -133,7 +151,7 @@ async fn instances_on_one_postgres_share_keys_and_see_revocations_within_a_secon
     };
     let db = Database::create(&server);
     let url = db.url();
-    let instances: Vec<Instance> = (0..3).map(|n| instance(n, &url)).collect();
+    let instances: Vec<Instance> = (0..3).map(|n| instance(n, &url, "")).collect();
     let served: Vec<_> = instances
         .iter()
         .map(|i| serve_with(&i.config, &i.dir))
@@ -218,6 +236,106 @@ async fn instances_on_one_postgres_share_keys_and_see_revocations_within_a_secon
     assert!(out.status.success(), "{out:?}");
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows[0]["requests"], 31, "{rows}");
+    for i in &instances {
+        let _ = std::fs::remove_dir_all(&i.dir);
+    }
+}
+
+#[tokio::test]
+async fn limits_hold_exactly_across_three_instances_on_redis() {
+    let Some((server, redis)) = services() else {
+        return;
+    };
+    let db = Database::create(&server);
+    let url = db.url();
+    // mock-echo priced at $400 per million input tokens and nothing for output: a
+    // request reserves about what it then costs (~$0.0044 for its ~11 tokens).
+    let extra = format!(
+        "[limits]\nredis = \"{redis}\"\ntimeout_ms = 2000\n\
+         [catalog.mock-echo]\ninput_per_mtok = 400.0\noutput_per_mtok = 0.0\n"
+    );
+    let instances: Vec<Instance> = (0..3).map(|n| instance(n, &url, &extra)).collect();
+    let served: Vec<_> = instances
+        .iter()
+        .map(|i| serve_with(&i.config, &i.dir))
+        .collect();
+    let bases: Vec<String> = served.iter().map(|(_, b)| b.clone()).collect();
+    let client = reqwest::Client::new();
+
+    // 500 requests at once, spread over the three, against 60 a minute.
+    let made = admin(
+        &client,
+        &instances[0],
+        "/admin/keys",
+        serde_json::json!({"name": "rpm", "policy": {"limits": {"rpm": 60}}}),
+    )
+    .await;
+    let key = made["key"].as_str().unwrap().to_owned();
+    let mut all = tokio::task::JoinSet::new();
+    for i in 0..500 {
+        let (client, base, key) = (client.clone(), bases[i % 3].clone(), key.clone());
+        all.spawn(async move { chat(&client, &base, &key).await });
+    }
+    let statuses = all.join_all().await;
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((ok, limited), (60, 440), "{statuses:?}");
+
+    // A budget of $0.05 a day under 200 concurrent requests: used up, and spent at
+    // most one request's reservation past it.
+    let made = admin(
+        &client,
+        &instances[1],
+        "/admin/keys",
+        serde_json::json!({"name": "budget", "policy": {"limits": {"daily_usd": 0.05}}}),
+    )
+    .await;
+    let (key, id) = (
+        made["key"].as_str().unwrap().to_owned(),
+        made["id"].as_str().unwrap().to_owned(),
+    );
+    let mut all = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let (client, base, key) = (client.clone(), bases[i % 3].clone(), key.clone());
+        all.spawn(async move {
+            client
+                .post(format!("{base}/v1/chat/completions"))
+                .bearer_auth(&key)
+                .json(&serde_json::json!({"model": "mock-echo", "max_tokens": 100,
+                    "messages": [{"role": "user", "content": "spend a little"}]}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let statuses = all.join_all().await;
+    let ok = statuses.iter().filter(|s| **s == 200).count() as u64;
+    assert!(
+        ok > 0 && statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+    for (child, _) in served {
+        stop(child);
+    }
+    let out = Command::new(BIN)
+        .current_dir(&instances[0].dir)
+        .args(["usage", "-c", "p.toml", "--key", &id, "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let spent = rows[0]["cost_usd"].as_f64().unwrap();
+    let served_ok = rows[0]["requests"].as_u64().unwrap() - rows[0]["errors"].as_u64().unwrap();
+    assert_eq!(served_ok, ok, "{rows}");
+    let per_request = spent / ok as f64;
+    eprintln!("budget $0.05: {ok} of 200 admitted, ${spent:.6} spent (${per_request:.6} each)");
+    assert!(spent <= 0.05 + per_request * 1.5, "spent ${spent}");
+    assert!(
+        spent > 0.05 - per_request * 3.0,
+        "the budget was not used up: ${spent}"
+    );
     for i in &instances {
         let _ = std::fs::remove_dir_all(&i.dir);
     }
