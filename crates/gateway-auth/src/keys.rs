@@ -96,9 +96,13 @@ impl KeyStore {
             watch: std::sync::Mutex::new(watch),
             cache,
         });
+        let runner = Runner::new(Arc::clone(&watched));
+        if shared {
+            db.on_change(runner.nudger())?;
+        }
         Ok(KeyStore {
             db,
-            runner: Runner::new(Arc::clone(&watched)),
+            runner,
             watched,
             shared,
             defaults,
@@ -119,7 +123,10 @@ impl KeyStore {
     /// [`KeyLayer`](crate::KeyLayer) does.
     pub fn authenticate(&self, presented: &str) -> Result<Arc<Entry>, Refusal> {
         match self.cache().authenticate(presented) {
-            Err(Refusal::Unknown) if matches!(self.refresh_if_changed(), Ok(true)) => {
+            // Looked up again even when this refresh found nothing new: a catch-up
+            // running meanwhile (another thread's, or a change notice's) may have
+            // loaded the key while the refresh waited for it.
+            Err(Refusal::Unknown) if self.refresh_if_changed().is_ok() => {
                 self.cache().authenticate(presented)
             }
             other => other,

@@ -3,7 +3,11 @@
 //! Writers serialise on a transaction-scoped advisory lock, the counterpart of
 //! SQLite's `BEGIN IMMEDIATE`: two instances cannot both find a name free, then both
 //! take it, and `meta.keys_version` counts every change once. Readers take a
-//! repeatable-read snapshot and never wait for writers.
+//! repeatable-read snapshot and never wait for writers. Every change is announced
+//! with `NOTIFY` on commit: each instance listening catches up at once, and looks
+//! once a second anyway in case a notice was missed.
+
+use std::sync::Arc;
 
 use gateway_auth::AuthError;
 use gateway_auth::keys::db::{
@@ -15,6 +19,9 @@ use tokio_postgres::types::ToSql;
 
 use crate::error::db;
 use crate::pool::Postgres;
+
+/// The channel key changes are announced on (`NOTIFY`), per database.
+const CHANNEL: &str = "patchbay_keys";
 
 /// The advisory lock key writers of keys and projects hold ("pbkeys" in ASCII).
 const KEYS_LOCK: i64 = 0x7062_6b65_7973;
@@ -69,6 +76,15 @@ impl KeyDb for PgKeys {
         Ok(Some(Box::new(PgWatch {
             pg: self.pg.clone(),
         })))
+    }
+
+    fn on_change(&self, wake: Arc<dyn Fn() + Send + Sync>) -> Result<(), AuthError> {
+        self.pg.spawn(crate::notify::listen(
+            self.pg.config().clone(),
+            CHANNEL,
+            wake,
+        ));
+        Ok(())
     }
 }
 
@@ -338,7 +354,9 @@ impl KeyTx for PgTx<'_> {
             "INSERT INTO meta (name, value) VALUES ('keys_version', $1) \
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             &[&version.to_string()],
-        )
+        )?;
+        // Delivered to every listening instance when this transaction commits.
+        self.exec(&format!("NOTIFY {CHANNEL}"), &[])
     }
 }
 

@@ -13,6 +13,7 @@
 mod error;
 mod keys;
 pub mod migrate;
+mod notify;
 mod pool;
 mod usage;
 

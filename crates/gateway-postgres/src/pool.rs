@@ -41,6 +41,8 @@ pub struct Postgres {
 
 struct Inner {
     pool: Pool,
+    /// How to connect, for connections of their own outside the pool (`LISTEN`).
+    config: tokio_postgres::Config,
     /// Taken only by `Drop`.
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -90,7 +92,7 @@ impl Postgres {
             .build()
             .map_err(|e| PgError::Setup(format!("runtime: {e}")))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -106,6 +108,7 @@ impl Postgres {
         let pg = Postgres {
             inner: Arc::new(Inner {
                 pool,
+                config,
                 runtime: Some(runtime),
             }),
         };
@@ -134,6 +137,18 @@ impl Postgres {
     /// act on the database by hand. Blocking, like [`Postgres::connect`].
     pub fn batch_execute(&self, sql: &str) -> Result<(), PgError> {
         self.block_on(async { Ok(self.client().await?.batch_execute(sql).await?) })
+    }
+
+    /// Runs `task` on this store's runtime until it ends or the store is dropped.
+    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        if let Some(rt) = &self.inner.runtime {
+            rt.spawn(task);
+        }
+    }
+
+    /// How to connect outside the pool.
+    pub(crate) fn config(&self) -> &tokio_postgres::Config {
+        &self.inner.config
     }
 
     /// A connection from the pool.

@@ -12,6 +12,7 @@
 //! of their own). A backend with an async driver drives it from there.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use crate::error::AuthError;
 
@@ -213,6 +214,14 @@ pub trait KeyDb: Send + Sync + Debug {
     /// A watch for changes made by other processes, reading through a connection of
     /// its own; `None` when nothing else can change this database (SQLite in memory).
     fn watch(&self) -> Result<Option<Box<dyn KeyWatch>>, AuthError>;
+
+    /// Calls `wake` whenever another process may have changed keys, when the
+    /// database can tell (PostgreSQL's `NOTIFY`), so the store catches up at once
+    /// rather than at its next look. The default tells nothing: the looks alone.
+    fn on_change(&self, wake: Arc<dyn Fn() + Send + Sync>) -> Result<(), AuthError> {
+        drop(wake);
+        Ok(())
+    }
 }
 
 /// Looks for key changes made elsewhere, without waiting behind writers.

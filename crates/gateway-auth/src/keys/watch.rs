@@ -204,6 +204,17 @@ impl Runner {
         }
     }
 
+    /// A function that asks for a catch-up without waiting for it, for a database's
+    /// change notices; it does nothing once the store is gone.
+    pub(super) fn nudger(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let shared = Arc::downgrade(&self.shared);
+        Arc::new(move || {
+            if let Some(shared) = shared.upgrade() {
+                drop(request(&shared));
+            }
+        })
+    }
+
     /// How many catch-ups have started.
     pub(super) fn runs(&self) -> u64 {
         self.shared.lock().started
@@ -212,34 +223,40 @@ impl Runner {
     /// Asks for a catch-up that starts after this call (one under way may have
     /// looked too early) and returns its wait.
     pub(super) fn request(&self) -> CatchUp {
-        let mut state = self.shared.lock();
-        let target = state.started + 1;
-        state.wanted = state.wanted.max(target);
-        if !state.thread && !state.stopped {
-            let shared = Arc::clone(&self.shared);
-            let spawned = std::thread::Builder::new()
-                .name("key-catch-up".into())
-                .spawn(move || shared.run());
-            if let Err(err) = spawned {
-                // This wait ends at once (the key is refused as unknown); the next
-                // request tries to start the thread again.
-                tracing::error!(%err, "the key catch-up thread could not start");
-                return CatchUp {
-                    shared: None,
-                    target,
-                    id: 0,
-                };
-            }
-            state.thread = true;
+        request(&self.shared)
+    }
+}
+
+/// Asks `shared`'s runner for a catch-up that starts after this call (one under way
+/// may have looked too early) and returns its wait.
+fn request(shared: &Arc<Shared>) -> CatchUp {
+    let mut state = shared.lock();
+    let target = state.started + 1;
+    state.wanted = state.wanted.max(target);
+    if !state.thread && !state.stopped {
+        let shared = Arc::clone(shared);
+        let spawned = std::thread::Builder::new()
+            .name("key-catch-up".into())
+            .spawn(move || shared.run());
+        if let Err(err) = spawned {
+            // This wait ends at once (the key is refused as unknown); the next
+            // request tries to start the thread again.
+            tracing::error!(%err, "the key catch-up thread could not start");
+            return CatchUp {
+                shared: None,
+                target,
+                id: 0,
+            };
         }
-        self.shared.work.notify_one();
-        let id = state.next_waiter;
-        state.next_waiter += 1;
-        CatchUp {
-            shared: Some(Arc::clone(&self.shared)),
-            target,
-            id,
-        }
+        state.thread = true;
+    }
+    shared.work.notify_one();
+    let id = state.next_waiter;
+    state.next_waiter += 1;
+    CatchUp {
+        shared: Some(Arc::clone(shared)),
+        target,
+        id,
     }
 }
 
