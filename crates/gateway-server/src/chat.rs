@@ -35,7 +35,12 @@ pub(crate) fn decode(
     body: &Bytes,
     entry: &Entry,
 ) -> Result<(ChatRequest, bool, RoutePlan), GatewayError> {
-    let mut req = codec::decode_request(call.shape, body).map_err(GatewayError::from)?;
+    let decoded = if call.generate {
+        gateway_translate::ollama::generate::decode_request(body)
+    } else {
+        codec::decode_request(call.shape, body)
+    };
+    let mut req = decoded.map_err(GatewayError::from)?;
     if let Some(model) = &call.url_model {
         req.model.clone_from(model);
     }
@@ -215,6 +220,7 @@ fn response_context(
     ctx.created = created;
     ctx.id_seed = request_id.to_owned();
     ctx.json_array = call.json_array;
+    ctx.ollama_generate = call.generate;
     ctx
 }
 

@@ -42,6 +42,9 @@ pub struct ResponseContext {
     pub id_seed: String,
     /// Gemini callers: stream as one JSON array instead of SSE (no `alt=sse`).
     pub json_array: bool,
+    /// Ollama callers of `/api/generate`: answer in its form (`response` text, no
+    /// `message`) instead of `/api/chat`'s.
+    pub ollama_generate: bool,
 }
 
 impl ResponseContext {
@@ -55,6 +58,7 @@ impl ResponseContext {
             created: 0,
             id_seed: String::new(),
             json_array: false,
+            ollama_generate: false,
         }
     }
 }

@@ -109,7 +109,11 @@ pub(crate) fn call_id(given: Option<&str>, ctx: &ResponseContext, k: usize) -> S
 /// `ctx.created` and named `ctx.model`. Text parts are concatenated; reasoning text
 /// of any source goes to `thinking`. Tool calls carry their ids and an `index`;
 /// arguments that are not a JSON object are sent as `{}`.
+/// With `ctx.ollama_generate`, the `/api/generate` form instead.
 pub fn encode(resp: &ChatResponse, ctx: &ResponseContext) -> Vec<u8> {
+    if ctx.ollama_generate {
+        return super::generate::encode_response(resp, ctx);
+    }
     let mut content = String::new();
     let mut thinking = String::new();
     let mut tool_calls = Vec::new();

@@ -32,9 +32,14 @@ enum EncPart {
 /// object (arguments that are not a JSON object end the stream with an error line).
 /// `MessageStop` writes the `done:true` line with the last `Usage`; an `Error` writes
 /// `{"error":"…"}`. Nothing is written after either.
+///
+/// With `ctx.ollama_generate` the lines take `/api/generate`'s form: text in
+/// `response`, thinking in `thinking`, and no tool-call lines (a generate request has
+/// no tools).
 #[derive(Debug)]
 pub struct Encoder {
     model: String,
+    generate: bool,
     created_at: String,
     parts: Vec<(usize, EncPart)>,
     calls: usize,
@@ -47,6 +52,7 @@ impl Encoder {
     pub fn new(ctx: &ResponseContext) -> Self {
         Encoder {
             model: ctx.model.clone(),
+            generate: ctx.ollama_generate,
             created_at: format_rfc3339(ctx.created),
             parts: Vec::new(),
             calls: 0,
@@ -169,6 +175,10 @@ impl Encoder {
         reason: Option<StopReason>,
         out: &mut Vec<u8>,
     ) {
+        if self.generate {
+            self.write_generate(message, done, reason, out);
+            return;
+        }
         let line = wire::Response {
             model: self.model.clone(),
             created_at: Some(self.created_at.clone()),
@@ -179,6 +189,32 @@ impl Encoder {
             prompt_eval_count: done.then_some(self.usage.input_tokens),
             eval_count: done.then_some(self.usage.output_tokens),
             error: None,
+        };
+        out.extend_from_slice(&json::encode(&line));
+        out.push(b'\n');
+    }
+
+    /// One `/api/generate` line; a line carrying only tool calls is not written.
+    fn write_generate(
+        &self,
+        message: Option<wire::Message>,
+        done: bool,
+        reason: Option<StopReason>,
+        out: &mut Vec<u8>,
+    ) {
+        let message = message.unwrap_or_default();
+        if !done && !message.tool_calls.is_empty() {
+            return;
+        }
+        let line = wire::GenerateResponse {
+            model: self.model.clone(),
+            created_at: Some(self.created_at.clone()),
+            response: message.content,
+            thinking: message.thinking,
+            done,
+            done_reason: reason.map(|r| done_reason(r).to_owned()),
+            prompt_eval_count: done.then_some(self.usage.input_tokens),
+            eval_count: done.then_some(self.usage.output_tokens),
         };
         out.extend_from_slice(&json::encode(&line));
         out.push(b'\n');
