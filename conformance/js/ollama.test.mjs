@@ -62,6 +62,11 @@ matrix(SDK, 'chat stream', async (up) => {
   assert.equal(last.done, true);
   assert.equal(last.done_reason, 'stop');
   assert.ok(last.eval_count > 0 && last.prompt_eval_count > 0);
+  if (up !== 'ollama') {
+    // Timed at the gateway (an Ollama upstream's stream is relayed with its own timings).
+    assert.ok(last.total_duration > 0);
+    assert.equal(last.prompt_eval_duration + last.eval_duration, last.total_duration);
+  }
 });
 
 matrix(SDK, 'image', async (up) => {

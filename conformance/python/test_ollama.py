@@ -49,6 +49,10 @@ def test_chat_stream(upstream):
     assert [p.done for p in parts].count(True) == 1 and parts[-1].done
     assert parts[-1].done_reason == "stop"
     assert parts[-1].eval_count > 0 and parts[-1].prompt_eval_count > 0
+    if upstream != "ollama":  # an Ollama upstream's stream is relayed with its own timings
+        last = parts[-1]
+        assert last.total_duration > 0
+        assert last.prompt_eval_duration + last.eval_duration == last.total_duration
 
 
 def test_chat_image(upstream):

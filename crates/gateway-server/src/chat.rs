@@ -151,7 +151,10 @@ pub(crate) async fn serve(
                 attempts: won.tries,
                 notes: won.prepared.notes.clone(),
             };
-            let ctx = response_context(&req, call, won.shape, created, request_id);
+            let mut ctx = response_context(&req, call, won.shape, created, request_id);
+            if call.shape == ApiShape::Ollama {
+                ctx.elapsed_ns = Some(ticket.elapsed_ns());
+            }
             ticket.routed(&won.target.provider, &won.target.upstream_model, won.shape);
             ticket.first_byte();
             answer(

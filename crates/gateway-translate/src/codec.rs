@@ -405,6 +405,15 @@ impl StreamEncoder {
         }
     }
 
+    /// Tells the encoder how long the request has run, in nanoseconds. Only Ollama's
+    /// grammar has a place for it (the final line's `*_duration` fields); the other
+    /// encoders ignore it.
+    pub fn set_clock(&mut self, elapsed_ns: u64) {
+        if let Self::Ollama(e) = self {
+            e.set_clock(elapsed_ns);
+        }
+    }
+
     /// Encodes one event, appending bytes.
     pub fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
         match self {
@@ -453,6 +462,12 @@ impl Transcoder {
                 ended: false,
             },
         }
+    }
+
+    /// Tells the caller's encoder how long the request has run before the next
+    /// [`Transcoder::push`] or [`Transcoder::finish`] (see [`StreamEncoder::set_clock`]).
+    pub fn set_clock(&mut self, elapsed_ns: u64) {
+        self.core.encoder.set_clock(elapsed_ns);
     }
 
     /// Feeds upstream bytes; appends the caller bytes they produce to `out`.

@@ -45,6 +45,9 @@ pub struct ResponseContext {
     /// Ollama callers of `/api/generate`: answer in its form (`response` text, no
     /// `message`) instead of `/api/chat`'s.
     pub ollama_generate: bool,
+    /// Ollama callers: nanoseconds the request had taken when its answer was ready,
+    /// written as `total_duration` of a whole answer; `None` writes no duration.
+    pub elapsed_ns: Option<u64>,
 }
 
 impl ResponseContext {
@@ -59,6 +62,7 @@ impl ResponseContext {
             id_seed: String::new(),
             json_array: false,
             ollama_generate: false,
+            elapsed_ns: None,
         }
     }
 }

@@ -92,6 +92,10 @@ async fn chat_whole_and_streamed_over_every_upstream() {
         assert_eq!(body["done_reason"], "stop");
         assert!(body["prompt_eval_count"].as_u64().unwrap() > 0, "{body}");
         assert_eq!(body["eval_count"], 5, "{up}: {body}");
+        if up != "ollama" {
+            // Timed at the gateway, in nanoseconds.
+            assert!(body["total_duration"].as_u64().unwrap() > 0, "{up}: {body}");
+        }
 
         // `stream` left out means streamed, as in Ollama.
         let resp = post(
@@ -104,6 +108,19 @@ async fn chat_whole_and_streamed_over_every_upstream() {
         let lines = lines(resp).await;
         let last = done_line(&lines);
         assert_eq!(last["done_reason"], "stop", "{up}: {last}");
+        if up != "ollama" {
+            let ns = |k: &str| {
+                last[k]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{up}: {k} in {last}"))
+            };
+            assert!(ns("total_duration") > 0);
+            assert_eq!(
+                ns("prompt_eval_duration") + ns("eval_duration"),
+                ns("total_duration"),
+                "{up}: {last}"
+            );
+        }
         let text: String = lines
             .iter()
             .map(|l| l["message"]["content"].as_str().unwrap_or_default())

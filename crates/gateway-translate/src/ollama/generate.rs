@@ -92,7 +92,7 @@ fn refuse_local_only(generate: &wire::GenerateRequest) -> Result<(), TranslateEr
 }
 
 /// Writes the final-object form of an answer (`done:true`), stamped with
-/// `ctx.created` and named `ctx.model`: text parts concatenated into `response`,
+/// `ctx.created`, named `ctx.model` and timed by `ctx.elapsed_ns`: text parts concatenated into `response`,
 /// reasoning into `thinking`. A generate request carries no tools, so there are no
 /// tool calls to write.
 pub fn encode_response(resp: &ChatResponse, ctx: &ResponseContext) -> Vec<u8> {
@@ -112,7 +112,10 @@ pub fn encode_response(resp: &ChatResponse, ctx: &ResponseContext) -> Vec<u8> {
         thinking: (!thinking.is_empty()).then_some(thinking),
         done: true,
         done_reason: Some(done_reason(resp.stop_reason).to_owned()),
+        total_duration: ctx.elapsed_ns,
         prompt_eval_count: Some(resp.usage.input_tokens),
+        prompt_eval_duration: None,
         eval_count: Some(resp.usage.output_tokens),
+        eval_duration: None,
     })
 }

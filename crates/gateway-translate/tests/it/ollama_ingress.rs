@@ -192,3 +192,43 @@ fn show_tells_the_catalogue_limits_and_takes_model_or_name() {
     assert!(models::decode_show_request(b"{}").is_err());
     assert_eq!(models::encode_running(), br#"{"models":[]}"#.to_vec());
 }
+
+#[test]
+fn a_clocked_stream_ends_with_durations_in_nanoseconds() {
+    let upstream = std::fs::read(support::fixture(
+        Path::new(DIR).join("generate_text/upstream.ndjson"),
+    ))
+    .expect("fixture");
+    for generate in [false, true] {
+        let ctx = ResponseContext {
+            ollama_generate: generate,
+            ..generate_ctx("m")
+        };
+        let mut dec = stream::Decoder::new(&ctx);
+        let mut enc = stream::Encoder::new(&ctx);
+        let mut out = Vec::new();
+        // One line per chunk, the clock advancing 1 ms before each.
+        for (i, frame) in support::frames(Framing::Ndjson, &upstream)
+            .iter()
+            .enumerate()
+        {
+            let mut events = Vec::new();
+            dec.decode(frame, &mut events).expect("decodes");
+            enc.set_clock((i as u64 + 1) * 1_000_000);
+            for ev in &events {
+                enc.encode(ev, &mut out);
+            }
+        }
+        let text = String::from_utf8(out).expect("UTF-8");
+        let last: serde_json::Value =
+            serde_json::from_str(text.lines().last().expect("lines")).expect("JSON");
+        assert_eq!(last["done"], true, "{text}");
+        // First content at 1 ms, the end at 3 ms.
+        assert_eq!(last["total_duration"], 3_000_000, "{last}");
+        assert_eq!(last["prompt_eval_duration"], 1_000_000, "{last}");
+        assert_eq!(last["eval_duration"], 2_000_000, "{last}");
+        let first: serde_json::Value =
+            serde_json::from_str(text.lines().next().expect("lines")).expect("JSON");
+        assert!(first.get("total_duration").is_none(), "{first}");
+    }
+}
