@@ -437,3 +437,49 @@ async fn errors_are_in_ollamas_envelope() {
     assert_eq!(failing.status(), 503);
     envelope(&failing.json().await.unwrap());
 }
+
+#[tokio::test]
+async fn usage_records_name_ollama_as_the_caller_shape() {
+    let gw = setup().await;
+    let ask = |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "count me"}], "stream": false});
+    assert_eq!(
+        post(&gw, "/api/chat", &ask("ollama/mock-echo"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        post(&gw, "/api/chat", &ask("anthropic/mock-echo"))
+            .await
+            .status(),
+        200
+    );
+    let generate = json!({"model": "gemini/mock-echo", "prompt": "count me"});
+    assert_eq!(post(&gw, "/api/generate", &generate).await.status(), 200);
+    let embed = json!({"model": "openai/mock-embed", "input": "count me"});
+    assert_eq!(post(&gw, "/api/embed", &embed).await.status(), 200);
+    gw.app.flush_usage();
+    let conn = gateway_auth::migrate::open(gw.app.database_path().unwrap()).unwrap();
+    let rows: Vec<(String, Option<String>, bool, i64)> = conn
+        .prepare("SELECT caller_shape, upstream_shape, streamed, output_tokens FROM requests ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let shapes: Vec<(&str, Option<&str>, bool)> = rows
+        .iter()
+        .map(|(c, u, s, _)| (c.as_str(), u.as_deref(), *s))
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            ("ollama", Some("ollama"), false),
+            ("ollama", Some("anthropic"), false),
+            ("ollama", Some("gemini"), true),
+            ("ollama", Some("openai-chat"), false),
+        ]
+    );
+    // The echo answers `count me`: two output tokens each, whatever the upstream.
+    assert!(rows[..3].iter().all(|r| r.3 == 2), "{rows:?}");
+}
