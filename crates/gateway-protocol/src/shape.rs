@@ -16,7 +16,8 @@ pub enum ApiShape {
     Anthropic,
     /// Google Gemini Developer API (`generateContent` and friends).
     Gemini,
-    /// Ollama native (`/api/chat`); an upstream shape.
+    /// Ollama native (`/api/chat`, `/api/generate`, `/api/embed`, NDJSON streams): an
+    /// upstream shape, and a caller shape for tools that speak Ollama's API.
     Ollama,
 }
 

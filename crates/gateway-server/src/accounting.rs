@@ -283,6 +283,11 @@ impl Ticket {
         self.arrival.as_ref().map(|a| &a.0.passed_trace)
     }
 
+    /// Nanoseconds since the request arrived (Ollama's `*_duration` fields).
+    pub(crate) fn elapsed_ns(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
     /// The first output of a stream is on its way to the caller.
     pub(crate) fn first_token(&mut self) {
         self.first_token

@@ -35,7 +35,12 @@ pub(crate) fn decode(
     body: &Bytes,
     entry: &Entry,
 ) -> Result<(ChatRequest, bool, RoutePlan), GatewayError> {
-    let mut req = codec::decode_request(call.shape, body).map_err(GatewayError::from)?;
+    let decoded = if call.generate {
+        gateway_translate::ollama::generate::decode_request(body)
+    } else {
+        codec::decode_request(call.shape, body)
+    };
+    let mut req = decoded.map_err(GatewayError::from)?;
     if let Some(model) = &call.url_model {
         req.model.clone_from(model);
     }
@@ -146,7 +151,10 @@ pub(crate) async fn serve(
                 attempts: won.tries,
                 notes: won.prepared.notes.clone(),
             };
-            let ctx = response_context(&req, call, won.shape, created, request_id);
+            let mut ctx = response_context(&req, call, won.shape, created, request_id);
+            if call.shape == ApiShape::Ollama {
+                ctx.elapsed_ns = Some(ticket.elapsed_ns());
+            }
             ticket.routed(&won.target.provider, &won.target.upstream_model, won.shape);
             ticket.first_byte();
             answer(
@@ -215,6 +223,7 @@ fn response_context(
     ctx.created = created;
     ctx.id_seed = request_id.to_owned();
     ctx.json_array = call.json_array;
+    ctx.ollama_generate = call.generate;
     ctx
 }
 

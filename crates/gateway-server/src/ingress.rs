@@ -36,6 +36,12 @@ pub enum Endpoint {
         /// The one model asked for.
         id: Option<String>,
     },
+    /// Ollama `POST /api/show`: one model's facts; the model is named in the body.
+    ShowModel,
+    /// Ollama `GET /api/ps`: the loaded models (none: the gateway loads none).
+    OllamaRunning,
+    /// Ollama `GET /api/version`: what Ollama clients check before anything else.
+    OllamaVersion,
     /// `POST /v1/estimate`: a chat request's tokens and cost, without an upstream call.
     /// The body is in `shape` (`?shape=`, else by headers, else OpenAI Chat).
     Estimate {
@@ -77,6 +83,8 @@ pub struct ChatCall {
     pub url_stream: Option<bool>,
     /// Gemini streams without `alt=sse` are one JSON array.
     pub json_array: bool,
+    /// Ollama `/api/generate`: a prompt in, `response` text out.
+    pub generate: bool,
 }
 
 impl Endpoint {
@@ -87,7 +95,7 @@ impl Endpoint {
             Endpoint::Chat(_) => "chat",
             Endpoint::Embeddings { .. } => "embeddings",
             Endpoint::CountTokens { .. } => "count_tokens",
-            Endpoint::ListModels { .. } => "list_models",
+            Endpoint::ListModels { .. } | Endpoint::ShowModel => "list_models",
             Endpoint::Estimate { .. } => "estimate",
             _ => return None,
         })
@@ -97,11 +105,10 @@ impl Endpoint {
     pub fn error_shape(&self) -> ApiShape {
         match self {
             Endpoint::Chat(c) => c.shape,
-            Endpoint::Embeddings {
-                form: EmbedForm::OpenAi,
-                ..
-            } => ApiShape::OpenAiChat,
-            Endpoint::Embeddings { .. } => ApiShape::Gemini,
+            Endpoint::Embeddings { form, .. } => form.shape(),
+            Endpoint::ShowModel | Endpoint::OllamaRunning | Endpoint::OllamaVersion => {
+                ApiShape::Ollama
+            }
             Endpoint::CountTokens { shape, .. }
             | Endpoint::ListModels { shape, .. }
             | Endpoint::Estimate { shape }
@@ -128,6 +135,7 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
             url_model: None,
             url_stream: None,
             json_array: false,
+            generate: false,
         })
     };
     match path {
@@ -211,6 +219,9 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
             wrong(shape, "GET")
         };
     }
+    if let Some(op) = path.strip_prefix("/api/") {
+        return ollama(op, post, get);
+    }
     if let Some(rest) = gemini_rest(path) {
         return gemini(rest, post, get, query);
     }
@@ -272,6 +283,7 @@ fn gemini(rest: &str, post: bool, get: bool, query: Option<&str>) -> Endpoint {
                 url_model: model,
                 url_stream: Some(stream),
                 json_array: stream && !query_has(query, "alt", "sse"),
+                generate: false,
             })
         }
         "countTokens" => Endpoint::CountTokens {
@@ -290,6 +302,42 @@ fn gemini(rest: &str, post: bool, get: bool, query: Option<&str>) -> Endpoint {
     }
 }
 
+/// Ollama's native API under `/api/`. Model management (`pull`, `create`, `delete`,
+/// ...) has no meaning here: those paths are not found, in Ollama's envelope.
+fn ollama(op: &str, post: bool, get: bool) -> Endpoint {
+    let shape = ApiShape::Ollama;
+    let chat = |generate| {
+        Endpoint::Chat(ChatCall {
+            shape,
+            url_model: None,
+            url_stream: None,
+            json_array: false,
+            generate,
+        })
+    };
+    let embed = |form| Endpoint::Embeddings {
+        form,
+        url_model: None,
+    };
+    let (endpoint, allow) = match op {
+        "chat" => (chat(false), "POST"),
+        "generate" => (chat(true), "POST"),
+        "embed" => (embed(EmbedForm::Ollama), "POST"),
+        "embeddings" => (embed(EmbedForm::OllamaLegacy), "POST"),
+        "show" => (Endpoint::ShowModel, "POST"),
+        "tags" => (Endpoint::ListModels { shape, id: None }, "GET"),
+        "ps" => (Endpoint::OllamaRunning, "GET"),
+        "version" => (Endpoint::OllamaVersion, "GET"),
+        _ => return Endpoint::NotFound { shape },
+    };
+    let allowed = if allow == "POST" { post } else { get };
+    if allowed {
+        endpoint
+    } else {
+        Endpoint::MethodNotAllowed { shape, allow }
+    }
+}
+
 /// `/openai/deployments/{d}/chat/completions` and `/embeddings`: the deployment is the
 /// model name.
 fn azure(rest: &str, post: bool) -> Endpoint {
@@ -304,6 +352,7 @@ fn azure(rest: &str, post: bool) -> Endpoint {
             url_model: model,
             url_stream: None,
             json_array: false,
+            generate: false,
         }),
         "embeddings" if post => Endpoint::Embeddings {
             form: EmbedForm::OpenAi,
@@ -330,7 +379,7 @@ fn list_shape(headers: &HeaderMap) -> ApiShape {
     }
 }
 
-/// The shape of an estimate's body: `?shape=openai|responses|anthropic|gemini`, else
+/// The shape of an estimate's body: `?shape=openai|responses|anthropic|gemini|ollama`, else
 /// the caller's headers.
 fn estimate_shape(query: Option<&str>, headers: &HeaderMap) -> ApiShape {
     let named = query.and_then(|q| {
@@ -343,6 +392,7 @@ fn estimate_shape(query: Option<&str>, headers: &HeaderMap) -> ApiShape {
         Some("responses") => ApiShape::OpenAiResponses,
         Some("anthropic") => ApiShape::Anthropic,
         Some("gemini") => ApiShape::Gemini,
+        Some("ollama") => ApiShape::Ollama,
         Some(_) => ApiShape::OpenAiChat,
         None => list_shape(headers),
     }

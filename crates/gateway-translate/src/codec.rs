@@ -19,6 +19,8 @@ use crate::{anthropic, gemini, ollama, openai_chat, openai_embeddings, openai_re
 
 /// Decodes a caller's chat request. Gemini bodies carry no model or stream flag (they
 /// are in the URL): the caller of this function sets `model` and `stream` afterwards.
+/// Ollama's `/api/generate` bodies have their own decoder,
+/// [`ollama::generate::decode_request`].
 pub fn decode_request(shape: ApiShape, body: &[u8]) -> Result<ChatRequest, TranslateError> {
     match shape {
         ApiShape::OpenAiChat => openai_chat::request::decode(body),
@@ -101,6 +103,10 @@ pub enum EmbedForm {
     GeminiOne,
     /// Gemini `models/{model}:batchEmbedContents`.
     GeminiBatch,
+    /// Ollama `POST /api/embed`: `input`, one string or several.
+    Ollama,
+    /// Ollama's older `POST /api/embeddings`: one `prompt`, one `embedding` back.
+    OllamaLegacy,
 }
 
 impl EmbedForm {
@@ -109,6 +115,7 @@ impl EmbedForm {
         match self {
             EmbedForm::OpenAi => ApiShape::OpenAiChat,
             EmbedForm::GeminiOne | EmbedForm::GeminiBatch => ApiShape::Gemini,
+            EmbedForm::Ollama | EmbedForm::OllamaLegacy => ApiShape::Ollama,
         }
     }
 }
@@ -123,6 +130,8 @@ pub fn decode_embeddings_request(
         EmbedForm::OpenAi => openai_embeddings::request::decode(body),
         EmbedForm::GeminiOne => gemini::embeddings::decode_request(body),
         EmbedForm::GeminiBatch => gemini::embeddings::decode_batch_request(body),
+        EmbedForm::Ollama => ollama::embeddings::decode_request(body),
+        EmbedForm::OllamaLegacy => ollama::embeddings::decode_legacy_request(body),
     }
 }
 
@@ -170,6 +179,8 @@ pub fn encode_embeddings_response(
         EmbedForm::OpenAi => openai_embeddings::response::encode(resp, format),
         EmbedForm::GeminiOne => gemini::embeddings::encode_response(resp),
         EmbedForm::GeminiBatch => gemini::embeddings::encode_batch_response(resp),
+        EmbedForm::Ollama => ollama::embeddings::encode_response(resp, &resp.model),
+        EmbedForm::OllamaLegacy => ollama::embeddings::encode_legacy_response(resp),
     }
 }
 
@@ -251,13 +262,14 @@ pub fn encode_model_list(shape: ApiShape, list: &ModelList) -> Vec<u8> {
 }
 
 /// One model in `shape`'s single-model form (`GET /v1/models/{id}`, Anthropic's
-/// `GET /v1/models/{model_id}`, Gemini's `GET /v1beta/models/{name}`; Ollama callers
-/// get OpenAI's).
+/// `GET /v1/models/{model_id}`, Gemini's `GET /v1beta/models/{name}`, Ollama's
+/// `POST /api/show`).
 pub fn encode_model(shape: ApiShape, model: &ModelInfo) -> Vec<u8> {
     match shape {
         ApiShape::Anthropic => anthropic::models::encode_model(model),
         ApiShape::Gemini => gemini::models::encode_model(model),
-        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Ollama => {
+        ApiShape::Ollama => ollama::models::encode_show(model),
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses => {
             openai_chat::models::encode_model(model)
         }
     }
@@ -393,6 +405,15 @@ impl StreamEncoder {
         }
     }
 
+    /// Tells the encoder how long the request has run, in nanoseconds. Only Ollama's
+    /// grammar has a place for it (the final line's `*_duration` fields); the other
+    /// encoders ignore it.
+    pub fn set_clock(&mut self, elapsed_ns: u64) {
+        if let Self::Ollama(e) = self {
+            e.set_clock(elapsed_ns);
+        }
+    }
+
     /// Encodes one event, appending bytes.
     pub fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
         match self {
@@ -441,6 +462,12 @@ impl Transcoder {
                 ended: false,
             },
         }
+    }
+
+    /// Tells the caller's encoder how long the request has run before the next
+    /// [`Transcoder::push`] or [`Transcoder::finish`] (see [`StreamEncoder::set_clock`]).
+    pub fn set_clock(&mut self, elapsed_ns: u64) {
+        self.core.encoder.set_clock(elapsed_ns);
     }
 
     /// Feeds upstream bytes; appends the caller bytes they produce to `out`.

@@ -42,6 +42,12 @@ pub struct ResponseContext {
     pub id_seed: String,
     /// Gemini callers: stream as one JSON array instead of SSE (no `alt=sse`).
     pub json_array: bool,
+    /// Ollama callers of `/api/generate`: answer in its form (`response` text, no
+    /// `message`) instead of `/api/chat`'s.
+    pub ollama_generate: bool,
+    /// Ollama callers: nanoseconds the request had taken when its answer was ready,
+    /// written as `total_duration` of a whole answer; `None` writes no duration.
+    pub elapsed_ns: Option<u64>,
 }
 
 impl ResponseContext {
@@ -55,6 +61,8 @@ impl ResponseContext {
             created: 0,
             id_seed: String::new(),
             json_array: false,
+            ollama_generate: false,
+            elapsed_ns: None,
         }
     }
 }

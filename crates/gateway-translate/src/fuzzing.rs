@@ -27,12 +27,23 @@ pub fn request(data: &[u8]) {
     request_as(pick_shape(selector), body);
 }
 
-/// [`request`] for a known shape.
+/// [`request`] for a known shape. Ollama bodies are also read as the Ollama
+/// caller's other requests (`/api/generate`, `/api/embeddings`, `/api/show`).
 pub fn request_as(shape: ApiShape, body: &[u8]) {
-    if let Ok(req) = codec::decode_request(shape, body) {
+    let encode_all = |req: &gateway_protocol::ChatRequest| {
         for target in ApiShape::ALL {
-            let _ = codec::encode_request(target, &req, &EncodeOptions::default());
+            let _ = codec::encode_request(target, req, &EncodeOptions::default());
         }
+    };
+    if let Ok(req) = codec::decode_request(shape, body) {
+        encode_all(&req);
+    }
+    if shape == ApiShape::Ollama {
+        if let Ok(req) = crate::ollama::generate::decode_request(body) {
+            encode_all(&req);
+        }
+        let _ = crate::ollama::embeddings::decode_legacy_request(body);
+        let _ = crate::ollama::models::decode_show_request(body);
     }
 }
 
@@ -50,6 +61,11 @@ pub fn response_as(shape: ApiShape, body: &[u8]) {
         for caller in ApiShape::ALL {
             let _ = codec::encode_response(caller, &resp, &ctx);
         }
+        let generate = ResponseContext {
+            ollama_generate: true,
+            ..ResponseContext::default()
+        };
+        let _ = codec::encode_response(ApiShape::Ollama, &resp, &generate);
     }
     let _ = codec::decode_error(shape, 500, body);
 }

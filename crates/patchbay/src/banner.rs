@@ -7,8 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use gateway_server::config::Config;
 
 /// The text printed when the server is ready: the URL, the key, and one working curl
-/// line per API shape (OpenAI Chat, OpenAI Responses, Anthropic Messages, Gemini
-/// generateContent), each with that shape's usual auth header.
+/// line per API shape (OpenAI Chat, OpenAI Responses, Anthropic Messages, Ollama
+/// `/api/chat`, Gemini generateContent), each with that shape's usual auth header. The
+/// Gemini line comes last: `serve`'s test reads up to it.
 pub fn ready_banner(cfg: &Config, key: &str) -> String {
     let base = base_url(cfg);
     let model = |example: &str| sample_model(cfg, example);
@@ -35,6 +36,11 @@ pub fn ready_banner(cfg: &Config, key: &str) -> String {
     let _ = writeln!(
         s,
         "curl -sS {base}/v1/messages -H 'x-api-key: {key}' -H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' -d '{{\"model\":\"{anthropic}\",\"max_tokens\":256,\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}'"
+    );
+    let _ = writeln!(s, "# Ollama /api/chat (OLLAMA_HOST={base})");
+    let _ = writeln!(
+        s,
+        "curl -sS {base}/api/chat -H 'Authorization: Bearer {key}' -H 'content-type: application/json' -d '{{\"model\":\"{chat}\",\"stream\":false,\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}'"
     );
     let _ = writeln!(s, "# Gemini generateContent (base URL {base})");
     let _ = writeln!(
@@ -97,7 +103,8 @@ mod tests {
         let b = ready_banner(&cfg, "pbk_test");
         assert!(b.contains("http://127.0.0.1:4000"), "{b}");
         assert!(b.contains("key: pbk_test"));
-        assert_eq!(b.matches("curl ").count(), 4);
+        assert_eq!(b.matches("curl ").count(), 5);
+        assert!(b.contains("/api/chat -H 'Authorization: Bearer pbk_test'"));
         assert!(b.contains("/v1/chat/completions -H 'Authorization: Bearer pbk_test'"));
         assert!(b.contains("/v1/responses -H 'Authorization: Bearer pbk_test'"));
         assert!(b.contains("/v1/messages -H 'x-api-key: pbk_test' -H 'anthropic-version"));
@@ -116,7 +123,7 @@ mod tests {
         let text = "[providers.o]\nkind = \"openai\"\n[[routes]]\nmodel = \"claude-*\"\ntargets = [{ provider = \"o\", model = \"gpt-5\" }]\n[[routes]]\nmodel = \"fast\"\ntargets = [{ provider = \"o\" }]";
         let cfg = Config::from_toml_str(text, &|_| None).unwrap();
         let b = ready_banner(&cfg, "k");
-        assert_eq!(b.matches("\"model\":\"fast\"").count(), 3, "{b}");
+        assert_eq!(b.matches("\"model\":\"fast\"").count(), 4, "{b}");
         assert!(b.contains("models/fast:generateContent"));
     }
 

@@ -77,7 +77,7 @@ pub struct DisconnectArgs {
 /// `patchbay env`.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct EnvArgs {
-    /// A tool, or an SDK: openai, anthropic, gemini.
+    /// A tool, or an SDK: openai, anthropic, gemini, ollama.
     pub target: String,
     /// The gateway's base URL.
     #[arg(long, default_value = DEFAULT_URL)]
@@ -440,6 +440,7 @@ pub fn env(args: &EnvArgs) -> Result<String, String> {
         "openai" => tools::openai_env(&ctx),
         "anthropic" => tools::anthropic_sdk_env(&ctx),
         "gemini" | "google" => tools::gemini_env(&ctx),
+        "ollama" => tools::ollama_env(&ctx),
         other => (tool(other)?.env)(&ctx),
     };
     let mut out = String::new();

@@ -60,7 +60,8 @@ pub(crate) fn prepare(
             format!("{from}->{to}"),
         ));
     }
-    let same = upstream == call.shape && !(call.json_array && req.stream);
+    // A generate body is not the `/api/chat` body an Ollama upstream is sent.
+    let same = upstream == call.shape && !(call.json_array && req.stream) && !call.generate;
     let fast = same
         && !changed
         && clamped.is_empty()

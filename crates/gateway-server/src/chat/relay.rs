@@ -200,6 +200,7 @@ impl Relay {
                     .map_err(too_large)
             }
             Mode::Transcode(t) => {
+                clock(t, self.caller, self.ticket.as_ref());
                 t.push(&chunk, &mut self.out);
                 t.error().map_or(Ok(()), |err| Err(err.clone()))
             }
@@ -223,6 +224,7 @@ impl Relay {
                 tap.tally().error().cloned()
             }
             Mode::Transcode(t) => {
+                clock(t, self.caller, self.ticket.as_ref());
                 t.finish(&mut self.out);
                 t.error().cloned()
             }
@@ -298,6 +300,13 @@ impl Drop for Relay {
         if let Some(ticket) = self.ticket.take() {
             ticket.cancelled(streamed);
         }
+    }
+}
+
+/// Ollama callers' streams end with durations: the transcoder is told the time.
+fn clock(t: &mut Transcoder, caller: ApiShape, ticket: Option<&Ticket>) {
+    if let (ApiShape::Ollama, Some(ticket)) = (caller, ticket) {
+        t.set_clock(ticket.elapsed_ns());
     }
 }
 

@@ -70,6 +70,7 @@ fn gemini_methods_under_every_version() {
                 url_model: Some("gemini-3.5-flash".into()),
                 url_stream: Some(false),
                 json_array: false,
+                generate: false,
             })
         );
     }
@@ -254,4 +255,68 @@ fn unknown_paths_pick_an_envelope() {
             allow: "POST"
         }
     );
+}
+
+#[test]
+fn ollama_native_paths() {
+    let chat = |generate| {
+        Endpoint::Chat(ChatCall {
+            shape: ApiShape::Ollama,
+            url_model: None,
+            url_stream: None,
+            json_array: false,
+            generate,
+        })
+    };
+    assert_eq!(post("/api/chat"), chat(false));
+    assert_eq!(post("/api/generate"), chat(true));
+    assert_eq!(
+        post("/api/embed"),
+        Endpoint::Embeddings {
+            form: EmbedForm::Ollama,
+            url_model: None
+        }
+    );
+    assert_eq!(
+        post("/api/embeddings"),
+        Endpoint::Embeddings {
+            form: EmbedForm::OllamaLegacy,
+            url_model: None
+        }
+    );
+    assert_eq!(post("/api/show"), Endpoint::ShowModel);
+    let get = |path| at(Method::GET, path, None, &[]);
+    assert_eq!(
+        get("/api/tags"),
+        Endpoint::ListModels {
+            shape: ApiShape::Ollama,
+            id: None
+        }
+    );
+    assert_eq!(get("/api/ps"), Endpoint::OllamaRunning);
+    assert_eq!(get("/api/version"), Endpoint::OllamaVersion);
+    // Wrong methods and unknown operations answer in Ollama's envelope.
+    assert_eq!(
+        get("/api/chat"),
+        Endpoint::MethodNotAllowed {
+            shape: ApiShape::Ollama,
+            allow: "POST"
+        }
+    );
+    assert_eq!(
+        post("/api/tags"),
+        Endpoint::MethodNotAllowed {
+            shape: ApiShape::Ollama,
+            allow: "GET"
+        }
+    );
+    assert_eq!(
+        post("/api/pull"),
+        Endpoint::NotFound {
+            shape: ApiShape::Ollama
+        }
+    );
+    for e in [post("/api/embed"), post("/api/show"), get("/api/version")] {
+        assert_eq!(e.error_shape(), ApiShape::Ollama, "{e:?}");
+    }
 }

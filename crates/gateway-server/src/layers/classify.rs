@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use gateway_protocol::{ApiShape, ErrorKind, GatewayError};
+use gateway_translate::ollama;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Either;
 use tower::{Layer, Service};
@@ -212,6 +213,11 @@ pub fn is_json<B>(resp: &Response<B>) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
 }
 
+/// The Ollama version `/api/version` reports: the Ollama API level the gateway's
+/// `/api/*` routes follow (clients compare it with the versions that brought the
+/// features they use, such as tools and `think`).
+pub const OLLAMA_API_VERSION: &str = "0.13.0";
+
 /// The answer to a request that needs no key, if it is one.
 fn keyless_answer<B>(app: &App, endpoint: &Endpoint, req: &Request<B>) -> Option<Answer> {
     let shape = endpoint.error_shape();
@@ -236,6 +242,11 @@ fn keyless_answer<B>(app: &App, endpoint: &Endpoint, req: &Request<B>) -> Option
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
             resp
         }
+        Endpoint::OllamaVersion => respond::json(
+            StatusCode::OK,
+            ollama::models::encode_version(OLLAMA_API_VERSION),
+        ),
+        Endpoint::OllamaRunning => respond::json(StatusCode::OK, ollama::models::encode_running()),
         Endpoint::NotFound { .. } => respond::error(
             shape,
             &GatewayError::new(

@@ -294,6 +294,15 @@ fn work_of(
             },
             Charge::Exempt,
         ),
+        Endpoint::ShowModel => {
+            let id = gateway_translate::ollama::models::decode_show_request(body)
+                .map_err(GatewayError::from)?;
+            let work = Work::ListModels {
+                shape: ApiShape::Ollama,
+                id: Some(id),
+            };
+            (work, Charge::Exempt)
+        }
         Endpoint::Estimate { shape } => (Work::Estimate { shape: *shape }, Charge::Exempt),
         _ => return Err(GatewayError::new(ErrorKind::Internal, "unhandled endpoint")),
     })

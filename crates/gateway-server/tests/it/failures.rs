@@ -361,7 +361,7 @@ async fn two_hundred_concurrent_streams_complete_intact() {
     let mut tasks = Vec::new();
     for i in 0..200 {
         let gw = gw.clone();
-        let caller = CALLERS[i % 4];
+        let caller = CALLERS[i % CALLERS.len()];
         let provider = if i % 2 == 0 { "o" } else { "a" };
         tasks.push(tokio::spawn(async move {
             let (path, body) = chat_request(caller, &format!("{provider}/m"), "x", true, false);

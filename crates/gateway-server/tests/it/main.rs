@@ -21,6 +21,7 @@ mod matrix;
 mod media;
 mod mock_server;
 mod observe;
+mod ollama_ingress;
 mod reload;
 mod shared_limits;
 mod stuck_database;

@@ -45,6 +45,7 @@ async fn error_body(gw: &Gateway, shape: ApiShape, stream: bool) -> String {
     match shape {
         ApiShape::Anthropic => assert_eq!(v["type"], "error", "{text}"),
         ApiShape::Gemini => assert_eq!(v["error"]["code"], 502, "{text}"),
+        ApiShape::Ollama => assert!(v["error"].is_string(), "{text}"),
         _ => assert!(v["error"]["message"].is_string(), "{text}"),
     }
     text

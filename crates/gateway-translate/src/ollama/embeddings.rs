@@ -1,4 +1,6 @@
-//! `POST /api/embed` bodies ↔ [`EmbeddingsRequest`] / [`EmbeddingsResponse`] (§7.2).
+//! `POST /api/embed` bodies ↔ [`EmbeddingsRequest`] / [`EmbeddingsResponse`] (§7.2),
+//! and the older `POST /api/embeddings` (one `prompt` in, one `embedding` out) that
+//! Ollama callers still send.
 
 use gateway_protocol::{EmbeddingInput, EmbeddingsRequest, EmbeddingsResponse, Family};
 use serde::{Deserialize, Serialize};
@@ -43,6 +45,23 @@ pub struct Response {
     pub prompt_eval_count: Option<u64>,
 }
 
+/// An older `/api/embeddings` request (`options`, `keep_alive` are carried in
+/// `extensions.params["ollama"]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LegacyRequest {
+    /// The model name.
+    pub model: String,
+    /// The one text to embed.
+    pub prompt: String,
+}
+
+/// An older `/api/embeddings` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LegacyResponse {
+    /// The vector.
+    pub embedding: Vec<f32>,
+}
+
 /// Reads a caller's `/api/embed` body.
 pub fn decode_request(body: &[u8]) -> Result<EmbeddingsRequest, TranslateError> {
     let wire: Request = json::decode_request(body)?;
@@ -62,6 +81,31 @@ pub fn decode_request(body: &[u8]) -> Result<EmbeddingsRequest, TranslateError> 
         }
     }
     Ok(req)
+}
+
+/// Reads a caller's older `/api/embeddings` body: its `prompt` is the one input.
+pub fn decode_legacy_request(body: &[u8]) -> Result<EmbeddingsRequest, TranslateError> {
+    let wire: LegacyRequest = json::decode_request(body)?;
+    let raw: Map<String, Value> = json::decode_request(body)?;
+    let mut req = EmbeddingsRequest {
+        model: wire.model,
+        inputs: vec![EmbeddingInput::Text(wire.prompt)],
+        ..EmbeddingsRequest::default()
+    };
+    for (k, v) in raw {
+        if !matches!(k.as_str(), "model" | "prompt") {
+            req.extensions.insert(Family::Ollama.as_str(), k, v);
+        }
+    }
+    Ok(req)
+}
+
+/// Writes an older `/api/embeddings` answer: the first vector (the request had one
+/// input), or an empty one if the upstream sent none.
+pub fn encode_legacy_response(resp: &EmbeddingsResponse) -> Vec<u8> {
+    json::encode(&LegacyResponse {
+        embedding: resp.vectors.first().cloned().unwrap_or_default(),
+    })
 }
 
 /// Writes an `/api/embed` body. Token-array inputs cannot be sent (Ollama embeds

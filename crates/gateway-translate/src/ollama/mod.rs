@@ -1,8 +1,9 @@
 //! Ollama native API (`/api/chat`, `/api/embed`, `/api/tags`), PROTOCOLS §7.
 //!
-//! Ollama is an upstream shape: the gateway encodes requests for it and decodes its
-//! answers. The reverse directions (request decode, response/stream encode) exist for
-//! the gateway's mock provider and for round-trip tests.
+//! Ollama is both an upstream shape (the gateway encodes requests for it and decodes
+//! its answers) and a caller shape: tools that speak Ollama's API send `/api/chat`,
+//! `/api/generate` ([`generate`]) and `/api/embed` bodies that are decoded here, and
+//! get answers, NDJSON streams and `{"error": …}` envelopes written here.
 //!
 //! Ollama has no response ids and no tool-call ids in older servers: decoders
 //! synthesise call ids with [`crate::ids::synthesize_call_id`] seeded by
@@ -11,6 +12,7 @@
 
 pub mod embeddings;
 pub mod error;
+pub mod generate;
 pub mod models;
 pub mod request;
 mod request_encode;

@@ -1,4 +1,6 @@
-//! `GET /api/tags` ↔ [`ModelList`] (PROTOCOLS §7.2).
+//! `GET /api/tags` ↔ [`ModelList`] (PROTOCOLS §7.2); and, for Ollama callers,
+//! `POST /api/show` (one model's facts), `GET /api/ps` (loaded models) and
+//! `GET /api/version`.
 
 use gateway_protocol::{ModelInfo, ModelList};
 use serde::{Deserialize, Serialize};
@@ -74,4 +76,97 @@ pub fn encode(list: &ModelList) -> Vec<u8> {
         })
         .collect();
     json::encode(&Tags { models })
+}
+
+/// The `/api/show` body: what Ollama tells about one model. Patchbay knows no
+/// modelfile, template or weights; it tells the owner, the context window and the
+/// output limit where the catalogue knows them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Show {
+    /// The model's Modelfile (empty: there is none).
+    #[serde(default)]
+    pub modelfile: String,
+    /// Default parameters, one per line (empty).
+    #[serde(default)]
+    pub parameters: String,
+    /// The prompt template (empty: the upstream applies its own).
+    #[serde(default)]
+    pub template: String,
+    /// `format`, `family`, `families`, `parameter_size`, `quantization_level`.
+    #[serde(default)]
+    pub details: Map<String, Value>,
+    /// GGUF-style keys: `general.architecture`, `<architecture>.context_length`, ...
+    #[serde(default)]
+    pub model_info: Map<String, Value>,
+    /// What the model can do (`completion`, `tools`, ...).
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// RFC 3339 time of the last change.
+    #[serde(default)]
+    pub modified_at: String,
+}
+
+/// The architecture name under which `/api/show` reports the catalogue's limits.
+pub const ARCHITECTURE: &str = "patchbay";
+
+/// Writes `/api/show` for `model`. Every model served through the gateway takes
+/// tools and completions, so `capabilities` says both.
+pub fn encode_show(model: &ModelInfo) -> Vec<u8> {
+    let family = model
+        .owned_by
+        .clone()
+        .unwrap_or_else(|| ARCHITECTURE.to_owned());
+    let mut details = Map::new();
+    details.insert("parent_model".into(), Value::String(String::new()));
+    details.insert("format".into(), Value::String(ARCHITECTURE.into()));
+    details.insert("family".into(), Value::String(family.clone()));
+    details.insert("families".into(), Value::from(vec![family]));
+    details.insert("parameter_size".into(), Value::String(String::new()));
+    details.insert("quantization_level".into(), Value::String(String::new()));
+    let mut info = Map::new();
+    info.insert("general.architecture".into(), ARCHITECTURE.into());
+    info.insert("general.basename".into(), model.id.clone().into());
+    if let Some(n) = model.context_window {
+        info.insert(format!("{ARCHITECTURE}.context_length"), n.into());
+    }
+    if let Some(n) = model.max_output_tokens {
+        info.insert(format!("{ARCHITECTURE}.max_output_tokens"), n.into());
+    }
+    json::encode(&Show {
+        details,
+        model_info: info,
+        capabilities: vec!["completion".into(), "tools".into()],
+        modified_at: format_rfc3339(model.created.unwrap_or(0)),
+        ..Show::default()
+    })
+}
+
+/// Writes `/api/ps`: the gateway holds no model in memory, so the list is empty.
+pub fn encode_running() -> Vec<u8> {
+    json::encode(&Tags::default())
+}
+
+/// Writes `/api/version` with `version`.
+pub fn encode_version(version: &str) -> Vec<u8> {
+    json::encode(&serde_json::json!({ "version": version }))
+}
+
+/// An `/api/show` request: the model by `model`, or by `name` as older clients send it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ShowRequest {
+    /// The model name.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The model name (older clients).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Reads a caller's `/api/show` body: the model it names.
+pub fn decode_show_request(body: &[u8]) -> Result<String, TranslateError> {
+    let req: ShowRequest = json::decode_request(body)?;
+    req.model
+        .or(req.name)
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| TranslateError::invalid("model", "name the model to show in `model`"))
 }

@@ -109,7 +109,12 @@ pub(crate) fn call_id(given: Option<&str>, ctx: &ResponseContext, k: usize) -> S
 /// `ctx.created` and named `ctx.model`. Text parts are concatenated; reasoning text
 /// of any source goes to `thinking`. Tool calls carry their ids and an `index`;
 /// arguments that are not a JSON object are sent as `{}`.
+/// `ctx.elapsed_ns` is the `total_duration`. With `ctx.ollama_generate`, the
+/// `/api/generate` form instead.
 pub fn encode(resp: &ChatResponse, ctx: &ResponseContext) -> Vec<u8> {
+    if ctx.ollama_generate {
+        return super::generate::encode_response(resp, ctx);
+    }
     let mut content = String::new();
     let mut thinking = String::new();
     let mut tool_calls = Vec::new();
@@ -135,9 +140,11 @@ pub fn encode(resp: &ChatResponse, ctx: &ResponseContext) -> Vec<u8> {
         }),
         done: true,
         done_reason: Some(done_reason(resp.stop_reason).to_owned()),
-        total_duration: None,
+        total_duration: ctx.elapsed_ns,
         prompt_eval_count: Some(resp.usage.input_tokens),
+        prompt_eval_duration: None,
         eval_count: Some(resp.usage.output_tokens),
+        eval_duration: None,
         error: None,
     };
     json::encode(&body)

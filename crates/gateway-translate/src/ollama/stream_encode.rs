@@ -32,14 +32,23 @@ enum EncPart {
 /// object (arguments that are not a JSON object end the stream with an error line).
 /// `MessageStop` writes the `done:true` line with the last `Usage`; an `Error` writes
 /// `{"error":"…"}`. Nothing is written after either.
+///
+/// With `ctx.ollama_generate` the lines take `/api/generate`'s form: text in
+/// `response`, thinking in `thinking`, and no tool-call lines (a generate request has
+/// no tools).
 #[derive(Debug)]
 pub struct Encoder {
     model: String,
+    generate: bool,
     created_at: String,
     parts: Vec<(usize, EncPart)>,
     calls: usize,
     usage: Usage,
     done: bool,
+    /// Nanoseconds the request has run, as last told by [`Encoder::set_clock`].
+    now_ns: Option<u64>,
+    /// `now_ns` when the first content line was written.
+    first_ns: Option<u64>,
 }
 
 impl Encoder {
@@ -47,12 +56,33 @@ impl Encoder {
     pub fn new(ctx: &ResponseContext) -> Self {
         Encoder {
             model: ctx.model.clone(),
+            generate: ctx.ollama_generate,
             created_at: format_rfc3339(ctx.created),
             parts: Vec::new(),
             calls: 0,
             usage: Usage::default(),
             done: false,
+            now_ns: None,
+            first_ns: None,
         }
+    }
+
+    /// Tells how long the request has run, in nanoseconds, before the events of the
+    /// next upstream chunk are encoded. Once told, the `done:true` line carries
+    /// `total_duration` (the whole request), `prompt_eval_duration` (until the first
+    /// content line) and `eval_duration` (from there to the end), as measured at the
+    /// gateway; never told, it carries no duration.
+    pub fn set_clock(&mut self, elapsed_ns: u64) {
+        self.now_ns = Some(elapsed_ns);
+    }
+
+    /// The three durations of the final line, when the clock was set.
+    fn durations(&self) -> (Option<u64>, Option<u64>, Option<u64>) {
+        let Some(now) = self.now_ns else {
+            return (None, None, None);
+        };
+        let first = self.first_ns.unwrap_or(now);
+        (Some(now), Some(first), Some(now.saturating_sub(first)))
     }
 
     /// Encodes one event, appending whole lines to `out`.
@@ -163,22 +193,70 @@ impl Encoder {
     }
 
     fn write(
-        &self,
+        &mut self,
         message: Option<wire::Message>,
         done: bool,
         reason: Option<StopReason>,
         out: &mut Vec<u8>,
     ) {
+        if !done && self.first_ns.is_none() {
+            self.first_ns = self.now_ns;
+        }
+        if self.generate {
+            self.write_generate(message, done, reason, out);
+            return;
+        }
+        let (total, prompt, eval) = if done {
+            self.durations()
+        } else {
+            (None, None, None)
+        };
         let line = wire::Response {
             model: self.model.clone(),
             created_at: Some(self.created_at.clone()),
             message,
             done,
             done_reason: reason.map(|r| done_reason(r).to_owned()),
-            total_duration: None,
+            total_duration: total,
             prompt_eval_count: done.then_some(self.usage.input_tokens),
+            prompt_eval_duration: prompt,
             eval_count: done.then_some(self.usage.output_tokens),
+            eval_duration: eval,
             error: None,
+        };
+        out.extend_from_slice(&json::encode(&line));
+        out.push(b'\n');
+    }
+
+    /// One `/api/generate` line; a line carrying only tool calls is not written.
+    fn write_generate(
+        &self,
+        message: Option<wire::Message>,
+        done: bool,
+        reason: Option<StopReason>,
+        out: &mut Vec<u8>,
+    ) {
+        let message = message.unwrap_or_default();
+        if !done && !message.tool_calls.is_empty() {
+            return;
+        }
+        let (total, prompt, eval) = if done {
+            self.durations()
+        } else {
+            (None, None, None)
+        };
+        let line = wire::GenerateResponse {
+            model: self.model.clone(),
+            created_at: Some(self.created_at.clone()),
+            response: message.content,
+            thinking: message.thinking,
+            done,
+            done_reason: reason.map(|r| done_reason(r).to_owned()),
+            total_duration: total,
+            prompt_eval_count: done.then_some(self.usage.input_tokens),
+            prompt_eval_duration: prompt,
+            eval_count: done.then_some(self.usage.output_tokens),
+            eval_duration: eval,
         };
         out.extend_from_slice(&json::encode(&line));
         out.push(b'\n');

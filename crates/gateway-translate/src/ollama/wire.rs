@@ -173,12 +173,91 @@ pub struct Response {
     /// Input tokens evaluated (omitted when the prompt was fully cached).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_eval_count: Option<u64>,
+    /// Nanoseconds spent reading the prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_eval_duration: Option<u64>,
     /// Output tokens generated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_count: Option<u64>,
+    /// Nanoseconds spent generating.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_duration: Option<u64>,
     /// An in-stream error message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Value>,
+}
+
+/// A `/api/generate` request body: the fields that differ from `/api/chat`'s (the
+/// shared ones — `model`, `format`, `options`, `stream`, `think` — are read as chat's).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GenerateRequest {
+    /// The prompt: one user turn.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub prompt: String,
+    /// Text after the completion (fill-in-the-middle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
+    /// The system prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// Images for the prompt, raw base64.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub images: Vec<String>,
+    /// A prompt template overriding the model's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// Send the prompt without any template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<bool>,
+    /// Token ids of an earlier exchange (deprecated by Ollama).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub context: Vec<i64>,
+}
+
+/// A `/api/generate` answer, and every line of a streamed one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GenerateResponse {
+    /// The model that answered.
+    #[serde(default)]
+    pub model: String,
+    /// RFC 3339 timestamp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// The answer text (or this line's piece of it).
+    #[serde(default)]
+    pub response: String,
+    /// Thinking text (or this line's piece of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<String>,
+    /// True on the final object.
+    #[serde(default)]
+    pub done: bool,
+    /// `stop` or `length`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_reason: Option<String>,
+    /// Nanoseconds spent in total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_duration: Option<u64>,
+    /// Input tokens evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_eval_count: Option<u64>,
+    /// Nanoseconds spent reading the prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_eval_duration: Option<u64>,
+    /// Output tokens generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_count: Option<u64>,
+    /// Nanoseconds spent generating.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_duration: Option<u64>,
 }
 
 /// `null` reads as the type's default (Ollama's Go encoder writes `null` for nil slices).

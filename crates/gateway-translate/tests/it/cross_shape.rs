@@ -26,11 +26,12 @@ use gateway_translate::framing::Framing;
 use gateway_translate::{EncodeOptions, ResponseContext, turns};
 use serde_json::Value;
 
-const CALLERS: [ApiShape; 4] = [
+const CALLERS: [ApiShape; 5] = [
     ApiShape::OpenAiChat,
     ApiShape::OpenAiResponses,
     ApiShape::Anthropic,
     ApiShape::Gemini,
+    ApiShape::Ollama,
 ];
 const UPSTREAMS: [ApiShape; 4] = [
     ApiShape::OpenAiChat,
@@ -166,6 +167,8 @@ fn project_stop(stop: StopReason, shape: ApiShape) -> StopReason {
     match (shape, stop) {
         (ApiShape::Anthropic, StopReason::Other) => StopReason::EndTurn,
         (ApiShape::Anthropic, s) => s,
+        // Ollama knows `stop` and `length` only: a blocked answer is an empty `stop`.
+        (ApiShape::Ollama, StopReason::ContentFilter) => StopReason::EndTurn,
         (_, StopReason::StopSequence | StopReason::PauseTurn | StopReason::Other) => {
             StopReason::EndTurn
         }

@@ -11,6 +11,7 @@ mod fastpath;
 mod fuzz_corpus;
 mod gemini;
 mod ollama;
+mod ollama_ingress;
 mod openai_chat;
 mod openai_embeddings;
 mod openai_responses;

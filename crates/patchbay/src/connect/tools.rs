@@ -241,6 +241,16 @@ pub fn gemini_env(c: &Ctx) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// `OLLAMA_HOST` (the gateway's root: the clients add `/api/...`) and `OLLAMA_API_KEY`,
+/// which the `ollama` Python client sends as a Bearer key to any host (the JavaScript
+/// client sends it to ollama.com only: pass the header there).
+pub fn ollama_env(c: &Ctx) -> Vec<(&'static str, String)> {
+    vec![
+        ("OLLAMA_HOST", c.url.clone()),
+        ("OLLAMA_API_KEY", c.key.clone()),
+    ]
+}
+
 fn claude_code(c: &Ctx) -> Vec<FileEdit> {
     let mut s = vec![
         ("env.ANTHROPIC_BASE_URL", json!(c.url)),

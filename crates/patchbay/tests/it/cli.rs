@@ -78,7 +78,7 @@ async fn serve_without_config_prints_working_curl_lines_and_stops_on_sigterm() {
     let key = lines.iter().find_map(|l| l.strip_prefix("key: ")).unwrap();
     assert!(key.starts_with("pbk_"), "{key}");
     let curls: Vec<&String> = lines.iter().filter(|l| l.starts_with("curl ")).collect();
-    assert_eq!(curls.len(), 4, "{lines:?}");
+    assert_eq!(curls.len(), 5, "{lines:?}");
     let client = reqwest::Client::new();
     for line in curls {
         let (url, headers, body) = parse_curl(line);
@@ -112,7 +112,7 @@ async fn serve_without_config_prints_working_curl_lines_and_stops_on_sigterm() {
         .lines()
         .filter(|l| l.starts_with("ts=") && l.contains(" status=200"))
         .collect();
-    assert_eq!(answered.len(), 4, "{log}");
+    assert_eq!(answered.len(), 5, "{log}");
     assert!(
         answered.iter().all(|l| l.contains(" operation=chat")),
         "{log}"

@@ -302,6 +302,11 @@ fn env_prints_export_lines() {
         out,
         "export GOOGLE_GEMINI_BASE_URL='http://127.0.0.1:4000'\nexport GEMINI_API_KEY='sk-test-0123456789'\n"
     );
+    let out = run(&home.0, &["env", "ollama", "--key", KEY]);
+    assert_eq!(
+        out,
+        "export OLLAMA_HOST='http://127.0.0.1:4000'\nexport OLLAMA_API_KEY='sk-test-0123456789'\n"
+    );
 }
 
 #[test]

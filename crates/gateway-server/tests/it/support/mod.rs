@@ -150,11 +150,12 @@ pub fn client() -> reqwest::Client {
 }
 
 /// The caller shapes with an ingress.
-pub const CALLERS: [ApiShape; 4] = [
+pub const CALLERS: [ApiShape; 5] = [
     ApiShape::OpenAiChat,
     ApiShape::OpenAiResponses,
     ApiShape::Anthropic,
     ApiShape::Gemini,
+    ApiShape::Ollama,
 ];
 
 /// The path and body of a chat request in `shape` for `model`.
@@ -191,7 +192,14 @@ pub fn chat_request(
             }
             ("/v1/messages?beta=true".into(), b)
         }
-        ApiShape::Gemini | ApiShape::Ollama => {
+        ApiShape::Ollama => {
+            let mut b = json!({"model": model, "stream": stream, "messages": [{"role":"user","content": text}]});
+            if tools {
+                b["tools"] = json!([{"type":"function","function":{"name":"get_weather","description":"Weather","parameters": schema}}]);
+            }
+            ("/api/chat".into(), b)
+        }
+        ApiShape::Gemini => {
             let mut b = json!({"contents": [{"role":"user","parts":[{"text": text}]}]});
             if tools {
                 b["tools"] = json!([{"functionDeclarations":[{"name":"get_weather","description":"Weather","parametersJsonSchema": schema}]}]);
@@ -243,6 +251,8 @@ pub fn parse_stream(
 ) -> Result<ChatResponse, gateway_protocol::GatewayError> {
     let framing = if json_array {
         Framing::JsonArray
+    } else if shape == ApiShape::Ollama {
+        Framing::Ndjson
     } else {
         Framing::Sse
     };
