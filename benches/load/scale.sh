@@ -4,6 +4,7 @@
 # every request:
 #
 #   sqlite     one instance, SQLite file, in-process limiter (the default deployment)
+#   pg         one instance, [storage] url = PostgreSQL, in-process limiter
 #   pg-redis   one instance, [storage] url = PostgreSQL, [limits] redis = Redis
 #   pg-redis-2 two instances (one worker each) on the same PostgreSQL and Redis behind nginx
 #   sqlite-1w  one instance, one worker: the per-instance baseline for pg-redis-2
@@ -13,7 +14,8 @@
 #   benches/load/scale.sh
 #
 # env (defaults): PATCHBAY_BIN=target/release/patchbay  CONC=32  DUR=10  WARMUP_S=3
-#   ROUNDS=2 (each configuration is run ROUNDS times, interleaved)  MOCK_PORT=18080
+#   ROUNDS=2 (each configuration is run ROUNDS times, interleaved)
+#   CONFIGS="sqlite pg pg-redis sqlite-1w pg-redis-2" (which to run, in this order)  MOCK_PORT=18080
 #   OUT=/tmp/patchbay-scale/<timestamp>  SHARED_BENCH=<repo>/../shared/bench
 #   PATCHBAY_TEST_POSTGRES, PATCHBAY_TEST_REDIS: the servers (from scripts/services)
 # Loopback only; everything started here is stopped on exit.
@@ -96,6 +98,9 @@ SQL="$OUT/sqlite"; config "$SQL" 14301 "[storage]
 path = \"$SQL/pb.db\"" "$CORES"
 SQL1="$OUT/sqlite-1w"; config "$SQL1" 14302 "[storage]
 path = \"$SQL1/pb.db\"" 1
+PGO="$OUT/pg"; config "$PGO" 14307 "[storage]
+path = \"$PGO/pb.db\"
+url = \"$PG_URL\"" "$CORES"
 PGR="$OUT/pg-redis"; config "$PGR" 14303 "[storage]
 path = \"$PGR/pb.db\"
 url = \"$PG_URL\"
@@ -132,9 +137,11 @@ http {
 NGINX
 
 SQL_KEY=$(key "$SQL"); SQL1_KEY=$(key "$SQL1"); PG_KEY=$(key "$PGR")
+PGO_KEY=$(key "$PGO")
 declare -A URL=([sqlite]=http://127.0.0.1:14301 [sqlite-1w]=http://127.0.0.1:14302 \
-  [pg-redis]=http://127.0.0.1:14303 [pg-redis-2]=http://127.0.0.1:14306)
-declare -A KEY=([sqlite]=$SQL_KEY [sqlite-1w]=$SQL1_KEY [pg-redis]=$PG_KEY [pg-redis-2]=$PG_KEY)
+  [pg]=http://127.0.0.1:14307 [pg-redis]=http://127.0.0.1:14303 [pg-redis-2]=http://127.0.0.1:14306)
+declare -A KEY=([sqlite]=$SQL_KEY [sqlite-1w]=$SQL1_KEY [pg]=$PGO_KEY [pg-redis]=$PG_KEY \
+  [pg-redis-2]=$PG_KEY)
 
 run() { # label dir... (instances to start; stopped after)
   local label=$1; shift
@@ -151,12 +158,14 @@ run() { # label dir... (instances to start; stopped after)
 }
 
 nginx -c "$NGINX_DIR/nginx.conf"
+declare -A DIRS=([sqlite]="$SQL" [pg]="$PGO" [pg-redis]="$PGR" [sqlite-1w]="$SQL1" \
+  [pg-redis-2]="$OUT/pg-redis-2a $OUT/pg-redis-2b")
 for round in $(seq "$ROUNDS"); do
   echo "== round $round"
-  run sqlite "$SQL"
-  run pg-redis "$PGR"
-  run sqlite-1w "$SQL1"
-  run pg-redis-2 "$OUT/pg-redis-2a" "$OUT/pg-redis-2b"
+  for c in ${CONFIGS:-sqlite pg pg-redis sqlite-1w pg-redis-2}; do
+    # shellcheck disable=SC2086
+    run "$c" ${DIRS[$c]}
+  done
 done
 psql "$PG" -qAt -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null || true
 python3 - "$RESULTS" <<'PY'

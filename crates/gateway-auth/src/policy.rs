@@ -39,6 +39,19 @@ impl Limits {
     pub fn is_unlimited(&self) -> bool {
         *self == Limits::default()
     }
+
+    /// True when a token quota or a budget is set: then an admission reserves its
+    /// estimate in the spending counters. Otherwise the counters only track, and a
+    /// request is added to them when it settles, at what it really spent.
+    pub fn reserves_spending(&self) -> bool {
+        self.daily_input_tokens.is_some()
+            || self.daily_output_tokens.is_some()
+            || self.monthly_input_tokens.is_some()
+            || self.monthly_output_tokens.is_some()
+            || self.daily_usd.is_some()
+            || self.monthly_usd.is_some()
+            || self.total_usd.is_some()
+    }
 }
 
 /// What to do with a request asking for more output tokens than the key allows.

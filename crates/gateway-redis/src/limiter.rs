@@ -263,10 +263,14 @@ impl Shared {
         for (i, standing) in standings.iter().enumerate().rev() {
             standing.note(limits_of(i), &p.win, p.now_ms, &mut status);
         }
-        let tpm = [p.key.tpm.is_some(), project_limits.tpm.is_some()];
+        let flags = |l: &Limits| Flags {
+            tpm: l.tpm.is_some(),
+            counted: l.reserves_spending(),
+        };
+        let flags = [flags(&p.key), flags(project_limits)];
         let hold = Hold {
             shared: Arc::clone(self),
-            subjects: subjects.into_iter().zip(tpm).collect(),
+            subjects: subjects.into_iter().zip(flags).collect(),
             estimate: p.estimate,
             win: p.win,
         };
@@ -479,11 +483,20 @@ impl Limiter for RedisLimiter {
     }
 }
 
+/// What a subject's limits were when it was admitted, for its settle.
+#[derive(Clone, Copy)]
+struct Flags {
+    /// A tpm limit: its rate cell took the estimate.
+    tpm: bool,
+    /// A quota or budget: its counters took the estimate (else they only track).
+    counted: bool,
+}
+
 /// What one admitted request holds: enough to find and correct its counters.
 struct Hold {
     shared: Arc<Shared>,
-    /// Each subject's keys, and whether it had a tpm limit when admitted.
-    subjects: Vec<(SubjectKeys, bool)>,
+    /// Each subject's keys, and its limits' flags when admitted.
+    subjects: Vec<(SubjectKeys, Flags)>,
     estimate: Estimate,
     win: Windows,
 }
@@ -507,7 +520,7 @@ impl Hold {
         args.extend(amounts(&self.estimate).map(|a| a.to_string()));
         args.extend(actual.map(|a| a.to_string()));
         let mut keys = Vec::with_capacity(6 * self.subjects.len());
-        for (s, tpm) in &self.subjects {
+        for (s, flags) in &self.subjects {
             keys.extend([
                 s.rates(),
                 s.day(self.win.day),
@@ -516,7 +529,8 @@ impl Hold {
                 s.day(now.day),
                 s.month(now.month),
             ]);
-            args.push(if *tpm { "1" } else { "0" }.to_owned());
+            let flag = |on: bool| if on { "1" } else { "0" }.to_owned();
+            args.extend([flag(flags.tpm), flag(flags.counted)]);
         }
         let call = Call { keys, args };
         let shared = self.shared;

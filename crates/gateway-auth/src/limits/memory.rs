@@ -347,9 +347,11 @@ impl State {
         self.month_usd.roll(win.month);
     }
 
-    /// Commits a passed check and reserves the estimate. Counters count even without
-    /// a limit, so a limit set later during the day sees the day's spending.
-    fn apply(&mut self, plan: Plan, est: &Amounts) {
+    /// Commits a passed check and, for a subject with quotas or budgets
+    /// (`reserve`), reserves the estimate in the counters. Counters count even
+    /// without a limit (what was spent is added at the settle), so a limit set later
+    /// during the day sees the day's spending.
+    fn apply(&mut self, plan: Plan, est: &Amounts, reserve: bool) {
         for (cell, tat) in [
             (&mut self.rpm, plan.rpm),
             (&mut self.rph, plan.rph),
@@ -360,9 +362,11 @@ impl State {
                 cell.commit(tat);
             }
         }
-        let amounts = per_counter(est);
-        for (counter, amount) in self.counters().into_iter().zip(amounts) {
-            counter.used = counter.used.saturating_add(amount);
+        if reserve {
+            let amounts = per_counter(est);
+            for (counter, amount) in self.counters().into_iter().zip(amounts) {
+                counter.used = counter.used.saturating_add(amount);
+            }
         }
     }
 
@@ -379,21 +383,29 @@ impl State {
         ]
     }
 
-    fn settle(&mut self, held: &Hold, tpm: bool, actual: &Amounts, now: &Windows) {
-        if tpm {
+    fn settle(&mut self, held: &Hold, flags: Flags, actual: &Amounts, now: &Windows) {
+        if flags.tpm {
             let delta = i128::from(actual.tokens()) - i128::from(held.est.tokens());
             self.tpm.adjust(delta, MINUTE_US);
         }
-        let (reserved, actual) = (per_counter(&held.est), per_counter(actual));
+        let reserved = if flags.reserved {
+            per_counter(&held.est)
+        } else {
+            [0; 7]
+        };
+        let actual = per_counter(actual);
         let (then, now) = (window_ids(&held.win), window_ids(now));
         for (i, counter) in self.counters().into_iter().enumerate() {
             counter.settle(now[i], then[i], reserved[i], actual[i]);
         }
     }
 
-    fn release(&mut self, held: &Hold, tpm: bool) {
-        if tpm {
+    fn release(&mut self, held: &Hold, flags: Flags) {
+        if flags.tpm {
             self.tpm.adjust(-i128::from(held.est.tokens()), MINUTE_US);
+        }
+        if !flags.reserved {
+            return;
         }
         let (reserved, then) = (per_counter(&held.est), window_ids(&held.win));
         for (i, counter) in self.counters().into_iter().enumerate() {
@@ -414,14 +426,32 @@ fn window_ids(w: &Windows) -> [i64; 7] {
     [w.day, w.day, w.month, w.month, w.day, w.month, 0]
 }
 
+/// What a subject's limits made an admission take, for its settle.
+#[derive(Debug, Clone, Copy)]
+struct Flags {
+    /// The tpm cell took the estimate.
+    tpm: bool,
+    /// The counters took the estimate (a quota or budget was set).
+    reserved: bool,
+}
+
+impl Flags {
+    fn of(limits: &Limits) -> Flags {
+        Flags {
+            tpm: limits.tpm.is_some(),
+            reserved: limits.reserves_spending(),
+        }
+    }
+}
+
 /// What one admitted request holds in a [`MemoryLimiter`].
 struct Hold {
     key: Arc<Cell>,
     project: Option<Arc<Cell>>,
     est: Amounts,
     win: Windows,
-    key_tpm: bool,
-    project_tpm: bool,
+    key_flags: Flags,
+    project_flags: Flags,
 }
 
 impl Held for Hold {
@@ -434,16 +464,16 @@ impl Held for Hold {
         let now = Windows::at(now_ms);
         // The two are corrected one after the other: settling needs no atomicity
         // across subjects, only within each.
-        lock(&self.key).settle(&self, self.key_tpm, &actual, &now);
+        lock(&self.key).settle(&self, self.key_flags, &actual, &now);
         if let Some(project) = &self.project {
-            lock(project).settle(&self, self.project_tpm, &actual, &now);
+            lock(project).settle(&self, self.project_flags, &actual, &now);
         }
     }
 
     fn release(self: Box<Self>) {
-        lock(&self.key).release(&self, self.key_tpm);
+        lock(&self.key).release(&self, self.key_flags);
         if let Some(project) = &self.project {
-            lock(project).release(&self, self.project_tpm);
+            lock(project).release(&self, self.project_flags);
         }
     }
 }
@@ -527,10 +557,10 @@ impl Limiter for MemoryLimiter {
         if let Some(cell) = &project_cell {
             let mut p = lock(cell);
             let project_plan = p.check(project_limits, Scope::Project, &est, &win, now_ms)?;
-            p.apply(project_plan, &est);
+            p.apply(project_plan, &est, project_limits.reserves_spending());
             p.note_status(project_limits, &win, now_ms, &mut status);
         }
-        k.apply(key_plan, &est);
+        k.apply(key_plan, &est, key.reserves_spending());
         k.note_status(key, &win, now_ms, &mut status);
         drop(k);
 
@@ -539,8 +569,8 @@ impl Limiter for MemoryLimiter {
             project: project_cell,
             est,
             win,
-            key_tpm: key.tpm.is_some(),
-            project_tpm: project_limits.tpm.is_some(),
+            key_flags: Flags::of(key),
+            project_flags: Flags::of(project_limits),
         }));
         Ok(reservation.with_status(status))
     }

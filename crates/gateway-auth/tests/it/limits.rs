@@ -711,3 +711,56 @@ fn usage_reports_every_limit_used_and_remaining_without_changing_anything() {
             .all(|r| r.used == 0)
     );
 }
+
+#[test]
+fn without_quotas_or_budgets_spending_is_tracked_at_the_settle_and_a_later_budget_sees_it() {
+    let limiter = MemoryLimiter::new();
+    let rate_only = Limits {
+        rpm: Some(100),
+        ..Limits::default()
+    };
+    let at = FEB_1 + 3_600_000;
+    let subject = key("tracked");
+    let spent = |limiter: &MemoryLimiter| {
+        let rows = limiter.usage(Scope::Key, "tracked", &rate_only, at);
+        rows.iter()
+            .find(|r| r.kind == LimitKind::DailyUsd)
+            .unwrap()
+            .used
+    };
+    let big = costing(5_000_000);
+    let r = limiter.admit(&subject, &rate_only, None, &big, at).unwrap();
+    // Nothing limits spending: the estimate is not held while the request runs...
+    assert_eq!(spent(&limiter), 0);
+    r.settle(
+        &Actual {
+            input_tokens: 10,
+            output_tokens: 10,
+            cost_micros: Some(300_000),
+        },
+        at,
+    );
+    // ...and what it really spent is counted when it ends.
+    assert_eq!(spent(&limiter), 300_000);
+    let dropped = limiter.admit(&subject, &rate_only, None, &big, at).unwrap();
+    drop(dropped);
+    assert_eq!(
+        spent(&limiter),
+        300_000,
+        "a release gives back nothing it did not take"
+    );
+    // A budget set later counts what was spent before it.
+    let budget = Limits {
+        daily_usd: Some(0.5),
+        ..rate_only
+    };
+    let refused = limiter
+        .admit(&subject, &budget, None, &costing(250_000), at)
+        .unwrap_err();
+    assert_eq!(
+        (refused.limit, refused.remaining),
+        (LimitKind::DailyUsd, 200_000)
+    );
+    let fits = limiter.admit(&subject, &budget, None, &costing(150_000), at);
+    assert!(fits.is_ok());
+}

@@ -12,7 +12,8 @@
 -- ARGV: mode ("admit" | "peek"), now_ms, day_end_ms, month_end_ms, input, output,
 -- money, then 11 limits per subject in LimitKind::ALL order (-1: not set).
 -- Reply: admitted {1, per subject: 4 x (remaining, reset_ms) for rpm rph rpd tpm,
--- then used of day_in day_out month_in month_out day_usd month_usd total_usd};
+-- then used of day_in day_out month_in month_out day_usd month_usd total_usd (0s
+-- when admitting for a subject without quotas or budgets)};
 -- refused {0, subject (0 key, 1 project), limit index, remaining, wait_ms}.
 
 local mode = ARGV[1]
@@ -67,15 +68,25 @@ for s = 1, n do
   if lim[1] >= 0 or lim[2] >= 0 or lim[3] >= 0 or lim[4] >= 0 then
     raw = redis.call('HMGET', KEYS[base + 1], unpack(FIELDS))
   end
-  local day = redis.call('HMGET', KEYS[base + 2], 'in', 'out', 'usd')
-  local month = redis.call('HMGET', KEYS[base + 3], 'in', 'out', 'usd')
-  local used = {
-    tonumber(day[1]) or 0, tonumber(day[2]) or 0,
-    tonumber(month[1]) or 0, tonumber(month[2]) or 0,
-    tonumber(day[3]) or 0, tonumber(month[3]) or 0,
-    tonumber(redis.call('GET', KEYS[base + 4])) or 0,
-  }
-  local plan = { lim = lim, owed = {}, used = used }
+  -- A subject with no quota or budget reserves nothing at admission: its counters
+  -- only track spending, and the settle adds what was really spent. So an
+  -- admission neither reads nor writes them (a peek still reads them).
+  local counted = false
+  for i = 5, 11 do
+    if lim[i] >= 0 then counted = true end
+  end
+  local used = { 0, 0, 0, 0, 0, 0, 0 }
+  if counted or mode ~= 'admit' then
+    local day = redis.call('HMGET', KEYS[base + 2], 'in', 'out', 'usd')
+    local month = redis.call('HMGET', KEYS[base + 3], 'in', 'out', 'usd')
+    used = {
+      tonumber(day[1]) or 0, tonumber(day[2]) or 0,
+      tonumber(month[1]) or 0, tonumber(month[2]) or 0,
+      tonumber(day[3]) or 0, tonumber(month[3]) or 0,
+      tonumber(redis.call('GET', KEYS[base + 4])) or 0,
+    }
+  end
+  local plan = { lim = lim, owed = {}, used = used, counted = counted }
   local units = { 1, 1, 1, est_in + est_out }
   for i = 1, 4 do
     local l = lim[i]
@@ -97,7 +108,7 @@ for s = 1, n do
     end
   end
   local amounts = { est_in, est_out, est_in, est_out, est_money, est_money, est_money }
-  if mode == 'admit' then
+  if mode == 'admit' and counted then
     for i = 1, 7 do
       local l = lim[4 + i]
       if l >= 0 and (used[i] >= l or used[i] + amounts[i] > l) then
@@ -143,12 +154,14 @@ for s = 1, n do
       redis.call('HSET', KEYS[base + 1], unpack(writes))
       redis.call('PEXPIRE', KEYS[base + 1], int(ttl))
     end
-    local u = plan.used
-    redis.call('HSET', KEYS[base + 2], 'in', int(u[1]), 'out', int(u[2]), 'usd', int(u[5]))
-    redis.call('PEXPIRE', KEYS[base + 2], int(day_end - now + GRACE))
-    redis.call('HSET', KEYS[base + 3], 'in', int(u[3]), 'out', int(u[4]), 'usd', int(u[6]))
-    redis.call('PEXPIRE', KEYS[base + 3], int(month_end - now + GRACE))
-    redis.call('SET', KEYS[base + 4], int(u[7]))
+    if plan.counted then
+      local u = plan.used
+      redis.call('HSET', KEYS[base + 2], 'in', int(u[1]), 'out', int(u[2]), 'usd', int(u[5]))
+      redis.call('PEXPIRE', KEYS[base + 2], int(day_end - now + GRACE))
+      redis.call('HSET', KEYS[base + 3], 'in', int(u[3]), 'out', int(u[4]), 'usd', int(u[6]))
+      redis.call('PEXPIRE', KEYS[base + 3], int(month_end - now + GRACE))
+      redis.call('SET', KEYS[base + 4], int(u[7]))
+    end
   end
 end
 return reply

@@ -7,7 +7,9 @@
 -- KEYS, 6 per subject: rates hash, day hash then, month hash then, lifetime string,
 -- day hash now, month hash now.
 -- ARGV: mode, now_ms, day_end_ms, month_end_ms, reserved input, output, money,
--- actual input, output, money, then per subject 1 when it had a tpm limit, else 0.
+-- actual input, output, money, then per subject two flags: 1 when it had a tpm
+-- limit, else 0; 1 when its counters were reserved at admission (it had a quota or
+-- budget), else 0 (they only track: the actual amounts are added).
 
 local mode = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -32,8 +34,9 @@ end
 
 -- Gives back `amount` from `field` of hash `key` (never below 0), if it exists.
 local function give_back(key, field, amount)
+  if amount <= 0 then return end
   local v = tonumber(redis.call('HGET', key, field))
-  if v ~= nil and amount > 0 then
+  if v ~= nil then
     redis.call('HSET', key, field, int(math.max(0, v - amount)))
   end
 end
@@ -50,7 +53,7 @@ for s = 1, n do
   local k = (s - 1) * 6
   local rates, day_then, month_then, total = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
   local day_now, month_now = KEYS[k + 5], KEYS[k + 6]
-  if ARGV[10 + s] == '1' then
+  if ARGV[9 + 2 * s] == '1' then
     -- tat += delta x period, in the scale the cell was written for.
     local cell = redis.call('HMGET', rates, 'tpm:t', 'tpm:f', 'tpm:l')
     local t, f, l = tonumber(cell[1]), tonumber(cell[2]), tonumber(cell[3])
@@ -65,15 +68,18 @@ for s = 1, n do
       if needed > ttl then redis.call('PEXPIRE', rates, int(needed)) end
     end
   end
-  give_back(day_then, 'in', res[1])
-  give_back(day_then, 'out', res[2])
-  give_back(day_then, 'usd', res[3])
-  give_back(month_then, 'in', res[1])
-  give_back(month_then, 'out', res[2])
-  give_back(month_then, 'usd', res[3])
+  -- Nothing of the counters was reserved for a subject without quotas or budgets.
+  local back = res
+  if ARGV[10 + 2 * s] ~= '1' then back = { 0, 0, 0 } end
+  give_back(day_then, 'in', back[1])
+  give_back(day_then, 'out', back[2])
+  give_back(day_then, 'usd', back[3])
+  give_back(month_then, 'in', back[1])
+  give_back(month_then, 'out', back[2])
+  give_back(month_then, 'usd', back[3])
   local spent = tonumber(redis.call('GET', total))
   if spent ~= nil then
-    redis.call('SET', total, int(math.max(0, spent - res[3]) + act[3]))
+    redis.call('SET', total, int(math.max(0, spent - back[3]) + act[3]))
   elseif act[3] > 0 then
     redis.call('SET', total, int(act[3]))
   end
