@@ -41,11 +41,16 @@ local function give_back(key, field, amount)
   end
 end
 
-local function charge(key, field, amount, window_end)
-  if amount > 0 then
-    redis.call('HINCRBY', key, field, int(amount))
-    redis.call('PEXPIRE', key, int(window_end - now + GRACE))
+-- Charges the actual input, output and money to the counters of hash `key`.
+local function charge(key, window_end)
+  local any = false
+  for i, field in ipairs({ 'in', 'out', 'usd' }) do
+    if act[i] > 0 then
+      redis.call('HINCRBY', key, field, int(act[i]))
+      any = true
+    end
   end
+  if any then redis.call('PEXPIRE', key, int(window_end - now + GRACE)) end
 end
 
 local n = #KEYS / 6
@@ -77,17 +82,17 @@ for s = 1, n do
   give_back(month_then, 'in', back[1])
   give_back(month_then, 'out', back[2])
   give_back(month_then, 'usd', back[3])
-  local spent = tonumber(redis.call('GET', total))
-  if spent ~= nil then
-    redis.call('SET', total, int(math.max(0, spent - back[3]) + act[3]))
+  if back[3] > 0 then
+    local spent = tonumber(redis.call('GET', total))
+    if spent ~= nil then
+      redis.call('SET', total, int(math.max(0, spent - back[3]) + act[3]))
+    elseif act[3] > 0 then
+      redis.call('SET', total, int(act[3]))
+    end
   elseif act[3] > 0 then
-    redis.call('SET', total, int(act[3]))
+    redis.call('INCRBY', total, int(act[3]))
   end
-  charge(day_now, 'in', act[1], day_end)
-  charge(day_now, 'out', act[2], day_end)
-  charge(day_now, 'usd', act[3], day_end)
-  charge(month_now, 'in', act[1], month_end)
-  charge(month_now, 'out', act[2], month_end)
-  charge(month_now, 'usd', act[3], month_end)
+  charge(day_now, day_end)
+  charge(month_now, month_end)
 end
 return { 1 }
