@@ -36,6 +36,6 @@ pub use limits::{
     Limiter, MemoryLimiter, RateStatus, Refused, Reservation, Scope, Window,
 };
 pub use policy::{KeyPolicy, Limits, MaxTokensMode, Metadata, Subject};
-pub use upstreams::{KeyChange, StoredUpstream, UpstreamStore};
+pub use upstreams::{KeyChange, ProviderDb, ProviderRow, StoredUpstream, UpstreamStore};
 pub use usage::{UsageRecord, UsageWriter};
 pub use vault::{MasterKey, Vault, VaultError};

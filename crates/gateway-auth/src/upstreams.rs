@@ -4,14 +4,20 @@
 //! providers; the key is opened only to build the provider and never leaves the
 //! process whole (the admin API shows its last four characters).
 
-use std::path::Path;
-use std::sync::Mutex;
+mod db;
+mod sqlite;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::Connection;
 use serde_json::{Map, Value};
 
 use crate::error::AuthError;
 use crate::vault::Vault;
+
+pub use db::{ProviderDb, ProviderRow};
+pub use sqlite::SqliteProviders;
 
 /// One stored provider, without its key.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -41,7 +47,7 @@ pub enum KeyChange {
 
 /// The stored providers and the vault sealing their keys.
 pub struct UpstreamStore {
-    conn: Mutex<Connection>,
+    db: Arc<dyn ProviderDb>,
     vault: Vault,
 }
 
@@ -54,7 +60,7 @@ impl std::fmt::Debug for UpstreamStore {
 }
 
 impl UpstreamStore {
-    /// The store in the database at `path` (migrated), sealing with `vault`.
+    /// The store in the SQLite database at `path` (migrated), sealing with `vault`.
     pub fn open(path: &Path, vault: Vault) -> Result<UpstreamStore, AuthError> {
         Ok(UpstreamStore::with_connection(
             crate::migrate::open(path)?,
@@ -62,16 +68,20 @@ impl UpstreamStore {
         ))
     }
 
-    /// The store on an open, migrated connection.
+    /// The store on an open, migrated SQLite connection.
     pub fn with_connection(conn: Connection, vault: Vault) -> UpstreamStore {
-        UpstreamStore {
-            conn: Mutex::new(conn),
-            vault,
-        }
+        UpstreamStore::over(Arc::new(SqliteProviders::new(conn)), vault)
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// The store over `db` (SQLite, PostgreSQL), sealing with `vault`.
+    pub fn over(db: Arc<dyn ProviderDb>, vault: Vault) -> UpstreamStore {
+        UpstreamStore { db, vault }
+    }
+
+    /// Calls `wake` when another process changed the stored providers, when the
+    /// database can tell (PostgreSQL's `NOTIFY`).
+    pub fn on_change(&self, wake: Arc<dyn Fn() + Send + Sync>) -> Result<(), AuthError> {
+        self.db.on_change(wake)
     }
 
     /// The current master key's id.
@@ -90,22 +100,15 @@ impl UpstreamStore {
 
     /// Every stored provider with its opened key, by name (to build the providers).
     pub fn list_opened(&self) -> Result<Vec<(StoredUpstream, Option<String>)>, AuthError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT name, settings, api_key, created_ms, updated_ms FROM runtime_providers ORDER BY name",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<Vec<u8>>>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        })?;
         let mut out = Vec::new();
-        for row in rows {
-            let (name, settings, sealed, created_ms, updated_ms) = row?;
+        for row in self.db.rows()? {
+            let ProviderRow {
+                name,
+                settings,
+                api_key: sealed,
+                created_ms,
+                updated_ms,
+            } = row;
             let key = sealed
                 .map(|s| self.vault.open(&name, &s))
                 .transpose()
@@ -146,28 +149,20 @@ impl UpstreamStore {
         }
         let now = crate::cache::now_ms();
         let json = serde_json::to_string(settings)?;
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let existing: Option<(Option<Vec<u8>>, i64)> = tx
-            .query_row(
-                "SELECT api_key, created_ms FROM runtime_providers WHERE name = ?1",
-                [name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let existing = self.db.row(name)?;
         let sealed = match key {
-            KeyChange::Keep => existing.as_ref().and_then(|(k, _)| k.clone()),
+            KeyChange::Keep => existing.as_ref().and_then(|r| r.api_key.clone()),
             KeyChange::Set(plain) => Some(self.vault.seal(name, plain)?),
             KeyChange::Clear => None,
         };
-        let created_ms = existing.map_or(now, |(_, c)| c);
-        tx.execute(
-            "INSERT INTO runtime_providers (name, settings, api_key, created_ms, updated_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(name) DO UPDATE SET settings = ?2, api_key = ?3, updated_ms = ?5",
-            params![name, json, sealed, created_ms, now],
-        )?;
-        tx.commit()?;
+        let created_ms = existing.map_or(now, |r| r.created_ms);
+        self.db.upsert(&ProviderRow {
+            name: name.to_owned(),
+            settings: json,
+            api_key: sealed.clone(),
+            created_ms,
+            updated_ms: now,
+        })?;
         let key_hint = match key {
             KeyChange::Set(plain) => Some(hint(plain)),
             KeyChange::Clear => None,
@@ -189,36 +184,23 @@ impl UpstreamStore {
 
     /// Removes `name`; false when there was none.
     pub fn remove(&self, name: &str) -> Result<bool, AuthError> {
-        let n = self
-            .conn()
-            .execute("DELETE FROM runtime_providers WHERE name = ?1", [name])?;
-        Ok(n > 0)
+        self.db.remove(name)
     }
 
     /// Seals again under the current master key every key sealed under the previous
     /// one (after a rotation); returns how many.
     pub fn reseal(&self) -> Result<usize, AuthError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let stale: Vec<(String, Vec<u8>)> = {
-            let mut stmt = tx
-                .prepare("SELECT name, api_key FROM runtime_providers WHERE api_key IS NOT NULL")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .filter(|(_, sealed): &(String, Vec<u8>)| self.vault.needs_reseal(sealed))
-                .collect()
-        };
-        for (name, sealed) in &stale {
-            let plain = self.vault.open(name, sealed)?;
-            let fresh = self.vault.seal(name, &plain)?;
-            tx.execute(
-                "UPDATE runtime_providers SET api_key = ?1 WHERE name = ?2",
-                params![fresh, name],
-            )?;
+        let mut n = 0;
+        for row in self.db.rows()? {
+            let Some(sealed) = row.api_key.filter(|s| self.vault.needs_reseal(s)) else {
+                continue;
+            };
+            let plain = self.vault.open(&row.name, &sealed)?;
+            let fresh = self.vault.seal(&row.name, &plain)?;
+            self.db.set_key(&row.name, &fresh)?;
+            n += 1;
         }
-        tx.commit()?;
-        Ok(stale.len())
+        Ok(n)
     }
 }
 
@@ -259,10 +241,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(put.key_hint.as_deref(), Some("…cdef"));
-        let raw: Vec<u8> = s
-            .conn()
-            .query_row("SELECT api_key FROM runtime_providers", [], |r| r.get(0))
-            .unwrap();
+        let raw = s.db.rows().unwrap()[0].api_key.clone().unwrap();
         assert!(!raw.windows(8).any(|w| w == b"01234567"), "sealed at rest");
         let listed = s.list_opened().unwrap();
         assert_eq!(listed.len(), 1);

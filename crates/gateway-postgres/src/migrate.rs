@@ -10,6 +10,10 @@ use crate::error::PgError;
 const MIGRATIONS: &[(&str, &str)] = &[
     ("001_keys", include_str!("schema/001_keys.sql")),
     ("002_usage", include_str!("schema/002_usage.sql")),
+    (
+        "003_runtime_providers",
+        include_str!("schema/003_runtime_providers.sql"),
+    ),
 ];
 
 /// The advisory lock taken while migrating ("pbmigrat" in ASCII).

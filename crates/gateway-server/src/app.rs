@@ -25,6 +25,8 @@ pub struct App {
     pub(crate) upstreams: Option<gateway_auth::UpstreamStore>,
     /// Where usage is read back (admin API, console), when there is a database.
     pub(crate) usage_reader: Option<Arc<dyn gateway_auth::usage::UsageReader>>,
+    /// Notified when the shared database announces a runtime provider change.
+    pub(crate) providers_changed: Arc<tokio::sync::Notify>,
     /// The providers' own model lists (`GET /v1/models`).
     pub(crate) discovery: crate::discovery::Discovery,
     /// Every key the gateway accepts: the config file's and the database's.
@@ -119,7 +121,13 @@ impl App {
             gateway_auth::UsageWriter::start_on(stores.usage_sink, writer_config)
                 .map_err(db_error)?;
         let mut app = App::with_keys(config, Some(Arc::new(stores.keys)))?;
-        app.upstreams = Some(open_upstreams(config, &path, scratch.is_some()).map_err(db_error)?);
+        let upstreams = open_upstreams(config, &path, scratch.is_some(), stores.postgres.as_ref())
+            .map_err(db_error)?;
+        let changed = Arc::clone(&app.providers_changed);
+        upstreams
+            .on_change(Arc::new(move || changed.notify_one()))
+            .map_err(db_error)?;
+        app.upstreams = Some(upstreams);
         app.limiter = limiter;
         app.shared_limiter = shared_limiter;
         app.usage_reader = Some(stores.usage_reader);
@@ -200,6 +208,7 @@ impl App {
             reload: crate::reload::ReloadState::new(config.clone()),
             upstreams: None,
             usage_reader: None,
+            providers_changed: Arc::new(tokio::sync::Notify::new()),
             discovery: crate::discovery::Discovery::new(config.discovery.clone()),
             keys,
             limiter: Arc::new(gateway_auth::MemoryLimiter::new()),
@@ -301,6 +310,7 @@ fn open_upstreams(
     config: &Config,
     path: &std::path::Path,
     scratch: bool,
+    postgres: Option<&gateway_postgres::Postgres>,
 ) -> Result<gateway_auth::UpstreamStore, gateway_auth::AuthError> {
     use gateway_auth::vault::{MASTER_KEY_ENV, PREVIOUS_MASTER_KEY_ENV};
     use gateway_auth::{MasterKey, Vault};
@@ -328,7 +338,14 @@ fn open_upstreams(
         },
     };
     let rotating = previous.is_some();
-    let store = gateway_auth::UpstreamStore::open(path, Vault::new(current, previous))?;
+    let vault = Vault::new(current, previous);
+    let store = match postgres {
+        Some(pg) => gateway_auth::UpstreamStore::over(
+            Arc::new(gateway_postgres::PgProviders::new(pg.clone())),
+            vault,
+        ),
+        None => gateway_auth::UpstreamStore::open(path, vault)?,
+    };
     if rotating {
         let n = store.reseal()?;
         tracing::info!(
@@ -346,6 +363,8 @@ fn open_upstreams(
 /// What `[storage]` names: keys and projects, and usage (written and read back), on
 /// PostgreSQL at `url` (shared by every instance naming it), else SQLite at `path`.
 struct Stores {
+    /// The shared database, when `[storage] url` names one.
+    postgres: Option<gateway_postgres::Postgres>,
     keys: gateway_auth::KeyStore,
     usage_sink: Box<dyn gateway_auth::usage::UsageSink>,
     usage_reader: Arc<dyn gateway_auth::usage::UsageReader>,
@@ -361,14 +380,16 @@ fn open_stores(config: &Config, path: &std::path::Path) -> Result<Stores, gatewa
             let usage = gateway_postgres::PgUsage::new(pg.clone());
             Ok(Stores {
                 keys: gateway_auth::KeyStore::over(
-                    Arc::new(gateway_postgres::PgKeys::new(pg)),
+                    Arc::new(gateway_postgres::PgKeys::new(pg.clone())),
                     defaults,
                 )?,
+                postgres: Some(pg),
                 usage_sink: Box::new(usage.clone()),
                 usage_reader: Arc::new(usage),
             })
         }
         None => Ok(Stores {
+            postgres: None,
             keys: gateway_auth::KeyStore::open(path, defaults)?,
             usage_sink: Box::new(gateway_auth::usage::SqliteSink::new(
                 gateway_auth::migrate::open(path)?,

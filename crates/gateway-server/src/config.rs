@@ -119,9 +119,9 @@ pub struct StorageConfig {
     /// extension `.key`.
     pub master_key_file: Option<PathBuf>,
     /// A PostgreSQL database (`postgres://user:password@host:port/database`) for
-    /// keys, projects, usage records, rollups and the request log, shared by every
-    /// instance that names it, instead of the SQLite file. Runtime providers stay in
-    /// the file at `path` for now (per instance).
+    /// keys, projects, usage records, rollups, the request log and runtime
+    /// providers, shared by every instance that names it, instead of the SQLite file
+    /// (instances sharing runtime providers need the same `PATCHBAY_MASTER_KEY`).
     pub url: Option<String>,
 }
 

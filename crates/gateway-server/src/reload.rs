@@ -224,6 +224,19 @@ impl App {
         }
     }
 
+    /// Builds the table again from the file in force and the runtime providers as
+    /// the database holds them now (another instance changed them).
+    pub fn reload_runtime(&self) -> ReloadReport {
+        let file = self.reload.lock().file.clone();
+        self.reload_with(Ok(file), Trigger::RuntimeProvider)
+    }
+
+    /// Waits until the database announces a change to the runtime providers (never,
+    /// for a database that does not announce them).
+    pub async fn runtime_providers_changed(&self) {
+        self.providers_changed.notified().await;
+    }
+
     /// Changes the runtime providers: `edit` changes the current list, the result
     /// is validated with the file's configuration and built, and only then `commit`
     /// persists the change and the new table is put in force. One change at a time

@@ -12,8 +12,8 @@ use gateway_auth::cache::now_ms;
 use gateway_auth::usage::{
     SqliteReader, SqliteSink, UsageReader, UsageSink, UsageWriter, WriterConfig, WriterThread,
 };
-use gateway_auth::{AuthError, KeyPolicy, KeyStore};
-use gateway_postgres::{PgKeys, PgUsage, Postgres, PostgresOptions};
+use gateway_auth::{AuthError, KeyPolicy, KeyStore, UpstreamStore, Vault};
+use gateway_postgres::{PgKeys, PgProviders, PgUsage, Postgres, PostgresOptions};
 
 /// A database kind the store runs on.
 pub enum Backend {
@@ -172,6 +172,19 @@ impl Backend {
                     sink: Some(Box::new(usage)),
                     _shared: None,
                 }
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Runtime providers on this database, sealed with `vault`.
+    pub fn providers(&self, vault: Vault) -> UpstreamStore {
+        match self {
+            Shared::Sqlite(dir) => UpstreamStore::open(&dir.join("patchbay.db"), vault).unwrap(),
+            Shared::Postgres { url, schema } => {
+                let pg = connect(url, schema).unwrap();
+                UpstreamStore::over(Arc::new(PgProviders::new(pg)), vault)
             }
         }
     }

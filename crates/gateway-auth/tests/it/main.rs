@@ -8,6 +8,7 @@ mod keys;
 mod layers;
 mod limits;
 mod postgres_outage;
+mod providers;
 mod usage;
 mod usage_backends;
 mod usage_failures;

@@ -17,8 +17,8 @@ use crate::app::App;
 /// How often the file is looked at.
 const POLL: Duration = Duration::from_secs(1);
 
-/// Reloads `app`'s config file on SIGHUP and when it changes, until the runtime
-/// stops. The file as it is now is the baseline (read before this returns), so a
+/// Reloads `app`'s config file on SIGHUP and when it changes, and its runtime
+/// providers when the shared database announces a change, until the runtime stops. The file as it is now is the baseline (read before this returns), so a
 /// change made right after is seen.
 pub fn watch(app: Arc<App>) -> impl std::future::Future<Output = ()> + Send {
     let path = app.config_path();
@@ -51,6 +51,12 @@ async fn watching(app: Arc<App>, path: Option<std::path::PathBuf>) {
         let hup = std::future::pending::<Option<()>>();
         let trigger = tokio::select! {
             _ = hup => Trigger::Signal,
+            // Another instance changed the runtime providers on the shared database.
+            _ = app.runtime_providers_changed() => {
+                let app = app.clone();
+                let _ = tokio::task::spawn_blocking(move || app.reload_runtime()).await;
+                continue;
+            }
             _ = tick.tick() => {
                 let Some(path) = path.as_deref() else { continue };
                 // Compared with what the latest reload read, whoever asked for it

@@ -98,6 +98,34 @@ fn instance(n: usize, url: &str, extra: &str) -> Instance {
     }
 }
 
+/// The master key every instance shares (`PATCHBAY_MASTER_KEY`): runtime providers'
+/// upstream keys are sealed under it in the shared database.
+const MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// `patchbay serve -c config` on a free port with the shared master key; the child
+/// and its base URL.
+fn serve_shared(inst: &Instance) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(BIN)
+        .current_dir(&inst.dir)
+        .args(["serve", "--listen", "127.0.0.1:0", "-c"])
+        .arg(&inst.config)
+        .env("PATCHBAY_MASTER_KEY", MASTER_KEY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first).unwrap();
+    let base = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    (child, base)
+}
+
 /// The test servers' URLs, or `None` (the test is skipped) when they are not given.
 fn services() -> Option<(String, String)> {
     let pg = std::env::var("PATCHBAY_TEST_POSTGRES").ok();
@@ -154,10 +182,7 @@ async fn instances_on_one_postgres_share_keys_and_see_revocations_within_a_secon
     let db = Database::create(&server);
     let url = db.url();
     let instances: Vec<Instance> = (0..3).map(|n| instance(n, &url, "")).collect();
-    let served: Vec<_> = instances
-        .iter()
-        .map(|i| serve_with(&i.config, &i.dir))
-        .collect();
+    let served: Vec<_> = instances.iter().map(serve_shared).collect();
     let bases: Vec<&str> = served.iter().map(|(_, b)| b.as_str()).collect();
     let client = reqwest::Client::new();
 
@@ -224,6 +249,48 @@ async fn instances_on_one_postgres_share_keys_and_see_revocations_within_a_secon
     eprintln!("revocation reached every instance in {took:?}");
     // Announced by NOTIFY at the commit (each instance also looks once a second).
     assert!(took < Duration::from_secs(1), "{took:?}");
+
+    // A provider added at runtime on the first instance, its key sealed in the shared
+    // database: the third routes to it within a second.
+    let provider = serde_json::json!({"name": "extra", "kind": "mock",
+        "api_key": "sk-runtime-key-0123456789"});
+    admin(&client, &instances[0], "/admin/providers", provider).await;
+    let added_at = Instant::now();
+    let made = admin(
+        &client,
+        &instances[0],
+        "/admin/keys",
+        serde_json::json!({"name": "route"}),
+    )
+    .await;
+    let route_key = made["key"].as_str().unwrap().to_owned();
+    let routed = |base: String| {
+        let client = client.clone();
+        let cli_key = route_key.clone();
+        async move {
+            client
+                .post(format!("{base}/v1/chat/completions"))
+                .bearer_auth(&cli_key)
+                .json(&serde_json::json!({"model": "extra/mock-echo",
+                    "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    while routed(bases[2].to_owned()).await != 200 {
+        assert!(
+            added_at.elapsed() < Duration::from_secs(2),
+            "not routed there"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "a runtime provider reached another instance in {:?}",
+        added_at.elapsed()
+    );
 
     // Each instance writes its usage to the shared database (all of it by the end of
     // a graceful stop): the totals are the sum of the requests made on all three.
