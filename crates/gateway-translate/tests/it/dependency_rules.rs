@@ -9,13 +9,15 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Workspace crate → the workspace crates it may depend on.
-const ALLOWED: [(&str, &[&str]); 8] = [
+const ALLOWED: [(&str, &[&str]); 9] = [
     ("gateway-protocol", &[]),
     ("gateway-console", &[]),
     ("gateway-translate", &["gateway-protocol"]),
     ("gateway-auth", &["gateway-protocol"]),
     // The shared limiter on Redis: a `Limiter` of gateway-auth's.
     ("gateway-redis", &["gateway-protocol", "gateway-auth"]),
+    // The store on PostgreSQL: gateway-auth's store traits, implemented.
+    ("gateway-postgres", &["gateway-auth"]),
     (
         "gateway-providers",
         &["gateway-protocol", "gateway-translate"],
@@ -29,6 +31,7 @@ const ALLOWED: [(&str, &[&str]); 8] = [
             "gateway-auth",
             "gateway-console",
             "gateway-redis",
+            "gateway-postgres",
         ],
     ),
     (
@@ -39,6 +42,7 @@ const ALLOWED: [(&str, &[&str]); 8] = [
             "gateway-providers",
             "gateway-auth",
             "gateway-redis",
+            "gateway-postgres",
             "gateway-server",
         ],
     ),
