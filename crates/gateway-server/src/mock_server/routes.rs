@@ -2,7 +2,9 @@
 //! for each provider kind, matched by their ending so that any base URL joins:
 //! OpenAI-style bases carry the version (`…/v1` + `/chat/completions`), the others
 //! the host root (`/v1/messages`, `/v1beta/models/{model}:generateContent`,
-//! `/api/chat`).
+//! `/api/chat`). Vertex AI's paths end the same way for Gemini
+//! (`…/publishers/google/models/{model}:generateContent`); Claude on Vertex has its
+//! own (`…/publishers/anthropic/models/{model}:rawPredict`).
 
 use gateway_protocol::ApiShape;
 use gateway_providers::mock::{self, MockAnswer, MockConfig};
@@ -22,6 +24,9 @@ pub(crate) enum Call {
         stream: bool,
         sse: bool,
     },
+    /// Claude on Vertex AI: `rawPredict` / `streamRawPredict`, the model in the URL
+    /// and `anthropic_version` in the body.
+    VertexClaude { model: String, stream: bool },
     /// OpenAI `/embeddings` or Ollama `/api/embed`.
     Embeddings(ApiShape),
     /// Gemini `embedContent` (one input).
@@ -60,6 +65,19 @@ pub(crate) fn route(
             }
         }
         ApiShape::Anthropic => {
+            if let Some((_, rest)) = path.split_once("/publishers/anthropic/models/") {
+                let (model, method) = rest.rsplit_once(':')?;
+                let stream = match method {
+                    "rawPredict" => false,
+                    "streamRawPredict" => true,
+                    _ => return None,
+                };
+                if !post || model.is_empty() {
+                    return None;
+                }
+                let model = crate::ingress::percent_decode(model);
+                return Some(Call::VertexClaude { model, stream });
+            }
             if post && path.ends_with("/messages") {
                 Call::Chat(shape)
             } else if post && path.ends_with("/messages/count_tokens") {
@@ -123,6 +141,7 @@ impl Call {
             | Call::Embeddings(shape)
             | Call::CountTokens(shape)
             | Call::Models(shape) => *shape,
+            Call::VertexClaude { .. } => ApiShape::Anthropic,
             Call::GeminiChat { .. } | Call::GeminiEmbed { .. } | Call::GeminiBatchEmbed { .. } => {
                 ApiShape::Gemini
             }
@@ -146,6 +165,10 @@ impl Call {
                 }
                 answer
             }
+            Call::VertexClaude { model, stream } => match vertex_claude_body(body) {
+                Ok(body) => mock::answer_for(shape, &model, stream, &body, config),
+                Err(err) => MockAnswer::Fail(err),
+            },
             Call::Embeddings(shape) => mock::embeddings(shape, "", body),
             Call::GeminiEmbed { model } => embed_one(&model, body),
             Call::GeminiBatchEmbed { model } => mock::embeddings(shape, &model, body),
@@ -155,6 +178,26 @@ impl Call {
         let streamed = matches!(answer, MockAnswer::Stream { .. });
         (answer, mock::content_type(shape, streamed))
     }
+}
+
+/// A Claude-on-Vertex body as a Messages body, checked as Vertex does: it must
+/// carry `anthropic_version` and no `model` (the URL names it). The model is put
+/// back as a placeholder for the Messages decoder; the URL's name is the one used.
+fn vertex_claude_body(body: &[u8]) -> Result<Vec<u8>, gateway_protocol::GatewayError> {
+    let invalid = |message: &str| {
+        gateway_protocol::GatewayError::new(gateway_protocol::ErrorKind::InvalidRequest, message)
+    };
+    let mut fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(body).map_err(|_| invalid("the body is not a JSON object"))?;
+    if fields.contains_key("model") {
+        return Err(invalid("model: Extra inputs are not permitted"));
+    }
+    match fields.remove("anthropic_version") {
+        Some(serde_json::Value::String(v)) if v == "vertex-2023-10-16" => {}
+        _ => return Err(invalid("anthropic_version: vertex-2023-10-16 is required")),
+    }
+    fields.insert("model".into(), "vertex".into());
+    serde_json::to_vec(&fields).map_err(|_| invalid("the body could not be re-encoded"))
 }
 
 /// Gemini `embedContent`: the body is checked as one entry, answered as a batch of
@@ -220,6 +263,31 @@ fn json_array(answer: MockAnswer) -> MockAnswer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claude_on_vertex_is_answered_by_its_url_model_and_checked_body() {
+        let path =
+            "/v1/projects/p/locations/l/publishers/anthropic/models/mock-echo:streamRawPredict";
+        let call = route(ApiShape::Anthropic, &Method::POST, path, None).expect("route");
+        assert_eq!(
+            call,
+            Call::VertexClaude {
+                model: "mock-echo".into(),
+                stream: true
+            }
+        );
+        let good = br#"{"anthropic_version":"vertex-2023-10-16","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
+        assert!(vertex_claude_body(good).is_ok());
+        let with_model = br#"{"anthropic_version":"vertex-2023-10-16","model":"x","max_tokens":8,"messages":[]}"#;
+        assert!(vertex_claude_body(with_model).is_err());
+        let no_version = br#"{"max_tokens":8,"messages":[]}"#;
+        assert!(vertex_claude_body(no_version).is_err());
+        let other = path.replace("streamRawPredict", "predict");
+        assert_eq!(
+            route(ApiShape::Anthropic, &Method::POST, &other, None),
+            None
+        );
+    }
 
     #[test]
     fn gemini_paths_carry_model_and_method() {

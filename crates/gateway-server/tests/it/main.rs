@@ -30,3 +30,4 @@ mod tls;
 mod traces;
 mod transforms;
 mod unreachable;
+mod vertex;
