@@ -413,6 +413,9 @@ impl Provider {
             _ if self.kind == ProviderKind::VertexAnthropic => {
                 crate::vertex::anthropic_body(call.body, &self.api_version)
             }
+            _ if self.kind == ProviderKind::Vertex && call.operation == Operation::CountTokens => {
+                crate::vertex::gemini_count_tokens_body(call.body)
+            }
             _ => call.body,
         };
         let (method, body) = if endpoint.post {

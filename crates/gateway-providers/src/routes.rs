@@ -169,6 +169,10 @@ pub(crate) fn endpoint(
             };
             post(format!("/models/{model}:{method}"))
         }
+        (ProviderKind::Vertex, Operation::CountTokens) => {
+            let model = segment(model.strip_prefix("models/").unwrap_or(model));
+            post(format!("/models/{model}:countTokens"))
+        }
         (ProviderKind::VertexAnthropic, Operation::Chat) => {
             let method = if stream {
                 "streamRawPredict"
@@ -298,11 +302,28 @@ mod tests {
             ),
             format!("{base}/models/claude-sonnet-4@20250514:streamRawPredict")
         );
+        let count = endpoint(
+            ProviderKind::Vertex,
+            base,
+            Operation::CountTokens,
+            "gemini-2.5-pro",
+            false,
+            None,
+        )
+        .expect("vertex count");
+        assert_eq!(
+            count.url,
+            format!("{base}/models/gemini-2.5-pro:countTokens")
+        );
+        assert!(supports(ProviderKind::Vertex, Operation::CountTokens));
+        assert!(!supports(
+            ProviderKind::VertexAnthropic,
+            Operation::CountTokens
+        ));
         for kind in [ProviderKind::Vertex, ProviderKind::VertexAnthropic] {
             assert!(supports(kind, Operation::Chat));
             assert!(!supports(kind, Operation::Embeddings));
             assert!(!supports(kind, Operation::ListModels));
-            assert!(!supports(kind, Operation::CountTokens));
         }
     }
 

@@ -176,26 +176,55 @@ pub(crate) fn anthropic_body(body: Bytes, version: &str) -> Bytes {
     let Ok(Fields(fields)) = serde_json::from_slice::<Fields>(&body) else {
         return body;
     };
-    let mut out = Vec::with_capacity(body.len() + 48);
-    out.push(b'{');
+    let Ok(version) = serde_json::value::to_raw_value(version) else {
+        return body;
+    };
+    let version = ("anthropic_version".to_owned(), version);
     let has_version = fields.iter().any(|(k, _)| k == "anthropic_version");
-    if !has_version {
-        out.extend_from_slice(b"\"anthropic_version\":");
-        out.extend_from_slice(
-            serde_json::to_string(version)
-                .unwrap_or_default()
-                .as_bytes(),
-        );
-    }
-    let mut first = has_version;
-    for (name, value) in &fields {
-        if name == "model" {
-            continue;
-        }
-        if !first {
+    let added = (!has_version).then_some(&version);
+    object(
+        added
+            .into_iter()
+            .chain(fields.iter().filter(|(k, _)| k != "model")),
+    )
+}
+
+/// The members of Gemini's `generateContentRequest` that Vertex's countTokens takes
+/// at its top level (it has no such wrapper); the others (`model`, safety and tool
+/// settings) do not change a count.
+const COUNTED: [&str; 4] = ["contents", "systemInstruction", "tools", "generationConfig"];
+
+/// A Gemini countTokens body as Vertex takes it: a `generateContentRequest`'s
+/// counted members moved to the top level. A body without the wrapper (`{"contents":
+/// …}`) or not a JSON object goes as it came.
+pub(crate) fn gemini_count_tokens_body(body: Bytes) -> Bytes {
+    let Ok(Fields(fields)) = serde_json::from_slice::<Fields>(&body) else {
+        return body;
+    };
+    let Some(inner) = fields
+        .iter()
+        .find(|(k, _)| k == "generateContentRequest")
+        .and_then(|(_, v)| serde_json::from_str::<Fields>(v.get()).ok())
+    else {
+        return body;
+    };
+    let hoisted = inner
+        .0
+        .iter()
+        .filter(|(k, _)| COUNTED.contains(&k.as_str()));
+    let kept = fields
+        .iter()
+        .filter(|(k, _)| k != "generateContentRequest" && !inner.0.iter().any(|(i, _)| i == k));
+    object(hoisted.chain(kept))
+}
+
+/// `fields` written as one JSON object, values as their text.
+fn object<'a>(fields: impl Iterator<Item = &'a (String, Box<RawValue>)>) -> Bytes {
+    let mut out = vec![b'{'];
+    for (n, (name, value)) in fields.enumerate() {
+        if n > 0 {
             out.push(b',');
         }
-        first = false;
         out.extend_from_slice(serde_json::to_string(name).unwrap_or_default().as_bytes());
         out.push(b':');
         out.extend_from_slice(value.get().as_bytes());
@@ -260,6 +289,24 @@ mod tests {
         );
         for body in ["[1]", "{\"a\":", "nope", ""] {
             assert_eq!(edited(body), body);
+        }
+    }
+
+    #[test]
+    fn count_tokens_bodies_lose_the_generate_content_request_wrapper() {
+        let edit = |body: &str| {
+            String::from_utf8(gemini_count_tokens_body(Bytes::from(body.to_owned())).to_vec())
+                .expect("utf-8")
+        };
+        let wrapped = r#"{"generateContentRequest":{"model":"models/gemini-2.5-pro","contents":[{"role":"user","parts":[{"text":"hi"}]}],"systemInstruction":{"parts":[{"text":"be brief"}]},"safetySettings":[],"generationConfig":{"maxOutputTokens":8}}}"#;
+        assert_eq!(
+            edit(wrapped),
+            r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"systemInstruction":{"parts":[{"text":"be brief"}]},"generationConfig":{"maxOutputTokens":8}}"#
+        );
+        let plain = r#"{"contents":[{"parts":[{"text":"hi"}]}]}"#;
+        assert_eq!(edit(plain), plain);
+        for body in ["[1]", "nope", r#"{"generateContentRequest":3}"#] {
+            assert_eq!(edit(body), body);
         }
     }
 

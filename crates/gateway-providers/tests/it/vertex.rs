@@ -234,11 +234,23 @@ async fn gemini_on_vertex_mints_one_token_and_reuses_it_for_both_methods() {
         "/v1/projects/proj-1/locations/europe-west4/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     );
     assert_eq!(header(&rec, "authorization"), Some("Bearer ya29.test-1"));
-    assert_eq!(
-        tokens.issued(),
-        1,
-        "the cached token served the second call"
+    p.send(UpstreamCall {
+        operation: Operation::CountTokens,
+        ..chat(
+            "gemini-2.5-flash",
+            false,
+            r#"{"generateContentRequest":{"model":"models/gemini-2.5-flash","contents":[{"parts":[{"text":"hi"}]}]}}"#,
+        )
+    })
+    .await
+    .expect("count");
+    let rec = up.last();
+    assert!(
+        rec.uri
+            .ends_with("/publishers/google/models/gemini-2.5-flash:countTokens")
     );
+    assert_eq!(rec.body, r#"{"contents":[{"parts":[{"text":"hi"}]}]}"#);
+    assert_eq!(tokens.issued(), 1, "the cached token served every call");
 }
 
 #[tokio::test]

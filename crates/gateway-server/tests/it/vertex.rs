@@ -150,6 +150,38 @@ async fn both_families_answer_with_minted_tokens_one_per_provider() {
 }
 
 #[tokio::test]
+async fn tokens_of_an_anthropic_request_are_counted_by_gemini_on_vertex() {
+    let tokens = token_endpoint().await;
+    let key = KeyFile::pointing_at(&tokens.uri, "count");
+    let up = Upstreams::start(MockConfig::default()).await;
+    let gw = gateway(&up, &key).await;
+    let body = serde_json::json!({
+        "model": "vertex/gemini-2.5-pro", "system": "Be brief.",
+        "messages": [{"role": "user", "content": "count these words please"}],
+    });
+    let resp = send(&gw, ApiShape::Anthropic, "/v1/messages/count_tokens", &body).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-patchbay-provider"], "vertex");
+    assert!(
+        resp.headers().get("x-patchbay-estimate").is_none(),
+        "Vertex counted, not the local estimate"
+    );
+    let counted: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        counted["input_tokens"].as_u64().unwrap_or(0) > 0,
+        "{counted}"
+    );
+    assert_eq!(tokens.issued.load(Ordering::SeqCst), 1);
+
+    // Claude on Vertex has no counting endpoint here: the local estimate answers.
+    let mut body = body;
+    body["model"] = "vertex_claude/claude-sonnet-4-5@20250929".into();
+    let resp = send(&gw, ApiShape::Anthropic, "/v1/messages/count_tokens", &body).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-patchbay-estimate"], "true");
+}
+
+#[tokio::test]
 async fn a_token_endpoint_failure_reaches_each_caller_in_its_own_envelope() {
     let tokens = token_endpoint().await;
     tokens.status.store(401, Ordering::SeqCst);
