@@ -3,8 +3,9 @@
 //!
 //! One [`TokenSource`] per provider. A request takes the cached token; when it is
 //! missing or within [`REFRESH_EARLY`] of its expiry, one request exchanges a fresh
-//! signed JWT at the key's `token_uri` while the others wait for that same exchange
-//! (no stampede), and share its outcome. A failed exchange caches nothing, so the
+//! signed JWT at the key's `token_uri` (no stampede). The others keep using the
+//! current token while it has not expired; without one they wait for that same
+//! exchange and share its outcome. A failed exchange caches nothing, so the
 //! next request tries again; a token not yet expired keeps serving meanwhile.
 
 mod service_account;
@@ -97,7 +98,17 @@ impl TokenSource {
             return Ok(value);
         }
         let seen = self.exchanges.load(Ordering::Acquire);
-        let mut outcome = self.exchange.lock().await;
+        let mut outcome = match self.exchange.try_lock() {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                // Another request is refreshing: a token not yet expired serves
+                // meanwhile, so only that request waits for the token endpoint.
+                if let Some(value) = self.cached(Duration::ZERO) {
+                    return Ok(value);
+                }
+                self.exchange.lock().await
+            }
+        };
         if let Some(value) = self.cached(REFRESH_EARLY) {
             return Ok(value);
         }

@@ -31,6 +31,8 @@ struct TokenEndpoint {
     status: Arc<AtomicU64>,
     /// The `expires_in` of issued tokens.
     lifetime: Arc<AtomicU64>,
+    /// How long it takes to answer, in ms.
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl TokenEndpoint {
@@ -38,7 +40,13 @@ impl TokenEndpoint {
         let issued = Arc::new(AtomicUsize::new(0));
         let status = Arc::new(AtomicU64::new(200));
         let lifetime = Arc::new(AtomicU64::new(3600));
-        let (n, s, l) = (issued.clone(), status.clone(), lifetime.clone());
+        let delay_ms = Arc::new(AtomicU64::new(delay.as_millis() as u64));
+        let (n, s, l, d) = (
+            issued.clone(),
+            status.clone(),
+            lifetime.clone(),
+            delay_ms.clone(),
+        );
         let up = serve(move |rec: &Recorded| {
             let status = s.load(Ordering::SeqCst) as u16;
             let mut plan = if status != 200 {
@@ -55,7 +63,7 @@ impl TokenEndpoint {
                     r#"{{"access_token":"ya29.test-{id}","expires_in":{expires},"token_type":"Bearer"}}"#
                 ))
             };
-            plan.head_delay = delay;
+            plan.head_delay = Duration::from_millis(d.load(Ordering::SeqCst));
             plan
         })
         .await;
@@ -64,6 +72,7 @@ impl TokenEndpoint {
             issued,
             status,
             lifetime,
+            delay_ms,
         }
     }
 
@@ -369,6 +378,46 @@ async fn a_token_near_its_expiry_is_replaced_before_the_next_call() {
         Some("Bearer ya29.test-3")
     );
     assert_eq!(tokens.issued(), 3);
+}
+
+#[tokio::test]
+async fn while_one_request_refreshes_the_others_use_the_token_not_yet_expired() {
+    let tokens = TokenEndpoint::start(Duration::ZERO).await;
+    tokens.lifetime.store(299, Ordering::SeqCst);
+    let key = KeyFile::pointing_at(&tokens.uri());
+    let up = serve(|_| Plan::ok(GEMINI_OK)).await;
+    let p = vertex(ProviderKind::Vertex, &up.base(), |c| {
+        c.credentials_file = Some(key.0.display().to_string());
+    });
+    p.send(chat("g", false, GEMINI_BODY)).await.expect("ok");
+    // Token 1 is inside the refresh margin from the start; the next exchange is slow.
+    tokens.delay_ms.store(1500, Ordering::SeqCst);
+    let refreshing = {
+        let p = p.clone();
+        tokio::spawn(async move { p.send(chat("refresher", false, GEMINI_BODY)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    p.send(chat("bystander", false, GEMINI_BODY))
+        .await
+        .expect("ok");
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "the bystander waited for the exchange: {:?}",
+        started.elapsed()
+    );
+    let seen = |model: &str| {
+        up.requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .find(|r| r.uri.contains(&format!("/models/{model}:")))
+            .and_then(|r| header(r, "authorization").map(str::to_owned))
+    };
+    assert_eq!(seen("bystander").as_deref(), Some("Bearer ya29.test-1"));
+    refreshing.await.expect("joined").expect("ok");
+    assert_eq!(seen("refresher").as_deref(), Some("Bearer ya29.test-2"));
+    assert_eq!(tokens.issued(), 2);
 }
 
 #[tokio::test]
