@@ -411,7 +411,8 @@ impl Provider {
                 crate::quirks::chat_body(call.body, &preset.quirks)
             }
             _ if self.kind == ProviderKind::VertexAnthropic => {
-                crate::vertex::anthropic_body(call.body, &self.api_version)
+                let keep_model = call.operation == Operation::CountTokens;
+                crate::vertex::anthropic_body(call.body, &self.api_version, keep_model)
             }
             _ if self.kind == ProviderKind::Vertex && call.operation == Operation::CountTokens => {
                 crate::vertex::gemini_count_tokens_body(call.body)

@@ -173,6 +173,10 @@ pub(crate) fn endpoint(
             let model = segment(model.strip_prefix("models/").unwrap_or(model));
             post(format!("/models/{model}:countTokens"))
         }
+        // Counting names no model in the URL; the body keeps its `model`.
+        (ProviderKind::VertexAnthropic, Operation::CountTokens) => {
+            post("/models/count-tokens:rawPredict".into())
+        }
         (ProviderKind::VertexAnthropic, Operation::Chat) => {
             let method = if stream {
                 "streamRawPredict"
@@ -315,11 +319,22 @@ mod tests {
             count.url,
             format!("{base}/models/gemini-2.5-pro:countTokens")
         );
-        assert!(supports(ProviderKind::Vertex, Operation::CountTokens));
-        assert!(!supports(
+        let claude_count = endpoint(
             ProviderKind::VertexAnthropic,
-            Operation::CountTokens
-        ));
+            base,
+            Operation::CountTokens,
+            "claude",
+            false,
+            None,
+        )
+        .expect("claude count");
+        assert_eq!(
+            claude_count.url,
+            format!("{base}/models/count-tokens:rawPredict")
+        );
+        for kind in [ProviderKind::Vertex, ProviderKind::VertexAnthropic] {
+            assert!(supports(kind, Operation::CountTokens));
+        }
         for kind in [ProviderKind::Vertex, ProviderKind::VertexAnthropic] {
             assert!(supports(kind, Operation::Chat));
             assert!(!supports(kind, Operation::Embeddings));

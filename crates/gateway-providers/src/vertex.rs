@@ -29,12 +29,13 @@ pub const DEFAULT_LOCATION: &str = "us-central1";
 /// The environment variable Google's tools read a key file's path from.
 pub const CREDENTIALS_ENV: &str = "GOOGLE_APPLICATION_CREDENTIALS";
 
-/// The host root for `location`: `global` has no regional prefix.
+/// The host root for `location`: `global` has no regional prefix, and the `us` and
+/// `eu` multi-regions have hosts of their own.
 fn default_root(location: &str) -> String {
-    if location == "global" {
-        "https://aiplatform.googleapis.com".to_owned()
-    } else {
-        format!("https://{location}-aiplatform.googleapis.com")
+    match location {
+        "global" => "https://aiplatform.googleapis.com".to_owned(),
+        "us" | "eu" => format!("https://aiplatform.{location}.rep.googleapis.com"),
+        region => format!("https://{region}-aiplatform.googleapis.com"),
     }
 }
 
@@ -168,11 +169,12 @@ pub(crate) fn credentials(
     ))))
 }
 
-/// A Messages body as Claude on Vertex takes it: without `model` (the URL names
-/// it) and with `anthropic_version` (instead of the header), the caller's own kept.
-/// The other fields go through as their exact text; what is not a JSON object goes
-/// as it came (the upstream then says what is wrong with it).
-pub(crate) fn anthropic_body(body: Bytes, version: &str) -> Bytes {
+/// A Messages body as Claude on Vertex takes it: with `anthropic_version` (instead
+/// of the header; the caller's own kept) and, unless `keep_model` (token counting,
+/// whose URL names no model), without `model` (the URL names it). The other fields
+/// go through as their exact text; what is not a JSON object goes as it came (the
+/// upstream then says what is wrong with it).
+pub(crate) fn anthropic_body(body: Bytes, version: &str, keep_model: bool) -> Bytes {
     let Ok(Fields(fields)) = serde_json::from_slice::<Fields>(&body) else {
         return body;
     };
@@ -182,11 +184,8 @@ pub(crate) fn anthropic_body(body: Bytes, version: &str) -> Bytes {
     let version = ("anthropic_version".to_owned(), version);
     let has_version = fields.iter().any(|(k, _)| k == "anthropic_version");
     let added = (!has_version).then_some(&version);
-    object(
-        added
-            .into_iter()
-            .chain(fields.iter().filter(|(k, _)| k != "model")),
-    )
+    let kept = fields.iter().filter(|(k, _)| keep_model || k != "model");
+    object(added.into_iter().chain(kept))
 }
 
 /// The members of Gemini's `generateContentRequest` that Vertex's countTokens takes
@@ -262,7 +261,7 @@ mod tests {
 
     fn edited(body: &str) -> String {
         String::from_utf8(
-            anthropic_body(Bytes::from(body.to_owned()), "vertex-2023-10-16").to_vec(),
+            anthropic_body(Bytes::from(body.to_owned()), "vertex-2023-10-16", false).to_vec(),
         )
         .expect("utf-8")
     }
@@ -290,6 +289,15 @@ mod tests {
         for body in ["[1]", "{\"a\":", "nope", ""] {
             assert_eq!(edited(body), body);
         }
+        let count = anthropic_body(
+            Bytes::from_static(br#"{"model":"claude-x","messages":[]}"#),
+            "vertex-2023-10-16",
+            true,
+        );
+        assert_eq!(
+            count,
+            r#"{"anthropic_version":"vertex-2023-10-16","model":"claude-x","messages":[]}"#
+        );
     }
 
     #[test]
@@ -323,6 +331,12 @@ mod tests {
             base("v", ProviderKind::VertexAnthropic, &cfg).expect("base"),
             "https://aiplatform.googleapis.com/v1/projects/my-proj/locations/global/publishers/anthropic"
         );
+        cfg.location = Some("eu".into());
+        assert_eq!(
+            base("v", ProviderKind::Vertex, &cfg).expect("base"),
+            "https://aiplatform.eu.rep.googleapis.com/v1/projects/my-proj/locations/eu/publishers/google"
+        );
+        cfg.location = Some("global".into());
         cfg.base_url = Some("http://127.0.0.1:9/v1/".into());
         assert_eq!(
             base("v", ProviderKind::Vertex, &cfg).expect("base"),

@@ -325,6 +325,27 @@ async fn claude_on_vertex_streams_through_raw_predict_with_a_static_token() {
             .uri
             .ends_with("/claude-sonnet-4@20250514:rawPredict")
     );
+
+    // Counting: the URL names no model, so the body keeps it.
+    p.send(UpstreamCall {
+        operation: Operation::CountTokens,
+        ..chat(
+            "claude-sonnet-4@20250514",
+            false,
+            r#"{"model":"claude-sonnet-4@20250514","messages":[{"role":"user","content":"hi"}]}"#,
+        )
+    })
+    .await
+    .expect("count");
+    let rec = up.last();
+    assert_eq!(
+        rec.uri,
+        "/v1/projects/proj-1/locations/europe-west4/publishers/anthropic/models/count-tokens:rawPredict"
+    );
+    assert_eq!(
+        rec.body,
+        r#"{"anthropic_version":"vertex-2023-10-16","model":"claude-sonnet-4@20250514","messages":[{"role":"user","content":"hi"}]}"#
+    );
 }
 
 #[tokio::test]

@@ -67,6 +67,9 @@ pub(crate) fn route(
         ApiShape::Anthropic => {
             if let Some((_, rest)) = path.split_once("/publishers/anthropic/models/") {
                 let (model, method) = rest.rsplit_once(':')?;
+                if (model, method) == ("count-tokens", "rawPredict") && post {
+                    return Some(Call::CountTokens(shape));
+                }
                 let stream = match method {
                     "rawPredict" => false,
                     "streamRawPredict" => true,
@@ -282,6 +285,12 @@ mod tests {
         assert!(vertex_claude_body(with_model).is_err());
         let no_version = br#"{"max_tokens":8,"messages":[]}"#;
         assert!(vertex_claude_body(no_version).is_err());
+        let count =
+            "/v1/projects/p/locations/l/publishers/anthropic/models/count-tokens:rawPredict";
+        assert_eq!(
+            route(ApiShape::Anthropic, &Method::POST, count, None),
+            Some(Call::CountTokens(ApiShape::Anthropic))
+        );
         let other = path.replace("streamRawPredict", "predict");
         assert_eq!(
             route(ApiShape::Anthropic, &Method::POST, &other, None),

@@ -150,7 +150,7 @@ async fn both_families_answer_with_minted_tokens_one_per_provider() {
 }
 
 #[tokio::test]
-async fn tokens_of_an_anthropic_request_are_counted_by_gemini_on_vertex() {
+async fn tokens_of_an_anthropic_request_are_counted_by_both_vertex_families() {
     let tokens = token_endpoint().await;
     let key = KeyFile::pointing_at(&tokens.uri, "count");
     let up = Upstreams::start(MockConfig::default()).await;
@@ -173,12 +173,18 @@ async fn tokens_of_an_anthropic_request_are_counted_by_gemini_on_vertex() {
     );
     assert_eq!(tokens.issued.load(Ordering::SeqCst), 1);
 
-    // Claude on Vertex has no counting endpoint here: the local estimate answers.
+    // Claude on Vertex counts at `count-tokens:rawPredict`.
     let mut body = body;
     body["model"] = "vertex_claude/claude-sonnet-4-5@20250929".into();
     let resp = send(&gw, ApiShape::Anthropic, "/v1/messages/count_tokens", &body).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["x-patchbay-estimate"], "true");
+    assert_eq!(resp.headers()["x-patchbay-provider"], "vertex_claude");
+    assert!(resp.headers().get("x-patchbay-estimate").is_none());
+    let counted: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        counted["input_tokens"].as_u64().unwrap_or(0) > 0,
+        "{counted}"
+    );
 }
 
 #[tokio::test]
