@@ -598,3 +598,48 @@ fn vertex_settings_are_checked_and_name_the_setting() {
     );
     assert_eq!(p.shape(), gateway_protocol::ApiShape::Gemini);
 }
+
+/// A recorded request: the path and JSON body a Vertex upstream receives.
+fn recorded(name: &str) -> (String, serde_json::Value) {
+    let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).expect("fixture");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    (
+        v["path"].as_str().expect("path").to_owned(),
+        v["body"].clone(),
+    )
+}
+
+#[tokio::test]
+async fn requests_match_the_recorded_fixtures_the_official_sdks_are_held_to() {
+    let up = serve(|_| Plan::ok("{}")).await;
+    let with = |kind| {
+        vertex(kind, &up.base(), |c| {
+            c.location = Some("us-east5".into());
+            c.access_token = Some("ya29.fixture".into());
+        })
+    };
+    let body_of = |rec: &Recorded| -> serde_json::Value {
+        serde_json::from_slice(&rec.body).expect("json body")
+    };
+
+    let (path, body) = recorded("claude-stream-request.json");
+    with(ProviderKind::VertexAnthropic)
+        .send(chat(
+            "claude-sonnet-4-5@20250929",
+            true,
+            r#"{"model":"claude-sonnet-4-5@20250929","max_tokens":64,"messages":[{"role":"user","content":"hi"}],"stream":true}"#,
+        ))
+        .await
+        .expect("ok");
+    let rec = up.last();
+    assert_eq!((rec.uri.as_str(), body_of(&rec)), (path.as_str(), body));
+    assert_eq!(header(&rec, "authorization"), Some("Bearer ya29.fixture"));
+
+    let (path, body) = recorded("gemini-request.json");
+    with(ProviderKind::Vertex)
+        .send(chat("gemini-2.5-flash", false, GEMINI_BODY))
+        .await
+        .expect("ok");
+    let rec = up.last();
+    assert_eq!((rec.uri.as_str(), body_of(&rec)), (path.as_str(), body));
+}
