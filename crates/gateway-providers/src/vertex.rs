@@ -140,6 +140,13 @@ pub(crate) fn credentials(
                 reason: "it is empty (is its environment variable set?)".into(),
             });
         }
+        if http::HeaderValue::from_str(token).is_err() {
+            return Err(ProviderError::BadSetting {
+                provider: provider.to_owned(),
+                setting: "access_token",
+                reason: "it holds characters an HTTP header cannot carry".into(),
+            });
+        }
         return Ok(Credentials::Static(token.to_owned()));
     }
     let (path, from) = match (file, env_file.filter(|f| !f.trim().is_empty())) {
@@ -387,6 +394,13 @@ mod tests {
             credentials("v", kind, &cfg, Some(fixture.into()), &client),
             Ok(Credentials::Static(t)) if t == "ya29.static"
         ));
+        cfg.access_token = Some("ya29.line\nbreak".into());
+        let bad = credentials("v", kind, &cfg, None, &client)
+            .err()
+            .expect("bad");
+        assert_eq!(bad.setting(), Some("access_token"));
+        assert!(!bad.to_string().contains("ya29"), "{bad}");
+        cfg.access_token = Some("ya29.static".into());
         cfg.credentials_file = Some(fixture.into());
         let both = credentials("v", kind, &cfg, None, &client)
             .err()

@@ -238,11 +238,11 @@ impl TokenSource {
         let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| unavailable("the token endpoint sent an unusable token".into()))?;
         authorization.set_sensitive(true);
-        // Counted from before the request, so the cache never outlives the token.
-        let lifetime = Duration::from_secs(expires_in.unwrap_or(ASSUMED_LIFETIME));
+        let lifetime = lifetime(expires_in);
         tracing::debug!(provider = %provider, secs = lifetime.as_secs(), "access token minted");
         Ok(Token {
             authorization,
+            // Counted from before the request, so the cache never outlives the token.
             expires: started + lifetime,
         })
     }
@@ -251,9 +251,26 @@ impl TokenSource {
 /// A token's lifetime when the answer does not say (Google's is an hour).
 const ASSUMED_LIFETIME: u64 = 3600;
 
+/// The longest lifetime believed: a day (an endpoint's odd `expires_in` must not
+/// keep a token for ever, nor overflow the clock).
+const LONGEST_LIFETIME: u64 = 86_400;
+
+/// How long a token with `expires_in` is kept.
+fn lifetime(expires_in: Option<u64>) -> Duration {
+    Duration::from_secs(expires_in.unwrap_or(ASSUMED_LIFETIME).min(LONGEST_LIFETIME))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_odd_expires_in_is_bounded() {
+        assert_eq!(lifetime(None), Duration::from_secs(3600));
+        assert_eq!(lifetime(Some(299)), Duration::from_secs(299));
+        assert_eq!(lifetime(Some(u64::MAX)), Duration::from_secs(86_400));
+        let _ = Instant::now() + lifetime(Some(u64::MAX));
+    }
 
     #[test]
     fn a_token_is_replaced_before_it_expires_and_kept_to_the_end_on_failure() {
