@@ -417,6 +417,9 @@ impl Provider {
             _ if self.kind == ProviderKind::Vertex && call.operation == Operation::CountTokens => {
                 crate::vertex::gemini_count_tokens_body(call.body)
             }
+            _ if self.kind == ProviderKind::Vertex && call.operation == Operation::Embeddings => {
+                crate::vertex::embed::predict_request(&call.body).map_or(call.body, Bytes::from)
+            }
             _ => call.body,
         };
         let (method, body) = if endpoint.post {
@@ -478,10 +481,14 @@ impl Provider {
             );
             return Err(err);
         }
+        let mut body = body::timed(incoming, limits);
+        if self.kind == ProviderKind::Vertex && call.operation == Operation::Embeddings {
+            body = crate::vertex::embed_answer(body, self.name.clone());
+        }
         Ok(UpstreamReply {
             status,
             headers,
-            body: body::timed(incoming, limits),
+            body,
         })
     }
 

@@ -169,6 +169,10 @@ pub(crate) fn endpoint(
             };
             post(format!("/models/{model}:{method}"))
         }
+        (ProviderKind::Vertex, Operation::Embeddings) => {
+            let model = segment(model.strip_prefix("models/").unwrap_or(model));
+            post(format!("/models/{model}:predict"))
+        }
         (ProviderKind::Vertex, Operation::CountTokens) => {
             let model = segment(model.strip_prefix("models/").unwrap_or(model));
             post(format!("/models/{model}:countTokens"))
@@ -337,9 +341,13 @@ mod tests {
         }
         for kind in [ProviderKind::Vertex, ProviderKind::VertexAnthropic] {
             assert!(supports(kind, Operation::Chat));
-            assert!(!supports(kind, Operation::Embeddings));
             assert!(!supports(kind, Operation::ListModels));
         }
+        assert!(supports(ProviderKind::Vertex, Operation::Embeddings));
+        assert!(!supports(
+            ProviderKind::VertexAnthropic,
+            Operation::Embeddings
+        ));
     }
 
     #[test]

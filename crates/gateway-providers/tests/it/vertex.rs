@@ -219,7 +219,7 @@ async fn gemini_on_vertex_mints_one_token_and_reuses_it_for_both_methods() {
     let p = vertex(ProviderKind::Vertex, &up.base(), |c| {
         c.credentials_file = Some(key.0.display().to_string());
     });
-    assert!(!p.supports(Operation::Embeddings) && !p.supports(Operation::ListModels));
+    assert!(p.supports(Operation::Embeddings) && !p.supports(Operation::ListModels));
     let reply = p
         .send(chat("gemini-2.5-flash", false, GEMINI_BODY))
         .await
@@ -642,4 +642,74 @@ async fn requests_match_the_recorded_fixtures_the_official_sdks_are_held_to() {
         .expect("ok");
     let rec = up.last();
     assert_eq!((rec.uri.as_str(), body_of(&rec)), (path.as_str(), body));
+}
+
+#[tokio::test]
+async fn embeddings_go_to_predict_and_come_back_as_a_gemini_batch() {
+    let up = serve(|_| {
+        Plan::ok(
+            r#"{"predictions":[{"embeddings":{"statistics":{"truncated":false,"token_count":1},"values":[0.25,-1]}},{"embeddings":{"statistics":{"truncated":false,"token_count":1},"values":[0.5,2]}}]}"#,
+        )
+    })
+    .await;
+    let p = vertex(ProviderKind::Vertex, &up.base(), |c| {
+        c.access_token = Some("ya29.embed".into());
+    });
+    let reply = p
+        .send(UpstreamCall {
+            operation: Operation::Embeddings,
+            ..chat(
+                "text-embedding-005",
+                false,
+                r#"{"requests":[{"model":"models/text-embedding-005","content":{"parts":[{"text":"a"}]},"outputDimensionality":2},{"model":"models/text-embedding-005","content":{"parts":[{"text":"b"}]},"outputDimensionality":2}]}"#,
+            )
+        })
+        .await
+        .expect("ok");
+    let chunks: Vec<Bytes> = reply
+        .body
+        .map(|c| c.expect("chunk"))
+        .collect::<Vec<_>>()
+        .await;
+    assert_eq!(
+        chunks.concat(),
+        br#"{"embeddings":[{"values":[0.25,-1]},{"values":[0.5,2]}]}"#
+    );
+    let rec = up.last();
+    assert_eq!(
+        rec.uri,
+        "/v1/projects/proj-1/locations/europe-west4/publishers/google/models/text-embedding-005:predict"
+    );
+    let sent: serde_json::Value = serde_json::from_slice(&rec.body).expect("json");
+    assert_eq!(
+        sent,
+        serde_json::json!({
+            "instances": [{"content": "a"}, {"content": "b"}],
+            "parameters": {"outputDimensionality": 2}
+        })
+    );
+
+    // An answer that is not Vertex's predictions is the upstream's fault, said so.
+    let odd = serve(|_| Plan::ok(r#"{"embeddings":[]}"#)).await;
+    let p = vertex(ProviderKind::Vertex, &odd.base(), |c| {
+        c.access_token = Some("ya29.embed".into());
+    });
+    let reply = p
+        .send(UpstreamCall {
+            operation: Operation::Embeddings,
+            ..chat(
+                "text-embedding-005",
+                false,
+                r#"{"requests":[{"content":{"parts":[{"text":"a"}]}}]}"#,
+            )
+        })
+        .await
+        .expect("headers ok");
+    let items: Vec<_> = reply.body.collect().await;
+    let err = items
+        .into_iter()
+        .find_map(Result::err)
+        .expect("an error item");
+    assert_eq!(err.kind, ErrorKind::Upstream);
+    assert!(err.message.contains("predictions"), "{}", err.message);
 }

@@ -33,6 +33,9 @@ pub(crate) enum Call {
     GeminiEmbed { model: String },
     /// Gemini `batchEmbedContents`.
     GeminiBatchEmbed { model: String },
+    /// Vertex AI `:predict` for text-embedding models (`instances` in,
+    /// `predictions` out).
+    VertexPredict { model: String },
     /// Anthropic `count_tokens`, Gemini `countTokens`, OpenAI `responses/input_tokens`.
     CountTokens(ApiShape),
     /// The model list.
@@ -129,6 +132,7 @@ pub(crate) fn route(
                 "countTokens" => Call::CountTokens(shape),
                 "embedContent" => Call::GeminiEmbed { model },
                 "batchEmbedContents" => Call::GeminiBatchEmbed { model },
+                "predict" => Call::VertexPredict { model },
                 _ => return None,
             }
         }
@@ -145,9 +149,10 @@ impl Call {
             | Call::CountTokens(shape)
             | Call::Models(shape) => *shape,
             Call::VertexClaude { .. } => ApiShape::Anthropic,
-            Call::GeminiChat { .. } | Call::GeminiEmbed { .. } | Call::GeminiBatchEmbed { .. } => {
-                ApiShape::Gemini
-            }
+            Call::GeminiChat { .. }
+            | Call::GeminiEmbed { .. }
+            | Call::GeminiBatchEmbed { .. }
+            | Call::VertexPredict { .. } => ApiShape::Gemini,
         }
     }
 
@@ -175,6 +180,7 @@ impl Call {
             Call::Embeddings(shape) => mock::embeddings(shape, "", body),
             Call::GeminiEmbed { model } => embed_one(&model, body),
             Call::GeminiBatchEmbed { model } => mock::embeddings(shape, &model, body),
+            Call::VertexPredict { model } => vertex_predict(&model, body),
             Call::CountTokens(shape) => mock::count_tokens(shape, body),
             Call::Models(shape) => MockAnswer::Whole(mock::models(shape)),
         };
@@ -201,6 +207,50 @@ fn vertex_claude_body(body: &[u8]) -> Result<Vec<u8>, gateway_protocol::GatewayE
     }
     fields.insert("model".into(), "vertex".into());
     serde_json::to_vec(&fields).map_err(|_| invalid("the body could not be re-encoded"))
+}
+
+/// Vertex `:predict`: each instance's `content` embedded as a Gemini batch entry,
+/// the vectors answered as `predictions`.
+fn vertex_predict(model: &str, body: &[u8]) -> MockAnswer {
+    use serde_json::{Value, json};
+    let invalid = |m: &str| {
+        MockAnswer::Fail(gateway_protocol::GatewayError::new(
+            gateway_protocol::ErrorKind::InvalidRequest,
+            m,
+        ))
+    };
+    let Ok(predict) = serde_json::from_slice::<Value>(body) else {
+        return invalid("the body is not JSON");
+    };
+    let Some(instances) = predict["instances"].as_array() else {
+        return invalid("instances: required");
+    };
+    let mut requests = Vec::with_capacity(instances.len());
+    for instance in instances {
+        let Some(text) = instance["content"].as_str() else {
+            return invalid("instances[].content: a string is required");
+        };
+        requests.push(json!({"content": {"parts": [{"text": text}]}}));
+    }
+    let batch = json!({ "requests": requests }).to_string();
+    let answer = match mock::embeddings(ApiShape::Gemini, model, batch.as_bytes()) {
+        MockAnswer::Whole(answer) => answer,
+        other => return other,
+    };
+    let Ok(answer) = serde_json::from_slice::<Value>(&answer) else {
+        return invalid("the mock's own answer did not parse");
+    };
+    let predictions: Vec<Value> = answer["embeddings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| json!({"embeddings": {"values": e["values"], "statistics": {"truncated": false, "token_count": 1}}}))
+        .collect();
+    MockAnswer::Whole(
+        json!({ "predictions": predictions })
+            .to_string()
+            .into_bytes(),
+    )
 }
 
 /// Gemini `embedContent`: the body is checked as one entry, answered as a batch of
@@ -296,6 +346,28 @@ mod tests {
             route(ApiShape::Anthropic, &Method::POST, &other, None),
             None
         );
+    }
+
+    #[test]
+    fn vertex_predict_answers_one_prediction_per_instance() {
+        let path = "/v1/projects/p/locations/l/publishers/google/models/text-embedding-005:predict";
+        let call = route(ApiShape::Gemini, &Method::POST, path, None).expect("route");
+        assert_eq!(
+            call,
+            Call::VertexPredict {
+                model: "text-embedding-005".into()
+            }
+        );
+        let body = br#"{"instances":[{"content":"a"},{"content":"b"}]}"#;
+        let MockAnswer::Whole(answer) = vertex_predict("text-embedding-005", body) else {
+            panic!("a whole answer");
+        };
+        let v: serde_json::Value = serde_json::from_slice(&answer).expect("json");
+        let predictions = v["predictions"].as_array().expect("predictions");
+        assert_eq!(predictions.len(), 2);
+        assert!(predictions[0]["embeddings"]["values"].is_array());
+        let bad = vertex_predict("m", br#"{"instances":[{"text":"a"}]}"#);
+        assert!(matches!(bad, MockAnswer::Fail(_)));
     }
 
     #[test]

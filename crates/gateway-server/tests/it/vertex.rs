@@ -188,6 +188,31 @@ async fn tokens_of_an_anthropic_request_are_counted_by_both_vertex_families() {
 }
 
 #[tokio::test]
+async fn openai_embeddings_are_served_by_vertex_predict() {
+    let tokens = token_endpoint().await;
+    let key = KeyFile::pointing_at(&tokens.uri, "embed");
+    let up = Upstreams::start(MockConfig::default()).await;
+    let gw = gateway(&up, &key).await;
+    let body = serde_json::json!({
+        "model": "vertex/text-embedding-005", "input": ["first text", "second text"],
+    });
+    let resp = send(&gw, ApiShape::OpenAiChat, "/v1/embeddings", &body).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-patchbay-provider"], "vertex");
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    let data = answer["data"].as_array().expect("data");
+    assert_eq!(data.len(), 2, "{answer}");
+    assert!(
+        data.iter()
+            .all(|d| !d["embedding"].as_array().unwrap().is_empty())
+    );
+    assert_ne!(
+        data[0]["embedding"], data[1]["embedding"],
+        "one vector per input"
+    );
+}
+
+#[tokio::test]
 async fn a_token_endpoint_failure_reaches_each_caller_in_its_own_envelope() {
     let tokens = token_endpoint().await;
     tokens.status.store(401, Ordering::SeqCst);

@@ -6,11 +6,15 @@
 //! `anthropic` (kind `vertex_anthropic`, through `rawPredict`). The kind picks the
 //! publisher, so one provider speaks one shape; a project serving both families is
 //! two providers. Calls carry `Authorization: Bearer` with a configured access token
-//! or one minted from a service-account key ([`crate::google_auth`]).
+//! or one minted from a service-account key ([`crate::google_auth`]). Embeddings
+//! go to Vertex's `:predict`, rewritten both ways in `embed.rs`.
+
+pub(crate) mod embed;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use gateway_protocol::{ErrorKind, GatewayError};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
@@ -193,6 +197,38 @@ pub(crate) fn anthropic_body(body: Bytes, version: &str, keep_model: bool) -> By
     let added = (!has_version).then_some(&version);
     let kept = fields.iter().filter(|(k, _)| keep_model || k != "model");
     object(added.into_iter().chain(kept))
+}
+
+/// The most of an embeddings answer read (250 vectors of 3,072 numbers fit).
+const MAX_EMBEDDINGS_ANSWER: usize = 64 << 20;
+
+/// A `:predict` answer read whole and handed on as `batchEmbedContents`' answer.
+pub(crate) fn embed_answer(
+    mut body: crate::BodyStream,
+    provider: std::sync::Arc<str>,
+) -> crate::BodyStream {
+    use futures_util::StreamExt;
+    Box::pin(futures_util::stream::once(async move {
+        let mut all = Vec::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            if all.len() + chunk.len() > MAX_EMBEDDINGS_ANSWER {
+                return Err(GatewayError::new(
+                    ErrorKind::Upstream,
+                    format!(
+                        "provider `{provider}` sent an embeddings answer over {MAX_EMBEDDINGS_ANSWER} bytes"
+                    ),
+                ));
+            }
+            all.extend_from_slice(&chunk);
+        }
+        embed::batch_answer(&all).map(Bytes::from).ok_or_else(|| {
+            GatewayError::new(
+                ErrorKind::Upstream,
+                format!("provider `{provider}` answered the embeddings request, but not with Vertex's predictions"),
+            )
+        })
+    }))
 }
 
 /// The members of Gemini's `generateContentRequest` that Vertex's countTokens takes
