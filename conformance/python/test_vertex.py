@@ -38,6 +38,11 @@ GEMINI_ANSWER = json.dumps({
     "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 1, "totalTokenCount": 2},
 })
 
+PREDICTIONS = json.dumps({"predictions": [
+    {"embeddings": {"values": values, "statistics": {"truncated": False, "token_count": 1}}}
+    for values in ([0.25, -1.0], [0.5, 2.0])
+]})
+
 
 class Capture:
     """A loopback server that records each request and answers as Vertex would."""
@@ -55,7 +60,7 @@ class Capture:
                     "body": json.loads(body or b"null"),
                 })
                 streamed = self.path.endswith(":streamRawPredict")
-                answer = CLAUDE_SSE if streamed else GEMINI_ANSWER
+                answer = CLAUDE_SSE if streamed else PREDICTIONS if self.path.endswith(":predict") else GEMINI_ANSWER
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream" if streamed else "application/json")
                 self.send_header("content-length", str(len(answer.encode())))
@@ -125,3 +130,23 @@ def test_google_genai_vertex_client_calls_as_patchbay_does(capture):
     assert got["path"] == want["path"]
     assert got["body"] == want["body"]
     assert got["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_google_genai_vertex_embeddings_call_predict_as_patchbay_does(capture):
+    from google import genai
+    from google.genai import types
+    from google.oauth2.credentials import Credentials
+
+    client = genai.Client(
+        vertexai=True, project="proj-1", location="us-east5", credentials=Credentials(token=TOKEN),
+        http_options=types.HttpOptions(base_url=capture.url, api_version="v1"),
+    )
+    answer = client.models.embed_content(
+        model="text-embedding-005", contents=["first", "second"],
+        config=types.EmbedContentConfig(output_dimensionality=2, task_type="RETRIEVAL_QUERY"),
+    )
+    assert [e.values for e in answer.embeddings] == [[0.25, -1.0], [0.5, 2.0]]
+    want = recorded("embed-request.json")
+    got = capture.last()
+    assert got["path"] == want["path"]
+    assert got["body"] == want["body"]

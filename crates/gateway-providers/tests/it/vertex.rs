@@ -642,6 +642,27 @@ async fn requests_match_the_recorded_fixtures_the_official_sdks_are_held_to() {
         .expect("ok");
     let rec = up.last();
     assert_eq!((rec.uri.as_str(), body_of(&rec)), (path.as_str(), body));
+
+    // What the gateway encodes for OpenAI `input: ["first", "second"]` with
+    // `dimensions: 2`, plus a task type a Gemini caller may set.
+    let (path, body) = recorded("embed-request.json");
+    let entry = |text: &str| {
+        format!(
+            r#"{{"model":"models/text-embedding-005","content":{{"parts":[{{"text":"{text}"}}]}},"taskType":"RETRIEVAL_QUERY","outputDimensionality":2}}"#
+        )
+    };
+    let batch = format!(r#"{{"requests":[{},{}]}}"#, entry("first"), entry("second"));
+    // The answer is not read here: `{}` is no predictions list.
+    let _ = with(ProviderKind::Vertex)
+        .send(UpstreamCall {
+            operation: Operation::Embeddings,
+            body: Bytes::from(batch),
+            ..chat("text-embedding-005", false, "")
+        })
+        .await
+        .expect("ok");
+    let rec = up.last();
+    assert_eq!((rec.uri.as_str(), body_of(&rec)), (path.as_str(), body));
 }
 
 #[tokio::test]
