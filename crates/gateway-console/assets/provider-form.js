@@ -1,7 +1,8 @@
 // The form that adds a provider at runtime or edits one: where to start from (a kind,
 // or an OpenAI-compatible preset, which fills in its base URL), the name, the base
-// URL, the API key (stored sealed; when editing, empty keeps it) and, for Azure and
-// Anthropic, the API version. The server is the judge: a 400 naming a setting
+// URL, the API key (stored sealed; when editing, empty keeps it), for Azure and
+// Anthropic the API version, and for Vertex AI the project, location and key file
+// (its access token goes in the sealed key field). The server is the judge: a 400 naming a setting
 // (`param`: `base_url`, `api_key`, ...) is shown beside its field.
 
 import { api } from "./api.js";
@@ -13,15 +14,19 @@ export const KIND_LABELS = {
   openai: "OpenAI",
   anthropic: "Anthropic",
   gemini: "Gemini (AI Studio)",
+  vertex: "Gemini on Vertex AI",
+  vertex_anthropic: "Claude on Vertex AI",
   azure_openai: "Azure OpenAI",
   ollama: "Ollama",
   openai_compatible: "OpenAI-compatible server",
   mock: "Mock (built in, no network)",
 };
 /** The kinds that take an API version (Azure's `api-version`, `anthropic-version`). */
-const VERSIONED = ["azure_openai", "anthropic"];
+const VERSIONED = ["azure_openai", "anthropic", "vertex_anthropic"];
 /** The kinds that never need a key (local servers and the mock). */
 const KEYLESS = ["ollama", "mock"];
+/** Google Vertex AI: a project and location, and an access token or a key file. */
+const VERTEX = ["vertex", "vertex_anthropic"];
 
 /** A choice of the "Start from" list as `{ kind, preset, base_url, key_required }`. */
 function choices(presets) {
@@ -29,7 +34,7 @@ function choices(presets) {
   for (const k of presets.kinds) {
     out.set("kind:" + k.kind, {
       kind: k.kind, preset: null, base_url: k.base_url || "",
-      key_required: !KEYLESS.includes(k.kind) && k.kind !== "openai_compatible",
+      key_required: !KEYLESS.includes(k.kind) && !VERTEX.includes(k.kind) && k.kind !== "openai_compatible",
     });
   }
   for (const p of presets.presets) {
@@ -68,6 +73,12 @@ export function providerForm({ presets, provider, done, cancel }) {
   const key = h("input", { type: "password", autocomplete: "new-password", spellcheck: "false" });
   const removeKey = h("input", { type: "checkbox", id: scope + "-remove-key" });
   const version = h("input", { type: "text", autocomplete: "off", value: settings.api_version || "" });
+  const text = (value, placeholder) => h("input", {
+    type: "text", autocomplete: "off", spellcheck: "false", value: value || "", placeholder,
+  });
+  const project = text(settings.project, "my-gcp-project");
+  const location = text(settings.location, "us-central1");
+  const keyFile = text(settings.credentials_file, "/etc/patchbay/vertex-sa.json");
 
   const keyNote = "Stored encrypted at rest (sealed under the gateway's master key); "
     + "shown back only as its last four characters.";
@@ -80,13 +91,19 @@ export function providerForm({ presets, provider, done, cancel }) {
     : null;
   if (removeBox) keyField.append(removeBox);
   const versionField = fields.field("api_version", "API version", version,
-    "Azure's api-version or Anthropic's anthropic-version. Empty: the gateway's default.");
+    "Azure's api-version, Anthropic's anthropic-version, or Claude on Vertex's anthropic_version. Empty: the gateway's default.");
+  const vertexFields = [
+    fields.field("project", "Google Cloud project", project, "The project id Vertex AI bills."),
+    fields.field("location", "Location", location, "The region (us-central1, europe-west4, ...) or global. Empty: us-central1."),
+    fields.field("credentials_file", "Service-account key file", keyFile,
+      "A path on the gateway's machine; the gateway mints and refreshes its own tokens. Or put an access token in the key field."),
+  ];
   const grid = h("div", { class: "grid" },
     fields.field("kind", "Start from", start, "A kind, or a preset of an OpenAI-compatible service."),
     fields.field("name", "Name", name, editing
       ? "A provider cannot be renamed: add one under the new name and remove this one."
       : "Letters, digits, - and _. Clients ask for its models as name/model."),
-    baseField, keyField, versionField);
+    baseField, keyField, versionField, ...vertexFields);
   fields.alias("preset", "kind");
 
   let chosen = options.get(start.value);
@@ -99,13 +116,18 @@ export function providerForm({ presets, provider, done, cancel }) {
     baseField.hidden = chosen.kind === "mock";
     keyField.hidden = chosen.kind === "mock";
     versionField.hidden = !VERSIONED.includes(chosen.kind);
-    baseUrl.placeholder = chosen.base_url || "Required";
+    for (const f of vertexFields) f.hidden = !VERTEX.includes(chosen.kind);
+    baseUrl.placeholder = chosen.base_url || (VERTEX.includes(chosen.kind) ? "Optional" : "Required");
     fields.hint("base_url").textContent = chosen.base_url
       ? "The API root. Empty or unchanged: " + chosen.base_url + "."
       : chosen.kind === "azure_openai"
         ? "Your Azure OpenAI resource's endpoint (https, the resource's host)."
+        : VERTEX.includes(chosen.kind)
+          ? "Empty: the location's own Vertex AI host, {location}-aiplatform.googleapis.com."
         : "The server's API root with its scheme, host, port and version path (/v1).";
-    key.placeholder = editing && provider.key_hint ? "Unchanged" : chosen.key_required ? "Required" : "Optional";
+    key.placeholder = editing && provider.key_hint ? "Unchanged"
+      : VERTEX.includes(chosen.kind) ? "Access token (or a key file below)"
+        : chosen.key_required ? "Required" : "Optional";
   };
   start.addEventListener("change", shape);
   removeKey.addEventListener("change", () => {
@@ -137,6 +159,10 @@ export function providerForm({ presets, provider, done, cancel }) {
     // The default is not stored: the provider follows its kind's or preset's.
     set("base_url", chosen.kind === "mock" || url === chosen.base_url ? null : url);
     set("api_version", VERSIONED.includes(chosen.kind) ? version.value.trim() : null);
+    const vertex = VERTEX.includes(chosen.kind);
+    set("project", vertex ? project.value.trim() : null);
+    set("location", vertex ? location.value.trim() : null);
+    set("credentials_file", vertex ? keyFile.value.trim() : null);
     if (removeKey.checked) out.api_key = null;
     else if (chosen.kind !== "mock" && key.value.trim() !== "") out.api_key = key.value.trim();
     return out;

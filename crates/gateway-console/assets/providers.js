@@ -60,6 +60,8 @@ function facts(p, presetLabel) {
     row("Host", p.host || "— (in the gateway)", "mono"),
     p.source === "runtime" && p.kind !== "mock" ? row("API key", p.key_hint || "none", "mono key-hint") : null,
     p.source === "runtime" && p.settings.api_version ? row("API version", p.settings.api_version, "mono") : null,
+    p.source === "runtime" && p.settings.project
+      ? row("Project", p.settings.project + " · " + (p.settings.location || "us-central1"), "mono") : null,
     p.source === "runtime" ? row("Changed", when(p.updated_ms)) : null);
 }
 

@@ -110,7 +110,8 @@ impl HttpClient {
 
     /// Sends `request` whole and reads the whole answer (at most `limit` bytes)
     /// within `timeout`, on this thread's default pool: for the gateway's own calls
-    /// (an OTLP collector's export), not upstream ones (those are `Provider::send`).
+    /// (an OTLP collector's export, a Vertex AI token exchange), not upstream ones
+    /// (those are `Provider::send`).
     pub async fn send_whole(
         &self,
         request: http::Request<Bytes>,

@@ -80,6 +80,42 @@ pub enum ProviderError {
         /// The configured kind.
         kind: &'static str,
     },
+    /// The kind needs a setting that is not configured.
+    #[error("provider `{provider}`: kind `{kind}` needs `{setting}` (e.g. {example})")]
+    MissingSetting {
+        /// The provider's name.
+        provider: String,
+        /// The configured kind.
+        kind: &'static str,
+        /// The setting to add.
+        setting: &'static str,
+        /// An example line.
+        example: &'static str,
+    },
+    /// A setting's value cannot be used.
+    #[error("provider `{provider}`: `{setting}` is not usable: {reason}")]
+    BadSetting {
+        /// The provider's name.
+        provider: String,
+        /// The setting.
+        setting: &'static str,
+        /// What is wrong with it (never the value: it may be a secret).
+        reason: String,
+    },
+    /// A service-account key file that cannot be used.
+    #[error(
+        "provider `{provider}`: the service-account key `{path}` (from {from}) is not usable: {reason}"
+    )]
+    BadCredentials {
+        /// The provider's name.
+        provider: String,
+        /// Where its path came from: `credentials_file` or the environment variable.
+        from: &'static str,
+        /// The file's path.
+        path: String,
+        /// What is wrong with it (never the key).
+        reason: String,
+    },
     /// The HTTP client could not be built (TLS roots, resolver).
     #[error("the HTTP client could not be built: {0}")]
     Client(String),
@@ -96,7 +132,10 @@ impl ProviderError {
             ProviderError::MissingBaseUrl { .. } | ProviderError::BadUrl { .. } => Some("base_url"),
             ProviderError::MissingApiKey { .. } => Some("api_key"),
             ProviderError::BadHeader { .. } => Some("headers"),
-            ProviderError::NotForKind { setting, .. } => Some(setting),
+            ProviderError::NotForKind { setting, .. }
+            | ProviderError::MissingSetting { setting, .. }
+            | ProviderError::BadSetting { setting, .. } => Some(setting),
+            ProviderError::BadCredentials { .. } => Some("credentials_file"),
             ProviderError::Client(_) => None,
         }
     }

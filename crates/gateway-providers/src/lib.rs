@@ -10,6 +10,7 @@ mod body;
 mod client;
 mod error;
 pub mod fetch;
+mod google_auth;
 pub mod mock;
 pub mod presets;
 mod provider;
@@ -17,6 +18,7 @@ mod quirks;
 mod routes;
 pub mod spec;
 mod upstream;
+mod vertex;
 
 pub use body::BodyStream;
 pub use client::HttpClient;
@@ -27,3 +29,4 @@ pub use provider::{ANTHROPIC_VERSION, Operation, Provider, UpstreamCall, Upstrea
 pub use routes::AZURE_API_VERSION;
 pub use spec::{Preset, ProviderConfig, ProviderKind, Quirks, Timeouts, preset};
 pub use upstream::retry_after;
+pub use vertex::{CREDENTIALS_ENV, DEFAULT_LOCATION, VERTEX_ANTHROPIC_VERSION};

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use crate::body::{self, BodyStream, Limits};
 use crate::client::HttpClient;
 use crate::error::ProviderError;
+use crate::google_auth::TokenSource;
 use crate::mock::{self, MockAnswer, MockConfig};
 use crate::routes::{self, AZURE_API_VERSION, Azure};
 use crate::spec::{Preset, ProviderConfig, ProviderKind, Timeouts};
@@ -121,6 +122,9 @@ pub struct Provider {
     /// once: asked on every request.
     supported: u8,
     mock: MockConfig,
+    /// Vertex AI with a service-account key: its tokens (a configured token is in
+    /// `headers`).
+    google: Option<Arc<TokenSource>>,
     /// Parsed endpoint URIs by their text: parsing one costs microseconds on every
     /// request, and most providers have a handful.
     urls: Arc<std::sync::Mutex<foldhash::HashMap<String, http::Uri>>>,
@@ -174,9 +178,26 @@ impl Provider {
             return Err(not_for("deployments"));
         }
         if cfg.api_version.is_some()
-            && !matches!(kind, ProviderKind::AzureOpenAi | ProviderKind::Anthropic)
+            && !matches!(
+                kind,
+                ProviderKind::AzureOpenAi | ProviderKind::Anthropic | ProviderKind::VertexAnthropic
+            )
         {
             return Err(not_for("api_version"));
+        }
+        let vertex = matches!(kind, ProviderKind::Vertex | ProviderKind::VertexAnthropic);
+        for (setting, set) in [
+            ("project", cfg.project.is_some()),
+            ("location", cfg.location.is_some()),
+            ("access_token", cfg.access_token.is_some()),
+            ("credentials_file", cfg.credentials_file.is_some()),
+        ] {
+            if set && !vertex {
+                return Err(not_for(setting));
+            }
+        }
+        if vertex && cfg.api_key.is_some() {
+            return Err(not_for("api_key"));
         }
         if cfg.mock != MockConfig::default() && kind != ProviderKind::Mock {
             return Err(not_for("mock"));
@@ -199,6 +220,7 @@ impl Provider {
                 .filter(|op| routes::supports(kind, *op))
                 .fold(0, |set, op| set | op.bit()),
             mock: cfg.mock.clone(),
+            google: None,
             urls: Arc::default(),
         };
         if kind == ProviderKind::Mock {
@@ -209,6 +231,9 @@ impl Provider {
             return Ok(provider);
         }
 
+        if vertex {
+            return provider.resolve_vertex(cfg, client);
+        }
         let raw_base = cfg
             .base_url
             .as_deref()
@@ -223,19 +248,7 @@ impl Provider {
                 },
             })?;
         provider.base = routes::normalise_base(name, kind, raw_base)?;
-        provider.host = Arc::from(
-            url::Url::parse(&provider.base)
-                .ok()
-                .and_then(|u| {
-                    u.host_str().map(|h| {
-                        format!(
-                            "{h}{}",
-                            u.port().map(|p| format!(":{p}")).unwrap_or_default()
-                        )
-                    })
-                })
-                .unwrap_or_default(),
-        );
+        provider.host = host_of(&provider.base);
         provider.api_version = match kind {
             ProviderKind::AzureOpenAi => {
                 cfg.api_version.clone().unwrap_or(AZURE_API_VERSION.into())
@@ -262,6 +275,35 @@ impl Provider {
         provider.headers = headers(name, kind, key, &provider.api_version, &cfg.headers)?;
         provider.client = Some(client.clone());
         Ok(provider)
+    }
+
+    /// The Vertex AI kinds' settings: the project's base, the body's
+    /// `anthropic_version`, and the token or key.
+    fn resolve_vertex(
+        mut self,
+        cfg: &ProviderConfig,
+        client: &HttpClient,
+    ) -> Result<Provider, ProviderError> {
+        let name = self.name.clone();
+        self.base = crate::vertex::base(&name, self.kind, cfg)?;
+        self.host = host_of(&self.base);
+        if self.kind == ProviderKind::VertexAnthropic {
+            self.api_version = cfg
+                .api_version
+                .clone()
+                .unwrap_or(crate::vertex::VERTEX_ANTHROPIC_VERSION.into());
+        }
+        let env_file = std::env::var(crate::vertex::CREDENTIALS_ENV).ok();
+        let token = match crate::vertex::credentials(&name, self.kind, cfg, env_file, client)? {
+            crate::vertex::Credentials::Static(token) => Some(token),
+            crate::vertex::Credentials::ServiceAccount(source) => {
+                self.google = Some(source);
+                None
+            }
+        };
+        self.headers = headers(&name, self.kind, token.as_deref(), "", &cfg.headers)?;
+        self.client = Some(client.clone());
+        Ok(self)
     }
 
     /// The provider's name (its config key).
@@ -337,6 +379,9 @@ impl Provider {
         // Configured headers win over the defaults below (a configured content-type or
         // user-agent replaces ours), as they did with reqwest.
         let mut headers = self.headers.clone();
+        if let Some(tokens) = &self.google {
+            headers.insert(http::header::AUTHORIZATION, tokens.authorization().await?);
+        }
         if endpoint.post {
             headers
                 .entry(http::header::CONTENT_TYPE)
@@ -364,6 +409,16 @@ impl Provider {
         let body = match self.preset {
             Some(preset) if call.operation == Operation::Chat => {
                 crate::quirks::chat_body(call.body, &preset.quirks)
+            }
+            _ if self.kind == ProviderKind::VertexAnthropic => {
+                let keep_model = call.operation == Operation::CountTokens;
+                crate::vertex::anthropic_body(call.body, &self.api_version, keep_model)
+            }
+            _ if self.kind == ProviderKind::Vertex && call.operation == Operation::CountTokens => {
+                crate::vertex::gemini_count_tokens_body(call.body)
+            }
+            _ if self.kind == ProviderKind::Vertex && call.operation == Operation::Embeddings => {
+                crate::vertex::embed::predict_request(&call.body).map_or(call.body, Bytes::from)
             }
             _ => call.body,
         };
@@ -407,6 +462,10 @@ impl Provider {
         let status = head.status.as_u16();
         let headers = head.headers;
         if !head.status.is_success() {
+            if let (401, Some(tokens)) = (status, &self.google) {
+                // Revoked or expired early: the next request mints another.
+                tokens.forget();
+            }
             let body = body::read_bounded(incoming, limits).await;
             let mut err = codec::decode_error(self.shape, status, &body);
             err.blame = Blame::Upstream;
@@ -422,10 +481,14 @@ impl Provider {
             );
             return Err(err);
         }
+        let mut body = body::timed(incoming, limits);
+        if self.kind == ProviderKind::Vertex && call.operation == Operation::Embeddings {
+            body = crate::vertex::embed_answer(body, self.name.clone());
+        }
         Ok(UpstreamReply {
             status,
             headers,
-            body: body::timed(incoming, limits),
+            body,
         })
     }
 
@@ -482,11 +545,28 @@ fn shape_of(kind: ProviderKind, mock: &MockConfig) -> ApiShape {
         ProviderKind::OpenAi | ProviderKind::AzureOpenAi | ProviderKind::OpenAiCompatible => {
             ApiShape::OpenAiChat
         }
-        ProviderKind::Anthropic => ApiShape::Anthropic,
-        ProviderKind::Gemini => ApiShape::Gemini,
+        ProviderKind::Anthropic | ProviderKind::VertexAnthropic => ApiShape::Anthropic,
+        ProviderKind::Gemini | ProviderKind::Vertex => ApiShape::Gemini,
         ProviderKind::Ollama => ApiShape::Ollama,
         ProviderKind::Mock => mock.shape.unwrap_or(ApiShape::OpenAiChat),
     }
+}
+
+/// `host[:port]` of a stored base URL, for the operator's log.
+fn host_of(base: &str) -> Arc<str> {
+    Arc::from(
+        url::Url::parse(base)
+            .ok()
+            .and_then(|u| {
+                u.host_str().map(|h| {
+                    format!(
+                        "{h}{}",
+                        u.port().map(|p| format!(":{p}")).unwrap_or_default()
+                    )
+                })
+            })
+            .unwrap_or_default(),
+    )
 }
 
 /// The environment variable a kind's key usually lives in.

@@ -23,7 +23,11 @@ pub(crate) fn default_base(kind: ProviderKind) -> Option<&'static str> {
         ProviderKind::Anthropic => Some("https://api.anthropic.com"),
         ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com"),
         ProviderKind::Ollama => Some("http://127.0.0.1:11434"),
-        ProviderKind::AzureOpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Mock => None,
+        ProviderKind::AzureOpenAi
+        | ProviderKind::OpenAiCompatible
+        | ProviderKind::Vertex
+        | ProviderKind::VertexAnthropic
+        | ProviderKind::Mock => None,
     }
 }
 
@@ -59,6 +63,7 @@ pub(crate) fn normalise_base(
         ProviderKind::Gemini => &["/v1beta", "/v1"],
         ProviderKind::AzureOpenAi => &["/openai"],
         ProviderKind::Ollama => &["/api"],
+        ProviderKind::Vertex | ProviderKind::VertexAnthropic => &["/v1beta1", "/v1"],
         _ => &[],
     };
     for suffix in strip {
@@ -154,6 +159,36 @@ pub(crate) fn endpoint(
             };
             post(format!("/v1beta/models/{model}:{method}"))
         }
+        // The base already ends in `…/publishers/{google|anthropic}` (see `vertex`).
+        (ProviderKind::Vertex, Operation::Chat) => {
+            let model = segment(model.strip_prefix("models/").unwrap_or(model));
+            let method = if stream {
+                "streamGenerateContent?alt=sse"
+            } else {
+                "generateContent"
+            };
+            post(format!("/models/{model}:{method}"))
+        }
+        (ProviderKind::Vertex, Operation::Embeddings) => {
+            let model = segment(model.strip_prefix("models/").unwrap_or(model));
+            post(format!("/models/{model}:predict"))
+        }
+        (ProviderKind::Vertex, Operation::CountTokens) => {
+            let model = segment(model.strip_prefix("models/").unwrap_or(model));
+            post(format!("/models/{model}:countTokens"))
+        }
+        // Counting names no model in the URL; the body keeps its `model`.
+        (ProviderKind::VertexAnthropic, Operation::CountTokens) => {
+            post("/models/count-tokens:rawPredict".into())
+        }
+        (ProviderKind::VertexAnthropic, Operation::Chat) => {
+            let method = if stream {
+                "streamRawPredict"
+            } else {
+                "rawPredict"
+            };
+            post(format!("/models/{}:{method}", segment(model)))
+        }
         (ProviderKind::Ollama, Operation::Chat) => post("/api/chat".into()),
         (ProviderKind::Ollama, Operation::Embeddings) => post("/api/embed".into()),
         (ProviderKind::Ollama, Operation::ListModels) => get("/api/tags".into()),
@@ -180,11 +215,11 @@ fn unsupported(kind: ProviderKind, op: Operation) -> GatewayError {
     )
 }
 
-/// Percent-encodes a path segment (model and deployment names): everything but
+/// Percent-encodes a path segment (also Vertex AI's project and location) (model and deployment names): everything but
 /// unreserved characters and `:@!$&'()*+,;=` is escaped, and so are the dots of a
 /// `.` or `..` segment, which servers and proxies would otherwise resolve as "this" or
 /// "the parent" directory (a deployment named `..` must not climb out of its path).
-fn segment(s: &str) -> String {
+pub(crate) fn segment(s: &str) -> String {
     if s == "." || s == ".." {
         return "%2E".repeat(s.len());
     }
@@ -241,6 +276,78 @@ mod tests {
         );
         assert!(normalise_base("p", ProviderKind::OpenAi, "ftp://x.test").is_err());
         assert!(normalise_base("p", ProviderKind::OpenAi, "https://x.test/?key=1").is_err());
+    }
+
+    #[test]
+    fn vertex_methods_follow_the_family_and_the_stream_flag() {
+        let base = "https://v.test/v1/projects/p/locations/l/publishers/google";
+        let url = |kind, model, stream| {
+            endpoint(kind, base, Operation::Chat, model, stream, None)
+                .expect("vertex chat")
+                .url
+        };
+        assert_eq!(
+            url(ProviderKind::Vertex, "models/gemini-2.5-pro", false),
+            format!("{base}/models/gemini-2.5-pro:generateContent")
+        );
+        assert_eq!(
+            url(ProviderKind::Vertex, "gemini-2.5-pro", true),
+            format!("{base}/models/gemini-2.5-pro:streamGenerateContent?alt=sse")
+        );
+        assert_eq!(
+            url(
+                ProviderKind::VertexAnthropic,
+                "claude-sonnet-4@20250514",
+                false
+            ),
+            format!("{base}/models/claude-sonnet-4@20250514:rawPredict")
+        );
+        assert_eq!(
+            url(
+                ProviderKind::VertexAnthropic,
+                "claude-sonnet-4@20250514",
+                true
+            ),
+            format!("{base}/models/claude-sonnet-4@20250514:streamRawPredict")
+        );
+        let count = endpoint(
+            ProviderKind::Vertex,
+            base,
+            Operation::CountTokens,
+            "gemini-2.5-pro",
+            false,
+            None,
+        )
+        .expect("vertex count");
+        assert_eq!(
+            count.url,
+            format!("{base}/models/gemini-2.5-pro:countTokens")
+        );
+        let claude_count = endpoint(
+            ProviderKind::VertexAnthropic,
+            base,
+            Operation::CountTokens,
+            "claude",
+            false,
+            None,
+        )
+        .expect("claude count");
+        assert_eq!(
+            claude_count.url,
+            format!("{base}/models/count-tokens:rawPredict")
+        );
+        for kind in [ProviderKind::Vertex, ProviderKind::VertexAnthropic] {
+            assert!(supports(kind, Operation::CountTokens));
+        }
+        for kind in [ProviderKind::Vertex, ProviderKind::VertexAnthropic] {
+            assert!(supports(kind, Operation::Chat));
+            assert!(!supports(kind, Operation::ListModels));
+        }
+        assert!(supports(ProviderKind::Vertex, Operation::Embeddings));
+        assert!(!supports(
+            ProviderKind::VertexAnthropic,
+            Operation::Embeddings
+        ));
     }
 
     #[test]

@@ -25,6 +25,11 @@ pub enum ProviderKind {
     Gemini,
     /// Ollama's native API (`/api/chat`).
     Ollama,
+    /// Gemini models on Google Vertex AI (publisher `google`; OAuth Bearer token).
+    Vertex,
+    /// Claude models on Google Vertex AI (publisher `anthropic`, `rawPredict`; OAuth
+    /// Bearer token).
+    VertexAnthropic,
     /// Any OpenAI-compatible server: a preset or a custom base URL.
     #[serde(rename = "openai_compatible")]
     OpenAiCompatible,
@@ -41,24 +46,29 @@ impl ProviderKind {
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Gemini => "gemini",
             ProviderKind::Ollama => "ollama",
+            ProviderKind::Vertex => "vertex",
+            ProviderKind::VertexAnthropic => "vertex_anthropic",
             ProviderKind::OpenAiCompatible => "openai_compatible",
             ProviderKind::Mock => "mock",
         }
     }
 
     /// Every kind, in the order a list of them shows.
-    pub const ALL: [ProviderKind; 7] = [
+    pub const ALL: [ProviderKind; 9] = [
         ProviderKind::OpenAi,
         ProviderKind::Anthropic,
         ProviderKind::Gemini,
         ProviderKind::AzureOpenAi,
+        ProviderKind::Vertex,
+        ProviderKind::VertexAnthropic,
         ProviderKind::Ollama,
         ProviderKind::OpenAiCompatible,
         ProviderKind::Mock,
     ];
 
     /// The API root used when a provider of this kind names none (`None`: it must
-    /// name one, or a preset does, or it needs none).
+    /// name one, or a preset does, or it needs none; Vertex AI's follows from its
+    /// `location`).
     pub fn default_base_url(self) -> Option<&'static str> {
         crate::routes::default_base(self)
     }
@@ -119,9 +129,24 @@ pub struct ProviderConfig {
     /// The key, already interpolated from the environment by the server.
     #[serde(default)]
     pub api_key: Option<String>,
-    /// Azure `api-version`, or the `anthropic-version` header for Anthropic.
+    /// Azure `api-version`, the `anthropic-version` header for Anthropic, or the
+    /// body's `anthropic_version` for Claude on Vertex AI.
     #[serde(default)]
     pub api_version: Option<String>,
+    /// Vertex AI: the Google Cloud project id.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Vertex AI: the region (`us-central1`, `europe-west4`, or `global`).
+    #[serde(default)]
+    pub location: Option<String>,
+    /// Vertex AI: a ready OAuth access token, sent as `Authorization: Bearer` (it is
+    /// not refreshed; `credentials_file` is, for long-running gateways).
+    #[serde(default)]
+    pub access_token: Option<String>,
+    /// Vertex AI: a service-account JSON key file; the gateway signs its own tokens
+    /// with it. Defaults to `GOOGLE_APPLICATION_CREDENTIALS` when no `access_token`.
+    #[serde(default)]
+    pub credentials_file: Option<String>,
     /// Azure: model name → deployment name (a model not listed is its own deployment).
     #[serde(default)]
     pub deployments: BTreeMap<String, String>,
@@ -145,6 +170,13 @@ impl std::fmt::Debug for ProviderConfig {
             .field("base_url", &self.base_url)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("api_version", &self.api_version)
+            .field("project", &self.project)
+            .field("location", &self.location)
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("credentials_file", &self.credentials_file)
             .field("deployments", &self.deployments)
             .field("headers (values redacted)", &headers)
             .field("timeouts", &self.timeouts)
@@ -162,6 +194,10 @@ impl ProviderConfig {
             base_url: None,
             api_key: None,
             api_version: None,
+            project: None,
+            location: None,
+            access_token: None,
+            credentials_file: None,
             deployments: BTreeMap::new(),
             headers: BTreeMap::new(),
             timeouts: Timeouts::default(),
@@ -226,11 +262,13 @@ mod tests {
     fn debug_output_hides_the_key_and_header_values() {
         let mut cfg = ProviderConfig::new(ProviderKind::OpenAi);
         cfg.api_key = Some("sk-live-secret-1234".to_owned());
+        cfg.access_token = Some("ya29.token-secret-9012".to_owned());
         cfg.headers
             .insert("x-org-token".to_owned(), "org-secret-5678".to_owned());
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("sk-live-secret-1234"), "{shown}");
         assert!(!shown.contains("org-secret-5678"), "{shown}");
+        assert!(!shown.contains("token-secret-9012"), "{shown}");
         assert!(
             shown.contains("<redacted>") && shown.contains("x-org-token"),
             "{shown}"

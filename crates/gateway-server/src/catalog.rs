@@ -432,6 +432,24 @@ mod tests {
     }
 
     #[test]
+    fn vertex_model_names_are_priced_as_their_publishers_models() {
+        // Vertex spells a Claude version `@date`; the vertex kinds have no entries of
+        // their own, so the publisher's (an origin) prices them.
+        let c = Catalog::bundled();
+        let claude = c
+            .lookup_for("claude-sonnet-4-5@20250929", Some("vertex_anthropic"))
+            .expect("priced");
+        assert_eq!(
+            (claude.provider.as_str(), claude.model.as_str()),
+            ("anthropic", "claude-sonnet-4-5")
+        );
+        let gemini = c
+            .lookup_for("gemini-2.5-pro", Some("vertex"))
+            .expect("priced");
+        assert_eq!(gemini.provider, "gemini");
+    }
+
+    #[test]
     fn overrides_replace_fields_and_add_models() {
         let mut c = Catalog::bundled();
         let mut o = BTreeMap::new();

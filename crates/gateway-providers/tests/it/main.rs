@@ -1,8 +1,10 @@
 //! gateway-providers' integration tests, one binary: real kinds against loopback
-//! upstreams over HTTP and HTTPS, the mock provider in every shape, the presets.
+//! upstreams over HTTP and HTTPS, the mock provider in every shape, the presets, Vertex AI's
+//! token exchange.
 
 mod http;
 mod https;
 mod mock;
 mod presets;
 mod support;
+mod vertex;

@@ -165,3 +165,25 @@ fn docs_providers_has_a_row_for_every_preset_with_its_url_and_key_variable() {
         "the count"
     );
 }
+
+#[test]
+fn docs_providers_has_a_row_for_every_kind_and_says_how_many() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/PROVIDERS.md");
+    let doc = std::fs::read_to_string(path).expect("docs/PROVIDERS.md");
+    for kind in gateway_providers::ProviderKind::ALL {
+        let head = format!("| `{}` |", kind.as_str());
+        assert!(
+            doc.lines().any(|l| l.starts_with(&head)),
+            "no row for kind {}",
+            kind.as_str()
+        );
+    }
+    let count = gateway_providers::ProviderKind::ALL.len();
+    assert!(doc.contains(&format!("{count} kinds")), "the count");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    assert!(
+        readme.contains(&format!("{count} kinds")),
+        "the README's count"
+    );
+}

@@ -141,6 +141,13 @@ fn parse(body: &Bytes) -> Result<Body, ApiError> {
         Some(Value::String(n)) => Some(n),
         Some(_) => return Err(ApiError::invalid(Some("name"), "name: must be a string")),
     };
+    if settings.contains_key("access_token") {
+        // Settings are stored and shown as they are; secrets go in the sealed key.
+        return Err(ApiError::invalid(
+            Some("access_token"),
+            "access_token: send it as api_key, which is sealed in the database (a Vertex AI provider's key is its access token)",
+        ));
+    }
     let key = match settings.remove("api_key") {
         None => KeyChange::Keep,
         Some(Value::Null) => KeyChange::Clear,

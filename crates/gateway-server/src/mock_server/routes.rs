@@ -2,7 +2,9 @@
 //! for each provider kind, matched by their ending so that any base URL joins:
 //! OpenAI-style bases carry the version (`…/v1` + `/chat/completions`), the others
 //! the host root (`/v1/messages`, `/v1beta/models/{model}:generateContent`,
-//! `/api/chat`).
+//! `/api/chat`). Vertex AI's paths end the same way for Gemini
+//! (`…/publishers/google/models/{model}:generateContent`); Claude on Vertex has its
+//! own (`…/publishers/anthropic/models/{model}:rawPredict`).
 
 use gateway_protocol::ApiShape;
 use gateway_providers::mock::{self, MockAnswer, MockConfig};
@@ -22,12 +24,18 @@ pub(crate) enum Call {
         stream: bool,
         sse: bool,
     },
+    /// Claude on Vertex AI: `rawPredict` / `streamRawPredict`, the model in the URL
+    /// and `anthropic_version` in the body.
+    VertexClaude { model: String, stream: bool },
     /// OpenAI `/embeddings` or Ollama `/api/embed`.
     Embeddings(ApiShape),
     /// Gemini `embedContent` (one input).
     GeminiEmbed { model: String },
     /// Gemini `batchEmbedContents`.
     GeminiBatchEmbed { model: String },
+    /// Vertex AI `:predict` for text-embedding models (`instances` in,
+    /// `predictions` out).
+    VertexPredict { model: String },
     /// Anthropic `count_tokens`, Gemini `countTokens`, OpenAI `responses/input_tokens`.
     CountTokens(ApiShape),
     /// The model list.
@@ -60,6 +68,22 @@ pub(crate) fn route(
             }
         }
         ApiShape::Anthropic => {
+            if let Some((_, rest)) = path.split_once("/publishers/anthropic/models/") {
+                let (model, method) = rest.rsplit_once(':')?;
+                if (model, method) == ("count-tokens", "rawPredict") && post {
+                    return Some(Call::CountTokens(shape));
+                }
+                let stream = match method {
+                    "rawPredict" => false,
+                    "streamRawPredict" => true,
+                    _ => return None,
+                };
+                if !post || model.is_empty() {
+                    return None;
+                }
+                let model = crate::ingress::percent_decode(model);
+                return Some(Call::VertexClaude { model, stream });
+            }
             if post && path.ends_with("/messages") {
                 Call::Chat(shape)
             } else if post && path.ends_with("/messages/count_tokens") {
@@ -108,6 +132,7 @@ pub(crate) fn route(
                 "countTokens" => Call::CountTokens(shape),
                 "embedContent" => Call::GeminiEmbed { model },
                 "batchEmbedContents" => Call::GeminiBatchEmbed { model },
+                "predict" => Call::VertexPredict { model },
                 _ => return None,
             }
         }
@@ -123,9 +148,11 @@ impl Call {
             | Call::Embeddings(shape)
             | Call::CountTokens(shape)
             | Call::Models(shape) => *shape,
-            Call::GeminiChat { .. } | Call::GeminiEmbed { .. } | Call::GeminiBatchEmbed { .. } => {
-                ApiShape::Gemini
-            }
+            Call::VertexClaude { .. } => ApiShape::Anthropic,
+            Call::GeminiChat { .. }
+            | Call::GeminiEmbed { .. }
+            | Call::GeminiBatchEmbed { .. }
+            | Call::VertexPredict { .. } => ApiShape::Gemini,
         }
     }
 
@@ -146,15 +173,84 @@ impl Call {
                 }
                 answer
             }
+            Call::VertexClaude { model, stream } => match vertex_claude_body(body) {
+                Ok(body) => mock::answer_for(shape, &model, stream, &body, config),
+                Err(err) => MockAnswer::Fail(err),
+            },
             Call::Embeddings(shape) => mock::embeddings(shape, "", body),
             Call::GeminiEmbed { model } => embed_one(&model, body),
             Call::GeminiBatchEmbed { model } => mock::embeddings(shape, &model, body),
+            Call::VertexPredict { model } => vertex_predict(&model, body),
             Call::CountTokens(shape) => mock::count_tokens(shape, body),
             Call::Models(shape) => MockAnswer::Whole(mock::models(shape)),
         };
         let streamed = matches!(answer, MockAnswer::Stream { .. });
         (answer, mock::content_type(shape, streamed))
     }
+}
+
+/// A Claude-on-Vertex body as a Messages body, checked as Vertex does: it must
+/// carry `anthropic_version` and no `model` (the URL names it). The model is put
+/// back as a placeholder for the Messages decoder; the URL's name is the one used.
+fn vertex_claude_body(body: &[u8]) -> Result<Vec<u8>, gateway_protocol::GatewayError> {
+    let invalid = |message: &str| {
+        gateway_protocol::GatewayError::new(gateway_protocol::ErrorKind::InvalidRequest, message)
+    };
+    let mut fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(body).map_err(|_| invalid("the body is not a JSON object"))?;
+    if fields.contains_key("model") {
+        return Err(invalid("model: Extra inputs are not permitted"));
+    }
+    match fields.remove("anthropic_version") {
+        Some(serde_json::Value::String(v)) if v == "vertex-2023-10-16" => {}
+        _ => return Err(invalid("anthropic_version: vertex-2023-10-16 is required")),
+    }
+    fields.insert("model".into(), "vertex".into());
+    serde_json::to_vec(&fields).map_err(|_| invalid("the body could not be re-encoded"))
+}
+
+/// Vertex `:predict`: each instance's `content` embedded as a Gemini batch entry,
+/// the vectors answered as `predictions`.
+fn vertex_predict(model: &str, body: &[u8]) -> MockAnswer {
+    use serde_json::{Value, json};
+    let invalid = |m: &str| {
+        MockAnswer::Fail(gateway_protocol::GatewayError::new(
+            gateway_protocol::ErrorKind::InvalidRequest,
+            m,
+        ))
+    };
+    let Ok(predict) = serde_json::from_slice::<Value>(body) else {
+        return invalid("the body is not JSON");
+    };
+    let Some(instances) = predict["instances"].as_array() else {
+        return invalid("instances: required");
+    };
+    let mut requests = Vec::with_capacity(instances.len());
+    for instance in instances {
+        let Some(text) = instance["content"].as_str() else {
+            return invalid("instances[].content: a string is required");
+        };
+        requests.push(json!({"content": {"parts": [{"text": text}]}}));
+    }
+    let batch = json!({ "requests": requests }).to_string();
+    let answer = match mock::embeddings(ApiShape::Gemini, model, batch.as_bytes()) {
+        MockAnswer::Whole(answer) => answer,
+        other => return other,
+    };
+    let Ok(answer) = serde_json::from_slice::<Value>(&answer) else {
+        return invalid("the mock's own answer did not parse");
+    };
+    let predictions: Vec<Value> = answer["embeddings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| json!({"embeddings": {"values": e["values"], "statistics": {"truncated": false, "token_count": 1}}}))
+        .collect();
+    MockAnswer::Whole(
+        json!({ "predictions": predictions })
+            .to_string()
+            .into_bytes(),
+    )
 }
 
 /// Gemini `embedContent`: the body is checked as one entry, answered as a batch of
@@ -220,6 +316,59 @@ fn json_array(answer: MockAnswer) -> MockAnswer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claude_on_vertex_is_answered_by_its_url_model_and_checked_body() {
+        let path =
+            "/v1/projects/p/locations/l/publishers/anthropic/models/mock-echo:streamRawPredict";
+        let call = route(ApiShape::Anthropic, &Method::POST, path, None).expect("route");
+        assert_eq!(
+            call,
+            Call::VertexClaude {
+                model: "mock-echo".into(),
+                stream: true
+            }
+        );
+        let good = br#"{"anthropic_version":"vertex-2023-10-16","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
+        assert!(vertex_claude_body(good).is_ok());
+        let with_model = br#"{"anthropic_version":"vertex-2023-10-16","model":"x","max_tokens":8,"messages":[]}"#;
+        assert!(vertex_claude_body(with_model).is_err());
+        let no_version = br#"{"max_tokens":8,"messages":[]}"#;
+        assert!(vertex_claude_body(no_version).is_err());
+        let count =
+            "/v1/projects/p/locations/l/publishers/anthropic/models/count-tokens:rawPredict";
+        assert_eq!(
+            route(ApiShape::Anthropic, &Method::POST, count, None),
+            Some(Call::CountTokens(ApiShape::Anthropic))
+        );
+        let other = path.replace("streamRawPredict", "predict");
+        assert_eq!(
+            route(ApiShape::Anthropic, &Method::POST, &other, None),
+            None
+        );
+    }
+
+    #[test]
+    fn vertex_predict_answers_one_prediction_per_instance() {
+        let path = "/v1/projects/p/locations/l/publishers/google/models/text-embedding-005:predict";
+        let call = route(ApiShape::Gemini, &Method::POST, path, None).expect("route");
+        assert_eq!(
+            call,
+            Call::VertexPredict {
+                model: "text-embedding-005".into()
+            }
+        );
+        let body = br#"{"instances":[{"content":"a"},{"content":"b"}]}"#;
+        let MockAnswer::Whole(answer) = vertex_predict("text-embedding-005", body) else {
+            panic!("a whole answer");
+        };
+        let v: serde_json::Value = serde_json::from_slice(&answer).expect("json");
+        let predictions = v["predictions"].as_array().expect("predictions");
+        assert_eq!(predictions.len(), 2);
+        assert!(predictions[0]["embeddings"]["values"].is_array());
+        let bad = vertex_predict("m", br#"{"instances":[{"text":"a"}]}"#);
+        assert!(matches!(bad, MockAnswer::Fail(_)));
+    }
 
     #[test]
     fn gemini_paths_carry_model_and_method() {

@@ -360,6 +360,7 @@ fn gen_ai_system(kind: ProviderKind) -> &'static str {
         ProviderKind::AzureOpenAi => "az.ai.openai",
         ProviderKind::Anthropic => "anthropic",
         ProviderKind::Gemini => "gcp.gemini",
+        ProviderKind::Vertex | ProviderKind::VertexAnthropic => "gcp.vertex_ai",
         ProviderKind::Ollama => "ollama",
         ProviderKind::Mock => "patchbay.mock",
     }

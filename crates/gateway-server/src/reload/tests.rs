@@ -34,6 +34,16 @@ fn a_runtime_table_gets_its_key_and_bad_settings_name_the_provider() {
 }
 
 #[test]
+fn a_runtime_vertex_providers_sealed_key_is_its_access_token() {
+    let settings = json!({"kind": "vertex", "project": "p1"});
+    let table = provider_table("v", settings.as_object().unwrap(), Some("ya29.sealed")).unwrap();
+    assert_eq!(table["access_token"].as_str(), Some("ya29.sealed"));
+    assert!(table.get("api_key").is_none());
+    let cfg = crate::app::provider_config("v", &table).unwrap();
+    assert_eq!(cfg.access_token.as_deref(), Some("ya29.sealed"));
+}
+
+#[test]
 fn only_start_only_sections_are_reported() {
     let old = config("[providers.p]\nkind = \"mock\"\n");
     let routes = config(

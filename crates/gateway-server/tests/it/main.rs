@@ -31,3 +31,4 @@ mod tls;
 mod traces;
 mod transforms;
 mod unreachable;
+mod vertex;

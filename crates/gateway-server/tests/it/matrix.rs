@@ -8,14 +8,24 @@ use gateway_protocol::{ApiShape, StopReason};
 use gateway_providers::MockConfig;
 use support::*;
 
-const PROVIDERS: [&str; 4] = ["openai", "anthropic", "gemini", "ollama"];
+/// The four shapes' own kinds, and Vertex AI's two (Gemini and Claude on Vertex,
+/// speaking the Gemini and Anthropic shapes at Vertex's paths).
+const PROVIDERS: [&str; 6] = [
+    "openai",
+    "anthropic",
+    "gemini",
+    "ollama",
+    "vertex",
+    "vertex_claude",
+];
 const TEXT: &str = "Hello from the matrix";
 
 async fn setup() -> Gateway {
     let up = Upstreams::start(MockConfig::default()).await;
     let config = format!(
-        "{}\n[[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"openai\" }}]\n",
-        up.toml()
+        "{}{}\n[[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"openai\" }}]\n",
+        up.toml(),
+        up.vertex_toml()
     );
     Gateway::start(&config).await
 }

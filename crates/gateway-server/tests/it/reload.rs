@@ -352,3 +352,32 @@ async fn the_config_file_is_watched_and_a_bad_edit_keeps_the_old_one() {
     watcher.abort();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_runtime_vertex_provider_takes_its_access_token_as_the_sealed_key() {
+    let up = Upstreams::start(MockConfig::default()).await;
+    let gw = Gateway::start(&up.toml()).await;
+    let base = start_admin(&gw, TOKEN).await;
+    let settings = json!({
+        "name": "vx", "kind": "vertex", "project": "runtime-proj",
+        "base_url": format!("http://{}", up.gemini),
+    });
+
+    // In the settings it would be stored and shown as it is: refused.
+    let mut plain = settings.clone();
+    plain["access_token"] = "ya29.runtime-token-4321".into();
+    let (status, err) = call(admin(&base, Method::POST, "/admin/providers").json(&plain)).await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["error"]["param"], "access_token", "{err}");
+
+    let mut sealed = settings;
+    sealed["api_key"] = "ya29.runtime-token-4321".into();
+    let (status, created) =
+        call(admin(&base, Method::POST, "/admin/providers").json(&sealed)).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["key_hint"], "…4321");
+    let (status, provider, text) = chat(&gw, "vx/mock-echo", true).await;
+    assert_eq!((status, provider.as_deref()), (200, Some("vx")), "{text}");
+    let (_, list) = call(admin(&base, Method::GET, "/admin/providers")).await;
+    assert!(!list.to_string().contains("ya29.runtime-token-4321"));
+}

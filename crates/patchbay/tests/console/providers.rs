@@ -4,7 +4,9 @@
 //! key shown back by its last four characters only; "Test connection" (HTTP status
 //! and latency, and an upstream refusing the key with its own error: the gateway
 //! itself) and "Fetch models"; edited (a bad base URL answered beside its field, a
-//! new key, the key removed); a `mock` provider added with a name alone; removed,
+//! new key, the key removed); a `mock` provider added with a name alone; Gemini on
+//! Vertex AI added with its project and location (refused beside the key-file field
+//! until it has a token, then serving through a Gemini mock); removed,
 //! and its models no longer served by it. Then the Configuration panel: the config
 //! file broken on disk and "Reload now" showing the error with the bad key's path
 //! while the gateway keeps serving, the file restored with a start-only change
@@ -20,7 +22,7 @@ use super::browser::Browser;
 use super::keys_policy::{choose, shoot_at, text};
 use super::{BIN, Server, TOKEN};
 
-/// `patchbay mock --shape openai` on a loopback port: a real HTTP upstream.
+/// `patchbay mock --shape <shape>` on a loopback port: a real HTTP upstream.
 struct Upstream {
     child: Child,
     addr: String,
@@ -33,9 +35,9 @@ impl Drop for Upstream {
     }
 }
 
-fn upstream() -> Upstream {
+fn upstream(shape: &str) -> Upstream {
     let mut child = Command::new(BIN)
-        .args(["mock", "--shape", "openai", "--listen", "127.0.0.1:0"])
+        .args(["mock", "--shape", shape, "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -105,7 +107,7 @@ async fn gone(b: &Browser, css: &str) {
 
 pub async fn walk(b: &Browser, server: &Server, shots: Option<&Path>) {
     let site = &server.admin;
-    let up = upstream();
+    let up = upstream("openai");
     let key = make_key(server).await;
 
     b.open(&format!("{site}/#/providers")).await;
@@ -247,6 +249,43 @@ pub async fn walk(b: &Browser, server: &Server, shots: Option<&Path>) {
             .await,
         json!(""),
         "the form starts afresh"
+    );
+    b.settled("providers").await;
+
+    // Gemini on Vertex AI: its own fields (no API version); without a token or key
+    // file the server's answer stands beside the key file's field; with an access
+    // token in the sealed key field it serves at once.
+    let gemini = upstream("gemini");
+    choose(b, "new-provider-kind", "kind:vertex").await;
+    let shown = b
+        .eval(
+            "return ['project', 'location', 'credentials_file', 'api_version'].map((f) =>
+               !document.getElementById('new-provider-' + f).closest('.field').hidden)",
+        )
+        .await;
+    assert_eq!(shown, json!([true, true, true, false]), "{shown}");
+    b.fill("#new-provider-name", "vx").await;
+    b.fill("#new-provider-base_url", &format!("http://{}", gemini.addr))
+        .await;
+    b.fill("#new-provider-project", "console-project").await;
+    b.fill("#new-provider-location", "europe-west4").await;
+    b.click("#new-provider [data-action=save]").await;
+    b.expect_failed_load("/admin/providers");
+    b.wait_text("#new-provider-credentials_file-error", "credentials_file")
+        .await;
+    b.fill("#new-provider-api_key", "ya29.console-token-5678")
+        .await;
+    b.click("#new-provider [data-action=save]").await;
+    let vx = "[data-provider=vx]";
+    b.wait_text(&format!("{vx} .key-hint"), "…5678").await;
+    let facts = text(b, &format!("{vx} .fields")).await;
+    assert!(
+        facts.contains("Gemini on Vertex AI") && facts.contains("console-project · europe-west4"),
+        "{facts}"
+    );
+    assert_eq!(
+        chat(server, &key, "vx/mock-echo").await,
+        (200, Some("vx".to_owned()))
     );
     b.settled("providers").await;
 

@@ -89,6 +89,31 @@ secret = "{KEY}"
     }
 }
 
+impl Upstreams {
+    /// Vertex AI providers in front of the Gemini and Anthropic mocks, with a
+    /// static access token: `vertex` (Gemini) and `vertex_claude` (Claude).
+    pub fn vertex_toml(&self) -> String {
+        format!(
+            r#"
+[providers.vertex]
+kind = "vertex"
+base_url = "http://{}"
+project = "matrix-project"
+location = "us-east5"
+access_token = "ya29.matrix"
+
+[providers.vertex_claude]
+kind = "vertex_anthropic"
+base_url = "http://{}"
+project = "matrix-project"
+location = "us-east5"
+access_token = "ya29.matrix"
+"#,
+            self.gemini, self.anthropic
+        )
+    }
+}
+
 /// A gateway serving on loopback.
 pub struct Gateway {
     pub base: String,
