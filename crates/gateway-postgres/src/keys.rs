@@ -12,7 +12,7 @@ use std::sync::Arc;
 use gateway_auth::AuthError;
 use gateway_auth::keys::db::{
     CacheColumns, KeyChange, KeyColumns, KeyDb, KeyInsert, KeyTx, KeyWatch, ProjectChange,
-    ProjectColumns,
+    ProjectColumns, keys_version_of,
 };
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -346,7 +346,7 @@ impl KeyTx for PgTx<'_> {
 
     fn keys_version(&mut self) -> Result<i64, AuthError> {
         let row = self.row("SELECT value FROM meta WHERE name = 'keys_version'", &[])?;
-        parse_version(row.map(|r| r.get(0)))
+        keys_version_of(row.map(|r| r.get(0)))
     }
 
     fn set_keys_version(&mut self, version: i64) -> Result<(), AuthError> {
@@ -358,13 +358,6 @@ impl KeyTx for PgTx<'_> {
         // Delivered to every listening instance when this transaction commits.
         self.exec(&format!("NOTIFY {CHANNEL}"), &[])
     }
-}
-
-fn parse_version(v: Option<String>) -> Result<i64, AuthError> {
-    v.map_or(Ok(0), |v| {
-        v.parse()
-            .map_err(|_| AuthError::Migration(format!("meta.keys_version is `{v}`, not a number")))
-    })
 }
 
 /// Reads `meta.keys_version` on every look: one indexed row, a pooled connection's
@@ -384,7 +377,7 @@ impl KeyWatch for PgWatch {
                 .await
                 .map_err(crate::PgError::Db)
         })?;
-        parse_version(row.map(|r| r.get(0))).map(Some)
+        keys_version_of(row.map(|r| r.get(0))).map(Some)
     }
 
     fn forget(&mut self) {}

@@ -194,6 +194,14 @@ pub trait KeyTx {
     fn set_keys_version(&mut self, version: i64) -> Result<(), AuthError>;
 }
 
+/// `meta.keys_version` as stored (text; none yet: 0).
+pub fn keys_version_of(stored: Option<String>) -> Result<i64, AuthError> {
+    stored.map_or(Ok(0), |v| {
+        v.parse()
+            .map_err(|_| AuthError::Migration(format!("meta.keys_version is `{v}`, not a number")))
+    })
+}
+
 /// A database of keys and projects.
 pub trait KeyDb: Send + Sync + Debug {
     /// Runs `f` in a transaction that excludes every other writer of keys and

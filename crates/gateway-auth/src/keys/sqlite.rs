@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavio
 
 use super::db::{
     CacheColumns, KeyChange, KeyColumns, KeyDb, KeyInsert, KeyTx, KeyWatch, ProjectChange,
-    ProjectColumns,
+    ProjectColumns, keys_version_of,
 };
 use crate::error::AuthError;
 use crate::migrate;
@@ -174,10 +174,7 @@ fn keys_version(conn: &Connection) -> Result<i64, AuthError> {
             |r| r.get(0),
         )
         .optional()?;
-    v.map_or(Ok(0), |v| {
-        v.parse()
-            .map_err(|_| AuthError::Migration(format!("meta.keys_version is `{v}`, not a number")))
-    })
+    keys_version_of(v)
 }
 
 impl KeyTx for SqliteTx<'_> {

@@ -174,10 +174,20 @@ pub(crate) fn serve_with(
     config: &std::path::Path,
     dir: &std::path::Path,
 ) -> (std::process::Child, String) {
+    serve_with_env(config, dir, &[])
+}
+
+/// As [`serve_with`], with these environment variables set for the server.
+pub(crate) fn serve_with_env(
+    config: &std::path::Path,
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String) {
     let mut child = Command::new(BIN)
         .current_dir(dir)
         .args(["serve", "--listen", "127.0.0.1:0", "-c"])
         .arg(config)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

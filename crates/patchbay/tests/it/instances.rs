@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::cli::{serve_with, stop};
+use crate::cli::{serve_with, serve_with_env, stop};
 
 const BIN: &str = env!("CARGO_BIN_EXE_patchbay");
 const TOKEN: &str = "pba_instances_admin_token_0123";
@@ -102,28 +102,13 @@ fn instance(n: usize, url: &str, extra: &str) -> Instance {
 /// upstream keys are sealed under it in the shared database.
 const MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
-/// `patchbay serve -c config` on a free port with the shared master key; the child
-/// and its base URL.
+/// `patchbay serve -c config` with the shared master key; the child and its base URL.
 fn serve_shared(inst: &Instance) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(BIN)
-        .current_dir(&inst.dir)
-        .args(["serve", "--listen", "127.0.0.1:0", "-c"])
-        .arg(&inst.config)
-        .env("PATCHBAY_MASTER_KEY", MASTER_KEY)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first).unwrap();
-    let base = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
-    (child, base)
+    serve_with_env(
+        &inst.config,
+        &inst.dir,
+        &[("PATCHBAY_MASTER_KEY", MASTER_KEY)],
+    )
 }
 
 /// The test servers' URLs, or `None` (the test is skipped) when they are not given.
