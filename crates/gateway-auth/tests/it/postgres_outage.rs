@@ -1,7 +1,9 @@
 //! PostgreSQL going away mid-run and coming back: keys the store already holds keep
 //! working from its cache, usage records wait in the writer's queue and are all
-//! written once the database is reachable again. The outage is a cut in the network:
-//! the store reaches the real server through a relay this test can cut and restore.
+//! written once the database is reachable again. Two outages: a cut in the network
+//! (the store reaches the shared test server through a relay this test cuts and
+//! restores), and the server itself stopped and started again (a private one, from
+//! `scripts/services`, so other tests keep theirs).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,14 +77,137 @@ impl Relay {
     }
 }
 
-#[test]
-fn an_outage_loses_no_usage_and_known_keys_keep_working() {
-    let Ok(url) = std::env::var("PATCHBAY_TEST_POSTGRES") else {
+/// The shared test server's URL, or `None` (the test is skipped).
+fn test_server() -> Option<String> {
+    let url = std::env::var("PATCHBAY_TEST_POSTGRES").ok();
+    if url.is_none() {
         assert!(
             std::env::var_os("PATCHBAY_REQUIRE_SERVICES").is_none(),
             "PATCHBAY_REQUIRE_SERVICES is set but PATCHBAY_TEST_POSTGRES is not"
         );
         eprintln!("skipped: PATCHBAY_TEST_POSTGRES is not set");
+    }
+    url
+}
+
+/// A PostgreSQL server of this test's own, from `scripts/services`, stopped (and its
+/// files removed) on drop.
+struct PrivateServer {
+    dir: std::path::PathBuf,
+    url: String,
+}
+
+impl PrivateServer {
+    fn script(dir: &std::path::Path, action: &str) -> String {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/services");
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .arg(action)
+            .env("PATCHBAY_SERVICES_DIR", dir)
+            .env("PATCHBAY_SERVICES", "postgres")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "services {action}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn start() -> PrivateServer {
+        let dir = std::env::temp_dir().join(format!("pb-pg-outage-{}", std::process::id()));
+        let printed = PrivateServer::script(&dir, "start");
+        let url = printed
+            .lines()
+            .find_map(|l| l.strip_prefix("export PATCHBAY_TEST_POSTGRES="))
+            .expect("a PostgreSQL URL")
+            .to_owned();
+        PrivateServer { dir, url }
+    }
+
+    fn pause(&self) {
+        PrivateServer::script(&self.dir, "pause-postgres");
+    }
+
+    fn resume(&self) {
+        PrivateServer::script(&self.dir, "start");
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../scripts/services"
+            ))
+            .arg("stop")
+            .env("PATCHBAY_SERVICES_DIR", &self.dir)
+            .output();
+    }
+}
+
+#[test]
+fn a_stopped_and_restarted_server_loses_no_usage() {
+    // Needs the PostgreSQL the test services come from.
+    if test_server().is_none() {
+        return;
+    }
+    let server = PrivateServer::start();
+    let options = PostgresOptions {
+        timeout: Duration::from_millis(500),
+        ..PostgresOptions::default()
+    };
+    let pg = Postgres::connect(&server.url, &options).unwrap();
+    let keys = KeyStore::over(Arc::new(PgKeys::new(pg.clone())), KeyPolicy::default()).unwrap();
+    let (_, secret) = keys
+        .create(NewKey {
+            name: "restart".into(),
+            ..NewKey::default()
+        })
+        .unwrap();
+    let usage = PgUsage::new(pg.clone());
+    let (writer, thread) = UsageWriter::start_on(Box::new(usage.clone()), outage_config()).unwrap();
+    for i in 0..100 {
+        assert!(writer.record(record(i, FEB_1 + i as i64)));
+    }
+    assert!(writer.flush());
+
+    server.pause();
+    for i in 100..400 {
+        assert!(writer.record(record(i, FEB_1 + i as i64)));
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(keys.authenticate(&secret).is_ok(), "served from the cache");
+    let during = writer.stats();
+    assert!(during.retried > 0 && during.written <= 100, "{during:?}");
+
+    server.resume();
+    assert!(writer.flush(), "the queued records were written");
+    assert!(writer.shutdown());
+    let stats = thread.join();
+    assert_eq!((stats.written, stats.failed, stats.dropped), (400, 0, 0));
+    let all = UsageFilter {
+        from_ms: 0,
+        to_ms: i64::MAX,
+        ..UsageFilter::default()
+    };
+    assert_eq!(usage.totals(&all, None).unwrap()[0].totals.requests, 400);
+    // The pool's connections were replaced: key changes work again.
+    keys.revoke("restart").unwrap();
+    assert!(keys.authenticate(&secret).is_err());
+}
+
+/// Batches that fail are retried every 200 ms at most; shutdown waits 20 s for them.
+fn outage_config() -> WriterConfig {
+    WriterConfig {
+        batch_window: Duration::from_millis(20),
+        retry_max: Duration::from_millis(200),
+        give_up_after: Duration::from_secs(20),
+        ..WriterConfig::default()
+    }
+}
+
+#[test]
+fn an_outage_loses_no_usage_and_known_keys_keep_working() {
+    let Some(url) = test_server() else {
         return;
     };
     // postgres://user@host:port/db → the relay's address in its place.
@@ -105,16 +230,7 @@ fn an_outage_loses_no_usage_and_known_keys_keep_working() {
         })
         .unwrap();
     let usage = PgUsage::new(pg.clone());
-    let (writer, thread) = UsageWriter::start_on(
-        Box::new(usage.clone()),
-        WriterConfig {
-            batch_window: Duration::from_millis(20),
-            retry_max: Duration::from_millis(200),
-            give_up_after: Duration::from_secs(20),
-            ..WriterConfig::default()
-        },
-    )
-    .unwrap();
+    let (writer, thread) = UsageWriter::start_on(Box::new(usage.clone()), outage_config()).unwrap();
     for i in 0..100 {
         assert!(writer.record(record(i, FEB_1 + i as i64)));
     }
