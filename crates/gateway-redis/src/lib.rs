@@ -18,6 +18,7 @@ mod error;
 mod keys;
 mod limiter;
 mod reply;
+mod tally;
 
 pub use config::{FailMode, RedisConfig};
 pub use error::{Error, StoreError};

@@ -5,7 +5,9 @@
 //! itself, bounded by `timeout_ms`. Settling and releasing run the second script from
 //! a spawned task (or, outside a runtime, on the blocking connection below); a failed
 //! one is counted and logged, never retried, as a lost settle only misstates one
-//! request's usage until its window ends.
+//! request's usage until its window ends. A request that reserved nothing (its key
+//! and project have no tpm, quota or budget) is not settled on its own: what it spent
+//! is gathered with others' and sent every few milliseconds ([`crate::tally`]).
 //!
 //! The synchronous methods of the trait — [`Limiter::admit`] (tools and tests; the
 //! layer uses `admission`), [`Limiter::status`] and [`Limiter::usage`] (the admin
@@ -31,6 +33,7 @@ use crate::config::{FailMode, RedisConfig};
 use crate::error::{Error, StoreError};
 use crate::keys::{SubjectKeys, Windows, amounts, limit_args};
 use crate::reply::parse;
+use crate::tally::{TALLY_EVERY, Tally};
 
 /// At most one warning per this many ms while Redis is failing.
 const WARN_EVERY_MS: i64 = 10_000;
@@ -66,6 +69,9 @@ struct Shared {
     blocking: Mutex<Option<redis::Connection>>,
     admit: Script,
     settle: Script,
+    track: Script,
+    /// Spending of subjects without quotas or budgets, sent every few ms.
+    tally: Mutex<Tally>,
     local: MemoryLimiter,
     fail_open: AtomicU64,
     fail_closed: AtomicU64,
@@ -105,6 +111,8 @@ impl RedisLimiter {
                 blocking: Mutex::new(None),
                 admit: Script::new(include_str!("lua/admit.lua")),
                 settle: Script::new(include_str!("lua/settle.lua")),
+                track: Script::new(include_str!("lua/track.lua")),
+                tally: Mutex::new(Tally::default()),
                 local: MemoryLimiter::new(),
                 fail_open: AtomicU64::new(0),
                 fail_closed: AtomicU64::new(0),
@@ -236,6 +244,49 @@ impl Shared {
             *slot = None;
         }
         Ok(answer?)
+    }
+
+    /// Sends the gathered spending in [`TALLY_EVERY`] from a spawned task, or now
+    /// outside a runtime.
+    fn schedule_tally(self: &Arc<Self>) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let shared = Arc::clone(self);
+                runtime.spawn(async move {
+                    tokio::time::sleep(TALLY_EVERY).await;
+                    let call = shared.take_tally();
+                    if let Some(call) = call {
+                        if let Err(err) = shared
+                            .run_async(&shared.track, &call, SETTLE_TIMEOUT_MS)
+                            .await
+                        {
+                            shared.settle_failed(&err);
+                        }
+                    }
+                });
+            }
+            Err(_) => self.send_tally_blocking(),
+        }
+    }
+
+    /// The gathered spending as one call, taken out; `None` when there is none.
+    fn take_tally(&self) -> Option<Call> {
+        let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
+        tally.scheduled = false;
+        if tally.is_empty() {
+            return None;
+        }
+        let (keys, args) = tally.take();
+        Some(Call { keys, args })
+    }
+
+    /// Sends the gathered spending now (before the counters are read).
+    fn send_tally_blocking(&self) {
+        if let Some(call) = self.take_tally() {
+            if let Err(err) = self.run_blocking(&self.track, &call, SETTLE_TIMEOUT_MS) {
+                self.settle_failed(&err);
+            }
+        }
     }
 
     /// Turns the admission script's answer into a reservation or a refusal.
@@ -382,6 +433,8 @@ impl RedisLimiter {
         limits: &Limits,
         now_ms: i64,
     ) -> Result<Vec<i64>, StoreError> {
+        // What was spent and is still gathered counts too.
+        self.shared.send_tally_blocking();
         let win = Windows::at(now_ms);
         let call = self.shared.admit_call(
             "peek",
@@ -511,6 +564,24 @@ impl Hold {
                 cost_micros: a.cost_micros,
             })
         });
+        // Nothing reserved anywhere (no tpm, no quota, no budget): there is nothing
+        // to give back, and what was spent only tracks, so it is gathered and sent
+        // with others' (a release has nothing to send at all).
+        if self.subjects.iter().all(|(_, f)| !f.tpm && !f.counted) {
+            if mode == "settle" {
+                let shared = Arc::clone(&self.shared);
+                let mut tally = shared.tally.lock().unwrap_or_else(PoisonError::into_inner);
+                for (subject, _) in &self.subjects {
+                    tally.add(subject, &now, now_ms, actual);
+                }
+                if !tally.is_empty() && !tally.scheduled {
+                    tally.scheduled = true;
+                    drop(tally);
+                    shared.schedule_tally();
+                }
+            }
+            return;
+        }
         let mut args = vec![
             mode.to_owned(),
             now_ms.to_string(),

@@ -12,3 +12,4 @@ mod expiry;
 mod faults;
 mod same_as_memory;
 mod support;
+mod tally;
