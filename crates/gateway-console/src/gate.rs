@@ -8,14 +8,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Request, header};
 use http_body::Body as HttpBody;
 use tower::{Service, ServiceExt};
 
-use crate::{Answer, Console, cookie, csrf, handler, headers, reply};
+use crate::{Answer, Console, cookie, csrf, handler, headers, reply, session};
 
 /// How an `/admin/` request is let in.
 #[derive(Debug)]
@@ -68,15 +67,20 @@ pub(crate) fn is_admin(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
 }
 
-fn access<B>(console: &Console, req: &Request<B>) -> Access {
-    let headers = req.headers();
+async fn access(console: &Console, req: &http::request::Parts) -> Access {
+    let headers = &req.headers;
     if headers.contains_key(header::AUTHORIZATION) {
         return Access::Token;
     }
     let Some(id) = cookie::read(headers, console.tls()) else {
         return Access::Token;
     };
-    let Some(token) = console.sessions().touch(id, Instant::now()) else {
+    let touched = console.sessions().touch(id, session::now_ms()).await;
+    let token = match touched {
+        Ok(token) => token,
+        Err(err) => return Access::Refused(reply::store_down(&err)),
+    };
+    let Some(token) = token else {
         let mut resp = reply::unauthenticated(
             "the console session has ended (logged out, idle or too old): log in again",
         );
@@ -84,7 +88,7 @@ fn access<B>(console: &Console, req: &Request<B>) -> Access {
             .insert(header::SET_COOKIE, cookie::clear(console.tls()));
         return Access::Refused(resp);
     };
-    match csrf::check(req.method(), headers, &token) {
+    match csrf::check(&req.method, headers, &token) {
         Ok(()) => Access::Session,
         Err(refusal) => Access::Refused(reply::forbidden(refusal.message())),
     }
@@ -120,13 +124,18 @@ where
                 Ok(resp)
             });
         }
-        let answer: Boxed = match access(&console, &req) {
-            Access::Token => Box::pin(self.keyed.clone().oneshot(req)),
-            Access::Session => Box::pin(self.direct.clone().oneshot(req)),
-            Access::Refused(resp) => Box::pin(std::future::ready(Ok(resp))),
-        };
+        let keyed = self.keyed.clone();
+        let direct = self.direct.clone();
         Box::pin(async move {
-            let mut resp = answer.await?;
+            // Parts, not the request, cross the wait: the body need not be `Sync`.
+            let (parts, body) = req.into_parts();
+            let access = access(&console, &parts).await;
+            let req = Request::from_parts(parts, body);
+            let mut resp = match access {
+                Access::Token => keyed.oneshot(req).await?,
+                Access::Session => direct.oneshot(req).await?,
+                Access::Refused(resp) => resp,
+            };
             headers::apply(resp.headers_mut(), tls);
             Ok(resp)
         })

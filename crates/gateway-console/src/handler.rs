@@ -10,8 +10,6 @@
 //! - `POST /console/logout`: ends the session (with its CSRF token) and drops the
 //!   cookie.
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use http_body::Body as HttpBody;
@@ -19,7 +17,7 @@ use http_body_util::{BodyExt, Limited};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{Answer, Console, assets, cookie, csrf, reply};
+use crate::{Answer, Console, assets, cookie, csrf, reply, session};
 
 /// Largest login body read.
 const MAX_LOGIN_BODY: usize = 4096;
@@ -52,9 +50,9 @@ where
             Some(a) => file(a),
             None => not_found(),
         },
-        ("/console/session", &Method::GET) => session(console, req.headers()),
+        ("/console/session", &Method::GET) => session(console, req.headers()).await,
         ("/console/login", &Method::POST) => login(console, req).await,
-        ("/console/logout", &Method::POST) => logout(console, req.headers()),
+        ("/console/logout", &Method::POST) => logout(console, req.headers()).await,
         _ => match known {
             Some(allow) => {
                 let mut resp = reply::error(
@@ -83,17 +81,17 @@ fn not_found() -> Answer {
     )
 }
 
-fn session(console: &Console, headers: &HeaderMap) -> Answer {
-    let now = Instant::now();
+async fn session(console: &Console, headers: &HeaderMap) -> Answer {
     let Some(id) = cookie::read(headers, console.tls()) else {
         return reply::json(StatusCode::OK, &json!({ "authenticated": false }));
     };
-    match console.sessions().touch(id, now) {
-        Some(csrf) => reply::json(
+    match console.sessions().touch(id, session::now_ms()).await {
+        Err(err) => reply::store_down(&err),
+        Ok(Some(csrf)) => reply::json(
             StatusCode::OK,
             &json!({ "authenticated": true, "csrf": csrf }),
         ),
-        None => {
+        Ok(None) => {
             let mut resp = reply::json(StatusCode::OK, &json!({ "authenticated": false }));
             resp.headers_mut()
                 .insert(header::SET_COOKIE, cookie::clear(console.tls()));
@@ -168,8 +166,9 @@ where
             "the admin token is not valid (it is printed once at the first start, or set in [admin] token)",
         );
     }
-    let started = match console.sessions().start(Instant::now()) {
+    let started = match console.sessions().start(session::now_ms()).await {
         Ok(s) => s,
+        Err(err @ crate::ConsoleError::Store(_)) => return reply::store_down(&err),
         Err(err) => {
             return reply::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -195,13 +194,21 @@ where
     resp
 }
 
-fn logout(console: &Console, headers: &HeaderMap) -> Answer {
+async fn logout(console: &Console, headers: &HeaderMap) -> Answer {
     if let Some(id) = cookie::read(headers, console.tls()) {
-        if let Some(token) = console.sessions().touch(id, Instant::now()) {
-            if let Err(refusal) = csrf::check(&Method::POST, headers, &token) {
-                return reply::forbidden(refusal.message());
+        let touched = console.sessions().touch(id, session::now_ms()).await;
+        let ended = match touched {
+            Ok(Some(token)) => {
+                if let Err(refusal) = csrf::check(&Method::POST, headers, &token) {
+                    return reply::forbidden(refusal.message());
+                }
+                console.sessions().end(id).await.map(|_| ())
             }
-            console.sessions().end(id);
+            Ok(None) => Ok(()),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = ended {
+            return reply::store_down(&err);
         }
     }
     let mut resp = reply::bytes(StatusCode::NO_CONTENT, "text/plain", Bytes::new());

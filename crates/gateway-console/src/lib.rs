@@ -21,6 +21,7 @@ pub mod csrf;
 mod gate;
 mod handler;
 pub mod headers;
+mod memory;
 mod random;
 mod reply;
 pub mod session;
@@ -32,7 +33,7 @@ use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 
 pub use gate::Gate;
-pub use session::Sessions;
+pub use session::{MemorySessions, Policy, SessionRow, SessionStore, Sessions};
 
 /// The body of every answer: the same type as the admin API's.
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -45,6 +46,9 @@ pub enum ConsoleError {
     /// The OS random source failed: no session can be made safely.
     #[error("random source: {0}")]
     Random(getrandom::Error),
+    /// The session store could not be reached or refused the change.
+    #[error("session store: {0}")]
+    Store(String),
 }
 
 /// Checks a presented admin token.
@@ -67,7 +71,7 @@ impl std::fmt::Debug for Console {
 }
 
 impl Console {
-    /// A console with default session lifetimes ([`Sessions::default`]). `tls`: the
+    /// A console with default session lifetimes, in memory ([`Sessions::default`]). `tls`: the
     /// listener serves HTTPS (the cookie is `Secure`, HSTS is sent); `check` says
     /// whether a presented token is the admin token.
     pub fn new(tls: bool, check: impl Fn(&str) -> bool + Send + Sync + 'static) -> Console {

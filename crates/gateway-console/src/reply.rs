@@ -43,3 +43,14 @@ pub(crate) fn unauthenticated(message: &str) -> Answer {
 pub(crate) fn forbidden(message: &str) -> Answer {
     error(StatusCode::FORBIDDEN, "permission_error", message)
 }
+
+/// 503: the session store could not answer (a shared database is down).
+pub(crate) fn store_down(err: &crate::ConsoleError) -> Answer {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "api_error",
+        &format!(
+            "the console's sessions cannot be checked now ({err}); the admin token still works"
+        ),
+    )
+}

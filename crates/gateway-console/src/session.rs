@@ -1,17 +1,25 @@
-//! Console sessions, held in memory: a login makes one (a random 256-bit id for the
-//! cookie and a CSRF token for the page), each use extends it, and it ends at logout,
-//! after [`Sessions::idle`] without use, or [`Sessions::lifetime`] after the login,
-//! whichever comes first. Only the SHA-256 of each id is kept, so a memory dump holds
-//! no usable cookie. A restart logs everyone out.
+//! Console sessions: a login makes one (a random 256-bit id for the cookie and a CSRF
+//! token for the page), each use extends it, and it ends at logout, after
+//! [`Policy::idle`] without use, or [`Policy::lifetime`] after the login, whichever
+//! comes first. Only the SHA-256 of each id is kept, so neither a memory dump nor a
+//! database row holds a usable cookie.
+//!
+//! Where sessions live is a [`SessionStore`]: in memory ([`MemorySessions`], the
+//! default: a restart logs everyone out), or in a database every instance behind a
+//! load balancer reaches, so a browser's requests may land on any of them. Times are
+//! wall-clock milliseconds, the one clock several machines share.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
 use crate::ConsoleError;
 use crate::random;
+
+pub use crate::memory::MemorySessions;
 
 /// Default: a session unused this long ends.
 pub const IDLE: Duration = Duration::from_secs(2 * 60 * 60);
@@ -20,13 +28,78 @@ pub const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 /// Default: sessions held at once; a login past it ends the least recently used.
 pub const MAX_SESSIONS: usize = 1024;
 
-type IdDigest = [u8; 32];
+/// The SHA-256 of a session id: what a store keeps instead of the id.
+pub type IdDigest = [u8; 32];
 
-#[derive(Debug)]
-struct Session {
-    csrf: String,
-    started: Instant,
-    last_used: Instant,
+/// A store's answer, to be awaited.
+pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T, ConsoleError>> + Send>>;
+
+/// How long sessions last and how many are held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// No session outlives this.
+    pub lifetime: Duration,
+    /// Sessions held at most (at least one); a login past it ends the least recently
+    /// used.
+    pub max: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            idle: IDLE,
+            lifetime: LIFETIME,
+            max: MAX_SESSIONS,
+        }
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Policy {
+    /// Whether a session started at `started_ms` and last used at `last_used_ms` is
+    /// still live at `now_ms`.
+    pub fn live(&self, started_ms: i64, last_used_ms: i64, now_ms: i64) -> bool {
+        now_ms.saturating_sub(last_used_ms) < millis(self.idle)
+            && now_ms.saturating_sub(started_ms) < millis(self.lifetime)
+    }
+
+    /// The idle time in milliseconds.
+    pub fn idle_ms(&self) -> i64 {
+        millis(self.idle)
+    }
+
+    /// The lifetime in milliseconds.
+    pub fn lifetime_ms(&self) -> i64 {
+        millis(self.lifetime)
+    }
+}
+
+/// A new session as a store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    /// The SHA-256 of the session id.
+    pub digest: IdDigest,
+    /// The page's CSRF token.
+    pub csrf: String,
+    /// When it started (and was last used), in milliseconds since the Unix epoch.
+    pub started_ms: i64,
+}
+
+/// Where sessions are kept.
+pub trait SessionStore: Send + Sync + 'static {
+    /// Keeps a new session; first forgets the ended ones, and past `policy.max` the
+    /// least recently used.
+    fn insert(&self, row: SessionRow, policy: Policy) -> Pending<()>;
+    /// The CSRF token of the session `digest` if it is live at `now_ms`, marking it
+    /// used then; `None` for an unknown or ended session (an ended one is forgotten).
+    fn touch(&self, digest: IdDigest, now_ms: i64, policy: Policy) -> Pending<Option<String>>;
+    /// Forgets session `digest`; whether it was held.
+    fn remove(&self, digest: IdDigest) -> Pending<bool>;
 }
 
 /// A new session: the cookie's value and the page's CSRF token.
@@ -38,190 +111,79 @@ pub struct Started {
     pub csrf: String,
 }
 
-/// The live sessions.
-#[derive(Debug)]
+/// The console's sessions: a store and the policy it keeps them by.
+#[derive(Clone)]
 pub struct Sessions {
-    live: Mutex<HashMap<IdDigest, Session>>,
-    idle: Duration,
-    lifetime: Duration,
-    max: usize,
+    store: Arc<dyn SessionStore>,
+    policy: Policy,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Sessions {
     fn default() -> Self {
-        Sessions::new(IDLE, LIFETIME, MAX_SESSIONS)
+        Sessions::new(Arc::new(MemorySessions::default()), Policy::default())
     }
 }
 
-fn digest(id: &str) -> IdDigest {
+/// The SHA-256 of session id `id`.
+pub fn digest(id: &str) -> IdDigest {
     Sha256::digest(id.as_bytes()).into()
 }
 
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, millis)
+}
+
 impl Sessions {
-    /// A store whose sessions end after `idle` unused or `lifetime` in all, holding
-    /// at most `max` (at least one).
-    pub fn new(idle: Duration, lifetime: Duration, max: usize) -> Sessions {
-        Sessions {
-            live: Mutex::new(HashMap::new()),
-            idle,
-            lifetime,
-            max: max.max(1),
-        }
+    /// Sessions kept in `store` by `policy`.
+    pub fn new(store: Arc<dyn SessionStore>, mut policy: Policy) -> Sessions {
+        policy.max = policy.max.max(1);
+        Sessions { store, policy }
     }
 
     /// How long an unused session lasts.
     pub fn idle(&self) -> Duration {
-        self.idle
+        self.policy.idle
     }
 
     /// How long any session lasts at most.
     pub fn lifetime(&self) -> Duration {
-        self.lifetime
+        self.policy.lifetime
     }
 
-    fn expired(&self, s: &Session, now: Instant) -> bool {
-        now.saturating_duration_since(s.last_used) >= self.idle
-            || now.saturating_duration_since(s.started) >= self.lifetime
-    }
-
-    /// Starts a session at `now`.
-    pub fn start(&self, now: Instant) -> Result<Started, ConsoleError> {
+    /// Starts a session at `now_ms`.
+    pub async fn start(&self, now_ms: i64) -> Result<Started, ConsoleError> {
         let started = Started {
             id: random::token()?,
             csrf: random::token()?,
         };
-        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        if live.len() >= self.max {
-            live.retain(|_, s| !self.expired(s, now));
-        }
-        if live.len() >= self.max {
-            let oldest = live
-                .iter()
-                .min_by_key(|(_, s)| s.last_used)
-                .map(|(k, _)| *k);
-            if let Some(oldest) = oldest {
-                live.remove(&oldest);
-            }
-        }
-        live.insert(
-            digest(&started.id),
-            Session {
-                csrf: started.csrf.clone(),
-                started: now,
-                last_used: now,
-            },
-        );
+        let row = SessionRow {
+            digest: digest(&started.id),
+            csrf: started.csrf.clone(),
+            started_ms: now_ms,
+        };
+        self.store.insert(row, self.policy).await?;
         Ok(started)
     }
 
-    /// The CSRF token of the live session `id`, marking it used at `now`; `None`
-    /// for an unknown or ended session (an ended one is forgotten).
-    pub fn touch(&self, id: &str, now: Instant) -> Option<String> {
-        let key = digest(id);
-        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let session = live.get_mut(&key)?;
-        if self.expired(session, now) {
-            live.remove(&key);
-            return None;
-        }
-        session.last_used = now;
-        Some(session.csrf.clone())
+    /// The CSRF token of the live session `id`, marking it used at `now_ms`; `None`
+    /// for an unknown or ended session.
+    pub async fn touch(&self, id: &str, now_ms: i64) -> Result<Option<String>, ConsoleError> {
+        self.store.touch(digest(id), now_ms, self.policy).await
     }
 
-    /// Ends session `id` (logout); whether it was live.
-    pub fn end(&self, id: &str) -> bool {
-        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        live.remove(&digest(id)).is_some()
-    }
-
-    /// Sessions held (ended ones not yet forgotten included).
-    pub fn len(&self) -> usize {
-        self.live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    /// Whether no session is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MIN: Duration = Duration::from_secs(60);
-
-    fn store() -> Sessions {
-        Sessions::new(10 * MIN, 60 * MIN, 3)
-    }
-
-    #[test]
-    fn a_session_answers_with_its_csrf_token_until_logout() {
-        let s = store();
-        let t0 = Instant::now();
-        let a = s.start(t0).unwrap();
-        assert_eq!(s.touch(&a.id, t0 + MIN).as_deref(), Some(a.csrf.as_str()));
-        assert_ne!(a.id, a.csrf);
-        assert!(s.end(&a.id));
-        assert_eq!(s.touch(&a.id, t0 + MIN), None);
-        assert!(!s.end(&a.id), "a second logout finds nothing");
-    }
-
-    #[test]
-    fn unknown_ids_and_the_csrf_token_are_not_sessions() {
-        let s = store();
-        let a = s.start(Instant::now()).unwrap();
-        assert_eq!(s.touch("nope", Instant::now()), None);
-        assert_eq!(s.touch(&a.csrf, Instant::now()), None);
-    }
-
-    #[test]
-    fn an_idle_session_ends_and_use_keeps_it_alive() {
-        let s = store();
-        let t0 = Instant::now();
-        let a = s.start(t0).unwrap();
-        let b = s.start(t0).unwrap();
-        // `a` is used every 9 minutes; `b` never.
-        for n in 1..=5 {
-            assert!(s.touch(&a.id, t0 + 9 * MIN * n).is_some(), "use {n}");
-        }
-        assert_eq!(s.touch(&b.id, t0 + 10 * MIN), None, "idle for 10 minutes");
-        assert_eq!(s.len(), 1, "the ended session is forgotten");
-    }
-
-    #[test]
-    fn no_session_outlives_its_lifetime() {
-        let s = store();
-        let t0 = Instant::now();
-        let a = s.start(t0).unwrap();
-        let mut t = t0;
-        while t + 5 * MIN < t0 + 60 * MIN {
-            t += 5 * MIN;
-            assert!(s.touch(&a.id, t).is_some());
-        }
-        assert_eq!(s.touch(&a.id, t0 + 60 * MIN), None);
-    }
-
-    #[test]
-    fn a_full_store_drops_the_least_recently_used() {
-        let s = store();
-        let t0 = Instant::now();
-        let a = s.start(t0).unwrap();
-        let b = s.start(t0 + MIN).unwrap();
-        let c = s.start(t0 + 2 * MIN).unwrap();
-        assert!(s.touch(&a.id, t0 + 3 * MIN).is_some());
-        let d = s.start(t0 + 4 * MIN).unwrap();
-        assert_eq!(s.len(), 3);
-        assert_eq!(
-            s.touch(&b.id, t0 + 4 * MIN),
-            None,
-            "b was least recently used"
-        );
-        for live in [&a, &c, &d] {
-            assert!(s.touch(&live.id, t0 + 4 * MIN).is_some());
-        }
+    /// Ends session `id` (logout); whether it was held.
+    pub async fn end(&self, id: &str) -> Result<bool, ConsoleError> {
+        self.store.remove(digest(id)).await
     }
 }

@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use gateway_console::{Answer, Console, assets, cookie, headers};
+use gateway_console::{Answer, Console, MemorySessions, Policy, Sessions, assets, cookie, headers};
 use http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
@@ -32,13 +32,22 @@ fn api(
 
 struct Harness {
     console: Arc<Console>,
+    /// The console's sessions, to count them.
+    held: Arc<MemorySessions>,
     tls: bool,
 }
 
 impl Harness {
     fn new(tls: bool) -> Harness {
+        Harness::with_policy(tls, Policy::default())
+    }
+
+    fn with_policy(tls: bool, policy: Policy) -> Harness {
+        let held = Arc::new(MemorySessions::default());
+        let sessions = Sessions::new(held.clone(), policy);
         Harness {
-            console: Arc::new(Console::new(tls, |t| t == TOKEN)),
+            console: Arc::new(Console::with_sessions(tls, |t| t == TOKEN, sessions)),
+            held,
             tls,
         }
     }
@@ -167,7 +176,7 @@ async fn login_makes_a_session_cookie_and_a_wrong_token_is_refused() {
         assert!(headers.get(header::SET_COOKIE).is_none());
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["error"]["type"], "authentication_error");
-        assert!(h.console.sessions().is_empty());
+        assert!(h.held.is_empty());
 
         let req = h
             .req(Method::POST, "/console/login")
@@ -182,7 +191,7 @@ async fn login_makes_a_session_cookie_and_a_wrong_token_is_refused() {
             assert!(attrs.contains(&want), "{want} in {set}");
         }
         assert_eq!(attrs.contains(&"Secure"), tls, "{set}");
-        assert_eq!(h.console.sessions().len(), 1);
+        assert_eq!(h.held.len(), 1);
         assert_secure(&headers, tls, "login");
     }
 }
@@ -219,7 +228,7 @@ async fn login_takes_only_json_from_this_origin() {
         .body(body())
         .unwrap();
     assert_eq!(h.send(here).await.0, StatusCode::OK);
-    assert_eq!(h.console.sessions().len(), 1);
+    assert_eq!(h.held.len(), 1);
 }
 
 #[tokio::test]
@@ -319,7 +328,7 @@ async fn logout_ends_the_session_and_an_ended_session_is_refused() {
             .unwrap()
             .contains("Max-Age=0")
     );
-    assert!(h.console.sessions().is_empty());
+    assert!(h.held.is_empty());
 
     let (status, _, body) = h.send(session(&h, &id)).await;
     assert_eq!(
@@ -344,14 +353,15 @@ async fn logout_ends_the_session_and_an_ended_session_is_refused() {
 
 #[tokio::test]
 async fn an_idle_session_expires() {
-    use gateway_console::Sessions;
     use std::time::Duration;
-    let sessions = Sessions::new(Duration::from_millis(50), Duration::from_secs(60), 8);
-    let console = Arc::new(Console::with_sessions(false, |t| t == TOKEN, sessions));
-    let h = Harness {
-        console,
-        tls: false,
-    };
+    let h = Harness::with_policy(
+        false,
+        Policy {
+            idle: Duration::from_millis(50),
+            lifetime: Duration::from_secs(60),
+            max: 8,
+        },
+    );
     let (id, _) = h.login().await;
     tokio::time::sleep(Duration::from_millis(80)).await;
     let req = h.with_cookie(Method::GET, "/admin/keys", &id);
@@ -359,4 +369,65 @@ async fn an_idle_session_expires() {
         h.send(req.body(empty()).unwrap()).await.0,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// A shared store that cannot be reached.
+struct Unreachable;
+
+impl gateway_console::SessionStore for Unreachable {
+    fn insert(
+        &self,
+        _: gateway_console::SessionRow,
+        _: Policy,
+    ) -> gateway_console::session::Pending<()> {
+        Box::pin(async { Err(gateway_console::ConsoleError::Store("refused".into())) })
+    }
+    fn touch(
+        &self,
+        _: gateway_console::session::IdDigest,
+        _: i64,
+        _: Policy,
+    ) -> gateway_console::session::Pending<Option<String>> {
+        Box::pin(async { Err(gateway_console::ConsoleError::Store("refused".into())) })
+    }
+    fn remove(
+        &self,
+        _: gateway_console::session::IdDigest,
+    ) -> gateway_console::session::Pending<bool> {
+        Box::pin(async { Err(gateway_console::ConsoleError::Store("refused".into())) })
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_session_store_is_a_503_and_the_token_still_works() {
+    let sessions = Sessions::new(Arc::new(Unreachable), Policy::default());
+    let h = Harness {
+        console: Arc::new(Console::with_sessions(false, |t| t == TOKEN, sessions)),
+        held: Arc::new(MemorySessions::default()),
+        tls: false,
+    };
+    let login = h
+        .req(Method::POST, "/console/login")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(format!("{{\"token\":\"{TOKEN}\"}}"))))
+        .unwrap();
+    let (status, headers, body) = h.send(login).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(headers.get(header::SET_COOKIE).is_none());
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["type"], "api_error");
+
+    let with_cookie = h.with_cookie(Method::GET, "/admin/keys", "some-old-session");
+    let (status, headers, _) = h.send(with_cookie.body(empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(headers.get("x-served-by").is_none());
+
+    let with_token = h
+        .req(Method::GET, "/admin/keys")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(empty())
+        .unwrap();
+    let (status, headers, _) = h.send(with_token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["x-served-by"], "keyed");
 }

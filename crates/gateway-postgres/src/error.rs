@@ -9,7 +9,7 @@ pub enum PgError {
     #[error("postgres url: {0}")]
     Url(tokio_postgres::Error),
     /// The server refused or failed a statement.
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", describe(.0))]
     Db(#[from] tokio_postgres::Error),
     /// No connection could be had from the pool (the server is down or the pool is
     /// exhausted past its wait).
@@ -45,4 +45,13 @@ impl From<PgError> for AuthError {
 /// A driver error as the store traits return it.
 pub(crate) fn db(e: tokio_postgres::Error) -> AuthError {
     PgError::Db(e).into()
+}
+
+/// A driver error with the server's own message, which the driver's `Display` leaves
+/// out ("db error").
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{e}: {} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }

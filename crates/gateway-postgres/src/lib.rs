@@ -1,5 +1,5 @@
 //! Patchbay's store on PostgreSQL, for several gateway instances that share keys,
-//! projects, usage and runtime providers: the second implementation of `gateway-auth`'s store traits (SQLite is
+//! projects, usage, runtime providers and the console's sessions: the second implementation of `gateway-auth`'s store traits (SQLite is
 //! the first, and the default).
 //!
 //! The driver is async (`tokio-postgres`, pooled by `deadpool-postgres`) and runs on
@@ -16,10 +16,12 @@ pub mod migrate;
 mod notify;
 mod pool;
 mod providers;
+mod sessions;
 mod usage;
 
 pub use error::PgError;
 pub use keys::PgKeys;
 pub use pool::{Postgres, PostgresOptions, check_url};
 pub use providers::PgProviders;
+pub use sessions::{PgSessions, SessionDigest, SessionLimits};
 pub use usage::PgUsage;

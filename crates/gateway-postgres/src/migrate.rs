@@ -14,6 +14,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "003_runtime_providers",
         include_str!("schema/003_runtime_providers.sql"),
     ),
+    (
+        "004_console_sessions",
+        include_str!("schema/004_console_sessions.sql"),
+    ),
 ];
 
 /// The advisory lock taken while migrating ("pbmigrat" in ASCII).

@@ -139,6 +139,21 @@ impl Postgres {
         self.block_on(async { Ok(self.client().await?.batch_execute(sql).await?) })
     }
 
+    /// Runs `f` on this store's runtime; the answer can be awaited from any runtime,
+    /// so async callers wait without blocking a worker.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        f: impl Future<Output = Result<T, PgError>> + Send + 'static,
+    ) -> Result<T, PgError> {
+        let Some(rt) = &self.inner.runtime else {
+            unreachable!("the runtime is taken only when the store is dropped")
+        };
+        match rt.spawn(f).await {
+            Ok(answer) => answer,
+            Err(err) => Err(PgError::Setup(format!("postgres task: {err}"))),
+        }
+    }
+
     /// Runs `task` on this store's runtime until it ends or the store is dropped.
     pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         if let Some(rt) = &self.inner.runtime {

@@ -25,6 +25,7 @@ mod providers;
 mod reply;
 mod routes;
 mod routing;
+pub mod sessions;
 mod throttle;
 pub mod tools;
 mod usage;
@@ -131,15 +132,18 @@ where
 
     let token = Arc::new(token);
     let scrape = crate::observe::scrape::ScrapeLayer::new(app.clone(), token.clone());
+    let sessions = sessions::for_app(&app);
     let handler = tower::service_fn(move |req: Request<_>| {
         let app = app.clone();
         let tools = tools.clone();
         async move { Ok::<_, std::convert::Infallible>(handle(&app, &tools, req).await) }
     });
     let checked = token.clone();
-    let console = Arc::new(gateway_console::Console::new(tls, move |t| {
-        checked.verify(t)
-    }));
+    let console = Arc::new(gateway_console::Console::with_sessions(
+        tls,
+        move |t| checked.verify(t),
+        sessions,
+    ));
     let keyed = tower::Layer::layer(
         &KeyLayer::new(token, KeySources::BearerOnly, TokenReject),
         handler.clone(),

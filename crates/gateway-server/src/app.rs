@@ -23,6 +23,8 @@ pub struct App {
     pub(crate) reload: crate::reload::ReloadState,
     /// Providers added at runtime (in the database), when there is a database.
     pub(crate) upstreams: Option<gateway_auth::UpstreamStore>,
+    /// The shared database (`[storage] url`), when one is named.
+    pub(crate) postgres: Option<gateway_postgres::Postgres>,
     /// Where usage is read back (admin API, console), when there is a database.
     pub(crate) usage_reader: Option<Arc<dyn gateway_auth::usage::UsageReader>>,
     /// Notified when the shared database announces a runtime provider change.
@@ -131,6 +133,7 @@ impl App {
         app.limiter = limiter;
         app.shared_limiter = shared_limiter;
         app.usage_reader = Some(stores.usage_reader);
+        app.postgres = stores.postgres;
         app.usage = Some(writer);
         app.usage_thread = std::sync::Mutex::new(Some(thread));
         app._scratch = scratch;
@@ -207,6 +210,7 @@ impl App {
             client,
             reload: crate::reload::ReloadState::new(config.clone()),
             upstreams: None,
+            postgres: None,
             usage_reader: None,
             providers_changed: Arc::new(tokio::sync::Notify::new()),
             discovery: crate::discovery::Discovery::new(config.discovery.clone()),

@@ -8,6 +8,7 @@ mod admin_limits;
 mod charging;
 mod connections;
 mod console;
+mod console_sessions;
 mod dashboard;
 mod discovery;
 mod endpoints;

@@ -394,3 +394,89 @@ async fn limits_hold_exactly_across_three_instances_on_redis() {
         let _ = std::fs::remove_dir_all(&i.dir);
     }
 }
+
+/// A browser's console session started on one instance, as the admin listener's
+/// cookie and CSRF token: the cookie header to send back.
+async fn console_login(client: &reqwest::Client, inst: &Instance) -> (String, String) {
+    let resp = client
+        .post(format!("{}/console/login", inst.admin))
+        .json(&serde_json::json!({ "token": TOKEN }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let set = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    (cookie, body["csrf"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_console_login_on_one_instance_holds_on_the_others_until_logout() {
+    let Ok(server) = std::env::var("PATCHBAY_TEST_POSTGRES") else {
+        assert!(
+            std::env::var_os("PATCHBAY_REQUIRE_SERVICES").is_none(),
+            "PATCHBAY_REQUIRE_SERVICES is set but PATCHBAY_TEST_POSTGRES is not"
+        );
+        eprintln!("skipped: PATCHBAY_TEST_POSTGRES is not set");
+        return;
+    };
+    let db = Database::create(&server);
+    let url = db.url();
+    let instances: Vec<Instance> = (0..2).map(|n| instance(n + 10, &url, "")).collect();
+    let served: Vec<_> = instances.iter().map(serve_shared).collect();
+    let client = reqwest::Client::new();
+    let (a, b) = (&instances[0], &instances[1]);
+
+    let (cookie, csrf) = console_login(&client, a).await;
+    // The session reads on the other instance, and makes a change there with its
+    // CSRF token (and not without it).
+    let read = client
+        .get(format!("{}/admin/keys", b.admin))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let no_token = client
+        .post(format!("{}/admin/keys", b.admin))
+        .header("cookie", &cookie)
+        .json(&serde_json::json!({ "name": "from-console" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status(), 403);
+    let made = client
+        .post(format!("{}/admin/keys", b.admin))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({ "name": "from-console" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(made.status().is_success(), "{}", made.status());
+
+    // Logged out through the second instance: the first refuses the cookie.
+    let out = client
+        .post(format!("{}/console/logout", b.admin))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let after = client
+        .get(format!("{}/admin/keys", a.admin))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 401);
+
+    for (child, _) in served {
+        stop(child);
+    }
+    for i in &instances {
+        let _ = std::fs::remove_dir_all(&i.dir);
+    }
+}
