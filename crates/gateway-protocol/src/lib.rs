@@ -26,7 +26,7 @@ pub use chat::{
 pub use embeddings::{EmbeddingInput, EmbeddingsRequest, EmbeddingsResponse, EncodingFormat};
 pub use error::{Blame, ErrorKind, GatewayError};
 pub use extensions::{BindingField, Extensions};
-pub use models::{ModelInfo, ModelList};
+pub use models::{Capabilities, ModelInfo, ModelList};
 pub use raw::RawJson;
 pub use shape::{ApiShape, Family};
 pub use stream::{Delta, PartStart, StreamEvent};

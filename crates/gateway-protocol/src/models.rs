@@ -19,6 +19,22 @@ pub struct ModelInfo {
     pub input_micros_per_mtok: Option<u64>,
     /// Micro-USD per million output tokens, when known.
     pub output_micros_per_mtok: Option<u64>,
+    /// What the model takes and does, when the gateway's catalogue knows it.
+    pub capabilities: Option<Capabilities>,
+}
+
+/// What a model takes and does: the facts model pickers use to offer image upload,
+/// a thinking switch or tools.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// It reads images.
+    pub vision: bool,
+    /// It calls tools.
+    pub tools: bool,
+    /// It reasons before answering (a thinking budget or effort applies).
+    pub reasoning: bool,
+    /// It makes embeddings rather than chat answers.
+    pub embeddings: bool,
 }
 
 /// A list of models.

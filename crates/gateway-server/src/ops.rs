@@ -104,6 +104,12 @@ pub(crate) fn visible_models(app: &App, table: &Table, entry: &Entry) -> Vec<Mod
                 max_output_tokens: info.and_then(|i| i.max_output_tokens),
                 input_micros_per_mtok: micros(info.and_then(|i| i.prices.input)),
                 output_micros_per_mtok: micros(info.and_then(|i| i.prices.output)),
+                capabilities: info.map(|i| gateway_protocol::Capabilities {
+                    vision: i.vision,
+                    tools: i.tools,
+                    reasoning: i.reasoning,
+                    embeddings: i.mode == "embedding",
+                }),
                 owned_by: Some(provider.unwrap_or_else(|| "patchbay".to_owned())),
                 display_name: None,
                 created: None,

@@ -18,7 +18,7 @@ const EMBEDDERS: [&str; 4] = ["openai", "gemini", "ollama", "builtin"];
 async fn setup() -> Gateway {
     let up = Upstreams::start(MockConfig::default()).await;
     let config = format!(
-        "{}\n[providers.builtin]\nkind = \"mock\"\n\n[[routes]]\nmodel = \"echo-ollama\"\ntargets = [{{ provider = \"ollama\", model = \"mock-echo\" }}]\n",
+        "{}\n[providers.builtin]\nkind = \"mock\"\n\n[[routes]]\nmodel = \"echo-ollama\"\ntargets = [{{ provider = \"ollama\", model = \"mock-echo\" }}]\n\n[[routes]]\nmodel = \"o4-mini\"\ntargets = [{{ provider = \"openai\" }}]\n\n[[routes]]\nmodel = \"text-embedding-3-small\"\ntargets = [{{ provider = \"openai\" }}]\n",
         up.toml()
     );
     Gateway::start(&config).await
@@ -330,6 +330,23 @@ async fn tags_show_ps_and_version() {
             .contains(&json!("tools"))
     );
     assert!(show["details"]["family"].is_string(), "{show}");
+    // What the catalogue knows of a model, in Ollama's words: Open WebUI offers image
+    // upload for `vision` and a thinking switch for `thinking`.
+    let known = post(&gw, "/api/show", &json!({"model": "o4-mini"})).await;
+    let known: Value = known.json().await.unwrap();
+    assert_eq!(
+        known["capabilities"],
+        json!(["completion", "tools", "vision", "thinking"]),
+        "{known}"
+    );
+    let embedder = post(
+        &gw,
+        "/api/show",
+        &json!({"model": "text-embedding-3-small"}),
+    )
+    .await;
+    let embedder: Value = embedder.json().await.unwrap();
+    assert_eq!(embedder["capabilities"], json!(["embedding"]), "{embedder}");
     // Older clients name the model in `name`.
     let by_name = post(&gw, "/api/show", &json!({"name": "echo-ollama"})).await;
     assert_eq!(by_name.status(), 200);

@@ -2,7 +2,7 @@
 //! `POST /api/show` (one model's facts), `GET /api/ps` (loaded models) and
 //! `GET /api/version`.
 
-use gateway_protocol::{ModelInfo, ModelList};
+use gateway_protocol::{Capabilities, ModelInfo, ModelList};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -109,8 +109,11 @@ pub struct Show {
 /// The architecture name under which `/api/show` reports the catalogue's limits.
 pub const ARCHITECTURE: &str = "patchbay";
 
-/// Writes `/api/show` for `model`. Every model served through the gateway takes
-/// tools and completions, so `capabilities` says both.
+/// Writes `/api/show` for `model`. `capabilities` lists what the catalogue knows
+/// (`completion` or `embedding`, `tools`, `vision`, `thinking`: the words Ollama uses,
+/// which clients such as Open WebUI read to offer image upload or a thinking switch);
+/// a model the catalogue does not know is said to take completions and tools, which
+/// every chat route through the gateway accepts.
 pub fn encode_show(model: &ModelInfo) -> Vec<u8> {
     let family = model
         .owned_by
@@ -135,10 +138,30 @@ pub fn encode_show(model: &ModelInfo) -> Vec<u8> {
     json::encode(&Show {
         details,
         model_info: info,
-        capabilities: vec!["completion".into(), "tools".into()],
+        capabilities: capability_words(model.capabilities),
         modified_at: format_rfc3339(model.created.unwrap_or(0)),
         ..Show::default()
     })
+}
+
+fn capability_words(known: Option<Capabilities>) -> Vec<String> {
+    let Some(c) = known else {
+        return vec!["completion".into(), "tools".into()];
+    };
+    if c.embeddings {
+        return vec!["embedding".into()];
+    }
+    let mut words = vec!["completion".to_owned()];
+    for (has, word) in [
+        (c.tools, "tools"),
+        (c.vision, "vision"),
+        (c.reasoning, "thinking"),
+    ] {
+        if has {
+            words.push(word.to_owned());
+        }
+    }
+    words
 }
 
 /// Writes `/api/ps`: the gateway holds no model in memory, so the list is empty.

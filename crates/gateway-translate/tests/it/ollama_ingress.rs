@@ -7,7 +7,9 @@ use crate::support;
 
 use std::path::Path;
 
-use gateway_protocol::{ApiShape, EmbeddingInput, EmbeddingsResponse, ModelInfo, StreamEvent};
+use gateway_protocol::{
+    ApiShape, Capabilities, EmbeddingInput, EmbeddingsResponse, ModelInfo, StreamEvent,
+};
 use gateway_translate::framing::Framing;
 use gateway_translate::ollama::{embeddings, generate, models, response, stream};
 use gateway_translate::{ResponseContext, TranslateError};
@@ -191,6 +193,39 @@ fn show_tells_the_catalogue_limits_and_takes_model_or_name() {
     );
     assert!(models::decode_show_request(b"{}").is_err());
     assert_eq!(models::encode_running(), br#"{"models":[]}"#.to_vec());
+}
+
+#[test]
+fn show_lists_the_capabilities_the_catalogue_knows_in_ollamas_words() {
+    let words = |capabilities| {
+        let model = ModelInfo {
+            id: "m".into(),
+            capabilities,
+            ..ModelInfo::default()
+        };
+        let out = gateway_translate::codec::encode_model(ApiShape::Ollama, &model);
+        let show: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        show["capabilities"].clone()
+    };
+    let all = Capabilities {
+        vision: true,
+        tools: true,
+        reasoning: true,
+        embeddings: false,
+    };
+    assert_eq!(
+        words(Some(all)),
+        serde_json::json!(["completion", "tools", "vision", "thinking"])
+    );
+    let plain = Capabilities::default();
+    assert_eq!(words(Some(plain)), serde_json::json!(["completion"]));
+    let embed = Capabilities {
+        embeddings: true,
+        ..Capabilities::default()
+    };
+    assert_eq!(words(Some(embed)), serde_json::json!(["embedding"]));
+    // Unknown to the catalogue: what every chat route takes.
+    assert_eq!(words(None), serde_json::json!(["completion", "tools"]));
 }
 
 #[test]
