@@ -46,6 +46,8 @@ pub struct App {
     _scratch: Option<Scratch>,
     pub(crate) cooldown: Cooldown,
     pub(crate) max_body_bytes: u64,
+    /// Which browser origins may read answers (`[server.cors]`).
+    pub(crate) cors: crate::layers::cors::Cors,
     /// How long a request body may take to arrive.
     pub(crate) body_timeout: Duration,
     /// What the main listener lets one connection hold.
@@ -223,6 +225,8 @@ impl App {
             _scratch: None,
             cooldown: Cooldown::new(Duration::from_secs(5), Duration::from_secs(60)),
             max_body_bytes: config.server.max_body_bytes,
+            // Checked with the rest of the config; a policy that fails here is off.
+            cors: config.server.cors.policy().unwrap_or_default(),
             body_timeout: config.server.body_timeout(),
             conn_limits: config.server.conn_limits(),
             in_flight,

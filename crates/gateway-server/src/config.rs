@@ -31,8 +31,8 @@ pub use observability::{
     AccessLogConfig, AccessLogFormat, MetricsConfig, OtlpProtocol, TracingConfig,
 };
 pub use server::{
-    DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_SECS,
-    RuntimeLayout, ServerConfig, TlsConfig,
+    CorsConfig, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_SHUTDOWN_GRACE_SECS, RuntimeLayout, ServerConfig, TlsConfig,
 };
 pub use validate::validate;
 

@@ -3,6 +3,7 @@
 
 pub mod classify;
 pub mod close;
+pub mod cors;
 pub mod observe;
 pub mod operation;
 pub mod prepare;

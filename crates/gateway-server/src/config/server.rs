@@ -62,6 +62,39 @@ pub struct ServerConfig {
     pub send_timeout_ms: u64,
     /// A TLS handshake must end within this.
     pub tls_handshake_timeout_ms: u64,
+    /// Which browser origins may call the gateway from their pages (`[server.cors]`).
+    pub cors: CorsConfig,
+}
+
+/// `[server.cors]`: cross-origin access for web apps that call the gateway from the
+/// browser. Off (no origin) by default.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    /// Origins whose pages may read the answers: `"https://chat.example.com"`,
+    /// `"http://localhost:3000"`, or `"*"` for any.
+    pub allow_origins: Vec<String>,
+    /// How long a browser may keep a preflight's answer, in seconds.
+    pub max_age_secs: u64,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        CorsConfig {
+            allow_origins: Vec::new(),
+            max_age_secs: 600,
+        }
+    }
+}
+
+impl CorsConfig {
+    /// The policy the main listener applies.
+    pub fn policy(&self) -> Result<crate::layers::cors::Cors, String> {
+        crate::layers::cors::Cors::new(
+            &self.allow_origins,
+            std::time::Duration::from_secs(self.max_age_secs),
+        )
+    }
 }
 
 impl Default for ServerConfig {
@@ -80,6 +113,7 @@ impl Default for ServerConfig {
             body_timeout_ms: 60_000,
             send_timeout_ms: 60_000,
             tls_handshake_timeout_ms: 10_000,
+            cors: CorsConfig::default(),
         }
     }
 }

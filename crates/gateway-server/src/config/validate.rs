@@ -155,6 +155,11 @@ fn check_server(config: &Config, problems: &mut Vec<Problem>) {
             problems.push(Problem::new(path, "must be greater than 0"));
         }
     }
+    for origin in &server.cors.allow_origins {
+        if let Err(why) = crate::layers::cors::check_origin(origin) {
+            problems.push(Problem::new("server.cors.allow_origins", why));
+        }
+    }
     if let Some(tls) = &server.tls {
         if tls.cert.as_os_str().is_empty() {
             problems.push(Problem::new(

@@ -18,6 +18,7 @@ use tower::{Layer, Service};
 
 use crate::app::App;
 use crate::ingress::{self, Endpoint};
+use crate::layers::cors::Allow;
 use crate::observe::{Accounted, RequestKind};
 use crate::respond::{self, Answer};
 
@@ -98,7 +99,12 @@ where
             ) || req.uri().path() == crate::observe::scrape::PATH
                 && self.app.observer.scrape.on_main,
         };
-        if let Some(mut answer) = keyless_answer(&self.app, &endpoint, &req) {
+        let cors = self.app.cors.allow(req.headers());
+        let keyless = match self.app.cors.preflight(req.method(), req.headers()) {
+            Some(preflight) => Some(preflight),
+            None => keyless_answer(&self.app, &endpoint, &req),
+        };
+        if let Some(mut answer) = keyless {
             answer.extensions_mut().insert(kind);
             return Classified {
                 kind,
@@ -107,6 +113,7 @@ where
                 shape: endpoint.error_shape(),
                 request_id: None,
                 limit: 0,
+                cors,
             };
         }
         let shape = endpoint.error_shape();
@@ -123,6 +130,7 @@ where
             shape,
             request_id,
             limit: self.app.max_body_bytes,
+            cors,
         }
     }
 }
@@ -137,6 +145,8 @@ pin_project_lite::pin_project! {
         shape: ApiShape,
         request_id: Option<HeaderValue>,
         limit: u64,
+        // The CORS headers the answer carries, if any.
+        cors: Option<Allow>,
     }
 }
 
@@ -148,7 +158,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if let Some(answer) = this.answer.take() {
+        if let Some(mut answer) = this.answer.take() {
+            if let Some(allow) = this.cors.take() {
+                allow.decorate(answer.headers_mut());
+            }
             return Poll::Ready(Ok(answer.map(Either::Right)));
         }
         let Some(inner) = this.inner.as_pin_mut() else {
@@ -160,6 +173,9 @@ where
         // grow (rehash) on every answer.
         if resp.extensions().get::<Accounted>().is_none() {
             resp.extensions_mut().insert(*this.kind);
+        }
+        if let Some(allow) = this.cors.take() {
+            allow.decorate(resp.headers_mut());
         }
         Poll::Ready(Ok(resp))
     }

@@ -9,6 +9,7 @@ mod charging;
 mod connections;
 mod console;
 mod console_sessions;
+mod cors;
 mod dashboard;
 mod discovery;
 mod endpoints;
