@@ -277,6 +277,16 @@ impl Browser {
 
     /// Notes that a load of a URL containing `part` fails on purpose (a refused
     /// login, a forged change): the next [`Browser::settled`] allows it.
+    /// The browser log's messages since the last read, taken (not checked).
+    pub async fn take_log(&self) -> Vec<String> {
+        let log = self.client.issue_cmd(BrowserLog).await.unwrap();
+        log.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["message"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     pub fn expect_failed_load(&self, part: &str) {
         self.expected.lock().unwrap().push(part.to_owned());
     }

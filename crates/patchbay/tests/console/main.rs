@@ -22,6 +22,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod browser;
+mod cors;
 mod keys_policy;
 mod live;
 mod providers;
@@ -46,6 +47,8 @@ struct Server {
     gateway: String,
     admin: String,
     dir: PathBuf,
+    /// The port of the one web page `[server.cors]` lets call the gateway (cors.rs).
+    page_port: u16,
 }
 
 impl Drop for Server {
@@ -65,8 +68,10 @@ fn serve() -> Server {
     let dir = std::env::temp_dir().join(format!("patchbay-console-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let admin_port = free_port();
+    let page_port = free_port();
     let config = format!(
-        "[admin]\nlisten = \"127.0.0.1:{admin_port}\"\ntoken = \"{TOKEN}\"\n\
+        "[server.cors]\nallow_origins = [\"http://127.0.0.1:{page_port}\"]\n\
+         [admin]\nlisten = \"127.0.0.1:{admin_port}\"\ntoken = \"{TOKEN}\"\n\
          [storage]\npath = \"pb.db\"\n[access_log]\nformat = \"off\"\n\
          [providers.mock]\nkind = \"mock\"\n\
          [[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"mock\" }}]\n"
@@ -102,6 +107,7 @@ fn serve() -> Server {
         gateway,
         admin,
         dir,
+        page_port,
     };
     // The admin listener starts just after the banner.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -404,6 +410,10 @@ async fn walk(b: Arc<Browser>, server: Arc<Server>) {
     // Providers added, tested, edited and removed; the config reload panel
     // (providers.rs).
     providers::walk(&b, &server, shots.as_deref()).await;
+
+    // A web page of a listed origin calls the gateway with the key; another's cannot
+    // read the answer (cors.rs).
+    cors::walk(&b, &server, &secret).await;
 
     // Revoked in the page: the next request is refused.
     b.open(&format!("{site}/#/keys")).await;
