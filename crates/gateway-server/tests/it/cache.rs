@@ -13,14 +13,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use gateway_auth::usage::query::LogQuery;
 use gateway_auth::{KeyPolicy, Limits};
 use gateway_protocol::ApiShape;
 use gateway_providers::MockConfig;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, StreamBody};
 use support::*;
 
-/// A proxy in front of `target` counting the requests it forwards.
+/// A proxy in front of `target` counting the requests it forwards, answers streamed
+/// through.
 async fn counting(target: SocketAddr) -> (SocketAddr, Arc<AtomicUsize>) {
     let count = Arc::new(AtomicUsize::new(0));
     let seen = count.clone();
@@ -46,7 +48,11 @@ async fn counting(target: SocketAddr) -> (SocketAddr, Arc<AtomicUsize>) {
                     out = out.header(name, value);
                 }
             }
-            out.body(Full::new(answer.bytes().await.unwrap())).unwrap()
+            // Passed on as it comes, a cut included (the body ends in an error).
+            let body = answer
+                .bytes_stream()
+                .map(|chunk| chunk.map(http_body::Frame::data));
+            out.body(StreamBody::new(body)).unwrap()
         }
     })
     .await;
@@ -62,7 +68,11 @@ struct Cached {
 
 impl Cached {
     async fn start(extra: &str) -> Cached {
-        let mock = mock_upstream(ApiShape::OpenAiChat, MockConfig::default()).await;
+        Cached::start_with(MockConfig::default(), extra).await
+    }
+
+    async fn start_with(mock: MockConfig, extra: &str) -> Cached {
+        let mock = mock_upstream(ApiShape::OpenAiChat, mock).await;
         let (proxy, upstream) = counting(mock).await;
         let gw = Gateway::start(&format!(
             r#"
@@ -83,9 +93,16 @@ secret = "{KEY}"
 
     /// A cache on for every route, with `cache` lines added to `[cache]`.
     async fn on(cache: &str) -> Cached {
-        Cached::start(&format!(
-            "[[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"openai\" }}]\n\n[cache]\nenabled = true\n{cache}"
-        ))
+        Cached::on_with(MockConfig::default(), cache).await
+    }
+
+    async fn on_with(mock: MockConfig, cache: &str) -> Cached {
+        Cached::start_with(
+            mock,
+            &format!(
+                "[[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"openai\" }}]\n\n[cache]\nenabled = true\n{cache}"
+            ),
+        )
         .await
     }
 
@@ -199,6 +216,74 @@ async fn a_streamed_miss_is_kept_once_whole_and_served_in_either_form() {
         }
         assert_eq!(c.asked(), before + 1, "{shape:?}");
     }
+}
+
+#[tokio::test]
+async fn a_gemini_json_array_stream_hit_is_one_json_array() {
+    let c = Cached::on("").await;
+    let (_, body) = chat_request(ApiShape::Gemini, "mock-echo", "as an array", false, false);
+    let first = send(
+        &c.gw,
+        ApiShape::Gemini,
+        "/v1beta/models/mock-echo:generateContent",
+        &body,
+    )
+    .await;
+    assert_eq!(first.headers()["x-patchbay-cache"], "miss");
+    let text = text_of(&parse_whole(
+        ApiShape::Gemini,
+        &first.bytes().await.unwrap(),
+    ));
+    // No `alt=sse`: Gemini streams one JSON array.
+    let path = "/v1beta/models/mock-echo:streamGenerateContent";
+    let hit = send(&c.gw, ApiShape::Gemini, path, &body).await;
+    assert_eq!(hit.headers()["x-patchbay-cache"], "hit");
+    assert_eq!(hit.headers()["content-type"], "application/json");
+    let bytes = hit.bytes().await.unwrap();
+    let array: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(array.is_array(), "{array}");
+    assert_eq!(
+        text_of(&parse_stream(ApiShape::Gemini, &bytes, true).unwrap()),
+        text
+    );
+    assert_eq!(c.asked(), 1);
+}
+
+#[tokio::test]
+async fn errors_and_broken_streams_are_never_kept() {
+    let failing = MockConfig {
+        fail_status: Some(400),
+        ..MockConfig::default()
+    };
+    let c = Cached::on_with(failing, "").await;
+    for _ in 0..2 {
+        let got = plain(&c.gw, ApiShape::Anthropic, "refused", false).await;
+        assert_eq!(got.status, 400);
+        assert_eq!(got.cache.as_deref(), Some("miss"));
+    }
+    assert_eq!(c.asked(), 2);
+
+    let cut = MockConfig {
+        cut_after_chunks: Some(1),
+        ..MockConfig::default()
+    };
+    let c = Cached::on_with(cut, "").await;
+    for shape in [ApiShape::OpenAiChat, ApiShape::Anthropic] {
+        let (path, body) = chat_request(shape, "mock-echo", "cut short", true, false);
+        let resp = send(&c.gw, shape, &path, &body).await;
+        assert_eq!(resp.headers()["x-patchbay-cache"], "miss");
+        let bytes = resp.bytes().await.unwrap();
+        assert!(
+            parse_stream(shape, &bytes, false).is_err(),
+            "{shape:?}: the stream broke"
+        );
+    }
+    // Neither broken stream was kept: the same question is asked again (whole: the
+    // mock cuts streams only).
+    let before = c.asked();
+    let again = plain(&c.gw, ApiShape::OpenAiChat, "cut short", false).await;
+    assert_eq!(again.cache.as_deref(), Some("miss"));
+    assert_eq!(c.asked(), before + 1);
 }
 
 #[tokio::test]
