@@ -1,5 +1,5 @@
 //! The response cache (exact match, issue 15): chat answers kept in canonical form
-//! under a digest of the canonical request ([`key`]), served again in the caller's
+//! under a digest of the canonical request (`key`), served again in the caller's
 //! shape — whole or as a stream, whichever shape or form first stored them.
 //!
 //! Off unless turned on: a key's policy `cache` decides first, then its route's
@@ -16,7 +16,7 @@
 //! `x-patchbay-cache`: `hit`, `miss`, or `bypass` (the cache applies but this request
 //! was not looked up); nothing when the cache is off for the request.
 //!
-//! Backends: [`memory::MemoryStore`] (an LRU bounded in bytes, per process) or
+//! Backends: `memory::MemoryStore` (an LRU bounded in bytes, per process) or
 //! Redis (`gateway_redis::RedisStore`, shared by the instances using it), where a
 //! failure or a slow answer is a miss with a warning, never an error.
 

@@ -465,6 +465,57 @@ async fn the_cache_is_off_unless_a_route_or_a_key_turns_it_on() {
     assert_eq!(other_key.cache.as_deref(), Some("miss"));
 }
 
+/// Two keys of one project (`team`) and one key without a project; their secrets.
+fn team_keys(gw: &Gateway) -> [String; 3] {
+    let store = gw.app.key_store().unwrap();
+    store
+        .create_project(gateway_auth::keys::NewProject {
+            name: "team".into(),
+            limits: Limits::default(),
+        })
+        .unwrap();
+    let key = |name: &str, project: Option<&str>| {
+        store
+            .create(gateway_auth::keys::NewKey {
+                name: name.into(),
+                project: project.map(Into::into),
+                ..gateway_auth::keys::NewKey::default()
+            })
+            .unwrap()
+            .1
+    };
+    [
+        key("a", Some("team")),
+        key("b", Some("team")),
+        key("loner", None),
+    ]
+}
+
+#[tokio::test]
+async fn keys_share_answers_within_a_project_only_when_the_scope_says_so() {
+    let shape = ApiShape::OpenAiChat;
+    for (scope, shared) in [("key", false), ("project", true)] {
+        let c = Cached::on(&format!("scope = \"{scope}\"\n")).await;
+        let [a, b, loner] = team_keys(&c.gw);
+        let first = ask(&c.gw, shape, "mock-echo", "team question", false, &a, None).await;
+        assert_eq!(first.cache.as_deref(), Some("miss"), "{scope}");
+        let mate = ask(&c.gw, shape, "mock-echo", "team question", false, &b, None).await;
+        let expected = if shared { "hit" } else { "miss" };
+        assert_eq!(mate.cache.as_deref(), Some(expected), "{scope}");
+        let outsider = ask(
+            &c.gw,
+            shape,
+            "mock-echo",
+            "team question",
+            false,
+            &loner,
+            None,
+        )
+        .await;
+        assert_eq!(outsider.cache.as_deref(), Some("miss"), "{scope}");
+    }
+}
+
 #[tokio::test]
 async fn a_hit_counts_against_the_rate_limit_and_is_recorded_as_a_free_hit() {
     let c = Cached::on("").await;
