@@ -27,6 +27,7 @@ pub(crate) mod replay;
 mod stored;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use gateway_auth::Entry;
@@ -89,7 +90,31 @@ pub struct ResponseCache {
     max_entry_bytes: u64,
     scope: CacheScope,
     backend: Backend,
+    /// Requests answered from the cache, asked upstream after a lookup, not looked up.
+    outcomes: [AtomicU64; 3],
+    /// Answers kept (written, for Redis).
+    stored: AtomicU64,
 }
+
+/// What the cache did so far, for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Requests answered from the cache.
+    pub hits: u64,
+    /// Requests looked up and not found.
+    pub misses: u64,
+    /// Requests the cache applied to but did not look up.
+    pub bypasses: u64,
+    /// Answers kept.
+    pub stored: u64,
+    /// Redis calls that failed or were skipped after a failure (Redis backend).
+    pub failures: u64,
+    /// Answers held and their bytes (memory backend).
+    pub held: Option<(usize, u64)>,
+}
+
+/// `x-patchbay-cache` values, in the order of `ResponseCache::outcomes`.
+pub(crate) const OUTCOMES: [&str; 3] = ["hit", "miss", "bypass"];
 
 impl std::fmt::Debug for ResponseCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -187,6 +212,8 @@ impl ResponseCache {
             max_entry_bytes: c.max_entry_bytes,
             scope: c.scope,
             backend,
+            outcomes: Default::default(),
+            stored: AtomicU64::new(0),
         })
     }
 
@@ -218,6 +245,29 @@ impl ResponseCache {
         }
     }
 
+    /// Counts a request's outcome (one of [`OUTCOMES`]).
+    pub(crate) fn count(&self, outcome: &str) {
+        if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
+            self.outcomes[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// What the cache did so far.
+    pub fn stats(&self) -> CacheStats {
+        let [hits, misses, bypasses] = self.outcomes.each_ref().map(|n| n.load(Ordering::Relaxed));
+        CacheStats {
+            hits,
+            misses,
+            bypasses,
+            stored: self.stored.load(Ordering::Relaxed),
+            failures: match &self.backend {
+                Backend::Redis(r) => r.failures(),
+                Backend::Memory(_) => 0,
+            },
+            held: self.memory_size(),
+        }
+    }
+
     /// The answer kept under `key`, if any. A Redis failure is a miss.
     pub(crate) async fn get(&self, key: &Key) -> Option<Arc<Stored>> {
         match &self.backend {
@@ -235,8 +285,8 @@ impl ResponseCache {
         match &self.backend {
             Backend::Memory(m) => {
                 let bytes = value.bytes();
-                if bytes <= self.max_entry_bytes {
-                    m.put(key, Arc::new(value), bytes, self.ttl);
+                if bytes <= self.max_entry_bytes && m.put(key, Arc::new(value), bytes, self.ttl) {
+                    self.stored.fetch_add(1, Ordering::Relaxed);
                 }
             }
             Backend::Redis(_) => {
@@ -254,7 +304,9 @@ impl ResponseCache {
                 runtime.spawn(async move {
                     if let Backend::Redis(r) = &cache.backend {
                         // A failure was counted and logged; the answer is simply not kept.
-                        let _ = r.set(&key.hex(), &bytes, ttl_ms).await;
+                        if r.set(&key.hex(), &bytes, ttl_ms).await.is_ok() {
+                            cache.stored.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 });
             }

@@ -129,11 +129,15 @@ pub(crate) async fn serve(
     let stream = req.stream;
     if let Some(key) = cache.as_ref().and_then(cache::Pending::lookup) {
         if let Some(hit) = app.cache.get(key).await {
+            app.cache.count("hit");
             let ctx = response_context(&req, call, call.shape, created, request_id);
             return Ok(cache::replay::answer(&hit, call, stream, ctx, ticket));
         }
     }
     let outcome = cache.as_ref().map(cache::Pending::outcome);
+    if let Some(outcome) = outcome {
+        app.cache.count(outcome);
+    }
     let store = cache
         .as_ref()
         .and_then(cache::Pending::store)

@@ -70,10 +70,10 @@ impl MemoryStore {
 
     /// Keeps `value` (`bytes` large) under `key` for `ttl`, evicting the least
     /// recently used answers until everything fits. An answer larger than the whole
-    /// store is not kept.
-    pub(crate) fn put(&self, key: Key, value: Arc<Stored>, bytes: u64, ttl: Duration) {
+    /// store is not kept (`false`).
+    pub(crate) fn put(&self, key: Key, value: Arc<Stored>, bytes: u64, ttl: Duration) -> bool {
         if bytes > self.max_bytes {
-            return;
+            return false;
         }
         let now = Instant::now();
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -99,6 +99,7 @@ impl MemoryStore {
                 tick,
             },
         );
+        true
     }
 
     /// Answers held and their bytes.

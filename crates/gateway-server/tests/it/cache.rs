@@ -406,6 +406,19 @@ async fn cache_control_no_cache_refreshes_and_no_store_leaves_nothing() {
         Some("hit")
     );
     assert_eq!(c.asked(), 3);
+    // Counted for the operator: two bypasses, one miss, one hit, two answers kept.
+    let stats = c.gw.app.response_cache().stats();
+    assert_eq!(
+        (stats.hits, stats.misses, stats.bypasses, stats.stored),
+        (1, 1, 2, 2)
+    );
+    let metric = |name: &'static str| crate::shared_limits::metric(&c.gw, name);
+    assert_eq!(
+        metric("patchbay_cache_requests_total{outcome=\"bypass\"}").await,
+        2.0
+    );
+    assert_eq!(metric("patchbay_cache_stored_total").await, 2.0);
+    assert_eq!(metric("patchbay_cache_entries").await, 1.0);
 }
 
 #[tokio::test]
@@ -618,4 +631,7 @@ async fn redis_down_is_a_miss_not_an_error() {
         assert_eq!(got.cache.as_deref(), Some("miss"));
     }
     assert_eq!(c.asked(), 2);
+    let stats = c.gw.app.response_cache().stats();
+    assert!(stats.failures >= 2, "{stats:?}");
+    assert_eq!((stats.misses, stats.stored), (2, 0));
 }
