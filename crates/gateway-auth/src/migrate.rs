@@ -19,6 +19,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "003_runtime_providers",
         include_str!("schema/003_runtime_providers.sql"),
     ),
+    (
+        "004_response_cache_hits",
+        include_str!("schema/004_response_cache_hits.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) the database at `path` and brings its schema up to date.

@@ -97,6 +97,10 @@ pub struct KeyPolicy {
     pub metadata: Metadata,
     /// Store request and response bodies in the request log (off by default).
     pub log_bodies: bool,
+    /// The gateway's response cache for this key's chat requests: `true` on, `false`
+    /// off, whatever the route and `[cache] enabled` say; unset, they decide.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<bool>,
 }
 
 impl KeyPolicy {
@@ -132,6 +136,7 @@ impl Default for KeyPolicy {
             system_prompt: None,
             metadata: Metadata::default(),
             log_bodies: false,
+            cache: None,
         }
     }
 }

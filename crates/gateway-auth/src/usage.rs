@@ -103,6 +103,9 @@ pub struct UsageRecord {
     pub request_body: Option<Vec<u8>>,
     /// The response body, only for keys with body logging on.
     pub response_body: Option<Vec<u8>>,
+    /// Answered from the gateway's response cache: no upstream was asked, no tokens
+    /// were spent, and the cost is 0.
+    pub cache_hit: bool,
 }
 
 impl UsageRecord {

@@ -115,6 +115,10 @@ export function policyEditor(opts) {
       ["clamp", "reject"].map((m) => h("option", { value: m, selected: (policy.max_tokens_mode || "clamp") === m },
         m === "clamp" ? "Lower it to the limit" : "Refuse the request (400)")));
     const logBodies = h("input", { type: "checkbox", checked: !!policy.log_bodies });
+    const cacheNow = policy.cache === true ? "on" : policy.cache === false ? "off" : "";
+    const cache = h("select", {},
+      [["", "As the route and [cache] say"], ["on", "On"], ["off", "Off"]].map(([v, label]) =>
+        h("option", { value: v, selected: cacheNow === v }, label)));
     const meta = policy.metadata || {};
     sections.push(h("fieldset", {}, h("legend", {}, "Requests"),
       h("div", { class: "grid" },
@@ -123,6 +127,8 @@ export function policyEditor(opts) {
         field("policy.max_tokens_mode", "Above the cap", mode),
         field("policy.system_prompt", "System prompt", area(policy.system_prompt, 3),
           "Put before the caller's own. Empty: none."),
+        field("policy.cache", "Response cache", cache,
+          "The same request answered again from the cache, at no cost."),
         h("div", { class: "field" },
           h("label", { class: "check" }, logBodies, "Log request and response bodies"),
           h("p", { class: "hint" }, "Stored in the request log; off by default.")))));
@@ -162,6 +168,8 @@ export function policyEditor(opts) {
     optional("default_model", get("policy.default_model").trim());
     optional("system_prompt", get("policy.system_prompt"));
     optional("max_tokens_per_request", numberOf(get("policy.max_tokens_per_request")));
+    const cached = get("policy.cache");
+    if (cached === "") delete out.cache; else out.cache = cached === "on";
     return out;
   }
 

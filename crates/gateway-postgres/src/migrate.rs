@@ -18,6 +18,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "004_console_sessions",
         include_str!("schema/004_console_sessions.sql"),
     ),
+    (
+        "005_response_cache_hits",
+        include_str!("schema/005_response_cache_hits.sql"),
+    ),
 ];
 
 /// The advisory lock taken while migrating ("pbmigrat" in ASCII).

@@ -55,11 +55,12 @@ fn sink_error(e: PgError) -> SinkError {
 const INSERT_ROWS: &str = "INSERT INTO requests (request_id, ts_ms, key_id, project_id,
     requested_model, routed_model, provider, caller_shape, upstream_shape, input_tokens,
     output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros,
-    ttfb_ms, total_ms, status, streamed, error_kind, request_body, response_body)
+    ttfb_ms, total_ms, status, streamed, error_kind, request_body, response_body, cache_hit)
     SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[],
     $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::BIGINT[], $11::BIGINT[],
     $12::BIGINT[], $13::BIGINT[], $14::BIGINT[], $15::BIGINT[], $16::BIGINT[],
-    $17::BIGINT[], $18::INTEGER[], $19::BOOLEAN[], $20::TEXT[], $21::BYTEA[], $22::BYTEA[])";
+    $17::BIGINT[], $18::INTEGER[], $19::BOOLEAN[], $20::TEXT[], $21::BYTEA[], $22::BYTEA[],
+    $23::BOOLEAN[])";
 
 const UPSERT_ROLLUPS: &str = "INSERT INTO usage_hourly AS u (hour_ms, key_id, project_id,
     model, provider, requests, errors, input_tokens, output_tokens, cached_tokens,
@@ -101,6 +102,7 @@ struct Columns<'a> {
     error: Vec<Option<&'a str>>,
     request_body: Vec<Option<&'a [u8]>>,
     response_body: Vec<Option<&'a [u8]>>,
+    cache_hit: Vec<bool>,
 }
 
 impl<'a> Columns<'a> {
@@ -134,11 +136,12 @@ impl<'a> Columns<'a> {
             c.error.push(r.error_kind.as_deref());
             c.request_body.push(r.request_body.as_deref());
             c.response_body.push(r.response_body.as_deref());
+            c.cache_hit.push(r.cache_hit);
         }
         c
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 22] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 23] {
         [
             &self.request_id,
             &self.ts,
@@ -162,6 +165,7 @@ impl<'a> Columns<'a> {
             &self.error,
             &self.request_body,
             &self.response_body,
+            &self.cache_hit,
         ]
     }
 }
@@ -377,7 +381,7 @@ impl UsageReader for PgUsage {
             "SELECT id, request_id, ts_ms, key_id, project_id, requested_model, routed_model,
              provider, caller_shape, upstream_shape, input_tokens, output_tokens,
              cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros, ttfb_ms,
-             total_ms, status, streamed, error_kind, request_body, response_body
+             total_ms, status, streamed, error_kind, request_body, response_body, cache_hit
              FROM requests WHERE TRUE",
         );
         if let Some(k) = &lq.key_id {
@@ -522,6 +526,7 @@ fn logged(row: &Row) -> LoggedRequest {
             error_kind: row.get(20),
             request_body: row.get(21),
             response_body: row.get(22),
+            cache_hit: row.get(23),
         },
     }
 }

@@ -12,14 +12,19 @@
 //! with a 503 ([`Refused::unavailable`](gateway_auth::Refused::unavailable)) or admit
 //! against a local in-memory limiter, with a rate-limited warning and a counter
 //! ([`RedisLimiter::stats`]).
+//!
+//! [`RedisStore`] keeps bytes with a time to live (`SET PX` / `GET`): the response
+//! cache's shared backend, where a failure is a miss, never an error.
 
 mod config;
 mod error;
 mod keys;
 mod limiter;
 mod reply;
+mod store;
 mod tally;
 
 pub use config::{FailMode, RedisConfig};
 pub use error::{Error, StoreError};
 pub use limiter::{RedisLimiter, Stats};
+pub use store::RedisStore;

@@ -309,6 +309,18 @@ impl Ticket {
         self.close(200, usage, None);
     }
 
+    /// Closes the account of a request answered from the response cache by what
+    /// `provider`'s `model` once answered: no upstream was asked and no tokens were
+    /// spent, so it settles at nothing and costs 0 (its admission still counted it
+    /// against the key's rates).
+    pub(crate) fn cache_hit(mut self, provider: &str, model: &str) {
+        self.record.provider = Some(provider.to_owned());
+        self.record.routed_model = Some(model.to_owned());
+        self.record.cache_hit = true;
+        self.first_byte();
+        self.close(200, Some(Usage::default()), None);
+    }
+
     /// Closes the account of a failed request.
     pub(crate) fn fail(mut self, err: &GatewayError, usage: Option<Usage>) {
         self.close(err.status, usage, Some(err));
@@ -372,9 +384,9 @@ impl Ticket {
             .catalog
             .lookup(model)
             .and_then(|m| m.prices.cost(&usage));
-        // Nothing reached an upstream (refused, failed before routing): it cost
-        // nothing — known, so not "unpriced".
-        let cost_micros = if self.record.provider.is_none() {
+        // Nothing reached an upstream (refused, failed before routing, answered from
+        // the cache): it cost nothing — known, so not "unpriced".
+        let cost_micros = if self.record.provider.is_none() || self.record.cache_hit {
             Some(0)
         } else {
             cost.map(usd_to_micros)

@@ -58,6 +58,8 @@ pub struct App {
     pub(crate) fetcher: gateway_providers::MediaFetcher,
     /// Metrics, the access log, traces.
     pub(crate) observer: crate::observe::Observer,
+    /// The response cache (`[cache]`; read at start only).
+    pub(crate) cache: Arc<crate::cache::ResponseCache>,
     next_request: AtomicU64,
     /// Distinguishes request ids of different runs.
     run_id: u32,
@@ -206,6 +208,7 @@ impl App {
         observer.tracing = crate::observe::trace::Tracing::from_config(&config.tracing)
             .map_err(|e| ConfigError::invalid("tracing.otlp_endpoint", e))?;
         let in_flight = crate::layers::shed::InFlight::new(config.server.max_in_flight);
+        let cache = Arc::new(crate::cache::ResponseCache::from_config(config)?);
         observer.live = Arc::new(crate::observe::live::Live::new(in_flight.clone()));
         Ok(App {
             table: arc_swap::ArcSwap::from_pointee(table),
@@ -232,6 +235,7 @@ impl App {
             in_flight,
             fetcher,
             observer,
+            cache,
             next_request: AtomicU64::new(1),
             run_id: fastrand::u32(..),
             draining: AtomicBool::new(false),
@@ -253,6 +257,11 @@ impl App {
     /// Metrics, the access log, traces.
     pub fn observer(&self) -> &crate::observe::Observer {
         &self.observer
+    }
+
+    /// The response cache.
+    pub fn response_cache(&self) -> &crate::cache::ResponseCache {
+        &self.cache
     }
 
     /// Requests being answered now, streams included (health checks aside).

@@ -19,6 +19,7 @@ use gateway_translate::{ResponseContext, codec, usage_tap};
 use crate::accounting;
 use crate::app::App;
 use crate::attempts::{self, Attempt, Skip, Started};
+use crate::cache;
 use crate::ingress::ChatCall;
 use crate::respond::{self, Answer, Served};
 use crate::routing::{Needs, RoutePlan, Target};
@@ -60,6 +61,8 @@ pub(crate) struct Routed {
     pub plan: RoutePlan,
     /// Its account.
     pub ticket: accounting::Ticket,
+    /// The response cache's part, when the cache applies to it.
+    pub cache: Option<cache::Pending>,
 }
 
 /// The per-target step of a chat request: media inlined for upstreams that need it,
@@ -118,11 +121,27 @@ pub(crate) async fn serve(
         changed,
         plan,
         mut ticket,
+        cache,
     } = routed;
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let stream = req.stream;
+    if let Some(key) = cache.as_ref().and_then(cache::Pending::lookup) {
+        if let Some(hit) = app.cache.get(key).await {
+            app.cache.count("hit");
+            let ctx = response_context(&req, call, call.shape, created, request_id);
+            return Ok(cache::replay::answer(&hit, call, stream, ctx, ticket));
+        }
+    }
+    let outcome = cache.as_ref().map(cache::Pending::outcome);
+    if let Some(outcome) = outcome {
+        app.cache.count(outcome);
+    }
+    let store = cache
+        .as_ref()
+        .and_then(cache::Pending::store)
+        .map(|key| (Arc::clone(&app.cache), key));
     let mut attempt = ChatAttempt {
         app,
         table,
@@ -157,6 +176,12 @@ pub(crate) async fn serve(
             }
             ticket.routed(&won.target.provider, &won.target.upstream_model, won.shape);
             ticket.first_byte();
+            let keep = store.map(|(cache, key)| Keep {
+                cache,
+                key,
+                provider: won.target.provider.clone(),
+                model: won.target.upstream_model.clone(),
+            });
             answer(
                 call,
                 won.shape,
@@ -165,13 +190,48 @@ pub(crate) async fn serve(
                 ctx,
                 served,
                 ticket,
+                keep,
             )
+            .map(|mut resp| {
+                if let Some(outcome) = outcome {
+                    resp.headers_mut()
+                        .insert(cache::CACHE, http::HeaderValue::from_static(outcome));
+                }
+                resp
+            })
             .map_err(|e| Failure {
                 attempts: won.tries,
                 ..Failure::new(e, Some(won.target))
             })
         }
-        Err(lost) => Err(lost.fail(ticket)),
+        Err(lost) => {
+            let mut failure = lost.fail(ticket);
+            if let Some(outcome) = outcome {
+                failure
+                    .headers
+                    .push(("x-patchbay-cache", outcome.to_owned()));
+            }
+            Err(failure)
+        }
+    }
+}
+
+/// Where and under what a miss's answer is kept once it is whole.
+pub(crate) struct Keep {
+    cache: Arc<cache::ResponseCache>,
+    key: cache::Key,
+    provider: String,
+    model: String,
+}
+
+impl Keep {
+    fn put(self, response: gateway_protocol::ChatResponse) {
+        let stored = cache::Stored {
+            provider: self.provider,
+            model: self.model,
+            response,
+        };
+        self.cache.put(self.key, stored);
     }
 }
 
@@ -227,7 +287,10 @@ fn response_context(
     ctx
 }
 
-/// Builds the caller's answer from what the upstream started.
+/// Builds the caller's answer from what the upstream started; with `keep`, the
+/// answer is kept in the response cache once it is whole.
+// The answer's parts, each from another step of `serve`.
+#[allow(clippy::too_many_arguments)]
 fn answer(
     call: &ChatCall,
     upstream: ApiShape,
@@ -236,12 +299,19 @@ fn answer(
     ctx: ResponseContext,
     served: Served,
     mut ticket: accounting::Ticket,
+    keep: Option<Keep>,
 ) -> Result<Answer, GatewayError> {
     match started {
         Started::Whole(body) => {
             let body = if prepared.same_shape {
                 ticket.response_body(&body);
                 ticket.succeed(usage_tap::response_usage(upstream, &body));
+                // Relayed as it came; the cache keeps its canonical form.
+                if let Some(keep) = keep {
+                    if let Ok(resp) = codec::decode_response(upstream, &body, &ctx) {
+                        keep.put(resp);
+                    }
+                }
                 body
             } else {
                 let decoded = codec::decode_response(upstream, &body, &ctx).map_err(|e| {
@@ -262,12 +332,20 @@ fn answer(
                 let out = codec::encode_response(call.shape, &resp, &ctx);
                 ticket.response_body(&out);
                 ticket.succeed(Some(resp.usage));
+                if let Some(keep) = keep {
+                    keep.put(resp);
+                }
                 out
             };
             Ok(respond::whole(body, served))
         }
         Started::Stream { first, rest } => {
-            let relay = relay::Relay::new(call.shape, upstream, prepared, ctx, first, rest, ticket);
+            let recorder = keep.map(|k| {
+                cache::record::Recorder::new(k.cache, k.key, upstream, &ctx, &k.provider, &k.model)
+            });
+            let relay = relay::Relay::new(
+                call.shape, upstream, prepared, ctx, first, rest, ticket, recorder,
+            );
             Ok(respond::stream(
                 relay.into_body(),
                 respond::stream_content_type(call.shape, call.json_array),

@@ -8,6 +8,7 @@
 //! 3. deserialize into [`Config`] through `serde_path_to_error`, so a typo is reported
 //!    as "unknown field `tiemout` at `routes[2]`", then [`validate`] the whole.
 
+mod cache;
 mod discovery;
 mod interpolate;
 mod limits;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use cache::{CacheBackend, CacheConfig, CacheScope};
 pub use discovery::DiscoveryConfig;
 pub use interpolate::interpolate;
 pub use limits::{FailMode, LimitsConfig};
@@ -92,6 +94,9 @@ pub struct Config {
     /// `[discovery]`: the providers' own model lists, for `GET /v1/models`.
     #[serde(default)]
     pub discovery: DiscoveryConfig,
+    /// `[cache]`: the response cache (exact match), off by default.
+    #[serde(default)]
+    pub cache: CacheConfig,
     /// Things that work but deserve a word (plain-text secrets, ...). Not read from
     /// the file; filled by validation.
     #[serde(skip)]
@@ -200,6 +205,10 @@ pub struct RouteConfig {
     /// Cap of the backoff.
     #[serde(default)]
     pub backoff_max_ms: Option<u64>,
+    /// The response cache for this route: `true` on, `false` off; unset,
+    /// `[cache] enabled` decides (a key's policy overrides both).
+    #[serde(default)]
+    pub cache: Option<bool>,
 }
 
 impl RouteConfig {
@@ -606,6 +615,7 @@ impl Config {
                 timeout_ms: None,
                 backoff_ms: None,
                 backoff_max_ms: None,
+                cache: None,
             }],
             metrics: MetricsConfig::default(),
             access_log: AccessLogConfig::default(),
@@ -625,6 +635,7 @@ impl Config {
             key_defaults: gateway_auth::KeyPolicy::default(),
             admin: AdminConfig::default(),
             media: MediaConfig::default(),
+            cache: CacheConfig::default(),
             warnings: Vec::new(),
         }
     }

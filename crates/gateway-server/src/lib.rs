@@ -6,6 +6,7 @@ pub mod accounting;
 pub mod admin;
 pub mod app;
 mod attempts;
+pub mod cache;
 pub mod catalog;
 mod chat;
 pub mod config;

@@ -9,7 +9,7 @@
 //!
 //! What a reload changes: providers, routes, aliases, `[auto]`, the catalogue and
 //! the declared keys. The listeners, storage, admin, metrics, logging, tracing,
-//! media, discovery, `[limits]` and key defaults are read at start only; a reload that changes them says
+//! media, discovery, `[limits]`, `[cache]` and key defaults are read at start only; a reload that changes them says
 //! so (`restart_needed`) and leaves them as they are.
 
 mod watch;
@@ -414,6 +414,7 @@ fn start_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     check("discovery", old.discovery == new.discovery);
     check("limits", old.limits == new.limits);
     check("key_defaults", old.key_defaults == new.key_defaults);
+    check("cache", old.cache == new.cache);
     changed
 }
 

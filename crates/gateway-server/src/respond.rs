@@ -5,8 +5,8 @@
 //! who served (`x-patchbay-provider`, `x-patchbay-model`, `x-patchbay-attempts`, also
 //! on failures once routed), the `auto` rule that chose the model
 //! (`x-patchbay-route-rule`), and where the key's limits stand
-//! ([`rate_limits`]). A response cache's status (`x-patchbay-cache`) would be told
-//! here too; there is no cache yet.
+//! ([`rate_limits`]). The response cache's outcome (`x-patchbay-cache`) is set by
+//! the chat path itself (`crate::cache`), which alone knows it.
 
 use std::convert::Infallible;
 

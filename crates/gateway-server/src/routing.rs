@@ -82,6 +82,8 @@ pub struct RoutePlan {
     pub timeout: Duration,
     /// For the `auto` model: which rule chose (`rules[0]`, `otherwise`, `cheapest`).
     pub auto_rule: Option<String>,
+    /// The route's `cache` setting (`None`: `[cache] enabled` decides).
+    pub cache: Option<bool>,
 }
 
 impl RoutePlan {
@@ -285,6 +287,7 @@ impl Router {
                 backoff: Backoff::default(),
                 timeout: DEFAULT_TIMEOUT,
                 auto_rule: None,
+                cache: None,
             });
         }
         if let Some(k) = self
@@ -389,6 +392,7 @@ impl Router {
                 .timeout_ms
                 .map_or(DEFAULT_TIMEOUT, Duration::from_millis),
             auto_rule: None,
+            cache: route.cache,
         }
     }
 
@@ -494,6 +498,7 @@ impl Router {
             backoff: Backoff::default(),
             timeout: DEFAULT_TIMEOUT,
             auto_rule: Some("cheapest".to_owned()),
+            cache: None,
         })
     }
 }

@@ -76,8 +76,8 @@ struct Rollup {
 const COLUMNS: &str = "request_id, ts_ms, key_ref, project_ref, requested_ref, routed_ref,
     provider_ref, caller_shape_ref, upstream_shape_ref, input_tokens, output_tokens,
     cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros, ttfb_ms, total_ms,
-    status, streamed, error_ref, request_body, response_body";
-const PER_ROW: usize = 22;
+    status, streamed, error_ref, request_body, response_body, cache_hit";
+const PER_ROW: usize = 23;
 
 /// Rows per statement, largest first: a batch goes in chunks of 32 rows, and what is
 /// left (under 32) in at most five statements of 16, 8, 4, 2 and 1. A statement's
@@ -135,6 +135,7 @@ fn bind_row(
     stmt.raw_bind_parameter(at(20), refs.error_kind)?;
     stmt.raw_bind_parameter(at(21), &r.request_body)?;
     stmt.raw_bind_parameter(at(22), &r.response_body)?;
+    stmt.raw_bind_parameter(at(23), r.cache_hit)?;
     Ok(())
 }
 

@@ -315,7 +315,7 @@ pub fn request_log(conn: &Connection, q: &LogQuery) -> Result<LogPage, AuthError
          input_tokens, output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
          cost_micros, ttfb_ms, total_ms, status, streamed,
          (SELECT name FROM usage_names WHERE id = r.error_ref),
-         request_body, response_body FROM ({sql}) r ORDER BY r.id DESC"
+         request_body, response_body, cache_hit FROM ({sql}) r ORDER BY r.id DESC"
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), logged)?;
@@ -358,6 +358,7 @@ fn logged(row: &Row<'_>) -> rusqlite::Result<LoggedRequest> {
             error_kind: row.get(20)?,
             request_body: row.get(21)?,
             response_body: row.get(22)?,
+            cache_hit: row.get(23)?,
         },
     })
 }

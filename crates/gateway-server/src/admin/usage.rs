@@ -295,6 +295,7 @@ fn entry_json(e: &LoggedRequest) -> Value {
         "status": r.status,
         "error_kind": r.error_kind,
         "streamed": r.streamed,
+        "cache_hit": r.cache_hit,
         "input_tokens": r.input_tokens,
         "output_tokens": r.output_tokens,
         "cached_tokens": r.cached_tokens,

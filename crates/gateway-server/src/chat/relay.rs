@@ -25,6 +25,7 @@ use http_body::Frame as BodyFrame;
 
 use super::Prepared;
 use crate::accounting::{Streamed, Ticket};
+use crate::cache::record::Recorder;
 
 /// How upstream bytes become caller bytes.
 enum Mode {
@@ -87,9 +88,13 @@ pub(crate) struct Relay {
     ticket: Option<Ticket>,
     /// Output was sent (the first token's time is taken once).
     output_sent: bool,
+    /// Reads the stream into the response cache, when it keeps this answer.
+    recorder: Option<Recorder>,
 }
 
 impl Relay {
+    // The relay's parts, each from another step of the request.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         caller: ApiShape,
         upstream_shape: ApiShape,
@@ -98,6 +103,7 @@ impl Relay {
         first: Option<Bytes>,
         upstream: BodyStream,
         mut ticket: Ticket,
+        recorder: Option<Recorder>,
     ) -> Relay {
         ticket.streaming();
         let mode = if !prepared.same_shape {
@@ -120,6 +126,7 @@ impl Relay {
             out: Vec::new(),
             ticket: Some(ticket),
             output_sent: false,
+            recorder,
         }
     }
 
@@ -182,6 +189,9 @@ impl Relay {
     /// what is written goes to `out`. A chunk the stream cannot go on after (an
     /// event too large, unreadable data) ends it.
     fn relay(&mut self, chunk: Bytes) -> Option<Bytes> {
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.push(&chunk);
+        }
         let too_large = |e: FrameTooLarge| GatewayError::from(TranslateError::from(e));
         let result = match &mut self.mode {
             Mode::Pass { tap } => match tap.push(&chunk, |_, _| {}) {
@@ -230,6 +240,12 @@ impl Relay {
             }
         };
         self.log_out();
+        // Only a stream that ended as it should is kept.
+        if let Some(recorder) = self.recorder.take() {
+            if failed.is_none() {
+                recorder.finish();
+            }
+        }
         let streamed = self.streamed();
         if let Some(ticket) = self.ticket.take() {
             // An error in the stream (the upstream's own, or its end before the
@@ -254,6 +270,7 @@ impl Relay {
     fn fail(&mut self, err: GatewayError) {
         tracing::debug!(error = %err.message, "upstream stream broke off");
         self.upstream = None;
+        self.recorder = None;
         match &mut self.mode {
             // A no-op when the transcoder already ended the stream with this error.
             Mode::Transcode(t) => t.fail(err.clone(), &mut self.out),

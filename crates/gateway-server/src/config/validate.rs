@@ -21,6 +21,7 @@ pub fn validate(config: &mut Config) -> Result<(), ConfigError> {
     check_discovery(config, &mut problems);
     check_limits(config, &mut problems);
     check_storage(config, &mut problems);
+    super::cache::check(config, &mut problems);
     config.warnings = warnings;
     if problems.is_empty() {
         Ok(())

@@ -102,10 +102,12 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
                 &req.model,
                 reservation,
             );
+            let cache = app.cache.pending(&entry, &plan, &req, &parts.headers);
             let served = chat::Routed {
                 changed,
                 plan,
                 ticket,
+                cache,
             };
             chat::serve(&app, &table, &call, &body, req, served, &request_id).await
         }

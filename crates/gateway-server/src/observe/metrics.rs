@@ -81,6 +81,11 @@ struct ProviderLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefusalLabels {
     reason: &'static str,
 }
@@ -185,6 +190,11 @@ pub struct Metrics {
     limiter_fail_closed: Counter,
     limiter_settle_failures: Counter,
     key_cache: Gauge,
+    cache_requests: Family<CacheLabels, Counter>,
+    cache_stored: Counter,
+    cache_failures: Counter,
+    cache_entries: Gauge,
+    cache_bytes: Gauge,
     cooldowns: Family<ProviderLabels, Gauge>,
     access_log_suppressed: Counter,
     series: RwLock<HashMap<u64, Arc<Series>>>,
@@ -233,6 +243,11 @@ impl Metrics {
             limiter_fail_closed: Counter::default(),
             limiter_settle_failures: Counter::default(),
             key_cache: Gauge::default(),
+            cache_requests: Family::default(),
+            cache_stored: Counter::default(),
+            cache_failures: Counter::default(),
+            cache_entries: Gauge::default(),
+            cache_bytes: Gauge::default(),
             cooldowns: Family::default(),
             access_log_suppressed: Counter::default(),
             series: RwLock::default(),
@@ -372,6 +387,31 @@ impl Metrics {
             "key_cache_entries",
             "Keys held in memory (declared and the database's)",
             m.key_cache.clone(),
+        );
+        r.register(
+            "cache_requests",
+            "Chat requests the response cache applied to, by outcome (hit, miss, bypass)",
+            m.cache_requests.clone(),
+        );
+        r.register(
+            "cache_stored",
+            "Answers kept in the response cache",
+            m.cache_stored.clone(),
+        );
+        r.register(
+            "cache_store_failures",
+            "Response cache calls to Redis that failed or were skipped after a failure (answered as misses)",
+            m.cache_failures.clone(),
+        );
+        r.register(
+            "cache_entries",
+            "Answers held by the in-memory response cache",
+            m.cache_entries.clone(),
+        );
+        r.register(
+            "cache_bytes",
+            "Bytes held by the in-memory response cache (its measure of answers)",
+            m.cache_bytes.clone(),
         );
         r.register(
             "cooldowns_active",
@@ -637,6 +677,22 @@ impl Metrics {
             catch_up(&self.limiter_fail_closed, stats.fail_closed);
             catch_up(&self.limiter_settle_failures, stats.settle_failures);
         }
+        let cache = app.cache.stats();
+        for (outcome, n) in
+            crate::cache::OUTCOMES
+                .into_iter()
+                .zip([cache.hits, cache.misses, cache.bypasses])
+        {
+            catch_up(
+                &self.cache_requests.get_or_create(&CacheLabels { outcome }),
+                n,
+            );
+        }
+        catch_up(&self.cache_stored, cache.stored);
+        catch_up(&self.cache_failures, cache.failures);
+        let (entries, bytes) = cache.held.unwrap_or_default();
+        self.cache_entries.set(gauge(entries));
+        self.cache_bytes.set(gauge(bytes));
         let keys = app.keys();
         let cached = keys.declared_len() + keys.store().map_or(0, |s| s.cache().len());
         self.key_cache.set(gauge(cached));

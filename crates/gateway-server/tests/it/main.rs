@@ -5,6 +5,7 @@
 
 mod admin;
 mod admin_limits;
+mod cache;
 mod charging;
 mod connections;
 mod console;

@@ -80,7 +80,7 @@ async fn redis_down_and_fail_closed_answers_503_in_every_callers_envelope() {
 }
 
 /// One unlabelled sample of `/metrics` on an admin listener for `gw`.
-async fn metric(gw: &Gateway, name: &str) -> f64 {
+pub(crate) async fn metric(gw: &Gateway, name: &str) -> f64 {
     const TOKEN: &str = "pba_shared_limits_admin_token";
     let admin = start_admin(gw, TOKEN).await;
     let text = client()

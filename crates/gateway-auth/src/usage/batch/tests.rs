@@ -37,6 +37,7 @@ fn varied(i: usize) -> UsageRecord {
         error_kind: (i % 8 == 0).then(|| pick(8, &["upstream", "timeout"])),
         request_body: (i % 10 == 0).then(|| vec![i as u8; 3]),
         response_body: (i % 13 == 0).then(Vec::new),
+        cache_hit: i % 4 == 1,
     }
 }
 
