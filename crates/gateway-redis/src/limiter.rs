@@ -70,8 +70,9 @@ struct Shared {
     admit: Script,
     settle: Script,
     track: Script,
-    /// Spending of subjects without quotas or budgets, sent every few ms.
+    /// Spending of subjects without quotas or budgets, sent every `tally_every`.
     tally: Mutex<Tally>,
+    tally_every: Duration,
     local: MemoryLimiter,
     fail_open: AtomicU64,
     fail_closed: AtomicU64,
@@ -102,6 +103,13 @@ impl RedisLimiter {
     /// A limiter on `config.url`. Nothing is connected yet: the first admission
     /// connects (so a gateway starts while Redis is down, and [`FailMode`] applies).
     pub fn new(config: RedisConfig) -> Result<RedisLimiter, Error> {
+        RedisLimiter::gathering_for(config, TALLY_EVERY)
+    }
+
+    /// A limiter like [`RedisLimiter::new`]'s that gathers the spending of subjects
+    /// without quotas or budgets for `every` before sending it (the default is 50 ms);
+    /// tests on a busy machine give it longer.
+    pub fn gathering_for(config: RedisConfig, every: Duration) -> Result<RedisLimiter, Error> {
         let client = redis::Client::open(config.url.as_str()).map_err(Error::Url)?;
         Ok(RedisLimiter {
             shared: Arc::new(Shared {
@@ -113,6 +121,7 @@ impl RedisLimiter {
                 settle: Script::new(include_str!("lua/settle.lua")),
                 track: Script::new(include_str!("lua/track.lua")),
                 tally: Mutex::new(Tally::default()),
+                tally_every: every,
                 local: MemoryLimiter::new(),
                 fail_open: AtomicU64::new(0),
                 fail_closed: AtomicU64::new(0),
@@ -246,14 +255,14 @@ impl Shared {
         Ok(answer?)
     }
 
-    /// Sends the gathered spending in [`TALLY_EVERY`] from a spawned task, or now
+    /// Sends the gathered spending in `tally_every` from a spawned task, or now
     /// outside a runtime.
     fn schedule_tally(self: &Arc<Self>) {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let shared = Arc::clone(self);
                 runtime.spawn(async move {
-                    tokio::time::sleep(TALLY_EVERY).await;
+                    tokio::time::sleep(shared.tally_every).await;
                     let call = shared.take_tally();
                     if let Some(call) = call {
                         if let Err(err) = shared

@@ -49,14 +49,17 @@ pub fn fresh_prefix() -> String {
 pub static SERVER_WIDE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 pub fn limiter(url: &str, prefix: &str, fail: FailMode) -> RedisLimiter {
-    RedisLimiter::new(RedisConfig {
+    RedisLimiter::new(config(url, prefix, fail)).unwrap()
+}
+
+pub fn config(url: &str, prefix: &str, fail: FailMode) -> RedisConfig {
+    RedisConfig {
         url: url.to_owned(),
         fail,
         // Generous: the machine running the tests is shared and busy.
         timeout_ms: 2_000,
         prefix: prefix.to_owned(),
-    })
-    .unwrap()
+    }
 }
 
 pub fn key(id: &str) -> Subject {
