@@ -19,6 +19,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "003_runtime_providers",
         include_str!("schema/003_runtime_providers.sql"),
     ),
+    ("004_responses", include_str!("schema/004_responses.sql")),
 ];
 
 /// Opens (creating if needed) the database at `path` and brings its schema up to date.

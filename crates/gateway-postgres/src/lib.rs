@@ -16,10 +16,12 @@ pub mod migrate;
 mod notify;
 mod pool;
 mod providers;
+mod responses;
 mod usage;
 
 pub use error::PgError;
 pub use keys::PgKeys;
 pub use pool::{Postgres, PostgresOptions, check_url};
 pub use providers::PgProviders;
+pub use responses::PgResponses;
 pub use usage::PgUsage;

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "003_runtime_providers",
         include_str!("schema/003_runtime_providers.sql"),
     ),
+    ("005_responses", include_str!("schema/005_responses.sql")),
 ];
 
 /// The advisory lock taken while migrating ("pbmigrat" in ASCII).
