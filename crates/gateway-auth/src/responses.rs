@@ -1,7 +1,6 @@
-//! Responses API state kept by the gateway: responses made through upstreams that
-//! keep none (so `previous_response_id`, `GET /v1/responses/{id}`, `DELETE` and
-//! `input_items` work over any upstream), and pointers to responses an OpenAI
-//! provider keeps itself (so later calls reach that provider).
+//! Responses API state kept by the gateway, so `previous_response_id`,
+//! `GET /v1/responses/{id}`, `DELETE` and `input_items` work over any upstream: each
+//! response with the whole conversation it ends.
 //!
 //! Who may see a response is decided here, once, for both databases: the key that
 //! made it, or with [`Share::Project`] any key of the same project. A response

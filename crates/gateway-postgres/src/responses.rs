@@ -37,7 +37,7 @@ impl PgResponses {
     }
 }
 
-const COLUMNS: &str = "id, key_id, project_id, created_ms, model, status, provider, \
+const COLUMNS: &str = "id, key_id, project_id, created_ms, model, status, \
                        input_items, turns, response, input_tokens, output_tokens";
 
 fn row(r: &Row) -> ResponseRow {
@@ -48,12 +48,11 @@ fn row(r: &Row) -> ResponseRow {
         created_ms: r.get(3),
         model: r.get(4),
         status: r.get(5),
-        provider: r.get(6),
-        input_items: r.get(7),
-        turns: r.get(8),
-        response: r.get(9),
-        input_tokens: r.get(10),
-        output_tokens: r.get(11),
+        input_items: r.get(6),
+        turns: r.get(7),
+        response: r.get(8),
+        input_tokens: r.get(9),
+        output_tokens: r.get(10),
     }
 }
 
@@ -62,11 +61,10 @@ impl ResponseDb for PgResponses {
         self.execute(
             &format!(
                 "INSERT INTO responses ({COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  ON CONFLICT (id) DO UPDATE SET key_id = $2, project_id = $3,
-                   created_ms = $4, model = $5, status = $6, provider = $7,
-                   input_items = $8, turns = $9, response = $10, input_tokens = $11,
-                   output_tokens = $12"
+                   created_ms = $4, model = $5, status = $6, input_items = $7,
+                   turns = $8, response = $9, input_tokens = $10, output_tokens = $11"
             ),
             &[
                 &r.id,
@@ -75,7 +73,6 @@ impl ResponseDb for PgResponses {
                 &r.created_ms,
                 &r.model,
                 &r.status,
-                &r.provider,
                 &r.input_items,
                 &r.turns,
                 &r.response,

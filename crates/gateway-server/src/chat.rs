@@ -34,6 +34,7 @@ pub(crate) fn decode(
     call: &ChatCall,
     body: &Bytes,
     entry: &Entry,
+    turn: Option<&mut crate::responses::Turn>,
 ) -> Result<(ChatRequest, bool, RoutePlan), GatewayError> {
     let decoded = if call.generate {
         gateway_translate::ollama::generate::decode_request(body)
@@ -46,6 +47,11 @@ pub(crate) fn decode(
     }
     if let Some(stream) = call.url_stream {
         req.stream = stream;
+    }
+    // The stored conversation a Responses call continues goes in front of its input
+    // before the key's policy (its system prompt, its caps) sees the request.
+    if let Some(turn) = turn {
+        turn.splice(&mut req, body)?;
     }
     let changed = policy::apply(entry, &mut req)?;
     let plan = policy::plan(app, table, entry, &req.model, &Needs::of(&req))?;
@@ -60,6 +66,8 @@ pub(crate) struct Routed {
     pub plan: RoutePlan,
     /// Its account.
     pub ticket: accounting::Ticket,
+    /// Its part in the Responses state.
+    pub turn: Option<Box<crate::responses::Turn>>,
 }
 
 /// The per-target step of a chat request: media inlined for upstreams that need it,
@@ -72,6 +80,7 @@ struct ChatAttempt<'a> {
     body: &'a Bytes,
     changed: bool,
     media: inline::Media,
+    turn: Option<&'a crate::responses::Turn>,
 }
 
 impl Attempt for ChatAttempt<'_> {
@@ -98,6 +107,7 @@ impl Attempt for ChatAttempt<'_> {
             provider,
             target,
             self.changed,
+            self.turn.is_some(),
         )
         .map_err(Skip::Unfit)?;
         Ok((prepared.body.clone(), prepared))
@@ -118,6 +128,7 @@ pub(crate) async fn serve(
         changed,
         plan,
         mut ticket,
+        turn,
     } = routed;
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -131,6 +142,7 @@ pub(crate) async fn serve(
         body,
         changed,
         media: inline::Media::new(plan.timeout),
+        turn: turn.as_deref(),
     };
     match attempts::run(
         app,
@@ -155,9 +167,12 @@ pub(crate) async fn serve(
             if call.shape == ApiShape::Ollama {
                 ctx.elapsed_ns = Some(ticket.elapsed_ns());
             }
+            if let Some(turn) = &turn {
+                ctx.response_id = Some(turn.id.clone());
+            }
             ticket.routed(&won.target.provider, &won.target.upstream_model, won.shape);
             ticket.first_byte();
-            answer(
+            let (answer, row) = answer(
                 call,
                 won.shape,
                 &won.prepared,
@@ -165,11 +180,17 @@ pub(crate) async fn serve(
                 ctx,
                 served,
                 ticket,
+                turn,
             )
             .map_err(|e| Failure {
                 attempts: won.tries,
                 ..Failure::new(e, Some(won.target))
-            })
+            })?;
+            // Stored before the caller has the answer, so the next call finds it.
+            if let Some(row) = row {
+                crate::responses::save(app, row).await;
+            }
+            Ok(answer)
         }
         Err(lost) => Err(lost.fail(ticket)),
     }
@@ -227,7 +248,9 @@ fn response_context(
     ctx
 }
 
-/// Builds the caller's answer from what the upstream started.
+/// Builds the caller's answer from what the upstream started, and the row to store
+/// for a whole Responses answer (a stream stores its own at its end).
+#[allow(clippy::too_many_arguments)]
 fn answer(
     call: &ChatCall,
     upstream: ApiShape,
@@ -236,9 +259,11 @@ fn answer(
     ctx: ResponseContext,
     served: Served,
     mut ticket: accounting::Ticket,
-) -> Result<Answer, GatewayError> {
+    turn: Option<Box<crate::responses::Turn>>,
+) -> Result<(Answer, Option<gateway_auth::ResponseRow>), GatewayError> {
     match started {
         Started::Whole(body) => {
+            let mut row = None;
             let body = if prepared.same_shape {
                 ticket.response_body(&body);
                 ticket.succeed(usage_tap::response_usage(upstream, &body));
@@ -262,16 +287,24 @@ fn answer(
                 let out = codec::encode_response(call.shape, &resp, &ctx);
                 ticket.response_body(&out);
                 ticket.succeed(Some(resp.usage));
+                if let Some(turn) = &turn {
+                    row = turn.row_of(&resp, &out);
+                }
                 out
             };
-            Ok(respond::whole(body, served))
+            Ok((respond::whole(body, served), row))
         }
         Started::Stream { first, rest } => {
-            let relay = relay::Relay::new(call.shape, upstream, prepared, ctx, first, rest, ticket);
-            Ok(respond::stream(
-                relay.into_body(),
-                respond::stream_content_type(call.shape, call.json_array),
-                served,
+            let relay = relay::Relay::new(
+                call.shape, upstream, prepared, ctx, first, rest, ticket, turn,
+            );
+            Ok((
+                respond::stream(
+                    relay.into_body(),
+                    respond::stream_content_type(call.shape, call.json_array),
+                    served,
+                ),
+                None,
             ))
         }
     }

@@ -13,6 +13,7 @@ mod interpolate;
 mod limits;
 mod media;
 mod observability;
+mod responses;
 mod server;
 mod validate;
 
@@ -30,6 +31,7 @@ pub use media::MediaConfig;
 pub use observability::{
     AccessLogConfig, AccessLogFormat, MetricsConfig, OtlpProtocol, TracingConfig,
 };
+pub use responses::{ResponsesConfig, Share as ResponsesShare};
 pub use server::{
     DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_SECS,
     RuntimeLayout, ServerConfig, TlsConfig,
@@ -92,6 +94,9 @@ pub struct Config {
     /// `[discovery]`: the providers' own model lists, for `GET /v1/models`.
     #[serde(default)]
     pub discovery: DiscoveryConfig,
+    /// `[responses]`: Responses API state kept by the gateway.
+    #[serde(default)]
+    pub responses: ResponsesConfig,
     /// Things that work but deserve a word (plain-text secrets, ...). Not read from
     /// the file; filled by validation.
     #[serde(skip)]
@@ -611,6 +616,7 @@ impl Config {
             access_log: AccessLogConfig::default(),
             tracing: TracingConfig::default(),
             discovery: DiscoveryConfig::default(),
+            responses: ResponsesConfig::default(),
             aliases: BTreeMap::new(),
             auto: None,
             catalog: BTreeMap::new(),

@@ -20,9 +20,6 @@ pub struct ResponseRow {
     pub model: String,
     /// The response's status (`completed`, `incomplete`, ...).
     pub status: String,
-    /// Set when an OpenAI provider keeps the response itself: the provider's name.
-    /// The row is then only a pointer (no `turns`).
-    pub provider: Option<String>,
     /// The request's `input` as the caller gave it (JSON), for `input_items`.
     pub input_items: Option<String>,
     /// The whole conversation up to and including this response's output, as
@@ -39,8 +36,7 @@ pub struct ResponseRow {
 /// A database of stored responses. Synchronous, like the other stores: its callers
 /// are blocking tasks.
 pub trait ResponseDb: Send + Sync {
-    /// Adds the row (an id already stored is replaced: ids are minted unique, so
-    /// this only happens when a pointer row is written again).
+    /// Adds the row (an id already stored is replaced).
     fn put(&self, row: &ResponseRow) -> Result<(), AuthError>;
     /// The row with this id, whoever made it.
     fn get(&self, id: &str) -> Result<Option<ResponseRow>, AuthError>;

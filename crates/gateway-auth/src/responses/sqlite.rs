@@ -25,7 +25,7 @@ impl SqliteResponses {
     }
 }
 
-const COLUMNS: &str = "id, key_id, project_id, created_ms, model, status, provider, \
+const COLUMNS: &str = "id, key_id, project_id, created_ms, model, status, \
                        input_items, turns, response, input_tokens, output_tokens";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<ResponseRow> {
@@ -36,12 +36,11 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ResponseRow> {
         created_ms: r.get(3)?,
         model: r.get(4)?,
         status: r.get(5)?,
-        provider: r.get(6)?,
-        input_items: r.get(7)?,
-        turns: r.get(8)?,
-        response: r.get(9)?,
-        input_tokens: r.get(10)?,
-        output_tokens: r.get(11)?,
+        input_items: r.get(6)?,
+        turns: r.get(7)?,
+        response: r.get(8)?,
+        input_tokens: r.get(9)?,
+        output_tokens: r.get(10)?,
     })
 }
 
@@ -50,7 +49,7 @@ impl ResponseDb for SqliteResponses {
         self.conn().execute(
             &format!(
                 "INSERT OR REPLACE INTO responses ({COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
             ),
             params![
                 r.id,
@@ -59,7 +58,6 @@ impl ResponseDb for SqliteResponses {
                 r.created_ms,
                 r.model,
                 r.status,
-                r.provider,
                 r.input_items,
                 r.turns,
                 r.response,

@@ -1,10 +1,10 @@
--- Responses API state (`store`, `previous_response_id`, `GET /v1/responses/{id}`).
--- A row is either a response the gateway keeps itself (any upstream that holds no
--- state: `turns` is the whole conversation up to and including its output, so a
--- chain is replayed from this one row) or a pointer to a response an OpenAI provider
--- keeps (`provider` set, no `turns`), so later calls go to that provider. Rows are
--- visible only to the key (or, with `[responses] share = "project"`, the project)
--- that made them; `created_ms` is what retention purges by.
+-- Responses API state (`store`, `previous_response_id`, `GET /v1/responses/{id}`)
+-- kept by the gateway for every upstream: `turns` is the whole conversation up to
+-- and including the response's output (canonical turns, reasoning state included),
+-- so a chain is replayed from this one row; `input_items` and `response` are what
+-- the caller sent and received. Rows are visible only to the key (or, with
+-- `[responses] share = "project"`, the project) that made them; `created_ms` is
+-- what retention purges by.
 CREATE TABLE responses (
     id TEXT PRIMARY KEY,
     key_id TEXT NOT NULL,
@@ -12,7 +12,6 @@ CREATE TABLE responses (
     created_ms INTEGER NOT NULL,
     model TEXT NOT NULL,
     status TEXT NOT NULL,
-    provider TEXT,
     input_items TEXT,
     turns TEXT,
     response TEXT,

@@ -14,7 +14,6 @@ fn row(id: &str, key: &str, project: Option<&str>, created_ms: i64) -> ResponseR
         created_ms,
         model: "gpt-5-mock".to_owned(),
         status: "completed".to_owned(),
-        provider: None,
         input_items: Some(r#"[{"role":"user","content":"hi"}]"#.to_owned()),
         turns: Some(r#"{"v":1,"system":[],"messages":[]}"#.to_owned()),
         response: Some(r#"{"id":"x","object":"response"}"#.to_owned()),
@@ -49,15 +48,14 @@ fn a_response_round_trips_and_only_its_key_sees_it() {
             "not another key's to delete"
         );
         assert!(store.get("resp_a", owner("k1", None)).unwrap().is_some());
-        let pointer = ResponseRow {
-            provider: Some("openai".to_owned()),
-            turns: None,
+        let again = ResponseRow {
+            status: "incomplete".to_owned(),
             ..row("resp_a", "k1", Some("p1"), 1_000)
         };
-        store.put(&pointer).unwrap();
+        store.put(&again).unwrap();
         assert_eq!(
             store.get("resp_a", owner("k1", None)).unwrap(),
-            Some(pointer),
+            Some(again),
             "written again, replaced"
         );
         assert_eq!(

@@ -1,7 +1,6 @@
 -- Responses API state (`store`, `previous_response_id`, `GET /v1/responses/{id}`),
--- as gateway-auth's SQLite migration 004: a response the gateway keeps itself
--- (`turns`: the whole conversation up to and including its output) or a pointer to
--- one an OpenAI provider keeps (`provider` set). Numbered 005 to follow the console
+-- as gateway-auth's SQLite migration 004: `turns` is the whole conversation up to
+-- and including the response's output, replayed by the next call. Numbered 005 to follow the console
 -- sessions' 004; its version is its place in `migrate::MIGRATIONS`.
 CREATE TABLE responses (
     id TEXT PRIMARY KEY,
@@ -10,7 +9,6 @@ CREATE TABLE responses (
     created_ms BIGINT NOT NULL,
     model TEXT NOT NULL,
     status TEXT NOT NULL,
-    provider TEXT,
     input_items TEXT,
     turns TEXT,
     response TEXT,

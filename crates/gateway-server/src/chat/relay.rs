@@ -87,9 +87,16 @@ pub(crate) struct Relay {
     ticket: Option<Ticket>,
     /// Output was sent (the first token's time is taken once).
     output_sent: bool,
+    /// A Responses answer to store at the end of the stream.
+    keep: Option<Box<crate::responses::Turn>>,
+    /// The row to store before the stream's last bytes go out.
+    to_save: Option<gateway_auth::ResponseRow>,
+    /// Where it is stored (only when there is something to store).
+    app: Option<std::sync::Arc<crate::app::App>>,
 }
 
 impl Relay {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         caller: ApiShape,
         upstream_shape: ApiShape,
@@ -98,10 +105,17 @@ impl Relay {
         first: Option<Bytes>,
         upstream: BodyStream,
         mut ticket: Ticket,
+        keep: Option<Box<crate::responses::Turn>>,
     ) -> Relay {
         ticket.streaming();
+        let keep = keep.filter(|turn| turn.store);
+        let app = keep.as_ref().map(|_| ticket.app().clone());
         let mode = if !prepared.same_shape {
-            Mode::Transcode(Box::new(Transcoder::new(upstream_shape, caller, &ctx)))
+            let mut t = Box::new(Transcoder::new(upstream_shape, caller, &ctx));
+            if keep.is_some() {
+                t.keep_answer();
+            }
+            Mode::Transcode(t)
         } else if prepared.strip_usage {
             Mode::StripUsage {
                 tap: Tap::new(upstream_shape, &ctx),
@@ -120,6 +134,9 @@ impl Relay {
             out: Vec::new(),
             ticket: Some(ticket),
             output_sent: false,
+            keep,
+            to_save: None,
+            app,
         }
     }
 
@@ -148,6 +165,13 @@ impl Relay {
                     }
                     None => {
                         self.finish();
+                        // Stored before the caller reads the end, so its next call
+                        // finds it.
+                        if let Some(row) = self.to_save.take() {
+                            if let Some(app) = self.app.clone() {
+                                crate::responses::save(&app, row).await;
+                            }
+                        }
                         None
                     }
                 }
@@ -230,6 +254,16 @@ impl Relay {
             }
         };
         self.log_out();
+        if failed.is_none() {
+            self.to_save = match (&mut self.mode, &self.keep) {
+                (Mode::Transcode(t), Some(keep)) => t.take_answer().and_then(|resp| {
+                    let object =
+                        gateway_translate::codec::encode_response(self.caller, &resp, &self.ctx);
+                    keep.row_of(&resp, &object)
+                }),
+                _ => None,
+            };
+        }
         let streamed = self.streamed();
         if let Some(ticket) = self.ticket.take() {
             // An error in the stream (the upstream's own, or its end before the

@@ -87,13 +87,17 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
         arrival,
     };
     // The account reports these when it closes; the rest the observe layer does.
-    let accounted = !matches!(work, Work::ListModels { .. } | Work::Estimate { .. });
+    let accounted = !matches!(
+        work,
+        Work::ListModels { .. } | Work::Estimate { .. } | Work::StoredResponse { .. }
+    );
     let result = match work {
         Work::Chat {
             call,
             req,
             changed,
             plan,
+            turn,
         } => {
             let input = estimated_input.unwrap_or_else(|| estimate::input_tokens(&req));
             let ticket = Ticket::open(
@@ -106,6 +110,7 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
                 changed,
                 plan,
                 ticket,
+                turn,
             };
             chat::serve(&app, &table, &call, &body, req, served, &request_id).await
         }
@@ -124,6 +129,9 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
             Ok(ops::list_models(&app, &table, shape, id.as_deref(), &entry))
         }
         Work::Estimate { shape } => crate::estimate::estimate(&app, shape, &body, &entry),
+        Work::StoredResponse { id, op } => {
+            Ok(crate::responses::serve_stored(&app, op, id, &entry).await)
+        }
     };
     let mut resp = match result {
         Ok(resp) => resp,
