@@ -147,11 +147,13 @@ pub(crate) async fn begin(
         None => None,
         Some(id) => {
             let entry = entry.clone();
-            let row = blocking(move || state.load(&id, &entry).map(|r| (id, r))).await?;
-            match row {
-                (id, None) => return Err(previous_not_found(&id)),
-                (_, Some(row)) => Some(conversation_of(&row)?),
-            }
+            // Read and decoded off the workers: a long conversation is a large row.
+            let found = blocking(move || match state.load(&id, &entry)? {
+                None => Err(previous_not_found(&id)),
+                Some(row) => conversation_of(&row),
+            })
+            .await?;
+            Some(found)
         }
     };
     let id = new_id();
