@@ -1,8 +1,8 @@
 //! Responses API state kept by the gateway (`crate::responses`): chains of
 //! `previous_response_id` over every upstream shape, checked on what each upstream
-//! receives; reasoning state replayed to Anthropic; who may see a response; `GET`,
-//! `DELETE`, `input_items` pages; `store: false`; retention; token counts of a
-//! chain.
+//! receives; who may see a response; `GET`, `DELETE`, `input_items` pages;
+//! `store: false`; retention; token counts of a chain. Reasoning state replayed:
+//! `responses_reasoning.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support;
@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use gateway_protocol::ApiShape;
 use gateway_providers::MockConfig;
 use http_body_util::{BodyExt, Full};
@@ -20,7 +19,7 @@ use support::*;
 
 const OTHER_KEY: &str = "pbk_integration_test_key_0002";
 
-type Seen = Arc<Mutex<Vec<Value>>>;
+pub(crate) type Seen = Arc<Mutex<Vec<Value>>>;
 
 /// A mock upstream of `shape` behind a proxy that records every request body.
 async fn recorded(shape: ApiShape) -> (SocketAddr, Seen) {
@@ -134,7 +133,7 @@ secret = "{OTHER_KEY}"
     }
 }
 
-async fn post(gw: &Gateway, key: &str, path: &str, body: &Value) -> (u16, Value) {
+pub(crate) async fn post(gw: &Gateway, key: &str, path: &str, body: &Value) -> (u16, Value) {
     let resp = client()
         .post(gw.url(path))
         .bearer_auth(key)
@@ -552,102 +551,4 @@ async fn input_tokens_counts_a_chain_whole() {
     let (status, _) =
         count(json!({"model": "m-chat", "input": "x", "previous_response_id": "resp_no"})).await;
     assert_eq!(status, 400);
-}
-
-/// An Anthropic upstream that thinks (signed), then calls a tool, then answers; it
-/// records what it is sent.
-async fn thinking_anthropic(seen: Seen) -> SocketAddr {
-    serve_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-        let seen = seen.clone();
-        async move {
-            let body = req.into_body().collect().await.unwrap().to_bytes();
-            let body: Value = serde_json::from_slice(&body).unwrap();
-            let first = body["messages"].as_array().unwrap().len() == 1;
-            seen.lock().unwrap().push(body);
-            let content = if first {
-                json!([
-                    {"type": "thinking", "thinking": "The user wants weather.", "signature": "SIG-ant-123"},
-                    {"type": "redacted_thinking", "data": "REDACTED-456"},
-                    {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Oslo"}}
-                ])
-            } else {
-                json!([{"type": "text", "text": "It is 4°C."}])
-            };
-            let answer = json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-up",
-                "content": content, "stop_reason": if first {"tool_use"} else {"end_turn"},
-                "stop_sequence": null, "usage": {"input_tokens": 10, "output_tokens": 5}});
-            hyper::Response::builder()
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(answer.to_string())))
-                .unwrap()
-        }
-    })
-    .await
-}
-
-#[tokio::test]
-async fn anthropic_thinking_and_its_signature_are_replayed_in_a_tool_loop() {
-    let seen: Seen = Arc::default();
-    let addr = thinking_anthropic(seen.clone()).await;
-    let config = format!(
-        r#"
-[providers.anthropic]
-kind = "anthropic"
-base_url = "http://{addr}"
-api_key = "k"
-[[routes]]
-model = "thinker"
-targets = [{{ provider = "anthropic", model = "claude-up" }}]
-[[keys]]
-name = "test"
-secret = "{KEY}"
-"#
-    );
-    let gw = Gateway::start(&config).await;
-    let tools = json!([{"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
-    let (status, first) = post(
-        &gw,
-        KEY,
-        "/v1/responses",
-        &json!({"model": "thinker", "input": "Weather in Oslo?", "tools": tools, "reasoning": {"effort": "low"}}),
-    )
-    .await;
-    assert_eq!(status, 200, "{first}");
-    let call = first["output"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["type"] == "function_call")
-        .unwrap()
-        .clone();
-    // The caller (a Responses client) never sees Anthropic's signature.
-    assert!(!first.to_string().contains("SIG-ant-123"), "{first}");
-    let (status, second) = post(
-        &gw,
-        KEY,
-        "/v1/responses",
-        &json!({"model": "thinker", "tools": tools, "reasoning": {"effort": "low"},
-            "previous_response_id": first["id"],
-            "input": [{"type": "function_call_output", "call_id": call["call_id"], "output": "4°C"}]}),
-    )
-    .await;
-    assert_eq!(status, 200, "{second}");
-    let seen = seen.lock().unwrap();
-    let replayed = &seen[1]["messages"];
-    assert_eq!(replayed[0]["role"], "user");
-    let assistant = &replayed[1];
-    assert_eq!(assistant["role"], "assistant");
-    assert_eq!(
-        assistant["content"][0],
-        json!({"type": "thinking", "thinking": "The user wants weather.", "signature": "SIG-ant-123"})
-    );
-    assert_eq!(
-        assistant["content"][1],
-        json!({"type": "redacted_thinking", "data": "REDACTED-456"})
-    );
-    assert_eq!(assistant["content"][2]["type"], "tool_use");
-    assert_eq!(assistant["content"][2]["id"], "toolu_01");
-    let results = &replayed[2];
-    assert_eq!(results["content"][0]["type"], "tool_result");
-    assert_eq!(results["content"][0]["tool_use_id"], "toolu_01");
 }
