@@ -281,4 +281,40 @@ matrix(SDK, 'responses structured output', async (up) => {
   assert.deepEqual(r.output_parsed, { city: 'Paris', population: 2100000 });
 });
 
+
+// --- Responses state (the gateway keeps it for every upstream) ----------------------
+
+matrix(SDK, 'responses chain by previous_response_id', async (up) => {
+  const c = client();
+  const model = `${up}/mock-echo`;
+  const first = await c.responses.create({ model, input: 'one two three four', instructions: 'Be brief.' });
+  const second = await c.responses.create({ model, input: 'five six seven eight', previous_response_id: first.id });
+  const third = await c.responses
+    .stream({ model, input: 'nine ten eleven twelve', previous_response_id: second.id })
+    .finalResponse();
+  assert.deepEqual(
+    [first.output_text, second.output_text, third.output_text],
+    ['one two three four', 'five six seven eight', 'nine ten eleven twelve'],
+  );
+  assert.equal(new Set([first.id, second.id, third.id]).size, 3);
+  // The upstream is sent the whole conversation: what it counts grows turn by turn.
+  assert.ok(first.usage.input_tokens < second.usage.input_tokens);
+  assert.ok(second.usage.input_tokens < third.usage.input_tokens);
+});
+
+matrix(SDK, 'responses retrieve, input items and delete', async (up) => {
+  const c = client();
+  const r = await c.responses.create({ model: `${up}/mock-echo`, input: PROMPT });
+  const got = await c.responses.retrieve(r.id);
+  assert.equal(got.id, r.id);
+  assert.equal(got.output_text, PROMPT);
+  const items = [];
+  for await (const item of c.responses.inputItems.list(r.id)) items.push(item);
+  assert.deepEqual(items.map((i) => i.type), ['message']);
+  assert.equal(items[0].content[0].text, PROMPT);
+  await c.responses.delete(r.id);
+  await rejects(() => c.responses.retrieve(r.id), OpenAI.NotFoundError);
+  await rejects(() => client(LIMITED_KEY).responses.retrieve(r.id), OpenAI.NotFoundError);
+});
+
 checkGaps(SDK);

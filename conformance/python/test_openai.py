@@ -315,3 +315,59 @@ def test_responses_structured_output(upstream):
         model=f"{upstream}/mock-echo", input='{"city": "Paris", "population": 2100000}', text_format=City
     )
     assert r.output_parsed == City(city="Paris", population=2100000)
+
+
+# --- Responses state (the gateway keeps it for every upstream) ------------------------
+
+
+def test_responses_chain_by_previous_response_id(upstream):
+    c = client()
+    model = f"{upstream}/mock-echo"
+    first = c.responses.create(model=model, input="one two three four", instructions="Be brief.")
+    second = c.responses.create(model=model, input="five six seven eight", previous_response_id=first.id)
+    with c.responses.stream(model=model, input="nine ten eleven twelve", previous_response_id=second.id) as s:
+        third = s.get_final_response()
+    assert [first.output_text, second.output_text, third.output_text] == [
+        "one two three four",
+        "five six seven eight",
+        "nine ten eleven twelve",
+    ]
+    assert len({first.id, second.id, third.id}) == 3 and all(r.id.startswith("resp_") for r in (first, second, third))
+    # The upstream is sent the whole conversation: what it counts grows turn by turn.
+    assert first.usage.input_tokens < second.usage.input_tokens < third.usage.input_tokens
+
+
+def test_responses_tool_loop_by_previous_response_id(upstream):
+    c = client()
+    question = "What is the weather in Paris?"
+    first = c.responses.create(model=f"{upstream}/mock-tools", input=question, tools=RESPONSES_TOOLS)
+    call = next(o for o in first.output if o.type == "function_call")
+    final = c.responses.create(
+        model=f"{upstream}/mock-echo",
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "Sunny, 21 °C"}],
+        tools=RESPONSES_TOOLS,
+    )
+    # The question reached the upstream only through the stored conversation.
+    assert final.output_text == question
+
+
+def test_responses_retrieve_input_items_and_delete(upstream):
+    c = client()
+    r = c.responses.create(model=f"{upstream}/mock-echo", input=PROMPT)
+    got = c.responses.retrieve(r.id)
+    assert got.id == r.id and got.output_text == PROMPT and got.status == "completed"
+    items = list(c.responses.input_items.list(r.id))
+    assert [i.type for i in items] == ["message"] and items[0].content[0].text == PROMPT
+    c.responses.delete(r.id)
+    with pytest.raises(openai.NotFoundError):
+        c.responses.retrieve(r.id)
+    with pytest.raises(openai.BadRequestError) as e:
+        c.responses.create(model=f"{upstream}/mock-echo", input="again", previous_response_id=r.id)
+    assert e.value.code == "previous_response_not_found"
+
+
+def test_responses_are_private_to_their_key(upstream):
+    r = client().responses.create(model=f"{upstream}/mock-echo", input=PROMPT)
+    with pytest.raises(openai.NotFoundError):
+        client(LIMITED_KEY).responses.retrieve(r.id)

@@ -16,6 +16,7 @@ pub mod layer;
 pub mod limits;
 pub mod migrate;
 pub mod policy;
+pub mod responses;
 pub mod secret;
 pub mod upstreams;
 pub mod usage;
@@ -36,6 +37,7 @@ pub use limits::{
     Limiter, MemoryLimiter, RateStatus, Refused, Reservation, Scope, Window,
 };
 pub use policy::{KeyPolicy, Limits, MaxTokensMode, Metadata, Subject};
+pub use responses::{Owner, ResponseDb, ResponseRow, ResponseStore, Share};
 pub use upstreams::{KeyChange, ProviderDb, ProviderRow, StoredUpstream, UpstreamStore};
 pub use usage::{UsageRecord, UsageWriter};
 pub use vault::{MasterKey, Vault, VaultError};

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "004_response_cache_hits",
         include_str!("schema/004_response_cache_hits.sql"),
     ),
+    ("005_responses", include_str!("schema/005_responses.sql")),
 ];
 
 /// Opens (creating if needed) the database at `path` and brings its schema up to date.

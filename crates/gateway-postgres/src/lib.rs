@@ -16,6 +16,7 @@ pub mod migrate;
 mod notify;
 mod pool;
 mod providers;
+mod responses;
 mod sessions;
 mod usage;
 
@@ -23,5 +24,6 @@ pub use error::PgError;
 pub use keys::PgKeys;
 pub use pool::{Postgres, PostgresOptions, check_url};
 pub use providers::PgProviders;
+pub use responses::PgResponses;
 pub use sessions::{PgSessions, SessionDigest, SessionLimits};
 pub use usage::PgUsage;

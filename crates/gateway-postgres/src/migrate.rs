@@ -22,6 +22,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "005_response_cache_hits",
         include_str!("schema/005_response_cache_hits.sql"),
     ),
+    ("006_responses", include_str!("schema/006_responses.sql")),
 ];
 
 /// The advisory lock taken while migrating ("pbmigrat" in ASCII).

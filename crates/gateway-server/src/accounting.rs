@@ -265,6 +265,11 @@ impl Ticket {
         log.extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
+    /// The gateway this request runs in.
+    pub(crate) fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
     /// The answer is streaming: counted open until the ticket closes.
     pub(crate) fn streaming(&mut self) {
         self.open_stream = Some(OpenStream::new(&self.app.observer));

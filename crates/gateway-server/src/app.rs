@@ -25,6 +25,9 @@ pub struct App {
     pub(crate) upstreams: Option<gateway_auth::UpstreamStore>,
     /// The shared database (`[storage] url`), when one is named.
     pub(crate) postgres: Option<gateway_postgres::Postgres>,
+    /// Responses API state kept by the gateway (`[responses]`), when there is a
+    /// database and it is enabled.
+    pub(crate) responses: Option<Arc<crate::responses::State>>,
     /// Where usage is read back (admin API, console), when there is a database.
     pub(crate) usage_reader: Option<Arc<dyn gateway_auth::usage::UsageReader>>,
     /// Notified when the shared database announces a runtime provider change.
@@ -134,6 +137,18 @@ impl App {
             .on_change(Arc::new(move || changed.notify_one()))
             .map_err(db_error)?;
         app.upstreams = Some(upstreams);
+        if config.responses.enabled {
+            let db: Arc<dyn gateway_auth::ResponseDb> = match &stores.postgres {
+                Some(pg) => Arc::new(gateway_postgres::PgResponses::new(pg.clone())),
+                None => Arc::new(gateway_auth::responses::SqliteResponses::new(
+                    gateway_auth::migrate::open(&path).map_err(db_error)?,
+                )),
+            };
+            app.responses = Some(Arc::new(crate::responses::State::new(
+                &config.responses,
+                db,
+            )));
+        }
         app.limiter = limiter;
         app.shared_limiter = shared_limiter;
         app.usage_reader = Some(stores.usage_reader);
@@ -216,6 +231,7 @@ impl App {
             reload: crate::reload::ReloadState::new(config.clone()),
             upstreams: None,
             postgres: None,
+            responses: None,
             usage_reader: None,
             providers_changed: Arc::new(tokio::sync::Notify::new()),
             discovery: crate::discovery::Discovery::new(config.discovery.clone()),

@@ -35,6 +35,7 @@ pub(crate) fn decode(
     call: &ChatCall,
     body: &Bytes,
     entry: &Entry,
+    turn: Option<&mut crate::responses::Turn>,
 ) -> Result<(ChatRequest, bool, RoutePlan), GatewayError> {
     let decoded = if call.generate {
         gateway_translate::ollama::generate::decode_request(body)
@@ -47,6 +48,11 @@ pub(crate) fn decode(
     }
     if let Some(stream) = call.url_stream {
         req.stream = stream;
+    }
+    // The stored conversation a Responses call continues goes in front of its input
+    // before the key's policy (its system prompt, its caps) sees the request.
+    if let Some(turn) = turn {
+        turn.splice(&mut req, body)?;
     }
     let changed = policy::apply(entry, &mut req)?;
     let plan = policy::plan(app, table, entry, &req.model, &Needs::of(&req))?;
@@ -63,6 +69,8 @@ pub(crate) struct Routed {
     pub ticket: accounting::Ticket,
     /// The response cache's part, when the cache applies to it.
     pub cache: Option<cache::Pending>,
+    /// Its part in the Responses state.
+    pub turn: Option<Box<crate::responses::Turn>>,
 }
 
 /// The per-target step of a chat request: media inlined for upstreams that need it,
@@ -75,6 +83,7 @@ struct ChatAttempt<'a> {
     body: &'a Bytes,
     changed: bool,
     media: inline::Media,
+    turn: Option<&'a crate::responses::Turn>,
 }
 
 impl Attempt for ChatAttempt<'_> {
@@ -101,6 +110,7 @@ impl Attempt for ChatAttempt<'_> {
             provider,
             target,
             self.changed,
+            self.turn.is_some(),
         )
         .map_err(Skip::Unfit)?;
         Ok((prepared.body.clone(), prepared))
@@ -122,6 +132,7 @@ pub(crate) async fn serve(
         plan,
         mut ticket,
         cache,
+        turn,
     } = routed;
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -150,6 +161,7 @@ pub(crate) async fn serve(
         body,
         changed,
         media: inline::Media::new(plan.timeout),
+        turn: turn.as_deref(),
     };
     match attempts::run(
         app,
@@ -174,6 +186,9 @@ pub(crate) async fn serve(
             if call.shape == ApiShape::Ollama {
                 ctx.elapsed_ns = Some(ticket.elapsed_ns());
             }
+            if let Some(turn) = &turn {
+                ctx.response_id = Some(turn.id.clone());
+            }
             ticket.routed(&won.target.provider, &won.target.upstream_model, won.shape);
             ticket.first_byte();
             let keep = store.map(|(cache, key)| Keep {
@@ -182,7 +197,7 @@ pub(crate) async fn serve(
                 provider: won.target.provider.clone(),
                 model: won.target.upstream_model.clone(),
             });
-            answer(
+            let (answer, row) = answer(
                 call,
                 won.shape,
                 &won.prepared,
@@ -191,18 +206,24 @@ pub(crate) async fn serve(
                 served,
                 ticket,
                 keep,
+                turn,
             )
-            .map(|mut resp| {
+            .map(|(mut resp, row)| {
                 if let Some(outcome) = outcome {
                     resp.headers_mut()
                         .insert(cache::CACHE, http::HeaderValue::from_static(outcome));
                 }
-                resp
+                (resp, row)
             })
             .map_err(|e| Failure {
                 attempts: won.tries,
                 ..Failure::new(e, Some(won.target))
-            })
+            })?;
+            // Stored before the caller has the answer, so the next call finds it.
+            if let Some(row) = row {
+                crate::responses::save(app, row).await;
+            }
+            Ok(answer)
         }
         Err(lost) => {
             let mut failure = lost.fail(ticket);
@@ -287,8 +308,9 @@ fn response_context(
     ctx
 }
 
-/// Builds the caller's answer from what the upstream started; with `keep`, the
-/// answer is kept in the response cache once it is whole.
+/// Builds the caller's answer from what the upstream started, and the row to store
+/// for a whole Responses answer (a stream stores its own at its end); with `keep`,
+/// the answer is kept in the response cache once it is whole.
 // The answer's parts, each from another step of `serve`.
 #[allow(clippy::too_many_arguments)]
 fn answer(
@@ -300,9 +322,11 @@ fn answer(
     served: Served,
     mut ticket: accounting::Ticket,
     keep: Option<Keep>,
-) -> Result<Answer, GatewayError> {
+    turn: Option<Box<crate::responses::Turn>>,
+) -> Result<(Answer, Option<gateway_auth::ResponseRow>), GatewayError> {
     match started {
         Started::Whole(body) => {
+            let mut row = None;
             let body = if prepared.same_shape {
                 ticket.response_body(&body);
                 ticket.succeed(usage_tap::response_usage(upstream, &body));
@@ -332,24 +356,30 @@ fn answer(
                 let out = codec::encode_response(call.shape, &resp, &ctx);
                 ticket.response_body(&out);
                 ticket.succeed(Some(resp.usage));
+                if let Some(turn) = &turn {
+                    row = turn.row_of(&resp, &out);
+                }
                 if let Some(keep) = keep {
                     keep.put(resp);
                 }
                 out
             };
-            Ok(respond::whole(body, served))
+            Ok((respond::whole(body, served), row))
         }
         Started::Stream { first, rest } => {
             let recorder = keep.map(|k| {
                 cache::record::Recorder::new(k.cache, k.key, upstream, &ctx, &k.provider, &k.model)
             });
             let relay = relay::Relay::new(
-                call.shape, upstream, prepared, ctx, first, rest, ticket, recorder,
+                call.shape, upstream, prepared, ctx, first, rest, ticket, recorder, turn,
             );
-            Ok(respond::stream(
-                relay.into_body(),
-                respond::stream_content_type(call.shape, call.json_array),
-                served,
+            Ok((
+                respond::stream(
+                    relay.into_body(),
+                    respond::stream_content_type(call.shape, call.json_array),
+                    served,
+                ),
+                None,
             ))
         }
     }

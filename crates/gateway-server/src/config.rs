@@ -14,6 +14,7 @@ mod interpolate;
 mod limits;
 mod media;
 mod observability;
+mod responses;
 mod server;
 mod validate;
 
@@ -32,6 +33,7 @@ pub use media::MediaConfig;
 pub use observability::{
     AccessLogConfig, AccessLogFormat, MetricsConfig, OtlpProtocol, TracingConfig,
 };
+pub use responses::{ResponsesConfig, Share as ResponsesShare};
 pub use server::{
     CorsConfig, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_SHUTDOWN_GRACE_SECS, RuntimeLayout, ServerConfig, TlsConfig,
@@ -97,6 +99,9 @@ pub struct Config {
     /// `[cache]`: the response cache (exact match), off by default.
     #[serde(default)]
     pub cache: CacheConfig,
+    /// `[responses]`: Responses API state kept by the gateway.
+    #[serde(default)]
+    pub responses: ResponsesConfig,
     /// Things that work but deserve a word (plain-text secrets, ...). Not read from
     /// the file; filled by validation.
     #[serde(skip)]
@@ -621,6 +626,7 @@ impl Config {
             access_log: AccessLogConfig::default(),
             tracing: TracingConfig::default(),
             discovery: DiscoveryConfig::default(),
+            responses: ResponsesConfig::default(),
             aliases: BTreeMap::new(),
             auto: None,
             catalog: BTreeMap::new(),

@@ -28,6 +28,14 @@ pub enum Endpoint {
         /// The model named in the URL (Gemini).
         url_model: Option<String>,
     },
+    /// A stored response: `GET` / `DELETE /v1/responses/{id}`,
+    /// `GET /v1/responses/{id}/input_items`.
+    StoredResponse {
+        /// The response id.
+        id: String,
+        /// What is asked of it.
+        op: crate::responses::StoredOp,
+    },
     /// `GET /v1/models` or `GET /v1beta/models`, answered in `shape`'s list form;
     /// with `id`, one model (`GET /v1/models/{id}`, `GET /v1beta/models/{name}`).
     ListModels {
@@ -97,6 +105,7 @@ impl Endpoint {
             Endpoint::CountTokens { .. } => "count_tokens",
             Endpoint::ListModels { .. } | Endpoint::ShowModel => "list_models",
             Endpoint::Estimate { .. } => "estimate",
+            Endpoint::StoredResponse { .. } => "stored_response",
             _ => return None,
         })
     }
@@ -114,6 +123,7 @@ impl Endpoint {
             | Endpoint::Estimate { shape }
             | Endpoint::MethodNotAllowed { shape, .. }
             | Endpoint::NotFound { shape } => *shape,
+            Endpoint::StoredResponse { .. } => ApiShape::OpenAiResponses,
             _ => ApiShape::OpenAiChat,
         }
     }
@@ -154,6 +164,16 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
                 chat(ApiShape::OpenAiResponses)
             } else if is_websocket_upgrade(headers) {
                 Endpoint::WebSocketRefused
+            } else {
+                wrong(ApiShape::OpenAiResponses, "POST")
+            };
+        }
+        "/v1/responses/input_tokens" | "/responses/input_tokens" => {
+            return if post {
+                Endpoint::CountTokens {
+                    shape: ApiShape::OpenAiResponses,
+                    url_model: None,
+                }
             } else {
                 wrong(ApiShape::OpenAiResponses, "POST")
             };
@@ -219,6 +239,12 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
             wrong(shape, "GET")
         };
     }
+    if let Some(rest) = path
+        .strip_prefix("/v1/responses/")
+        .or_else(|| path.strip_prefix("/responses/"))
+    {
+        return stored_response(rest, method, query);
+    }
     if let Some(op) = path.strip_prefix("/api/") {
         return ollama(op, post, get);
     }
@@ -230,6 +256,44 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
     }
     Endpoint::NotFound {
         shape: guess_shape(path, headers),
+    }
+}
+
+/// `{id}` or `{id}/input_items` under `/v1/responses/`.
+fn stored_response(rest: &str, method: &Method, query: Option<&str>) -> Endpoint {
+    use crate::responses::StoredOp;
+    let shape = ApiShape::OpenAiResponses;
+    let get = method == Method::GET || method == Method::HEAD;
+    let (id, items) = match rest.split_once('/') {
+        None => (rest, false),
+        Some((id, "input_items")) => (id, true),
+        Some(_) => return Endpoint::NotFound { shape },
+    };
+    if id.is_empty() {
+        return Endpoint::NotFound { shape };
+    }
+    let op = match (items, get, method == Method::DELETE) {
+        (true, true, _) => StoredOp::InputItems(query.map(str::to_owned)),
+        (true, false, _) => {
+            return Endpoint::MethodNotAllowed {
+                shape,
+                allow: "GET",
+            };
+        }
+        (false, true, _) => StoredOp::Get {
+            stream: query_has(query, "stream", "true"),
+        },
+        (false, false, true) => StoredOp::Delete,
+        (false, false, false) => {
+            return Endpoint::MethodNotAllowed {
+                shape,
+                allow: "GET, DELETE",
+            };
+        }
+    };
+    Endpoint::StoredResponse {
+        id: percent_decode(id),
+        op,
     }
 }
 

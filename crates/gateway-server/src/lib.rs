@@ -22,6 +22,7 @@ pub mod observe;
 mod ops;
 pub mod reload;
 pub mod respond;
+pub mod responses;
 pub mod routing;
 pub mod stack;
 pub mod table;

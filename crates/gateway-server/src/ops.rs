@@ -208,10 +208,17 @@ pub(crate) fn decode_count_tokens(
     shape: ApiShape,
     body: &Bytes,
     url_model: Option<&str>,
+    turn: Option<&mut crate::responses::Turn>,
 ) -> Result<(ChatRequest, RoutePlan), GatewayError> {
     let mut req = codec::decode_count_tokens_request(shape, body).map_err(GatewayError::from)?;
     if let Some(m) = url_model {
         req.model = m.to_owned();
+    }
+    // `POST /v1/responses/input_tokens` with `previous_response_id`: the stored
+    // conversation counts too.
+    if let Some(turn) = turn {
+        turn.splice(&mut req, body)?;
+        crate::responses::strip_state_fields(&mut req);
     }
     let plan = policy::plan(app, table, entry, &req.model, &Needs::default())?;
     Ok((req, plan))

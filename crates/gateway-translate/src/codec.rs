@@ -447,6 +447,8 @@ struct Core {
     events: Vec<StreamEvent>,
     tally: StreamTally,
     ended: bool,
+    /// The answer folded whole, when asked for ([`Transcoder::keep_answer`]).
+    answer: Option<Box<crate::assemble::Aggregator>>,
 }
 
 impl Transcoder {
@@ -460,8 +462,24 @@ impl Transcoder {
                 events: Vec::new(),
                 tally: StreamTally::default(),
                 ended: false,
+                answer: None,
             },
         }
+    }
+
+    /// Also folds the events into a whole answer, for [`Transcoder::take_answer`]
+    /// (the gateway stores streamed Responses answers this way).
+    pub fn keep_answer(&mut self) {
+        self.core.answer = Some(Box::default());
+    }
+
+    /// The whole answer of a stream that ended normally (its stop reached, no error);
+    /// `None` otherwise, or when [`Transcoder::keep_answer`] was not called.
+    pub fn take_answer(&mut self) -> Option<gateway_protocol::ChatResponse> {
+        if !self.core.ended || self.core.tally.error().is_some() {
+            return None;
+        }
+        self.core.answer.take()?.finish().ok()
     }
 
     /// Tells the caller's encoder how long the request has run before the next
@@ -549,6 +567,9 @@ impl Core {
                 StreamEvent::MessageStop { .. } | StreamEvent::Error(_)
             );
             self.tally.observe(&event);
+            if let Some(answer) = &mut self.answer {
+                answer.push(&event);
+            }
             self.encoder.encode(&event, out);
         }
         self.events.clear();

@@ -48,6 +48,9 @@ pub struct ResponseContext {
     /// Ollama callers: nanoseconds the request had taken when its answer was ready,
     /// written as `total_duration` of a whole answer; `None` writes no duration.
     pub elapsed_ns: Option<u64>,
+    /// Responses callers: the response id to report instead of one derived from the
+    /// upstream's (the gateway's own id for a response it stores).
+    pub response_id: Option<String>,
 }
 
 impl ResponseContext {
@@ -63,6 +66,7 @@ impl ResponseContext {
             json_array: false,
             ollama_generate: false,
             elapsed_ns: None,
+            response_id: None,
         }
     }
 }

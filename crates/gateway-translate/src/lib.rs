@@ -46,6 +46,7 @@ mod json_text;
 mod json_writer;
 pub mod media;
 pub mod names;
+pub mod stored;
 pub mod stream_tap;
 mod swar;
 pub mod time;

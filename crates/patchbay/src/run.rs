@@ -173,6 +173,8 @@ pub async fn serve(args: ServeArgs, workers: usize, layout: RuntimeLayout) -> Ex
     tokio::spawn(gateway_server::reload::watch(app.clone()));
     // The providers' own model lists, for `GET /v1/models` (`[discovery]`).
     tokio::spawn(gateway_server::discovery::run(app.clone()));
+    // Stored Responses past `[responses] retention` are removed (`gateway_server::responses`).
+    tokio::spawn(gateway_server::responses::purge_task(app.clone()));
     if config.admin.enabled {
         if let Err(err) = start_admin(&config, &app, tls.clone()).await {
             return fail(&err);

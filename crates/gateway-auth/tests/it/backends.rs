@@ -12,8 +12,8 @@ use gateway_auth::cache::now_ms;
 use gateway_auth::usage::{
     SqliteReader, SqliteSink, UsageReader, UsageSink, UsageWriter, WriterConfig, WriterThread,
 };
-use gateway_auth::{AuthError, KeyPolicy, KeyStore, UpstreamStore, Vault};
-use gateway_postgres::{PgKeys, PgProviders, PgUsage, Postgres, PostgresOptions};
+use gateway_auth::{AuthError, KeyPolicy, KeyStore, ResponseStore, Share, UpstreamStore, Vault};
+use gateway_postgres::{PgKeys, PgProviders, PgResponses, PgUsage, Postgres, PostgresOptions};
 
 /// A database kind the store runs on.
 pub enum Backend {
@@ -185,6 +185,30 @@ impl Shared {
             Shared::Postgres { url, schema } => {
                 let pg = connect(url, schema).unwrap();
                 UpstreamStore::over(Arc::new(PgProviders::new(pg)), vault)
+            }
+        }
+    }
+}
+
+impl Backend {
+    /// A fresh, empty response store sharing responses as `share` says, and what
+    /// keeps a SQLite file alive until the test ends.
+    pub fn responses(&self, share: Share) -> (ResponseStore, Option<Shared>) {
+        match self {
+            Backend::Sqlite => {
+                let shared = self.shared();
+                let Shared::Sqlite(dir) = &shared else {
+                    unreachable!("a SQLite backend shares a file")
+                };
+                let store = ResponseStore::open(&dir.join("patchbay.db"), share).unwrap();
+                (store, Some(shared))
+            }
+            Backend::Postgres { url } => {
+                let pg = connect(url, &fresh_schema()).unwrap();
+                (
+                    ResponseStore::over(Arc::new(PgResponses::new(pg)), share),
+                    None,
+                )
             }
         }
     }

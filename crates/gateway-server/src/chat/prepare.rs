@@ -36,7 +36,10 @@ pub(crate) struct Prepared {
 
 /// Prepares the body for `target`. `req` is changed only for the duration of the
 /// call; `changed` says the gateway already changed it (key policy), so the caller's
-/// bytes no longer match it.
+/// bytes no longer match it. `emulate`: the gateway keeps this Responses call's state,
+/// so the body is always encoded (the answer gets the gateway's id) and says nothing
+/// of `store` or `previous_response_id`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn prepare(
     table: &Table,
     req: &mut ChatRequest,
@@ -45,6 +48,7 @@ pub(crate) fn prepare(
     provider: &Provider,
     target: &Target,
     changed: bool,
+    emulate: bool,
 ) -> Result<Prepared, GatewayError> {
     let upstream = provider.shape();
     let saved_max = req.sampling.max_output_tokens;
@@ -64,6 +68,7 @@ pub(crate) fn prepare(
     let same = upstream == call.shape && !(call.json_array && req.stream) && !call.generate;
     let fast = same
         && !changed
+        && !emulate
         && clamped.is_empty()
         && fastpath::get_member(raw, "patchbay")
             .map_err(GatewayError::from)?
@@ -78,7 +83,7 @@ pub(crate) fn prepare(
             }
         })
     } else {
-        encoded_body(table, req, provider, target, &mut notes).map(|body| Prepared {
+        encoded_body(table, req, provider, target, emulate, &mut notes).map(|body| Prepared {
             body,
             same_shape: false,
             strip_usage: false,
@@ -113,10 +118,14 @@ fn encoded_body(
     req: &mut ChatRequest,
     provider: &Provider,
     target: &Target,
+    emulate: bool,
     notes: &mut Vec<(&'static str, String)>,
 ) -> Result<Bytes, GatewayError> {
     let upstream = provider.shape();
     let saved_ext = (!req.extensions.is_empty()).then(|| req.extensions.clone());
+    if emulate {
+        crate::responses::strip_state_fields(req);
+    }
     apply_named_ext(req, provider);
     let dropped = drop_hosted_tools(req, upstream);
     if !dropped.is_empty() {

@@ -90,6 +90,12 @@ pub(crate) struct Relay {
     output_sent: bool,
     /// Reads the stream into the response cache, when it keeps this answer.
     recorder: Option<Recorder>,
+    /// A Responses answer to store at the end of the stream.
+    keep: Option<Box<crate::responses::Turn>>,
+    /// The row to store before the stream's last bytes go out.
+    to_save: Option<gateway_auth::ResponseRow>,
+    /// Where it is stored (only when there is something to store).
+    app: Option<std::sync::Arc<crate::app::App>>,
 }
 
 impl Relay {
@@ -104,10 +110,17 @@ impl Relay {
         upstream: BodyStream,
         mut ticket: Ticket,
         recorder: Option<Recorder>,
+        keep: Option<Box<crate::responses::Turn>>,
     ) -> Relay {
         ticket.streaming();
+        let keep = keep.filter(|turn| turn.store);
+        let app = keep.as_ref().map(|_| ticket.app().clone());
         let mode = if !prepared.same_shape {
-            Mode::Transcode(Box::new(Transcoder::new(upstream_shape, caller, &ctx)))
+            let mut t = Box::new(Transcoder::new(upstream_shape, caller, &ctx));
+            if keep.is_some() {
+                t.keep_answer();
+            }
+            Mode::Transcode(t)
         } else if prepared.strip_usage {
             Mode::StripUsage {
                 tap: Tap::new(upstream_shape, &ctx),
@@ -127,6 +140,9 @@ impl Relay {
             ticket: Some(ticket),
             output_sent: false,
             recorder,
+            keep,
+            to_save: None,
+            app,
         }
     }
 
@@ -155,6 +171,13 @@ impl Relay {
                     }
                     None => {
                         self.finish();
+                        // Stored before the caller reads the end, so its next call
+                        // finds it.
+                        if let Some(row) = self.to_save.take() {
+                            if let Some(app) = self.app.clone() {
+                                crate::responses::save(&app, row).await;
+                            }
+                        }
                         None
                     }
                 }
@@ -245,6 +268,16 @@ impl Relay {
             if failed.is_none() {
                 recorder.finish();
             }
+        }
+        if failed.is_none() {
+            self.to_save = match (&mut self.mode, &self.keep) {
+                (Mode::Transcode(t), Some(keep)) => t.take_answer().and_then(|resp| {
+                    let object =
+                        gateway_translate::codec::encode_response(self.caller, &resp, &self.ctx);
+                    keep.row_of(&resp, &object)
+                }),
+                _ => None,
+            };
         }
         let streamed = self.streamed();
         if let Some(ticket) = self.ticket.take() {

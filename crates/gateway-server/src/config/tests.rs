@@ -357,3 +357,27 @@ fn a_storage_url_that_is_not_postgres_is_refused_with_its_path() {
         Some("postgresql://pb:secret@db.internal:5432/patchbay")
     );
 }
+
+#[test]
+fn responses_section_reads_share_and_retention_and_names_a_bad_one() {
+    let c = load(FULL).unwrap();
+    assert!(c.responses.enabled);
+    assert_eq!(
+        c.responses.retention(),
+        Some(std::time::Duration::from_secs(30 * 86_400))
+    );
+    let c = load("[responses]\nshare = \"project\"\nretention = \"12h\"").unwrap();
+    assert_eq!(c.responses.share, crate::config::ResponsesShare::Project);
+    assert_eq!(
+        c.responses.retention(),
+        Some(std::time::Duration::from_secs(12 * 3_600))
+    );
+    let msg = load("[responses]\nretention = \"forever\"")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("responses.retention"), "{msg}");
+    let msg = load("[responses]\nshare = \"team\"")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("responses.share"), "{msg}");
+}

@@ -19,6 +19,12 @@ pub fn validate(config: &mut Config) -> Result<(), ConfigError> {
     check_admin(config, &mut problems);
     check_observability(config, &mut problems);
     check_discovery(config, &mut problems);
+    if config.responses.retention().is_none() {
+        problems.push(Problem::new(
+            "responses.retention",
+            "must be a positive whole number followed by d, h, m or s (e.g. \"30d\")",
+        ));
+    }
     check_limits(config, &mut problems);
     check_storage(config, &mut problems);
     super::cache::check(config, &mut problems);

@@ -320,3 +320,77 @@ fn ollama_native_paths() {
         assert_eq!(e.error_shape(), ApiShape::Ollama, "{e:?}");
     }
 }
+
+#[test]
+fn stored_responses_and_input_tokens_have_their_routes() {
+    use crate::responses::StoredOp;
+    let stored = |op| Endpoint::StoredResponse {
+        id: "resp_1".into(),
+        op,
+    };
+    assert_eq!(
+        at(Method::GET, "/v1/responses/resp_1", None, &[]),
+        stored(StoredOp::Get { stream: false })
+    );
+    assert_eq!(
+        at(
+            Method::GET,
+            "/v1/responses/resp_1",
+            Some("stream=true"),
+            &[]
+        ),
+        stored(StoredOp::Get { stream: true })
+    );
+    assert_eq!(
+        at(Method::DELETE, "/v1/responses/resp_1/", None, &[]),
+        stored(StoredOp::Delete)
+    );
+    assert_eq!(
+        at(
+            Method::GET,
+            "/v1/responses/resp_1/input_items",
+            Some("limit=2"),
+            &[]
+        ),
+        stored(StoredOp::InputItems(Some("limit=2".into())))
+    );
+    assert_eq!(
+        at(Method::POST, "/v1/responses/resp_1", None, &[]),
+        Endpoint::MethodNotAllowed {
+            shape: ApiShape::OpenAiResponses,
+            allow: "GET, DELETE"
+        }
+    );
+    assert_eq!(
+        at(
+            Method::DELETE,
+            "/v1/responses/resp_1/input_items",
+            None,
+            &[]
+        ),
+        Endpoint::MethodNotAllowed {
+            shape: ApiShape::OpenAiResponses,
+            allow: "GET"
+        }
+    );
+    assert_eq!(
+        at(Method::GET, "/v1/responses/resp_1/other", None, &[]),
+        Endpoint::NotFound {
+            shape: ApiShape::OpenAiResponses
+        }
+    );
+    assert_eq!(
+        post("/v1/responses/input_tokens"),
+        Endpoint::CountTokens {
+            shape: ApiShape::OpenAiResponses,
+            url_model: None
+        }
+    );
+    assert_eq!(
+        at(Method::GET, "/v1/responses/input_tokens", None, &[]),
+        Endpoint::MethodNotAllowed {
+            shape: ApiShape::OpenAiResponses,
+            allow: "POST"
+        }
+    );
+}

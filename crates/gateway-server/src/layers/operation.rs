@@ -87,13 +87,17 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
         arrival,
     };
     // The account reports these when it closes; the rest the observe layer does.
-    let accounted = !matches!(work, Work::ListModels { .. } | Work::Estimate { .. });
+    let accounted = !matches!(
+        work,
+        Work::ListModels { .. } | Work::Estimate { .. } | Work::StoredResponse { .. }
+    );
     let result = match work {
         Work::Chat {
             call,
             req,
             changed,
             plan,
+            turn,
         } => {
             let input = estimated_input.unwrap_or_else(|| estimate::input_tokens(&req));
             let ticket = Ticket::open(
@@ -102,12 +106,18 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
                 &req.model,
                 reservation,
             );
-            let cache = app.cache.pending(&entry, &plan, &req, &parts.headers);
+            // A stored Responses turn gets an answer and an id of its own: it is
+            // not answered from the response cache, nor kept in it.
+            let cache = match turn {
+                Some(_) => None,
+                None => app.cache.pending(&entry, &plan, &req, &parts.headers),
+            };
             let served = chat::Routed {
                 changed,
                 plan,
                 ticket,
                 cache,
+                turn,
             };
             chat::serve(&app, &table, &call, &body, req, served, &request_id).await
         }
@@ -126,6 +136,9 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
             Ok(ops::list_models(&app, &table, shape, id.as_deref(), &entry))
         }
         Work::Estimate { shape } => crate::estimate::estimate(&app, shape, &body, &entry),
+        Work::StoredResponse { id, op } => {
+            Ok(crate::responses::serve_stored(&app, op, id, &entry).await)
+        }
     };
     let mut resp = match result {
         Ok(resp) => resp,

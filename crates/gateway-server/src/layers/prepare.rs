@@ -53,6 +53,8 @@ pub enum Work {
         changed: bool,
         /// Where it may go.
         plan: RoutePlan,
+        /// Its part in the Responses state (Responses callers; see `crate::responses`).
+        turn: Option<Box<crate::responses::Turn>>,
     },
     /// Embeddings.
     Embeddings {
@@ -83,6 +85,13 @@ pub enum Work {
     Estimate {
         /// The body's shape.
         shape: ApiShape,
+    },
+    /// A stored response read or deleted (not charged).
+    StoredResponse {
+        /// Its id.
+        id: String,
+        /// What is asked.
+        op: crate::responses::StoredOp,
     },
 }
 
@@ -168,7 +177,26 @@ where
                 Bytes::new()
             };
             let table = app.table();
-            let mut resp = match work_of(&app, &table, &endpoint, &body, &entry) {
+            // The response a Responses call continues, loaded off the workers.
+            let turn = match &endpoint {
+                Endpoint::Chat(ChatCall {
+                    shape: ApiShape::OpenAiResponses,
+                    ..
+                })
+                | Endpoint::CountTokens {
+                    shape: ApiShape::OpenAiResponses,
+                    ..
+                } => match crate::responses::begin(&app, &body, &entry).await {
+                    Ok(turn) => turn,
+                    Err(err) => {
+                        let mut resp = refused(shape, &err, entry);
+                        resp.extensions_mut().insert(BodyRead);
+                        return Ok(resp);
+                    }
+                },
+                _ => None,
+            };
+            let mut resp = match work_of(&app, &table, &endpoint, &body, &entry, turn) {
                 Ok((work, charge)) => {
                     match charge {
                         Charge::Exempt => {
@@ -223,6 +251,7 @@ fn work_of(
     endpoint: &Endpoint,
     body: &Bytes,
     entry: &Arc<Entry>,
+    mut turn: Option<crate::responses::Turn>,
 ) -> Result<(Work, Charge), GatewayError> {
     let limited = entry
         .policy
@@ -236,7 +265,7 @@ fn work_of(
     };
     Ok(match endpoint {
         Endpoint::Chat(call) => {
-            let (req, changed, plan) = chat::decode(app, table, call, body, entry)?;
+            let (req, changed, plan) = chat::decode(app, table, call, body, entry, turn.as_mut())?;
             let charge = if limited {
                 let estimate = accounting::estimate_for(&table.catalog, &req, &plan);
                 Charge::Estimated(estimate, charged(&req.model, call.shape, req.stream))
@@ -248,6 +277,7 @@ fn work_of(
                 req: Box::new(req),
                 changed,
                 plan,
+                turn: turn.map(Box::new),
             };
             (work, charge)
         }
@@ -270,8 +300,15 @@ fn work_of(
             )
         }
         Endpoint::CountTokens { shape, url_model } => {
-            let (req, plan) =
-                ops::decode_count_tokens(app, table, entry, *shape, body, url_model.as_deref())?;
+            let (req, plan) = ops::decode_count_tokens(
+                app,
+                table,
+                entry,
+                *shape,
+                body,
+                url_model.as_deref(),
+                turn.as_mut(),
+            )?;
             let charge = if limited {
                 // A count uses no tokens but counts as a request.
                 Charge::Estimated(Estimate::default(), charged(&req.model, *shape, false))
@@ -304,6 +341,13 @@ fn work_of(
             (work, Charge::Exempt)
         }
         Endpoint::Estimate { shape } => (Work::Estimate { shape: *shape }, Charge::Exempt),
+        Endpoint::StoredResponse { id, op } => (
+            Work::StoredResponse {
+                id: id.clone(),
+                op: op.clone(),
+            },
+            Charge::Exempt,
+        ),
         _ => return Err(GatewayError::new(ErrorKind::Internal, "unhandled endpoint")),
     })
 }

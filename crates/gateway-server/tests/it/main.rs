@@ -26,6 +26,8 @@ mod mock_server;
 mod observe;
 mod ollama_ingress;
 mod reload;
+mod responses_reasoning;
+mod responses_state;
 mod shared_limits;
 mod stuck_database;
 mod support;

@@ -173,7 +173,8 @@ async fn hosted_tools_are_dropped_for_other_families_and_binding_fields_refused(
     assert_eq!(sent["tools"].as_array().unwrap().len(), 1, "{sent}");
     assert_eq!(sent["tools"][0]["name"], "get_weather");
     // A field that changes the answer and only OpenAI understands: refused, named.
-    let body = json!({"model": "big-claude", "input": "hi", "previous_response_id": "resp_1"});
+    // (`previous_response_id` is not one: the gateway keeps Responses state itself.)
+    let body = json!({"model": "big-claude", "input": "hi", "conversation": "conv_1"});
     let resp = send(&gw, ApiShape::OpenAiResponses, "/v1/responses", &body).await;
     assert_eq!(resp.status(), 400);
     let v: Value = resp.json().await.unwrap();
@@ -181,7 +182,7 @@ async fn hosted_tools_are_dropped_for_other_families_and_binding_fields_refused(
         v["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("previous_response_id"),
+            .contains("conversation"),
         "{v}"
     );
 }

@@ -143,10 +143,12 @@ pub(crate) fn status_for(stop: StopReason) -> (&'static str, Option<wire::Incomp
     }
 }
 
-/// The response id to show, always `resp_` prefixed: the upstream's, else one derived
-/// from the seed.
+/// The response id to show, always `resp_` prefixed: the one the context names, else
+/// the upstream's, else one derived from the seed.
 pub(crate) fn response_id(id: &str, ctx: &ResponseContext) -> String {
-    if id.starts_with("resp_") {
+    if let Some(id) = &ctx.response_id {
+        id.clone()
+    } else if id.starts_with("resp_") {
         id.to_owned()
     } else if id.is_empty() {
         format!("resp_{}", ctx.id_seed)

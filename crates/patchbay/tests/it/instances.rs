@@ -480,3 +480,68 @@ async fn a_console_login_on_one_instance_holds_on_the_others_until_logout() {
         let _ = std::fs::remove_dir_all(&i.dir);
     }
 }
+
+/// Stored Responses live in the shared database: a chain started on one instance
+/// continues on another, and a deletion on one is seen by the other.
+#[tokio::test]
+async fn a_responses_chain_continues_across_instances_on_one_postgres() {
+    let Ok(server) = std::env::var("PATCHBAY_TEST_POSTGRES") else {
+        assert!(
+            std::env::var_os("PATCHBAY_REQUIRE_SERVICES").is_none(),
+            "PATCHBAY_REQUIRE_SERVICES is set but PATCHBAY_TEST_POSTGRES is not"
+        );
+        eprintln!("skipped: PATCHBAY_TEST_POSTGRES is not set");
+        return;
+    };
+    const KEY: &str = "pbk_instances_responses_key_01";
+    let db = Database::create(&server);
+    let url = db.url();
+    let extra = format!("[[keys]]\nname = \"r\"\nsecret = \"{KEY}\"\n");
+    let instances: Vec<Instance> = (3..5).map(|n| instance(n, &url, &extra)).collect();
+    let served: Vec<_> = instances.iter().map(serve_shared).collect();
+    let bases: Vec<&str> = served.iter().map(|(_, b)| b.as_str()).collect();
+    let client = reqwest::Client::new();
+    let mut previous: Option<String> = None;
+    let mut inputs = Vec::new();
+    for (turn, base) in [bases[0], bases[1], bases[0]].into_iter().enumerate() {
+        let mut body =
+            serde_json::json!({"model": "mock-echo", "input": format!("turn {turn} words")});
+        if let Some(id) = &previous {
+            body["previous_response_id"] = serde_json::json!(id);
+        }
+        let resp: serde_json::Value = client
+            .post(format!("{base}/v1/responses"))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(resp["status"], "completed", "turn {turn} on {base}: {resp}");
+        inputs.push(resp["usage"]["input_tokens"].as_u64().unwrap());
+        previous = Some(resp["id"].as_str().unwrap().to_owned());
+    }
+    assert!(inputs[0] < inputs[1] && inputs[1] < inputs[2], "{inputs:?}");
+    let path = format!("/v1/responses/{}", previous.unwrap());
+    let status = |base: &str| {
+        let req = client.get(format!("{base}{path}")).bearer_auth(KEY);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(bases[1]).await, 200);
+    let deleted = client
+        .delete(format!("{}{path}", bases[1]))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 200);
+    assert_eq!(status(bases[0]).await, 404);
+    for (child, _) in served {
+        stop(child);
+    }
+    for inst in instances {
+        let _ = std::fs::remove_dir_all(inst.dir);
+    }
+}

@@ -130,7 +130,12 @@ async fn ask(
     key: &str,
     cache_control: Option<&str>,
 ) -> Got {
-    let (path, body) = chat_request(shape, model, prompt, stream, false);
+    let (path, mut body) = chat_request(shape, model, prompt, stream, false);
+    if shape == ApiShape::OpenAiResponses {
+        // A stored Responses turn (`store` defaults to true) is not cached: it gets
+        // an id and a row of its own (`stored_responses_are_not_cached`).
+        body["store"] = serde_json::json!(false);
+    }
     let mut req = client().post(gw.url(&path)).json(&body);
     req = match shape {
         ApiShape::Anthropic => req
@@ -525,4 +530,30 @@ async fn a_hit_counts_against_the_rate_limit_and_is_recorded_as_a_free_hit() {
     assert_eq!(hit.upstream_shape, None);
     assert!(!refused.cache_hit);
     assert_eq!(refused.status, 429);
+}
+
+#[tokio::test]
+async fn stored_responses_are_not_cached() {
+    let c = Cached::on("").await;
+    let (path, body) = chat_request(
+        ApiShape::OpenAiResponses,
+        "mock-echo",
+        "keep me",
+        false,
+        false,
+    );
+    for n in 1..=2 {
+        let resp = client()
+            .post(c.gw.url(&path))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers().get("x-patchbay-cache").is_none(), "call {n}");
+        let id = resp.json::<serde_json::Value>().await.unwrap()["id"].clone();
+        assert!(id.as_str().is_some_and(|i| i.starts_with("resp_")), "{id}");
+    }
+    assert_eq!(c.asked(), 2, "each stored turn asks the upstream");
 }
