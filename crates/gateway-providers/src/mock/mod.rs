@@ -88,6 +88,7 @@ pub fn content_type(shape: ApiShape, stream: bool) -> &'static str {
     match (shape, stream) {
         (_, false) => "application/json",
         (ApiShape::Ollama, true) => "application/x-ndjson",
+        (ApiShape::Bedrock, true) => "application/vnd.amazon.eventstream",
         (_, true) => "text/event-stream",
     }
 }

@@ -4,7 +4,8 @@
 //! the host root (`/v1/messages`, `/v1beta/models/{model}:generateContent`,
 //! `/api/chat`). Vertex AI's paths end the same way for Gemini
 //! (`…/publishers/google/models/{model}:generateContent`); Claude on Vertex has its
-//! own (`…/publishers/anthropic/models/{model}:rawPredict`).
+//! own (`…/publishers/anthropic/models/{model}:rawPredict`). Bedrock's are
+//! `/model/{modelId}/converse` and `/converse-stream`.
 
 use gateway_protocol::ApiShape;
 use gateway_providers::mock::{self, MockAnswer, MockConfig};
@@ -27,6 +28,9 @@ pub(crate) enum Call {
     /// Claude on Vertex AI: `rawPredict` / `streamRawPredict`, the model in the URL
     /// and `anthropic_version` in the body.
     VertexClaude { model: String, stream: bool },
+    /// Bedrock `Converse` / `ConverseStream`: `/model/{modelId}/converse` and
+    /// `/converse-stream`, the model id percent-encoded in the path.
+    BedrockConverse { model: String, stream: bool },
     /// OpenAI `/embeddings` or Ollama `/api/embed`.
     Embeddings(ApiShape),
     /// Gemini `embedContent` (one input).
@@ -105,6 +109,20 @@ pub(crate) fn route(
                 return None;
             }
         }
+        ApiShape::Bedrock => {
+            let (_, rest) = path.rsplit_once("/model/")?;
+            let (model, method) = rest.rsplit_once('/')?;
+            let stream = match method {
+                "converse" => false,
+                "converse-stream" => true,
+                _ => return None,
+            };
+            if !post || model.is_empty() {
+                return None;
+            }
+            let model = crate::ingress::percent_decode(model);
+            Call::BedrockConverse { model, stream }
+        }
         ApiShape::Gemini => {
             if get && path.ends_with("/models") {
                 return Some(Call::Models(shape));
@@ -149,6 +167,7 @@ impl Call {
             | Call::CountTokens(shape)
             | Call::Models(shape) => *shape,
             Call::VertexClaude { .. } => ApiShape::Anthropic,
+            Call::BedrockConverse { .. } => ApiShape::Bedrock,
             Call::GeminiChat { .. }
             | Call::GeminiEmbed { .. }
             | Call::GeminiBatchEmbed { .. }
@@ -177,6 +196,9 @@ impl Call {
                 Ok(body) => mock::answer_for(shape, &model, stream, &body, config),
                 Err(err) => MockAnswer::Fail(err),
             },
+            Call::BedrockConverse { model, stream } => {
+                mock::answer_for(shape, &model, stream, body, config)
+            }
             Call::Embeddings(shape) => mock::embeddings(shape, "", body),
             Call::GeminiEmbed { model } => embed_one(&model, body),
             Call::GeminiBatchEmbed { model } => mock::embeddings(shape, &model, body),

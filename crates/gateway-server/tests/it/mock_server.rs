@@ -90,6 +90,8 @@ fn chat_path(shape: ApiShape, model: &str, stream: bool, sse: bool) -> String {
             (true, false) => format!("/v1beta/models/{model}:streamGenerateContent"),
         },
         ApiShape::Ollama => "/api/chat".into(),
+        ApiShape::Bedrock if stream => format!("/model/{model}/converse-stream"),
+        ApiShape::Bedrock => format!("/model/{model}/converse"),
     }
 }
 

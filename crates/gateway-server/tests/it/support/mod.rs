@@ -236,6 +236,7 @@ pub fn chat_request(
             };
             (path, b)
         }
+        ApiShape::Bedrock => unreachable!("Bedrock is an upstream shape, never a caller"),
     }
 }
 
