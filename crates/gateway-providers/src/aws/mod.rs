@@ -173,9 +173,7 @@ pub(crate) fn shared_profile(text: &str, profile: &str) -> Option<Credentials> {
 }
 
 impl Signer {
-    /// Signs a call: adds `x-amz-date`, `x-amz-security-token` (temporary
-    /// credentials) and `authorization` to `headers`, over `host`, the content type
-    /// when there is one, the date and the token.
+    /// Signs a call with this provider's region and credentials (see [`sign`]).
     pub(crate) fn sign(
         &self,
         method: &str,
@@ -184,6 +182,32 @@ impl Signer {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), http::header::InvalidHeaderValue> {
+        sign(
+            &self.credentials,
+            &self.region,
+            method,
+            uri,
+            headers,
+            body,
+            now,
+        )
+    }
+}
+
+/// Signs a Bedrock call made at `now`: adds `x-amz-date`, `x-amz-security-token`
+/// (temporary credentials) and `authorization` to `headers`, the signature covering
+/// `host` (the URI's authority), the content type when there is one, the date and
+/// the token. `uri` is the full URL the call goes to.
+pub fn sign(
+    credentials: &Credentials,
+    region: &str,
+    method: &str,
+    uri: &http::Uri,
+    headers: &mut HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<(), http::header::InvalidHeaderValue> {
+    {
         let date = sigv4::amz_date(now);
         let host = uri.authority().map_or("", http::uri::Authority::as_str);
         let content_type = headers
@@ -194,7 +218,7 @@ impl Signer {
         if let Some(ct) = &content_type {
             signed.push(("content-type", ct));
         }
-        if let Some(token) = &self.credentials.session_token {
+        if let Some(token) = &credentials.session_token {
             signed.push(("x-amz-security-token", token));
         }
         let req = sigv4::Request {
@@ -205,13 +229,13 @@ impl Signer {
             body,
         };
         let scope = Scope {
-            region: &self.region,
+            region,
             service: SERVICE,
             amz_date: &date,
         };
         let auth = sigv4::authorization(
-            &self.credentials.access_key_id,
-            &self.credentials.secret_access_key,
+            &credentials.access_key_id,
+            &credentials.secret_access_key,
             &scope,
             &req,
         );
@@ -219,7 +243,7 @@ impl Signer {
             HeaderName::from_static("x-amz-date"),
             HeaderValue::from_str(&date)?,
         );
-        if let Some(token) = &self.credentials.session_token {
+        if let Some(token) = &credentials.session_token {
             let mut v = HeaderValue::from_str(token)?;
             v.set_sensitive(true);
             headers.insert(HeaderName::from_static("x-amz-security-token"), v);

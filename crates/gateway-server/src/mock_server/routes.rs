@@ -175,6 +175,11 @@ impl Call {
         }
     }
 
+    /// Whether the call must carry an AWS SigV4 signature (Bedrock's).
+    pub(crate) fn signed(&self) -> bool {
+        matches!(self, Call::BedrockConverse { .. })
+    }
+
     /// Whether the call has a request body to read.
     pub(crate) fn reads_body(&self) -> bool {
         !matches!(self, Call::Models(_))
