@@ -182,13 +182,16 @@ impl Provider {
         if cfg.api_version.is_some()
             && !matches!(
                 kind,
-                ProviderKind::AzureOpenAi | ProviderKind::Anthropic | ProviderKind::VertexAnthropic
+                ProviderKind::AzureOpenAi
+                    | ProviderKind::Anthropic
+                    | ProviderKind::VertexAnthropic
+                    | ProviderKind::BedrockAnthropic
             )
         {
             return Err(not_for("api_version"));
         }
         let vertex = matches!(kind, ProviderKind::Vertex | ProviderKind::VertexAnthropic);
-        let bedrock = kind == ProviderKind::Bedrock;
+        let bedrock = matches!(kind, ProviderKind::Bedrock | ProviderKind::BedrockAnthropic);
         for (setting, set) in [
             ("region", cfg.region.is_some()),
             ("access_key_id", cfg.access_key_id.is_some()),
@@ -340,6 +343,12 @@ impl Provider {
         };
         self.host = host_of(&self.base);
         self.aws = Some(Arc::new(signer));
+        if self.kind == ProviderKind::BedrockAnthropic {
+            self.api_version = cfg
+                .api_version
+                .clone()
+                .unwrap_or(gateway_translate::bedrock::invoke::ANTHROPIC_VERSION.into());
+        }
         self.headers = headers(&name, self.kind, None, "", &cfg.headers)?;
         self.client = Some(client.clone());
         Ok(self)
@@ -429,14 +438,20 @@ impl Provider {
         if call.stream && call.operation == Operation::Chat {
             let accept = match self.shape {
                 ApiShape::Ollama => "application/x-ndjson",
-                ApiShape::Bedrock => "application/vnd.amazon.eventstream",
+                _ if self.aws.is_some() => "application/vnd.amazon.eventstream",
                 _ => "text/event-stream",
             };
             headers.append(http::header::ACCEPT, HeaderValue::from_static(accept));
         }
+        // InvokeModel reads `Accept` as the answer's body type.
+        let accept = if self.kind == ProviderKind::BedrockAnthropic {
+            "application/json"
+        } else {
+            "*/*"
+        };
         headers
             .entry(http::header::ACCEPT)
-            .or_insert(HeaderValue::from_static("*/*"));
+            .or_insert(HeaderValue::from_static(accept));
         headers
             .entry(http::header::USER_AGENT)
             .or_insert(HeaderValue::from_static(USER_AGENT));
@@ -452,6 +467,13 @@ impl Provider {
             _ if self.kind == ProviderKind::VertexAnthropic => {
                 let keep_model = call.operation == Operation::CountTokens;
                 crate::vertex::anthropic_body(call.body, &self.api_version, keep_model)
+            }
+            _ if self.kind == ProviderKind::BedrockAnthropic => {
+                crate::vertex::anthropic_body_without(
+                    call.body,
+                    &self.api_version,
+                    &["model", "stream"],
+                )
             }
             _ if self.kind == ProviderKind::Vertex && call.operation == Operation::CountTokens => {
                 crate::vertex::gemini_count_tokens_body(call.body)
@@ -520,7 +542,7 @@ impl Provider {
                 tokens.forget();
             }
             let body = body::read_bounded(incoming, limits).await;
-            let mut err = if self.shape == ApiShape::Bedrock {
+            let mut err = if self.aws.is_some() {
                 let kind = headers
                     .get("x-amzn-errortype")
                     .and_then(|v| v.to_str().ok());
@@ -544,6 +566,9 @@ impl Provider {
         let mut body = body::timed(incoming, limits);
         if self.kind == ProviderKind::Vertex && call.operation == Operation::Embeddings {
             body = crate::vertex::embed_answer(body, self.name.clone());
+        }
+        if self.kind == ProviderKind::BedrockAnthropic && call.stream {
+            body = crate::aws::unwrap_stream(body);
         }
         Ok(UpstreamReply {
             status,
@@ -605,7 +630,9 @@ fn shape_of(kind: ProviderKind, mock: &MockConfig) -> ApiShape {
         ProviderKind::OpenAi | ProviderKind::AzureOpenAi | ProviderKind::OpenAiCompatible => {
             ApiShape::OpenAiChat
         }
-        ProviderKind::Anthropic | ProviderKind::VertexAnthropic => ApiShape::Anthropic,
+        ProviderKind::Anthropic
+        | ProviderKind::VertexAnthropic
+        | ProviderKind::BedrockAnthropic => ApiShape::Anthropic,
         ProviderKind::Gemini | ProviderKind::Vertex => ApiShape::Gemini,
         ProviderKind::Ollama => ApiShape::Ollama,
         ProviderKind::Bedrock => ApiShape::Bedrock,

@@ -28,6 +28,7 @@ pub(crate) fn default_base(kind: ProviderKind) -> Option<&'static str> {
         | ProviderKind::Vertex
         | ProviderKind::VertexAnthropic
         | ProviderKind::Bedrock
+        | ProviderKind::BedrockAnthropic
         | ProviderKind::Mock => None,
     }
 }
@@ -197,6 +198,14 @@ pub(crate) fn endpoint(
                 "converse-stream"
             } else {
                 "converse"
+            };
+            post(format!("/model/{}/{method}", strict_segment(model)))
+        }
+        (ProviderKind::BedrockAnthropic, Operation::Chat) => {
+            let method = if stream {
+                "invoke-with-response-stream"
+            } else {
+                "invoke"
             };
             post(format!("/model/{}/{method}", strict_segment(model)))
         }

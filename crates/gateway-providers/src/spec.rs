@@ -32,6 +32,9 @@ pub enum ProviderKind {
     VertexAnthropic,
     /// Amazon Bedrock's Converse API (SigV4-signed; `region` and AWS credentials).
     Bedrock,
+    /// Claude on Amazon Bedrock through `InvokeModel`, in Anthropic's own Messages
+    /// shape (signed as `bedrock`).
+    BedrockAnthropic,
     /// Any OpenAI-compatible server: a preset or a custom base URL.
     #[serde(rename = "openai_compatible")]
     OpenAiCompatible,
@@ -51,13 +54,14 @@ impl ProviderKind {
             ProviderKind::Vertex => "vertex",
             ProviderKind::VertexAnthropic => "vertex_anthropic",
             ProviderKind::Bedrock => "bedrock",
+            ProviderKind::BedrockAnthropic => "bedrock_anthropic",
             ProviderKind::OpenAiCompatible => "openai_compatible",
             ProviderKind::Mock => "mock",
         }
     }
 
     /// Every kind, in the order a list of them shows.
-    pub const ALL: [ProviderKind; 10] = [
+    pub const ALL: [ProviderKind; 11] = [
         ProviderKind::OpenAi,
         ProviderKind::Anthropic,
         ProviderKind::Gemini,
@@ -65,6 +69,7 @@ impl ProviderKind {
         ProviderKind::Vertex,
         ProviderKind::VertexAnthropic,
         ProviderKind::Bedrock,
+        ProviderKind::BedrockAnthropic,
         ProviderKind::Ollama,
         ProviderKind::OpenAiCompatible,
         ProviderKind::Mock,
@@ -134,7 +139,7 @@ pub struct ProviderConfig {
     #[serde(default)]
     pub api_key: Option<String>,
     /// Azure `api-version`, the `anthropic-version` header for Anthropic, or the
-    /// body's `anthropic_version` for Claude on Vertex AI.
+    /// body's `anthropic_version` for Claude on Vertex AI and on Bedrock.
     #[serde(default)]
     pub api_version: Option<String>,
     /// Vertex AI: the Google Cloud project id.

@@ -208,20 +208,20 @@ async fn handle(
     let body = if call.reads_body() {
         match read_body(body, &parts.headers).await {
             Ok(body) => body,
-            Err(err) => return Ok(error_reply(call.shape(), &err)),
+            Err(err) => return Ok(error_reply(call.error_shape(), &err)),
         }
     } else {
         Bytes::new()
     };
-    let shape = call.shape();
     if call.signed() {
         let method = parts.method.as_str();
         if let Err(err) = mock::check_aws_signature(method, &parts.uri, &parts.headers, &body) {
-            return Ok(error_reply(shape, &err));
+            return Ok(error_reply(call.error_shape(), &err));
         }
     }
+    let error_shape = call.error_shape();
     let (answer, content_type) = call.answer(&server.config, &body);
-    Ok(reply(shape, answer, content_type))
+    Ok(reply(error_shape, answer, content_type))
 }
 
 /// Reads a request body of at most [`MAX_BODY_BYTES`].

@@ -255,6 +255,42 @@ pub fn sign(
     }
 }
 
+/// An `InvokeModelWithResponseStream` body as the Anthropic SSE it carries (see
+/// `gateway_translate::bedrock::invoke`), chunk by chunk; the end of the upstream's
+/// body ends the unwrapping (a message cut off becomes an error event).
+pub(crate) fn unwrap_stream(body: crate::BodyStream) -> crate::BodyStream {
+    use futures_util::StreamExt;
+    use gateway_translate::bedrock::invoke::Unwrapper;
+    let state = (body, Unwrapper::new(), false);
+    Box::pin(futures_util::stream::unfold(
+        state,
+        |(mut body, mut unwrap, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                let mut out = Vec::new();
+                match body.next().await {
+                    Some(Ok(chunk)) => {
+                        unwrap.push(&chunk, &mut out);
+                        if !out.is_empty() {
+                            return Some((Ok(bytes::Bytes::from(out)), (body, unwrap, false)));
+                        }
+                    }
+                    Some(Err(err)) => return Some((Err(err), (body, unwrap, true))),
+                    None => {
+                        unwrap.finish(&mut out);
+                        if out.is_empty() {
+                            return None;
+                        }
+                        return Some((Ok(bytes::Bytes::from(out)), (body, unwrap, true)));
+                    }
+                }
+            }
+        },
+    ))
+}
+
 /// Whether `headers` carry a valid signature of the call by `access_key_id` with
 /// `secret` (the Bedrock-shaped mock's check). `Err` says what is wrong.
 pub fn verify(

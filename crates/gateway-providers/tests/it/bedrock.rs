@@ -226,3 +226,69 @@ fn settings_of_other_kinds_are_refused_and_bedrock_needs_a_region() {
         "https://bedrock-runtime.eu-central-1.amazonaws.com"
     );
 }
+
+const CLAUDE_BODY: &str = r#"{"model":"anthropic.claude-3-haiku-20240307-v1:0","max_tokens":64,"messages":[{"role":"user","content":"hi"}],"stream":true}"#;
+
+#[tokio::test]
+async fn claude_on_bedrock_invokes_with_the_native_body_and_unwraps_the_stream() {
+    let sse = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude\",\"content\":[],\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n\
+event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    let mut wrapped = Vec::new();
+    let mut w = gateway_translate::bedrock::invoke::Wrapper::new();
+    w.push(sse.as_bytes(), &mut wrapped);
+    w.finish(&mut wrapped);
+    let up = serve(move |rec: &Recorded| {
+        if let Err(why) = verified(rec) {
+            return Plan::status(403, &format!(r#"{{"message":"{why}"}}"#));
+        }
+        let mut plan = Plan::ok("");
+        plan.headers = vec![("content-type", "application/vnd.amazon.eventstream".into())];
+        plan.chunks = wrapped
+            .chunks(9)
+            .map(|c| (std::time::Duration::ZERO, Bytes::copy_from_slice(c)))
+            .collect();
+        plan
+    })
+    .await;
+    let mut cfg = ProviderConfig::new(ProviderKind::BedrockAnthropic);
+    cfg.base_url = Some(up.base());
+    cfg.region = Some("us-east-1".into());
+    cfg.access_key_id = Some("AKIDTEST".into());
+    cfg.secret_access_key = Some("test-secret".into());
+    let p = Provider::new("claude", &cfg, &HttpClient::new().expect("client")).expect("provider");
+    assert_eq!(p.shape(), ApiShape::Anthropic);
+    let call = UpstreamCall {
+        body: Bytes::from_static(CLAUDE_BODY.as_bytes()),
+        ..chat(true)
+    };
+    let reply = p.send(call).await.expect("stream");
+    let mut got = Vec::new();
+    let mut body = reply.body;
+    while let Some(chunk) = body.next().await {
+        got.extend_from_slice(&chunk.expect("chunk"));
+    }
+    assert_eq!(String::from_utf8(got).unwrap(), sse);
+    let rec = up.last();
+    assert_eq!(
+        rec.uri,
+        "/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke-with-response-stream"
+    );
+    let sent: serde_json::Value = serde_json::from_slice(&rec.body).unwrap();
+    assert_eq!(sent["anthropic_version"], "bedrock-2023-05-31");
+    assert!(
+        sent.get("model").is_none() && sent.get("stream").is_none(),
+        "{sent}"
+    );
+    assert_eq!(sent["max_tokens"], 64);
+    assert!(rec.headers.get("anthropic-version").is_none());
+
+    // A whole answer goes to /invoke, asking for JSON.
+    let whole = UpstreamCall {
+        body: Bytes::from_static(CLAUDE_BODY.as_bytes()),
+        ..chat(false)
+    };
+    let _ = p.send(whole).await;
+    let rec = up.last();
+    assert!(rec.uri.ends_with("/invoke"), "{}", rec.uri);
+    assert_eq!(rec.headers["accept"], "application/json");
+}

@@ -31,6 +31,10 @@ pub(crate) enum Call {
     /// Bedrock `Converse` / `ConverseStream`: `/model/{modelId}/converse` and
     /// `/converse-stream`, the model id percent-encoded in the path.
     BedrockConverse { model: String, stream: bool },
+    /// Claude on Bedrock: `/model/{modelId}/invoke` and
+    /// `/invoke-with-response-stream`, Anthropic's body without `model` and `stream`
+    /// and with `anthropic_version`; the stream wrapped in event stream `chunk`s.
+    BedrockClaude { model: String, stream: bool },
     /// OpenAI `/embeddings` or Ollama `/api/embed`.
     Embeddings(ApiShape),
     /// Gemini `embedContent` (one input).
@@ -72,6 +76,19 @@ pub(crate) fn route(
             }
         }
         ApiShape::Anthropic => {
+            if let Some((_, rest)) = path.rsplit_once("/model/") {
+                let (model, method) = rest.rsplit_once('/')?;
+                let stream = match method {
+                    "invoke" => false,
+                    "invoke-with-response-stream" => true,
+                    _ => return None,
+                };
+                if !post || model.is_empty() {
+                    return None;
+                }
+                let model = crate::ingress::percent_decode(model);
+                return Some(Call::BedrockClaude { model, stream });
+            }
             if let Some((_, rest)) = path.split_once("/publishers/anthropic/models/") {
                 let (model, method) = rest.rsplit_once(':')?;
                 if (model, method) == ("count-tokens", "rawPredict") && post {
@@ -166,7 +183,7 @@ impl Call {
             | Call::Embeddings(shape)
             | Call::CountTokens(shape)
             | Call::Models(shape) => *shape,
-            Call::VertexClaude { .. } => ApiShape::Anthropic,
+            Call::VertexClaude { .. } | Call::BedrockClaude { .. } => ApiShape::Anthropic,
             Call::BedrockConverse { .. } => ApiShape::Bedrock,
             Call::GeminiChat { .. }
             | Call::GeminiEmbed { .. }
@@ -177,7 +194,20 @@ impl Call {
 
     /// Whether the call must carry an AWS SigV4 signature (Bedrock's).
     pub(crate) fn signed(&self) -> bool {
-        matches!(self, Call::BedrockConverse { .. })
+        matches!(
+            self,
+            Call::BedrockConverse { .. } | Call::BedrockClaude { .. }
+        )
+    }
+
+    /// The envelope the call's errors are written in: Bedrock's for both Bedrock
+    /// APIs (InvokeModel answers its own errors, not Anthropic's).
+    pub(crate) fn error_shape(&self) -> ApiShape {
+        if self.signed() {
+            ApiShape::Bedrock
+        } else {
+            self.shape()
+        }
     }
 
     /// Whether the call has a request body to read.
@@ -204,6 +234,19 @@ impl Call {
             Call::BedrockConverse { model, stream } => {
                 mock::answer_for(shape, &model, stream, body, config)
             }
+            Call::BedrockClaude { model, stream } => match bedrock_claude_body(body) {
+                Ok(body) => {
+                    let answer = mock::answer_for(shape, &model, stream, &body, config);
+                    if stream && matches!(answer, MockAnswer::Stream { .. }) {
+                        return (
+                            wrap_invoke_stream(answer),
+                            "application/vnd.amazon.eventstream",
+                        );
+                    }
+                    answer
+                }
+                Err(err) => MockAnswer::Fail(err),
+            },
             Call::Embeddings(shape) => mock::embeddings(shape, "", body),
             Call::GeminiEmbed { model } => embed_one(&model, body),
             Call::GeminiBatchEmbed { model } => mock::embeddings(shape, &model, body),
@@ -234,6 +277,63 @@ fn vertex_claude_body(body: &[u8]) -> Result<Vec<u8>, gateway_protocol::GatewayE
     }
     fields.insert("model".into(), "vertex".into());
     serde_json::to_vec(&fields).map_err(|_| invalid("the body could not be re-encoded"))
+}
+
+/// A Claude-on-Bedrock body as a Messages body, checked as Bedrock does: it must
+/// carry `anthropic_version: "bedrock-2023-05-31"` and neither `model` nor `stream`
+/// (the URL says both). The model is put back as a placeholder for the Messages
+/// decoder; the URL's name and method are the ones used.
+fn bedrock_claude_body(body: &[u8]) -> Result<Vec<u8>, gateway_protocol::GatewayError> {
+    let invalid = |message: &str| {
+        gateway_protocol::GatewayError::new(gateway_protocol::ErrorKind::InvalidRequest, message)
+    };
+    let mut fields: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+        .map_err(|_| invalid("Malformed input request: not a JSON object"))?;
+    for key in ["model", "stream"] {
+        if fields.contains_key(key) {
+            return Err(invalid(&format!(
+                "Malformed input request: extraneous key [{key}] is not permitted"
+            )));
+        }
+    }
+    match fields.remove("anthropic_version") {
+        Some(serde_json::Value::String(v))
+            if v == gateway_translate::bedrock::invoke::ANTHROPIC_VERSION => {}
+        _ => {
+            return Err(invalid(
+                "Malformed input request: anthropic_version bedrock-2023-05-31 is required",
+            ));
+        }
+    }
+    fields.insert("model".into(), "bedrock".into());
+    serde_json::to_vec(&fields).map_err(|_| invalid("the body could not be re-encoded"))
+}
+
+/// A streamed Messages answer as `InvokeModelWithResponseStream` sends it: each SSE
+/// chunk's events as event stream `chunk` messages (the chunking kept).
+fn wrap_invoke_stream(answer: MockAnswer) -> MockAnswer {
+    let MockAnswer::Stream {
+        chunks,
+        delay,
+        cut_after,
+    } = answer
+    else {
+        return answer;
+    };
+    let mut wrapper = gateway_translate::bedrock::invoke::Wrapper::new();
+    let chunks = chunks
+        .into_iter()
+        .map(|sse| {
+            let mut out = Vec::new();
+            wrapper.push(&sse, &mut out);
+            out
+        })
+        .collect();
+    MockAnswer::Stream {
+        chunks,
+        delay,
+        cut_after,
+    }
 }
 
 /// Vertex `:predict`: each instance's `content` embedded as a Gemini batch entry,

@@ -9,9 +9,10 @@ use gateway_providers::MockConfig;
 use support::*;
 
 /// The four shapes' own kinds, Vertex AI's two (Gemini and Claude on Vertex,
-/// speaking the Gemini and Anthropic shapes at Vertex's paths), and Bedrock's
-/// Converse (SigV4-signed; the mock verifies each signature).
-const PROVIDERS: [&str; 7] = [
+/// speaking the Gemini and Anthropic shapes at Vertex's paths), and Bedrock's two
+/// (Converse, and Claude through InvokeModel; SigV4-signed, the mocks verify each
+/// signature).
+const PROVIDERS: [&str; 8] = [
     "openai",
     "anthropic",
     "gemini",
@@ -19,6 +20,7 @@ const PROVIDERS: [&str; 7] = [
     "vertex",
     "vertex_claude",
     "bedrock",
+    "bedrock_claude",
 ];
 const TEXT: &str = "Hello from the matrix";
 

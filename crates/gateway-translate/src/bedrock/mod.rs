@@ -6,9 +6,11 @@
 //! encode an answer, a stream, an error) exist for the Bedrock-shaped mock upstream
 //! and the round-trip tests. Converse names neither the model nor the stream choice
 //! in the body (both are in the URL) and has no response ids: decoders leave the id
-//! empty and report `ResponseContext::model`.
+//! empty and report `ResponseContext::model`. Claude through `InvokeModel` speaks
+//! Anthropic's own shape; only its stream's wrapping is Bedrock's ([`invoke`]).
 
 pub mod error;
+pub mod invoke;
 pub mod request;
 mod request_encode;
 pub mod response;

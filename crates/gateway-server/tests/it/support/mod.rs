@@ -92,21 +92,31 @@ secret = "{KEY}"
 }
 
 impl Upstreams {
-    /// A Bedrock provider in front of the Bedrock mock, signing with the key whose
-    /// signatures the mock verifies: `bedrock`.
+    /// Bedrock providers signing with the key whose signatures the mocks verify:
+    /// `bedrock` (Converse, the Bedrock mock) and `bedrock_claude` (InvokeModel with
+    /// Anthropic's body, the Anthropic mock).
     pub fn bedrock_toml(&self) -> String {
+        let (id, secret) = (
+            gateway_providers::mock::MOCK_AWS_ACCESS_KEY_ID,
+            gateway_providers::mock::MOCK_AWS_SECRET_ACCESS_KEY,
+        );
         format!(
             r#"
 [providers.bedrock]
 kind = "bedrock"
 base_url = "http://{}"
 region = "us-east-1"
-access_key_id = "{}"
-secret_access_key = "{}"
+access_key_id = "{id}"
+secret_access_key = "{secret}"
+
+[providers.bedrock_claude]
+kind = "bedrock_anthropic"
+base_url = "http://{}"
+region = "us-east-1"
+access_key_id = "{id}"
+secret_access_key = "{secret}"
 "#,
-            self.bedrock,
-            gateway_providers::mock::MOCK_AWS_ACCESS_KEY_ID,
-            gateway_providers::mock::MOCK_AWS_SECRET_ACCESS_KEY
+            self.bedrock, self.anthropic
         )
     }
 
