@@ -29,8 +29,7 @@ const JSON_OBJECT_INSTRUCTION: &str =
 /// `tool_choice: none` drops the tools, unless the history holds tool blocks (Converse
 /// then requires `toolConfig`): the tools are kept and the model left to decide.
 /// Reasoning of another family is not replayed (its signature would not verify).
-pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
-    let _ = opts;
+pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
     if let Some(b) = req.extensions.first_binding_against(ApiShape::Bedrock) {
         return Err(TranslateError::untranslatable(&b.path, TARGET, &b.reason));
     }
