@@ -479,3 +479,27 @@ fn reasoning_of_another_family_is_not_replayed() {
         "{body}"
     );
 }
+
+#[test]
+fn a_mid_stream_exception_reaches_each_caller_in_its_own_grammar() {
+    use gateway_translate::codec::Transcoder;
+    let dir = support::fixture("bedrock/stream_exception");
+    let bytes = case_stream(&dir).expect("stream");
+    let ctx = ctx_for(&case_request(&dir));
+    for (caller, words) in [
+        (ApiShape::OpenAiChat, "rate_limit"),
+        (ApiShape::Anthropic, "event: error"),
+        (ApiShape::Gemini, "RESOURCE_EXHAUSTED"),
+    ] {
+        let mut t = Transcoder::new(ApiShape::Bedrock, caller, &ctx);
+        let mut out = Vec::new();
+        for chunk in bytes.chunks(11) {
+            t.push(chunk, &mut out);
+        }
+        t.finish(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("Hel"), "{caller}: {text}");
+        assert!(text.contains(words), "{caller}: {text}");
+        assert_eq!(t.error().map(|e| e.status), Some(429), "{caller}");
+    }
+}
