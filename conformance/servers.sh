@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Sourced by conformance/run and conformance/tools/run: starts four `patchbay mock`
-# upstreams (openai, anthropic, gemini, ollama shapes) and a `patchbay serve` in front of
+# Sourced by conformance/run and conformance/tools/run: starts five `patchbay mock`
+# upstreams (openai, anthropic, gemini, ollama, bedrock shapes) and a `patchbay serve` in front of
 # them on free loopback ports, makes the keys with `patchbay keys create`, and stops all
 # of it when the sourcing shell exits.
 #
@@ -34,7 +34,7 @@ start_servers() {
     local -a ports
     read -r -a ports <<<"$(python3 - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(6)]
+socks = [socket.socket() for _ in range(7)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
@@ -42,11 +42,12 @@ EOF
 )"
     local P_OPENAI=${ports[0]} P_ANTHROPIC=${ports[1]} P_GEMINI=${ports[2]} P_OLLAMA=${ports[3]}
     local P_GATEWAY=${ports[4]} P_DEAD=${ports[5]}   # nothing ever listens on P_DEAD
+    local P_BEDROCK=${ports[6]}
 
     LOGS="$WORK/logs"
     mkdir -p "$LOGS"
     local shape var
-    for shape in openai anthropic gemini ollama; do
+    for shape in openai anthropic gemini ollama bedrock; do
         var="P_${shape^^}"
         "$BIN" mock --shape "$shape" --listen "127.0.0.1:${!var}" >"$LOGS/mock-$shape.log" 2>&1 &
         PIDS+=($!)
@@ -85,6 +86,14 @@ api_key = "g-upstream"
 kind = "ollama"
 base_url = "http://127.0.0.1:$P_OLLAMA"
 
+# Bedrock's Converse, signed with the key whose signatures the mock verifies.
+[providers.bedrock]
+kind = "bedrock"
+base_url = "http://127.0.0.1:$P_BEDROCK"
+region = "us-east-1"
+access_key_id = "AKIDPATCHBAYMOCK"
+secret_access_key = "patchbay-mock-secret"
+
 # One provider of each kind on a port nothing listens on: the outage cases.
 [providers.openai-down]
 kind = "openai_compatible"
@@ -105,6 +114,13 @@ api_key = "g-upstream"
 kind = "ollama"
 base_url = "http://127.0.0.1:$P_DEAD"
 
+[providers.bedrock-down]
+kind = "bedrock"
+base_url = "http://127.0.0.1:$P_DEAD"
+region = "us-east-1"
+access_key_id = "AKIDPATCHBAYMOCK"
+secret_access_key = "patchbay-mock-secret"
+
 
 # Plain names for the model lists (explicit provider/model addressing needs no route).
 [[routes]]
@@ -122,6 +138,10 @@ targets = [{ provider = "gemini", model = "mock-echo" }]
 [[routes]]
 model = "echo-ollama"
 targets = [{ provider = "ollama", model = "mock-echo" }]
+
+[[routes]]
+model = "echo-bedrock"
+targets = [{ provider = "bedrock", model = "mock-echo" }]
 
 [[routes]]
 model = "only-this-model"
@@ -145,7 +165,7 @@ EOF
     export PATCHBAY_BASE="http://127.0.0.1:$P_GATEWAY"
     export PATCHBAY_KEY="$key"
     export PATCHBAY_LIMITED_KEY="$limited_key"
-    export PATCHBAY_UPSTREAMS="openai anthropic gemini ollama"
+    export PATCHBAY_UPSTREAMS="openai anthropic gemini ollama bedrock"
     # Keep the clients off any proxy and away from the user's own settings.
     unset OPENAI_BASE_URL OPENAI_API_KEY ANTHROPIC_BASE_URL ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN \
         GOOGLE_GEMINI_BASE_URL GEMINI_API_KEY GOOGLE_API_KEY GOOGLE_GENAI_USE_VERTEXAI \

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 fixtures=../crates/gateway-translate/tests/fixtures
-shapes=(openai_chat openai_responses anthropic gemini ollama)
+shapes=(openai_chat openai_responses anthropic gemini ollama bedrock)
 rm -rf seeds
 mkdir -p seeds/request_decoders seeds/response_decoders seeds/stream_decoders \
     seeds/http_ingress seeds/config_toml
@@ -23,7 +23,8 @@ for i in "${!shapes[@]}"; do
     [ -e "$f" ] || continue
     { printf "$sel"; cat "$f"; } > "seeds/response_decoders/$shape-$(basename "$(dirname "$f")")"
   done
-  for f in "$fixtures/$shape"/*/stream.sse "$fixtures/$shape"/*/stream.ndjson; do
+  for f in "$fixtures/$shape"/*/stream.sse "$fixtures/$shape"/*/stream.ndjson \
+      "$fixtures/$shape"/*/stream.eventstream; do
     [ -e "$f" ] || continue
     { printf "$sel\\x07"; cat "$f"; } > "seeds/stream_decoders/$shape-$(basename "$(dirname "$f")")"
   done

@@ -1,8 +1,9 @@
 // The form that adds a provider at runtime or edits one: where to start from (a kind,
 // or an OpenAI-compatible preset, which fills in its base URL), the name, the base
 // URL, the API key (stored sealed; when editing, empty keeps it), for Azure and
-// Anthropic the API version, and for Vertex AI the project, location and key file
-// (its access token goes in the sealed key field). The server is the judge: a 400 naming a setting
+// Anthropic the API version, for Vertex AI the project, location and key file
+// (its access token goes in the sealed key field), and for Amazon Bedrock the region
+// and access key id (its secret access key goes in the sealed key field). The server is the judge: a 400 naming a setting
 // (`param`: `base_url`, `api_key`, ...) is shown beside its field.
 
 import { api } from "./api.js";
@@ -16,17 +17,21 @@ export const KIND_LABELS = {
   gemini: "Gemini (AI Studio)",
   vertex: "Gemini on Vertex AI",
   vertex_anthropic: "Claude on Vertex AI",
+  bedrock: "Amazon Bedrock (Converse)",
+  bedrock_anthropic: "Claude on Amazon Bedrock",
   azure_openai: "Azure OpenAI",
   ollama: "Ollama",
   openai_compatible: "OpenAI-compatible server",
   mock: "Mock (built in, no network)",
 };
 /** The kinds that take an API version (Azure's `api-version`, `anthropic-version`). */
-const VERSIONED = ["azure_openai", "anthropic", "vertex_anthropic"];
+const VERSIONED = ["azure_openai", "anthropic", "vertex_anthropic", "bedrock_anthropic"];
 /** The kinds that never need a key (local servers and the mock). */
 const KEYLESS = ["ollama", "mock"];
 /** Google Vertex AI: a project and location, and an access token or a key file. */
 const VERTEX = ["vertex", "vertex_anthropic"];
+/** Amazon Bedrock: a region and an access key id; the secret is the sealed key. */
+const BEDROCK = ["bedrock", "bedrock_anthropic"];
 
 /** A choice of the "Start from" list as `{ kind, preset, base_url, key_required }`. */
 function choices(presets) {
@@ -34,7 +39,8 @@ function choices(presets) {
   for (const k of presets.kinds) {
     out.set("kind:" + k.kind, {
       kind: k.kind, preset: null, base_url: k.base_url || "",
-      key_required: !KEYLESS.includes(k.kind) && !VERTEX.includes(k.kind) && k.kind !== "openai_compatible",
+      key_required: !KEYLESS.includes(k.kind) && !VERTEX.includes(k.kind) && !BEDROCK.includes(k.kind)
+        && k.kind !== "openai_compatible",
     });
   }
   for (const p of presets.presets) {
@@ -79,6 +85,8 @@ export function providerForm({ presets, provider, done, cancel }) {
   const project = text(settings.project, "my-gcp-project");
   const location = text(settings.location, "us-central1");
   const keyFile = text(settings.credentials_file, "/etc/patchbay/vertex-sa.json");
+  const region = text(settings.region, "us-east-1");
+  const accessKeyId = text(settings.access_key_id, "AKIA...");
 
   const keyNote = "Stored encrypted at rest (sealed under the gateway's master key); "
     + "shown back only as its last four characters.";
@@ -98,12 +106,17 @@ export function providerForm({ presets, provider, done, cancel }) {
     fields.field("credentials_file", "Service-account key file", keyFile,
       "A path on the gateway's machine; the gateway mints and refreshes its own tokens. Or put an access token in the key field."),
   ];
+  const bedrockFields = [
+    fields.field("region", "AWS region", region, "The region whose Bedrock runtime serves the models (us-east-1, eu-west-3, ...)."),
+    fields.field("access_key_id", "Access key id", accessKeyId,
+      "The IAM access key's id; its secret access key goes in the key field. Both empty: the gateway's AWS environment or shared credentials file."),
+  ];
   const grid = h("div", { class: "grid" },
     fields.field("kind", "Start from", start, "A kind, or a preset of an OpenAI-compatible service."),
     fields.field("name", "Name", name, editing
       ? "A provider cannot be renamed: add one under the new name and remove this one."
       : "Letters, digits, - and _. Clients ask for its models as name/model."),
-    baseField, keyField, versionField, ...vertexFields);
+    baseField, keyField, versionField, ...vertexFields, ...bedrockFields);
   fields.alias("preset", "kind");
 
   let chosen = options.get(start.value);
@@ -117,16 +130,21 @@ export function providerForm({ presets, provider, done, cancel }) {
     keyField.hidden = chosen.kind === "mock";
     versionField.hidden = !VERSIONED.includes(chosen.kind);
     for (const f of vertexFields) f.hidden = !VERTEX.includes(chosen.kind);
-    baseUrl.placeholder = chosen.base_url || (VERTEX.includes(chosen.kind) ? "Optional" : "Required");
+    for (const f of bedrockFields) f.hidden = !BEDROCK.includes(chosen.kind);
+    const optionalBase = VERTEX.includes(chosen.kind) || BEDROCK.includes(chosen.kind);
+    baseUrl.placeholder = chosen.base_url || (optionalBase ? "Optional" : "Required");
     fields.hint("base_url").textContent = chosen.base_url
       ? "The API root. Empty or unchanged: " + chosen.base_url + "."
       : chosen.kind === "azure_openai"
         ? "Your Azure OpenAI resource's endpoint (https, the resource's host)."
         : VERTEX.includes(chosen.kind)
           ? "Empty: the location's own Vertex AI host, {location}-aiplatform.googleapis.com."
+        : BEDROCK.includes(chosen.kind)
+          ? "Empty: the region's Bedrock runtime host, bedrock-runtime.{region}.amazonaws.com."
         : "The server's API root with its scheme, host, port and version path (/v1).";
     key.placeholder = editing && provider.key_hint ? "Unchanged"
       : VERTEX.includes(chosen.kind) ? "Access token (or a key file below)"
+        : BEDROCK.includes(chosen.kind) ? "Secret access key"
         : chosen.key_required ? "Required" : "Optional";
   };
   start.addEventListener("change", shape);
@@ -163,6 +181,9 @@ export function providerForm({ presets, provider, done, cancel }) {
     set("project", vertex ? project.value.trim() : null);
     set("location", vertex ? location.value.trim() : null);
     set("credentials_file", vertex ? keyFile.value.trim() : null);
+    const bedrock = BEDROCK.includes(chosen.kind);
+    set("region", bedrock ? region.value.trim() : null);
+    set("access_key_id", bedrock ? accessKeyId.value.trim() : null);
     if (removeKey.checked) out.api_key = null;
     else if (chosen.kind !== "mock" && key.value.trim() !== "") out.api_key = key.value.trim();
     return out;

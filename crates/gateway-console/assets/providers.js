@@ -62,6 +62,8 @@ function facts(p, presetLabel) {
     p.source === "runtime" && p.settings.api_version ? row("API version", p.settings.api_version, "mono") : null,
     p.source === "runtime" && p.settings.project
       ? row("Project", p.settings.project + " · " + (p.settings.location || "us-central1"), "mono") : null,
+    p.source === "runtime" && p.settings.region
+      ? row("AWS", p.settings.region + (p.settings.access_key_id ? " · " + p.settings.access_key_id : ""), "mono") : null,
     p.source === "runtime" ? row("Changed", when(p.updated_ms)) : null);
 }
 

@@ -19,16 +19,20 @@ pub enum ApiShape {
     /// Ollama native (`/api/chat`, `/api/generate`, `/api/embed`, NDJSON streams): an
     /// upstream shape, and a caller shape for tools that speak Ollama's API.
     Ollama,
+    /// Amazon Bedrock's Converse API (`/model/{id}/converse`, `converse-stream` in AWS's
+    /// binary event stream): an upstream shape only.
+    Bedrock,
 }
 
 impl ApiShape {
     /// Every shape, in a stable order (useful for test matrices).
-    pub const ALL: [ApiShape; 5] = [
+    pub const ALL: [ApiShape; 6] = [
         ApiShape::OpenAiChat,
         ApiShape::OpenAiResponses,
         ApiShape::Anthropic,
         ApiShape::Gemini,
         ApiShape::Ollama,
+        ApiShape::Bedrock,
     ];
 
     /// The provider family whose extension parameters apply to this shape.
@@ -38,6 +42,7 @@ impl ApiShape {
             ApiShape::Anthropic => Family::Anthropic,
             ApiShape::Gemini => Family::Gemini,
             ApiShape::Ollama => Family::Ollama,
+            ApiShape::Bedrock => Family::Bedrock,
         }
     }
 
@@ -49,6 +54,7 @@ impl ApiShape {
             ApiShape::Anthropic => "anthropic",
             ApiShape::Gemini => "gemini",
             ApiShape::Ollama => "ollama",
+            ApiShape::Bedrock => "bedrock",
         }
     }
 }
@@ -71,6 +77,8 @@ pub enum Family {
     Gemini,
     /// Ollama.
     Ollama,
+    /// Amazon Bedrock (Converse): its reasoning signatures are replayed to Bedrock only.
+    Bedrock,
 }
 
 impl Family {
@@ -81,6 +89,7 @@ impl Family {
             Family::Anthropic => "anthropic",
             Family::Gemini => "gemini",
             Family::Ollama => "ollama",
+            Family::Bedrock => "bedrock",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! [`Provider::send`]; it gets the reply headers and a [`BodyStream`] of chunks, or a
 //! [`gateway_protocol::GatewayError`] with blame and retryability set.
 
+pub mod aws;
 mod body;
 mod client;
 mod error;

@@ -125,6 +125,8 @@ pub struct Provider {
     /// Vertex AI with a service-account key: its tokens (a configured token is in
     /// `headers`).
     google: Option<Arc<TokenSource>>,
+    /// Bedrock: the region and credentials every call is signed with (SigV4).
+    aws: Option<Arc<crate::aws::Signer>>,
     /// Parsed endpoint URIs by their text: parsing one costs microseconds on every
     /// request, and most providers have a handful.
     urls: Arc<std::sync::Mutex<foldhash::HashMap<String, http::Uri>>>,
@@ -180,12 +182,26 @@ impl Provider {
         if cfg.api_version.is_some()
             && !matches!(
                 kind,
-                ProviderKind::AzureOpenAi | ProviderKind::Anthropic | ProviderKind::VertexAnthropic
+                ProviderKind::AzureOpenAi
+                    | ProviderKind::Anthropic
+                    | ProviderKind::VertexAnthropic
+                    | ProviderKind::BedrockAnthropic
             )
         {
             return Err(not_for("api_version"));
         }
         let vertex = matches!(kind, ProviderKind::Vertex | ProviderKind::VertexAnthropic);
+        let bedrock = matches!(kind, ProviderKind::Bedrock | ProviderKind::BedrockAnthropic);
+        for (setting, set) in [
+            ("region", cfg.region.is_some()),
+            ("access_key_id", cfg.access_key_id.is_some()),
+            ("secret_access_key", cfg.secret_access_key.is_some()),
+            ("session_token", cfg.session_token.is_some()),
+        ] {
+            if set && !bedrock {
+                return Err(not_for(setting));
+            }
+        }
         for (setting, set) in [
             ("project", cfg.project.is_some()),
             ("location", cfg.location.is_some()),
@@ -196,7 +212,7 @@ impl Provider {
                 return Err(not_for(setting));
             }
         }
-        if vertex && cfg.api_key.is_some() {
+        if (vertex || bedrock) && cfg.api_key.is_some() {
             return Err(not_for("api_key"));
         }
         if cfg.mock != MockConfig::default() && kind != ProviderKind::Mock {
@@ -221,6 +237,7 @@ impl Provider {
                 .fold(0, |set, op| set | op.bit()),
             mock: cfg.mock.clone(),
             google: None,
+            aws: None,
             urls: Arc::default(),
         };
         if kind == ProviderKind::Mock {
@@ -233,6 +250,10 @@ impl Provider {
 
         if vertex {
             return provider.resolve_vertex(cfg, client);
+        }
+        if bedrock {
+            let env = |name: &str| std::env::var(name).ok();
+            return provider.resolve_bedrock(cfg, client, &env);
         }
         let raw_base = cfg
             .base_url
@@ -302,6 +323,33 @@ impl Provider {
             }
         };
         self.headers = headers(&name, self.kind, token.as_deref(), "", &cfg.headers)?;
+        self.client = Some(client.clone());
+        Ok(self)
+    }
+
+    /// Bedrock: the region and credentials (from `env` when not configured), and the
+    /// region's runtime host unless `base_url` replaces it.
+    fn resolve_bedrock(
+        mut self,
+        cfg: &ProviderConfig,
+        client: &HttpClient,
+        env: crate::aws::Env<'_>,
+    ) -> Result<Provider, ProviderError> {
+        let name = self.name.clone();
+        let signer = crate::aws::signer(&name, self.kind, cfg, env)?;
+        self.base = match &cfg.base_url {
+            Some(url) => routes::normalise_base(&name, self.kind, url)?,
+            None => crate::aws::default_root(&signer.region),
+        };
+        self.host = host_of(&self.base);
+        self.aws = Some(Arc::new(signer));
+        if self.kind == ProviderKind::BedrockAnthropic {
+            self.api_version = cfg
+                .api_version
+                .clone()
+                .unwrap_or(gateway_translate::bedrock::invoke::ANTHROPIC_VERSION.into());
+        }
+        self.headers = headers(&name, self.kind, None, "", &cfg.headers)?;
         self.client = Some(client.clone());
         Ok(self)
     }
@@ -388,16 +436,22 @@ impl Provider {
                 .or_insert(HeaderValue::from_static("application/json"));
         }
         if call.stream && call.operation == Operation::Chat {
-            let accept = if self.shape == ApiShape::Ollama {
-                "application/x-ndjson"
-            } else {
-                "text/event-stream"
+            let accept = match self.shape {
+                ApiShape::Ollama => "application/x-ndjson",
+                _ if self.aws.is_some() => "application/vnd.amazon.eventstream",
+                _ => "text/event-stream",
             };
             headers.append(http::header::ACCEPT, HeaderValue::from_static(accept));
         }
+        // InvokeModel reads `Accept` as the answer's body type.
+        let accept = if self.kind == ProviderKind::BedrockAnthropic {
+            "application/json"
+        } else {
+            "*/*"
+        };
         headers
             .entry(http::header::ACCEPT)
-            .or_insert(HeaderValue::from_static("*/*"));
+            .or_insert(HeaderValue::from_static(accept));
         headers
             .entry(http::header::USER_AGENT)
             .or_insert(HeaderValue::from_static(USER_AGENT));
@@ -414,6 +468,13 @@ impl Provider {
                 let keep_model = call.operation == Operation::CountTokens;
                 crate::vertex::anthropic_body(call.body, &self.api_version, keep_model)
             }
+            _ if self.kind == ProviderKind::BedrockAnthropic => {
+                crate::vertex::anthropic_body_without(
+                    call.body,
+                    &self.api_version,
+                    &["model", "stream"],
+                )
+            }
             _ if self.kind == ProviderKind::Vertex && call.operation == Operation::CountTokens => {
                 crate::vertex::gemini_count_tokens_body(call.body)
             }
@@ -422,6 +483,20 @@ impl Provider {
             }
             _ => call.body,
         };
+        if let Some(signer) = &self.aws {
+            let method = if endpoint.post { "POST" } else { "GET" };
+            signer
+                .sign(method, &uri, &mut headers, &body, SystemTime::now())
+                .map_err(|_| {
+                    GatewayError::new(
+                        ErrorKind::Internal,
+                        format!(
+                            "provider `{}`: the AWS credentials hold characters a header cannot carry",
+                            self.name
+                        ),
+                    )
+                })?;
+        }
         let (method, body) = if endpoint.post {
             (http::Method::POST, Full::new(body))
         } else {
@@ -467,7 +542,14 @@ impl Provider {
                 tokens.forget();
             }
             let body = body::read_bounded(incoming, limits).await;
-            let mut err = codec::decode_error(self.shape, status, &body);
+            let mut err = if self.aws.is_some() {
+                let kind = headers
+                    .get("x-amzn-errortype")
+                    .and_then(|v| v.to_str().ok());
+                gateway_translate::bedrock::error::decode_typed(status, kind, &body)
+            } else {
+                codec::decode_error(self.shape, status, &body)
+            };
             err.blame = Blame::Upstream;
             err.upstream_status = Some(status);
             if let Some(secs) = upstream::retry_after(&headers, SystemTime::now()) {
@@ -484,6 +566,9 @@ impl Provider {
         let mut body = body::timed(incoming, limits);
         if self.kind == ProviderKind::Vertex && call.operation == Operation::Embeddings {
             body = crate::vertex::embed_answer(body, self.name.clone());
+        }
+        if self.kind == ProviderKind::BedrockAnthropic && call.stream {
+            body = crate::aws::unwrap_stream(body);
         }
         Ok(UpstreamReply {
             status,
@@ -545,9 +630,12 @@ fn shape_of(kind: ProviderKind, mock: &MockConfig) -> ApiShape {
         ProviderKind::OpenAi | ProviderKind::AzureOpenAi | ProviderKind::OpenAiCompatible => {
             ApiShape::OpenAiChat
         }
-        ProviderKind::Anthropic | ProviderKind::VertexAnthropic => ApiShape::Anthropic,
+        ProviderKind::Anthropic
+        | ProviderKind::VertexAnthropic
+        | ProviderKind::BedrockAnthropic => ApiShape::Anthropic,
         ProviderKind::Gemini | ProviderKind::Vertex => ApiShape::Gemini,
         ProviderKind::Ollama => ApiShape::Ollama,
+        ProviderKind::Bedrock => ApiShape::Bedrock,
         ProviderKind::Mock => mock.shape.unwrap_or(ApiShape::OpenAiChat),
     }
 }

@@ -27,6 +27,8 @@ pub(crate) fn default_base(kind: ProviderKind) -> Option<&'static str> {
         | ProviderKind::OpenAiCompatible
         | ProviderKind::Vertex
         | ProviderKind::VertexAnthropic
+        | ProviderKind::Bedrock
+        | ProviderKind::BedrockAnthropic
         | ProviderKind::Mock => None,
     }
 }
@@ -189,6 +191,24 @@ pub(crate) fn endpoint(
             };
             post(format!("/models/{}:{method}", segment(model)))
         }
+        // The model id is encoded whole (`:` of `…-v1:0` and `/` of an ARN included),
+        // as AWS's SDKs send it.
+        (ProviderKind::Bedrock, Operation::Chat) => {
+            let method = if stream {
+                "converse-stream"
+            } else {
+                "converse"
+            };
+            post(format!("/model/{}/{method}", strict_segment(model)))
+        }
+        (ProviderKind::BedrockAnthropic, Operation::Chat) => {
+            let method = if stream {
+                "invoke-with-response-stream"
+            } else {
+                "invoke"
+            };
+            post(format!("/model/{}/{method}", strict_segment(model)))
+        }
         (ProviderKind::Ollama, Operation::Chat) => post("/api/chat".into()),
         (ProviderKind::Ollama, Operation::Embeddings) => post("/api/embed".into()),
         (ProviderKind::Ollama, Operation::ListModels) => get("/api/tags".into()),
@@ -234,9 +254,45 @@ pub(crate) fn segment(s: &str) -> String {
     out
 }
 
+/// Percent-encodes everything but RFC 3986's unreserved characters (Bedrock model
+/// ids and inference-profile ARNs in a path).
+pub(crate) fn strict_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out == "." || out == ".." {
+        return "%2E".repeat(out.len());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bedrock_model_ids_are_encoded_whole() {
+        let e = endpoint(
+            ProviderKind::Bedrock,
+            "https://bedrock-runtime.us-east-1.amazonaws.com",
+            Operation::Chat,
+            "arn:aws:bedrock:us-east-1:123:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+            true,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            e.url,
+            "https://bedrock-runtime.us-east-1.amazonaws.com/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123%3Ainference-profile%2Fus.anthropic.claude-3-7-sonnet-20250219-v1%3A0/converse-stream"
+        );
+        assert_eq!(strict_segment(".."), "%2E%2E");
+        assert!(!supports(ProviderKind::Bedrock, Operation::Embeddings));
+    }
 
     #[test]
     fn dot_segments_cannot_climb_out_of_the_path() {

@@ -30,6 +30,11 @@ pub enum ProviderKind {
     /// Claude models on Google Vertex AI (publisher `anthropic`, `rawPredict`; OAuth
     /// Bearer token).
     VertexAnthropic,
+    /// Amazon Bedrock's Converse API (SigV4-signed; `region` and AWS credentials).
+    Bedrock,
+    /// Claude on Amazon Bedrock through `InvokeModel`, in Anthropic's own Messages
+    /// shape (signed as `bedrock`).
+    BedrockAnthropic,
     /// Any OpenAI-compatible server: a preset or a custom base URL.
     #[serde(rename = "openai_compatible")]
     OpenAiCompatible,
@@ -48,19 +53,23 @@ impl ProviderKind {
             ProviderKind::Ollama => "ollama",
             ProviderKind::Vertex => "vertex",
             ProviderKind::VertexAnthropic => "vertex_anthropic",
+            ProviderKind::Bedrock => "bedrock",
+            ProviderKind::BedrockAnthropic => "bedrock_anthropic",
             ProviderKind::OpenAiCompatible => "openai_compatible",
             ProviderKind::Mock => "mock",
         }
     }
 
     /// Every kind, in the order a list of them shows.
-    pub const ALL: [ProviderKind; 9] = [
+    pub const ALL: [ProviderKind; 11] = [
         ProviderKind::OpenAi,
         ProviderKind::Anthropic,
         ProviderKind::Gemini,
         ProviderKind::AzureOpenAi,
         ProviderKind::Vertex,
         ProviderKind::VertexAnthropic,
+        ProviderKind::Bedrock,
+        ProviderKind::BedrockAnthropic,
         ProviderKind::Ollama,
         ProviderKind::OpenAiCompatible,
         ProviderKind::Mock,
@@ -130,7 +139,7 @@ pub struct ProviderConfig {
     #[serde(default)]
     pub api_key: Option<String>,
     /// Azure `api-version`, the `anthropic-version` header for Anthropic, or the
-    /// body's `anthropic_version` for Claude on Vertex AI.
+    /// body's `anthropic_version` for Claude on Vertex AI and on Bedrock.
     #[serde(default)]
     pub api_version: Option<String>,
     /// Vertex AI: the Google Cloud project id.
@@ -147,6 +156,20 @@ pub struct ProviderConfig {
     /// with it. Defaults to `GOOGLE_APPLICATION_CREDENTIALS` when no `access_token`.
     #[serde(default)]
     pub credentials_file: Option<String>,
+    /// Bedrock: the AWS region (`us-east-1`); defaults to `AWS_REGION`, then
+    /// `AWS_DEFAULT_REGION`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Bedrock: the AWS access key id. Without it (and `secret_access_key`), the
+    /// environment's `AWS_ACCESS_KEY_ID`, then the shared credentials file.
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    /// Bedrock: the AWS secret access key (with `access_key_id`).
+    #[serde(default)]
+    pub secret_access_key: Option<String>,
+    /// Bedrock: the session token of temporary credentials.
+    #[serde(default)]
+    pub session_token: Option<String>,
     /// Azure: model name → deployment name (a model not listed is its own deployment).
     #[serde(default)]
     pub deployments: BTreeMap<String, String>,
@@ -177,6 +200,16 @@ impl std::fmt::Debug for ProviderConfig {
                 &self.access_token.as_ref().map(|_| "<redacted>"),
             )
             .field("credentials_file", &self.credentials_file)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("deployments", &self.deployments)
             .field("headers (values redacted)", &headers)
             .field("timeouts", &self.timeouts)
@@ -198,6 +231,10 @@ impl ProviderConfig {
             location: None,
             access_token: None,
             credentials_file: None,
+            region: None,
+            access_key_id: None,
+            secret_access_key: None,
+            session_token: None,
             deployments: BTreeMap::new(),
             headers: BTreeMap::new(),
             timeouts: Timeouts::default(),
@@ -263,12 +300,18 @@ mod tests {
         let mut cfg = ProviderConfig::new(ProviderKind::OpenAi);
         cfg.api_key = Some("sk-live-secret-1234".to_owned());
         cfg.access_token = Some("ya29.token-secret-9012".to_owned());
+        cfg.secret_access_key = Some("aws-secret-3456".to_owned());
+        cfg.session_token = Some("aws-session-7890".to_owned());
         cfg.headers
             .insert("x-org-token".to_owned(), "org-secret-5678".to_owned());
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("sk-live-secret-1234"), "{shown}");
         assert!(!shown.contains("org-secret-5678"), "{shown}");
         assert!(!shown.contains("token-secret-9012"), "{shown}");
+        assert!(
+            !shown.contains("aws-secret-3456") && !shown.contains("aws-session-7890"),
+            "{shown}"
+        );
         assert!(
             shown.contains("<redacted>") && shown.contains("x-org-token"),
             "{shown}"

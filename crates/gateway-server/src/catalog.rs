@@ -259,6 +259,21 @@ impl Catalog {
             names.push((tail, hint));
             rest = tail;
         }
+        // Bedrock ids name the vendor and version around the model's own name
+        // (`us.anthropic.claude-haiku-4-5-20251001-v1:0`); the vendor prices it. Read
+        // so for Bedrock providers, and, with no provider named (the usage records),
+        // for names ending in Bedrock's `:<n>` version.
+        let bedrock = matches!(provider, Some("bedrock" | "bedrock_anthropic"));
+        let versioned = |name: &str| {
+            name.rsplit_once(':')
+                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let bare: Vec<(&str, Option<&str>)> = names
+            .iter()
+            .filter(|&&(name, _)| bedrock || (provider.is_none() && versioned(name)))
+            .filter_map(|&(name, _)| bedrock_base(name).map(|(n, vendor)| (n, Some(vendor))))
+            .collect();
+        names.extend(bare);
         let dated: Vec<(&str, Option<&str>)> = names
             .iter()
             .filter_map(|&(name, hint)| strip_date(name).map(|n| (n, hint)))
@@ -338,6 +353,36 @@ fn apply(info: &mut ModelInfo, o: &CatalogOverride) {
     info.vision = o.vision.unwrap_or(info.vision);
     info.reasoning = o.reasoning.unwrap_or(info.reasoning);
     info.json_schema = o.json_schema.unwrap_or(info.json_schema);
+}
+
+/// The vendor's own name in a Bedrock model id or inference profile, and the vendor:
+/// `us.anthropic.claude-haiku-4-5-20251001-v1:0` → (`claude-haiku-4-5-20251001`,
+/// `anthropic`). `None` for names not spelled that way.
+fn bedrock_base(name: &str) -> Option<(&str, &str)> {
+    const GEOS: [&str; 8] = [
+        "us.", "eu.", "apac.", "global.", "jp.", "au.", "ca.", "us-gov.",
+    ];
+    let rest = GEOS
+        .iter()
+        .find_map(|g| name.strip_prefix(g))
+        .unwrap_or(name);
+    let (vendor, rest) = rest.split_once('.')?;
+    if vendor.is_empty()
+        || !vendor
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return None;
+    }
+    let rest = match rest.rsplit_once(':') {
+        Some((head, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => rest,
+    };
+    let rest = match rest.rsplit_once("-v") {
+        Some((head, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => rest,
+    };
+    (!rest.is_empty()).then_some((rest, vendor))
 }
 
 /// `name` without a trailing date: `-YYYYMMDD`, `-YYYY-MM-DD` or `@YYYYMMDD` (Vertex).
@@ -428,6 +473,37 @@ mod tests {
         assert_eq!(
             c.lookup("apac/gpt-6.1-sol").unwrap().provider,
             "azure_openai"
+        );
+    }
+
+    #[test]
+    fn bedrock_model_ids_are_priced_as_their_vendors_models() {
+        let c = Catalog::bundled();
+        for id in [
+            "anthropic.claude-haiku-4-5-20251001-v1:0",
+            "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/eu.anthropic.claude-haiku-4-5-20251001-v1:0",
+        ] {
+            let m = c.lookup_for(id, Some("bedrock")).expect(id);
+            // The dated name is listed too: either spelling is the same model.
+            assert_eq!(m.provider, "anthropic", "{id}");
+            assert!(m.model.starts_with("claude-haiku-4-5"), "{id}: {}", m.model);
+            assert!(m.prices.input.is_some(), "{id}");
+        }
+        assert_eq!(
+            bedrock_base("meta.llama3-1-70b-instruct-v1:0"),
+            Some(("llama3-1-70b-instruct", "meta"))
+        );
+        assert_eq!(bedrock_base("gpt-4.1"), None);
+        // With no provider named (a usage record), a versioned id is read as one.
+        let m = c
+            .lookup("us.anthropic.claude-haiku-4-5-20251001-v1:0")
+            .expect("priced");
+        assert_eq!(m.provider, "anthropic");
+        // Other kinds' names are not read as Bedrock ids.
+        assert!(
+            c.lookup_for("anthropic.claude-haiku-4-5-20251001-v1:0", Some("openai"))
+                .is_none()
         );
     }
 

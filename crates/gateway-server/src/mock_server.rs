@@ -208,14 +208,20 @@ async fn handle(
     let body = if call.reads_body() {
         match read_body(body, &parts.headers).await {
             Ok(body) => body,
-            Err(err) => return Ok(error_reply(call.shape(), &err)),
+            Err(err) => return Ok(error_reply(call.error_shape(), &err)),
         }
     } else {
         Bytes::new()
     };
-    let shape = call.shape();
+    if call.signed() {
+        let method = parts.method.as_str();
+        if let Err(err) = mock::check_aws_signature(method, &parts.uri, &parts.headers, &body) {
+            return Ok(error_reply(call.error_shape(), &err));
+        }
+    }
+    let error_shape = call.error_shape();
     let (answer, content_type) = call.answer(&server.config, &body);
-    Ok(reply(shape, answer, content_type))
+    Ok(reply(error_shape, answer, content_type))
 }
 
 /// Reads a request body of at most [`MAX_BODY_BYTES`].
@@ -271,6 +277,11 @@ fn error_reply(shape: ApiShape, err: &GatewayError) -> Response<MockBody> {
     );
     if let Some(secs) = err.retry_after {
         headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if shape == ApiShape::Bedrock {
+        // Bedrock names the kind of error in a header, not the body.
+        let kind = gateway_translate::bedrock::error::error_type(err.kind);
+        headers.insert("x-amzn-errortype", HeaderValue::from_static(kind));
     }
     resp
 }

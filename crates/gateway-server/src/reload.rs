@@ -385,12 +385,13 @@ pub(crate) fn provider_table(
         )
     })?;
     if let Some(key) = key {
-        // Vertex AI's secret is an access token; the sealed key stands for it.
-        let vertex = matches!(
-            table.get("kind").and_then(toml::Value::as_str),
-            Some("vertex" | "vertex_anthropic")
-        );
-        let setting = if vertex { "access_token" } else { "api_key" };
+        // Vertex AI's secret is an access token and Bedrock's a secret access key;
+        // the sealed key stands for it.
+        let setting = match table.get("kind").and_then(toml::Value::as_str) {
+            Some("vertex" | "vertex_anthropic") => "access_token",
+            Some("bedrock" | "bedrock_anthropic") => "secret_access_key",
+            _ => "api_key",
+        };
         table.insert(setting.into(), toml::Value::String(key.to_owned()));
     }
     Ok(table)

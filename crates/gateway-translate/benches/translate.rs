@@ -142,16 +142,17 @@ fn short_name(shape: ApiShape) -> &'static str {
         ApiShape::Anthropic => "anthropic",
         ApiShape::Gemini => "gemini",
         ApiShape::Ollama => "ollama",
+        ApiShape::Bedrock => "bedrock",
     }
 }
 
 /// Every cross-shape stream the gateway transcodes: any upstream shape to any caller
-/// shape (Ollama is an upstream shape only).
+/// shape (Ollama callers are left out, as before; Bedrock is an upstream shape only).
 fn stream_pairs() -> impl Iterator<Item = (ApiShape, ApiShape)> {
     ApiShape::ALL.into_iter().flat_map(|from| {
         ApiShape::ALL
             .into_iter()
-            .filter(move |&to| to != from && to != ApiShape::Ollama)
+            .filter(move |&to| to != from && to != ApiShape::Ollama && to != ApiShape::Bedrock)
             .map(move |to| (from, to))
     })
 }

@@ -15,7 +15,7 @@ use crate::context::{EncodeOptions, ResponseContext};
 use crate::error::TranslateError;
 use crate::estimate::StreamTally;
 use crate::framing::{FrameRef, Framer, Framing};
-use crate::{anthropic, gemini, ollama, openai_chat, openai_embeddings, openai_responses};
+use crate::{anthropic, bedrock, gemini, ollama, openai_chat, openai_embeddings, openai_responses};
 
 /// Decodes a caller's chat request. Gemini bodies carry no model or stream flag (they
 /// are in the URL): the caller of this function sets `model` and `stream` afterwards.
@@ -28,6 +28,7 @@ pub fn decode_request(shape: ApiShape, body: &[u8]) -> Result<ChatRequest, Trans
         ApiShape::Anthropic => anthropic::request::decode(body),
         ApiShape::Gemini => gemini::request::decode(body),
         ApiShape::Ollama => ollama::request::decode(body),
+        ApiShape::Bedrock => bedrock::request::decode(body),
     }
 }
 
@@ -43,6 +44,7 @@ pub fn encode_request(
         ApiShape::Anthropic => anthropic::request::encode(req, opts),
         ApiShape::Gemini => gemini::request::encode(req, opts),
         ApiShape::Ollama => ollama::request::encode(req, opts),
+        ApiShape::Bedrock => bedrock::request::encode(req, opts),
     }
 }
 
@@ -58,6 +60,7 @@ pub fn decode_response(
         ApiShape::Anthropic => anthropic::response::decode(body, ctx),
         ApiShape::Gemini => gemini::response::decode(body, ctx),
         ApiShape::Ollama => ollama::response::decode(body, ctx),
+        ApiShape::Bedrock => bedrock::response::decode(body, ctx),
     }
 }
 
@@ -69,6 +72,7 @@ pub fn encode_response(shape: ApiShape, resp: &ChatResponse, ctx: &ResponseConte
         ApiShape::Anthropic => anthropic::response::encode(resp, ctx),
         ApiShape::Gemini => gemini::response::encode(resp, ctx),
         ApiShape::Ollama => ollama::response::encode(resp, ctx),
+        ApiShape::Bedrock => bedrock::response::encode(resp, ctx),
     }
 }
 
@@ -80,6 +84,7 @@ pub fn encode_error(shape: ApiShape, err: &GatewayError) -> (u16, Vec<u8>) {
         ApiShape::Anthropic => anthropic::error::encode(err),
         ApiShape::Gemini => gemini::error::encode(err),
         ApiShape::Ollama => ollama::error::encode(err),
+        ApiShape::Bedrock => bedrock::error::encode(err),
     }
 }
 
@@ -91,6 +96,7 @@ pub fn decode_error(shape: ApiShape, status: u16, body: &[u8]) -> GatewayError {
         ApiShape::Anthropic => anthropic::error::decode(status, body),
         ApiShape::Gemini => gemini::error::decode(status, body),
         ApiShape::Ollama => ollama::error::decode(status, body),
+        ApiShape::Bedrock => bedrock::error::decode(status, body),
     }
 }
 
@@ -138,7 +144,8 @@ pub fn decode_embeddings_request(
 /// Encodes a canonical embeddings request for an upstream of `shape`, with
 /// `req.model` as the upstream's model: Gemini gets `batchEmbedContents` (what its SDK
 /// sends even for one input), Ollama `/api/embed`, every other shape the OpenAI body
-/// (Anthropic has no embeddings API; such a provider is never asked).
+/// (Anthropic and Bedrock Converse have no embeddings API; such a provider is never
+/// asked).
 pub fn encode_embeddings_request(
     shape: ApiShape,
     req: &EmbeddingsRequest,
@@ -146,9 +153,10 @@ pub fn encode_embeddings_request(
     match shape {
         ApiShape::Gemini => gemini::embeddings::encode_batch_request(req),
         ApiShape::Ollama => ollama::embeddings::encode_request(req),
-        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Anthropic => {
-            openai_embeddings::request::encode(req)
-        }
+        ApiShape::OpenAiChat
+        | ApiShape::OpenAiResponses
+        | ApiShape::Anthropic
+        | ApiShape::Bedrock => openai_embeddings::request::encode(req),
     }
 }
 
@@ -162,9 +170,10 @@ pub fn decode_embeddings_response(
     match shape {
         ApiShape::Gemini => gemini::embeddings::decode_response(body, model),
         ApiShape::Ollama => ollama::embeddings::decode_response(body),
-        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Anthropic => {
-            openai_embeddings::response::decode(body)
-        }
+        ApiShape::OpenAiChat
+        | ApiShape::OpenAiResponses
+        | ApiShape::Anthropic
+        | ApiShape::Bedrock => openai_embeddings::response::decode(body),
     }
 }
 
@@ -195,13 +204,15 @@ pub fn decode_count_tokens_request(
         ApiShape::Anthropic => anthropic::count_tokens::decode_request(body),
         ApiShape::Gemini => gemini::count_tokens::decode_request(body),
         ApiShape::OpenAiResponses => openai_responses::request::decode(body),
-        ApiShape::OpenAiChat | ApiShape::Ollama => Err(TranslateError::invalid(
-            ".",
-            format!(
-                "the {shape} API has no token-count endpoint; count with Anthropic's \
+        ApiShape::OpenAiChat | ApiShape::Ollama | ApiShape::Bedrock => {
+            Err(TranslateError::invalid(
+                ".",
+                format!(
+                    "the {shape} API has no token-count endpoint; count with Anthropic's \
                  `/v1/messages/count_tokens` or Gemini's `:countTokens`"
-            ),
-        )),
+                ),
+            ))
+        }
     }
 }
 
@@ -217,7 +228,9 @@ pub fn encode_count_tokens_request(
     match shape {
         ApiShape::Anthropic => Some(anthropic::count_tokens::encode_request(req, opts)),
         ApiShape::Gemini => Some(gemini::count_tokens::encode_request(req, &req.model, opts)),
-        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Ollama => None,
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Ollama | ApiShape::Bedrock => {
+            None
+        }
     }
 }
 
@@ -231,10 +244,12 @@ pub fn decode_count_tokens_response(
         ApiShape::Anthropic => anthropic::count_tokens::decode_response(body),
         ApiShape::Gemini => gemini::count_tokens::decode_response(body),
         ApiShape::OpenAiResponses => openai_responses::count_tokens::decode(body),
-        ApiShape::OpenAiChat | ApiShape::Ollama => Err(TranslateError::upstream(
-            "token count",
-            format!("the {shape} API has no token-count endpoint"),
-        )),
+        ApiShape::OpenAiChat | ApiShape::Ollama | ApiShape::Bedrock => {
+            Err(TranslateError::upstream(
+                "token count",
+                format!("the {shape} API has no token-count endpoint"),
+            ))
+        }
     }
 }
 
@@ -244,7 +259,7 @@ pub fn encode_count_tokens_response(shape: ApiShape, resp: &CountTokensResponse)
     match shape {
         ApiShape::Gemini => gemini::count_tokens::encode_response(resp),
         ApiShape::OpenAiResponses => openai_responses::count_tokens::encode(resp),
-        ApiShape::Anthropic | ApiShape::OpenAiChat | ApiShape::Ollama => {
+        ApiShape::Anthropic | ApiShape::OpenAiChat | ApiShape::Ollama | ApiShape::Bedrock => {
             anthropic::count_tokens::encode_response(resp)
         }
     }
@@ -254,7 +269,9 @@ pub fn encode_count_tokens_response(shape: ApiShape, resp: &CountTokensResponse)
 /// `GET /v1/models`).
 pub fn encode_model_list(shape: ApiShape, list: &ModelList) -> Vec<u8> {
     match shape {
-        ApiShape::OpenAiChat | ApiShape::OpenAiResponses => openai_chat::models::encode_list(list),
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Bedrock => {
+            openai_chat::models::encode_list(list)
+        }
         ApiShape::Anthropic => anthropic::models::encode(list),
         ApiShape::Gemini => gemini::models::encode(list),
         ApiShape::Ollama => ollama::models::encode(list),
@@ -269,7 +286,7 @@ pub fn encode_model(shape: ApiShape, model: &ModelInfo) -> Vec<u8> {
         ApiShape::Anthropic => anthropic::models::encode_model(model),
         ApiShape::Gemini => gemini::models::encode_model(model),
         ApiShape::Ollama => ollama::models::encode_show(model),
-        ApiShape::OpenAiChat | ApiShape::OpenAiResponses => {
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Bedrock => {
             openai_chat::models::encode_model(model)
         }
     }
@@ -278,7 +295,11 @@ pub fn encode_model(shape: ApiShape, model: &ModelInfo) -> Vec<u8> {
 /// Decodes an upstream's model list (`GET /v1/models`, `/v1beta/models`, `/api/tags`).
 pub fn decode_model_list(shape: ApiShape, body: &[u8]) -> Result<ModelList, TranslateError> {
     match shape {
-        ApiShape::OpenAiChat | ApiShape::OpenAiResponses => openai_chat::models::decode_list(body),
+        // Bedrock lists models in another service (its control plane); a Bedrock
+        // provider is never asked, and the mock answers in OpenAI's form.
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Bedrock => {
+            openai_chat::models::decode_list(body)
+        }
         ApiShape::Anthropic => anthropic::models::decode(body),
         ApiShape::Gemini => gemini::models::decode(body),
         ApiShape::Ollama => ollama::models::decode(body),
@@ -290,6 +311,7 @@ pub fn decode_model_list(shape: ApiShape, body: &[u8]) -> Result<ModelList, Tran
 pub fn upstream_framing(shape: ApiShape) -> Framing {
     match shape {
         ApiShape::Ollama => Framing::Ndjson,
+        ApiShape::Bedrock => Framing::EventStream,
         _ => Framing::Sse,
     }
 }
@@ -307,6 +329,8 @@ pub enum StreamDecoder {
     Gemini(gemini::stream::Decoder),
     /// Ollama.
     Ollama(ollama::stream::Decoder),
+    /// Bedrock Converse.
+    Bedrock(bedrock::stream::Decoder),
 }
 
 impl StreamDecoder {
@@ -320,6 +344,7 @@ impl StreamDecoder {
             ApiShape::Anthropic => Self::Anthropic(anthropic::stream::Decoder::new(ctx)),
             ApiShape::Gemini => Self::Gemini(gemini::stream::Decoder::new(ctx)),
             ApiShape::Ollama => Self::Ollama(ollama::stream::Decoder::new(ctx)),
+            ApiShape::Bedrock => Self::Bedrock(bedrock::stream::Decoder::new(ctx)),
         }
     }
 
@@ -332,6 +357,7 @@ impl StreamDecoder {
             Self::Gemini(d) => Self::Gemini(d.without_scanner()),
             Self::OpenAiResponses(d) => Self::OpenAiResponses(d.without_scanner()),
             Self::Ollama(d) => Self::Ollama(d.without_scanner()),
+            Self::Bedrock(d) => Self::Bedrock(d),
         }
     }
 
@@ -349,6 +375,7 @@ impl StreamDecoder {
             Self::Anthropic(d) => d.decode(frame, out),
             Self::Gemini(d) => d.decode(frame, out),
             Self::Ollama(d) => d.decode(frame, out),
+            Self::Bedrock(d) => d.decode(frame, out),
         }
     }
 
@@ -360,7 +387,7 @@ impl StreamDecoder {
         match self {
             Self::OpenAiChat(d) => d.count(frame),
             Self::Anthropic(d) => d.count(frame),
-            Self::OpenAiResponses(_) | Self::Gemini(_) | Self::Ollama(_) => None,
+            Self::OpenAiResponses(_) | Self::Gemini(_) | Self::Ollama(_) | Self::Bedrock(_) => None,
         }
     }
 
@@ -372,6 +399,7 @@ impl StreamDecoder {
             Self::Anthropic(d) => d.finish(out),
             Self::Gemini(d) => d.finish(out),
             Self::Ollama(d) => d.finish(out),
+            Self::Bedrock(d) => d.finish(out),
         }
     }
 }
@@ -389,6 +417,8 @@ pub enum StreamEncoder {
     Gemini(gemini::stream::Encoder),
     /// Ollama.
     Ollama(ollama::stream::Encoder),
+    /// Bedrock Converse (event stream bytes).
+    Bedrock(bedrock::stream::Encoder),
 }
 
 impl StreamEncoder {
@@ -402,6 +432,7 @@ impl StreamEncoder {
             ApiShape::Anthropic => Self::Anthropic(anthropic::stream::Encoder::new(ctx)),
             ApiShape::Gemini => Self::Gemini(gemini::stream::Encoder::new(ctx)),
             ApiShape::Ollama => Self::Ollama(ollama::stream::Encoder::new(ctx)),
+            ApiShape::Bedrock => Self::Bedrock(bedrock::stream::Encoder::new(ctx)),
         }
     }
 
@@ -422,6 +453,7 @@ impl StreamEncoder {
             Self::Anthropic(e) => e.encode(event, out),
             Self::Gemini(e) => e.encode(event, out),
             Self::Ollama(e) => e.encode(event, out),
+            Self::Bedrock(e) => e.encode(event, out),
         }
     }
 }

@@ -7,7 +7,7 @@ use gateway_protocol::{ApiShape, StreamEvent};
 
 use crate::codec::{self, StreamDecoder};
 use crate::context::{EncodeOptions, ResponseContext};
-use crate::framing::{Framer, Framing};
+use crate::framing::Framer;
 
 fn pick_shape(selector: u8) -> ApiShape {
     ApiShape::ALL[usize::from(selector) % ApiShape::ALL.len()]
@@ -81,11 +81,7 @@ pub fn stream(data: &[u8]) {
 /// [`stream`] for a known shape and chunk size; returns the decoded events.
 pub fn stream_as(shape: ApiShape, bytes: &[u8], chunk: usize) -> Vec<StreamEvent> {
     let ctx = ResponseContext::default();
-    let framing = match shape {
-        ApiShape::Ollama => Framing::Ndjson,
-        _ => Framing::Sse,
-    };
-    let mut framer = Framer::new(framing);
+    let mut framer = Framer::new(codec::upstream_framing(shape));
     let mut decoder = StreamDecoder::new(shape, &ctx);
     let mut frames = Vec::new();
     let mut events = Vec::new();

@@ -54,6 +54,7 @@ pub mod turns;
 pub mod usage_tap;
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod gemini;
 pub mod ollama;
 pub mod openai_chat;

@@ -7,7 +7,7 @@ use memchr::memmem;
 use serde::Deserialize;
 
 use crate::framing::Frame;
-use crate::{anthropic, gemini, ollama, openai_chat, openai_responses};
+use crate::{anthropic, bedrock, gemini, ollama, openai_chat, openai_responses};
 
 #[derive(Deserialize)]
 struct WithUsage<U> {
@@ -59,6 +59,9 @@ pub fn response_usage(shape: ApiShape, body: &[u8]) -> Option<Usage> {
         ApiShape::Ollama => {
             let c = serde_json::from_slice::<OllamaCounts>(body).ok()?;
             Some(ollama::response::usage(c.prompt_eval_count, c.eval_count))
+        }
+        ApiShape::Bedrock => {
+            member::<bedrock::wire::Usage>(body, "usage").map(|u| bedrock::response::usage(&u))
         }
     }
 }
@@ -165,6 +168,15 @@ impl UsageTap {
                             self.usage =
                                 Some(ollama::response::usage(c.prompt_eval_count, c.eval_count));
                         }
+                    }
+                }
+            }
+            ApiShape::Bedrock => {
+                if frame.event.as_deref() == Some("metadata") {
+                    if let Ok(bedrock::wire::Metadata { usage: Some(u), .. }) =
+                        serde_json::from_slice(data)
+                    {
+                        self.usage = Some(bedrock::response::usage(&u));
                     }
                 }
             }

@@ -223,6 +223,8 @@ pub enum MockShape {
     Gemini,
     /// Ollama's native API.
     Ollama,
+    /// Amazon Bedrock's Converse (SigV4-signed calls only).
+    Bedrock,
 }
 
 impl From<MockShape> for ApiShape {
@@ -232,6 +234,7 @@ impl From<MockShape> for ApiShape {
             MockShape::Anthropic => ApiShape::Anthropic,
             MockShape::Gemini => ApiShape::Gemini,
             MockShape::Ollama => ApiShape::Ollama,
+            MockShape::Bedrock => ApiShape::Bedrock,
         }
     }
 }
@@ -427,6 +430,10 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         };
+        assert_eq!(
+            parse(&["--shape", "bedrock"]).expect("valid").shape,
+            ApiShape::Bedrock
+        );
         let s = parse(&["--shape", "openai"]).expect("valid");
         assert_eq!(s.shape, ApiShape::OpenAiChat);
         assert_eq!(

@@ -167,6 +167,7 @@ pub fn parse_shape(name: &str) -> Option<ApiShape> {
         "anthropic" => ApiShape::Anthropic,
         "gemini" => ApiShape::Gemini,
         "ollama" => ApiShape::Ollama,
+        "bedrock" => ApiShape::Bedrock,
         _ => return None,
     })
 }

@@ -83,11 +83,41 @@ impl MockAnswer {
     }
 }
 
+/// The AWS access key id whose calls the Bedrock-shaped mock verifies with
+/// [`MOCK_AWS_SECRET_ACCESS_KEY`]; calls signed with any other key are checked for
+/// their form only (the mock cannot know their secret).
+pub const MOCK_AWS_ACCESS_KEY_ID: &str = "AKIDPATCHBAYMOCK";
+
+/// The secret of [`MOCK_AWS_ACCESS_KEY_ID`].
+pub const MOCK_AWS_SECRET_ACCESS_KEY: &str = "patchbay-mock-secret";
+
+/// Whether a call to the Bedrock-shaped mock is signed: a well-formed SigV4
+/// `Authorization` for service `bedrock` with `x-amz-date`, and, for
+/// [`MOCK_AWS_ACCESS_KEY_ID`], a signature that matches. The error is Bedrock's
+/// (403, `InvalidSignatureException` in words).
+pub fn check_aws_signature(
+    method: &str,
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<(), GatewayError> {
+    let secret =
+        |id: &str| (id == MOCK_AWS_ACCESS_KEY_ID).then(|| MOCK_AWS_SECRET_ACCESS_KEY.to_owned());
+    crate::aws::verify(&secret, method, uri, headers, body).map_err(|why| {
+        GatewayError::new(
+            ErrorKind::Authentication,
+            format!("The request signature we calculated does not match the signature you provided: {why}"),
+        )
+        .with_status(403)
+    })
+}
+
 /// The `content-type` of a successful answer in `shape`.
 pub fn content_type(shape: ApiShape, stream: bool) -> &'static str {
     match (shape, stream) {
         (_, false) => "application/json",
         (ApiShape::Ollama, true) => "application/x-ndjson",
+        (ApiShape::Bedrock, true) => "application/vnd.amazon.eventstream",
         (_, true) => "text/event-stream",
     }
 }

@@ -24,7 +24,9 @@ pub fn embeddings(shape: ApiShape, model: &str, body: &[u8]) -> MockAnswer {
         }
         ApiShape::Gemini => gemini::embeddings::decode_batch_request(body),
         ApiShape::Ollama => ollama::embeddings::decode_request(body),
-        ApiShape::Anthropic => return MockAnswer::Fail(unsupported(shape, "embeddings")),
+        ApiShape::Anthropic | ApiShape::Bedrock => {
+            return MockAnswer::Fail(unsupported(shape, "embeddings"));
+        }
     };
     let mut req = match decoded {
         Ok(req) => req,

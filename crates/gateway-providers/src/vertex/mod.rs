@@ -186,6 +186,14 @@ pub(crate) fn credentials(
 /// go through as their exact text; what is not a JSON object goes as it came (the
 /// upstream then says what is wrong with it).
 pub(crate) fn anthropic_body(body: Bytes, version: &str, keep_model: bool) -> Bytes {
+    let drop: &[&str] = if keep_model { &[] } else { &["model"] };
+    anthropic_body_without(body, version, drop)
+}
+
+/// A Messages body with `anthropic_version` added (the caller's own kept) and the
+/// members `drop` names removed: Vertex's and Bedrock's forms of it (Bedrock also
+/// refuses `stream`, which its URL says).
+pub(crate) fn anthropic_body_without(body: Bytes, version: &str, drop: &[&str]) -> Bytes {
     let Ok(Fields(fields)) = serde_json::from_slice::<Fields>(&body) else {
         return body;
     };
@@ -195,7 +203,7 @@ pub(crate) fn anthropic_body(body: Bytes, version: &str, keep_model: bool) -> By
     let version = ("anthropic_version".to_owned(), version);
     let has_version = fields.iter().any(|(k, _)| k == "anthropic_version");
     let added = (!has_version).then_some(&version);
-    let kept = fields.iter().filter(|(k, _)| keep_model || k != "model");
+    let kept = fields.iter().filter(|(k, _)| !drop.contains(&k.as_str()));
     object(added.into_iter().chain(kept))
 }
 

@@ -2,6 +2,7 @@
 //! upstreams over HTTP and HTTPS, the mock provider in every shape, the presets, Vertex AI's
 //! token exchange.
 
+mod bedrock;
 mod http;
 mod https;
 mod mock;

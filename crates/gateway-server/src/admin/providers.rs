@@ -148,6 +148,19 @@ fn parse(body: &Bytes) -> Result<Body, ApiError> {
             "access_token: send it as api_key, which is sealed in the database (a Vertex AI provider's key is its access token)",
         ));
     }
+    if settings.contains_key("secret_access_key") {
+        return Err(ApiError::invalid(
+            Some("secret_access_key"),
+            "secret_access_key: send it as api_key, which is sealed in the database (a Bedrock provider's key is its secret access key)",
+        ));
+    }
+    if settings.contains_key("session_token") {
+        // One sealed key per provider: temporary credentials cannot be stored with it.
+        return Err(ApiError::invalid(
+            Some("session_token"),
+            "session_token: a provider added at runtime keeps one sealed secret; use a long-term key, or declare the provider in the config file",
+        ));
+    }
     let key = match settings.remove("api_key") {
         None => KeyChange::Keep,
         Some(Value::Null) => KeyChange::Clear,

@@ -1,5 +1,6 @@
 //! Media given by URL, fetched and put inline for upstreams that read no URLs (Gemini
-//! beyond its Files API and YouTube, Ollama), under the `[media]` fetch policy.
+//! beyond its Files API and YouTube, Ollama, Bedrock beyond S3), under the `[media]`
+//! fetch policy.
 //!
 //! A request's URLs are one fetch phase, bounded whatever the request says: distinct
 //! URLs only (a URL named three times is fetched once), at most `max_urls` of them and
@@ -26,7 +27,7 @@ fn needs_fetch(upstream: ApiShape, url: &str) -> bool {
     let web = url.starts_with("http://") || url.starts_with("https://");
     match upstream {
         ApiShape::Gemini => web && !gemini::takes_by_reference(url),
-        ApiShape::Ollama => web,
+        ApiShape::Ollama | ApiShape::Bedrock => web,
         _ => false,
     }
 }

@@ -4,7 +4,8 @@
 //! the host root (`/v1/messages`, `/v1beta/models/{model}:generateContent`,
 //! `/api/chat`). Vertex AI's paths end the same way for Gemini
 //! (`…/publishers/google/models/{model}:generateContent`); Claude on Vertex has its
-//! own (`…/publishers/anthropic/models/{model}:rawPredict`).
+//! own (`…/publishers/anthropic/models/{model}:rawPredict`). Bedrock's are
+//! `/model/{modelId}/converse` and `/converse-stream`.
 
 use gateway_protocol::ApiShape;
 use gateway_providers::mock::{self, MockAnswer, MockConfig};
@@ -27,6 +28,13 @@ pub(crate) enum Call {
     /// Claude on Vertex AI: `rawPredict` / `streamRawPredict`, the model in the URL
     /// and `anthropic_version` in the body.
     VertexClaude { model: String, stream: bool },
+    /// Bedrock `Converse` / `ConverseStream`: `/model/{modelId}/converse` and
+    /// `/converse-stream`, the model id percent-encoded in the path.
+    BedrockConverse { model: String, stream: bool },
+    /// Claude on Bedrock: `/model/{modelId}/invoke` and
+    /// `/invoke-with-response-stream`, Anthropic's body without `model` and `stream`
+    /// and with `anthropic_version`; the stream wrapped in event stream `chunk`s.
+    BedrockClaude { model: String, stream: bool },
     /// OpenAI `/embeddings` or Ollama `/api/embed`.
     Embeddings(ApiShape),
     /// Gemini `embedContent` (one input).
@@ -68,6 +76,19 @@ pub(crate) fn route(
             }
         }
         ApiShape::Anthropic => {
+            if let Some((_, rest)) = path.rsplit_once("/model/") {
+                let (model, method) = rest.rsplit_once('/')?;
+                let stream = match method {
+                    "invoke" => false,
+                    "invoke-with-response-stream" => true,
+                    _ => return None,
+                };
+                if !post || model.is_empty() {
+                    return None;
+                }
+                let model = crate::ingress::percent_decode(model);
+                return Some(Call::BedrockClaude { model, stream });
+            }
             if let Some((_, rest)) = path.split_once("/publishers/anthropic/models/") {
                 let (model, method) = rest.rsplit_once(':')?;
                 if (model, method) == ("count-tokens", "rawPredict") && post {
@@ -104,6 +125,20 @@ pub(crate) fn route(
             } else {
                 return None;
             }
+        }
+        ApiShape::Bedrock => {
+            let (_, rest) = path.rsplit_once("/model/")?;
+            let (model, method) = rest.rsplit_once('/')?;
+            let stream = match method {
+                "converse" => false,
+                "converse-stream" => true,
+                _ => return None,
+            };
+            if !post || model.is_empty() {
+                return None;
+            }
+            let model = crate::ingress::percent_decode(model);
+            Call::BedrockConverse { model, stream }
         }
         ApiShape::Gemini => {
             if get && path.ends_with("/models") {
@@ -148,11 +183,30 @@ impl Call {
             | Call::Embeddings(shape)
             | Call::CountTokens(shape)
             | Call::Models(shape) => *shape,
-            Call::VertexClaude { .. } => ApiShape::Anthropic,
+            Call::VertexClaude { .. } | Call::BedrockClaude { .. } => ApiShape::Anthropic,
+            Call::BedrockConverse { .. } => ApiShape::Bedrock,
             Call::GeminiChat { .. }
             | Call::GeminiEmbed { .. }
             | Call::GeminiBatchEmbed { .. }
             | Call::VertexPredict { .. } => ApiShape::Gemini,
+        }
+    }
+
+    /// Whether the call must carry an AWS SigV4 signature (Bedrock's).
+    pub(crate) fn signed(&self) -> bool {
+        matches!(
+            self,
+            Call::BedrockConverse { .. } | Call::BedrockClaude { .. }
+        )
+    }
+
+    /// The envelope the call's errors are written in: Bedrock's for both Bedrock
+    /// APIs (InvokeModel answers its own errors, not Anthropic's).
+    pub(crate) fn error_shape(&self) -> ApiShape {
+        if self.signed() {
+            ApiShape::Bedrock
+        } else {
+            self.shape()
         }
     }
 
@@ -175,6 +229,22 @@ impl Call {
             }
             Call::VertexClaude { model, stream } => match vertex_claude_body(body) {
                 Ok(body) => mock::answer_for(shape, &model, stream, &body, config),
+                Err(err) => MockAnswer::Fail(err),
+            },
+            Call::BedrockConverse { model, stream } => {
+                mock::answer_for(shape, &model, stream, body, config)
+            }
+            Call::BedrockClaude { model, stream } => match bedrock_claude_body(body) {
+                Ok(body) => {
+                    let answer = mock::answer_for(shape, &model, stream, &body, config);
+                    if stream && matches!(answer, MockAnswer::Stream { .. }) {
+                        return (
+                            wrap_invoke_stream(answer),
+                            "application/vnd.amazon.eventstream",
+                        );
+                    }
+                    answer
+                }
                 Err(err) => MockAnswer::Fail(err),
             },
             Call::Embeddings(shape) => mock::embeddings(shape, "", body),
@@ -207,6 +277,63 @@ fn vertex_claude_body(body: &[u8]) -> Result<Vec<u8>, gateway_protocol::GatewayE
     }
     fields.insert("model".into(), "vertex".into());
     serde_json::to_vec(&fields).map_err(|_| invalid("the body could not be re-encoded"))
+}
+
+/// A Claude-on-Bedrock body as a Messages body, checked as Bedrock does: it must
+/// carry `anthropic_version: "bedrock-2023-05-31"` and neither `model` nor `stream`
+/// (the URL says both). The model is put back as a placeholder for the Messages
+/// decoder; the URL's name and method are the ones used.
+fn bedrock_claude_body(body: &[u8]) -> Result<Vec<u8>, gateway_protocol::GatewayError> {
+    let invalid = |message: &str| {
+        gateway_protocol::GatewayError::new(gateway_protocol::ErrorKind::InvalidRequest, message)
+    };
+    let mut fields: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+        .map_err(|_| invalid("Malformed input request: not a JSON object"))?;
+    for key in ["model", "stream"] {
+        if fields.contains_key(key) {
+            return Err(invalid(&format!(
+                "Malformed input request: extraneous key [{key}] is not permitted"
+            )));
+        }
+    }
+    match fields.remove("anthropic_version") {
+        Some(serde_json::Value::String(v))
+            if v == gateway_translate::bedrock::invoke::ANTHROPIC_VERSION => {}
+        _ => {
+            return Err(invalid(
+                "Malformed input request: anthropic_version bedrock-2023-05-31 is required",
+            ));
+        }
+    }
+    fields.insert("model".into(), "bedrock".into());
+    serde_json::to_vec(&fields).map_err(|_| invalid("the body could not be re-encoded"))
+}
+
+/// A streamed Messages answer as `InvokeModelWithResponseStream` sends it: each SSE
+/// chunk's events as event stream `chunk` messages (the chunking kept).
+fn wrap_invoke_stream(answer: MockAnswer) -> MockAnswer {
+    let MockAnswer::Stream {
+        chunks,
+        delay,
+        cut_after,
+    } = answer
+    else {
+        return answer;
+    };
+    let mut wrapper = gateway_translate::bedrock::invoke::Wrapper::new();
+    let chunks = chunks
+        .into_iter()
+        .map(|sse| {
+            let mut out = Vec::new();
+            wrapper.push(&sse, &mut out);
+            out
+        })
+        .collect();
+    MockAnswer::Stream {
+        chunks,
+        delay,
+        cut_after,
+    }
 }
 
 /// Vertex `:predict`: each instance's `content` embedded as a Gemini batch entry,

@@ -361,6 +361,7 @@ fn gen_ai_system(kind: ProviderKind) -> &'static str {
         ProviderKind::Anthropic => "anthropic",
         ProviderKind::Gemini => "gcp.gemini",
         ProviderKind::Vertex | ProviderKind::VertexAnthropic => "gcp.vertex_ai",
+        ProviderKind::Bedrock | ProviderKind::BedrockAnthropic => "aws.bedrock",
         ProviderKind::Ollama => "ollama",
         ProviderKind::Mock => "patchbay.mock",
     }

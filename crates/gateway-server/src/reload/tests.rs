@@ -44,6 +44,17 @@ fn a_runtime_vertex_providers_sealed_key_is_its_access_token() {
 }
 
 #[test]
+fn a_runtime_bedrock_providers_sealed_key_is_its_secret_access_key() {
+    let settings = json!({"kind": "bedrock", "region": "us-east-1", "access_key_id": "AKID"});
+    let table = provider_table("b", settings.as_object().unwrap(), Some("aws-sealed")).unwrap();
+    assert_eq!(table["secret_access_key"].as_str(), Some("aws-sealed"));
+    assert!(table.get("api_key").is_none());
+    let cfg = crate::app::provider_config("b", &table).unwrap();
+    assert_eq!(cfg.secret_access_key.as_deref(), Some("aws-sealed"));
+    assert_eq!(cfg.access_key_id.as_deref(), Some("AKID"));
+}
+
+#[test]
 fn only_start_only_sections_are_reported() {
     let old = config("[providers.p]\nkind = \"mock\"\n");
     let routes = config(

@@ -446,3 +446,56 @@ backoff_max_ms = 2
     let body: serde_json::Value = resp.json().await.unwrap();
     assert!(body["input_tokens"].as_u64().unwrap() > 0, "{body}");
 }
+
+#[tokio::test]
+async fn a_throttled_bedrock_target_falls_back_and_alone_is_a_429_in_the_callers_envelope() {
+    let up = Upstreams::start(MockConfig::default()).await;
+    let throttled = mock_upstream(
+        ApiShape::Bedrock,
+        MockConfig {
+            fail_status: Some(429),
+            ..MockConfig::default()
+        },
+    )
+    .await;
+    let config = format!(
+        r#"{}
+[providers.aws]
+kind = "bedrock"
+base_url = "http://{throttled}"
+region = "us-east-1"
+access_key_id = "{}"
+secret_access_key = "{}"
+
+[[routes]]
+model = "chain"
+targets = [{{ provider = "aws", model = "mock-echo" }}]
+fallbacks = [{{ provider = "bedrock", model = "mock-echo" }}]
+
+[[routes]]
+model = "only-aws"
+targets = [{{ provider = "aws", model = "mock-echo" }}]
+"#,
+        up.toml() + &up.bedrock_toml(),
+        gateway_providers::mock::MOCK_AWS_ACCESS_KEY_ID,
+        gateway_providers::mock::MOCK_AWS_SECRET_ACCESS_KEY,
+    );
+    let gw = Gateway::start(&config).await;
+    for caller in [ApiShape::OpenAiChat, ApiShape::Anthropic] {
+        let (path, body) = chat_request(caller, "chain", "fall back", false, false);
+        let resp = send(&gw, caller, &path, &body).await;
+        assert_eq!(resp.status(), 200, "{caller:?}");
+        assert_eq!(resp.headers()["x-patchbay-provider"], "bedrock");
+        let (path, body) = chat_request(caller, "only-aws", "throttled", false, false);
+        let resp = send(&gw, caller, &path, &body).await;
+        assert_eq!(resp.status(), 429, "{caller:?}");
+        let err: serde_json::Value = resp.json().await.unwrap();
+        // Both envelopes name the kind in `error.type` (`rate_limit_error`,
+        // `rate_limit_exceeded`).
+        let kind = &err["error"]["type"];
+        assert!(
+            kind.as_str().is_some_and(|k| k.contains("rate_limit")),
+            "{caller:?}: {err}"
+        );
+    }
+}

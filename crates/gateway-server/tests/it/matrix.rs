@@ -8,24 +8,29 @@ use gateway_protocol::{ApiShape, StopReason};
 use gateway_providers::MockConfig;
 use support::*;
 
-/// The four shapes' own kinds, and Vertex AI's two (Gemini and Claude on Vertex,
-/// speaking the Gemini and Anthropic shapes at Vertex's paths).
-const PROVIDERS: [&str; 6] = [
+/// The four shapes' own kinds, Vertex AI's two (Gemini and Claude on Vertex,
+/// speaking the Gemini and Anthropic shapes at Vertex's paths), and Bedrock's two
+/// (Converse, and Claude through InvokeModel; SigV4-signed, the mocks verify each
+/// signature).
+const PROVIDERS: [&str; 8] = [
     "openai",
     "anthropic",
     "gemini",
     "ollama",
     "vertex",
     "vertex_claude",
+    "bedrock",
+    "bedrock_claude",
 ];
 const TEXT: &str = "Hello from the matrix";
 
 async fn setup() -> Gateway {
     let up = Upstreams::start(MockConfig::default()).await;
     let config = format!(
-        "{}{}\n[[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"openai\" }}]\n",
+        "{}{}{}\n[[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"openai\" }}]\n",
         up.toml(),
-        up.vertex_toml()
+        up.vertex_toml(),
+        up.bedrock_toml()
     );
     Gateway::start(&config).await
 }

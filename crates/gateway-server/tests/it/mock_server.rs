@@ -90,6 +90,8 @@ fn chat_path(shape: ApiShape, model: &str, stream: bool, sse: bool) -> String {
             (true, false) => format!("/v1beta/models/{model}:streamGenerateContent"),
         },
         ApiShape::Ollama => "/api/chat".into(),
+        ApiShape::Bedrock if stream => format!("/model/{model}/converse-stream"),
+        ApiShape::Bedrock => format!("/model/{model}/converse"),
     }
 }
 
@@ -107,13 +109,80 @@ async fn post_chat(
         server.base,
         chat_path(shape, &req.model, req.stream, sse)
     );
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json"),
+    );
+    if shape == ApiShape::Bedrock {
+        sign_for_mock(&url, &mut headers, &body);
+    }
     client
         .post(url)
-        .header("content-type", "application/json")
+        .headers(headers)
         .body(body)
         .send()
         .await
         .expect("send")
+}
+
+/// Signs a Bedrock call with the key whose signatures the mock verifies.
+fn sign_for_mock(url: &str, headers: &mut http::HeaderMap, body: &[u8]) {
+    let creds = gateway_providers::aws::sigv4::Credentials {
+        access_key_id: mock::MOCK_AWS_ACCESS_KEY_ID.to_owned(),
+        secret_access_key: mock::MOCK_AWS_SECRET_ACCESS_KEY.to_owned(),
+        session_token: None,
+    };
+    let uri: http::Uri = url.parse().expect("url");
+    gateway_providers::aws::sign(
+        &creds,
+        "us-east-1",
+        "POST",
+        &uri,
+        headers,
+        body,
+        std::time::SystemTime::now(),
+    )
+    .expect("sign");
+}
+
+#[tokio::test]
+async fn the_bedrock_mock_verifies_sigv4_signatures() {
+    let server = start(ApiShape::Bedrock, |_| {}).await;
+    let client = reqwest::Client::new();
+    let req = request("mock-echo", false);
+    let body = codec::encode_request(ApiShape::Bedrock, &req, &EncodeOptions::default()).unwrap();
+    let url = format!("{}/model/mock-echo/converse", server.base);
+    // Unsigned: refused in Bedrock's form.
+    let resp = client.post(&url).body(body.clone()).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(
+        resp.headers()["x-amzn-errortype"],
+        "UnrecognizedClientException"
+    );
+    assert!(resp.text().await.unwrap().contains("Authorization"));
+    // Signed, then the body changed: the signature no longer matches.
+    let mut headers = http::HeaderMap::new();
+    sign_for_mock(&url, &mut headers, &body);
+    let resp = client
+        .post(&url)
+        .headers(headers.clone())
+        .body(b"{\"messages\":[]}".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(resp.text().await.unwrap().contains("does not match"));
+    // Signed and sent as signed: answered.
+    let resp = client
+        .post(&url)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    server.stop(Duration::from_secs(5)).await;
 }
 
 fn content_type(resp: &reqwest::Response) -> String {
@@ -184,10 +253,10 @@ async fn streams_arrive_chunk_by_chunk_in_every_shape() {
         let req = request("mock-model", true);
         let resp = post_chat(&client, &server, shape, &req, true).await;
         assert_eq!(resp.status(), 200, "{shape}");
-        let expected_type = if shape == ApiShape::Ollama {
-            "application/x-ndjson"
-        } else {
-            "text/event-stream"
+        let expected_type = match shape {
+            ApiShape::Ollama => "application/x-ndjson",
+            ApiShape::Bedrock => "application/vnd.amazon.eventstream",
+            _ => "text/event-stream",
         };
         assert_eq!(content_type(&resp), expected_type, "{shape}");
         let mut body = resp.bytes_stream();

@@ -381,3 +381,35 @@ async fn a_runtime_vertex_provider_takes_its_access_token_as_the_sealed_key() {
     let (_, list) = call(admin(&base, Method::GET, "/admin/providers")).await;
     assert!(!list.to_string().contains("ya29.runtime-token-4321"));
 }
+
+#[tokio::test]
+async fn a_runtime_bedrock_provider_takes_its_secret_access_key_as_the_sealed_key() {
+    let up = Upstreams::start(MockConfig::default()).await;
+    let gw = Gateway::start(&up.toml()).await;
+    let base = start_admin(&gw, TOKEN).await;
+    let settings = json!({
+        "name": "aws", "kind": "bedrock", "region": "us-east-1",
+        "access_key_id": gateway_providers::mock::MOCK_AWS_ACCESS_KEY_ID,
+        "base_url": format!("http://{}", up.bedrock),
+    });
+
+    // Secrets in the settings would be stored and shown as they are: refused.
+    for field in ["secret_access_key", "session_token"] {
+        let mut plain = settings.clone();
+        plain[field] = "aws-secret-5678".into();
+        let (status, err) = call(admin(&base, Method::POST, "/admin/providers").json(&plain)).await;
+        assert_eq!(status, 400, "{err}");
+        assert_eq!(err["error"]["param"], field, "{err}");
+    }
+
+    let mut sealed = settings;
+    sealed["api_key"] = gateway_providers::mock::MOCK_AWS_SECRET_ACCESS_KEY.into();
+    let (status, created) =
+        call(admin(&base, Method::POST, "/admin/providers").json(&sealed)).await;
+    assert_eq!(status, 201, "{created}");
+    // The mock verifies the signature made with the sealed secret.
+    let (status, provider, text) = chat(&gw, "aws/mock-echo", true).await;
+    assert_eq!((status, provider.as_deref()), (200, Some("aws")), "{text}");
+    let (_, list) = call(admin(&base, Method::GET, "/admin/providers")).await;
+    assert!(!list.to_string().contains("patchbay-mock-secret"));
+}

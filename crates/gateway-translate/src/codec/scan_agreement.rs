@@ -19,6 +19,7 @@ fn fixture_dir(shape: ApiShape) -> PathBuf {
         ApiShape::Anthropic => "anthropic",
         ApiShape::Gemini => "gemini",
         ApiShape::Ollama => "ollama",
+        ApiShape::Bedrock => "bedrock",
     };
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -43,6 +44,7 @@ pub(crate) fn fixture_streams(shape: ApiShape) -> Vec<(PathBuf, Vec<Frame>)> {
                 "stream.sse" | "stream.encoded.sse" => Framing::Sse,
                 "stream.ndjson" | "stream.encoded.ndjson" => Framing::Ndjson,
                 "stream.json" => Framing::JsonArray,
+                "stream.eventstream" => Framing::EventStream,
                 _ => continue,
             };
             let bytes = std::fs::read(&path).expect("readable fixture");

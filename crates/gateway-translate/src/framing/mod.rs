@@ -1,4 +1,5 @@
-//! Stream framings: SSE, Gemini's streamed JSON array, and NDJSON.
+//! Stream framings: SSE, Gemini's streamed JSON array, NDJSON, and AWS's binary event
+//! stream (Bedrock).
 //!
 //! Bytes arrive in arbitrary chunks; a framer turns them into [`Frame`]s (an optional
 //! event name and one payload) that the shape codecs consume, or hands them out
@@ -9,10 +10,12 @@
 //! [`DEFAULT_MAX_FRAME_BYTES`] (or the limit it was made with) of one frame: past
 //! it, the push fails with [`FrameTooLarge`] and the buffer is dropped.
 
+pub mod eventstream;
 mod json_array;
 mod ndjson;
 mod sse;
 
+pub use eventstream::EventStreamParser;
 pub use json_array::JsonArrayParser;
 pub use ndjson::NdjsonParser;
 pub use sse::{SseParser, write_sse};
@@ -145,6 +148,8 @@ pub enum Framing {
     JsonArray,
     /// One JSON object per line (Ollama).
     Ndjson,
+    /// AWS's binary `application/vnd.amazon.eventstream` (Bedrock).
+    EventStream,
 }
 
 /// A parser for any [`Framing`].
@@ -156,6 +161,8 @@ pub enum Framer {
     JsonArray(JsonArrayParser),
     /// NDJSON.
     Ndjson(NdjsonParser),
+    /// AWS event stream.
+    EventStream(EventStreamParser),
 }
 
 impl Framer {
@@ -170,6 +177,9 @@ impl Framer {
             Framing::Sse => Framer::Sse(SseParser::with_limit(max_frame_bytes)),
             Framing::JsonArray => Framer::JsonArray(JsonArrayParser::with_limit(max_frame_bytes)),
             Framing::Ndjson => Framer::Ndjson(NdjsonParser::with_limit(max_frame_bytes)),
+            Framing::EventStream => {
+                Framer::EventStream(EventStreamParser::with_limit(max_frame_bytes))
+            }
         }
     }
 
@@ -180,6 +190,7 @@ impl Framer {
             Framer::Sse(p) => p.push(chunk, out),
             Framer::JsonArray(p) => p.push(chunk, out),
             Framer::Ndjson(p) => p.push(chunk, out),
+            Framer::EventStream(p) => p.push(chunk, out),
         }
     }
 
@@ -195,6 +206,7 @@ impl Framer {
             Framer::Sse(p) => p.push_with(chunk, &mut emit),
             Framer::JsonArray(p) => p.push_with(chunk, &mut emit),
             Framer::Ndjson(p) => p.push_with(chunk, &mut emit),
+            Framer::EventStream(p) => p.push_with(chunk, &mut emit),
         }
     }
 
@@ -209,6 +221,7 @@ impl Framer {
             Framer::Sse(p) => p.finish_with(&mut emit),
             Framer::JsonArray(p) => p.finish_with(&mut emit),
             Framer::Ndjson(p) => p.finish_with(&mut emit),
+            Framer::EventStream(p) => p.finish_with(&mut emit),
         }
     }
 }

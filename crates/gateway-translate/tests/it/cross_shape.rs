@@ -33,11 +33,12 @@ const CALLERS: [ApiShape; 5] = [
     ApiShape::Gemini,
     ApiShape::Ollama,
 ];
-const UPSTREAMS: [ApiShape; 4] = [
+const UPSTREAMS: [ApiShape; 5] = [
     ApiShape::OpenAiChat,
     ApiShape::Anthropic,
     ApiShape::Gemini,
     ApiShape::Ollama,
+    ApiShape::Bedrock,
 ];
 const CASES: [&str; 11] = [
     "text",
@@ -60,6 +61,7 @@ fn dir(shape: ApiShape) -> &'static str {
         ApiShape::Anthropic => "anthropic",
         ApiShape::Gemini => "gemini",
         ApiShape::Ollama => "ollama",
+        ApiShape::Bedrock => "bedrock",
     }
 }
 
@@ -217,10 +219,10 @@ fn aggregate(events: &[StreamEvent]) -> ChatResponse {
 }
 
 fn stream_fixture(shape: ApiShape, case: &str) -> Vec<u8> {
-    let name = if shape == ApiShape::Ollama {
-        "stream.ndjson"
-    } else {
-        "stream.sse"
+    let name = match shape {
+        ApiShape::Ollama => "stream.ndjson",
+        ApiShape::Bedrock => "stream.eventstream",
+        _ => "stream.sse",
     };
     let path = support::fixture(format!("{}/{case}/{name}", dir(shape)));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

@@ -8,12 +8,13 @@ use crate::support;
 use gateway_protocol::ApiShape;
 use gateway_translate::fuzzing;
 
-const SHAPES: [(ApiShape, &str); 5] = [
+const SHAPES: [(ApiShape, &str); 6] = [
     (ApiShape::OpenAiChat, "openai_chat"),
     (ApiShape::OpenAiResponses, "openai_responses"),
     (ApiShape::Anthropic, "anthropic"),
     (ApiShape::Gemini, "gemini"),
     (ApiShape::Ollama, "ollama"),
+    (ApiShape::Bedrock, "bedrock"),
 ];
 
 /// Every fixture file of a shape, recursively.

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod anthropic;
+mod bedrock;
 mod cross_shape;
 mod dependency_rules;
 mod edge_cases;

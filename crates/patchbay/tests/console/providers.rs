@@ -289,6 +289,48 @@ pub async fn walk(b: &Browser, server: &Server, shots: Option<&Path>) {
     );
     b.settled("providers").await;
 
+    // Amazon Bedrock: its region and access key id fields; the secret access key in
+    // the sealed key field; the Bedrock-shaped mock verifies the signature made with it.
+    let bedrock = upstream("bedrock");
+    choose(b, "new-provider-kind", "kind:bedrock").await;
+    let shown = b
+        .eval(
+            "return ['region', 'access_key_id', 'project', 'api_version'].map((f) =>
+               !document.getElementById('new-provider-' + f).closest('.field').hidden)",
+        )
+        .await;
+    assert_eq!(shown, json!([true, true, false, false]), "{shown}");
+    b.fill("#new-provider-name", "aws").await;
+    b.fill(
+        "#new-provider-base_url",
+        &format!("http://{}", bedrock.addr),
+    )
+    .await;
+    b.fill("#new-provider-region", "eu-west-3").await;
+    b.fill(
+        "#new-provider-access_key_id",
+        gateway_providers::mock::MOCK_AWS_ACCESS_KEY_ID,
+    )
+    .await;
+    b.fill(
+        "#new-provider-api_key",
+        gateway_providers::mock::MOCK_AWS_SECRET_ACCESS_KEY,
+    )
+    .await;
+    b.click("#new-provider [data-action=save]").await;
+    let aws = "[data-provider=aws]";
+    b.wait_css(aws).await;
+    let facts = text(b, &format!("{aws} .fields")).await;
+    assert!(
+        facts.contains("Amazon Bedrock") && facts.contains("eu-west-3 · AKIDPATCHBAYMOCK"),
+        "{facts}"
+    );
+    assert_eq!(
+        chat(server, &key, "aws/mock-echo").await,
+        (200, Some("aws".to_owned()))
+    );
+    b.settled("providers").await;
+
     // Removed (asked once more in place): `local/…` falls to the default route again.
     b.click(&format!("{local} [data-action=remove]")).await;
     b.click(&format!("{local} [data-action=confirm]")).await;

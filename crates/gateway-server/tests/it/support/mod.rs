@@ -36,6 +36,7 @@ pub struct Upstreams {
     pub anthropic: SocketAddr,
     pub gemini: SocketAddr,
     pub ollama: SocketAddr,
+    pub bedrock: SocketAddr,
 }
 
 /// An OpenAI-shape mock upstream that answers every request with `status`.
@@ -53,7 +54,8 @@ impl Upstreams {
             openai: mock_upstream(ApiShape::OpenAiChat, config.clone()).await,
             anthropic: mock_upstream(ApiShape::Anthropic, config.clone()).await,
             gemini: mock_upstream(ApiShape::Gemini, config.clone()).await,
-            ollama: mock_upstream(ApiShape::Ollama, config).await,
+            ollama: mock_upstream(ApiShape::Ollama, config.clone()).await,
+            bedrock: mock_upstream(ApiShape::Bedrock, config).await,
         }
     }
 
@@ -90,6 +92,34 @@ secret = "{KEY}"
 }
 
 impl Upstreams {
+    /// Bedrock providers signing with the key whose signatures the mocks verify:
+    /// `bedrock` (Converse, the Bedrock mock) and `bedrock_claude` (InvokeModel with
+    /// Anthropic's body, the Anthropic mock).
+    pub fn bedrock_toml(&self) -> String {
+        let (id, secret) = (
+            gateway_providers::mock::MOCK_AWS_ACCESS_KEY_ID,
+            gateway_providers::mock::MOCK_AWS_SECRET_ACCESS_KEY,
+        );
+        format!(
+            r#"
+[providers.bedrock]
+kind = "bedrock"
+base_url = "http://{}"
+region = "us-east-1"
+access_key_id = "{id}"
+secret_access_key = "{secret}"
+
+[providers.bedrock_claude]
+kind = "bedrock_anthropic"
+base_url = "http://{}"
+region = "us-east-1"
+access_key_id = "{id}"
+secret_access_key = "{secret}"
+"#,
+            self.bedrock, self.anthropic
+        )
+    }
+
     /// Vertex AI providers in front of the Gemini and Anthropic mocks, with a
     /// static access token: `vertex` (Gemini) and `vertex_claude` (Claude).
     pub fn vertex_toml(&self) -> String {
@@ -236,6 +266,7 @@ pub fn chat_request(
             };
             (path, b)
         }
+        ApiShape::Bedrock => unreachable!("Bedrock is an upstream shape, never a caller"),
     }
 }
 
