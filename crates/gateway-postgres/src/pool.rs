@@ -154,6 +154,25 @@ impl Postgres {
         }
     }
 
+    /// Runs one statement and returns its rows, waiting here (blocking, like
+    /// [`Postgres::block_on`]).
+    pub(crate) fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, PgError> {
+        self.block_on(async { Ok(self.client().await?.query(sql, params).await?) })
+    }
+
+    /// Runs one statement and returns the rows it changed, waiting here.
+    pub(crate) fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, PgError> {
+        self.block_on(async { Ok(self.client().await?.execute(sql, params).await?) })
+    }
+
     /// Runs `task` on this store's runtime until it ends or the store is dropped.
     pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         if let Some(rt) = &self.inner.runtime {

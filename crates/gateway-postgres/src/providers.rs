@@ -26,11 +26,7 @@ impl PgProviders {
     }
 
     fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, AuthError> {
-        let pg = &self.pg;
-        Ok(pg.block_on(async {
-            let client = pg.client().await?;
-            Ok::<_, PgError>(client.query(sql, params).await?)
-        })?)
+        Ok(self.pg.query(sql, params)?)
     }
 
     /// Runs `sql` and announces the change, in one transaction; rows changed.

@@ -5,7 +5,6 @@ use gateway_auth::{AuthError, ResponseDb, ResponseRow};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::error::PgError;
 use crate::pool::Postgres;
 
 /// Stored responses in a PostgreSQL database.
@@ -21,19 +20,11 @@ impl PgResponses {
     }
 
     fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, AuthError> {
-        let pg = &self.pg;
-        Ok(pg.block_on(async {
-            let client = pg.client().await?;
-            Ok::<_, PgError>(client.query(sql, params).await?)
-        })?)
+        Ok(self.pg.query(sql, params)?)
     }
 
     fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, AuthError> {
-        let pg = &self.pg;
-        Ok(pg.block_on(async {
-            let client = pg.client().await?;
-            Ok::<_, PgError>(client.execute(sql, params).await?)
-        })?)
+        Ok(self.pg.execute(sql, params)?)
     }
 }
 
