@@ -24,6 +24,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("schema/004_response_cache_hits.sql"),
     ),
     ("005_responses", include_str!("schema/005_responses.sql")),
+    (
+        "006_request_key_spans",
+        include_str!("schema/006_request_key_spans.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) the database at `path` and brings its schema up to date.

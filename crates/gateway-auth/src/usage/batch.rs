@@ -1,5 +1,6 @@
-//! One batch of usage records in one transaction: the `requests` rows and the
-//! `usage_hourly` rollups they add to, so rows and rollups never disagree.
+//! One batch of usage records in one transaction: the `requests` rows, the key
+//! spans the request log finds a key's rows by, and the `usage_hourly` rollups they
+//! add to, so rows and rollups never disagree.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -71,6 +72,38 @@ struct Rollup {
     cost: i64,
     unpriced: i64,
 }
+
+/// Where one key's rows of a batch are: a `request_key_spans` row.
+struct Span {
+    first_id: i64,
+    last_id: i64,
+    min_ts: i64,
+    max_ts: i64,
+}
+
+/// The spans of a batch, by key id.
+type Spans = HashMap<i64, Span, BuildHasherDefault<IdHasher>>;
+
+/// Widens `key`'s span to take the row `id`, which arrived at `ts`.
+fn add_to_span(spans: &mut Spans, key: i64, id: i64, ts: i64) {
+    spans
+        .entry(key)
+        .and_modify(|s| {
+            s.first_id = s.first_id.min(id);
+            s.last_id = s.last_id.max(id);
+            s.min_ts = s.min_ts.min(ts);
+            s.max_ts = s.max_ts.max(ts);
+        })
+        .or_insert(Span {
+            first_id: id,
+            last_id: id,
+            min_ts: ts,
+            max_ts: ts,
+        });
+}
+
+const INSERT_SPAN: &str = "INSERT INTO request_key_spans (key_ref, first_id, last_id, min_ts,
+    max_ts) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 /// The columns of `request_rows` a record fills, in binding order.
 const COLUMNS: &str = "request_id, ts_ms, key_ref, project_ref, requested_ref, routed_ref,
@@ -259,6 +292,7 @@ pub(super) fn write_batch(
 fn write(conn: &mut Connection, names: &mut Names, batch: &[UsageRecord]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     let mut rollups = Rollups::default();
+    let mut spans = Spans::default();
     {
         let mut inserts = (0..CHUNKS.len())
             .map(|which| tx.prepare_cached(insert_of(which)))
@@ -270,15 +304,28 @@ fn write(conn: &mut Connection, names: &mut Names, batch: &[UsageRecord]) -> rus
                 .iter()
                 .position(|&rows| rows <= batch.len() - start)
                 .unwrap_or(CHUNKS.len() - 1);
+            let rows = CHUNKS[which];
             let insert = &mut inserts[which];
-            for (at, r) in batch[start..start + CHUNKS[which]].iter().enumerate() {
+            let mut keys = [0i64; CHUNKS[0]];
+            for (at, r) in batch[start..start + rows].iter().enumerate() {
                 let refs = Refs::of(r, prev.as_ref(), names, &tx)?;
                 bind_row(insert, at * PER_ROW, r, &refs)?;
                 add_up(&mut rollups, start + at, r, &refs);
+                keys[at] = refs.key;
                 prev = Some((r, refs));
             }
             insert.raw_execute()?;
-            start += CHUNKS[which];
+            // The rows of one statement take consecutive ids, the last one's being
+            // the connection's last insert: nothing else writes in this transaction.
+            let first_id = tx.last_insert_rowid() - rows as i64 + 1;
+            for (at, r) in batch[start..start + rows].iter().enumerate() {
+                add_to_span(&mut spans, keys[at], first_id + at as i64, r.ts_ms);
+            }
+            start += rows;
+        }
+        let mut insert_span = tx.prepare_cached(INSERT_SPAN)?;
+        for (key, s) in &spans {
+            insert_span.execute(params![key, s.first_id, s.last_id, s.min_ts, s.max_ts])?;
         }
     }
     {

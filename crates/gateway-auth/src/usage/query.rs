@@ -2,7 +2,7 @@
 //! of requests), pages of the request log, and retention of the raw rows.
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, Row, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::{HOUR_MS, UsageRecord};
 use crate::error::AuthError;
@@ -261,19 +261,98 @@ pub struct LogPage {
 
 /// A page of the request log, newest first, paged by id (stable while rows arrive).
 pub fn request_log(conn: &Connection, q: &LogQuery) -> Result<LogPage, AuthError> {
+    // One more than asked says whether there is a next page.
+    let limit = q.limit.max(1);
+    let below = q.before_id.unwrap_or(i64::MAX);
+    let mut entries = match &q.key_id {
+        None => log_rows(conn, q, None, below, limit + 1)?,
+        Some(key) => key_log_rows(conn, q, key, below, limit + 1)?,
+    };
+    let next = if entries.len() > limit {
+        entries.truncate(limit);
+        entries.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(LogPage { entries, next })
+}
+
+/// A key's rows, newest first: its spans (a row per key and writer batch) are walked
+/// newest first and only the rows inside them are read, until `want` rows are found.
+/// Each span read is below the last, so a row is never read twice.
+fn key_log_rows(
+    conn: &Connection,
+    q: &LogQuery,
+    key: &str,
+    mut below: i64,
+    want: usize,
+) -> Result<Vec<LoggedRequest>, AuthError> {
+    let key_ref: Option<i64> = conn
+        .query_row("SELECT id FROM usage_names WHERE name = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let Some(key_ref) = key_ref else {
+        return Ok(Vec::new());
+    };
+    let mut spans = conn.prepare(
+        "SELECT first_id, last_id FROM request_key_spans
+         WHERE key_ref = ?1 AND first_id < ?2 AND max_ts >= ?3 AND min_ts < ?4
+         ORDER BY last_id DESC",
+    )?;
+    let mut spans = spans.query(params![
+        key_ref,
+        below,
+        q.from_ms.unwrap_or(i64::MIN),
+        q.to_ms.unwrap_or(i64::MAX)
+    ])?;
+    let mut found = Vec::new();
+    while found.len() < want {
+        let Some(span) = spans.next()? else { break };
+        let (first, last): (i64, i64) = (span.get(0)?, span.get(1)?);
+        let within = Within {
+            key_ref,
+            first,
+            last: last.min(below.saturating_sub(1)),
+        };
+        if within.first > within.last {
+            continue;
+        }
+        found.extend(log_rows(conn, q, Some(within), below, want - found.len())?);
+        below = within.first;
+    }
+    Ok(found)
+}
+
+/// One span of one key's rows: ids `first..=last` with `key_ref`.
+#[derive(Clone, Copy)]
+struct Within {
+    key_ref: i64,
+    first: i64,
+    last: i64,
+}
+
+/// Up to `want` rows below id `below` that pass `q`'s filters other than the key,
+/// newest first; only those inside `within`, when given.
+fn log_rows(
+    conn: &Connection,
+    q: &LogQuery,
+    within: Option<Within>,
+    below: i64,
+    want: usize,
+) -> Result<Vec<LoggedRequest>, AuthError> {
     // The page's rows are found first, so names are looked up for them only; a
     // filter's name becomes its id once (no such name: NULL, which matches nothing).
-    let mut sql = String::from("SELECT * FROM request_rows WHERE 1 = 1");
-    let mut args: Vec<Value> = Vec::new();
+    let mut sql = String::from("SELECT * FROM request_rows WHERE id < ?");
+    let mut args: Vec<Value> = vec![Value::Integer(below)];
     let mut cond = |clause: &str, v: Value| {
         sql.push_str(clause);
         args.push(v);
     };
-    if let Some(k) = &q.key_id {
-        cond(
-            " AND key_ref = (SELECT id FROM usage_names WHERE name = ?)",
-            Value::Text(k.clone()),
-        );
+    if let Some(w) = within {
+        cond(" AND id >= ?", Value::Integer(w.first));
+        cond(" AND id <= ?", Value::Integer(w.last));
+        cond(" AND key_ref = ?", Value::Integer(w.key_ref));
     }
     if let Some(m) = &q.model {
         cond(
@@ -294,15 +373,11 @@ pub fn request_log(conn: &Connection, q: &LogQuery) -> Result<LogPage, AuthError
     if let Some(t) = q.to_ms {
         cond(" AND ts_ms < ?", Value::Integer(t));
     }
-    if let Some(id) = q.before_id {
-        cond(" AND id < ?", Value::Integer(id));
-    }
     if q.errors_only {
         sql.push_str(" AND (status >= 400 OR error_ref IS NOT NULL)");
     }
-    // One more than asked says whether there is a next page.
-    let limit = q.limit.max(1);
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", limit + 1));
+    sql.push_str(" ORDER BY id DESC LIMIT ?");
+    args.push(Value::Integer(i64::try_from(want).unwrap_or(i64::MAX)));
     let sql = format!(
         "SELECT r.id, r.request_id, r.ts_ms,
          (SELECT name FROM usage_names WHERE id = r.key_ref),
@@ -317,16 +392,9 @@ pub fn request_log(conn: &Connection, q: &LogQuery) -> Result<LogPage, AuthError
          (SELECT name FROM usage_names WHERE id = r.error_ref),
          request_body, response_body, cache_hit FROM ({sql}) r ORDER BY r.id DESC"
     );
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), logged)?;
-    let mut entries = rows.collect::<Result<Vec<_>, _>>()?;
-    let next = if entries.len() > limit {
-        entries.truncate(limit);
-        entries.last().map(|e| e.id)
-    } else {
-        None
-    };
-    Ok(LogPage { entries, next })
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 fn logged(row: &Row<'_>) -> rusqlite::Result<LoggedRequest> {
@@ -375,7 +443,15 @@ pub fn prune(conn: &Connection, before_ms: i64) -> Result<u64, AuthError> {
         let n = stmt.execute([before_ms])?;
         total += n as u64;
         if n < 10_000 {
-            return Ok(total);
+            break;
         }
     }
+    // Spans wholly below the oldest row left (all of them when none is left): a new
+    // row's id may come back only once the rows above it are gone.
+    conn.execute(
+        "DELETE FROM request_key_spans WHERE last_id <
+         COALESCE((SELECT MIN(id) FROM request_rows), 9223372036854775807)",
+        [],
+    )?;
+    Ok(total)
 }

@@ -9,6 +9,7 @@ mod layers;
 mod limits;
 mod postgres_outage;
 mod providers;
+mod request_log;
 mod responses;
 mod usage;
 mod usage_backends;
