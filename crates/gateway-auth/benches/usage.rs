@@ -29,34 +29,61 @@ use gateway_auth::{Limits, Subject};
 /// 2024-02-01T00:00:00Z.
 const FEB_1: i64 = 1_706_745_600_000;
 
-fn record(i: u64) -> UsageRecord {
-    UsageRecord {
-        request_id: format!("req_{i:016x}"),
-        ts_ms: FEB_1 + (i as i64 % 7_200_000),
-        key_id: format!("key_{}", i % 50),
-        project_id: Some(format!("prj_{}", i % 5)),
-        requested_model: "fast".into(),
-        routed_model: Some(
-            if i % 3 == 0 {
-                "gpt-4.1"
-            } else {
-                "claude-sonnet-4"
-            }
-            .into(),
-        ),
-        provider: Some("openai".into()),
-        caller_shape: "openai_chat".into(),
-        upstream_shape: Some("openai_chat".into()),
-        input_tokens: 1_200,
-        output_tokens: 300,
-        cached_tokens: 1_000,
-        reasoning_tokens: 50,
-        cost_micros: (i % 10 != 0).then_some(4_321),
-        ttfb_ms: Some(180),
-        total_ms: 2_400,
-        status: 200,
-        streamed: true,
-        ..UsageRecord::default()
+/// Request ids the bench's records copy, in a ring: a gateway has made the id when
+/// the request arrived (it is in the answer's headers and the log), so the record's
+/// cost is a copy of it, not its formatting.
+const IDS: usize = 4_096;
+
+/// What a gateway holds when a request ends, from which it builds the record: the
+/// request's id, the key's ids (the key cache's strings), the models and provider
+/// (the route's and the request's strings).
+struct Names {
+    ids: Vec<String>,
+    keys: Vec<String>,
+    projects: Vec<String>,
+}
+
+impl Names {
+    fn new() -> Names {
+        Names {
+            ids: (0..IDS as u64).map(|i| format!("req_{i:016x}")).collect(),
+            keys: (0..50).map(|k| format!("key_{k}")).collect(),
+            projects: (0..5).map(|p| format!("prj_{p}")).collect(),
+        }
+    }
+
+    /// Record `i`, built as `gateway-server`'s accounting builds one: each field a
+    /// copy of a string the gateway already has.
+    fn record(&self, i: u64) -> UsageRecord {
+        let at = |len: usize| (i % len as u64) as usize;
+        UsageRecord {
+            request_id: self.ids[at(IDS)].clone(),
+            ts_ms: FEB_1 + (i as i64 % 7_200_000),
+            key_id: self.keys[at(self.keys.len())].clone(),
+            project_id: Some(self.projects[at(self.projects.len())].clone()),
+            requested_model: "fast".to_owned(),
+            routed_model: Some(
+                if i % 3 == 0 {
+                    "gpt-4.1"
+                } else {
+                    "claude-sonnet-4"
+                }
+                .to_owned(),
+            ),
+            provider: Some("openai".to_owned()),
+            caller_shape: "openai_chat".to_owned(),
+            upstream_shape: Some("openai_chat".to_owned()),
+            input_tokens: 1_200,
+            output_tokens: 300,
+            cached_tokens: 1_000,
+            reasoning_tokens: 50,
+            cost_micros: (i % 10 != 0).then_some(4_321),
+            ttfb_ms: Some(180),
+            total_ms: 2_400,
+            status: 200,
+            streamed: true,
+            ..UsageRecord::default()
+        }
     }
 }
 
@@ -127,6 +154,7 @@ fn fixed_run(n: u64, rate: Option<f64>) {
     let (usage, thread) =
         UsageWriter::start(&dir.join("bench.db"), bench_config()).expect("usage database opens");
     let writer = writer_task().expect("the writer thread is named usage-writer");
+    let names = Names::new();
     let cpu0 = process_cpu_ns();
     let writer0 = thread_cpu_ns(&writer).unwrap_or(0);
     let t0 = Instant::now();
@@ -136,7 +164,7 @@ fn fixed_run(n: u64, rate: Option<f64>) {
             let interval = Duration::from_secs_f64(1.0 / r);
             for i in 0..n {
                 let sent = Instant::now();
-                usage.record(record(i));
+                usage.record(names.record(i));
                 caller += sent.elapsed();
                 let due = t0 + interval * u32::try_from(i + 1).unwrap_or(u32::MAX);
                 std::thread::sleep(due.saturating_duration_since(Instant::now()));
@@ -144,7 +172,7 @@ fn fixed_run(n: u64, rate: Option<f64>) {
         }
         None => {
             for i in 0..n {
-                usage.record(record(i));
+                usage.record(names.record(i));
             }
         }
     }
@@ -188,12 +216,13 @@ fn writer(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(8));
     g.throughput(Throughput::Elements(1));
     let mut next = 0u64;
+    let names = Names::new();
     // Records queued then flushed: the time until the last one is committed, per record.
     g.bench_function("record_to_commit_file_db", |b| {
         b.iter_custom(|iters| {
             let t0 = Instant::now();
             for _ in 0..iters {
-                usage.record(record(next));
+                usage.record(names.record(next));
                 next += 1;
             }
             usage.flush();
@@ -206,7 +235,7 @@ fn writer(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let cpu0 = process_cpu_ns();
             for _ in 0..iters {
-                usage.record(record(next));
+                usage.record(names.record(next));
                 next += 1;
             }
             usage.flush();
