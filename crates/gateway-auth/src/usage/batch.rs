@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
-use rusqlite::{Connection, ErrorCode, Statement, params};
+use rusqlite::{CachedStatement, Connection, ErrorCode, Statement, params};
 
 use super::names::Names;
 use super::{HOUR_MS, UsageRecord, sql_int};
@@ -105,12 +105,17 @@ fn add_to_span(spans: &mut Spans, key: i64, id: i64, ts: i64) {
 const INSERT_SPAN: &str = "INSERT INTO request_key_spans (key_ref, first_id, last_id, min_ts,
     max_ts) VALUES (?1, ?2, ?3, ?4, ?5)";
 
-/// The columns of `request_rows` a record fills, in binding order.
+/// The columns of `request_rows` a record fills, in binding order: first those every
+/// record has, then those most leave at their defaults (no cache writes, no error, no
+/// bodies, not a cache hit), which a lean statement leaves out.
 const COLUMNS: &str = "request_id, ts_ms, key_ref, project_ref, requested_ref, routed_ref,
     provider_ref, caller_shape_ref, upstream_shape_ref, input_tokens, output_tokens,
-    cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros, ttfb_ms, total_ms,
-    status, streamed, error_ref, request_body, response_body, cache_hit";
+    cached_tokens, reasoning_tokens, cost_micros, ttfb_ms, total_ms, status, streamed,
+    cache_write_tokens, error_ref, request_body, response_body, cache_hit";
 const PER_ROW: usize = 23;
+/// The columns of a lean row, a prefix of [`COLUMNS`]: each value bound costs about
+/// as much as the VM's work to store it, so five fewer is ~5% of a record.
+const PER_LEAN_ROW: usize = 18;
 
 /// Rows per statement, largest first: a batch goes in chunks of 32 rows, and what is
 /// left (under 32) in at most five statements of 16, 8, 4, 2 and 1. A statement's
@@ -118,35 +123,54 @@ const PER_ROW: usize = 23;
 /// about as much as a row.
 const CHUNKS: [usize; 6] = [32, 16, 8, 4, 2, 1];
 
-/// `INSERT INTO request_rows` of `rows` rows. `OR ROLLBACK`: a statement that may
-/// fail half done needs a statement journal to undo its half, which SQLite spills
-/// to a temporary file (a write per page touched, ~2 system calls a record). A batch
-/// that fails is given up whole anyway, so the whole transaction is what to undo.
-fn insert_sql(rows: usize) -> String {
-    let one = format!("({})", vec!["?"; PER_ROW].join(", "));
+/// Whether `r` has only defaults in the columns a lean row leaves out.
+fn lean(r: &UsageRecord) -> bool {
+    r.cache_write_tokens == 0
+        && r.error_kind.is_none()
+        && r.request_body.is_none()
+        && r.response_body.is_none()
+        && !r.cache_hit
+}
+
+/// `INSERT INTO request_rows` of `rows` rows of `per_row` columns. `OR ROLLBACK`: a
+/// statement that may fail half done needs a statement journal to undo its half,
+/// which SQLite spills to a temporary file (a write per page touched, ~2 system calls
+/// a record). A batch that fails is given up whole anyway, so the whole transaction
+/// is what to undo.
+fn insert_sql(rows: usize, per_row: usize) -> String {
+    let columns = COLUMNS
+        .split(',')
+        .take(per_row)
+        .collect::<Vec<_>>()
+        .join(",");
+    let one = format!("({})", vec!["?"; per_row].join(", "));
     format!(
-        "INSERT OR ROLLBACK INTO request_rows ({COLUMNS}) VALUES {}",
+        "INSERT OR ROLLBACK INTO request_rows ({columns}) VALUES {}",
         vec![one; rows].join(", ")
     )
 }
 
-/// The insert of `CHUNKS[which]` rows.
-fn insert_of(which: usize) -> &'static str {
-    static SQL: [OnceLock<String>; CHUNKS.len()] = [const { OnceLock::new() }; CHUNKS.len()];
-    SQL[which].get_or_init(|| insert_sql(CHUNKS[which]))
+/// The insert of `CHUNKS[which]` rows, lean or whole.
+fn insert_of(which: usize, lean: bool) -> &'static str {
+    static SQL: [[OnceLock<String>; CHUNKS.len()]; 2] =
+        [const { [const { OnceLock::new() }; CHUNKS.len()] }; 2];
+    let per_row = if lean { PER_LEAN_ROW } else { PER_ROW };
+    SQL[usize::from(lean)][which].get_or_init(|| insert_sql(CHUNKS[which], per_row))
 }
 
-/// Binds `r`'s columns from parameter `first` on.
+/// Binds `r`'s columns from parameter `first` on: the lean ones, then (unless
+/// `lean`) the rest.
 fn bind_row(
     stmt: &mut Statement<'_>,
     first: usize,
     r: &UsageRecord,
     refs: &Refs,
+    lean: bool,
 ) -> rusqlite::Result<()> {
     // Each value bound by its own type: binding through `&dyn ToSql` cost a third
     // more per row.
     let at = |column: usize| first + column;
-    stmt.raw_bind_parameter(at(1), &r.request_id)?;
+    stmt.raw_bind_parameter(at(1), r.request_id.as_str())?;
     stmt.raw_bind_parameter(at(2), r.ts_ms)?;
     stmt.raw_bind_parameter(at(3), refs.key)?;
     stmt.raw_bind_parameter(at(4), refs.project)?;
@@ -158,17 +182,19 @@ fn bind_row(
     stmt.raw_bind_parameter(at(10), sql_int(r.input_tokens))?;
     stmt.raw_bind_parameter(at(11), sql_int(r.output_tokens))?;
     stmt.raw_bind_parameter(at(12), sql_int(r.cached_tokens))?;
-    stmt.raw_bind_parameter(at(13), sql_int(r.cache_write_tokens))?;
-    stmt.raw_bind_parameter(at(14), sql_int(r.reasoning_tokens))?;
-    stmt.raw_bind_parameter(at(15), r.cost_micros)?;
-    stmt.raw_bind_parameter(at(16), r.ttfb_ms)?;
-    stmt.raw_bind_parameter(at(17), r.total_ms)?;
-    stmt.raw_bind_parameter(at(18), r.status)?;
-    stmt.raw_bind_parameter(at(19), r.streamed)?;
-    stmt.raw_bind_parameter(at(20), refs.error_kind)?;
-    stmt.raw_bind_parameter(at(21), &r.request_body)?;
-    stmt.raw_bind_parameter(at(22), &r.response_body)?;
-    stmt.raw_bind_parameter(at(23), r.cache_hit)?;
+    stmt.raw_bind_parameter(at(13), sql_int(r.reasoning_tokens))?;
+    stmt.raw_bind_parameter(at(14), r.cost_micros)?;
+    stmt.raw_bind_parameter(at(15), r.ttfb_ms)?;
+    stmt.raw_bind_parameter(at(16), r.total_ms)?;
+    stmt.raw_bind_parameter(at(17), r.status)?;
+    stmt.raw_bind_parameter(at(18), r.streamed)?;
+    if !lean {
+        stmt.raw_bind_parameter(at(19), sql_int(r.cache_write_tokens))?;
+        stmt.raw_bind_parameter(at(20), refs.error_kind)?;
+        stmt.raw_bind_parameter(at(21), &r.request_body)?;
+        stmt.raw_bind_parameter(at(22), &r.response_body)?;
+        stmt.raw_bind_parameter(at(23), r.cache_hit)?;
+    }
     Ok(())
 }
 
@@ -294,9 +320,9 @@ fn write(conn: &mut Connection, names: &mut Names, batch: &[UsageRecord]) -> rus
     let mut rollups = Rollups::default();
     let mut spans = Spans::default();
     {
-        let mut inserts = (0..CHUNKS.len())
-            .map(|which| tx.prepare_cached(insert_of(which)))
-            .collect::<Result<Vec<_>, _>>()?;
+        // Statements are prepared as the batch first needs them: most batches use
+        // only the lean ones.
+        let mut inserts: [[Option<CachedStatement<'_>>; CHUNKS.len()]; 2] = Default::default();
         let mut prev: Option<(&UsageRecord, Refs)> = None;
         let mut start = 0;
         while start < batch.len() {
@@ -305,11 +331,17 @@ fn write(conn: &mut Connection, names: &mut Names, batch: &[UsageRecord]) -> rus
                 .position(|&rows| rows <= batch.len() - start)
                 .unwrap_or(CHUNKS.len() - 1);
             let rows = CHUNKS[which];
-            let insert = &mut inserts[which];
+            let chunk = &batch[start..start + rows];
+            let lean = chunk.iter().all(lean);
+            let insert = match &mut inserts[usize::from(lean)][which] {
+                Some(stmt) => stmt,
+                slot => slot.insert(tx.prepare_cached(insert_of(which, lean))?),
+            };
+            let per_row = if lean { PER_LEAN_ROW } else { PER_ROW };
             let mut keys = [0i64; CHUNKS[0]];
-            for (at, r) in batch[start..start + rows].iter().enumerate() {
+            for (at, r) in chunk.iter().enumerate() {
                 let refs = Refs::of(r, prev.as_ref(), names, &tx)?;
-                bind_row(insert, at * PER_ROW, r, &refs)?;
+                bind_row(insert, at * per_row, r, &refs, lean)?;
                 add_up(&mut rollups, start + at, r, &refs);
                 keys[at] = refs.key;
                 prev = Some((r, refs));
@@ -318,7 +350,7 @@ fn write(conn: &mut Connection, names: &mut Names, batch: &[UsageRecord]) -> rus
             // The rows of one statement take consecutive ids, the last one's being
             // the connection's last insert: nothing else writes in this transaction.
             let first_id = tx.last_insert_rowid() - rows as i64 + 1;
-            for (at, r) in batch[start..start + rows].iter().enumerate() {
+            for (at, r) in chunk.iter().enumerate() {
                 add_to_span(&mut spans, keys[at], first_id + at as i64, r.ts_ms);
             }
             start += rows;

@@ -47,6 +47,10 @@ pub struct SqliteSink {
 impl SqliteSink {
     /// Over `conn`, already migrated.
     pub fn new(conn: Connection) -> SqliteSink {
+        // A batch may use twelve inserts (six sizes, lean and whole), the span
+        // insert, the rollup upsert and the name look-ups: more than the default 16
+        // would push some out and prepare them again every batch.
+        conn.set_prepared_statement_cache_capacity(32);
         SqliteSink {
             conn,
             names: Names::default(),

@@ -41,6 +41,18 @@ fn varied(i: usize) -> UsageRecord {
     }
 }
 
+/// `varied(i)` with the columns a lean row leaves out at their defaults.
+fn plain(i: usize) -> UsageRecord {
+    UsageRecord {
+        cache_write_tokens: 0,
+        error_kind: None,
+        request_body: None,
+        response_body: None,
+        cache_hit: false,
+        ..varied(i)
+    }
+}
+
 fn read_back(conn: &Connection) -> Vec<UsageRecord> {
     let page = query::request_log(
         conn,
@@ -104,6 +116,23 @@ fn a_batch_reads_back_record_for_record_with_its_rollups() {
             .collect();
         assert_eq!(totals, expected, "{group:?}");
     }
+}
+
+#[test]
+fn lean_and_whole_chunks_read_back_alike() {
+    let mut conn = migrate::open_in_memory().unwrap();
+    let mut names = Names::default();
+    // A lean chunk of 32, a whole one of 32, then 16 lean, 8 whole (one record not
+    // lean among plain ones), 4 lean, and a whole single row.
+    let mut batch: Vec<_> = (0..32).map(plain).collect();
+    batch.extend((32..64).map(varied));
+    batch.extend((64..80).map(plain));
+    batch.extend((80..88).map(|i| if i == 85 { varied(88) } else { plain(i) }));
+    batch.extend((88..92).map(plain));
+    batch.push(varied(1));
+    assert!(batch[..32].iter().all(lean) && !batch[32..64].iter().all(lean));
+    write_batch(&mut conn, &mut names, &batch).unwrap();
+    assert_eq!(read_back(&conn), batch);
 }
 
 #[test]
