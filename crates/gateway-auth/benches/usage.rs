@@ -57,22 +57,22 @@ impl Names {
     fn record(&self, i: u64) -> UsageRecord {
         let at = |len: usize| (i % len as u64) as usize;
         UsageRecord {
-            request_id: self.ids[at(IDS)].clone(),
+            request_id: self.ids[at(IDS)].as_str().into(),
             ts_ms: FEB_1 + (i as i64 % 7_200_000),
-            key_id: self.keys[at(self.keys.len())].clone(),
-            project_id: Some(self.projects[at(self.projects.len())].clone()),
-            requested_model: "fast".to_owned(),
+            key_id: self.keys[at(self.keys.len())].as_str().into(),
+            project_id: Some(self.projects[at(self.projects.len())].as_str().into()),
+            requested_model: "fast".into(),
             routed_model: Some(
                 if i % 3 == 0 {
                     "gpt-4.1"
                 } else {
                     "claude-sonnet-4"
                 }
-                .to_owned(),
+                .into(),
             ),
-            provider: Some("openai".to_owned()),
-            caller_shape: "openai_chat".to_owned(),
-            upstream_shape: Some("openai_chat".to_owned()),
+            provider: Some("openai".into()),
+            caller_shape: "openai_chat".into(),
+            upstream_shape: Some("openai_chat".into()),
             input_tokens: 1_200,
             output_tokens: 300,
             cached_tokens: 1_000,

@@ -13,8 +13,8 @@ use gateway_auth::limits::Scope;
 use gateway_auth::usage::latency::{Latency, Percentiles};
 use gateway_auth::usage::reader::{Spent, UsageReader, WindowSums};
 use gateway_auth::usage::{
-    Bucket, GroupBy, LogPage, LogQuery, LoggedRequest, SinkError, UsageFilter, UsageGroup,
-    UsagePoint, UsageRecord, UsageSink, UsageTotals,
+    Bucket, CompactString, GroupBy, LogPage, LogQuery, LoggedRequest, SinkError, UsageFilter,
+    UsageGroup, UsagePoint, UsageRecord, UsageSink, UsageTotals,
 };
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -501,18 +501,20 @@ impl PgUsage {
 
 fn logged(row: &Row) -> LoggedRequest {
     let n = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
+    let text = |i: usize| CompactString::from(row.get::<_, &str>(i));
+    let maybe = |i: usize| row.get::<_, Option<&str>>(i).map(CompactString::from);
     LoggedRequest {
         id: row.get(0),
         record: UsageRecord {
-            request_id: row.get(1),
+            request_id: text(1),
             ts_ms: row.get(2),
-            key_id: row.get(3),
-            project_id: row.get(4),
-            requested_model: row.get(5),
-            routed_model: row.get(6),
-            provider: row.get(7),
-            caller_shape: row.get(8),
-            upstream_shape: row.get(9),
+            key_id: text(3),
+            project_id: maybe(4),
+            requested_model: text(5),
+            routed_model: maybe(6),
+            provider: maybe(7),
+            caller_shape: text(8),
+            upstream_shape: maybe(9),
             input_tokens: n(10),
             output_tokens: n(11),
             cached_tokens: n(12),
@@ -523,7 +525,7 @@ fn logged(row: &Row) -> LoggedRequest {
             total_ms: row.get(17),
             status: u16::try_from(row.get::<_, i32>(18)).unwrap_or(0),
             streamed: row.get(19),
-            error_kind: row.get(20),
+            error_kind: maybe(20),
             request_body: row.get(21),
             response_body: row.get(22),
             cache_hit: row.get(23),

@@ -131,8 +131,8 @@ impl Ticket {
         let log_bodies = charge.entry.policy.log_bodies;
         let arrived_ms = charge.arrival.map(|a| a.0.ts_ms);
         let live = app.observer.live.started(|| crate::observe::live::Started {
-            request_id: charge.request_id.to_owned(),
-            key_id: subject.key_id.clone(),
+            request_id: charge.request_id.into(),
+            key_id: subject.key_id.as_str().into(),
             model: model.to_owned(),
             operation: charge.operation,
             started_ms: arrived_ms.unwrap_or_else(gateway_auth::cache::now_ms),
@@ -143,11 +143,11 @@ impl Ticket {
             log_bodies,
             record: UsageRecord {
                 request_body: log_bodies.then(|| logged(charge.body)),
-                request_id: charge.request_id.to_owned(),
+                request_id: charge.request_id.into(),
                 ts_ms: gateway_auth::cache::now_ms(),
-                key_id: subject.key_id.clone(),
-                project_id: subject.project_id.clone(),
-                requested_model: model.to_owned(),
+                key_id: subject.key_id.as_str().into(),
+                project_id: subject.project_id.as_deref().map(Into::into),
+                requested_model: model.into(),
                 streamed: charge.streamed,
                 ..UsageRecord::default()
             },
@@ -242,8 +242,8 @@ impl Ticket {
 
     /// Where the request went.
     pub(crate) fn routed(&mut self, provider: &str, model: &str, upstream: ApiShape) {
-        self.record.provider = Some(provider.to_owned());
-        self.record.routed_model = Some(model.to_owned());
+        self.record.provider = Some(provider.into());
+        self.record.routed_model = Some(model.into());
         self.upstream = Some(upstream);
     }
 
@@ -319,8 +319,8 @@ impl Ticket {
     /// spent, so it settles at nothing and costs 0 (its admission still counted it
     /// against the key's rates).
     pub(crate) fn cache_hit(mut self, provider: &str, model: &str) {
-        self.record.provider = Some(provider.to_owned());
-        self.record.routed_model = Some(model.to_owned());
+        self.record.provider = Some(provider.into());
+        self.record.routed_model = Some(model.into());
         self.record.cache_hit = true;
         self.first_byte();
         self.close(200, Some(Usage::default()), None);
@@ -402,11 +402,11 @@ impl Ticket {
         }
         self.record.set_usage(&usage);
         // The shapes as the record stores them, written once rather than per try.
-        self.record.caller_shape = self.caller.as_str().to_owned();
-        self.record.upstream_shape = self.upstream.map(|s| s.as_str().to_owned());
+        self.record.caller_shape = self.caller.as_str().into();
+        self.record.upstream_shape = self.upstream.map(|s| s.as_str().into());
         self.record.cost_micros = cost_micros;
         self.record.status = status;
-        self.record.error_kind = err.map(|e| format!("{:?}", e.kind));
+        self.record.error_kind = err.map(|e| compact_str::format_compact!("{:?}", e.kind));
         self.record.ttfb_ms = self.first_byte.map(millis);
         let took = self.started.elapsed();
         self.record.total_ms = millis(took);

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use rusqlite::{CachedStatement, Connection, ErrorCode, Statement, params};
 
 use super::names::Names;
-use super::{HOUR_MS, UsageRecord, sql_int};
+use super::{CompactString, HOUR_MS, UsageRecord, sql_int};
 
 /// Whether a failed commit may work later: the database busy or locked past the
 /// busy timeout, a full disk, an I/O error, a read-only file an operator can fix.
@@ -255,13 +255,14 @@ impl Refs {
         let key = one(&r.key_id, &p.key_id, same.key)?;
         let requested = one(&r.requested_model, &p.requested_model, same.requested)?;
         let caller_shape = one(&r.caller_shape, &p.caller_shape, same.caller_shape)?;
-        let mut maybe = |name: &Option<String>, was: &Option<String>, id: Option<i64>| {
-            if name == was {
-                Ok(id)
-            } else {
-                names.id_of(conn, name.as_deref())
-            }
-        };
+        let mut maybe =
+            |name: &Option<CompactString>, was: &Option<CompactString>, id: Option<i64>| {
+                if name == was {
+                    Ok(id)
+                } else {
+                    names.id_of(conn, name.as_deref())
+                }
+            };
         Ok(Refs {
             key,
             project: maybe(&r.project_id, &p.project_id, same.project)?,
@@ -366,7 +367,7 @@ fn write(conn: &mut Connection, names: &mut Names, batch: &[UsageRecord]) -> rus
             let named = &batch[r.first];
             upsert.execute(params![
                 hour,
-                named.key_id,
+                named.key_id.as_str(),
                 named.project_id.as_deref().unwrap_or(""),
                 named.rollup_model(),
                 named.provider.as_deref().unwrap_or(""),

@@ -4,7 +4,7 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
-use super::{HOUR_MS, UsageRecord};
+use super::{CompactString, HOUR_MS, UsageRecord};
 use crate::error::AuthError;
 
 /// Sums over rollup rows.
@@ -401,18 +401,23 @@ fn logged(row: &Row<'_>) -> rusqlite::Result<LoggedRequest> {
     let n = |i: usize| -> rusqlite::Result<u64> {
         Ok(u64::try_from(row.get::<_, i64>(i)?).unwrap_or(0))
     };
+    let text =
+        |i: usize| -> rusqlite::Result<CompactString> { Ok(row.get_ref(i)?.as_str()?.into()) };
+    let maybe = |i: usize| -> rusqlite::Result<Option<CompactString>> {
+        Ok(row.get_ref(i)?.as_str_or_null()?.map(CompactString::from))
+    };
     Ok(LoggedRequest {
         id: row.get(0)?,
         record: UsageRecord {
-            request_id: row.get(1)?,
+            request_id: text(1)?,
             ts_ms: row.get(2)?,
-            key_id: row.get(3)?,
-            project_id: row.get(4)?,
-            requested_model: row.get(5)?,
-            routed_model: row.get(6)?,
-            provider: row.get(7)?,
-            caller_shape: row.get(8)?,
-            upstream_shape: row.get(9)?,
+            key_id: text(3)?,
+            project_id: maybe(4)?,
+            requested_model: text(5)?,
+            routed_model: maybe(6)?,
+            provider: maybe(7)?,
+            caller_shape: text(8)?,
+            upstream_shape: maybe(9)?,
             input_tokens: n(10)?,
             output_tokens: n(11)?,
             cached_tokens: n(12)?,
@@ -423,7 +428,7 @@ fn logged(row: &Row<'_>) -> rusqlite::Result<LoggedRequest> {
             total_ms: row.get(17)?,
             status: row.get(18)?,
             streamed: row.get(19)?,
-            error_kind: row.get(20)?,
+            error_kind: maybe(20)?,
             request_body: row.get(21)?,
             response_body: row.get(22)?,
             cache_hit: row.get(23)?,

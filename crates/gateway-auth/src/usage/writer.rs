@@ -114,7 +114,8 @@ impl Counters {
 
 /// An estimate of the memory a queued record takes: the record in its queue slot,
 /// twice (the queue is a vector, which may hold twice its records' room while it
-/// grows), and what its strings and bodies hold on the heap.
+/// grows), and what its strings (those too long to be held inline) and bodies hold
+/// on the heap.
 fn footprint(r: &UsageRecord) -> usize {
     let strings = [
         &r.request_id,
@@ -134,7 +135,8 @@ fn footprint(r: &UsageRecord) -> usize {
         .into_iter()
         .flatten(),
     )
-    .map(String::capacity)
+    .filter(|s| s.is_heap_allocated())
+    .map(|s| s.capacity())
     .sum::<usize>();
     let bodies = [&r.request_body, &r.response_body]
         .into_iter()

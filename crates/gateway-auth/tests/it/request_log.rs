@@ -24,7 +24,7 @@ fn record(i: usize) -> UsageRecord {
         KEYS[(i * 7 + i / 3) % 4]
     };
     UsageRecord {
-        request_id: format!("req_{i}"),
+        request_id: format!("req_{i}").into(),
         ts_ms: FEB_1 + (i as i64 * 1_000) - (i as i64 % 5) * 4_000,
         key_id: key.into(),
         requested_model: if i % 3 == 0 { "gpt-4.1" } else { "fast" }.into(),
@@ -60,7 +60,7 @@ fn paged(conn: &Connection, mut q: LogQuery) -> Vec<String> {
     loop {
         let page = usage::query::request_log(conn, &q).unwrap();
         assert!(page.entries.len() <= q.limit);
-        seen.extend(page.entries.iter().map(|e| e.record.request_id.clone()));
+        seen.extend(page.entries.iter().map(|e| e.record.request_id.to_string()));
         match page.next {
             Some(id) => q.before_id = Some(id),
             None => return seen,
@@ -78,16 +78,16 @@ fn scanned(conn: &Connection, q: &LogQuery) -> Vec<String> {
     page.entries
         .into_iter()
         .map(|e| e.record)
-        .filter(|r| q.key_id.as_ref().is_none_or(|k| &r.key_id == k))
+        .filter(|r| q.key_id.as_ref().is_none_or(|k| r.key_id == k))
         .filter(|r| {
-            q.model
-                .as_ref()
-                .is_none_or(|m| &r.requested_model == m || r.routed_model.as_ref() == Some(m))
+            q.model.as_ref().is_none_or(|m| {
+                r.requested_model == m || r.routed_model.as_deref() == Some(m.as_str())
+            })
         })
         .filter(|r| q.from_ms.is_none_or(|t| r.ts_ms >= t))
         .filter(|r| q.to_ms.is_none_or(|t| r.ts_ms < t))
         .filter(|r| !q.errors_only || r.is_error())
-        .map(|r| r.request_id)
+        .map(|r| r.request_id.to_string())
         .collect()
 }
 

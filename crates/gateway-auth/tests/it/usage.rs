@@ -42,7 +42,7 @@ impl Drop for TempDb {
 
 pub(crate) fn record(i: usize, ts_ms: i64) -> UsageRecord {
     let mut r = UsageRecord {
-        request_id: format!("req_{i}"),
+        request_id: format!("req_{i}").into(),
         ts_ms,
         key_id: if i % 2 == 0 { "key_a" } else { "key_b" }.into(),
         project_id: (i % 2 == 0).then(|| "prj_1".into()),
@@ -328,7 +328,7 @@ fn the_request_log_pages_newest_first_and_filters() {
     let mut seen = Vec::new();
     loop {
         let page = usage::query::request_log(&conn, &q).unwrap();
-        seen.extend(page.entries.iter().map(|e| e.record.request_id.clone()));
+        seen.extend(page.entries.iter().map(|e| e.record.request_id.to_string()));
         match page.next {
             Some(id) => q.before_id = Some(id),
             None => break,

@@ -9,13 +9,14 @@ use crate::usage::query::{self, GroupBy, LogQuery, UsageFilter};
 
 /// Records whose every field changes, at its own period, between Some and None too.
 fn varied(i: usize) -> UsageRecord {
-    let pick = |period: usize, names: &[&str]| names[(i / period) % names.len()].to_owned();
+    let pick =
+        |period: usize, names: &[&str]| CompactString::from(names[(i / period) % names.len()]);
     let some = |period: usize, names: &[&str]| {
         let n = pick(period, names);
         (!n.is_empty() || i % 7 == 0).then_some(n)
     };
     UsageRecord {
-        request_id: format!("req_{i}"),
+        request_id: format!("req_{i}").into(),
         ts_ms: 1_706_745_600_000 + (i as i64 % 5) * 1_000_000,
         key_id: pick(3, &["key_a", "key_b", "key_c"]),
         project_id: some(2, &["prj_1", "", "prj_2"]),
@@ -85,14 +86,14 @@ fn a_batch_reads_back_record_for_record_with_its_rollups() {
     for (group, of) in [
         (
             GroupBy::Key,
-            (|r| r.key_id.clone()) as fn(&UsageRecord) -> String,
+            (|r| r.key_id.to_string()) as fn(&UsageRecord) -> String,
         ),
         (GroupBy::Project, |r| {
-            r.project_id.clone().unwrap_or_default()
+            r.project_id.as_deref().unwrap_or_default().to_owned()
         }),
         (GroupBy::Model, |r| r.rollup_model().to_owned()),
         (GroupBy::Provider, |r| {
-            r.provider.clone().unwrap_or_default()
+            r.provider.as_deref().unwrap_or_default().to_owned()
         }),
     ] {
         let mut expected: HashMap<String, (u64, u64, i64, u64)> = HashMap::new();

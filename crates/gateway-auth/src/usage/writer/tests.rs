@@ -22,7 +22,7 @@ fn records_inside_a_batch_window_do_not_wake_the_writer() {
     let (writer, thread) = UsageWriter::start_with(conn, config).expect("writer");
     let queue = writer.handle.queue.clone();
     let record = |i: usize| UsageRecord {
-        request_id: format!("req_{i}"),
+        request_id: format!("req_{i}").into(),
         key_id: "key_a".into(),
         ..UsageRecord::default()
     };
@@ -53,7 +53,7 @@ fn records_short_of_a_batch_are_written_when_their_window_ends() {
     // end (or the next full batch), not for a flush.
     for i in 0..150 {
         assert!(writer.record(UsageRecord {
-            request_id: format!("req_{i}"),
+            request_id: format!("req_{i}").into(),
             ..UsageRecord::default()
         }));
     }
