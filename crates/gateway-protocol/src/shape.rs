@@ -82,6 +82,20 @@ pub enum Family {
 }
 
 impl Family {
+    /// Every family, for reading one back by name.
+    pub const ALL: [Family; 5] = [
+        Family::OpenAi,
+        Family::Anthropic,
+        Family::Gemini,
+        Family::Ollama,
+        Family::Bedrock,
+    ];
+
+    /// The family [`Family::as_str`] names; `None` for a name this build does not know.
+    pub fn from_name(name: &str) -> Option<Family> {
+        Family::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+
     /// The key used for this family under `extensions` (`"openai"`, `"anthropic"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -97,5 +111,24 @@ impl Family {
 impl fmt::Display for Family {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_is_read_back_by_its_name() {
+        // A new family must be added to this match, and so to `ALL` beside it.
+        let listed = |f: Family| match f {
+            Family::OpenAi | Family::Anthropic | Family::Gemini | Family::Ollama => true,
+            Family::Bedrock => true,
+        };
+        for f in Family::ALL {
+            assert!(listed(f));
+            assert_eq!(Family::from_name(f.as_str()), Some(f));
+        }
+        assert_eq!(Family::from_name("acme"), None);
     }
 }

@@ -9,9 +9,14 @@
 //! text, signatures, redacted data, ids and the family that made them, Gemini
 //! signatures on tool calls, cache hints. The form is versioned (`v`); a reader
 //! refuses versions it does not know.
+//!
+//! Whole answers have a form here too ([`encode_response`]), for the gateway's
+//! response cache when it is shared through Redis: the same parts, with the answer's
+//! id, model, stop reason and usage.
 
 use gateway_protocol::{
-    Document, Family, Image, MediaSource, Message, Part, Reasoning, Role, ToolCall, ToolResult,
+    ChatResponse, Document, Family, Image, MediaSource, Message, Part, Reasoning, Role, StopReason,
+    ToolCall, ToolResult, Usage,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -82,6 +87,103 @@ pub fn decode(bytes: &[u8]) -> Result<Conversation, TranslateError> {
         system: doc.system.into_iter().map(part_in).collect(),
         messages,
     })
+}
+
+/// Writes a whole answer.
+pub fn encode_response(response: &ChatResponse) -> Vec<u8> {
+    let u = &response.usage;
+    let doc = AnswerDoc {
+        v: VERSION,
+        id: response.id.clone(),
+        model: response.model.clone(),
+        created: response.created,
+        parts: response.parts.iter().map(part_out).collect(),
+        stop: stop_name(response.stop_reason).to_owned(),
+        stop_sequence: response.stop_sequence.clone(),
+        usage: [
+            u.input_tokens,
+            u.cache_read_tokens,
+            u.cache_write_tokens,
+            u.output_tokens,
+            u.reasoning_tokens,
+        ],
+    };
+    crate::json::encode(&doc)
+}
+
+/// Reads an answer [`encode_response`] wrote.
+pub fn decode_response(bytes: &[u8]) -> Result<ChatResponse, TranslateError> {
+    let doc: AnswerDoc = serde_json::from_slice(bytes)
+        .map_err(|e| TranslateError::upstream("stored answer", e.to_string()))?;
+    if doc.v != VERSION {
+        return Err(TranslateError::upstream(
+            "stored answer",
+            format!("version {} is not one this build reads ({VERSION})", doc.v),
+        ));
+    }
+    let Some(stop_reason) = STOPS.iter().find(|(_, n)| *n == doc.stop).map(|(s, _)| *s) else {
+        return Err(TranslateError::upstream(
+            "stored answer",
+            format!("unknown stop reason `{}`", doc.stop),
+        ));
+    };
+    let [input, read, write, output, reasoning] = doc.usage;
+    Ok(ChatResponse {
+        id: doc.id,
+        model: doc.model,
+        created: doc.created,
+        parts: doc.parts.into_iter().map(part_in).collect(),
+        stop_reason,
+        stop_sequence: doc.stop_sequence,
+        usage: Usage {
+            input_tokens: input,
+            cache_read_tokens: read,
+            cache_write_tokens: write,
+            output_tokens: output,
+            reasoning_tokens: reasoning,
+        },
+    })
+}
+
+/// Stop reasons by the names the stored form writes.
+const STOPS: [(StopReason, &str); 8] = [
+    (StopReason::EndTurn, "end_turn"),
+    (StopReason::StopSequence, "stop_sequence"),
+    (StopReason::MaxTokens, "max_tokens"),
+    (StopReason::ToolUse, "tool_use"),
+    (StopReason::ContentFilter, "content_filter"),
+    (StopReason::PauseTurn, "pause_turn"),
+    (StopReason::ContextExceeded, "context_exceeded"),
+    (StopReason::Other, "other"),
+];
+
+fn stop_name(stop: StopReason) -> &'static str {
+    // Exhaustive, so a new stop reason cannot be left out of `STOPS`' names.
+    match stop {
+        StopReason::EndTurn => STOPS[0].1,
+        StopReason::StopSequence => STOPS[1].1,
+        StopReason::MaxTokens => STOPS[2].1,
+        StopReason::ToolUse => STOPS[3].1,
+        StopReason::ContentFilter => STOPS[4].1,
+        StopReason::PauseTurn => STOPS[5].1,
+        StopReason::ContextExceeded => STOPS[6].1,
+        StopReason::Other => STOPS[7].1,
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct AnswerDoc {
+    v: u32,
+    id: String,
+    model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    created: Option<u64>,
+    parts: Vec<PartDoc>,
+    stop: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stop_sequence: Option<String>,
+    /// Input, cache reads, cache writes, output, reasoning.
+    usage: [u64; 5],
 }
 
 #[derive(Serialize, Deserialize)]
@@ -264,20 +366,9 @@ fn part_in(doc: PartDoc) -> Part {
             redacted,
             id,
             // A family this build does not know replays to nobody.
-            source: source.as_deref().and_then(family),
+            source: source.as_deref().and_then(Family::from_name),
         }),
     }
-}
-
-fn family(name: &str) -> Option<Family> {
-    [
-        Family::OpenAi,
-        Family::Anthropic,
-        Family::Gemini,
-        Family::Ollama,
-    ]
-    .into_iter()
-    .find(|f| f.as_str() == name)
 }
 
 fn source_out(source: &MediaSource) -> SourceDoc {
@@ -381,6 +472,65 @@ mod tests {
         let conversation = every_part();
         let bytes = encode(&conversation);
         assert_eq!(decode(&bytes).unwrap(), conversation);
+    }
+
+    #[test]
+    fn an_answer_round_trips_with_every_part_stop_and_usage() {
+        let parts: Vec<Part> = every_part()
+            .messages
+            .into_iter()
+            .flat_map(|m| m.parts)
+            .collect();
+        for (i, (stop, _)) in STOPS.into_iter().enumerate() {
+            let response = ChatResponse {
+                id: "msg_1".into(),
+                model: "claude-x-2025".into(),
+                created: (i % 2 == 0).then_some(7),
+                parts: if i == 0 { parts.clone() } else { Vec::new() },
+                stop_reason: stop,
+                stop_sequence: (stop == StopReason::StopSequence).then(|| "###".into()),
+                usage: Usage {
+                    input_tokens: 11,
+                    cache_read_tokens: 3,
+                    cache_write_tokens: 2,
+                    output_tokens: 5,
+                    reasoning_tokens: 1,
+                },
+            };
+            assert_eq!(
+                decode_response(&encode_response(&response)).unwrap(),
+                response
+            );
+        }
+        assert!(
+            decode_response(
+                br#"{"v":1,"id":"","model":"","parts":[],"stop":"napping","usage":[0,0,0,0,0]}"#
+            )
+            .is_err()
+        );
+        assert!(
+            decode_response(
+                br#"{"v":9,"id":"","model":"","parts":[],"stop":"other","usage":[0,0,0,0,0]}"#
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn bedrock_reasoning_keeps_its_family() {
+        let conversation = Conversation {
+            system: Vec::new(),
+            messages: vec![Message {
+                role: Role::Assistant,
+                parts: vec![Part::Reasoning(Reasoning {
+                    text: "t".into(),
+                    signature: Some("s".into()),
+                    source: Some(Family::Bedrock),
+                    ..Reasoning::default()
+                })],
+            }],
+        };
+        assert_eq!(decode(&encode(&conversation)).unwrap(), conversation);
     }
 
     #[test]

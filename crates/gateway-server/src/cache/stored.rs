@@ -1,175 +1,51 @@
-//! A cached answer as bytes, for the Redis backend: a serde form of the canonical
-//! answer (the canonical model has no serde on purpose, it is a library's plain
-//! data), written and read only here. The memory backend keeps the answer itself.
-//!
-//! Only the parts an answer carries are written (text, tool calls, reasoning);
-//! an answer holding another kind is not cached.
+//! A cached answer as bytes, for the Redis backend: the provider and model that
+//! answered beside the answer in `gateway_translate::stored`'s lossless form (the
+//! one Responses state keeps conversations in), so every part an answer can hold
+//! reads back as it was. The memory backend keeps the answer itself.
 
-use gateway_protocol::{ChatResponse, Family, Part, Reasoning, StopReason, ToolCall, Usage};
+use gateway_translate::stored::{decode_response, encode_response};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::Stored;
 
 #[derive(Serialize, Deserialize)]
-struct Wire {
+struct Wire<'a> {
     provider: String,
     model: String,
-    id: String,
-    answered_by: String,
-    created: Option<u64>,
-    parts: Vec<WirePart>,
-    stop: String,
-    stop_sequence: Option<String>,
-    usage: [u64; 5],
+    #[serde(borrow)]
+    response: &'a RawValue,
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
-enum WirePart {
-    Text {
-        text: String,
-    },
-    ToolCall {
-        id: String,
-        name: String,
-        arguments: String,
-        signature: Option<String>,
-    },
-    Reasoning {
-        text: String,
-        signature: Option<String>,
-        redacted: Option<String>,
-        id: Option<String>,
-        source: Option<String>,
-    },
-}
-
-const STOPS: [(StopReason, &str); 8] = [
-    (StopReason::EndTurn, "end_turn"),
-    (StopReason::StopSequence, "stop_sequence"),
-    (StopReason::MaxTokens, "max_tokens"),
-    (StopReason::ToolUse, "tool_use"),
-    (StopReason::ContentFilter, "content_filter"),
-    (StopReason::PauseTurn, "pause_turn"),
-    (StopReason::ContextExceeded, "context_exceeded"),
-    (StopReason::Other, "other"),
-];
-
-const FAMILIES: [Family; 4] = [
-    Family::OpenAi,
-    Family::Anthropic,
-    Family::Gemini,
-    Family::Ollama,
-];
-
-/// `stored` as bytes; `None` when the answer holds a part that is not cached.
+/// `stored` as bytes; `None` only if the answer could not be written as JSON.
 pub(crate) fn encode(stored: &Stored) -> Option<Vec<u8>> {
-    let r = &stored.response;
-    let mut parts = Vec::with_capacity(r.parts.len());
-    for part in &r.parts {
-        parts.push(match part {
-            // Prompt-cache hints belong to requests; an answer's are not kept.
-            Part::Text { text, .. } => WirePart::Text { text: text.clone() },
-            Part::ToolCall(c) => WirePart::ToolCall {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                arguments: c.arguments.clone(),
-                signature: c.signature.clone(),
-            },
-            Part::Reasoning(x) => WirePart::Reasoning {
-                text: x.text.clone(),
-                signature: x.signature.clone(),
-                redacted: x.redacted.clone(),
-                id: x.id.clone(),
-                source: x.source.map(|f| f.as_str().to_owned()),
-            },
-            Part::Image(_) | Part::Document(_) | Part::ToolResult(_) => return None,
-        });
-    }
-    let stop = STOPS.iter().find(|(s, _)| *s == r.stop_reason)?.1;
-    let u = &r.usage;
-    let wire = Wire {
+    let response = String::from_utf8(encode_response(&stored.response)).ok()?;
+    let response = RawValue::from_string(response).ok()?;
+    serde_json::to_vec(&Wire {
         provider: stored.provider.clone(),
         model: stored.model.clone(),
-        id: r.id.clone(),
-        answered_by: r.model.clone(),
-        created: r.created,
-        parts,
-        stop: stop.to_owned(),
-        stop_sequence: r.stop_sequence.clone(),
-        usage: [
-            u.input_tokens,
-            u.cache_read_tokens,
-            u.cache_write_tokens,
-            u.output_tokens,
-            u.reasoning_tokens,
-        ],
-    };
-    serde_json::to_vec(&wire).ok()
+        response: &response,
+    })
+    .ok()
 }
 
 /// The answer `bytes` hold; `None` when they are not one of ours (another build's,
 /// another program's): a miss.
 pub(crate) fn decode(bytes: &[u8]) -> Option<Stored> {
-    let w: Wire = serde_json::from_slice(bytes).ok()?;
-    let stop_reason = STOPS.iter().find(|(_, s)| *s == w.stop)?.0;
-    let mut parts = Vec::with_capacity(w.parts.len());
-    for p in w.parts {
-        parts.push(match p {
-            WirePart::Text { text } => Part::text(text),
-            WirePart::ToolCall {
-                id,
-                name,
-                arguments,
-                signature,
-            } => Part::ToolCall(ToolCall {
-                id,
-                name,
-                arguments,
-                signature,
-            }),
-            WirePart::Reasoning {
-                text,
-                signature,
-                redacted,
-                id,
-                source,
-            } => Part::Reasoning(Reasoning {
-                text,
-                signature,
-                redacted,
-                id,
-                source: match source {
-                    Some(s) => Some(*FAMILIES.iter().find(|f| f.as_str() == s)?),
-                    None => None,
-                },
-            }),
-        });
-    }
-    let [input, read, write, output, reasoning] = w.usage;
+    let w: Wire<'_> = serde_json::from_slice(bytes).ok()?;
     Some(Stored {
         provider: w.provider,
         model: w.model,
-        response: ChatResponse {
-            id: w.id,
-            model: w.answered_by,
-            created: w.created,
-            parts,
-            stop_reason,
-            stop_sequence: w.stop_sequence,
-            usage: Usage {
-                input_tokens: input,
-                cache_read_tokens: read,
-                cache_write_tokens: write,
-                output_tokens: output,
-                reasoning_tokens: reasoning,
-            },
-        },
+        response: decode_response(w.response.get().as_bytes()).ok()?,
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use gateway_protocol::{
+        ChatResponse, Family, Image, MediaSource, Part, Reasoning, StopReason, ToolCall, Usage,
+    };
+
     use super::*;
 
     #[test]
@@ -185,10 +61,19 @@ mod tests {
                     Part::Reasoning(Reasoning {
                         text: "think".to_owned(),
                         signature: Some("sig".to_owned()),
-                        source: Some(Family::Anthropic),
+                        source: Some(Family::Bedrock),
                         ..Reasoning::default()
                     }),
                     Part::text("hello"),
+                    // An image answer is kept too (the form holds every part).
+                    Part::Image(Image {
+                        source: MediaSource::Base64 {
+                            media_type: "image/png".to_owned(),
+                            data: "iVBORw0K".to_owned(),
+                        },
+                        detail: None,
+                        cache_control: None,
+                    }),
                     Part::ToolCall(ToolCall {
                         id: "c1".to_owned(),
                         name: "get_weather".to_owned(),
@@ -210,5 +95,8 @@ mod tests {
         let bytes = encode(&stored).unwrap();
         assert_eq!(decode(&bytes).unwrap(), stored);
         assert!(decode(b"{\"other\":1}").is_none());
+        // Another build's answer form is a miss, not a wrong answer.
+        let old = br#"{"provider":"p","model":"m","response":{"v":0,"parts":[]}}"#;
+        assert!(decode(old).is_none());
     }
 }
