@@ -326,14 +326,22 @@ async fn limits_hold_exactly_across_three_instances_on_redis() {
     .await;
     let key = made["key"].as_str().unwrap().to_owned();
     let mut all = tokio::task::JoinSet::new();
+    let started = std::time::Instant::now();
     for i in 0..500 {
         let (client, base, key) = (client.clone(), bases[i % 3].clone(), key.clone());
         all.spawn(async move { chat(&client, &base, &key).await });
     }
     let statuses = all.join_all().await;
+    // 60 a minute is one more each second after the first 60: on a loaded machine
+    // the 500 may take longer than a second, and each whole second allows one more.
+    let refilled = started.elapsed().as_secs() as usize;
     let ok = statuses.iter().filter(|s| **s == 200).count();
     let limited = statuses.iter().filter(|s| **s == 429).count();
-    assert_eq!((ok, limited), (60, 440), "{statuses:?}");
+    assert_eq!(ok + limited, 500, "{statuses:?}");
+    assert!(
+        (60..=60 + refilled).contains(&ok),
+        "{ok} admitted in {refilled} s: {statuses:?}"
+    );
 
     // A budget of $0.05 a day under 200 concurrent requests: used up, and spent at
     // most one request's reservation past it.
