@@ -14,7 +14,8 @@
 //! One response at a time per connection; a message while one streams is refused
 //! with an `error` event. Bad messages get an `error` event and the connection goes
 //! on. Messages are bounded by `server.max_body_bytes` (past it: an `error` event and
-//! close 1009). A connection idle for [`IDLE`] is closed; on shutdown each connection
+//! close 1009). An upgraded connection gives its connection slot back, so sockets have
+//! a cap of their own, `server.max_connections` (past it: a 503 before the upgrade). A connection idle for [`IDLE`] is closed; on shutdown each connection
 //! finishes the response it is streaming, then closes with 1001.
 
 mod message;
@@ -137,6 +138,15 @@ fn upgrade(app: &Arc<App>, parts: &mut http::request::Parts) -> Result<Answer, G
             "this connection cannot be upgraded: open the WebSocket over HTTP/1.1",
         ));
     };
+    // Sockets hold no connection slot once upgraded: they have a cap of their own.
+    let max_sockets = app.conn_limits.max_connections;
+    if app.sockets.open() >= max_sockets {
+        return Err(GatewayError::new(
+            ErrorKind::Overloaded,
+            format!("this gateway has {max_sockets} WebSocket connections open, its limit (server.max_connections); retry shortly"),
+        )
+        .with_retry_after(1));
+    }
     let forward = forwarded(headers);
     let max = usize::try_from(app.max_body_bytes).unwrap_or(usize::MAX);
     let config = WebSocketConfig::default()

@@ -355,3 +355,16 @@ async fn shutdown_closes_open_sockets_with_1001() {
     stopped.await.unwrap();
     assert_eq!(app.open_sockets(), 0);
 }
+
+#[tokio::test]
+async fn sockets_past_max_connections_are_refused_with_a_503() {
+    let (gw, _) = setup("[server]\nmax_connections = 1\n").await;
+    let _first = connect(&gw, Some(KEY)).await.unwrap();
+    // The first socket gave its connection slot back: the second connection is
+    // taken, its upgrade refused.
+    let Err(WsError::Http(resp)) = connect(&gw, Some(KEY)).await else {
+        panic!("a second socket was accepted");
+    };
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+}
