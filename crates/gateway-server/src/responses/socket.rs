@@ -243,7 +243,7 @@ impl Socket {
     {
         let mut closing = self.app.sockets.closing.subscribe();
         let mut draining = *closing.borrow_and_update();
-        let mut in_flight: Option<mpsc::Receiver<String>> = None;
+        let mut in_flight: Option<mpsc::Receiver<Event>> = None;
         let end = loop {
             if draining && in_flight.is_none() {
                 break End::Close(CloseCode::Away, "the gateway is shutting down");
@@ -308,8 +308,13 @@ impl Socket {
                     Some(Ok(_)) => {}
                 },
                 event = next_event => match event {
-                    Some(event) => {
-                        if ws.send(Message::text(event)).await.is_err() {
+                    Some(Event { text, last }) => {
+                        // Over once its last event is out: the client may send the next
+                        // message as soon as it reads it.
+                        if last {
+                            in_flight = None;
+                        }
+                        if ws.send(Message::text(text)).await.is_err() {
                             break End::Gone;
                         }
                     }
@@ -333,8 +338,8 @@ impl Socket {
     }
 
     /// Starts one response: its request through the gateway stack, its events into
-    /// the returned queue (closed when the response is over).
-    fn respond(&self, body: Bytes) -> mpsc::Receiver<String> {
+    /// the returned queue (the last one marked).
+    fn respond(&self, body: Bytes) -> mpsc::Receiver<Event> {
         let (tx, rx) = mpsc::channel(QUEUED_EVENTS);
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = Method::POST;
@@ -351,10 +356,16 @@ impl Socket {
     }
 }
 
+/// One event for the client; `last` ends its response.
+struct Event {
+    text: String,
+    last: bool,
+}
+
 /// Sends an answer of the stack as events: a stream's frames as they come, an error
-/// answer as one `error` event; a stream that ends before its last event (the
-/// client's connection to the gateway aside) ends with an `error` event.
-async fn relay(resp: Response<crate::stack::OuterBody>, tx: &mpsc::Sender<String>) {
+/// answer as one `error` event; a stream that ends before its last event ends with an
+/// `error` event.
+async fn relay(resp: Response<crate::stack::OuterBody>, tx: &mpsc::Sender<Event>) {
     let status = resp.status();
     let streamed = resp
         .headers()
@@ -371,39 +382,45 @@ async fn relay(resp: Response<crate::stack::OuterBody>, tx: &mpsc::Sender<String
         } else {
             status
         };
-        let _ = tx
-            .send(message::answer_error_event(status.as_u16(), &bytes))
-            .await;
+        let text = message::answer_error_event(status.as_u16(), &bytes);
+        let _ = tx.send(Event { text, last: true }).await;
         return;
     }
     let mut framer = Framer::new(Framing::Sse);
     let mut frames: Vec<Frame> = Vec::new();
+    // The last event was sent; the body is still read to its end, where the request's
+    // account closes.
     let mut ended = false;
-    loop {
+    let mut done = false;
+    while !done {
         match body.frame().await {
             Some(Ok(frame)) => {
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
-                if framer.push(&data, &mut frames).is_err() {
-                    break;
+                if let Ok(data) = frame.into_data() {
+                    if framer.push(&data, &mut frames).is_err() {
+                        break;
+                    }
                 }
             }
             Some(Err(_)) => break,
             None => {
                 framer.finish(&mut frames);
-                for frame in frames.drain(..) {
-                    ended |= is_last(&frame);
-                    if tx.send(frame.data).await.is_err() {
-                        return;
-                    }
-                }
-                break;
+                done = true;
             }
         }
         for frame in frames.drain(..) {
-            ended |= is_last(&frame);
-            if tx.send(frame.data).await.is_err() {
+            // Nothing after a response's last event is the client's.
+            if ended {
+                continue;
+            }
+            ended = is_last(&frame);
+            if tx
+                .send(Event {
+                    text: frame.data,
+                    last: ended,
+                })
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -413,7 +430,8 @@ async fn relay(resp: Response<crate::stack::OuterBody>, tx: &mpsc::Sender<String
             ErrorKind::Upstream,
             "the response stream ended before its last event",
         );
-        let _ = tx.send(message::error_event(&err)).await;
+        let text = message::error_event(&err);
+        let _ = tx.send(Event { text, last: true }).await;
     }
 }
 

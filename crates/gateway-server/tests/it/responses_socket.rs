@@ -368,3 +368,76 @@ async fn sockets_past_max_connections_are_refused_with_a_503() {
     assert_eq!(resp.status(), 503);
     assert_eq!(resp.headers()["retry-after"], "1");
 }
+
+#[tokio::test]
+async fn pings_are_answered_between_and_after_responses() {
+    let (gw, _) = setup("").await;
+    let mut ws = connect(&gw, Some(KEY)).await.unwrap();
+    for round in 0..2 {
+        ws.send(Message::Ping(vec![round, 7].into())).await.unwrap();
+        let pong = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+            .await
+            .expect("a pong within 5 s");
+        match pong {
+            Some(Ok(Message::Pong(payload))) => assert_eq!(payload.as_ref(), [round, 7]),
+            other => panic!("not a pong: {other:?}"),
+        }
+        let (last, _) = turn(
+            &mut ws,
+            json!({"type": "response.create", "model": "m", "input": "ping pong"}),
+        )
+        .await;
+        assert_eq!(last["type"], "response.completed", "{last}");
+    }
+}
+
+#[tokio::test]
+async fn each_response_is_one_usage_record_as_over_http() {
+    let (gw, _) = setup("").await;
+    let mut ws = connect(&gw, Some(KEY)).await.unwrap();
+    for text in ["one", "two"] {
+        let (last, _) = turn(
+            &mut ws,
+            json!({"type": "response.create", "model": "m", "input": text}),
+        )
+        .await;
+        assert_eq!(last["type"], "response.completed", "{last}");
+    }
+    let (e, _) = turn(&mut ws, json!({"type": "response.create", "model": "nope"})).await;
+    assert_eq!(e["type"], "error");
+    drop(ws);
+    let rows = || {
+        gw.app.flush_usage();
+        let conn = gateway_auth::migrate::open(gw.app.database_path().unwrap()).unwrap();
+        conn.prepare(
+            "SELECT status, caller_shape, upstream_shape, streamed, output_tokens \
+             FROM requests ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, bool>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>()
+    };
+    let start = std::time::Instant::now();
+    let mut seen = rows();
+    while seen.len() < 2 && start.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        seen = rows();
+    }
+    let answered: Vec<_> = seen.iter().filter(|r| r.0 == 200).collect();
+    assert_eq!(answered.len(), 2, "{seen:?}");
+    for (_, caller, upstream, streamed, output) in answered {
+        assert_eq!(caller, "openai-responses");
+        assert_eq!(upstream.as_deref(), Some("anthropic"));
+        assert!(*streamed && *output > 0, "{seen:?}");
+    }
+}
