@@ -276,7 +276,9 @@ impl Socket {
                         break End::Gone;
                     }
                     Some(Ok(Message::Text(text))) => {
-                        let events = if in_flight.is_some() {
+                        let events = if message::is_acknowledgement(text.as_str()) {
+                            Vec::new()
+                        } else if in_flight.is_some() {
                             vec![message::error_event(&busy())]
                         } else {
                             match message::read(text.as_str(), &self.memory) {

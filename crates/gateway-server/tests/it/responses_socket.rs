@@ -255,6 +255,17 @@ async fn bad_messages_get_error_events_and_the_socket_goes_on() {
     .await;
     assert_eq!(last["type"], "response.completed", "{last}");
     assert_eq!(output_text(&last["response"]), "still here");
+    // `response.processed` (newer Codex sends it after each response) is taken
+    // without an answer: the next event is the next response's.
+    let ack = json!({"type": "response.processed", "response_id": last["response"]["id"]});
+    ws.send(Message::text(ack.to_string())).await.unwrap();
+    let (last, events) = turn(
+        &mut ws,
+        json!({"type": "response.create", "model": "m", "input": "after the note"}),
+    )
+    .await;
+    assert_eq!(events[0]["type"], "response.created", "{events:?}");
+    assert_eq!(last["type"], "response.completed", "{last}");
 }
 
 #[tokio::test]

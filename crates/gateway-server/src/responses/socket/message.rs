@@ -22,6 +22,16 @@ pub(crate) enum Create {
     Warmup(Vec<String>),
 }
 
+/// Whether a text message is `response.processed`: a client's note that it has
+/// handled a response (newer Codex releases send it after each one). There is
+/// nothing to do: it is taken without an answer, even while a response streams.
+pub(crate) fn is_acknowledgement(text: &str) -> bool {
+    gateway_translate::fastpath::get_member(text.as_bytes(), "type")
+        .ok()
+        .flatten()
+        .is_some_and(|raw| raw == b"\"response.processed\"")
+}
+
 /// Reads a text message. Errors are the caller's (400s naming the field).
 pub(crate) fn read(text: &str, memory: &Memory) -> Result<Create, GatewayError> {
     let Ok(Value::Object(mut body)) = serde_json::from_str::<Value>(text) else {
@@ -217,6 +227,15 @@ mod tests {
             assert_eq!(event["status"], 400);
             assert_eq!(event["error"]["type"], "invalid_request_error", "{event}");
         }
+    }
+
+    #[test]
+    fn response_processed_is_an_acknowledgement_and_nothing_else_is() {
+        assert!(is_acknowledgement(
+            r#"{"type":"response.processed","response_id":"resp_1"}"#
+        ));
+        assert!(!is_acknowledgement(r#"{"type":"response.create"}"#));
+        assert!(!is_acknowledgement("response.processed"));
     }
 
     #[test]
