@@ -148,6 +148,12 @@ fn upgrade(app: &Arc<App>, parts: &mut http::request::Parts) -> Result<Answer, G
         .with_retry_after(1));
     }
     let forward = forwarded(headers);
+    // The key may be in the query (`?key=`): each message's request keeps it.
+    let path = match parts.uri.query() {
+        Some(q) => format!("/v1/responses?{q}"),
+        None => "/v1/responses".to_owned(),
+    };
+    let uri = Uri::try_from(path).unwrap_or_else(|_| Uri::from_static("/v1/responses"));
     let max = usize::try_from(app.max_body_bytes).unwrap_or(usize::MAX);
     let config = WebSocketConfig::default()
         .max_message_size(Some(max))
@@ -164,7 +170,7 @@ fn upgrade(app: &Arc<App>, parts: &mut http::request::Parts) -> Result<Answer, G
                     Some(config),
                 )
                 .await;
-                Socket::new(app, forward).run(ws).await;
+                Socket::new(app, uri, forward).run(ws).await;
             }
             Err(err) => tracing::debug!(%err, "the WebSocket upgrade did not complete"),
         }
@@ -180,8 +186,8 @@ fn upgrade(app: &Arc<App>, parts: &mut http::request::Parts) -> Result<Answer, G
     Ok(resp)
 }
 
-/// The upgrade's headers that each message's request carries: the key in whatever
-/// header it came, the client's own headers; not the handshake's, nor its request
+/// The upgrade's headers that each message's request carries (with its query): the
+/// key in whatever header it came, the client's own headers; not the handshake's, nor its request
 /// id (each response gets its own).
 fn forwarded(headers: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(headers.len());
@@ -213,6 +219,7 @@ fn forwarded(headers: &HeaderMap) -> HeaderMap {
 struct Socket {
     app: Arc<App>,
     gateway: crate::Gateway,
+    uri: Uri,
     headers: HeaderMap,
     memory: Arc<Memory>,
 }
@@ -226,10 +233,11 @@ enum End {
 }
 
 impl Socket {
-    fn new(app: Arc<App>, headers: HeaderMap) -> Socket {
+    fn new(app: Arc<App>, uri: Uri, headers: HeaderMap) -> Socket {
         Socket {
             gateway: crate::Gateway::new(app.clone()),
             app,
+            uri,
             headers,
             memory: Arc::new(Memory::default()),
         }
@@ -345,7 +353,7 @@ impl Socket {
         let (tx, rx) = mpsc::channel(QUEUED_EVENTS);
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = Method::POST;
-        *req.uri_mut() = Uri::from_static("/v1/responses");
+        *req.uri_mut() = self.uri.clone();
         *req.headers_mut() = self.headers.clone();
         req.extensions_mut().insert(self.memory.clone());
         let gateway = self.gateway.clone();

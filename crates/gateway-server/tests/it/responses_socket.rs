@@ -315,6 +315,27 @@ async fn an_unauthenticated_upgrade_is_a_401_in_openais_envelope() {
 }
 
 #[tokio::test]
+async fn a_key_in_the_query_serves_the_messages_too() {
+    let (gw, _) = setup("").await;
+    let url = format!(
+        "{}?key={KEY}",
+        gw.url("/v1/responses").replace("http://", "ws://")
+    );
+    let tcp = TcpStream::connect(gw.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(url.as_str(), tcp)
+        .await
+        .unwrap();
+    let (last, _) = turn(
+        &mut ws,
+        json!({"type": "response.create", "model": "m", "input": "by query"}),
+    )
+    .await;
+    assert_eq!(last["type"], "response.completed", "{last}");
+}
+
+#[tokio::test]
 async fn a_message_over_the_body_limit_closes_the_socket_with_1009() {
     let (gw, _) = setup("[server]\nmax_body_bytes = 4096\n").await;
     let mut ws = connect(&gw, Some(KEY)).await.unwrap();
