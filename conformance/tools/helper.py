@@ -6,6 +6,10 @@
                                                  for each NONCE
   helper.py requests DB KEY_ID DIR               summarise the gateway's request log for one key;
                                                  save the failed requests' bodies under DIR
+  helper.py chained JSONL MIN                    exit 0 if at least MIN requests of JSONL (what
+                                                 `requests` saved) continued the response of the
+                                                 request just before them by previous_response_id,
+                                                 and every such request was answered
 """
 import json
 import os
@@ -106,6 +110,35 @@ def requests(db, key_id, out_dir):
     return 0
 
 
+RESPONSE_ID = re.compile(r'"id":"(resp_[0-9a-f]+)"')
+
+
+def chained(jsonl, minimum):
+    """Requests that name `previous_response_id` and send only the new items: the
+    gateway's kept conversation is what their answer stands on. Each must name the
+    response of the request just before it (the chain a client keeps on one connection)
+    and have been answered."""
+    with open(jsonl, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    previous_id, chained_ids, problems = None, [], []
+    for n, row in enumerate(rows, 1):
+        req = row["request_body"] if isinstance(row["request_body"], dict) else {}
+        named = req.get("previous_response_id")
+        if named:
+            items = [i.get("type", "message") for i in req.get("input", []) if isinstance(i, dict)]
+            if named != previous_id:
+                problems.append(f"request {n} names {named}, the one before answered {previous_id}")
+            elif row["status"] != 200:
+                problems.append(f"request {n} (continuing {named}) was answered {row['status']}")
+            else:
+                chained_ids.append(f"#{n} {named[:13]}… +{'+'.join(items) or 'nothing'}")
+        found = RESPONSE_ID.search(row.get("response_body") or "")
+        previous_id = found.group(1) if found else None
+    print(f"{len(chained_ids)} of {len(rows)} requests continued the previous response by id: "
+          f"{'; '.join(chained_ids)}" + (f"; {'; '.join(problems)}" if problems else ""))
+    return 0 if len(chained_ids) >= minimum and not problems else 1
+
+
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "json-set" and len(argv) >= 4:
@@ -115,6 +148,8 @@ def main(argv):
         return verdict(argv[2], argv[3], argv[4:])
     if cmd == "requests" and len(argv) == 5:
         return requests(argv[2], argv[3], argv[4])
+    if cmd == "chained" and len(argv) == 4:
+        return chained(argv[2], int(argv[3]))
     print(__doc__, file=sys.stderr)
     return 2
 

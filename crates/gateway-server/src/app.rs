@@ -67,6 +67,8 @@ pub struct App {
     /// Distinguishes request ids of different runs.
     run_id: u32,
     draining: AtomicBool,
+    /// The open Responses WebSocket connections (`[responses] websocket`).
+    pub(crate) sockets: crate::responses::socket::Sockets,
 }
 
 impl std::fmt::Debug for App {
@@ -255,6 +257,7 @@ impl App {
             next_request: AtomicU64::new(1),
             run_id: fastrand::u32(..),
             draining: AtomicBool::new(false),
+            sockets: crate::responses::socket::Sockets::new(config.responses.websocket),
         })
     }
 
@@ -285,9 +288,16 @@ impl App {
         self.in_flight.current()
     }
 
-    /// Marks the server as draining: `/readyz` answers 503 from now on.
+    /// Marks the server as draining: `/readyz` answers 503 from now on, and open
+    /// WebSocket connections close once their response in flight is over.
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::Relaxed);
+        self.sockets.close_all();
+    }
+
+    /// Responses WebSocket connections open now.
+    pub fn open_sockets(&self) -> usize {
+        self.sockets.open()
     }
 
     /// True once draining started.

@@ -323,7 +323,7 @@ fn answer(
     mut ticket: accounting::Ticket,
     keep: Option<Keep>,
     turn: Option<Box<crate::responses::Turn>>,
-) -> Result<(Answer, Option<gateway_auth::ResponseRow>), GatewayError> {
+) -> Result<(Answer, Option<crate::responses::Kept>), GatewayError> {
     match started {
         Started::Whole(body) => {
             let mut row = None;
@@ -357,7 +357,7 @@ fn answer(
                 ticket.response_body(&out);
                 ticket.succeed(Some(resp.usage));
                 if let Some(turn) = &turn {
-                    row = turn.row_of(&resp, &out);
+                    row = turn.kept_of(&resp, &out);
                 }
                 if let Some(keep) = keep {
                     keep.put(resp);

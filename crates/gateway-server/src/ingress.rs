@@ -62,9 +62,10 @@ pub enum Endpoint {
     Health,
     /// `GET /readyz`: ready to take traffic (false while draining).
     Ready,
-    /// A WebSocket upgrade on `GET /v1/responses`: refused at once so that clients fall
-    /// back to HTTP.
-    WebSocketRefused,
+    /// A WebSocket upgrade on `GET /v1/responses`: the Responses WebSocket transport
+    /// (`crate::responses::socket`), or, with `[responses] websocket = false`, a
+    /// refusal at once so that clients fall back to HTTP.
+    ResponsesSocket,
     /// A known path with the wrong method.
     MethodNotAllowed {
         /// The envelope to answer in.
@@ -106,6 +107,7 @@ impl Endpoint {
             Endpoint::ListModels { .. } | Endpoint::ShowModel => "list_models",
             Endpoint::Estimate { .. } => "estimate",
             Endpoint::StoredResponse { .. } => "stored_response",
+            Endpoint::ResponsesSocket => "responses_socket",
             _ => return None,
         })
     }
@@ -123,7 +125,9 @@ impl Endpoint {
             | Endpoint::Estimate { shape }
             | Endpoint::MethodNotAllowed { shape, .. }
             | Endpoint::NotFound { shape } => *shape,
-            Endpoint::StoredResponse { .. } => ApiShape::OpenAiResponses,
+            Endpoint::StoredResponse { .. } | Endpoint::ResponsesSocket => {
+                ApiShape::OpenAiResponses
+            }
             _ => ApiShape::OpenAiChat,
         }
     }
@@ -162,8 +166,8 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
         "/v1/responses" | "/responses" => {
             return if post {
                 chat(ApiShape::OpenAiResponses)
-            } else if is_websocket_upgrade(headers) {
-                Endpoint::WebSocketRefused
+            } else if method == Method::GET && is_websocket_upgrade(headers) {
+                Endpoint::ResponsesSocket
             } else {
                 wrong(ApiShape::OpenAiResponses, "POST")
             };

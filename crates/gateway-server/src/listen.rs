@@ -138,6 +138,7 @@ pub(crate) async fn serve_gateway(
     let limits = app.conn_limits;
     // Per worker: each thread's allocator keeps its own freed pages.
     let nudge = tokio::spawn(memory::return_freed_memory());
+    let sockets = app.clone();
     let stack = crate::gateway_stack::<Incoming>(app);
     let make = move |_peer| stack.clone();
     let served = serve_with(
@@ -153,6 +154,17 @@ pub(crate) async fn serve_gateway(
         },
     )
     .await;
+    // The WebSocket connections left (their HTTP connections are over): each closes
+    // once its response in flight is done.
+    if tokio::time::timeout(grace, sockets.sockets.all_closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = sockets.open_sockets(),
+            "WebSocket connections still open after the grace period"
+        );
+    }
     nudge.abort();
     served
 }
@@ -345,7 +357,11 @@ where
         } = self;
         let activity = conn::Activity::new();
         let service = conn::Tracked::new(service, activity.clone());
-        let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+        // With upgrades: the Responses WebSocket transport takes the connection over
+        // after its `101` (the connection's own deadlines end there; the socket keeps
+        // its own, see `crate::responses::socket`).
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
         tokio::pin!(conn);
         let mut watch = conn::Watch::new(limits.deadlines());
         // The first look comes at the earliest deadline any state could have; each

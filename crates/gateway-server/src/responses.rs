@@ -14,10 +14,14 @@
 //! mock), so there is no upstream-side state to pass through to.
 //!
 //! A call with `store: false` and no `previous_response_id` takes no part: it is
-//! served exactly as without this module.
+//! served exactly as without this module — unless it came over the WebSocket
+//! transport (`socket`), whose connection remembers its latest response whatever
+//! `store` says (`memory`), as OpenAI's does.
 
 mod items;
+mod memory;
 mod routes;
+pub mod socket;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -35,6 +39,7 @@ use crate::app::App;
 use crate::config::{ResponsesConfig, ResponsesShare};
 
 pub use items::{Page, StoredOp};
+pub use memory::Memory;
 pub(crate) use routes::serve_stored;
 
 /// The gateway's store of responses and its rules.
@@ -117,15 +122,28 @@ pub struct Turn {
     prior: Option<Conversation>,
     /// The conversation before this call's answer (set by [`Turn::splice`]).
     history: Conversation,
+    /// The memory of the WebSocket connection the call came on, if it did.
+    memory: Option<Arc<Memory>>,
+}
+
+/// An answer the gateway keeps: in the database when the call is stored, in its
+/// connection's memory when it came over a WebSocket.
+#[derive(Debug)]
+pub(crate) struct Kept {
+    row: ResponseRow,
+    store: bool,
+    memory: Option<(Arc<Memory>, Conversation)>,
 }
 
 /// Reads what a Responses call says about state and loads the response it
-/// continues. `None` when the gateway keeps no state, or the call takes no part
-/// (`store: false`, no `previous_response_id`).
+/// continues: from the connection's `memory` when it is the latest there, else from
+/// the database. `None` when the gateway keeps no state, or the call takes no part
+/// (`store: false`, no `previous_response_id`, not on a WebSocket).
 pub(crate) async fn begin(
     app: &Arc<App>,
     body: &Bytes,
     entry: &Arc<Entry>,
+    memory: Option<&Arc<Memory>>,
 ) -> Result<Option<Turn>, GatewayError> {
     let Some(state) = app.responses.clone() else {
         return Ok(None);
@@ -140,11 +158,16 @@ pub(crate) async fn begin(
             )
         })?),
     };
-    if !store && previous.is_none() {
+    if !store && previous.is_none() && memory.is_none() {
         return Ok(None);
     }
+    let recalled = previous
+        .as_deref()
+        .zip(memory)
+        .and_then(|(id, memory)| memory.recall(id, &entry.subject.key_id));
     let prior = match previous {
         None => None,
+        Some(_) if recalled.is_some() => recalled,
         Some(id) => {
             let entry = entry.clone();
             // Read and decoded off the workers: a long conversation is a large row.
@@ -169,6 +192,7 @@ pub(crate) async fn begin(
         input_items,
         prior,
         history: Conversation::default(),
+        memory: memory.cloned(),
     }))
 }
 
@@ -223,9 +247,14 @@ impl Turn {
         Ok(())
     }
 
-    /// The row of an answer the gateway keeps: `object` is the response object as
-    /// the caller received it (or would have, whole).
-    pub(crate) fn row(&self, resp: &ChatResponse, object: &[u8]) -> ResponseRow {
+    /// Whether the answer is kept anywhere (stored, or remembered by its connection).
+    pub(crate) fn keeps(&self) -> bool {
+        self.store || self.memory.is_some()
+    }
+
+    /// What the gateway keeps of an answer: `object` is the response object as the
+    /// caller received it (or would have, whole).
+    fn kept(&self, resp: &ChatResponse, object: &[u8]) -> Kept {
         let mut conversation = self.history.clone();
         let output: Vec<Part> = resp.parts.clone();
         append_messages(
@@ -235,7 +264,7 @@ impl Turn {
                 parts: output,
             }],
         );
-        ResponseRow {
+        let row = ResponseRow {
             turns: Some(String::from_utf8_lossy(&stored::encode(&conversation)).into_owned()),
             response: Some(String::from_utf8_lossy(object).into_owned()),
             status: status_of(object),
@@ -247,13 +276,18 @@ impl Turn {
             created_ms: gateway_auth::cache::now_ms(),
             model: self.model.clone(),
             input_items: Some(self.input_items.clone()),
+        };
+        Kept {
+            row,
+            store: self.store,
+            memory: self.memory.clone().map(|m| (m, conversation)),
         }
     }
 
-    /// The row of a whole answer decoded as `resp` and sent as `object`, when the
-    /// call is stored.
-    pub(crate) fn row_of(&self, resp: &ChatResponse, object: &[u8]) -> Option<ResponseRow> {
-        self.store.then(|| self.row(resp, object))
+    /// What is kept of a whole answer decoded as `resp` and sent as `object`, when
+    /// anything is.
+    pub(crate) fn kept_of(&self, resp: &ChatResponse, object: &[u8]) -> Option<Kept> {
+        self.keeps().then(|| self.kept(resp, object))
     }
 }
 
@@ -287,10 +321,14 @@ pub(crate) fn strip_state_fields(req: &mut ChatRequest) {
         .retain(|b| b.path != "previous_response_id");
 }
 
-/// Keeps `row` (off the async workers). A failure is logged: the caller already has
-/// the answer.
-pub(crate) async fn save(app: &App, row: ResponseRow) {
-    let Some(state) = app.responses.clone() else {
+/// Keeps an answer: in its connection's memory, and, when stored, in the database
+/// (off the async workers). A failure is logged: the caller already has the answer.
+pub(crate) async fn save(app: &App, kept: Kept) {
+    let Kept { row, store, memory } = kept;
+    if let Some((memory, conversation)) = memory {
+        memory.remember(&row.id, &row.key_id, conversation);
+    }
+    let Some(state) = app.responses.clone().filter(|_| store) else {
         return;
     };
     let id = row.id.clone();

@@ -92,8 +92,8 @@ pub(crate) struct Relay {
     recorder: Option<Recorder>,
     /// A Responses answer to store at the end of the stream.
     keep: Option<Box<crate::responses::Turn>>,
-    /// The row to store before the stream's last bytes go out.
-    to_save: Option<gateway_auth::ResponseRow>,
+    /// What to keep before the stream's last bytes go out.
+    to_save: Option<crate::responses::Kept>,
     /// Where it is stored (only when there is something to store).
     app: Option<std::sync::Arc<crate::app::App>>,
 }
@@ -113,7 +113,7 @@ impl Relay {
         keep: Option<Box<crate::responses::Turn>>,
     ) -> Relay {
         ticket.streaming();
-        let keep = keep.filter(|turn| turn.store);
+        let keep = keep.filter(|turn| turn.keeps());
         let app = keep.as_ref().map(|_| ticket.app().clone());
         let mode = if !prepared.same_shape {
             let mut t = Box::new(Transcoder::new(upstream_shape, caller, &ctx));
@@ -274,7 +274,7 @@ impl Relay {
                 (Mode::Transcode(t), Some(keep)) => t.take_answer().and_then(|resp| {
                     let object =
                         gateway_translate::codec::encode_response(self.caller, &resp, &self.ctx);
-                    keep.row_of(&resp, &object)
+                    keep.kept_of(&resp, &object)
                 }),
                 _ => None,
             };

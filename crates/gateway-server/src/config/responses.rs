@@ -19,6 +19,10 @@ pub struct ResponsesConfig {
     /// How long a stored response is kept, as `<n>d`, `<n>h`, `<n>m` or `<n>s`
     /// (OpenAI keeps 30 days). Older responses are purged and answer 404.
     pub retention: String,
+    /// Serve the Responses WebSocket transport (an upgrade on `GET /v1/responses`,
+    /// what Codex uses when its provider says `supports_websockets`). Off: the
+    /// upgrade is refused at once and clients fall back to `POST /v1/responses`.
+    pub websocket: bool,
 }
 
 /// `[responses] share`.
@@ -38,6 +42,7 @@ impl Default for ResponsesConfig {
             enabled: true,
             share: Share::Key,
             retention: "30d".to_owned(),
+            websocket: true,
         }
     }
 }

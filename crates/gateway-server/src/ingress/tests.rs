@@ -229,7 +229,20 @@ fn health_root_and_websocket() {
             None,
             &[("upgrade", "websocket"), ("connection", "Upgrade")]
         ),
-        Endpoint::WebSocketRefused
+        Endpoint::ResponsesSocket
+    );
+    // An upgrade elsewhere is no socket: the path's usual answer.
+    assert_eq!(
+        at(
+            Method::GET,
+            "/v1/chat/completions",
+            None,
+            &[("upgrade", "websocket"), ("connection", "Upgrade")]
+        ),
+        Endpoint::MethodNotAllowed {
+            shape: ApiShape::OpenAiChat,
+            allow: "POST"
+        }
     );
     assert_eq!(
         at(Method::GET, "/v1/responses", None, &[]),

@@ -1,6 +1,6 @@
 //! [`ClassifyLayer`]: which API a request speaks and so which envelope its errors
 //! take. Requests that need no key (health, readiness, unknown paths, WebSocket
-//! upgrades) are answered here; the rest go inward with their [`Endpoint`] in the
+//! upgrades when the transport is off) are answered here; the rest go inward with their [`Endpoint`] in the
 //! extensions. Answers that tower-http's layers make themselves (a caught panic, a
 //! body declared too large) are put in the caller's envelope on the way out.
 
@@ -244,14 +244,14 @@ fn keyless_answer<B>(app: &App, endpoint: &Endpoint, req: &Request<B>) -> Option
         Endpoint::Root | Endpoint::Health => plain(StatusCode::OK, "ok"),
         Endpoint::Ready if app.is_draining() => plain(StatusCode::SERVICE_UNAVAILABLE, "draining"),
         Endpoint::Ready => plain(StatusCode::OK, "ready"),
-        Endpoint::WebSocketRefused => {
+        Endpoint::ResponsesSocket if !app.sockets.enabled() => {
             // 426 would invite a retry with an upgrade; a plain refusal makes clients
             // (Codex) fall back to HTTP at once.
             let mut resp = respond::error(
                 ApiShape::OpenAiResponses,
                 &GatewayError::new(
                     ErrorKind::NotFound,
-                    "WebSocket transport is not offered; use POST /v1/responses",
+                    "WebSocket transport is not offered here ([responses] websocket = false); use POST /v1/responses",
                 ),
             );
             resp.headers_mut()

@@ -52,7 +52,7 @@ impl Service<Request<Box<Call>>> for Operation {
 }
 
 async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallible> {
-    let (parts, call) = req.into_parts();
+    let (mut parts, call) = req.into_parts();
     let admission = parts.extensions.get::<Admission>();
     let limits = admission.map(|a| *a.status());
     let reservation = admission.and_then(Admission::take);
@@ -89,7 +89,10 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
     // The account reports these when it closes; the rest the observe layer does.
     let accounted = !matches!(
         work,
-        Work::ListModels { .. } | Work::Estimate { .. } | Work::StoredResponse { .. }
+        Work::ListModels { .. }
+            | Work::Estimate { .. }
+            | Work::StoredResponse { .. }
+            | Work::Socket
     );
     let result = match work {
         Work::Chat {
@@ -139,6 +142,7 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
         Work::StoredResponse { id, op } => {
             Ok(crate::responses::serve_stored(&app, op, id, &entry).await)
         }
+        Work::Socket => Ok(crate::responses::socket::accept(&app, &mut parts)),
     };
     let mut resp = match result {
         Ok(resp) => resp,

@@ -93,6 +93,8 @@ pub enum Work {
         /// What is asked.
         op: crate::responses::StoredOp,
     },
+    /// A Responses WebSocket upgrade (not charged: each of its responses is).
+    Socket,
 }
 
 /// Reads, decodes and routes requests before the limiter.
@@ -177,7 +179,9 @@ where
                 Bytes::new()
             };
             let table = app.table();
-            // The response a Responses call continues, loaded off the workers.
+            // The response a Responses call continues, loaded off the workers (or
+            // recalled by the WebSocket connection the call came on).
+            let memory = parts.extensions.get::<Arc<crate::responses::Memory>>();
             let turn = match &endpoint {
                 Endpoint::Chat(ChatCall {
                     shape: ApiShape::OpenAiResponses,
@@ -186,7 +190,7 @@ where
                 | Endpoint::CountTokens {
                     shape: ApiShape::OpenAiResponses,
                     ..
-                } => match crate::responses::begin(&app, &body, &entry).await {
+                } => match crate::responses::begin(&app, &body, &entry, memory).await {
                     Ok(turn) => turn,
                     Err(err) => {
                         let mut resp = refused(shape, &err, entry);
@@ -348,6 +352,7 @@ fn work_of(
             },
             Charge::Exempt,
         ),
+        Endpoint::ResponsesSocket => (Work::Socket, Charge::Exempt),
         _ => return Err(GatewayError::new(ErrorKind::Internal, "unhandled endpoint")),
     })
 }

@@ -99,13 +99,14 @@ fn intern(names: &mut Vec<Arc<String>>, ids: &mut HashMap<String, u16>, name: &s
 
 /// The operations a request can be, in a fixed order (their index is part of a
 /// series id).
-const OPERATIONS: [&str; 6] = [
+const OPERATIONS: [&str; 7] = [
     "chat",
     "embeddings",
     "count_tokens",
     "list_models",
     "estimate",
     "stored_response",
+    "responses_socket",
 ];
 
 pub(crate) fn operation_index(operation: &str) -> u8 {

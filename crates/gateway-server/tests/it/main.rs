@@ -27,6 +27,7 @@ mod observe;
 mod ollama_ingress;
 mod reload;
 mod responses_reasoning;
+mod responses_socket;
 mod responses_state;
 mod shared_limits;
 mod stuck_database;

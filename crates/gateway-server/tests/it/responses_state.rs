@@ -22,7 +22,7 @@ const OTHER_KEY: &str = "pbk_integration_test_key_0002";
 pub(crate) type Seen = Arc<Mutex<Vec<Value>>>;
 
 /// A mock upstream of `shape` behind a proxy that records every request body.
-async fn recorded(shape: ApiShape) -> (SocketAddr, Seen) {
+pub(crate) async fn recorded(shape: ApiShape) -> (SocketAddr, Seen) {
     let mock = mock_upstream(shape, MockConfig::default()).await;
     let seen: Seen = Arc::default();
     let log = seen.clone();

@@ -277,6 +277,10 @@ fn codex(c: &Ctx) -> Vec<FileEdit> {
             ("model_providers.patchbay.name", json!("Patchbay")),
             ("model_providers.patchbay.base_url", json!(v1(c))),
             ("model_providers.patchbay.wire_api", json!("responses")),
+            // Codex's Responses WebSocket transport (off for custom providers unless
+            // they say so): one connection per turn, each call after the first
+            // continuing the previous response by id with only the new items.
+            ("model_providers.patchbay.supports_websockets", json!(true)),
             (
                 "model_providers.patchbay.experimental_bearer_token",
                 json!(c.key),
