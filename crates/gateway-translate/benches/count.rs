@@ -15,6 +15,12 @@
 //! did before.
 #![allow(missing_docs)]
 
+/// The gateway's allocator (`patchbay`'s global one): translation allocates per
+/// string, so the allocator is part of what a translation costs as shipped. The
+/// system allocator's figures are in docs/BENCHMARKS.md beside these.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use gateway_protocol::{ApiShape, Delta, PartStart, StopReason, StreamEvent, Usage};

@@ -8,6 +8,12 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
+/// The gateway's allocator (`patchbay`'s global one): translation allocates per
+/// string, so the allocator is part of what a translation costs as shipped. The
+/// system allocator's figures are in docs/BENCHMARKS.md beside these.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
