@@ -92,6 +92,7 @@ fn chat_path(shape: ApiShape, model: &str, stream: bool, sse: bool) -> String {
         ApiShape::Ollama => "/api/chat".into(),
         ApiShape::Bedrock if stream => format!("/model/{model}/converse-stream"),
         ApiShape::Bedrock => format!("/model/{model}/converse"),
+        ApiShape::Cohere => "/v2/chat".into(),
     }
 }
 

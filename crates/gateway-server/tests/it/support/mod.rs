@@ -266,7 +266,9 @@ pub fn chat_request(
             };
             (path, b)
         }
-        ApiShape::Bedrock => unreachable!("Bedrock is an upstream shape, never a caller"),
+        ApiShape::Bedrock | ApiShape::Cohere => {
+            unreachable!("{shape} is an upstream shape, never a caller")
+        }
     }
 }
 
