@@ -12,6 +12,27 @@ use crate::context::EncodeOptions;
 use crate::error::TranslateError;
 use crate::{json, media, names, turns};
 
+/// The top-level fields [`wire::Request`] writes itself.
+const TYPED_FIELDS: [&str; 17] = [
+    "model",
+    "messages",
+    "tools",
+    "strict_tools",
+    "documents",
+    "response_format",
+    "max_tokens",
+    "stop_sequences",
+    "temperature",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "k",
+    "p",
+    "tool_choice",
+    "thinking",
+    "stream",
+];
+
 /// Writes a `/v2/chat` body.
 ///
 /// System parts become one `system` message; tool results become `tool` messages
@@ -112,7 +133,9 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
         for (k, v) in params {
             match (k.as_str(), v) {
                 ("documents", Value::Array(docs)) => body.documents.extend(docs.iter().cloned()),
-                ("model" | "messages" | "stream" | "tools" | "documents", _) => {}
+                // The typed fields come from the canonical request; a carried copy
+                // would write the key twice.
+                (k, _) if TYPED_FIELDS.contains(&k) => {}
                 _ => {
                     body.extra.insert(k.clone(), v.clone());
                 }

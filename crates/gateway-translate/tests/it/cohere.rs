@@ -510,3 +510,33 @@ fn a_mid_stream_error_reaches_each_caller_in_its_own_grammar() {
         assert_eq!(t.error().map(|e| e.status), Some(502), "{caller}");
     }
 }
+
+#[test]
+fn carried_cohere_fields_are_added_once_and_never_replace_typed_ones() {
+    use gateway_protocol::{Message, Role};
+    let mut req = ChatRequest {
+        messages: vec![Message::text(Role::User, "hi")],
+        ..ChatRequest::default()
+    };
+    req.sampling.max_output_tokens = Some(100);
+    req.extensions
+        .insert("cohere", "safety_mode", serde_json::json!("STRICT"));
+    req.extensions
+        .insert("cohere", "max_tokens", serde_json::json!(5));
+    req.extensions.insert(
+        "cohere",
+        "documents",
+        serde_json::json!([{"id": "d", "data": {"text": "t"}}]),
+    );
+    // Another provider's parameters are not Cohere's.
+    req.extensions
+        .insert("bedrock", "guardrailConfig", serde_json::json!({}));
+    let body = request::encode(&req, &EncodeOptions::default()).unwrap();
+    let text = String::from_utf8(body.clone()).unwrap();
+    assert_eq!(text.matches("\"max_tokens\"").count(), 1, "{text}");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["max_tokens"], 100);
+    assert_eq!(v["safety_mode"], "STRICT");
+    assert_eq!(v["documents"][0]["id"], "d");
+    assert!(v.get("guardrailConfig").is_none(), "{v}");
+}
