@@ -91,7 +91,8 @@ pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
             name: f.name.clone(),
             description: f.description.clone(),
             parameters: (!f.parameters.is_null()).then(|| RawJson::from_value(&f.parameters)),
-            strict: wire.strict_tools,
+            // `false` is Cohere's default: no canonical mark.
+            strict: wire.strict_tools.filter(|s| *s),
             cache_control: None,
         });
     }
