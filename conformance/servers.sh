@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Sourced by conformance/run and conformance/tools/run: starts five `patchbay mock`
-# upstreams (openai, anthropic, gemini, ollama, bedrock shapes) and a `patchbay serve` in front of
+# Sourced by conformance/run and conformance/tools/run: starts six `patchbay mock`
+# upstreams (openai, anthropic, gemini, ollama, bedrock, cohere shapes) and a `patchbay serve` in front of
 # them on free loopback ports, makes the keys with `patchbay keys create`, and stops all
 # of it when the sourcing shell exits.
 #
@@ -34,7 +34,7 @@ start_servers() {
     local -a ports
     read -r -a ports <<<"$(python3 - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(7)]
+socks = [socket.socket() for _ in range(8)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
@@ -42,12 +42,12 @@ EOF
 )"
     local P_OPENAI=${ports[0]} P_ANTHROPIC=${ports[1]} P_GEMINI=${ports[2]} P_OLLAMA=${ports[3]}
     local P_GATEWAY=${ports[4]} P_DEAD=${ports[5]}   # nothing ever listens on P_DEAD
-    local P_BEDROCK=${ports[6]}
+    local P_BEDROCK=${ports[6]} P_COHERE=${ports[7]}
 
     LOGS="$WORK/logs"
     mkdir -p "$LOGS"
     local shape var
-    for shape in openai anthropic gemini ollama bedrock; do
+    for shape in openai anthropic gemini ollama bedrock cohere; do
         var="P_${shape^^}"
         "$BIN" mock --shape "$shape" --listen "127.0.0.1:${!var}" >"$LOGS/mock-$shape.log" 2>&1 &
         PIDS+=($!)
@@ -94,6 +94,12 @@ region = "us-east-1"
 access_key_id = "AKIDPATCHBAYMOCK"
 secret_access_key = "patchbay-mock-secret"
 
+# Cohere's native v2 Chat (the mock wants a Bearer key).
+[providers.cohere]
+kind = "cohere"
+base_url = "http://127.0.0.1:$P_COHERE"
+api_key = "co-upstream"
+
 # One provider of each kind on a port nothing listens on: the outage cases.
 [providers.openai-down]
 kind = "openai_compatible"
@@ -121,6 +127,11 @@ region = "us-east-1"
 access_key_id = "AKIDPATCHBAYMOCK"
 secret_access_key = "patchbay-mock-secret"
 
+[providers.cohere-down]
+kind = "cohere"
+base_url = "http://127.0.0.1:$P_DEAD"
+api_key = "co-upstream"
+
 
 # Plain names for the model lists (explicit provider/model addressing needs no route).
 [[routes]]
@@ -144,6 +155,10 @@ model = "echo-bedrock"
 targets = [{ provider = "bedrock", model = "mock-echo" }]
 
 [[routes]]
+model = "echo-cohere"
+targets = [{ provider = "cohere", model = "mock-echo" }]
+
+[[routes]]
 model = "only-this-model"
 targets = [{ provider = "openai", model = "mock-echo" }]
 
@@ -165,7 +180,7 @@ EOF
     export PATCHBAY_BASE="http://127.0.0.1:$P_GATEWAY"
     export PATCHBAY_KEY="$key"
     export PATCHBAY_LIMITED_KEY="$limited_key"
-    export PATCHBAY_UPSTREAMS="openai anthropic gemini ollama bedrock"
+    export PATCHBAY_UPSTREAMS="openai anthropic gemini ollama bedrock cohere"
     # Keep the clients off any proxy and away from the user's own settings.
     unset OPENAI_BASE_URL OPENAI_API_KEY ANTHROPIC_BASE_URL ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN \
         GOOGLE_GEMINI_BASE_URL GEMINI_API_KEY GOOGLE_API_KEY GOOGLE_GENAI_USE_VERTEXAI \

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 fixtures=../crates/gateway-translate/tests/fixtures
-shapes=(openai_chat openai_responses anthropic gemini ollama bedrock)
+shapes=(openai_chat openai_responses anthropic gemini ollama bedrock cohere)
 rm -rf seeds
 mkdir -p seeds/request_decoders seeds/response_decoders seeds/stream_decoders \
     seeds/http_ingress seeds/config_toml

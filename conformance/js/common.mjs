@@ -9,7 +9,7 @@ export const KEY = process.env.PATCHBAY_KEY;
 export const LIMITED_KEY = process.env.PATCHBAY_LIMITED_KEY;
 if (!BASE) throw new Error('PATCHBAY_BASE is not set: run the suite through conformance/run');
 
-export const UPSTREAMS = ['openai', 'anthropic', 'gemini', 'ollama', 'bedrock'];
+export const UPSTREAMS = ['openai', 'anthropic', 'gemini', 'ollama', 'bedrock', 'cohere'];
 /** Upstream shapes with an embeddings API (Anthropic has none). */
 export const EMBEDDERS = ['openai', 'gemini', 'ollama'];
 

@@ -16,7 +16,7 @@ from known_gaps import GAPS
 BASE = os.environ.get("PATCHBAY_BASE", "")
 KEY = os.environ.get("PATCHBAY_KEY", "")
 LIMITED_KEY = os.environ.get("PATCHBAY_LIMITED_KEY", "")
-UPSTREAMS = ["openai", "anthropic", "gemini", "ollama", "bedrock"]
+UPSTREAMS = ["openai", "anthropic", "gemini", "ollama", "bedrock", "cohere"]
 
 # A 1×1 red PNG.
 PNG = base64.b64decode(

@@ -19,6 +19,7 @@ export const KIND_LABELS = {
   vertex_anthropic: "Claude on Vertex AI",
   bedrock: "Amazon Bedrock (Converse)",
   bedrock_anthropic: "Claude on Amazon Bedrock",
+  cohere: "Cohere (v2 Chat)",
   azure_openai: "Azure OpenAI",
   ollama: "Ollama",
   openai_compatible: "OpenAI-compatible server",

@@ -22,17 +22,20 @@ pub enum ApiShape {
     /// Amazon Bedrock's Converse API (`/model/{id}/converse`, `converse-stream` in AWS's
     /// binary event stream): an upstream shape only.
     Bedrock,
+    /// Cohere's v2 Chat API (`/v2/chat`, typed SSE events): an upstream shape only.
+    Cohere,
 }
 
 impl ApiShape {
     /// Every shape, in a stable order (useful for test matrices).
-    pub const ALL: [ApiShape; 6] = [
+    pub const ALL: [ApiShape; 7] = [
         ApiShape::OpenAiChat,
         ApiShape::OpenAiResponses,
         ApiShape::Anthropic,
         ApiShape::Gemini,
         ApiShape::Ollama,
         ApiShape::Bedrock,
+        ApiShape::Cohere,
     ];
 
     /// The provider family whose extension parameters apply to this shape.
@@ -43,6 +46,7 @@ impl ApiShape {
             ApiShape::Gemini => Family::Gemini,
             ApiShape::Ollama => Family::Ollama,
             ApiShape::Bedrock => Family::Bedrock,
+            ApiShape::Cohere => Family::Cohere,
         }
     }
 
@@ -55,6 +59,7 @@ impl ApiShape {
             ApiShape::Gemini => "gemini",
             ApiShape::Ollama => "ollama",
             ApiShape::Bedrock => "bedrock",
+            ApiShape::Cohere => "cohere",
         }
     }
 }
@@ -79,16 +84,19 @@ pub enum Family {
     Ollama,
     /// Amazon Bedrock (Converse): its reasoning signatures are replayed to Bedrock only.
     Bedrock,
+    /// Cohere (v2 Chat): its thinking is replayed to Cohere only.
+    Cohere,
 }
 
 impl Family {
     /// Every family, for reading one back by name.
-    pub const ALL: [Family; 5] = [
+    pub const ALL: [Family; 6] = [
         Family::OpenAi,
         Family::Anthropic,
         Family::Gemini,
         Family::Ollama,
         Family::Bedrock,
+        Family::Cohere,
     ];
 
     /// The family [`Family::as_str`] names; `None` for a name this build does not know.
@@ -104,6 +112,7 @@ impl Family {
             Family::Gemini => "gemini",
             Family::Ollama => "ollama",
             Family::Bedrock => "bedrock",
+            Family::Cohere => "cohere",
         }
     }
 }
@@ -123,7 +132,7 @@ mod tests {
         // A new family must be added to this match, and so to `ALL` beside it.
         let listed = |f: Family| match f {
             Family::OpenAi | Family::Anthropic | Family::Gemini | Family::Ollama => true,
-            Family::Bedrock => true,
+            Family::Bedrock | Family::Cohere => true,
         };
         for f in Family::ALL {
             assert!(listed(f));

@@ -3,7 +3,7 @@
 //!
 //! Base URLs are stored so that joining is unambiguous: OpenAI-style kinds keep the
 //! version in the base (`…/v1`, `…/api/v3`) and append `/chat/completions`;
-//! Anthropic, Gemini, Azure and Ollama keep the host root and append the versioned
+//! Anthropic, Gemini, Azure, Cohere and Ollama keep the host root and append the versioned
 //! path (`/v1/messages`). A configured base that already ends in the version those
 //! kinds append has it removed, so it is never doubled.
 
@@ -23,6 +23,7 @@ pub(crate) fn default_base(kind: ProviderKind) -> Option<&'static str> {
         ProviderKind::Anthropic => Some("https://api.anthropic.com"),
         ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com"),
         ProviderKind::Ollama => Some("http://127.0.0.1:11434"),
+        ProviderKind::Cohere => Some("https://api.cohere.com"),
         ProviderKind::AzureOpenAi
         | ProviderKind::OpenAiCompatible
         | ProviderKind::Vertex
@@ -65,6 +66,7 @@ pub(crate) fn normalise_base(
         ProviderKind::Gemini => &["/v1beta", "/v1"],
         ProviderKind::AzureOpenAi => &["/openai"],
         ProviderKind::Ollama => &["/api"],
+        ProviderKind::Cohere => &["/v2"],
         ProviderKind::Vertex | ProviderKind::VertexAnthropic => &["/v1beta1", "/v1"],
         _ => &[],
     };
@@ -209,6 +211,7 @@ pub(crate) fn endpoint(
             };
             post(format!("/model/{}/{method}", strict_segment(model)))
         }
+        (ProviderKind::Cohere, Operation::Chat) => post("/v2/chat".into()),
         (ProviderKind::Ollama, Operation::Chat) => post("/api/chat".into()),
         (ProviderKind::Ollama, Operation::Embeddings) => post("/api/embed".into()),
         (ProviderKind::Ollama, Operation::ListModels) => get("/api/tags".into()),

@@ -35,6 +35,8 @@ pub enum ProviderKind {
     /// Claude on Amazon Bedrock through `InvokeModel`, in Anthropic's own Messages
     /// shape (signed as `bedrock`).
     BedrockAnthropic,
+    /// Cohere's native v2 Chat API (`/v2/chat`, Bearer key).
+    Cohere,
     /// Any OpenAI-compatible server: a preset or a custom base URL.
     #[serde(rename = "openai_compatible")]
     OpenAiCompatible,
@@ -55,13 +57,14 @@ impl ProviderKind {
             ProviderKind::VertexAnthropic => "vertex_anthropic",
             ProviderKind::Bedrock => "bedrock",
             ProviderKind::BedrockAnthropic => "bedrock_anthropic",
+            ProviderKind::Cohere => "cohere",
             ProviderKind::OpenAiCompatible => "openai_compatible",
             ProviderKind::Mock => "mock",
         }
     }
 
     /// Every kind, in the order a list of them shows.
-    pub const ALL: [ProviderKind; 11] = [
+    pub const ALL: [ProviderKind; 12] = [
         ProviderKind::OpenAi,
         ProviderKind::Anthropic,
         ProviderKind::Gemini,
@@ -70,6 +73,7 @@ impl ProviderKind {
         ProviderKind::VertexAnthropic,
         ProviderKind::Bedrock,
         ProviderKind::BedrockAnthropic,
+        ProviderKind::Cohere,
         ProviderKind::Ollama,
         ProviderKind::OpenAiCompatible,
         ProviderKind::Mock,

@@ -526,6 +526,22 @@ mod tests {
     }
 
     #[test]
+    fn cohere_models_are_priced_for_the_kind_the_preset_and_usage_records() {
+        // The `cohere` kind and the `cohere` preset both hint `cohere`; a usage record
+        // names no provider. Cohere's dated names are its catalogue names.
+        let c = Catalog::bundled();
+        for hint in [Some("cohere"), None] {
+            let a = c.lookup_for("command-a-03-2025", hint).expect("priced");
+            assert_eq!(a.provider, "cohere", "{hint:?}");
+            assert_eq!((a.prices.input, a.prices.output), (Some(2.5), Some(10.0)));
+            let r = c
+                .lookup_for("cohere/command-r-08-2024", hint)
+                .expect("priced");
+            assert_eq!((r.prices.input, r.prices.output), (Some(0.15), Some(0.6)));
+        }
+    }
+
+    #[test]
     fn overrides_replace_fields_and_add_models() {
         let mut c = Catalog::bundled();
         let mut o = BTreeMap::new();

@@ -5,7 +5,9 @@
 //! (prior knowledge) through `hyper_util`'s auto builder, `TCP_NODELAY` on, and each
 //! stream chunk written as its own body frame when the mock produces it. The paths
 //! answered are those `gateway-providers` calls for each kind (see `routes.rs`); the
-//! answers come from `gateway_providers::mock`. Auth is not checked: any key in any
+//! answers come from `gateway_providers::mock`. Auth is not checked, with two
+//! exceptions: the Bedrock-shaped mock checks SigV4 signatures and the Cohere-shaped
+//! one wants a Bearer key (see `mock::check_bearer_key`); otherwise any key in any
 //! header (or none) is accepted. Request bodies are limited to 10 MiB (413 beyond).
 
 mod body;
@@ -41,7 +43,8 @@ const DRAIN: Duration = Duration::from_secs(5);
 
 /// What `patchbay mock` serves: one API shape and the mock's behaviour.
 ///
-/// Auth is not checked: any key (or none) is accepted in any header.
+/// Auth is not checked (but for Bedrock's signatures and Cohere's Bearer key): any
+/// key (or none) is accepted in any header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MockServer {
     /// The shape spoken. OpenAI Chat also answers the Responses API (`/responses`).
@@ -213,6 +216,11 @@ async fn handle(
     } else {
         Bytes::new()
     };
+    if call.shape() == ApiShape::Cohere {
+        if let Err(err) = mock::check_bearer_key(&parts.headers) {
+            return Ok(error_reply(call.error_shape(), &err));
+        }
+    }
     if call.signed() {
         let method = parts.method.as_str();
         if let Err(err) = mock::check_aws_signature(method, &parts.uri, &parts.headers, &body) {

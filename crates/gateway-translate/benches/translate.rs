@@ -149,16 +149,20 @@ fn short_name(shape: ApiShape) -> &'static str {
         ApiShape::Gemini => "gemini",
         ApiShape::Ollama => "ollama",
         ApiShape::Bedrock => "bedrock",
+        ApiShape::Cohere => "cohere",
     }
 }
 
 /// Every cross-shape stream the gateway transcodes: any upstream shape to any caller
-/// shape (Ollama callers are left out, as before; Bedrock is an upstream shape only).
+/// shape (Ollama callers are left out, as before; Bedrock and Cohere are upstream
+/// shapes only).
 fn stream_pairs() -> impl Iterator<Item = (ApiShape, ApiShape)> {
     ApiShape::ALL.into_iter().flat_map(|from| {
         ApiShape::ALL
             .into_iter()
-            .filter(move |&to| to != from && to != ApiShape::Ollama && to != ApiShape::Bedrock)
+            .filter(move |&to| {
+                to != from && !matches!(to, ApiShape::Ollama | ApiShape::Bedrock | ApiShape::Cohere)
+            })
             .map(move |to| (from, to))
     })
 }

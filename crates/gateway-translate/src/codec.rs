@@ -15,7 +15,9 @@ use crate::context::{EncodeOptions, ResponseContext};
 use crate::error::TranslateError;
 use crate::estimate::StreamTally;
 use crate::framing::{FrameRef, Framer, Framing};
-use crate::{anthropic, bedrock, gemini, ollama, openai_chat, openai_embeddings, openai_responses};
+use crate::{
+    anthropic, bedrock, cohere, gemini, ollama, openai_chat, openai_embeddings, openai_responses,
+};
 
 /// Decodes a caller's chat request. Gemini bodies carry no model or stream flag (they
 /// are in the URL): the caller of this function sets `model` and `stream` afterwards.
@@ -29,6 +31,7 @@ pub fn decode_request(shape: ApiShape, body: &[u8]) -> Result<ChatRequest, Trans
         ApiShape::Gemini => gemini::request::decode(body),
         ApiShape::Ollama => ollama::request::decode(body),
         ApiShape::Bedrock => bedrock::request::decode(body),
+        ApiShape::Cohere => cohere::request::decode(body),
     }
 }
 
@@ -45,6 +48,7 @@ pub fn encode_request(
         ApiShape::Gemini => gemini::request::encode(req, opts),
         ApiShape::Ollama => ollama::request::encode(req, opts),
         ApiShape::Bedrock => bedrock::request::encode(req, opts),
+        ApiShape::Cohere => cohere::request::encode(req, opts),
     }
 }
 
@@ -61,6 +65,7 @@ pub fn decode_response(
         ApiShape::Gemini => gemini::response::decode(body, ctx),
         ApiShape::Ollama => ollama::response::decode(body, ctx),
         ApiShape::Bedrock => bedrock::response::decode(body, ctx),
+        ApiShape::Cohere => cohere::response::decode(body, ctx),
     }
 }
 
@@ -73,6 +78,7 @@ pub fn encode_response(shape: ApiShape, resp: &ChatResponse, ctx: &ResponseConte
         ApiShape::Gemini => gemini::response::encode(resp, ctx),
         ApiShape::Ollama => ollama::response::encode(resp, ctx),
         ApiShape::Bedrock => bedrock::response::encode(resp, ctx),
+        ApiShape::Cohere => cohere::response::encode(resp, ctx),
     }
 }
 
@@ -85,6 +91,7 @@ pub fn encode_error(shape: ApiShape, err: &GatewayError) -> (u16, Vec<u8>) {
         ApiShape::Gemini => gemini::error::encode(err),
         ApiShape::Ollama => ollama::error::encode(err),
         ApiShape::Bedrock => bedrock::error::encode(err),
+        ApiShape::Cohere => cohere::error::encode(err),
     }
 }
 
@@ -97,6 +104,7 @@ pub fn decode_error(shape: ApiShape, status: u16, body: &[u8]) -> GatewayError {
         ApiShape::Gemini => gemini::error::decode(status, body),
         ApiShape::Ollama => ollama::error::decode(status, body),
         ApiShape::Bedrock => bedrock::error::decode(status, body),
+        ApiShape::Cohere => cohere::error::decode(status, body),
     }
 }
 
@@ -144,8 +152,8 @@ pub fn decode_embeddings_request(
 /// Encodes a canonical embeddings request for an upstream of `shape`, with
 /// `req.model` as the upstream's model: Gemini gets `batchEmbedContents` (what its SDK
 /// sends even for one input), Ollama `/api/embed`, every other shape the OpenAI body
-/// (Anthropic and Bedrock Converse have no embeddings API; such a provider is never
-/// asked).
+/// (Anthropic and Bedrock Converse have no embeddings API, and Cohere's `/v2/embed` is
+/// not served by the `cohere` kind; such a provider is never asked).
 pub fn encode_embeddings_request(
     shape: ApiShape,
     req: &EmbeddingsRequest,
@@ -156,7 +164,8 @@ pub fn encode_embeddings_request(
         ApiShape::OpenAiChat
         | ApiShape::OpenAiResponses
         | ApiShape::Anthropic
-        | ApiShape::Bedrock => openai_embeddings::request::encode(req),
+        | ApiShape::Bedrock
+        | ApiShape::Cohere => openai_embeddings::request::encode(req),
     }
 }
 
@@ -173,7 +182,8 @@ pub fn decode_embeddings_response(
         ApiShape::OpenAiChat
         | ApiShape::OpenAiResponses
         | ApiShape::Anthropic
-        | ApiShape::Bedrock => openai_embeddings::response::decode(body),
+        | ApiShape::Bedrock
+        | ApiShape::Cohere => openai_embeddings::response::decode(body),
     }
 }
 
@@ -204,7 +214,7 @@ pub fn decode_count_tokens_request(
         ApiShape::Anthropic => anthropic::count_tokens::decode_request(body),
         ApiShape::Gemini => gemini::count_tokens::decode_request(body),
         ApiShape::OpenAiResponses => openai_responses::request::decode(body),
-        ApiShape::OpenAiChat | ApiShape::Ollama | ApiShape::Bedrock => {
+        ApiShape::OpenAiChat | ApiShape::Ollama | ApiShape::Bedrock | ApiShape::Cohere => {
             Err(TranslateError::invalid(
                 ".",
                 format!(
@@ -228,9 +238,11 @@ pub fn encode_count_tokens_request(
     match shape {
         ApiShape::Anthropic => Some(anthropic::count_tokens::encode_request(req, opts)),
         ApiShape::Gemini => Some(gemini::count_tokens::encode_request(req, &req.model, opts)),
-        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Ollama | ApiShape::Bedrock => {
-            None
-        }
+        ApiShape::OpenAiChat
+        | ApiShape::OpenAiResponses
+        | ApiShape::Ollama
+        | ApiShape::Bedrock
+        | ApiShape::Cohere => None,
     }
 }
 
@@ -244,7 +256,7 @@ pub fn decode_count_tokens_response(
         ApiShape::Anthropic => anthropic::count_tokens::decode_response(body),
         ApiShape::Gemini => gemini::count_tokens::decode_response(body),
         ApiShape::OpenAiResponses => openai_responses::count_tokens::decode(body),
-        ApiShape::OpenAiChat | ApiShape::Ollama | ApiShape::Bedrock => {
+        ApiShape::OpenAiChat | ApiShape::Ollama | ApiShape::Bedrock | ApiShape::Cohere => {
             Err(TranslateError::upstream(
                 "token count",
                 format!("the {shape} API has no token-count endpoint"),
@@ -259,9 +271,11 @@ pub fn encode_count_tokens_response(shape: ApiShape, resp: &CountTokensResponse)
     match shape {
         ApiShape::Gemini => gemini::count_tokens::encode_response(resp),
         ApiShape::OpenAiResponses => openai_responses::count_tokens::encode(resp),
-        ApiShape::Anthropic | ApiShape::OpenAiChat | ApiShape::Ollama | ApiShape::Bedrock => {
-            anthropic::count_tokens::encode_response(resp)
-        }
+        ApiShape::Anthropic
+        | ApiShape::OpenAiChat
+        | ApiShape::Ollama
+        | ApiShape::Bedrock
+        | ApiShape::Cohere => anthropic::count_tokens::encode_response(resp),
     }
 }
 
@@ -269,7 +283,7 @@ pub fn encode_count_tokens_response(shape: ApiShape, resp: &CountTokensResponse)
 /// `GET /v1/models`).
 pub fn encode_model_list(shape: ApiShape, list: &ModelList) -> Vec<u8> {
     match shape {
-        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Bedrock => {
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Bedrock | ApiShape::Cohere => {
             openai_chat::models::encode_list(list)
         }
         ApiShape::Anthropic => anthropic::models::encode(list),
@@ -286,7 +300,7 @@ pub fn encode_model(shape: ApiShape, model: &ModelInfo) -> Vec<u8> {
         ApiShape::Anthropic => anthropic::models::encode_model(model),
         ApiShape::Gemini => gemini::models::encode_model(model),
         ApiShape::Ollama => ollama::models::encode_show(model),
-        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Bedrock => {
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Bedrock | ApiShape::Cohere => {
             openai_chat::models::encode_model(model)
         }
     }
@@ -295,9 +309,10 @@ pub fn encode_model(shape: ApiShape, model: &ModelInfo) -> Vec<u8> {
 /// Decodes an upstream's model list (`GET /v1/models`, `/v1beta/models`, `/api/tags`).
 pub fn decode_model_list(shape: ApiShape, body: &[u8]) -> Result<ModelList, TranslateError> {
     match shape {
-        // Bedrock lists models in another service (its control plane); a Bedrock
-        // provider is never asked, and the mock answers in OpenAI's form.
-        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Bedrock => {
+        // Bedrock lists models in another service (its control plane) and Cohere's
+        // list is in a form of its own; such providers are never asked, and the mocks
+        // answer in OpenAI's form.
+        ApiShape::OpenAiChat | ApiShape::OpenAiResponses | ApiShape::Bedrock | ApiShape::Cohere => {
             openai_chat::models::decode_list(body)
         }
         ApiShape::Anthropic => anthropic::models::decode(body),
@@ -331,6 +346,8 @@ pub enum StreamDecoder {
     Ollama(ollama::stream::Decoder),
     /// Bedrock Converse.
     Bedrock(bedrock::stream::Decoder),
+    /// Cohere v2 Chat.
+    Cohere(cohere::stream::Decoder),
 }
 
 impl StreamDecoder {
@@ -345,6 +362,7 @@ impl StreamDecoder {
             ApiShape::Gemini => Self::Gemini(gemini::stream::Decoder::new(ctx)),
             ApiShape::Ollama => Self::Ollama(ollama::stream::Decoder::new(ctx)),
             ApiShape::Bedrock => Self::Bedrock(bedrock::stream::Decoder::new(ctx)),
+            ApiShape::Cohere => Self::Cohere(cohere::stream::Decoder::new(ctx)),
         }
     }
 
@@ -358,6 +376,7 @@ impl StreamDecoder {
             Self::OpenAiResponses(d) => Self::OpenAiResponses(d.without_scanner()),
             Self::Ollama(d) => Self::Ollama(d.without_scanner()),
             Self::Bedrock(d) => Self::Bedrock(d),
+            Self::Cohere(d) => Self::Cohere(d),
         }
     }
 
@@ -376,6 +395,7 @@ impl StreamDecoder {
             Self::Gemini(d) => d.decode(frame, out),
             Self::Ollama(d) => d.decode(frame, out),
             Self::Bedrock(d) => d.decode(frame, out),
+            Self::Cohere(d) => d.decode(frame, out),
         }
     }
 
@@ -387,7 +407,11 @@ impl StreamDecoder {
         match self {
             Self::OpenAiChat(d) => d.count(frame),
             Self::Anthropic(d) => d.count(frame),
-            Self::OpenAiResponses(_) | Self::Gemini(_) | Self::Ollama(_) | Self::Bedrock(_) => None,
+            Self::OpenAiResponses(_)
+            | Self::Gemini(_)
+            | Self::Ollama(_)
+            | Self::Bedrock(_)
+            | Self::Cohere(_) => None,
         }
     }
 
@@ -400,6 +424,7 @@ impl StreamDecoder {
             Self::Gemini(d) => d.finish(out),
             Self::Ollama(d) => d.finish(out),
             Self::Bedrock(d) => d.finish(out),
+            Self::Cohere(d) => d.finish(out),
         }
     }
 }
@@ -419,6 +444,8 @@ pub enum StreamEncoder {
     Ollama(ollama::stream::Encoder),
     /// Bedrock Converse (event stream bytes).
     Bedrock(bedrock::stream::Encoder),
+    /// Cohere v2 Chat.
+    Cohere(cohere::stream::Encoder),
 }
 
 impl StreamEncoder {
@@ -433,6 +460,7 @@ impl StreamEncoder {
             ApiShape::Gemini => Self::Gemini(gemini::stream::Encoder::new(ctx)),
             ApiShape::Ollama => Self::Ollama(ollama::stream::Encoder::new(ctx)),
             ApiShape::Bedrock => Self::Bedrock(bedrock::stream::Encoder::new(ctx)),
+            ApiShape::Cohere => Self::Cohere(cohere::stream::Encoder::new(ctx)),
         }
     }
 
@@ -454,6 +482,7 @@ impl StreamEncoder {
             Self::Gemini(e) => e.encode(event, out),
             Self::Ollama(e) => e.encode(event, out),
             Self::Bedrock(e) => e.encode(event, out),
+            Self::Cohere(e) => e.encode(event, out),
         }
     }
 }

@@ -55,6 +55,7 @@ pub mod usage_tap;
 
 pub mod anthropic;
 pub mod bedrock;
+pub mod cohere;
 pub mod gemini;
 pub mod ollama;
 pub mod openai_chat;

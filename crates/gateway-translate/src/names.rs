@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 ///
 /// OpenAI (Chat, Responses): `[a-zA-Z0-9_-]`, at most 64 characters. Gemini: starts
 /// with a letter or `_`, `[A-Za-z0-9_.:-]`, at most 128. Anthropic: `[a-zA-Z0-9_-]`,
-/// at most 128 here. Bedrock: `[a-zA-Z0-9_-]`, at most 64. A name that passes is returned unchanged; otherwise illegal
+/// at most 128 here. Bedrock and Cohere: `[a-zA-Z0-9_-]`, at most 64. A name that passes is returned unchanged; otherwise illegal
 /// characters become `_` and an over-long name keeps a prefix plus `_` and 8 hex
 /// digits of the SHA-256 of the full name, so distinct names stay distinct.
 pub fn upstream_name(shape: ApiShape, name: &str) -> String {
@@ -18,7 +18,7 @@ pub fn upstream_name(shape: ApiShape, name: &str) -> String {
         ApiShape::OpenAiChat | ApiShape::OpenAiResponses => (64, &[]),
         ApiShape::Gemini => (128, &['.', ':']),
         ApiShape::Anthropic => (128, &[]),
-        ApiShape::Bedrock => (64, &[]),
+        ApiShape::Bedrock | ApiShape::Cohere => (64, &[]),
         ApiShape::Ollama => return name.to_owned(),
     };
     let legal =

@@ -7,7 +7,7 @@ use memchr::memmem;
 use serde::Deserialize;
 
 use crate::framing::Frame;
-use crate::{anthropic, bedrock, gemini, ollama, openai_chat, openai_responses};
+use crate::{anthropic, bedrock, cohere, gemini, ollama, openai_chat, openai_responses};
 
 #[derive(Deserialize)]
 struct WithUsage<U> {
@@ -62,6 +62,9 @@ pub fn response_usage(shape: ApiShape, body: &[u8]) -> Option<Usage> {
         }
         ApiShape::Bedrock => {
             member::<bedrock::wire::Usage>(body, "usage").map(|u| bedrock::response::usage(&u))
+        }
+        ApiShape::Cohere => {
+            member::<cohere::wire::Usage>(body, "usage").map(|u| cohere::response::usage(&u))
         }
     }
 }
@@ -177,6 +180,17 @@ impl UsageTap {
                         serde_json::from_slice(data)
                     {
                         self.usage = Some(bedrock::response::usage(&u));
+                    }
+                }
+            }
+            ApiShape::Cohere => {
+                if memmem::find(data, b"\"message-end\"").is_some() {
+                    if let Ok(cohere::wire::MessageEnd {
+                        delta: Some(cohere::wire::MessageEndDelta { usage: Some(u), .. }),
+                        ..
+                    }) = serde_json::from_slice(data)
+                    {
+                        self.usage = Some(cohere::response::usage(&u));
                     }
                 }
             }

@@ -225,6 +225,8 @@ pub enum MockShape {
     Ollama,
     /// Amazon Bedrock's Converse (SigV4-signed calls only).
     Bedrock,
+    /// Cohere's v2 Chat (calls with a Bearer key only).
+    Cohere,
 }
 
 impl From<MockShape> for ApiShape {
@@ -235,6 +237,7 @@ impl From<MockShape> for ApiShape {
             MockShape::Gemini => ApiShape::Gemini,
             MockShape::Ollama => ApiShape::Ollama,
             MockShape::Bedrock => ApiShape::Bedrock,
+            MockShape::Cohere => ApiShape::Cohere,
         }
     }
 }
@@ -433,6 +436,10 @@ mod tests {
         assert_eq!(
             parse(&["--shape", "bedrock"]).expect("valid").shape,
             ApiShape::Bedrock
+        );
+        assert_eq!(
+            parse(&["--shape", "cohere"]).expect("valid").shape,
+            ApiShape::Cohere
         );
         let s = parse(&["--shape", "openai"]).expect("valid");
         assert_eq!(s.shape, ApiShape::OpenAiChat);

@@ -168,6 +168,7 @@ pub fn parse_shape(name: &str) -> Option<ApiShape> {
         "gemini" => ApiShape::Gemini,
         "ollama" => ApiShape::Ollama,
         "bedrock" => ApiShape::Bedrock,
+        "cohere" => ApiShape::Cohere,
         _ => return None,
     })
 }

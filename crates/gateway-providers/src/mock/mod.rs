@@ -112,6 +112,32 @@ pub fn check_aws_signature(
     })
 }
 
+/// The key the Cohere-shaped mock refuses as Cohere refuses a revoked or unknown key:
+/// HTTP 498, "invalid api token".
+pub const MOCK_COHERE_INVALID_KEY: &str = "patchbay-mock-invalid-key";
+
+/// Whether a call to the Cohere-shaped mock carries a key as Cohere wants it
+/// (`Authorization: Bearer <key>`): none is a 401, [`MOCK_COHERE_INVALID_KEY`] a 498,
+/// any other key is accepted.
+pub fn check_bearer_key(headers: &http::HeaderMap) -> Result<(), GatewayError> {
+    let key = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    match key {
+        None => Err(GatewayError::new(
+            ErrorKind::Authentication,
+            "no api key supplied: send it as `Authorization: Bearer <key>`",
+        )),
+        Some(MOCK_COHERE_INVALID_KEY) => {
+            Err(GatewayError::new(ErrorKind::Authentication, "invalid api token").with_status(498))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 /// The `content-type` of a successful answer in `shape`.
 pub fn content_type(shape: ApiShape, stream: bool) -> &'static str {
     match (shape, stream) {

@@ -24,7 +24,7 @@ pub fn embeddings(shape: ApiShape, model: &str, body: &[u8]) -> MockAnswer {
         }
         ApiShape::Gemini => gemini::embeddings::decode_batch_request(body),
         ApiShape::Ollama => ollama::embeddings::decode_request(body),
-        ApiShape::Anthropic | ApiShape::Bedrock => {
+        ApiShape::Anthropic | ApiShape::Bedrock | ApiShape::Cohere => {
             return MockAnswer::Fail(unsupported(shape, "embeddings"));
         }
     };

@@ -223,6 +223,7 @@ fn shape_of(kind: ProviderKind, mock: &MockConfig) -> ApiShape {
         ProviderKind::Gemini | ProviderKind::Vertex => ApiShape::Gemini,
         ProviderKind::Ollama => ApiShape::Ollama,
         ProviderKind::Bedrock => ApiShape::Bedrock,
+        ProviderKind::Cohere => ApiShape::Cohere,
         ProviderKind::Mock => mock.shape.unwrap_or(ApiShape::OpenAiChat),
     }
 }
@@ -250,6 +251,7 @@ fn key_env(kind: ProviderKind) -> &'static str {
         ProviderKind::AzureOpenAi => "AZURE_OPENAI_API_KEY",
         ProviderKind::Anthropic => "ANTHROPIC_API_KEY",
         ProviderKind::Gemini => "GEMINI_API_KEY",
+        ProviderKind::Cohere => "COHERE_API_KEY",
         _ => "OPENAI_API_KEY",
     }
 }

@@ -3,6 +3,7 @@
 //! token exchange.
 
 mod bedrock;
+mod cohere;
 mod http;
 mod https;
 mod mock;

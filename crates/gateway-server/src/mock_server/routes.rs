@@ -5,7 +5,8 @@
 //! `/api/chat`). Vertex AI's paths end the same way for Gemini
 //! (`…/publishers/google/models/{model}:generateContent`); Claude on Vertex has its
 //! own (`…/publishers/anthropic/models/{model}:rawPredict`). Bedrock's are
-//! `/model/{modelId}/converse` and `/converse-stream`.
+//! `/model/{modelId}/converse` and `/converse-stream`; Cohere's is `/v2/chat` (model
+//! and stream flag in the body).
 
 use gateway_protocol::ApiShape;
 use gateway_providers::mock::{self, MockAnswer, MockConfig};
@@ -122,6 +123,13 @@ pub(crate) fn route(
                 Call::Embeddings(shape)
             } else if get && path.ends_with("/api/tags") {
                 Call::Models(shape)
+            } else {
+                return None;
+            }
+        }
+        ApiShape::Cohere => {
+            if post && path.ends_with("/v2/chat") {
+                Call::Chat(shape)
             } else {
                 return None;
             }

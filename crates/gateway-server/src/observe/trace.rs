@@ -362,6 +362,7 @@ fn gen_ai_system(kind: ProviderKind) -> &'static str {
         ProviderKind::Gemini => "gcp.gemini",
         ProviderKind::Vertex | ProviderKind::VertexAnthropic => "gcp.vertex_ai",
         ProviderKind::Bedrock | ProviderKind::BedrockAnthropic => "aws.bedrock",
+        ProviderKind::Cohere => "cohere",
         ProviderKind::Ollama => "ollama",
         ProviderKind::Mock => "patchbay.mock",
     }

@@ -499,3 +499,54 @@ targets = [{{ provider = "aws", model = "mock-echo" }}]
         );
     }
 }
+
+#[tokio::test]
+async fn a_throttled_cohere_target_falls_back_and_alone_is_a_429_in_the_callers_envelope() {
+    let up = Upstreams::start(MockConfig::default()).await;
+    let config = format!(
+        r#"{}
+[[routes]]
+model = "chain"
+targets = [{{ provider = "cohere", model = "mock-fail-429" }}]
+fallbacks = [{{ provider = "anthropic", model = "mock-echo" }}]
+
+[[routes]]
+model = "only-cohere"
+targets = [{{ provider = "cohere", model = "mock-fail-429" }}]
+
+[[routes]]
+model = "cohere-invalid-key"
+targets = [{{ provider = "cohere-bad", model = "mock-echo" }}]
+
+[providers.cohere-bad]
+kind = "cohere"
+base_url = "http://{}"
+api_key = "{}"
+"#,
+        up.toml() + &up.cohere_toml(),
+        up.cohere,
+        gateway_providers::mock::MOCK_COHERE_INVALID_KEY,
+    );
+    let gw = Gateway::start(&config).await;
+    for caller in [ApiShape::OpenAiChat, ApiShape::Anthropic, ApiShape::Gemini] {
+        for stream in [false, true] {
+            let what = format!("{caller:?} stream={stream}");
+            let (path, body) = chat_request(caller, "chain", "fall back", stream, false);
+            let resp = send(&gw, caller, &path, &body).await;
+            assert_eq!(resp.status(), 200, "{what}");
+            assert_eq!(resp.headers()["x-patchbay-provider"], "anthropic", "{what}");
+            let (path, body) = chat_request(caller, "only-cohere", "throttled", stream, false);
+            let resp = send(&gw, caller, &path, &body).await;
+            assert_eq!(resp.status(), 429, "{what}");
+        }
+        // Cohere's 498 (an invalid key) is the caller's 401, not a retry.
+        let (path, body) = chat_request(caller, "cohere-invalid-key", "hi", false, false);
+        let resp = send(&gw, caller, &path, &body).await;
+        assert_eq!(resp.status(), 401, "{caller:?}");
+        assert_eq!(resp.headers()["x-patchbay-attempts"], "1", "{caller:?}");
+        assert!(
+            resp.text().await.unwrap().contains("invalid api token"),
+            "{caller:?}"
+        );
+    }
+}

@@ -9,10 +9,10 @@ use gateway_providers::MockConfig;
 use support::*;
 
 /// The four shapes' own kinds, Vertex AI's two (Gemini and Claude on Vertex,
-/// speaking the Gemini and Anthropic shapes at Vertex's paths), and Bedrock's two
+/// speaking the Gemini and Anthropic shapes at Vertex's paths), Bedrock's two
 /// (Converse, and Claude through InvokeModel; SigV4-signed, the mocks verify each
-/// signature).
-const PROVIDERS: [&str; 8] = [
+/// signature), and Cohere's v2 Chat (the mock wants the Bearer key).
+const PROVIDERS: [&str; 9] = [
     "openai",
     "anthropic",
     "gemini",
@@ -21,16 +21,18 @@ const PROVIDERS: [&str; 8] = [
     "vertex_claude",
     "bedrock",
     "bedrock_claude",
+    "cohere",
 ];
 const TEXT: &str = "Hello from the matrix";
 
 async fn setup() -> Gateway {
     let up = Upstreams::start(MockConfig::default()).await;
     let config = format!(
-        "{}{}{}\n[[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"openai\" }}]\n",
+        "{}{}{}{}\n[[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"openai\" }}]\n",
         up.toml(),
         up.vertex_toml(),
-        up.bedrock_toml()
+        up.bedrock_toml(),
+        up.cohere_toml()
     );
     Gateway::start(&config).await
 }

@@ -92,6 +92,7 @@ fn chat_path(shape: ApiShape, model: &str, stream: bool, sse: bool) -> String {
         ApiShape::Ollama => "/api/chat".into(),
         ApiShape::Bedrock if stream => format!("/model/{model}/converse-stream"),
         ApiShape::Bedrock => format!("/model/{model}/converse"),
+        ApiShape::Cohere => "/v2/chat".into(),
     }
 }
 
@@ -116,6 +117,12 @@ async fn post_chat(
     );
     if shape == ApiShape::Bedrock {
         sign_for_mock(&url, &mut headers, &body);
+    }
+    if shape == ApiShape::Cohere {
+        headers.insert(
+            "authorization",
+            http::HeaderValue::from_static("Bearer co-test"),
+        );
     }
     client
         .post(url)
@@ -182,6 +189,49 @@ async fn the_bedrock_mock_verifies_sigv4_signatures() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    server.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn the_cohere_mock_wants_a_bearer_key_and_refuses_its_invalid_one() {
+    let server = start(ApiShape::Cohere, |_| {}).await;
+    let client = reqwest::Client::new();
+    let req = request("mock-echo", false);
+    let body = codec::encode_request(ApiShape::Cohere, &req, &EncodeOptions::default()).unwrap();
+    let url = format!("{}/v2/chat", server.base);
+    let send = |key: Option<&str>| {
+        let mut post = client.post(&url).body(body.clone());
+        if let Some(key) = key {
+            post = post.bearer_auth(key);
+        }
+        post.send()
+    };
+    // No key: 401 in Cohere's form.
+    let resp = send(None).await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("\"message\"") && text.contains("no api key"),
+        "{text}"
+    );
+    // The mock's invalid key: Cohere's 498, which reads as an authentication failure.
+    let resp = send(Some(mock::MOCK_COHERE_INVALID_KEY)).await.unwrap();
+    assert_eq!(resp.status(), 498);
+    let err = codec::decode_error(ApiShape::Cohere, 498, &resp.bytes().await.unwrap());
+    assert_eq!(
+        (err.status, err.message.as_str()),
+        (401, "invalid api token")
+    );
+    // Any other key: answered.
+    let resp = send(Some("co-test")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let answer = codec::decode_response(
+        ApiShape::Cohere,
+        &resp.bytes().await.unwrap(),
+        &ResponseContext::default(),
+    )
+    .unwrap();
+    assert_eq!(answer.parts.len(), 1, "{answer:?}");
     server.stop(Duration::from_secs(5)).await;
 }
 

@@ -413,3 +413,46 @@ async fn a_runtime_bedrock_provider_takes_its_secret_access_key_as_the_sealed_ke
     let (_, list) = call(admin(&base, Method::GET, "/admin/providers")).await;
     assert!(!list.to_string().contains("patchbay-mock-secret"));
 }
+
+#[tokio::test]
+async fn a_runtime_cohere_provider_is_listed_and_sends_its_sealed_key_as_bearer() {
+    let up = Upstreams::start(MockConfig::default()).await;
+    let gw = Gateway::start(&up.toml()).await;
+    let base = start_admin(&gw, TOKEN).await;
+    let (_, presets) = call(admin(&base, Method::GET, "/admin/providers/presets")).await;
+    let kind = presets["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == "cohere")
+        .cloned()
+        .expect("the cohere kind is offered");
+    assert_eq!(kind["base_url"], "https://api.cohere.com");
+    let mut settings = json!({
+        "name": "co", "kind": "cohere", "base_url": format!("http://{}", up.cohere),
+    });
+    // Without a key the provider is refused, naming the variable its key lives in.
+    let (status, err) = call(admin(&base, Method::POST, "/admin/providers").json(&settings)).await;
+    assert_eq!(status, 400, "{err}");
+    assert!(err.to_string().contains("COHERE_API_KEY"), "{err}");
+    // The mock refuses its invalid key with Cohere's 498: the caller gets a 401.
+    settings["api_key"] = gateway_providers::mock::MOCK_COHERE_INVALID_KEY.into();
+    let (status, created) =
+        call(admin(&base, Method::POST, "/admin/providers").json(&settings)).await;
+    assert_eq!(status, 201, "{created}");
+    let (status, _, text) = chat(&gw, "co/mock-echo", false).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(text.contains("invalid api token"), "{text}");
+    // Any other key is answered, whole and streamed.
+    let (status, updated) = call(
+        admin(&base, Method::PATCH, "/admin/providers/co").json(&json!({"api_key": "co-key-2468"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    for stream in [false, true] {
+        let (status, provider, text) = chat(&gw, "co/mock-echo", stream).await;
+        assert_eq!((status, provider.as_deref()), (200, Some("co")), "{text}");
+    }
+    let (_, list) = call(admin(&base, Method::GET, "/admin/providers")).await;
+    assert!(!list.to_string().contains("co-key-2468"));
+}

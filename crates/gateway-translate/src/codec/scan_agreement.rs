@@ -20,6 +20,7 @@ fn fixture_dir(shape: ApiShape) -> PathBuf {
         ApiShape::Gemini => "gemini",
         ApiShape::Ollama => "ollama",
         ApiShape::Bedrock => "bedrock",
+        ApiShape::Cohere => "cohere",
     };
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")

@@ -33,12 +33,13 @@ const CALLERS: [ApiShape; 5] = [
     ApiShape::Gemini,
     ApiShape::Ollama,
 ];
-const UPSTREAMS: [ApiShape; 5] = [
+const UPSTREAMS: [ApiShape; 6] = [
     ApiShape::OpenAiChat,
     ApiShape::Anthropic,
     ApiShape::Gemini,
     ApiShape::Ollama,
     ApiShape::Bedrock,
+    ApiShape::Cohere,
 ];
 const CASES: [&str; 11] = [
     "text",
@@ -62,6 +63,7 @@ fn dir(shape: ApiShape) -> &'static str {
         ApiShape::Gemini => "gemini",
         ApiShape::Ollama => "ollama",
         ApiShape::Bedrock => "bedrock",
+        ApiShape::Cohere => "cohere",
     }
 }
 
@@ -203,7 +205,12 @@ fn response_essence(resp: &ChatResponse, shape: ApiShape) -> ResponseEssence {
                 _ => None,
             })
             .collect(),
-        stop: project_stop(resp.stop_reason, shape),
+        stop: match (shape, resp.stop_reason, &resp.stop_sequence) {
+            // §8.1: Anthropic names the sequence that matched; an upstream that does
+            // not say which (Cohere) reads as `end_turn`.
+            (ApiShape::Anthropic, StopReason::StopSequence, None) => StopReason::EndTurn,
+            _ => project_stop(resp.stop_reason, shape),
+        },
         input_tokens: resp.usage.input_tokens,
         output_tokens: resp.usage.output_tokens,
     }

@@ -8,13 +8,14 @@ use crate::support;
 use gateway_protocol::ApiShape;
 use gateway_translate::fuzzing;
 
-const SHAPES: [(ApiShape, &str); 6] = [
+const SHAPES: [(ApiShape, &str); 7] = [
     (ApiShape::OpenAiChat, "openai_chat"),
     (ApiShape::OpenAiResponses, "openai_responses"),
     (ApiShape::Anthropic, "anthropic"),
     (ApiShape::Gemini, "gemini"),
     (ApiShape::Ollama, "ollama"),
     (ApiShape::Bedrock, "bedrock"),
+    (ApiShape::Cohere, "cohere"),
 ];
 
 /// Every fixture file of a shape, recursively.

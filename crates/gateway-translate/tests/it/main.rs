@@ -5,6 +5,7 @@
 
 mod anthropic;
 mod bedrock;
+mod cohere;
 mod cross_shape;
 mod dependency_rules;
 mod edge_cases;

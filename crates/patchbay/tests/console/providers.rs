@@ -331,6 +331,32 @@ pub async fn walk(b: &Browser, server: &Server, shots: Option<&Path>) {
     );
     b.settled("providers").await;
 
+    // Cohere's v2 Chat: a base URL and the key, none of the cloud kinds' fields; the
+    // Cohere-shaped mock answers only calls carrying the key as Bearer.
+    let cohere = upstream("cohere");
+    choose(b, "new-provider-kind", "kind:cohere").await;
+    let shown = b
+        .eval(
+            "return ['base_url', 'api_key', 'region', 'project', 'api_version'].map((f) =>
+               !document.getElementById('new-provider-' + f).closest('.field').hidden)",
+        )
+        .await;
+    assert_eq!(shown, json!([true, true, false, false, false]), "{shown}");
+    b.fill("#new-provider-name", "co").await;
+    b.fill("#new-provider-base_url", &format!("http://{}", cohere.addr))
+        .await;
+    b.fill("#new-provider-api_key", "co-console-key").await;
+    b.click("#new-provider [data-action=save]").await;
+    let co = "[data-provider=co]";
+    b.wait_css(co).await;
+    let facts = text(b, &format!("{co} .fields")).await;
+    assert!(facts.contains("Cohere (v2 Chat)"), "{facts}");
+    assert_eq!(
+        chat(server, &key, "co/mock-echo").await,
+        (200, Some("co".to_owned()))
+    );
+    b.settled("providers").await;
+
     // Removed (asked once more in place): `local/…` falls to the default route again.
     b.click(&format!("{local} [data-action=remove]")).await;
     b.click(&format!("{local} [data-action=confirm]")).await;

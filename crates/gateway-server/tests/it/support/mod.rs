@@ -37,6 +37,7 @@ pub struct Upstreams {
     pub gemini: SocketAddr,
     pub ollama: SocketAddr,
     pub bedrock: SocketAddr,
+    pub cohere: SocketAddr,
 }
 
 /// An OpenAI-shape mock upstream that answers every request with `status`.
@@ -55,7 +56,8 @@ impl Upstreams {
             anthropic: mock_upstream(ApiShape::Anthropic, config.clone()).await,
             gemini: mock_upstream(ApiShape::Gemini, config.clone()).await,
             ollama: mock_upstream(ApiShape::Ollama, config.clone()).await,
-            bedrock: mock_upstream(ApiShape::Bedrock, config).await,
+            bedrock: mock_upstream(ApiShape::Bedrock, config.clone()).await,
+            cohere: mock_upstream(ApiShape::Cohere, config).await,
         }
     }
 
@@ -117,6 +119,20 @@ access_key_id = "{id}"
 secret_access_key = "{secret}"
 "#,
             self.bedrock, self.anthropic
+        )
+    }
+
+    /// A native Cohere provider (`cohere`, v2 Chat) in front of the Cohere mock,
+    /// which wants its Bearer key.
+    pub fn cohere_toml(&self) -> String {
+        format!(
+            r#"
+[providers.cohere]
+kind = "cohere"
+base_url = "http://{}"
+api_key = "co-upstream"
+"#,
+            self.cohere
         )
     }
 
@@ -266,7 +282,9 @@ pub fn chat_request(
             };
             (path, b)
         }
-        ApiShape::Bedrock => unreachable!("Bedrock is an upstream shape, never a caller"),
+        ApiShape::Bedrock | ApiShape::Cohere => {
+            unreachable!("{shape} is an upstream shape, never a caller")
+        }
     }
 }
 
