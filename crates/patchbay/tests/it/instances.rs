@@ -104,11 +104,42 @@ const MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aa
 
 /// `patchbay serve -c config` with the shared master key; the child and its base URL.
 fn serve_shared(inst: &Instance) -> (std::process::Child, String) {
-    serve_with_env(
+    let served = serve_with_env(
         &inst.config,
         &inst.dir,
         &[("PATCHBAY_MASTER_KEY", MASTER_KEY)],
-    )
+    );
+    wait_for_admin(inst);
+    served
+}
+
+/// Waits (10 s at most) until `inst`'s admin listener takes connections: it may bind
+/// after the gateway's listener, which is what `serve_with` waits for.
+fn wait_for_admin(inst: &Instance) {
+    let addr = inst.admin.trim_start_matches("http://");
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(10),
+            "the admin listener at {} never came up",
+            inst.admin
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The PostgreSQL server the tests share, or `None` (the test is skipped, which
+/// `PATCHBAY_REQUIRE_SERVICES` refuses).
+fn postgres() -> Option<String> {
+    let pg = std::env::var("PATCHBAY_TEST_POSTGRES").ok();
+    if pg.is_none() {
+        assert!(
+            std::env::var_os("PATCHBAY_REQUIRE_SERVICES").is_none(),
+            "PATCHBAY_REQUIRE_SERVICES is set but PATCHBAY_TEST_POSTGRES is not"
+        );
+        eprintln!("skipped: PATCHBAY_TEST_POSTGRES is not set");
+    }
+    pg
 }
 
 /// The test servers' URLs, or `None` (the test is skipped) when they are not given.
@@ -156,12 +187,7 @@ async fn admin(
 
 #[tokio::test]
 async fn instances_on_one_postgres_share_keys_and_see_revocations_within_a_second() {
-    let Ok(server) = std::env::var("PATCHBAY_TEST_POSTGRES") else {
-        assert!(
-            std::env::var_os("PATCHBAY_REQUIRE_SERVICES").is_none(),
-            "PATCHBAY_REQUIRE_SERVICES is set but PATCHBAY_TEST_POSTGRES is not"
-        );
-        eprintln!("skipped: PATCHBAY_TEST_POSTGRES is not set");
+    let Some(server) = postgres() else {
         return;
     };
     let db = Database::create(&server);
@@ -311,7 +337,11 @@ async fn limits_hold_exactly_across_three_instances_on_redis() {
     let instances: Vec<Instance> = (0..3).map(|n| instance(n, &url, &extra)).collect();
     let served: Vec<_> = instances
         .iter()
-        .map(|i| serve_with(&i.config, &i.dir))
+        .map(|i| {
+            let served = serve_with(&i.config, &i.dir);
+            wait_for_admin(i);
+            served
+        })
         .collect();
     let bases: Vec<String> = served.iter().map(|(_, b)| b.clone()).collect();
     let client = reqwest::Client::new();
@@ -421,12 +451,7 @@ async fn console_login(client: &reqwest::Client, inst: &Instance) -> (String, St
 
 #[tokio::test]
 async fn a_console_login_on_one_instance_holds_on_the_others_until_logout() {
-    let Ok(server) = std::env::var("PATCHBAY_TEST_POSTGRES") else {
-        assert!(
-            std::env::var_os("PATCHBAY_REQUIRE_SERVICES").is_none(),
-            "PATCHBAY_REQUIRE_SERVICES is set but PATCHBAY_TEST_POSTGRES is not"
-        );
-        eprintln!("skipped: PATCHBAY_TEST_POSTGRES is not set");
+    let Some(server) = postgres() else {
         return;
     };
     let db = Database::create(&server);
@@ -493,12 +518,7 @@ async fn a_console_login_on_one_instance_holds_on_the_others_until_logout() {
 /// continues on another, and a deletion on one is seen by the other.
 #[tokio::test]
 async fn a_responses_chain_continues_across_instances_on_one_postgres() {
-    let Ok(server) = std::env::var("PATCHBAY_TEST_POSTGRES") else {
-        assert!(
-            std::env::var_os("PATCHBAY_REQUIRE_SERVICES").is_none(),
-            "PATCHBAY_REQUIRE_SERVICES is set but PATCHBAY_TEST_POSTGRES is not"
-        );
-        eprintln!("skipped: PATCHBAY_TEST_POSTGRES is not set");
+    let Some(server) = postgres() else {
         return;
     };
     const KEY: &str = "pbk_instances_responses_key_01";
