@@ -46,6 +46,7 @@ mod json_text;
 mod json_writer;
 pub mod media;
 pub mod names;
+pub(crate) mod open_part;
 pub mod stored;
 pub mod stream_tap;
 mod swar;

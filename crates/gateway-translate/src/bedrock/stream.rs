@@ -20,6 +20,7 @@ use crate::error::TranslateError;
 use crate::framing::FrameRef;
 use crate::framing::eventstream::{ERROR_PREFIX, EXCEPTION_PREFIX};
 use crate::json;
+use crate::open_part::OpenPart;
 
 pub use super::stream_encode::Encoder;
 
@@ -29,6 +30,8 @@ enum Open {
     Text,
     Reasoning,
     ToolCall,
+    /// Redacted reasoning: opened and closed on its one delta.
+    Redacted,
 }
 
 /// Turns `ConverseStream` frames into canonical events.
@@ -36,9 +39,8 @@ enum Open {
 pub struct Decoder {
     ctx: ResponseContext,
     started: bool,
-    /// The open part: Bedrock's block index, ours, and its kind.
-    open: Option<(usize, usize, Open)>,
-    next_index: usize,
+    /// The open part, keyed by Bedrock's block index and its kind.
+    parts: OpenPart<(usize, Open)>,
     /// The stop reason (and matched stop sequence) of `messageStop`, held until
     /// `metadata`.
     stop: Option<(StopReason, Option<String>)>,
@@ -51,8 +53,7 @@ impl Decoder {
         Decoder {
             ctx: ctx.clone(),
             started: false,
-            open: None,
-            next_index: 0,
+            parts: OpenPart::new(),
             stop: None,
             finished: false,
         }
@@ -91,17 +92,13 @@ impl Decoder {
                 let ev: wire::ContentBlockStart = json::decode_upstream("stream event", data)?;
                 self.start(out);
                 if let Some(call) = &ev.start.tool_use {
-                    self.close(out);
-                    let index = self.take_index();
-                    out.push(StreamEvent::PartStart {
-                        index,
-                        part: PartStart::ToolCall {
-                            id: call.tool_use_id.clone(),
-                            name: self.ctx.tool_names.caller_name(&call.name).to_owned(),
-                            signature: None,
-                        },
-                    });
-                    self.open = Some((ev.content_block_index, index, Open::ToolCall));
+                    let part = PartStart::ToolCall {
+                        id: call.tool_use_id.clone(),
+                        name: self.ctx.tool_names.caller_name(&call.name).to_owned(),
+                        signature: None,
+                    };
+                    self.parts
+                        .open((ev.content_block_index, Open::ToolCall), part, out);
                 }
             }
             "contentBlockDelta" => {
@@ -112,16 +109,17 @@ impl Decoder {
             "contentBlockStop" => {
                 let ev: wire::ContentBlockStop = json::decode_upstream("stream event", data)?;
                 if self
-                    .open
-                    .is_some_and(|(block, _, _)| block == ev.content_block_index)
+                    .parts
+                    .current()
+                    .is_some_and(|((block, _), _)| block == ev.content_block_index)
                 {
-                    self.close(out);
+                    self.parts.close(out);
                 }
             }
             "messageStop" => {
                 let ev: wire::MessageStop = json::decode_upstream("stream event", data)?;
                 self.start(out);
-                self.close(out);
+                self.parts.close(out);
                 let seq = matched_stop_sequence(ev.additional_model_response_fields.as_ref());
                 self.stop = Some((stop_reason(&ev.stop_reason), seq));
             }
@@ -152,14 +150,16 @@ impl Decoder {
         let block = ev.content_block_index;
         let d = ev.delta;
         if let Some(text) = d.text {
-            let index = self.ensure_open(block, Open::Text, out);
+            let index = self
+                .parts
+                .ensure((block, Open::Text), || PartStart::Text, out);
             out.push(StreamEvent::Delta {
                 index,
                 delta: Delta::Text(text),
             });
         } else if let Some(call) = d.tool_use {
-            match self.open {
-                Some((b, index, Open::ToolCall)) if b == block => out.push(StreamEvent::Delta {
+            match self.parts.current() {
+                Some(((b, Open::ToolCall), index)) if b == block => out.push(StreamEvent::Delta {
                     index,
                     delta: Delta::ToolArguments(call.input),
                 }),
@@ -172,19 +172,17 @@ impl Decoder {
             }
         } else if let Some(r) = d.reasoning_content {
             if let Some(data) = r.redacted_content {
-                self.close(out);
-                let index = self.take_index();
-                out.push(StreamEvent::PartStart {
-                    index,
-                    part: PartStart::RedactedReasoning {
-                        data,
-                        source: Some(Family::Bedrock),
-                    },
-                });
-                out.push(StreamEvent::PartStop { index });
+                let part = PartStart::RedactedReasoning {
+                    data,
+                    source: Some(Family::Bedrock),
+                };
+                self.parts.open((block, Open::Redacted), part, out);
+                self.parts.close(out);
                 return Ok(());
             }
-            let index = self.ensure_open(block, Open::Reasoning, out);
+            let index = self
+                .parts
+                .ensure((block, Open::Reasoning), reasoning_part, out);
             if let Some(text) = r.text {
                 out.push(StreamEvent::Delta {
                     index,
@@ -234,38 +232,11 @@ impl Decoder {
             });
         }
     }
+}
 
-    fn take_index(&mut self) -> usize {
-        let index = self.next_index;
-        self.next_index = self.next_index.saturating_add(1);
-        index
-    }
-
-    fn close(&mut self, out: &mut Vec<StreamEvent>) {
-        if let Some((_, index, _)) = self.open.take() {
-            out.push(StreamEvent::PartStop { index });
-        }
-    }
-
-    /// Our index of Bedrock block `block` open as `kind`, opening it (and closing
-    /// another) when it is not.
-    fn ensure_open(&mut self, block: usize, kind: Open, out: &mut Vec<StreamEvent>) -> usize {
-        if let Some((b, index, open)) = self.open {
-            if b == block && open == kind {
-                return index;
-            }
-        }
-        self.close(out);
-        let index = self.take_index();
-        let part = match kind {
-            Open::Text | Open::ToolCall => PartStart::Text,
-            Open::Reasoning => PartStart::Reasoning {
-                id: None,
-                source: Some(Family::Bedrock),
-            },
-        };
-        out.push(StreamEvent::PartStart { index, part });
-        self.open = Some((block, index, kind));
-        index
+fn reasoning_part() -> PartStart {
+    PartStart::Reasoning {
+        id: None,
+        source: Some(Family::Bedrock),
     }
 }

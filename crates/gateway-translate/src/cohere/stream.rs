@@ -19,6 +19,7 @@ use crate::context::ResponseContext;
 use crate::error::TranslateError;
 use crate::framing::FrameRef;
 use crate::json;
+use crate::open_part::OpenPart;
 
 pub use super::stream_encode::Encoder;
 
@@ -38,8 +39,7 @@ pub struct Decoder {
     ctx: ResponseContext,
     started: bool,
     /// The open part and our index of it.
-    open: Option<(Open, usize)>,
-    next_index: usize,
+    parts: OpenPart<Open>,
     finished: bool,
 }
 
@@ -56,8 +56,7 @@ impl Decoder {
         Decoder {
             ctx: ctx.clone(),
             started: false,
-            open: None,
-            next_index: 0,
+            parts: OpenPart::new(),
             finished: false,
         }
     }
@@ -112,7 +111,7 @@ impl Decoder {
                 } else {
                     Open::Text(ev.index)
                 };
-                let index = self.ensure_open(kind, out);
+                let index = self.parts.ensure(kind, || part_start(kind), out);
                 let delta = if thinking {
                     content
                         .thinking
@@ -127,9 +126,9 @@ impl Decoder {
             }
             "content-end" => {
                 let ev: wire::EndEvent = json::decode_upstream("stream event", data)?;
-                if matches!(self.open, Some((Open::Text(i) | Open::Thinking(i), _)) if i == ev.index)
+                if matches!(self.parts.current(), Some((Open::Text(i) | Open::Thinking(i), _)) if i == ev.index)
                 {
-                    self.close(out);
+                    self.parts.close(out);
                 }
             }
             "tool-plan-delta" => {
@@ -137,7 +136,7 @@ impl Decoder {
                 self.start(out);
                 let plan = ev.delta.and_then(|d| d.message).and_then(|m| m.tool_plan);
                 if let Some(text) = plan.filter(|t| !t.is_empty()) {
-                    let index = self.ensure_open(Open::Plan, out);
+                    let index = self.parts.ensure(Open::Plan, || PartStart::Text, out);
                     out.push(StreamEvent::Delta {
                         index,
                         delta: Delta::Text(text),
@@ -147,7 +146,7 @@ impl Decoder {
             "tool-call-start" => {
                 let ev: wire::ToolCallEvent = json::decode_upstream("stream event", data)?;
                 self.start(out);
-                self.close(out);
+                self.parts.close(out);
                 let call = ev
                     .delta
                     .and_then(|d| d.message)
@@ -157,16 +156,12 @@ impl Decoder {
                 let name = f.name.ok_or_else(|| {
                     TranslateError::upstream("stream event", "tool-call-start names no tool")
                 })?;
-                let index = self.take_index();
-                out.push(StreamEvent::PartStart {
-                    index,
-                    part: PartStart::ToolCall {
-                        id: call.id,
-                        name: self.ctx.tool_names.caller_name(&name).to_owned(),
-                        signature: None,
-                    },
-                });
-                self.open = Some((Open::Call(ev.index), index));
+                let part = PartStart::ToolCall {
+                    id: call.id,
+                    name: self.ctx.tool_names.caller_name(&name).to_owned(),
+                    signature: None,
+                };
+                let index = self.parts.open(Open::Call(ev.index), part, out);
                 if let Some(args) = f.arguments.filter(|a| !a.is_empty()) {
                     out.push(StreamEvent::Delta {
                         index,
@@ -183,7 +178,7 @@ impl Decoder {
                     .and_then(|c| c.function)
                     .and_then(|f| f.arguments)
                     .unwrap_or_default();
-                match self.open {
+                match self.parts.current() {
                     Some((Open::Call(i), index)) if i == ev.index => {
                         if !args.is_empty() {
                             out.push(StreamEvent::Delta {
@@ -202,8 +197,8 @@ impl Decoder {
             }
             "tool-call-end" => {
                 let ev: wire::EndEvent = json::decode_upstream("stream event", data)?;
-                if matches!(self.open, Some((Open::Call(i), _)) if i == ev.index) {
-                    self.close(out);
+                if matches!(self.parts.current(), Some((Open::Call(i), _)) if i == ev.index) {
+                    self.parts.close(out);
                 }
             }
             "message-end" => {
@@ -215,7 +210,7 @@ impl Decoder {
                 let failed =
                     reason == "ERROR" && delta.error.as_deref().is_some_and(|e| !e.is_empty());
                 if !failed {
-                    self.close(out);
+                    self.parts.close(out);
                 }
                 if let Some(u) = &delta.usage {
                     out.push(StreamEvent::Usage(usage(u)));
@@ -259,38 +254,15 @@ impl Decoder {
             });
         }
     }
+}
 
-    fn take_index(&mut self) -> usize {
-        let index = self.next_index;
-        self.next_index = self.next_index.saturating_add(1);
-        index
-    }
-
-    fn close(&mut self, out: &mut Vec<StreamEvent>) {
-        if let Some((_, index)) = self.open.take() {
-            out.push(StreamEvent::PartStop { index });
-        }
-    }
-
-    /// Our index of the part `kind`, opening it (and closing another) when it is not
-    /// open.
-    fn ensure_open(&mut self, kind: Open, out: &mut Vec<StreamEvent>) -> usize {
-        if let Some((open, index)) = self.open {
-            if open == kind {
-                return index;
-            }
-        }
-        self.close(out);
-        let index = self.take_index();
-        let part = match kind {
-            Open::Thinking(_) => PartStart::Reasoning {
-                id: None,
-                source: Some(Family::Cohere),
-            },
-            Open::Text(_) | Open::Plan | Open::Call(_) => PartStart::Text,
-        };
-        out.push(StreamEvent::PartStart { index, part });
-        self.open = Some((kind, index));
-        index
+/// How the part `kind` is announced.
+fn part_start(kind: Open) -> PartStart {
+    match kind {
+        Open::Thinking(_) => PartStart::Reasoning {
+            id: None,
+            source: Some(Family::Cohere),
+        },
+        Open::Text(_) | Open::Plan | Open::Call(_) => PartStart::Text,
     }
 }

@@ -16,6 +16,7 @@ use crate::error::TranslateError;
 use crate::framing::FrameRef;
 use crate::json;
 use crate::json_text::{Holes, Template, slots, take_str};
+use crate::open_part::OpenPart;
 
 pub use super::stream_encode::Encoder;
 
@@ -24,6 +25,8 @@ pub use super::stream_encode::Encoder;
 enum Open {
     Text,
     Reasoning,
+    /// A tool call: opened and closed on its one line.
+    Call,
 }
 
 /// Turns Ollama NDJSON lines into canonical events.
@@ -37,8 +40,7 @@ pub struct Decoder {
     template: Template<()>,
     holes: Holes,
     started: bool,
-    open: Option<(usize, Open)>,
-    next_index: usize,
+    parts: OpenPart<Open>,
     calls: usize,
     finished: bool,
 }
@@ -52,8 +54,7 @@ impl Decoder {
             template: Template::default(),
             holes: Holes::default(),
             started: false,
-            open: None,
-            next_index: 0,
+            parts: OpenPart::new(),
             calls: 0,
             finished: false,
         }
@@ -99,30 +100,26 @@ impl Decoder {
         if let Some(m) = &line.message {
             self.deltas(m.thinking.as_deref().unwrap_or(""), &m.content, out);
             for call in &m.tool_calls {
-                self.close(out);
-                let index = self.take_index();
-                out.push(StreamEvent::PartStart {
-                    index,
-                    part: PartStart::ToolCall {
-                        id: call_id(call.id.as_deref(), &self.ctx, self.calls),
-                        name: self
-                            .ctx
-                            .tool_names
-                            .caller_name(&call.function.name)
-                            .to_owned(),
-                        signature: None,
-                    },
-                });
+                let part = PartStart::ToolCall {
+                    id: call_id(call.id.as_deref(), &self.ctx, self.calls),
+                    name: self
+                        .ctx
+                        .tool_names
+                        .caller_name(&call.function.name)
+                        .to_owned(),
+                    signature: None,
+                };
+                let index = self.parts.open(Open::Call, part, out);
                 out.push(StreamEvent::Delta {
                     index,
                     delta: Delta::ToolArguments(arguments_text(&call.function.arguments)),
                 });
-                out.push(StreamEvent::PartStop { index });
+                self.parts.close(out);
                 self.calls = self.calls.saturating_add(1);
             }
         }
         if line.done {
-            self.close(out);
+            self.parts.close(out);
             self.finished = true;
             out.push(StreamEvent::Usage(usage(
                 line.prompt_eval_count,
@@ -161,14 +158,14 @@ impl Decoder {
     /// A line's thinking, then its content, each when not empty.
     fn deltas(&mut self, thinking: &str, content: &str, out: &mut Vec<StreamEvent>) {
         if !thinking.is_empty() {
-            let index = self.ensure_open(Open::Reasoning, out);
+            let index = self.parts.ensure(Open::Reasoning, reasoning_part, out);
             out.push(StreamEvent::Delta {
                 index,
                 delta: Delta::Reasoning(thinking.to_owned()),
             });
         }
         if !content.is_empty() {
-            let index = self.ensure_open(Open::Text, out);
+            let index = self.parts.ensure(Open::Text, || PartStart::Text, out);
             out.push(StreamEvent::Delta {
                 index,
                 delta: Delta::Text(content.to_owned()),
@@ -186,37 +183,11 @@ impl Decoder {
             )));
         }
     }
+}
 
-    fn take_index(&mut self) -> usize {
-        let index = self.next_index;
-        self.next_index = self.next_index.saturating_add(1);
-        index
-    }
-
-    fn close(&mut self, out: &mut Vec<StreamEvent>) {
-        if let Some((index, _)) = self.open.take() {
-            out.push(StreamEvent::PartStop { index });
-        }
-    }
-
-    /// The index of an open part of `kind`, closing another kind and starting one.
-    fn ensure_open(&mut self, kind: Open, out: &mut Vec<StreamEvent>) -> usize {
-        if let Some((index, open)) = self.open {
-            if open == kind {
-                return index;
-            }
-        }
-        self.close(out);
-        let index = self.take_index();
-        let part = match kind {
-            Open::Text => PartStart::Text,
-            Open::Reasoning => PartStart::Reasoning {
-                id: None,
-                source: Some(Family::Ollama),
-            },
-        };
-        out.push(StreamEvent::PartStart { index, part });
-        self.open = Some((index, kind));
-        index
+fn reasoning_part() -> PartStart {
+    PartStart::Reasoning {
+        id: None,
+        source: Some(Family::Ollama),
     }
 }
