@@ -5,7 +5,7 @@
 //! authentication; the message limit; the switch; shutdown.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::responses_state::{Seen, recorded};
+use crate::responses_state::{Seen, output_text, recorded};
 use crate::support;
 
 use gateway_protocol::ApiShape;
@@ -96,17 +96,6 @@ fn lookup_tool() -> Value {
         "name": "lookup",
         "parameters": {"type": "object", "properties": {"q": {"type": "number"}}}
     }])
-}
-
-fn output_text(response: &Value) -> String {
-    response["output"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["type"] == "message")
-        .flat_map(|i| i["content"].as_array().unwrap().iter())
-        .filter_map(|c| c["text"].as_str())
-        .collect()
 }
 
 #[tokio::test]

@@ -180,7 +180,8 @@ fn json_or_stream(bytes: &[u8]) -> Value {
         .unwrap_or_else(|| panic!("neither JSON nor a completed stream: {text}"))
 }
 
-fn output_text(resp: &Value) -> String {
+/// The text of a Responses answer's message items.
+pub(crate) fn output_text(resp: &Value) -> String {
     resp["output"]
         .as_array()
         .unwrap()
