@@ -368,10 +368,9 @@ impl Router {
     fn plan(&self, index: usize, requested: &str, rng: &mut fastrand::Rng) -> RoutePlan {
         let route = &self.routes[index];
         let mut attempts = Vec::new();
-        let mut visited = BTreeSet::new();
+        let mut visited = Vec::new();
         self.collect(index, requested, rng, &mut attempts, &mut visited);
-        let mut seen = BTreeSet::new();
-        attempts.retain(|t| seen.insert(t.clone()));
+        dedup_in_order(&mut attempts);
         let backoff = Backoff {
             base: route
                 .backoff_ms
@@ -403,27 +402,31 @@ impl Router {
         requested: &str,
         rng: &mut fastrand::Rng,
         out: &mut Vec<Target>,
-        visited: &mut BTreeSet<usize>,
+        visited: &mut Vec<usize>,
     ) {
-        if !visited.insert(index) {
+        if visited.contains(&index) {
             return;
         }
+        visited.push(index);
         let route = &self.routes[index];
         let upstream = |m: &Option<String>| m.clone().unwrap_or_else(|| requested.to_owned());
-        let order = match route.strategy {
-            Strategy::Ordered => (0..route.targets.len()).collect(),
-            Strategy::Weighted => weighted_order(
-                &route
+        match route.strategy {
+            Strategy::Ordered => {
+                for t in &route.targets {
+                    out.push(Target::new(&t.provider, upstream(&t.model)));
+                }
+            }
+            Strategy::Weighted => {
+                let weights: Vec<f64> = route
                     .targets
                     .iter()
                     .map(|t| t.weight.unwrap_or(1.0))
-                    .collect::<Vec<_>>(),
-                rng,
-            ),
-        };
-        for i in order {
-            let t = &route.targets[i];
-            out.push(Target::new(&t.provider, upstream(&t.model)));
+                    .collect();
+                for i in weighted_order(&weights, rng) {
+                    let t = &route.targets[i];
+                    out.push(Target::new(&t.provider, upstream(&t.model)));
+                }
+            }
         }
         for fb in &route.fallbacks {
             match fb {
@@ -577,6 +580,19 @@ pub fn provider_family(table: &toml::Table) -> Option<&str> {
         .get("preset")
         .or_else(|| table.get("kind"))
         .and_then(toml::Value::as_str)
+}
+
+/// Drops the later copies of targets that appear twice, keeping the first in place
+/// (plans hold a handful of targets: no set is worth building).
+fn dedup_in_order(targets: &mut Vec<Target>) {
+    let mut i = 1;
+    while i < targets.len() {
+        if targets[..i].contains(&targets[i]) {
+            targets.remove(i);
+        } else {
+            i += 1;
+        }
+    }
 }
 
 #[cfg(test)]
