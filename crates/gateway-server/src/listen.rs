@@ -136,7 +136,8 @@ pub(crate) async fn serve_gateway(
     }
     let draining = app.clone();
     let limits = app.conn_limits;
-    // Per worker: each thread's allocator keeps its own freed pages.
+    // One per runtime: per worker under `per_thread` (each thread's allocator keeps its
+    // own freed pages), one in all under work stealing.
     let nudge = tokio::spawn(memory::return_freed_memory());
     let sockets = app.clone();
     let stack = crate::gateway_stack::<Incoming>(app);
