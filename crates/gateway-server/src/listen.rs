@@ -9,6 +9,7 @@ mod memory;
 mod threads;
 
 pub use files::raise_open_files_limit;
+pub use memory::set_release_hook;
 pub use threads::serve_per_thread;
 pub use tokio_rustls::TlsAcceptor;
 

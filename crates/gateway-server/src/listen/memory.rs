@@ -1,26 +1,40 @@
-//! Handing freed memory back to the system on a worker that went quiet.
+//! Handing freed memory back to the system while the gateway is quiet.
 //!
-//! mimalloc (the binary's allocator) returns freed pages to the system lazily: a page
-//! freed now is released by a later page free on the same thread, at least a second
-//! on. A worker thread that goes quiet after a burst (a thousand streams ending
-//! together) frees no more pages, so without a nudge its resident memory would stay
-//! at the burst's peak until traffic returns. Once a second each worker allocates and
-//! frees one large block, never touched (no page faults; a syscall pair at most with
-//! other allocators), which is such a page free.
+//! mimalloc (the binary's allocator) returns freed pages to the system lazily, from
+//! later calls into it, and keeps per thread the blocks other threads freed until the
+//! owning thread collects them. A gateway that goes quiet after a burst (a thousand
+//! streams ending together) makes no such calls, so without a nudge its resident
+//! memory would stay near the burst's peak until traffic returns. Once a second a
+//! nudge allocates and frees one large, untouched block (no page faults; a syscall
+//! pair at most with other allocators), then calls the release hook the binary set
+//! with [`set_release_hook`]: the library does not know the allocator; the binary does
+//! (`patchbay` sets mimalloc's `mi_collect`).
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
-/// How often a worker nudges its allocator.
+/// How often a runtime nudges its allocator.
 const EVERY: Duration = Duration::from_secs(1);
 /// Large enough to take pages of its own in any allocator.
 const BLOCK: usize = 8 << 20;
 
-/// Runs on a worker's runtime until aborted.
+static RELEASE: OnceLock<fn()> = OnceLock::new();
+
+/// Sets what the nudge calls, once a second, to hand freed memory back to the
+/// system. The first call wins; it must be cheap and callable from any thread.
+pub fn set_release_hook(release: fn()) {
+    let _ = RELEASE.set(release);
+}
+
+/// Runs on a runtime until aborted.
 pub(crate) async fn return_freed_memory() {
     let mut tick = tokio::time::interval(EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         drop(std::hint::black_box(Vec::<u8>::with_capacity(BLOCK)));
+        if let Some(release) = RELEASE.get() {
+            release();
+        }
     }
 }

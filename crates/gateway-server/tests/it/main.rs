@@ -22,6 +22,7 @@ mod limits;
 mod live;
 mod matrix;
 mod media;
+mod memory;
 mod mock_server;
 mod observe;
 mod ollama_ingress;
