@@ -130,8 +130,10 @@ pub struct Turn {
 /// connection's memory when it came over a WebSocket.
 #[derive(Debug)]
 pub(crate) struct Kept {
-    row: ResponseRow,
-    store: bool,
+    id: String,
+    key_id: String,
+    /// The database row, when the call is stored.
+    row: Option<ResponseRow>,
     memory: Option<(Arc<Memory>, Conversation)>,
 }
 
@@ -264,7 +266,8 @@ impl Turn {
                 parts: output,
             }],
         );
-        let row = ResponseRow {
+        // A remembered-only answer (a socket's `store: false`) is not encoded for a row.
+        let row = self.store.then(|| ResponseRow {
             turns: Some(String::from_utf8_lossy(&stored::encode(&conversation)).into_owned()),
             response: Some(String::from_utf8_lossy(object).into_owned()),
             status: status_of(object),
@@ -276,10 +279,11 @@ impl Turn {
             created_ms: gateway_auth::cache::now_ms(),
             model: self.model.clone(),
             input_items: Some(self.input_items.clone()),
-        };
+        });
         Kept {
+            id: self.id.clone(),
+            key_id: self.key_id.clone(),
             row,
-            store: self.store,
             memory: self.memory.clone().map(|m| (m, conversation)),
         }
     }
@@ -324,14 +328,18 @@ pub(crate) fn strip_state_fields(req: &mut ChatRequest) {
 /// Keeps an answer: in its connection's memory, and, when stored, in the database
 /// (off the async workers). A failure is logged: the caller already has the answer.
 pub(crate) async fn save(app: &App, kept: Kept) {
-    let Kept { row, store, memory } = kept;
+    let Kept {
+        id,
+        key_id,
+        row,
+        memory,
+    } = kept;
     if let Some((memory, conversation)) = memory {
-        memory.remember(&row.id, &row.key_id, conversation);
+        memory.remember(&id, &key_id, conversation);
     }
-    let Some(state) = app.responses.clone().filter(|_| store) else {
+    let (Some(state), Some(row)) = (app.responses.clone(), row) else {
         return;
     };
-    let id = row.id.clone();
     let saved = blocking(move || {
         state.store.put(&row).map_err(|e| storage_error(&e))?;
         // Expired rows go at most once per purge period, on a write.

@@ -1,7 +1,7 @@
 //! Turn-structure normalisation for targets that want alternating roles
 //! (Anthropic, Gemini): merge runs of the same role and put tool results first.
 
-use gateway_protocol::{Message, Part, Role};
+use gateway_protocol::{ChatRequest, Message, Part, Role};
 
 use crate::ids::split_signature;
 
@@ -52,6 +52,23 @@ pub(crate) fn alternate_refs(
         }
     }
     merged
+}
+
+/// Appends a tool result to a trailing user message made only of tool results, or
+/// starts one.
+pub(crate) fn push_tool_result(req: &mut ChatRequest, part: Part) {
+    match req.messages.last_mut() {
+        Some(last)
+            if last.role == Role::User
+                && last.parts.iter().all(|p| matches!(p, Part::ToolResult(_))) =>
+        {
+            last.parts.push(part)
+        }
+        _ => req.messages.push(Message {
+            role: Role::User,
+            parts: vec![part],
+        }),
+    }
 }
 
 /// The tool name of the call `call_id`, looked up in the assistant turns of `messages`

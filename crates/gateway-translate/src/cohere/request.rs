@@ -59,18 +59,7 @@ pub fn decode(body: &[u8]) -> Result<ChatRequest, TranslateError> {
                     content: tool_content(msg.content.as_ref()),
                     is_error: false,
                 });
-                match req.messages.last_mut() {
-                    Some(last)
-                        if last.role == Role::User
-                            && last.parts.iter().all(|p| matches!(p, Part::ToolResult(_))) =>
-                    {
-                        last.parts.push(result);
-                    }
-                    _ => req.messages.push(Message {
-                        role: Role::User,
-                        parts: vec![result],
-                    }),
-                }
+                crate::turns::push_tool_result(&mut req, result);
             }
             other => {
                 return Err(TranslateError::invalid(

@@ -393,18 +393,7 @@ fn decode_messages(msgs: Vec<MessageIn<'_>>, req: &mut ChatRequest) -> Result<()
                     content,
                     is_error: false,
                 });
-                match req.messages.last_mut() {
-                    Some(last)
-                        if last.role == Role::User
-                            && last.parts.iter().all(|p| matches!(p, Part::ToolResult(_))) =>
-                    {
-                        last.parts.push(result);
-                    }
-                    _ => req.messages.push(Message {
-                        role: Role::User,
-                        parts: vec![result],
-                    }),
-                }
+                crate::turns::push_tool_result(req, result);
             }
             other => {
                 return Err(TranslateError::invalid(

@@ -84,7 +84,7 @@ pub(crate) fn decode_item(
                 }
             };
             let (id, _) = ids::split_signature(&out.call_id);
-            push_tool_result(
+            crate::turns::push_tool_result(
                 req,
                 Part::ToolResult(ToolResult {
                     call_id: id.to_owned(),
@@ -302,23 +302,6 @@ pub(crate) fn push_assistant(req: &mut ChatRequest, parts: Vec<Part>) {
         _ => req.messages.push(Message {
             role: Role::Assistant,
             parts,
-        }),
-    }
-}
-
-/// Appends a tool result to a trailing user message made only of tool results, or
-/// starts one.
-pub(crate) fn push_tool_result(req: &mut ChatRequest, part: Part) {
-    match req.messages.last_mut() {
-        Some(last)
-            if last.role == Role::User
-                && last.parts.iter().all(|p| matches!(p, Part::ToolResult(_))) =>
-        {
-            last.parts.push(part)
-        }
-        _ => req.messages.push(Message {
-            role: Role::User,
-            parts: vec![part],
         }),
     }
 }

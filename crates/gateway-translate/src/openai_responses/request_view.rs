@@ -376,7 +376,7 @@ fn decode_item(item: ItemF<'_>, i: usize, req: &mut ChatRequest) -> Option<()> {
                 StrOrSeq::Other => return None,
             };
             let (id, _) = ids::split_signature(&call_id);
-            messages::push_tool_result(
+            crate::turns::push_tool_result(
                 req,
                 Part::ToolResult(ToolResult {
                     call_id: id.to_owned(),
