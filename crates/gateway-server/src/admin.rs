@@ -89,7 +89,11 @@ pub async fn serve(
     let make = move |peer| crate::listen::PeerService::new(stack.clone(), peer);
     let slots = crate::listen::Slots::new(limits.max_connections);
     let on_stop = move || live.close();
-    crate::listen::serve_with(listener, tls, make, limits, slots, shutdown, GRACE, on_stop).await
+    let streams = crate::listen::StreamExecutor::Local;
+    crate::listen::serve_with(
+        listener, tls, make, limits, slots, streams, shutdown, GRACE, on_stop,
+    )
+    .await
 }
 
 /// The admin API as a tower stack, from the gateway's building blocks, outermost

@@ -6,6 +6,7 @@
 mod conn;
 mod files;
 mod memory;
+mod spread;
 mod threads;
 
 pub use files::raise_open_files_limit;
@@ -24,7 +25,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body as HttpBody;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt;
@@ -34,6 +35,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+pub(crate) use self::spread::StreamExecutor;
 use crate::app::App;
 use crate::config::TlsConfig;
 
@@ -119,16 +121,18 @@ pub async fn serve(
     grace: Duration,
 ) -> io::Result<()> {
     let slots = Slots::new(app.conn_limits.max_connections);
-    serve_gateway(app, listener, tls, slots, shutdown, grace).await
+    let local = StreamExecutor::Local;
+    serve_gateway(app, listener, tls, slots, local, shutdown, grace).await
 }
 
 /// [`serve`] with connection slots shared with other listeners of the same gateway
-/// (its other threads).
+/// (its other threads), HTTP/2 streams run by `streams`.
 pub(crate) async fn serve_gateway(
     app: Arc<App>,
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     slots: Slots,
+    streams: StreamExecutor,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> io::Result<()> {
@@ -149,6 +153,7 @@ pub(crate) async fn serve_gateway(
         make,
         limits,
         slots,
+        streams,
         shutdown,
         grace,
         move || {
@@ -199,7 +204,8 @@ impl Slots {
 
 /// The accept loop every listener shares (the gateway's and the admin API's):
 /// TCP_NODELAY, optional TLS, HTTP/1.1 and HTTP/2, the service `make` gives for
-/// each connection's peer, `limits` per connection, at most `slots` open; when
+/// each connection's peer, `limits` per connection, at most `slots` open, HTTP/2
+/// streams run by `streams`; when
 /// `shutdown` resolves, stop accepting, call `on_stop`, and wait up to `grace` for
 /// open connections (every connection holding a slot, on any listener sharing them).
 #[allow(clippy::too_many_arguments)]
@@ -209,6 +215,7 @@ pub(crate) async fn serve_with<S, RB>(
     make: impl Fn(SocketAddr) -> S,
     limits: ConnLimits,
     slots: Slots,
+    streams: StreamExecutor,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
     on_stop: impl FnOnce(),
@@ -227,7 +234,7 @@ where
         max,
         refusing,
     } = slots;
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(streams);
     builder
         .http1()
         .timer(TokioTimer::new())
@@ -327,7 +334,7 @@ fn refuse(stream: TcpStream, peer: SocketAddr, tls: bool, max: usize, refusing: 
 
 /// One accepted connection and what it is served with.
 struct Connection<S> {
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    builder: Arc<auto::Builder<StreamExecutor>>,
     service: S,
     limits: ConnLimits,
     peer: SocketAddr,

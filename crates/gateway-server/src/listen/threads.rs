@@ -7,6 +7,8 @@
 //! a connection stays on the thread that accepted it, and so does every upstream call
 //! it makes (the HTTP client keeps a pool per thread). The threads share the socket:
 //! whichever is idle first takes the next connection, so a busy thread takes fewer.
+//! An HTTP/2 connection's requests are the exception: they are spread over every
+//! thread's runtime (`super::spread`), so one multiplexed connection uses every core.
 
 use std::future::Future;
 use std::io;
@@ -14,9 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
-use super::{Slots, TlsAcceptor, serve_gateway};
+use super::{Slots, StreamExecutor, TlsAcceptor, serve_gateway};
 use crate::app::App;
 
 /// Serves `app`'s gateway on `listener` with `threads` threads, each running its own
@@ -36,34 +38,60 @@ pub async fn serve_per_thread(
     let (stop_tx, stop_rx) = watch::channel(false);
     let shared = listener.into_std()?;
     let mut others = Vec::new();
+    // Each thread reports its runtime, then waits for the HTTP/2 stream executor that
+    // spreads over all of them (`super::spread`).
+    let mut runtimes = vec![tokio::runtime::Handle::current()];
+    let mut executors = Vec::new();
     for n in 1..threads.max(1) {
         let socket = shared.try_clone()?;
         let (app, tls, slots) = (app.clone(), tls.clone(), slots.clone());
         let mut stop = stop_rx.clone();
+        let (runtime_tx, runtime_rx) = oneshot::channel();
+        let (executor_tx, executor_rx) = oneshot::channel::<StreamExecutor>();
         let thread = std::thread::Builder::new()
             .name(format!("patchbay-worker-{n}"))
             .spawn(move || -> io::Result<()> {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?;
+                let _ = runtime_tx.send(runtime.handle().clone());
                 runtime.block_on(async move {
+                    // No executor: the gateway gave up starting (another thread failed).
+                    let Ok(streams) = executor_rx.await else {
+                        return Ok(());
+                    };
                     let listener = TcpListener::from_std(socket)?;
                     let stopped = async move {
                         let _ = stop.wait_for(|stop| *stop).await;
                     };
-                    serve_gateway(app, listener, tls, slots, stopped, grace).await
+                    serve_gateway(app, listener, tls, slots, streams, stopped, grace).await
                 })
             })?;
         others.push(thread);
+        executors.push(executor_tx);
+        match runtime_rx.await {
+            Ok(handle) => runtimes.push(handle),
+            // Its runtime failed to build: the thread's error says why.
+            Err(_) => return join(others).await.map(drop),
+        }
+    }
+    let streams = StreamExecutor::spread(runtimes);
+    for executor in executors {
+        let _ = executor.send(streams.clone());
     }
     let listener = TcpListener::from_std(shared)?;
     let stopped = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     };
-    let served = serve_gateway(app, listener, tls, slots, stopped, grace).await;
-    let joined = tokio::task::spawn_blocking(move || {
-        others
+    let served = serve_gateway(app, listener, tls, slots, streams, stopped, grace).await;
+    served.and(join(others).await.map(drop))
+}
+
+/// Waits for the worker threads to end; the first error any returned.
+async fn join(threads: Vec<std::thread::JoinHandle<io::Result<()>>>) -> io::Result<Vec<()>> {
+    tokio::task::spawn_blocking(move || {
+        threads
             .into_iter()
             .map(|thread| {
                 thread
@@ -73,6 +101,5 @@ pub async fn serve_per_thread(
             .collect::<io::Result<Vec<()>>>()
     })
     .await
-    .map_err(io::Error::other)?;
-    served.and(joined.map(drop))
+    .map_err(io::Error::other)?
 }

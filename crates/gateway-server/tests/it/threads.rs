@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use gateway_protocol::ApiShape;
@@ -158,4 +159,109 @@ async fn served_connection(addr: SocketAddr) -> TcpStream {
         String::from_utf8_lossy(&head)
     );
     stream
+}
+
+/// A TCP relay in front of `upstream` that counts the connections made through it.
+async fn counting_relay(upstream: SocketAddr) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut outbound = TcpStream::connect(upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+fn http2_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_http2_connections_requests_run_on_every_thread() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let up = Upstreams::start(MockConfig::default()).await;
+    let (relay, upstream_connections) = counting_relay(up.openai).await;
+    let gw = start(
+        "",
+        &Upstreams {
+            openai: relay,
+            ..up
+        },
+    );
+    let client = http2_client();
+    // One after another on one connection: a thread reuses its pooled upstream
+    // connection, so each upstream connection is a thread that served a request.
+    for _ in 0..(THREADS * 2) {
+        let (path, body) = chat_request(ApiShape::OpenAiChat, "gpt-x", "hello", false, false);
+        let answer = client
+            .post(format!("http://{}{path}", gw.addr))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.version(), reqwest::Version::HTTP_2);
+        assert!(answer.status().is_success(), "{}", answer.status());
+    }
+    assert_eq!(
+        upstream_connections.load(Ordering::SeqCst),
+        THREADS,
+        "the connection's requests went to each thread in turn"
+    );
+    gw.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_streams_served_on_other_threads_finish_across_a_shutdown() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let slow = MockConfig {
+        chunks: 4,
+        chunk_delay_ms: 150,
+        ..MockConfig::default()
+    };
+    let up = Upstreams::start(slow).await;
+    let gw = start("", &up);
+    let client = http2_client();
+    let mut streams = Vec::new();
+    for _ in 0..(THREADS * 2) {
+        let (path, body) = chat_request(ApiShape::OpenAiChat, "gpt-x", "hello", true, false);
+        let mut answer = client
+            .post(format!("http://{}{path}", gw.addr))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+        let first = answer.chunk().await.unwrap().expect("a first chunk");
+        streams.push((answer, first.to_vec()));
+    }
+    // Every stream is under way; the gateway is told to stop.
+    let Threaded {
+        addr: _,
+        stop,
+        done,
+    } = gw;
+    let _ = stop.send(());
+    for (mut answer, mut text) in streams {
+        while let Some(chunk) = answer.chunk().await.expect("the stream goes on") {
+            text.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    }
+    tokio::task::spawn_blocking(move || done.join().unwrap().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(worker_threads(), 0, "every worker thread ended");
 }
