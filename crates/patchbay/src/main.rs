@@ -16,7 +16,7 @@ fn main() -> std::process::ExitCode {
 
 /// mimalloc's collect, for the once-a-second nudge of a quiet gateway: it takes in the
 /// blocks other threads freed and returns empty pages to the system. Without it, the
-/// default (work-stealing) layout kept about twice as much after 1,000 streams closed
+/// work-stealing layout kept about twice as much after 1,000 streams closed
 /// (docs/BENCHMARKS.md, "Fourth look").
 #[allow(unsafe_code)]
 fn release_freed_memory() {

@@ -33,14 +33,15 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Worker threads; unset: one per CPU core.
     pub workers: Option<usize>,
-    /// How the worker threads share the work: `"work_stealing"` (default) runs one
-    /// runtime whose threads steal each other's tasks, so a busy connection never
-    /// waits while another thread idles; `"per_thread"` runs one single-threaded
-    /// runtime per thread, each taking connections from the shared socket and keeping
-    /// a request and its upstream calls on that thread: fewer cross-thread wakeups
-    /// (+12% same-shape throughput at 32 connections here), but a thread's connections
-    /// cannot move, so few or uneven connections (behind a load balancer) leave cores
-    /// idle, and streams and tail latency suffer (docs/BENCHMARKS.md).
+    /// How the worker threads share the work: `"per_thread"` (default) runs one
+    /// single-threaded runtime per thread, each taking connections from the shared
+    /// socket (whichever thread is idle takes the next) and keeping a request and its
+    /// upstream calls on that thread, with an HTTP/2 connection's requests spread over
+    /// every thread; `"work_stealing"` runs one runtime whose threads steal each
+    /// other's tasks, so no HTTP/1.1 connection's work waits on a busy thread while
+    /// another idles, at the cost of cross-thread wakeups (same-shape chat at 32
+    /// connections: 47.0 µs of CPU per request against 37.3 per thread;
+    /// docs/BENCHMARKS.md, "The runtime layout").
     pub runtime: RuntimeLayout,
     /// Connections open at once; past it a new connection gets a 503 and is closed
     /// (lowered at start if the open-files limit cannot hold two sockets each).
@@ -105,7 +106,7 @@ impl Default for ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
             workers: None,
-            runtime: RuntimeLayout::WorkStealing,
+            runtime: RuntimeLayout::PerThread,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_in_flight: 10_000,
             header_timeout_ms: 30_000,

@@ -31,7 +31,7 @@ fn the_full_example_loads() {
     assert_eq!(c.server.listen, "127.0.0.1:4000".parse().unwrap());
     assert_eq!(c.server.max_body_bytes, 10 * 1024 * 1024);
     assert_eq!(c.server.workers, Some(2));
-    assert_eq!(c.server.runtime, RuntimeLayout::PerThread);
+    assert_eq!(c.server.runtime, RuntimeLayout::WorkStealing);
     assert_eq!(c.providers.len(), 4);
     assert_eq!(
         c.providers["anthropic"]["api_key"].as_str(),
@@ -73,9 +73,9 @@ fn defaults_fill_an_almost_empty_file() {
     assert_eq!(c.server, ServerConfig::default());
     assert_eq!(c.server.listen.to_string(), DEFAULT_LISTEN);
     assert!(c.server.listen.ip().is_loopback());
-    assert_eq!(c.server.runtime, RuntimeLayout::WorkStealing);
-    let per_thread = load("[server]\nruntime = \"per_thread\"").unwrap();
-    assert_eq!(per_thread.server.runtime, RuntimeLayout::PerThread);
+    assert_eq!(c.server.runtime, RuntimeLayout::PerThread);
+    let stealing = load("[server]\nruntime = \"work_stealing\"").unwrap();
+    assert_eq!(stealing.server.runtime, RuntimeLayout::WorkStealing);
     assert!(load("[server]\nruntime = \"green\"").is_err());
     assert!(c.warnings.is_empty());
     let empty = load("").unwrap();
