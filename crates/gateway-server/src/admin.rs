@@ -89,9 +89,9 @@ pub async fn serve(
     let make = move |peer| crate::listen::PeerService::new(stack.clone(), peer);
     let slots = crate::listen::Slots::new(limits.max_connections);
     let on_stop = move || live.close();
-    let streams = crate::listen::StreamExecutor::Local;
+    let alone = crate::listen::Sharing::default();
     crate::listen::serve_with(
-        listener, tls, make, limits, slots, streams, shutdown, GRACE, on_stop,
+        listener, tls, make, limits, slots, alone, shutdown, GRACE, on_stop,
     )
     .await
 }

@@ -3,6 +3,7 @@
 //! shutdown — stop accepting, let in-flight requests and streams finish within the
 //! grace period, then return.
 
+mod balance;
 mod conn;
 mod files;
 mod memory;
@@ -35,6 +36,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+pub(crate) use self::balance::Seat;
 pub(crate) use self::spread::StreamExecutor;
 use crate::app::App;
 use crate::config::TlsConfig;
@@ -121,18 +123,18 @@ pub async fn serve(
     grace: Duration,
 ) -> io::Result<()> {
     let slots = Slots::new(app.conn_limits.max_connections);
-    let local = StreamExecutor::Local;
-    serve_gateway(app, listener, tls, slots, local, shutdown, grace).await
+    let alone = Sharing::default();
+    serve_gateway(app, listener, tls, slots, alone, shutdown, grace).await
 }
 
 /// [`serve`] with connection slots shared with other listeners of the same gateway
-/// (its other threads), HTTP/2 streams run by `streams`.
+/// (its other threads), sharing the work with them as `sharing` says.
 pub(crate) async fn serve_gateway(
     app: Arc<App>,
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     slots: Slots,
-    streams: StreamExecutor,
+    sharing: Sharing,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> io::Result<()> {
@@ -153,7 +155,7 @@ pub(crate) async fn serve_gateway(
         make,
         limits,
         slots,
-        streams,
+        sharing,
         shutdown,
         grace,
         move || {
@@ -202,10 +204,20 @@ impl Slots {
     }
 }
 
+/// How a listener's thread shares the work with the gateway's other threads (none
+/// by default: one runtime serves everything).
+#[derive(Clone, Default)]
+pub(crate) struct Sharing {
+    /// Where HTTP/2 streams run.
+    pub(crate) streams: StreamExecutor,
+    /// This thread's share of the connections, under the per-thread layout.
+    pub(crate) seat: Option<Seat>,
+}
+
 /// The accept loop every listener shares (the gateway's and the admin API's):
 /// TCP_NODELAY, optional TLS, HTTP/1.1 and HTTP/2, the service `make` gives for
-/// each connection's peer, `limits` per connection, at most `slots` open, HTTP/2
-/// streams run by `streams`; when
+/// each connection's peer, `limits` per connection, at most `slots` open, work
+/// shared with other threads as `sharing` says; when
 /// `shutdown` resolves, stop accepting, call `on_stop`, and wait up to `grace` for
 /// open connections (every connection holding a slot, on any listener sharing them).
 #[allow(clippy::too_many_arguments)]
@@ -215,7 +227,7 @@ pub(crate) async fn serve_with<S, RB>(
     make: impl Fn(SocketAddr) -> S,
     limits: ConnLimits,
     slots: Slots,
-    streams: StreamExecutor,
+    sharing: Sharing,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
     on_stop: impl FnOnce(),
@@ -234,6 +246,7 @@ where
         max,
         refusing,
     } = slots;
+    let Sharing { streams, seat } = sharing;
     let mut builder = auto::Builder::new(streams);
     builder
         .http1()
@@ -248,6 +261,9 @@ where
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
+        if let Some(seat) = &seat {
+            seat.turn().await;
+        }
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -273,6 +289,7 @@ where
             stop: stop_rx.clone(),
         };
         let tls = tls.clone();
+        let held = seat.as_ref().map(Seat::hold);
         tokio::spawn(async move {
             match tls {
                 None => connection.run(stream).await,
@@ -285,7 +302,7 @@ where
                     }
                 }
             }
-            drop(slot);
+            drop((slot, held));
         });
     }
     drop(listener);

@@ -7,8 +7,10 @@
 //! a connection stays on the thread that accepted it, and so does every upstream call
 //! it makes (the HTTP client keeps a pool per thread). The threads share the socket:
 //! whichever is idle first takes the next connection, so a busy thread takes fewer.
-//! An HTTP/2 connection's requests are the exception: they are spread over every
-//! thread's runtime (`super::spread`), so one multiplexed connection uses every core.
+//! A thread holding more connections than its share steps back from accepting for a
+//! moment (`super::balance`), so a burst of connections is shared out. An HTTP/2
+//! connection's requests are spread over every thread's runtime (`super::spread`),
+//! so one multiplexed connection uses every core.
 
 use std::future::Future;
 use std::io;
@@ -18,7 +20,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
-use super::{Slots, StreamExecutor, TlsAcceptor, serve_gateway};
+use super::{Seat, Sharing, Slots, StreamExecutor, TlsAcceptor, serve_gateway};
 use crate::app::App;
 
 /// Serves `app`'s gateway on `listener` with `threads` threads, each running its own
@@ -42,7 +44,9 @@ pub async fn serve_per_thread(
     // spreads over all of them (`super::spread`).
     let mut runtimes = vec![tokio::runtime::Handle::current()];
     let mut executors = Vec::new();
-    for n in 1..threads.max(1) {
+    let mut seats = Seat::table(threads.max(1)).into_iter();
+    let my_seat = seats.next();
+    for (n, seat) in (1..threads.max(1)).zip(seats) {
         let socket = shared.try_clone()?;
         let (app, tls, slots) = (app.clone(), tls.clone(), slots.clone());
         let mut stop = stop_rx.clone();
@@ -64,7 +68,11 @@ pub async fn serve_per_thread(
                     let stopped = async move {
                         let _ = stop.wait_for(|stop| *stop).await;
                     };
-                    serve_gateway(app, listener, tls, slots, streams, stopped, grace).await
+                    let sharing = Sharing {
+                        streams,
+                        seat: Some(seat),
+                    };
+                    serve_gateway(app, listener, tls, slots, sharing, stopped, grace).await
                 })
             })?;
         others.push(thread);
@@ -84,7 +92,11 @@ pub async fn serve_per_thread(
         shutdown.await;
         let _ = stop_tx.send(true);
     };
-    let served = serve_gateway(app, listener, tls, slots, streams, stopped, grace).await;
+    let sharing = Sharing {
+        streams,
+        seat: my_seat,
+    };
+    let served = serve_gateway(app, listener, tls, slots, sharing, stopped, grace).await;
     served.and(join(others).await.map(drop))
 }
 

@@ -265,3 +265,54 @@ async fn http2_streams_served_on_other_threads_finish_across_a_shutdown() {
         .unwrap();
     assert_eq!(worker_threads(), 0, "every worker thread ended");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_connections_is_shared_out_among_the_threads() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let up = Upstreams::start(MockConfig::default()).await;
+    let (relay, upstream_connections) = counting_relay(up.openai).await;
+    let gw = start(
+        "",
+        &Upstreams {
+            openai: relay,
+            ..up
+        },
+    );
+    // A pool opened at once, as a load tool or a balancer opens it: the connections
+    // are made (by the kernel) before any thread has accepted one.
+    let burst: Vec<std::net::TcpStream> = (0..THREADS * 8)
+        .map(|_| std::net::TcpStream::connect(gw.addr).unwrap())
+        .collect();
+    // Then one request on each connection, one after another: a thread reuses its
+    // pooled upstream connection, so each upstream connection is a thread that
+    // holds some of the burst.
+    let (path, body) = chat_request(ApiShape::OpenAiChat, "gpt-x", "hello", false, false);
+    let body = body.to_string();
+    for stream in burst {
+        let mut stream = TcpStream::from_std({
+            stream.set_nonblocking(true).unwrap();
+            stream
+        })
+        .unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {KEY}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(body.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer));
+        read.await.unwrap().unwrap();
+        assert!(
+            answer.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    assert_eq!(
+        upstream_connections.load(Ordering::SeqCst),
+        THREADS,
+        "every thread took some of the burst"
+    );
+    gw.shutdown();
+}
