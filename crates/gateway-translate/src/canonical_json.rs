@@ -15,6 +15,8 @@ use serde_json::value::RawValue;
 use crate::borrow::RawText;
 use crate::json_text::Scan;
 
+mod walk;
+
 /// The canonical text of `raw` as a [`RawJson`], as `RawJson::from_value` of its
 /// parsed `Value` would give; `None` when `raw` does not parse.
 pub(crate) fn canonical_raw(raw: &str) -> Option<RawJson> {
@@ -42,21 +44,95 @@ impl serde::Serialize for Verbatim<'_> {
     }
 }
 
-/// `text` as a `RawValue` without parsing it again: serde_json builds a `RawValue`
-/// unchecked only from what it serialised itself, so it gets [`Verbatim`].
+/// `text` as a `RawValue` without parsing or copying it again: serde_json builds a
+/// boxed `RawValue` unchecked from the string its deserializer hands over under its
+/// private raw-value token, so [`Handover`] hands `text` over that way (the token
+/// [`Verbatim`] and [`crate::json_writer`] also rely on; a test checks serde_json
+/// still takes it).
 pub(crate) fn written_raw(text: String) -> Box<RawValue> {
-    match serde_json::value::to_raw_value(&Verbatim(&text)) {
-        Ok(raw) if raw.get() == text => raw,
+    let len = text.len();
+    let mut slot = Some(text);
+    match <Box<RawValue> as serde::Deserialize>::deserialize(Handover(&mut slot)) {
+        Ok(raw) if raw.get().len() == len => raw,
         // Not reached while serde_json keeps its token; parsing is always right.
-        _ => RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned()),
+        _ => parsed_raw(slot),
+    }
+}
+
+#[cold]
+fn parsed_raw(text: Option<String>) -> Box<RawValue> {
+    text.and_then(|text| RawValue::from_string(text).ok())
+        .unwrap_or_else(|| RawValue::NULL.to_owned())
+}
+
+/// A deserializer of one raw value, the text it holds: what serde_json's own
+/// deserializer shows `Box<RawValue>` (a map of one entry under the raw-value token,
+/// whose value is the text as a string). The text is taken only as that value.
+struct Handover<'t>(&'t mut Option<String>);
+
+impl<'de> serde::Deserializer<'de> for Handover<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("only a raw value is handed over"))
+    }
+
+    fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        if name != crate::json_writer::RAW_VALUE_TOKEN {
+            return self.deserialize_any(visitor);
+        }
+        visitor.visit_map(HandoverEntry {
+            text: self.0,
+            key_given: false,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf option unit unit_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
+}
+
+/// The one entry of [`Handover`]'s map.
+struct HandoverEntry<'t> {
+    text: &'t mut Option<String>,
+    key_given: bool,
+}
+
+impl<'de> serde::de::MapAccess<'de> for HandoverEntry<'_> {
+    type Error = serde::de::value::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        if std::mem::replace(&mut self.key_given, true) {
+            return Ok(None);
+        }
+        let key = serde::de::value::StrDeserializer::new(crate::json_writer::RAW_VALUE_TOKEN);
+        seed.deserialize(key).map(Some)
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        let text = self.text.take().unwrap_or_default();
+        seed.deserialize(serde::de::value::StringDeserializer::new(text))
     }
 }
 
 /// The text serde_json prints for `raw` parsed into a `Value`, when that can be
 /// written without parsing; `None` for anything else (see the module docs).
 pub(crate) fn canonical_json(raw: &str) -> Option<String> {
-    let (out, mut end) = canonical_prefix(raw, raw.len())?;
-    skip_ws(raw.as_bytes(), &mut end);
+    // Room for the text and the sorted copy of its largest object.
+    let (out, mut end) = canonical_prefix(raw, 2 * raw.len())?;
+    walk::skip_ws(raw.as_bytes(), &mut end);
     (end == raw.len()).then_some(out)
 }
 
@@ -65,16 +141,7 @@ pub(crate) fn canonical_json(raw: &str) -> Option<String> {
 /// use it on text nothing has checked yet, instead of checking the value and then
 /// walking it again. `capacity` is the text's expected length.
 pub(crate) fn canonical_prefix(text: &str, capacity: usize) -> Option<(String, usize)> {
-    let mut w = Canon {
-        raw: text,
-        i: 0,
-        out: String::with_capacity(capacity),
-        members: Vec::with_capacity(16),
-        reorder: String::new(),
-        depth: 0,
-    };
-    w.value()?;
-    Some((w.out, w.i))
+    walk::canonical_prefix(text, capacity)
 }
 
 /// A value a request view keeps for its canonical text: as it came (serde's read,
@@ -106,217 +173,6 @@ impl<'a> Canonical<'a> {
             Canonical::Raw(raw) => canonical_raw(raw.0),
             Canonical::Written(text) => Some(RawJson::from_raw(written_raw(text))),
         }
-    }
-}
-
-/// How deep [`canonical_prefix`] follows nested values (serde_json's limit is 128,
-/// from the body's root).
-const MAX_NESTING: usize = 32;
-
-/// One object member already written: its key's place in `raw` and the range of
-/// `"key":value` in `out`.
-struct Member {
-    key: (usize, usize),
-    written: (usize, usize),
-}
-
-/// The walk: `raw` read from `i`, `out` written; `members` is one stack shared by all
-/// open objects and `reorder` the scratch an unsorted object is rebuilt in, so an
-/// object costs no allocation of its own.
-struct Canon<'a> {
-    raw: &'a str,
-    i: usize,
-    out: String,
-    members: Vec<Member>,
-    reorder: String,
-    /// Open objects and arrays.
-    depth: usize,
-}
-
-fn skip_ws(b: &[u8], i: &mut usize) {
-    while matches!(b.get(*i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
-        *i += 1;
-    }
-}
-
-impl Canon<'_> {
-    fn key(&self, m: &Member) -> &str {
-        &self.raw[m.key.0..m.key.1]
-    }
-
-    /// Reads a string without escapes at `i`: the range of its literal, quotes
-    /// included.
-    fn string_literal(&mut self) -> Option<(usize, usize)> {
-        let b = self.raw.as_bytes();
-        if b.get(self.i) != Some(&b'"') {
-            return None;
-        }
-        // `raw` is valid JSON, so no control character can stop the scan early.
-        let end = self.i + 1 + crate::swar::clean_prefix_len(&b[self.i + 1..]);
-        if b.get(end) != Some(&b'"') {
-            return None;
-        }
-        let start = self.i;
-        self.i = end + 1;
-        Some((start, end + 1))
-    }
-
-    fn value(&mut self) -> Option<()> {
-        let b = self.raw.as_bytes();
-        skip_ws(b, &mut self.i);
-        match *b.get(self.i)? {
-            b'{' => self.nested(Self::object),
-            b'[' => self.nested(Self::array),
-            b'"' => {
-                let (from, to) = self.string_literal()?;
-                self.out.push_str(&self.raw[from..to]);
-                Some(())
-            }
-            b't' | b'f' | b'n' => {
-                let lit = ["true", "false", "null"]
-                    .into_iter()
-                    .find(|l| self.raw.get(self.i..self.i + l.len()) == Some(l))?;
-                self.out.push_str(lit);
-                self.i += lit.len();
-                Some(())
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = self.i;
-                if b[self.i] == b'-' {
-                    self.i += 1;
-                }
-                let digits_from = self.i;
-                while matches!(b.get(self.i), Some(b'0'..=b'9')) {
-                    self.i += 1;
-                }
-                let digits = self.i - digits_from;
-                if digits == 0
-                    || digits > 18
-                    || matches!(b.get(self.i), Some(b'.' | b'e' | b'E'))
-                    || (b[digits_from] == b'0' && (digits > 1 || digits_from > start))
-                {
-                    return None;
-                }
-                self.out.push_str(&self.raw[start..self.i]);
-                Some(())
-            }
-            _ => None,
-        }
-    }
-
-    /// `read` one level deeper, refused past [`MAX_NESTING`].
-    fn nested(&mut self, read: fn(&mut Self) -> Option<()>) -> Option<()> {
-        if self.depth == MAX_NESTING {
-            return None;
-        }
-        self.depth += 1;
-        read(self)?;
-        self.depth -= 1;
-        Some(())
-    }
-
-    fn array(&mut self) -> Option<()> {
-        let b = self.raw.as_bytes();
-        self.i += 1;
-        self.out.push('[');
-        skip_ws(b, &mut self.i);
-        if b.get(self.i) == Some(&b']') {
-            self.i += 1;
-            self.out.push(']');
-            return Some(());
-        }
-        loop {
-            self.value()?;
-            skip_ws(b, &mut self.i);
-            match b.get(self.i)? {
-                b',' => self.out.push(','),
-                b']' => {
-                    self.i += 1;
-                    self.out.push(']');
-                    return Some(());
-                }
-                _ => return None,
-            }
-            self.i += 1;
-        }
-    }
-
-    fn object(&mut self) -> Option<()> {
-        let b = self.raw.as_bytes();
-        self.i += 1;
-        let start = self.out.len();
-        self.out.push('{');
-        skip_ws(b, &mut self.i);
-        if b.get(self.i) == Some(&b'}') {
-            self.i += 1;
-            self.out.push('}');
-            return Some(());
-        }
-        let base = self.members.len();
-        let mut sorted = true;
-        loop {
-            skip_ws(b, &mut self.i);
-            let (from, to) = self.string_literal()?;
-            // `Value` reads an object under serde_json's raw-value key as raw text.
-            if &self.raw[from + 1..to - 1] == crate::json_writer::RAW_VALUE_TOKEN {
-                return None;
-            }
-            skip_ws(b, &mut self.i);
-            if b.get(self.i) != Some(&b':') {
-                return None;
-            }
-            self.i += 1;
-            let written_from = self.out.len();
-            self.out.push_str(&self.raw[from..to]);
-            self.out.push(':');
-            self.value()?;
-            let member = Member {
-                key: (from + 1, to - 1),
-                written: (written_from, self.out.len()),
-            };
-            if self.members.len() > base {
-                let prev = &self.members[self.members.len() - 1];
-                sorted &= self.key(prev) < self.key(&member);
-            }
-            self.members.push(member);
-            skip_ws(b, &mut self.i);
-            match b.get(self.i)? {
-                b',' => {
-                    self.i += 1;
-                    self.out.push(',');
-                }
-                b'}' => {
-                    self.i += 1;
-                    break;
-                }
-                _ => return None,
-            }
-        }
-        if !sorted {
-            let raw = self.raw.as_bytes();
-            let key = |m: &Member| &raw[m.key.0..m.key.1];
-            let members = &mut self.members[base..];
-            members.sort_unstable_by(|a, c| key(a).cmp(key(c)));
-            if members.windows(2).any(|w| key(&w[0]) == key(&w[1])) {
-                return None;
-            }
-            if self.reorder.capacity() == 0 {
-                self.reorder.reserve(self.raw.len());
-            }
-            self.reorder.clear();
-            self.reorder.push('{');
-            for (n, m) in members.iter().enumerate() {
-                if n > 0 {
-                    self.reorder.push(',');
-                }
-                self.reorder.push_str(&self.out[m.written.0..m.written.1]);
-            }
-            self.out.truncate(start);
-            self.out.push_str(&self.reorder);
-        }
-        self.members.truncate(base);
-        self.out.push('}');
-        Some(())
     }
 }
 
@@ -383,5 +239,53 @@ mod tests {
             canonical_raw(raw.get()).unwrap().get(),
             r#"{"a":"A","b":1.5}"#
         );
+    }
+
+    #[test]
+    fn serde_json_takes_raw_text_handed_over() {
+        // `written_raw`'s fast path: the text moves into the `RawValue` unparsed.
+        let text = r#"{"a":[1,"x",{}],"b":null}"#;
+        let mut slot = Some(text.to_owned());
+        let raw = <Box<RawValue> as serde::Deserialize>::deserialize(Handover(&mut slot))
+            .expect("serde_json takes the handed-over text");
+        assert_eq!(raw.get(), text);
+        assert!(slot.is_none());
+        // Anything but a raw value is refused, and the text stays for the slow path.
+        let mut slot = Some(text.to_owned());
+        assert!(<Value as serde::Deserialize>::deserialize(Handover(&mut slot)).is_err());
+        assert_eq!(parsed_raw(slot).get(), text);
+        assert_eq!(parsed_raw(None).get(), "null");
+    }
+
+    #[test]
+    fn keys_sort_in_byte_order_across_word_lengths() {
+        // Keys of up to 8 bytes compare as words, longer ones as slices.
+        let keys = [
+            "",
+            "a",
+            "ab",
+            "ab c",
+            "abcdefg",
+            "abcdefg~",
+            "abcdefgh",
+            "abcdefgh~",
+            "abcdefghi",
+            "abcdefghijklmnopq",
+            "abcdefghijklmnopz",
+            "b",
+            "B",
+            "é",
+            "~",
+        ];
+        for a in keys {
+            for b in keys {
+                let text = format!(r#"{{"{a}":1, "{b}":{{"{b}":2,"{a}":[3]}}}}"#);
+                let want = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .filter(|_| a != b)
+                    .map(|v| v.to_string());
+                assert_eq!(canonical_json(&text), want, "{text}");
+            }
+        }
     }
 }

@@ -89,9 +89,17 @@ impl StreamTally {
     pub fn observe(&mut self, event: &StreamEvent) {
         match event {
             StreamEvent::Usage(u) => self.usage = Some(*u),
-            StreamEvent::Error(err) if self.error.is_none() => self.error = Some(err.clone()),
+            StreamEvent::Error(err) if self.error.is_none() => self.keep_error(err),
             _ => self.output.observe(event),
         }
+    }
+
+    /// Keeps a stream's first error; apart, so that copying it (rare) does not
+    /// weigh on every event's call.
+    #[cold]
+    #[inline(never)]
+    fn keep_error(&mut self, err: &GatewayError) {
+        self.error = Some(err.clone());
     }
 
     /// Counts `bytes` of content measured without building its event (what

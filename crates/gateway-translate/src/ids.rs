@@ -35,9 +35,12 @@ pub fn attach_signature(id: &str, signature: &str) -> String {
 /// Ids without a carried signature come back unchanged.
 pub fn split_signature(id: &str) -> (&str, Option<String>) {
     // The last separator, found without `str::rsplit_once`'s searcher set-up (most
-    // ids are short and carry none).
+    // ids are short and carry none) and testing one byte before the whole window.
     let sep = SIGNATURE_SEPARATOR.as_bytes();
-    let at = id.as_bytes().windows(sep.len()).rposition(|w| w == sep);
+    let at = id
+        .as_bytes()
+        .windows(sep.len())
+        .rposition(|w| w[0] == sep[0] && w == sep);
     match at.map(|at| (&id[..at], &id[at + sep.len()..])) {
         Some((plain, sig)) if !plain.is_empty() => match URL_SAFE_NO_PAD
             .decode(sig)
@@ -59,8 +62,9 @@ pub fn split_signature(id: &str) -> (&str, Option<String>) {
 /// with thousands of tool calls does not go quadratic.
 #[derive(Debug, Default)]
 pub struct IdSanitizer {
-    /// (id, sanitised form), in the order given.
-    pairs: Vec<(String, String)>,
+    /// (id, sanitised form), in the order given; the form is `None` when it is the
+    /// id itself (the common case, which then costs one copy, not two).
+    pairs: Vec<(String, Option<String>)>,
     /// id → its pair, once there are more than `SCAN_UP_TO` pairs.
     by_id: HashMap<String, usize>,
     /// Sanitised form → the latest pair that produced it, likewise.
@@ -77,7 +81,8 @@ impl IdSanitizer {
             return done.to_owned();
         }
         let legal = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-        let mut clean: String = if id.chars().all(legal) {
+        let legal_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+        let mut clean: String = if id.bytes().all(legal_byte) {
             id.to_owned()
         } else {
             id.chars().map(|c| if legal(c) { c } else { '_' }).collect()
@@ -105,13 +110,18 @@ impl IdSanitizer {
         } else {
             self.by_id.get(id).copied()
         };
-        at.map(|i| &*self.pairs[i].1)
+        at.map(|i| Self::clean_of(&self.pairs[i]))
+    }
+
+    /// The sanitised form of a pair.
+    fn clean_of((id, clean): &(String, Option<String>)) -> &str {
+        clean.as_deref().unwrap_or(id)
     }
 
     /// The latest id sanitised to `clean`, if any.
     fn owner(&self, clean: &str) -> Option<&str> {
         let at = if self.pairs.len() <= SCAN_UP_TO {
-            self.pairs.iter().rposition(|(_, c)| c == clean)
+            self.pairs.iter().rposition(|p| Self::clean_of(p) == clean)
         } else {
             self.by_clean.get(clean).copied()
         };
@@ -119,15 +129,16 @@ impl IdSanitizer {
     }
 
     fn record(&mut self, id: &str, clean: &str) {
-        self.pairs.push((id.to_owned(), clean.to_owned()));
+        let form = (clean != id).then(|| clean.to_owned());
+        self.pairs.push((id.to_owned(), form));
         let n = self.pairs.len();
         if n > SCAN_UP_TO {
             // The first time past the threshold indexes every pair, in order (so a
             // later owner of a sanitised form replaces an earlier one, as a scan finds).
             let from = if n == SCAN_UP_TO + 1 { 0 } else { n - 1 };
-            for (i, (given, c)) in self.pairs.iter().enumerate().skip(from) {
-                self.by_id.insert(given.clone(), i);
-                self.by_clean.insert(c.clone(), i);
+            for (i, pair) in self.pairs.iter().enumerate().skip(from) {
+                self.by_id.insert(pair.0.clone(), i);
+                self.by_clean.insert(Self::clean_of(pair).to_owned(), i);
             }
         }
     }

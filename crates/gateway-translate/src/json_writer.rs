@@ -13,8 +13,9 @@ use std::fmt::{self, Display};
 
 use serde::ser::{self, Serialize};
 
+use self::escape::write_key;
+pub(crate) use self::escape::{ESCAPE, escape_into};
 use self::restricted::{MapKey, RawText};
-use crate::swar::clean_prefix_len;
 
 /// Serialises `value` as compact JSON, identical to `serde_json::to_vec(value)`.
 pub(crate) fn to_vec<T: ?Sized + Serialize>(value: &T, capacity: usize) -> Result<Vec<u8>, Error> {
@@ -44,73 +45,6 @@ impl std::error::Error for Error {}
 impl ser::Error for Error {
     fn custom<T: Display>(msg: T) -> Self {
         Error(msg.to_string())
-    }
-}
-
-/// Bytes a JSON string must escape: control characters, `"` and `\`. 0 means none.
-pub(crate) const fn escape_table() -> [u8; 256] {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = b'u';
-        i += 1;
-    }
-    t[0x08] = b'b';
-    t[0x09] = b't';
-    t[0x0a] = b'n';
-    t[0x0c] = b'f';
-    t[0x0d] = b'r';
-    t[b'"' as usize] = b'"';
-    t[b'\\' as usize] = b'\\';
-    t
-}
-
-pub(crate) static ESCAPE: [u8; 256] = escape_table();
-
-/// Writes `s` as a quoted JSON string, escaped as serde_json escapes it.
-pub(crate) fn escape_into(out: &mut Vec<u8>, s: &str) {
-    let mut rest = s.as_bytes();
-    out.reserve(rest.len() + 2);
-    out.push(b'"');
-    loop {
-        let clean = clean_prefix_len(rest);
-        out.extend_from_slice(&rest[..clean]);
-        let Some(&byte) = rest.get(clean) else {
-            break;
-        };
-        let escape = ESCAPE[usize::from(byte)];
-        if escape == b'u' {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(byte >> 4)],
-                HEX[usize::from(byte & 0xf)],
-            ]);
-        } else {
-            out.extend_from_slice(&[b'\\', escape]);
-        }
-        rest = &rest[clean + 1..];
-    }
-    out.push(b'"');
-}
-
-/// Writes a struct field's name and the colon after it. Field names are short and
-/// never need escaping in practice: those go out in one copy, without the string
-/// writer's run loop (which takes the rest).
-#[inline]
-fn write_key(out: &mut Vec<u8>, key: &str) {
-    let bytes = key.as_bytes();
-    if clean_prefix_len(bytes) == bytes.len() {
-        out.reserve(bytes.len() + 3);
-        out.push(b'"');
-        out.extend_from_slice(bytes);
-        out.extend_from_slice(b"\":");
-    } else {
-        escape_into(out, key);
-        out.push(b':');
     }
 }
 
@@ -432,6 +366,7 @@ impl ser::SerializeStructVariant for Compound<'_, '_> {
     }
 }
 
+mod escape;
 mod restricted;
 
 #[cfg(test)]

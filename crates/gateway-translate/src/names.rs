@@ -1,10 +1,32 @@
 //! Tool names a target rejects (too long, illegal characters) are rewritten
 //! deterministically, and the caller's names are restored in answers.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use gateway_protocol::{ApiShape, Tool};
 use sha2::{Digest, Sha256};
+
+/// [`NAME_BYTES`]: legal in every shape's names (`[A-Za-z0-9_-]`).
+const NAME_BYTE: u8 = 1;
+/// [`NAME_BYTES`]: legal in Gemini's names too (`.` and `:`).
+const GEMINI_BYTE: u8 = 2;
+
+/// What each byte may be in a tool name.
+const NAME_BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' {
+            t[b] = NAME_BYTE;
+        } else if c == b'.' || c == b':' {
+            t[b] = GEMINI_BYTE;
+        }
+        b += 1;
+    }
+    t
+};
 
 /// The name `shape` accepts for a tool the caller calls `name`.
 ///
@@ -14,27 +36,38 @@ use sha2::{Digest, Sha256};
 /// characters become `_` and an over-long name keeps a prefix plus `_` and 8 hex
 /// digits of the SHA-256 of the full name, so distinct names stay distinct.
 pub fn upstream_name(shape: ApiShape, name: &str) -> String {
+    upstream_cow(shape, name).into_owned()
+}
+
+/// [`upstream_name`], borrowing `name` when it passes unchanged (the encoders write
+/// it and drop it, so the common case costs no copy).
+pub(crate) fn upstream_cow(shape: ApiShape, name: &str) -> Cow<'_, str> {
     let (max, extra_ok): (usize, &[char]) = match shape {
         ApiShape::OpenAiChat | ApiShape::OpenAiResponses => (64, &[]),
         ApiShape::Gemini => (128, &['.', ':']),
         ApiShape::Anthropic => (128, &[]),
         ApiShape::Bedrock | ApiShape::Cohere => (64, &[]),
-        ApiShape::Ollama => return name.to_owned(),
+        ApiShape::Ollama => return Cow::Borrowed(name),
     };
     let legal =
         |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || extra_ok.contains(&c);
     let starts_ok = shape != ApiShape::Gemini
         || name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
-    // Byte by byte: every legal character is ASCII, so a name with any other byte
-    // takes the slow path below either way.
-    let legal_byte = |b: u8| {
-        b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || {
-            let c = char::from(b);
-            extra_ok.contains(&c)
-        }
+    // A table lookup per byte: every legal character is ASCII, so a name with any
+    // other byte takes the slow path below either way.
+    let class = if shape == ApiShape::Gemini {
+        NAME_BYTE | GEMINI_BYTE
+    } else {
+        NAME_BYTE
     };
-    if !name.is_empty() && name.len() <= max && starts_ok && name.bytes().all(legal_byte) {
-        return name.to_owned();
+    if !name.is_empty()
+        && name.len() <= max
+        && starts_ok
+        && name
+            .bytes()
+            .all(|b| NAME_BYTES[usize::from(b)] & class != 0)
+    {
+        return Cow::Borrowed(name);
     }
     let mut clean: String = name
         .chars()
@@ -51,7 +84,7 @@ pub fn upstream_name(shape: ApiShape, name: &str) -> String {
         cut -= 1;
     }
     clean.truncate(cut);
-    format!("{clean}_{hash}")
+    Cow::Owned(format!("{clean}_{hash}"))
 }
 
 /// Restores caller tool names from the names an upstream saw.
@@ -119,5 +152,24 @@ mod tests {
             upstream_name(ApiShape::OpenAiChat, "mcp.files:read"),
             "mcp.files:read"
         );
+    }
+
+    #[test]
+    fn the_byte_table_is_the_character_rule() {
+        for b in 0u8..=255 {
+            let legal = b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+            let gemini = legal || b == b'.' || b == b':';
+            let name = format!("a{}", char::from(b));
+            assert_eq!(
+                upstream_name(ApiShape::Anthropic, &name) == name,
+                legal,
+                "{b}"
+            );
+            assert_eq!(
+                upstream_name(ApiShape::Gemini, &name) == name,
+                gemini,
+                "{b}"
+            );
+        }
     }
 }

@@ -14,6 +14,7 @@
 //! * `output_config.effort` is only sent when it came from an Anthropic caller (kept
 //!   in extensions): older models reject it.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -24,7 +25,6 @@ use gateway_protocol::{
     ToolChoice,
 };
 use serde::{Serialize, Serializer};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::wire;
@@ -33,7 +33,7 @@ use crate::error::TranslateError;
 use crate::ids::{self, IdSanitizer};
 use crate::json;
 use crate::media::ANTHROPIC_IMAGE_TYPES;
-use crate::names::upstream_name;
+use crate::names::{upstream_cow, upstream_name};
 
 const TARGET: &str = "Anthropic Messages";
 const MIN_BUDGET: u64 = 1024;
@@ -155,20 +155,21 @@ enum OutSource<'a> {
 #[derive(Serialize)]
 struct OutToolUse<'a> {
     id: String,
-    name: String,
+    name: Cow<'a, str>,
     input: Input<'a>,
 }
 
 /// A tool call's `input`: the canonical arguments text as is, or `{}`.
 enum Input<'a> {
-    Raw(&'a RawValue),
+    /// Checked JSON text ([`crate::json_text::raw_value`]).
+    Raw(&'a str),
     Empty,
 }
 
 impl Serialize for Input<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Input::Raw(raw) => raw.serialize(serializer),
+            Input::Raw(raw) => crate::canonical_json::Verbatim(raw).serialize(serializer),
             Input::Empty => serializer.collect_map(std::iter::empty::<((), ())>()),
         }
     }
@@ -211,7 +212,7 @@ enum OutTool<'a> {
 
 #[derive(Serialize)]
 struct FunctionTool<'a> {
-    name: String,
+    name: Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
     input_schema: Schema<'a>,
@@ -308,7 +309,7 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
             continue;
         }
         body.tools.push(OutTool::Function(FunctionTool {
-            name: upstream_name(ApiShape::Anthropic, &tool.name),
+            name: upstream_cow(ApiShape::Anthropic, &tool.name),
             description: tool.description.as_deref(),
             input_schema: tool.parameters.as_ref().map_or(Schema::Empty, Schema::Raw),
             strict: tool.strict,
@@ -514,7 +515,7 @@ fn stub_tools(messages: &[Message]) -> Vec<OutTool<'static>> {
         .into_iter()
         .map(|name| {
             OutTool::Function(FunctionTool {
-                name,
+                name: Cow::Owned(name),
                 description: Some(STUB_DESCRIPTION),
                 input_schema: Schema::Empty,
                 strict: None,
@@ -639,13 +640,13 @@ fn encode_part<'a>(
             let input = if call.arguments.trim().is_empty() {
                 Input::Empty
             } else {
-                match serde_json::from_str::<&RawValue>(&call.arguments) {
-                    Ok(raw) => Input::Raw(raw),
-                    Err(_) => return Err(bad_arguments(&call.arguments, path)),
+                match crate::json_text::raw_value(&call.arguments) {
+                    Some(raw) => Input::Raw(raw),
+                    None => return Err(bad_arguments(&call.arguments, path)),
                 }
             };
             if let Input::Raw(raw) = input {
-                if !raw.get().starts_with('{') {
+                if !raw.starts_with('{') {
                     return Err(TranslateError::untranslatable(
                         path.to_string(),
                         TARGET,
@@ -655,7 +656,7 @@ fn encode_part<'a>(
             }
             OutBlock::ToolUse(OutToolUse {
                 id: sanitizer.sanitize(plain),
-                name: upstream_name(ApiShape::Anthropic, &call.name),
+                name: upstream_cow(ApiShape::Anthropic, &call.name),
                 input,
             })
         }

@@ -490,9 +490,11 @@ fn raw_value(raw: Option<RawText<'_>>) -> Option<Option<Value>> {
 fn content(content: Content<'_>, nested: bool) -> Option<Vec<Part>> {
     match content {
         Content::Text(text) => Some(vec![Part::text(text)]),
-        Content::Blocks(blocks) => {
+        Content::Blocks(mut blocks) => {
+            // Blocks are read in place: a block is a large struct, and moving it out
+            // of the vector costs a copy of all of it.
             let mut parts = Vec::with_capacity(blocks.len());
-            for block in blocks {
+            for block in &mut blocks {
                 parts.push(block_part(block, nested)?);
             }
             Some(parts)
@@ -500,13 +502,13 @@ fn content(content: Content<'_>, nested: bool) -> Option<Vec<Part>> {
     }
 }
 
-fn block_part(b: Block<'_>, nested: bool) -> Option<Part> {
+fn block_part(b: &mut Block<'_>, nested: bool) -> Option<Part> {
     if nested && !matches!(&*b.kind, "text" | "image" | "document") {
         return None;
     }
     Some(match &*b.kind {
         "text" => Part::Text {
-            text: b.text?,
+            text: b.text.take()?,
             cache_control: raw_value(b.cache_control)?,
         },
         "image" => {
@@ -522,16 +524,16 @@ fn block_part(b: Block<'_>, nested: bool) -> Option<Part> {
             Part::Document(Document {
                 source: request::source_to_canonical(source, "", true).ok()?,
                 filename: None,
-                title: b.title,
+                title: b.title.take(),
                 cache_control: raw_value(b.cache_control)?,
             })
         }
         "tool_use" => {
-            let raw_id = b.id?;
+            let raw_id = b.id.take()?;
             let (id, signature) = ids::split_signature(&raw_id);
-            let name = b.name?;
+            let name = b.name.take()?;
             raw_value(b.cache_control)?;
-            let arguments = match b.input {
+            let arguments = match b.input.take() {
                 None => "{}".to_owned(),
                 Some(Canonical::Written(text)) => text,
                 Some(Canonical::Raw(raw)) => match crate::canonical_json::canonical_json(raw.0) {
@@ -547,9 +549,9 @@ fn block_part(b: Block<'_>, nested: bool) -> Option<Part> {
             })
         }
         "tool_result" => {
-            let call_id = ids::split_signature(&b.tool_use_id?).0.to_owned();
+            let call_id = ids::split_signature(&b.tool_use_id.take()?).0.to_owned();
             raw_value(b.cache_control)?;
-            let content = match b.content {
+            let content = match b.content.take() {
                 None => Vec::new(),
                 Some(c) => content(c, true)?,
             };
@@ -561,8 +563,8 @@ fn block_part(b: Block<'_>, nested: bool) -> Option<Part> {
             })
         }
         "thinking" => Part::Reasoning(Reasoning {
-            text: b.thinking?,
-            signature: Some(match b.signature {
+            text: b.thinking.take()?,
+            signature: Some(match std::mem::take(&mut b.signature) {
                 Present::Absent => String::new(),
                 Present::Value(s) => s,
             }),
@@ -570,7 +572,7 @@ fn block_part(b: Block<'_>, nested: bool) -> Option<Part> {
             ..Reasoning::default()
         }),
         "redacted_thinking" => Part::Reasoning(Reasoning {
-            redacted: Some(b.data?),
+            redacted: Some(b.data.take()?),
             source: Some(Family::Anthropic),
             ..Reasoning::default()
         }),

@@ -27,7 +27,7 @@ use crate::canonical_json::{Verbatim, canonical_json};
 use crate::context::EncodeOptions;
 use crate::error::TranslateError;
 use crate::ids::split_signature;
-use crate::names::upstream_name;
+use crate::names::{upstream_cow, upstream_name};
 use crate::turns;
 
 const TARGET: &str = "gemini";
@@ -96,7 +96,7 @@ struct FileData<'a> {
 struct FunctionCall<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
-    name: String,
+    name: Cow<'a, str>,
     args: Args,
 }
 
@@ -146,7 +146,7 @@ impl Serialize for Response<'_> {
 struct FunctionResponse<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
-    name: String,
+    name: Cow<'a, str>,
     response: Response<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     parts: Vec<WirePart<'a>>,
@@ -161,7 +161,7 @@ struct Tool<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct FunctionDeclaration<'a> {
-    name: String,
+    name: Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -266,7 +266,7 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
         .tools
         .iter()
         .map(|t| FunctionDeclaration {
-            name: upstream_name(ApiShape::Gemini, &t.name),
+            name: upstream_cow(ApiShape::Gemini, &t.name),
             description: t.description.as_deref(),
             parameters_json_schema: t.parameters.as_ref(),
         })
@@ -335,7 +335,7 @@ fn part_path(k: usize, j: usize) -> String {
 fn encode_message<'a>(
     parts: &[&'a Part],
     k: usize,
-    history: &[Message],
+    history: &'a [Message],
 ) -> Result<Vec<WirePart<'a>>, TranslateError> {
     let mut out: Vec<WirePart<'a>> = Vec::with_capacity(parts.len());
     let mut first_call = true;
@@ -379,7 +379,7 @@ fn encode_message<'a>(
                 out.push(WirePart {
                     function_call: Some(FunctionCall {
                         id: (!is_synthesized_id(plain)).then_some(plain),
-                        name: upstream_name(ApiShape::Gemini, &call.name),
+                        name: upstream_cow(ApiShape::Gemini, &call.name),
                         args,
                     }),
                     thought_signature: signature,
@@ -468,7 +468,7 @@ fn encode_result<'a>(
     result: &'a ToolResult,
     k: usize,
     j: usize,
-    history: &[Message],
+    history: &'a [Message],
 ) -> Result<WirePart<'a>, TranslateError> {
     let plain = split_signature(&result.call_id).0;
     let name = call_name(history, &result.call_id)
@@ -522,7 +522,7 @@ fn encode_result<'a>(
     Ok(WirePart {
         function_response: Some(FunctionResponse {
             id: (!is_synthesized_id(plain)).then_some(plain),
-            name: upstream_name(ApiShape::Gemini, name),
+            name: upstream_cow(ApiShape::Gemini, name),
             response,
             parts: media,
         }),

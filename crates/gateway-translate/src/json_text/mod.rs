@@ -14,18 +14,48 @@
 
 mod scan;
 mod template;
+mod unescape;
 
 pub(crate) use scan::{Fields, Scan};
 pub(crate) use template::{Hole, Holes, MAX_HOLES, Template, Token, slots, take_str};
 
 /// The position of the first byte from `from` that a JSON string cannot hold as is:
 /// `"`, `\` or a control character (below 0x20); eight bytes at a time
-/// ([`crate::swar`]).
-#[inline]
+/// ([`crate::swar`]). Most keys and short strings end within the first word, which
+/// is tested before the loop and its register set-up (a call of its own).
+#[inline(never)]
 pub(super) fn special_at(bytes: &[u8], from: usize) -> Option<usize> {
+    if let Some(chunk) = bytes.get(from..).and_then(<[u8]>::first_chunk::<8>) {
+        let marks = crate::swar::escape_marks(u64::from_le_bytes(*chunk));
+        if marks != 0 {
+            return Some(from + marks.trailing_zeros() as usize / 8);
+        }
+        return special_after(bytes, from + 8);
+    }
+    special_after(bytes, from)
+}
+
+/// [`special_at`] past its first word.
+#[inline(never)]
+fn special_after(bytes: &[u8], from: usize) -> Option<usize> {
     let rest = bytes.get(from..)?;
     let clean = crate::swar::clean_prefix_len(rest);
     (clean < rest.len()).then_some(from + clean)
+}
+
+/// The text of the one JSON value `text` holds, without the whitespace around it:
+/// what `serde_json::from_str::<&RawValue>(text)` reads, checked by [`Scan`] when it
+/// can and by serde_json otherwise; `None` when serde_json refuses the text.
+pub(crate) fn raw_value(text: &str) -> Option<&str> {
+    let mut s = Scan::new(text);
+    if let Some(raw) = s.raw() {
+        if s.end().is_some() {
+            return Some(raw);
+        }
+    }
+    serde_json::from_str::<&serde_json::value::RawValue>(text)
+        .ok()
+        .map(serde_json::value::RawValue::get)
 }
 
 /// Writes a JSON string literal, byte for byte what `serde_json::to_writer` writes
@@ -149,6 +179,64 @@ mod tests {
             }
         }
         assert!(read > 40, "{read}");
+    }
+
+    #[test]
+    fn escaped_strings_read_alike_at_every_run_length_and_end() {
+        // Runs of every length between escapes, with and without 16 bytes of text
+        // after the string (where a short run is copied with a fixed-size load).
+        let mut strings = Vec::new();
+        for gap in 0..24 {
+            let x = "x".repeat(gap);
+            strings.push(format!("{x}\"{}\\n", "y".repeat(gap % 7)));
+            strings.push(format!("\"{x}\u{1}é\u{1F389}\t"));
+            strings.push(format!(
+                "{{\"{x}\":\"{}\",\"n\":[1,{gap}]}}",
+                "v".repeat(gap % 9)
+            ));
+        }
+        for s in &strings {
+            let text = serde_json::to_string(s).unwrap();
+            for tail in ["", " ", "                    "] {
+                let doc = format!("{text}{tail}");
+                assert_eq!(scan_str(&doc).as_deref(), Some(s.as_str()), "{doc}");
+                let mut scan = Scan::new(&doc);
+                assert_eq!(scan.str_len(), Some(s.len()), "{doc}");
+                let mut scan = Scan::new(&doc);
+                assert!(scan.skip_str().and_then(|()| scan.end()).is_some(), "{doc}");
+            }
+        }
+        // `\u` forms serde_json does not write, read the same way.
+        for (text, want) in [
+            (r#""\u0041\u00e9\u6F22\ud83c\udf89\/""#, "Aé漢🎉/"),
+            (r#""a\u0022b\u005cc""#, "a\"b\\c"),
+        ] {
+            assert_eq!(scan_str(text).as_deref(), Some(want));
+            assert_eq!(serde_str(text).as_deref(), Some(want));
+        }
+    }
+
+    #[test]
+    fn raw_value_reads_what_serde_json_reads() {
+        use serde_json::value::RawValue;
+        for text in [
+            r#"{"a":1}"#,
+            r#"  {"a": [1, "x", {"b": null}]}  "#,
+            r#"{"rating":4.6}"#,
+            r#"{"\u0061":1}"#,
+            r#""s""#,
+            "1e3",
+            "[1,2",
+            "",
+            "  ",
+            r#"{"a":1}x"#,
+            r#"{"a":1,}"#,
+        ] {
+            let serde = serde_json::from_str::<&RawValue>(text)
+                .ok()
+                .map(RawValue::get);
+            assert_eq!(raw_value(text), serde, "{text}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use super::special_at;
 use super::template::{Hole, HoleKind, Holes};
+use super::unescape;
 
 /// How deep [`Scan::skip`] follows nested values before giving up (serde_json's own
 /// limit, 128, counts from the root, so anything within this is within it).
@@ -214,59 +215,27 @@ impl<'a> Scan<'a> {
     /// [`Scan::escaped`], counting the unescaped bytes instead of copying them.
     #[cold]
     fn escaped_len(&mut self, start: usize, at: usize) -> Option<usize> {
-        let bytes = self.bytes();
-        let end = string_end(bytes, at)?;
-        let mut len = at - start;
-        let mut i = at;
-        while i < end {
-            match bytes[i] {
-                b'\\' => {
-                    let (c, n) = unescape(&bytes[i + 1..])?;
-                    len += c.len_utf8();
-                    i += 1 + n;
-                }
-                0..=0x1f => return None,
-                _ => {
-                    len += 1;
-                    i += 1;
-                }
-            }
-        }
-        self.pos = end + 1;
-        Some(len)
+        let mut len = unescape::Count(at - start);
+        self.pos = unescape::rest(self.bytes(), at, &mut len)? + 1;
+        Some(len.0)
     }
 
-    /// The rest of a string from its first special byte `at`. Escaped strings (tool
-    /// arguments and results are JSON in JSON) have short runs between escapes, so
-    /// the end is found first (decoding never lengthens), then the runs are copied.
-    #[cold]
+    /// The rest of a string from its first special byte `at` ([`unescape`]).
+    #[inline(never)]
     fn escaped(&mut self, start: usize, at: usize, keep: bool) -> Option<Cow<'a, str>> {
         let bytes = self.bytes();
-        let end = string_end(bytes, at)?;
-        let mut owned = String::with_capacity(if keep { end - start } else { 0 });
-        let mut run = start;
-        let mut i = at;
-        while i < end {
-            match bytes[i] {
-                b'\\' => {
-                    let (c, len) = unescape(&bytes[i + 1..])?;
-                    if keep {
-                        // `i` is an ASCII byte, so the run ends on a character boundary.
-                        owned.push_str(&self.text[run..i]);
-                        owned.push(c);
-                    }
-                    i += 1 + len;
-                    run = i;
-                }
-                0..=0x1f => return None,
-                _ => i += 1,
-            }
+        if !keep {
+            self.pos = unescape::rest(bytes, at, &mut unescape::Check)? + 1;
+            return Some(Cow::Borrowed(""));
         }
-        if keep {
-            owned.push_str(&self.text[run..end]);
-        }
-        self.pos = end + 1;
-        Some(Cow::Owned(owned))
+        // Room for a short string's text and its escapes' (decoding never lengthens);
+        // a longer one grows as it is read.
+        let plain = at - start;
+        let mut owned = Vec::with_capacity((plain + 64).min(bytes.len() - start));
+        crate::swar::push_run(&mut owned, &bytes[start..], plain);
+        self.pos = unescape::rest(bytes, at, &mut owned)? + 1;
+        // Only whole characters were copied, so this check cannot fail.
+        String::from_utf8(owned).ok().map(Cow::Owned)
     }
 
     /// `null` as `None`, else what `read` reads (serde's rule for an `Option`).
@@ -465,58 +434,4 @@ impl<'a> Scan<'a> {
             _ => Some(()),
         }
     }
-}
-
-/// The index of the `"` that closes a string, searching from `at` inside it: the
-/// byte after each backslash is stepped over (the escape itself is checked later).
-fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
-    loop {
-        at += crate::swar::find_quote_or_backslash(bytes.get(at..)?)?;
-        if bytes[at] == b'"' {
-            return Some(at);
-        }
-        at += 2;
-    }
-}
-
-/// The character of the escape after a backslash, and how many bytes it took.
-/// Surrogates must come in pairs (serde refuses lone ones).
-fn unescape(rest: &[u8]) -> Option<(char, usize)> {
-    let c = match *rest.first()? {
-        b'"' => '"',
-        b'\\' => '\\',
-        b'/' => '/',
-        b'b' => '\u{8}',
-        b'f' => '\u{c}',
-        b'n' => '\n',
-        b'r' => '\r',
-        b't' => '\t',
-        b'u' => {
-            let unit = hex4(rest.get(1..5)?)?;
-            return match unit {
-                0xD800..=0xDBFF => {
-                    if rest.get(5..7)? != b"\\u" {
-                        return None;
-                    }
-                    let low = hex4(rest.get(7..11)?)?;
-                    if !(0xDC00..=0xDFFF).contains(&low) {
-                        return None;
-                    }
-                    let c = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
-                    Some((char::from_u32(c)?, 11))
-                }
-                0xDC00..=0xDFFF => None,
-                _ => Some((char::from_u32(unit)?, 5)),
-            };
-        }
-        _ => return None,
-    };
-    Some((c, 1))
-}
-
-fn hex4(digits: &[u8]) -> Option<u32> {
-    digits.iter().try_fold(0u32, |n, &d| {
-        let v = (d as char).to_digit(16)?;
-        Some(n * 16 + v)
-    })
 }

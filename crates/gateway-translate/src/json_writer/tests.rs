@@ -35,6 +35,26 @@ fn every_ascii_byte_and_some_unicode_escape_as_serde_json() {
     same("");
 }
 
+#[test]
+fn json_in_json_escapes_as_serde_json_at_every_length() {
+    // Runs of every length between escapes, at every distance from the text's end
+    // (a short run is copied with a fixed-size load where 16 bytes follow it).
+    let base = r#"{"city":"Oslo","unit":"celsius","n":[1,2],"t":"a\tb\\c","e":"é🎉"}"#;
+    for at in 0..=base.len() {
+        if base.is_char_boundary(at) {
+            same(&base[..at]);
+            same(&base[at..]);
+        }
+    }
+    for gap in 0..40 {
+        same(&format!(
+            "\"{}\"\n{}\\\u{1}",
+            "x".repeat(gap),
+            "é".repeat(gap % 5)
+        ));
+    }
+}
+
 #[derive(Serialize)]
 enum Kinds {
     Unit,

@@ -305,18 +305,23 @@ fn msg_path(i: usize) -> String {
     format!("messages[{i}]")
 }
 
-fn decode_messages(msgs: Vec<MessageIn<'_>>, req: &mut ChatRequest) -> Result<(), TranslateError> {
+fn decode_messages(
+    mut msgs: Vec<MessageIn<'_>>,
+    req: &mut ChatRequest,
+) -> Result<(), TranslateError> {
     // The id of the latest legacy `function_call`, answered by the next `function` message.
     let mut legacy_call: Option<String> = None;
     req.messages.reserve(msgs.len());
-    for (i, m) in msgs.into_iter().enumerate() {
+    // Each message's fields are taken in place: a message is a large struct, and
+    // moving it out of the vector costs a copy of all of it.
+    for (i, m) in msgs.iter_mut().enumerate() {
         match &*m.role {
             "system" | "developer" => {
-                let parts = text_parts(m.content, i)?;
+                let parts = text_parts(m.content.take(), i)?;
                 req.system.extend(parts);
             }
             "user" => {
-                let parts = user_parts(m.content, i)?;
+                let parts = user_parts(m.content.take(), i)?;
                 req.messages.push(Message {
                     role: Role::User,
                     parts,
@@ -325,18 +330,18 @@ fn decode_messages(msgs: Vec<MessageIn<'_>>, req: &mut ChatRequest) -> Result<()
             "assistant" => {
                 let calls = m.tool_calls.as_ref().map_or(0, Vec::len);
                 let mut parts = Vec::with_capacity(2 + calls);
-                if let Some(r) = m.reasoning_content.filter(|r| !r.is_empty()) {
+                if let Some(r) = m.reasoning_content.take().filter(|r| !r.is_empty()) {
                     parts.push(Part::Reasoning(gateway_protocol::Reasoning {
                         text: r.into_owned(),
                         source: Some(Family::OpenAi),
                         ..Default::default()
                     }));
                 }
-                parts.extend(assistant_text(m.content, i)?);
-                if let Some(r) = m.refusal.filter(|r| !r.is_empty()) {
+                parts.extend(assistant_text(m.content.take(), i)?);
+                if let Some(r) = m.refusal.take().filter(|r| !r.is_empty()) {
                     parts.push(Part::text(r.into_owned()));
                 }
-                for (j, c) in m.tool_calls.into_iter().flatten().enumerate() {
+                for (j, c) in m.tool_calls.take().into_iter().flatten().enumerate() {
                     if c.id.is_empty() {
                         return Err(TranslateError::invalid(
                             format!("{}.tool_calls[{j}].id", msg_path(i)),
@@ -351,7 +356,7 @@ fn decode_messages(msgs: Vec<MessageIn<'_>>, req: &mut ChatRequest) -> Result<()
                         signature,
                     }));
                 }
-                if let Some(fc) = m.function_call {
+                if let Some(fc) = m.function_call.take() {
                     let id = ids::synthesize_call_id("legacy", i);
                     legacy_call = Some(id.clone());
                     parts.push(Part::ToolCall(ToolCall {
@@ -381,11 +386,11 @@ fn decode_messages(msgs: Vec<MessageIn<'_>>, req: &mut ChatRequest) -> Result<()
                         .take()
                         .unwrap_or_else(|| ids::synthesize_call_id("legacy", i))
                 };
-                let content = text_parts(m.content, i)?;
+                let content = text_parts(m.content.take(), i)?;
                 let name = if is_tool {
                     None
                 } else {
-                    m.name.map(Str::into_owned)
+                    m.name.take().map(Str::into_owned)
                 };
                 let result = Part::ToolResult(ToolResult {
                     call_id,

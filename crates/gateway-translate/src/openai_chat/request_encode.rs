@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::context::EncodeOptions;
 use crate::error::TranslateError;
-use crate::names::upstream_name;
+use crate::names::upstream_cow;
 use crate::{ids, media};
 
 const TARGET: &str = "openai-chat";
@@ -30,7 +30,9 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
     if let Some(b) = req.extensions.first_binding_against(ApiShape::OpenAiChat) {
         return Err(TranslateError::untranslatable(&b.path, TARGET, &b.reason));
     }
-    let name = |n: &str| upstream_name(ApiShape::OpenAiChat, n);
+    fn name(n: &str) -> Cow<'_, str> {
+        upstream_cow(ApiShape::OpenAiChat, n)
+    }
     let mut w = RequestOut {
         model: &req.model,
         messages: Vec::with_capacity(req.messages.len() + 1),
@@ -328,7 +330,7 @@ fn document_part(doc: &Document, i: usize, j: usize) -> Result<PartOut<'_>, Tran
 /// (OpenAI-made reasoning only) non-standard `reasoning_content`.
 fn encode_assistant<'a>(
     m: &'a Message,
-    name: &dyn Fn(&str) -> String,
+    name: &dyn Fn(&str) -> Cow<'_, str>,
     out: &mut Vec<MessageOut<'a>>,
 ) {
     let texts: Vec<&str> = m.parts.iter().filter_map(Part::as_text).collect();
@@ -448,7 +450,7 @@ struct ToolDefOut<'a> {
 /// [`super::wire::FunctionDef`], borrowed.
 #[derive(Serialize)]
 struct FunctionDefOut<'a> {
-    name: String,
+    name: Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -532,6 +534,6 @@ struct ToolCallOut<'a> {
 /// [`super::wire::FunctionCall`], borrowed.
 #[derive(Serialize)]
 struct FunctionCallOut<'a> {
-    name: String,
+    name: Cow<'a, str>,
     arguments: &'a str,
 }
