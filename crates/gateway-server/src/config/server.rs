@@ -34,10 +34,9 @@ pub struct ServerConfig {
     /// Worker threads; unset: one per CPU core.
     pub workers: Option<usize>,
     /// How the worker threads share the work: `"per_thread"` (default) runs one
-    /// single-threaded runtime per thread, each taking connections from the shared
-    /// socket (whichever thread is idle takes the next) and keeping a request and its
-    /// upstream calls on that thread, with an HTTP/2 connection's requests spread over
-    /// every thread; `"work_stealing"` runs one runtime whose threads steal each
+    /// single-threaded runtime per thread, each taking its share of the connections
+    /// from the shared socket and keeping a request and its upstream calls on that
+    /// thread, with an HTTP/2 connection's requests spread over every thread; `"work_stealing"` runs one runtime whose threads steal each
     /// other's tasks, so no HTTP/1.1 connection's work waits on a busy thread while
     /// another idles, at the cost of cross-thread wakeups (same-shape chat at 32
     /// connections: 47.0 µs of CPU per request against 37.3 per thread;
