@@ -36,8 +36,8 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-pub(crate) use self::balance::Seat;
-pub(crate) use self::spread::StreamExecutor;
+use self::balance::Seat;
+use self::spread::StreamExecutor;
 use crate::app::App;
 use crate::config::TlsConfig;
 
@@ -206,7 +206,7 @@ impl Slots {
 
 /// How a listener's thread shares the work with the gateway's other threads (none
 /// by default: one runtime serves everything).
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub(crate) struct Sharing {
     /// Where HTTP/2 streams run.
     pub(crate) streams: StreamExecutor,

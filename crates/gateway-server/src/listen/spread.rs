@@ -68,8 +68,8 @@ mod tests {
 
     use super::*;
 
-    /// Three single-threaded runtimes on threads of their own, kept running until
-    /// the returned sender is dropped.
+    /// `n` single-threaded runtimes on threads of their own, kept running until the
+    /// returned sender is dropped.
     fn runtimes(n: usize) -> (Vec<Handle>, tokio::sync::watch::Sender<()>) {
         let (stop, stopped) = tokio::sync::watch::channel(());
         let handles = (0..n)

@@ -161,12 +161,16 @@ async fn served_connection(addr: SocketAddr) -> TcpStream {
     stream
 }
 
-/// A TCP relay in front of `upstream` that counts the connections made through it.
-async fn counting_relay(upstream: SocketAddr) -> (SocketAddr, Arc<AtomicUsize>) {
+/// A gateway whose OpenAI upstream is reached through a TCP relay that counts the
+/// connections made through it: each thread's pool opens its own, so with requests
+/// one after another the count is the number of threads that served one.
+async fn start_relayed() -> (Threaded, Arc<AtomicUsize>) {
+    let up = Upstreams::start(MockConfig::default()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let relay = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
     let counter = accepted.clone();
+    let upstream = up.openai;
     tokio::spawn(async move {
         while let Ok((mut inbound, _)) = listener.accept().await {
             counter.fetch_add(1, Ordering::SeqCst);
@@ -176,7 +180,14 @@ async fn counting_relay(upstream: SocketAddr) -> (SocketAddr, Arc<AtomicUsize>) 
             });
         }
     });
-    (addr, accepted)
+    let gw = start(
+        "",
+        &Upstreams {
+            openai: relay,
+            ..up
+        },
+    );
+    (gw, accepted)
 }
 
 fn http2_client() -> reqwest::Client {
@@ -189,18 +200,9 @@ fn http2_client() -> reqwest::Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_http2_connections_requests_run_on_every_thread() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    let up = Upstreams::start(MockConfig::default()).await;
-    let (relay, upstream_connections) = counting_relay(up.openai).await;
-    let gw = start(
-        "",
-        &Upstreams {
-            openai: relay,
-            ..up
-        },
-    );
+    let (gw, upstream_connections) = start_relayed().await;
     let client = http2_client();
-    // One after another on one connection: a thread reuses its pooled upstream
-    // connection, so each upstream connection is a thread that served a request.
+    // One after another on one connection (see `start_relayed`).
     for _ in 0..(THREADS * 2) {
         let (path, body) = chat_request(ApiShape::OpenAiChat, "gpt-x", "hello", false, false);
         let answer = client
@@ -269,23 +271,13 @@ async fn http2_streams_served_on_other_threads_finish_across_a_shutdown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_connections_is_shared_out_among_the_threads() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    let up = Upstreams::start(MockConfig::default()).await;
-    let (relay, upstream_connections) = counting_relay(up.openai).await;
-    let gw = start(
-        "",
-        &Upstreams {
-            openai: relay,
-            ..up
-        },
-    );
+    let (gw, upstream_connections) = start_relayed().await;
     // A pool opened at once, as a load tool or a balancer opens it: the connections
     // are made (by the kernel) before any thread has accepted one.
     let burst: Vec<std::net::TcpStream> = (0..THREADS * 8)
         .map(|_| std::net::TcpStream::connect(gw.addr).unwrap())
         .collect();
-    // Then one request on each connection, one after another: a thread reuses its
-    // pooled upstream connection, so each upstream connection is a thread that
-    // holds some of the burst.
+    // Then one request on each connection, one after another (see `start_relayed`).
     let (path, body) = chat_request(ApiShape::OpenAiChat, "gpt-x", "hello", false, false);
     let body = body.to_string();
     for stream in burst {

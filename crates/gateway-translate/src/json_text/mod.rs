@@ -22,7 +22,9 @@ pub(crate) use template::{Hole, Holes, MAX_HOLES, Template, Token, slots, take_s
 /// The position of the first byte from `from` that a JSON string cannot hold as is:
 /// `"`, `\` or a control character (below 0x20); eight bytes at a time
 /// ([`crate::swar`]). Most keys and short strings end within the first word, which
-/// is tested before the loop and its register set-up (a call of its own).
+/// is tested before the loop and its register set-up (a call of its own). This is
+/// `swar::short_clean_prefix_len`'s shape over an offset; calling that instead cost
+/// 0.3–1.5% more instructions a translation (callgrind, `count`), so it stays apart.
 #[inline(never)]
 pub(super) fn special_at(bytes: &[u8], from: usize) -> Option<usize> {
     if let Some(chunk) = bytes.get(from..).and_then(<[u8]>::first_chunk::<8>) {
