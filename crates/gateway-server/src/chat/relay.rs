@@ -11,6 +11,9 @@
 //! is never charged less than what was relayed.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -94,6 +97,8 @@ pub(crate) struct Relay {
     keep: Option<Box<crate::responses::Turn>>,
     /// What to keep before the stream's last bytes go out.
     to_save: Option<crate::responses::Kept>,
+    /// Its storing, under way: the end waits for it.
+    saving: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     /// Where it is stored (only when there is something to store).
     app: Option<std::sync::Arc<crate::app::App>>,
 }
@@ -142,28 +147,34 @@ impl Relay {
             recorder,
             keep,
             to_save: None,
+            saving: None,
             app,
         }
     }
 
-    /// The relay as a response body stream.
+    /// The relay as a response body stream. It is polled where it lies: a chunk
+    /// moves no relay state (an `unfold` moved the whole relay in and out of a new
+    /// future for every chunk).
     pub(crate) fn into_body(
         self,
     ) -> impl Stream<Item = Result<BodyFrame<Bytes>, Infallible>> + Send + 'static {
-        futures_util::stream::unfold(self, |mut relay| async move {
-            let bytes = relay.next_bytes().await?;
-            Some((Ok(BodyFrame::data(bytes)), relay))
-        })
+        self
     }
 
     /// The next non-empty piece for the caller; `None` when the answer is over.
-    async fn next_bytes(&mut self) -> Option<Bytes> {
+    fn poll_bytes(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         loop {
             let passed = if let Some(chunk) = self.first.take() {
                 self.relay(chunk)
+            } else if let Some(saving) = self.saving.as_mut() {
+                ready!(saving.as_mut().poll(cx));
+                self.saving = None;
+                None
             } else {
-                let upstream = self.upstream.as_mut()?;
-                match upstream.next().await {
+                let Some(upstream) = self.upstream.as_mut() else {
+                    return Poll::Ready(None);
+                };
+                match ready!(upstream.poll_next_unpin(cx)) {
                     Some(Ok(chunk)) => self.relay(chunk),
                     Some(Err(err)) => {
                         self.fail(err);
@@ -173,10 +184,11 @@ impl Relay {
                         self.finish();
                         // Stored before the caller reads the end, so its next call
                         // finds it.
-                        if let Some(row) = self.to_save.take() {
-                            if let Some(app) = self.app.clone() {
+                        if let (Some(row), Some(app)) = (self.to_save.take(), self.app.clone()) {
+                            self.saving = Some(Box::pin(async move {
                                 crate::responses::save(&app, row).await;
-                            }
+                            }));
+                            continue;
                         }
                         None
                     }
@@ -202,9 +214,11 @@ impl Relay {
                 if let Some(ticket) = self.ticket.as_mut() {
                     ticket.streamed_bytes(&bytes);
                 }
-                return Some(bytes);
+                return Poll::Ready(Some(bytes));
             }
-            self.upstream.as_ref()?;
+            if self.upstream.is_none() && self.saving.is_none() {
+                return Poll::Ready(None);
+            }
         }
     }
 
@@ -339,6 +353,16 @@ impl Relay {
             reported,
             output_tokens,
         }
+    }
+}
+
+impl Stream for Relay {
+    type Item = Result<BodyFrame<Bytes>, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut()
+            .poll_bytes(cx)
+            .map(|bytes| bytes.map(|b| Ok(BodyFrame::data(b))))
     }
 }
 
