@@ -224,7 +224,9 @@ impl Provider {
         // user-agent replaces ours), as they did with reqwest.
         let mut headers = self.headers.clone();
         if let Some(tokens) = &self.google {
-            headers.insert(http::header::AUTHORIZATION, tokens.authorization().await?);
+            // Boxed: the token exchange's state would size every provider's sends.
+            let authorization = Box::pin(tokens.authorization()).await?;
+            headers.insert(http::header::AUTHORIZATION, authorization);
         }
         if endpoint.post {
             headers

@@ -139,7 +139,8 @@ pub(crate) async fn serve(
         .map_or(0, |d| d.as_secs());
     let stream = req.stream;
     if let Some(key) = cache.as_ref().and_then(cache::Pending::lookup) {
-        if let Some(hit) = app.cache.get(key).await {
+        // Boxed: the lookup's state would otherwise size every chat request's future.
+        if let Some(hit) = Box::pin(app.cache.get(key)).await {
             app.cache.count("hit");
             let ctx = response_context(&req, call, call.shape, created, request_id);
             return Ok(cache::replay::answer(&hit, call, stream, ctx, ticket));

@@ -128,12 +128,14 @@ async fn run(app: Arc<App>, req: Request<Box<Call>>) -> Result<Answer, Infallibl
             let input = estimated_input.unwrap_or_else(|| accounting::embeddings_tokens(&req));
             let charge = charge(form.shape(), false, input);
             let ticket = Ticket::open(&app, &charge, &req.model, reservation);
-            ops::embeddings(&app, &table, form, *req, &plan, ticket).await
+            // Boxed, as the count below: rarer than chat, they would otherwise size
+            // every request's future (moved whole when it is boxed for hyper).
+            Box::pin(ops::embeddings(&app, &table, form, *req, &plan, ticket)).await
         }
         Work::CountTokens { shape, req, plan } => {
             // A count uses no tokens.
             let ticket = Ticket::open(&app, &charge(shape, false, 0), &req.model, reservation);
-            ops::count_tokens(&app, &table, shape, *req, &plan, ticket).await
+            Box::pin(ops::count_tokens(&app, &table, shape, *req, &plan, ticket)).await
         }
         Work::ListModels { shape, id } => {
             Ok(ops::list_models(&app, &table, shape, id.as_deref(), &entry))
