@@ -144,6 +144,34 @@ pub(crate) fn canonical_prefix(text: &str, capacity: usize) -> Option<(String, u
     walk::canonical_prefix(text, capacity)
 }
 
+/// Scratch space for [`write_object`], kept between calls so that walking a value
+/// costs no allocation.
+#[derive(Default)]
+pub(crate) struct Scratch(Vec<walk::Member>);
+
+/// Appends to `out` the text [`canonical_json`] gives for `raw` when that is an
+/// object; false, with `out` as it was, for anything else (including text
+/// [`canonical_json`] does not cover). Encoders write the object straight into their
+/// body this way, with no string of its own.
+pub(crate) fn write_object(out: &mut Vec<u8>, raw: &str, scratch: &mut Scratch) -> bool {
+    let bytes = raw.as_bytes();
+    let mut start = 0;
+    walk::skip_ws(bytes, &mut start);
+    if bytes.get(start) != Some(&b'{') {
+        return false;
+    }
+    let at = out.len();
+    if let Some(len) = walk::write_prefix(&raw[start..], out, &mut scratch.0) {
+        let mut end = start + len;
+        walk::skip_ws(bytes, &mut end);
+        if end == bytes.len() {
+            return true;
+        }
+    }
+    out.truncate(at);
+    false
+}
+
 /// A value a request view keeps for its canonical text: as it came (serde's read,
 /// written out later) or, from a hand reader, already written.
 pub(crate) enum Canonical<'a> {
@@ -239,6 +267,32 @@ mod tests {
             canonical_raw(raw.get()).unwrap().get(),
             r#"{"a":"A","b":1.5}"#
         );
+    }
+
+    #[test]
+    fn objects_are_written_into_a_buffer_or_not_at_all() {
+        let mut scratch = Scratch::default();
+        let mut out = b"[".to_vec();
+        for text in [
+            r#" {"b": 1, "a": [true, {"d": null, "c": "x"}]} "#,
+            r#"{"a":1.5}"#,
+            r#"{"b":{"a":1,"a":2},"a":0}"#,
+            r#"{"a":1} x"#,
+            r#"[1]"#,
+            r#""s""#,
+            "",
+            r#"{"b":2,"a":1}"#,
+        ] {
+            let before = out.clone();
+            let written = write_object(&mut out, text, &mut scratch);
+            let want = canonical_json(text).filter(|t| t.starts_with('{'));
+            assert_eq!(written, want.is_some(), "{text}");
+            let mut expected = before;
+            expected.extend_from_slice(want.unwrap_or_default().as_bytes());
+            assert_eq!(out, expected, "{text}");
+            // A refused walk leaves no members behind for the next object.
+            assert!(scratch.0.is_empty());
+        }
     }
 
     #[test]

@@ -24,6 +24,11 @@ pub(crate) fn to_vec<T: ?Sized + Serialize>(value: &T, capacity: usize) -> Resul
     Ok(out)
 }
 
+/// Appends `value` to `out` as [`to_vec`] writes it.
+pub(crate) fn write_into<T: ?Sized + Serialize>(out: &mut Vec<u8>, value: &T) -> Result<(), Error> {
+    value.serialize(&mut Writer { out })
+}
+
 /// The JSON text of the name serde_json's `RawValue` serialises itself under.
 pub(crate) const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 /// Same for `Number` under serde_json's `arbitrary_precision` feature.
@@ -330,6 +335,7 @@ impl ser::SerializeMap for Compound<'_, '_> {
 impl ser::SerializeStruct for Compound<'_, '_> {
     type Ok = ();
     type Error = Error;
+    #[inline]
     fn serialize_field<T: ?Sized + Serialize>(
         &mut self,
         key: &'static str,

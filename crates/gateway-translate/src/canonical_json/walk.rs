@@ -15,27 +15,40 @@ const MAX_NESTING: usize = 32;
 
 /// [`super::canonical_prefix`].
 pub(super) fn canonical_prefix(text: &str, capacity: usize) -> Option<(String, usize)> {
-    let mut w = Canon {
-        raw: text.as_bytes(),
-        i: 0,
-        out: Vec::with_capacity(capacity),
-        members: Vec::with_capacity(16),
-        depth: 0,
-    };
+    let mut w = Canon::new(text, Vec::with_capacity(capacity), Vec::with_capacity(16));
     w.value()?;
     // Whole characters only were copied, so this check cannot fail.
     Some((String::from_utf8(w.out).ok()?, w.i))
 }
 
+/// Appends the canonical text of the value at the start of `text` to `out` and
+/// returns where the value ends; `None` (with `out` left part-written) for a value
+/// the walk does not cover. `members` is scratch space, empty between calls.
+pub(super) fn write_prefix(
+    text: &str,
+    out: &mut Vec<u8>,
+    members: &mut Vec<Member>,
+) -> Option<usize> {
+    // The buffers are moved in and back, so the walk is the one `canonical_prefix`
+    // runs (owned buffers: no indirection on every push).
+    let mut w = Canon::new(text, std::mem::take(out), std::mem::take(members));
+    let done = w.value();
+    *out = w.out;
+    *members = w.members;
+    // A refused object leaves its open members behind.
+    members.clear();
+    done.map(|()| w.i)
+}
+
 /// One object member already written: its key's place in `raw` and the range of
 /// `"key":value` in `out`.
-struct Member {
+pub(crate) struct Member {
     key: (usize, usize),
     written: (usize, usize),
 }
 
-/// The walk: `raw` read from `i`, `out` written; `members` is one stack shared by all
-/// open objects, so an object costs no allocation of its own.
+/// The walk: `raw` read from `i`, appended to `out`; `members` is one stack shared by
+/// all open objects, so an object costs no allocation of its own.
 struct Canon<'a> {
     raw: &'a [u8],
     i: usize,
@@ -62,7 +75,17 @@ fn key_less(a: &[u8], b: &[u8]) -> bool {
     a < b
 }
 
-impl Canon<'_> {
+impl<'a> Canon<'a> {
+    fn new(text: &'a str, out: Vec<u8>, members: Vec<Member>) -> Self {
+        Canon {
+            raw: text.as_bytes(),
+            i: 0,
+            out,
+            members,
+            depth: 0,
+        }
+    }
+
     /// Reads a string without escapes at `i`: the range of its literal, quotes
     /// included.
     #[inline]

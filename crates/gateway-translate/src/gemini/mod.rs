@@ -9,6 +9,7 @@
 
 pub(crate) mod convert;
 mod request_encode;
+mod request_write;
 
 pub mod count_tokens;
 pub mod embeddings;

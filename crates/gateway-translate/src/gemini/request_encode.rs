@@ -12,162 +12,34 @@
 //!   `skip_thought_signature_validator` is sent.
 //! * Reasoning is replayed only when Gemini produced it.
 
-use std::borrow::Cow;
-
 use gateway_protocol::{
-    ApiShape, ChatRequest, Family, MediaSource, Message, Part, RawJson, ResponseFormat, Role,
-    ToolChoice, ToolResult,
+    ApiShape, ChatRequest, MediaSource, Message, Part, ResponseFormat, Role, ToolChoice,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::convert::{SKIP_SIGNATURE, is_files_api_uri, is_synthesized_id, is_youtube_uri};
+use super::convert::{is_files_api_uri, is_youtube_uri};
+use super::request_write::{self, Contents};
 use super::wire;
-use crate::canonical_json::{Verbatim, canonical_json};
 use crate::context::EncodeOptions;
 use crate::error::TranslateError;
 use crate::ids::split_signature;
-use crate::names::{upstream_cow, upstream_name};
+use crate::names::upstream_name;
 use crate::turns;
 
-const TARGET: &str = "gemini";
+pub(super) const TARGET: &str = "gemini";
 
 /// At most this many stop sequences (Gemini's limit).
 pub const MAX_STOP_SEQUENCES: usize = 5;
 
-// Serialise-only wire structs borrowing from the canonical request. Field order and
-// skip rules are those of the `wire` types, so the bytes are the same.
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Body<'a> {
-    contents: Vec<Content<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    system_instruction: Option<Content<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<Tool<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_config: Option<wire::ToolConfig>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    generation_config: Option<GenerationConfig<'a>>,
+/// Media as Gemini takes it: inline bytes or a URI it reads itself.
+pub(super) enum Media<'a> {
+    Inline { mime_type: &'a str, data: &'a str },
+    File(&'a str),
 }
 
-#[derive(Serialize)]
-struct Content<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<&'static str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    parts: Vec<WirePart<'a>>,
-}
-
-#[derive(Serialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct WirePart<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    inline_data: Option<Blob<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file_data: Option<FileData<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    function_call: Option<FunctionCall<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    function_response: Option<FunctionResponse<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    thought: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    thought_signature: Option<Cow<'a, str>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Blob<'a> {
-    mime_type: &'a str,
-    data: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct FileData<'a> {
-    file_uri: &'a str,
-}
-
-#[derive(Serialize)]
-struct FunctionCall<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    name: Cow<'a, str>,
-    args: Args,
-}
-
-/// A call's `args`: the canonical text of the arguments object, written as is, or
-/// (for text `canonical_json` does not cover) the parsed tree, which serialises to
-/// the same text.
-enum Args {
-    Text(String),
-    Tree(Value),
-}
-
-impl Serialize for Args {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Args::Text(text) => Verbatim(text).serialize(s),
-            Args::Tree(tree) => tree.serialize(s),
-        }
-    }
-}
-
-/// A result's `response` object: the result text when it is a JSON object (its
-/// canonical text, or for text `canonical_json` does not cover the parsed tree), else
-/// the text under one key (`content`, or `error` for failures). Each form writes what
-/// the `Value` of that object writes.
-enum Response<'a> {
-    Object(String),
-    Tree(Value),
-    Wrapped(&'static str, Cow<'a, str>),
-}
-
-impl Serialize for Response<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Response::Object(text) => Verbatim(text).serialize(s),
-            Response::Tree(tree) => tree.serialize(s),
-            Response::Wrapped(key, text) => {
-                use serde::ser::SerializeMap;
-                let mut map = s.serialize_map(Some(1))?;
-                map.serialize_entry(key, text)?;
-                map.end()
-            }
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct FunctionResponse<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    name: Cow<'a, str>,
-    response: Response<'a>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    parts: Vec<WirePart<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Tool<'a> {
-    function_declarations: Vec<FunctionDeclaration<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct FunctionDeclaration<'a> {
-    name: Cow<'a, str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parameters_json_schema: Option<&'a RawJson>,
-}
-
+/// `generationConfig`: serialised with serde (field order and skip rules of
+/// [`wire::GenerationConfig`]), the numbers written by serde_json.
 #[derive(Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct GenerationConfig<'a> {
@@ -224,78 +96,35 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
         &req.messages,
         |p| !matches!(p, Part::Text { text, .. } if text.is_empty()),
     );
-    let mut contents: Vec<Content<'_>> = Vec::with_capacity(messages.len());
-    for (k, (msg_role, msg_parts)) in messages.iter().enumerate() {
-        let parts = encode_message(msg_parts, k, &req.messages)?;
-        if parts.is_empty() {
-            continue;
-        }
-        let role = match msg_role {
-            Role::User => "user",
-            Role::Assistant => "model",
-        };
-        match contents.last_mut() {
-            Some(last) if last.role == Some(role) => last.parts.extend(parts),
-            _ => contents.push(Content {
-                role: Some(role),
-                parts,
-            }),
-        }
+    let mut out = Vec::with_capacity(crate::json::REQUEST_BODY_CAPACITY);
+    let mut contents = Contents::new(&mut out);
+    for (k, (role, parts)) in messages.iter().enumerate() {
+        contents.message(*role, parts, k, &req.messages)?;
     }
-    check_response_counts(&contents)?;
-
-    let mut system_parts = Vec::new();
-    for (i, p) in req.system.iter().enumerate() {
-        match p {
-            Part::Text { text, .. } if !text.is_empty() => system_parts.push(WirePart {
-                text: Some(text),
-                ..Default::default()
-            }),
-            Part::Text { .. } => {}
-            _ => {
-                return Err(TranslateError::untranslatable(
-                    format!("system[{i}]"),
-                    TARGET,
-                    "Gemini system instructions hold text only",
-                ));
-            }
-        }
+    contents.finish()?;
+    request_write::system(&mut out, &req.system)?;
+    request_write::tools(&mut out, &req.tools);
+    if let Some(choice) = &req.tool_choice {
+        out.extend_from_slice(b",\"toolConfig\":");
+        write_serialized(&mut out, &encode_tool_choice(choice));
     }
-
-    let declarations: Vec<FunctionDeclaration<'_>> = req
-        .tools
-        .iter()
-        .map(|t| FunctionDeclaration {
-            name: upstream_cow(ApiShape::Gemini, &t.name),
-            description: t.description.as_deref(),
-            parameters_json_schema: t.parameters.as_ref(),
-        })
-        .collect();
-    let tools = if declarations.is_empty() {
-        Vec::new()
-    } else {
-        vec![Tool {
-            function_declarations: declarations,
-        }]
-    };
-
-    let body = Body {
-        contents,
-        system_instruction: (!system_parts.is_empty()).then_some(Content {
-            role: None,
-            parts: system_parts,
-        }),
-        tools,
-        tool_config: req.tool_choice.as_ref().map(encode_tool_choice),
-        generation_config: generation_config(req)?,
-    };
+    if let Some(gc) = generation_config(req)? {
+        out.extend_from_slice(b",\"generationConfig\":");
+        write_serialized(&mut out, &gc);
+    }
+    out.push(b'}');
     let Some(params) = req.extensions.for_key(TARGET).filter(|p| !p.is_empty()) else {
-        return Ok(crate::json::encode_sized(
-            &body,
-            crate::json::REQUEST_BODY_CAPACITY,
-        ));
+        return Ok(out);
     };
-    let mut value = serde_json::to_value(&body).unwrap_or(Value::Null);
+    // The body as a tree (what serialising its parts to a `Value` gives), so that the
+    // caller's parameters can be merged in.
+    let mut value: Value = serde_json::from_slice(&out).map_err(|e| {
+        TranslateError::untranslatable(
+            "messages",
+            TARGET,
+            format!("the body cannot take the carried Gemini fields ({e})"),
+        )
+    })?;
     if let Value::Object(obj) = &mut value {
         apply_params(obj, params);
     }
@@ -303,6 +132,14 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
         &value,
         crate::json::REQUEST_BODY_CAPACITY,
     ))
+}
+
+/// Appends `value` as serde_json writes it.
+fn write_serialized<T: Serialize>(out: &mut Vec<u8>, value: &T) {
+    if crate::json_writer::write_into(out, value).is_err() {
+        // Not reached: wire structs hold only JSON-representable data.
+        out.extend_from_slice(b"null");
+    }
 }
 
 /// Adds caller parameters the body does not already set; objects present on both
@@ -328,110 +165,27 @@ fn apply_params(body: &mut Map<String, Value>, params: &Map<String, Value>) {
 }
 
 /// The path of part `j` of message `k`, built only for errors.
-fn part_path(k: usize, j: usize) -> String {
+pub(super) fn part_path(k: usize, j: usize) -> String {
     format!("messages[{k}].parts[{j}]")
 }
 
-fn encode_message<'a>(
-    parts: &[&'a Part],
-    k: usize,
-    history: &'a [Message],
-) -> Result<Vec<WirePart<'a>>, TranslateError> {
-    let mut out: Vec<WirePart<'a>> = Vec::with_capacity(parts.len());
-    let mut first_call = true;
-    for (j, &part) in parts.iter().enumerate() {
-        match part {
-            Part::Text { text, .. } => out.push(WirePart {
-                text: Some(text),
-                ..Default::default()
-            }),
-            Part::Image(img) => out.push(encode_media(&img.source, || part_path(k, j))?),
-            Part::Document(doc) => out.push(encode_media(&doc.source, || part_path(k, j))?),
-            Part::ToolCall(call) => {
-                let (plain, carried) = split_signature(&call.id);
-                let mut signature = call
-                    .signature
-                    .as_deref()
-                    .map(Cow::Borrowed)
-                    .or(carried.map(Cow::Owned));
-                if first_call && signature.is_none() {
-                    signature = Some(Cow::Borrowed(SKIP_SIGNATURE));
-                }
-                first_call = false;
-                let args = match canonical_json(&call.arguments) {
-                    Some(text) if text.starts_with('{') => Args::Text(text),
-                    _ if call.arguments.trim().is_empty() => Args::Tree(Value::Object(Map::new())),
-                    _ => Args::Tree(serde_json::from_str(&call.arguments).map_err(|e| {
-                        TranslateError::untranslatable(
-                            format!("{}.arguments", part_path(k, j)),
-                            TARGET,
-                            format!("tool-call arguments are not valid JSON ({e})"),
-                        )
-                    })?),
-                };
-                if matches!(&args, Args::Tree(tree) if !tree.is_object()) {
-                    return Err(TranslateError::untranslatable(
-                        format!("{}.arguments", part_path(k, j)),
-                        TARGET,
-                        "Gemini needs tool-call arguments to be a JSON object",
-                    ));
-                }
-                out.push(WirePart {
-                    function_call: Some(FunctionCall {
-                        id: (!is_synthesized_id(plain)).then_some(plain),
-                        name: upstream_cow(ApiShape::Gemini, &call.name),
-                        args,
-                    }),
-                    thought_signature: signature,
-                    ..Default::default()
-                });
-            }
-            Part::ToolResult(result) => out.push(encode_result(result, k, j, history)?),
-            Part::Reasoning(r) => {
-                if r.source != Some(Family::Gemini) || r.redacted.is_some() {
-                    continue;
-                }
-                if !r.text.is_empty() {
-                    out.push(WirePart {
-                        text: Some(&r.text),
-                        thought: Some(true),
-                        thought_signature: r.signature.as_deref().map(Cow::Borrowed),
-                        ..Default::default()
-                    });
-                } else if let Some(sig) = &r.signature {
-                    out.push(WirePart {
-                        text: Some(""),
-                        thought_signature: Some(Cow::Borrowed(sig)),
-                        ..Default::default()
-                    });
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn encode_media(
+/// How Gemini takes `source`; web URLs and other providers' file ids are an error.
+pub(super) fn media(
     source: &MediaSource,
     path: impl FnOnce() -> String,
-) -> Result<WirePart<'_>, TranslateError> {
-    let file = |uri| WirePart {
-        file_data: Some(FileData { file_uri: uri }),
-        ..Default::default()
-    };
+) -> Result<Media<'_>, TranslateError> {
     match source {
-        MediaSource::Base64 { media_type, data } => Ok(WirePart {
-            inline_data: Some(Blob {
-                mime_type: media_type,
-                data,
-            }),
-            ..Default::default()
+        MediaSource::Base64 { media_type, data } => Ok(Media::Inline {
+            mime_type: media_type,
+            data,
         }),
-        MediaSource::Url(url) if is_files_api_uri(url) || is_youtube_uri(url) => Ok(file(url)),
+        MediaSource::Url(url) if is_files_api_uri(url) || is_youtube_uri(url) => {
+            Ok(Media::File(url))
+        }
         MediaSource::FileId(id)
             if is_files_api_uri(id) || id.starts_with("files/") || id.starts_with("gs://") =>
         {
-            Ok(file(id))
+            Ok(Media::File(id))
         }
         MediaSource::Url(_) => Err(TranslateError::untranslatable(
             path(),
@@ -450,7 +204,7 @@ fn encode_media(
 }
 
 /// The name of the call `call_id` answers, comparing ids without carried signatures.
-fn call_name<'a>(history: &'a [Message], call_id: &str) -> Option<&'a str> {
+pub(super) fn call_name<'a>(history: &'a [Message], call_id: &str) -> Option<&'a str> {
     turns::find_call_name(history, call_id).or_else(|| {
         let want = split_signature(call_id).0;
         history
@@ -462,113 +216,6 @@ fn call_name<'a>(history: &'a [Message], call_id: &str) -> Option<&'a str> {
                 _ => None,
             })
     })
-}
-
-fn encode_result<'a>(
-    result: &'a ToolResult,
-    k: usize,
-    j: usize,
-    history: &'a [Message],
-) -> Result<WirePart<'a>, TranslateError> {
-    let plain = split_signature(&result.call_id).0;
-    let name = call_name(history, &result.call_id)
-        .or(result.name.as_deref())
-        .ok_or_else(|| {
-            TranslateError::untranslatable(
-                part_path(k, j),
-                TARGET,
-                format!(
-                    "Gemini needs the function name of every tool result, and no earlier \
-                     assistant tool call has id `{plain}`; send the matching call in the history"
-                ),
-            )
-        })?;
-    let mut text = Cow::Borrowed("");
-    let mut media = Vec::new();
-    for (i, p) in result.content.iter().enumerate() {
-        let content_path = || format!("{}.content[{i}]", part_path(k, j));
-        match p {
-            Part::Text { text: t, .. } => {
-                if text.is_empty() {
-                    // Kept whole while there is a single text: no copy.
-                    text = Cow::Borrowed(t);
-                } else {
-                    let s = text.to_mut();
-                    if !t.is_empty() {
-                        s.push('\n');
-                    }
-                    s.push_str(t);
-                }
-            }
-            Part::Image(img) => media.push(encode_media(&img.source, content_path)?),
-            Part::Document(d) => media.push(encode_media(&d.source, content_path)?),
-            _ => {
-                return Err(TranslateError::untranslatable(
-                    content_path(),
-                    TARGET,
-                    "tool results may hold only text and media",
-                ));
-            }
-        }
-    }
-    let response = if result.is_error {
-        Response::Wrapped("error", text)
-    } else {
-        match parse_object(&text) {
-            Some(obj) => obj,
-            None => Response::Wrapped("content", text),
-        }
-    };
-    Ok(WirePart {
-        function_response: Some(FunctionResponse {
-            id: (!is_synthesized_id(plain)).then_some(plain),
-            name: upstream_cow(ApiShape::Gemini, name),
-            response,
-            parts: media,
-        }),
-        ..Default::default()
-    })
-}
-
-/// `text` as a JSON object, if it is one. Text that does not open with `{` (after
-/// JSON whitespace) cannot be an object and is not parsed.
-fn parse_object(text: &str) -> Option<Response<'static>> {
-    let first = text
-        .bytes()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-    if first != Some(b'{') {
-        return None;
-    }
-    if let Some(canonical) = canonical_json(text) {
-        return Some(Response::Object(canonical));
-    }
-    match serde_json::from_str::<Value>(text) {
-        Ok(obj @ Value::Object(_)) => Some(Response::Tree(obj)),
-        _ => None,
-    }
-}
-
-/// §9.5: a model turn with N calls must be answered by a user turn with N responses.
-fn check_response_counts(contents: &[Content<'_>]) -> Result<(), TranslateError> {
-    let count =
-        |c: &Content<'_>, f: fn(&WirePart<'_>) -> bool| c.parts.iter().filter(|p| f(p)).count();
-    for (i, pair) in contents.windows(2).enumerate() {
-        let calls = count(&pair[0], |p| p.function_call.is_some());
-        let answers = count(&pair[1], |p| p.function_response.is_some());
-        if pair[0].role == Some("model") && calls > 0 && answers < calls {
-            return Err(TranslateError::untranslatable(
-                "messages",
-                TARGET,
-                format!(
-                    "Gemini needs one function response per function call: assistant turn {} \
-                     made {calls} tool call(s) but the next user turn answers {answers}; send a \
-                     tool result for every call",
-                    i + 1
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn encode_tool_choice(choice: &ToolChoice) -> wire::ToolConfig {
@@ -635,50 +282,4 @@ fn generation_config(req: &ChatRequest) -> Result<Option<GenerationConfig<'_>>, 
         });
     }
     Ok((!gc.is_empty()).then_some(gc))
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-
-    /// Each form of a result's `response` writes the text of the `Value` the encoder
-    /// once built for it.
-    #[test]
-    fn responses_write_what_their_values_write() {
-        let cases = [
-            (
-                r#"{"b": 1, "a": "x", "c": {"z": null, "y": [true]}}"#,
-                false,
-            ),
-            (r#" {"a":"\u00e9","n":1.5} "#, false),
-            (r#"{"a":1,"a":2}"#, false),
-            (r#"{"a":1} trailing"#, false),
-            ("[1,2]", false),
-            ("plain \"quoted\" text", false),
-            (r#"{"a":1}"#, true),
-            ("", false),
-        ];
-        for (text, is_error) in cases {
-            let value = if is_error {
-                serde_json::json!({ "error": text })
-            } else {
-                match serde_json::from_str::<Value>(text) {
-                    Ok(obj @ Value::Object(_)) => obj,
-                    _ => serde_json::json!({ "content": text }),
-                }
-            };
-            let response = if is_error {
-                Response::Wrapped("error", Cow::Borrowed(text))
-            } else {
-                parse_object(text).unwrap_or(Response::Wrapped("content", Cow::Borrowed(text)))
-            };
-            assert_eq!(
-                String::from_utf8(crate::json::encode_sized(&response, 0)).unwrap(),
-                serde_json::to_string(&value).unwrap(),
-                "{text}"
-            );
-        }
-    }
 }
