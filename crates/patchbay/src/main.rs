@@ -45,3 +45,22 @@ fn release_freed_memory() {
     // time; `false` asks for the ordinary, not the forced, collection.
     unsafe { libmimalloc_sys::mi_collect(false) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn the_purge_delay_option_is_the_one_set() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return;
+        }
+        // SAFETY: `mi_option_get` takes no pointers.
+        let get = || unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        // mimalloc's own default for the purge delay: the index names that option.
+        assert_eq!(get(), 1000);
+        shorten_purge_delay();
+        assert_eq!(get(), PURGE_DELAY_MS);
+    }
+}
