@@ -18,7 +18,6 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::app::App;
 use crate::config::{Config, ConfigError};
@@ -40,32 +39,30 @@ use crate::respond::REQUEST_ID;
 /// 3. **observe**: notes the arrival (time, method, path) for everything below, and
 ///    reports to the metrics and the access log the answers no account reports
 ///    (401, 400, 404, shed 503s, model lists) — outside classify, so it sees the
-///    final status of every answer, tower-http's re-rendered ones included.
-/// 4. **trace** (tower-http): one `DEBUG` span per request (method and path: never
-///    the query, which can hold a key) and a `DEBUG` line per
-///    answer (status, latency); nothing per body chunk, and no error line per 5xx
-///    (upstream failures are logged where they are understood).
-/// 5. **classify**: which API, so which error envelope; health, readiness, unknown
+///    final status of every answer, tower-http's re-rendered ones included. With
+///    debug logging on, one `DEBUG` span per request (method and path: never the
+///    query, which can hold a key) and a `DEBUG` line per answer (status, latency).
+/// 4. **classify**: which API, so which error envelope; health, readiness, unknown
 ///    paths answered here without a key; tower-http's own answers below (panics,
 ///    declared-too-large bodies) re-rendered in the caller's envelope.
-/// 6. **close unread**: an answer that leaves the body unread says
+/// 5. **close unread**: an answer that leaves the body unread says
 ///    `connection: close` (HTTP/1.1 cannot reuse that connection).
-/// 7. **shed**: past `server.max_in_flight` requests (streams until their last
+/// 6. **shed**: past `server.max_in_flight` requests (streams until their last
 ///    byte), a 503 with `retry-after` in the caller's envelope at once; health
 ///    checks, answered above, are never shed.
-/// 8. **catch panic** (tower-http): a panic below is a 500, not a dropped
+/// 7. **catch panic** (tower-http): a panic below is a 500, not a dropped
 ///    connection; sits inside classify so the 500 is in the caller's envelope.
-/// 9. **body limit** (tower-http): `server.max_body_bytes`, before authentication so
+/// 8. **body limit** (tower-http): `server.max_body_bytes`, before authentication so
 ///    an oversized body costs nothing, checked on `content-length` and while reading.
-/// 10. **key** (gateway-auth): who is calling; 401 in the caller's envelope before
-///     the body is read.
-/// 11. **prepare**: the body read, decoded, the key's policy applied, routed and
+/// 9. **key** (gateway-auth): who is calling; 401 in the caller's envelope before
+///    the body is read.
+/// 10. **prepare**: the body read, decoded, the key's policy applied, routed and
 ///     estimated — after the key, so strangers cost no decoding; before the limiter,
 ///     which reserves the estimate.
-/// 12. **limit** (gateway-auth): rates, quotas, budgets; 429 with `retry-after` and
+/// 11. **limit** (gateway-auth): rates, quotas, budgets; 429 with `retry-after` and
 ///     `x-ratelimit-*`, recorded; the reservation handed inward, with where the
 ///     key's limits stand after it.
-/// 13. **operation**: the attempt loop (retries, fallbacks, cool-downs) and the
+/// 12. **operation**: the attempt loop (retries, fallbacks, cool-downs) and the
 ///     answer, whole or streamed, with the result headers (provider, model,
 ///     attempts, the `auto` rule, the remaining limits in the caller's SDK family);
 ///     the usage record, metrics and access log line when it ends.
@@ -91,15 +88,6 @@ where
         .layer(SetRequestIdLayer::new(REQUEST_ID, NextId(app.clone())))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(ObserveLayer::new(app.clone()))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_request(())
-                .on_body_chunk(())
-                .on_eos(())
-                .on_failure(())
-                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG)),
-        )
         .layer(ClassifyLayer::new(app.clone()))
         .layer(CloseUnreadLayer)
         .layer(ShedLayer::new(app.in_flight.clone()))
@@ -113,12 +101,6 @@ where
         .layer(PrepareLayer::new(app.clone()))
         .layer(LimitLayer::new(app.limiter.clone(), envelope))
         .service(Operation::new(app))
-}
-
-/// The request's span: method and path only. The query can hold a key (Gemini's
-/// `?key=`), and spans reach the log at debug level.
-fn request_span<B>(req: &Request<B>) -> tracing::Span {
-    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
 }
 
 /// A caller's request id is kept only if it is short and plain: it goes into logs,

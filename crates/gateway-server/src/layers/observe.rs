@@ -3,6 +3,11 @@
 //! refused keys, bad requests, unknown paths, shed requests, model lists — to the
 //! metrics and the access log as they leave. Answers with an account are reported
 //! by it when it closes (for a stream, at its last byte).
+//!
+//! With debug logging on, it also opens each request's `request` span (method and
+//! path: never the query, which can hold a key) around the work below, and logs
+//! each answer's status and latency. tower-http's trace layer did that on every
+//! request, logging on or off: two clock reads, a classifier and a body wrapper.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -60,14 +65,22 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let span = tracing::enabled!(tracing::Level::DEBUG).then(
+            || tracing::debug_span!("request", method = %req.method(), path = %req.uri().path()),
+        );
         let arrival = Arrival::now(&self.app.observer, &req);
         let request_id = req
             .extensions()
             .get::<tower_http::request_id::RequestId>()
             .map(|id| id.header_value().clone());
         req.extensions_mut().insert(arrival.clone());
+        let inner = {
+            let _entered = span.as_ref().map(tracing::Span::enter);
+            self.inner.call(req)
+        };
         Observed {
-            inner: self.inner.call(req),
+            inner,
+            span,
             report: Some(Report {
                 app: self.app.clone(),
                 arrival,
@@ -89,6 +102,8 @@ pin_project_lite::pin_project! {
     pub struct Observed<F> {
         #[pin]
         inner: F,
+        // Only with debug logging on.
+        span: Option<tracing::Span>,
         report: Option<Report>,
     }
 }
@@ -101,8 +116,19 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let result = {
+            let _entered = this.span.as_ref().map(tracing::Span::enter);
+            ready!(this.inner.poll(cx))
+        };
         if let (Ok(resp), Some(report)) = (&result, this.report.take()) {
+            if let Some(span) = this.span.as_ref() {
+                tracing::debug!(
+                    parent: span,
+                    status = resp.status().as_u16(),
+                    latency_ms = report.arrival.0.at.elapsed().as_secs_f64() * 1e3,
+                    "answered"
+                );
+            }
             report.answered(resp);
         }
         Poll::Ready(result)
