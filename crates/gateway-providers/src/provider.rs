@@ -131,7 +131,7 @@ pub struct Provider {
     aws: Option<Arc<crate::aws::Signer>>,
     /// Parsed endpoint URIs by their text: parsing one costs microseconds on every
     /// request, and most providers have a handful.
-    urls: Arc<std::sync::Mutex<foldhash::HashMap<String, http::Uri>>>,
+    urls: Arc<std::sync::Mutex<foldhash::HashMap<String, Endpoint>>>,
 }
 
 /// How many parsed URLs a provider keeps (Gemini and Azure put model names in them).
@@ -147,6 +147,28 @@ impl std::fmt::Debug for Provider {
             .field("timeouts", &self.timeouts)
             .finish_non_exhaustive()
     }
+}
+
+/// An endpoint URL parsed, with its `host` header when the gateway writes it.
+#[derive(Clone)]
+struct Endpoint {
+    uri: http::Uri,
+    host: Option<HeaderValue>,
+}
+
+/// The `host` header of a plain `http://` URL (host, and port unless 80), made once
+/// per URL instead of by hyper's client on every request. None for `https://`: that
+/// connection may be HTTP/2, which names the host in `:authority` instead.
+fn plain_http_host(uri: &http::Uri) -> Option<HeaderValue> {
+    if uri.scheme() != Some(&http::uri::Scheme::HTTP) {
+        return None;
+    }
+    let host = uri.host()?;
+    let value = match uri.port_u16() {
+        Some(port) if port != 80 => format!("{host}:{port}"),
+        _ => host.to_owned(),
+    };
+    HeaderValue::from_str(&value).ok()
 }
 
 impl Provider {
@@ -219,10 +241,13 @@ impl Provider {
             call.stream,
             azure,
         )?;
-        let uri = self.parsed(&endpoint.url)?;
+        let Endpoint { uri, host } = self.parsed(&endpoint.url)?;
         // Configured headers win over the defaults below (a configured content-type or
         // user-agent replaces ours), as they did with reqwest.
         let mut headers = self.headers.clone();
+        if let Some(host) = host {
+            headers.entry(http::header::HOST).or_insert(host);
+        }
         if let Some(tokens) = &self.google {
             // Boxed: the token exchange's state would size every provider's sends.
             let authorization = Box::pin(tokens.authorization()).await?;
@@ -376,7 +401,7 @@ impl Provider {
     }
 
     /// `url` parsed, from the cache when it was seen before.
-    fn parsed(&self, url: &str) -> Result<http::Uri, GatewayError> {
+    fn parsed(&self, url: &str) -> Result<Endpoint, GatewayError> {
         let mut cache = self
             .urls
             .lock()
@@ -393,8 +418,12 @@ impl Provider {
         if cache.len() >= URL_CACHE {
             cache.clear();
         }
-        cache.insert(url.to_owned(), parsed.clone());
-        Ok(parsed)
+        let endpoint = Endpoint {
+            host: plain_http_host(&parsed),
+            uri: parsed,
+        };
+        cache.insert(url.to_owned(), endpoint.clone());
+        Ok(endpoint)
     }
 
     async fn send_mock(&self, call: UpstreamCall) -> Result<UpstreamReply, GatewayError> {
@@ -419,5 +448,33 @@ impl Provider {
             headers,
             body: answer.into_body()?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(url: &str) -> Option<String> {
+        plain_http_host(&http::Uri::try_from(url).unwrap()).map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn plain_http_urls_get_their_host_header_and_https_ones_none() {
+        assert_eq!(
+            host("http://127.0.0.1:18080/v1").as_deref(),
+            Some("127.0.0.1:18080")
+        );
+        assert_eq!(
+            host("http://example.com:80/x").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(host("http://example.com/x").as_deref(), Some("example.com"));
+        assert_eq!(
+            host("http://user:pw@h.test:81/").as_deref(),
+            Some("h.test:81")
+        );
+        assert_eq!(host("http://[::1]:8080/").as_deref(), Some("[::1]:8080"));
+        assert_eq!(host("https://api.openai.com/v1"), None);
     }
 }

@@ -63,6 +63,10 @@ async fn openai_compatible_custom_base_gets_bearer_and_joined_path() {
     assert_eq!(header(&rec, "authorization"), Some("Bearer sk-secret-key"));
     assert_eq!(header(&rec, "x-extra"), Some("yes"));
     assert_eq!(header(&rec, "content-type"), Some("application/json"));
+    // One `host`, written by the provider for a plain http:// upstream.
+    let authority = up.base().trim_start_matches("http://").to_owned();
+    assert_eq!(header(&rec, "host"), Some(authority.as_str()));
+    assert_eq!(rec.headers.get_all("host").iter().count(), 1);
     assert!(rec.body.starts_with(b"{\"model\":\"m\""));
 
     p.send(UpstreamCall {
