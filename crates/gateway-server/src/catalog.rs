@@ -154,6 +154,12 @@ pub struct Catalog {
     by_name: HashMap<String, Vec<ModelInfo>>,
 }
 
+/// Whether `name` ends in Bedrock's `:<n>` version.
+fn versioned(name: &str) -> bool {
+    name.rsplit_once(':')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 impl Catalog {
     /// The catalogue bundled in the binary.
     pub fn bundled() -> Catalog {
@@ -250,6 +256,32 @@ impl Catalog {
 
     /// [`Catalog::lookup`] preferring the entry of provider family `provider`.
     pub fn lookup_for(&self, model: &str, provider: Option<&str>) -> Option<&ModelInfo> {
+        // The usual case, a listed name as it is, without building the candidates: it
+        // is the search's own first answer (with a hint, the hinted entry of the
+        // name itself; without one, when no candidate can carry a hint).
+        let plain = || !model.contains('/') && !versioned(model);
+        match provider {
+            Some(h) => {
+                let hinted = self
+                    .by_name
+                    .get(model)
+                    .and_then(|e| e.iter().find(|e| e.provider == h));
+                if hinted.is_some() {
+                    return hinted;
+                }
+            }
+            None if plain() => {
+                if let Some(found) = self.pick(model, None) {
+                    return Some(found);
+                }
+            }
+            None => {}
+        }
+        self.search(model, provider)
+    }
+
+    /// [`Catalog::lookup_for`]'s whole search.
+    fn search(&self, model: &str, provider: Option<&str>) -> Option<&ModelInfo> {
         // Candidate names: the whole name, then with each leading `prefix/` removed
         // (a removed prefix serves as the provider hint); each also without a date.
         let mut names: Vec<(&str, Option<&str>)> = vec![(model, provider)];
@@ -264,10 +296,6 @@ impl Catalog {
         // so for Bedrock providers, and, with no provider named (the usage records),
         // for names ending in Bedrock's `:<n>` version.
         let bedrock = matches!(provider, Some("bedrock" | "bedrock_anthropic"));
-        let versioned = |name: &str| {
-            name.rsplit_once(':')
-                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        };
         let bare: Vec<(&str, Option<&str>)> = names
             .iter()
             .filter(|&&(name, _)| bedrock || (provider.is_none() && versioned(name)))
@@ -424,6 +452,38 @@ fn strip_date(name: &str) -> Option<&str> {
 mod tests {
     use super::*;
     use gateway_protocol::{Effort, ReasoningConfig, Sampling};
+
+    #[test]
+    fn the_quick_lookup_answers_as_the_whole_search_does() {
+        let c = Catalog::from_json(BUNDLED).unwrap();
+        let mut providers: Vec<&str> = c
+            .by_name
+            .values()
+            .flatten()
+            .map(|e| e.provider.as_str())
+            .collect();
+        providers.sort_unstable();
+        providers.dedup();
+        let same = |a: Option<&ModelInfo>, b: Option<&ModelInfo>| match (a, b) {
+            (Some(a), Some(b)) => std::ptr::eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        let mut names: Vec<String> = c.model_names().map(str::to_owned).collect();
+        names.extend(["unknown-model", "openai/gpt-4o", "gpt-4o-2024-08-06"].map(String::from));
+        for name in &names {
+            assert!(
+                same(c.lookup_for(name, None), c.search(name, None)),
+                "{name}"
+            );
+            for p in &providers {
+                let hint = Some(*p);
+                assert!(
+                    same(c.lookup_for(name, hint), c.search(name, hint)),
+                    "{name} {p}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn bundled_data_parses_and_names_its_source() {
