@@ -403,6 +403,7 @@ impl StreamDecoder {
     /// skipping its decode changes nothing (see [`crate::stream_tap`]); `None` when
     /// the frame must go through [`StreamDecoder::decode`]. OpenAI Chat and Anthropic
     /// measure; the other shapes decode every frame.
+    #[inline]
     pub fn count(&self, frame: FrameRef<'_>) -> Option<usize> {
         match self {
             Self::OpenAiChat(d) => d.count(frame),

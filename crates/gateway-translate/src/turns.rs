@@ -74,6 +74,7 @@ pub(crate) fn push_tool_result(req: &mut ChatRequest, part: Part) {
 /// The tool name of the call `call_id`, looked up in the assistant turns of `messages`
 /// (needed by shapes that pair results by name: Gemini, Ollama). Ids are compared
 /// without any carried thought signature.
+#[inline]
 pub fn find_call_name<'a>(messages: &'a [Message], call_id: &str) -> Option<&'a str> {
     let wanted = split_signature(call_id).0;
     messages

@@ -10,6 +10,7 @@ pub mod request;
 mod request_encode;
 mod request_scan;
 mod request_view;
+mod request_write;
 pub mod response;
 pub mod stream;
 mod stream_encode;

@@ -14,28 +14,19 @@
 //! * `output_config.effort` is only sent when it came from an Anthropic caller (kept
 //!   in extensions): older models reject it.
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::fmt;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use gateway_protocol::{
-    ApiShape, ChatRequest, Family, MediaSource, Message, Part, RawJson, ResponseFormat, Role,
-    ToolChoice,
-};
-use serde::{Serialize, Serializer};
+use gateway_protocol::{ApiShape, ChatRequest, Family, Message, Part, ResponseFormat, ToolChoice};
 use serde_json::{Map, Value, json};
 
-use super::wire;
+use super::request_write::{self, cache_control, separate, value};
 use crate::context::EncodeOptions;
 use crate::error::TranslateError;
-use crate::ids::{self, IdSanitizer};
-use crate::json;
-use crate::media::ANTHROPIC_IMAGE_TYPES;
+use crate::json_text::write_u64;
+use crate::json_writer::{escape_into, write_into};
 use crate::names::{upstream_cow, upstream_name};
 
-const TARGET: &str = "Anthropic Messages";
+pub(super) const TARGET: &str = "Anthropic Messages";
 const MIN_BUDGET: u64 = 1024;
 /// Answer room added above the thinking budget when `max_tokens` is not above it.
 const ANSWER_ROOM: u64 = 1024;
@@ -45,224 +36,22 @@ pub const JSON_OBJECT_INSTRUCTION: &str =
 /// The text of the user turn prepended when a history starts with the assistant.
 pub const CONTINUED: &str = "(continued)";
 const STUB_DESCRIPTION: &str = "Used earlier in this conversation.";
+/// The `input_schema` of a tool defined without one.
+const EMPTY_SCHEMA: &[u8] = b"{\"type\":\"object\",\"properties\":{}}";
 
 // ---------------------------------------------------------------------------------
-// The body as written: borrowed from the canonical request, serialised straight to
-// bytes (no `Value` tree, no string copies beyond sanitised ids and names).
+// The body is written as JSON text straight from the canonical request (its
+// `messages` by `request_write.rs`): no wire structs, no `Value` tree but for caller
+// parameters to merge. Fields and their skip rules are those of the serde structs this
+// replaced; the tests pin the bytes.
 
-#[derive(Serialize)]
-struct Body<'a> {
-    model: &'a str,
-    messages: Vec<OutMessage<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    system: Option<OutSystem<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    stop_sequences: Vec<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    temperature: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    top_p: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    top_k: Option<u64>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    stream: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metadata: Option<OutMetadata<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<OutTool<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_choice: Option<wire::ToolChoice>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    thinking: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    output_config: Option<Map<String, Value>>,
-}
-
-#[derive(Serialize)]
-struct OutMetadata<'a> {
-    user_id: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum OutSystem<'a> {
-    Text(&'a str),
-    Blocks(Vec<OutText<'a>>),
-}
-
-#[derive(Serialize)]
-struct OutMessage<'a> {
-    role: &'static str,
-    content: Vec<OutBlock<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum OutBlock<'a> {
-    Text(OutText<'a>),
-    Image(OutMedia<'a>),
-    Document(OutDocument<'a>),
-    ToolUse(OutToolUse<'a>),
-    ToolResult(OutToolResult<'a>),
-    Thinking(OutThinking<'a>),
-    RedactedThinking(OutRedacted<'a>),
-}
-
-#[derive(Serialize)]
-struct OutText<'a> {
-    text: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cache_control: Option<&'a Value>,
-}
-
-#[derive(Serialize)]
-struct OutMedia<'a> {
-    source: OutSource<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cache_control: Option<&'a Value>,
-}
-
-#[derive(Serialize)]
-struct OutDocument<'a> {
-    source: OutSource<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    title: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cache_control: Option<&'a Value>,
-}
-
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum OutSource<'a> {
-    Base64 {
-        media_type: &'a str,
-        data: &'a str,
-    },
-    Url {
-        url: &'a str,
-    },
-    File {
-        file_id: &'a str,
-    },
-    Text {
-        media_type: &'static str,
-        data: String,
-    },
-}
-
-#[derive(Serialize)]
-struct OutToolUse<'a> {
-    id: String,
-    name: Cow<'a, str>,
-    input: Input<'a>,
-}
-
-/// A tool call's `input`: the canonical arguments text as is, or `{}`.
-enum Input<'a> {
-    /// Checked JSON text ([`crate::json_text::raw_value`]).
-    Raw(&'a str),
-    Empty,
-}
-
-impl Serialize for Input<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Input::Raw(raw) => crate::canonical_json::Verbatim(raw).serialize(serializer),
-            Input::Empty => serializer.collect_map(std::iter::empty::<((), ())>()),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct OutToolResult<'a> {
-    tool_use_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<OutToolResultContent<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    is_error: Option<bool>,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum OutToolResultContent<'a> {
-    Text(&'a str),
-    Blocks(Vec<OutBlock<'a>>),
-}
-
-#[derive(Serialize)]
-struct OutThinking<'a> {
-    thinking: &'a str,
-    signature: &'a str,
-}
-
-#[derive(Serialize)]
-struct OutRedacted<'a> {
-    data: &'a str,
-}
-
-/// A `tools` entry: a server tool replayed as the caller sent it, or a custom tool.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum OutTool<'a> {
-    Server(&'a Value),
-    Function(FunctionTool<'a>),
-}
-
-#[derive(Serialize)]
-struct FunctionTool<'a> {
-    name: Cow<'a, str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a str>,
-    input_schema: Schema<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    strict: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cache_control: Option<&'a Value>,
-}
-
-/// `input_schema`: the canonical schema text, or the empty object schema.
-enum Schema<'a> {
-    Raw(&'a RawJson),
-    Empty,
-}
-
-impl Serialize for Schema<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Schema::Raw(raw) => raw.serialize(serializer),
-            Schema::Empty => EmptySchema {
-                kind: "object",
-                properties: Map::new(),
-            }
-            .serialize(serializer),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct EmptySchema {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    properties: Map<String, Value>,
-}
-
-/// A block's path (`messages[i].content[j]`, nested `.content[k]`), formatted only
-/// when an error needs it.
+/// `tool_choice`, as [`super::wire::ToolChoice`] writes it.
 #[derive(Clone, Copy)]
-enum At<'p> {
-    Block(usize, usize),
-    Nested(&'p At<'p>, usize),
-}
-
-impl fmt::Display for At<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            At::Block(i, j) => write!(f, "messages[{i}].content[{j}]"),
-            At::Nested(outer, k) => write!(f, "{outer}.content[{k}]"),
-        }
-    }
+enum Choice<'a> {
+    Auto,
+    Any,
+    Tool(&'a str),
+    None,
 }
 
 /// Encodes a canonical request as an Anthropic upstream body (PROTOCOLS §8, §9), with
@@ -276,73 +65,51 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
         .extensions
         .for_key(Family::Anthropic.as_str())
         .unwrap_or(&no_params);
-    let mut body = Body {
-        model: &req.model,
-        messages: Vec::new(),
-        max_tokens: None,
-        system: encode_system(req),
-        stop_sequences: Vec::new(),
-        temperature: None,
-        top_p: None,
-        top_k: None,
-        stream: req.stream,
-        metadata: None,
-        tools: Vec::new(),
-        tool_choice: None,
-        thinking: None,
-        output_config: None,
-    };
-    let mut sanitizer = IdSanitizer::default();
-    let continued = Part::text(CONTINUED);
-    body.messages = encode_messages(&req.messages, &continued, &mut sanitizer)?;
+    let mut out = Vec::with_capacity(crate::json::REQUEST_BODY_CAPACITY);
+    out.extend_from_slice(b"{\"model\":");
+    escape_into(&mut out, &req.model);
+    out.extend_from_slice(b",\"messages\":[");
+    request_write::messages(&mut out, &req.messages)?;
+    out.push(b']');
 
-    // Tools: server tools carried from an Anthropic caller, then custom tools.
-    if let Some(Value::Array(server)) = params.get("tools") {
-        body.tools.extend(server.iter().map(OutTool::Server));
-    }
-    let mut allowed: Option<&Vec<String>> = None;
-    if let Some(ToolChoice::Allowed { names, .. }) = &req.tool_choice {
-        allowed = Some(names);
-    }
-    for tool in &req.tools {
-        if allowed.is_some_and(|names| !names.contains(&tool.name)) {
-            continue;
-        }
-        body.tools.push(OutTool::Function(FunctionTool {
-            name: upstream_cow(ApiShape::Anthropic, &tool.name),
-            description: tool.description.as_deref(),
-            input_schema: tool.parameters.as_ref().map_or(Schema::Empty, Schema::Raw),
-            strict: tool.strict,
-            cache_control: tool.cache_control.as_ref(),
-        }));
-    }
-    if body.tools.is_empty() {
-        body.tools = stub_tools(&req.messages);
-    }
+    // Tools: server tools carried from an Anthropic caller, then custom tools; stubs
+    // for the history's tools when there are none.
+    let server = match params.get("tools") {
+        Some(Value::Array(server)) => server.as_slice(),
+        _ => &[],
+    };
+    let allowed = match &req.tool_choice {
+        Some(ToolChoice::Allowed { names, .. }) => Some(names),
+        _ => None,
+    };
+    let custom = req
+        .tools
+        .iter()
+        .filter(|t| allowed.is_none_or(|names| names.contains(&t.name)));
+    let stubs = if server.is_empty() && custom.clone().next().is_none() {
+        stub_names(&req.messages)
+    } else {
+        BTreeSet::new()
+    };
+    let has_tools = !server.is_empty() || custom.clone().next().is_some() || !stubs.is_empty();
 
     // Sampling.
     let mut max_tokens = req
         .sampling
         .max_output_tokens
         .unwrap_or(opts.default_max_tokens);
-    body.temperature = req.sampling.temperature.map(|t| t.clamp(0.0, 1.0));
-    body.top_p = req.sampling.top_p;
-    body.top_k = req.sampling.top_k;
-    body.stop_sequences = req
-        .sampling
-        .stop
-        .iter()
-        .filter(|s| !s.trim().is_empty())
-        .map(String::as_str)
-        .collect();
+    let mut temperature = req.sampling.temperature.map(|t| t.clamp(0.0, 1.0));
+    let mut top_p = req.sampling.top_p;
+    let mut top_k = req.sampling.top_k;
 
     // Reasoning.
     let mut thinking_on = false;
+    let mut thinking = None;
     if let Some(r) = &req.reasoning {
         if r.enabled() {
             thinking_on = true;
             let budget = r.effective_budget().unwrap_or(MIN_BUDGET).max(MIN_BUDGET);
-            let thinking = match params.get("thinking") {
+            let value = match params.get("thinking") {
                 Some(Value::Object(raw)) if raw.get("type") == Some(&json!("adaptive")) => {
                     Value::Object(raw.clone())
                 }
@@ -354,97 +121,160 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
                 }
                 _ => json!({"type": "enabled", "budget_tokens": budget}),
             };
-            if thinking.get("type") == Some(&json!("enabled")) && max_tokens <= budget {
+            if value.get("type") == Some(&json!("enabled")) && max_tokens <= budget {
                 max_tokens = budget.saturating_add(ANSWER_ROOM);
             }
-            body.thinking = Some(thinking);
+            thinking = Some(value);
         } else if r.effort == Some(gateway_protocol::Effort::None) {
-            body.thinking = Some(json!({"type": "disabled"}));
+            thinking = Some(json!({"type": "disabled"}));
         }
     }
     if thinking_on {
-        body.temperature = None;
-        body.top_k = None;
-        if body.top_p.is_some_and(|p| p < 0.95) {
-            body.top_p = None;
+        temperature = None;
+        top_k = None;
+        if top_p.is_some_and(|p| p < 0.95) {
+            top_p = None;
         }
     }
-    body.max_tokens = Some(max_tokens);
 
-    // Tool choice and parallel calls.
-    let disable = (req.parallel_tool_calls == Some(false)).then_some(true);
-    body.tool_choice = match &req.tool_choice {
-        None if disable.is_some() && !body.tools.is_empty() => Some(wire::ToolChoice::Auto {
-            disable_parallel_tool_use: disable,
-        }),
+    // Tool choice and parallel calls; forced choices are downgraded while thinking.
+    let disable = req.parallel_tool_calls == Some(false);
+    let mut choice = match &req.tool_choice {
+        None if disable && has_tools => Some(Choice::Auto),
         None => None,
-        Some(ToolChoice::None) => Some(wire::ToolChoice::None),
+        Some(ToolChoice::None) => Some(Choice::None),
         Some(ToolChoice::Auto)
         | Some(ToolChoice::Allowed {
             required: false, ..
-        }) => Some(wire::ToolChoice::Auto {
-            disable_parallel_tool_use: disable,
-        }),
+        }) => Some(Choice::Auto),
         Some(ToolChoice::Required) | Some(ToolChoice::Allowed { required: true, .. }) => {
-            Some(wire::ToolChoice::Any {
-                disable_parallel_tool_use: disable,
-            })
+            Some(Choice::Any)
         }
-        Some(ToolChoice::Tool(name)) => Some(wire::ToolChoice::Tool {
-            name: upstream_name(ApiShape::Anthropic, name),
-            disable_parallel_tool_use: disable,
-        }),
+        Some(ToolChoice::Tool(name)) => Some(Choice::Tool(name)),
     };
-    if thinking_on
-        && matches!(
-            body.tool_choice,
-            Some(wire::ToolChoice::Any { .. } | wire::ToolChoice::Tool { .. })
-        )
-    {
-        body.tool_choice = Some(wire::ToolChoice::Auto {
-            disable_parallel_tool_use: disable,
-        });
+    if thinking_on && matches!(choice, Some(Choice::Any | Choice::Tool(_))) {
+        choice = Some(Choice::Auto);
     }
 
-    // Structured output.
-    match &req.response_format {
-        Some(ResponseFormat::JsonSchema { schema, .. }) => {
-            let mut oc = Map::new();
-            oc.insert(
-                "format".into(),
-                json!({"type": "json_schema", "schema": schema}),
-            );
-            body.output_config = Some(oc);
+    out.extend_from_slice(b",\"max_tokens\":");
+    write_u64(&mut out, max_tokens);
+    system(
+        &mut out,
+        req,
+        matches!(req.response_format, Some(ResponseFormat::JsonObject)),
+    );
+    let mut stop = req.sampling.stop.iter().filter(|s| !s.trim().is_empty());
+    if let Some(first) = stop.next() {
+        out.extend_from_slice(b",\"stop_sequences\":[");
+        escape_into(&mut out, first);
+        for s in stop {
+            out.push(b',');
+            escape_into(&mut out, s);
         }
-        Some(ResponseFormat::JsonObject) => {
-            let mut blocks = match body.system.take() {
-                Some(OutSystem::Blocks(b)) => b,
-                Some(OutSystem::Text(t)) => vec![OutText {
-                    text: t,
-                    cache_control: None,
-                }],
-                None => Vec::new(),
-            };
-            blocks.push(OutText {
-                text: JSON_OBJECT_INSTRUCTION,
-                cache_control: None,
-            });
-            body.system = Some(system_from_blocks(blocks));
-        }
-        Some(ResponseFormat::Text) | None => {}
+        out.push(b']');
     }
-
-    if let Some(user) = &req.user {
-        if !looks_like_contact(user) {
-            body.metadata = Some(OutMetadata { user_id: user });
-        }
+    number(&mut out, b",\"temperature\":", temperature);
+    number(&mut out, b",\"top_p\":", top_p);
+    if let Some(k) = top_k {
+        out.extend_from_slice(b",\"top_k\":");
+        write_u64(&mut out, k);
     }
+    if req.stream {
+        out.extend_from_slice(b",\"stream\":true");
+    }
+    if let Some(user) = req.user.as_deref().filter(|u| !looks_like_contact(u)) {
+        out.extend_from_slice(b",\"metadata\":{\"user_id\":");
+        escape_into(&mut out, user);
+        out.push(b'}');
+    }
+    if has_tools {
+        out.extend_from_slice(b",\"tools\":[");
+        for tool in server {
+            separate(&mut out);
+            value(&mut out, tool);
+        }
+        for tool in custom {
+            separate(&mut out);
+            out.extend_from_slice(b"{\"name\":");
+            escape_into(&mut out, &upstream_cow(ApiShape::Anthropic, &tool.name));
+            if let Some(d) = &tool.description {
+                out.extend_from_slice(b",\"description\":");
+                escape_into(&mut out, d);
+            }
+            out.extend_from_slice(b",\"input_schema\":");
+            match &tool.parameters {
+                // Kept JSON text, written as is (as serde_json writes a `RawValue`).
+                Some(schema) => out.extend_from_slice(schema.get().as_bytes()),
+                None => out.extend_from_slice(EMPTY_SCHEMA),
+            }
+            if let Some(strict) = tool.strict {
+                out.extend_from_slice(if strict {
+                    b",\"strict\":true"
+                } else {
+                    b",\"strict\":false"
+                });
+            }
+            cache_control(&mut out, tool.cache_control.as_ref());
+            out.push(b'}');
+        }
+        for name in &stubs {
+            separate(&mut out);
+            out.extend_from_slice(b"{\"name\":");
+            escape_into(&mut out, name);
+            out.extend_from_slice(b",\"description\":");
+            escape_into(&mut out, STUB_DESCRIPTION);
+            out.extend_from_slice(b",\"input_schema\":");
+            out.extend_from_slice(EMPTY_SCHEMA);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    if let Some(choice) = choice {
+        tool_choice(&mut out, choice, disable);
+    }
+    if let Some(thinking) = &thinking {
+        out.extend_from_slice(b",\"thinking\":");
+        value(&mut out, thinking);
+    }
+    if let Some(ResponseFormat::JsonSchema { schema, .. }) = &req.response_format {
+        // A map built with `json!` once: its keys come sorted.
+        out.extend_from_slice(b",\"output_config\":{\"format\":{\"schema\":");
+        value(&mut out, schema);
+        out.extend_from_slice(b",\"type\":\"json_schema\"}}");
+    }
+    out.push(b'}');
 
     if params.is_empty() {
-        return Ok(json::encode_sized(&body, json::REQUEST_BODY_CAPACITY));
+        return Ok(out);
     }
-    let mut value = serde_json::to_value(&body).unwrap_or(Value::Null);
-    if let Value::Object(obj) = &mut value {
+    with_params(&out, [temperature, top_p], params)
+}
+
+/// The body with the caller's carried parameters merged in (not `tools` or
+/// `thinking`, which have their places above): keys the body lacks are added, objects
+/// on both sides get the inner keys they lack. Written as its `Value` tree is (keys
+/// sorted): the body's text parsed again, with `temperature` and `top_p` put back as
+/// they are (a parse of their shortest text need not give the same `f64` back without
+/// serde_json's `float_roundtrip`).
+#[cold]
+fn with_params(
+    out: &[u8],
+    [temperature, top_p]: [Option<f64>; 2],
+    params: &Map<String, Value>,
+) -> Result<Vec<u8>, TranslateError> {
+    let mut body: Value = serde_json::from_slice(out).map_err(|e| {
+        TranslateError::untranslatable(
+            "messages",
+            TARGET,
+            format!("the body cannot take the carried Anthropic fields ({e})"),
+        )
+    })?;
+    if let Value::Object(obj) = &mut body {
+        for (key, v) in [("temperature", temperature), ("top_p", top_p)] {
+            if let Some(v) = v {
+                obj.insert(key.to_owned(), Value::from(v));
+            }
+        }
         for (key, v) in params {
             if matches!(key.as_str(), "tools" | "thinking") {
                 continue;
@@ -462,36 +292,83 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
             }
         }
     }
-    Ok(json::encode_sized(&value, json::REQUEST_BODY_CAPACITY))
+    Ok(crate::json::encode_sized(
+        &body,
+        crate::json::REQUEST_BODY_CAPACITY,
+    ))
 }
 
-fn system_from_blocks(blocks: Vec<OutText<'_>>) -> OutSystem<'_> {
-    match blocks.as_slice() {
-        [one] if one.cache_control.is_none() => OutSystem::Text(one.text),
-        _ => OutSystem::Blocks(blocks),
+/// `key` and a float as serde_json writes it, when there is one.
+fn number(out: &mut Vec<u8>, key: &[u8], v: Option<f64>) {
+    if let Some(v) = v {
+        out.extend_from_slice(key);
+        if write_into(out, &v).is_err() {
+            // Not reached: serde_json writes every float (non-finite ones as null).
+            out.extend_from_slice(b"null");
+        }
     }
 }
 
-fn encode_system(req: &ChatRequest) -> Option<OutSystem<'_>> {
-    let blocks: Vec<OutText<'_>> = req
+/// `"system"` after a comma: the system's non-empty texts (and the `json_object`
+/// instruction), one text without cache control as a string, else as text blocks.
+fn system(out: &mut Vec<u8>, req: &ChatRequest, json_object: bool) {
+    let blocks = req
         .system
         .iter()
         .filter_map(|p| match p {
             Part::Text {
                 text,
                 cache_control,
-            } if !text.is_empty() => Some(OutText {
-                text,
-                cache_control: cache_control.as_ref(),
-            }),
+            } if !text.is_empty() => Some((text.as_str(), cache_control.as_ref())),
             _ => None,
         })
-        .collect();
-    (!blocks.is_empty()).then(|| system_from_blocks(blocks))
+        .chain(json_object.then_some((JSON_OBJECT_INSTRUCTION, None)));
+    let mut rest = blocks.clone();
+    let Some(first) = rest.next() else {
+        return;
+    };
+    out.extend_from_slice(b",\"system\":");
+    if let ((text, None), None) = (first, rest.next()) {
+        escape_into(out, text);
+        return;
+    }
+    out.push(b'[');
+    for (n, (text, cc)) in blocks.enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"text\":");
+        escape_into(out, text);
+        cache_control(out, cc);
+        out.push(b'}');
+    }
+    out.push(b']');
 }
 
-/// Stub definitions for tools used in the history when the request defines none.
-fn stub_tools(messages: &[Message]) -> Vec<OutTool<'static>> {
+/// `,"tool_choice":…`.
+fn tool_choice(out: &mut Vec<u8>, choice: Choice<'_>, disable: bool) {
+    out.extend_from_slice(b",\"tool_choice\":{\"type\":");
+    match choice {
+        Choice::Auto => out.extend_from_slice(b"\"auto\""),
+        Choice::Any => out.extend_from_slice(b"\"any\""),
+        Choice::Tool(name) => {
+            out.extend_from_slice(b"\"tool\",\"name\":");
+            escape_into(out, &upstream_cow(ApiShape::Anthropic, name));
+        }
+        Choice::None => {
+            out.extend_from_slice(b"\"none\"}");
+            return;
+        }
+    }
+    if disable {
+        out.extend_from_slice(b",\"disable_parallel_tool_use\":true");
+    }
+    out.push(b'}');
+}
+
+/// Names of the tools used in the history, for stub definitions when the request
+/// defines none.
+fn stub_names(messages: &[Message]) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     let mut results = false;
     for part in messages.iter().flat_map(|m| &m.parts) {
@@ -512,17 +389,6 @@ fn stub_tools(messages: &[Message]) -> Vec<OutTool<'static>> {
         names.insert("tool".to_owned());
     }
     names
-        .into_iter()
-        .map(|name| {
-            OutTool::Function(FunctionTool {
-                name: Cow::Owned(name),
-                description: Some(STUB_DESCRIPTION),
-                input_schema: Schema::Empty,
-                strict: None,
-                cache_control: None,
-            })
-        })
-        .collect()
 }
 
 /// Anthropic rejects `metadata.user_id` values that look like e-mails or phone numbers.
@@ -539,241 +405,5 @@ fn looks_like_contact(user: &str) -> bool {
             .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.'))
 }
 
-fn encode_messages<'a>(
-    messages: &'a [Message],
-    continued: &'a Part,
-    sanitizer: &mut IdSanitizer,
-) -> Result<Vec<OutMessage<'a>>, TranslateError> {
-    // Drop what Anthropic cannot replay before merging turns, so emptied turns vanish.
-    let mut turns = crate::turns::alternate_refs(messages, replayable);
-    if turns.first().is_some_and(|m| m.0 == Role::Assistant) {
-        turns.insert(0, (Role::User, vec![continued]));
-    }
-    if turns.is_empty() {
-        return Err(TranslateError::untranslatable(
-            "messages",
-            TARGET,
-            "at least one non-empty user message is required",
-        ));
-    }
-    // A trailing assistant turn is a prefill: it must not end with whitespace. Its
-    // last text is trimmed (a text emptied so is dropped, and the turn if it empties).
-    let mut prefill: Option<&'a str> = None;
-    if let Some(last) = turns.last_mut().filter(|m| m.0 == Role::Assistant) {
-        if let Some(Part::Text { text, .. }) = last.1.last().copied() {
-            let trimmed = text.trim_end();
-            if trimmed.is_empty() {
-                last.1.pop();
-                if last.1.is_empty() {
-                    turns.pop();
-                }
-            } else {
-                prefill = Some(trimmed);
-            }
-        }
-    }
-    let count = turns.len();
-    let mut out = Vec::with_capacity(count);
-    for (i, (role, parts)) in turns.iter().enumerate() {
-        let mut content = Vec::with_capacity(parts.len());
-        for (j, part) in parts.iter().enumerate() {
-            if let Some(block) = encode_part(part, &At::Block(i, j), sanitizer)? {
-                content.push(block);
-            }
-        }
-        if i + 1 == count {
-            if let (Some(trimmed), Some(OutBlock::Text(t))) = (prefill, content.last_mut()) {
-                t.text = trimmed;
-            }
-        }
-        out.push(OutMessage {
-            role: match role {
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            },
-            content,
-        });
-    }
-    Ok(out)
-}
-
-/// Empty text and reasoning that is not Anthropic's own (signed) are never sent.
-fn replayable(part: &Part) -> bool {
-    match part {
-        Part::Text { text, .. } => !text.is_empty(),
-        Part::Reasoning(r) => {
-            r.source == Some(Family::Anthropic) && (r.redacted.is_some() || r.signature.is_some())
-        }
-        _ => true,
-    }
-}
-
-fn encode_part<'a>(
-    part: &'a Part,
-    path: &At<'_>,
-    sanitizer: &mut IdSanitizer,
-) -> Result<Option<OutBlock<'a>>, TranslateError> {
-    Ok(Some(match part {
-        Part::Text {
-            text,
-            cache_control,
-        } => {
-            if text.is_empty() {
-                return Ok(None);
-            }
-            OutBlock::Text(OutText {
-                text,
-                cache_control: cache_control.as_ref(),
-            })
-        }
-        Part::Image(img) => OutBlock::Image(OutMedia {
-            source: image_source(&img.source, path)?,
-            cache_control: img.cache_control.as_ref(),
-        }),
-        Part::Document(doc) => OutBlock::Document(OutDocument {
-            source: document_source(&doc.source, path)?,
-            title: doc.title.as_deref().or(doc.filename.as_deref()),
-            cache_control: doc.cache_control.as_ref(),
-        }),
-        Part::ToolCall(call) => {
-            let (plain, _) = ids::split_signature(&call.id);
-            let input = if call.arguments.trim().is_empty() {
-                Input::Empty
-            } else {
-                match crate::json_text::raw_value(&call.arguments) {
-                    Some(raw) => Input::Raw(raw),
-                    None => return Err(bad_arguments(&call.arguments, path)),
-                }
-            };
-            if let Input::Raw(raw) = input {
-                if !raw.starts_with('{') {
-                    return Err(TranslateError::untranslatable(
-                        path.to_string(),
-                        TARGET,
-                        "tool call arguments must be a JSON object",
-                    ));
-                }
-            }
-            OutBlock::ToolUse(OutToolUse {
-                id: sanitizer.sanitize(plain),
-                name: upstream_cow(ApiShape::Anthropic, &call.name),
-                input,
-            })
-        }
-        Part::ToolResult(res) => {
-            let (plain, _) = ids::split_signature(&res.call_id);
-            let mut blocks = Vec::with_capacity(res.content.len());
-            for (k, p) in res.content.iter().enumerate() {
-                let inner = At::Nested(path, k);
-                match p {
-                    Part::Text { .. } | Part::Image(_) | Part::Document(_) => {
-                        if let Some(b) = encode_part(p, &inner, sanitizer)? {
-                            blocks.push(b);
-                        }
-                    }
-                    _ => {
-                        return Err(TranslateError::untranslatable(
-                            inner.to_string(),
-                            TARGET,
-                            "tool results may only hold text, images and documents",
-                        ));
-                    }
-                }
-            }
-            let content = match blocks.as_slice() {
-                [] => None,
-                [OutBlock::Text(t)] if t.cache_control.is_none() => {
-                    Some(OutToolResultContent::Text(t.text))
-                }
-                _ => Some(OutToolResultContent::Blocks(blocks)),
-            };
-            OutBlock::ToolResult(OutToolResult {
-                tool_use_id: sanitizer.sanitize(plain),
-                content,
-                is_error: res.is_error.then_some(true),
-            })
-        }
-        Part::Reasoning(r) => {
-            if r.source != Some(Family::Anthropic) {
-                return Ok(None);
-            }
-            match (&r.redacted, &r.signature) {
-                (Some(data), _) => OutBlock::RedactedThinking(OutRedacted { data }),
-                (None, Some(sig)) => OutBlock::Thinking(OutThinking {
-                    thinking: &r.text,
-                    signature: sig,
-                }),
-                (None, None) => return Ok(None),
-            }
-        }
-    }))
-}
-
-/// The error for arguments that are not JSON, worded by the `Value` parser as before.
-#[cold]
-fn bad_arguments(arguments: &str, path: &At<'_>) -> TranslateError {
-    let reason = match serde_json::from_str::<Value>(arguments) {
-        Err(e) => format!("tool call arguments are not valid JSON ({e})"),
-        Ok(_) => "tool call arguments are not valid JSON".to_owned(),
-    };
-    TranslateError::untranslatable(path.to_string(), TARGET, reason)
-}
-
-fn image_source<'a>(
-    source: &'a MediaSource,
-    path: &At<'_>,
-) -> Result<OutSource<'a>, TranslateError> {
-    Ok(match source {
-        MediaSource::Base64 { media_type, data } => {
-            if !ANTHROPIC_IMAGE_TYPES.contains(&media_type.as_str()) {
-                return Err(TranslateError::untranslatable(
-                    path.to_string(),
-                    TARGET,
-                    format!(
-                        "image type `{media_type}` is not accepted; use JPEG, PNG, GIF or WebP"
-                    ),
-                ));
-            }
-            OutSource::Base64 { media_type, data }
-        }
-        MediaSource::Url(url) => OutSource::Url { url },
-        MediaSource::FileId(id) => OutSource::File { file_id: id },
-    })
-}
-
-fn document_source<'a>(
-    source: &'a MediaSource,
-    path: &At<'_>,
-) -> Result<OutSource<'a>, TranslateError> {
-    Ok(match source {
-        MediaSource::Base64 { media_type, data } if media_type.starts_with("text/") => {
-            let text = STANDARD
-                .decode(data.as_bytes())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| {
-                    TranslateError::untranslatable(
-                        path.to_string(),
-                        TARGET,
-                        "text document is not base64 UTF-8",
-                    )
-                })?;
-            OutSource::Text {
-                media_type: "text/plain",
-                data: text,
-            }
-        }
-        MediaSource::Base64 { media_type, data } if media_type == "application/pdf" => {
-            OutSource::Base64 { media_type, data }
-        }
-        MediaSource::Base64 { media_type, .. } => {
-            return Err(TranslateError::untranslatable(
-                path.to_string(),
-                TARGET,
-                format!("documents of type `{media_type}` are not accepted; use PDF or plain text"),
-            ));
-        }
-        MediaSource::Url(url) => OutSource::Url { url },
-        MediaSource::FileId(id) => OutSource::File { file_id: id },
-    })
-}
+#[cfg(test)]
+mod tests;

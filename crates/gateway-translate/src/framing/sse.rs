@@ -94,7 +94,16 @@ impl SseParser {
                 rest = tail;
             }
         }
-        while let Some(pos) = memchr::memchr2(b'\n', b'\r', rest) {
+        loop {
+            let pos = match rest.first() {
+                // The blank line that ends an event, found without a search.
+                Some(b'\n' | b'\r') => 0,
+                Some(_) => match memchr::memchr2(b'\n', b'\r', rest) {
+                    Some(pos) => pos,
+                    None => break,
+                },
+                None => break,
+            };
             let (head, tail) = rest.split_at(pos);
             let line_end = tail[0];
             let mut after = &tail[1..];
@@ -208,12 +217,16 @@ impl SseParser {
         if line[0] == b':' {
             return Ok(());
         }
-        let (field, value) = match memchr::memchr(b':', line) {
-            Some(i) => {
-                let v = &line[i + 1..];
-                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
-            }
-            None => (line, &b""[..]),
+        // Nearly every line is a `data:` line: known without a search for the colon.
+        let (field, value) = match line.strip_prefix(b"data:") {
+            Some(v) => (&b"data"[..], v.strip_prefix(b" ").unwrap_or(v)),
+            None => match memchr::memchr(b':', line) {
+                Some(i) => {
+                    let v = &line[i + 1..];
+                    (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+                }
+                None => (line, &b""[..]),
+            },
         };
         match field {
             b"data" => {
@@ -399,6 +412,17 @@ mod tests {
                 assert_eq!(parse_all(&three), whole, "split at {i} and {j}");
             }
         }
+    }
+
+    /// `data:` lines are told without a search for the colon; fields that only start
+    /// like one, and `data` without a colon, are read as before.
+    #[test]
+    fn data_lines_are_told_from_fields_that_start_alike() {
+        let stream = b"data\n\ndata:\n\ndata:x\ndatax: y\ndata :z\ndata:  w\n\n";
+        assert_eq!(
+            parse_all(&[stream]),
+            vec![Frame::data(""), Frame::data(""), Frame::data("x\n w")]
+        );
     }
 
     #[test]

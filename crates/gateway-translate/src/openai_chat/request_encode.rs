@@ -4,14 +4,15 @@
 use std::borrow::Cow;
 
 use gateway_protocol::{
-    ApiShape, ChatRequest, Document, Family, MediaSource, Message, Part, RawJson, ResponseFormat,
-    Role, ToolChoice,
+    ApiShape, ChatRequest, Document, Family, MediaSource, Message, Part, ResponseFormat, Role,
+    ToolChoice,
 };
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 
 use crate::context::EncodeOptions;
 use crate::error::TranslateError;
+use crate::json_text::write_u64;
+use crate::json_writer::{escape_into, write_into};
 use crate::names::upstream_cow;
 use crate::{ids, media};
 
@@ -24,144 +25,112 @@ const TARGET: &str = "openai-chat";
 /// of their user turn (§8.2), system parts become one leading `system` message, and a
 /// streaming request always asks for the usage chunk (§8.13).
 ///
-/// The body is written from borrowed structs whose fields serialise in the order of
-/// [`super::wire::Request`] and its parts, so the bytes are those of the owned wire types.
+/// The body is written as JSON text, no wire structs built: fields in the order of
+/// [`super::wire::Request`] and its parts, with their skip rules, so the bytes are
+/// those the owned wire types serialise to (the tests pin them).
 pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, TranslateError> {
     if let Some(b) = req.extensions.first_binding_against(ApiShape::OpenAiChat) {
         return Err(TranslateError::untranslatable(&b.path, TARGET, &b.reason));
     }
-    fn name(n: &str) -> Cow<'_, str> {
-        upstream_cow(ApiShape::OpenAiChat, n)
-    }
-    let mut w = RequestOut {
-        model: &req.model,
-        messages: Vec::with_capacity(req.messages.len() + 1),
-        stream: None,
-        stream_options: None,
-        max_completion_tokens: None,
-        temperature: None,
-        top_p: None,
-        stop: None,
-        seed: None,
-        presence_penalty: None,
-        frequency_penalty: None,
-        response_format: None,
-        tools: None,
-        tool_choice: None,
-        parallel_tool_calls: None,
-        reasoning_effort: None,
-        user: None,
-    };
-
-    let system: Vec<&str> = req.system.iter().filter_map(Part::as_text).collect();
-    if !system.is_empty() {
-        w.messages.push(MessageOut {
-            role: "system",
-            content: Some(text_content(&system)),
-            ..MessageOut::default()
-        });
+    let mut out = Vec::with_capacity(crate::json::REQUEST_BODY_CAPACITY);
+    out.extend_from_slice(b"{\"model\":");
+    escape_into(&mut out, &req.model);
+    out.extend_from_slice(b",\"messages\":[");
+    let system = req.system.iter().filter_map(Part::as_text);
+    if system.clone().next().is_some() {
+        out.extend_from_slice(b"{\"role\":\"system\",\"content\":");
+        text_content(&mut out, system);
+        out.push(b'}');
     }
     for (i, m) in req.messages.iter().enumerate() {
         match m.role {
-            Role::User => encode_user(m, i, &mut w.messages)?,
-            Role::Assistant => encode_assistant(m, &name, &mut w.messages),
+            Role::User => user(&mut out, m, i)?,
+            Role::Assistant => assistant(&mut out, m),
         }
     }
-
-    if !req.tools.is_empty() {
-        w.tools = Some(
-            req.tools
-                .iter()
-                .map(|t| ToolDefOut {
-                    kind: "function",
-                    function: FunctionDefOut {
-                        name: name(&t.name),
-                        description: t.description.as_deref(),
-                        parameters: t.parameters.as_ref(),
-                        strict: t.strict,
-                    },
-                })
-                .collect(),
-        );
-    }
-    w.tool_choice = req.tool_choice.as_ref().map(|c| match c {
-        ToolChoice::Auto => json!("auto"),
-        ToolChoice::None => json!("none"),
-        ToolChoice::Required => json!("required"),
-        ToolChoice::Tool(n) => json!({"type": "function", "function": {"name": name(n)}}),
-        ToolChoice::Allowed { names, required } => json!({
-            "type": "allowed_tools",
-            "allowed_tools": {
-                "mode": if *required { "required" } else { "auto" },
-                "tools": names
-                    .iter()
-                    .map(|n| json!({"type": "function", "function": {"name": name(n)}}))
-                    .collect::<Vec<_>>(),
-            }
-        }),
-    });
-    w.parallel_tool_calls = req.parallel_tool_calls;
-
-    let s = &req.sampling;
-    w.max_completion_tokens = s.max_output_tokens;
-    w.temperature = s.temperature;
-    w.top_p = s.top_p;
-    w.seed = s.seed;
-    w.presence_penalty = s.presence_penalty;
-    w.frequency_penalty = s.frequency_penalty;
-    if !s.stop.is_empty() {
-        w.stop = Some(&s.stop);
-    }
-    w.response_format = req.response_format.as_ref().map(|f| match f {
-        ResponseFormat::Text => ResponseFormatOut {
-            kind: "text",
-            json_schema: None,
-        },
-        ResponseFormat::JsonObject => ResponseFormatOut {
-            kind: "json_object",
-            json_schema: None,
-        },
-        ResponseFormat::JsonSchema {
-            name,
-            description,
-            schema,
-            strict,
-        } => ResponseFormatOut {
-            kind: "json_schema",
-            json_schema: Some(JsonSchemaOut {
-                // OpenAI requires a name; other shapes have none.
-                name: if name.is_empty() { "response" } else { name },
-                description: description.as_deref(),
-                schema: Some(schema),
-                strict: *strict,
-            }),
-        },
-    });
-    w.reasoning_effort = req
-        .reasoning
-        .as_ref()
-        .and_then(|r| r.effective_effort())
-        .map(|e| e.as_str());
+    out.push(b']');
     if req.stream {
-        w.stream = Some(true);
-        w.stream_options = Some(StreamOptionsOut {
-            include_usage: Some(true),
-        });
+        out.extend_from_slice(b",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
     }
-    w.user = req.user.as_deref();
-
-    let Some(params) = req
+    let s = &req.sampling;
+    if let Some(n) = s.max_output_tokens {
+        out.extend_from_slice(b",\"max_completion_tokens\":");
+        write_u64(&mut out, n);
+    }
+    number(&mut out, b",\"temperature\":", s.temperature);
+    number(&mut out, b",\"top_p\":", s.top_p);
+    if !s.stop.is_empty() {
+        out.extend_from_slice(b",\"stop\":");
+        strings(&mut out, s.stop.iter().map(String::as_str));
+    }
+    if let Some(seed) = s.seed {
+        out.extend_from_slice(b",\"seed\":");
+        if seed < 0 {
+            out.push(b'-');
+        }
+        write_u64(&mut out, seed.unsigned_abs());
+    }
+    number(&mut out, b",\"presence_penalty\":", s.presence_penalty);
+    number(&mut out, b",\"frequency_penalty\":", s.frequency_penalty);
+    if let Some(format) = &req.response_format {
+        response_format(&mut out, format);
+    }
+    tools(&mut out, req);
+    if let Some(choice) = &req.tool_choice {
+        tool_choice(&mut out, choice);
+    }
+    if let Some(parallel) = req.parallel_tool_calls {
+        out.extend_from_slice(b",\"parallel_tool_calls\":");
+        out.extend_from_slice(if parallel { b"true" } else { b"false" });
+    }
+    if let Some(effort) = req.reasoning.as_ref().and_then(|r| r.effective_effort()) {
+        out.extend_from_slice(b",\"reasoning_effort\":");
+        escape_into(&mut out, effort.as_str());
+    }
+    if let Some(user) = &req.user {
+        out.extend_from_slice(b",\"user\":");
+        escape_into(&mut out, user);
+    }
+    out.push(b'}');
+    match req
         .extensions
         .for_key(Family::OpenAi.as_str())
         .filter(|p| !p.is_empty())
-    else {
-        return Ok(crate::json::encode_sized(
-            &w,
-            crate::json::REQUEST_BODY_CAPACITY,
-        ));
-    };
-    let mut body = serde_json::to_value(&w).unwrap_or(Value::Null);
+    {
+        None => Ok(out),
+        Some(params) => with_params(&out, req, params),
+    }
+}
+
+/// The body with the caller's carried parameters it does not set itself, written as
+/// its `Value` tree is (keys sorted). The tree is the body's text parsed again, with
+/// the sampling numbers put back as they are (a parse of their shortest text need not
+/// give the same `f64` back without serde_json's `float_roundtrip`).
+#[cold]
+fn with_params(
+    out: &[u8],
+    req: &ChatRequest,
+    params: &Map<String, Value>,
+) -> Result<Vec<u8>, TranslateError> {
+    let mut body: Value = serde_json::from_slice(out).map_err(|e| {
+        TranslateError::untranslatable(
+            "messages",
+            TARGET,
+            format!("the body cannot take the carried OpenAI fields ({e})"),
+        )
+    })?;
     if let Value::Object(obj) = &mut body {
+        let s = &req.sampling;
+        for (key, value) in [
+            ("temperature", s.temperature),
+            ("top_p", s.top_p),
+            ("presence_penalty", s.presence_penalty),
+            ("frequency_penalty", s.frequency_penalty),
+        ] {
+            if let Some(v) = value {
+                obj.insert(key.to_owned(), Value::from(v));
+            }
+        }
         for (k, v) in params {
             if !obj.contains_key(k) {
                 obj.insert(k.clone(), v.clone());
@@ -174,76 +143,116 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
     ))
 }
 
-/// One text → a string; several → text parts (so decoding gives the same parts back).
-fn text_content<'a>(texts: &[&'a str]) -> ContentOut<'a> {
-    match texts {
-        [one] => ContentOut::Text(Cow::Borrowed(one)),
-        many => ContentOut::Parts(
-            many.iter()
-                .map(|t| PartOut {
-                    kind: "text",
-                    text: Some(t),
-                    ..PartOut::default()
-                })
-                .collect(),
-        ),
+/// `key` and a float as serde_json writes it, when there is one.
+fn number(out: &mut Vec<u8>, key: &[u8], value: Option<f64>) {
+    if let Some(v) = value {
+        out.extend_from_slice(key);
+        if write_into(out, &v).is_err() {
+            // Not reached: serde_json writes every float (non-finite ones as null).
+            out.extend_from_slice(b"null");
+        }
     }
+}
+
+/// A JSON array of strings.
+fn strings<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = &'a str>) {
+    out.push(b'[');
+    for (n, item) in items.enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        escape_into(out, item);
+    }
+    out.push(b']');
+}
+
+/// A comma unless the array just opened: messages and parts are written one after
+/// another, and a turn may write none.
+#[inline]
+fn separate(out: &mut Vec<u8>) {
+    if out.last() != Some(&b'[') {
+        out.push(b',');
+    }
+}
+
+/// The pieces joined, borrowed while there is at most one that is not empty.
+fn joined<'a>(pieces: impl Iterator<Item = &'a str>) -> Cow<'a, str> {
+    let mut text = Cow::Borrowed("");
+    for piece in pieces {
+        if text.is_empty() {
+            text = Cow::Borrowed(piece);
+        } else {
+            text.to_mut().push_str(piece);
+        }
+    }
+    text
+}
+
+/// One text → a string; several → text parts (so decoding gives the same parts back).
+fn text_content<'a>(out: &mut Vec<u8>, texts: impl Iterator<Item = &'a str> + Clone) {
+    let mut rest = texts.clone().skip(1);
+    if rest.next().is_none() {
+        escape_into(out, texts.clone().next().unwrap_or_default());
+        return;
+    }
+    out.push(b'[');
+    for (n, text) in texts.enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"type\":\"text\",\"text\":");
+        escape_into(out, text);
+        out.push(b'}');
+    }
+    out.push(b']');
 }
 
 /// A user turn: `tool` messages for its tool results first, then one `user` message
 /// with the rest (images found in tool results lead it: Chat tool messages are text only).
-fn encode_user<'a>(
-    m: &'a Message,
-    i: usize,
-    out: &mut Vec<MessageOut<'a>>,
-) -> Result<(), TranslateError> {
-    let mut rest: Vec<&Part> = Vec::new();
-    let mut moved: Vec<&Part> = Vec::new();
-    for p in &m.parts {
-        let Part::ToolResult(r) = p else {
-            rest.push(p);
-            continue;
-        };
-        let mut text = String::new();
-        if r.is_error {
-            text.push_str("Error: ");
-        }
-        for c in &r.content {
-            match c {
-                Part::Text { text: t, .. } => text.push_str(t),
-                Part::Image(_) | Part::Document(_) => moved.push(c),
-                _ => {}
-            }
-        }
-        out.push(MessageOut {
-            role: "tool",
-            tool_call_id: Some(ids::split_signature(&r.call_id).0),
-            content: Some(ContentOut::Text(Cow::Owned(text))),
-            ..MessageOut::default()
-        });
-    }
-    moved.extend(rest);
-    let parts: Vec<&Part> = moved
-        .into_iter()
-        .filter(|p| matches!(p, Part::Text { .. } | Part::Image(_) | Part::Document(_)))
-        .collect();
-    if parts.is_empty() {
-        return Ok(());
-    }
-    let content = if let [Part::Text { text, .. }] = parts.as_slice() {
-        ContentOut::Text(Cow::Borrowed(text))
-    } else {
-        let mut wparts = Vec::with_capacity(parts.len());
-        for (j, p) in parts.iter().enumerate() {
-            wparts.push(user_part(p, i, j)?);
-        }
-        ContentOut::Parts(wparts)
-    };
-    out.push(MessageOut {
-        role: "user",
-        content: Some(content),
-        ..MessageOut::default()
+fn user(out: &mut Vec<u8>, m: &Message, i: usize) -> Result<(), TranslateError> {
+    let results = m.parts.iter().filter_map(|p| match p {
+        Part::ToolResult(r) => Some(r),
+        _ => None,
     });
+    for r in results.clone() {
+        let texts = joined(r.content.iter().filter_map(Part::as_text));
+        separate(out);
+        out.extend_from_slice(b"{\"role\":\"tool\",\"content\":");
+        if r.is_error {
+            escape_into(out, &format!("Error: {texts}"));
+        } else {
+            escape_into(out, &texts);
+        }
+        out.extend_from_slice(b",\"tool_call_id\":");
+        escape_into(out, ids::split_signature(&r.call_id).0);
+        out.push(b'}');
+    }
+    let is_media = |p: &&Part| matches!(p, Part::Image(_) | Part::Document(_));
+    let moved = results.flat_map(|r| &r.content).filter(is_media);
+    let rest = m
+        .parts
+        .iter()
+        .filter(|p| matches!(p, Part::Text { .. } | Part::Image(_) | Part::Document(_)));
+    let mut parts = moved.chain(rest);
+    let Some(first) = parts.clone().next() else {
+        return Ok(());
+    };
+    separate(out);
+    out.extend_from_slice(b"{\"role\":\"user\",\"content\":");
+    match (first, parts.clone().nth(1)) {
+        (Part::Text { text, .. }, None) => escape_into(out, text),
+        _ => {
+            out.push(b'[');
+            for (j, p) in parts.by_ref().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                user_part(out, p, i, j)?;
+            }
+            out.push(b']');
+        }
+    }
+    out.push(b'}');
     Ok(())
 }
 
@@ -251,38 +260,48 @@ fn part_path(i: usize, j: usize) -> String {
     format!("messages[{i}].parts[{j}]")
 }
 
-fn user_part(p: &Part, i: usize, j: usize) -> Result<PartOut<'_>, TranslateError> {
-    let mut w = PartOut::default();
+/// A text, image or document of a user message, as a content part.
+fn user_part(out: &mut Vec<u8>, p: &Part, i: usize, j: usize) -> Result<(), TranslateError> {
     match p {
         Part::Text { text, .. } => {
-            w.kind = "text";
-            w.text = Some(text);
+            out.extend_from_slice(b"{\"type\":\"text\",\"text\":");
+            escape_into(out, text);
+            out.push(b'}');
         }
         Part::Image(img) => {
-            if let MediaSource::FileId(_) = img.source {
-                return Err(TranslateError::untranslatable(
-                    part_path(i, j),
-                    TARGET,
-                    "images given by provider file id cannot be sent; send a URL or base64 data",
-                ));
+            let url = match &img.source {
+                MediaSource::Url(u) => Cow::Borrowed(u.as_str()),
+                MediaSource::FileId(_) => {
+                    return Err(TranslateError::untranslatable(
+                        part_path(i, j),
+                        TARGET,
+                        "images given by provider file id cannot be sent; send a URL or base64 \
+                         data",
+                    ));
+                }
+                other => Cow::Owned(media::to_url(other)),
+            };
+            out.extend_from_slice(b"{\"type\":\"image_url\",\"image_url\":{\"url\":");
+            escape_into(out, &url);
+            if let Some(detail) = &img.detail {
+                out.extend_from_slice(b",\"detail\":");
+                escape_into(out, detail);
             }
-            w.kind = "image_url";
-            w.image_url = Some(ImageUrlOut {
-                url: match &img.source {
-                    MediaSource::Url(u) => Cow::Borrowed(u),
-                    other => Cow::Owned(media::to_url(other)),
-                },
-                detail: img.detail.as_deref(),
-            });
+            out.extend_from_slice(b"}}");
         }
-        Part::Document(doc) => return document_part(doc, i, j),
-        _ => {}
+        Part::Document(doc) => document_part(out, doc, i, j)?,
+        // Not reached: the caller passes only the three kinds above.
+        _ => out.extend_from_slice(b"{\"type\":\"\"}"),
     }
-    Ok(w)
+    Ok(())
 }
 
-fn document_part(doc: &Document, i: usize, j: usize) -> Result<PartOut<'_>, TranslateError> {
-    let mut w = PartOut::default();
+fn document_part(
+    out: &mut Vec<u8>,
+    doc: &Document,
+    i: usize,
+    j: usize,
+) -> Result<(), TranslateError> {
     match &doc.source {
         MediaSource::Base64 { media_type, data } if media_type.starts_with("audio/") => {
             let format = match media_type.as_str() {
@@ -296,24 +315,21 @@ fn document_part(doc: &Document, i: usize, j: usize) -> Result<PartOut<'_>, Tran
                     ));
                 }
             };
-            w.kind = "input_audio";
-            w.input_audio = Some(InputAudioOut { data, format });
+            out.extend_from_slice(b"{\"type\":\"input_audio\",\"input_audio\":{\"data\":");
+            escape_into(out, data);
+            out.extend_from_slice(b",\"format\":");
+            escape_into(out, format);
+            out.push(b'}');
         }
         MediaSource::Base64 { .. } => {
-            w.kind = "file";
-            w.file = Some(FileRefOut {
-                file_data: Some(media::to_url(&doc.source)),
-                file_id: None,
-                filename: doc.filename.as_deref(),
-            });
+            out.extend_from_slice(b"{\"type\":\"file\",\"file\":{\"file_data\":");
+            escape_into(out, &media::to_url(&doc.source));
+            file_name(out, doc);
         }
         MediaSource::FileId(id) => {
-            w.kind = "file";
-            w.file = Some(FileRefOut {
-                file_data: None,
-                file_id: Some(id),
-                filename: doc.filename.as_deref(),
-            });
+            out.extend_from_slice(b"{\"type\":\"file\",\"file\":{\"file_id\":");
+            escape_into(out, id);
+            file_name(out, doc);
         }
         MediaSource::Url(_) => {
             return Err(TranslateError::untranslatable(
@@ -323,217 +339,171 @@ fn document_part(doc: &Document, i: usize, j: usize) -> Result<PartOut<'_>, Tran
             ));
         }
     }
-    Ok(w)
+    out.push(b'}');
+    Ok(())
+}
+
+/// The end of a `file` part's object: its `filename` when there is one.
+fn file_name(out: &mut Vec<u8>, doc: &Document) {
+    if let Some(name) = &doc.filename {
+        out.extend_from_slice(b",\"filename\":");
+        escape_into(out, name);
+    }
+    out.push(b'}');
 }
 
 /// An assistant turn: one message with its text as `content`, its tool calls, and
 /// (OpenAI-made reasoning only) non-standard `reasoning_content`.
-fn encode_assistant<'a>(
-    m: &'a Message,
-    name: &dyn Fn(&str) -> Cow<'_, str>,
-    out: &mut Vec<MessageOut<'a>>,
-) {
-    let texts: Vec<&str> = m.parts.iter().filter_map(Part::as_text).collect();
-    let reasoning: String = m
-        .parts
-        .iter()
-        .filter_map(|p| match p {
-            Part::Reasoning(r) if r.source == Some(Family::OpenAi) => Some(r.text.as_str()),
-            _ => None,
-        })
-        .collect();
-    let calls: Vec<ToolCallOut<'a>> = m
-        .parts
-        .iter()
-        .filter_map(|p| match p {
-            Part::ToolCall(c) => Some(ToolCallOut {
-                id: ids::split_signature(&c.id).0,
-                kind: "function",
-                function: FunctionCallOut {
-                    name: name(&c.name),
-                    // OpenAI wants a JSON string; other shapes may leave it empty.
-                    arguments: if c.arguments.trim().is_empty() {
-                        "{}"
-                    } else {
-                        &c.arguments
-                    },
-                },
-            }),
-            _ => None,
-        })
-        .collect();
-    if texts.is_empty() && calls.is_empty() {
+fn assistant(out: &mut Vec<u8>, m: &Message) {
+    let texts = m.parts.iter().filter_map(Part::as_text);
+    let calls = m.parts.iter().filter_map(|p| match p {
+        Part::ToolCall(c) => Some(c),
+        _ => None,
+    });
+    let has_texts = texts.clone().next().is_some();
+    let has_calls = calls.clone().next().is_some();
+    if !has_texts && !has_calls {
         return;
     }
-    out.push(MessageOut {
-        role: "assistant",
-        content: (!texts.is_empty()).then(|| text_content(&texts)),
-        tool_calls: (!calls.is_empty()).then_some(calls),
-        reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
-        ..MessageOut::default()
-    });
+    separate(out);
+    out.extend_from_slice(b"{\"role\":\"assistant\"");
+    if has_texts {
+        out.extend_from_slice(b",\"content\":");
+        text_content(out, texts);
+    }
+    if has_calls {
+        out.extend_from_slice(b",\"tool_calls\":[");
+        for (n, c) in calls.enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"id\":");
+            escape_into(out, ids::split_signature(&c.id).0);
+            out.extend_from_slice(b",\"type\":\"function\",\"function\":{\"name\":");
+            escape_into(out, &upstream_cow(ApiShape::OpenAiChat, &c.name));
+            out.extend_from_slice(b",\"arguments\":");
+            // OpenAI wants a JSON string; other shapes may leave it empty.
+            let arguments = if c.arguments.trim().is_empty() {
+                "{}"
+            } else {
+                &c.arguments
+            };
+            escape_into(out, arguments);
+            out.extend_from_slice(b"}}");
+        }
+        out.push(b']');
+    }
+    let reasoning = joined(m.parts.iter().filter_map(|p| match p {
+        Part::Reasoning(r) if r.source == Some(Family::OpenAi) => Some(r.text.as_str()),
+        _ => None,
+    }));
+    if !reasoning.is_empty() {
+        out.extend_from_slice(b",\"reasoning_content\":");
+        escape_into(out, &reasoning);
+    }
+    out.push(b'}');
 }
 
-/// [`super::wire::Request`], borrowed, with the fields an encoded request can have (same order).
-#[derive(Serialize)]
-struct RequestOut<'a> {
-    model: &'a str,
-    messages: Vec<MessageOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stream: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stream_options: Option<StreamOptionsOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_completion_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    temperature: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    top_p: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stop: Option<&'a [String]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seed: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    presence_penalty: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    frequency_penalty: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    response_format: Option<ResponseFormatOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tools: Option<Vec<ToolDefOut<'a>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_choice: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parallel_tool_calls: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_effort: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user: Option<&'a str>,
+fn response_format(out: &mut Vec<u8>, format: &ResponseFormat) {
+    out.extend_from_slice(b",\"response_format\":{\"type\":");
+    match format {
+        ResponseFormat::Text => out.extend_from_slice(b"\"text\""),
+        ResponseFormat::JsonObject => out.extend_from_slice(b"\"json_object\""),
+        ResponseFormat::JsonSchema {
+            name,
+            description,
+            schema,
+            strict,
+        } => {
+            out.extend_from_slice(b"\"json_schema\",\"json_schema\":{\"name\":");
+            // OpenAI requires a name; other shapes have none.
+            escape_into(out, if name.is_empty() { "response" } else { name });
+            if let Some(d) = description {
+                out.extend_from_slice(b",\"description\":");
+                escape_into(out, d);
+            }
+            out.extend_from_slice(b",\"schema\":");
+            if write_into(out, schema).is_err() {
+                // Not reached: a `Value` always serialises.
+                out.extend_from_slice(b"null");
+            }
+            if let Some(strict) = strict {
+                out.extend_from_slice(if *strict {
+                    b",\"strict\":true"
+                } else {
+                    b",\"strict\":false"
+                });
+            }
+            out.push(b'}');
+        }
+    }
+    out.push(b'}');
 }
 
-/// [`super::wire::StreamOptions`].
-#[derive(Serialize)]
-struct StreamOptionsOut {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    include_usage: Option<bool>,
+/// `"tools":[…]` after a comma, when there are tools.
+fn tools(out: &mut Vec<u8>, req: &ChatRequest) {
+    for (n, t) in req.tools.iter().enumerate() {
+        out.extend_from_slice(if n == 0 {
+            b",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
+        } else {
+            b",{\"type\":\"function\",\"function\":{\"name\":"
+        });
+        escape_into(out, &upstream_cow(ApiShape::OpenAiChat, &t.name));
+        if let Some(d) = &t.description {
+            out.extend_from_slice(b",\"description\":");
+            escape_into(out, d);
+        }
+        if let Some(schema) = &t.parameters {
+            // Kept JSON text, written as is (as serde_json writes a `RawValue`).
+            out.extend_from_slice(b",\"parameters\":");
+            out.extend_from_slice(schema.get().as_bytes());
+        }
+        if let Some(strict) = t.strict {
+            out.extend_from_slice(if strict {
+                b",\"strict\":true"
+            } else {
+                b",\"strict\":false"
+            });
+        }
+        out.extend_from_slice(b"}}");
+    }
+    if !req.tools.is_empty() {
+        out.push(b']');
+    }
 }
 
-/// [`super::wire::ResponseFormat`], borrowed.
-#[derive(Serialize)]
-struct ResponseFormatOut<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    json_schema: Option<JsonSchemaOut<'a>>,
+/// `"tool_choice":…` after a comma: a mode's name, or an object written as its
+/// `Value` was (keys sorted).
+fn tool_choice(out: &mut Vec<u8>, choice: &ToolChoice) {
+    fn function(out: &mut Vec<u8>, name: &str) {
+        out.extend_from_slice(b"{\"function\":{\"name\":");
+        escape_into(out, &upstream_cow(ApiShape::OpenAiChat, name));
+        out.extend_from_slice(b"},\"type\":\"function\"}");
+    }
+    out.extend_from_slice(b",\"tool_choice\":");
+    match choice {
+        ToolChoice::Auto => out.extend_from_slice(b"\"auto\""),
+        ToolChoice::None => out.extend_from_slice(b"\"none\""),
+        ToolChoice::Required => out.extend_from_slice(b"\"required\""),
+        ToolChoice::Tool(name) => function(out, name),
+        ToolChoice::Allowed { names, required } => {
+            out.extend_from_slice(b"{\"allowed_tools\":{\"mode\":");
+            out.extend_from_slice(if *required {
+                b"\"required\""
+            } else {
+                b"\"auto\""
+            });
+            out.extend_from_slice(b",\"tools\":[");
+            for (n, name) in names.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                function(out, name);
+            }
+            out.extend_from_slice(b"]},\"type\":\"allowed_tools\"}");
+        }
+    }
 }
 
-/// [`super::wire::JsonSchema`], borrowed.
-#[derive(Serialize)]
-struct JsonSchemaOut<'a> {
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    schema: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    strict: Option<bool>,
-}
-
-/// [`super::wire::ToolDef`], borrowed.
-#[derive(Serialize)]
-struct ToolDefOut<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    function: FunctionDefOut<'a>,
-}
-
-/// [`super::wire::FunctionDef`], borrowed.
-#[derive(Serialize)]
-struct FunctionDefOut<'a> {
-    name: Cow<'a, str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parameters: Option<&'a RawJson>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    strict: Option<bool>,
-}
-
-/// [`super::wire::Message`], borrowed (the fields an encoded request uses, same order).
-#[derive(Serialize, Default)]
-struct MessageOut<'a> {
-    role: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<ContentOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_calls: Option<Vec<ToolCallOut<'a>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_call_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<String>,
-}
-
-/// [`super::wire::Content`], borrowed.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum ContentOut<'a> {
-    Text(Cow<'a, str>),
-    Parts(Vec<PartOut<'a>>),
-}
-
-/// [`super::wire::ContentPart`], borrowed.
-#[derive(Serialize, Default)]
-struct PartOut<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    image_url: Option<ImageUrlOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    input_audio: Option<InputAudioOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<FileRefOut<'a>>,
-}
-
-/// [`super::wire::ImageUrl`], borrowed.
-#[derive(Serialize)]
-struct ImageUrlOut<'a> {
-    url: Cow<'a, str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a str>,
-}
-
-/// [`super::wire::InputAudio`], borrowed.
-#[derive(Serialize)]
-struct InputAudioOut<'a> {
-    data: &'a str,
-    format: &'static str,
-}
-
-/// [`super::wire::FileRef`], borrowed.
-#[derive(Serialize)]
-struct FileRefOut<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file_data: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    filename: Option<&'a str>,
-}
-
-/// [`super::wire::ToolCall`], borrowed.
-#[derive(Serialize)]
-struct ToolCallOut<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    function: FunctionCallOut<'a>,
-}
-
-/// [`super::wire::FunctionCall`], borrowed.
-#[derive(Serialize)]
-struct FunctionCallOut<'a> {
-    name: Cow<'a, str>,
-    arguments: &'a str,
-}
+#[cfg(test)]
+mod tests;
