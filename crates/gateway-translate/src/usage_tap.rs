@@ -7,6 +7,7 @@ use memchr::memmem;
 use serde::Deserialize;
 
 use crate::framing::Frame;
+use crate::json_text::{Fields, Scan};
 use crate::{anthropic, bedrock, cohere, gemini, ollama, openai_chat, openai_responses};
 
 #[derive(Deserialize)]
@@ -48,8 +49,14 @@ struct OllamaCounts {
 /// where providers put it) costs a fraction of reading every string of the answer.
 pub fn response_usage(shape: ApiShape, body: &[u8]) -> Option<Usage> {
     match shape {
-        ApiShape::OpenAiChat => member::<openai_chat::wire::Usage>(body, "usage")
-            .map(|u| openai_chat::response::usage_from(&u)),
+        ApiShape::OpenAiChat => {
+            let raw = crate::fastpath::get_member(body, "usage").ok()??;
+            let usage = match std::str::from_utf8(raw).ok().and_then(scan_chat_usage) {
+                Some(usage) => usage,
+                None => serde_json::from_slice::<Option<openai_chat::wire::Usage>>(raw).ok()??,
+            };
+            Some(openai_chat::response::usage_from(&usage))
+        }
         ApiShape::OpenAiResponses => member::<openai_responses::wire::Usage>(body, "usage")
             .map(openai_responses::response::usage_from_wire),
         ApiShape::Anthropic => member::<anthropic::wire::Usage>(body, "usage")
@@ -74,6 +81,75 @@ pub fn response_usage(shape: ApiShape, body: &[u8]) -> Option<Usage> {
 fn member<'a, U: Deserialize<'a>>(body: &'a [u8], key: &str) -> Option<U> {
     let raw = crate::fastpath::get_member(body, key).ok()??;
     serde_json::from_slice::<Option<U>>(raw).ok()?
+}
+
+/// An OpenAI Chat `usage` object read by the strict scanner, a fifth of serde's cost;
+/// `None` (serde then decides) for `null` and whatever the scanner cannot be sure
+/// serde reads alike: a repeated field, an escaped key, a float among the unknown.
+fn scan_chat_usage(text: &str) -> Option<openai_chat::wire::Usage> {
+    use openai_chat::wire::{CompletionTokensDetails, PromptTokensDetails, Usage};
+    let mut s = Scan::new(text);
+    let mut usage = Usage::default();
+    let mut seen = Fields::default();
+    s.object(|s, key| match key {
+        "prompt_tokens" => {
+            seen.first(0)?;
+            usage.prompt_tokens = s.u64()?;
+            Some(())
+        }
+        "completion_tokens" => {
+            seen.first(1)?;
+            usage.completion_tokens = s.u64()?;
+            Some(())
+        }
+        "total_tokens" => {
+            seen.first(2)?;
+            usage.total_tokens = s.u64()?;
+            Some(())
+        }
+        "prompt_tokens_details" => {
+            seen.first(3)?;
+            usage.prompt_tokens_details = s.opt(|s| {
+                let mut details = PromptTokensDetails::default();
+                let mut seen = Fields::default();
+                s.object(|s, key| match key {
+                    "cached_tokens" => {
+                        seen.first(0)?;
+                        details.cached_tokens = s.opt(Scan::u64)?;
+                        Some(())
+                    }
+                    "cache_write_tokens" => {
+                        seen.first(1)?;
+                        details.cache_write_tokens = s.opt(Scan::u64)?;
+                        Some(())
+                    }
+                    _ => s.skip(),
+                })?;
+                Some(details)
+            })?;
+            Some(())
+        }
+        "completion_tokens_details" => {
+            seen.first(4)?;
+            usage.completion_tokens_details = s.opt(|s| {
+                let mut details = CompletionTokensDetails::default();
+                let mut seen = Fields::default();
+                s.object(|s, key| match key {
+                    "reasoning_tokens" => {
+                        seen.first(0)?;
+                        details.reasoning_tokens = s.opt(Scan::u64)?;
+                        Some(())
+                    }
+                    _ => s.skip(),
+                })?;
+                Some(details)
+            })?;
+            Some(())
+        }
+        _ => s.skip(),
+    })?;
+    s.end()?;
+    Some(usage)
 }
 
 /// Watches the frames of a `shape` stream and keeps the latest usage totals.
@@ -213,6 +289,49 @@ mod tests {
         let body = br#"{"id":"x","choices":[{"message":{"content":"{\"usage\":{\"prompt_tokens\":999}}","tool_calls":[{"function":{"arguments":"{}"}}],"usage":{"prompt_tokens":7}}}],"usage":{"prompt_tokens":11,"completion_tokens":3,"total_tokens":14},"system_fingerprint":"fp"}"#;
         let usage = response_usage(ApiShape::OpenAiChat, body).unwrap();
         assert_eq!((usage.input_tokens, usage.output_tokens), (11, 3));
+    }
+
+    /// The scanner answers as serde does, or leaves the object to it.
+    #[test]
+    fn the_chat_usage_scanner_reads_as_serde_or_not_at_all() {
+        let objects = [
+            r#"{"prompt_tokens":11,"completion_tokens":3,"total_tokens":14}"#,
+            r#" { "prompt_tokens" : 0 , "completion_tokens":18446744073709551615 } "#,
+            r#"{"prompt_tokens":5,"prompt_tokens_details":{"cached_tokens":2,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":7,"accepted_prediction_tokens":0}}"#,
+            r#"{"prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":null}}"#,
+            r#"{"prompt_tokens_details":{"cache_write_tokens":4,"cached_tokens":null}}"#,
+            r#"{"extra":{"nested":[1,"two",{"x":null}]},"total_tokens":9}"#,
+            r#"{}"#,
+            r#"null"#,
+            r#"{"prompt_tokens":1,"prompt_tokens":2}"#,
+            r#"{"prompt_tokens_details":{"cached_tokens":1,"cached_tokens":1}}"#,
+            r#"{"prompt_tokens":null}"#,
+            r#"{"prompt_tokens":1.5}"#,
+            r#"{"prompt_tokens":-1}"#,
+            r#"{"prompt_tokens":"7"}"#,
+            r#"{"prompt\u005ftokens":7}"#,
+            r#"{"cost":0.25,"prompt_tokens":3}"#,
+            r#"{"prompt_tokens":3} trailing"#,
+            r#"{"prompt_tokens":3"#,
+            r#"{"completion_tokens_details":{"reasoning_tokens":99999999999999999999}}"#,
+        ];
+        for text in objects {
+            let serde = serde_json::from_str::<Option<openai_chat::wire::Usage>>(text)
+                .ok()
+                .flatten();
+            // What the scanner leaves to serde has nothing to compare.
+            if let Some(scanned) = scan_chat_usage(text) {
+                let serde = serde.unwrap_or_else(|| panic!("serde refuses {text}"));
+                assert_eq!(
+                    serde_json::to_string(&scanned).unwrap(),
+                    serde_json::to_string(&serde).unwrap(),
+                    "{text}"
+                );
+            }
+        }
+        // The common shapes are read by the scanner, not handed on.
+        assert!(scan_chat_usage(objects[0]).is_some());
+        assert!(scan_chat_usage(objects[2]).is_some());
     }
 
     #[test]
