@@ -7,7 +7,6 @@ use memchr::memmem;
 use serde::Deserialize;
 
 use crate::framing::Frame;
-use crate::json_text::{Fields, Scan};
 use crate::{anthropic, bedrock, cohere, gemini, ollama, openai_chat, openai_responses};
 
 #[derive(Deserialize)]
@@ -49,9 +48,14 @@ struct OllamaCounts {
 /// where providers put it) costs a fraction of reading every string of the answer.
 pub fn response_usage(shape: ApiShape, body: &[u8]) -> Option<Usage> {
     match shape {
+        // The strict scanner reads the usual object at a fifth of serde's cost; serde
+        // decides what it leaves (`null`, repeated fields, escaped keys, floats).
         ApiShape::OpenAiChat => {
             let raw = crate::fastpath::get_member(body, "usage").ok()??;
-            let usage = match std::str::from_utf8(raw).ok().and_then(scan_chat_usage) {
+            let usage = match std::str::from_utf8(raw)
+                .ok()
+                .and_then(openai_chat::usage_text)
+            {
                 Some(usage) => usage,
                 None => serde_json::from_slice::<Option<openai_chat::wire::Usage>>(raw).ok()??,
             };
@@ -81,75 +85,6 @@ pub fn response_usage(shape: ApiShape, body: &[u8]) -> Option<Usage> {
 fn member<'a, U: Deserialize<'a>>(body: &'a [u8], key: &str) -> Option<U> {
     let raw = crate::fastpath::get_member(body, key).ok()??;
     serde_json::from_slice::<Option<U>>(raw).ok()?
-}
-
-/// An OpenAI Chat `usage` object read by the strict scanner, a fifth of serde's cost;
-/// `None` (serde then decides) for `null` and whatever the scanner cannot be sure
-/// serde reads alike: a repeated field, an escaped key, a float among the unknown.
-fn scan_chat_usage(text: &str) -> Option<openai_chat::wire::Usage> {
-    use openai_chat::wire::{CompletionTokensDetails, PromptTokensDetails, Usage};
-    let mut s = Scan::new(text);
-    let mut usage = Usage::default();
-    let mut seen = Fields::default();
-    s.object(|s, key| match key {
-        "prompt_tokens" => {
-            seen.first(0)?;
-            usage.prompt_tokens = s.u64()?;
-            Some(())
-        }
-        "completion_tokens" => {
-            seen.first(1)?;
-            usage.completion_tokens = s.u64()?;
-            Some(())
-        }
-        "total_tokens" => {
-            seen.first(2)?;
-            usage.total_tokens = s.u64()?;
-            Some(())
-        }
-        "prompt_tokens_details" => {
-            seen.first(3)?;
-            usage.prompt_tokens_details = s.opt(|s| {
-                let mut details = PromptTokensDetails::default();
-                let mut seen = Fields::default();
-                s.object(|s, key| match key {
-                    "cached_tokens" => {
-                        seen.first(0)?;
-                        details.cached_tokens = s.opt(Scan::u64)?;
-                        Some(())
-                    }
-                    "cache_write_tokens" => {
-                        seen.first(1)?;
-                        details.cache_write_tokens = s.opt(Scan::u64)?;
-                        Some(())
-                    }
-                    _ => s.skip(),
-                })?;
-                Some(details)
-            })?;
-            Some(())
-        }
-        "completion_tokens_details" => {
-            seen.first(4)?;
-            usage.completion_tokens_details = s.opt(|s| {
-                let mut details = CompletionTokensDetails::default();
-                let mut seen = Fields::default();
-                s.object(|s, key| match key {
-                    "reasoning_tokens" => {
-                        seen.first(0)?;
-                        details.reasoning_tokens = s.opt(Scan::u64)?;
-                        Some(())
-                    }
-                    _ => s.skip(),
-                })?;
-                Some(details)
-            })?;
-            Some(())
-        }
-        _ => s.skip(),
-    })?;
-    s.end()?;
-    Some(usage)
 }
 
 /// Watches the frames of a `shape` stream and keeps the latest usage totals.
@@ -291,7 +226,7 @@ mod tests {
         assert_eq!((usage.input_tokens, usage.output_tokens), (11, 3));
     }
 
-    /// The scanner answers as serde does, or leaves the object to it.
+    /// The usage scanner answers as serde does, or leaves the object to it.
     #[test]
     fn the_chat_usage_scanner_reads_as_serde_or_not_at_all() {
         let objects = [
@@ -320,7 +255,7 @@ mod tests {
                 .ok()
                 .flatten();
             // What the scanner leaves to serde has nothing to compare.
-            if let Some(scanned) = scan_chat_usage(text) {
+            if let Some(scanned) = openai_chat::usage_text(text) {
                 let serde = serde.unwrap_or_else(|| panic!("serde refuses {text}"));
                 assert_eq!(
                     serde_json::to_string(&scanned).unwrap(),
@@ -330,8 +265,8 @@ mod tests {
             }
         }
         // The common shapes are read by the scanner, not handed on.
-        assert!(scan_chat_usage(objects[0]).is_some());
-        assert!(scan_chat_usage(objects[2]).is_some());
+        assert!(openai_chat::usage_text(objects[0]).is_some());
+        assert!(openai_chat::usage_text(objects[2]).is_some());
     }
 
     #[test]

@@ -16,5 +16,6 @@ pub mod response;
 pub mod stream;
 mod stream_encode;
 mod stream_scan;
+pub(crate) use stream_scan::usage_text;
 mod stream_view;
 pub mod wire;

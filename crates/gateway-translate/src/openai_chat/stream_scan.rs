@@ -74,6 +74,15 @@ pub(super) fn scan<'a>(data: &'a str, holes: &mut Holes) -> Option<ChunkIn<'a>> 
     Some(chunk)
 }
 
+/// A whole `usage` object's text read as [`scan_usage`] reads it (for a whole answer's
+/// usage); `None` for `null` and whatever it leaves to serde.
+pub(crate) fn usage_text(text: &str) -> Option<wire::Usage> {
+    let mut s = Scan::new(text);
+    let usage = scan_usage(&mut s)?;
+    s.end()?;
+    Some(usage)
+}
+
 /// `usage`: the token counts, as serde reads [`wire::Usage`] (counts absent are 0,
 /// details absent or `null` are `None`, unknown members are skipped).
 fn scan_usage(s: &mut Scan<'_>) -> Option<wire::Usage> {
