@@ -69,6 +69,26 @@ pub(crate) fn encode_sized<T: serde::Serialize>(value: &T, capacity: usize) -> V
     out
 }
 
+/// A request body this crate wrote, parsed again as a `Value` tree so that a caller's
+/// carried fields can be merged into it, with `floats` put back as they are (a parse
+/// of their shortest text need not give the same `f64` back without serde_json's
+/// `float_roundtrip`). `refused` words the error of a body that does not parse (one
+/// nested deeper than serde_json reads).
+pub(crate) fn reopened(
+    out: &[u8],
+    floats: &[(&str, Option<f64>)],
+    refused: impl FnOnce(serde_json::Error) -> TranslateError,
+) -> Result<serde_json::Map<String, serde_json::Value>, TranslateError> {
+    let mut body: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(out).map_err(refused)?;
+    for &(key, value) in floats {
+        if let Some(v) = value {
+            body.insert(key.to_owned(), serde_json::Value::from(v));
+        }
+    }
+    Ok(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

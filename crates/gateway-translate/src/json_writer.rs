@@ -29,6 +29,18 @@ pub(crate) fn write_into<T: ?Sized + Serialize>(out: &mut Vec<u8>, value: &T) ->
     value.serialize(&mut Writer { out })
 }
 
+/// `key` (its text up to the colon) and a float as serde_json writes it, when there
+/// is one.
+pub(crate) fn float_member(out: &mut Vec<u8>, key: &[u8], value: Option<f64>) {
+    if let Some(v) = value {
+        out.extend_from_slice(key);
+        if write_into(out, &v).is_err() {
+            // Not reached: serde_json writes every float (non-finite ones as null).
+            out.extend_from_slice(b"null");
+        }
+    }
+}
+
 /// The JSON text of the name serde_json's `RawValue` serialises itself under.
 pub(crate) const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 /// Same for `Number` under serde_json's `arbitrary_precision` feature.

@@ -23,7 +23,7 @@ use super::request_write::{self, cache_control, separate, value};
 use crate::context::EncodeOptions;
 use crate::error::TranslateError;
 use crate::json_text::write_u64;
-use crate::json_writer::{escape_into, write_into};
+use crate::json_writer::{escape_into, float_member};
 use crate::names::{upstream_cow, upstream_name};
 
 pub(super) const TARGET: &str = "Anthropic Messages";
@@ -173,8 +173,8 @@ pub fn encode(req: &ChatRequest, opts: &EncodeOptions) -> Result<Vec<u8>, Transl
         }
         out.push(b']');
     }
-    number(&mut out, b",\"temperature\":", temperature);
-    number(&mut out, b",\"top_p\":", top_p);
+    float_member(&mut out, b",\"temperature\":", temperature);
+    float_member(&mut out, b",\"top_p\":", top_p);
     if let Some(k) = top_k {
         out.extend_from_slice(b",\"top_k\":");
         write_u64(&mut out, k);
@@ -262,51 +262,34 @@ fn with_params(
     [temperature, top_p]: [Option<f64>; 2],
     params: &Map<String, Value>,
 ) -> Result<Vec<u8>, TranslateError> {
-    let mut body: Value = serde_json::from_slice(out).map_err(|e| {
+    let floats = [("temperature", temperature), ("top_p", top_p)];
+    let mut obj = crate::json::reopened(out, &floats, |e| {
         TranslateError::untranslatable(
             "messages",
             TARGET,
             format!("the body cannot take the carried Anthropic fields ({e})"),
         )
     })?;
-    if let Value::Object(obj) = &mut body {
-        for (key, v) in [("temperature", temperature), ("top_p", top_p)] {
-            if let Some(v) = v {
-                obj.insert(key.to_owned(), Value::from(v));
-            }
+    for (key, v) in params {
+        if matches!(key.as_str(), "tools" | "thinking") {
+            continue;
         }
-        for (key, v) in params {
-            if matches!(key.as_str(), "tools" | "thinking") {
-                continue;
+        match (obj.get_mut(key), v) {
+            (None, _) => {
+                obj.insert(key.clone(), v.clone());
             }
-            match (obj.get_mut(key), v) {
-                (None, _) => {
-                    obj.insert(key.clone(), v.clone());
+            (Some(Value::Object(have)), Value::Object(add)) => {
+                for (k, inner) in add {
+                    have.entry(k.clone()).or_insert_with(|| inner.clone());
                 }
-                (Some(Value::Object(have)), Value::Object(add)) => {
-                    for (k, inner) in add {
-                        have.entry(k.clone()).or_insert_with(|| inner.clone());
-                    }
-                }
-                _ => {}
             }
+            _ => {}
         }
     }
     Ok(crate::json::encode_sized(
-        &body,
+        &obj,
         crate::json::REQUEST_BODY_CAPACITY,
     ))
-}
-
-/// `key` and a float as serde_json writes it, when there is one.
-fn number(out: &mut Vec<u8>, key: &[u8], v: Option<f64>) {
-    if let Some(v) = v {
-        out.extend_from_slice(key);
-        if write_into(out, &v).is_err() {
-            // Not reached: serde_json writes every float (non-finite ones as null).
-            out.extend_from_slice(b"null");
-        }
-    }
 }
 
 /// `"system"` after a comma: the system's non-empty texts (and the `json_object`

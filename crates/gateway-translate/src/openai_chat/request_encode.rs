@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::context::EncodeOptions;
 use crate::error::TranslateError;
 use crate::json_text::write_u64;
-use crate::json_writer::{escape_into, write_into};
+use crate::json_writer::{escape_into, float_member, write_into};
 use crate::names::upstream_cow;
 use crate::{ids, media};
 
@@ -57,8 +57,8 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
         out.extend_from_slice(b",\"max_completion_tokens\":");
         write_u64(&mut out, n);
     }
-    number(&mut out, b",\"temperature\":", s.temperature);
-    number(&mut out, b",\"top_p\":", s.top_p);
+    float_member(&mut out, b",\"temperature\":", s.temperature);
+    float_member(&mut out, b",\"top_p\":", s.top_p);
     if !s.stop.is_empty() {
         out.extend_from_slice(b",\"stop\":");
         strings(&mut out, s.stop.iter().map(String::as_str));
@@ -70,8 +70,8 @@ pub fn encode(req: &ChatRequest, _opts: &EncodeOptions) -> Result<Vec<u8>, Trans
         }
         write_u64(&mut out, seed.unsigned_abs());
     }
-    number(&mut out, b",\"presence_penalty\":", s.presence_penalty);
-    number(&mut out, b",\"frequency_penalty\":", s.frequency_penalty);
+    float_member(&mut out, b",\"presence_penalty\":", s.presence_penalty);
+    float_member(&mut out, b",\"frequency_penalty\":", s.frequency_penalty);
     if let Some(format) = &req.response_format {
         response_format(&mut out, format);
     }
@@ -112,46 +112,29 @@ fn with_params(
     req: &ChatRequest,
     params: &Map<String, Value>,
 ) -> Result<Vec<u8>, TranslateError> {
-    let mut body: Value = serde_json::from_slice(out).map_err(|e| {
+    let s = &req.sampling;
+    let floats = [
+        ("temperature", s.temperature),
+        ("top_p", s.top_p),
+        ("presence_penalty", s.presence_penalty),
+        ("frequency_penalty", s.frequency_penalty),
+    ];
+    let mut obj = crate::json::reopened(out, &floats, |e| {
         TranslateError::untranslatable(
             "messages",
             TARGET,
             format!("the body cannot take the carried OpenAI fields ({e})"),
         )
     })?;
-    if let Value::Object(obj) = &mut body {
-        let s = &req.sampling;
-        for (key, value) in [
-            ("temperature", s.temperature),
-            ("top_p", s.top_p),
-            ("presence_penalty", s.presence_penalty),
-            ("frequency_penalty", s.frequency_penalty),
-        ] {
-            if let Some(v) = value {
-                obj.insert(key.to_owned(), Value::from(v));
-            }
-        }
-        for (k, v) in params {
-            if !obj.contains_key(k) {
-                obj.insert(k.clone(), v.clone());
-            }
+    for (k, v) in params {
+        if !obj.contains_key(k) {
+            obj.insert(k.clone(), v.clone());
         }
     }
     Ok(crate::json::encode_sized(
-        &body,
+        &obj,
         crate::json::REQUEST_BODY_CAPACITY,
     ))
-}
-
-/// `key` and a float as serde_json writes it, when there is one.
-fn number(out: &mut Vec<u8>, key: &[u8], value: Option<f64>) {
-    if let Some(v) = value {
-        out.extend_from_slice(key);
-        if write_into(out, &v).is_err() {
-            // Not reached: serde_json writes every float (non-finite ones as null).
-            out.extend_from_slice(b"null");
-        }
-    }
 }
 
 /// A JSON array of strings.
