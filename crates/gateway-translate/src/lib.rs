@@ -50,6 +50,8 @@ pub(crate) mod open_part;
 pub mod stored;
 pub mod stream_tap;
 mod swar;
+#[cfg(test)]
+mod test_parts;
 pub mod time;
 pub mod turns;
 pub mod usage_tap;

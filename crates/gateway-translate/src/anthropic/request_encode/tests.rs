@@ -2,12 +2,12 @@
 #![allow(clippy::unwrap_used)]
 
 use gateway_protocol::{
-    Document, Effort, Image, MediaSource, RawJson, Reasoning, ReasoningConfig, Role, Tool,
-    ToolCall, ToolResult,
+    Document, Effort, Image, MediaSource, RawJson, Reasoning, ReasoningConfig, Tool, ToolResult,
 };
 use serde_json::json;
 
 use super::*;
+use crate::test_parts::{assistant, call, result, user};
 
 fn encode_str(req: &ChatRequest) -> String {
     String::from_utf8(encode(req, &EncodeOptions::default()).unwrap()).unwrap()
@@ -19,43 +19,11 @@ fn error(req: &ChatRequest) -> String {
         .to_string()
 }
 
-fn user(parts: Vec<Part>) -> Message {
-    Message {
-        role: Role::User,
-        parts,
-    }
-}
-
-fn assistant(parts: Vec<Part>) -> Message {
-    Message {
-        role: Role::Assistant,
-        parts,
-    }
-}
-
 fn cached(text: &str) -> Part {
     Part::Text {
         text: text.into(),
         cache_control: Some(json!({"type": "ephemeral"})),
     }
-}
-
-fn call(id: &str, name: &str, arguments: &str) -> Part {
-    Part::ToolCall(ToolCall {
-        id: id.into(),
-        name: name.into(),
-        arguments: arguments.into(),
-        signature: None,
-    })
-}
-
-fn result(call_id: &str, content: Vec<Part>, is_error: bool) -> Part {
-    Part::ToolResult(ToolResult {
-        call_id: call_id.into(),
-        name: None,
-        content,
-        is_error,
-    })
 }
 
 fn image(source: MediaSource) -> Part {

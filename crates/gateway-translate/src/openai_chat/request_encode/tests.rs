@@ -1,12 +1,11 @@
 //! The Chat body writer's bytes, against what the serde-struct encoder wrote.
 #![allow(clippy::unwrap_used)]
 
-use gateway_protocol::{
-    Effort, Image, RawJson, Reasoning, ReasoningConfig, Tool, ToolCall, ToolResult,
-};
+use gateway_protocol::{Effort, Image, RawJson, Reasoning, ReasoningConfig, Tool};
 use serde_json::json;
 
 use super::*;
+use crate::test_parts::{assistant, call, result, user};
 
 fn encode_str(req: &ChatRequest) -> String {
     String::from_utf8(encode(req, &EncodeOptions::default()).unwrap()).unwrap()
@@ -16,38 +15,6 @@ fn error(req: &ChatRequest) -> String {
     encode(req, &EncodeOptions::default())
         .unwrap_err()
         .to_string()
-}
-
-fn user(parts: Vec<Part>) -> Message {
-    Message {
-        role: Role::User,
-        parts,
-    }
-}
-
-fn assistant(parts: Vec<Part>) -> Message {
-    Message {
-        role: Role::Assistant,
-        parts,
-    }
-}
-
-fn call(id: &str, name: &str, arguments: &str) -> Part {
-    Part::ToolCall(ToolCall {
-        id: id.into(),
-        name: name.into(),
-        arguments: arguments.into(),
-        signature: None,
-    })
-}
-
-fn result(call_id: &str, content: Vec<Part>, is_error: bool) -> Part {
-    Part::ToolResult(ToolResult {
-        call_id: call_id.into(),
-        name: None,
-        content,
-        is_error,
-    })
 }
 
 fn image(source: MediaSource, detail: Option<&str>) -> Part {
