@@ -376,7 +376,7 @@ fn answer(
             );
             Ok((
                 respond::stream(
-                    relay.into_body(),
+                    relay,
                     respond::stream_content_type(call.shape, call.json_array),
                     served,
                 ),

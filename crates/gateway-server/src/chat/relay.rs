@@ -95,9 +95,7 @@ pub(crate) struct Relay {
     recorder: Option<Recorder>,
     /// A Responses answer to store at the end of the stream.
     keep: Option<Box<crate::responses::Turn>>,
-    /// What to keep before the stream's last bytes go out.
-    to_save: Option<crate::responses::Kept>,
-    /// Its storing, under way: the end waits for it.
+    /// The answer's storing, under way: the stream's last bytes wait for it.
     saving: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     /// Where it is stored (only when there is something to store).
     app: Option<std::sync::Arc<crate::app::App>>,
@@ -146,19 +144,9 @@ impl Relay {
             output_sent: false,
             recorder,
             keep,
-            to_save: None,
             saving: None,
             app,
         }
-    }
-
-    /// The relay as a response body stream. It is polled where it lies: a chunk
-    /// moves no relay state (an `unfold` moved the whole relay in and out of a new
-    /// future for every chunk).
-    pub(crate) fn into_body(
-        self,
-    ) -> impl Stream<Item = Result<BodyFrame<Bytes>, Infallible>> + Send + 'static {
-        self
     }
 
     /// The next non-empty piece for the caller; `None` when the answer is over.
@@ -182,12 +170,7 @@ impl Relay {
                     }
                     None => {
                         self.finish();
-                        // Stored before the caller reads the end, so its next call
-                        // finds it.
-                        if let (Some(row), Some(app)) = (self.to_save.take(), self.app.clone()) {
-                            self.saving = Some(Box::pin(async move {
-                                crate::responses::save(&app, row).await;
-                            }));
+                        if self.saving.is_some() {
                             continue;
                         }
                         None
@@ -284,7 +267,7 @@ impl Relay {
             }
         }
         if failed.is_none() {
-            self.to_save = match (&mut self.mode, &self.keep) {
+            let row = match (&mut self.mode, &self.keep) {
                 (Mode::Transcode(t), Some(keep)) => t.take_answer().and_then(|resp| {
                     let object =
                         gateway_translate::codec::encode_response(self.caller, &resp, &self.ctx);
@@ -292,6 +275,12 @@ impl Relay {
                 }),
                 _ => None,
             };
+            // Stored before the caller reads the end, so its next call finds it.
+            if let (Some(row), Some(app)) = (row, self.app.clone()) {
+                self.saving = Some(Box::pin(async move {
+                    crate::responses::save(&app, row).await;
+                }));
+            }
         }
         let streamed = self.streamed();
         if let Some(ticket) = self.ticket.take() {
@@ -356,6 +345,9 @@ impl Relay {
     }
 }
 
+/// The relay is the response body stream, polled where it lies: a chunk moves no
+/// relay state (an `unfold` moved the whole relay in and out of a new future for
+/// every chunk).
 impl Stream for Relay {
     type Item = Result<BodyFrame<Bytes>, Infallible>;
 
