@@ -13,6 +13,8 @@ use gateway_protocol::{ErrorKind, GatewayError};
 use hyper::body::{Body, Incoming};
 use tokio::time::{Instant, Sleep};
 
+use crate::plain::Lease;
+
 /// An upstream reply body: chunks as they arrive, or the error that ended it.
 /// Dropping it cancels the upstream request.
 pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, GatewayError>> + Send>>;
@@ -69,10 +71,12 @@ impl Limits {
 /// silent longer than `limits.idle` or the deadline passes, and with `Upstream` when
 /// the connection breaks. Trailer frames are skipped. Dropping the stream drops the
 /// body, which makes hyper abandon the request (HTTP/1 closes the connection, HTTP/2
-/// resets the stream).
-pub(crate) fn timed(body: Incoming, limits: Limits) -> BodyStream {
+/// resets the stream). A plain-HTTP connection's `lease` is released when the body
+/// ends whole, and dropped (closing the connection) when it does not.
+pub(crate) fn timed(body: Incoming, lease: Option<Lease>, limits: Limits) -> BodyStream {
     Box::pin(Timed {
         body: Some(body),
+        lease,
         sleep: Box::pin(tokio::time::sleep_until(limits.deadline)),
         idle_end: limits.deadline,
         armed: false,
@@ -86,6 +90,8 @@ struct Timed {
     /// The body until it ends, breaks or times out; dropped then, so a stalled
     /// upstream's connection is closed at once, not when the consumer lets go.
     body: Option<Incoming>,
+    /// The connection, until the body has ended.
+    lease: Option<Lease>,
     sleep: Pin<Box<Sleep>>,
     /// When the current wait for a chunk stops being patient.
     idle_end: Instant,
@@ -94,6 +100,14 @@ struct Timed {
     /// handed over, so a slow consumer never counts against the upstream.
     armed: bool,
     limits: Limits,
+}
+
+impl Timed {
+    fn release(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            lease.release();
+        }
+    }
 }
 
 impl Stream for Timed {
@@ -109,16 +123,24 @@ impl Stream for Timed {
                 Poll::Ready(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
                         this.armed = false;
+                        if body.is_end_stream() {
+                            // The last chunk: the connection is free now, not when
+                            // the consumer asks once more.
+                            this.body = None;
+                            this.release();
+                        }
                         return Poll::Ready(Some(Ok(data)));
                     }
                     // A trailers frame: nothing to forward, keep waiting.
                 }
                 Poll::Ready(Some(Err(err))) => {
                     this.body = None;
+                    this.lease = None;
                     return Poll::Ready(Some(Err(this.limits.transport(&err))));
                 }
                 Poll::Ready(None) => {
                     this.body = None;
+                    this.release();
                     return Poll::Ready(None);
                 }
                 Poll::Pending => break,
@@ -135,6 +157,7 @@ impl Stream for Timed {
         match this.sleep.as_mut().poll(cx) {
             Poll::Ready(()) => {
                 this.body = None;
+                this.lease = None;
                 let total = this.limits.deadline <= this.idle_end;
                 Poll::Ready(Some(Err(this.limits.timeout(total))))
             }
@@ -145,8 +168,8 @@ impl Stream for Timed {
 
 /// Reads an error body whole, up to [`MAX_ERROR_BODY`] bytes, within the limits.
 /// Whatever arrived is returned if the body breaks off or stalls.
-pub(crate) async fn read_bounded(body: Incoming, limits: Limits) -> Vec<u8> {
-    let mut body = timed(body, limits);
+pub(crate) async fn read_bounded(body: Incoming, lease: Option<Lease>, limits: Limits) -> Vec<u8> {
+    let mut body = timed(body, lease, limits);
     let mut out = Vec::new();
     while let Some(Ok(chunk)) = body.next().await {
         let room = MAX_ERROR_BODY - out.len();

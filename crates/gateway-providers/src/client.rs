@@ -10,6 +10,10 @@
 //! the one pool; a provider that configures another `connect_ms` gets a pool for that
 //! value, shared with every other provider using it.
 //!
+//! Plain `http://` upstreams (a local model server, a sidecar) skip hyper-util's pool:
+//! their HTTP/1.1 connections are pooled per thread in `plain`, which costs a
+//! fraction of it per request.
+//!
 //! Pools are per thread. A pooled connection is a task on the runtime that opened it;
 //! a request from another thread would be handed to that task through a channel and
 //! wake that thread for every write and read. With a pool per thread, a request and
@@ -34,16 +38,17 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 use crate::error::ProviderError;
+use crate::plain::{Lease, PlainError, PlainPools};
 use crate::spec::Timeouts;
 
 /// How long an idle pooled connection is kept.
-const POOL_IDLE: Duration = Duration::from_secs(90);
+pub(crate) const POOL_IDLE: Duration = Duration::from_secs(90);
 /// Idle connections kept per host.
-const POOL_PER_HOST: usize = 64;
+pub(crate) const POOL_PER_HOST: usize = 64;
 /// TCP keepalive, as reqwest set it: a silent dead peer is noticed on long streams.
-const KEEPALIVE: Duration = Duration::from_secs(15);
+pub(crate) const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Unanswered keepalive probes before the connection is dropped.
-const KEEPALIVE_RETRIES: u32 = 3;
+pub(crate) const KEEPALIVE_RETRIES: u32 = 3;
 
 /// One pool: hyper's client over an https-or-http connector, sending whole bodies.
 pub(crate) type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -60,6 +65,35 @@ struct Inner {
     default_connect: Duration,
     /// Each thread's pools, by connect timeout.
     pools: ThreadLocal<RefCell<ThreadPools>>,
+    /// Every thread's connections to plain-HTTP upstreams.
+    plain: Arc<PlainPools>,
+}
+
+/// Why an upstream request got no answer head.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// From hyper-util's client (https upstreams).
+    Pooled(hyper_util::client::legacy::Error),
+    /// From the plain-HTTP pool.
+    Plain(PlainError),
+}
+
+impl SendError {
+    /// Whether the failure came before a connection was made.
+    pub(crate) fn is_connect(&self) -> bool {
+        match self {
+            SendError::Pooled(e) => e.is_connect(),
+            SendError::Plain(e) => e.is_connect(),
+        }
+    }
+
+    /// The failure, to walk its chain.
+    pub(crate) fn as_error(&self) -> &(dyn std::error::Error + 'static) {
+        match self {
+            SendError::Pooled(e) => e,
+            SendError::Plain(e) => e,
+        }
+    }
 }
 
 /// One thread's pools: the default connect timeout's, and any other's.
@@ -104,6 +138,7 @@ impl HttpClient {
                 tls,
                 default_connect,
                 pools: ThreadLocal::new(),
+                plain: Arc::default(),
             }),
         })
     }
@@ -142,8 +177,32 @@ impl HttpClient {
             })
     }
 
+    /// Sends `request` (an absolute URI) and returns the answer once its head is in,
+    /// with the plain-HTTP connection it came on: that one goes back to the pool when
+    /// the body stream releases it at the body's end.
+    pub(crate) async fn send(
+        &self,
+        request: http::Request<Full<Bytes>>,
+        connect: Duration,
+    ) -> Result<(http::Response<hyper::body::Incoming>, Option<Lease>), SendError> {
+        if request.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
+            let (response, lease) = self
+                .inner
+                .plain
+                .send(request, connect)
+                .await
+                .map_err(SendError::Plain)?;
+            return Ok((response, Some(lease)));
+        }
+        let pool = self.for_connect_timeout(connect);
+        match pool.request(request).await {
+            Ok(response) => Ok((response, None)),
+            Err(e) => Err(SendError::Pooled(e)),
+        }
+    }
+
     /// This thread's pool for a provider whose connect timeout is `connect`.
-    pub(crate) fn for_connect_timeout(&self, connect: Duration) -> Pool {
+    fn for_connect_timeout(&self, connect: Duration) -> Pool {
         let inner = &*self.inner;
         let pools = inner.pools.get_or(|| {
             RefCell::new(ThreadPools {

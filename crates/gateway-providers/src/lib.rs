@@ -13,6 +13,7 @@ mod error;
 pub mod fetch;
 mod google_auth;
 pub mod mock;
+mod plain;
 pub mod presets;
 mod provider;
 mod quirks;

@@ -222,7 +222,6 @@ impl Provider {
         let Some(client) = &self.client else {
             return self.send_mock(call).await;
         };
-        let client = client.for_connect_timeout(self.timeouts.connect());
         let started = Instant::now();
         let deadline = started + self.timeouts.total();
         let deployment = self
@@ -331,9 +330,10 @@ impl Provider {
         *request.headers_mut() = headers;
 
         let first_byte_end = (started + self.timeouts.first_byte()).min(deadline);
-        let response = match tokio::time::timeout_at(first_byte_end, client.request(request)).await
-        {
-            Ok(Ok(response)) => response,
+        let connect = self.timeouts.connect();
+        let sent = client.send(request, connect);
+        let (response, lease) = match tokio::time::timeout_at(first_byte_end, sent).await {
+            Ok(Ok(answer)) => answer,
             Ok(Err(err)) => return Err(upstream::before_headers(&err, &self.name, &self.host)),
             Err(_) => {
                 let which = if first_byte_end < deadline {
@@ -364,7 +364,7 @@ impl Provider {
                 // Revoked or expired early: the next request mints another.
                 tokens.forget();
             }
-            let body = body::read_bounded(incoming, limits).await;
+            let body = body::read_bounded(incoming, lease, limits).await;
             let mut err = if self.aws.is_some() {
                 let kind = headers
                     .get("x-amzn-errortype")
@@ -386,7 +386,7 @@ impl Provider {
             );
             return Err(err);
         }
-        let mut body = body::timed(incoming, limits);
+        let mut body = body::timed(incoming, lease, limits);
         if self.kind == ProviderKind::Vertex && call.operation == Operation::Embeddings {
             body = crate::vertex::embed_answer(body, self.name.clone());
         }

@@ -8,20 +8,19 @@ use gateway_protocol::calendar::{self, Date};
 use gateway_protocol::{ErrorKind, GatewayError};
 use http::HeaderMap;
 
+use crate::client::SendError;
+use crate::plain::PlainError;
+
 /// A failure before the response headers arrived, as the caller sees it: the
 /// provider's configured name and the kind of failure, never its host, address, port
 /// or URL (the caller did not choose them, and they map the operator's network). The
 /// whole error chain goes to the log for the operator.
-pub(crate) fn before_headers(
-    err: &hyper_util::client::legacy::Error,
-    provider: &str,
-    host: &str,
-) -> GatewayError {
-    let transport = Transport::of(err);
+pub(crate) fn before_headers(err: &SendError, provider: &str, host: &str) -> GatewayError {
+    let transport = Transport::of(err.as_error());
     tracing::warn!(
         provider,
         host,
-        error = %chain(err),
+        error = %chain(err.as_error()),
         "upstream request failed before an answer"
     );
     if transport == Transport::TimedOut {
@@ -106,6 +105,14 @@ impl Transport {
                 }
                 _ => None,
             };
+        }
+        if let Some(plain) = e.downcast_ref::<PlainError>() {
+            match plain {
+                PlainError::Dns(_) => return Some(Transport::Dns),
+                PlainError::ConnectTimeout => return Some(Transport::TimedOut),
+                // The cause, next in the chain, says more.
+                PlainError::Connect(_) | PlainError::Http(_) => return None,
+            }
         }
         if let Some(tls) = e.downcast_ref::<tokio_rustls::rustls::Error>() {
             return Some(match tls {

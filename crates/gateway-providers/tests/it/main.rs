@@ -7,6 +7,7 @@ mod cohere;
 mod http;
 mod https;
 mod mock;
+mod pool;
 mod presets;
 mod support;
 mod vertex;

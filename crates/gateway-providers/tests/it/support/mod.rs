@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -69,11 +70,17 @@ pub struct Upstream {
     pub requests: Arc<Mutex<Vec<Recorded>>>,
     /// Notified when a body stream is dropped because its client went away.
     pub closed: Arc<Notify>,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicUsize>,
 }
 
 impl Upstream {
     pub fn base(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     pub fn last(&self) -> Recorded {
@@ -95,12 +102,14 @@ pub async fn serve(plan: impl Fn(&Recorded) -> Plan + Send + Sync + 'static) -> 
     let requests = Arc::new(Mutex::new(Vec::new()));
     let closed = Arc::new(Notify::new());
     let plan = Arc::new(plan);
-    let (reqs, done) = (requests.clone(), closed.clone());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let (reqs, done, accepted) = (requests.clone(), closed.clone(), connections.clone());
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
+            accepted.fetch_add(1, Ordering::SeqCst);
             let (plan, reqs, done) = (plan.clone(), reqs.clone(), done.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
@@ -134,6 +143,7 @@ pub async fn serve(plan: impl Fn(&Recorded) -> Plan + Send + Sync + 'static) -> 
         addr,
         requests,
         closed,
+        connections,
     }
 }
 
