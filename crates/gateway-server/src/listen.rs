@@ -20,6 +20,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -398,36 +399,79 @@ where
             .min(limits.send_timeout / 4);
         let mut next = tokio::time::Instant::now() + first;
         let mut closing = false;
+        // The shutdown signal's sender is gone (the server stopped serving): nothing
+        // more will come from it.
+        let mut stop_gone = false;
+        // Looks at the shutdown signal without polling `changed()` on every wake.
+        let stop_peek = stop.clone();
         loop {
-            tokio::select! {
-                ended = conn.as_mut() => {
+            let event = {
+                let sleep = tokio::time::sleep_until(next);
+                let changed = stop.changed();
+                tokio::pin!(sleep, changed);
+                // The connection wakes this task several times per request; the timer
+                // and the shutdown signal need a poll only to register the first time,
+                // and after that only once they have fired (a cheap check each).
+                let mut registered = false;
+                std::future::poll_fn(|cx| {
+                    if let Poll::Ready(ended) = conn.as_mut().poll(cx) {
+                        return Poll::Ready(Event::Ended(ended));
+                    }
+                    if (!registered || sleep.is_elapsed()) && sleep.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Event::Look);
+                    }
+                    if !closing
+                        && !stop_gone
+                        && (!registered || stop_peek.has_changed().unwrap_or(true))
+                    {
+                        match changed.as_mut().poll(cx) {
+                            Poll::Ready(Ok(())) => return Poll::Ready(Event::Stop),
+                            Poll::Ready(Err(_)) => stop_gone = true,
+                            Poll::Pending => {}
+                        }
+                    }
+                    registered = true;
+                    Poll::Pending
+                })
+                .await
+            };
+            match event {
+                Event::Ended(ended) => {
                     if let Err(err) = ended {
                         tracing::debug!(%peer, %err, "connection ended with an error");
                     }
                     return;
                 }
-                () = tokio::time::sleep_until(next) => {
-                    match watch.look(&activity, tokio::time::Instant::now()) {
-                        conn::Verdict::Wait(at) => next = at,
-                        conn::Verdict::Quiet if !closing => {
-                            conn.as_mut().graceful_shutdown();
-                            closing = true;
-                            next = tokio::time::Instant::now() + CLOSE_LINGER;
-                        }
-                        conn::Verdict::Quiet => return,
-                        conn::Verdict::Drop(why) => {
-                            tracing::debug!(%peer, why, "connection closed");
-                            return;
-                        }
+                Event::Look => match watch.look(&activity, tokio::time::Instant::now()) {
+                    conn::Verdict::Wait(at) => next = at,
+                    conn::Verdict::Quiet if !closing => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                        next = tokio::time::Instant::now() + CLOSE_LINGER;
                     }
-                }
-                Ok(()) = stop.changed(), if !closing => {
+                    conn::Verdict::Quiet => return,
+                    conn::Verdict::Drop(why) => {
+                        tracing::debug!(%peer, why, "connection closed");
+                        return;
+                    }
+                },
+                Event::Stop => {
                     conn.as_mut().graceful_shutdown();
                     closing = true;
                 }
             }
         }
     }
+}
+
+/// What woke a connection's loop to act.
+enum Event<E> {
+    /// The connection ended, well or not.
+    Ended(Result<(), E>),
+    /// The watchdog's look is due.
+    Look,
+    /// Shutdown began.
+    Stop,
 }
 
 /// Puts the connection's [`Peer`] into each request's extensions (for a listener
