@@ -249,10 +249,9 @@ where
     } = slots;
     let Sharing { streams, seat } = sharing;
     let mut builder = auto::Builder::new(streams);
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+    // No timer for HTTP/1.1: hyper would arm and drop a header timer for every
+    // request; the connection's watchdog keeps that deadline (`conn`).
+    builder.http1().header_read_timeout(None);
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -4,18 +4,19 @@
 //!
 //! The rules, each against a caller that holds a socket without using it:
 //! - a request's head must arrive within `header_timeout` of the connection's start
-//!   (hyper enforces it for later HTTP/1.1 requests; the watchdog covers what hyper
-//!   cannot see: silence before the protocol is known, a partial or a lone HTTP/2
-//!   preface);
-//! - a connection with nothing in flight is closed after `idle_timeout` (HTTP/2;
-//!   HTTP/1.1's keep-alive idle is hyper's header timeout);
+//!   (silence before the protocol is known, a partial or a lone HTTP/2 preface, a
+//!   partial first head);
+//! - an HTTP/1.1 connection's next head must arrive within `header_timeout` of its
+//!   last answer (an idle keep-alive, a slow or partial head): the watchdog, not
+//!   hyper, keeps this deadline, so no timer is armed and dropped per request;
+//! - an HTTP/2 connection with nothing in flight is closed after `idle_timeout`;
 //! - a caller that takes none of an answer's waiting bytes for `send_timeout` loses
 //!   the connection, which drops the answer and so releases the upstream.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -39,6 +40,8 @@ pub(crate) struct Activity {
     waiting: AtomicUsize,
     /// Body polls so far: the caller's side is moving while this changes.
     polls: AtomicU64,
+    /// The connection speaks HTTP/2 (known from its first request).
+    http2: AtomicBool,
 }
 
 impl Activity {
@@ -50,10 +53,14 @@ impl Activity {
             quiet_since_ms: AtomicU64::new(0),
             waiting: AtomicUsize::new(0),
             polls: AtomicU64::new(0),
+            http2: AtomicBool::new(false),
         })
     }
 
-    fn begin(self: &Arc<Self>) -> Open {
+    fn begin(self: &Arc<Self>, http2: bool) -> Open {
+        if http2 {
+            self.http2.store(true, Ordering::Relaxed);
+        }
         self.started.fetch_add(1, Ordering::Relaxed);
         self.open.fetch_add(1, Ordering::AcqRel);
         Open {
@@ -122,7 +129,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let open = self.activity.begin();
+        let open = self.activity.begin(req.version() == http::Version::HTTP_2);
         TrackedFuture {
             inner: self.inner.call(req),
             open: Some(open),
@@ -201,7 +208,8 @@ where
 pub(crate) enum Verdict {
     /// Nothing wrong; look again at this instant.
     Wait(Instant),
-    /// Nothing in flight for too long: close politely (GOAWAY, or no keep-alive).
+    /// Nothing in flight for too long: close politely (GOAWAY; an HTTP/1.1
+    /// connection waiting for a head is closed at once).
     Quiet,
     /// A rule was broken with something held: close now.
     Drop(&'static str),
@@ -250,7 +258,13 @@ impl Watch {
         }
         if activity.open.load(Ordering::Acquire) == 0 {
             let quiet = activity.quiet_since_ms.load(Ordering::Relaxed);
-            let due = activity.born + Duration::from_millis(quiet) + d.idle;
+            // HTTP/1.1 between requests is waiting for a head: the header deadline.
+            let patience = if activity.http2.load(Ordering::Relaxed) {
+                d.idle
+            } else {
+                d.header.min(d.idle)
+            };
+            let due = activity.born + Duration::from_millis(quiet) + patience;
             return if now >= due {
                 Verdict::Quiet
             } else {
@@ -261,8 +275,8 @@ impl Watch {
             return Verdict::Drop("the caller took no answer bytes within the send timeout");
         }
         // In flight: look again often enough to catch a stall within a quarter more
-        // than the send timeout.
-        Verdict::Wait(now + d.send / 4)
+        // than the send timeout, and a keep-alive's header deadline once it is quiet.
+        Verdict::Wait(now + (d.send / 4).min(d.header))
     }
 }
 
@@ -291,10 +305,10 @@ mod tests {
     }
 
     #[test]
-    fn a_quiet_connection_is_closed_after_the_idle_timeout_from_its_last_answer() {
+    fn a_quiet_http2_connection_is_closed_after_the_idle_timeout_from_its_last_answer() {
         let a = Activity::new();
         let mut w = Watch::new(deadlines());
-        drop(a.begin());
+        drop(a.begin(true));
         assert!(
             matches!(w.look(&a, a.born + secs(30)), Verdict::Wait(at) if at >= a.born + secs(60))
         );
@@ -302,9 +316,22 @@ mod tests {
     }
 
     #[test]
+    fn an_http1_connection_gets_the_header_timeout_for_its_next_head() {
+        let a = Activity::new();
+        let mut w = Watch::new(deadlines());
+        let open = a.begin(false);
+        // In flight, looks come at least every header timeout.
+        assert!(matches!(w.look(&a, a.born), Verdict::Wait(at) if at <= a.born + secs(5)));
+        drop(open);
+        let quiet = a.born + Duration::from_millis(a.quiet_since_ms.load(Ordering::Relaxed));
+        assert_eq!(w.look(&a, quiet + secs(9)), Verdict::Wait(quiet + secs(10)));
+        assert_eq!(w.look(&a, quiet + secs(10)), Verdict::Quiet);
+    }
+
+    #[test]
     fn bytes_left_untaken_past_the_send_timeout_drop_the_connection() {
         let a = Activity::new();
-        let mut open = a.begin();
+        let mut open = a.begin(false);
         open.polled();
         open.handed_out();
         let t0 = Instant::now();
@@ -321,7 +348,7 @@ mod tests {
     fn waiting_on_the_upstream_is_not_a_stall() {
         let a = Activity::new();
         let mut w = Watch::new(deadlines());
-        let mut open = a.begin();
+        let mut open = a.begin(false);
         // Polled, nothing came back yet: the upstream is thinking.
         open.polled();
         let t0 = Instant::now();

@@ -93,6 +93,36 @@ async fn silent_and_half_started_connections_are_closed_at_the_header_deadline()
 }
 
 #[tokio::test]
+async fn a_keep_alive_connection_gets_the_header_deadline_for_its_next_head() {
+    let gw = gateway("header_timeout_ms = 300").await;
+    let health = b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n";
+    // After one answer: silence, then a head that never finishes.
+    for next in [&b""[..], b"GET /healthz HTTP/1.1\r\nhost: x\r\n"] {
+        let mut stream = TcpStream::connect(addr(&gw)).await.unwrap();
+        stream.write_all(health).await.unwrap();
+        let mut first = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&first).contains("\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before the first answer");
+            first.extend_from_slice(&buf[..n]);
+        }
+        assert!(first.starts_with(b"HTTP/1.1 200"));
+        let answered = std::time::Instant::now();
+        stream.write_all(next).await.unwrap();
+        until_closed(&mut stream).await;
+        let waited = answered.elapsed();
+        // Closed by the deadline (300 ms, plus the watchdog's up to 1 s linger), not
+        // by PATIENCE running out.
+        assert!(
+            waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+            "{:?}: closed after {waited:?}",
+            String::from_utf8_lossy(next)
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_connection_past_the_cap_is_told_503_and_closed_until_one_ends() {
     let gw = gateway("max_connections = 2\nheader_timeout_ms = 20000").await;
     let first = TcpStream::connect(addr(&gw)).await.unwrap();
