@@ -219,6 +219,19 @@ impl Provider {
     /// blamed on the upstream, with its `retry-after`. Connection failures are
     /// retryable `Upstream` errors; time limits give `UpstreamTimeout`.
     pub async fn send(&self, call: UpstreamCall) -> Result<UpstreamReply, GatewayError> {
+        self.send_within(call, None).await
+    }
+
+    /// [`Provider::send`] for a caller that ends the wait itself at `deadline` (a
+    /// route's timeout around the call): when that comes no later than this
+    /// provider's own limit for the answer's head, no timer is armed for the head
+    /// here — one timer per call instead of two.
+    pub async fn send_within(
+        &self,
+        call: UpstreamCall,
+        deadline: Option<Instant>,
+    ) -> Result<UpstreamReply, GatewayError> {
+        let caller_deadline = deadline;
         let Some(client) = &self.client else {
             return self.send_mock(call).await;
         };
@@ -332,7 +345,12 @@ impl Provider {
         let first_byte_end = (started + self.timeouts.first_byte()).min(deadline);
         let connect = self.timeouts.connect();
         let sent = client.send(request, connect);
-        let (response, lease) = match tokio::time::timeout_at(first_byte_end, sent).await {
+        let waited = if caller_deadline.is_some_and(|end| end <= first_byte_end) {
+            Ok(sent.await)
+        } else {
+            tokio::time::timeout_at(first_byte_end, sent).await
+        };
+        let (response, lease) = match waited {
             Ok(Ok(answer)) => answer,
             Ok(Err(err)) => return Err(upstream::before_headers(&err, &self.name, &self.host)),
             Err(_) => {

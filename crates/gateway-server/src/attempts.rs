@@ -183,9 +183,10 @@ pub(crate) async fn run<A: Attempt>(
                 headers,
             };
             let sent = Instant::now();
+            let ends = tokio::time::Instant::from_std(sent) + plan.timeout;
             let mut answered = None;
-            let outcome = tokio::time::timeout(plan.timeout, async {
-                let reply = provider.send(call).await?;
+            let outcome = tokio::time::timeout_at(ends, async {
+                let reply = provider.send_within(call, Some(ends)).await?;
                 answered = Some(reply.status);
                 commit(reply.body, stream).await
             })

@@ -367,6 +367,35 @@ async fn first_byte_timeout() {
 }
 
 #[tokio::test]
+async fn a_callers_earlier_deadline_stands_in_for_the_first_byte_timer() {
+    let up = serve(|_| {
+        let mut plan = Plan::ok(OPENAI_OK);
+        plan.head_delay = Duration::from_millis(400);
+        plan
+    })
+    .await;
+    let p = provider(ProviderKind::OpenAi, &up.base(), |c| {
+        c.timeouts.first_byte_ms = 200
+    });
+    // A caller whose own limit comes later leaves the provider's in force.
+    let later = tokio::time::Instant::now() + Duration::from_secs(30);
+    let err = p
+        .send_within(chat("m", false), Some(later))
+        .await
+        .expect_err("the provider's own limit");
+    assert_eq!(err.kind, ErrorKind::UpstreamTimeout);
+    assert!(err.message.contains("first_byte_ms"), "{}", err.message);
+    // One whose limit comes first keeps it itself: the provider armed no timer, so
+    // a caller that does not enforce it sees the answer that came after 200 ms.
+    let sooner = tokio::time::Instant::now() + Duration::from_millis(100);
+    let reply = p
+        .send_within(chat("m", false), Some(sooner))
+        .await
+        .expect("no timer of the provider's");
+    assert_eq!(reply.status, 200);
+}
+
+#[tokio::test]
 async fn idle_timeout_between_chunks() {
     let up = serve(|_| Plan {
         status: 200,
