@@ -29,13 +29,16 @@ use http_body::Frame as BodyFrame;
 use super::Prepared;
 use crate::accounting::{Streamed, Ticket};
 use crate::cache::record::Recorder;
+use strip::Strip;
+
+mod strip;
 
 /// How upstream bytes become caller bytes.
 enum Mode {
     /// Same shape: the bytes as they are (framed on the side to read the usage).
     Pass { tap: Tap },
     /// Same shape (OpenAI Chat), minus the usage chunk the gateway forced on.
-    StripUsage { tap: Tap },
+    StripUsage(Strip),
     /// Another shape: through the codecs.
     Transcode(Box<Transcoder>),
 }
@@ -125,9 +128,7 @@ impl Relay {
             }
             Mode::Transcode(t)
         } else if prepared.strip_usage {
-            Mode::StripUsage {
-                tap: Tap::new(upstream_shape, &ctx),
-            }
+            Mode::StripUsage(Strip::new(Tap::new(upstream_shape, &ctx)))
         } else {
             Mode::Pass {
                 tap: Tap::new(upstream_shape, &ctx),
@@ -222,13 +223,10 @@ impl Relay {
                     Err(too_large(e))
                 }
             },
-            Mode::StripUsage { tap } => {
-                let out = &mut self.out;
-                // Frames are written back about as long as they came.
-                out.reserve(chunk.len());
-                tap.push(&chunk, |frame, delta| write_frame(frame, delta, out))
-                    .map_err(too_large)
-            }
+            Mode::StripUsage(strip) => match strip.push(chunk, &mut self.out) {
+                Ok(passed) => return passed,
+                Err(e) => Err(too_large(e)),
+            },
             Mode::Transcode(t) => {
                 clock(t, self.caller, self.ticket.as_ref());
                 t.push(&chunk, &mut self.out);
@@ -248,10 +246,9 @@ impl Relay {
                 tap.finish(|_, _| {});
                 tap.tally().error().cloned()
             }
-            Mode::StripUsage { tap } => {
-                let out = &mut self.out;
-                tap.finish(|frame, delta| write_frame(frame, delta, out));
-                tap.tally().error().cloned()
+            Mode::StripUsage(strip) => {
+                strip.finish(&mut self.out);
+                strip.tap.tally().error().cloned()
             }
             Mode::Transcode(t) => {
                 clock(t, self.caller, self.ticket.as_ref());
@@ -333,8 +330,10 @@ impl Relay {
     /// What the stream reported and delivered so far.
     fn streamed(&self) -> Streamed {
         let (reported, output_tokens) = match &self.mode {
-            Mode::Pass { tap } | Mode::StripUsage { tap } => {
-                (tap.tally().usage(), tap.tally().output_tokens())
+            Mode::Pass { tap } => (tap.tally().usage(), tap.tally().output_tokens()),
+            Mode::StripUsage(strip) => {
+                let tally = strip.tap.tally();
+                (tally.usage(), tally.output_tokens())
             }
             Mode::Transcode(t) => (t.usage(), t.output_tokens()),
         };
