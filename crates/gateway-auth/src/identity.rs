@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use crate::cache::{Entry, Refusal};
 use crate::error::AuthError;
@@ -170,21 +170,30 @@ pub const KEY_HEADERS: [&str; 5] = [
     "x-patchbay-key",
 ];
 
+/// [`KEY_HEADERS`] as header names: looked up without parsing a name per request.
+static KEY_HEADER_NAMES: [HeaderName; 5] = [
+    http::header::AUTHORIZATION,
+    HeaderName::from_static("x-api-key"),
+    HeaderName::from_static("x-goog-api-key"),
+    HeaderName::from_static("api-key"),
+    HeaderName::from_static("x-patchbay-key"),
+];
+
 /// The key a request presents in `sources`; empty values are skipped.
 pub fn presented_key(
     headers: &HeaderMap,
     query: Option<&str>,
     sources: KeySources,
 ) -> Option<String> {
-    let names: &[&str] = match sources {
-        KeySources::AnyShape => &KEY_HEADERS,
-        KeySources::BearerOnly => &KEY_HEADERS[..1],
+    let names: &[HeaderName] = match sources {
+        KeySources::AnyShape => &KEY_HEADER_NAMES,
+        KeySources::BearerOnly => &KEY_HEADER_NAMES[..1],
     };
-    for &name in names {
+    for name in names {
         for value in headers.get_all(name) {
             let Ok(v) = value.to_str() else { continue };
             let v = v.trim();
-            let v = if name == "authorization" {
+            let v = if *name == http::header::AUTHORIZATION {
                 match v.split_once(' ') {
                     Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
                     _ => continue,
@@ -215,6 +224,12 @@ pub fn presented_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_names_are_the_listed_ones() {
+        let names: Vec<&str> = KEY_HEADER_NAMES.iter().map(HeaderName::as_str).collect();
+        assert_eq!(names, KEY_HEADERS);
+    }
     use http::HeaderValue;
 
     fn keys() -> Keys {
