@@ -24,13 +24,7 @@ fn provider(kind: ProviderKind, base: &str, edit: impl FnOnce(&mut ProviderConfi
 }
 
 fn chat(model: &str, stream: bool) -> UpstreamCall {
-    UpstreamCall {
-        operation: Operation::Chat,
-        model: model.to_owned(),
-        stream,
-        body: Bytes::from_static(br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#),
-        headers: Default::default(),
-    }
+    support::chat_call(model, stream)
 }
 
 async fn body_of(reply: UpstreamReply) -> Vec<Result<Bytes, GatewayError>> {

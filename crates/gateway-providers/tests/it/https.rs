@@ -9,9 +9,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use gateway_protocol::ErrorKind;
-use gateway_providers::{
-    HttpClient, Operation, Provider, ProviderConfig, ProviderKind, UpstreamCall,
-};
+use gateway_providers::{HttpClient, Provider, ProviderConfig, ProviderKind};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -86,16 +84,6 @@ fn provider(addr: SocketAddr, client: &HttpClient) -> Provider {
     Provider::new("tls", &cfg, client).expect("provider")
 }
 
-fn chat() -> UpstreamCall {
-    UpstreamCall {
-        operation: Operation::Chat,
-        model: "m".to_owned(),
-        stream: false,
-        body: Bytes::from_static(br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#),
-        headers: Default::default(),
-    }
-}
-
 #[tokio::test]
 async fn https_upstream_speaks_h2_or_http1_by_alpn() {
     let pem = std::fs::read(fixture("cert.pem")).expect("cert.pem");
@@ -106,7 +94,7 @@ async fn https_upstream_speaks_h2_or_http1_by_alpn() {
     ] {
         let (addr, versions) = tls_upstream(alpn).await;
         let reply = provider(addr, &client)
-            .send(chat())
+            .send(crate::support::chat_call("m", false))
             .await
             .expect("an answer over TLS");
         assert_eq!(reply.status, 200);
@@ -126,7 +114,7 @@ async fn untrusted_certificate_is_a_retryable_connect_failure() {
     let (addr, versions) = tls_upstream(&[b"h2", b"http/1.1"]).await;
     let client = HttpClient::new().expect("client");
     let err = provider(addr, &client)
-        .send(chat())
+        .send(crate::support::chat_call("m", false))
         .await
         .expect_err("the self-signed certificate is not trusted");
     assert_eq!(err.kind, ErrorKind::Upstream);

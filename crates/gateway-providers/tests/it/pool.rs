@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use gateway_providers::{
-    HttpClient, Operation, Provider, ProviderConfig, ProviderKind, UpstreamCall,
-};
+use gateway_providers::{HttpClient, Provider, ProviderConfig, ProviderKind};
 use support::{End, Plan, serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -24,19 +22,12 @@ fn provider(base: &str) -> Provider {
     Provider::new("up", &cfg, &HttpClient::new().expect("client")).expect("provider")
 }
 
-fn chat() -> UpstreamCall {
-    UpstreamCall {
-        operation: Operation::Chat,
-        model: "m".to_owned(),
-        stream: false,
-        body: Bytes::from_static(br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#),
-        headers: Default::default(),
-    }
-}
-
 /// Sends one call and reads its answer whole.
 async fn whole(p: &Provider) -> String {
-    let reply = p.send(chat()).await.expect("answered");
+    let reply = p
+        .send(support::chat_call("m", false))
+        .await
+        .expect("answered");
     let chunks: Vec<Bytes> = reply
         .body
         .map(|chunk| chunk.expect("a chunk"))
@@ -87,7 +78,7 @@ async fn an_error_answer_read_whole_also_frees_its_connection() {
     })
     .await;
     let p = provider(&up.base());
-    let mut failing = chat();
+    let mut failing = support::chat_call("m", false);
     failing.body = Bytes::from_static(br#"{"model":"m","messages":[],"x":"fail"}"#);
     let err = p.send(failing).await.expect_err("a 400");
     assert_eq!(err.upstream_status, Some(400));
@@ -110,7 +101,11 @@ async fn an_answer_dropped_midway_closes_its_connection() {
     })
     .await;
     let p = provider(&up.base());
-    let mut endless = p.send(chat()).await.expect("answered").body;
+    let mut endless = p
+        .send(support::chat_call("m", false))
+        .await
+        .expect("answered")
+        .body;
     endless.next().await.expect("a chunk").expect("data");
     drop(endless);
     // The upstream sees its client go away: the connection was closed, not pooled.

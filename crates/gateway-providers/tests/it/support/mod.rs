@@ -64,6 +64,17 @@ impl Plan {
     }
 }
 
+/// A small chat call for `model`.
+pub fn chat_call(model: &str, stream: bool) -> gateway_providers::UpstreamCall {
+    gateway_providers::UpstreamCall {
+        operation: gateway_providers::Operation::Chat,
+        model: model.to_owned(),
+        stream,
+        body: Bytes::from_static(br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#),
+        headers: Default::default(),
+    }
+}
+
 /// A running upstream.
 pub struct Upstream {
     pub addr: SocketAddr,
