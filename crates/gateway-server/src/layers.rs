@@ -8,4 +8,5 @@ pub mod observe;
 pub mod operation;
 pub mod prepare;
 pub mod reject;
+pub mod request_id;
 pub mod shed;

@@ -15,9 +15,6 @@ use tower::util::BoxCloneSyncService;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
 
 use crate::app::App;
 use crate::config::{Config, ConfigError};
@@ -27,15 +24,16 @@ use crate::layers::observe::ObserveLayer;
 use crate::layers::operation::Operation;
 use crate::layers::prepare::PrepareLayer;
 use crate::layers::reject::Envelope;
+use crate::layers::request_id::RequestIdLayer;
 use crate::layers::shed::ShedLayer;
-use crate::respond::REQUEST_ID;
 
 /// Builds the gateway's request path for `app`, outermost layer first:
 ///
-/// 1. **request id** (tower-http): a caller's `x-request-id` is kept (when it is at
-///    most 128 visible ASCII characters: it is logged and stored), else one is made;
-///    everything below (logs, usage records, panic messages) names it.
-/// 2. **propagate request id** (tower-http): every answer carries it back.
+/// 1. **request id** (`layers::request_id`): a caller's `x-request-id` is kept (when
+///    it is one value of at most 128 visible ASCII characters: it is logged and
+///    stored), else one is made; everything below (logs, usage records, panic
+///    messages) names it.
+/// 2. **its answer** (the same layer): every answer carries the id back.
 /// 3. **observe**: notes the arrival (time, method, path) for everything below, and
 ///    reports to the metrics and the access log the answers no account reports
 ///    (401, 400, 404, shed 503s, model lists) — outside classify, so it sees the
@@ -84,9 +82,7 @@ where
     let limit = usize::try_from(app.max_body_bytes).unwrap_or(usize::MAX);
     let envelope = Envelope::new(app.clone());
     ServiceBuilder::new()
-        .map_request(drop_unusable_request_id)
-        .layer(SetRequestIdLayer::new(REQUEST_ID, NextId(app.clone())))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(RequestIdLayer::new(app.clone()))
         .layer(ObserveLayer::new(app.clone()))
         .layer(ClassifyLayer::new(app.clone()))
         .layer(CloseUnreadLayer)
@@ -101,35 +97,6 @@ where
         .layer(PrepareLayer::new(app.clone()))
         .layer(LimitLayer::new(app.limiter.clone(), envelope))
         .service(Operation::new(app))
-}
-
-/// A caller's request id is kept only if it is short and plain: it goes into logs,
-/// headers and the usage table.
-fn drop_unusable_request_id<B>(mut req: Request<B>) -> Request<B> {
-    let usable = |v: &http::HeaderValue| {
-        let b = v.as_bytes();
-        !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
-    };
-    let mut ids = req.headers().get_all(&REQUEST_ID).iter();
-    // One usable value, or none kept.
-    let keep = ids.next().is_none_or(usable) && ids.next().is_none();
-    if !keep {
-        req.headers_mut().remove(&REQUEST_ID);
-    }
-    req
-}
-
-/// Request ids from the app's counter: unique in the run, and across runs with high
-/// probability.
-#[derive(Debug, Clone)]
-struct NextId(Arc<App>);
-
-impl MakeRequestId for NextId {
-    fn make_request_id<B>(&mut self, _req: &Request<B>) -> Option<RequestId> {
-        http::HeaderValue::from_bytes(&self.0.request_id())
-            .ok()
-            .map(RequestId::new)
-    }
 }
 
 /// A request body of any kind, boxed (what [`Gateway`] takes).
