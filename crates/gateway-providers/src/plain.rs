@@ -80,14 +80,6 @@ pub(crate) struct Lease {
     sender: Sender,
 }
 
-impl fmt::Debug for Lease {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lease")
-            .field("authority", &self.authority)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Lease {
     /// Puts the connection back in this thread's pool.
     pub(crate) fn release(self) {

@@ -222,16 +222,15 @@ impl Provider {
         self.send_within(call, None).await
     }
 
-    /// [`Provider::send`] for a caller that ends the wait itself at `deadline` (a
+    /// [`Provider::send`] for a caller that ends the wait itself at `caller_deadline` (a
     /// route's timeout around the call): when that comes no later than this
     /// provider's own limit for the answer's head, no timer is armed for the head
     /// here — one timer per call instead of two.
     pub async fn send_within(
         &self,
         call: UpstreamCall,
-        deadline: Option<Instant>,
+        caller_deadline: Option<Instant>,
     ) -> Result<UpstreamReply, GatewayError> {
-        let caller_deadline = deadline;
         let Some(client) = &self.client else {
             return self.send_mock(call).await;
         };

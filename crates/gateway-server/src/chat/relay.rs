@@ -21,9 +21,9 @@ use gateway_protocol::{ApiShape, GatewayError, StreamEvent};
 use gateway_providers::BodyStream;
 use gateway_translate::codec::{StreamEncoder, Transcoder, upstream_framing};
 use gateway_translate::estimate::StreamTally;
-use gateway_translate::framing::{FrameTooLarge, write_sse};
+use gateway_translate::framing::FrameTooLarge;
 use gateway_translate::stream_tap::StreamTap;
-use gateway_translate::{FrameRef, Framer, ResponseContext, TranslateError, fastpath};
+use gateway_translate::{FrameRef, Framer, ResponseContext, TranslateError};
 use http_body::Frame as BodyFrame;
 
 use super::Prepared;
@@ -372,13 +372,5 @@ impl Drop for Relay {
 fn clock(t: &mut Transcoder, caller: ApiShape, ticket: Option<&Ticket>) {
     if let (ApiShape::Ollama, Some(ticket)) = (caller, ticket) {
         t.set_clock(ticket.elapsed_ns());
-    }
-}
-
-/// Writes an OpenAI Chat frame back as SSE, unless it is a usage-only chunk (a
-/// content delta, with its one choice, never is).
-fn write_frame(frame: FrameRef<'_>, delta: bool, out: &mut Vec<u8>) {
-    if delta || !fastpath::is_usage_only_chunk(frame.data.as_bytes()) {
-        write_sse(out, frame.event, frame.data.as_bytes());
     }
 }

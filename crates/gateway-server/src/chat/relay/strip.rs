@@ -10,10 +10,10 @@
 use bytes::Bytes;
 use gateway_protocol::ApiShape;
 use gateway_translate::codec::upstream_framing;
-use gateway_translate::framing::FrameTooLarge;
-use gateway_translate::{Framer, fastpath};
+use gateway_translate::framing::{FrameTooLarge, write_sse};
+use gateway_translate::{FrameRef, Framer, fastpath};
 
-use super::{Tap, write_frame};
+use super::Tap;
 
 pub(super) struct Strip {
     pub(super) tap: Tap,
@@ -53,7 +53,7 @@ impl Strip {
         }
         let mut usage_only = false;
         let read = self.tap.push(&chunk, |frame, delta| {
-            usage_only |= !delta && fastpath::is_usage_only_chunk(frame.data.as_bytes());
+            usage_only |= dropped(frame, delta);
         });
         if let Err(too_large) = read {
             // The bytes go on; the error event follows them.
@@ -88,9 +88,8 @@ impl Strip {
             return;
         }
         let mut usage_only = false;
-        self.tap.finish(|frame, delta| {
-            usage_only |= !delta && fastpath::is_usage_only_chunk(frame.data.as_bytes());
-        });
+        self.tap
+            .finish(|frame, delta| usage_only |= dropped(frame, delta));
         let held = std::mem::take(&mut self.held);
         if usage_only {
             write_without_usage(&held, out);
@@ -118,7 +117,7 @@ fn write_without_usage(piece: &[u8], out: &mut Vec<u8>) {
     while !rest.is_empty() {
         let end = memchr::memmem::find(rest, b"\n\n").map_or(rest.len(), |at| at + 2);
         let (frame, tail) = rest.split_at(end);
-        if !usage_only(frame) {
+        if !is_usage_only(frame) {
             out.extend_from_slice(frame);
         }
         rest = tail;
@@ -126,15 +125,26 @@ fn write_without_usage(piece: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Whether the one frame in `raw` is a usage-only chunk.
-fn usage_only(raw: &[u8]) -> bool {
+fn is_usage_only(raw: &[u8]) -> bool {
     let mut framer = Framer::new(upstream_framing(ApiShape::OpenAiChat));
     let mut found = false;
     // The tap's framer took this frame under the same limit.
-    let _ = framer.push_with(raw, |frame| {
-        found |= fastpath::is_usage_only_chunk(frame.data.as_bytes());
-    });
-    framer.finish_with(|frame| found |= fastpath::is_usage_only_chunk(frame.data.as_bytes()));
+    let _ = framer.push_with(raw, |frame| found |= dropped(frame, false));
+    framer.finish_with(|frame| found |= dropped(frame, false));
     found
+}
+
+/// Whether `frame` is the usage-only chunk to leave out (a content delta, with its
+/// one choice, never is).
+fn dropped(frame: FrameRef<'_>, delta: bool) -> bool {
+    !delta && fastpath::is_usage_only_chunk(frame.data.as_bytes())
+}
+
+/// Writes an OpenAI Chat frame back as SSE, unless it is to be left out.
+fn write_frame(frame: FrameRef<'_>, delta: bool, out: &mut Vec<u8>) {
+    if !dropped(frame, delta) {
+        write_sse(out, frame.event, frame.data.as_bytes());
+    }
 }
 
 #[cfg(test)]
