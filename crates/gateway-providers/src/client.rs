@@ -180,24 +180,32 @@ impl HttpClient {
     /// Sends `request` (an absolute URI) and returns the answer once its head is in,
     /// with the plain-HTTP connection it came on: that one goes back to the pool when
     /// the body stream releases it at the body's end.
-    pub(crate) async fn send(
+    ///
+    /// Not an `async fn`, so that its future holds `request` once (see
+    /// [`PlainPools::send`](crate::plain::PlainPools::send)).
+    #[allow(clippy::manual_async_fn)]
+    pub(crate) fn send(
         &self,
         request: http::Request<Full<Bytes>>,
         connect: Duration,
-    ) -> Result<(http::Response<hyper::body::Incoming>, Option<Lease>), SendError> {
-        if request.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
-            let (response, lease) = self
-                .inner
-                .plain
-                .send(request, connect)
-                .await
-                .map_err(SendError::Plain)?;
-            return Ok((response, Some(lease)));
-        }
-        let pool = self.for_connect_timeout(connect);
-        match pool.request(request).await {
-            Ok(response) => Ok((response, None)),
-            Err(e) => Err(SendError::Pooled(e)),
+    ) -> impl Future<
+        Output = Result<(http::Response<hyper::body::Incoming>, Option<Lease>), SendError>,
+    > + '_ {
+        async move {
+            if request.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
+                let (response, lease) = self
+                    .inner
+                    .plain
+                    .send(request, connect)
+                    .await
+                    .map_err(SendError::Plain)?;
+                return Ok((response, Some(lease)));
+            }
+            let pool = self.for_connect_timeout(connect);
+            match pool.request(request).await {
+                Ok(response) => Ok((response, None)),
+                Err(e) => Err(SendError::Pooled(e)),
+            }
         }
     }
 

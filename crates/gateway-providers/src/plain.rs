@@ -182,51 +182,44 @@ impl PlainPools {
 
     /// Sends `request` (an absolute `http://` URI) and returns the answer's head with
     /// the connection it came on.
-    pub(crate) async fn send(
+    ///
+    /// Not an `async fn`: the URI is rewritten before the future is made, and the
+    /// future holds `request` once (an `async fn` keeps its arguments twice, and this
+    /// future is nested in every upstream call's).
+    #[allow(clippy::manual_async_fn)]
+    pub(crate) fn send(
         self: &Arc<Self>,
         mut request: http::Request<Full<Bytes>>,
         connect_timeout: Duration,
-    ) -> Result<(http::Response<Incoming>, Lease), PlainError> {
-        let uri = std::mem::take(request.uri_mut());
-        let authority = uri.authority().cloned().ok_or_else(|| {
-            PlainError::Connect(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the URL has no host",
-            ))
-        })?;
-        // HTTP/1.1 wants the origin form on the request line; the Host header is the
-        // provider's to set.
-        let mut parts = uri.into_parts();
-        parts.scheme = None;
-        parts.authority = None;
-        if parts.path_and_query.is_none() {
-            parts.path_and_query = Some(PathAndQuery::from_static("/"));
-        }
-        *request.uri_mut() = http::Uri::from_parts(parts).expect("a path alone is a valid URI");
-        loop {
-            let (mut sender, reused) = match self.checkout(&authority) {
-                Some(sender) => (sender, true),
-                None => (self.connect(&authority, connect_timeout).await?, false),
-            };
-            // A new connection takes its first request before its task has run; a
-            // reused one may still be finishing the last answer's bookkeeping.
-            if reused && !sender.is_ready() && sender.ready().await.is_err() {
-                continue;
-            }
-            match sender.try_send_request(request).await {
-                Ok(response) => {
-                    let lease = Lease {
-                        pools: Arc::clone(self),
-                        authority,
-                        sender,
-                    };
-                    return Ok((response, lease));
+    ) -> impl Future<Output = Result<(http::Response<Incoming>, Lease), PlainError>> + '_ {
+        let authority = to_origin_form(&mut request);
+        async move {
+            let authority = authority?;
+            loop {
+                let (mut sender, reused) = match self.checkout(&authority) {
+                    Some(sender) => (sender, true),
+                    None => (self.connect(&authority, connect_timeout).await?, false),
+                };
+                // A new connection takes its first request before its task has run; a
+                // reused one may still be finishing the last answer's bookkeeping.
+                if reused && !sender.is_ready() && sender.ready().await.is_err() {
+                    continue;
                 }
-                Err(mut failed) => match failed.take_message() {
-                    // Never started on a connection the peer had closed: try a new one.
-                    Some(unsent) if reused => request = unsent,
-                    _ => return Err(PlainError::Http(failed.into_error())),
-                },
+                match sender.try_send_request(request).await {
+                    Ok(response) => {
+                        let lease = Lease {
+                            pools: Arc::clone(self),
+                            authority,
+                            sender,
+                        };
+                        return Ok((response, lease));
+                    }
+                    Err(mut failed) => match failed.take_message() {
+                        // Never started on a connection the peer had closed: try a new one.
+                        Some(unsent) if reused => request = unsent,
+                        _ => return Err(PlainError::Http(failed.into_error())),
+                    },
+                }
             }
         }
     }
@@ -276,6 +269,26 @@ impl PlainPools {
         let pools = Arc::downgrade(self);
         *sweeper = Some(tokio::spawn(sweep(pools)));
     }
+}
+
+/// Rewrites `request`'s absolute URI to the origin form HTTP/1.1 wants on the request
+/// line (the Host header is the provider's to set), returning its authority.
+fn to_origin_form(request: &mut http::Request<Full<Bytes>>) -> Result<Authority, PlainError> {
+    let uri = std::mem::take(request.uri_mut());
+    let authority = uri.authority().cloned().ok_or_else(|| {
+        PlainError::Connect(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the URL has no host",
+        ))
+    })?;
+    let mut parts = uri.into_parts();
+    parts.scheme = None;
+    parts.authority = None;
+    if parts.path_and_query.is_none() {
+        parts.path_and_query = Some(PathAndQuery::from_static("/"));
+    }
+    *request.uri_mut() = http::Uri::from_parts(parts).expect("a path alone is a valid URI");
+    Ok(authority)
 }
 
 /// Connects to the first address of `host` that answers.

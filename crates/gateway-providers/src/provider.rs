@@ -226,16 +226,46 @@ impl Provider {
     /// route's timeout around the call): when that comes no later than this
     /// provider's own limit for the answer's head, no timer is armed for the head
     /// here — one timer per call instead of two.
-    pub async fn send_within(
+    ///
+    /// Not an `async fn`: its future is nested in every upstream call's, and an
+    /// `async fn` would hold `call` twice; the request is built by plain functions
+    /// either side of the one wait it may need (a Google token).
+    #[allow(clippy::manual_async_fn)]
+    pub fn send_within(
         &self,
         call: UpstreamCall,
         caller_deadline: Option<Instant>,
-    ) -> Result<UpstreamReply, GatewayError> {
-        let Some(client) = &self.client else {
-            return self.send_mock(call).await;
-        };
-        let started = Instant::now();
-        let deadline = started + self.timeouts.total();
+    ) -> impl Future<Output = Result<UpstreamReply, GatewayError>> + '_ {
+        async move {
+            let Some(client) = &self.client else {
+                return self.send_mock(call).await;
+            };
+            let started = Instant::now();
+            let deadline = started + self.timeouts.total();
+            let target = self.target(&call)?;
+            let authorization = match &self.google {
+                // Boxed: the token exchange's state would size every provider's sends.
+                Some(tokens) => Some(Box::pin(tokens.authorization()).await?),
+                None => None,
+            };
+            let (operation, stream) = (call.operation, call.stream);
+            let request = self.request(call, target, authorization)?;
+            self.exchange(
+                client,
+                request,
+                operation,
+                stream,
+                started,
+                deadline,
+                caller_deadline,
+            )
+            .await
+        }
+    }
+
+    /// Where `call` goes: its URI, the `host` header of a plain-HTTP one, and
+    /// whether it is a POST.
+    fn target(&self, call: &UpstreamCall) -> Result<(Endpoint, bool), GatewayError> {
         let deployment = self
             .deployments
             .get(&call.model)
@@ -252,19 +282,27 @@ impl Provider {
             call.stream,
             azure,
         )?;
-        let Endpoint { uri, host } = self.parsed(&endpoint.url)?;
+        Ok((self.parsed(&endpoint.url)?, endpoint.post))
+    }
+
+    /// The HTTP request of `call` to `target`: this provider's headers, then the
+    /// call's, its body in the provider's own form, signed where the provider signs.
+    fn request(
+        &self,
+        call: UpstreamCall,
+        (Endpoint { uri, host }, post): (Endpoint, bool),
+        authorization: Option<HeaderValue>,
+    ) -> Result<http::Request<Full<Bytes>>, GatewayError> {
         // Configured headers win over the defaults below (a configured content-type or
         // user-agent replaces ours), as they did with reqwest.
         let mut headers = self.headers.clone();
         if let Some(host) = host {
             headers.entry(http::header::HOST).or_insert(host);
         }
-        if let Some(tokens) = &self.google {
-            // Boxed: the token exchange's state would size every provider's sends.
-            let authorization = Box::pin(tokens.authorization()).await?;
+        if let Some(authorization) = authorization {
             headers.insert(http::header::AUTHORIZATION, authorization);
         }
-        if endpoint.post {
+        if post {
             headers
                 .entry(http::header::CONTENT_TYPE)
                 .or_insert(HeaderValue::from_static("application/json"));
@@ -318,7 +356,7 @@ impl Provider {
             _ => call.body,
         };
         if let Some(signer) = &self.aws {
-            let method = if endpoint.post { "POST" } else { "GET" };
+            let method = if post { "POST" } else { "GET" };
             signer
                 .sign(method, &uri, &mut headers, &body, SystemTime::now())
                 .map_err(|_| {
@@ -331,7 +369,7 @@ impl Provider {
                     )
                 })?;
         }
-        let (method, body) = if endpoint.post {
+        let (method, body) = if post {
             (http::Method::POST, Full::new(body))
         } else {
             (http::Method::GET, Full::default())
@@ -340,81 +378,99 @@ impl Provider {
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
+        Ok(request)
+    }
 
-        let first_byte_end = (started + self.timeouts.first_byte()).min(deadline);
-        let connect = self.timeouts.connect();
-        let sent = client.send(request, connect);
-        let waited = if caller_deadline.is_some_and(|end| end <= first_byte_end) {
-            Ok(sent.await)
-        } else {
-            tokio::time::timeout_at(first_byte_end, sent).await
-        };
-        let (response, lease) = match waited {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(err)) => return Err(upstream::before_headers(&err, &self.name, &self.host)),
-            Err(_) => {
-                let which = if first_byte_end < deadline {
-                    "timeouts.first_byte_ms"
-                } else {
-                    "timeouts.total_ms"
-                };
-                return Err(GatewayError::new(
-                    ErrorKind::UpstreamTimeout,
-                    format!(
-                        "provider `{}` sent no response headers within {which}",
-                        self.name
-                    ),
-                ));
-            }
-        };
-        let limits = Limits {
-            provider: self.name.clone(),
-            host: self.host.clone(),
-            idle: self.timeouts.idle(),
-            deadline,
-        };
-        let (head, incoming) = response.into_parts();
-        let status = head.status.as_u16();
-        let headers = head.headers;
-        if !head.status.is_success() {
-            if let (401, Some(tokens)) = (status, &self.google) {
-                // Revoked or expired early: the next request mints another.
-                tokens.forget();
-            }
-            let body = body::read_bounded(incoming, lease, limits).await;
-            let mut err = if self.aws.is_some() {
-                let kind = headers
-                    .get("x-amzn-errortype")
-                    .and_then(|v| v.to_str().ok());
-                gateway_translate::bedrock::error::decode_typed(status, kind, &body)
+    /// Sends `request` and reads the answer's head: a 2xx goes back as a stream, an
+    /// error status as this provider's error.
+    // The call's parts the answer needs, and the three instants its waits end by.
+    #[allow(clippy::too_many_arguments, clippy::manual_async_fn)]
+    fn exchange<'a>(
+        &'a self,
+        client: &'a HttpClient,
+        request: http::Request<Full<Bytes>>,
+        operation: Operation,
+        stream: bool,
+        started: Instant,
+        deadline: Instant,
+        caller_deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<UpstreamReply, GatewayError>> + 'a {
+        async move {
+            let first_byte_end = (started + self.timeouts.first_byte()).min(deadline);
+            let connect = self.timeouts.connect();
+            let sent = client.send(request, connect);
+            let waited = if caller_deadline.is_some_and(|end| end <= first_byte_end) {
+                Ok(sent.await)
             } else {
-                codec::decode_error(self.shape, status, &body)
+                tokio::time::timeout_at(first_byte_end, sent).await
             };
-            err.blame = Blame::Upstream;
-            err.upstream_status = Some(status);
-            if let Some(secs) = upstream::retry_after(&headers, SystemTime::now()) {
-                err.retry_after = Some(secs);
+            let (response, lease) = match waited {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(err)) => return Err(upstream::before_headers(&err, &self.name, &self.host)),
+                Err(_) => {
+                    let which = if first_byte_end < deadline {
+                        "timeouts.first_byte_ms"
+                    } else {
+                        "timeouts.total_ms"
+                    };
+                    return Err(GatewayError::new(
+                        ErrorKind::UpstreamTimeout,
+                        format!(
+                            "provider `{}` sent no response headers within {which}",
+                            self.name
+                        ),
+                    ));
+                }
+            };
+            let limits = Limits {
+                provider: self.name.clone(),
+                host: self.host.clone(),
+                idle: self.timeouts.idle(),
+                deadline,
+            };
+            let (head, incoming) = response.into_parts();
+            let status = head.status.as_u16();
+            let headers = head.headers;
+            if !head.status.is_success() {
+                if let (401, Some(tokens)) = (status, &self.google) {
+                    // Revoked or expired early: the next request mints another.
+                    tokens.forget();
+                }
+                let body = body::read_bounded(incoming, lease, limits).await;
+                let mut err = if self.aws.is_some() {
+                    let kind = headers
+                        .get("x-amzn-errortype")
+                        .and_then(|v| v.to_str().ok());
+                    gateway_translate::bedrock::error::decode_typed(status, kind, &body)
+                } else {
+                    codec::decode_error(self.shape, status, &body)
+                };
+                err.blame = Blame::Upstream;
+                err.upstream_status = Some(status);
+                if let Some(secs) = upstream::retry_after(&headers, SystemTime::now()) {
+                    err.retry_after = Some(secs);
+                }
+                tracing::debug!(
+                    provider = %self.name,
+                    status,
+                    kind = ?err.kind,
+                    "upstream answered with an error"
+                );
+                return Err(err);
             }
-            tracing::debug!(
-                provider = %self.name,
+            let mut body = body::timed(incoming, lease, limits);
+            if self.kind == ProviderKind::Vertex && operation == Operation::Embeddings {
+                body = crate::vertex::embed_answer(body, self.name.clone());
+            }
+            if self.kind == ProviderKind::BedrockAnthropic && stream {
+                body = crate::aws::unwrap_stream(body);
+            }
+            Ok(UpstreamReply {
                 status,
-                kind = ?err.kind,
-                "upstream answered with an error"
-            );
-            return Err(err);
+                headers,
+                body,
+            })
         }
-        let mut body = body::timed(incoming, lease, limits);
-        if self.kind == ProviderKind::Vertex && call.operation == Operation::Embeddings {
-            body = crate::vertex::embed_answer(body, self.name.clone());
-        }
-        if self.kind == ProviderKind::BedrockAnthropic && call.stream {
-            body = crate::aws::unwrap_stream(body);
-        }
-        Ok(UpstreamReply {
-            status,
-            headers,
-            body,
-        })
     }
 
     /// `url` parsed, from the cache when it was seen before.

@@ -42,7 +42,14 @@ fn logged(body: &[u8]) -> Vec<u8> {
 }
 
 /// One request's account, open until the request ends.
-pub(crate) struct Ticket {
+///
+/// Boxed: a ticket moves through the request's futures (the operation, the attempts,
+/// the relay of its answer) and its record makes it some 650 bytes, so each move is
+/// a pointer's instead of a copy of the account.
+pub(crate) struct Ticket(Box<Account>);
+
+/// What a [`Ticket`] holds.
+pub(crate) struct Account {
     app: Arc<App>,
     record: UsageRecord,
     reservation: Option<Reservation>,
@@ -70,6 +77,20 @@ pub(crate) struct Ticket {
     open_stream: Option<OpenStream>,
     /// Its row in the live feed's requests in flight, while a console watches.
     live: Option<crate::observe::live::Slot>,
+}
+
+impl std::ops::Deref for Ticket {
+    type Target = Account;
+
+    fn deref(&self) -> &Account {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Ticket {
+    fn deref_mut(&mut self) -> &mut Account {
+        &mut self.0
+    }
 }
 
 impl std::fmt::Debug for Ticket {
@@ -138,7 +159,7 @@ impl Ticket {
             started_ms: arrived_ms.unwrap_or_else(gateway_auth::cache::now_ms),
             streamed: charge.streamed,
         });
-        let ticket = Ticket {
+        let ticket = Ticket(Box::new(Account {
             app: app.clone(),
             log_bodies,
             record: UsageRecord {
@@ -166,7 +187,7 @@ impl Ticket {
             limit: None,
             open_stream: None,
             live,
-        };
+        }));
         if let Some(trace) = ticket.trace() {
             trace.admitted();
         }
@@ -295,14 +316,18 @@ impl Ticket {
 
     /// The first output of a stream is on its way to the caller.
     pub(crate) fn first_token(&mut self) {
-        self.first_token
-            .get_or_insert_with(|| self.started.elapsed());
+        let account = &mut *self.0;
+        account
+            .first_token
+            .get_or_insert_with(|| account.started.elapsed());
     }
 
     /// The first byte of the answer is on its way to the caller.
     pub(crate) fn first_byte(&mut self) {
-        self.first_byte
-            .get_or_insert_with(|| self.started.elapsed());
+        let account = &mut *self.0;
+        account
+            .first_byte
+            .get_or_insert_with(|| account.started.elapsed());
     }
 
     /// Closes the account of an answered request with the usage the upstream
@@ -411,8 +436,9 @@ impl Ticket {
         let took = self.started.elapsed();
         self.record.total_ms = millis(took);
         self.report(took, &usage, err);
-        if let Some(writer) = &self.app.usage {
-            writer.record(std::mem::take(&mut self.record));
+        let account = &mut *self.0;
+        if let Some(writer) = &account.app.usage {
+            writer.record(std::mem::take(&mut account.record));
         }
         tracing::debug!(
             cost_usd = cost.map(|c| micros_to_usd(usd_to_micros(c))),

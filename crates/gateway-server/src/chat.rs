@@ -118,65 +118,83 @@ impl Attempt for ChatAttempt<'_> {
 }
 
 /// Serves one decoded chat request through the attempt loop.
-pub(crate) async fn serve(
-    app: &Arc<App>,
-    table: &Table,
-    call: &ChatCall,
-    body: &Bytes,
+///
+/// Not an `async fn`: its future is inside every chat request's, and an `async fn`
+/// keeps its arguments twice (`routed` as the argument and as the locals taken from
+/// it); this one reads `routed`'s fields where they are.
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn serve<'a>(
+    app: &'a Arc<App>,
+    table: &'a Table,
+    call: &'a ChatCall,
+    body: &'a Bytes,
     mut req: Box<ChatRequest>,
-    routed: Routed,
-    request_id: &str,
-) -> Result<Answer, Failure> {
-    let Routed {
-        changed,
-        plan,
-        mut ticket,
-        cache,
-        turn,
-    } = routed;
-    let created = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let stream = req.stream;
-    if let Some(key) = cache.as_ref().and_then(cache::Pending::lookup) {
-        // Boxed: the lookup's state would otherwise size every chat request's future.
-        if let Some(hit) = Box::pin(app.cache.get(key)).await {
-            app.cache.count("hit");
-            let ctx = response_context(&req, call, call.shape, created, request_id);
-            return Ok(cache::replay::answer(&hit, call, stream, ctx, ticket));
+    mut routed: Routed,
+    request_id: &'a str,
+) -> impl Future<Output = Result<Answer, Failure>> + 'a {
+    async move {
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let stream = req.stream;
+        if let Some(key) = routed.cache.as_ref().and_then(cache::Pending::lookup) {
+            // Boxed: the lookup's state would otherwise size every chat request's future.
+            if let Some(hit) = Box::pin(app.cache.get(key)).await {
+                app.cache.count("hit");
+                let ctx = response_context(&req, call, call.shape, created, request_id);
+                return Ok(cache::replay::answer(
+                    &hit,
+                    call,
+                    stream,
+                    ctx,
+                    routed.ticket,
+                ));
+            }
         }
-    }
-    let outcome = cache.as_ref().map(cache::Pending::outcome);
-    if let Some(outcome) = outcome {
-        app.cache.count(outcome);
-    }
-    let store = cache
-        .as_ref()
-        .and_then(cache::Pending::store)
-        .map(|key| (Arc::clone(&app.cache), key));
-    let mut attempt = ChatAttempt {
-        app,
-        table,
-        req: &mut req,
-        call,
-        body,
-        changed,
-        media: inline::Media::new(plan.timeout),
-        turn: turn.as_deref(),
-    };
-    match attempts::run(
-        app,
-        table,
-        &plan,
-        Operation::Chat,
-        stream,
-        request_id,
-        &mut ticket,
-        &mut attempt,
-    )
-    .await
-    {
-        Ok(won) => {
+        let outcome = routed.cache.as_ref().map(cache::Pending::outcome);
+        if let Some(outcome) = outcome {
+            app.cache.count(outcome);
+        }
+        let store = routed
+            .cache
+            .as_ref()
+            .and_then(cache::Pending::store)
+            .map(|key| (Arc::clone(&app.cache), key));
+        let mut attempt = ChatAttempt {
+            app,
+            table,
+            req: &mut req,
+            call,
+            body,
+            changed: routed.changed,
+            media: inline::Media::new(routed.plan.timeout),
+            turn: routed.turn.as_deref(),
+        };
+        let tried = attempts::run(
+            app,
+            table,
+            &routed.plan,
+            Operation::Chat,
+            stream,
+            request_id,
+            &mut routed.ticket,
+            &mut attempt,
+        )
+        .await;
+        let won = match tried {
+            Ok(won) => won,
+            Err(lost) => {
+                let mut failure = lost.fail(routed.ticket);
+                if let Some(outcome) = outcome {
+                    failure
+                        .headers
+                        .push(("x-patchbay-cache", outcome.to_owned()));
+                }
+                return Err(failure);
+            }
+        };
+        // A block, so that nothing of it is held across the store below.
+        let (answer, row) = {
             let served = Served {
                 provider: won.target.provider.clone(),
                 model: won.target.upstream_model.clone(),
@@ -184,10 +202,11 @@ pub(crate) async fn serve(
                 notes: won.prepared.notes.clone(),
             };
             let mut ctx = response_context(&req, call, won.shape, created, request_id);
+            let mut ticket = routed.ticket;
             if call.shape == ApiShape::Ollama {
                 ctx.elapsed_ns = Some(ticket.elapsed_ns());
             }
-            if let Some(turn) = &turn {
+            if let Some(turn) = &routed.turn {
                 ctx.response_id = Some(turn.id.clone());
             }
             ticket.routed(&won.target.provider, &won.target.upstream_model, won.shape);
@@ -198,7 +217,7 @@ pub(crate) async fn serve(
                 provider: won.target.provider.clone(),
                 model: won.target.upstream_model.clone(),
             });
-            let (answer, row) = answer(
+            answer(
                 call,
                 won.shape,
                 &won.prepared,
@@ -207,7 +226,7 @@ pub(crate) async fn serve(
                 served,
                 ticket,
                 keep,
-                turn,
+                routed.turn,
             )
             .map(|(mut resp, row)| {
                 if let Some(outcome) = outcome {
@@ -219,22 +238,14 @@ pub(crate) async fn serve(
             .map_err(|e| Failure {
                 attempts: won.tries,
                 ..Failure::new(e, Some(won.target))
-            })?;
-            // Stored before the caller has the answer, so the next call finds it.
-            if let Some(row) = row {
-                crate::responses::save(app, row).await;
-            }
-            Ok(answer)
+            })?
+        };
+        // Stored before the caller has the answer, so the next call finds it.
+        if let Some(row) = row {
+            // Boxed, with the row in it: rare, and it would size every chat future.
+            Box::pin(crate::responses::save(app, row)).await;
         }
-        Err(lost) => {
-            let mut failure = lost.fail(ticket);
-            if let Some(outcome) = outcome {
-                failure
-                    .headers
-                    .push(("x-patchbay-cache", outcome.to_owned()));
-            }
-            Err(failure)
-        }
+        Ok(answer)
     }
 }
 
