@@ -96,7 +96,7 @@ pub(crate) struct Relay {
     output_sent: bool,
     /// Reads the stream into the response cache, when it keeps this answer.
     recorder: Option<Recorder>,
-    /// A Responses answer to store at the end of the stream.
+    /// A Responses answer to store once it is whole.
     keep: Option<Box<crate::responses::Turn>>,
     /// The answer's storing, under way: the stream's last bytes wait for it.
     saving: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
@@ -171,13 +171,15 @@ impl Relay {
                     }
                     None => {
                         self.finish();
-                        if self.saving.is_some() {
-                            continue;
-                        }
                         None
                     }
                 }
             };
+            // A stored turn's answer is kept once whole, before the bytes that end it
+            // go out (a transcoded answer passes none through: they are all in `out`).
+            if passed.is_none() && self.keep_answer() {
+                continue;
+            }
             let bytes = match passed {
                 // Passed through as it came: no copy.
                 Some(chunk) if self.out.is_empty() => chunk,
@@ -263,22 +265,6 @@ impl Relay {
                 recorder.finish();
             }
         }
-        if failed.is_none() {
-            let row = match (&mut self.mode, &self.keep) {
-                (Mode::Transcode(t), Some(keep)) => t.take_answer().and_then(|resp| {
-                    let object =
-                        gateway_translate::codec::encode_response(self.caller, &resp, &self.ctx);
-                    keep.kept_of(&resp, &object)
-                }),
-                _ => None,
-            };
-            // Stored before the caller reads the end, so its next call finds it.
-            if let (Some(row), Some(app)) = (row, self.app.clone()) {
-                self.saving = Some(Box::pin(async move {
-                    crate::responses::save(&app, row).await;
-                }));
-            }
-        }
         let streamed = self.streamed();
         if let Some(ticket) = self.ticket.take() {
             // An error in the stream (the upstream's own, or its end before the
@@ -288,6 +274,29 @@ impl Relay {
                 None => ticket.stream_ended(streamed),
             }
         }
+    }
+
+    /// Starts keeping the answer of a stored turn once the transcoder has reached its
+    /// stop without an error (at most once: the answer is taken). True when it
+    /// started: the caller bytes written since, which carry the last event, wait until
+    /// it is kept, so a caller that has that event finds the response on its next
+    /// call, over HTTP or a socket.
+    fn keep_answer(&mut self) -> bool {
+        let row = match (&mut self.mode, &self.keep) {
+            (Mode::Transcode(t), Some(keep)) => t.take_answer().and_then(|resp| {
+                let object =
+                    gateway_translate::codec::encode_response(self.caller, &resp, &self.ctx);
+                keep.kept_of(&resp, &object)
+            }),
+            _ => None,
+        };
+        let (Some(row), Some(app)) = (row, self.app.clone()) else {
+            return false;
+        };
+        self.saving = Some(Box::pin(async move {
+            crate::responses::save(&app, row).await;
+        }));
+        true
     }
 
     /// What is about to go to the caller, for the body log (while the ticket is open).

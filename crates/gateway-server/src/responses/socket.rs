@@ -398,11 +398,9 @@ async fn relay(resp: Response<crate::stack::OuterBody>, tx: &mpsc::Sender<Event>
     }
     let mut framer = Framer::new(Framing::Sse);
     let mut frames: Vec<Frame> = Vec::new();
-    // The last event came; the body is still read to its end, where the request's
-    // account closes and its answer is kept. The event waits for that end, so a client
-    // that has it finds the response on its next turn or over HTTP.
+    // The last event was sent; the body is still read to its end, where the request's
+    // account closes.
     let mut ended = false;
-    let mut last_event: Option<String> = None;
     let mut done = false;
     while !done {
         match body.frame().await {
@@ -425,14 +423,10 @@ async fn relay(resp: Response<crate::stack::OuterBody>, tx: &mpsc::Sender<Event>
                 continue;
             }
             ended = is_last(&frame);
-            if ended {
-                last_event = Some(frame.data);
-                continue;
-            }
             if tx
                 .send(Event {
                     text: frame.data,
-                    last: false,
+                    last: ended,
                 })
                 .await
                 .is_err()
@@ -441,9 +435,7 @@ async fn relay(resp: Response<crate::stack::OuterBody>, tx: &mpsc::Sender<Event>
             }
         }
     }
-    if let Some(text) = last_event {
-        let _ = tx.send(Event { text, last: true }).await;
-    } else {
+    if !ended {
         let err = GatewayError::new(
             ErrorKind::Upstream,
             "the response stream ended before its last event",

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use gateway_protocol::ApiShape;
 use gateway_providers::MockConfig;
 use http_body_util::{BodyExt, Full};
@@ -552,4 +553,79 @@ async fn input_tokens_counts_a_chain_whole() {
     let (status, _) =
         count(json!({"model": "m-chat", "input": "x", "previous_response_id": "resp_no"})).await;
     assert_eq!(status, 400);
+}
+
+/// An OpenAI Chat upstream whose stream stays open for `linger` after its last chunk
+/// and `[DONE]`, as a slow-closing upstream's does.
+async fn lingering_upstream(linger: Duration) -> SocketAddr {
+    const EVENTS: &str = concat!(
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"up\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"up\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"up\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}\n\n",
+        "data: [DONE]\n\n",
+    );
+    serve_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+        let now = futures_util::stream::once(async {
+            Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(bytes::Bytes::from_static(
+                EVENTS.as_bytes(),
+            )))
+        });
+        let then_end =
+            futures_util::stream::once(tokio::time::sleep(linger)).filter_map(|()| async {
+                None::<Result<hyper::body::Frame<bytes::Bytes>, std::convert::Infallible>>
+            });
+        async move {
+            hyper::Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(http_body_util::StreamBody::new(now.chain(then_end)))
+                .unwrap()
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_streamed_answer_is_stored_before_its_last_event_reaches_the_caller() {
+    let linger = Duration::from_secs(3);
+    let upstream = lingering_upstream(linger).await;
+    let gw = Gateway::start(&format!(
+        "[providers.slow]\nkind = \"openai_compatible\"\nbase_url = \"http://{upstream}/v1\"\n\
+         [[routes]]\nmodel = \"m\"\ntargets = [{{ provider = \"slow\" }}]\n\
+         [[keys]]\nname = \"test\"\nsecret = \"{KEY}\"\n"
+    ))
+    .await;
+    let started = std::time::Instant::now();
+    let mut answer = client()
+        .post(gw.url("/v1/responses"))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "m", "input": "hi", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    // Read up to the end of the `response.completed` event, and no further.
+    let mut text = String::new();
+    let completed = loop {
+        if let Some(at) = text.find("event: response.completed") {
+            if let Some(end) = text[at..].find("\n\n") {
+                break text[at..at + end].to_owned();
+            }
+        }
+        let chunk = answer.chunk().await.unwrap().expect("the last event comes");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    };
+    assert!(
+        started.elapsed() < linger,
+        "the last event did not wait for the upstream to close"
+    );
+    let data = completed
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .expect("a data line");
+    let event: Value = serde_json::from_str(data).unwrap();
+    let id = event["response"]["id"].as_str().unwrap();
+    // The stream is still open; the response is already there.
+    let (status, stored) = get(&gw, KEY, &format!("/v1/responses/{id}")).await;
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["id"], id);
 }
