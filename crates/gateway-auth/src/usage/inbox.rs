@@ -62,6 +62,9 @@ pub(super) struct Inbox {
     pub(super) ring_at: usize,
     /// Times the writer was woken by a caller (tests: not once per record).
     pub(super) wakeups: u64,
+    /// Records' room the writer kept, in its vectors and this one, when it last went
+    /// idle (tests: a burst's room is handed back).
+    pub(super) retained: usize,
 }
 
 /// The inbox and the writer's bell.
@@ -86,6 +89,7 @@ impl Queue {
                 phase: Phase::Busy,
                 ring_at: batch_max.max(1),
                 wakeups: 0,
+                retained: 0,
             }),
             bell: Condvar::new(),
             batch_max: batch_max.max(1),

@@ -69,6 +69,10 @@ impl Default for WriterConfig {
     }
 }
 
+/// Records' room each of the writer's three vectors (the inbox, the messages taken
+/// from it, the open batch) keeps once it goes idle; more is handed back then.
+const QUIET_ROOM: usize = 64;
+
 /// What the writer has done so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriterStats {
@@ -358,10 +362,13 @@ struct Worker {
 
 impl Worker {
     fn run(mut self) {
-        let mut batch: Vec<UsageRecord> = Vec::with_capacity(self.config.batch_max);
+        // Grown as records come and handed back when the writer goes idle: a burst's
+        // room (up to `batch_max` records, ~0.7 MB at the default) stays resident
+        // once touched, so it is not kept for a quiet gateway.
+        let mut batch: Vec<UsageRecord> = Vec::new();
         loop {
             self.maybe_prune();
-            let window_over = match self.take(batch.len()) {
+            let window_over = match self.take(&mut batch) {
                 Taken::Some { window_over } => window_over,
                 Taken::Nothing => continue,
                 Taken::Closed => return,
@@ -381,13 +388,21 @@ impl Worker {
 
     /// Waits for messages and takes them. The first to come opens a batch window,
     /// which ends when it has passed, when a batch's worth of records is queued
-    /// (`carried`, left from the last take, included), or at a flush, a shutdown or
+    /// (`batch`, left from the last take, included), or at a flush, a shutdown or
     /// the last handle's going; then the writer takes everything queued.
-    fn take(&mut self, carried: usize) -> Taken {
+    fn take(&mut self, batch: &mut Vec<UsageRecord>) -> Taken {
+        let carried = batch.len();
         let queue = self.queue.clone();
         let mut inbox = queue.lock();
         if self.window.is_none() && inbox.msgs.is_empty() {
             inbox.phase = Phase::Idle;
+            // Nothing is open (no window, so `batch` is empty): the room a burst
+            // grew goes back to the allocator.
+            for msgs in [&mut inbox.msgs, &mut self.taken] {
+                msgs.shrink_to(QUIET_ROOM);
+            }
+            batch.shrink_to(QUIET_ROOM);
+            inbox.retained = inbox.msgs.capacity() + self.taken.capacity() + batch.capacity();
             // Idle: wake up for retention now and then.
             let until = Instant::now() + self.config.prune_every;
             while inbox.msgs.is_empty() && !inbox.closed && Instant::now() < until {
@@ -474,7 +489,7 @@ impl Worker {
         if batch.is_empty() {
             self.window = None;
         }
-        // A backlog's worth of room is not kept for ever.
+        // A backlog's worth of room is not kept while busy either.
         if msgs.capacity() > 4 * self.config.batch_max {
             msgs = Vec::new();
         }

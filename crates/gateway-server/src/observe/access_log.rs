@@ -29,6 +29,10 @@ const MAX_WAITING: usize = 8 << 20;
 const WAKE_AT: usize = 64 << 10;
 /// How often the writer takes what is waiting.
 const EVERY: Duration = Duration::from_millis(100);
+/// Room each of the two line buffers keeps once a take finds nothing waiting: a
+/// burst grows them to hundreds of KiB, resident once written, and a quiet gateway
+/// should not keep that.
+const QUIET_ROOM: usize = 16 << 10;
 
 /// The access log of a gateway.
 pub struct AccessLog {
@@ -57,6 +61,8 @@ struct Shared {
 #[derive(Default)]
 struct Waiting {
     lines: Vec<u8>,
+    /// The writer's buffer between takes (it swaps with `lines`).
+    spare: Vec<u8>,
     /// Flushes asked for and done, so `flush` knows when its lines are out.
     asked: u64,
     done: u64,
@@ -189,9 +195,8 @@ impl Drop for AccessLog {
 }
 
 fn write_loop(shared: &Shared, mut out: Box<dyn Write + Send>) {
-    let mut batch = Vec::new();
     loop {
-        let (stop, ticket) = {
+        let (mut batch, stop, ticket) = {
             let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
             if state.lines.is_empty() && state.asked == state.done && !state.stop {
                 state = shared
@@ -200,8 +205,13 @@ fn write_loop(shared: &Shared, mut out: Box<dyn Write + Send>) {
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
             }
-            std::mem::swap(&mut batch, &mut state.lines);
-            (state.stop, state.asked)
+            let state = &mut *state;
+            if state.lines.is_empty() {
+                state.lines.shrink_to(QUIET_ROOM);
+                state.spare.shrink_to(QUIET_ROOM);
+            }
+            std::mem::swap(&mut state.spare, &mut state.lines);
+            (std::mem::take(&mut state.spare), state.stop, state.asked)
         };
         if !batch.is_empty() {
             // A failing log write is not worth failing requests for: the lines are lost.
@@ -209,6 +219,7 @@ fn write_loop(shared: &Shared, mut out: Box<dyn Write + Send>) {
             batch.clear();
         }
         let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.spare = batch;
         state.done = ticket;
         shared.flushed.notify_all();
         if stop {
@@ -433,5 +444,44 @@ mod tests {
         t.0.push(b' ');
         t.fixed(2_000_000, 6, true);
         assert_eq!(out, b"1.234 0.000005 -2.000000");
+    }
+
+    #[test]
+    fn a_bursts_room_is_handed_back_once_nothing_waits() {
+        let dir = std::env::temp_dir().join(format!("pb-access-room-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("access.log");
+        let config = AccessLogConfig {
+            format: AccessLogFormat::Text,
+            path: Some(path.clone()),
+            ..AccessLogConfig::default()
+        };
+        let log = AccessLog::start(&config).unwrap().expect("on");
+        let ids: Vec<String> = (0..5_000).map(|i| format!("req_{i:06}")).collect();
+        for id in &ids {
+            let line = Finished {
+                request_id: id,
+                status: 200,
+                ..Finished::default()
+            };
+            assert_eq!(log.log(&line), 0);
+        }
+        log.flush();
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(written.lines().count(), 5_000);
+        // The burst went through both buffers; a take that then finds nothing
+        // waiting hands their room back.
+        let t0 = std::time::Instant::now();
+        loop {
+            let state = log.lock();
+            if state.lines.capacity() <= QUIET_ROOM && state.spare.capacity() <= QUIET_ROOM {
+                break;
+            }
+            drop(state);
+            assert!(t0.elapsed() < Duration::from_secs(10), "the room was kept");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        log.stop();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -61,3 +61,34 @@ fn records_short_of_a_batch_are_written_when_their_window_ends() {
     assert!(writer.shutdown());
     assert_eq!(thread.join().written, 150);
 }
+
+#[test]
+fn a_bursts_room_is_handed_back_once_the_writer_is_idle() {
+    let conn = migrate::open_in_memory().expect("database");
+    let config = WriterConfig {
+        batch_window: Duration::from_secs(60),
+        batch_max: 5_000,
+        ..WriterConfig::default()
+    };
+    let (writer, thread) = UsageWriter::start_with(conn, config).expect("writer");
+    let queue = writer.handle.queue.clone();
+    until("idle", || queue.lock().phase == Phase::Idle);
+    // Short of a batch inside a long window: the burst waits in the inbox.
+    for i in 0..3_000 {
+        assert!(writer.record(UsageRecord {
+            request_id: format!("req_{i}").into(),
+            ..UsageRecord::default()
+        }));
+    }
+    assert!(queue.lock().msgs.capacity() >= 3_000);
+    assert!(writer.flush());
+    assert_eq!(writer.stats().written, 3_000);
+    // Taken, batched and committed, the burst's room went through all three
+    // vectors; idle again, the writer keeps a quiet gateway's worth.
+    until("idle with the room handed back", || {
+        let inbox = queue.lock();
+        inbox.phase == Phase::Idle && inbox.retained <= 3 * QUIET_ROOM
+    });
+    assert!(writer.shutdown());
+    assert_eq!(thread.join().written, 3_000);
+}
