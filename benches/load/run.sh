@@ -34,6 +34,9 @@
 #   PB_PORT=14100  SLOW_PORT=18090  MOCK_PORT=18080
 #   CONC=32  DUR=10  WARMUP_S=3
 #   CLOSED_SCENARIOS="chat stream stream-cross messages chat-cross messages-cross" (closed phase)
+#   CLOSED_ROUNDS=1  rounds of the closed phase, each direct, bare and Patchbay in turn; with
+#                    more than one, the goals use the median over rounds of each Patchbay run
+#                    against the bare run of the same round
 #   OPEN_RATE=5000  OPEN_DUR=10  OPEN_ROUNDS=2  OPEN_SCENARIOS="chat chat-cross stream"
 #   TTFB_N=1000  TTFB_WARMUP=100  STREAMS_N=1000  STREAMS_HOLD_S=5  (STREAMS_N="1000 9500": one hold each)
 #   PEERS="litellm portkey-native"  PEER_SCENARIOS="chat stream messages"
@@ -60,6 +63,7 @@ BARE_BIN="${BARE_BIN:-$REPO/target/release/bare-proxy}"; BARE_PORT="${BARE_PORT:
 PB_PORT="${PB_PORT:-14100}"; SLOW_PORT="${SLOW_PORT:-18090}"; export MOCK_PORT="${MOCK_PORT:-18080}"
 CONC="${CONC:-32}"; DUR="${DUR:-10}"; export WARMUP_S="${WARMUP_S:-3}"
 OPEN_RATE="${OPEN_RATE:-5000}"; OPEN_DUR="${OPEN_DUR:-10}"; OPEN_ROUNDS="${OPEN_ROUNDS:-2}"
+CLOSED_ROUNDS="${CLOSED_ROUNDS:-1}"
 OPEN_SCENARIOS="${OPEN_SCENARIOS:-chat chat-cross stream}"
 TTFB_N="${TTFB_N:-1000}"; TTFB_WARMUP="${TTFB_WARMUP:-100}"
 STREAMS_N="${STREAMS_N:-1000}"; STREAMS_HOLD_S="${STREAMS_HOLD_S:-5}"
@@ -152,7 +156,7 @@ PB_KEY_SHA="$(printf %s "$PB_KEY" | sha256sum | cut -d' ' -f1)"
 record meta "{\"started\": \"$(date -Iseconds)\", \"host_cores\": $(nproc), \"loadavg\": \"$(cut -d' ' -f1-3 /proc/loadavg)\",
   \"repo_rev\": \"$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')\",
   \"patchbay_bin\": \"$PATCHBAY_BIN\", \"bare_bin\": \"$BARE_BIN\", \"conc\": $CONC, \"dur_s\": $DUR, \"warmup_s\": $WARMUP_S,
-  \"open_rate\": $OPEN_RATE, \"open_dur_s\": $OPEN_DUR, \"open_rounds\": $OPEN_ROUNDS,
+  \"open_rate\": $OPEN_RATE, \"open_dur_s\": $OPEN_DUR, \"open_rounds\": $OPEN_ROUNDS, \"closed_rounds\": $CLOSED_ROUNDS,
   \"ttfb_n\": $TTFB_N, \"streams_n\": \"$STREAMS_N\", \"phases\": \"$PHASES\", \"peers\": \"$PEERS\",
   \"oha\": \"$("$OHA" --version 2>/dev/null | head -1 || echo none)\", \"wrk\": \"$(wrk -v 2>&1 | head -1 || true)\"}"
 
@@ -301,24 +305,27 @@ TOML
 fi
 
 # ---------------------------------------------------------------- closed loop (wrk via shared load.sh)
-wrk_run() { # target scenario url body auth pid baseline
-  local target="$1" sc="$2" url="$3" body="$4" auth="$5" pid="$6" base="$7" bare="${8:-}" n
+wrk_run() { # target scenario url body auth pid baseline bare round
+  local target="$1" sc="$2" url="$3" body="$4" auth="$5" pid="$6" base="$7" bare="${8:-}" round="${9:-1}" n
   n=$(wc -l < "$WRK_JSONL")
   if LABEL="$target/$sc" PID="$pid" AUTH="$auth" RESULTS_JSONL="$WRK_JSONL" "$SHARED/load.sh" "$url" "$body" "$CONC" "$DUR"; then
-    python3 "$HERE/report.py" ingest-wrk "$RESULTS" "$WRK_JSONL" "$n" --phase closed --baseline "$base" --bare "$bare"
+    python3 "$HERE/report.py" ingest-wrk "$RESULTS" "$WRK_JSONL" "$n" --phase closed --baseline "$base" --bare "$bare" --round "$round"
   else echo "  ($target/$sc failed)"; fi
 }
 if has_phase closed; then
-  log "closed loop: wrk, $CONC connections, ${DUR}s each (+${WARMUP_S}s warm-up)"
-  for s in ${CLOSED_SCENARIOS:-chat stream stream-cross messages chat-cross messages-cross}; do
-    case "$s" in chat|stream|messages)
-      wrk_run direct "$s" "$MOCK${DIRECT_URL[$s]}" "$OUT/bodies/direct-$s.json" "Bearer sk-fake" "$MOCK_PID" ""
-      if [[ -n "$BARE_PID" ]]; then wrk_run bare "$s" "$BARE${DIRECT_URL[$s]}" "$OUT/bodies/direct-$s.json" "Bearer sk-fake" "$BARE_PID" "direct/$s"; fi ;;
-    esac
-    if [[ -n "$PB_PID" && -n "${PB_OK[$s]:-}" ]]; then
-      wrk_run patchbay "$s" "$PB${PB_URL[$s]}" "$OUT/bodies/pb-$s.json" "$PB_AUTH" "$PB_PID" "direct/${BASELINE[$s]}" \
-        "${BARE_PID:+bare/${BASELINE[$s]}}"
-    fi
+  log "closed loop: wrk, $CONC connections, ${DUR}s each (+${WARMUP_S}s warm-up), $CLOSED_ROUNDS round(s)"
+  for r in $(seq "$CLOSED_ROUNDS"); do
+    [[ "$CLOSED_ROUNDS" == 1 ]] || echo "  round $r"
+    for s in ${CLOSED_SCENARIOS:-chat stream stream-cross messages chat-cross messages-cross}; do
+      case "$s" in chat|stream|messages)
+        wrk_run direct "$s" "$MOCK${DIRECT_URL[$s]}" "$OUT/bodies/direct-$s.json" "Bearer sk-fake" "$MOCK_PID" "" "" "$r"
+        if [[ -n "$BARE_PID" ]]; then wrk_run bare "$s" "$BARE${DIRECT_URL[$s]}" "$OUT/bodies/direct-$s.json" "Bearer sk-fake" "$BARE_PID" "direct/$s" "" "$r"; fi ;;
+      esac
+      if [[ -n "$PB_PID" && -n "${PB_OK[$s]:-}" ]]; then
+        wrk_run patchbay "$s" "$PB${PB_URL[$s]}" "$OUT/bodies/pb-$s.json" "$PB_AUTH" "$PB_PID" "direct/${BASELINE[$s]}" \
+          "${BARE_PID:+bare/${BASELINE[$s]}}" "$r"
+      fi
+    done
   done
 fi
 stop_pid "$BARE_PID" "bare proxy"; BARE_PID=""
