@@ -82,6 +82,7 @@ pub struct StreamTally {
     usage: Option<Usage>,
     output: OutputCount,
     error: Option<GatewayError>,
+    stopped: bool,
 }
 
 impl StreamTally {
@@ -90,6 +91,7 @@ impl StreamTally {
         match event {
             StreamEvent::Usage(u) => self.usage = Some(*u),
             StreamEvent::Error(err) if self.error.is_none() => self.keep_error(err),
+            StreamEvent::MessageStop { .. } => self.stopped = true,
             _ => self.output.observe(event),
         }
     }
@@ -121,6 +123,12 @@ impl StreamTally {
     /// The first error among the events.
     pub fn error(&self) -> Option<&GatewayError> {
         self.error.as_ref()
+    }
+
+    /// Whether the answer's stop was among the events: nothing after it is part of
+    /// the answer.
+    pub fn stopped(&self) -> bool {
+        self.stopped
     }
 }
 

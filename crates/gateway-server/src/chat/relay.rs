@@ -100,6 +100,10 @@ pub(crate) struct Relay {
     keep: Option<Box<crate::responses::Turn>>,
     /// The answer's storing, under way: the stream's last bytes wait for it.
     saving: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// The upstream's grammar has a last event (`[DONE]`, `message_stop`,
+    /// `response.completed`): once it has passed, the caller's stream may end
+    /// before the upstream's body does.
+    ends_at_stop: bool,
     /// Where it is stored (only when there is something to store).
     app: Option<std::sync::Arc<crate::app::App>>,
 }
@@ -120,6 +124,10 @@ impl Relay {
     ) -> Relay {
         ticket.streaming();
         let keep = keep.filter(|turn| turn.keeps());
+        let ends_at_stop = matches!(
+            upstream_shape,
+            ApiShape::OpenAiChat | ApiShape::Anthropic | ApiShape::OpenAiResponses
+        );
         let app = keep.as_ref().map(|_| ticket.app().clone());
         let mode = if !prepared.same_shape {
             let mut t = Box::new(Transcoder::new(upstream_shape, caller, &ctx));
@@ -146,6 +154,7 @@ impl Relay {
             recorder,
             keep,
             saving: None,
+            ends_at_stop,
             app,
         }
     }
@@ -163,16 +172,28 @@ impl Relay {
                 let Some(upstream) = self.upstream.as_mut() else {
                     return Poll::Ready(None);
                 };
-                match ready!(upstream.poll_next_unpin(cx)) {
-                    Some(Ok(chunk)) => self.relay(chunk),
-                    Some(Err(err)) => {
+                match upstream.poll_next_unpin(cx) {
+                    Poll::Ready(Some(Ok(chunk))) => self.relay(chunk),
+                    Poll::Ready(Some(Err(err))) => {
                         self.fail(err);
                         None
                     }
-                    None => {
+                    Poll::Ready(None) => {
                         self.finish();
                         None
                     }
+                    // The answer is whole but the upstream's body has not ended yet (its
+                    // last chunk, or hyper's word that it is over, is a wake-up away):
+                    // the caller's stream ends now, in the same write as its last
+                    // event, and the rest of the upstream's body is read on the side.
+                    Poll::Pending if self.answer_complete() => {
+                        if let Some(upstream) = self.upstream.take() {
+                            drain(upstream);
+                        }
+                        self.finish();
+                        None
+                    }
+                    Poll::Pending => return Poll::Pending,
                 }
             };
             // A stored turn's answer is kept once whole, before the bytes that end it
@@ -276,6 +297,16 @@ impl Relay {
         }
     }
 
+    /// Whether everything the caller is to get has been relayed: the transcoder has
+    /// ended the caller's stream, or a same-shape stream's last event has passed.
+    fn answer_complete(&self) -> bool {
+        match &self.mode {
+            Mode::Transcode(t) => t.is_ended(),
+            Mode::Pass { tap } => self.ends_at_stop && tap.tally().stopped(),
+            Mode::StripUsage(strip) => self.ends_at_stop && strip.tap.tally().stopped(),
+        }
+    }
+
     /// Starts keeping the answer of a stored turn once the transcoder has reached its
     /// stop without an error (at most once: the answer is taken). True when it
     /// started: the caller bytes written since, which carry the last event, wait until
@@ -375,6 +406,29 @@ impl Drop for Relay {
             ticket.cancelled(streamed);
         }
     }
+}
+
+/// How long, and how many bytes, the rest of an upstream body is read after the
+/// caller's stream ended at its last event; past either the body is dropped and its
+/// connection closed rather than kept.
+const DRAIN_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+const DRAIN_BYTES: usize = 64 << 10;
+
+/// Reads the rest of `upstream` on a task of its own, so that a connection whose
+/// body ends as it should goes back to the pool.
+fn drain(mut upstream: BodyStream) {
+    tokio::spawn(async move {
+        let mut left = DRAIN_BYTES;
+        let _ = tokio::time::timeout(DRAIN_FOR, async {
+            while let Some(Ok(chunk)) = upstream.next().await {
+                match left.checked_sub(chunk.len()) {
+                    Some(rest) => left = rest,
+                    None => break,
+                }
+            }
+        })
+        .await;
+    });
 }
 
 /// Ollama callers' streams end with durations: the transcoder is told the time.

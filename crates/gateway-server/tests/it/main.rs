@@ -31,6 +31,7 @@ mod responses_reasoning;
 mod responses_socket;
 mod responses_state;
 mod shared_limits;
+mod stream_end;
 mod stuck_database;
 mod support;
 mod threads;

@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use gateway_protocol::ApiShape;
 use gateway_providers::MockConfig;
 use http_body_util::{BodyExt, Full};
@@ -555,39 +554,10 @@ async fn input_tokens_counts_a_chain_whole() {
     assert_eq!(status, 400);
 }
 
-/// An OpenAI Chat upstream whose stream stays open for `linger` after its last chunk
-/// and `[DONE]`, as a slow-closing upstream's does.
-async fn lingering_upstream(linger: Duration) -> SocketAddr {
-    const EVENTS: &str = concat!(
-        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"up\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"finish_reason\":null}]}\n\n",
-        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"up\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
-        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"up\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}\n\n",
-        "data: [DONE]\n\n",
-    );
-    serve_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
-        let now = futures_util::stream::once(async {
-            Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(bytes::Bytes::from_static(
-                EVENTS.as_bytes(),
-            )))
-        });
-        let then_end =
-            futures_util::stream::once(tokio::time::sleep(linger)).filter_map(|()| async {
-                None::<Result<hyper::body::Frame<bytes::Bytes>, std::convert::Infallible>>
-            });
-        async move {
-            hyper::Response::builder()
-                .header("content-type", "text/event-stream")
-                .body(http_body_util::StreamBody::new(now.chain(then_end)))
-                .unwrap()
-        }
-    })
-    .await
-}
-
 #[tokio::test]
 async fn a_streamed_answer_is_stored_before_its_last_event_reaches_the_caller() {
     let linger = Duration::from_secs(3);
-    let upstream = lingering_upstream(linger).await;
+    let (upstream, _) = lingering_upstream(linger).await;
     let gw = Gateway::start(&format!(
         "[providers.slow]\nkind = \"openai_compatible\"\nbase_url = \"http://{upstream}/v1\"\n\
          [[routes]]\nmodel = \"m\"\ntargets = [{{ provider = \"slow\" }}]\n\
@@ -624,7 +594,7 @@ async fn a_streamed_answer_is_stored_before_its_last_event_reaches_the_caller() 
         .expect("a data line");
     let event: Value = serde_json::from_str(data).unwrap();
     let id = event["response"]["id"].as_str().unwrap();
-    // The stream is still open; the response is already there.
+    // Right after the last event, the response is already there.
     let (status, stored) = get(&gw, KEY, &format!("/v1/responses/{id}")).await;
     assert_eq!(status, 200, "{stored}");
     assert_eq!(stored["id"], id);

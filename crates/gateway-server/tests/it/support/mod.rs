@@ -406,6 +406,59 @@ where
     addr
 }
 
+/// An OpenAI Chat upstream whose stream stays open for `linger` after its last chunk
+/// and `[DONE]`, as a slow-closing upstream's does; and how many connections it has
+/// accepted.
+pub async fn lingering_upstream(
+    linger: Duration,
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use futures_util::StreamExt;
+    const EVENTS: &str = concat!(
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"up\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"up\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"up\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}\n\n",
+        "data: [DONE]\n\n",
+    );
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counted = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(move |_req| {
+                        let now = futures_util::stream::once(async {
+                            Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(
+                                bytes::Bytes::from_static(EVENTS.as_bytes()),
+                            ))
+                        });
+                        let then_end = futures_util::stream::once(tokio::time::sleep(linger))
+                            .filter_map(|()| async {
+                                None::<
+                                    Result<
+                                        hyper::body::Frame<bytes::Bytes>,
+                                        std::convert::Infallible,
+                                    >,
+                                >
+                            });
+                        let answer = hyper::Response::builder()
+                            .header("content-type", "text/event-stream")
+                            .body(http_body_util::StreamBody::new(now.chain(then_end)))
+                            .unwrap();
+                        async move { Ok::<_, std::convert::Infallible>(answer) }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, accepted)
+}
+
 /// A database key named `name` with `limits`: its id and secret.
 pub fn key_with(gw: &Gateway, name: &str, limits: gateway_auth::Limits) -> (String, String) {
     let policy = gateway_auth::KeyPolicy {
