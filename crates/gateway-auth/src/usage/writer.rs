@@ -6,7 +6,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -18,6 +18,8 @@ use super::inbox::{Msg, Phase, Queue};
 use super::sink::{SqliteSink, UsageSink};
 use crate::error::AuthError;
 use crate::migrate;
+pub use counters::WriterStats;
+use counters::{Counters, footprint, stats};
 
 /// How the writer queues, batches, retries and prunes.
 #[derive(Debug, Clone)]
@@ -73,83 +75,6 @@ impl Default for WriterConfig {
 /// from it, the open batch) keeps once it goes idle; more is handed back then.
 const QUIET_ROOM: usize = 64;
 
-/// What the writer has done so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WriterStats {
-    /// Records committed.
-    pub written: u64,
-    /// Records refused by `record`: the queue was full (bytes or count) or the
-    /// writer had stopped.
-    pub dropped: u64,
-    /// Failed commit attempts that were tried again (a record may be in several).
-    pub retried: u64,
-    /// Records given up: their batch still failed when a shutdown's deadline
-    /// passed, or the database refused them for good (logged).
-    pub failed: u64,
-    /// `requests` rows deleted by retention.
-    pub pruned: u64,
-    /// Transactions committed (each a batch of records with their rollups).
-    pub batches: u64,
-    /// Records accepted and not yet committed or given up (the queue's depth).
-    pub queued: u64,
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    written: AtomicU64,
-    dropped: AtomicU64,
-    retried: AtomicU64,
-    failed: AtomicU64,
-    pruned: AtomicU64,
-    batches: AtomicU64,
-    /// Records accepted and not yet committed or given up, and their bytes.
-    queued: AtomicUsize,
-    queued_bytes: AtomicUsize,
-}
-
-impl Counters {
-    /// Forgets `batch` from the queue's bounds once committed or given up.
-    fn release(&self, batch: &[UsageRecord]) {
-        let bytes: usize = batch.iter().map(footprint).sum();
-        self.queued.fetch_sub(batch.len(), Ordering::Relaxed);
-        self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
-    }
-}
-
-/// An estimate of the memory a queued record takes: the record in its queue slot,
-/// twice (the queue is a vector, which may hold twice its records' room while it
-/// grows), and what its strings (those too long to be held inline) and bodies hold
-/// on the heap.
-fn footprint(r: &UsageRecord) -> usize {
-    let strings = [
-        &r.request_id,
-        &r.key_id,
-        &r.requested_model,
-        &r.caller_shape,
-    ]
-    .into_iter()
-    .chain(
-        [
-            &r.project_id,
-            &r.routed_model,
-            &r.provider,
-            &r.upstream_shape,
-            &r.error_kind,
-        ]
-        .into_iter()
-        .flatten(),
-    )
-    .filter(|s| s.is_heap_allocated())
-    .map(|s| s.capacity())
-    .sum::<usize>();
-    let bodies = [&r.request_body, &r.response_body]
-        .into_iter()
-        .flatten()
-        .map(Vec::capacity)
-        .sum::<usize>();
-    2 * std::mem::size_of::<UsageRecord>() + strings + bodies
-}
-
 /// The handle the server records through; cheap to clone, one per task if need be.
 #[derive(Clone)]
 pub struct UsageWriter {
@@ -195,18 +120,6 @@ impl WriterThread {
             tracing::error!("the usage writer thread panicked");
         }
         stats(&self.counters)
-    }
-}
-
-fn stats(c: &Counters) -> WriterStats {
-    WriterStats {
-        written: c.written.load(Ordering::Relaxed),
-        dropped: c.dropped.load(Ordering::Relaxed),
-        retried: c.retried.load(Ordering::Relaxed),
-        failed: c.failed.load(Ordering::Relaxed),
-        pruned: c.pruned.load(Ordering::Relaxed),
-        batches: c.batches.load(Ordering::Relaxed),
-        queued: c.queued.load(Ordering::Relaxed) as u64,
     }
 }
 
@@ -624,5 +537,6 @@ impl Worker {
     }
 }
 
+mod counters;
 #[cfg(test)]
 mod tests;
