@@ -321,7 +321,11 @@ impl Relay {
             }),
             _ => None,
         };
-        let (Some(row), Some(app)) = (row, self.app.clone()) else {
+        // Checked for every transcoded chunk: the app is cloned only for the one row.
+        let Some(row) = row else {
+            return false;
+        };
+        let Some(app) = self.app.clone() else {
             return false;
         };
         self.saving = Some(Box::pin(async move {
