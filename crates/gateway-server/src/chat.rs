@@ -196,19 +196,21 @@ pub(crate) fn serve<'a>(
         // A block, so that nothing of it is held across the store below.
         let (answer, row) = {
             let served = Served {
-                provider: won.target.provider.clone(),
-                model: won.target.upstream_model.clone(),
+                provider: &won.target.provider,
+                model: &won.target.upstream_model,
                 attempts: won.tries,
-                notes: won.prepared.notes.clone(),
+                notes: &won.prepared.notes,
             };
-            let mut ctx = response_context(&req, call, won.shape, created, request_id);
             let mut ticket = routed.ticket;
-            if call.shape == ApiShape::Ollama {
-                ctx.elapsed_ns = Some(ticket.elapsed_ns());
-            }
-            if let Some(turn) = &routed.turn {
-                ctx.response_id = Some(turn.id.clone());
-            }
+            let elapsed_ns = (call.shape == ApiShape::Ollama).then(|| ticket.elapsed_ns());
+            let response_id = routed.turn.as_ref().map(|turn| turn.id.clone());
+            // Built only where it is read: a same-shape whole answer is relayed as it is.
+            let ctx = || {
+                let mut ctx = response_context(&req, call, won.shape, created, request_id);
+                ctx.elapsed_ns = elapsed_ns;
+                ctx.response_id = response_id;
+                ctx
+            };
             ticket.routed(&won.target.provider, &won.target.upstream_model, won.shape);
             ticket.first_byte();
             let keep = store.map(|(cache, key)| Keep {
@@ -330,8 +332,8 @@ fn answer(
     upstream: ApiShape,
     prepared: &Prepared,
     started: Started,
-    ctx: ResponseContext,
-    served: Served,
+    ctx: impl FnOnce() -> ResponseContext,
+    served: Served<'_>,
     mut ticket: accounting::Ticket,
     keep: Option<Keep>,
     turn: Option<Box<crate::responses::Turn>>,
@@ -344,12 +346,13 @@ fn answer(
                 ticket.succeed(usage_tap::response_usage(upstream, &body));
                 // Relayed as it came; the cache keeps its canonical form.
                 if let Some(keep) = keep {
-                    if let Ok(resp) = codec::decode_response(upstream, &body, &ctx) {
+                    if let Ok(resp) = codec::decode_response(upstream, &body, &ctx()) {
                         keep.put(resp);
                     }
                 }
                 body
             } else {
+                let ctx = ctx();
                 let decoded = codec::decode_response(upstream, &body, &ctx).map_err(|e| {
                     let mut err: GatewayError = e.into();
                     err.kind = ErrorKind::Upstream;
@@ -379,6 +382,7 @@ fn answer(
             Ok((respond::whole(body, served), row))
         }
         Started::Stream { first, rest } => {
+            let ctx = ctx();
             let recorder = keep.map(|k| {
                 cache::record::Recorder::new(k.cache, k.key, upstream, &ctx, &k.provider, &k.model)
             });

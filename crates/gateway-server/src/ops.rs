@@ -178,9 +178,10 @@ pub(crate) async fn embeddings(
         Ok(won) => won,
         Err(lost) => return Err(lost.fail(ticket)),
     };
-    let (served, shape, bytes) = whole(won);
-    ticket.routed(&served.provider, &served.model, shape);
-    let decoded = codec::decode_embeddings_response(shape, &bytes, &served.model);
+    let (from, shape, bytes) = whole(won);
+    let served = from.served(&[]);
+    ticket.routed(served.provider, served.model, shape);
+    let decoded = codec::decode_embeddings_response(shape, &bytes, served.model);
     let mut resp: EmbeddingsResponse = match decoded {
         Ok(resp) => resp,
         Err(e) => return Err(unreadable_answer(e, ticket, &served)),
@@ -266,13 +267,14 @@ pub(crate) async fn count_tokens(
         &mut attempt,
     )
     .await;
-    let (count, served) = match ran {
+    let estimated = [("x-patchbay-estimate", "true".to_owned())];
+    let (count, from) = match ran {
         Ok(won) => {
-            let (served, up, bytes) = whole(won);
-            ticket.routed(&served.provider, &served.model, up);
+            let (from, up, bytes) = whole(won);
+            ticket.routed(&from.target.provider, &from.target.upstream_model, up);
             match codec::decode_count_tokens_response(up, &bytes) {
-                Ok(count) => (count, served),
-                Err(e) => return Err(unreadable_answer(e, ticket, &served)),
+                Ok(count) => (count, Some(from)),
+                Err(e) => return Err(unreadable_answer(e, ticket, &from.served(&[]))),
             }
         }
         // No route target counts tokens: the local estimate answers.
@@ -280,10 +282,7 @@ pub(crate) async fn count_tokens(
             CountTokensResponse {
                 input_tokens: estimate::input_tokens(&req),
             },
-            Served {
-                notes: vec![("x-patchbay-estimate", "true".to_owned())],
-                ..Served::default()
-            },
+            None,
         ),
         Err(lost) => return Err(lost.fail(ticket)),
     };
@@ -291,27 +290,49 @@ pub(crate) async fn count_tokens(
     ticket.first_byte();
     ticket.response_body(&out);
     ticket.succeed(None);
+    let served = match &from {
+        Some(from) => from.served(&[]),
+        None => Served {
+            notes: &estimated,
+            ..Served::default()
+        },
+    };
     Ok(respond::whole(out, served))
 }
 
+/// Where a whole answer came from.
+struct Source {
+    target: Target,
+    attempts: u32,
+}
+
+impl Source {
+    fn served<'a>(&'a self, notes: &'a [(&'static str, String)]) -> Served<'a> {
+        Served {
+            provider: &self.target.provider,
+            model: &self.target.upstream_model,
+            attempts: self.attempts,
+            notes,
+        }
+    }
+}
+
 /// Who served a whole answer, their shape and the body.
-fn whole(won: attempts::Won<()>) -> (Served, ApiShape, Vec<u8>) {
-    let served = Served {
-        provider: won.target.provider.clone(),
-        model: won.target.upstream_model.clone(),
+fn whole(won: attempts::Won<()>) -> (Source, ApiShape, Vec<u8>) {
+    let from = Source {
+        target: won.target,
         attempts: won.tries,
-        notes: Vec::new(),
     };
     let body = match won.started {
         Started::Whole(body) => body,
         // Operations other than chat are asked whole.
         Started::Stream { first, .. } => first.map(|b| b.to_vec()).unwrap_or_default(),
     };
-    (served, won.shape, body)
+    (from, won.shape, body)
 }
 
 /// An upstream answer that could not be read: recorded as failed, answered as such.
-fn unreadable_answer(e: TranslateError, ticket: Ticket, served: &Served) -> Failure {
+fn unreadable_answer(e: TranslateError, ticket: Ticket, served: &Served<'_>) -> Failure {
     let inner: GatewayError = e.into();
     let err = GatewayError::new(
         gateway_protocol::ErrorKind::Upstream,
@@ -320,7 +341,7 @@ fn unreadable_answer(e: TranslateError, ticket: Ticket, served: &Served) -> Fail
     ticket.fail(&err, None);
     Failure {
         err,
-        target: Some(Target::new(&served.provider, &served.model)),
+        target: Some(Target::new(served.provider, served.model)),
         attempts: served.attempts,
         headers: Vec::new(),
     }

@@ -38,16 +38,16 @@ pub const ATTEMPTS: HeaderName = HeaderName::from_static("x-patchbay-attempts");
 pub const ROUTE_RULE: HeaderName = HeaderName::from_static("x-patchbay-route-rule");
 
 /// Where an answer came from.
-#[derive(Debug, Clone, Default)]
-pub struct Served {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Served<'a> {
     /// The provider's name.
-    pub provider: String,
+    pub provider: &'a str,
     /// The upstream model.
-    pub model: String,
+    pub model: &'a str,
     /// Upstream tries made.
     pub attempts: u32,
     /// Further headers (what the gateway changed).
-    pub notes: Vec<(&'static str, String)>,
+    pub notes: &'a [(&'static str, String)],
 }
 
 /// A body of bytes.
@@ -61,7 +61,7 @@ pub fn empty() -> Body {
 }
 
 /// A whole JSON answer.
-pub fn whole(body: Vec<u8>, served: Served) -> Answer {
+pub fn whole(body: Vec<u8>, served: Served<'_>) -> Answer {
     let mut resp = json(StatusCode::OK, body);
     mark(&mut resp, &served);
     resp
@@ -71,7 +71,7 @@ pub fn whole(body: Vec<u8>, served: Served) -> Answer {
 pub fn stream(
     body: impl Stream<Item = Result<http_body::Frame<Bytes>, Infallible>> + Send + 'static,
     content_type: &'static str,
-    served: Served,
+    served: Served<'_>,
 ) -> Answer {
     let mut resp = Response::new(StreamBody::new(body).boxed_unsync());
     let h = resp.headers_mut();
@@ -128,22 +128,31 @@ pub fn error(shape: ApiShape, err: &GatewayError) -> Answer {
 
 /// Adds the headers saying who served (none for a provider or model left empty: a
 /// local answer).
-pub fn mark(resp: &mut Answer, served: &Served) {
+pub fn mark(resp: &mut Answer, served: &Served<'_>) {
     let h = resp.headers_mut();
     let named = |s: &str| (!s.is_empty()).then(|| HeaderValue::from_str(s).ok())?;
-    if let Some(v) = named(&served.provider) {
+    if let Some(v) = named(served.provider) {
         h.insert(PROVIDER, v);
     }
-    if let Some(v) = named(&served.model) {
+    if let Some(v) = named(served.model) {
         h.insert(MODEL, v);
     }
     if served.attempts > 0 {
-        h.insert(ATTEMPTS, HeaderValue::from(served.attempts));
+        h.insert(ATTEMPTS, count(served.attempts));
     }
-    for (name, value) in &served.notes {
+    for (name, value) in served.notes {
         if let Ok(v) = HeaderValue::from_str(value) {
             h.insert(HeaderName::from_static(name), v);
         }
+    }
+}
+
+/// A count as a header value; the usual ones without an allocation.
+fn count(n: u32) -> HeaderValue {
+    const SMALL: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    match SMALL.get(n as usize) {
+        Some(digit) => HeaderValue::from_static(digit),
+        None => HeaderValue::from(n),
     }
 }
 

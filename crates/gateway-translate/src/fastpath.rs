@@ -41,6 +41,44 @@ pub fn set_model(body: &[u8], model: &str) -> Result<Vec<u8>, TranslateError> {
     })
 }
 
+/// [`set_model`], or `None` when the body already names `model` and nothing would
+/// change: its one top-level `model` is that string, written without escapes. The
+/// usual route sends the model the caller named, and the caller's bytes then go as
+/// they are, uncopied.
+pub fn set_model_if_changed(body: &[u8], model: &str) -> Result<Option<Vec<u8>>, TranslateError> {
+    let plain = !model.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+    if plain {
+        let mut spans = 0;
+        let mut only = 0..0;
+        each_top_level_value(body, "model", |span| {
+            spans += 1;
+            only = span;
+        })?;
+        if spans == 1 {
+            if is_quoted(&body[only.clone()], model.as_bytes()) {
+                return Ok(None);
+            }
+            // The one member, replaced without a second search.
+            let mut out = Vec::with_capacity(body.len() + model.len());
+            out.extend_from_slice(&body[..only.start]);
+            out.push(b'"');
+            out.extend_from_slice(model.as_bytes());
+            out.push(b'"');
+            out.extend_from_slice(&body[only.end..]);
+            return Ok(Some(out));
+        }
+    }
+    set_model(body, model).map(Some)
+}
+
+/// Whether `value` is `text` in quotes.
+fn is_quoted(value: &[u8], text: &[u8]) -> bool {
+    value.len() == text.len() + 2
+        && value[0] == b'"'
+        && value[value.len() - 1] == b'"'
+        && &value[1..value.len() - 1] == text
+}
+
 /// Returns `body` with the top-level `key` set to the raw JSON `value` (inserted first
 /// when absent).
 pub fn set_member(body: &[u8], key: &str, value: &[u8]) -> Result<Vec<u8>, TranslateError> {
@@ -476,6 +514,31 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{ "messages": [{"role":"user","content":"model \"x\" {"}], "model" : "claude-sonnet-4-6", "x_unknown": {"a": [1, 2e3]} }"#
         );
+    }
+
+    #[test]
+    fn a_body_that_already_names_the_model_is_left_as_it_is() {
+        let body =
+            br#"{"messages":[{"role":"user","content":"\"model\":\"x\""}],"model": "gpt-4o"}"#;
+        assert_eq!(set_model_if_changed(body, "gpt-4o").unwrap(), None);
+        // Anything else is the edit `set_model` makes.
+        let cases: [(&[u8], &str); 6] = [
+            (body, "gpt-4o-mini"),
+            (body, "gpt-4"),
+            (br#"{"model":"a","model":"a"}"#, "a"),
+            (br#"{"model":"a\"b"}"#, "a\"b"),
+            (br#"{"model":"gpt\u002d4o"}"#, "gpt-4o"),
+            (br#"{"stream":true}"#, "m"),
+        ];
+        for (body, model) in cases {
+            assert_eq!(
+                set_model_if_changed(body, model).unwrap(),
+                Some(set_model(body, model).unwrap()),
+                "{} -> {model}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert!(set_model_if_changed(b"[]", "m").is_err());
     }
 
     #[test]

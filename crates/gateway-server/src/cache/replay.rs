@@ -24,10 +24,10 @@ pub(crate) fn answer(
     mut ticket: Ticket,
 ) -> Answer {
     let served = Served {
-        provider: hit.provider.clone(),
-        model: hit.model.clone(),
+        provider: &hit.provider,
+        model: &hit.model,
         attempts: 0,
-        notes: Vec::new(),
+        notes: &[],
     };
     let elapsed = ticket.elapsed_ns();
     let mut resp = if stream {

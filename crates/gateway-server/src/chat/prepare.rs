@@ -105,12 +105,15 @@ fn fast_body(
         // The model travels in the URL.
         return Ok((raw.clone(), false));
     }
-    let body = fastpath::set_model(raw, model)?;
+    let body = match fastpath::set_model_if_changed(raw, model)? {
+        Some(edited) => Bytes::from(edited),
+        None => raw.clone(),
+    };
     if shape == ApiShape::OpenAiChat && stream {
         let forced = fastpath::force_include_usage(&body)?;
         return Ok((Bytes::from(forced.body), !forced.caller_asked));
     }
-    Ok((Bytes::from(body), false))
+    Ok((body, false))
 }
 
 fn encoded_body(

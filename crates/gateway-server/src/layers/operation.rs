@@ -170,10 +170,10 @@ fn failed(shape: ApiShape, failure: &Failure) -> Answer {
     }
     if let Some(target) = &failure.target {
         let served = respond::Served {
-            provider: target.provider.clone(),
-            model: target.upstream_model.clone(),
+            provider: &target.provider,
+            model: &target.upstream_model,
             attempts: failure.attempts,
-            notes: Vec::new(),
+            notes: &[],
         };
         respond::mark(&mut resp, &served);
     }
