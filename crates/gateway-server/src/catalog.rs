@@ -156,8 +156,20 @@ pub struct Catalog {
 
 /// Whether `name` ends in Bedrock's `:<n>` version.
 fn versioned(name: &str) -> bool {
-    name.rsplit_once(':')
-        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    // By bytes: `rsplit_once(':')`'s searcher cost more than the rest of a lookup.
+    let bytes = name.as_bytes();
+    bytes.iter().rposition(|&b| b == b':').is_some_and(|colon| {
+        let n = &bytes[colon + 1..];
+        !n.is_empty() && n.iter().all(u8::is_ascii_digit)
+    })
+}
+
+/// Where `provider` stands among [`ORIGINS`] (after them when it is not one).
+fn origin_rank(provider: &str) -> usize {
+    ORIGINS
+        .iter()
+        .position(|o| *o == provider)
+        .unwrap_or(ORIGINS.len())
 }
 
 impl Catalog {
@@ -188,10 +200,20 @@ impl Catalog {
         for e in data.models {
             by_name.entry(e.model.clone()).or_default().push(e.into());
         }
-        Ok(Catalog {
+        let mut catalog = Catalog {
             source: data.source,
             by_name,
-        })
+        };
+        catalog.order_by_origin();
+        Ok(catalog)
+    }
+
+    /// Puts each name's first-party entry first (a stable sort: otherwise the order
+    /// stays), so that [`Catalog::pick`] without a hint takes the first entry.
+    fn order_by_origin(&mut self) {
+        for entries in self.by_name.values_mut() {
+            entries.sort_by_key(|e| origin_rank(&e.provider));
+        }
     }
 
     /// Applies overrides: fields given replace the entry's (every provider's entry of
@@ -225,6 +247,7 @@ impl Catalog {
                 entries.insert(0, info);
             }
         }
+        self.order_by_origin();
     }
 
     /// Where the data comes from and how current it is (the `source` note).
@@ -319,12 +342,9 @@ impl Catalog {
 
     fn pick(&self, name: &str, hint: Option<&str>) -> Option<&ModelInfo> {
         let entries = self.by_name.get(name)?;
+        // Without a hint: the first entry, a first-party one when there is one
+        // (`order_by_origin`).
         hint.and_then(|h| entries.iter().find(|e| e.provider == h))
-            .or_else(|| {
-                ORIGINS
-                    .iter()
-                    .find_map(|o| entries.iter().find(|e| e.provider == *o))
-            })
             .or_else(|| entries.first())
     }
 
@@ -534,6 +554,45 @@ mod tests {
             c.lookup("apac/gpt-6.1-sol").unwrap().provider,
             "azure_openai"
         );
+    }
+
+    #[test]
+    fn a_first_party_entry_is_preferred_wherever_it_is_listed() {
+        let entry = |provider: &str, model: &str| {
+            format!(r#"{{"provider":"{provider}","model":"{model}","mode":"chat"}}"#)
+        };
+        let models = [
+            entry("azure_openai", "m"),
+            entry("openai", "m"),
+            entry("reseller_b", "n"),
+            entry("reseller_a", "n"),
+            entry("reseller_a", "o"),
+            entry("anthropic", "o"),
+            entry("openai", "o"),
+        ];
+        let text = format!(r#"{{"source":"t","models":[{}]}}"#, models.join(","));
+        let mut c = Catalog::from_json(&text).unwrap();
+        assert_eq!(c.lookup("m").unwrap().provider, "openai");
+        // No first-party entry: the first listed.
+        assert_eq!(c.lookup("n").unwrap().provider, "reseller_b");
+        // Several: the earlier origin.
+        assert_eq!(c.lookup("o").unwrap().provider, "anthropic");
+        assert_eq!(
+            c.lookup_for("o", Some("reseller_a")).unwrap().provider,
+            "reseller_a"
+        );
+        // A configured entry of another provider comes before the listed resellers,
+        // still after a first-party entry.
+        let custom = CatalogOverride {
+            provider: Some("mine".to_owned()),
+            ..CatalogOverride::default()
+        };
+        c.apply_overrides(&BTreeMap::from([
+            ("n".to_owned(), custom.clone()),
+            ("m".to_owned(), custom),
+        ]));
+        assert_eq!(c.lookup("n").unwrap().provider, "mine");
+        assert_eq!(c.lookup("m").unwrap().provider, "openai");
     }
 
     #[test]
