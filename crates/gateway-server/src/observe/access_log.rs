@@ -29,6 +29,14 @@ const MAX_WAITING: usize = 8 << 20;
 const WAKE_AT: usize = 64 << 10;
 /// How often the writer takes what is waiting.
 const EVERY: Duration = Duration::from_millis(100);
+/// Room of the buffer each thread writes its lines in before queueing them; one that
+/// a long line grew past it is replaced.
+const LINE_ROOM: usize = 1 << 10;
+
+thread_local! {
+    static LINE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(LINE_ROOM));
+}
+
 /// Room each of the two line buffers keeps once a take finds nothing waiting: a
 /// burst grows them to hundreds of KiB, resident once written, and a quiet gateway
 /// should not keep that.
@@ -129,23 +137,34 @@ impl AccessLog {
             w.logged += 1;
             held_back = std::mem::take(&mut w.held_back);
         }
-        let mut line = Vec::with_capacity(400);
-        match self.format {
-            AccessLogFormat::Json => write_json(f, held_back, &mut line),
-            _ => write_text(f, held_back, &mut line),
-        }
-        line.push(b'\n');
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            match self.format {
+                AccessLogFormat::Json => write_json(f, held_back, line),
+                _ => write_text(f, held_back, line),
+            }
+            line.push(b'\n');
+            let queued = self.queue(line);
+            if line.capacity() > LINE_ROOM {
+                *line = Vec::with_capacity(LINE_ROOM);
+            }
+            u64::from(!queued)
+        })
+    }
+
+    /// Puts `line` in the queue; false when too much is waiting (it is dropped).
+    fn queue(&self, line: &[u8]) -> bool {
         let mut state = self.lock();
         if state.lines.len() + line.len() > MAX_WAITING {
             drop(state);
             self.dropped.fetch_add(1, Ordering::Relaxed);
-            return 1;
+            return false;
         }
-        state.lines.extend_from_slice(&line);
+        state.lines.extend_from_slice(line);
         if state.lines.len() >= WAKE_AT {
             self.shared.wake.notify_one();
         }
-        0
+        true
     }
 
     /// Waits until every line logged so far is written (tests, shutdown).
@@ -316,35 +335,38 @@ fn write_json(f: &Finished<'_>, held_back: u64, out: &mut Vec<u8>) {
 /// numbers cost more than the rest of the line.
 fn write_text(f: &Finished<'_>, held_back: u64, out: &mut Vec<u8>) {
     let mut t = Text(out);
-    t.name("ts");
+    t.0.extend_from_slice(b"ts=");
     t.0.extend_from_slice(&rfc3339_millis(f.ts_ms));
-    t.str("request_id", Some(f.request_id));
-    t.str("key", f.key_id);
-    t.str("method", Some(f.method));
-    t.str("path", Some(f.path));
-    t.str("operation", f.operation);
-    t.str("caller", f.caller.map(gateway_protocol::ApiShape::as_str));
-    t.str("provider", f.provider);
-    t.str("model", f.model);
-    t.str("requested_model", f.requested_model);
-    t.int("status", u64::from(f.status));
-    t.str("streamed", Some(if f.streamed { "true" } else { "false" }));
-    t.int("attempts", u64::from(f.attempts));
-    t.millis("duration_ms", Some(f.duration));
-    t.millis("ttfb_ms", f.ttfb);
-    t.millis("ttft_ms", f.ttft);
-    t.int("input_tokens", f.usage.input_tokens);
-    t.int("output_tokens", f.usage.output_tokens);
-    t.int("cached_tokens", f.usage.cache_read_tokens);
-    t.int("reasoning_tokens", f.usage.reasoning_tokens);
+    t.str(" request_id=", Some(f.request_id));
+    t.str(" key=", f.key_id);
+    t.str(" method=", Some(f.method));
+    t.str(" path=", Some(f.path));
+    t.str(" operation=", f.operation);
+    t.str(" caller=", f.caller.map(gateway_protocol::ApiShape::as_str));
+    t.str(" provider=", f.provider);
+    t.str(" model=", f.model);
+    t.str(" requested_model=", f.requested_model);
+    t.int(" status=", u64::from(f.status));
+    t.str(
+        " streamed=",
+        Some(if f.streamed { "true" } else { "false" }),
+    );
+    t.int(" attempts=", u64::from(f.attempts));
+    t.millis(" duration_ms=", Some(f.duration));
+    t.millis(" ttfb_ms=", f.ttfb);
+    t.millis(" ttft_ms=", f.ttft);
+    t.int(" input_tokens=", f.usage.input_tokens);
+    t.int(" output_tokens=", f.usage.output_tokens);
+    t.int(" cached_tokens=", f.usage.cache_read_tokens);
+    t.int(" reasoning_tokens=", f.usage.reasoning_tokens);
     if let Some(micros) = f.cost_micros {
-        t.name("cost_usd");
+        t.0.extend_from_slice(b" cost_usd=");
         t.fixed(micros.unsigned_abs(), 6, micros < 0);
     }
-    t.str("refusal", f.refusal);
-    t.str("error", f.error.map(super::names::kind_name));
+    t.str(" refusal=", f.refusal);
+    t.str(" error=", f.error.map(super::names::kind_name));
     if held_back > 0 {
-        t.int("auth_failures_not_logged", held_back);
+        t.int(" auth_failures_not_logged=", held_back);
     }
 }
 
@@ -352,17 +374,9 @@ fn write_text(f: &Finished<'_>, held_back: u64, out: &mut Vec<u8>) {
 struct Text<'a>(&'a mut Vec<u8>);
 
 impl Text<'_> {
-    fn name(&mut self, name: &str) {
-        if !self.0.is_empty() {
-            self.0.push(b' ');
-        }
-        self.0.extend_from_slice(name.as_bytes());
-        self.0.push(b'=');
-    }
-
-    fn str(&mut self, name: &str, value: Option<&str>) {
+    fn str(&mut self, field: &str, value: Option<&str>) {
         let Some(value) = value else { return };
-        self.name(name);
+        self.0.extend_from_slice(field.as_bytes());
         if needs_quotes(value) {
             // JSON's string quoting escapes quotes and control characters.
             let _ = serde_json::to_writer(&mut *self.0, value);
@@ -371,15 +385,15 @@ impl Text<'_> {
         }
     }
 
-    fn int(&mut self, name: &str, value: u64) {
-        self.name(name);
+    fn int(&mut self, field: &str, value: u64) {
+        self.0.extend_from_slice(field.as_bytes());
         self.0
             .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 
-    fn millis(&mut self, name: &str, value: Option<Duration>) {
+    fn millis(&mut self, field: &str, value: Option<Duration>) {
         let Some(d) = value else { return };
-        self.name(name);
+        self.0.extend_from_slice(field.as_bytes());
         self.fixed(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), 3, false);
     }
 
