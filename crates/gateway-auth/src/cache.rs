@@ -227,7 +227,12 @@ impl KeyCache {
 
     /// The entry for the key `presented`, if it may be used now.
     pub fn authenticate(&self, presented: &str) -> Result<Arc<Entry>, Refusal> {
-        let entry = self.lookup(presented)?;
+        self.authenticate_digest(&format::digest(presented))
+    }
+
+    /// As [`KeyCache::authenticate`], for a secret already hashed.
+    pub fn authenticate_digest(&self, digest: &[u8; 32]) -> Result<Arc<Entry>, Refusal> {
+        let entry = self.lookup(digest)?;
         if entry.needs_clock() {
             entry.check(now_ms())?;
         } else {
@@ -239,15 +244,15 @@ impl KeyCache {
 
     /// As [`KeyCache::authenticate`], at the time `now_ms` (tests, replays).
     pub fn authenticate_at(&self, presented: &str, now_ms: i64) -> Result<Arc<Entry>, Refusal> {
-        let entry = self.lookup(presented)?;
+        let entry = self.lookup(&format::digest(presented))?;
         entry.check(now_ms)?;
         Ok(entry)
     }
 
-    fn lookup(&self, presented: &str) -> Result<Arc<Entry>, Refusal> {
+    fn lookup(&self, digest: &[u8; 32]) -> Result<Arc<Entry>, Refusal> {
         // The secret is hashed before the lookup, so the probe's timing depends on
         // the digest only and reveals nothing about how much of a secret matched.
-        let digest = DigestKey(format::digest(presented));
+        let digest = DigestKey(*digest);
         self.read(|t| t.by_digest.get(&digest).cloned())
             .ok_or(Refusal::Unknown)
     }

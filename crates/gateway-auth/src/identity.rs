@@ -103,17 +103,19 @@ impl Keys {
     /// Declared keys are looked up first (a digest probe, like the database's cache).
     /// A key made by another process since the last refresh is unknown until a
     /// [`Keys::catch_up`].
+    /// The secret is hashed once per thread while it stays in use
+    /// ([`secret::memo`]); its entry is looked up afresh every time.
     pub fn authenticate(&self, presented: &str) -> Result<Arc<Entry>, Refusal> {
-        let declared = self.declared.load();
-        if !declared.is_empty() {
-            if let Some(entry) = declared.get(&secret::digest(presented)) {
-                return Ok(Arc::clone(entry));
-            }
+        let digest = secret::memo::digest(presented);
+        let found = match (self.declared.load().get(&digest), &self.store) {
+            (Some(entry), _) => Ok(Arc::clone(entry)),
+            (None, Some(store)) => store.cache().authenticate_digest(&digest),
+            (None, None) => Err(Refusal::Unknown),
+        };
+        if found.is_ok() {
+            secret::memo::remember(presented, digest);
         }
-        match &self.store {
-            Some(store) => store.cache().authenticate(presented),
-            None => Err(Refusal::Unknown),
-        }
+        found
     }
 
     /// A catch-up of the database's cache with other processes' changes, after
@@ -279,6 +281,28 @@ mod tests {
         assert_eq!(
             before.name, "dev",
             "an entry already handed out stays whole"
+        );
+    }
+
+    #[test]
+    fn a_remembered_secret_is_refused_as_soon_as_its_key_is_revoked() {
+        let store = Arc::new(KeyStore::open_in_memory(KeyPolicy::default()).unwrap());
+        let (record, secret) = store
+            .create(crate::keys::NewKey {
+                name: "busy".to_owned(),
+                ..Default::default()
+            })
+            .unwrap();
+        let k = Keys::new(&[], Some(Arc::clone(&store)));
+        // Twice: the second answer comes by way of this thread's memo.
+        assert_eq!(k.authenticate(&secret).unwrap().name, "busy");
+        assert_eq!(k.authenticate(&secret).unwrap().name, "busy");
+        store.revoke(&record.id).unwrap();
+        assert_eq!(
+            k.authenticate(&secret),
+            Err(Refusal::Revoked {
+                key_id: record.id.clone()
+            })
         );
     }
 

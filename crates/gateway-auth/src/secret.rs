@@ -8,6 +8,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::AuthError;
 
+pub mod memo;
+
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// SHA-256 of a presented secret: what the stores and caches index by.
@@ -48,7 +50,13 @@ pub fn parse_digest_hex(hex: &str) -> Option<[u8; 32]> {
 
 /// Whether two digests are equal, taking the same time wherever they differ.
 pub fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    bytes_equal(a, b)
+}
+
+/// Whether `a` and `b` hold the same bytes, taking the same time wherever they
+/// differ (their lengths are not secret: unequal lengths answer at once).
+pub fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `len` base-62 characters from `/dev/urandom`. Fails rather than fall back to a
