@@ -126,6 +126,7 @@ impl App {
                 .map_or(defaults.max_queued_bytes, |mib| {
                     usize::try_from(mib.get()).map_or(usize::MAX, |m| m.saturating_mul(1 << 20))
                 }),
+            on_quiet: Some(crate::listen::release_thoroughly),
             ..defaults
         };
         let (writer, thread) =

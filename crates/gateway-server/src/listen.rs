@@ -11,7 +11,7 @@ mod spread;
 mod threads;
 
 pub use files::raise_open_files_limit;
-pub use memory::set_release_hook;
+pub use memory::{Release, release_thoroughly, set_release_hook};
 pub use threads::serve_per_thread;
 pub use tokio_rustls::TlsAcceptor;
 

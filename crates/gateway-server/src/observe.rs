@@ -50,7 +50,7 @@ impl Observer {
             .then(|| Metrics::new(label_names(config, catalog), config.metrics.key_labels));
         Ok(Observer {
             metrics,
-            access: AccessLog::start(&config.access_log)?,
+            access: AccessLog::start(&config.access_log, Some(crate::listen::release_thoroughly))?,
             scrape: scrape::ScrapeAccess::new(&config.metrics),
             tracing: None,
             live: Arc::default(),

@@ -44,6 +44,10 @@ pub struct WriterConfig {
     pub retention: Option<Duration>,
     /// How often retention runs (also once at start).
     pub prune_every: Duration,
+    /// Called on the writer's thread when it goes idle after a burst, once it has
+    /// handed back the room the burst grew: a sleeping thread's allocator caches
+    /// are otherwise kept (the gateway passes its allocator's release).
+    pub on_quiet: Option<fn()>,
 }
 
 impl Default for WriterConfig {
@@ -67,6 +71,7 @@ impl Default for WriterConfig {
             give_up_after: Duration::from_secs(10),
             retention: None,
             prune_every: Duration::from_secs(3600),
+            on_quiet: None,
         }
     }
 }
@@ -311,11 +316,25 @@ impl Worker {
             inbox.phase = Phase::Idle;
             // Nothing is open (no window, so `batch` is empty): the room a burst
             // grew goes back to the allocator.
+            let grown = [
+                inbox.msgs.capacity(),
+                self.taken.capacity(),
+                batch.capacity(),
+            ]
+            .into_iter()
+            .any(|c| c > QUIET_ROOM);
             for msgs in [&mut inbox.msgs, &mut self.taken] {
                 msgs.shrink_to(QUIET_ROOM);
             }
             batch.shrink_to(QUIET_ROOM);
             inbox.retained = inbox.msgs.capacity() + self.taken.capacity() + batch.capacity();
+            if let Some(on_quiet) = self.config.on_quiet.filter(|_| grown) {
+                // Not under the lock: a record may come meanwhile, and the wait
+                // below looks before it sleeps.
+                drop(inbox);
+                on_quiet();
+                inbox = queue.lock();
+            }
             // Idle: wake up for retention now and then.
             let until = Instant::now() + self.config.prune_every;
             while inbox.msgs.is_empty() && !inbox.closed && Instant::now() < until {

@@ -86,8 +86,13 @@ struct AuthWindow {
 
 impl AccessLog {
     /// The access log `config` asks for; `None` when it is off. Fails when the file
-    /// cannot be opened.
-    pub(crate) fn start(config: &AccessLogConfig) -> io::Result<Option<AccessLog>> {
+    /// cannot be opened. `on_quiet` is called on the log's thread when it goes quiet
+    /// after a burst, once it has handed back the burst's room (the gateway passes
+    /// its allocator's release: a sleeping thread's allocator caches are kept).
+    pub(crate) fn start(
+        config: &AccessLogConfig,
+        on_quiet: Option<fn()>,
+    ) -> io::Result<Option<AccessLog>> {
         if config.format == AccessLogFormat::Off {
             return Ok(None);
         }
@@ -104,7 +109,7 @@ impl AccessLog {
             .name("patchbay-access-log".to_owned())
             .spawn({
                 let shared = shared.clone();
-                move || write_loop(&shared, out)
+                move || write_loop(&shared, out, on_quiet)
             })?;
         Ok(Some(AccessLog {
             format: config.format,
@@ -213,8 +218,9 @@ impl Drop for AccessLog {
     }
 }
 
-fn write_loop(shared: &Shared, mut out: Box<dyn Write + Send>) {
+fn write_loop(shared: &Shared, mut out: Box<dyn Write + Send>, on_quiet: Option<fn()>) {
     loop {
+        let mut shrunk = false;
         let (mut batch, stop, ticket) = {
             let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
             if state.lines.is_empty() && state.asked == state.done && !state.stop {
@@ -226,6 +232,7 @@ fn write_loop(shared: &Shared, mut out: Box<dyn Write + Send>) {
             }
             let state = &mut *state;
             if state.lines.is_empty() {
+                shrunk = state.lines.capacity() > QUIET_ROOM || state.spare.capacity() > QUIET_ROOM;
                 state.lines.shrink_to(QUIET_ROOM);
                 state.spare.shrink_to(QUIET_ROOM);
             }
@@ -243,6 +250,10 @@ fn write_loop(shared: &Shared, mut out: Box<dyn Write + Send>) {
         shared.flushed.notify_all();
         if stop {
             return;
+        }
+        drop(state);
+        if let Some(on_quiet) = on_quiet.filter(|_| shrunk) {
+            on_quiet();
         }
     }
 }
@@ -470,7 +481,13 @@ mod tests {
             path: Some(path.clone()),
             ..AccessLogConfig::default()
         };
-        let log = AccessLog::start(&config).unwrap().expect("on");
+        static QUIET: AtomicU64 = AtomicU64::new(0);
+        fn count_quiet() {
+            QUIET.fetch_add(1, Ordering::SeqCst);
+        }
+        let log = AccessLog::start(&config, Some(count_quiet))
+            .unwrap()
+            .expect("on");
         let ids: Vec<String> = (0..5_000).map(|i| format!("req_{i:06}")).collect();
         for id in &ids {
             let line = Finished {
@@ -493,6 +510,11 @@ mod tests {
             }
             drop(state);
             assert!(t0.elapsed() < Duration::from_secs(10), "the room was kept");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // ...and says it went quiet, for the allocator's caches to go back too.
+        while QUIET.load(Ordering::SeqCst) == 0 {
+            assert!(t0.elapsed() < Duration::from_secs(10), "no quiet call");
             std::thread::sleep(Duration::from_millis(10));
         }
         log.stop();

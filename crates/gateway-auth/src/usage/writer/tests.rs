@@ -62,17 +62,29 @@ fn records_short_of_a_batch_are_written_when_their_window_ends() {
     assert_eq!(thread.join().written, 150);
 }
 
+/// How often the writer of the test below said it went quiet after a burst.
+static QUIET_AFTER_BURST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn count_quiet() {
+    QUIET_AFTER_BURST.fetch_add(1, Ordering::SeqCst);
+}
+
 #[test]
 fn a_bursts_room_is_handed_back_once_the_writer_is_idle() {
     let conn = migrate::open_in_memory().expect("database");
     let config = WriterConfig {
         batch_window: Duration::from_secs(60),
         batch_max: 5_000,
+        on_quiet: Some(count_quiet),
         ..WriterConfig::default()
     };
     let (writer, thread) = UsageWriter::start_with(conn, config).expect("writer");
     let queue = writer.handle.queue.clone();
     until("idle", || queue.lock().phase == Phase::Idle);
+    // Idle with nothing grown: no call.
+    assert!(writer.flush());
+    until("idle", || queue.lock().phase == Phase::Idle);
+    assert_eq!(QUIET_AFTER_BURST.load(Ordering::SeqCst), 0);
     // Short of a batch inside a long window: the burst waits in the inbox.
     for i in 0..3_000 {
         assert!(writer.record(UsageRecord {
@@ -89,6 +101,17 @@ fn a_bursts_room_is_handed_back_once_the_writer_is_idle() {
         let inbox = queue.lock();
         inbox.phase == Phase::Idle && inbox.retained <= 3 * QUIET_ROOM
     });
+    // ...and says so once, for the thread's allocator caches to be handed back too.
+    until("the quiet call", || {
+        QUIET_AFTER_BURST.load(Ordering::SeqCst) == 1
+    });
+    assert!(writer.flush());
+    until("idle", || queue.lock().phase == Phase::Idle);
+    assert_eq!(
+        QUIET_AFTER_BURST.load(Ordering::SeqCst),
+        1,
+        "only after a burst"
+    );
     assert!(writer.shutdown());
     assert_eq!(thread.join().written, 3_000);
 }
