@@ -41,12 +41,23 @@ fn shorten_purge_delay() {
 /// (docs/BENCHMARKS.md, "Fourth look"). A thread about to sleep after a burst asks
 /// for the forced collection, which also hands back the empty pages the thread keeps
 /// cached and purges them without waiting for the purge delay ("Eleventh look").
+/// A thorough release also trims the C library's malloc, which SQLite allocates
+/// with: its page cache, freed by the usage writer as it goes quiet, would otherwise
+/// stay in glibc's arenas.
 #[allow(unsafe_code)]
 fn release_freed_memory(how: gateway_server::listen::Release) {
-    let force = how == gateway_server::listen::Release::Thorough;
+    let thorough = how == gateway_server::listen::Release::Thorough;
     // SAFETY: `mi_collect` takes no pointers and may be called from any thread at any
     // time.
-    unsafe { libmimalloc_sys::mi_collect(force) }
+    unsafe { libmimalloc_sys::mi_collect(thorough) }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if thorough {
+        // SAFETY: `malloc_trim` takes no pointers and is thread-safe (it locks each
+        // arena it trims).
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
 }
 
 #[cfg(test)]

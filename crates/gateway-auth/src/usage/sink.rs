@@ -35,6 +35,10 @@ pub trait UsageSink: Send {
     /// Deletes request-log rows older than `before_ms` (rollups are kept); returns
     /// how many.
     fn prune(&mut self, before_ms: i64) -> Result<u64, AuthError>;
+
+    /// Hands back what the sink caches for speed, the writer having gone quiet
+    /// after a burst. Nothing by default.
+    fn release_memory(&mut self) {}
 }
 
 /// The usage tables of a SQLite database, through a connection of the writer's own.
@@ -68,5 +72,12 @@ impl UsageSink for SqliteSink {
 
     fn prune(&mut self, before_ms: i64) -> Result<u64, AuthError> {
         query::prune(&self.conn, before_ms)
+    }
+
+    /// The connection's page cache (up to ~2 MB) is freed; the next batch reads the
+    /// pages it needs again, from the system's file cache.
+    fn release_memory(&mut self) {
+        // Only memory is at stake: a failure leaves the cache as it was.
+        let _ = self.conn.execute_batch("PRAGMA shrink_memory");
     }
 }

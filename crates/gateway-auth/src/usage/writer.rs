@@ -328,11 +328,14 @@ impl Worker {
             }
             batch.shrink_to(QUIET_ROOM);
             inbox.retained = inbox.msgs.capacity() + self.taken.capacity() + batch.capacity();
-            if let Some(on_quiet) = self.config.on_quiet.filter(|_| grown) {
+            if grown {
                 // Not under the lock: a record may come meanwhile, and the wait
                 // below looks before it sleeps.
                 drop(inbox);
-                on_quiet();
+                self.sink.release_memory();
+                if let Some(on_quiet) = self.config.on_quiet {
+                    on_quiet();
+                }
                 inbox = queue.lock();
             }
             // Idle: wake up for retention now and then.

@@ -69,6 +69,25 @@ fn count_quiet() {
     QUIET_AFTER_BURST.fetch_add(1, Ordering::SeqCst);
 }
 
+/// How often the sink of the test below was asked to hand back its caches.
+static SINK_RELEASED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// SQLite's sink, counting the releases asked of it.
+struct CountingSink(SqliteSink);
+
+impl UsageSink for CountingSink {
+    fn write(&mut self, batch: &[UsageRecord]) -> Result<(), super::super::sink::SinkError> {
+        self.0.write(batch)
+    }
+    fn prune(&mut self, before_ms: i64) -> Result<u64, crate::AuthError> {
+        self.0.prune(before_ms)
+    }
+    fn release_memory(&mut self) {
+        SINK_RELEASED.fetch_add(1, Ordering::SeqCst);
+        self.0.release_memory();
+    }
+}
+
 #[test]
 fn a_bursts_room_is_handed_back_once_the_writer_is_idle() {
     let conn = migrate::open_in_memory().expect("database");
@@ -78,13 +97,15 @@ fn a_bursts_room_is_handed_back_once_the_writer_is_idle() {
         on_quiet: Some(count_quiet),
         ..WriterConfig::default()
     };
-    let (writer, thread) = UsageWriter::start_with(conn, config).expect("writer");
+    let sink = Box::new(CountingSink(SqliteSink::new(conn)));
+    let (writer, thread) = UsageWriter::start_on(sink, config).expect("writer");
     let queue = writer.handle.queue.clone();
     until("idle", || queue.lock().phase == Phase::Idle);
     // Idle with nothing grown: no call.
     assert!(writer.flush());
     until("idle", || queue.lock().phase == Phase::Idle);
     assert_eq!(QUIET_AFTER_BURST.load(Ordering::SeqCst), 0);
+    assert_eq!(SINK_RELEASED.load(Ordering::SeqCst), 0);
     // Short of a batch inside a long window: the burst waits in the inbox.
     for i in 0..3_000 {
         assert!(writer.record(UsageRecord {
@@ -105,6 +126,18 @@ fn a_bursts_room_is_handed_back_once_the_writer_is_idle() {
     until("the quiet call", || {
         QUIET_AFTER_BURST.load(Ordering::SeqCst) == 1
     });
+    assert_eq!(
+        SINK_RELEASED.load(Ordering::SeqCst),
+        1,
+        "the sink's caches too"
+    );
+    // Records written after the release (SQLite's page cache was freed) land too.
+    for i in 3_000..3_010 {
+        assert!(writer.record(UsageRecord {
+            request_id: format!("req_{i}").into(),
+            ..UsageRecord::default()
+        }));
+    }
     assert!(writer.flush());
     until("idle", || queue.lock().phase == Phase::Idle);
     assert_eq!(
@@ -112,6 +145,7 @@ fn a_bursts_room_is_handed_back_once_the_writer_is_idle() {
         1,
         "only after a burst"
     );
+    assert_eq!(SINK_RELEASED.load(Ordering::SeqCst), 1);
     assert!(writer.shutdown());
-    assert_eq!(thread.join().written, 3_000);
+    assert_eq!(thread.join().written, 3_010);
 }
