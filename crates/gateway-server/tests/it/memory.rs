@@ -22,8 +22,8 @@ fn count_release(how: listen::Release) {
     };
 }
 
-#[tokio::test]
-async fn a_serving_gateway_calls_the_release_hook_about_once_a_second() {
+/// A gateway over the mock, with the counting release hook set.
+async fn counted_gateway() -> (Upstreams, Gateway) {
     listen::set_release_hook(count_release);
     let up = Upstreams::start(MockConfig::default()).await;
     let gw = Gateway::start(&format!(
@@ -31,6 +31,12 @@ async fn a_serving_gateway_calls_the_release_hook_about_once_a_second() {
         up.toml()
     ))
     .await;
+    (up, gw)
+}
+
+#[tokio::test]
+async fn a_serving_gateway_calls_the_release_hook_about_once_a_second() {
+    let (_up, gw) = counted_gateway().await;
     let before = RELEASED.load(Ordering::Relaxed);
     let start = Instant::now();
     // Two ticks past the first: the interval's first tick is at once.
@@ -46,13 +52,7 @@ async fn a_serving_gateway_calls_the_release_hook_about_once_a_second() {
 
 #[tokio::test]
 async fn the_usage_writer_asks_for_a_thorough_release_once_a_burst_is_over() {
-    listen::set_release_hook(count_release);
-    let up = Upstreams::start(MockConfig::default()).await;
-    let gw = Gateway::start(&format!(
-        "{}\n[[routes]]\nmodel = \"*\"\ntargets = [{{ provider = \"openai\" }}]\n",
-        up.toml()
-    ))
-    .await;
+    let (_up, gw) = counted_gateway().await;
     // More records inside one batch window than a quiet writer keeps room for.
     let calls = (0..200).map(|_| {
         let (path, body) = chat_request(ApiShape::OpenAiChat, "gpt-x", "hello", false, false);
