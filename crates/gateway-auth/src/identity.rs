@@ -103,6 +103,7 @@ impl Keys {
     /// Declared keys are looked up first (a digest probe, like the database's cache).
     /// A key made by another process since the last refresh is unknown until a
     /// [`Keys::catch_up`].
+    ///
     /// The secret is hashed once per thread while it stays in use
     /// ([`secret::memo`]); its entry is looked up afresh every time.
     pub fn authenticate(&self, presented: &str) -> Result<Arc<Entry>, Refusal> {
