@@ -14,6 +14,12 @@
 //! log's writer) sleep once a burst is over, so no nudge runs on them. They call
 //! [`release_thoroughly`] as they go quiet after having grown their buffers: the
 //! allocator's per-thread caches of a sleeping thread are otherwise kept for good.
+//!
+//! A runtime's nudge asks for the thorough release too, once, when the runtime's
+//! live tasks (connections, streams, upstream connections) fell to half their peak:
+//! a burst has ended. mimalloc's routine collect leaves pages it has marked for a
+//! delayed purge, and other threads' frees not yet taken in; after a thousand
+//! streams close, the forced one hands back about another megabyte.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -22,6 +28,10 @@ use std::time::Duration;
 const EVERY: Duration = Duration::from_secs(1);
 /// Large enough to take pages of its own in any allocator.
 const BLOCK: usize = 8 << 20;
+/// How far a runtime's live tasks must fall from their peak (besides halving) for
+/// the nudge to count a burst as over: the ebb and flow of a few dozen connections
+/// is no burst.
+const BURST: usize = 64;
 
 static RELEASE: OnceLock<fn(Release)> = OnceLock::new();
 
@@ -30,14 +40,15 @@ static RELEASE: OnceLock<fn(Release)> = OnceLock::new();
 pub enum Release {
     /// The once-a-second nudge of a runtime thread: cheap, whatever the load.
     Routine,
-    /// A thread about to sleep after a burst: everything it keeps cached goes back
-    /// now, since nothing will run on it to do so later.
+    /// A thread about to sleep after a burst, or a runtime whose burst just ended:
+    /// everything it keeps cached goes back now. Once per burst, off the request path.
     Thorough,
 }
 
 /// Sets what hands freed memory back to the system: the nudge calls it once a
-/// second with [`Release::Routine`], a quiet thread with [`Release::Thorough`]. The
-/// first call wins; it must be callable from any thread.
+/// second with [`Release::Routine`] ([`Release::Thorough`] at the end of a burst),
+/// a quiet thread with [`Release::Thorough`]. The first call wins; it must be
+/// callable from any thread.
 pub fn set_release_hook(release: fn(Release)) {
     let _ = RELEASE.set(release);
 }
@@ -52,13 +63,74 @@ pub fn release_thoroughly() {
 
 /// Runs on a runtime until aborted.
 pub(crate) async fn return_freed_memory() {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let mut bursts = Bursts::default();
     let mut tick = tokio::time::interval(EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         drop(std::hint::black_box(Vec::<u8>::with_capacity(BLOCK)));
+        let how = bursts.release_for(metrics.num_alive_tasks());
         if let Some(release) = RELEASE.get() {
-            release(Release::Routine);
+            release(how);
         }
+    }
+}
+
+/// Tells a runtime's nudge when a burst is over, from the runtime's live tasks read
+/// at each tick.
+#[derive(Debug, Default)]
+struct Bursts {
+    /// The most live tasks seen since the last thorough release.
+    peak: usize,
+}
+
+impl Bursts {
+    fn release_for(&mut self, alive: usize) -> Release {
+        self.peak = self.peak.max(alive);
+        if alive <= self.peak / 2 && self.peak - alive >= BURST {
+            self.peak = alive;
+            Release::Thorough
+        } else {
+            Release::Routine
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn releases(alive: &[usize]) -> Vec<Release> {
+        let mut bursts = Bursts::default();
+        alive.iter().map(|&n| bursts.release_for(n)).collect()
+    }
+
+    #[test]
+    fn a_burst_is_over_once_live_tasks_fall_to_half_their_peak() {
+        use Release::{Routine as R, Thorough as T};
+        assert_eq!(
+            releases(&[5, 1_005, 1_003, 700, 600, 40]),
+            [R, R, R, R, R, T]
+        );
+        // Once only: the peak starts again from where the burst ended.
+        assert_eq!(releases(&[1_000, 10, 8, 2, 0]), [R, T, R, R, R]);
+        // Then the next burst is counted from there.
+        assert_eq!(releases(&[1_000, 10, 300, 100]), [R, T, R, T]);
+    }
+
+    #[test]
+    fn steady_load_and_small_swings_are_no_burst() {
+        assert!(
+            releases(&[200, 210, 190, 205, 180, 200])
+                .iter()
+                .all(|r| *r == Release::Routine)
+        );
+        // Halved, but by fewer tasks than a burst.
+        assert!(
+            releases(&[60, 2, 50, 0])
+                .iter()
+                .all(|r| *r == Release::Routine)
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! The quiet-gateway nudge calls the release hook the binary sets (`patchbay` sets
-//! mimalloc's collect there), once a second while a gateway serves; the usage
-//! writer's thread asks for a thorough release when it goes quiet after a burst.
+//! mimalloc's collect there), once a second while a gateway serves, and asks for a
+//! thorough release once a burst of connections has closed; the usage writer's
+//! thread asks for one when it goes quiet after a burst.
 #![allow(clippy::unwrap_used)]
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -13,13 +15,34 @@ use gateway_server::listen;
 use crate::support::*;
 
 static RELEASED: AtomicUsize = AtomicUsize::new(0);
-static THOROUGH: AtomicUsize = AtomicUsize::new(0);
+/// The names of the threads that asked for a thorough release: the tests of this
+/// binary run at once, each on a thread named after it, and share the hook.
+static THOROUGH: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn count_release(how: listen::Release) {
     match how {
-        listen::Release::Routine => RELEASED.fetch_add(1, Ordering::Relaxed),
-        listen::Release::Thorough => THOROUGH.fetch_add(1, Ordering::Relaxed),
-    };
+        listen::Release::Routine => {
+            RELEASED.fetch_add(1, Ordering::Relaxed);
+        }
+        listen::Release::Thorough => {
+            let name = std::thread::current().name().unwrap_or("").to_owned();
+            THOROUGH.lock().unwrap().push(name);
+        }
+    }
+}
+
+/// Waits up to 10 s for a thorough release asked for by a thread whose name ends
+/// with `thread`.
+async fn thorough_release_from(thread: &str) {
+    let start = Instant::now();
+    while !THOROUGH.lock().unwrap().iter().any(|t| t.ends_with(thread)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no thorough release from {thread} in 10 s: {:?}",
+            THOROUGH.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A gateway over the mock, with the counting release hook set.
@@ -61,13 +84,27 @@ async fn the_usage_writer_asks_for_a_thorough_release_once_a_burst_is_over() {
     });
     let statuses = futures_util::future::join_all(calls).await;
     assert!(statuses.iter().all(|s| s.is_success()), "{statuses:?}");
-    let start = Instant::now();
-    while THOROUGH.load(Ordering::Relaxed) == 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no thorough release after the burst"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    thorough_release_from("usage-writer").await;
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_runtime_asks_for_a_thorough_release_once_a_burst_of_connections_closes() {
+    let (_up, gw) = counted_gateway().await;
+    // The gateway serves on this test's runtime, so its nudge runs on this thread.
+    let me = std::thread::current().name().unwrap().to_owned();
+    let addr = gw.base.trim_start_matches("http://").to_owned();
+    let mut burst = Vec::new();
+    for _ in 0..150 {
+        burst.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
     }
+    // Held past two ticks of the nudge, so it sees the peak.
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    assert!(
+        !THOROUGH.lock().unwrap().contains(&me),
+        "a thorough release while the connections were open"
+    );
+    drop(burst);
+    thorough_release_from(&me).await;
     gw.shutdown().await;
 }
