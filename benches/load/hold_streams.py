@@ -82,6 +82,7 @@ async def main_async(a):
     req = ("\r\n".join(hdr) + "\r\n\r\n").encode() + body
     opened, failures, stop = [], [], asyncio.Event()
     rss0 = vm(a.pid, "VmRSS")
+    anon0 = vm(a.pid, "RssAnon")
     t0 = time.perf_counter()
     tasks = []
     for i in range(0, a.n, a.batch):
@@ -107,6 +108,7 @@ async def main_async(a):
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.sleep(a.after_s)
     rss_after = vm(a.pid, "VmRSS")
+    anon_after = vm(a.pid, "RssAnon")
     reasons = {}
     for f in failures:
         k = f.split(":")[0]
@@ -120,7 +122,10 @@ async def main_async(a):
            "rss_open_median_mb": round(sorted(rss_vals)[len(rss_vals) // 2] / 1024, 1) if rss_vals else None,
            "hwm_mb": None if hwm is None else round(hwm / 1024, 1),
            "threads": thr,
-           "rss_after_close_mb": None if rss_after is None else round(rss_after / 1024, 1)}
+           "rss_after_close_mb": None if rss_after is None else round(rss_after / 1024, 1),
+           # The anonymous part (heap, stacks) apart from the binary's own mapped pages.
+           "anon_before_mb": None if anon0 is None else round(anon0 / 1024, 1),
+           "anon_after_close_mb": None if anon_after is None else round(anon_after / 1024, 1)}
     line = json.dumps(out)
     if a.json_out:
         with open(a.json_out, "a") as f:

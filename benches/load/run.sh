@@ -110,6 +110,8 @@ trap 'exit 130' INT TERM
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+anon_kb() { awk '/^RssAnon:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 sys_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 wait_quiet() { # same rule as load.sh: < QUIET_MAX busy cores for 2 s, bounded by QUIET_WAIT_S
   local t0=$SECONDS a b
@@ -280,7 +282,7 @@ TOML
   done
   [[ "$up" == 1 ]] || { echo "patchbay did not listen on $PB_PORT in 30 s"; tail -30 "$OUT/patchbay.log"; exit 1; }
   sleep 2   # let start-up allocations settle; no request has been made yet
-  RSS_IDLE_START=$(rss_kb "$PB_PID")
+  RSS_IDLE_START=$(rss_kb "$PB_PID"); ANON_IDLE_START=$(anon_kb "$PB_PID")
   echo "patchbay pid $PB_PID, idle RSS right after start: $((RSS_IDLE_START / 1024)) MiB"
   # Each scenario must answer 200 (and streams must carry events) before it is loaded.
   for s in chat stream messages chat-cross messages-cross stream-cross; do
@@ -299,9 +301,10 @@ TOML
     else echo "  check $s: FAILED (HTTP $code): $(head -c 300 "$resp")"; record check "{\"scenario\": \"$s\", \"http\": \"$code\"}"; fi
   done
   sleep 1
-  RSS_IDLE_WARM=$(rss_kb "$PB_PID")
-  record rss_idle "{\"label\": \"patchbay/idle-start\", \"rss_mb\": $(awk -v k="$RSS_IDLE_START" 'BEGIN{printf "%.1f", k/1024}'),
-    \"rss_after_checks_mb\": $(awk -v k="$RSS_IDLE_WARM" 'BEGIN{printf "%.1f", k/1024}')}"
+  RSS_IDLE_WARM=$(rss_kb "$PB_PID"); ANON_IDLE_WARM=$(anon_kb "$PB_PID")
+  record rss_idle "{\"label\": \"patchbay/idle-start\", \"rss_mb\": $(mib "$RSS_IDLE_START"),
+    \"rss_after_checks_mb\": $(mib "$RSS_IDLE_WARM"), \"anon_mb\": $(mib "$ANON_IDLE_START"),
+    \"anon_after_checks_mb\": $(mib "$ANON_IDLE_WARM")}"
 fi
 
 # ---------------------------------------------------------------- closed loop (wrk via shared load.sh)
@@ -398,7 +401,7 @@ if has_phase rss && [[ -n "$PB_PID" ]]; then
 fi
 if [[ -n "$PB_PID" ]]; then
   sleep 2
-  record rss_idle "{\"label\": \"patchbay/idle-end\", \"rss_mb\": $(awk -v k="$(rss_kb "$PB_PID")" 'BEGIN{printf "%.1f", k/1024}'),
+  record rss_idle "{\"label\": \"patchbay/idle-end\", \"rss_mb\": $(mib "$(rss_kb "$PB_PID")"), \"anon_mb\": $(mib "$(anon_kb "$PB_PID")"),
     \"hwm_mb\": $(awk '/^VmHWM:/{printf "%.1f", $2/1024}' "/proc/$PB_PID/status")}"
   stop_pid "$PB_PID" patchbay; PB_PID=""
 fi
