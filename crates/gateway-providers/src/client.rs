@@ -41,7 +41,8 @@ use crate::error::ProviderError;
 use crate::plain::{Lease, PlainError, PlainPools};
 use crate::spec::Timeouts;
 
-/// How long an idle pooled connection is kept.
+/// How long an idle pooled TLS connection is kept (plain-HTTP ones:
+/// [`crate::plain::PLAIN_IDLE`]): a new one costs a handshake.
 pub(crate) const POOL_IDLE: Duration = Duration::from_secs(90);
 /// Idle connections kept per host.
 pub(crate) const POOL_PER_HOST: usize = 64;

@@ -10,8 +10,9 @@
 //! and the handshake dwarfs what the pool costs.
 //!
 //! What hyper-util gave that is kept: a request that a reused connection could not
-//! start (the peer had closed it) is sent again on a new connection; idle connections
-//! are closed after [`POOL_IDLE`], at most [`POOL_PER_HOST`] kept per host and thread.
+//! start (the peer had closed it) is sent again on a new connection; at most
+//! [`POOL_PER_HOST`] idle connections are kept per host and thread. They are closed
+//! after [`PLAIN_IDLE`], sooner than TLS ones: see there.
 
 use std::collections::VecDeque;
 use std::error::Error;
@@ -32,7 +33,14 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::client::{KEEPALIVE, KEEPALIVE_RETRIES, POOL_IDLE, POOL_PER_HOST};
+use crate::client::{KEEPALIVE, KEEPALIVE_RETRIES, POOL_PER_HOST};
+
+/// How long an idle connection to a plain-HTTP upstream is kept. Local model
+/// servers and sidecars are mostly uvicorn or Node.js, which close a connection idle
+/// for 5 s; a pool that keeps it longer offers connections the server is closing. A
+/// new connection on loopback or a LAN costs well under a millisecond, and what a
+/// burst left pooled (two buffers and a task each) goes back soon after it.
+pub(crate) const PLAIN_IDLE: Duration = Duration::from_secs(4);
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -67,7 +75,7 @@ struct Idle {
 
 impl Idle {
     fn usable(&self, now: Instant) -> bool {
-        !self.sender.is_closed() && now.duration_since(self.since) < POOL_IDLE
+        !self.sender.is_closed() && now.duration_since(self.since) < PLAIN_IDLE
     }
 }
 
@@ -311,10 +319,10 @@ async fn dial(host: &str, port: u16) -> Result<TcpStream, PlainError> {
 }
 
 /// Closes expired and dead idle connections on every thread, every third of
-/// [`POOL_IDLE`], while the pools live.
+/// [`PLAIN_IDLE`], while the pools live.
 async fn sweep(pools: Weak<PlainPools>) {
     loop {
-        tokio::time::sleep(POOL_IDLE / 3).await;
+        tokio::time::sleep(PLAIN_IDLE / 3).await;
         let Some(pools) = pools.upgrade() else {
             return;
         };

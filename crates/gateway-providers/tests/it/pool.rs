@@ -1,5 +1,6 @@
 //! The plain-HTTP pool: connections reused once an answer is read whole, never
-//! reused after an answer cut short, replaced when the upstream closed them.
+//! reused after an answer cut short, replaced when the upstream closed them, closed
+//! after a few seconds idle.
 
 use crate::support;
 
@@ -176,4 +177,57 @@ async fn a_pooled_connection_the_upstream_closed_is_replaced() {
         tokio::time::sleep(Duration::from_millis(80)).await;
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 3);
+}
+
+/// An upstream that keeps its connections open (sized keep-alive answers, one per
+/// request) and reports how long after its last answer the client closed each one.
+async fn keep_alive_upstream() -> (String, tokio::sync::mpsc::UnboundedReceiver<Duration>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (closed_tx, closed_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let closed_tx = closed_tx.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                let mut answered = tokio::time::Instant::now();
+                loop {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                    if seen.ends_with(b"}") {
+                        seen.clear();
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                            ANSWER.len()
+                        );
+                        let _ = socket.write_all(head.as_bytes()).await;
+                        let _ = socket.write_all(ANSWER.as_bytes()).await;
+                        answered = tokio::time::Instant::now();
+                    }
+                }
+                let _ = closed_tx.send(answered.elapsed());
+            });
+        }
+    });
+    (format!("http://{addr}"), closed_rx)
+}
+
+#[tokio::test]
+async fn an_idle_plain_connection_is_closed_after_a_few_seconds() {
+    let (base, mut closed) = keep_alive_upstream().await;
+    let p = provider(&base);
+    assert_eq!(whole(&p).await, ANSWER);
+    // Closed by the pool's sweeper, with no further call to notice it: after the
+    // 4 s idle time, within one more sweep (a third of it), with room for a busy machine.
+    let idle = tokio::time::timeout(Duration::from_secs(10), closed.recv())
+        .await
+        .expect("the idle connection was not closed in 10 s")
+        .expect("a close");
+    assert!(
+        idle >= Duration::from_millis(3_900) && idle < Duration::from_secs(9),
+        "closed after {idle:?} idle"
+    );
 }
