@@ -41,7 +41,8 @@ pub enum Release {
     /// The once-a-second nudge of a runtime thread: cheap, whatever the load.
     Routine,
     /// A thread about to sleep after a burst, or a runtime whose burst just ended:
-    /// everything it keeps cached goes back now. Once per burst, off the request path.
+    /// everything it keeps cached goes back now. Once per burst; on a runtime it
+    /// holds that thread's requests for about a millisecond.
     Thorough,
 }
 
