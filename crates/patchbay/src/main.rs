@@ -38,20 +38,20 @@ fn shorten_purge_delay() {
 /// mimalloc's collect, for the once-a-second nudge of a quiet gateway: it takes in the
 /// blocks other threads freed and returns empty pages to the system. Without it, the
 /// work-stealing layout kept about twice as much after 1,000 streams closed
-/// (docs/BENCHMARKS.md, "Fourth look"). A thread about to sleep after a burst asks
-/// for the forced collection, which also hands back the empty pages the thread keeps
-/// cached and purges them without waiting for the purge delay ("Eleventh look").
-/// A thorough release also trims the C library's malloc, which SQLite allocates
-/// with: its page cache, freed by the usage writer as it goes quiet, would otherwise
-/// stay in glibc's arenas.
+/// (docs/BENCHMARKS.md, "Fourth look"). A runtime whose burst ended, or a thread
+/// about to sleep after one, asks for the forced collection, which also hands back
+/// the empty pages the thread keeps cached and purges them without waiting for the
+/// purge delay ("Eleventh look", "Twelfth look"). A thread about to sleep also trims
+/// the C library's malloc, which SQLite allocates with: its page cache, freed by the
+/// usage writer as it goes quiet, would otherwise stay in glibc's arenas.
 #[allow(unsafe_code)]
 fn release_freed_memory(how: gateway_server::listen::Release) {
-    let thorough = how == gateway_server::listen::Release::Thorough;
+    use gateway_server::listen::Release;
     // SAFETY: `mi_collect` takes no pointers and may be called from any thread at any
     // time.
-    unsafe { libmimalloc_sys::mi_collect(thorough) }
+    unsafe { libmimalloc_sys::mi_collect(how != Release::Routine) }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if thorough {
+    if how == Release::Thorough {
         // SAFETY: `malloc_trim` takes no pointers and is thread-safe (it locks each
         // arena it trims).
         unsafe {

@@ -15,11 +15,11 @@
 //! [`release_thoroughly`] as they go quiet after having grown their buffers: the
 //! allocator's per-thread caches of a sleeping thread are otherwise kept for good.
 //!
-//! A runtime's nudge asks for the thorough release too, once, when the runtime's
-//! live tasks (connections, streams, upstream connections) fell to half their peak:
-//! a burst has ended. mimalloc's routine collect leaves pages it has marked for a
-//! delayed purge, and other threads' frees not yet taken in; after a thousand
-//! streams close, the forced one hands back about another megabyte.
+//! A runtime's nudge asks for [`Release::Burst`] once, when the runtime's live tasks
+//! (connections, streams, upstream connections) fell to half their peak: a burst
+//! has ended. mimalloc's routine collect leaves pages it has marked for a delayed
+//! purge, and other threads' frees not yet taken in; after a thousand streams
+//! close, the forced one hands back about another megabyte.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -40,15 +40,19 @@ static RELEASE: OnceLock<fn(Release)> = OnceLock::new();
 pub enum Release {
     /// The once-a-second nudge of a runtime thread: cheap, whatever the load.
     Routine,
-    /// A thread about to sleep after a burst, or a runtime whose burst just ended:
-    /// everything it keeps cached goes back now. Once per burst; on a runtime it
-    /// holds that thread's requests for about a millisecond.
+    /// A runtime whose burst just ended: everything its thread's allocator keeps
+    /// cached goes back now. Requests may still run on the thread, so no more than
+    /// that (about a millisecond, once per burst).
+    Burst,
+    /// A thread about to sleep after a burst: as [`Release::Burst`], and the C
+    /// library's heap is trimmed too (SQLite allocates from it, and the usage writer
+    /// has just had SQLite free its page cache).
     Thorough,
 }
 
 /// Sets what hands freed memory back to the system: the nudge calls it once a
-/// second with [`Release::Routine`] ([`Release::Thorough`] at the end of a burst),
-/// a quiet thread with [`Release::Thorough`]. The first call wins; it must be
+/// second with [`Release::Routine`] ([`Release::Burst`] at the end of a burst), a
+/// quiet thread with [`Release::Thorough`]. The first call wins; it must be
 /// callable from any thread.
 pub fn set_release_hook(release: fn(Release)) {
     let _ = RELEASE.set(release);
@@ -82,7 +86,7 @@ pub(crate) async fn return_freed_memory() {
 /// at each tick.
 #[derive(Debug, Default)]
 struct Bursts {
-    /// The most live tasks seen since the last thorough release.
+    /// The most live tasks seen since the last burst ended.
     peak: usize,
 }
 
@@ -91,7 +95,7 @@ impl Bursts {
         self.peak = self.peak.max(alive);
         if alive <= self.peak / 2 && self.peak - alive >= BURST {
             self.peak = alive;
-            Release::Thorough
+            Release::Burst
         } else {
             Release::Routine
         }
@@ -109,15 +113,15 @@ mod tests {
 
     #[test]
     fn a_burst_is_over_once_live_tasks_fall_to_half_their_peak() {
-        use Release::{Routine as R, Thorough as T};
+        use Release::{Burst as B, Routine as R};
         assert_eq!(
             releases(&[5, 1_005, 1_003, 700, 600, 40]),
-            [R, R, R, R, R, T]
+            [R, R, R, R, R, B]
         );
         // Once only: the peak starts again from where the burst ended.
-        assert_eq!(releases(&[1_000, 10, 8, 2, 0]), [R, T, R, R, R]);
+        assert_eq!(releases(&[1_000, 10, 8, 2, 0]), [R, B, R, R, R]);
         // Then the next burst is counted from there.
-        assert_eq!(releases(&[1_000, 10, 300, 100]), [R, T, R, T]);
+        assert_eq!(releases(&[1_000, 10, 300, 100]), [R, B, R, B]);
     }
 
     #[test]
